@@ -1,0 +1,291 @@
+"""``nudge train``, ``evaluate``, ``predict`` and ``info``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..errors import DivergenceError, NudgeError
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
+from ..presets import PRESETS
+from ..train import DEFAULT_LEARNING_RATES, OPTIMIZERS, evaluate, train
+from .common import (
+    add_data_options,
+    add_json_option,
+    data_for_model,
+    layer_sizes,
+    load_data,
+    load_model,
+    nonnegative_float,
+    note,
+    positive_float,
+    positive_int,
+    print_json,
+    table,
+)
+
+
+def batch_size_type(text: str) -> int | None:
+    if text.lower() == "full":
+        return None
+    return positive_int(text)
+
+
+def register(sub: Any) -> None:
+    # ------------------------------------------------------------------ train
+    p = sub.add_parser(
+        "train", help="train a network by stochastic gradient descent and save it",
+        description="Train a network on MNIST (or Fashion-MNIST, or the embedded 8x8 digits) "
+                    "by mini-batch stochastic gradient descent, print a summary table and "
+                    "save the model. Ctrl-C stops after the current step and saves what was "
+                    "learned.",
+        epilog="presets: " + "; ".join(f"{k} = {v['description']}" for k, v in PRESETS.items()),
+    )
+    p.add_argument("--preset", choices=list(PRESETS), default="3b1b",
+                   help="starting set-up; any option below overrides it (default: %(default)s)")
+    add_data_options(p)
+    p.add_argument("--sizes", type=layer_sizes, metavar="N,N,...",
+                   help="layer sizes, input first, e.g. 784,16,16,10")
+    p.add_argument("--activation", choices=ACTIVATIONS, help="hidden-layer activation")
+    p.add_argument("--output", choices=OUTPUTS, help="output-layer function")
+    p.add_argument("--cost", choices=COSTS, help="cost function")
+    p.add_argument("--init", choices=INITS, help="weight initialisation")
+    p.add_argument("--epochs", type=positive_int, help="passes over the training set")
+    p.add_argument("--batch-size", type=batch_size_type, default=argparse.SUPPRESS,
+                   metavar="B", help="mini-batch size, or 'full' for full-batch gradient descent")
+    p.add_argument("--learning-rate", "--eta", type=positive_float, metavar="ETA",
+                   help="step size eta (default: the preset's for sgd; "
+                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()
+                                    if k != "sgd") + ")")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+                   help="sgd (default), momentum or adam")
+    p.add_argument("--momentum", type=nonnegative_float, default=0.9,
+                   help="momentum coefficient mu for --optimizer momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=nonnegative_float, default=0.0, metavar="LAMBDA",
+                   help="L2 weight decay lambda (default 0)")
+    p.add_argument("--seed", type=int, help="fixes initialisation and shuffling "
+                   "(default: a random seed, recorded in the model file)")
+    p.add_argument("--train-limit", type=positive_int, metavar="N",
+                   help="use only the first N training images")
+    p.add_argument("--test-limit", type=positive_int, metavar="N",
+                   help="use only the first N test images")
+    p.add_argument("--engine", choices=["auto", "reference", "fast"], default="auto",
+                   help="training engine (default: auto = the compiled kernel where it applies)")
+    p.add_argument("--out", default="model.safetensors", metavar="MODEL",
+                   help="where to save the model (default: %(default)s)")
+    p.add_argument("--plot", metavar="FILE.png", help="save cost and accuracy per epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(p)
+    p.set_defaults(func=cmd_train)
+
+    # ------------------------------------------------------------------ evaluate
+    p = sub.add_parser("evaluate", help="accuracy, cost, per-digit accuracy, confusion matrix",
+                       description="Evaluate a model on the test set of its dataset.")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_data_options(p, default=None)
+    p.add_argument("--split", choices=["test", "train"], default="test",
+                   help="which part of the dataset (default: test)")
+    add_json_option(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    # ------------------------------------------------------------------ predict
+    p = sub.add_parser("predict", help="read the digit in image files",
+                       description="Read the digit in each PNG/JPEG image (dark-on-light or "
+                                   "light-on-dark), prepared the MNIST way: grayscale, crop, fit "
+                                   "in a 20x20 box, centre by centre of mass in 28x28.")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    add_json_option(p)
+    p.set_defaults(func=cmd_predict)
+
+    # ------------------------------------------------------------------ info
+    p = sub.add_parser("info", help="architecture, parameter count and metadata of a model",
+                       description="Show what a model file holds.")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_json_option(p)
+    p.set_defaults(func=cmd_info)
+
+
+# ====================================================================== train
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..modelfile import check_writable, save
+
+    preset = dict(PRESETS[args.preset])
+    out = check_writable(args.out)
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name ending "
+                         "in .png")
+    if args.plot:
+        check_writable(args.plot)
+    data = load_data(args.dataset, args.data_dir)
+    if args.train_limit or args.test_limit:
+        data = data.subset(args.train_limit, args.test_limit)
+
+    sizes = args.sizes or [data.n_inputs, *preset["sizes"][1:]]
+    if sizes[0] != data.n_inputs:
+        raise NudgeError(f"--sizes starts with {sizes[0]} inputs but {data.name} images have "
+                         f"{data.n_inputs} pixels: start the sizes with {data.n_inputs}")
+    if sizes[-1] != len(data.classes):
+        raise NudgeError(f"--sizes ends with {sizes[-1]} outputs but {data.name} has "
+                         f"{len(data.classes)} classes: end the sizes with {len(data.classes)}")
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    net = Network(sizes, activation=args.activation or preset["activation"],
+                  output=args.output or preset["output"], cost=args.cost or preset["cost"],
+                  init=args.init or preset["init"], seed=seed)
+    epochs = args.epochs or preset["epochs"]
+    batch_size = getattr(args, "batch_size", preset["batch_size"])
+    if batch_size is not None and batch_size > len(data.X_train):
+        raise NudgeError(f"--batch-size {batch_size} is larger than the {len(data.X_train)} "
+                         "training images: use a smaller one, or 'full'")
+    if args.learning_rate is not None:
+        eta = args.learning_rate
+    elif args.optimizer == "sgd":
+        eta = preset["learning_rate"]
+    else:
+        eta = DEFAULT_LEARNING_RATES[args.optimizer]
+    progress = not args.quiet and not args.json and sys.stderr.isatty()
+    if not args.json:
+        print(f"training {net!r}\n  on {data!r}, {epochs} epochs, batch size "
+              f"{batch_size or 'full'}, eta {eta:g}, {args.optimizer}, seed {seed}",
+              file=sys.stderr)
+    try:
+        history = train(net, data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                        learning_rate=eta, optimizer=args.optimizer, momentum=args.momentum,
+                        weight_decay=args.weight_decay, test_data=data.test_data, seed=seed,
+                        progress=progress, engine=args.engine)
+    except DivergenceError as e:
+        raise NudgeError(f"{e}; nothing was saved") from None
+    last = history.last
+    if last is None:
+        raise NudgeError("training was interrupted before the first epoch ended; nothing "
+                         "was saved")
+    metadata = {
+        "dataset": data.name, "input_shape": list(data.image_shape), "classes": data.classes,
+        "preset": args.preset, "training": history.settings,
+        "epochs_trained": len(history.epochs), "stopped": history.stopped,
+        "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
+        "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
+        "n_train": len(data.X_train), "n_test": len(data.X_test),
+        "history": history.as_dict()["epochs"],
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    save(net, out, **metadata)
+    if args.plot:
+        from ..plots import plot_history
+
+        plot_history(history, args.plot, title=f"{'-'.join(map(str, sizes))} on {data.name}")
+    if history.stopped == "interrupted":
+        note(f"stopped by Ctrl-C after epoch {len(history.epochs)}; the model so far is saved")
+    if args.json:
+        print_json({
+            "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
+            "train_cost": last.train_cost, "epochs": len(history.epochs),
+            "train_seconds": history.train_seconds, "model_path": str(out),
+            "plot_path": args.plot, "dataset": data.name, "sizes": sizes, "seed": seed,
+            "stopped": history.stopped, "settings": history.settings,
+            "history": history.as_dict()["epochs"],
+        })
+        return 0
+    rows = []
+    n = len(history.epochs)
+    show = set(range(n)) if n <= 12 else set(range(0, n, max(1, n // 10))) | {n - 1}
+    elapsed = 0.0
+    for i, r in enumerate(history.epochs):
+        elapsed += r.seconds
+        if i in show:
+            rows.append([r.epoch, f"{100 * r.test_accuracy:.2f}%", f"{r.test_cost:.4f}",
+                         f"{r.train_cost:.4f}" if r.train_cost is not None else "-",
+                         f"{elapsed:.2f}s"])
+    print(table(["epoch", "test accuracy", "test cost", "train cost", "time"], rows))
+    print(f"\nsaved {out}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test images, "
+          f"{history.train_seconds:.1f}s of training)")
+    if args.plot:
+        print(f"plot  {args.plot}")
+    return 0
+
+
+# ====================================================================== evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = (data.X_test, data.y_test) if args.split == "test" else (data.X_train, data.y_train)
+    cost, accuracy = evaluate(net, X, y)
+    predicted = np.concatenate([net.predict(X[i:i + 10000]) for i in range(0, len(X), 10000)])
+    k = net.sizes[-1]
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(y, dtype=np.int64), predicted), 1)
+    totals = confusion.sum(axis=1)
+    per_class = np.divide(np.diag(confusion), totals, out=np.zeros(k), where=totals > 0)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, "split": args.split,
+                    "n_examples": len(X), "accuracy": accuracy, "cost": cost,
+                    "per_class_accuracy": {c: per_class[i] for i, c in enumerate(data.classes)},
+                    "confusion_matrix": confusion, "classes": data.classes})
+        return 0
+    print(f"{args.model} on the {data.name} {args.split} set ({len(X)} images)")
+    print(f"accuracy {100 * accuracy:.2f}%   cost {cost:.4f}\n")
+    print(table(["class", "accuracy", "count"],
+                [[c, f"{100 * per_class[i]:.2f}%", totals[i]] for i, c in enumerate(data.classes)]))
+    print("\nconfusion matrix (rows: true class, columns: predicted)")
+    print(table(["true\\pred", *[str(i) for i in range(k)]],
+                [[str(i), *confusion[i]] for i in range(k)]))
+    return 0
+
+
+# ====================================================================== predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..images import layout_for, prepare_file
+
+    net = load_model(args.model)
+    layout_for(net.sizes[0])
+    results = []
+    for path in args.images:
+        x = prepare_file(path, net.sizes[0])
+        out = net.feedforward(x)
+        results.append({"image": path, "digit": int(np.argmax(out)),
+                        "activations": [round(float(v), 6) for v in out]})
+    if args.json:
+        print_json({"model": args.model, "predictions": results})
+        return 0
+    classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
+    for r in results:
+        label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
+        print(f"{r['image']}: {label}")
+        for i, a in enumerate(r["activations"]):
+            bar = "#" * round(a * 30)
+            mark = " <" if i == r["digit"] else ""
+            print(f"  {i}  {a:.4f}  {bar}{mark}")
+    return 0
+
+
+# ====================================================================== info
+def cmd_info(args: argparse.Namespace) -> int:
+    net = load_model(args.model)
+    md = dict(net.metadata)
+    if args.json:
+        md.pop("history", None)
+        print_json({"model": args.model, "sizes": net.sizes, "n_parameters": net.n_parameters,
+                    "layers": [{"weights": list(w.shape), "biases": list(b.shape)}
+                               for w, b in zip(net.weights, net.biases)], "metadata": md})
+        return 0
+    print(f"{args.model}")
+    print(f"  architecture  {'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
+          f"{net.output} output, {net.cost_function} cost, {net.dtype})")
+    print(f"  parameters    {net.n_parameters:,}")
+    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+        print(f"    layer {l}: weights {w.shape[0]}x{w.shape[1]}, biases {b.shape[0]}")
+    training = md.get("training") or {}
+    for key, label in (("dataset", "dataset"), ("preset", "preset"), ("created", "created")):
+        if md.get(key) is not None:
+            print(f"  {label:<13} {md[key]}")
+    if training:
+        print("  training      " + ", ".join(f"{k}={v}" for k, v in training.items()
+                                            if v is not None))
+    if md.get("test_accuracy") is not None:
+        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% after "
+              f"{md.get('epochs_trained')} epochs ({md.get('train_seconds')}s)")
+    return 0

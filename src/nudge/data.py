@@ -1,0 +1,326 @@
+"""Data: the IDX reader and the datasets (MNIST, Fashion-MNIST, scikit-learn's 8x8 digits).
+
+Pixels stay uint8 in memory (0 = background, 255 = full ink); the network
+reads them as intensity/255.  Where the files are looked for, in order:
+
+1. the folder given as ``data_dir`` (``--data-dir``),
+2. the folder in the environment variable ``NUDGE_DATA``,
+3. nudge's cache folder (``platformdirs.user_cache_dir("nudge")``, or
+   ``NUDGE_CACHE`` if set), and for Fashion-MNIST the folder where Debian's
+   ``dataset-fashion-mnist`` package installs it;
+
+in each, directly or in a sub-folder named after the dataset, as ``.gz`` or
+uncompressed.  If they are nowhere, they are downloaded into the cache from a
+list of public mirrors with pooch, which checks each file's hash and only
+keeps a complete, matching file.  Every file's decompressed contents are
+checked against the SHA-256 of the official file, so a wrong or damaged file
+is reported, never used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, NudgeError
+
+DATASETS = ("mnist", "fashion-mnist", "digits")
+IDX_TYPES = {0x08: np.uint8}
+
+# file -> (MD5 of the official .gz, SHA-256 of the decompressed file, expected shape)
+_MNIST_FILES = {
+    "train-images-idx3-ubyte": ("f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                                (60000, 28, 28)),
+    "train-labels-idx1-ubyte": ("d53e105ee54ea40749a09fcbcd1e9432",
+                                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                                (60000,)),
+    "t10k-images-idx3-ubyte": ("9fb629c4189551a2d022fa330f9573f3",
+                               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                               (10000, 28, 28)),
+    "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c",
+                               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                               (10000,)),
+}
+_FASHION_FILES = {
+    "train-images-idx3-ubyte": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                                (60000, 28, 28)),
+    "train-labels-idx1-ubyte": ("25c81989df183df01b3e8a0aad5dffbe",
+                                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                                (60000,)),
+    "t10k-images-idx3-ubyte": ("bef4ecab320f06d8554ea6380940ec79",
+                               "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                               (10000, 28, 28)),
+    "t10k-labels-idx1-ubyte": ("bb300cfdad3c16e7a12a480ee83cd310",
+                               "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                               (10000,)),
+}
+_SOURCES: dict[str, dict[str, Any]] = {
+    "mnist": {
+        "files": _MNIST_FILES,
+        "mirrors": [
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ],
+        "system_dirs": [],
+        "classes": [str(d) for d in range(10)],
+    },
+    "fashion-mnist": {
+        "files": _FASHION_FILES,
+        "mirrors": [
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ],
+        "system_dirs": ["/usr/share/datasets/fashion-mnist"],
+        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                    "Sneaker", "Bag", "Ankle boot"],
+    },
+}
+
+
+@dataclass
+class Dataset:
+    """Training and test images (uint8, one flattened image per row) and labels."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, int]
+    classes: list[str] = field(default_factory=lambda: [str(d) for d in range(10)])
+    source: str = ""
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def test_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_test, self.y_test
+
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
+        """The first ``n_train`` training and ``n_test`` test examples (for quick runs)."""
+        for name, value in (("training examples", n_train), ("test examples", n_test)):
+            if value is not None and value < 1:
+                raise NudgeError(f"number of {name} must be at least 1, got {value}")
+        return Dataset(self.name, self.X_train[:n_train], self.y_train[:n_train],
+                       self.X_test[:n_test], self.y_test[:n_test], self.image_shape,
+                       self.classes, self.source)
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, train={len(self.X_train)}, test={len(self.X_test)}, "
+                f"image={self.image_shape[0]}x{self.image_shape[1]})")
+
+
+# --------------------------------------------------------------------------- IDX files
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as e:
+            raise DataError(f"{path}: the gzip data is corrupt or truncated ({e}); "
+                            "delete the file and get it again") from None
+    return raw
+
+
+def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
+    """Decode the bytes of an IDX file, checking magic number, dimensions and length."""
+    if len(raw) < 4:
+        raise DataError(f"{path}: not an IDX file (only {len(raw)} bytes)")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
+        raise DataError(f"{path}: not an IDX file of bytes (magic number "
+                        f"0x{raw[:4].hex()}, expected 0x00000801 or 0x00000803)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header (needs {header} bytes, has {len(raw)})")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims, dtype=np.int64))
+    found = len(raw) - header
+    if found < expected:
+        raise DataError(f"{path}: truncated: the header promises {expected} values "
+                        f"({'x'.join(map(str, dims))}) but the file holds {found}; "
+                        "delete it and get it again")
+    if found > expected:
+        raise DataError(f"{path}: {found - expected} unexpected bytes after the "
+                        f"{'x'.join(map(str, dims))} values; the file is not a valid IDX file")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw) into a uint8 array of the dimensions it declares."""
+    path = Path(path)
+    return parse_idx(_read_bytes(path), path)
+
+
+# --------------------------------------------------------------------------- locating
+def cache_dir() -> Path:
+    """Where downloaded datasets are kept (``NUDGE_CACHE`` overrides the user cache)."""
+    env = os.environ.get("NUDGE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("nudge"))
+
+
+def search_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
+    """The folders searched for a dataset's files, in order."""
+    roots: list[Path] = []
+    if data_dir is not None:
+        roots.append(Path(data_dir).expanduser())
+    if os.environ.get("NUDGE_DATA"):
+        roots.append(Path(os.environ["NUDGE_DATA"]).expanduser())
+    roots.append(cache_dir())
+    dirs: list[Path] = []
+    for root in roots:
+        dirs += [root, root / name]
+    dirs += [Path(d) for d in _SOURCES[name]["system_dirs"]]
+    return dirs
+
+
+def _find(stem: str, dirs: list[Path]) -> Path | None:
+    alt = stem.replace("-idx", ".idx")       # "train-images.idx3-ubyte", as some copies name it
+    for d in dirs:
+        for fname in (f"{stem}.gz", stem, f"{alt}.gz", alt):
+            if (d / fname).is_file():
+                return d / fname
+    return None
+
+
+def _download(name: str, stem: str, md5: str) -> Path:
+    import pooch
+
+    target = cache_dir() / name
+    errors = []
+    for mirror in _SOURCES[name]["mirrors"]:
+        try:
+            path = pooch.retrieve(f"{mirror}{stem}.gz", known_hash=f"md5:{md5}",
+                                  fname=f"{stem}.gz", path=target, progressbar=True)
+            return Path(path)
+        except Exception as e:  # network errors, HTTP errors, hash mismatch: try the next
+            text = str(e)
+            if "hash" in text.lower():
+                errors.append(f"{mirror} sent a file whose hash does not match")
+            else:
+                errors.append(f"{mirror} could not be reached ({type(e).__name__})")
+    more = f" (and {len(errors) - 1} more mirrors failed)" if len(errors) > 1 else ""
+    raise DataError(errors[0] + more)
+
+
+def _verify(arr_bytes: bytes, path: Path, sha256: str, name: str) -> None:
+    if hashlib.sha256(arr_bytes).hexdigest() != sha256:
+        raise DataError(f"{path}: the contents differ from the official {name} file "
+                        "(SHA-256 mismatch); replace it with the official file")
+
+
+def _load_file(name: str, stem: str, data_dir: str | Path | None, download: bool) -> tuple[np.ndarray, Path]:
+    md5, sha256, shape = _SOURCES[name]["files"][stem]
+    dirs = search_dirs(name, data_dir)
+    path = _find(stem, dirs)
+    if path is None:
+        if not download:
+            raise DataError(_missing_message(name, stem, dirs, None))
+        try:
+            path = _download(name, stem, md5)
+        except DataError as e:
+            raise DataError(_missing_message(name, stem, dirs, str(e))) from None
+    raw = _read_bytes(path)
+    arr = parse_idx(raw, path)
+    if arr.shape != shape:
+        raise DataError(f"{path}: holds an array of shape {arr.shape}, expected {shape} "
+                        f"for {stem}; replace it with the official {name} file")
+    _verify(raw, path, sha256, name)
+    return arr, path
+
+
+def _missing_message(name: str, stem: str, dirs: list[Path], download_error: str | None) -> str:
+    looked = ", ".join(str(d) for d in dirs[:4])
+    how = (f"{name} not found ({stem}.gz is in none of {looked}): put the four IDX files in a "
+           f"folder and pass --data-dir DIR, or set NUDGE_DATA=DIR, or let nudge download them "
+           f"into {cache_dir() / name}")
+    if download_error:
+        how += f" (the download failed: {download_error})"
+    return how
+
+
+def load_mnist_like(name: str, data_dir: str | Path | None = None,
+                    download: bool = True) -> Dataset:
+    """MNIST or Fashion-MNIST: 60,000 training and 10,000 test images of 28x28."""
+    arrays, paths = {}, []
+    for stem in _SOURCES[name]["files"]:
+        arrays[stem], path = _load_file(name, stem, data_dir, download)
+        paths.append(path)
+    images = {k: v.reshape(len(v), -1) for k, v in arrays.items() if "images" in k}
+    return Dataset(
+        name=name,
+        X_train=images["train-images-idx3-ubyte"],
+        y_train=arrays["train-labels-idx1-ubyte"],
+        X_test=images["t10k-images-idx3-ubyte"],
+        y_test=arrays["t10k-labels-idx1-ubyte"],
+        image_shape=(28, 28),
+        classes=list(_SOURCES[name]["classes"]),
+        source=str(paths[0].parent),
+    )
+
+
+# --------------------------------------------------------------------------- embedded digits
+def load_digits(n_test: int = 300) -> Dataset:
+    """The 1,797 8x8 digits that ship inside scikit-learn (works offline).
+
+    Pixel values 0..16 are scaled to 0..255.  A fixed shuffle (seed 0) splits
+    them into 1,497 training and 300 test images.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    csv = None
+    if spec is not None and spec.submodule_search_locations:
+        candidate = Path(list(spec.submodule_search_locations)[0]) / "datasets/data/digits.csv.gz"
+        if candidate.is_file():
+            csv = candidate
+    if csv is not None:          # read the file directly: importing sklearn takes a second
+        table = np.loadtxt(csv, delimiter=",", dtype=np.float64)
+    else:
+        try:
+            from sklearn.datasets import load_digits as sk_load_digits
+        except ImportError:
+            raise DataError("the embedded digits need scikit-learn: pip install scikit-learn"
+                            ) from None
+        d = sk_load_digits()
+        table = np.column_stack([d.data, d.target])
+    X = np.rint(table[:, :64] * (255 / 16)).astype(np.uint8)
+    y = table[:, 64].astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(X))
+    test, train = order[:n_test], order[n_test:]
+    return Dataset("digits", X[train], y[train], X[test], y[test], (8, 8),
+                   source=str(csv or "sklearn.datasets.load_digits"))
+
+
+def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
+                 download: bool = True) -> Dataset:
+    """Load a dataset by name: ``"mnist"``, ``"fashion-mnist"`` or ``"digits"``."""
+    if name == "digits":
+        return load_digits()
+    if name not in _SOURCES:
+        raise NudgeError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"--data-dir {data_dir}: no such folder; give the folder that holds "
+                        f"the {name} IDX files")
+    return load_mnist_like(name, data_dir, download)

@@ -1,0 +1,23 @@
+"""User-facing errors.
+
+Every mistake a user can make (a missing file, a corrupt model, a nonsense
+option) is raised as a :class:`NudgeError` whose message is one line naming
+the thing and the fix.  The CLI prints that line and exits non-zero; it never
+shows a traceback for these.
+"""
+
+
+class NudgeError(Exception):
+    """A problem caused by input the user gave; the message says how to fix it."""
+
+
+class DataError(NudgeError):
+    """A dataset file is missing, corrupt, truncated or of the wrong kind."""
+
+
+class ModelFileError(NudgeError):
+    """A model file is missing, corrupt, or not a nudge model."""
+
+
+class DivergenceError(NudgeError):
+    """Training produced a NaN or infinite cost."""

@@ -1,0 +1,313 @@
+"""The network, its cost, and backpropagation: the mathematics of nudge in one file.
+
+Notation, as in 3Blue1Brown's videos and Nielsen's book::
+
+    a⁰ = x                     the input: 784 pixel intensities in [0, 1]
+    zˡ = Wˡ aˡ⁻¹ + bˡ          weighted sums of layer l  (Wˡ has shape (n_out, n_in))
+    aˡ = σ(zˡ)                 activations of layer l
+    Cₓ = Σⱼ (aᴸⱼ − yⱼ)²        cost of one example x with desired output y
+    C  = (1/n) Σₓ Cₓ           total cost: the average over the n examples
+
+The quadratic cost is exactly the one in the videos: *no* factor ½.  Its
+gradient is therefore ∂Cₓ/∂aᴸ = 2 (aᴸ − y), twice the one in Nielsen's book,
+so a learning rate η here takes the same step as 2η in his ``network.py``.
+
+A batch is an array whose *rows* are examples, so the code computes
+Z = A Wᵀ + b: the formula above applied to every row at once.
+
+Backpropagation, the four equations (⊙ is the element-wise product)::
+
+    δᴸ = ∂C/∂zᴸ = ∂C/∂aᴸ ⊙ σ'(zᴸ)           how the cost wants the output sums to move
+    δˡ = (Wˡ⁺¹ᵀ δˡ⁺¹) ⊙ σ'(zˡ)              ... propagated back one layer
+    ∂C/∂bˡ = δˡ                            nudge to the biases
+    ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ                     nudge to the weights: more from brighter neurons
+
+Gradient descent then nudges every weight and bias against its gradient:
+θ ← θ − η ∂C/∂θ.  (The optimisers and the training loop are in ``nudge.train``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import NudgeError
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh")
+OUTPUTS = ("sigmoid", "softmax")
+COSTS = ("quadratic", "cross-entropy")
+INITS = ("scaled", "normal")
+
+
+# --------------------------------------------------------------------------- activations
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1 / (1 + e⁻ᶻ)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """softmax(z)ⱼ = e^zⱼ / Σₖ e^zₖ, row by row (shifted by the row maximum for stability)."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def activate(kind: str, z: np.ndarray) -> np.ndarray:
+    """aˡ = σ(zˡ) for the named activation function."""
+    if kind == "sigmoid":
+        return sigmoid(z)
+    if kind == "relu":
+        return np.maximum(z, 0)
+    if kind == "tanh":
+        return np.tanh(z)
+    if kind == "softmax":
+        return softmax(z)
+    raise ValueError(kind)
+
+
+def activation_prime(kind: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """σ'(z), written with the activation a = σ(z) where that is cheaper."""
+    if kind == "sigmoid":
+        return a * (1 - a)
+    if kind == "relu":
+        return (z > 0).astype(z.dtype)
+    if kind == "tanh":
+        return 1 - a * a
+    raise ValueError(kind)
+
+
+# --------------------------------------------------------------------------- data helpers
+def as_inputs(X: Any, dtype: Any = np.float32) -> np.ndarray:
+    """Input activations a⁰ from pixels: uint8 images become intensity/255 in [0, 1]."""
+    X = np.asarray(X)
+    dt = np.dtype(dtype)
+    if X.dtype == np.uint8:
+        A = X.astype(dt)
+        A *= dt.type(1 / 255)
+        return A
+    return X.astype(dt, copy=False)
+
+
+def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarray:
+    """The desired output vectors: labels 0..9 become one-hot rows; rows pass through."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[1] != n_outputs:
+            raise NudgeError(
+                f"desired outputs have {y.shape[1]} columns but the network has "
+                f"{n_outputs} outputs: give labels or rows of length {n_outputs}"
+            )
+        return y.astype(dtype, copy=False)
+    if y.ndim != 1:
+        raise NudgeError(f"labels must be a 1-D array of class numbers, got shape {y.shape}")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_outputs):
+        raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1}")
+    Y = np.zeros((y.size, n_outputs), dtype=dtype)
+    Y[np.arange(y.size), y] = 1
+    return Y
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise NudgeError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
+# --------------------------------------------------------------------------- the network
+class Network:
+    """A fully connected feed-forward network trained by gradient descent.
+
+    Parameters
+    ----------
+    sizes : layer sizes, input first, e.g. ``[784, 16, 16, 10]``.
+    activation : hidden-layer σ: ``"sigmoid"`` (default), ``"relu"`` or ``"tanh"``.
+    output : output-layer function: ``"sigmoid"`` (default) or ``"softmax"``.
+    cost : ``"quadratic"`` (default, Σⱼ (aⱼ − yⱼ)², no ½) or ``"cross-entropy"``
+        (binary cross-entropy summed over the outputs for a sigmoid output,
+        categorical cross-entropy for a softmax output).
+    init : ``"scaled"`` (default): weights ~ N(0, 1/n_in), biases ~ N(0, 1);
+        ``"normal"``: weights and biases ~ N(0, 1), as in Nielsen's chapter 1.
+    seed : fixes the initial weights and biases.
+    dtype : ``np.float32`` for training (default), ``np.float64`` for checking.
+
+    Learned state: ``weights[l]`` has shape (sizes[l+1], sizes[l]) like
+    ``torch.nn.Linear.weight``; ``biases[l]`` has shape (sizes[l+1],).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "sigmoid",
+        output: str = "sigmoid",
+        cost: str = "quadratic",
+        init: str = "scaled",
+        seed: int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise NudgeError(
+                f"layer sizes {sizes} are not valid: give at least an input and an output "
+                "layer, each with one or more neurons, e.g. 784,16,16,10"
+            )
+        self.sizes = sizes
+        self.activation = _check_choice("activation", activation, ACTIVATIONS)
+        self.output = _check_choice("output", output, OUTPUTS)
+        self.cost_function = _check_choice("cost", cost, COSTS)
+        self.init = _check_choice("init", init, INITS)
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise NudgeError(f"dtype must be float32 or float64, not {self.dtype}")
+        self.metadata: dict[str, Any] = {}     # filled in by nudge.modelfile.load
+        rng = np.random.default_rng(seed)
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            scale = 1.0 if init == "normal" else 1.0 / np.sqrt(n_in)
+            self.weights.append((rng.standard_normal((n_out, n_in)) * scale).astype(self.dtype))
+            self.biases.append(rng.standard_normal(n_out).astype(self.dtype))
+
+    # ------------------------------------------------------------------ bookkeeping
+    @property
+    def n_parameters(self) -> int:
+        """Number of weights and biases (13,002 for 784-16-16-10)."""
+        return sum(w.size + b.size for w, b in zip(self.weights, self.biases))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that define this architecture."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": self.activation,
+            "output": self.output,
+            "cost": self.cost_function,
+            "init": self.init,
+        }
+
+    def astype(self, dtype: Any) -> Network:
+        """A copy of this network with parameters in another float type (e.g. float64)."""
+        net = Network(self.sizes, self.activation, self.output, self.cost_function, self.init,
+                      seed=0, dtype=dtype)
+        net.seed = self.seed
+        net.weights = [w.astype(dtype) for w in self.weights]
+        net.biases = [b.astype(dtype) for b in self.biases]
+        return net
+
+    def copy(self) -> Network:
+        """An independent copy (same parameters, same dtype)."""
+        return self.astype(self.dtype)
+
+    def __repr__(self) -> str:
+        return (f"Network({'-'.join(map(str, self.sizes))}, activation={self.activation!r}, "
+                f"output={self.output!r}, cost={self.cost_function!r}, "
+                f"{self.n_parameters} parameters)")
+
+    def _inputs(self, X: Any) -> np.ndarray:
+        A = as_inputs(X, self.dtype.type)
+        if A.ndim != 2 or A.shape[1] != self.sizes[0]:
+            raise NudgeError(
+                f"inputs have shape {A.shape} but the network expects rows of "
+                f"{self.sizes[0]} values (one example per row)"
+            )
+        return A
+
+    # ------------------------------------------------------------------ forward pass
+    def forward(self, X: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """All weighted sums zˡ and activations aˡ (a⁰ = the inputs) for a batch."""
+        a = self._inputs(X)
+        activations, zs = [a], []
+        last = len(self.weights) - 1
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ W.T + b                                  # zˡ = Wˡ aˡ⁻¹ + bˡ
+            a = activate(self.output if l == last else self.activation, z)   # aˡ = σ(zˡ)
+            zs.append(z)
+            activations.append(a)
+        return activations, zs
+
+    def feedforward(self, X: Any) -> np.ndarray:
+        """The output activations aᴸ; ``X`` is one example or a batch (rows are examples)."""
+        X = np.asarray(X)
+        if X.ndim == 1:
+            return self.feedforward(X[None, :])[0]
+        return self.forward(X)[0][-1]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The digit each example is read as: the index of the brightest output neuron."""
+        return np.argmax(self.feedforward(X), axis=-1)
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy: the fraction of examples whose prediction equals the label."""
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+    # ------------------------------------------------------------------ the cost
+    def example_costs(self, X: Any, Y: Any) -> np.ndarray:
+        """Cₓ for each example (row), e.g. Σⱼ (aᴸⱼ − yⱼ)² for the quadratic cost."""
+        activations, zs = self.forward(X)
+        a, z = activations[-1], zs[-1]
+        y = desired_outputs(Y, self.sizes[-1], self.dtype.type)
+        if self.cost_function == "quadratic":
+            return np.sum((a - y) ** 2, axis=1)
+        if self.output == "sigmoid":
+            # −Σ [y ln a + (1−y) ln(1−a)] written in z: ln(1 + eᶻ) − y z, exact and stable.
+            return np.sum(np.logaddexp(0, z) - y * z, axis=1)
+        # −Σ y ln softmax(z) = −Σ y (z − ln Σₖ e^zₖ)
+        zmax = z.max(axis=1, keepdims=True)
+        log_norm = zmax + np.log(np.sum(np.exp(z - zmax), axis=1, keepdims=True))
+        return -np.sum(y * (z - log_norm), axis=1)
+
+    def cost(self, X: Any, Y: Any) -> float:
+        """C = (1/n) Σₓ Cₓ: the average cost over the examples (rows of X)."""
+        return float(np.mean(self.example_costs(X, Y)))
+
+    def output_error(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """δᴸ = ∂Cₓ/∂zᴸ for each example: how each example wants its output sums to move."""
+        if self.cost_function == "cross-entropy":
+            return a - y           # σ' cancels against the cross-entropy's 1/(a(1−a))
+        dC_da = 2 * (a - y)        # ∂Cₓ/∂aᴸ = 2 (aᴸ − y)
+        if self.output == "sigmoid":
+            return dC_da * a * (1 - a)
+        # softmax: ∂a/∂z = diag(a) − a aᵀ, so δ = a ⊙ (∂C/∂a − (∂C/∂a · a))
+        return a * (dC_da - np.sum(dC_da * a, axis=1, keepdims=True))
+
+    # ------------------------------------------------------------------ backpropagation
+    def backprop(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The gradient of the average cost C over the batch: ``(grad_weights, grad_biases)``.
+
+        Each array has the shape of the parameter it belongs to; the batch is
+        handled all at once (the sum over examples is inside the matrix products).
+        """
+        activations, zs = self.forward(X)
+        y = desired_outputs(Y, self.sizes[-1], self.dtype.type)
+        n = len(y)
+        if n != len(activations[0]):
+            raise NudgeError(f"{len(activations[0])} inputs but {n} desired outputs")
+        delta = self.output_error(activations[-1], y) / n      # δᴸ of the *average* cost
+        grad_w = [np.empty_like(w) for w in self.weights]
+        grad_b = [np.empty_like(b) for b in self.biases]
+        for l in range(len(self.weights) - 1, -1, -1):
+            grad_b[l] = delta.sum(axis=0)                      # ∂C/∂bˡ = δˡ
+            grad_w[l] = delta.T @ activations[l]               # ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ
+            if l > 0:                                          # δˡ⁻¹ = (Wˡᵀ δˡ) ⊙ σ'(zˡ⁻¹)
+                delta = (delta @ self.weights[l]) * activation_prime(
+                    self.activation, zs[l - 1], activations[l])
+        return grad_w, grad_b
+
+    # ------------------------------------------------------------------ one step downhill
+    def update_mini_batch(self, X: Any, Y: Any, learning_rate: float) -> None:
+        """One step of gradient descent on a mini-batch: θ ← θ − η ∂C/∂θ."""
+        grad_w, grad_b = self.backprop(X, Y)
+        for W, b, gW, gb in zip(self.weights, self.biases, grad_w, grad_b):
+            W -= learning_rate * gW
+            b -= learning_rate * gb
+
+    def fit(self, X: Any, y: Any, **options: Any):
+        """Train by stochastic gradient descent; see :func:`nudge.train.train` for options.
+
+        Returns the per-epoch :class:`~nudge.train.History`.
+        """
+        from .train import train
+
+        return train(self, X, y, **options)

@@ -1,0 +1,62 @@
+"""Figures with matplotlib (headless: the Agg backend), saved atomically as PNG."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from .errors import NudgeError
+from .modelfile import atomic_write_bytes
+
+
+def new_figure(*args: Any, **kwargs: Any):
+    """A figure and axes on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Render ``fig`` to PNG and write it atomically; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
+    """Cost (training and test) and test accuracy per epoch."""
+    fig, (ax_cost, ax_acc) = new_figure(1, 2, figsize=(10, 4))
+    epochs = history.column("epoch")
+    train_cost, test_cost = history.column("train_cost"), history.column("test_cost")
+    if any(c is not None for c in train_cost):
+        ax_cost.plot(epochs, train_cost, "o-", label="training set", ms=3)
+    if any(c is not None for c in test_cost):
+        ax_cost.plot(epochs, test_cost, "s-", label="test set", ms=3)
+    ax_cost.set_xlabel("epoch")
+    ax_cost.set_ylabel("cost C (average over the set)")
+    ax_cost.set_title("cost")
+    ax_cost.legend()
+    ax_cost.grid(alpha=0.3)
+    acc = history.column("test_accuracy")
+    if any(a is not None for a in acc):
+        ax_acc.plot(epochs, [100 * a for a in acc], "o-", color="tab:green", ms=3)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("test accuracy (%)")
+    ax_acc.set_title("accuracy")
+    ax_acc.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
