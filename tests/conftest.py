@@ -1,0 +1,47 @@
+"""Shared fixtures.  Full-MNIST tests use $NUDGE_DATA (CI points it at ../shared/mnist)
+and skip with a reason where the files are absent."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def mnist_dir() -> Path | None:
+    candidates = [os.environ.get("NUDGE_DATA"), Path(__file__).resolve().parents[2] / "shared/mnist"]
+    for c in candidates:
+        if c and all((Path(c) / f).is_file() for f in MNIST_FILES):
+            return Path(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    path = mnist_dir()
+    if path is None:
+        pytest.skip("MNIST files not found: set NUDGE_DATA to the folder with the four IDX .gz files")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_path):
+    from nudge import load_dataset
+
+    return load_dataset("mnist", data_dir=mnist_path)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from nudge import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Never touch the user's cache; never download in tests."""
+    if "NUDGE_CACHE" not in os.environ or not os.environ["NUDGE_CACHE"].startswith("/tmp"):
+        monkeypatch.setenv("NUDGE_CACHE", str(tmp_path_factory.getbasetemp() / "nudge-cache"))

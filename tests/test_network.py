@@ -1,0 +1,169 @@
+"""The core mathematics: cost convention, shapes, and gradients checked two ways."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nudge import Network, NudgeError
+from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, desired_outputs
+
+COMBOS = list(itertools.product(ACTIVATIONS, OUTPUTS, COSTS))
+
+
+def random_problem(sizes, n=7, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, sizes[0]))
+    y = rng.integers(0, sizes[-1], n)
+    return X, y
+
+
+def test_3b1b_network_has_13002_parameters():
+    net = Network([784, 16, 16, 10])
+    assert net.n_parameters == 13002
+    assert [w.shape for w in net.weights] == [(16, 784), (16, 16), (10, 16)]
+    assert [b.shape for b in net.biases] == [(16,), (16,), (10,)]
+    assert all(w.dtype == np.float32 for w in net.weights)
+
+
+def test_quadratic_cost_is_sum_of_squares_without_half_averaged_over_examples():
+    net = Network([3, 2], seed=1, dtype=np.float64)
+    X = np.array([[0.1, 0.2, 0.3], [0.9, 0.0, 0.5]])
+    Y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    a = 1 / (1 + np.exp(-(X @ net.weights[0].T + net.biases[0])))
+    expected = np.mean(np.sum((a - Y) ** 2, axis=1))
+    assert net.cost(X, Y) == pytest.approx(expected, rel=1e-12)
+    # labels are one-hot encoded
+    assert net.cost(X, np.array([0, 1])) == pytest.approx(expected, rel=1e-12)
+
+
+def test_feedforward_single_example_and_batch_agree():
+    net = Network([5, 4, 3], seed=2)
+    X, _ = random_problem([5, 4, 3], n=4)
+    batch = net.feedforward(X)
+    assert batch.shape == (4, 3)
+    np.testing.assert_allclose(net.feedforward(X[1]), batch[1], rtol=1e-6)
+
+
+def test_uint8_pixels_are_read_as_intensity_over_255():
+    net = Network([4, 3], seed=0)
+    pixels = np.array([[0, 51, 255, 128]], dtype=np.uint8)
+    np.testing.assert_allclose(net.feedforward(pixels), net.feedforward(pixels / 255.0),
+                               rtol=1e-6)
+
+
+def test_same_seed_same_initialisation_and_init_scales():
+    a, b = Network([30, 20, 10], seed=5), Network([30, 20, 10], seed=5)
+    assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
+    big = Network([400, 300, 10], init="normal", seed=0)
+    small = Network([400, 300, 10], init="scaled", seed=0)
+    assert big.weights[0].std() == pytest.approx(1.0, rel=0.02)
+    assert small.weights[0].std() == pytest.approx(1 / np.sqrt(400), rel=0.02)
+
+
+def _finite_difference_gradient(net, X, y, eps=1e-6):
+    grads = []
+    for param in net.weights + net.biases:
+        g = np.zeros_like(param)
+        for idx in np.ndindex(param.shape):
+            old = param[idx]
+            param[idx] = old + eps
+            up = net.cost(X, y)
+            param[idx] = old - eps
+            down = net.cost(X, y)
+            param[idx] = old
+            g[idx] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("activation,output,cost", COMBOS)
+def test_backprop_matches_finite_differences(activation, output, cost):
+    rng = np.random.default_rng(hash((activation, output, cost)) % 2**32)
+    for trial in range(2):
+        depth = rng.integers(1, 4)
+        sizes = [int(rng.integers(2, 6)) for _ in range(depth + 1)] + [int(rng.integers(2, 5))]
+        net = Network(sizes, activation, output, cost, seed=trial, dtype=np.float64)
+        X, y = random_problem(sizes, n=5, seed=trial)
+        if activation == "relu":            # keep away from the kink, where FD is undefined
+            X = X + 0.05
+        grad_w, grad_b = net.backprop(X, y)
+        numeric = _finite_difference_gradient(net, X, y)
+        analytic = np.concatenate([g.ravel() for g in grad_w + grad_b])
+        numeric = np.concatenate([g.ravel() for g in numeric])
+        rel = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic + numeric), 1e-12)
+        assert rel <= 1e-6, (sizes, rel)
+
+
+
+
+@pytest.mark.parametrize("activation,output,cost", COMBOS)
+def test_backprop_equals_pytorch_autograd(activation, output, cost):
+    torch = pytest.importorskip("torch")
+    sizes = [6, 5, 4, 3]
+    net = Network(sizes, activation, output, cost, seed=3, dtype=np.float64)
+    X, y = random_problem(sizes, n=9, seed=4)
+    grad_w, grad_b = net.backprop(X, y)
+
+    acts = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh}
+    Ws = [torch.tensor(w, requires_grad=True) for w in net.weights]
+    bs = [torch.tensor(b, requires_grad=True) for b in net.biases]
+    a = torch.tensor(X)
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        z = a @ W.T + b
+        if l < len(Ws) - 1:
+            a = acts[activation](z)
+        else:
+            a = torch.sigmoid(z) if output == "sigmoid" else torch.softmax(z, dim=1)
+    Y = torch.tensor(desired_outputs(y, sizes[-1], np.float64))
+    if cost == "quadratic":
+        C = ((a - Y) ** 2).sum(dim=1).mean()
+    elif output == "sigmoid":
+        C = torch.nn.functional.binary_cross_entropy_with_logits(z, Y, reduction="sum") / len(X)
+    else:
+        C = torch.nn.functional.cross_entropy(z, torch.tensor(y))
+    assert float(C.detach()) == pytest.approx(net.cost(X, y), rel=1e-12)
+    C.backward()
+    for mine, theirs in zip(grad_w + grad_b, Ws + bs):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=0, atol=1e-10)
+
+
+def test_update_mini_batch_steps_against_the_gradient():
+    net = Network([4, 3, 2], seed=0, dtype=np.float64)
+    X, y = random_problem([4, 3, 2])
+    before = net.copy()
+    grad_w, grad_b = net.backprop(X, y)
+    net.update_mini_batch(X, y, 0.5)
+    for new, old, g in zip(net.weights + net.biases, before.weights + before.biases,
+                           grad_w + grad_b):
+        np.testing.assert_allclose(new, old - 0.5 * g)
+    assert net.cost(X, y) < before.cost(X, y)
+
+
+def test_float64_copy_is_independent():
+    net = Network([4, 3, 2], seed=0)
+    net64 = net.astype(np.float64)
+    assert net64.weights[0].dtype == np.float64
+    net64.weights[0][0, 0] += 1
+    assert net.weights[0][0, 0] != net64.weights[0][0, 0]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"sizes": [784]}, "layer sizes"),
+    ({"sizes": [784, 0, 10]}, "layer sizes"),
+    ({"sizes": [4, 2], "activation": "softsign"}, "unknown activation"),
+    ({"sizes": [4, 2], "output": "relu"}, "unknown output"),
+    ({"sizes": [4, 2], "cost": "hinge"}, "unknown cost"),
+    ({"sizes": [4, 2], "init": "zeros"}, "unknown init"),
+])
+def test_invalid_networks_are_refused_with_clear_messages(kwargs, match):
+    with pytest.raises(NudgeError, match=match):
+        Network(**kwargs)
+
+
+def test_wrong_input_shape_and_labels_are_refused():
+    net = Network([4, 3, 2])
+    with pytest.raises(NudgeError, match="expects rows of 4"):
+        net.feedforward(np.zeros((2, 5)))
+    with pytest.raises(NudgeError, match="labels must be whole numbers from 0 to 1"):
+        net.cost(np.zeros((2, 4)), np.array([0, 7]))
