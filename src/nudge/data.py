@@ -209,6 +209,7 @@ def _find(stem: str, dirs: list[Path]) -> Path | None:
 def _download(name: str, stem: str, md5: str) -> Path:
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")   # the progress bar says enough; errors are ours
     target = cache_dir() / name
     errors = []
     for mirror in _SOURCES[name]["mirrors"]:

@@ -1,0 +1,182 @@
+"""The command line end to end, on small data, and every kind of bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from nudge import load
+from nudge.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def digits_model(tmp_path, capsys):
+    path = tmp_path / "digits.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "8", "--seed", "1",
+                         "--out", str(path), "--quiet")
+    assert code == 0, err
+    return path
+
+
+def test_help_for_every_command(capsys):
+    for argv in (["--help"], ["train", "--help"], ["evaluate", "--help"],
+                 ["predict", "--help"], ["info", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+        assert "usage: nudge" in capsys.readouterr().out
+
+
+def test_train_prints_table_and_saves_model(tmp_path, capsys):
+    out_path, plot = tmp_path / "m.safetensors", tmp_path / "h.png"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "3", "--seed", "2",
+                         "--out", str(out_path), "--plot", str(plot), "--quiet")
+    assert code == 0, err
+    assert "test accuracy" in out and f"saved {out_path}" in out
+    net = load(out_path)
+    assert net.sizes == [64, 16, 16, 10] and net.metadata["dataset"] == "digits"
+    assert net.metadata["epochs_trained"] == 3 and net.metadata["training"]["seed"] == 2
+    assert Image.open(plot).size[0] > 100
+
+
+def test_train_json(tmp_path, capsys):
+    out_path = tmp_path / "m.safetensors"
+    code, out, _ = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--json",
+                       "--sizes", "64,20,10", "--optimizer", "adam", "--out", str(out_path))
+    assert code == 0
+    result = json.loads(out)
+    for key in ("test_accuracy", "test_cost", "epochs", "train_seconds", "model_path"):
+        assert key in result
+    assert result["epochs"] == 2 and result["model_path"] == str(out_path)
+    assert result["sizes"] == [64, 20, 10]
+
+
+def test_same_seed_same_model(tmp_path, capsys):
+    paths = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
+    for p in paths:
+        assert run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--seed", "9",
+                   "--out", str(p), "--quiet")[0] == 0
+    a, b = load(paths[0]), load(paths[1])
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+def test_falls_back_to_digits_when_mnist_is_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("NUDGE_DATA", raising=False)
+    monkeypatch.setattr("nudge.data._SOURCES", {
+        k: {**v, "mirrors": ["http://127.0.0.1:9/"]} for k, v in
+        __import__("nudge.data", fromlist=["_SOURCES"])._SOURCES.items()})
+    code, out, err = run(capsys, "train", "--epochs", "1", "--out",
+                         str(tmp_path / "m.safetensors"), "--quiet")
+    assert code == 0
+    assert "using the embedded 8x8 digits instead" in err
+    code, out, err = run(capsys, "train", "--dataset", "mnist", "--epochs", "1", "--out",
+                         str(tmp_path / "n.safetensors"))
+    assert code == 1 and "--data-dir DIR, or set NUDGE_DATA" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "n.safetensors").exists()
+
+
+def test_evaluate_text_and_json(digits_model, capsys):
+    code, out, _ = run(capsys, "evaluate", str(digits_model))
+    assert code == 0 and "confusion matrix" in out and "accuracy" in out
+    code, out, _ = run(capsys, "evaluate", str(digits_model), "--json")
+    result = json.loads(out)
+    assert result["n_examples"] == 300
+    confusion = np.array(result["confusion_matrix"])
+    assert confusion.sum() == 300
+    assert result["accuracy"] == pytest.approx(np.trace(confusion) / 300)
+    assert set(result["per_class_accuracy"]) == {str(d) for d in range(10)}
+
+
+def test_info(digits_model, capsys):
+    code, out, _ = run(capsys, "info", str(digits_model))
+    assert code == 0 and "64-16-16-10" in out and "1,482" in out
+    info = json.loads(run(capsys, "info", str(digits_model), "--json")[1])
+    assert info["n_parameters"] == 1482 and info["metadata"]["dataset"] == "digits"
+
+
+def test_predict_reads_an_image(digits_model, tmp_path, capsys, digits):
+    # draw an 8x8 test digit large, as a light-on-dark PNG
+    img = Image.fromarray(digits.X_test[0].reshape(8, 8)).resize((80, 80), Image.NEAREST)
+    img.save(tmp_path / "d.png")
+    code, out, _ = run(capsys, "predict", str(digits_model), str(tmp_path / "d.png"), "--json")
+    assert code == 0
+    pred = json.loads(out)["predictions"][0]
+    assert len(pred["activations"]) == 10 and pred["digit"] == int(np.argmax(pred["activations"]))
+    code, out, _ = run(capsys, "predict", str(digits_model), str(tmp_path / "d.png"))
+    assert code == 0 and out.startswith(f"{tmp_path / 'd.png'}: ")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--epochs", "0"], "must be at least 1"),
+    (["train", "--epochs", "ten"], "not a whole number"),
+    (["train", "--learning-rate", "nan"], "finite number"),
+    (["train", "--sizes", "784,x,10"], "layer sizes"),
+    (["train", "--dataset", "cifar"], "invalid choice"),
+    (["train", "--optimizer", "rmsprop"], "invalid choice"),
+])
+def test_nonsense_options_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--sizes", "784,16,10"], "start the sizes with 64"),
+    (["--sizes", "64,16,3"], "end the sizes with 10"),
+    (["--batch-size", "5000"], "larger than the 1497"),
+    (["--out", "/nonexistent/dir/m.safetensors"], "does not exist"),
+    (["--plot", "curve.jpg"], "PNG"),
+    (["--learning-rate", "1e30", "--activation", "relu"], "diverged"),
+])
+def test_bad_training_requests_fail_cleanly_and_save_nothing(extra, message, tmp_path, capsys,
+                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    existing = tmp_path / "model.safetensors"
+    existing.write_bytes(b"precious")
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--quiet",
+                         *extra)
+    assert code == 1 and message in err.strip().splitlines()[-1], err
+    assert sum("error" in line for line in err.splitlines()) == 1 and "Traceback" not in err
+    assert existing.read_bytes() == b"precious"
+
+
+def test_bad_model_and_image_files(tmp_path, digits_model, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 50)
+    for argv in (["info", str(bad)], ["evaluate", str(tmp_path / "missing.safetensors")],
+                 ["predict", str(digits_model), str(tmp_path / "missing.png")]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    blank = tmp_path / "blank.png"
+    Image.new("L", (50, 50), 255).save(blank)
+    code, _, err = run(capsys, "predict", str(digits_model), str(blank))
+    assert code == 1 and "blank" in err
+
+
+def test_evaluate_on_mismatched_dataset(digits_model, capsys, mnist_path):
+    code, _, err = run(capsys, "evaluate", str(digits_model), "--dataset", "mnist",
+                       "--data-dir", str(mnist_path))
+    assert code == 1 and "reads 64 inputs" in err
+
+
+def test_train_on_mnist_subset_and_predict_a_drawn_digit(tmp_path, capsys, mnist_path):
+    path = tmp_path / "m.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", str(mnist_path),
+                         "--epochs", "3", "--train-limit", "20000", "--seed", "0",
+                         "--out", str(path), "--quiet", "--json")
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] > 0.88
+    img = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(img).line([(140, 30), (140, 250)], fill=0, width=22)     # a "1"
+    img.save(tmp_path / "one.png")
+    code, out, _ = run(capsys, "predict", str(path), str(tmp_path / "one.png"), "--json")
+    assert json.loads(out)["predictions"][0]["digit"] == 1

@@ -1,0 +1,134 @@
+"""The trainer: SGD exactly as described, optimisers, history, Ctrl-C, divergence."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from nudge import Network, NudgeError, train
+from nudge.errors import DivergenceError
+from nudge.train import evaluate
+
+
+def test_one_epoch_is_shuffle_split_and_one_step_per_mini_batch(digits):
+    X, y = digits.X_train[:105], digits.y_train[:105]
+    net = Network([64, 12, 10], seed=1)
+    manual = net.copy()
+    history = train(net, X, y, epochs=1, batch_size=10, learning_rate=2.0, seed=7,
+                    engine="reference")
+    order = np.random.default_rng(7).permutation(len(X))
+    for start in range(0, len(X), 10):       # 11 steps: the last mini-batch has 5 examples
+        batch = order[start:start + 10]
+        manual.update_mini_batch(X[batch], y[batch], 2.0)
+    assert history.epochs[0].steps == 11
+    for a, b in zip(net.weights + net.biases, manual.weights + manual.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_full_batch_gradient_descent(digits):
+    X, y = digits.X_train[:200], digits.y_train[:200]
+    net = Network([64, 8, 10], seed=2, dtype=np.float64)
+    manual = net.copy()
+    history = train(net, X, y, epochs=3, batch_size=None, learning_rate=1.0, engine="reference")
+    for _ in range(3):
+        manual.update_mini_batch(X, y, 1.0)
+    assert [r.steps for r in history.epochs] == [1, 1, 1]
+    for a, b in zip(net.weights, manual.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_same_seed_same_result(digits):
+    results = []
+    for _ in range(2):
+        net = Network([64, 16, 10], seed=4)
+        train(net, digits.X_train, digits.y_train, epochs=2, batch_size=10, learning_rate=3.0)
+        results.append(net.weights[0].copy())
+    np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("optimizer,eta", [("sgd", 3.0), ("momentum", 0.1), ("adam", 0.01)])
+def test_every_optimizer_learns(digits, optimizer, eta):
+    net = Network([64, 16, 10], seed=0)
+    before = evaluate(net, digits.X_test, digits.y_test)
+    history = train(net, digits.X_train, digits.y_train, epochs=5, batch_size=10,
+                    learning_rate=eta, optimizer=optimizer, test_data=digits.test_data)
+    assert history.last.test_cost < before[0] / 2
+    assert history.last.test_accuracy > 0.8
+    assert history.settings["optimizer"] == optimizer
+
+
+def test_weight_decay_shrinks_weights(digits):
+    plain, decayed = Network([64, 16, 10], seed=0), Network([64, 16, 10], seed=0)
+    for net, wd in ((plain, 0.0), (decayed, 0.05)):
+        train(net, digits.X_train, digits.y_train, epochs=2, learning_rate=1.0, weight_decay=wd,
+              engine="reference")
+    assert np.linalg.norm(decayed.weights[0]) < np.linalg.norm(plain.weights[0])
+
+
+def test_history_records_each_epoch_and_callback_can_stop(digits):
+    seen = []
+
+    def callback(record, net):
+        seen.append(record.epoch)
+        return record.epoch < 2
+
+    history = train(Network([64, 10, 10], seed=0), digits.X_train, digits.y_train, epochs=5,
+                    test_data=digits.test_data, callback=callback)
+    assert seen == [1, 2] and history.stopped == "callback"
+    r = history.last
+    assert r.train_cost > 0 and r.test_cost > 0 and 0 <= r.test_accuracy <= 1 and r.seconds >= 0
+    assert history.as_dict()["epochs"][0]["epoch"] == 1
+
+
+def test_ctrl_c_stops_after_the_current_step_and_keeps_the_model(digits):
+    net = Network([64, 10, 10], seed=0)
+
+    def press_ctrl_c(record, net):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    history = train(net, digits.X_train, digits.y_train, epochs=5, batch_size=10,
+                    callback=press_ctrl_c, engine="reference")
+    assert history.stopped == "interrupted"
+    assert len(history.epochs) == 2 and history.epochs[1].steps == 1
+    assert all(np.isfinite(w).all() for w in net.weights)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_divergence_stops_with_advice_and_restores_the_last_finite_model(digits):
+    net = Network([64, 32, 10], activation="relu", output="softmax", cost="cross-entropy",
+                  init="normal", seed=0)
+    with pytest.raises(DivergenceError, match="smaller one"):
+        train(net, digits.X_train, digits.y_train, epochs=3, learning_rate=1e30,
+              engine="reference")
+    assert all(np.isfinite(w).all() for w in net.weights)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"epochs": 0}, "epochs must be"),
+    ({"batch_size": 0}, "batch size must be"),
+    ({"batch_size": 10**6}, "larger than"),
+    ({"learning_rate": -1}, "learning rate must be"),
+    ({"learning_rate": float("nan")}, "learning rate must be"),
+    ({"optimizer": "rmsprop"}, "unknown optimizer"),
+    ({"engine": "gpu"}, "unknown engine"),
+    ({"weight_decay": -0.1}, "weight decay"),
+])
+def test_nonsense_options_are_refused(digits, kwargs, match):
+    with pytest.raises(NudgeError, match=match):
+        train(Network([64, 10, 10]), digits.X_train, digits.y_train, **kwargs)
+
+
+def test_mismatched_data_is_refused(digits):
+    with pytest.raises(NudgeError, match="expects rows of 784"):
+        train(Network([784, 10, 10]), digits.X_train, digits.y_train)
+    with pytest.raises(NudgeError, match="labels"):
+        train(Network([64, 10, 10]), digits.X_train, digits.y_train[:-1])
+
+
+def test_learns_a_real_mnist_subset(mnist):
+    small = mnist.subset(10000, 2000)
+    net = Network([784, 16, 16, 10], seed=0)
+    history = train(net, small.X_train, small.y_train, epochs=3, batch_size=10,
+                    learning_rate=3.0, test_data=small.test_data)
+    assert history.last.test_accuracy > 0.85
