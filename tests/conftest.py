@@ -11,7 +11,8 @@ MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 
 
 def mnist_dir() -> Path | None:
-    candidates = [os.environ.get("NUDGE_DATA"), Path(__file__).resolve().parents[2] / "shared/mnist"]
+    shared = Path(__file__).resolve().parents[2] / "shared/mnist"
+    candidates = [os.environ.get("NUDGE_DATA"), shared]
     for c in candidates:
         if c and all((Path(c) / f).is_file() for f in MNIST_FILES):
             return Path(c)
@@ -22,7 +23,7 @@ def mnist_dir() -> Path | None:
 def mnist_path() -> Path:
     path = mnist_dir()
     if path is None:
-        pytest.skip("MNIST files not found: set NUDGE_DATA to the folder with the four IDX .gz files")
+        pytest.skip("MNIST files not found: set NUDGE_DATA to the folder with the IDX .gz files")
     return path
 
 
