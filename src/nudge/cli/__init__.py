@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import NudgeError
-from . import core
+from . import core, insight, serve
 
-COMMAND_MODULES = [core]
+COMMAND_MODULES = [core, insight, serve]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,74 @@
+// The page: tabs, the shared store, and the six views.
+import { api, toast } from "./util.js";
+import * as learn from "./learn.js";
+import * as draw from "./draw.js";
+import * as inside from "./inside.js";
+import * as nudges from "./nudges.js";
+import * as sensitivity from "./sensitivity.js";
+import * as models from "./models.js";
+
+const VIEWS = { learn, draw, inside, nudges, sensitivity, models };
+
+const listeners = {};
+export const store = {
+  state: null,          // the server's /api/state
+  drawing: null,        // the canvas as a PNG data URL, or null when blank
+  current: null,        // the view shown
+  on(event, fn) { (listeners[event] ||= []).push(fn); },
+  emit(event, data) { for (const fn of listeners[event] || []) fn(data); },
+  async refresh() {
+    try {
+      store.state = await api("/api/state");
+      store.emit("state", store.state);
+    } catch (e) {
+      toast(e.message);
+    }
+    return store.state;
+  },
+  modelInfo(model) {
+    if (model) store.state = { ...(store.state || {}), model };
+    store.emit("model", store.state && store.state.model);
+  },
+};
+
+function badge(model) {
+  const b = document.getElementById("model-badge");
+  if (!model) { b.textContent = "no model yet: train one on tab 1"; return; }
+  const acc = model.test_accuracy != null ? ` · ${(100 * model.test_accuracy).toFixed(2)}% on test` : "";
+  const live = model.training ? " · training" : "";
+  b.textContent = `${model.sizes.join("-")} · ${model.label}${acc}${live}`;
+}
+store.on("state", (s) => badge(s.model));
+store.on("model", badge);
+
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+
+function show(name, focus = false) {
+  if (!VIEWS[name]) name = "learn";
+  for (const t of tabs) {
+    const on = t.dataset.view === name;
+    t.setAttribute("aria-selected", on ? "true" : "false");
+    t.tabIndex = on ? 0 : -1;
+    document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+    if (on && focus) t.focus();
+  }
+  store.current = name;
+  if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
+  VIEWS[name].show?.();
+}
+
+tabs.forEach((t, i) => {
+  t.addEventListener("click", () => show(t.dataset.view));
+  t.addEventListener("keydown", (e) => {
+    let j = null;
+    if (e.key === "ArrowRight") j = (i + 1) % tabs.length;
+    else if (e.key === "ArrowLeft") j = (i - 1 + tabs.length) % tabs.length;
+    else if (e.key === "Home") j = 0;
+    else if (e.key === "End") j = tabs.length - 1;
+    if (j !== null) { e.preventDefault(); show(tabs[j].dataset.view, true); }
+  });
+});
+window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+
+for (const v of Object.values(VIEWS)) v.init(store);
+store.refresh().then(() => show(location.hash.slice(1) || "learn"));

@@ -1,0 +1,205 @@
+// 3. Inside the network: the layers, lit by their activations; hover a neuron for its details.
+import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs } from "./util.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const MAX_SHOWN = 20;             // neurons drawn per layer (the rest are summarised)
+let store, result = null, edges = {}, edgesVersion = null, neuronCache = {};
+const $ = (id) => document.getElementById(id);
+
+export function init(s) {
+  store = s;
+  document.querySelectorAll('input[name="i-source"]').forEach((r) => r.addEventListener("change", update));
+  $("i-index").addEventListener("change", () => { pick("test"); update(); });
+  $("i-random").addEventListener("click", () => {
+    const n = store.state && store.state.dataset ? store.state.dataset.n_test : 10000;
+    $("i-index").value = Math.floor(Math.random() * n);
+    pick("test");
+    update();
+  });
+  store.on("drawing", () => { if (store.current === "inside" && source() === "drawing") update(); });
+}
+
+export function show() { update(); }
+
+const source = () => document.querySelector('input[name="i-source"]:checked').value;
+const pick = (v) => { document.querySelector(`input[name="i-source"][value="${v}"]`).checked = true; };
+
+async function update() {
+  const svg = $("diagram");
+  const model = store.state && store.state.model;
+  if (!model) { message(svg, "No model yet: train one on tab 1 or start nudge serve --model FILE."); return; }
+  try {
+    if (source() === "drawing") {
+      if (!store.drawing) {
+        result = null;
+        $("i-caption").textContent = "draw a digit on tab 2, or pick a test image";
+      } else {
+        result = await api("/api/predict", { image: store.drawing });
+        $("i-caption").textContent = `your drawing, read as ${result.digit}`;
+      }
+    } else {
+      const index = Math.max(0, Math.floor(Number($("i-index").value) || 0));
+      result = await api(`/api/example?split=test&index=${index}`);
+      $("i-caption").textContent = `test image #${index}: labelled ${result.label}, read as ${result.digit}`;
+    }
+    await loadEdges(model);
+    diagram(model);
+  } catch (e) { message(svg, e.message); }
+}
+
+function message(svg, text) {
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", "0 0 600 80");
+  const t = document.createElementNS(SVG, "text");
+  t.setAttribute("x", 20); t.setAttribute("y", 45); t.setAttribute("fill", "#c5cce0");
+  t.textContent = text;
+  svg.append(t);
+}
+
+async function loadEdges(model) {
+  const key = `${model.version}-${model.sizes.join("-")}-${model.training}`;
+  if (edgesVersion === key && !model.training) return;
+  edges = {};
+  neuronCache = {};
+  for (let l = 2; l < model.sizes.length; l++) {
+    const r = await api(`/api/weights?layer=${l}`);
+    edges[l] = unpack(r.weights);
+  }
+  edgesVersion = key;
+}
+
+function shown(n) { return Math.min(n, MAX_SHOWN); }
+
+function diagram(model) {
+  const svg = $("diagram");
+  const sizes = model.sizes, L = sizes.length;
+  const W = 960, H = 560, top = 40, bottom = 30;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const xs = sizes.map((_, l) => (l === 0 ? 90 : 240 + ((l - 1) * (W - 340)) / Math.max(1, L - 2)));
+  const ys = (l) => {
+    const n = shown(sizes[l]);
+    const gap = (H - top - bottom) / n;
+    return Array.from({ length: n }, (_, i) => top + gap * (i + 0.5));
+  };
+  const radius = (l) => Math.max(5, Math.min(15, ((H - top - bottom) / shown(sizes[l])) * 0.36));
+  const acts = result ? result.activations : sizes.slice(1).map((n) => new Array(n).fill(0));
+  const gEdges = document.createElementNS(SVG, "g");
+  svg.append(gEdges);
+  // input picture and a fan of lines to the first layer
+  const side = model.image_side;
+  const y1 = ys(1);
+  if (result && side) {
+    const c = document.createElement("canvas");
+    drawGray(c, unpack(result.input), side, side);
+    const img = document.createElementNS(SVG, "image");
+    img.setAttribute("href", c.toDataURL());
+    img.setAttribute("x", 20); img.setAttribute("y", H / 2 - 70);
+    img.setAttribute("width", 140); img.setAttribute("height", 140);
+    img.style.imageRendering = "pixelated";
+    svg.append(img);
+  }
+  for (const y of y1) line(gEdges, 162, H / 2, xs[1] - radius(1), y, "#5b6580", 0.35, 0.8);
+  label(svg, 90, 24, `input (${sizes[0]})`);
+  // edges between the layers: colour = sign, opacity = size
+  for (let l = 2; l < L; l++) {
+    const Wl = edges[l];
+    if (!Wl) continue;
+    const nIn = sizes[l - 1], yIn = ys(l - 1), yOut = ys(l);
+    const m = maxAbs(Wl) || 1;
+    yOut.forEach((yo, j) => yIn.forEach((yi, k) => {
+      const w = Wl[j * nIn + k];
+      line(gEdges, xs[l - 1] + radius(l - 1), yi, xs[l] - radius(l), yo, w >= 0 ? "#5b8cff" : "#ff6b5e", Math.min(0.9, Math.abs(w) / m), 1.2);
+    }));
+  }
+  // neurons
+  for (let l = 1; l < L; l++) {
+    const a = acts[l - 1];
+    const scale = model.activation === "sigmoid" || l === L - 1 ? 1 : Math.max(1e-9, ...a.map(Math.abs));
+    const name = l === L - 1 ? `output (${sizes[l]})` : `hidden layer ${l} (${sizes[l]})`;
+    label(svg, xs[l], 24, name);
+    ys(l).forEach((y, i) => {
+      const v = Math.max(0, Math.min(1, a[i] / scale));
+      const g = document.createElementNS(SVG, "g");
+      g.setAttribute("class", "neuron");
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-label", `${name}, neuron ${i}: activation ${a[i].toFixed(3)}`);
+      g.dataset.layer = l; g.dataset.index = i;
+      const c = document.createElementNS(SVG, "circle");
+      c.setAttribute("cx", xs[l]); c.setAttribute("cy", y); c.setAttribute("r", radius(l));
+      const lum = Math.round(30 + 225 * v);
+      c.setAttribute("fill", `rgb(${lum},${lum},${lum})`);
+      c.setAttribute("stroke", "#8791ab"); c.setAttribute("stroke-width", 1);
+      g.append(c);
+      const title = document.createElementNS(SVG, "title");
+      title.textContent = `layer ${l}, neuron ${i}: a = ${a[i].toFixed(4)}`;
+      g.append(title);
+      if (l === L - 1) {
+        const t = document.createElementNS(SVG, "text");
+        t.setAttribute("x", xs[l] + radius(l) + 8); t.setAttribute("y", y + 4);
+        t.setAttribute("class", "out-label");
+        t.textContent = `${i}  ${a[i].toFixed(2)}`;
+        if (result && i === result.digit) t.setAttribute("font-weight", "700");
+        g.append(t);
+      }
+      const focus = () => select(g, model, l, i);
+      g.addEventListener("mouseenter", focus);
+      g.addEventListener("focus", focus);
+      g.addEventListener("click", focus);
+      svg.append(g);
+    });
+    if (sizes[l] > MAX_SHOWN) label(svg, xs[l], H - 8, `first ${MAX_SHOWN} of ${sizes[l]} shown`);
+  }
+}
+
+function line(parent, x1, y1, x2, y2, color, opacity, width) {
+  const ln = document.createElementNS(SVG, "line");
+  ln.setAttribute("x1", x1); ln.setAttribute("y1", y1); ln.setAttribute("x2", x2); ln.setAttribute("y2", y2);
+  ln.setAttribute("stroke", color); ln.setAttribute("stroke-opacity", opacity.toFixed(3));
+  ln.setAttribute("stroke-width", width);
+  parent.append(ln);
+}
+
+function label(svg, x, y, text) {
+  const t = document.createElementNS(SVG, "text");
+  t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("text-anchor", "middle");
+  t.setAttribute("class", "layer-label");
+  t.textContent = text;
+  svg.append(t);
+}
+
+async function select(g, model, layer, index) {
+  document.querySelectorAll("#diagram .neuron.selected").forEach((n) => n.classList.remove("selected"));
+  g.classList.add("selected");
+  const key = `${layer}-${index}`;
+  const panel = $("neuron-panel");
+  try {
+    const info = neuronCache[key] || (neuronCache[key] = await api(`/api/neuron?layer=${layer}&index=${index}`));
+    const w = unpack(info.weights);
+    const prev = layer === 1 ? (result ? unpack(result.input) : null) : (result ? result.activations[layer - 2] : null);
+    const a = result ? result.activations[layer - 1][index] : null;
+    const z = result ? result.sums[layer - 1][index] : null;
+    let dot = null;
+    if (prev) { dot = 0; for (let k = 0; k < w.length; k++) dot += w[k] * prev[k]; }
+    const last = layer === model.sizes.length - 1;
+    const pic = el("canvas", { class: "pixel mid", "aria-label": "incoming weights" });
+    if (layer === 1 && w.shape.length === 2) drawDiverging(pic, w, w.shape[1], w.shape[0], maxAbs(w));
+    else drawDiverging(pic, w, w.length, 1, maxAbs(w));
+    if (!(layer === 1 && w.shape.length === 2)) { pic.classList.remove("mid"); pic.style.aspectRatio = `${w.length} / 3`; pic.style.height = "28px"; }
+    panel.replaceChildren(
+      el("h2", { text: `${last ? "Output" : "Hidden"} neuron ${index} of layer ${layer}` }),
+      el("dl", {},
+        el("dt", { text: "activation a" }), el("dd", { text: fmt.num(a) }),
+        el("dt", { text: "weighted sum z" }), el("dd", { text: fmt.num(z) }),
+        el("dt", { text: "Σ w·a (incoming)" }), el("dd", { text: fmt.num(dot) }),
+        el("dt", { text: "bias b" }), el("dd", { text: fmt.num(info.bias) }),
+        el("dt", { text: "weights" }), el("dd", { text: `${w.length}, from ${fmt.num(info.min_weight, 2)} to ${fmt.num(info.max_weight, 2)}` })),
+      el("p", { class: "small muted", text: "z = Σ w·a + b, and a = σ(z)." }),
+      el("h3", { text: layer === 1 ? "Incoming weights, as a 28×28 picture" : "Incoming weights" }),
+      pic,
+      el("p", { class: "small muted" }, "blue: positive weights (ink there raises z); red: negative."));
+  } catch (e) {
+    panel.replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "message error", text: e.message }));
+  }
+}

@@ -1,0 +1,198 @@
+// Shared helpers: talking to the server, unpacking arrays, drawing pictures.
+
+export async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  };
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (e) {
+    throw new Error("the server cannot be reached: is nudge serve still running?");
+  }
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(data.error || `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+// {"shape", "b64"} (float32 little-endian) -> Float32Array with .shape
+export function unpack(packed) {
+  const bin = atob(packed.b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const arr = new Float32Array(bytes.buffer);
+  arr.shape = packed.shape;
+  return arr;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+export const fmt = {
+  num: (v, d = 4) => (v == null || !isFinite(v) ? "–" : Number(v).toFixed(d)),
+  sig: (v, d = 3) => (v == null || !isFinite(v) ? "–" : Number(v).toPrecision(d)),
+  pct: (v, d = 2) => (v == null ? "–" : (100 * v).toFixed(d) + "%"),
+  int: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US")),
+  signed: (v, d = 3) => {
+    if (v == null || !isFinite(v)) return "–";
+    const a = Math.abs(v);
+    const body = a === 0 ? "0" : a >= 1e-3 && a < 1e4 ? a.toPrecision(d) : a.toExponential(d - 1);
+    return (v > 0 ? "+" : v < 0 ? "−" : "") + body;
+  },
+};
+
+// Gray picture: 0 = black, 1 = white (ink is bright, as MNIST stores it).
+export function drawGray(canvas, data, w, h) {
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const v = Math.max(0, Math.min(255, Math.round(255 * data[i])));
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// Diverging colours: blue positive, red negative, white zero; scale = the value shown full.
+export function divergingRGB(t) {
+  t = Math.max(-1, Math.min(1, t));
+  if (t >= 0) return [255 - 208 * t, 255 - 144 * t, 255 - 32 * t];
+  t = -t;
+  return [255 - 41 * t, 255 - 186 * t, 255 - 194 * t];
+}
+
+// gamma < 1 brightens small values (used where a few large values would hide the rest).
+export function drawDiverging(canvas, data, w, h, scale, offset = 0, gamma = 1) {
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  const s = scale > 0 ? scale : 1;
+  for (let i = 0; i < w * h; i++) {
+    const t = data[offset + i] / s;
+    const [r, g, b] = divergingRGB(gamma === 1 ? t : Math.sign(t) * Math.abs(t) ** gamma);
+    img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b; img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// Heat map of non-negative values: black -> orange -> yellow-white.
+export function drawHeat(canvas, data, w, h, scale, offset = 0) {
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  const s = scale > 0 ? scale : 1;
+  for (let i = 0; i < w * h; i++) {
+    const t = Math.sqrt(Math.max(0, Math.min(1, data[offset + i] / s)));
+    img.data[4 * i] = 255 * Math.min(1, 1.6 * t);
+    img.data[4 * i + 1] = 255 * Math.max(0, Math.min(1, 1.6 * t - 0.45));
+    img.data[4 * i + 2] = 255 * Math.max(0, 2.2 * t - 1.2);
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+export function maxAbs(data, from = 0, to = data.length) {
+  let m = 0;
+  for (let i = from; i < to; i++) m = Math.max(m, Math.abs(data[i]));
+  return m;
+}
+
+// Ten output bars, the largest highlighted.
+export function outputBars(container, values, labels) {
+  container.replaceChildren();
+  let best = 0;
+  values.forEach((v, i) => { if (v > values[best]) best = i; });
+  values.forEach((v, i) => {
+    const fill = el("div", { class: "bar-fill" });
+    fill.style.width = `${Math.max(0, Math.min(1, v)) * 100}%`;
+    container.append(el("div", { class: "bar-row" + (i === best ? " best" : "") },
+      el("span", { text: labels ? labels[i] : String(i) }),
+      el("div", { class: "bar-track" }, fill),
+      el("span", { text: v.toFixed(3) })));
+  });
+}
+
+// A centred bar for a signed value (wished nudges): right = up (blue), left = down (red).
+export function wishBar(value, scale) {
+  const track = el("div", { class: "wish-track" }, el("div", { class: "wish-mid" }));
+  const bar = el("div", { class: "wish-bar " + (value >= 0 ? "up" : "down") });
+  const frac = scale > 0 ? Math.min(1, Math.abs(value) / scale) / 2 : 0;
+  bar.style.width = `${frac * 100}%`;
+  bar.style.left = value >= 0 ? "50%" : `${50 - frac * 100}%`;
+  track.append(bar);
+  return el("div", { class: "wish" }, track);
+}
+
+let toastTimer = null;
+export function toast(message) {
+  const t = document.getElementById("toast");
+  t.textContent = message;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+// Line chart on a canvas.  series: [{points: [[x, y]...], color, dots}]
+export function lineChart(canvas, series, opts = {}) {
+  const dpr = window.devicePixelRatio || 1;
+  const cssW = canvas.clientWidth || canvas.width, cssH = cssW * (opts.aspect || 0.4);
+  if (canvas.width !== Math.round(cssW * dpr)) {
+    canvas.width = Math.round(cssW * dpr); canvas.height = Math.round(cssH * dpr);
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const W = cssW, H = cssH, L = 52, R = 12, T = 10, B = 30;
+  ctx.clearRect(0, 0, W, H);
+  const all = series.flatMap((s) => s.points);
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillStyle = "#667089";
+  if (!all.length) {
+    ctx.fillText(opts.empty || "no data yet", L, H / 2);
+    return;
+  }
+  let x0 = opts.xmin ?? Math.min(...all.map((p) => p[0])), x1 = opts.xmax ?? Math.max(...all.map((p) => p[0]));
+  let y0 = opts.ymin ?? Math.min(...all.map((p) => p[1])), y1 = opts.ymax ?? Math.max(...all.map((p) => p[1]));
+  if (x1 <= x0) x1 = x0 + 1;
+  if (y1 <= y0) { y1 = y0 + (Math.abs(y0) || 1) * 0.1; y0 -= (Math.abs(y0) || 1) * 0.1; }
+  const px = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const py = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  ctx.strokeStyle = "#e3e6ee"; ctx.lineWidth = 1;
+  for (let i = 0; i <= 4; i++) {
+    const y = y0 + (i / 4) * (y1 - y0);
+    ctx.beginPath(); ctx.moveTo(L, py(y)); ctx.lineTo(W - R, py(y)); ctx.stroke();
+    ctx.fillText(opts.yfmt ? opts.yfmt(y) : y.toPrecision(3), 4, py(y) + 4);
+  }
+  for (let i = 0; i <= 4; i++) {
+    const x = x0 + (i / 4) * (x1 - x0);
+    const label = opts.xfmt ? opts.xfmt(x) : String(Math.round(x));
+    ctx.fillText(label, Math.min(W - R - ctx.measureText(label).width, px(x) - (i ? ctx.measureText(label).width / 2 : 0)), H - 10);
+  }
+  if (opts.xlabel) ctx.fillText(opts.xlabel, W - R - ctx.measureText(opts.xlabel).width, H - 22 > T ? T + 12 : H - 22);
+  for (const s of series) {
+    ctx.strokeStyle = s.color; ctx.fillStyle = s.color; ctx.lineWidth = 2;
+    if (s.dots) {
+      for (const [x, y] of s.points) { ctx.beginPath(); ctx.arc(px(x), py(y), 4, 0, 7); ctx.fill(); }
+      if (s.line && s.points.length > 1) {
+        ctx.beginPath(); s.points.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y)))); ctx.stroke();
+      }
+    } else {
+      ctx.beginPath();
+      s.points.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+      ctx.stroke();
+    }
+  }
+}
