@@ -1,19 +1,367 @@
-"""Compiled training engine (placeholder until the Numba kernel lands; see issue 4)."""
+"""The fast training engine: one SGD epoch as a compiled (Numba) loop.
+
+The mathematics is exactly that of :mod:`nudge.network` (``Network.backprop``
+and ``Network.update_mini_batch``); only the bookkeeping differs:
+
+* no per-batch arrays: every buffer (activations, δs, gradients) is allocated
+  once per epoch and the weights are updated in place;
+* the pixels stay uint8; each one is turned into intensity/255 (in float32,
+  as :func:`nudge.network.as_inputs` does) when it is read, and rows are read
+  in the epoch's shuffled ``order`` directly, so no float copy of the data set
+  is ever made;
+* a pixel that is 0 adds exactly 0 to zˡ and to ∂C/∂W¹, so the first layer
+  only visits the non-zero pixels (about 19% of an MNIST image).  The result
+  is the same as the dense sum; only the (float32) rounding order differs;
+* the first layer's weights are kept transposed, (n_in, n_out), during the
+  epoch, so the work per pixel is one contiguous, vectorised row.
+
+Wide layers and large batches are where BLAS wins: there :func:`sgd_epoch`
+uses an in-place NumPy path instead (see :func:`use_blas`).  Both paths are
+tested against the reference (``tests/test_fast.py``).
+
+Numba is imported only when the fast engine is first used; where it cannot be
+imported, ``engine="auto"`` runs the reference code and ``engine="fast"``
+raises a :class:`~nudge.errors.NudgeError`.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
+
+import numpy as np
 
 from .errors import NudgeError
 
+ENGINES = ("auto", "reference", "fast")
+# codes for the kernel
+_HIDDEN = {"sigmoid": 0, "relu": 1, "tanh": 2}
+_OUTPUT = {"sigmoid": 0, "softmax": 1}
+_COST = {"quadratic": 0, "cross-entropy": 1}
+
+#: steps per call of the compiled kernel: between calls Ctrl-C is honoured and
+#: the progress bar moves (about 5,000 examples per call)
+EXAMPLES_PER_CHUNK = 5000
+#: use the BLAS (NumPy) path when a layer has at least this many weights per
+#: example visited and the batch is at least BLAS_MIN_BATCH (see use_blas)
+BLAS_MIN_BATCH = 200
+BLAS_MIN_HIDDEN = 512
+
+_kernel: Any = None
+_numba_error: str | None = None
+
+
+def numba_available() -> bool:
+    """Whether Numba can be imported (checked without importing it)."""
+    if _numba_error is not None:
+        return False
+    return importlib.util.find_spec("numba") is not None
+
+
+def unsupported_reason(net: Any, optimizer: str, weight_decay: float) -> str | None:
+    """Why the fast engine cannot train this set-up, or None if it can."""
+    if optimizer != "sgd":
+        return f"optimizer {optimizer!r} (it does plain sgd only)"
+    if weight_decay:
+        return "weight decay (it does plain sgd without weight decay)"
+    if np.dtype(net.dtype) != np.float32:
+        return f"{np.dtype(net.dtype)} networks (it trains float32 networks only)"
+    if (net.activation not in _HIDDEN or net.output not in _OUTPUT
+            or net.cost_function not in _COST):
+        return f"{net.activation}/{net.output}/{net.cost_function} networks"
+    if not numba_available():
+        why = f" ({_numba_error})" if _numba_error else ""
+        return f"this installation: numba cannot be imported{why}; pip install numba"
+    return None
+
 
 def supports(net: Any, optimizer: str, weight_decay: float, engine: str) -> bool:
-    if engine not in ("auto", "reference", "fast"):
+    """Whether :func:`nudge.train.train` should use :func:`sgd_epoch`.
+
+    ``engine="auto"``: where it applies; ``"reference"``: never; ``"fast"``:
+    always, and a set-up it cannot train is an error (one line saying why).
+    """
+    if engine not in ENGINES:
         raise NudgeError(f"unknown engine {engine!r}: choose auto, reference or fast")
+    if engine == "reference":
+        return False
+    reason = unsupported_reason(net, optimizer, weight_decay)
+    if reason is None:
+        try:
+            _load_kernel()           # numba imports and the kernel loads, or the reason why not
+            return True
+        except NudgeError:
+            reason = unsupported_reason(net, optimizer, weight_decay)
     if engine == "fast":
-        raise NudgeError("the fast engine is not available in this build: use --engine reference")
+        raise NudgeError(f"the fast engine cannot train with {reason}: "
+                         "use --engine reference (or auto)")
     return False
 
 
-def sgd_epoch(*args: Any, **kwargs: Any) -> int:  # pragma: no cover - not reachable yet
-    raise NotImplementedError
+def use_blas(sizes: list[int], batch_size: int) -> bool:
+    """Whether an epoch runs on the NumPy/BLAS path rather than the compiled kernel.
+
+    The compiled kernel works one example at a time and skips zero pixels; it
+    wins while the matrices are small.  With a large batch *and* a wide hidden
+    layer, matrix-matrix products (BLAS, all cores) are faster.
+    """
+    return batch_size >= BLAS_MIN_BATCH and max(sizes[1:-1], default=0) >= BLAS_MIN_HIDDEN
+
+
+# --------------------------------------------------------------------------- the kernel
+def _load_kernel() -> Any:
+    """Compile (or load from Numba's cache) the epoch kernel, once per process."""
+    global _kernel, _numba_error
+    if _kernel is not None:
+        return _kernel
+    try:
+        _fast_kernel = importlib.import_module(f"{__package__}._fast_kernel")
+    except Exception as e:  # ImportError, or numba failing to initialise
+        _numba_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+        raise NudgeError(f"the fast engine is not available ({_numba_error}): "
+                         "use --engine reference") from None
+    _kernel = _fast_kernel
+    return _kernel
+
+
+class _Packed:
+    """The network's parameters in the kernel's flat layout, plus its buffers."""
+
+    def __init__(self, net: Any) -> None:
+        sizes = [int(s) for s in net.sizes]
+        L = len(sizes) - 1
+        self.sizes = np.array(sizes, dtype=np.int64)
+        wo, bo, pos = [], [], 0
+        for l in range(L):
+            wo.append(pos)
+            pos += sizes[l] * sizes[l + 1]
+            bo.append(pos)
+            pos += sizes[l + 1]
+        self.wo = np.array(wo, dtype=np.int64)
+        self.bo = np.array(bo, dtype=np.int64)
+        self.params = np.empty(pos, dtype=np.float32)
+        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            # Wᵀ: row i holds the weights *from* input i, contiguous
+            self.params[wo[l]:wo[l] + n_in * n_out].reshape(n_in, n_out)[...] = W.T
+            self.params[bo[l]:bo[l] + n_out] = b
+        self.grads = np.zeros(pos, dtype=np.float32)
+        self.acts = np.zeros(sum(sizes[1:]), dtype=np.float32)
+        self.deltas = np.zeros(sum(sizes[1:]), dtype=np.float32)
+        self.a_off = np.cumsum([0] + sizes[1:-1]).astype(np.int64)
+        # the first layer's Wᵀ and its gradient as (n_in, n_out) views of the flat arrays
+        self.W0 = self.params[:sizes[0] * sizes[1]].reshape(sizes[0], sizes[1])
+        self.G0 = self.grads[:sizes[0] * sizes[1]].reshape(sizes[0], sizes[1])
+        self.nz_val = np.zeros(sizes[0], dtype=np.float32)
+        self.touched = np.zeros(sizes[0], dtype=np.uint8)
+        self.touched_list = np.zeros(sizes[0], dtype=np.int64)
+
+    def unpack(self, net: Any) -> None:
+        sizes = self.sizes
+        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+            n_in, n_out = int(sizes[l]), int(sizes[l + 1])
+            w0, b0 = int(self.wo[l]), int(self.bo[l])
+            W[...] = self.params[w0:w0 + n_in * n_out].reshape(n_in, n_out).T
+            b[...] = self.params[b0:b0 + n_out]
+
+
+class Inputs:
+    """Training inputs as the kernel reads them: the non-zero values of each row.
+
+    Row r's non-zero entries are ``val[indptr[r]:indptr[r+1]]`` at columns
+    ``idx[...]`` (compressed sparse rows).  uint8 pixels stay uint8 (about 3
+    bytes per non-zero pixel, ~28 MB for MNIST's 60,000 training images).
+    Made once per training run by :func:`prepare`; ``X`` is kept for the
+    BLAS path.
+    """
+
+    def __init__(self, X: np.ndarray) -> None:
+        kernel = _load_kernel()
+        self.X = X
+        self.scale = np.float32(1 / 255) if X.dtype == np.uint8 else np.float32(1)
+        nnz = int(np.count_nonzero(X))
+        self.indptr = np.empty(len(X) + 1, dtype=np.int64)
+        self.idx = np.empty(nnz, dtype=np.uint16 if X.shape[1] < 2**16 else np.int64)
+        self.val = np.empty(nnz, dtype=np.uint8 if X.dtype == np.uint8 else np.float32)
+        kernel.sparse_rows(X, self.indptr, self.idx, self.val)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+def prepare(X: Any, sizes: list[int], batch_size: int) -> Any:
+    """What :func:`sgd_epoch` should be given as ``X`` on every epoch of a run:
+    :class:`Inputs` for the compiled kernel, or ``X`` itself for the BLAS path."""
+    X = np.asarray(X)
+    if use_blas(sizes, batch_size) or X.ndim != 2:
+        return X
+    return Inputs(X)
+
+
+def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
+              batch_size: int, learning_rate: float, stop: Any = None, bar: Any = None) -> int:
+    """One epoch of plain SGD on ``net`` (in place); returns the steps taken.
+
+    ``X``: one example per row (uint8 pixels are read as intensity/255), or
+    what :func:`prepare` made of it; ``labels``: class numbers, or desired-
+    output rows; ``order``: the epoch's shuffle (the batches are
+    ``order[0:B]``, ``order[B:2B]``, ... exactly as in the reference trainer).
+    Between chunks of steps the ``stop`` flag (``stop.requested``) is checked
+    and the tqdm ``bar`` (or None) moves.  The result is that of
+    ``Network.update_mini_batch`` on each batch in turn, up to float32 rounding.
+    """
+    reason = unsupported_reason(net, "sgd", 0.0)
+    if reason is not None:
+        raise NudgeError(f"the fast engine cannot train with {reason}: "
+                         "use --engine reference (or auto)")
+    inputs = X if isinstance(X, Inputs) else None
+    X = inputs.X if inputs is not None else np.asarray(X)
+    labels = np.asarray(labels)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    n = len(order)
+    if n == 0:
+        return 0
+    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
+        raise NudgeError(f"inputs have shape {X.shape} but the network expects rows of "
+                         f"{net.sizes[0]} values (one example per row)")
+    if use_blas(net.sizes, batch_size):
+        return _blas_epoch(net, X, labels, order, batch_size, learning_rate, stop, bar)
+    kernel = _load_kernel().sgd_steps
+    if inputs is None:
+        inputs = Inputs(X)
+    if labels.ndim == 2:
+        rows = np.ascontiguousarray(labels, dtype=np.float32)
+        classes = np.zeros(0, dtype=np.int64)
+    else:
+        rows = np.zeros((0, 0), dtype=np.float32)
+        classes = labels.astype(np.int64, copy=False)
+    p = _Packed(net)
+    chunk = max(1, EXAMPLES_PER_CHUNK // batch_size) * batch_size
+    steps = 0
+    try:
+        for first in range(0, n, chunk):
+            last = min(first + chunk, n)
+            kernel(inputs.indptr, inputs.idx, inputs.val, inputs.scale, classes, rows, order,
+                   first, last, batch_size, np.float32(learning_rate), p.W0, p.G0,
+                   p.params, p.grads, p.sizes, p.wo, p.bo, _HIDDEN[net.activation],
+                   _OUTPUT[net.output], _COST[net.cost_function], p.acts, p.a_off, p.deltas,
+                   p.nz_val, p.touched, p.touched_list)
+            done = -(-(last - first) // batch_size)
+            steps += done
+            if bar is not None:
+                bar.update(done)
+            if stop is not None and stop.requested:
+                break
+    finally:
+        p.unpack(net)
+    return steps
+
+
+# --------------------------------------------------------------------------- BLAS path
+def _blas_epoch(net: Any, X: np.ndarray, labels: np.ndarray, order: np.ndarray,
+                batch_size: int, learning_rate: float, stop: Any, bar: Any) -> int:
+    """The reference mathematics with preallocated buffers and in-place updates.
+
+    For wide layers with large batches, where the matrix products dominate and
+    BLAS (multi-threaded) is the fastest way to do them.
+    """
+    sizes = net.sizes
+    L = len(sizes) - 1
+    B = batch_size
+    dt = np.float32
+    rows_u = np.empty((B, sizes[0]), dtype=X.dtype)
+    A = [np.empty((B, s), dtype=dt) for s in sizes]
+    D = [np.empty((B, s), dtype=dt) for s in sizes[1:]]
+    T = [np.empty((B, s), dtype=dt) for s in sizes[1:]]
+    gW = [np.empty_like(W) for W in net.weights]
+    gb = [np.empty_like(b) for b in net.biases]
+    Y = np.empty((B, sizes[-1]), dtype=dt)
+    eta = dt(learning_rate)
+    scale = dt(1 / 255) if X.dtype == np.uint8 else None
+    one_hot = labels.ndim == 1
+    steps = 0
+    n = len(order)
+    for start in range(0, n, B):
+        idx = order[start:start + B]
+        m = len(idx)
+        x, a0 = rows_u[:m], A[0][:m]
+        np.take(X, idx, axis=0, out=x)
+        if scale is not None:
+            np.multiply(x, scale, out=a0, dtype=dt)
+        else:
+            a0[...] = x
+        for l in range(L):                                   # zˡ = aˡ⁻¹ Wᵀ + b, aˡ = σ(zˡ)
+            z = A[l + 1][:m]
+            np.matmul(A[l][:m], net.weights[l].T, out=z)
+            z += net.biases[l]
+            _activate_inplace(net.output if l == L - 1 else net.activation, z)
+        y = Y[:m]
+        if one_hot:
+            y.fill(0)
+            y[np.arange(m), labels[idx]] = 1
+        else:
+            y[...] = labels[idx]
+        a, d, t = A[L][:m], D[L - 1][:m], T[L - 1][:m]
+        np.subtract(a, y, out=d)                              # δᴸ, as Network.output_error
+        if net.cost_function == "quadratic":
+            d *= 2
+            if net.output == "sigmoid":
+                d *= a
+                np.subtract(1, a, out=t)
+                d *= t
+            else:
+                np.multiply(d, a, out=t)
+                s = t.sum(axis=1, keepdims=True)
+                d -= s
+                d *= a
+        d /= m
+        for l in range(L - 1, -1, -1):
+            d = D[l][:m]
+            d.sum(axis=0, out=gb[l])                          # ∂C/∂bˡ = δˡ
+            np.matmul(d.T, A[l][:m], out=gW[l])               # ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ
+            if l > 0:                                         # δˡ⁻¹ = (Wˡᵀ δˡ) ⊙ σ'(zˡ⁻¹)
+                prev, a, t = D[l - 1][:m], A[l][:m], T[l - 1][:m]
+                np.matmul(d, net.weights[l], out=prev)
+                _times_derivative(net.activation, prev, a, t)
+        for W, b, g, h in zip(net.weights, net.biases, gW, gb):
+            g *= eta
+            W -= g
+            h *= eta
+            b -= h
+        steps += 1
+        if bar is not None:
+            bar.update(1)
+        if stop is not None and stop.requested:
+            break
+    return steps
+
+
+def _activate_inplace(kind: str, z: np.ndarray) -> None:
+    if kind == "sigmoid":
+        with np.errstate(over="ignore"):
+            np.negative(z, out=z)
+            np.exp(z, out=z)
+        z += 1
+        np.reciprocal(z, out=z)
+    elif kind == "relu":
+        np.maximum(z, 0, out=z)
+    elif kind == "tanh":
+        np.tanh(z, out=z)
+    else:  # softmax
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+
+
+def _times_derivative(kind: str, d: np.ndarray, a: np.ndarray, t: np.ndarray) -> None:
+    """d ⊙= σ'(z), from the activations a (t is scratch)."""
+    if kind == "sigmoid":
+        np.subtract(1, a, out=t)
+        t *= a
+        d *= t
+    elif kind == "relu":
+        d *= a > 0
+    else:  # tanh
+        np.multiply(a, a, out=t)
+        np.subtract(1, t, out=t)
+        d *= t

@@ -267,6 +267,7 @@ def train(
     from . import fast
 
     use_fast = fast.supports(net, optimizer, weight_decay, engine)
+    fast_inputs = fast.prepare(X, net.sizes, batch_size) if use_fast else None
     opt = make_optimizer(optimizer, learning_rate, momentum, weight_decay)
     rng = np.random.default_rng(net.seed if seed is None else seed)
     history = History(settings={
@@ -289,8 +290,8 @@ def train(
                 order = rng.permutation(n)
                 start_time = time.perf_counter()
                 if use_fast:
-                    steps = fast.sgd_epoch(net, X, labels, order, batch_size, learning_rate,
-                                           stop=stop, bar=bar)
+                    steps = fast.sgd_epoch(net, fast_inputs, labels, order, batch_size,
+                                           learning_rate, stop=stop, bar=bar)
                 else:
                     steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
                 seconds = time.perf_counter() - start_time

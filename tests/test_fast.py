@@ -1,0 +1,189 @@
+"""The fast engine gives the reference's weights (float32 rounding aside)."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+
+import numpy as np
+import pytest
+
+from nudge import fast
+from nudge.errors import NudgeError
+from nudge.network import Network, desired_outputs
+from nudge.train import train
+
+pytestmark = pytest.mark.skipif(not fast.numba_available(), reason="numba is not installed")
+
+
+def sparse_pixels(n: int, n_in: int = 784, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 'images', ~80% zeros like MNIST, and labels 0..9."""
+    rng = np.random.default_rng(seed)
+    X = ((rng.random((n, n_in)) < 0.2) * rng.integers(1, 256, (n, n_in))).astype(np.uint8)
+    X[0] = 0                     # an all-black image
+    X[1] = 255                   # an all-white one
+    return X, rng.integers(0, 10, n)
+
+
+def reference_epoch(net: Network, X, y, order, batch_size, eta) -> None:
+    Y = desired_outputs(y, net.sizes[-1], net.dtype.type)
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        net.update_mini_batch(X[batch], Y[batch], eta)
+
+
+def assert_same_parameters(a: Network, b: Network, atol: float = 2e-5) -> None:
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases):
+        assert p.dtype == q.dtype == np.float32
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=atol)
+
+
+CASES = [
+    # sizes, batch size, activation, output, cost, learning rate
+    ([784, 16, 16, 10], 10, "sigmoid", "sigmoid", "quadratic", 3.0),   # 3b1b
+    ([784, 30, 10], 10, "sigmoid", "sigmoid", "quadratic", 1.5),       # Nielsen
+    ([784, 16, 16, 10], 7, "sigmoid", "sigmoid", "quadratic", 3.0),    # 503 = 71*7 + 6
+    ([784, 20, 12, 8, 10], 32, "sigmoid", "sigmoid", "quadratic", 2.0),
+    ([784, 10], 5, "sigmoid", "sigmoid", "quadratic", 1.0),            # no hidden layer
+    ([784, 24, 10], 16, "relu", "softmax", "cross-entropy", 0.1),
+    ([784, 17, 10], 9, "tanh", "softmax", "quadratic", 0.1),
+    ([784, 17, 10], 9, "relu", "sigmoid", "cross-entropy", 0.1),
+    ([784, 600, 10], 250, "sigmoid", "sigmoid", "quadratic", 1.0),     # BLAS path
+    ([784, 520, 10], 300, "tanh", "softmax", "cross-entropy", 0.05),   # BLAS path
+]
+
+
+@pytest.mark.parametrize("sizes,batch_size,activation,output,cost,eta", CASES)
+def test_epoch_matches_reference(sizes, batch_size, activation, output, cost, eta):
+    X, y = sparse_pixels(503)
+    net = Network(sizes, activation, output, cost, seed=3)
+    ref = net.copy()
+    order = np.random.default_rng(5).permutation(len(X))
+    steps = fast.sgd_epoch(net, X, y, order, batch_size, eta)
+    reference_epoch(ref, X, y, order, batch_size, eta)
+    assert steps == -(-len(X) // batch_size)
+    assert_same_parameters(net, ref)
+    assert not np.array_equal(net.weights[0], Network(sizes, seed=3).weights[0])  # it moved
+
+
+def test_prepared_inputs_rows_and_several_epochs():
+    """Prepared inputs (as train() uses them) over 3 epochs, desired-output rows as targets."""
+    X, y = sparse_pixels(300, seed=1)
+    Y = desired_outputs(y, 10)
+    net = Network([784, 16, 16, 10], seed=1)
+    ref = net.copy()
+    inputs = fast.prepare(X, net.sizes, 10)
+    assert isinstance(inputs, fast.Inputs)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        order = rng.permutation(len(X))
+        fast.sgd_epoch(net, inputs, Y, order, 10, 3.0)
+        reference_epoch(ref, X, y, order, 10, 3.0)
+    assert_same_parameters(net, ref, atol=5e-5)
+
+
+def test_float_inputs_are_not_scaled():
+    rng = np.random.default_rng(4)
+    X = rng.random((120, 50)).astype(np.float64) * (rng.random((120, 50)) < 0.5)
+    y = rng.integers(0, 3, 120)
+    net = Network([50, 8, 3], seed=0)
+    ref = net.copy()
+    order = rng.permutation(120)
+    fast.sgd_epoch(net, X, y, order, 8, 0.5)
+    reference_epoch(ref, X, y, order, 8, 0.5)
+    assert_same_parameters(net, ref)
+
+
+def test_full_batch_and_single_example_batches():
+    X, y = sparse_pixels(64, n_in=30)
+    for batch_size in (1, 64):
+        net = Network([30, 5, 10], seed=2)
+        ref = net.copy()
+        order = np.arange(64)
+        assert fast.sgd_epoch(net, X, y, order, batch_size, 1.0) == 64 // batch_size
+        reference_epoch(ref, X, y, order, batch_size, 1.0)
+        assert_same_parameters(net, ref)
+
+
+def test_train_uses_fast_engine_and_matches_reference_engine():
+    X, y = sparse_pixels(400, seed=7)
+    a, b = Network([784, 16, 16, 10], seed=0), Network([784, 16, 16, 10], seed=0)
+    ha = train(a, X, y, epochs=2, batch_size=10, learning_rate=3.0, seed=1, engine="fast")
+    hb = train(b, X, y, epochs=2, batch_size=10, learning_rate=3.0, seed=1, engine="reference")
+    assert ha.settings["engine"] == "fast" and hb.settings["engine"] == "reference"
+    assert [r.steps for r in ha.epochs] == [r.steps for r in hb.epochs] == [40, 40]
+    assert_same_parameters(a, b, atol=5e-5)
+    np.testing.assert_allclose(ha.column("train_cost"), hb.column("train_cost"), rtol=1e-4)
+
+
+def test_stop_is_honoured_between_chunks(monkeypatch):
+    monkeypatch.setattr(fast, "EXAMPLES_PER_CHUNK", 50)
+    X, y = sparse_pixels(500)
+
+    class Stop:
+        requested = False
+
+    class Bar:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def update(self, k: int) -> None:
+            self.n += k
+            stop.requested = True     # "Ctrl-C" during the first chunk
+
+    stop, bar = Stop(), Bar()
+    net = Network([784, 16, 10], seed=0)
+    ref = net.copy()
+    order = np.arange(500)
+    steps = fast.sgd_epoch(net, X, y, order, 5, 1.0, stop=stop, bar=bar)
+    assert steps == bar.n == 10               # one chunk: 50 examples in batches of 5
+    reference_epoch(ref, X, y, order[:50], 5, 1.0)
+    assert_same_parameters(net, ref)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"optimizer": "adam"}, "optimizer 'adam'"),
+    ({"optimizer": "momentum"}, "optimizer 'momentum'"),
+    ({"weight_decay": 0.1}, "weight decay"),
+])
+def test_fast_engine_refuses_what_it_cannot_do(kwargs, message):
+    X, y = sparse_pixels(20, n_in=30)
+    net = Network([30, 5, 10], seed=0)
+    with pytest.raises(NudgeError, match=message) as info:
+        train(net, X, y, epochs=1, engine="fast", **kwargs)
+    assert "\n" not in str(info.value) and "--engine reference" in str(info.value)
+    history = train(net, X, y, epochs=1, **kwargs)         # auto: the reference runs
+    assert history.settings["engine"] == "reference"
+
+
+def test_float64_network_uses_reference():
+    net = Network([30, 5, 10], seed=0, dtype=np.float64)
+    assert not fast.supports(net, "sgd", 0.0, "auto")
+    with pytest.raises(NudgeError, match="float64"):
+        fast.supports(net, "sgd", 0.0, "fast")
+
+
+def test_falls_back_when_numba_cannot_import(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    monkeypatch.delitem(sys.modules, "nudge._fast_kernel", raising=False)
+    monkeypatch.setattr(fast, "_kernel", None)
+    monkeypatch.setattr(fast, "_numba_error", None)
+    net = Network([30, 5, 10], seed=0)
+    assert not fast.supports(net, "sgd", 0.0, "auto")
+    with pytest.raises(NudgeError, match="numba cannot be imported"):
+        fast.supports(net, "sgd", 0.0, "fast")
+    X, y = sparse_pixels(20, n_in=30)
+    assert train(net, X, y, epochs=1).settings["engine"] == "reference"
+
+
+def test_blas_path_choice():
+    assert not fast.use_blas([784, 16, 16, 10], 10)
+    assert not fast.use_blas([784, 1024, 10], 10)
+    assert fast.use_blas([784, 1024, 10], 1000)
