@@ -1,0 +1,54 @@
+"""The decoded-array cache: .npy files, memory-mapped, re-decoded when the source changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from nudge import load_dataset
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("NUDGE_CACHE", str(folder))
+    monkeypatch.delenv("NUDGE_DATA", raising=False)
+    return folder / "decoded"
+
+
+def test_second_load_is_memory_mapped_and_equal(mnist_path, cache):
+    first = load_dataset("mnist", data_dir=mnist_path)
+    files = sorted(p.name for p in cache.glob("*.npy"))
+    assert len(files) == 4 and all(f.startswith("mnist-") for f in files)
+    second = load_dataset("mnist", data_dir=mnist_path)
+    assert isinstance(second.X_train.base, np.memmap) or not second.X_train.flags.owndata
+    assert not second.X_train.flags.writeable
+    for a, b in [(first.X_train, second.X_train), (first.y_train, second.y_train),
+                 (first.X_test, second.X_test), (first.y_test, second.y_test)]:
+        assert a.dtype == b.dtype == np.uint8 and np.array_equal(a, b)
+
+
+def test_changed_source_is_decoded_again(mnist_path, cache, tmp_path):
+    src = tmp_path / "mnist"
+    shutil.copytree(mnist_path, src)
+    load_dataset("mnist", data_dir=src)
+    before = {p.name for p in cache.glob("*.npy")}
+    labels = src / "t10k-labels-idx1-ubyte.gz"
+    st = labels.stat()
+    os.utime(labels, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    data = load_dataset("mnist", data_dir=src)
+    after = {p.name for p in cache.glob("*.npy")}
+    assert len(after) == 4 and len(after - before) == 1     # only that file, old one removed
+    assert data.y_test.shape == (10000,)
+
+
+def test_damaged_cache_file_is_replaced(mnist_path, cache):
+    good = load_dataset("mnist", data_dir=mnist_path).y_train.copy()
+    (victim,) = cache.glob("mnist-train-labels*.npy")
+    victim.write_bytes(b"not an npy file")
+    again = load_dataset("mnist", data_dir=mnist_path)
+    assert np.array_equal(again.y_train, good)
+    assert np.load(victim, allow_pickle=False).shape == (60000,)
