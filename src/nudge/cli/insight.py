@@ -1,0 +1,445 @@
+"""``nudge sensitivity``, ``nudges``, ``average``, ``descent`` and ``landscape``: the gradient,
+made visible (the library is :mod:`nudge.insight`, the figures :mod:`nudge.insight_plots`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import insight as ins
+from ..errors import NudgeError
+from ..network import Network
+from .common import (
+    add_data_options,
+    add_json_option,
+    data_for_model,
+    layer_sizes,
+    load_data,
+    load_model,
+    positive_float,
+    positive_int,
+    print_json,
+    table,
+)
+
+
+# --------------------------------------------------------------------------- option helpers
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like "
+                                         "1,10,100") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of at least 1, "
+                                         "like 1,10,100")
+    return values
+
+
+def _batch_list(text: str) -> list[int | None]:
+    out: list[int | None] = []
+    for s in text.replace(" ", "").split(","):
+        if not s:
+            continue
+        if s.lower() == "full":
+            out.append(None)
+            continue
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not a batch size: give whole numbers "
+                                             "or 'full', like full,100,10") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"batch size {v} must be at least 1")
+        out.append(v)
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one batch size, like full,100,10")
+    return out
+
+
+def _float_list(text: str) -> list[float]:
+    return [positive_float(s) for s in text.replace(" ", "").split(",") if s]
+
+
+def _add_plot(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--plot", metavar="FILE.png", help=f"save a figure: {what}")
+
+
+def _check_plot(path: str | None) -> None:
+    if path:
+        from ..modelfile import check_writable
+
+        if not path.lower().endswith(".png"):
+            raise NudgeError(f"{path}: figures are saved as PNG; give a name ending in .png")
+        check_writable(path)
+
+
+def _add_split(p: argparse.ArgumentParser, flag: str = "--split") -> None:
+    p.add_argument(flag, dest="split", choices=["train", "test"], default="train",
+                   help="which part of the dataset (default: train)")
+
+
+def _examples(data: Any, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    X, y = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
+    return X[:limit], y[:limit]
+
+
+def _g(v: float) -> str:
+    return f"{v:+.3e}"
+
+
+def register(sub: Any) -> None:
+    # ------------------------------------------------------------------ sensitivity
+    p = sub.add_parser(
+        "sensitivity", help="the gradient as sensitivities: which weights and biases matter",
+        description="Compute the gradient of the cost over a set of examples (default: the "
+                    "whole training set) and rank every weight and bias by |dC/dtheta|. Layers "
+                    "count from 1 (layer l = weights[l-1]); neurons, pixels, rows and columns "
+                    "from 0.")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_data_options(p, default=None)
+    _add_split(p)
+    p.add_argument("--examples", type=positive_int, metavar="N",
+                   help="use only the first N examples (default: all)")
+    p.add_argument("--top", type=positive_int, default=10, metavar="K",
+                   help="how many of the most and least sensitive to show (default 10)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                   help="compare two parameters, e.g. 'layer 1 weight from input pixel (row 12, "
+                        "col 7) to hidden neuron 3' 'b3[2]' (short forms: w1[3,343], b3[2], #N)")
+    p.add_argument("--steps", type=_float_list, default=[1.0, 0.1, 0.01], metavar="ETA,...",
+                   help="learning rates of the check steps -eta*grad C (default 1,0.1,0.01)")
+    _add_plot(p, "|dC/dw| of each first-layer neuron as an image, and a per-layer bar chart")
+    add_json_option(p)
+    p.set_defaults(func=cmd_sensitivity)
+
+    # ------------------------------------------------------------------ nudges
+    p = sub.add_parser(
+        "nudges", help="one example's wished-for nudges, from the outputs back to layer 1",
+        description="For one example, show the chain of the video: outputs vs desired outputs, "
+                    "the wished change of each output, the three ways to get there (biases, "
+                    "weights, previous activations), and the same wishes layer by layer back to "
+                    "the first. The nudges shown are exactly -grad C_x of this example.")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    p.add_argument("--example", type=int, required=True, metavar="I",
+                   help="which example (counting from 0)")
+    add_data_options(p, default=None)
+    _add_split(p, "--dataset-split")
+    p.add_argument("--show", type=positive_int, default=5, metavar="K",
+                   help="how many of the largest nudges to list per layer (default 5)")
+    _add_plot(p, "the digit, outputs vs targets, and the nudges of every layer")
+    add_json_option(p)
+    p.set_defaults(func=cmd_nudges)
+
+    # ------------------------------------------------------------------ average
+    p = sub.add_parser(
+        "average", help="the full gradient vs mini-batch estimates of it",
+        description="Check that the average of all examples' nudges is the full gradient, then "
+                    "for several batch sizes measure how well a random mini-batch's gradient "
+                    "estimates it (cosine similarity, relative error, time per estimate).")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_data_options(p, default=None)
+    p.add_argument("--examples", type=positive_int, metavar="N",
+                   help="use only the first N training examples (default: all)")
+    p.add_argument("--batch-sizes", type=_int_list, default=[1, 10, 100, 1000, 10000],
+                   metavar="B,...", help="batch sizes (default 1,10,100,1000,10000)")
+    p.add_argument("--draws", type=positive_int, default=30, metavar="N",
+                   help="random mini-batches per batch size (default 30)")
+    p.add_argument("--check-examples", type=int, default=2000, metavar="N",
+                   help="how many examples' own nudges to average for the equality check "
+                        "(default 2000; 0 skips it)")
+    p.add_argument("--seed", type=int, default=0, help="fixes the random batches (default 0)")
+    _add_plot(p, "cosine, relative error and time against batch size")
+    add_json_option(p)
+    p.set_defaults(func=cmd_average)
+
+    # ------------------------------------------------------------------ descent
+    p = sub.add_parser(
+        "descent", help="full-batch gradient descent vs SGD from the same start",
+        description="Train one initial network with full-batch gradient descent and with "
+                    "mini-batch SGD, recording the cost against examples processed and wall "
+                    "time, and say how much sooner each reaches the cost full-batch GD ends at. "
+                    "Default learning rates: 10 for full-batch GD, 3 for mini-batches.")
+    add_data_options(p)
+    p.add_argument("--batch-sizes", type=_batch_list, default=[None, 100, 10],
+                   metavar="B,...", help="'full' and/or mini-batch sizes (default full,100,10)")
+    p.add_argument("--epochs", type=positive_int, default=100,
+                   help="passes over the training examples (default 100: 100 full-batch "
+                        "steps)")
+    p.add_argument("--learning-rates", type=_float_list, metavar="ETA,...",
+                   help="one eta for all, or one per batch size (default: 10 for full, 3 for "
+                        "mini-batches)")
+    p.add_argument("--train-limit", type=positive_int, default=5000, metavar="N",
+                   help="use the first N training images (default 5000)")
+    p.add_argument("--sizes", type=layer_sizes, metavar="N,N,...",
+                   help="layer sizes (default: inputs,16,16,10)")
+    p.add_argument("--seed", type=int, default=0, help="initial network and shuffling "
+                   "(default 0)")
+    p.add_argument("--monitor", type=positive_int, default=2000, metavar="N",
+                   help="random training examples the recorded cost is measured on "
+                        "(default 2000)")
+    _add_plot(p, "cost against examples processed and against seconds")
+    p.add_argument("--paths-plot", metavar="FILE.png",
+                   help="save a figure: the paths on their two main directions over cost "
+                        "contours")
+    add_json_option(p)
+    p.set_defaults(func=cmd_descent)
+
+    # ------------------------------------------------------------------ landscape
+    p = sub.add_parser(
+        "landscape", help="the cost along the gradient, a random direction, and a plane",
+        description="Slices of the cost through a model's parameters: along the downhill "
+                    "direction -grad C, along a random direction, and on the plane they span.")
+    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_data_options(p, default=None)
+    p.add_argument("--examples", type=positive_int, default=2000, metavar="N",
+                   help="the cost is over the first N training examples (default 2000)")
+    p.add_argument("--span", type=positive_float, default=3.0,
+                   help="how far to go each way, as a distance in parameter space (default 3)")
+    p.add_argument("--points", type=positive_int, default=41, help="points per line (41)")
+    p.add_argument("--grid", type=positive_int, default=21, help="grid points per side (21)")
+    p.add_argument("--seed", type=int, default=0, help="the random direction (default 0)")
+    _add_plot(p, "the 1-D slices and the 2-D contours")
+    add_json_option(p)
+    p.set_defaults(func=cmd_landscape)
+
+
+# ====================================================================== sensitivity
+def _param_rows(items: list[ins.RankedParameter]) -> list[list[Any]]:
+    return [[r.rank, _g(r.gradient), r.direction, r.name] for r in items]
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    shape = tuple(data.image_shape)
+    if args.compare:                                   # fail on bad names before the work
+        for name in args.compare:
+            ins.parse_parameter(net, name, shape)
+    X, y = _examples(data, args.split, args.examples)
+    sens = ins.sensitivity(net, X, y, k=args.top, split=args.split, image_shape=shape)
+    cmp = ins.compare(net, sens, *args.compare, image_shape=shape) if args.compare else None
+    check = ins.linear_check(net, X, y, learning_rates=args.steps)
+    if args.plot:
+        from ..insight_plots import plot_sensitivity
+
+        plot_sensitivity(net, sens, args.plot)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, **sens.to_dict(),
+                    "compare": cmp.to_dict() if cmp else None,
+                    "linear_check": [r.to_dict() for r in check], "plot_path": args.plot})
+        return 0
+    print(f"{args.model}: gradient of the cost over {sens.n_examples:,} {data.name} "
+          f"{args.split} examples in {sens.seconds:.2f} s ({sens.dtype}, vectorised)")
+    print(f"cost C = {sens.cost:.6f}   |grad C| = {sens.gradient_norm:.4e}   "
+          f"{sens.n_parameters:,} parameters")
+    print(f"the top 1% of parameters ({max(1, -(-sens.n_parameters // 100))}) hold "
+          f"{100 * sens.top_percent_share:.1f}% of |grad C|^2"
+          + (f"; {sens.zero_count:,} have a gradient of exactly 0" if sens.zero_count else ""))
+    print("\nmost sensitive (direction: the way gradient descent nudges it)")
+    print(table(["rank", "dC/dtheta", "direction", "parameter"], _param_rows(sens.top)))
+    print("\nleast sensitive")
+    print(table(["rank", "dC/dtheta", "direction", "parameter"], _param_rows(sens.bottom)))
+    print("\nper layer")
+    print(table(["layer", "kind", "count", "|grad|", "mean |dC/dtheta|", "share of |grad C|^2"],
+                [[ls.layer, ls.kind, ls.count, f"{ls.norm:.3e}", f"{ls.mean_abs:.3e}",
+                  f"{100 * ls.share_of_squared:.1f}%"] for ls in sens.layers]))
+    if cmp:
+        print(f"\n{cmp.text}")
+        for r in (cmp.a, cmp.b):
+            print(f"  {r.name}: dC/dtheta = {_g(r.gradient)} (rank {r.rank:,}): gradient "
+                  f"descent would {r.direction} it")
+    print("\ncheck: step against the gradient, delta theta = -eta grad C (float64)")
+    print(table(["eta", "step length", "predicted grad C . delta theta", "actual change",
+                 "error", "relative error"],
+                [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", _g(r.predicted_change),
+                  _g(r.actual_change), f"{r.error:.2e}", f"{r.relative_error:.2e}"]
+                 for r in check]))
+    if args.plot:
+        print(f"\nplot  {args.plot}")
+    return 0
+
+
+# ====================================================================== nudges
+def cmd_nudges(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = _examples(data, args.split, None)
+    if not 0 <= args.example < len(X):
+        raise NudgeError(f"--example {args.example} does not exist: the {data.name} "
+                         f"{args.split} set has {len(X):,} examples, numbered 0 to "
+                         f"{len(X) - 1:,}")
+    t = time.perf_counter()
+    w = ins.example_wishes(net, X[args.example], y[args.example], args.example, args.split,
+                           tuple(data.image_shape))
+    seconds = time.perf_counter() - t
+    if args.plot:
+        from ..insight_plots import plot_wishes
+
+        plot_wishes(w, args.plot, data.classes)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, "seconds": seconds,
+                    **w.to_dict(), "plot_path": args.plot})
+        return 0
+    L = len(w.layers)
+    print(f"{data.name} {args.split} example {args.example}: label {w.label}, the network "
+          f"reads {w.predicted}; cost C_x = {w.cost:.4f}  ({1e3 * seconds:.1f} ms)")
+    print("\noutputs, desired outputs and the wished change of each (-dC_x/da)")
+    print(table(["output", "a", "desired", "wished change", ""],
+                [[j, f"{a:.4f}", f"{t_:.0f}", f"{d:+.3e}",
+                  ("up  " if d > 0 else "down") + " " + "#" * round(20 * abs(d) / max(
+                      1e-12, float(np.max(np.abs(w.output_wish)))))]
+                 for j, (a, t_, d) in enumerate(zip(w.outputs, w.targets, w.output_wish))]))
+    shape = tuple(data.image_shape)
+    for lw in reversed(w.layers):
+        kind = "output" if lw.layer == L else "hidden"
+        print(f"\nlayer {lw.layer} ({kind}, {len(lw.bias_nudges)} neurons): the three ways to "
+              "get the wished changes")
+        print("  1. change the biases: nudge = -delta (largest: "
+              + ", ".join(f"neuron {j} {lw.bias_nudges[j]:+.2e}" for j in
+                          np.argsort(-np.abs(lw.bias_nudges))[:args.show]) + ")")
+        flat = np.argsort(-np.abs(lw.weight_nudges), axis=None)[:args.show]
+        print("  2. change the weights: nudge = -delta_j * a_k, bigger from brighter neurons:")
+        n_in = lw.weight_nudges.shape[1]
+        for idx in flat:
+            j, k = divmod(int(idx), n_in)
+            p = ins.make_parameter(net, "weight", lw.layer, j, k, shape)
+            print(f"       {lw.weight_nudges[j, k]:+.2e}  {p.name}  (a_k = "
+                  f"{lw.previous_activations[k]:.3f})")
+        if lw.layer > 1:
+            wish = lw.previous_activation_wish
+            top = np.argsort(-np.abs(wish))[:args.show]
+            print(f"  3. change layer {lw.layer - 1}'s activations: wish = sum over this "
+                  f"layer's neurons of -delta_j W_jk (largest: "
+                  + ", ".join(f"neuron {k} {wish[k]:+.2e}" for k in top) + ")")
+    print("\nthese nudges are exactly -grad C_x: one gradient descent step on this example "
+          "alone moves every parameter by eta times them")
+    if args.plot:
+        print(f"plot  {args.plot}")
+    return 0
+
+
+# ====================================================================== average
+def cmd_average(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    if args.check_examples < 0:
+        raise NudgeError("--check-examples must be 0 or more")
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = _examples(data, "train", args.examples)
+    report = ins.minibatch_estimates(net, X, y, args.batch_sizes, args.draws, args.seed,
+                                     check_examples=min(args.check_examples, len(X)))
+    if args.plot:
+        from ..insight_plots import plot_average
+
+        plot_average(report, args.plot)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, **report.to_dict(),
+                    "plot_path": args.plot})
+        return 0
+    print(f"{args.model}: full gradient over {report.n_examples:,} {data.name} training "
+          f"examples in {report.full_seconds:.2f} s ({report.dtype}); C = {report.cost:.6f}, "
+          f"|grad C| = {report.gradient_norm:.4e}")
+    if report.check is not None:
+        c = report.check
+        print(f"the average of the first {c.n_examples:,} examples' own nudges (each example's "
+              f"-grad C_x formed separately) equals -grad C over them: max difference "
+              f"{c.max_difference:.1e} (largest component {c.max_gradient:.1e}; float64)")
+    print(f"\nrandom mini-batches ({args.draws} draws per size) as estimates of the full "
+          "gradient")
+    print(table(["batch size", "mean cosine", "worst cosine", "relative error",
+                 "predicted", "ms per estimate"],
+                [[e.batch_size, f"{e.mean_cosine:.4f}", f"{e.min_cosine:.4f}",
+                  f"{e.mean_relative_error:.3f}", f"{e.predicted_relative_error:.3f}",
+                  f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
+    print("predicted: sqrt((N-B)/(B(N-1)) * (mean |grad C_x|^2 - |grad C|^2)) / |grad C|")
+    if args.plot:
+        print(f"\nplot  {args.plot}")
+    return 0
+
+
+# ====================================================================== descent
+def cmd_descent(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    _check_plot(args.paths_plot)
+    data = load_data(args.dataset, args.data_dir)
+    data = data.subset(args.train_limit, None)
+    sizes = args.sizes or [data.n_inputs, 16, 16, len(data.classes)]
+    if sizes[0] != data.n_inputs or sizes[-1] != len(data.classes):
+        raise NudgeError(f"--sizes must start with {data.n_inputs} inputs and end with "
+                         f"{len(data.classes)} outputs for {data.name}")
+    rates = args.learning_rates
+    if rates is not None and len(rates) == 1:
+        rates = rates * len(args.batch_sizes)
+    net0 = Network(sizes, seed=args.seed)
+    report = ins.descent(net0, data.X_train, data.y_train, args.batch_sizes, args.epochs, rates,
+                         args.seed, args.monitor)
+    if args.plot:
+        from ..insight_plots import plot_descent_costs
+
+        plot_descent_costs(report, args.plot)
+    if args.paths_plot:
+        from ..insight_plots import plot_descent_paths
+
+        plot_descent_paths(report, args.paths_plot)
+    if args.json:
+        print_json({"dataset": data.name, **report.to_dict(), "plot_path": args.plot,
+                    "paths_plot_path": args.paths_plot})
+        return 0
+    print(f"{'-'.join(map(str, sizes))} from one start (seed {args.seed}), {args.epochs} "
+          f"epochs over {report.n_train:,} {data.name} training examples; cost measured on "
+          f"{report.n_monitor:,} of them")
+    print(table(["method", "eta", "steps", "examples", "train seconds", "start cost",
+                 "final cost", "train accuracy"],
+                [[r.label, f"{r.learning_rate:g}", f"{r.steps[-1]:,}", f"{r.examples[-1]:,}",
+                  f"{r.seconds[-1]:.2f}", f"{r.costs[0]:.4f}", f"{r.costs[-1]:.4f}",
+                  f"{100 * r.final_accuracy:.1f}%"] for r in report.runs]))
+    print(f"\nto reach cost {report.target_cost:.4f}:")
+    print(table(["method", "examples", "seconds", "fewer examples", "sooner"],
+                [[rc.label, f"{rc.examples:,}" if rc.examples is not None else "never",
+                  f"{rc.seconds:.3f}" if rc.seconds is not None else "-",
+                  f"{rc.fewer_examples:.0f}x" if rc.fewer_examples else "-",
+                  f"{rc.less_time:.0f}x" if rc.less_time else "-"] for rc in report.reached]))
+    print(f"\n{report.summary}")
+    print(f"the two main directions of the paths hold {100 * sum(report.explained):.0f}% of "
+          "their variance")
+    for path in (args.plot, args.paths_plot):
+        if path:
+            print(f"plot  {path}")
+    return 0
+
+
+# ====================================================================== landscape
+def cmd_landscape(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = _examples(data, "train", args.examples)
+    land = ins.landscape(net, X, y, args.span, args.points, args.grid, args.seed)
+    if args.plot:
+        from ..insight_plots import plot_landscape
+
+        plot_landscape(land, args.plot)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, **land.to_dict(),
+                    "plot_path": args.plot})
+        return 0
+    print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples "
+          f"C = {land.cost:.6f}, |grad C| = {land.gradient_norm:.4e}")
+    print(f"slope at the model along -grad C: measured {land.slope_downhill:+.4e}, "
+          f"theory -|grad C| = {-land.gradient_norm:+.4e}")
+    print(f"lowest cost along -grad C within +-{args.span:g}: {land.best_cost:.6f} at distance "
+          f"{land.best_offset:+.3f}")
+    idx = np.linspace(0, len(land.offsets) - 1, min(len(land.offsets), 11)).round().astype(int)
+    print(table(["distance t", "cost along -grad C", "cost along random"],
+                [[f"{land.offsets[i]:+.2f}", f"{land.cost_downhill[i]:.5f}",
+                  f"{land.cost_random[i]:.5f}"] for i in idx]))
+    print(f"2-D plane: cost from {land.plane_costs.min():.4f} to {land.plane_costs.max():.4f} "
+          f"on a {args.grid}x{args.grid} grid")
+    if args.plot:
+        print(f"plot  {args.plot}")
+    return 0

@@ -1,0 +1,292 @@
+"""Figures for :mod:`nudge.insight`: each function takes the dataclass an insight function
+returned and writes one PNG (atomically, with :func:`nudge.plots.save_figure`)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .insight import (
+    AverageReport,
+    DescentReport,
+    ExampleWishes,
+    Landscape,
+    Sensitivity,
+    input_image_shape,
+    unflatten,
+)
+from .network import Network
+from .plots import new_figure, save_figure
+
+COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+def _image_axes(fig: Any, spec: Any, images: list[np.ndarray], titles: list[str],
+                cmap: str, symmetric: bool, label: str, cols: int | None = None,
+                shared: bool = True) -> None:
+    """A grid of small images in one sub-area of a figure.  ``shared``: one colour scale
+    for all (with a colour bar); otherwise each image is scaled to its own largest value,
+    which its title states."""
+    rows, cols = _grid(len(images)) if cols is None else (math.ceil(len(images) / cols), cols)
+    sub = spec.subgridspec(rows, cols, wspace=0.05, hspace=0.35)
+    top = max(float(np.max(np.abs(im))) for im in images) or 1.0
+    last = None
+    for i, (im, title) in enumerate(zip(images, titles)):
+        ax = fig.add_subplot(sub[i // cols, i % cols])
+        own = float(np.max(np.abs(im)))
+        vmax = top if shared else (own or 1.0)
+        last = ax.imshow(im, cmap=cmap, vmin=-vmax if symmetric else 0.0, vmax=vmax)
+        scale = f"±{own:.1e}" if own else "all 0"
+        ax.set_title(title if shared else f"{title}\n{scale}", fontsize=7, pad=2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if last is not None and shared:
+        cbar = fig.colorbar(last, ax=fig.axes[-len(images):], shrink=0.8, pad=0.02)
+        cbar.set_label(label, fontsize=8)
+        cbar.ax.tick_params(labelsize=7)
+
+
+# =========================================================================== sensitivity
+def plot_sensitivity(net: Network, sens: Sensitivity, path: str | Path, title: str = "") -> Path:
+    """|∂C/∂w| of each first-layer neuron's weights as an image; per-layer bar chart."""
+    import matplotlib.gridspec as gridspec
+
+    gw, gb = unflatten(net, sens.gradient)
+    shape = input_image_shape(net.sizes[0])
+    fig, _ = new_figure(figsize=(11, 4.6))
+    fig.clf()
+    spec = gridspec.GridSpec(1, 2, figure=fig, width_ratios=[1.25, 1], wspace=0.4)
+    n_show = min(net.sizes[1], 16)
+    if shape is not None:
+        images = [np.abs(gw[0][j]).reshape(shape) for j in range(n_show)]
+        titles = [f"neuron {j}" for j in range(n_show)]
+        _image_axes(fig, spec[0], images, titles, "magma", False, "|∂C/∂w|")
+        fig.text(0.27, 0.97, f"layer 1: |∂C/∂w| of the weights into each of the first "
+                 f"{n_show} neurons", ha="center", fontsize=9)
+    else:
+        ax = fig.add_subplot(spec[0])
+        ax.imshow(np.abs(gw[0]), aspect="auto", cmap="magma")
+        ax.set_xlabel("input")
+        ax.set_ylabel("layer-1 neuron")
+        ax.set_title("layer 1: |∂C/∂w|")
+    ax = fig.add_subplot(spec[1])
+    labels, shares, means = [], [], []
+    for ls in sens.layers:
+        labels.append(f"L{ls.layer} {ls.kind}\n({ls.count})")
+        shares.append(100 * ls.share_of_squared)
+        means.append(ls.mean_abs)
+    x = np.arange(len(labels))
+    bars = ax.bar(x, means, color=["tab:blue" if "w" in lb.split()[1] else "tab:orange"
+                                   for lb in labels])
+    ax.set_yscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("mean |∂C/∂θ| (log scale)")
+    for b, s in zip(bars, shares):
+        ax.annotate(f"{s:.1f}%", (b.get_x() + b.get_width() / 2, b.get_height()),
+                    ha="center", va="bottom", fontsize=7)
+    ax.set_title("per layer (labels: share of ‖∇C‖²)", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title or f"sensitivity of the cost over {sens.n_examples:,} {sens.split} "
+                 f"examples (C = {sens.cost:.4f}, ‖∇C‖ = {sens.gradient_norm:.3g})",
+                 fontsize=10, y=1.04)
+    return save_figure(fig, path)
+
+
+# =========================================================================== one example
+def plot_wishes(w: ExampleWishes, path: str | Path, classes: list[str] | None = None) -> Path:
+    """The input, outputs vs targets with the wished changes, each hidden layer's wishes,
+    and the first-layer weight nudges as images (each is the input times −δ¹ⱼ)."""
+    import matplotlib.gridspec as gridspec
+
+    L = len(w.layers)
+    cols = max(3, L)
+    fig, _ = new_figure(figsize=(11, 11))
+    fig.clf()
+    spec = gridspec.GridSpec(4, cols, figure=fig, hspace=0.75, wspace=0.3,
+                             height_ratios=[1.1, 0.8, 0.8, 1.4])
+    ax = fig.add_subplot(spec[0, 0])
+    image = w.image if w.image.ndim == 2 else w.image[None, :]
+    ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    where = f"{w.split} example {w.index}" if w.index is not None else "the example"
+    ax.set_title(f"{where}: label {w.label}, read as {w.predicted}\ncost Cₓ = {w.cost:.4f}",
+                 fontsize=9)
+
+    ax = fig.add_subplot(spec[0, 1:])
+    k = len(w.outputs)
+    x = np.arange(k)
+    ax.bar(x - 0.2, w.outputs, 0.4, label="output aᴸ", color="tab:blue")
+    ax.bar(x + 0.2, w.targets, 0.4, label="desired y", color="lightgray")
+    scale = 0.4 / (float(np.max(np.abs(w.output_wish))) or 1.0)
+    for j in range(k):
+        if w.output_wish[j] != 0:
+            ax.annotate("", (j - 0.2, w.outputs[j] + scale * w.output_wish[j]),
+                        (j - 0.2, w.outputs[j]),
+                        arrowprops={"arrowstyle": "->", "color": "tab:red", "lw": 1.2})
+    ax.set_ylim(min(-0.05, float(np.min(w.outputs + scale * w.output_wish)) - 0.05),
+                max(1.05, float(np.max(w.outputs + scale * w.output_wish)) + 0.05))
+    ax.set_xticks(x)
+    ax.set_xticklabels(classes if classes and len(classes) == k else [str(i) for i in x],
+                       fontsize=8)
+    ax.set_title(f"outputs vs desired; red arrows: the wished changes −∂Cₓ/∂aᴸ (x{scale:.3g})",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+
+    # row 2: each layer's bias nudges; row 3: the wished change of the layer before it
+    for c, lw in enumerate(reversed(w.layers)):
+        ax = fig.add_subplot(spec[1, c])
+        n = len(lw.bias_nudges)
+        ax.bar(np.arange(n), lw.bias_nudges,
+               color=["tab:green" if v > 0 else "tab:red" for v in lw.bias_nudges])
+        ax.axhline(0, color="black", lw=0.5)
+        kind = "output" if lw.layer == L else "hidden"
+        ax.set_title(f"layer {lw.layer} ({kind}): bias nudges −δ", fontsize=9)
+        ax.tick_params(labelsize=7)
+        if lw.layer > 1:
+            ax = fig.add_subplot(spec[2, c])
+            m = len(lw.previous_activation_wish)
+            ax.bar(np.arange(m), lw.previous_activation_wish, color="tab:purple")
+            ax.axhline(0, color="black", lw=0.5)
+            ax.set_title(f"wished change of layer {lw.layer - 1}'s activations,\n"
+                         f"Σⱼ −δⱼ Wⱼₖ over layer {lw.layer}'s neurons", fontsize=8)
+            ax.tick_params(labelsize=7)
+
+    first = w.layers[0]
+    shape = w.image.shape if w.image.ndim == 2 else None
+    n_show = min(len(first.bias_nudges), 16)
+    if shape is not None:
+        images = [first.weight_nudges[j].reshape(shape) for j in range(n_show)]
+        titles = [f"→ neuron {j}" for j in range(n_show)]
+        _image_axes(fig, spec[3, :], images, titles, "RdBu", True, "weight nudge −δ¹ⱼ xₖ",
+                    cols=8, shared=False)
+        fig.text(0.5, 0.33, "layer 1 weight nudges as images: each is the input times "
+                 "−δ¹ⱼ (blue = increase, red = decrease; each on its own scale)",
+                 ha="center", fontsize=9)
+    return save_figure(fig, path)
+
+
+# =========================================================================== averages
+def plot_average(report: AverageReport, path: str | Path) -> Path:
+    """Mini-batch estimates of the gradient: cosine, relative error, time per estimate."""
+    fig, (ax1, ax2, ax3) = new_figure(1, 3, figsize=(12, 3.6))
+    B = [e.batch_size for e in report.estimates]
+    ax1.plot(B, [e.mean_cosine for e in report.estimates], "o-", label="mean")
+    ax1.plot(B, [e.min_cosine for e in report.estimates], "v--", alpha=0.6, label="worst draw")
+    ax1.set_xscale("log")
+    ax1.set_ylim(min(0, min(e.min_cosine for e in report.estimates)) - 0.02, 1.02)
+    ax1.set_xlabel("mini-batch size B")
+    ax1.set_ylabel("cosine(mini-batch gradient, full gradient)")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    ax2.loglog(B, [e.mean_relative_error for e in report.estimates], "o-", label="measured")
+    ax2.loglog(B, [e.predicted_relative_error for e in report.estimates], "k--",
+               label="predicted √((N−B)/(B(N−1))·spread)")
+    ax2.set_xlabel("mini-batch size B")
+    ax2.set_ylabel("‖ĝ − g‖ / ‖g‖")
+    ax2.legend(fontsize=7)
+    ax2.grid(alpha=0.3, which="both")
+    ax3.loglog(B, [1e3 * e.seconds_per_estimate for e in report.estimates], "o-",
+               color="tab:green", label="one mini-batch")
+    ax3.axhline(1e3 * report.full_seconds, color="tab:red", ls="--",
+                label=f"all {report.n_examples:,} examples")
+    ax3.set_xlabel("mini-batch size B")
+    ax3.set_ylabel("milliseconds per gradient")
+    ax3.legend(fontsize=8)
+    ax3.grid(alpha=0.3, which="both")
+    fig.suptitle(f"how well a random mini-batch estimates the gradient over {report.n_examples:,}"
+                 f" examples ({report.estimates[0].draws} draws per size)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+# =========================================================================== descent
+def plot_descent_costs(report: DescentReport, path: str | Path) -> Path:
+    """Cost against examples processed and against seconds of training."""
+    fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 3.8))
+    for i, r in enumerate(report.runs):
+        c = COLORS[i % len(COLORS)]
+        lab = f"{r.label} (η={r.learning_rate:g})"
+        ax1.plot(np.maximum(r.examples, 1), r.costs, "-", color=c, label=lab, marker=".", ms=3)
+        ax2.plot(np.maximum(r.seconds, 1e-4), r.costs, "-", color=c, label=lab, marker=".",
+                 ms=3)
+    for ax, xl in ((ax1, "examples processed (log scale)"),
+                   (ax2, "seconds of training (log scale)")):
+        ax.axhline(report.target_cost, color="gray", ls=":", lw=1,
+                   label=f"target {report.target_cost:.3f}")
+        ax.set_xscale("log")
+        ax.set_xlabel(xl)
+        ax.set_ylabel(f"cost C on {report.n_monitor:,} training examples")
+        ax.grid(alpha=0.3, which="both")
+    ax1.legend(fontsize=8)
+    fig.suptitle(f"{'-'.join(map(str, report.sizes))} from one start (seed {report.seed}), "
+                 f"{report.epochs} epochs over {report.n_train:,} examples", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
+    """The paths on their two main PCA directions, over contours of the cost on that plane."""
+    fig, ax = new_figure(figsize=(7.5, 6))
+    U, V = np.meshgrid(report.plane_u, report.plane_v)
+    levels = np.quantile(report.plane_costs, np.linspace(0, 1, 16))
+    levels = np.unique(levels)
+    cs = ax.contourf(U, V, report.plane_costs, levels=levels, cmap="viridis", alpha=0.85)
+    ax.contour(U, V, report.plane_costs, levels=levels, colors="white", linewidths=0.4)
+    cbar = fig.colorbar(cs, ax=ax)
+    cbar.set_label("cost on the plane")
+    for i, r in enumerate(report.runs):
+        c = COLORS[(i + 1) % len(COLORS)] if i else "white"
+        ax.plot(r.projected[:, 0], r.projected[:, 1], "-", color=c, lw=1.3,
+                marker=".", ms=3, label=f"{r.label} (η={r.learning_rate:g})")
+        ax.plot(r.projected[-1, 0], r.projected[-1, 1], "*", color=c, ms=12, mec="black")
+    start = report.runs[0].projected[0]
+    ax.plot(start[0], start[1], "o", color="black", ms=7, label="start")
+    ev = report.explained
+    ax.set_xlabel(f"direction 1 ({100 * ev[0]:.0f}% of the variance)")
+    ax.set_ylabel(f"direction 2 ({100 * ev[1]:.0f}% of the variance)")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title("paths through parameter space, projected on their two main directions\n"
+                 "(the paths leave this plane: a contour under a point is not exactly its cost)",
+                 fontsize=9)
+    return save_figure(fig, path)
+
+
+# =========================================================================== landscape
+def plot_landscape(land: Landscape, path: str | Path) -> Path:
+    """The cost along the downhill and a random direction, and on the plane they span."""
+    fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 4.2))
+    t = land.offsets
+    ax1.plot(t, land.cost_downhill, "-", color="tab:red", label="along −∇C (downhill)")
+    ax1.plot(t, land.cost_random, "-", color="tab:blue", label="along a random direction")
+    near = np.abs(t) <= 0.25 * t.max()
+    ax1.plot(t[near], land.cost + (-land.gradient_norm) * t[near], "k--", lw=1,
+             label="linear prediction C − ‖∇C‖·t")
+    ax1.plot([land.best_offset], [land.best_cost], "v", color="tab:red", ms=8)
+    ax1.set_xlabel("distance t moved in parameter space")
+    ax1.set_ylabel(f"cost C over {land.n_examples:,} examples")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    U, V = np.meshgrid(land.grid, land.grid)
+    cs = ax2.contourf(U, V, land.plane_costs, levels=20, cmap="viridis")
+    ax2.contour(U, V, land.plane_costs, levels=20, colors="white", linewidths=0.3)
+    fig.colorbar(cs, ax=ax2, label="cost")
+    ax2.plot(0, 0, "o", color="white", mec="black", label="the model")
+    ax2.annotate("", (0.4 * land.grid.max(), 0), (0, 0),
+                 arrowprops={"arrowstyle": "->", "color": "tab:red", "lw": 2})
+    ax2.set_xlabel("along −∇C")
+    ax2.set_ylabel("along a random direction")
+    ax2.legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"the cost around the model (C = {land.cost:.4f}, ‖∇C‖ = "
+                 f"{land.gradient_norm:.3g})", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)

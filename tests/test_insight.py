@@ -1,0 +1,493 @@
+"""Tests of nudge.insight: the gradient made visible must be the gradient."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nudge import insight as ins
+from nudge.cli import main
+from nudge.data import load_dataset
+from nudge.errors import NudgeError
+from nudge.modelfile import save
+from nudge.network import Network
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _net(sizes, seed=0, **kw) -> Network:
+    return Network(sizes, seed=seed, **kw).astype(np.float64)
+
+
+def _random_data(n, n_in, n_out=10, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, n_in), dtype=np.uint8), rng.integers(0, n_out, n)
+
+
+ARCHS = [
+    dict(sizes=[64, 16, 16, 10]),
+    dict(sizes=[64, 12, 10], activation="relu", output="softmax", cost="cross-entropy"),
+    dict(sizes=[64, 8, 7, 10], activation="tanh", output="sigmoid", cost="cross-entropy"),
+    dict(sizes=[64, 10], output="softmax", cost="quadratic"),
+]
+
+
+# --------------------------------------------------------------------------- gradients
+@pytest.mark.parametrize("arch", ARCHS)
+def test_each_examples_nudges_are_its_negative_backprop_gradient(arch):
+    net = _net(**arch)
+    X, y = _random_data(7, 64)
+    nudges = ins.example_nudges(net, X, y)
+    for x in range(len(X)):
+        gw, gb = net.backprop(X[x:x + 1], y[x:x + 1])
+        np.testing.assert_allclose(nudges.example(x), -ins.flatten(gw, gb), rtol=1e-12,
+                                   atol=1e-15)
+        assert nudges.costs[x] == pytest.approx(net.cost(X[x:x + 1], y[x:x + 1]), rel=1e-12)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_example_wishes_are_the_examples_negative_gradient(arch, digits):
+    net = _net(**arch)
+    for i in (0, 5, 111):
+        w = ins.example_wishes(net, digits.X_train[i], digits.y_train[i], i)
+        gw, gb = net.backprop(digits.X_train[i:i + 1], digits.y_train[i:i + 1])
+        np.testing.assert_allclose(w.flat(), -ins.flatten(gw, gb), rtol=1e-12, atol=1e-15)
+        assert w.label == digits.y_train[i]
+        assert w.predicted == net.predict(digits.X_train[i:i + 1])[0]
+        assert w.image.shape == (8, 8)
+        # the chain: previous-layer wish of layer l is the activation wish of layer l-1,
+        # and the contributions of the neurons sum to it
+        for lower, upper in zip(w.layers[:-1], w.layers[1:]):
+            np.testing.assert_allclose(upper.previous_activation_wish, lower.activation_wish)
+            np.testing.assert_allclose(upper.contributions.sum(axis=0),
+                                       upper.previous_activation_wish)
+        # weight nudges are bias nudges times the activation they come from
+        for lw in w.layers:
+            np.testing.assert_allclose(lw.weight_nudges,
+                                       np.outer(lw.bias_nudges, lw.previous_activations))
+
+
+def _output_cost(net, b, y):
+    """Cₓ as a function of the output activations b (for finite differences)."""
+    if net.cost_function == "quadratic":
+        return np.sum((b - y) ** 2)
+    if net.output == "sigmoid":
+        return -np.sum(y * np.log(b) + (1 - y) * np.log(1 - b))
+    return -np.sum(y * np.log(b))
+
+
+def test_output_wish_is_minus_the_cost_derivative_by_finite_differences(digits):
+    for arch in ARCHS:
+        net = _net(**arch)
+        w = ins.example_wishes(net, digits.X_train[3], digits.y_train[3])
+        a, y = w.outputs, w.targets
+        h = 1e-6
+        for j in range(len(a)):
+            up, down = a.copy(), a.copy()
+            up[j] += h
+            down[j] -= h
+            fd = (_output_cost(net, up, y) - _output_cost(net, down, y)) / (2 * h)
+            assert -w.output_wish[j] == pytest.approx(fd, rel=1e-5, abs=1e-7)
+
+
+def test_average_of_all_examples_nudges_is_the_full_gradient(digits):
+    net = _net([64, 16, 16, 10])
+    X, y = digits.X_train, digits.y_train
+    avg = ins.average_of_nudges(net, X, y, chunk=100)
+    gw, gb = net.backprop(X, y)
+    full = ins.flatten(gw, gb)
+    mine = ins.flatten(avg[:3], avg[3:])
+    assert np.max(np.abs(mine + full)) <= 1e-15 * max(1.0, np.max(np.abs(full))) * 10
+    np.testing.assert_allclose(mine, -full, rtol=1e-11, atol=1e-17)
+    check = ins.average_check(net, X, y)
+    assert check.n_examples == len(X)
+    assert check.max_difference < 1e-15
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_full_gradient_in_chunks_equals_backprop(arch, digits):
+    net = _net(**arch)
+    X, y = digits.X_train, digits.y_train
+    g = ins.full_gradient(net, X, y, chunk=333)
+    gw, gb = net.backprop(X, y)
+    np.testing.assert_allclose(g.flat(), ins.flatten(gw, gb), rtol=1e-11, atol=1e-16)
+    assert g.cost == pytest.approx(net.cost(X, y), rel=1e-12)
+    assert g.n_examples == len(X) and g.dtype == "float64"
+    # mean ‖∇Cₓ‖² from the δ's alone equals the one from the formed per-example gradients
+    nudges = ins.example_nudges(net, X[:200], y[:200])
+    direct = np.mean([np.sum(nudges.example(i) ** 2) for i in range(200)])
+    assert ins.full_gradient(net, X[:200], y[:200]).mean_example_norm_sq == pytest.approx(
+        direct, rel=1e-10)
+
+
+def test_float32_gradient_is_close_to_float64(digits):
+    net32 = Network([64, 16, 16, 10], seed=3)
+    g32 = ins.full_gradient(net32, digits.X_train, digits.y_train)
+    g64 = ins.full_gradient(net32, digits.X_train, digits.y_train, dtype=np.float64)
+    assert g32.dtype == "float32"
+    np.testing.assert_allclose(g32.flat(), g64.flat(), rtol=1e-3, atol=1e-6 * g64.norm)
+
+
+# --------------------------------------------------------------------------- sensitivity
+def test_sensitivity_ranking_is_a_sort_of_abs_gradient(digits):
+    net = _net([64, 16, 16, 10], seed=2)
+    X, y = digits.X_train[:500], digits.y_train[:500]
+    sens = ins.sensitivity(net, X, y, k=20)
+    gw, gb = net.backprop(X, y)
+    flat = ins.flatten(gw, gb)
+    expected = np.sort(np.abs(flat))[::-1]
+    np.testing.assert_allclose(np.abs(sens.gradient[sens.order]), expected, rtol=1e-10)
+    assert sorted(sens.order.tolist()) == list(range(net.n_parameters))
+    tops = [r.sensitivity for r in sens.top]
+    assert tops == sorted(tops, reverse=True)
+    np.testing.assert_allclose(tops, expected[:20], rtol=1e-10)
+    np.testing.assert_allclose([r.sensitivity for r in sens.bottom], expected[-20:], rtol=1e-10,
+                               atol=1e-300)
+    for r in sens.top + sens.bottom:
+        p = ins.locate(net, r.index)
+        assert r.gradient == pytest.approx(p.value(gw, gb), rel=1e-10)
+        assert r.direction == ("increase" if r.gradient < 0 else
+                               "decrease" if r.gradient > 0 else "stay")
+    n_top = -(-net.n_parameters // 100)
+    assert sens.top_percent_share == pytest.approx(
+        np.sum(expected[:n_top] ** 2) / np.sum(expected ** 2), rel=1e-10)
+    assert sum(ls.share_of_squared for ls in sens.layers) == pytest.approx(1.0)
+    assert sens.to_dict()["n_parameters"] == net.n_parameters
+    json.dumps(sens.to_dict())
+
+
+def test_compare_reports_the_ratio_and_signs(digits):
+    net = _net([64, 16, 16, 10], seed=2)
+    sens = ins.sensitivity(net, digits.X_train[:300], digits.y_train[:300])
+    cmp = ins.compare(net, sens, "w1[3,20]", "layer 3 bias of output 2")
+    g = sens.gradient
+    a, b = ins.parse_parameter(net, "w1[3,20]").index, ins.parse_parameter(net, "b3[2]").index
+    assert cmp.ratio == pytest.approx(abs(g[a]) / abs(g[b]))
+    assert cmp.a.gradient == g[a] and cmp.b.gradient == g[b]
+    assert cmp.a.rank == int(np.nonzero(sens.order == a)[0][0]) + 1
+    assert f"{max(cmp.ratio, 1 / cmp.ratio):.1f}x" in cmp.text
+
+
+def test_linear_prediction_matches_to_first_order(digits):
+    net = Network([64, 16, 16, 10], seed=4)          # float32: the check runs in float64
+    X, y = digits.X_train[:400], digits.y_train[:400]
+    rows = ins.linear_check(net, X, y, learning_rates=(0.4, 0.2, 0.1, 0.05))
+    for r in rows:
+        assert r.predicted_change < 0
+        assert r.actual_change < 0
+        assert r.relative_error < 0.2
+    # halving the step divides the error by about four: second order
+    for big, small in zip(rows[:-1], rows[1:]):
+        assert abs(big.error / small.error) == pytest.approx(4.0, rel=0.15)
+
+
+# --------------------------------------------------------------------------- naming
+def test_named_parameters_map_to_the_right_entries():
+    net = _net([784, 16, 16, 10])
+    p = ins.parse_parameter(net, "layer 1 weight from input pixel (row 12, col 7) to hidden "
+                                 "neuron 3")
+    assert p.array_index == ("weights", 0, (3, 12 * 28 + 7))
+    theta = ins.get_parameters(net)
+    assert theta[p.index] == net.weights[0][3, 12 * 28 + 7]
+    assert p.name == ins.parameter_name(net, p.index)
+    b = ins.parse_parameter(net, "layer 3 bias of output 2")
+    assert theta[b.index] == net.biases[2][2]
+    w2 = ins.parse_parameter(net, "layer 2 weight from hidden neuron 5 to hidden neuron 1")
+    assert theta[w2.index] == net.weights[1][1, 5]
+    w3 = ins.parse_parameter(net, "Layer 3  weight from hidden neuron 15 to output 9")
+    assert theta[w3.index] == net.weights[2][9, 15]
+    assert ins.parse_parameter(net, "w1[3,343]") == p
+    assert ins.parse_parameter(net, "b3[2]") == b
+    assert ins.parse_parameter(net, f"#{p.index}") == p
+    assert ins.parse_parameter(net, "layer 1 weight from input 343 to hidden neuron 3") == p
+
+
+@pytest.mark.parametrize("sizes", [[784, 16, 16, 10], [64, 16, 16, 10], [64, 10], [5, 3, 2]])
+def test_every_parameter_name_round_trips(sizes):
+    net = _net(sizes)
+    theta = ins.get_parameters(net)
+    weights, biases = ins.unflatten(net, np.arange(net.n_parameters, dtype=float))
+    for i in range(net.n_parameters):
+        p = ins.locate(net, i)
+        assert ins.parse_parameter(net, p.name) == p
+        which, l, idx = p.array_index
+        arr = (net.weights if which == "weights" else net.biases)[l]
+        assert arr[idx] == theta[i]
+        assert p.value(weights, biases) == i
+    assert ins.parameter_name(net, 0).startswith("layer 1 weight from input")
+
+
+def test_digits_names_use_8x8_rows_and_columns():
+    net = _net([64, 16, 16, 10])
+    p = ins.parse_parameter(net, "layer 1 weight from input pixel (row 5, col 7) to hidden "
+                                 "neuron 3")
+    assert ins.get_parameters(net)[p.index] == net.weights[0][3, 5 * 8 + 7]
+    assert ins.parameter_name(net, p.index) == ("layer 1 weight from input pixel (row 5, col 7)"
+                                                " to hidden neuron 3")
+    assert ins.parameter_name(net, ins.parse_parameter(net, "b3[9]").index) == \
+        "layer 3 bias of output 9"
+
+
+@pytest.mark.parametrize("text", [
+    "layer 4 bias of output 2",                                    # no layer 4
+    "layer 1 weight from input pixel (row 8, col 0) to hidden neuron 3",   # 8x8 image
+    "layer 1 weight from input pixel (row 1, col 1) to output 3",  # layer 1 is hidden
+    "layer 3 bias of hidden neuron 2",                             # layer 3 is the output
+    "layer 2 weight from input pixel (row 1, col 1) to hidden neuron 3",
+    "layer 1 bias of hidden neuron 16",
+    "w1[16,0]", "b3[10]", "#13002", "the best weight", "",
+])
+def test_bad_parameter_names_are_reported(text):
+    net = _net([64, 16, 16, 10])
+    with pytest.raises(NudgeError):
+        ins.parse_parameter(net, text)
+
+
+def test_set_parameters_round_trip():
+    net = _net([64, 16, 10])
+    theta = ins.get_parameters(net)
+    other = net.copy()
+    ins.set_parameters(other, theta * 2)
+    np.testing.assert_array_equal(other.weights[1], 2 * net.weights[1])
+    np.testing.assert_array_equal(ins.get_parameters(other), 2 * theta)
+    with pytest.raises(NudgeError):
+        ins.unflatten(net, theta[:-1])
+
+
+# --------------------------------------------------------------------------- averages
+def test_minibatch_estimates_improve_with_batch_size_as_predicted(digits):
+    net = _net([64, 16, 16, 10], seed=5)
+    X, y = digits.X_train, digits.y_train
+    report = ins.minibatch_estimates(net, X, y, [1, 10, 100, len(X)], draws=40, seed=1,
+                                     check_examples=300)
+    est = {e.batch_size: e for e in report.estimates}
+    assert est[len(X)].mean_cosine == pytest.approx(1.0, abs=1e-12)
+    assert est[len(X)].mean_relative_error < 1e-12
+    assert est[len(X)].predicted_relative_error == 0
+    assert est[1].mean_cosine < est[10].mean_cosine < est[100].mean_cosine < 1
+    assert est[1].mean_relative_error > est[10].mean_relative_error > est[100].mean_relative_error
+    for B in (10, 100):       # measured RMS-ish error close to the sampling theory
+        assert est[B].mean_relative_error == pytest.approx(est[B].predicted_relative_error,
+                                                           rel=0.35)
+    assert report.check is not None and report.check.max_difference < 1e-15
+    json.dumps(report.to_dict())
+    with pytest.raises(NudgeError):
+        ins.minibatch_estimates(net, X, y, [len(X) + 1])
+
+
+# --------------------------------------------------------------------------- descent
+def test_descent_runs_from_one_start_and_records_costs(digits):
+    net0 = Network([64, 16, 10], seed=0)
+    before = ins.get_parameters(net0)
+    report = ins.descent(net0, digits.X_train[:600], digits.y_train[:600],
+                         batch_sizes=[None, 20], epochs=8, seed=1, monitor=300, records=20,
+                         grid=7)
+    np.testing.assert_array_equal(ins.get_parameters(net0), before)     # untouched
+    full, sgd = report.runs
+    assert full.batch_size is None and sgd.batch_size == 20
+    assert full.learning_rate == ins.default_learning_rate(None)
+    assert full.costs[0] == sgd.costs[0]                                # the same start
+    np.testing.assert_array_equal(full.path[0], before)
+    assert full.steps[-1] == 8 and full.examples[-1] == 8 * 600
+    assert sgd.steps[-1] == 8 * 30 and sgd.examples[-1] == 8 * 600
+    assert all(np.diff(r.examples).min() > 0 and np.diff(r.seconds).min() >= 0
+               for r in report.runs)
+    assert sgd.costs[-1] < full.costs[-1] < full.costs[0]
+    assert report.target_cost == full.costs[-1]
+    reached = {r.label: r for r in report.reached}
+    assert reached["SGD, B=20"].examples < reached["full-batch GD"].examples
+    assert reached["SGD, B=20"].fewer_examples == pytest.approx(
+        reached["full-batch GD"].examples / reached["SGD, B=20"].examples)
+    assert report.plane_costs.shape == (7, 7)
+    assert 0 < sum(report.explained) <= 1 + 1e-9
+    # the projection of the path's points is onto orthonormal directions through their mean
+    pts = np.concatenate([r.path for r in report.runs])
+    proj = np.concatenate([r.projected for r in report.runs])
+    assert np.allclose(proj.mean(axis=0), 0, atol=1e-8)
+    assert "SGD, B=20" in report.summary
+    json.dumps(report.to_dict())
+    assert len(pts) == len(proj)
+
+
+def test_descent_rejects_bad_settings(digits):
+    net0 = Network([64, 16, 10], seed=0)
+    with pytest.raises(NudgeError):
+        ins.descent(net0, digits.X_train[:100], digits.y_train[:100], batch_sizes=[1000])
+    with pytest.raises(NudgeError):
+        ins.descent(net0, digits.X_train[:100], digits.y_train[:100], batch_sizes=[None, 10],
+                    learning_rates=[1.0])
+
+
+# --------------------------------------------------------------------------- landscape
+def test_landscape_slices(digits):
+    net = Network([64, 16, 10], seed=0)
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    land = ins.landscape(net, X, y, span=2.0, points=21, grid=5, seed=0)
+    mid = len(land.offsets) // 2
+    assert land.offsets[mid] == 0
+    assert land.cost_downhill[mid] == pytest.approx(land.cost, rel=1e-4)
+    assert land.cost_random[mid] == pytest.approx(land.cost, rel=1e-4)
+    assert land.plane_costs[2, 2] == pytest.approx(land.cost, rel=1e-4)
+    np.testing.assert_allclose(land.plane_costs[2, :], land.cost_downhill[::5], rtol=1e-4)
+    np.testing.assert_allclose(land.plane_costs[:, 2], land.cost_random[::5], rtol=1e-4)
+    assert land.slope_downhill == pytest.approx(-land.gradient_norm, rel=0.02)
+    assert land.best_cost < land.cost
+    assert land.best_cost == min(land.cost_downhill)
+    json.dumps(land.to_dict())
+
+
+# --------------------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory, digits):
+    net = Network([64, 16, 16, 10], seed=7)
+    net.fit(digits.X_train, digits.y_train, epochs=2, batch_size=10, learning_rate=3.0, seed=7,
+            monitor_train_cost=False)
+    path = tmp_path_factory.mktemp("m") / "digits.safetensors"
+    save(net, path, dataset="digits")
+    return str(path)
+
+
+def _run(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_sensitivity(capsys, digits_model, tmp_path):
+    png = tmp_path / "s.png"
+    code, out, err = _run(capsys, ["sensitivity", digits_model, "--top", "3", "--compare",
+                                   "layer 1 weight from input pixel (row 3, col 4) to hidden "
+                                   "neuron 2", "b3[2]", "--plot", str(png)])
+    assert code == 0, err
+    assert "most sensitive" in out
+    assert "more sensitive to" in out or "less sensitive to" in out
+    assert "layer 1 weight from input pixel (row 3, col 4) to hidden neuron 2" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, err = _run(capsys, ["sensitivity", digits_model, "--json", "--examples", "100"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["n_examples"] == 100 and len(data["top"]) == 10
+    assert len(data["linear_check"]) == 3
+
+
+def test_cli_nudges(capsys, digits_model, tmp_path):
+    png = tmp_path / "n.png"
+    code, out, err = _run(capsys, ["nudges", digits_model, "--example", "4", "--plot", str(png)])
+    assert code == 0, err
+    assert "the three ways" in out and png.stat().st_size > 1000
+    code, out, err = _run(capsys, ["nudges", digits_model, "--example", "2",
+                                   "--dataset-split", "test", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    d = load_dataset("digits")
+    assert data["label"] == int(d.y_test[2]) and data["split"] == "test"
+    assert len(data["layers"]) == 3
+
+
+def test_cli_average_and_landscape(capsys, digits_model, tmp_path):
+    code, out, err = _run(capsys, ["average", digits_model, "--batch-sizes", "1,10,100",
+                                   "--draws", "5", "--check-examples", "200", "--plot",
+                                   str(tmp_path / "a.png")])
+    assert code == 0, err
+    assert "max difference" in out and (tmp_path / "a.png").is_file()
+    code, out, err = _run(capsys, ["average", digits_model, "--batch-sizes", "10",
+                                   "--draws", "3", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["estimates"][0]["batch_size"] == 10
+    code, out, err = _run(capsys, ["landscape", digits_model, "--examples", "200", "--points",
+                                   "9", "--grid", "5", "--plot", str(tmp_path / "l.png")])
+    assert code == 0, err
+    assert "slope" in out and (tmp_path / "l.png").is_file()
+
+
+def test_cli_descent(capsys, tmp_path):
+    code, out, err = _run(capsys, ["descent", "--dataset", "digits", "--train-limit", "300",
+                                   "--epochs", "3", "--batch-sizes", "full,30",
+                                   "--plot", str(tmp_path / "c.png"),
+                                   "--paths-plot", str(tmp_path / "p.png")])
+    assert code == 0, err
+    assert "full-batch GD" in out and "SGD, B=30" in out
+    assert (tmp_path / "c.png").is_file() and (tmp_path / "p.png").is_file()
+    code, out, err = _run(capsys, ["descent", "--dataset", "digits", "--train-limit", "200",
+                                   "--epochs", "2", "--batch-sizes", "full,20", "--json",
+                                   "--learning-rates", "5"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert [r["learning_rate"] for r in data["runs"]] == [5.0, 5.0]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["nudges", "{m}", "--example", "5000"], "does not exist"),
+    (["nudges", "{m}", "--example", "-1"], "does not exist"),
+    (["sensitivity", "{m}", "--compare", "w1[0,0]", "the best weight"], "not the name"),
+    (["sensitivity", "{m}", "--compare", "layer 9 bias of output 1", "b3[0]"], "layer 9"),
+    (["sensitivity", "/nonexistent/model.safetensors"], "no such model file"),
+    (["nudges", "/nonexistent/model.safetensors", "--example", "1"], "no such model file"),
+    (["average", "{m}", "--batch-sizes", "100000"], "not possible"),
+    (["sensitivity", "{m}", "--plot", "out.jpg"], "PNG"),
+    (["descent", "--dataset", "digits", "--batch-sizes", "full,5000"], "not possible"),
+    (["descent", "--dataset", "digits", "--batch-sizes", "full,10", "--learning-rates",
+      "1,2,3"], "learning rates"),
+])
+def test_cli_bad_input_gives_one_line_error(capsys, digits_model, argv, words):
+    code, out, err = _run(capsys, [a.replace("{m}", digits_model) for a in argv])
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert words in lines[0]
+
+
+def test_cli_bad_option_values_exit_2(capsys, digits_model):
+    with pytest.raises(SystemExit) as e:
+        main(["descent", "--batch-sizes", "full,zero"])
+    assert e.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- full MNIST
+MNIST_DIR = os.environ.get("NUDGE_DATA")
+needs_mnist = pytest.mark.skipif(
+    not MNIST_DIR or not (Path(MNIST_DIR) / "train-images-idx3-ubyte.gz").exists()
+    and not (Path(MNIST_DIR) / "train-images-idx3-ubyte").exists(),
+    reason="full MNIST not available (set NUDGE_DATA)")
+
+
+@needs_mnist
+def test_full_mnist_sensitivity_is_fast_and_correct():
+    data = load_dataset("mnist")
+    net = Network([784, 16, 16, 10], seed=1)
+    ins.full_gradient(net, data.X_train[:2000], data.y_train[:2000])       # warm up
+    best = min(ins.full_gradient(net, data.X_train, data.y_train).seconds for _ in range(2))
+    assert best < 1.0, f"full gradient over 60,000 took {best:.2f} s"
+    t = time.perf_counter()
+    sens = ins.sensitivity(net, data.X_train, data.y_train)
+    assert time.perf_counter() - t < 2.0
+    assert sens.n_examples == 60000
+    g64 = ins.full_gradient(net, data.X_train[:3000], data.y_train[:3000], dtype=np.float64)
+    gw, gb = net.astype(np.float64).backprop(data.X_train[:3000], data.y_train[:3000])
+    np.testing.assert_allclose(g64.flat(), ins.flatten(gw, gb), rtol=1e-10, atol=1e-18)
+    t = time.perf_counter()
+    ins.example_wishes(net, data.X_train[0], data.y_train[0], 0)
+    assert time.perf_counter() - t < 0.1
+    p = ins.parse_parameter(net, "layer 1 weight from input pixel (row 12, col 7) to hidden "
+                                 "neuron 3")
+    assert sens.gradient[p.index] == ins.flatten(*ins.unflatten(net, sens.gradient))[p.index]
+    assert ins.unflatten(net, sens.gradient)[0][0][3, 12 * 28 + 7] == sens.gradient[p.index]
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_full_mnist_descent_default_is_quick(capsys, tmp_path):
+    t = time.perf_counter()
+    code, out, err = _run(capsys, ["descent", "--dataset", "mnist"])
+    assert code == 0, err
+    assert time.perf_counter() - t < 30
+    assert "fewer" in out
