@@ -721,9 +721,10 @@ def example_wishes(net: Network, x: Any, label: Any, index: int | None = None,
 # =========================================================================== 3. averages
 @dataclass
 class BatchEstimate(_Plain):
-    """How well the gradient of a random mini-batch of ``batch_size`` estimates the full
-    gradient g, over ``draws`` random batches: cosine(ĝ, g) and ‖ĝ − g‖ / ‖g‖.
-    ``predicted_relative_error`` is the theory for sampling without replacement,
+    """How well the gradient ĝ of a random mini-batch of ``batch_size`` estimates the full
+    gradient g, over ``draws`` random batches: cosine(ĝ, g) and the relative error
+    ‖ĝ − g‖ / ‖g‖ (its mean and its root mean square).  ``predicted_relative_error`` is the
+    theory for the root mean square when sampling without replacement,
     √((N − B)/(B (N − 1)) · (mean ‖∇Cₓ‖² − ‖g‖²)) / ‖g‖."""
 
     batch_size: int
@@ -731,6 +732,7 @@ class BatchEstimate(_Plain):
     mean_cosine: float
     min_cosine: float
     mean_relative_error: float
+    rms_relative_error: float
     predicted_relative_error: float
     seconds_per_estimate: float
 
@@ -818,6 +820,7 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
             errors.append(float(np.linalg.norm(e - flat) / np.linalg.norm(flat)))
         estimates.append(BatchEstimate(int(B), draws, float(np.mean(cosines)),
                                        float(np.min(cosines)), float(np.mean(errors)),
+                                       float(np.sqrt(np.mean(np.square(errors)))),
                                        predicted_relative_error(g, int(B)), seconds / draws))
     return AverageReport(n, g.cost, g.norm, g.seconds, g.dtype, check, estimates)
 

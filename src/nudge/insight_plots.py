@@ -21,7 +21,7 @@ from .insight import (
 from .network import Network
 from .plots import new_figure, save_figure
 
-COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+COLORS = ["tab:red", "orange", "#ff4dff", "tab:cyan", "tab:brown", "black"]
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -188,7 +188,10 @@ def plot_average(report: AverageReport, path: str | Path) -> Path:
     ax1.set_ylabel("cosine(mini-batch gradient, full gradient)")
     ax1.legend(fontsize=8)
     ax1.grid(alpha=0.3)
-    ax2.loglog(B, [e.mean_relative_error for e in report.estimates], "o-", label="measured")
+    ax2.loglog(B, [e.rms_relative_error for e in report.estimates], "o-",
+               label="measured (root mean square)")
+    ax2.loglog(B, [e.mean_relative_error for e in report.estimates], "s:", alpha=0.6,
+               label="measured (mean)")
     ax2.loglog(B, [e.predicted_relative_error for e in report.estimates], "k--",
                label="predicted √((N−B)/(B(N−1))·spread)")
     ax2.set_xlabel("mini-batch size B")
@@ -213,14 +216,15 @@ def plot_average(report: AverageReport, path: str | Path) -> Path:
 def plot_descent_costs(report: DescentReport, path: str | Path) -> Path:
     """Cost against examples processed and against seconds of training."""
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 3.8))
-    for i, r in enumerate(report.runs):
+    for i, r in enumerate(report.runs):          # from the first step on (log scales)
         c = COLORS[i % len(COLORS)]
         lab = f"{r.label} (η={r.learning_rate:g})"
-        ax1.plot(np.maximum(r.examples, 1), r.costs, "-", color=c, label=lab, marker=".", ms=3)
-        ax2.plot(np.maximum(r.seconds, 1e-4), r.costs, "-", color=c, label=lab, marker=".",
-                 ms=3)
+        ax1.plot(r.examples[1:], r.costs[1:], "-", color=c, label=lab, marker=".", ms=3)
+        ax2.plot(r.seconds[1:], r.costs[1:], "-", color=c, label=lab, marker=".", ms=3)
     for ax, xl in ((ax1, "examples processed (log scale)"),
                    (ax2, "seconds of training (log scale)")):
+        ax.axhline(report.runs[0].costs[0], color="black", ls="--", lw=0.8,
+                   label=f"start {report.runs[0].costs[0]:.3f}")
         ax.axhline(report.target_cost, color="gray", ls=":", lw=1,
                    label=f"target {report.target_cost:.3f}")
         ax.set_xscale("log")
@@ -245,8 +249,8 @@ def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
     cbar = fig.colorbar(cs, ax=ax)
     cbar.set_label("cost on the plane")
     for i, r in enumerate(report.runs):
-        c = COLORS[(i + 1) % len(COLORS)] if i else "white"
-        ax.plot(r.projected[:, 0], r.projected[:, 1], "-", color=c, lw=1.3,
+        c = COLORS[i % len(COLORS)]
+        ax.plot(r.projected[:, 0], r.projected[:, 1], "-", color=c, lw=1.6,
                 marker=".", ms=3, label=f"{r.label} (η={r.learning_rate:g})")
         ax.plot(r.projected[-1, 0], r.projected[-1, 1], "*", color=c, ms=12, mec="black")
     start = report.runs[0].projected[0]

@@ -351,12 +351,14 @@ def cmd_average(args: argparse.Namespace) -> int:
               f"{c.max_difference:.1e} (largest component {c.max_gradient:.1e}; float64)")
     print(f"\nrandom mini-batches ({args.draws} draws per size) as estimates of the full "
           "gradient")
-    print(table(["batch size", "mean cosine", "worst cosine", "relative error",
-                 "predicted", "ms per estimate"],
+    print(table(["batch size", "mean cosine", "worst cosine", "mean rel. error",
+                 "rms rel. error", "predicted rms", "ms per estimate"],
                 [[e.batch_size, f"{e.mean_cosine:.4f}", f"{e.min_cosine:.4f}",
-                  f"{e.mean_relative_error:.3f}", f"{e.predicted_relative_error:.3f}",
+                  f"{e.mean_relative_error:.3f}", f"{e.rms_relative_error:.3f}",
+                  f"{e.predicted_relative_error:.3f}",
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
-    print("predicted: sqrt((N-B)/(B(N-1)) * (mean |grad C_x|^2 - |grad C|^2)) / |grad C|")
+    print("rel. error = |g_batch - g| / |g|; predicted rms = sqrt((N-B)/(B(N-1)) * "
+          "(mean |grad C_x|^2 - |grad C|^2)) / |grad C|")
     if args.plot:
         print(f"\nplot  {args.plot}")
     return 0
