@@ -67,6 +67,17 @@ def _derivative(kind, a):
 
 
 @njit(cache=True, nogil=True)
+def count_nonzero(X):
+    """The number of non-zero entries of X (np.count_nonzero makes a boolean copy)."""
+    k = 0
+    for r in range(X.shape[0]):
+        x = X[r]
+        for p in range(x.shape[0]):
+            k += x[p] != 0
+    return k
+
+
+@njit(cache=True, nogil=True)
 def sparse_rows(X, indptr, idx, val):
     """The non-zero entries of each row of X (CSR: row r is idx/val[indptr[r]:indptr[r+1]])."""
     k = 0
@@ -98,6 +109,7 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
     out_kind = 0 if output == 0 else 3
     a1 = acts[0:n1]
     d1 = deltas[0:n1]
+    z2 = np.zeros(n1, dtype=np.float32)
     b1 = params[bo[0]:bo[0] + n1]
     gb1 = grads[bo[0]:bo[0] + n1]
     for start in range(first, last, batch_size):
@@ -112,13 +124,24 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
             for t in range(nnz):
                 nz_val[t] = np.float32(val[lo + t]) * scale
             # ---- forward: z¹ = W¹a⁰ + b¹ over the non-zero pixels only
-            for j in range(n1):
-                a1[j] = b1[j]
-            for t in range(nnz):
+            for j in range(n1):                    # two running sums (even and odd
+                a1[j] = _ZERO                      # pixels) halve the dependency chain
+                z2[j] = _ZERO
+            for t in range(0, nnz - 1, 2):
                 p = pix[t]
+                q = pix[t + 1]
                 v = nz_val[t]
+                u = nz_val[t + 1]
                 for j in range(n1):
                     a1[j] += W0[p, j] * v
+                    z2[j] += W0[q, j] * u
+            if nnz % 2:
+                p = pix[nnz - 1]
+                v = nz_val[nnz - 1]
+                for j in range(n1):
+                    a1[j] += W0[p, j] * v
+            for j in range(n1):
+                a1[j] = (a1[j] + z2[j]) + b1[j]
             _activate(out_kind if L == 1 else hidden, a1)
             for l in range(1, L):
                 n_in = sizes[l]

@@ -179,7 +179,7 @@ class Inputs:
         kernel = _load_kernel()
         self.X = X
         self.scale = np.float32(1 / 255) if X.dtype == np.uint8 else np.float32(1)
-        nnz = int(np.count_nonzero(X))
+        nnz = int(kernel.count_nonzero(X))
         self.indptr = np.empty(len(X) + 1, dtype=np.int64)
         self.idx = np.empty(nnz, dtype=np.uint16 if X.shape[1] < 2**16 else np.int64)
         self.val = np.empty(nnz, dtype=np.uint8 if X.dtype == np.uint8 else np.float32)

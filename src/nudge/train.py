@@ -150,7 +150,7 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9,
 
 
 # --------------------------------------------------------------------------- evaluation
-def evaluate(net: Network, X: Any, y: Any, chunk: int = 10000) -> tuple[float, float]:
+def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, float]:
     """(average cost, accuracy) over a data set, in chunks so memory stays small."""
     n = len(X)
     if n == 0:
