@@ -73,6 +73,19 @@ from .network import Network, activation_prime, as_inputs, desired_outputs
 CHUNK = 16384
 
 
+def single_threaded_blas() -> Any:
+    """A context in which BLAS uses one thread.  Small matrix products (a mini-batch step)
+    gain nothing from threads, and when the cores are busy, threads that wait for each
+    other make them up to 50x slower (measured for B=100 on a shared 2-core machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                       # pragma: no cover - comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _jsonable(value: Any) -> Any:
     """Lists, floats and ints (NaN/inf → None) from arrays, NumPy scalars and dataclasses."""
     if hasattr(value, "to_dict"):
@@ -813,7 +826,8 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
         for _ in range(draws):
             batch = np.sort(rng.choice(n, size=B, replace=False))
             t = time.perf_counter()
-            est = full_gradient(work, X[batch], y[batch], dtype=dtype)
+            with single_threaded_blas():
+                est = full_gradient(work, X[batch], y[batch], dtype=dtype)
             seconds += time.perf_counter() - t
             e = est.flat()
             cosines.append(_cosine(e, flat))
@@ -962,29 +976,23 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     rng = np.random.default_rng(seed)
     mon = np.sort(rng.choice(n, size=min(monitor, n), replace=False))
     A_mon, Y_mon = A[mon], Y[mon]
-    runs = [_run_descent(net0, A, Y, B, float(eta), epochs, seed + 1, A_mon, Y_mon, records)
-            for B, eta in zip(batch_sizes, learning_rates)]
-
-    # the two main directions of all visited points
-    points = np.concatenate([r.path for r in runs])
-    centre = points.mean(axis=0)
-    _, sv, Vt = np.linalg.svd(points - centre, full_matrices=False)
-    dirs = Vt[:2] if len(Vt) >= 2 else np.vstack([Vt, np.zeros_like(Vt)])
-    var = sv ** 2
-    explained = [float(v / var.sum()) if var.sum() > 0 else 0.0 for v in var[:2]]
-    for r in runs:
-        r.projected = (r.path - centre) @ dirs.T
-    proj = np.concatenate([r.projected for r in runs])
-    lo, hi = proj.min(axis=0), proj.max(axis=0)
-    pad = 0.15 * np.maximum(hi - lo, 1e-6)
-    u = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
-    v = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
-    work = net0.copy()
-    plane = np.empty((grid, grid))
-    for i, vv in enumerate(v):
-        for j, uu in enumerate(u):
-            set_parameters(work, centre + uu * dirs[0] + vv * dirs[1])
-            plane[i, j] = float(np.mean(work.example_costs(A_mon, Y_mon), dtype=np.float64))
+    with single_threaded_blas():
+        runs = [_run_descent(net0, A, Y, B, float(eta), epochs, seed + 1, A_mon, Y_mon, records)
+                for B, eta in zip(batch_sizes, learning_rates)]
+        dirs, explained, centre = _main_directions(np.concatenate([r.path for r in runs]))
+        for r in runs:
+            r.projected = (r.path - centre) @ dirs.T
+        proj = np.concatenate([r.projected for r in runs])
+        lo, hi = proj.min(axis=0), proj.max(axis=0)
+        pad = 0.15 * np.maximum(hi - lo, 1e-6)
+        u = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
+        v = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
+        work = net0.copy()
+        plane = np.empty((grid, grid))
+        for i, vv in enumerate(v):
+            for j, uu in enumerate(u):
+                set_parameters(work, centre + uu * dirs[0] + vv * dirs[1])
+                plane[i, j] = float(np.mean(work.example_costs(A_mon, Y_mon), dtype=np.float64))
 
     # how much sooner: the cost the full-batch run (or else the worst run) ended at
     base = next((r for r in runs if r.batch_size is None), max(runs, key=lambda r: r.costs[-1]))
@@ -1013,6 +1021,26 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
         f"{base.label} reached cost {target:.4f} after {base_ex:,} examples")
     return DescentReport(list(net0.sizes), seed, epochs, n, len(mon), runs, target, reached,
                          explained, u, v, plane, summary)
+
+
+def _main_directions(points: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:
+    """PCA of the visited points: the two unit directions along which they spread most,
+    their shares of the variance, and the mean point.  Computed from the small
+    points x points Gram matrix (its eigenvectors give the same directions as an SVD)."""
+    centre = points.mean(axis=0)
+    P = points - centre
+    eigvals, eigvecs = np.linalg.eigh(P @ P.T)           # ascending
+    order = np.argsort(eigvals)[::-1]
+    eigvals, eigvecs = np.clip(eigvals[order], 0, None), eigvecs[:, order]
+    dirs = np.zeros((2, P.shape[1]))
+    for k in range(min(2, len(eigvals))):
+        if eigvals[k] > 1e-12 * max(eigvals[0], 1e-300):
+            d = eigvecs[:, k] @ P
+            dirs[k] = d / np.linalg.norm(d)
+    total = float(eigvals.sum())
+    explained = [float(eigvals[k] / total) if total > 0 and k < len(eigvals) else 0.0
+                 for k in range(2)]
+    return dirs, explained, centre
 
 
 def _first_reach(run: DescentRun, target: float) -> tuple[int | None, float | None]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import NudgeError
 from .insight import (
     AverageReport,
     DescentReport,
@@ -18,8 +19,31 @@ from .insight import (
     input_image_shape,
     unflatten,
 )
+from .modelfile import atomic_write_bytes
 from .network import Network
-from .plots import new_figure, save_figure
+from .plots import new_figure
+
+DPI = 90
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Render ``fig`` to PNG at ``DPI`` dots per inch (small files) and write it atomically,
+    as :func:`nudge.plots.save_figure` does at 120; the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
 
 COLORS = ["tab:red", "orange", "#ff4dff", "tab:cyan", "tab:brown", "black"]
 
