@@ -44,8 +44,8 @@ _COST = {"quadratic": 0, "cross-entropy": 1}
 EXAMPLES_PER_CHUNK = 5000
 #: use the BLAS (NumPy) path when a layer has at least this many weights per
 #: example visited and the batch is at least BLAS_MIN_BATCH (see use_blas)
-BLAS_MIN_BATCH = 200
-BLAS_MIN_HIDDEN = 512
+BLAS_MIN_BATCH = 100
+BLAS_MIN_HIDDEN = 256
 
 _kernel: Any = None
 _numba_error: str | None = None
