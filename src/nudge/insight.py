@@ -823,15 +823,15 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     estimates = []
     for B in batch_sizes:
         cosines, errors, seconds = [], [], 0.0
-        for _ in range(draws):
-            batch = np.sort(rng.choice(n, size=B, replace=False))
-            t = time.perf_counter()
-            with single_threaded_blas():
+        with single_threaded_blas():
+            for _ in range(draws):
+                batch = np.sort(rng.choice(n, size=B, replace=False))
+                t = time.perf_counter()
                 est = full_gradient(work, X[batch], y[batch], dtype=dtype)
-            seconds += time.perf_counter() - t
-            e = est.flat()
-            cosines.append(_cosine(e, flat))
-            errors.append(float(np.linalg.norm(e - flat) / np.linalg.norm(flat)))
+                seconds += time.perf_counter() - t
+                e = est.flat()
+                cosines.append(_cosine(e, flat))
+                errors.append(float(np.linalg.norm(e - flat) / np.linalg.norm(flat)))
         estimates.append(BatchEstimate(int(B), draws, float(np.mean(cosines)),
                                        float(np.min(cosines)), float(np.mean(errors)),
                                        float(np.sqrt(np.mean(np.square(errors)))),
@@ -949,7 +949,7 @@ def _run_descent(net0: Network, A: np.ndarray, Y: np.ndarray, batch_size: int | 
 
 
 def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (None, 100, 10),
-            epochs: int = 3, learning_rates: Sequence[float] | None = None, seed: int = 0,
+            epochs: int = 100, learning_rates: Sequence[float] | None = None, seed: int = 0,
             monitor: int = 2000, records: int = 60, grid: int = 21) -> DescentReport:
     """Train copies of ``net0`` with full-batch GD (batch size None) and SGD, recording the
     cost on ``monitor`` random training examples at up to ``records`` moments per run
