@@ -82,74 +82,33 @@ def neuron_payload(net: Network, layer: int, index: int) -> dict[str, Any]:
             "min_weight": float(w.min()), "max_weight": float(w.max())}
 
 
-def parameter_name(net: Network, layer: int, kind: str, flat: int) -> str:
-    """A readable name, e.g. 'layer 1 weight from pixel (row 12, col 7) to hidden neuron 3'."""
-    last = len(net.weights)
-    target = "output" if layer == last else "hidden neuron"
-    if kind == "bias":
-        return f"layer {layer} bias of {target} {flat}"
-    n_in = net.sizes[layer - 1]
-    j, k = divmod(flat, n_in)
-    if layer == 1:
-        side = image_side(n_in)
-        source = (f"input pixel (row {k // side}, col {k % side})" if side
-                  else f"input {k}")
-    else:
-        source = f"hidden neuron {k} of layer {layer - 1}"
-    return f"layer {layer} weight from {source} to {target} {j}"
-
-
 # --------------------------------------------------------------------------- the nudges
-def output_cost_gradient(net: Network, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """∂Cₓ/∂aᴸ: how the cost changes with each output activation."""
-    if net.cost_function == "quadratic":
-        return 2 * (a - y)
-    eps = np.finfo(a.dtype).tiny
-    if net.output == "sigmoid":                       # −Σ [y ln a + (1−y) ln(1−a)]
-        return (a - y) / np.maximum(a * (1 - a), eps)
-    return -y / np.maximum(a, eps)                    # −Σ y ln a
-
-
 def example_nudges(net: Network, x: np.ndarray, target: int) -> dict[str, Any]:
-    """One example's wished-for nudges, layer by layer: exactly its negative gradient.
+    """One example's wished-for nudges, layer by layer (from :func:`nudge.insight.example_wishes`,
+    exactly the example's negative gradient), from the output layer back."""
+    from ..insight import example_wishes
 
-    Computed with the network's own forward pass and output error, then the
-    chain rule one layer back at a time (the tests check it equals
-    ``Network.backprop`` for this one example).
-    """
-    from ..network import activation_prime, desired_outputs
-
-    X = np.asarray(x, dtype=net.dtype).reshape(1, -1)
-    activations, zs = net.forward(X)
-    y = desired_outputs(np.array([target]), net.sizes[-1], net.dtype.type)
-    a_out = activations[-1]
-    cost = float(net.example_costs(X, np.array([target]))[0])
-    delta = net.output_error(a_out, y)
+    w = example_wishes(net, np.asarray(x, dtype=net.dtype).reshape(-1), int(target))
     layers = []
-    for l in range(len(net.weights) - 1, -1, -1):
-        W = net.weights[l]
-        d = delta[0]
-        prev_grad = (delta @ W)[0]                         # ∂C/∂aˡ⁻¹ = Wᵀ δˡ
-        weight_nudge = -np.outer(d, activations[l][0])     # −∂C/∂W = −δ (aˡ⁻¹)ᵀ
-        side = image_side(W.shape[1]) if l == 0 else None
+    for lw in reversed(w.layers):                          # from the output layer back
+        n_out, n_in = lw.weight_nudges.shape
+        side = image_side(n_in) if lw.layer == 1 else None
         layers.append({
-            "layer": l + 1,
-            "wished_sums": [float(v) for v in -d],         # −∂C/∂zˡ
-            "bias_nudges": [float(v) for v in -d],         # −∂C/∂bˡ = −δˡ
-            "weight_nudges": pack(weight_nudge.reshape(W.shape[0], side, side) if side
-                                  else weight_nudge),
-            "previous_nudges": pack(-prev_grad.reshape(side, side) if side else -prev_grad),
-            "previous_is_input": l == 0,
-            "activations_in": pack(activations[l][0]),
+            "layer": lw.layer,
+            "wished_activations": [float(v) for v in lw.activation_wish],
+            "wished_sums": [float(v) for v in lw.sum_wish],        # −∂C/∂zˡ
+            "bias_nudges": [float(v) for v in lw.bias_nudges],     # −∂C/∂bˡ
+            "weight_nudges": pack(lw.weight_nudges.reshape(n_out, side, side) if side
+                                  else lw.weight_nudges),         # −∂C/∂Wˡ
+            "previous_nudges": pack(lw.previous_activation_wish.reshape(side, side) if side
+                                    else lw.previous_activation_wish),   # −∂C/∂aˡ⁻¹
+            "previous_is_input": lw.layer == 1,
         })
-        if l > 0:
-            delta = (delta @ W) * activation_prime(net.activation, zs[l - 1], activations[l])
-    out = a_out[0]
     return {
-        "target": int(target), "cost": cost, "digit": int(np.argmax(out)),
-        "outputs": [float(v) for v in out], "targets": [float(v) for v in y[0]],
-        "wished_outputs": [float(v) for v in -output_cost_gradient(net, a_out, y)[0]],
-        "layers": layers,                                  # from the output layer back
+        "target": int(w.label), "cost": float(w.cost), "digit": int(w.predicted),
+        "outputs": [float(v) for v in w.outputs], "targets": [float(v) for v in w.targets],
+        "wished_outputs": [float(v) for v in w.output_wish],      # −∂C/∂aᴸ
+        "layers": layers,
     }
 
 
@@ -166,44 +125,27 @@ def gradient_step(net: Network, x: np.ndarray, target: int, learning_rate: float
 # --------------------------------------------------------------------------- sensitivity
 def sensitivity(net: Network, X: np.ndarray, y: np.ndarray, top: int = 20,
                 maps: int = 16) -> dict[str, Any]:
-    """The gradient of the average cost over (X, y), ranked by size.
+    """The gradient of the average cost over (X, y) read as sensitivities
+    (:func:`nudge.insight.sensitivity`): the ``top`` parameters with the largest
+    |∂C/∂θ| (named, with sign), each layer's share of the squared gradient, and
+    |∂C/∂w| of the first layer as one picture per hidden neuron (the first ``maps``)."""
+    from .. import insight
 
-    Returns the ``top`` parameters with the largest |∂C/∂θ| (named, with sign),
-    each layer's share of the total squared gradient, and |∂C/∂w| of the first
-    layer as one picture per hidden neuron (the first ``maps`` of them).
-    """
-    grad_w, grad_b = net.backprop(X, y)
-    flat, names = [], []
-    for l, (gw, gb) in enumerate(zip(grad_w, grad_b), start=1):
-        flat.append(gw.ravel())
-        names.append((l, "weight", gw.size))
-        flat.append(gb.ravel())
-        names.append((l, "bias", gb.size))
-    g = np.concatenate(flat).astype(np.float64)
-    sum_sq = float(np.sum(g * g))
-    total_sq = sum_sq or 1.0
-    order = np.argsort(-np.abs(g), kind="stable")[:top]
-    offsets = np.cumsum([0] + [n for _, _, n in names])
-    ranked = []
-    for i in order:
-        part = int(np.searchsorted(offsets, i, side="right") - 1)
-        layer, kind, _ = names[part]
-        local = int(i - offsets[part])
-        ranked.append({"name": parameter_name(net, layer, kind, local), "layer": layer,
-                       "kind": kind, "index": local, "gradient": float(g[i]),
-                       "value": float((net.weights if kind == "weight" else net.biases)
-                                      [layer - 1].ravel()[local])})
-    top1 = max(1, g.size // 100)
-    top1_share = float(np.sum(np.sort(g * g)[-top1:]) / total_sq)
-    layers = [{"layer": l, "weights_share": float(np.sum(gw.astype(np.float64) ** 2) / total_sq),
-               "biases_share": float(np.sum(gb.astype(np.float64) ** 2) / total_sq),
-               "max_abs": float(max(np.abs(gw).max(), np.abs(gb).max()))}
-              for l, (gw, gb) in enumerate(zip(grad_w, grad_b), start=1)]
-    g1 = np.abs(grad_w[0][:maps])
+    g = insight.full_gradient(net, X, y)
+    s = insight.sensitivity(net, X, y, k=top, gradient=g)
+    shares: dict[int, dict[str, Any]] = {}
+    for ls in s.layers:
+        entry = shares.setdefault(ls.layer, {"layer": ls.layer, "max_abs": 0.0})
+        entry[f"{ls.kind}_share"] = ls.share_of_squared
+        entry["max_abs"] = max(entry["max_abs"], ls.max_abs)
+    g1 = np.abs(g.weights[0][:maps])
     side = image_side(g1.shape[1])
     return {
-        "examples": int(len(X)), "n_parameters": int(g.size),
-        "gradient_norm": math.sqrt(sum_sq), "top": ranked, "top1_percent_share": top1_share,
-        "layers": layers,
+        "examples": int(s.n_examples), "n_parameters": int(s.n_parameters),
+        "cost": float(s.cost), "gradient_norm": float(s.gradient_norm),
+        "top": [{"name": p.name, "layer": p.layer, "kind": p.kind, "index": p.index,
+                 "gradient": p.gradient, "direction": p.direction} for p in s.top],
+        "top1_percent_share": float(s.top_percent_share),
+        "layers": [shares[k] for k in sorted(shares)],
         "first_layer_maps": pack(g1.reshape(len(g1), side, side) if side else g1),
     }

@@ -579,7 +579,7 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
 
         async def events():
             sent = 0
-            job: TrainingJob | None = None
+            job: Any = object()            # nothing sent yet: the first look always reports
             cursor = dropped = last_version = -1
             last_sent = 0.0
             while True:

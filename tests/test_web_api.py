@@ -1,0 +1,448 @@
+"""The web server's API: every endpoint, with good and bad requests (Starlette's TestClient).
+
+Runs offline: a 784-input model (untrained is enough) checks the drawing path, and
+a 64-input model with the embedded 8x8 digits checks examples, nudges, sensitivity,
+training and saving."""
+
+import base64
+import io
+import json
+import re
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+with warnings.catch_warnings():        # newer Starlette suggests httpx2; httpx works
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from starlette.testclient import TestClient  # noqa: E402
+
+from nudge.images import prepare_file  # noqa: E402
+from nudge.modelfile import load, save  # noqa: E402
+from nudge.network import Network  # noqa: E402
+from nudge.web import create_app  # noqa: E402
+from nudge.web.server import MAX_BODY  # noqa: E402
+
+BASE = "http://127.0.0.1"
+
+
+def png_of_seven(size=280, blank=False) -> bytes:
+    img = Image.new("L", (size, size), 255)
+    if not blank:
+        d = ImageDraw.Draw(img)
+        d.line([(70, 60), (210, 60), (130, 240)], fill=0, width=20, joint="curve")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def unpack(packed):
+    return np.frombuffer(base64.b64decode(packed["b64"]), dtype="<f4").reshape(packed["shape"])
+
+
+@pytest.fixture(scope="module")
+def model28(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m28") / "m28.safetensors"
+    save(Network([784, 16, 16, 10], seed=3), path, dataset="mnist")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model8(tmp_path_factory, digits):
+    path = tmp_path_factory.mktemp("m8") / "m8.safetensors"
+    net = Network([64, 16, 10], seed=1)
+    net.fit(digits.X_train, digits.y_train, epochs=3, batch_size=10, learning_rate=3.0,
+            engine="reference")
+    save(net, path, dataset="digits")
+    return path
+
+
+@pytest.fixture
+def c28(model28):
+    with TestClient(create_app(model28, dataset="digits"), base_url=BASE) as client:
+        yield client
+
+
+@pytest.fixture
+def c8(model8, tmp_path):
+    save_dir = tmp_path / "saved"
+    save_dir.mkdir()
+    app = create_app(model8, save_dir=save_dir, dataset="digits")
+    with TestClient(app, base_url=BASE) as client:
+        client.save_dir = save_dir
+        yield client
+        job = app.state.web.job
+        if job is not None:
+            job.stop()
+
+
+# ----------------------------------------------------------------------------- page & plumbing
+def test_index_and_static_files_are_served_with_security_headers(c28):
+    r = c28.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text)
+    assert "/static/app.js" in refs and "/static/style.css" in refs
+    static = Path(__file__).resolve().parents[1] / "src/nudge/web/static"
+    for js in static.glob("*.js"):
+        refs += [f"/static/{m}" for m in re.findall(r'from "\./([^"]+)"', js.read_text())]
+    for ref in set(refs):
+        assert c28.get(ref).status_code == 200, ref
+    assert c28.get("/static/../server.py").status_code == 404
+    assert c28.get("/static/nope.js").status_code == 404
+
+
+def test_every_asset_is_local():
+    static = Path(__file__).resolve().parents[1] / "src/nudge/web/static"
+    for f in static.iterdir():
+        text = f.read_text()
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), f.name
+
+
+def test_static_files_are_package_data():
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["nudge"]
+    for f in (root / "src/nudge/web/static").rglob("*"):
+        if f.is_file():
+            rel = f.relative_to(root / "src/nudge").as_posix()
+            assert any(fnmatch.fnmatch(rel, p) for p in patterns), rel
+
+
+def test_foreign_host_header_is_refused(c28):
+    assert c28.get("/api/state", headers={"host": "attacker.example"}).status_code == 400
+
+
+def test_cross_origin_post_and_other_methods_are_refused(c28):
+    body = {"image": data_url(png_of_seven())}
+    r = c28.post("/api/predict", json=body, headers={"origin": "http://attacker.example"})
+    assert r.status_code == 403
+    assert c28.post("/api/predict", json=body, headers={"origin": BASE}).status_code == 200
+    assert c28.put("/api/predict", json=body).status_code == 405
+    assert c28.get("/api/predict").status_code == 405
+
+
+def test_bodies_must_be_small_json_objects(c28):
+    url = "/api/predict"
+    assert c28.post(url, content=b"x" * (MAX_BODY + 1),
+                    headers={"content-type": "application/json"}).status_code == 413
+    assert c28.post(url, content=b"{}", headers={"content-type": "text/plain"}).status_code == 415
+    assert c28.post(url, content=b"{nope", headers={"content-type": "application/json"}
+                    ).status_code == 400
+    assert c28.post(url, content=b"[1, 2]", headers={"content-type": "application/json"}
+                    ).status_code == 400
+    assert c28.post(url, content=b'{"image": NaN}', headers={"content-type": "application/json"}
+                    ).status_code == 400
+    r = c28.post(url, json={"image": data_url(png_of_seven()), "path": "/etc/passwd"})
+    assert r.status_code == 400 and "unknown field" in r.json()["error"]
+
+
+def test_state(c28):
+    s = c28.get("/api/state").json()
+    assert s["model"]["sizes"] == [784, 16, 16, 10] and s["model"]["source"] == "file"
+    assert s["training"] is None and s["saving"] is False and "3b1b" in s["presets"]
+    assert s["dataset"]["name"] == "digits"
+
+
+# ----------------------------------------------------------------------------- draw
+def test_predict_prepares_the_drawing_exactly_like_nudge_predict(c28, model28, tmp_path):
+    png = png_of_seven()
+    (tmp_path / "seven.png").write_bytes(png)
+    r = c28.post("/api/predict", json={"image": data_url(png)})
+    assert r.status_code == 200
+    p = r.json()
+    x = unpack(p["input"])
+    assert x.shape == (784,)
+    assert np.array_equal(x, prepare_file(tmp_path / "seven.png", 784))
+    out = load(model28).feedforward(x)
+    assert np.allclose(p["outputs"], out, atol=1e-6) and p["digit"] == int(np.argmax(out))
+    assert [len(a) for a in p["activations"]] == [16, 16, 10] and len(p["sums"]) == 3
+    assert p["ms"] < 50
+
+
+@pytest.mark.parametrize("image,status", [
+    ("data:image/png;base64,", 400),
+    ("data:image/jpeg;base64,AAAA", 400),
+    ("data:image/png;base64,@@@@", 400),
+    ("data:image/png;base64," + base64.b64encode(b"not a png").decode(), 400),
+    (12, 400),
+    (None, 400),
+])
+def test_predict_rejects_bad_images(c28, image, status):
+    r = c28.post("/api/predict", json={"image": image})
+    assert r.status_code == status and r.json()["error"]
+
+
+def test_predict_rejects_blank_huge_and_tiny_drawings(c28):
+    r = c28.post("/api/predict", json={"image": data_url(png_of_seven(blank=True))})
+    assert r.status_code == 422 and "blank" in r.json()["error"]
+    for w, h in ((2000, 20), (4, 4)):
+        buf = io.BytesIO()
+        Image.new("L", (w, h), 255).save(buf, format="PNG")
+        r = c28.post("/api/predict", json={"image": data_url(buf.getvalue())})
+        assert r.status_code == 400 and "pixels" in r.json()["error"]
+    assert c28.post("/api/predict", json={}).status_code == 400
+
+
+def test_no_model_yet(tmp_path):
+    with TestClient(create_app(dataset="digits"), base_url=BASE) as c:
+        r = c.post("/api/predict", json={"image": data_url(png_of_seven())})
+        assert r.status_code == 409 and "no model" in r.json()["error"]
+        assert c.get("/api/state").json()["model"] is None
+        assert c.get("/api/sensitivity").status_code == 409
+
+
+# ----------------------------------------------------------------------------- inside
+def test_example_neuron_and_weights(c8, model8, digits):
+    net = load(model8)
+    r = c8.get("/api/example?split=test&index=5")
+    assert r.status_code == 200
+    p = r.json()
+    assert p["label"] == int(digits.y_test[5])
+    x = digits.X_test[5].astype(np.float32) / 255
+    assert np.allclose(unpack(p["input"]), x)
+    assert np.allclose(p["outputs"], net.feedforward(x), atol=1e-6)
+    n = c8.get("/api/neuron?layer=1&index=3").json()
+    assert n["bias"] == pytest.approx(float(net.biases[0][3]))
+    assert np.allclose(unpack(n["weights"]), net.weights[0][3].reshape(8, 8))
+    n2 = c8.get("/api/neuron?layer=2&index=9").json()
+    assert np.allclose(unpack(n2["weights"]), net.weights[1][9])
+    w = c8.get("/api/weights?layer=2").json()
+    assert np.allclose(unpack(w["weights"]), net.weights[1])
+
+
+@pytest.mark.parametrize("url", [
+    "/api/example?split=test&index=99999", "/api/example?split=nope&index=1",
+    "/api/example?split=test&index=1.5", "/api/example?split=test&index=-1",
+    "/api/example?split=test", "/api/neuron?layer=0&index=0", "/api/neuron?layer=3&index=0",
+    "/api/neuron?layer=1&index=16", "/api/neuron?layer=x&index=0", "/api/weights?layer=9",
+    "/api/sensitivity?examples=0", "/api/sensitivity?top=100000", "/api/sensitivity?examples=NaN",
+])
+def test_bad_queries(c8, url):
+    r = c8.get(url)
+    assert r.status_code == 400 and r.json()["error"]
+
+
+def test_model_and_dataset_must_match(c28):
+    r = c28.get("/api/example?split=test&index=0")
+    assert r.status_code == 409 and "784" in r.json()["error"]
+
+
+# ----------------------------------------------------------------------------- nudges
+def test_nudges_of_a_training_example_are_its_negative_gradient(c8, model8, digits):
+    net = load(model8)
+    r = c8.post("/api/nudges", json={"example": {"split": "train", "index": 7}})
+    assert r.status_code == 200
+    p = r.json()
+    label = int(digits.y_train[7])
+    assert p["target"] == label == p["label"] and p["targets"][label] == 1
+    gw, gb = net.backprop(digits.X_train[7:8], digits.y_train[7:8])
+    by_layer = {L["layer"]: L for L in p["layers"]}
+    assert [L["layer"] for L in p["layers"]] == [2, 1]
+    for l in (1, 2):
+        assert np.allclose(by_layer[l]["bias_nudges"], -gb[l - 1], atol=1e-6)
+        assert np.allclose(unpack(by_layer[l]["weight_nudges"]).reshape(gw[l - 1].shape),
+                           -gw[l - 1], atol=1e-6)
+    a = np.array(p["outputs"])
+    assert np.allclose(p["wished_outputs"], -2 * (a - np.array(p["targets"])), atol=1e-6)
+
+
+def test_nudges_of_a_drawing_need_the_intended_digit(c28):
+    img = data_url(png_of_seven())
+    assert c28.post("/api/nudges", json={"image": img}).status_code == 400
+    assert c28.post("/api/nudges", json={"image": img, "target": 10}).status_code == 400
+    assert c28.post("/api/nudges", json={"image": img, "target": True}).status_code == 400
+    r = c28.post("/api/nudges", json={"image": img, "target": 7})
+    assert r.status_code == 200 and r.json()["target"] == 7
+    assert unpack(r.json()["layers"][-1]["weight_nudges"]).shape == (16, 28, 28)
+    both = {"image": img, "example": {"split": "train", "index": 0}, "target": 7}
+    assert c28.post("/api/nudges", json=both).status_code == 400
+    assert c28.post("/api/nudges", json={"example": {"split": "train", "index": "0"}}
+                    ).status_code == 400
+    assert c28.post("/api/nudges", json={"example": {"split": "train", "index": 0,
+                                                     "path": "x"}}).status_code == 400
+
+
+def test_a_gradient_step_lowers_the_cost_of_that_example(c8):
+    body = {"example": {"split": "train", "index": 3}, "learning_rate": 1.0}
+    r = c8.post("/api/nudges/step", json=body)
+    assert r.status_code == 200
+    p = r.json()
+    assert p["cost_after"] < p["cost_before"] and p["cost"] == pytest.approx(p["cost_after"])
+    r2 = c8.post("/api/nudges/step", json=body).json()
+    assert r2["cost_before"] == pytest.approx(p["cost_after"], rel=1e-5)
+    for lr in (0, -1, 1e9, "1", None):
+        bad = dict(body, learning_rate=lr)
+        assert c8.post("/api/nudges/step", json=bad).status_code == 400, lr
+    # the file's model is untouched: selecting it again gives a fresh copy
+    before = c8.post("/api/nudges", json={"example": {"split": "train", "index": 3}}).json()
+    c8.post("/api/models/select", json={"source": "file"})
+    after = c8.post("/api/nudges", json={"example": {"split": "train", "index": 3}}).json()
+    assert after["cost"] > before["cost"]
+
+
+# ----------------------------------------------------------------------------- sensitivity
+def test_sensitivity(c8, model8, digits):
+    r = c8.get("/api/sensitivity?examples=500&top=5")
+    assert r.status_code == 200
+    p = r.json()
+    assert p["examples"] == 500 and len(p["top"]) == 5
+    net = load(model8)
+    gw, gb = net.backprop(digits.X_train[:500], digits.y_train[:500])
+    flat = np.concatenate([a.ravel() for pair in zip(gw, gb) for a in pair])
+    assert abs(p["top"][0]["gradient"]) == pytest.approx(np.abs(flat).max(), rel=1e-4)
+    assert unpack(p["first_layer_maps"]).shape == (16, 8, 8)
+    assert np.allclose(unpack(p["first_layer_maps"]), np.abs(gw[0]).reshape(16, 8, 8),
+                       atol=1e-6)
+    assert sum(L["weights_share"] + L["biases_share"] for L in p["layers"]) == pytest.approx(1)
+
+
+# ----------------------------------------------------------------------------- training
+def read_events(client, n):
+    with client.stream("GET", f"/api/train/stream?max_events={n}") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        return [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+
+
+def wait_until_idle(client, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        t = client.get("/api/train/state").json()["training"]
+        if t["state"] not in ("running", "paused", "stopping"):
+            return t
+        time.sleep(0.05)
+    raise AssertionError("training did not end")
+
+
+def test_training_run_start_pause_resume_stream_and_finish(c8):
+    r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 3, "batch_size": 10,
+                                          "learning_rate": 3.0, "seed": 1})
+    assert r.status_code == 200, r.text
+    again = c8.post("/api/train/start", json={})
+    assert again.status_code == 409 and "under way" in again.json()["error"]
+    paused = c8.post("/api/train/pause", json={})
+    if paused.status_code == 200:
+        assert c8.post("/api/train/pause", json={}).status_code == 409
+        assert c8.post("/api/nudges/step", json={"example": {"split": "train", "index": 0}}
+                       ).status_code == 409
+        assert c8.post("/api/models/save", json={"name": "x"}).status_code == 409
+        assert c8.post("/api/train/resume", json={}).status_code == 200
+    assert c8.post("/api/train/resume", json={}).status_code == 409
+    t = wait_until_idle(c8)
+    assert t["state"] == "finished" and len(t["epoch_results"]) == 3
+    assert t["seen"] == 3 * t["settings"]["train_examples"]
+    assert t["test_accuracy"] > 0.7
+    events = read_events(c8, 1)
+    ev = events[0]
+    assert ev["training"]["state"] == "finished" and ev["points"]
+    assert ev["weights"]["shape"] == [16, 64] and ev["image_side"] == 8
+    seen = [p[0] for p in ev["points"]]
+    assert seen == sorted(seen) and seen[-1] == t["seen"]
+    s = c8.get("/api/state").json()
+    assert s["model"]["source"] == "page" and s["model"]["test_accuracy"] == t["test_accuracy"]
+    assert c8.post("/api/train/stop", json={}).status_code == 409
+
+
+def test_stream_updates_at_least_ten_times_a_second(c8):
+    r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 100, "batch_size": 1,
+                                          "learning_rate": 0.5, "seed": 1})
+    assert r.status_code == 200
+    t0 = time.perf_counter()
+    events = read_events(c8, 15)
+    rate = len(events) / (time.perf_counter() - t0)
+    assert rate >= 10, rate
+    assert all(e["training"]["state"] == "running" for e in events[1:])
+    assert c8.post("/api/train/stop", json={}).status_code == 200
+    assert c8.get("/api/train/state").json()["training"]["state"] == "stopped"
+    r = c8.post("/api/train/reset", json={})
+    assert r.status_code == 200 and r.json()["model"]["source"] == "file"
+    assert c8.get("/api/train/state").json()["training"] is None
+    assert read_events(c8, 1) == [{"training": None}]
+    assert c8.post("/api/train/pause", json={}).status_code == 409
+
+
+@pytest.mark.parametrize("body", [
+    {"hidden": "16"}, {"hidden": [0]}, {"hidden": [16] * 9}, {"hidden": [1.5]},
+    {"learning_rate": 0}, {"learning_rate": -1}, {"learning_rate": "3"},
+    {"epochs": 1000}, {"epochs": 0}, {"batch_size": 100000}, {"batch_size": 5000},
+    {"preset": "nope"}, {"activation": "cosine"}, {"optimizer": "lbfgs"}, {"seed": -1},
+    {"train_examples": 5}, {"what": 1},
+])
+def test_bad_training_settings(c8, body):
+    r = c8.post("/api/train/start", json=body)
+    assert r.status_code == 400 and r.json()["error"]
+    assert c8.get("/api/train/state").json()["training"] is None
+
+
+def test_bad_control_bodies(c8):
+    assert c8.post("/api/train/pause", json={"x": 1}).status_code == 400
+    assert c8.post("/api/train/stop", json={}).status_code == 409
+    assert c8.post("/api/train/resume", json={}).status_code == 409
+
+
+# ----------------------------------------------------------------------------- models
+def test_save_list_load_and_select_models(c8):
+    assert c8.post("/api/models/save", json={"name": "first"}).status_code == 409  # none yet
+    c8.post("/api/train/start", json={"hidden": [8], "epochs": 1, "seed": 2})
+    wait_until_idle(c8)
+    for name in ("../evil", "a/b", "/etc/passwd", "", ".hidden", "x" * 65, 5, None, "a.b"):
+        r = c8.post("/api/models/save", json={"name": name})
+        assert r.status_code == 400, name
+    r = c8.post("/api/models/save", json={"name": "first"})
+    assert r.status_code == 200 and r.json()["saved"] == ["first"]
+    path = c8.save_dir / "first.safetensors"
+    net = load(path)
+    assert net.sizes == [64, 8, 10] and net.metadata["dataset"] == "digits"
+    assert net.metadata["epochs_trained"] == 1
+    assert c8.post("/api/models/save", json={"name": "first"}).status_code == 409
+    assert c8.post("/api/models/save", json={"name": "first", "overwrite": True}
+                   ).status_code == 200
+    assert c8.post("/api/models/save", json={"name": "z", "overwrite": "yes"}).status_code == 400
+    assert c8.get("/api/models").json()["saved"] == ["first"]
+    assert c8.post("/api/models/load", json={"name": "nothere"}).status_code == 404
+    assert c8.post("/api/models/load", json={"name": "../first"}).status_code == 400
+    r = c8.post("/api/models/load", json={"name": "first"})
+    assert r.status_code == 200 and r.json()["model"]["label"] == "first.safetensors"
+    assert r.json()["model"]["sizes"] == [64, 8, 10]
+    r = c8.post("/api/models/select", json={"source": "page"})
+    assert r.status_code == 200 and r.json()["model"]["source"] == "page"
+    assert c8.post("/api/models/select", json={"source": "/tmp/x"}).status_code == 400
+
+
+def test_saving_is_off_without_a_save_folder(c28):
+    r = c28.post("/api/models/save", json={"name": "x"})
+    assert r.status_code == 409 and "--save-dir" in r.json()["error"]
+    assert c28.post("/api/models/load", json={"name": "x"}).status_code == 409
+    assert c28.post("/api/models/select", json={"source": "page"}).status_code == 409
+
+
+# ----------------------------------------------------------------------------- the command
+def test_serve_binds_loopback_unless_allowed(capsys):
+    from nudge.cli import main
+    from nudge.cli.serve import check_host
+    from nudge.errors import NudgeError
+
+    assert check_host("127.0.0.1", False) is True
+    with pytest.raises(NudgeError, match="--allow-remote"):
+        check_host("0.0.0.0", False)
+    assert check_host("0.0.0.0", True) is False
+    assert main(["serve", "--host", "0.0.0.0"]) == 1
+    assert "--allow-remote" in capsys.readouterr().err
+    assert main(["serve", "--save-dir", "/nonexistent/folder"]) == 1
+    assert main(["serve", "--port", "70000"]) == 1
