@@ -58,6 +58,19 @@ def test_every_optimizer_learns(digits, optimizer, eta):
     assert history.settings["optimizer"] == optimizer
 
 
+def test_cosine_schedule_decays_the_learning_rate(digits):
+    from nudge.train import learning_rate_at
+
+    history = train(Network([64, 10, 10], seed=0), digits.X_train, digits.y_train, epochs=4,
+                    learning_rate=2.0, schedule="cosine", min_learning_rate=0.1)
+    etas = history.column("learning_rate")
+    assert etas[0] == 2.0 and etas == sorted(etas, reverse=True) and etas[-1] > 0.1
+    assert etas[2] == pytest.approx(0.1 + 1.9 * 0.5 * (1 + np.cos(np.pi * 2 / 4)))
+    assert learning_rate_at(3, 4, 2.0) == 2.0
+    with pytest.raises(NudgeError, match="unknown learning-rate schedule"):
+        learning_rate_at(1, 4, 2.0, "exponential")
+
+
 def test_weight_decay_shrinks_weights(digits):
     plain, decayed = Network([64, 16, 10], seed=0), Network([64, 16, 10], seed=0)
     for net, wd in ((plain, 0.0), (decayed, 0.05)):
@@ -129,6 +142,6 @@ def test_mismatched_data_is_refused(digits):
 def test_learns_a_real_mnist_subset(mnist):
     small = mnist.subset(10000, 2000)
     net = Network([784, 16, 16, 10], seed=0)
-    history = train(net, small.X_train, small.y_train, epochs=3, batch_size=10,
-                    learning_rate=3.0, test_data=small.test_data)
+    history = train(net, small.X_train, small.y_train, epochs=4, batch_size=10,
+                    learning_rate=1.0, test_data=small.test_data)
     assert history.last.test_accuracy > 0.85

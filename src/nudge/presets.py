@@ -13,13 +13,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "3b1b": {
         "sizes": [784, 16, 16, 10], "activation": "sigmoid", "output": "sigmoid",
         "cost": "quadratic", "init": "scaled",
-        "epochs": 30, "batch_size": 10, "learning_rate": 3.0,
-        "description": "784-16-16-10 sigmoid, quadratic cost (3Blue1Brown's network)",
+        "epochs": 30, "batch_size": 10, "learning_rate": 1.0,
+        "schedule": "cosine", "min_learning_rate": 0.02,
+        "description": "784-16-16-10 sigmoid, quadratic cost (3Blue1Brown's network), B=10, "
+                       "eta 1.0 decaying (cosine) to 0.02 over 30 epochs",
     },
     "nielsen": {
         "sizes": [784, 30, 10], "activation": "sigmoid", "output": "sigmoid",
         "cost": "quadratic", "init": "normal",
-        "epochs": 30, "batch_size": 10, "learning_rate": 1.5,
+        "epochs": 30, "batch_size": 10, "learning_rate": 1.5, "schedule": "constant",
         "description": "784-30-10 sigmoid, quadratic cost, B=10, Nielsen's eta=3.0 "
                        "(1.5 on nudge's cost without the 1/2), 30 epochs (Nielsen, chapter 1)",
     },

@@ -12,6 +12,10 @@ Optimisers (how a step uses the gradient g = ∂C/∂θ)::
     momentum  v ← μ v − η g;  θ ← θ + v
     adam      m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  θ ← θ − η m̂ / (√ŝ + ε)
 
+Learning-rate schedules: ``constant`` (η every epoch, the default) or
+``cosine``: in epoch e of E, η_e = η_min + (η − η_min) (1 + cos(π (e−1)/E)) / 2,
+big steps first and ever smaller ones as the network settles.
+
 ``weight_decay`` λ adds (λ/2) Σ w² to the cost (L2), i.e. λ w to each weight's
 gradient; biases are not decayed.
 """
@@ -32,6 +36,7 @@ from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "cosine")
 DEFAULT_LEARNING_RATES = {"sgd": 3.0, "momentum": 0.5, "adam": 0.003}
 
 
@@ -46,6 +51,7 @@ class EpochRecord:
     test_accuracy: float | None
     seconds: float          # time spent on the SGD steps of this epoch
     steps: int              # mini-batch steps taken in this epoch
+    learning_rate: float | None = None   # η used in this epoch
 
 
 @dataclass
@@ -138,6 +144,19 @@ class Adam(SGD):
         p -= (self.learning_rate * m_hat / (np.sqrt(s_hat) + self.eps)).astype(p.dtype)
 
 
+def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: str = "constant",
+                     min_learning_rate: float = 0.0) -> float:
+    """η for epoch ``epoch`` (1-based) of ``epochs`` under the schedule."""
+    if schedule == "constant":
+        return learning_rate
+    if schedule == "cosine":
+        progress = (epoch - 1) / epochs
+        return min_learning_rate + (learning_rate - min_learning_rate) * 0.5 * (
+            1 + math.cos(math.pi * progress))
+    raise NudgeError(f"unknown learning-rate schedule {schedule!r}: choose one of "
+                     f"{', '.join(SCHEDULES)}")
+
+
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> SGD:
     if name == "sgd":
@@ -212,6 +231,8 @@ def train(
     epochs: int = 30,
     batch_size: int | None = 10,
     learning_rate: float | None = None,
+    schedule: str = "constant",
+    min_learning_rate: float = 0.0,
     optimizer: str = "sgd",
     momentum: float = 0.9,
     weight_decay: float = 0.0,
@@ -229,9 +250,11 @@ def train(
     whole training set: full-batch gradient descent.  ``test_data=(X, y)`` is
     evaluated after every epoch.  ``callback(record, net)`` runs after every
     epoch; returning ``False`` stops training.  ``seed`` fixes the shuffling
-    (default: the network's seed).  ``engine`` is ``"reference"`` (the NumPy
-    code in ``nudge.network``), ``"fast"`` (a compiled epoch kernel, plain SGD
-    on sigmoid networks) or ``"auto"`` (fast where it applies).
+    (default: the network's seed).  ``schedule`` is ``"constant"`` or
+    ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
+    ``engine`` is ``"reference"`` (the NumPy code in ``nudge.network``),
+    ``"fast"`` (a compiled epoch kernel for plain SGD) or ``"auto"`` (fast
+    where it applies).
 
     The first Ctrl-C stops after the current step and returns the history so
     far (``history.stopped == "interrupted"``); the network keeps what it learned.
@@ -244,6 +267,10 @@ def train(
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[optimizer]
     learning_rate = _positive_float("learning rate", learning_rate)
+    learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
+    if not (0 <= min_learning_rate <= learning_rate):
+        raise NudgeError(f"the minimum learning rate must be between 0 and the learning rate "
+                         f"{learning_rate:g}, got {min_learning_rate!r}")
     if weight_decay < 0 or not math.isfinite(weight_decay):
         raise NudgeError(f"weight decay must be 0 or more, got {weight_decay!r}")
     if not 0 <= momentum < 1:
@@ -272,6 +299,8 @@ def train(
     rng = np.random.default_rng(net.seed if seed is None else seed)
     history = History(settings={
         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "schedule": schedule,
+        "min_learning_rate": min_learning_rate if schedule != "constant" else None,
         "optimizer": optimizer, "momentum": momentum if optimizer == "momentum" else None,
         "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
         "engine": "fast" if use_fast else "reference",
@@ -288,15 +317,17 @@ def train(
             for epoch in range(1, epochs + 1):
                 snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
                 order = rng.permutation(n)
+                eta = learning_rate_at(epoch, epochs, learning_rate, schedule, min_learning_rate)
+                opt.learning_rate = eta
                 start_time = time.perf_counter()
                 if use_fast:
                     steps = fast.sgd_epoch(net, fast_inputs, labels, order, batch_size,
-                                           learning_rate, stop=stop, bar=bar)
+                                           eta, stop=stop, bar=bar)
                 else:
                     steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
                 seconds = time.perf_counter() - start_time
                 record = _end_of_epoch(net, epoch, X, labels, test_data, seconds, steps,
-                                       monitor_train_cost, snapshot, learning_rate, history)
+                                       monitor_train_cost, snapshot, eta, history)
                 history.epochs.append(record)
                 if bar is not None and record.test_accuracy is not None:
                     bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
@@ -348,4 +379,5 @@ def _end_of_epoch(net: Network, epoch: int, X: np.ndarray, labels: np.ndarray,
         )
         err.history = history  # type: ignore[attr-defined]
         raise err
-    return EpochRecord(epoch, train_cost, test_cost, test_accuracy, seconds, steps)
+    return EpochRecord(epoch, train_cost, test_cost, test_accuracy, seconds, steps,
+                       learning_rate)

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DivergenceError, NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 from ..presets import PRESETS
-from ..train import DEFAULT_LEARNING_RATES, OPTIMIZERS, evaluate, train
+from ..train import DEFAULT_LEARNING_RATES, OPTIMIZERS, SCHEDULES, evaluate, train
 from .common import (
     add_data_options,
     add_json_option,
@@ -61,6 +61,11 @@ def register(sub: Any) -> None:
                    help="step size eta (default: the preset's for sgd; "
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()
                                     if k != "sgd") + ")")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule: constant, or cosine decay to "
+                        "--min-learning-rate (default: the preset's)")
+    p.add_argument("--min-learning-rate", type=nonnegative_float, metavar="ETA_MIN",
+                   help="where the cosine schedule ends (default: the preset's, else 0)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="sgd (default), momentum or adam")
     p.add_argument("--momentum", type=nonnegative_float, default=0.9,
@@ -147,14 +152,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         eta = preset["learning_rate"]
     else:
         eta = DEFAULT_LEARNING_RATES[args.optimizer]
+    schedule = args.schedule or preset.get("schedule", "constant")
+    if args.min_learning_rate is not None:
+        min_eta = args.min_learning_rate
+    elif args.learning_rate is None and args.optimizer == "sgd":
+        min_eta = preset.get("min_learning_rate", 0.0)
+    else:
+        min_eta = 0.0
+    if schedule == "constant":
+        min_eta = 0.0
+    elif min_eta > eta:
+        raise NudgeError(f"--min-learning-rate {min_eta:g} is above the learning rate {eta:g}")
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
         print(f"training {net!r}\n  on {data!r}, {epochs} epochs, batch size "
-              f"{batch_size or 'full'}, eta {eta:g}, {args.optimizer}, seed {seed}",
+              f"{batch_size or 'full'}, eta {eta:g}"
+              + (f" ({schedule} to {min_eta:g})" if schedule != "constant" else "")
+              + f", {args.optimizer}, seed {seed}",
               file=sys.stderr)
     try:
         history = train(net, data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                        learning_rate=eta, optimizer=args.optimizer, momentum=args.momentum,
+                        learning_rate=eta, schedule=schedule, min_learning_rate=min_eta,
+                        optimizer=args.optimizer, momentum=args.momentum,
                         weight_decay=args.weight_decay, test_data=data.test_data, seed=seed,
                         progress=progress, engine=args.engine)
     except DivergenceError as e:
