@@ -21,7 +21,7 @@ pytest.importorskip("httpx")
 from PIL import Image, ImageDraw  # noqa: E402
 
 with warnings.catch_warnings():        # newer Starlette suggests httpx2; httpx works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
 from nudge.images import prepare_file  # noqa: E402

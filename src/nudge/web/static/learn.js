@@ -6,7 +6,7 @@ let points = [];           // [examples seen, smoothed cost]
 let training = null;       // the latest summary
 let weights = null;        // first-layer weights (bytes) while training
 let drawPending = false;
-let eventsThisSecond = 0;
+let eventsThisSecond = 0, eventsTotal = 0;
 const $ = (id) => document.getElementById(id);
 
 export function init(s) {
@@ -100,6 +100,7 @@ function connect() {
   const es = new EventSource("/api/train/stream");
   es.onmessage = (ev) => {
     eventsThisSecond++;
+    $("s-updates").dataset.total = ++eventsTotal;
     const msg = JSON.parse(ev.data);
     const wasActive = training && ["running", "paused", "stopping"].includes(training.state);
     if (msg.training === null) { training = null; points = []; weights = null; schedule(); return; }
@@ -155,7 +156,8 @@ function render() {
   ], { xmin: 0, xmax: total, ymin: 0, xfmt: kfmt, xlabel: "examples seen", empty: "press Start to train" });
   lineChart($("acc-chart"), [
     { points: epochs.filter((e) => e.test_accuracy != null).map((e) => [e.epoch, e.test_accuracy]), color: "#16a34a", dots: true, line: true },
-  ], { xmin: 0, xmax: t ? t.epochs : 1, ymin: 0, ymax: 1, yfmt: (y) => `${Math.round(100 * y)}%`, xlabel: "epoch", empty: "after the first epoch" });
+  ], { xmin: 0, xmax: t ? t.epochs : 1, ymin: 0, ymax: 1, yfmt: (y) => `${Math.round(100 * y)}%`, xlabel: "epoch", integerX: true, empty: "after the first epoch" });
+  $("cost-chart").dataset.points = points.length;
   drawWeights();
 }
 

@@ -176,8 +176,9 @@ export function lineChart(canvas, series, opts = {}) {
     ctx.beginPath(); ctx.moveTo(L, py(y)); ctx.lineTo(W - R, py(y)); ctx.stroke();
     ctx.fillText(opts.yfmt ? opts.yfmt(y) : y.toPrecision(3), 4, py(y) + 4);
   }
-  for (let i = 0; i <= 4; i++) {
-    const x = x0 + (i / 4) * (x1 - x0);
+  const xticks = opts.integerX ? Math.max(1, Math.min(10, Math.round(x1 - x0))) : 4;
+  for (let i = 0; i <= xticks; i++) {
+    const x = x0 + (i / xticks) * (x1 - x0);
     const label = opts.xfmt ? opts.xfmt(x) : String(Math.round(x));
     ctx.fillText(label, Math.min(W - R - ctx.measureText(label).width, px(x) - (i ? ctx.measureText(label).width / 2 : 0)), H - 10);
   }
