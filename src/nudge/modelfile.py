@@ -60,7 +60,8 @@ def check_writable(path: str | Path) -> Path:
         raise NudgeError(f"{path}: the folder {folder} does not exist; create it or choose "
                          "another --out path")
     if path.is_dir():
-        raise NudgeError(f"{path} is a folder; give a file name such as {path / 'model.safetensors'}")
+        raise NudgeError(f"{path} is a folder; give a file name such as "
+                         f"{path / 'model.safetensors'}")
     if not os.access(folder, os.W_OK):
         raise NudgeError(f"{path}: the folder {folder} is not writable; choose another --out path")
     return path
@@ -142,7 +143,8 @@ def load(path: str | Path) -> Network:
                    f"unexpected {extra})")
     dtypes = {t.dtype for t in tensors.values()}
     if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
-        raise _bad(path, f"tensors must all be float32 or all float64, found {sorted(map(str, dtypes))}")
+        found = sorted(map(str, dtypes))
+        raise _bad(path, f"tensors must all be float32 or all float64, found {found}")
     dtype = next(iter(dtypes))
     init = info.get("init") if info.get("init") in INITS else "scaled"
     net = Network(sizes, info["activation"], info["output"], info["cost"], init, seed=0,
