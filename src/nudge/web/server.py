@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, Network
 from ..presets import PRESETS
-from ..train import OPTIMIZERS
+from ..train import OPTIMIZERS, SCHEDULES
 from . import explain
 from .training import TrainingJob, TrainingSettings
 
@@ -460,7 +460,8 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     # ------------------------------------------------------------------ training
     def _settings(data: dict[str, Any]) -> TrainingSettings:
         _allowed(data, {"preset", "hidden", "activation", "epochs", "batch_size",
-                        "learning_rate", "optimizer", "train_examples", "test_examples", "seed"})
+                        "learning_rate", "optimizer", "train_examples", "test_examples", "seed",
+                        "schedule"})
         preset_name = get_choice(data, "preset", list(PRESETS) + ["custom"], "3b1b")
         preset = PRESETS["3b1b" if preset_name == "custom" else preset_name]
         hidden = data.get("hidden", preset["sizes"][1:-1])
@@ -478,15 +479,19 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
         batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], preset["batch_size"])
         if batch_size > n_train:
             raise bad(f"batch_size {batch_size} is larger than the {n_train} training examples")
+        learning_rate = get_float(data, "learning_rate", *LIMITS["learning_rate"],
+                                  preset["learning_rate"])
+        schedule = get_choice(data, "schedule", SCHEDULES, preset.get("schedule", "constant"))
+        min_learning_rate = (min(preset.get("min_learning_rate", 0.0), learning_rate)
+                             if schedule != "constant" else 0.0)
         return TrainingSettings(
             sizes=sizes, activation=get_choice(data, "activation", ACTIVATIONS,
                                                preset["activation"]),
             output=preset["output"], cost=preset["cost"], init=preset["init"],
             epochs=get_int(data, "epochs", *LIMITS["epochs"], preset["epochs"]),
             batch_size=batch_size,
-            learning_rate=get_float(data, "learning_rate", *LIMITS["learning_rate"],
-                                    preset["learning_rate"]),
-            optimizer=optimizer, train_examples=n_train,
+            learning_rate=learning_rate, schedule=schedule,
+            min_learning_rate=min_learning_rate, optimizer=optimizer, train_examples=n_train,
             test_examples=min(get_int(data, "test_examples", *LIMITS["test_examples"],
                                       len(d.X_test)), len(d.X_test)),
             seed=get_int(data, "seed", *LIMITS["seed"],

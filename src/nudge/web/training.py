@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..network import Network, desired_outputs
-from ..train import evaluate, make_optimizer
+from ..train import evaluate, learning_rate_at, make_optimizer
 
 POINT_INTERVAL = 0.05        # seconds between two points of the cost curve
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
@@ -49,6 +49,8 @@ class TrainingSettings:
     epochs: int = 3
     batch_size: int = 10
     learning_rate: float = 3.0
+    schedule: str = "constant"          # or "cosine", as in nudge.train
+    min_learning_rate: float = 0.0
     optimizer: str = "sgd"
     train_examples: int = 60000
     test_examples: int = 10000
@@ -175,6 +177,8 @@ class TrainingJob:
             self.epoch = epoch
             snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
             order = rng.permutation(n)
+            opt.learning_rate = learning_rate_at(epoch, s.epochs, s.learning_rate, s.schedule,
+                                                 s.min_learning_rate)
             epoch_start = clock()
             paused_in_epoch = 0.0
             costs: list[float] = []
