@@ -187,3 +187,17 @@ def test_blas_path_choice():
     assert not fast.use_blas([784, 16, 16, 10], 10)
     assert not fast.use_blas([784, 1024, 10], 10)
     assert fast.use_blas([784, 1024, 10], 1000)
+
+
+def test_chunk_gather_copies_rows_in_the_shuffled_order():
+    X, _ = sparse_pixels(40, n_in=30)
+    inputs = fast.Inputs(X)
+    order = np.random.default_rng(0).permutation(40)
+    kernel = fast._load_kernel()
+    ptr, pix, x = kernel.gather_rows(inputs.indptr, inputs.idx, inputs.val, inputs.scale,
+                                     order, 5, 25)
+    assert len(ptr) == 21
+    for k in range(20):
+        dense = np.zeros(30, dtype=np.float32)
+        dense[pix[ptr[k]:ptr[k + 1]]] = x[ptr[k]:ptr[k + 1]]
+        np.testing.assert_array_equal(dense, X[order[5 + k]].astype(np.float32) / np.float32(255))

@@ -3,12 +3,17 @@
 The mathematics is exactly that of :mod:`nudge.network` (``Network.backprop``
 and ``Network.update_mini_batch``); only the bookkeeping differs:
 
-* no per-batch arrays: every buffer (activations, δs, gradients) is allocated
-  once per epoch and the weights are updated in place;
+* a mini-batch at a time: forward and backward for each of its examples with
+  the weights from before the step (aˡ and δˡ kept per example in small
+  buffers allocated once per chunk), then the step, in place.  The first
+  layer's step goes straight into the W¹ᵀ rows of each example's lit pixels
+  (−η x_p δ¹), so it needs no gradient buffer;
+* each chunk of ~5,000 examples is first gathered, in the shuffled order, into
+  one contiguous block (pixel index, float32 intensity), so the hot loop reads
+  memory sequentially instead of fetching rows from all over the data set;
 * the pixels stay uint8; each one is turned into intensity/255 (in float32,
-  as :func:`nudge.network.as_inputs` does) when it is read, and rows are read
-  in the epoch's shuffled ``order`` directly, so no float copy of the data set
-  is ever made;
+  as :func:`nudge.network.as_inputs` does) when it is gathered, so no float
+  copy of the whole data set is ever made;
 * a pixel that is 0 adds exactly 0 to zˡ and to ∂C/∂W¹, so the first layer
   only visits the non-zero pixels (about 19% of an MNIST image).  The result
   is the same as the dense sum; only the (float32) rounding order differs;
@@ -145,16 +150,8 @@ class _Packed:
             # Wᵀ: row i holds the weights *from* input i, contiguous
             self.params[wo[l]:wo[l] + n_in * n_out].reshape(n_in, n_out)[...] = W.T
             self.params[bo[l]:bo[l] + n_out] = b
-        self.grads = np.zeros(pos, dtype=np.float32)
-        self.acts = np.zeros(sum(sizes[1:]), dtype=np.float32)
-        self.deltas = np.zeros(sum(sizes[1:]), dtype=np.float32)
-        self.a_off = np.cumsum([0] + sizes[1:-1]).astype(np.int64)
-        # the first layer's Wᵀ and its gradient as (n_in, n_out) views of the flat arrays
+        # the first layer's Wᵀ as an (n_in, n_out) view of the flat array
         self.W0 = self.params[:sizes[0] * sizes[1]].reshape(sizes[0], sizes[1])
-        self.G0 = self.grads[:sizes[0] * sizes[1]].reshape(sizes[0], sizes[1])
-        self.nz_val = np.zeros(sizes[0], dtype=np.float32)
-        self.touched = np.zeros(sizes[0], dtype=np.uint8)
-        self.touched_list = np.zeros(sizes[0], dtype=np.int64)
 
     def unpack(self, net: Any) -> None:
         sizes = self.sizes
@@ -242,10 +239,9 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
         for first in range(0, n, chunk):
             last = min(first + chunk, n)
             kernel(inputs.indptr, inputs.idx, inputs.val, inputs.scale, classes, rows, order,
-                   first, last, batch_size, np.float32(learning_rate), p.W0, p.G0,
-                   p.params, p.grads, p.sizes, p.wo, p.bo, _HIDDEN[net.activation],
-                   _OUTPUT[net.output], _COST[net.cost_function], p.acts, p.a_off, p.deltas,
-                   p.nz_val, p.touched, p.touched_list)
+                   first, last, batch_size, np.float32(learning_rate), p.W0, p.params,
+                   p.sizes, p.wo, p.bo, _HIDDEN[net.activation], _OUTPUT[net.output],
+                   _COST[net.cost_function])
             done = -(-(last - first) // batch_size)
             steps += done
             if bar is not None:
