@@ -10,7 +10,7 @@ import pytest
 
 from nudge import fast
 from nudge.errors import NudgeError
-from nudge.network import Network, desired_outputs
+from nudge.network import Network, as_inputs, desired_outputs
 from nudge.train import train
 
 pytestmark = pytest.mark.skipif(not fast.numba_available(), reason="numba is not installed")
@@ -200,4 +200,4 @@ def test_chunk_gather_copies_rows_in_the_shuffled_order():
     for k in range(20):
         dense = np.zeros(30, dtype=np.float32)
         dense[pix[ptr[k]:ptr[k + 1]]] = x[ptr[k]:ptr[k + 1]]
-        np.testing.assert_array_equal(dense, X[order[5 + k]].astype(np.float32) / np.float32(255))
+        np.testing.assert_array_equal(dense, as_inputs(X[order[5 + k]]))
