@@ -3,6 +3,12 @@
 Learning rates are for nudge's cost, Σⱼ (aⱼ − yⱼ)² with no factor ½.  Nielsen's
 book uses ½ Σⱼ (aⱼ − yⱼ)², whose gradient is half as large, so his η = 3.0 is
 the same step as η = 1.5 here: the ``nielsen`` preset takes exactly his steps.
+
+Initialisation: both presets use ``scaled`` (weights ~ N(0, 1/n_in)), which
+trains better and far more reliably than chapter 1's N(0, 1): measured with
+``nudge train --preset nielsen --init normal`` seeds 1, 2, 3 gave 95.60%,
+95.12% and 85.69% (saturated hidden neurons), against 96.01%, 96.11% and
+more with ``scaled`` (see the README's Results).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "nielsen": {
         "sizes": [784, 30, 10], "activation": "sigmoid", "output": "sigmoid",
-        "cost": "quadratic", "init": "normal",
+        "cost": "quadratic", "init": "scaled",
         "epochs": 30, "batch_size": 10, "learning_rate": 1.5, "schedule": "constant",
         "description": "784-30-10 sigmoid, quadratic cost, B=10, Nielsen's eta=3.0 "
                        "(1.5 on nudge's cost without the 1/2), 30 epochs (Nielsen, chapter 1)",
