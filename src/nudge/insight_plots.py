@@ -104,12 +104,12 @@ def plot_sensitivity(net: Network, sens: Sensitivity, path: str | Path, title: s
     ax = fig.add_subplot(spec[1])
     labels, shares, means = [], [], []
     for ls in sens.layers:
-        labels.append(f"L{ls.layer} {ls.kind}\n({ls.count})")
+        labels.append(f"{'W' if ls.kind == 'weights' else 'b'}{ls.layer}\n({ls.count:,})")
         shares.append(100 * ls.share_of_squared)
         means.append(ls.mean_abs)
     x = np.arange(len(labels))
-    bars = ax.bar(x, means, color=["tab:blue" if "w" in lb.split()[1] else "tab:orange"
-                                   for lb in labels])
+    bars = ax.bar(x, means, color=["tab:blue" if ls.kind == "weights" else "tab:orange"
+                                   for ls in sens.layers])
     ax.set_yscale("log")
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=7)
@@ -117,7 +117,8 @@ def plot_sensitivity(net: Network, sens: Sensitivity, path: str | Path, title: s
     for b, s in zip(bars, shares):
         ax.annotate(f"{s:.1f}%", (b.get_x() + b.get_width() / 2, b.get_height()),
                     ha="center", va="bottom", fontsize=7)
-    ax.set_title("per layer (labels: share of ‖∇C‖²)", fontsize=9)
+    ax.set_title("per layer: weights Wˡ (blue), biases bˡ (orange);\nlabels: share of ‖∇C‖²",
+                 fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     fig.suptitle(title or f"sensitivity of the cost over {sens.n_examples:,} {sens.split} "
                  f"examples (C = {sens.cost:.4f}, ‖∇C‖ = {sens.gradient_norm:.3g})",
