@@ -51,8 +51,12 @@ API (all return dataclasses with ``to_dict()``)
 * :func:`sensitivity` → :class:`Sensitivity`; :func:`compare` → :class:`Comparison`;
   :func:`linear_check` → list of :class:`LinearCheckRow`
 * :func:`example_wishes` → :class:`ExampleWishes`  (the video's chain for one example)
-* :func:`average_of_nudges`, :func:`minibatch_estimates` → :class:`AverageReport`
-* :func:`descent` → :class:`DescentReport`  (full-batch GD vs SGD from one start)
+* :func:`average_of_nudges`, :func:`average_check` → :class:`AverageCheck`,
+  :func:`minibatch_estimates` → :class:`AverageReport` (with :class:`BatchEstimate` rows)
+* :func:`descent` → :class:`DescentReport`  (full-batch GD vs SGD from one start; default
+  η from :func:`default_learning_rate`: 10 for full-batch, 3 for mini-batches)
+* naming: :func:`locate`, :func:`parameter_name`, :func:`parse_parameter` → :class:`Parameter`;
+  θ as one vector: :func:`get_parameters`, :func:`set_parameters`, :func:`unflatten`
 * :func:`landscape` → :class:`Landscape`  (1-D and 2-D slices of the cost)
 """
 
