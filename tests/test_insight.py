@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -462,22 +461,16 @@ needs_mnist = pytest.mark.skipif(
 
 
 @needs_mnist
-def test_full_mnist_sensitivity_is_fast_and_correct():
+def test_full_mnist_sensitivity_is_correct():
+    # (its speed is measured by benchmarks/insight_speed.py, not by a timed test)
     data = load_dataset("mnist")
     net = Network([784, 16, 16, 10], seed=1)
-    ins.full_gradient(net, data.X_train[:2000], data.y_train[:2000])       # warm up
-    best = min(ins.full_gradient(net, data.X_train, data.y_train).seconds for _ in range(3))
-    assert best < 1.0, f"full gradient over 60,000 took {best:.2f} s"
-    t = time.perf_counter()
     sens = ins.sensitivity(net, data.X_train, data.y_train)
-    assert time.perf_counter() - t < 2.0
     assert sens.n_examples == 60000
     g64 = ins.full_gradient(net, data.X_train[:3000], data.y_train[:3000], dtype=np.float64)
     gw, gb = net.astype(np.float64).backprop(data.X_train[:3000], data.y_train[:3000])
     np.testing.assert_allclose(g64.flat(), ins.flatten(gw, gb), rtol=1e-10, atol=1e-18)
-    t = time.perf_counter()
     ins.example_wishes(net, data.X_train[0], data.y_train[0], 0)
-    assert time.perf_counter() - t < 0.1
     p = ins.parse_parameter(net, "layer 1 weight from input pixel (row 12, col 7) to hidden "
                                  "neuron 3")
     assert sens.gradient[p.index] == ins.flatten(*ins.unflatten(net, sens.gradient))[p.index]
@@ -486,9 +479,7 @@ def test_full_mnist_sensitivity_is_fast_and_correct():
 
 @needs_mnist
 @pytest.mark.slow
-def test_full_mnist_descent_default_is_quick(capsys, tmp_path):
-    t = time.perf_counter()
+def test_full_mnist_descent_default(capsys, tmp_path):
     code, out, err = _run(capsys, ["descent", "--dataset", "mnist"])
     assert code == 0, err
-    assert time.perf_counter() - t < 30
     assert "fewer" in out

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NudgeError
+from . import plots
 from .insight import (
     AverageReport,
     DescentReport,
@@ -19,7 +19,6 @@ from .insight import (
     input_image_shape,
     unflatten,
 )
-from .modelfile import atomic_write_bytes
 from .network import Network
 from .plots import new_figure
 
@@ -27,22 +26,8 @@ DPI = 90
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
-    """Render ``fig`` to PNG at ``DPI`` dots per inch (small files) and write it atomically,
-    as :func:`nudge.plots.save_figure` does at 120; the figure is closed."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    """:func:`nudge.plots.save_figure` at ``DPI`` dots per inch (small files)."""
+    return plots.save_figure(fig, path, dpi=DPI)
 
 
 COLORS = ["tab:red", "orange", "#ff4dff", "tab:cyan", "tab:brown", "black"]

@@ -20,8 +20,8 @@ def new_figure(*args: Any, **kwargs: Any):
     return plt.subplots(*args, **kwargs)
 
 
-def save_figure(fig: Any, path: str | Path) -> Path:
-    """Render ``fig`` to PNG and write it atomically; the figure is closed."""
+def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Render ``fig`` to PNG at ``dpi`` and write it atomically; the figure is closed."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -29,7 +29,7 @@ def save_figure(fig: Any, path: str | Path) -> Path:
         raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
