@@ -30,6 +30,13 @@ def _step(p, g, eta):
 
 
 @njit(cache=True, nogil=True)
+def _decay(p, decay):
+    """p ← (1 − ηλ) p: the weight-decay part of θ ← θ − η (g + λθ)."""
+    for j in range(p.shape[0]):
+        p[j] *= decay
+
+
+@njit(cache=True, nogil=True)
 def _activate(kind, a):
     """a = σ(z) in place (kind: 0 sigmoid, 1 relu, 2 tanh, 3 softmax)."""
     lo, hi = 0, a.shape[0]
@@ -119,7 +126,7 @@ def gather_rows(indptr, idx, val, scale, order, first, last):
 
 @njit(cache=True, nogil=True)
 def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_size, eta,
-              W0, params, sizes, wo, bo, hidden, output, cost):
+              decay, W0, params, sizes, wo, bo, hidden, output, cost):
     """SGD steps on the examples order[first:last], batch_size at a time (the last
     batch of the epoch may be smaller).  Updates params (and W0, its first layer's
     Wᵀ as an (n_in, n_out) view) in place.  Row r's inputs are the non-zero
@@ -128,7 +135,9 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
     A mini-batch at a time: forward and backward for each of its examples with
     the weights as they were before the step (keeping each example's aˡ and δˡ),
     then the step.  The first layer's step goes straight into the rows of W¹ᵀ of
-    the pixels each example lit, −η x_p δ¹ per example: no gradient buffer."""
+    the pixels each example lit, −η x_p δ¹ per example: no gradient buffer.
+    ``decay`` = 1 − ηλ scales every weight (not the biases) at each step (L2
+    weight decay λ); 1 means none."""
     L = sizes.shape[0] - 1
     n1 = sizes[1]
     n_out = sizes[L]
@@ -232,6 +241,9 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
                     d_in[c] = s * _derivative(hidden, a)
         # ---- the step: θ ← θ − η ∂C/∂θ.  Layer 1: every example's −η x_p δ¹ straight
         # into the rows of the pixels it lit (all forwards above used the old weights)
+        if decay != _ONE:
+            for l in range(L):
+                _decay(params[wo[l]:wo[l] + sizes[l] * sizes[l + 1]], decay)
         for l in range(1, L):
             size = sizes[l] * sizes[l + 1]
             _step(params[wo[l]:wo[l] + size], grads[wo[l]:wo[l] + size], eta)

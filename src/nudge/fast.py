@@ -67,8 +67,6 @@ def unsupported_reason(net: Any, optimizer: str, weight_decay: float) -> str | N
     """Why the fast engine cannot train this set-up, or None if it can."""
     if optimizer != "sgd":
         return f"optimizer {optimizer!r} (it does plain sgd only)"
-    if weight_decay:
-        return "weight decay (it does plain sgd without weight decay)"
     if np.dtype(net.dtype) != np.float32:
         return f"{np.dtype(net.dtype)} networks (it trains float32 networks only)"
     if (net.activation not in _HIDDEN or net.output not in _OUTPUT
@@ -196,7 +194,8 @@ def prepare(X: Any, sizes: list[int], batch_size: int) -> Any:
 
 
 def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
-              batch_size: int, learning_rate: float, stop: Any = None, bar: Any = None) -> int:
+              batch_size: int, learning_rate: float, stop: Any = None, bar: Any = None,
+              weight_decay: float = 0.0) -> int:
     """One epoch of plain SGD on ``net`` (in place); returns the steps taken.
 
     ``X``: one example per row (uint8 pixels are read as intensity/255), or
@@ -205,9 +204,10 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
     ``order[0:B]``, ``order[B:2B]``, ... exactly as in the reference trainer).
     Between chunks of steps the ``stop`` flag (``stop.requested``) is checked
     and the tqdm ``bar`` (or None) moves.  The result is that of
-    ``Network.update_mini_batch`` on each batch in turn, up to float32 rounding.
+    ``Network.update_mini_batch`` on each batch in turn, up to float32 rounding
+    (with ``weight_decay`` λ: θ ← θ − η (g + λθ) for the weights, as ``nudge.train.SGD``).
     """
-    reason = unsupported_reason(net, "sgd", 0.0)
+    reason = unsupported_reason(net, "sgd", weight_decay)
     if reason is not None:
         raise NudgeError(f"the fast engine cannot train with {reason}: "
                          "use --engine reference (or auto)")
@@ -222,7 +222,8 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
         raise NudgeError(f"inputs have shape {X.shape} but the network expects rows of "
                          f"{net.sizes[0]} values (one example per row)")
     if use_blas(net.sizes, batch_size):
-        return _blas_epoch(net, X, labels, order, batch_size, learning_rate, stop, bar)
+        return _blas_epoch(net, X, labels, order, batch_size, learning_rate, stop, bar,
+                           weight_decay)
     kernel = _load_kernel().sgd_steps
     if inputs is None:
         inputs = Inputs(X)
@@ -239,7 +240,8 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
         for first in range(0, n, chunk):
             last = min(first + chunk, n)
             kernel(inputs.indptr, inputs.idx, inputs.val, inputs.scale, classes, rows, order,
-                   first, last, batch_size, np.float32(learning_rate), p.W0, p.params,
+                   first, last, batch_size, np.float32(learning_rate),
+                   np.float32(1 - learning_rate * weight_decay), p.W0, p.params,
                    p.sizes, p.wo, p.bo, _HIDDEN[net.activation], _OUTPUT[net.output],
                    _COST[net.cost_function])
             done = -(-(last - first) // batch_size)
@@ -255,7 +257,8 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
 
 # --------------------------------------------------------------------------- BLAS path
 def _blas_epoch(net: Any, X: np.ndarray, labels: np.ndarray, order: np.ndarray,
-                batch_size: int, learning_rate: float, stop: Any, bar: Any) -> int:
+                batch_size: int, learning_rate: float, stop: Any, bar: Any,
+                weight_decay: float = 0.0) -> int:
     """The reference mathematics with preallocated buffers and in-place updates.
 
     For wide layers with large batches, where the matrix products dominate and
@@ -273,6 +276,7 @@ def _blas_epoch(net: Any, X: np.ndarray, labels: np.ndarray, order: np.ndarray,
     gb = [np.empty_like(b) for b in net.biases]
     Y = np.empty((B, sizes[-1]), dtype=dt)
     eta = dt(learning_rate)
+    decay = dt(1 - learning_rate * weight_decay)
     scale = dt(1 / 255) if X.dtype == np.uint8 else None
     one_hot = labels.ndim == 1
     steps = 0
@@ -320,6 +324,8 @@ def _blas_epoch(net: Any, X: np.ndarray, labels: np.ndarray, order: np.ndarray,
                 np.matmul(d, net.weights[l], out=prev)
                 _times_derivative(net.activation, prev, a, t)
         for W, b, g, h in zip(net.weights, net.biases, gW, gb):
+            if weight_decay:
+                W *= decay
             g *= eta
             W -= g
             h *= eta

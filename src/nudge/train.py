@@ -322,7 +322,8 @@ def train(
                 start_time = time.perf_counter()
                 if use_fast:
                     steps = fast.sgd_epoch(net, fast_inputs, labels, order, batch_size,
-                                           eta, stop=stop, bar=bar)
+                                           eta, stop=stop, bar=bar,
+                                           weight_decay=weight_decay)
                 else:
                     steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
                 seconds = time.perf_counter() - start_time
