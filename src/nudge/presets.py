@@ -20,14 +20,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sizes": [784, 16, 16, 10], "activation": "sigmoid", "output": "sigmoid",
         "cost": "quadratic", "init": "scaled",
         "epochs": 30, "batch_size": 10, "learning_rate": 1.0,
-        "schedule": "cosine", "min_learning_rate": 0.02,
+        "schedule": "cosine", "min_learning_rate": 0.02, "weight_decay": 1e-4,
         "description": "784-16-16-10 sigmoid, quadratic cost (3Blue1Brown's network), B=10, "
-                       "eta 1.0 decaying (cosine) to 0.02 over 30 epochs",
+                       "eta 1.0 decaying (cosine) to 0.02 over 30 epochs, L2 weight decay 1e-4",
     },
     "nielsen": {
         "sizes": [784, 30, 10], "activation": "sigmoid", "output": "sigmoid",
         "cost": "quadratic", "init": "scaled",
         "epochs": 30, "batch_size": 10, "learning_rate": 1.5, "schedule": "constant",
+        "weight_decay": 0.0,
         "description": "784-30-10 sigmoid, quadratic cost, B=10, Nielsen's eta=3.0 "
                        "(1.5 on nudge's cost without the 1/2), 30 epochs (Nielsen, chapter 1)",
     },

@@ -313,7 +313,8 @@ def train(
         bar = tqdm(total=epochs * steps_per_epoch, unit="step", desc="training",
                    dynamic_ncols=True, leave=True)
     try:
-        with _StopFlag() as stop:
+        # a diverging run overflows on its way to NaN: we report that ourselves, once
+        with _StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
                 snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
                 order = rng.permutation(n)

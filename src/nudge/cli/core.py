@@ -70,8 +70,9 @@ def register(sub: Any) -> None:
                    help="sgd (default), momentum or adam")
     p.add_argument("--momentum", type=nonnegative_float, default=0.9,
                    help="momentum coefficient mu for --optimizer momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=nonnegative_float, default=0.0, metavar="LAMBDA",
-                   help="L2 weight decay lambda (default 0)")
+    p.add_argument("--weight-decay", type=nonnegative_float, metavar="LAMBDA",
+                   help="L2 weight decay lambda: adds lambda/2 * sum(w^2) to the cost "
+                        "(default: the preset's)")
     p.add_argument("--seed", type=int, help="fixes initialisation and shuffling "
                    "(default: a random seed, recorded in the model file)")
     p.add_argument("--train-limit", type=positive_int, metavar="N",
@@ -163,6 +164,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         min_eta = 0.0
     elif min_eta > eta:
         raise NudgeError(f"--min-learning-rate {min_eta:g} is above the learning rate {eta:g}")
+    weight_decay = (args.weight_decay if args.weight_decay is not None
+                    else preset.get("weight_decay", 0.0))
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
         print(f"training {net!r}\n  on {data!r}, {epochs} epochs, batch size "
@@ -174,7 +177,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         history = train(net, data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
                         learning_rate=eta, schedule=schedule, min_learning_rate=min_eta,
                         optimizer=args.optimizer, momentum=args.momentum,
-                        weight_decay=args.weight_decay, test_data=data.test_data, seed=seed,
+                        weight_decay=weight_decay, test_data=data.test_data, seed=seed,
                         progress=progress, engine=args.engine)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None

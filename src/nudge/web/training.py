@@ -51,6 +51,7 @@ class TrainingSettings:
     learning_rate: float = 3.0
     schedule: str = "constant"          # or "cosine", as in nudge.train
     min_learning_rate: float = 0.0
+    weight_decay: float = 0.0
     optimizer: str = "sgd"
     train_examples: int = 60000
     test_examples: int = 10000
@@ -167,7 +168,7 @@ class TrainingJob:
         X = self.X_train
         Y = desired_outputs(self.y_train, net.sizes[-1], net.dtype.type)
         n = len(X)
-        opt = make_optimizer(s.optimizer, s.learning_rate)
+        opt = make_optimizer(s.optimizer, s.learning_rate, weight_decay=s.weight_decay)
         rng = np.random.default_rng(s.seed)
         clock = time.perf_counter
         last_point = last_rate_time = last_sample = clock()
