@@ -72,6 +72,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NudgeError
+from .jsonable import jsonable
 from .network import Network, activation_prime, as_inputs, desired_outputs
 
 CHUNK = 16384
@@ -90,30 +91,13 @@ def single_threaded_blas() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _jsonable(value: Any) -> Any:
-    """Lists, floats and ints (NaN/inf → None) from arrays, NumPy scalars and dataclasses."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 class _Plain:
     """``to_dict()`` for dataclasses: every field, arrays as (nested) lists."""
 
     _skip: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in vars(self).items()
+        return {k: jsonable(v) for k, v in vars(self).items()
                 if not k.startswith("_") and k not in self._skip}
 
 
@@ -364,20 +348,6 @@ def _work_net(net: Network, dtype: Any) -> Network:
     return net if net.dtype == np.dtype(dtype) else net.astype(dtype)
 
 
-def _cost_rows(net: Network, activations: list[np.ndarray], zs: list[np.ndarray],
-               Y: np.ndarray) -> np.ndarray:
-    """Cₓ of each row from a forward pass already done (the formulas of
-    :meth:`Network.example_costs`, which would run the forward pass again)."""
-    a, z = activations[-1], zs[-1]
-    if net.cost_function == "quadratic":
-        return np.sum((a - Y) ** 2, axis=1)
-    if net.output == "sigmoid":
-        return np.sum(np.logaddexp(0, z) - Y * z, axis=1)
-    zmax = z.max(axis=1, keepdims=True)
-    log_norm = zmax + np.log(np.sum(np.exp(z - zmax), axis=1, keepdims=True))
-    return -np.sum(Y * (z - log_norm), axis=1)
-
-
 @dataclass
 class Gradient(_Plain):
     """∂C/∂W and ∂C/∂b of the average cost C over ``n_examples`` examples.
@@ -420,7 +390,8 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
     for s in range(0, n, chunk):
         Xc, yc = X[s:s + chunk], y[s:s + chunk]
         activations, zs, deltas = example_deltas(work, Xc, yc)
-        cost_sum += float(_cost_rows(work, activations, zs, _targets(work, yc)).sum(dtype=float))
+        costs = work.output_costs(activations[-1], zs[-1], _targets(work, yc))
+        cost_sum += float(costs.sum(dtype=float))
         for l, delta in enumerate(deltas):
             A = activations[l]
             sum_w[l] += (A.T @ delta).T            # Σₓ δˡ aˡ⁻¹ᵀ  (∂Cₓ/∂Wˡ summed)
@@ -470,7 +441,7 @@ def example_nudges(net: Network, X: Any, y: Any) -> ExampleNudges:
     activations, zs, deltas = example_deltas(net, X, y)
     weights = [-delta[:, :, None] * activations[l][:, None, :] for l, delta in enumerate(deltas)]
     biases = [-delta for delta in deltas]
-    costs = _cost_rows(net, activations, zs, _targets(net, y))
+    costs = net.output_costs(activations[-1], zs[-1], _targets(net, y))
     return ExampleNudges(weights, biases, costs)
 
 
@@ -731,7 +702,7 @@ def example_wishes(net: Network, x: Any, label: Any, index: int | None = None,
     image = activations[0][0].reshape(shape) if shape else activations[0][0]
     lab = int(np.argmax(Y[0])) if np.ndim(label) else int(label)
     return ExampleWishes(index, split, lab, int(np.argmax(a_out)),
-                         float(_cost_rows(net, activations, zs, Y)[0]), image, a_out, Y[0],
+                         float(net.output_costs(activations[-1], zs[-1], Y)[0]), image, a_out, Y[0],
                          layers[-1].activation_wish, layers)
 
 

@@ -11,7 +11,6 @@ No pickle anywhere: loading a model never runs code.
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelFileError, NudgeError
+from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 
 FORMAT = "nudge-model"
@@ -67,18 +67,6 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def save(net: Network, path: str | Path, **metadata: Any) -> Path:
     """Save ``net`` (and any JSON-able ``metadata``) to a safetensors file, atomically."""
     from safetensors.numpy import save as st_save
@@ -89,7 +77,7 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
         tensors[bname] = np.ascontiguousarray(b)
     info = {"format": FORMAT, "format_version": FORMAT_VERSION, **net.config,
             "seed": net.seed, "dtype": str(net.dtype), "n_parameters": net.n_parameters,
-            **_jsonable(metadata)}
+            **jsonable(metadata)}
     data = st_save(tensors, metadata={"format": FORMAT, "nudge": json.dumps(info)})
     atomic_write_bytes(path, data)
     return Path(path)

@@ -246,8 +246,11 @@ class Network:
     def example_costs(self, X: Any, Y: Any) -> np.ndarray:
         """Cₓ for each example (row), e.g. Σⱼ (aᴸⱼ − yⱼ)² for the quadratic cost."""
         activations, zs = self.forward(X)
-        a, z = activations[-1], zs[-1]
-        y = desired_outputs(Y, self.sizes[-1], self.dtype.type)
+        return self.output_costs(activations[-1], zs[-1],
+                                 desired_outputs(Y, self.sizes[-1], self.dtype.type))
+
+    def output_costs(self, a: np.ndarray, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Cₓ of each row from its output activations aᴸ, weighted sums zᴸ and desired y."""
         if self.cost_function == "quadratic":
             return np.sum((a - y) ** 2, axis=1)
         if self.output == "sigmoid":

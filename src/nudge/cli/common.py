@@ -8,10 +8,9 @@ import math
 import sys
 from typing import Any
 
-import numpy as np
-
 from ..data import DATASETS, Dataset, load_dataset
 from ..errors import DataError, NudgeError
+from ..jsonable import jsonable
 from ..network import Network
 
 
@@ -113,22 +112,8 @@ def data_for_model(net: Network, name: str | None, data_dir: str | None) -> Data
 
 
 # --------------------------------------------------------------------------- output
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def print_json(obj: Any) -> None:
-    print(json.dumps(_clean(obj), indent=2))
+    print(json.dumps(jsonable(obj), indent=2))
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
