@@ -10,7 +10,7 @@ import pytest
 
 from nudge import fast
 from nudge.errors import NudgeError
-from nudge.network import Network, as_inputs, desired_outputs
+from nudge.network import Network, desired_outputs
 from nudge.train import train
 
 pytestmark = pytest.mark.skipif(not fast.numba_available(), reason="numba is not installed")
@@ -206,15 +206,45 @@ def test_blas_path_choice():
     assert fast.use_blas([784, 1024, 10], 1000)
 
 
-def test_chunk_gather_copies_rows_in_the_shuffled_order():
-    X, _ = sparse_pixels(40, n_in=30)
-    inputs = fast.Inputs(X)
-    order = np.random.default_rng(0).permutation(40)
+@pytest.mark.parametrize("sizes", [[784, 8, 10], [784, 16, 16, 10], [784, 32, 17, 10],
+                                   [784, 17, 10], [784, 40, 24, 10]])
+def test_vector_widths_match_reference(sizes):
+    """The <16 x float> helpers: full blocks of 16 (16, 32), a partial block alone (8, 10)
+    and after full ones (17, 24, 40)."""
+    X, y = sparse_pixels(257, seed=9)
+    net = Network(sizes, seed=4)
+    ref = net.copy()
+    order = np.random.default_rng(1).permutation(len(X))
+    fast.sgd_epoch(net, X, y, order, 10, 2.0)
+    reference_epoch(ref, X, y, order, 10, 2.0)
+    assert_same_parameters(net, ref)
+
+
+@pytest.mark.parametrize("n1,n_o", [(8, 10), (16, 16), (32, 10), (17, 10), (16, 3), (100, 33)])
+def test_vector_helpers_are_bit_for_bit_the_scalar_loops(n1, n_o):
     kernel = fast._load_kernel()
-    ptr, pix, x = kernel.gather_rows(inputs.indptr, inputs.idx, inputs.val, inputs.scale,
-                                     order, 5, 25)
-    assert len(ptr) == 21
-    for k in range(20):
-        dense = np.zeros(30, dtype=np.float32)
-        dense[pix[ptr[k]:ptr[k + 1]]] = x[ptr[k]:ptr[k + 1]]
-        np.testing.assert_array_equal(dense, as_inputs(X[order[5 + k]]))
+    assert kernel.simd_difference(n1, n_o) == 0.0
+
+
+def test_falls_back_to_scalar_loops_when_vectors_cannot_compile(monkeypatch):
+    kernel = fast._load_kernel()
+    calls = []
+
+    class Failing:
+        signatures: list = []
+
+        def __call__(self, *args):
+            calls.append(kernel._simd)
+            if kernel._simd:
+                raise kernel.NumbaError("no masked vector loads here")
+            return 7
+
+    monkeypatch.setattr(kernel, "sgd_steps", Failing())
+    try:
+        assert kernel.run_sgd_steps(1, 2) == 7
+        assert calls == [True, False]
+        assert kernel._first_forward is kernel._first_forward_scalar
+        assert kernel._dense_backward is kernel._dense_backward_scalar
+    finally:
+        kernel._use_vectors(True)
+    assert kernel._first_forward is kernel._first_forward_simd

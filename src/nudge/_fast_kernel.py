@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.core.errors import NumbaError
 
 _ONE = np.float32(1.0)
 _TWO = np.float32(2.0)
@@ -100,28 +101,393 @@ def sparse_rows(X, indptr, idx, val):
     return k
 
 
+# --------------------------------------------------------------------------- 16-float vectors
+# LLVM keeps the first layer's 16-wide row operations scalar (the accumulators
+# live in memory because they may alias the weights), so the hot loops use
+# explicit <16 x float> vectors: a few Numba intrinsics that emit LLVM vector IR.
+# Lanes past ``n`` are masked off (not read, not written), so any width works:
+# full blocks of 16, then one partial block.  Every lane does exactly the float32
+# operations of the scalar code, in the same order (no FMA), so the results are
+# bit for bit those of the scalar loops (checked in tests/test_fast.py).  Where
+# they cannot be compiled, run_sgd_steps falls back to the scalar loops.
+_V = 16
+
+
+def _define_vectors():
+    """The vector type and intrinsics (a tuple of them), or an exception."""
+    from llvmlite import binding as llvm
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic, models, register_model
+
+    f32 = ir.FloatType()
+    vty = ir.VectorType(f32, _V)
+    i32 = ir.IntType(32)
+    i64 = ir.IntType(64)
+    mty = ir.VectorType(ir.IntType(1), _V)
+    ptr = "p0" if llvm.llvm_version_info[0] >= 15 else f"p0v{_V}f32"   # opaque pointers
+
+    class F32x16(types.Type):
+        def __init__(self) -> None:
+            super().__init__(name="nudge_f32x16")
+
+    vec = F32x16()
+
+    @register_model(F32x16)
+    class _Model(models.PrimitiveModel):
+        def __init__(self, dmm, fe_type):
+            super().__init__(dmm, fe_type, vty)
+
+    def is_f32_array(a):
+        return isinstance(a, types.Array) and a.dtype == types.float32 and a.layout == "C"
+
+    def address(context, builder, arrty, arr, off):
+        data = context.make_array(arrty)(context, builder, arr).data
+        return builder.bitcast(builder.gep(data, [off]), vty.as_pointer())
+
+    def mask(builder, n):                       # lanes 0..n-1
+        lanes = ir.Constant(ir.VectorType(i64, _V), list(range(_V)))
+        nn = builder.insert_element(ir.Constant(ir.VectorType(i64, _V), None), n,
+                                    ir.Constant(i32, 0))
+        nn = builder.shuffle_vector(nn, nn, ir.Constant(ir.VectorType(i32, _V), [0] * _V))
+        return builder.icmp_signed("<", lanes, nn)
+
+    def splat(builder, s):
+        v = builder.insert_element(ir.Constant(vty, None), s, ir.Constant(i32, 0))
+        return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, _V), [0] * _V))
+
+    def load(context, builder, arrty, arr, off, n):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty.as_pointer(), i32, mty, vty]),
+            f"llvm.masked.load.v{_V}f32.{ptr}")
+        return builder.call(fn, [address(context, builder, arrty, arr, off), ir.Constant(i32, 4),
+                                 mask(builder, n), ir.Constant(vty, [0.0] * _V)])
+
+    def store(context, builder, arrty, arr, off, n, v):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mty]),
+            f"llvm.masked.store.v{_V}f32.{ptr}")
+        builder.call(fn, [v, address(context, builder, arrty, arr, off), ir.Constant(i32, 4),
+                          mask(builder, n)])
+
+    @intrinsic
+    def vzero(typingctx):
+        """A vector of zeros."""
+        def codegen(context, builder, sig, args):
+            return ir.Constant(vty, [0.0] * _V)
+        return vec(), codegen
+
+    @intrinsic
+    def vload(typingctx, arr, off, n):
+        """arr.flat[off:off+n] (n ≤ 16; the other lanes 0)."""
+        if not is_f32_array(arr):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return load(context, builder, sig.args[0], *args)
+        return vec(arr, types.intp, types.intp), codegen
+
+    @intrinsic
+    def vstore(typingctx, arr, off, n, v):
+        """arr.flat[off:off+n] = v[:n]."""
+        if not is_f32_array(arr) or v != vec:
+            return None
+
+        def codegen(context, builder, sig, args):
+            store(context, builder, sig.args[0], *args)
+            return context.get_dummy_value()
+        return types.none(arr, types.intp, types.intp, vec), codegen
+
+    @intrinsic
+    def vadd(typingctx, a, b):
+        """a + b."""
+        if a != vec or b != vec:
+            return None
+
+        def codegen(context, builder, sig, args):
+            return builder.fadd(*args)
+        return vec(vec, vec), codegen
+
+    @intrinsic
+    def vsub(typingctx, a, b):
+        """a − b."""
+        if a != vec or b != vec:
+            return None
+
+        def codegen(context, builder, sig, args):
+            return builder.fsub(*args)
+        return vec(vec, vec), codegen
+
+    @intrinsic
+    def vmul(typingctx, a, b):
+        """a * b, b a vector or a float32 (then every lane times b)."""
+        if a != vec or b not in (vec, types.float32):
+            return None
+
+        def codegen(context, builder, sig, args):
+            x, y = args
+            return builder.fmul(x, y if sig.args[1] == vec else splat(builder, y))
+        return vec(vec, b), codegen
+
+    @intrinsic
+    def prefetch(typingctx, arr, off):
+        """Ask for the cache line holding arr.flat[off] (a hint: no effect on results)."""
+        if not isinstance(arr, types.Array) or arr.layout != "C":
+            return None
+
+        def codegen(context, builder, sig, args):
+            a, o = args
+            data = context.make_array(sig.args[0])(context, builder, a).data
+            i8p = ir.IntType(8).as_pointer()
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                f"llvm.prefetch.{'p0' if ptr == 'p0' else 'p0i8'}")
+            builder.call(fn, [builder.bitcast(builder.gep(data, [o]), i8p), ir.Constant(i32, 0),
+                              ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+        return types.none(arr, types.intp), codegen
+
+    return vzero, vload, vstore, vadd, vsub, vmul, prefetch
+
+
+try:
+    _vzero, _vload, _vstore, _vadd, _vsub, _vmul, _prefetch = _define_vectors()
+    _vectors_defined = True
+except Exception:  # an llvmlite/Numba without what they need: the scalar loops
+    _vectors_defined = False
+
+
+# --------------------------------------------------------------------------- layer helpers
+# Each comes twice, with vectors (*_simd) and as plain loops (*_scalar).  W0 is
+# the first layer's Wᵀ (n_in, n1), params the flat parameters (weights at w_at,
+# biases at b_at), A and D the (batch, n₁+…+n_L) buffers of aˡ and δˡ, example i.
+
 @njit(cache=True, nogil=True)
-def gather_rows(indptr, idx, val, scale, order, first, last):
-    """The rows order[first:last] copied next to each other, as (ptr, pixel index,
-    float32 intensity): a chunk's inputs then stream from a few MB in cache instead of
-    being fetched row by row from all over the data set."""
-    total = 0
-    for k in range(first, last):
-        r = order[k]
-        total += indptr[r + 1] - indptr[r]
-    ptr = np.empty(last - first + 1, dtype=np.int64)
-    pix = np.empty(total, dtype=np.int32)
-    x = np.empty(total, dtype=np.float32)
-    t = 0
-    ptr[0] = 0
-    for k in range(first, last):
-        r = order[k]
-        for s in range(indptr[r], indptr[r + 1]):
-            pix[t] = idx[s]
-            x[t] = np.float32(val[s]) * scale
-            t += 1
-        ptr[k - first + 1] = t
-    return ptr, pix, x
+def _first_forward_simd(W0, idx, val, scale, lo, hi, params, b_at, A, i):
+    """A[i, :n1] = z¹ = Σ over the lit pixels of x_p W0[p] + b¹ (even and odd
+    pixels in two running sums, to halve the dependency chain)."""
+    n1 = W0.shape[1]
+    row = i * A.shape[1]
+    for j in range(0, n1, _V):
+        w = min(_V, n1 - j)
+        s = _vzero()
+        t = _vzero()
+        for k in range(lo, hi - 1, 2):
+            s = _vadd(s, _vmul(_vload(W0, idx[k] * n1 + j, w), np.float32(val[k]) * scale))
+            t = _vadd(t, _vmul(_vload(W0, idx[k + 1] * n1 + j, w),
+                               np.float32(val[k + 1]) * scale))
+        if (hi - lo) % 2:
+            s = _vadd(s, _vmul(_vload(W0, idx[hi - 1] * n1 + j, w),
+                               np.float32(val[hi - 1]) * scale))
+        _vstore(A, row + j, w, _vadd(_vadd(s, t), _vload(params, b_at + j, w)))
+
+
+@njit(cache=True, nogil=True)
+def _first_forward_scalar(W0, idx, val, scale, lo, hi, params, b_at, A, i):
+    n1 = W0.shape[1]
+    for j in range(n1):
+        s = _ZERO
+        t = _ZERO
+        for k in range(lo, hi - 1, 2):
+            s += W0[idx[k], j] * (np.float32(val[k]) * scale)
+            t += W0[idx[k + 1], j] * (np.float32(val[k + 1]) * scale)
+        if (hi - lo) % 2:
+            s += W0[idx[hi - 1], j] * (np.float32(val[hi - 1]) * scale)
+        A[i, j] = (s + t) + params[b_at + j]
+
+
+@njit(cache=True, nogil=True)
+def _prefetch_simd(order, k, indptr, idx, val, classes, rows):
+    """Start fetching what example order[k + 2] reads (its pixels), and the row
+    offsets and label of order[k + 8]: all at random places, cache misses otherwise."""
+    n = order.shape[0]
+    if k + 8 < n:
+        r = order[k + 8]
+        _prefetch(indptr, r)
+        if classes.shape[0] > 0:
+            _prefetch(classes, r)
+        elif rows.shape[0] > 0:
+            _prefetch(rows, r * rows.shape[1])
+    if k + 2 < n:
+        r = order[k + 2]
+        lo = indptr[r]
+        hi = indptr[r + 1]
+        step = 64 // idx.itemsize
+        for t in range(lo, hi + step, step):
+            _prefetch(idx, min(t, hi))
+        step = 64 // val.itemsize
+        for t in range(lo, hi + step, step):
+            _prefetch(val, min(t, hi))
+
+
+@njit(cache=True, nogil=True)
+def _prefetch_scalar(order, k, indptr, idx, val, classes, rows):
+    pass
+
+
+@njit(cache=True, nogil=True)
+def _first_update_simd(W0, idx, val, scale, lo, hi, e):
+    """W0[p] −= x_p e for each lit pixel p (e = η δ¹)."""
+    n1 = W0.shape[1]
+    for j in range(0, n1, _V):
+        w = min(_V, n1 - j)
+        ej = _vload(e, j, w)
+        for k in range(lo, hi):
+            at = idx[k] * n1 + j
+            _vstore(W0, at, w, _vsub(_vload(W0, at, w), _vmul(ej, np.float32(val[k]) * scale)))
+
+
+@njit(cache=True, nogil=True)
+def _first_update_scalar(W0, idx, val, scale, lo, hi, e):
+    n1 = W0.shape[1]
+    for k in range(lo, hi):
+        p = idx[k]
+        v = np.float32(val[k]) * scale
+        for j in range(n1):
+            W0[p, j] -= v * e[j]
+
+
+@njit(cache=True, nogil=True)
+def _dense_forward_simd(params, w_at, b_at, n_in, n_o, A, i, a_in, a_out):
+    """A[i, a_out:a_out+n_o] = W A[i, a_in:a_in+n_in] + b (z of a layer above the first)."""
+    row = i * A.shape[1] + a_out
+    for j in range(0, n_o, _V):
+        w = min(_V, n_o - j)
+        acc = _vload(params, b_at + j, w)
+        for c in range(n_in):
+            acc = _vadd(acc, _vmul(_vload(params, w_at + c * n_o + j, w), A[i, a_in + c]))
+        _vstore(A, row + j, w, acc)
+
+
+@njit(cache=True, nogil=True)
+def _dense_forward_scalar(params, w_at, b_at, n_in, n_o, A, i, a_in, a_out):
+    for j in range(n_o):
+        A[i, a_out + j] = params[b_at + j]
+    for c in range(n_in):
+        v = A[i, a_in + c]
+        base = w_at + c * n_o
+        for j in range(n_o):
+            A[i, a_out + j] += params[base + j] * v
+
+
+@njit(cache=True, nogil=True)
+def _dense_backward_simd(params, Wn, grads, w_at, b_at, n_in, n_o, A, D, i, a_in, a_out,
+                         hidden):
+    """∂C/∂b += δ, ∂C/∂Wᵀ += a δᵀ, and the δ below = (Wᵀ δ) ⊙ σ'(z) (into D[i, a_in:]),
+    the last from Wn, the weights in (n_o, n_in) layout (vectors over the inputs)."""
+    d_at = i * D.shape[1] + a_out
+    for j in range(0, n_o, _V):
+        w = min(_V, n_o - j)
+        d = _vload(D, d_at + j, w)
+        _vstore(grads, b_at + j, w, _vadd(_vload(grads, b_at + j, w), d))
+        for c in range(n_in):
+            at = w_at + c * n_o + j
+            _vstore(grads, at, w, _vadd(_vload(grads, at, w), _vmul(d, A[i, a_in + c])))
+    for c in range(0, n_in, _V):
+        w = min(_V, n_in - c)
+        s = _vzero()
+        for j in range(n_o):
+            s = _vadd(s, _vmul(_vload(Wn, w_at + j * n_in + c, w), D[i, a_out + j]))
+        _vstore(D, i * D.shape[1] + a_in + c, w, s)
+    for c in range(n_in):
+        D[i, a_in + c] *= _derivative(hidden, A[i, a_in + c])
+
+
+@njit(cache=True, nogil=True)
+def _dense_backward_scalar(params, Wn, grads, w_at, b_at, n_in, n_o, A, D, i, a_in, a_out,
+                           hidden):
+    for j in range(n_o):
+        grads[b_at + j] += D[i, a_out + j]
+    for c in range(n_in):
+        base = w_at + c * n_o
+        a = A[i, a_in + c]
+        s = _ZERO
+        for j in range(n_o):
+            s += params[base + j] * D[i, a_out + j]
+        for j in range(n_o):
+            grads[base + j] += a * D[i, a_out + j]
+        D[i, a_in + c] = s * _derivative(hidden, a)
+
+
+@njit(cache=True, nogil=True)
+def _untransposed(params, Wn, w_at, n_in, n_o):
+    """Wn.flat[w_at:] = W, (n_o, n_in), from Wᵀ in params.flat[w_at:]."""
+    for c in range(n_in):
+        for j in range(n_o):
+            Wn[w_at + j * n_in + c] = params[w_at + c * n_o + j]
+
+
+@njit(cache=True, nogil=True)
+def _helpers_on_an_example(simd, n1, n_o):
+    """The helpers, vector or scalar, on a made-up 40-n1-n_o network and one example
+    (23 lit pixels): forward, backward, first-layer step."""
+    n_in = 40
+    p = np.sin(np.arange(n_in * n1 + n1 + n1 * n_o + n_o) * 0.37).astype(np.float32)
+    pix = np.arange(1, n_in, 2).astype(np.int32)[:23]
+    xs = np.cos(np.arange(pix.shape[0]) * 0.11).astype(np.float32)
+    one = np.float32(1.0)
+    b1, w2 = n_in * n1, n_in * n1 + n1
+    b2 = w2 + n1 * n_o
+    W0 = p[:n_in * n1].reshape(n_in, n1)
+    A = np.zeros((2, n1 + n_o), dtype=np.float32)
+    D = np.zeros((2, n1 + n_o), dtype=np.float32)
+    g = np.zeros(p.shape[0], dtype=np.float32)
+    Wn = np.zeros(p.shape[0], dtype=np.float32)
+    _untransposed(p, Wn, w2, n1, n_o)
+    if simd:
+        _first_forward_simd(W0, pix, xs, one, 0, pix.shape[0], p, b1, A, 1)
+        _dense_forward_simd(p, w2, b2, n1, n_o, A, 1, 0, n1)
+        D[1] = A[1]
+        _dense_backward_simd(p, Wn, g, w2, b2, n1, n_o, A, D, 1, 0, n1, 0)
+        _first_update_simd(W0, pix, xs, one, 0, pix.shape[0], D[1, :n1].copy())
+    else:
+        _first_forward_scalar(W0, pix, xs, one, 0, pix.shape[0], p, b1, A, 1)
+        _dense_forward_scalar(p, w2, b2, n1, n_o, A, 1, 0, n1)
+        D[1] = A[1]
+        _dense_backward_scalar(p, Wn, g, w2, b2, n1, n_o, A, D, 1, 0, n1, 0)
+        _first_update_scalar(W0, pix, xs, one, 0, pix.shape[0], D[1, :n1].copy())
+    return p, A, D, g
+
+
+def simd_difference(n1: int = 17, n_o: int = 10) -> float:
+    """The largest difference, relative to 1 + |value|, between what the vector and
+    the scalar helpers compute on a small example (float32 rounding: the layers
+    above the first sum W δ in another order)."""
+    a = _helpers_on_an_example(True, n1, n_o)
+    b = _helpers_on_an_example(False, n1, n_o)
+    return max(float((np.abs(x.astype(np.float64) - y) / (1 + np.abs(y))).max())
+               for x, y in zip(a, b))
+
+
+def _use_vectors(on: bool) -> None:
+    """Make sgd_steps (when it is next compiled) use the vector helpers or the scalar loops."""
+    global _simd, _first_forward, _first_update, _dense_forward, _dense_backward, _prefetch_ahead
+    _simd = on and _vectors_defined
+    if _simd:
+        _prefetch_ahead = _prefetch_simd
+        _first_forward, _first_update = _first_forward_simd, _first_update_simd
+        _dense_forward, _dense_backward = _dense_forward_simd, _dense_backward_simd
+    else:
+        _prefetch_ahead = _prefetch_scalar
+        _first_forward, _first_update = _first_forward_scalar, _first_update_scalar
+        _dense_forward, _dense_backward = _dense_forward_scalar, _dense_backward_scalar
+
+
+_use_vectors(True)
+
+
+def run_sgd_steps(*args):
+    """sgd_steps(*args); if it cannot be compiled with the vector helpers here (an
+    LLVM without masked vector loads, say), it is compiled with the scalar loops.
+    Numba caches whichever compiled, so later runs load that one."""
+    try:
+        return sgd_steps(*args)
+    except (NumbaError, RuntimeError):
+        if not _simd or sgd_steps.signatures:
+            raise
+        _use_vectors(False)
+        return sgd_steps(*args)
 
 
 @njit(cache=True, nogil=True)
@@ -150,54 +516,27 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
     A = np.zeros((batch_size, off[L]), dtype=np.float32)
     D = np.zeros((batch_size, off[L]), dtype=np.float32)
     grads = np.zeros(params.shape[0], dtype=np.float32)   # layers 2..L only
+    Wn = np.zeros(params.shape[0], dtype=np.float32)      # their W, (n_o, n_in)
+    for l in range(1, L):
+        _untransposed(params, Wn, wo[l], sizes[l], sizes[l + 1])
     z2 = np.zeros(n1, dtype=np.float32)
     b1 = params[bo[0]:bo[0] + n1]
-    ptr, pix, xs = gather_rows(indptr, idx, val, scale, order, first, last)
     for start in range(first, last, batch_size):
         end = min(start + batch_size, n)
         m = np.float32(end - start)
         for k in range(start, end):
             i = k - start
             r = order[k]
-            lo = ptr[k - first]
-            hi = ptr[k - first + 1]
-            a1 = A[i, 0:n1]
-            # ---- forward: z¹ = W¹a⁰ + b¹ over the non-zero pixels only, in two
-            # running sums (even and odd pixels) to halve the dependency chain
-            for j in range(n1):
-                a1[j] = _ZERO
-                z2[j] = _ZERO
-            for t in range(lo, hi - 1, 2):
-                p = pix[t]
-                q = pix[t + 1]
-                v = xs[t]
-                u = xs[t + 1]
-                for j in range(n1):
-                    a1[j] += W0[p, j] * v
-                    z2[j] += W0[q, j] * u
-            if (hi - lo) % 2:
-                p = pix[hi - 1]
-                v = xs[hi - 1]
-                for j in range(n1):
-                    a1[j] += W0[p, j] * v
-            for j in range(n1):
-                a1[j] = (a1[j] + z2[j]) + b1[j]
-            _activate(out_kind if L == 1 else hidden, a1)
+            lo = indptr[r]
+            hi = indptr[r + 1]
+            _prefetch_ahead(order, k, indptr, idx, val, classes, rows)
+            # ---- forward: z¹ = W¹a⁰ + b¹ over the non-zero pixels only
+            _first_forward(W0, idx, val, scale, lo, hi, params, bo[0], A, i)
+            _activate(out_kind if L == 1 else hidden, A[i, 0:n1])
             for l in range(1, L):
-                n_in = sizes[l]
-                n_o = sizes[l + 1]
-                a_in = A[i, off[l - 1]:off[l]]
-                a_o = A[i, off[l]:off[l + 1]]
-                b = params[bo[l]:bo[l] + n_o]
-                W = params[wo[l]:wo[l] + n_in * n_o]
-                for j in range(n_o):
-                    a_o[j] = b[j]
-                for c in range(n_in):
-                    v = a_in[c]
-                    base = c * n_o
-                    for j in range(n_o):
-                        a_o[j] += W[base + j] * v
-                _activate(out_kind if l == L - 1 else hidden, a_o)
+                _dense_forward(params, wo[l], bo[l], sizes[l], sizes[l + 1], A, i, off[l - 1],
+                               off[l])
+                _activate(out_kind if l == L - 1 else hidden, A[i, off[l]:off[l + 1]])
             # ---- δᴸ of the batch's average cost, as Network.output_error / m
             a_o = A[i, off[L - 1]:off[L]]
             d_o = D[i, off[L - 1]:off[L]]
@@ -220,25 +559,8 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
                     d_o[j] = d / m
             # ---- backward: accumulate ∂C/∂b, ∂C/∂W of layers 2..L, propagate δ down
             for l in range(L - 1, 0, -1):
-                n_in = sizes[l]
-                n_o = sizes[l + 1]
-                a_in = A[i, off[l - 1]:off[l]]
-                d_in = D[i, off[l - 1]:off[l]]
-                d_o = D[i, off[l]:off[l + 1]]
-                gb = grads[bo[l]:bo[l] + n_o]
-                W = params[wo[l]:wo[l] + n_in * n_o]
-                G = grads[wo[l]:wo[l] + n_in * n_o]
-                for j in range(n_o):
-                    gb[j] += d_o[j]
-                for c in range(n_in):
-                    base = c * n_o
-                    a = a_in[c]
-                    s = _ZERO
-                    for j in range(n_o):
-                        s += W[base + j] * d_o[j]
-                    for j in range(n_o):
-                        G[base + j] += a * d_o[j]
-                    d_in[c] = s * _derivative(hidden, a)
+                _dense_backward(params, Wn, grads, wo[l], bo[l], sizes[l], sizes[l + 1], A, D, i,
+                                off[l - 1], off[l], hidden)
         # ---- the step: θ ← θ − η ∂C/∂θ.  Layer 1: every example's −η x_p δ¹ straight
         # into the rows of the pixels it lit (all forwards above used the old weights)
         if decay != _ONE:
@@ -248,14 +570,12 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
             size = sizes[l] * sizes[l + 1]
             _step(params[wo[l]:wo[l] + size], grads[wo[l]:wo[l] + size], eta)
             _step(params[bo[l]:bo[l] + sizes[l + 1]], grads[bo[l]:bo[l] + sizes[l + 1]], eta)
+            _untransposed(params, Wn, wo[l], sizes[l], sizes[l + 1])
         for k in range(start, end):
             i = k - start
             d1 = D[i, 0:n1]
             for j in range(n1):
                 z2[j] = eta * d1[j]
                 b1[j] -= z2[j]
-            for t in range(ptr[k - first], ptr[k - first + 1]):
-                p = pix[t]
-                v = xs[t]
-                for j in range(n1):
-                    W0[p, j] -= v * z2[j]
+            r = order[k]
+            _first_update(W0, idx, val, scale, indptr[r], indptr[r + 1], z2)

@@ -8,17 +8,19 @@ and ``Network.update_mini_batch``); only the bookkeeping differs:
   buffers allocated once per chunk), then the step, in place.  The first
   layer's step goes straight into the W¹ᵀ rows of each example's lit pixels
   (−η x_p δ¹), so it needs no gradient buffer;
-* each chunk of ~5,000 examples is first gathered, in the shuffled order, into
-  one contiguous block (pixel index, float32 intensity), so the hot loop reads
-  memory sequentially instead of fetching rows from all over the data set;
+* the examples are read in the shuffled order straight from the sparse rows,
+  the next ones' pixels prefetched into the cache while the current one is
+  trained on;
 * the pixels stay uint8; each one is turned into intensity/255 (in float32,
-  as :func:`nudge.network.as_inputs` does) when it is gathered, so no float
+  as :func:`nudge.network.as_inputs` does) where it is used, so no float
   copy of the whole data set is ever made;
 * a pixel that is 0 adds exactly 0 to zˡ and to ∂C/∂W¹, so the first layer
   only visits the non-zero pixels (about 19% of an MNIST image).  The result
   is the same as the dense sum; only the (float32) rounding order differs;
 * the first layer's weights are kept transposed, (n_in, n_out), during the
-  epoch, so the work per pixel is one contiguous, vectorised row.
+  epoch, so the work per pixel is one contiguous row, done with explicit
+  16-float vector instructions (the same float32 operations in the same
+  order as the scalar loops, which are the fallback where they cannot compile).
 
 Wide layers and large batches are where BLAS wins: there :func:`sgd_epoch`
 uses an in-place NumPy path instead (see :func:`use_blas`).  Both paths are
@@ -224,7 +226,7 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
     if use_blas(net.sizes, batch_size):
         return _blas_epoch(net, X, labels, order, batch_size, learning_rate, stop, bar,
                            weight_decay)
-    kernel = _load_kernel().sgd_steps
+    kernel = _load_kernel().run_sgd_steps
     if inputs is None:
         inputs = Inputs(X)
     if labels.ndim == 2:
