@@ -207,10 +207,10 @@ def test_blas_path_choice():
 
 
 @pytest.mark.parametrize("sizes", [[784, 8, 10], [784, 16, 16, 10], [784, 32, 17, 10],
-                                   [784, 17, 10], [784, 40, 24, 10]])
+                                   [784, 17, 10], [784, 40, 24, 10], [784, 150, 10]])
 def test_vector_widths_match_reference(sizes):
     """The <16 x float> helpers: full blocks of 16 (16, 32), a partial block alone (8, 10)
-    and after full ones (17, 24, 40)."""
+    and after full ones (17, 24, 40), and a first layer wide enough to go row by row (150)."""
     X, y = sparse_pixels(257, seed=9)
     net = Network(sizes, seed=4)
     ref = net.copy()
@@ -220,7 +220,8 @@ def test_vector_widths_match_reference(sizes):
     assert_same_parameters(net, ref)
 
 
-@pytest.mark.parametrize("n1,n_o", [(8, 10), (16, 16), (32, 10), (17, 10), (16, 3), (100, 33)])
+@pytest.mark.parametrize("n1,n_o", [(8, 10), (16, 16), (32, 10), (17, 10), (16, 3), (100, 33),
+                                    (150, 10)])
 def test_vector_helpers_are_bit_for_bit_the_scalar_loops(n1, n_o):
     kernel = fast._load_kernel()
     assert kernel.simd_difference(n1, n_o) == 0.0

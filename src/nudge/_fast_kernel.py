@@ -264,11 +264,38 @@ except Exception:  # an llvmlite/Numba without what they need: the scalar loops
 # biases at b_at), A and D the (batch, n₁+…+n_L) buffers of aˡ and δˡ, example i.
 
 @njit(cache=True, nogil=True)
-def _first_forward_simd(W0, idx, val, scale, lo, hi, params, b_at, A, i):
+def _first_forward_simd(W0, idx, val, scale, lo, hi, params, b_at, A, i, tmp):
     """A[i, :n1] = z¹ = Σ over the lit pixels of x_p W0[p] + b¹ (even and odd
-    pixels in two running sums, to halve the dependency chain)."""
+    pixels in two running sums, to halve the dependency chain).  Up to 128 wide the
+    sums stay in registers, 16 columns at a time; wider, a pixel's row is read
+    whole (sums in A and tmp), which keeps the reads sequential."""
     n1 = W0.shape[1]
     row = i * A.shape[1]
+    if n1 > 8 * _V:
+        for j in range(0, n1, _V):
+            w = min(_V, n1 - j)
+            _vstore(A, row + j, w, _vzero())
+            _vstore(tmp, j, w, _vzero())
+        for k in range(lo, hi - 1, 2):
+            p = idx[k] * n1
+            q = idx[k + 1] * n1
+            v = np.float32(val[k]) * scale
+            u = np.float32(val[k + 1]) * scale
+            for j in range(0, n1, _V):
+                w = min(_V, n1 - j)
+                _vstore(A, row + j, w, _vadd(_vload(A, row + j, w), _vmul(_vload(W0, p + j, w), v)))
+                _vstore(tmp, j, w, _vadd(_vload(tmp, j, w), _vmul(_vload(W0, q + j, w), u)))
+        if (hi - lo) % 2:
+            p = idx[hi - 1] * n1
+            v = np.float32(val[hi - 1]) * scale
+            for j in range(0, n1, _V):
+                w = min(_V, n1 - j)
+                _vstore(A, row + j, w, _vadd(_vload(A, row + j, w), _vmul(_vload(W0, p + j, w), v)))
+        for j in range(0, n1, _V):
+            w = min(_V, n1 - j)
+            _vstore(A, row + j, w, _vadd(_vadd(_vload(A, row + j, w), _vload(tmp, j, w)),
+                                         _vload(params, b_at + j, w)))
+        return
     for j in range(0, n1, _V):
         w = min(_V, n1 - j)
         s = _vzero()
@@ -284,7 +311,7 @@ def _first_forward_simd(W0, idx, val, scale, lo, hi, params, b_at, A, i):
 
 
 @njit(cache=True, nogil=True)
-def _first_forward_scalar(W0, idx, val, scale, lo, hi, params, b_at, A, i):
+def _first_forward_scalar(W0, idx, val, scale, lo, hi, params, b_at, A, i, tmp):
     n1 = W0.shape[1]
     for j in range(n1):
         s = _ZERO
@@ -328,8 +355,17 @@ def _prefetch_scalar(order, k, indptr, idx, val, classes, rows):
 
 @njit(cache=True, nogil=True)
 def _first_update_simd(W0, idx, val, scale, lo, hi, e):
-    """W0[p] −= x_p e for each lit pixel p (e = η δ¹)."""
+    """W0[p] −= x_p e for each lit pixel p (e = η δ¹): 16 columns at a time up to 128
+    wide, a whole row at a time wider."""
     n1 = W0.shape[1]
+    if n1 > 8 * _V:
+        for k in range(lo, hi):
+            p = idx[k] * n1
+            v = np.float32(val[k]) * scale
+            for j in range(0, n1, _V):
+                w = min(_V, n1 - j)
+                _vstore(W0, p + j, w, _vsub(_vload(W0, p + j, w), _vmul(_vload(e, j, w), v)))
+        return
     for j in range(0, n1, _V):
         w = min(_V, n1 - j)
         ej = _vload(e, j, w)
@@ -434,15 +470,16 @@ def _helpers_on_an_example(simd, n1, n_o):
     D = np.zeros((2, n1 + n_o), dtype=np.float32)
     g = np.zeros(p.shape[0], dtype=np.float32)
     Wn = np.zeros(p.shape[0], dtype=np.float32)
+    tmp = np.zeros(n1, dtype=np.float32)
     _untransposed(p, Wn, w2, n1, n_o)
     if simd:
-        _first_forward_simd(W0, pix, xs, one, 0, pix.shape[0], p, b1, A, 1)
+        _first_forward_simd(W0, pix, xs, one, 0, pix.shape[0], p, b1, A, 1, tmp)
         _dense_forward_simd(p, w2, b2, n1, n_o, A, 1, 0, n1)
         D[1] = A[1]
         _dense_backward_simd(p, Wn, g, w2, b2, n1, n_o, A, D, 1, 0, n1, 0)
         _first_update_simd(W0, pix, xs, one, 0, pix.shape[0], D[1, :n1].copy())
     else:
-        _first_forward_scalar(W0, pix, xs, one, 0, pix.shape[0], p, b1, A, 1)
+        _first_forward_scalar(W0, pix, xs, one, 0, pix.shape[0], p, b1, A, 1, tmp)
         _dense_forward_scalar(p, w2, b2, n1, n_o, A, 1, 0, n1)
         D[1] = A[1]
         _dense_backward_scalar(p, Wn, g, w2, b2, n1, n_o, A, D, 1, 0, n1, 0)
@@ -531,7 +568,7 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
             hi = indptr[r + 1]
             _prefetch_ahead(order, k, indptr, idx, val, classes, rows)
             # ---- forward: z¹ = W¹a⁰ + b¹ over the non-zero pixels only
-            _first_forward(W0, idx, val, scale, lo, hi, params, bo[0], A, i)
+            _first_forward(W0, idx, val, scale, lo, hi, params, bo[0], A, i, z2)
             _activate(out_kind if L == 1 else hidden, A[i, 0:n1])
             for l in range(1, L):
                 _dense_forward(params, wo[l], bo[l], sizes[l], sizes[l + 1], A, i, off[l - 1],
