@@ -249,8 +249,19 @@ def plot_descent_costs(report: DescentReport, path: str | Path) -> Path:
 
 
 def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
-    """The paths on their two main PCA directions, over contours of the cost on that plane."""
-    fig, ax = new_figure(figsize=(7.5, 6))
+    """The paths on their two main PCA directions, over contours of the cost on that plane.
+
+    A path that stays within a tenth of the picture (full-batch GD usually does: it takes
+    one careful step per epoch) is shown again, magnified, in a panel on the right."""
+    all_points = np.concatenate([r.projected for r in report.runs])
+    extent = float(np.ptp(all_points, axis=0).max()) or 1.0
+    small = [r for r in report.runs if float(np.ptp(r.projected, axis=0).max()) < 0.1 * extent]
+    if small:
+        fig, (ax, zoom) = new_figure(1, 2, figsize=(13, 6),
+                                     gridspec_kw={"width_ratios": [1.25, 1], "wspace": 0.4})
+    else:
+        fig, ax = new_figure(figsize=(7.5, 6))
+        zoom = None
     U, V = np.meshgrid(report.plane_u, report.plane_v)
     levels = np.quantile(report.plane_costs, np.linspace(0, 1, 16))
     levels = np.unique(levels)
@@ -258,13 +269,14 @@ def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
     ax.contour(U, V, report.plane_costs, levels=levels, colors="white", linewidths=0.4)
     cbar = fig.colorbar(cs, ax=ax)
     cbar.set_label("cost on the plane")
-    for i, r in enumerate(report.runs):
-        c = COLORS[i % len(COLORS)]
-        ax.plot(r.projected[:, 0], r.projected[:, 1], "-", color=c, lw=1.6,
-                marker=".", ms=3, label=f"{r.label} (η={r.learning_rate:g})")
-        ax.plot(r.projected[-1, 0], r.projected[-1, 1], "*", color=c, ms=12, mec="black")
     start = report.runs[0].projected[0]
-    ax.plot(start[0], start[1], "o", color="black", ms=7, label="start")
+    for axes in [ax] + ([zoom] if zoom is not None else []):
+        for i, r in enumerate(report.runs):
+            c = COLORS[i % len(COLORS)]
+            axes.plot(r.projected[:, 0], r.projected[:, 1], "-", color=c, lw=1.6,
+                      marker=".", ms=3, label=f"{r.label} (η={r.learning_rate:g})")
+            axes.plot(r.projected[-1, 0], r.projected[-1, 1], "*", color=c, ms=12, mec="black")
+        axes.plot(start[0], start[1], "o", color="black", ms=7, label="start")
     ev = report.explained
     ax.set_xlabel(f"direction 1 ({100 * ev[0]:.0f}% of the variance)")
     ax.set_ylabel(f"direction 2 ({100 * ev[1]:.0f}% of the variance)")
@@ -272,6 +284,17 @@ def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
     ax.set_title("paths through parameter space, projected on their two main directions\n"
                  "(the paths leave this plane: a contour under a point is not exactly its cost)",
                  fontsize=9)
+    if zoom is not None:
+        box = np.concatenate([r.projected for r in small] + [start[None, :]])
+        lo, hi = box.min(axis=0), box.max(axis=0)
+        pad = np.maximum(0.15 * (hi - lo), 1e-3 * extent)
+        zoom.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+        zoom.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+        zoom.set_title("magnified around the start: " + ", ".join(r.label for r in small),
+                       fontsize=9)
+        zoom.set_xlabel("direction 1")
+        zoom.set_ylabel("direction 2")
+        zoom.grid(alpha=0.3)
     return save_figure(fig, path)
 
 
