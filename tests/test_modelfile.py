@@ -1,6 +1,7 @@
 """Model files: round trip, PyTorch compatibility, and refusal of anything else."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -46,6 +47,9 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, net):
     save(net, path)
     save(net, path)
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_save_into_missing_folder_is_refused(tmp_path, net):
