@@ -87,15 +87,12 @@ class SGD:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
 
-    def direction(self, i: int, param: np.ndarray, grad: np.ndarray, is_weight: bool):
-        if self.weight_decay and is_weight:
-            return grad + self.weight_decay * param
-        return grad
-
     def step(self, net: Network, grad_w: list[np.ndarray], grad_b: list[np.ndarray]) -> None:
-        params = [(w, True) for w in net.weights] + [(b, False) for b in net.biases]
-        for i, ((p, is_w), g) in enumerate(zip(params, grad_w + grad_b)):
-            self.update(i, p, self.direction(i, p, g, is_w))
+        """One step for every parameter; weights get the decay term λθ, biases do not."""
+        if self.weight_decay:
+            grad_w = [g + self.weight_decay * W for g, W in zip(grad_w, net.weights)]
+        for i, (p, g) in enumerate(zip(net.weights + net.biases, grad_w + grad_b)):
+            self.update(i, p, g)
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         p -= self.learning_rate * g
