@@ -7,8 +7,10 @@ the same layout; aˡ and δˡ of each example of a mini-batch are kept as rows o
 two small (batch, n₁+…+n_L) buffers.  Codes: hidden 0 sigmoid, 1 relu, 2 tanh; output 0 sigmoid,
 1 softmax; cost 0 quadratic (Σ (a − y)², no ½), 1 cross-entropy.
 
-No fastmath: every operation is the float32 operation of ``nudge.network``;
-only the order of the sums differs.
+No fastmath: every operation is the float32 operation of ``nudge.network``,
+except that the vector code fuses the first layer's multiply-adds (FMA, one
+rounding instead of two) and computes the sigmoid with its own vector exp
+(within a few ulp of libm's); the order of the sums differs too.
 """
 
 from __future__ import annotations
@@ -37,34 +39,33 @@ def _decay(p, decay):
         p[j] *= decay
 
 
-@njit(cache=True, nogil=True)
-def _activate(kind, a):
-    """a = σ(z) in place (kind: 0 sigmoid, 1 relu, 2 tanh, 3 softmax)."""
-    lo, hi = 0, a.shape[0]
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _activate(kind, A, i, lo, hi):
+    """a = σ(z) in place on A[i, lo:hi] (kind: 0 sigmoid, 1 relu, 2 tanh, 3 softmax)."""
     if kind == 0:
         for j in range(lo, hi):
-            a[j] = _ONE / (_ONE + np.exp(-a[j]))
+            A[i, j] = _ONE / (_ONE + np.exp(-A[i, j]))
     elif kind == 1:
         for j in range(lo, hi):
-            if a[j] < _ZERO:
-                a[j] = _ZERO
+            if A[i, j] < _ZERO:
+                A[i, j] = _ZERO
     elif kind == 2:
         for j in range(lo, hi):
-            a[j] = np.tanh(a[j])
+            A[i, j] = np.tanh(A[i, j])
     else:
-        zmax = a[lo]
+        zmax = A[i, lo]
         for j in range(lo + 1, hi):
-            if a[j] > zmax:
-                zmax = a[j]
+            if A[i, j] > zmax:
+                zmax = A[i, j]
         total = _ZERO
         for j in range(lo, hi):
-            a[j] = np.exp(a[j] - zmax)
-            total += a[j]
+            A[i, j] = np.exp(A[i, j] - zmax)
+            total += A[i, j]
         for j in range(lo, hi):
-            a[j] = a[j] / total
+            A[i, j] = A[i, j] / total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _derivative(kind, a):
     """σ'(z) from a = σ(z)."""
     if kind == 0:
@@ -106,10 +107,12 @@ def sparse_rows(X, indptr, idx, val):
 # live in memory because they may alias the weights), so the hot loops use
 # explicit <16 x float> vectors: a few Numba intrinsics that emit LLVM vector IR.
 # Lanes past ``n`` are masked off (not read, not written), so any width works:
-# full blocks of 16, then one partial block.  Every lane does exactly the float32
-# operations of the scalar code, in the same order (no FMA), so the results are
-# bit for bit those of the scalar loops (checked in tests/test_fast.py).  Where
-# they cannot be compiled, run_sgd_steps falls back to the scalar loops.
+# full blocks of 16, then one partial block.  Every lane does the float32
+# operations of the scalar code in the same order, except that the first layer's
+# multiply-adds are fused (FMA) and the sigmoid's exp is a vector polynomial, so the
+# results agree with the scalar loops to float32 rounding, not bit for bit
+# (checked in tests/test_fast.py).  Where they cannot be compiled, run_sgd_steps
+# falls back to the scalar loops.
 _V = 16
 
 
@@ -231,6 +234,19 @@ def _define_vectors():
         return vec(vec, b), codegen
 
     @intrinsic
+    def vfma(typingctx, a, b, c):
+        """a * b + c rounded once (fused), b a vector or a float32."""
+        if a != vec or b not in (vec, types.float32) or c != vec:
+            return None
+
+        def codegen(context, builder, sig, args):
+            x, y, z = args
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vty, [vty, vty, vty]), f"llvm.fma.v{_V}f32")
+            return builder.call(fn, [x, y if sig.args[1] == vec else splat(builder, y), z])
+        return vec(vec, b, vec), codegen
+
+    @intrinsic
     def prefetch(typingctx, arr, off):
         """Ask for the cache line holding arr.flat[off] (a hint: no effect on results)."""
         if not isinstance(arr, types.Array) or arr.layout != "C":
@@ -248,11 +264,45 @@ def _define_vectors():
             return context.get_dummy_value()
         return types.none(arr, types.intp), codegen
 
-    return vzero, vload, vstore, vadd, vsub, vmul, prefetch
+    @intrinsic
+    def vsigmoid(typingctx, a):
+        """1 / (1 + exp(−a)) lane by lane, exp as Cephes' expf (range reduction by
+        ln 2, a degree-5 polynomial, 2ⁿ through the exponent bits): within a few
+        ulp of libm's expf, 16 lanes at once instead of 16 calls."""
+        if a != vec:
+            return None
+
+        def codegen(context, builder, sig, args):
+            def c(x):
+                return ir.Constant(vty, [x] * _V)
+            x = builder.fsub(c(0.0), args[0])                       # −a
+            lo = builder.fcmp_ordered("<", x, c(-87.3))
+            x = builder.select(lo, c(-87.3), x)
+            hi = builder.fcmp_ordered(">", x, c(88.3))
+            x = builder.select(hi, c(88.3), x)
+            rint = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vty, [vty]), f"llvm.rint.v{_V}f32")
+            n = builder.call(rint, [builder.fmul(x, c(1.44269504088896341))])
+            r = builder.fsub(x, builder.fmul(n, c(0.693359375)))
+            r = builder.fsub(r, builder.fmul(n, c(-2.12194440e-4)))
+            p = c(1.9875691500e-4)
+            for k in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+                      5.0000001201e-1):
+                p = builder.fadd(builder.fmul(p, r), c(k))
+            e = builder.fadd(builder.fadd(builder.fmul(p, builder.fmul(r, r)), r), c(1.0))
+            ni = builder.fptosi(n, ir.VectorType(i32, _V))
+            ni = builder.shl(builder.add(ni, ir.Constant(ni.type, [127] * _V)),
+                             ir.Constant(ni.type, [23] * _V))
+            e = builder.fmul(e, builder.bitcast(ni, vty))
+            return builder.fdiv(c(1.0), builder.fadd(c(1.0), e))
+        return vec(vec), codegen
+
+    return vzero, vload, vstore, vadd, vsub, vmul, vfma, prefetch, vsigmoid
 
 
 try:
-    _vzero, _vload, _vstore, _vadd, _vsub, _vmul, _prefetch = _define_vectors()
+    (_vzero, _vload, _vstore, _vadd, _vsub, _vmul, _vfma, _prefetch,
+     _vsigmoid) = _define_vectors()
     _vectors_defined = True
 except Exception:  # an llvmlite/Numba without what they need: the scalar loops
     _vectors_defined = False
@@ -263,12 +313,13 @@ except Exception:  # an llvmlite/Numba without what they need: the scalar loops
 # the first layer's Wᵀ (n_in, n1), params the flat parameters (weights at w_at,
 # biases at b_at), A and D the (batch, n₁+…+n_L) buffers of aˡ and δˡ, example i.
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _first_forward_simd(W0, idx, val, scale, lo, hi, params, b_at, A, i, tmp):
-    """A[i, :n1] = z¹ = Σ over the lit pixels of x_p W0[p] + b¹ (even and odd
-    pixels in two running sums, to halve the dependency chain).  Up to 128 wide the
-    sums stay in registers, 16 columns at a time; wider, a pixel's row is read
-    whole (sums in A and tmp), which keeps the reads sequential."""
+    """A[i, :n1] = z¹ = Σ over the lit pixels of x_p W0[p] + b¹.  Up to 128 wide the
+    pixels go round four running sums in registers (fused multiply-adds; four
+    short dependency chains), 16 columns at a time; wider, a pixel's row is read
+    whole, even and odd pixels in two sums (in A and tmp), which keeps the reads
+    sequential."""
     n1 = W0.shape[1]
     row = i * A.shape[1]
     if n1 > 8 * _V:
@@ -300,31 +351,55 @@ def _first_forward_simd(W0, idx, val, scale, lo, hi, params, b_at, A, i, tmp):
         w = min(_V, n1 - j)
         s = _vzero()
         t = _vzero()
-        for k in range(lo, hi - 1, 2):
-            s = _vadd(s, _vmul(_vload(W0, idx[k] * n1 + j, w), np.float32(val[k]) * scale))
-            t = _vadd(t, _vmul(_vload(W0, idx[k + 1] * n1 + j, w),
-                               np.float32(val[k + 1]) * scale))
-        if (hi - lo) % 2:
-            s = _vadd(s, _vmul(_vload(W0, idx[hi - 1] * n1 + j, w),
-                               np.float32(val[hi - 1]) * scale))
-        _vstore(A, row + j, w, _vadd(_vadd(s, t), _vload(params, b_at + j, w)))
+        u = _vzero()
+        q = _vzero()
+        k = lo
+        while k + 3 < hi:
+            s = _vfma(_vload(W0, idx[k] * n1 + j, w), np.float32(val[k]) * scale, s)
+            t = _vfma(_vload(W0, idx[k + 1] * n1 + j, w), np.float32(val[k + 1]) * scale, t)
+            u = _vfma(_vload(W0, idx[k + 2] * n1 + j, w), np.float32(val[k + 2]) * scale, u)
+            q = _vfma(_vload(W0, idx[k + 3] * n1 + j, w), np.float32(val[k + 3]) * scale, q)
+            k += 4
+        while k < hi:
+            s = _vfma(_vload(W0, idx[k] * n1 + j, w), np.float32(val[k]) * scale, s)
+            k += 1
+        _vstore(A, row + j, w, _vadd(_vadd(_vadd(s, t), _vadd(u, q)), _vload(params, b_at + j, w)))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _activate_simd(kind, A, i, lo, hi):
+    """_activate, the sigmoid 16 lanes at a time (_vsigmoid)."""
+    if kind != 0:
+        _activate(kind, A, i, lo, hi)
+        return
+    row = i * A.shape[1]
+    for j in range(lo, hi, _V):
+        w = min(_V, hi - j)
+        _vstore(A, row + j, w, _vsigmoid(_vload(A, row + j, w)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _first_forward_scalar(W0, idx, val, scale, lo, hi, params, b_at, A, i, tmp):
     n1 = W0.shape[1]
     for j in range(n1):
         s = _ZERO
         t = _ZERO
-        for k in range(lo, hi - 1, 2):
+        u = _ZERO
+        q = _ZERO
+        k = lo
+        while k + 3 < hi:
             s += W0[idx[k], j] * (np.float32(val[k]) * scale)
             t += W0[idx[k + 1], j] * (np.float32(val[k + 1]) * scale)
-        if (hi - lo) % 2:
-            s += W0[idx[hi - 1], j] * (np.float32(val[hi - 1]) * scale)
-        A[i, j] = (s + t) + params[b_at + j]
+            u += W0[idx[k + 2], j] * (np.float32(val[k + 2]) * scale)
+            q += W0[idx[k + 3], j] * (np.float32(val[k + 3]) * scale)
+            k += 4
+        while k < hi:
+            s += W0[idx[k], j] * (np.float32(val[k]) * scale)
+            k += 1
+        A[i, j] = ((s + t) + (u + q)) + params[b_at + j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _prefetch_simd(order, k, indptr, idx, val, classes, rows):
     """Start fetching what example order[k + 2] reads (its pixels), and the row
     offsets and label of order[k + 8]: all at random places, cache misses otherwise."""
@@ -348,12 +423,12 @@ def _prefetch_simd(order, k, indptr, idx, val, classes, rows):
             _prefetch(val, min(t, hi))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _prefetch_scalar(order, k, indptr, idx, val, classes, rows):
     pass
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _first_update_simd(W0, idx, val, scale, lo, hi, e):
     """W0[p] −= x_p e for each lit pixel p (e = η δ¹): 16 columns at a time up to 128
     wide, a whole row at a time wider."""
@@ -368,13 +443,13 @@ def _first_update_simd(W0, idx, val, scale, lo, hi, e):
         return
     for j in range(0, n1, _V):
         w = min(_V, n1 - j)
-        ej = _vload(e, j, w)
+        ej = _vsub(_vzero(), _vload(e, j, w))
         for k in range(lo, hi):
             at = idx[k] * n1 + j
-            _vstore(W0, at, w, _vsub(_vload(W0, at, w), _vmul(ej, np.float32(val[k]) * scale)))
+            _vstore(W0, at, w, _vfma(ej, np.float32(val[k]) * scale, _vload(W0, at, w)))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _first_update_scalar(W0, idx, val, scale, lo, hi, e):
     n1 = W0.shape[1]
     for k in range(lo, hi):
@@ -384,7 +459,7 @@ def _first_update_scalar(W0, idx, val, scale, lo, hi, e):
             W0[p, j] -= v * e[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _dense_forward_simd(params, w_at, b_at, n_in, n_o, A, i, a_in, a_out):
     """A[i, a_out:a_out+n_o] = W A[i, a_in:a_in+n_in] + b (z of a layer above the first)."""
     row = i * A.shape[1] + a_out
@@ -396,7 +471,7 @@ def _dense_forward_simd(params, w_at, b_at, n_in, n_o, A, i, a_in, a_out):
         _vstore(A, row + j, w, acc)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _dense_forward_scalar(params, w_at, b_at, n_in, n_o, A, i, a_in, a_out):
     for j in range(n_o):
         A[i, a_out + j] = params[b_at + j]
@@ -407,7 +482,7 @@ def _dense_forward_scalar(params, w_at, b_at, n_in, n_o, A, i, a_in, a_out):
             A[i, a_out + j] += params[base + j] * v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _dense_backward_simd(params, Wn, grads, w_at, b_at, n_in, n_o, A, D, i, a_in, a_out,
                          hidden):
     """∂C/∂b += δ, ∂C/∂Wᵀ += a δᵀ, and the δ below = (Wᵀ δ) ⊙ σ'(z) (into D[i, a_in:]),
@@ -430,7 +505,7 @@ def _dense_backward_simd(params, Wn, grads, w_at, b_at, n_in, n_o, A, D, i, a_in
         D[i, a_in + c] *= _derivative(hidden, A[i, a_in + c])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _dense_backward_scalar(params, Wn, grads, w_at, b_at, n_in, n_o, A, D, i, a_in, a_out,
                            hidden):
     for j in range(n_o):
@@ -487,6 +562,17 @@ def _helpers_on_an_example(simd, n1, n_o):
     return p, A, D, g
 
 
+@njit(cache=True, nogil=True)
+def _sigmoid_rows(A):
+    for i in range(A.shape[0]):
+        _activate_row(0, A, i, 0, A.shape[1])
+
+
+def sigmoid_rows(A: np.ndarray) -> None:
+    """A = σ(A) in place, row by row, as sgd_steps does it (for the tests)."""
+    _sigmoid_rows(A)
+
+
 def simd_difference(n1: int = 17, n_o: int = 10) -> float:
     """The largest difference, relative to 1 + |value|, between what the vector and
     the scalar helpers compute on a small example (float32 rounding: the layers
@@ -500,13 +586,16 @@ def simd_difference(n1: int = 17, n_o: int = 10) -> float:
 def _use_vectors(on: bool) -> None:
     """Make sgd_steps (when it is next compiled) use the vector helpers or the scalar loops."""
     global _simd, _first_forward, _first_update, _dense_forward, _dense_backward, _prefetch_ahead
+    global _activate_row
     _simd = on and _vectors_defined
     if _simd:
         _prefetch_ahead = _prefetch_simd
+        _activate_row = _activate_simd
         _first_forward, _first_update = _first_forward_simd, _first_update_simd
         _dense_forward, _dense_backward = _dense_forward_simd, _dense_backward_simd
     else:
         _prefetch_ahead = _prefetch_scalar
+        _activate_row = _activate
         _first_forward, _first_update = _first_forward_scalar, _first_update_scalar
         _dense_forward, _dense_backward = _dense_forward_scalar, _dense_backward_scalar
 
@@ -527,7 +616,7 @@ def run_sgd_steps(*args):
         return sgd_steps(*args)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_size, eta,
               decay, W0, params, sizes, wo, bo, hidden, output, cost):
     """SGD steps on the examples order[first:last], batch_size at a time (the last
@@ -569,31 +658,31 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
             _prefetch_ahead(order, k, indptr, idx, val, classes, rows)
             # ---- forward: z¹ = W¹a⁰ + b¹ over the non-zero pixels only
             _first_forward(W0, idx, val, scale, lo, hi, params, bo[0], A, i, z2)
-            _activate(out_kind if L == 1 else hidden, A[i, 0:n1])
+            _activate_row(out_kind if L == 1 else hidden, A, i, 0, n1)
             for l in range(1, L):
                 _dense_forward(params, wo[l], bo[l], sizes[l], sizes[l + 1], A, i, off[l - 1],
                                off[l])
-                _activate(out_kind if l == L - 1 else hidden, A[i, off[l]:off[l + 1]])
+                _activate_row(out_kind if l == L - 1 else hidden, A, i, off[l], off[l + 1])
             # ---- δᴸ of the batch's average cost, as Network.output_error / m
-            a_o = A[i, off[L - 1]:off[L]]
-            d_o = D[i, off[L - 1]:off[L]]
+            o = off[L - 1]
+            label = classes[r] if one_hot else -1
             if output == 1 and cost == 0:          # softmax with quadratic cost
                 s = _ZERO
                 for j in range(n_out):
-                    y = (_ONE if classes[r] == j else _ZERO) if one_hot else rows[r, j]
-                    d_o[j] = _TWO * (a_o[j] - y)
-                    s += d_o[j] * a_o[j]
+                    y = (_ONE if label == j else _ZERO) if one_hot else rows[r, j]
+                    D[i, o + j] = _TWO * (A[i, o + j] - y)
+                    s += D[i, o + j] * A[i, o + j]
                 for j in range(n_out):
-                    d_o[j] = a_o[j] * (d_o[j] - s) / m
+                    D[i, o + j] = A[i, o + j] * (D[i, o + j] - s) / m
             else:
                 for j in range(n_out):
-                    a = a_o[j]
-                    y = (_ONE if classes[r] == j else _ZERO) if one_hot else rows[r, j]
+                    a = A[i, o + j]
+                    y = (_ONE if label == j else _ZERO) if one_hot else rows[r, j]
                     if cost == 1:
                         d = a - y
                     else:
                         d = _TWO * (a - y) * a * (_ONE - a)
-                    d_o[j] = d / m
+                    D[i, o + j] = d / m
             # ---- backward: accumulate ∂C/∂b, ∂C/∂W of layers 2..L, propagate δ down
             for l in range(L - 1, 0, -1):
                 _dense_backward(params, Wn, grads, wo[l], bo[l], sizes[l], sizes[l + 1], A, D, i,
@@ -610,9 +699,8 @@ def sgd_steps(indptr, idx, val, scale, classes, rows, order, first, last, batch_
             _untransposed(params, Wn, wo[l], sizes[l], sizes[l + 1])
         for k in range(start, end):
             i = k - start
-            d1 = D[i, 0:n1]
             for j in range(n1):
-                z2[j] = eta * d1[j]
+                z2[j] = eta * D[i, j]
                 b1[j] -= z2[j]
             r = order[k]
             _first_update(W0, idx, val, scale, indptr[r], indptr[r + 1], z2)
