@@ -13,7 +13,35 @@ from nudge.errors import NudgeError
 from nudge.network import Network, desired_outputs
 from nudge.train import train
 
-pytestmark = pytest.mark.skipif(not fast.numba_available(), reason="numba is not installed")
+needs_numba = pytest.mark.skipif(not fast.numba_available(), reason="numba is not installed")
+needs_c = pytest.mark.skipif(not fast.c_kernel_available(),
+                             reason=f"the C kernel was not built ({fast._c_error})")
+if not (fast.numba_available() or fast.c_kernel_available()):
+    pytestmark = pytest.mark.skip(reason="neither the C kernel nor numba is available")
+
+
+@pytest.fixture
+def numba_kernel(monkeypatch):
+    """The Numba kernel even where the C kernel is built (as if it were not)."""
+    if not fast.numba_available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(fast, "_c_kernel", False)
+
+
+@pytest.fixture
+def no_numba(monkeypatch):
+    """As if numba could not be imported."""
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    monkeypatch.delitem(sys.modules, "nudge._fast_kernel", raising=False)
+    monkeypatch.setattr(fast, "_kernel", None)
+    monkeypatch.setattr(fast, "_numba_error", None)
 
 
 def sparse_pixels(n: int, n_in: int = 784, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,21 +73,31 @@ CASES = [
     ([784, 16, 16, 10], 7, "sigmoid", "sigmoid", "quadratic", 3.0),    # 503 = 71*7 + 6
     ([784, 20, 12, 8, 10], 32, "sigmoid", "sigmoid", "quadratic", 2.0),
     ([784, 10], 5, "sigmoid", "sigmoid", "quadratic", 1.0),            # no hidden layer
-    ([784, 24, 10], 16, "relu", "softmax", "cross-entropy", 0.1),
-    ([784, 17, 10], 9, "tanh", "softmax", "quadratic", 0.1),
-    ([784, 17, 10], 9, "relu", "sigmoid", "cross-entropy", 0.1),
+    pytest.param([784, 24, 10], 16, "relu", "softmax", "cross-entropy", 0.1, marks=needs_numba),
+    pytest.param([784, 17, 10], 9, "tanh", "softmax", "quadratic", 0.1, marks=needs_numba),
+    pytest.param([784, 17, 10], 9, "relu", "sigmoid", "cross-entropy", 0.1, marks=needs_numba),
     ([784, 600, 10], 250, "sigmoid", "sigmoid", "quadratic", 1.0),     # BLAS path
     ([784, 520, 10], 300, "tanh", "softmax", "cross-entropy", 0.05),   # BLAS path
 ]
 
 
+@pytest.mark.parametrize("kernel", ["c", "numba"])
 @pytest.mark.parametrize("sizes,batch_size,activation,output,cost,eta", CASES)
-def test_epoch_matches_reference(sizes, batch_size, activation, output, cost, eta):
+def test_epoch_matches_reference(sizes, batch_size, activation, output, cost, eta, kernel,
+                                 monkeypatch):
     X, y = sparse_pixels(503)
     net = Network(sizes, activation, output, cost, seed=3)
+    if kernel == "numba":
+        if not fast.numba_available():
+            pytest.skip("numba is not installed")
+        monkeypatch.setattr(fast, "_c_kernel", False)
+    elif not fast.c_supports(net):
+        pytest.skip("the C kernel is not built or does not train this network")
     ref = net.copy()
     order = np.random.default_rng(5).permutation(len(X))
     steps = fast.sgd_epoch(net, X, y, order, batch_size, eta)
+    if not fast.use_blas(sizes, batch_size):
+        assert fast.last_kernel == kernel
     reference_epoch(ref, X, y, order, batch_size, eta)
     assert steps == -(-len(X) // batch_size)
     assert_same_parameters(net, ref)
@@ -180,18 +218,8 @@ def test_float64_network_uses_reference():
         fast.supports(net, "sgd", 0.0, "fast")
 
 
-def test_falls_back_when_numba_cannot_import(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_numba(name, *args, **kwargs):
-        if name == "numba" or name.startswith("numba."):
-            raise ImportError("No module named 'numba'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_numba)
-    monkeypatch.delitem(sys.modules, "nudge._fast_kernel", raising=False)
-    monkeypatch.setattr(fast, "_kernel", None)
-    monkeypatch.setattr(fast, "_numba_error", None)
+def test_falls_back_when_neither_kernel_can_run(monkeypatch, no_numba):
+    monkeypatch.setattr(fast, "_c_kernel", False)
     net = Network([30, 5, 10], seed=0)
     assert not fast.supports(net, "sgd", 0.0, "auto")
     with pytest.raises(NudgeError, match="numba cannot be imported"):
@@ -208,7 +236,7 @@ def test_blas_path_choice():
 
 @pytest.mark.parametrize("sizes", [[784, 8, 10], [784, 16, 16, 10], [784, 32, 17, 10],
                                    [784, 17, 10], [784, 40, 24, 10], [784, 150, 10]])
-def test_vector_widths_match_reference(sizes):
+def test_vector_widths_match_reference(sizes, numba_kernel):
     """The <16 x float> helpers: full blocks of 16 (16, 32), a partial block alone (8, 10)
     and after full ones (17, 24, 40), and a first layer wide enough to go row by row (150)."""
     X, y = sparse_pixels(257, seed=9)
@@ -220,6 +248,7 @@ def test_vector_widths_match_reference(sizes):
     assert_same_parameters(net, ref)
 
 
+@needs_numba
 @pytest.mark.parametrize("n1,n_o", [(8, 10), (16, 16), (32, 10), (17, 10), (16, 3), (100, 33),
                                     (150, 10)])
 def test_vector_helpers_agree_with_the_scalar_loops(n1, n_o):
@@ -228,6 +257,7 @@ def test_vector_helpers_agree_with_the_scalar_loops(n1, n_o):
     assert kernel.simd_difference(n1, n_o) < 1e-4
 
 
+@needs_numba
 def test_vector_sigmoid_is_within_a_few_ulp_of_numpys():
     kernel = fast._load_kernel()
     z = np.random.default_rng(0).normal(0, 8, (50, 37)).astype(np.float32)
@@ -239,6 +269,7 @@ def test_vector_sigmoid_is_within_a_few_ulp_of_numpys():
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-37)
 
 
+@needs_numba
 def test_falls_back_to_scalar_loops_when_vectors_cannot_compile(monkeypatch):
     kernel = fast._load_kernel()
     calls = []
@@ -261,3 +292,108 @@ def test_falls_back_to_scalar_loops_when_vectors_cannot_compile(monkeypatch):
     finally:
         kernel._use_vectors(True)
     assert kernel._first_forward is kernel._first_forward_simd
+
+
+# --------------------------------------------------------------------------- the C kernel
+@needs_c
+@pytest.mark.parametrize("sizes,batch_size,decay", [
+    ([784, 16, 16, 10], 10, 0.0), ([784, 16, 16, 10], 100, 0.0), ([784, 16, 16, 10], 7, 0.01),
+    ([784, 30, 10], 1, 0.0), ([784, 10], 64, 0.0), ([784, 17, 33, 5, 10], 13, 0.02),
+    ([784, 40, 24, 10], 10, 0.0), ([784, 150, 10], 10, 0.005), ([50, 8, 10], 8, 0.0),
+])
+def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay):
+    """Several depths and widths (full 16-float blocks, partial ones, both), batches that
+    leave a partial last batch (257 = 25*10 + 7, ...), with and without weight decay."""
+    X, y = sparse_pixels(257, n_in=sizes[0], seed=11)
+    net = Network(sizes, seed=6)
+    ref = net.copy()
+    h = train(net, X, y, epochs=2, batch_size=batch_size, learning_rate=2.0,
+              weight_decay=decay, engine="fast", seed=4, monitor_train_cost=False)
+    assert fast.last_kernel == "c" and h.settings["engine"] == "fast"
+    train(ref, X, y, epochs=2, batch_size=batch_size, learning_rate=2.0, weight_decay=decay,
+          engine="reference", seed=4, monitor_train_cost=False)
+    assert_same_parameters(net, ref, atol=5e-5)
+    assert [r.steps for r in h.epochs] == [-(-257 // batch_size)] * 2
+
+
+@needs_c
+def test_c_kernel_float_inputs_and_desired_output_rows():
+    rng = np.random.default_rng(8)
+    X = rng.random((130, 40)).astype(np.float32) * (rng.random((130, 40)) < 0.4)
+    Y = desired_outputs(rng.integers(0, 6, 130), 6)
+    net = Network([40, 9, 6], seed=1)
+    ref = net.copy()
+    order = rng.permutation(130)
+    fast.sgd_epoch(net, X, Y, order, 12, 1.5)
+    assert fast.last_kernel == "c"
+    for start in range(0, 130, 12):
+        ref.update_mini_batch(X[order[start:start + 12]], Y[order[start:start + 12]], 1.5)
+    assert_same_parameters(net, ref)
+
+
+@needs_c
+def test_c_kernel_runs_without_numba(monkeypatch, no_numba):
+    """The C path imports no Numba: supports() and the epoch with numba unimportable."""
+    X, y = sparse_pixels(100, seed=3)
+    net = Network([784, 16, 16, 10], seed=0)
+    ref = net.copy()
+    assert fast.supports(net, "sgd", 0.0, "fast")
+    h = train(net, X, y, epochs=1, batch_size=10, learning_rate=3.0, engine="fast", seed=1,
+              monitor_train_cost=False)
+    assert h.settings["engine"] == "fast" and fast.last_kernel == "c"
+    assert "nudge._fast_kernel" not in sys.modules
+    train(ref, X, y, epochs=1, batch_size=10, learning_rate=3.0, engine="reference", seed=1,
+          monitor_train_cost=False)
+    assert_same_parameters(net, ref)
+    # what the C kernel does not train needs numba: here, the reference runs
+    relu = Network([784, 16, 10], activation="relu", seed=0)
+    assert not fast.supports(relu, "sgd", 0.0, "auto")
+    with pytest.raises(NudgeError, match="numba cannot be imported"):
+        fast.supports(relu, "sgd", 0.0, "fast")
+
+
+@needs_numba
+def test_falls_back_to_numba_when_the_c_kernel_is_absent(monkeypatch):
+    monkeypatch.setattr(fast, "_c_library_path", lambda: None)
+    monkeypatch.setattr(fast, "_c_kernel", None)
+    assert not fast.c_kernel_available() and "not built" in fast._c_error
+    X, y = sparse_pixels(120, seed=2)
+    net = Network([784, 16, 16, 10], seed=0)
+    ref = net.copy()
+    assert fast.supports(net, "sgd", 0.0, "fast")
+    order = np.random.default_rng(0).permutation(120)
+    fast.sgd_epoch(net, X, y, order, 10, 3.0)
+    assert fast.last_kernel == "numba"
+    reference_epoch(ref, X, y, order, 10, 3.0)
+    assert_same_parameters(net, ref)
+
+
+def test_c_kernel_load_failure_is_not_an_error(monkeypatch, tmp_path):
+    bad = tmp_path / "_ckernel.so"
+    bad.write_bytes(b"not a shared library")
+    monkeypatch.setattr(fast, "_c_library_path", lambda: str(bad))
+    monkeypatch.setattr(fast, "_c_kernel", None)
+    assert fast._load_c_kernel() is None and fast._c_error.startswith("OSError")
+    assert not fast.c_kernel_available()
+
+
+@pytest.mark.parametrize("how", ["c", "numpy"])
+@pytest.mark.parametrize("strided", [False, True])
+def test_inputs_are_the_nonzero_entries(monkeypatch, how, strided):
+    """The sparse rows, made by the C library's loop or by NumPy in chunks."""
+    if how == "numpy":
+        monkeypatch.setattr(fast, "_load_c_kernel", lambda: None)
+    elif not fast.c_kernel_available():
+        pytest.skip(f"the C kernel was not built ({fast._c_error})")
+    monkeypatch.setattr(fast.Inputs, "CHUNK", 7)
+    X, _ = sparse_pixels(50, n_in=60, seed=5)
+    X = X[:, ::2] if strided else X[:, :30]          # not C-contiguous either way
+    inputs = fast.Inputs(X)
+    assert inputs.idx.dtype == np.uint16 and inputs.val.dtype == np.uint8
+    assert inputs.indptr[-1] == np.count_nonzero(X)
+    for r in range(len(X)):
+        lo, hi = inputs.indptr[r], inputs.indptr[r + 1]
+        dense = np.zeros(30, dtype=np.uint8)
+        dense[inputs.idx[lo:hi]] = inputs.val[lo:hi]
+        np.testing.assert_array_equal(dense, X[r])
+        assert np.all(np.diff(inputs.idx[lo:hi].astype(int)) > 0)
