@@ -322,6 +322,7 @@ def train(
                     steps = fast.sgd_epoch(net, fast_inputs, labels, order, batch_size,
                                            eta, stop=stop, bar=bar,
                                            weight_decay=weight_decay)
+                    history.settings["kernel"] = fast.last_kernel     # "c", "numba" or "blas"
                 else:
                     steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
                 seconds = time.perf_counter() - start_time
