@@ -69,6 +69,10 @@ def add_data_options(parser: argparse.ArgumentParser, default: str | None = "aut
                              "then a download)")
 
 
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of text")

@@ -16,6 +16,7 @@ from ..train import DEFAULT_LEARNING_RATES, OPTIMIZERS, SCHEDULES, evaluate, tra
 from .common import (
     add_data_options,
     add_json_option,
+    add_model_argument,
     data_for_model,
     layer_sizes,
     load_data,
@@ -91,7 +92,7 @@ def register(sub: Any) -> None:
     # ------------------------------------------------------------------ evaluate
     p = sub.add_parser("evaluate", help="accuracy, cost, per-digit accuracy, confusion matrix",
                        description="Evaluate a model on the test set of its dataset.")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     add_data_options(p, default=None)
     p.add_argument("--split", choices=["test", "train"], default="test",
                    help="which part of the dataset (default: test)")
@@ -103,7 +104,7 @@ def register(sub: Any) -> None:
                        description="Read the digit in each PNG/JPEG image (dark-on-light or "
                                    "light-on-dark), prepared the MNIST way: grayscale, crop, fit "
                                    "in a 20x20 box, centre by centre of mass in 28x28.")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     add_json_option(p)
     p.set_defaults(func=cmd_predict)
@@ -111,7 +112,7 @@ def register(sub: Any) -> None:
     # ------------------------------------------------------------------ info
     p = sub.add_parser("info", help="architecture, parameter count and metadata of a model",
                        description="Show what a model file holds.")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     add_json_option(p)
     p.set_defaults(func=cmd_info)
 

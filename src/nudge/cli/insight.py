@@ -15,6 +15,7 @@ from ..network import Network
 from .common import (
     add_data_options,
     add_json_option,
+    add_model_argument,
     data_for_model,
     layer_sizes,
     load_data,
@@ -99,7 +100,7 @@ def register(sub: Any) -> None:
                     "whole training set) and rank every weight and bias by |dC/dtheta|. Layers "
                     "count from 1 (layer l = weights[l-1]); neurons, pixels, rows and columns "
                     "from 0.")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     add_data_options(p, default=None)
     _add_split(p)
     p.add_argument("--examples", type=positive_int, metavar="N",
@@ -122,7 +123,7 @@ def register(sub: Any) -> None:
                     "the wished change of each output, the three ways to get there (biases, "
                     "weights, previous activations), and the same wishes layer by layer back to "
                     "the first. The nudges shown are exactly -grad C_x of this example.")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     p.add_argument("--example", type=int, required=True, metavar="I",
                    help="which example (counting from 0)")
     add_data_options(p, default=None)
@@ -139,7 +140,7 @@ def register(sub: Any) -> None:
         description="Check that the average of all examples' nudges is the full gradient, then "
                     "for several batch sizes measure how well a random mini-batch's gradient "
                     "estimates it (cosine similarity, relative error, time per estimate).")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     add_data_options(p, default=None)
     p.add_argument("--examples", type=positive_int, metavar="N",
                    help="use only the first N training examples (default: all)")
@@ -192,7 +193,7 @@ def register(sub: Any) -> None:
         "landscape", help="the cost along the gradient, a random direction, and a plane",
         description="Slices of the cost through a model's parameters: along the downhill "
                     "direction -grad C, along a random direction, and on the plane they span.")
-    p.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
+    add_model_argument(p)
     add_data_options(p, default=None)
     p.add_argument("--examples", type=positive_int, default=2000, metavar="N",
                    help="the cost is over the first N training examples (default 2000)")
