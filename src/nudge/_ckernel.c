@@ -1,9 +1,10 @@
 /* The ahead-of-time compiled SGD kernel behind nudge.fast (loaded with ctypes).
  *
- * The same mathematics, layout and order of operations as _fast_kernel.sgd_steps
- * (the Numba kernel), for its most common case: float32, sigmoid hidden layers,
- * sigmoid output, quadratic cost, any number of layers.  Anything else returns
- * NUDGE_UNSUPPORTED and the caller uses the Numba kernel or the reference code.
+ * The same mathematics and parameter layout as _fast_kernel.sgd_steps (the Numba
+ * kernel; the float32 rounding order differs in places), for its most common case:
+ * float32, sigmoid hidden layers, sigmoid output, quadratic cost, any number of layers.
+ * Anything else returns NUDGE_UNSUPPORTED and the caller uses the Numba kernel or the
+ * reference code.
  *
  * Layout of params (float32, one flat array): for each layer l, W^l transposed as
  * an (n_in, n_out) row-major block at wo[l] (row i = the weights *from* input i)
@@ -151,60 +152,115 @@ INLINE void first_update(float *restrict W0, int64_t n1, const uint16_t *restric
     }
 }
 
-/* out = W a + b for a layer above the first (W transposed in params at w) */
-INLINE void dense_forward(const float *restrict w, const float *restrict b, int64_t n_in,
-                          int64_t n_o, const float *restrict a, float *restrict out)
+/* The wide first layer (more than WIDE_MIN columns): a pixel's whole row at a time, even
+ * and odd pixels in two sums (a and tmp), so that the reads of W0 are sequential. */
+INLINE void wide_first_forward(const float *restrict W0, int64_t n1, const uint16_t *restrict idx,
+                               const void *val, int val_float, float scale, int64_t lo,
+                               int64_t hi, const float *restrict b1, float *restrict a,
+                               float *restrict tmp)
 {
-    int64_t j = 0;
-    for (; j < n_o && n_o >= V; j = (j + 2 * V <= n_o || j + V == n_o) ? j + V : n_o - V) {
-        v16 acc = ld(b + j);
-        for (int64_t c = 0; c < n_in; c++)
-            acc += ld(w + c * n_o + j) * a[c];
-        st(out + j, acc);
-        if (j + V == n_o)
-            break;
+    int64_t nv = n1 - n1 % V;
+    memset(a, 0, (size_t)n1 * sizeof(float));
+    memset(tmp, 0, (size_t)n1 * sizeof(float));
+    int64_t k = lo;
+    for (; k + 1 < hi; k += 2) {
+        const float *w = W0 + idx[k] * n1, *u = W0 + idx[k + 1] * n1;
+        float x = pixel(val, val_float, scale, k), y = pixel(val, val_float, scale, k + 1);
+        for (int64_t j = 0; j < nv; j += V) {
+            st(a + j, ld(a + j) + ld(w + j) * x);
+            st(tmp + j, ld(tmp + j) + ld(u + j) * y);
+        }
+        for (int64_t j = nv; j < n1; j++) {
+            a[j] += w[j] * x;
+            tmp[j] += u[j] * y;
+        }
     }
-    if (n_o >= V)
-        j = n_o;
-    for (; j < n_o; j++) {
-        float acc = b[j];
-        for (int64_t c = 0; c < n_in; c++)
-            acc += w[c * n_o + j] * a[c];
-        out[j] = acc;
+    if (k < hi) {
+        const float *w = W0 + idx[k] * n1;
+        float x = pixel(val, val_float, scale, k);
+        for (int64_t j = 0; j < nv; j += V)
+            st(a + j, ld(a + j) + ld(w + j) * x);
+        for (int64_t j = nv; j < n1; j++)
+            a[j] += w[j] * x;
+    }
+    for (int64_t j = 0; j < nv; j += V)
+        st(a + j, (ld(a + j) + ld(tmp + j)) + ld(b1 + j));
+    for (int64_t j = nv; j < n1; j++)
+        a[j] = (a[j] + tmp[j]) + b1[j];
+}
+
+INLINE void wide_first_update(float *restrict W0, int64_t n1, const uint16_t *restrict idx,
+                              const void *val, int val_float, float scale, int64_t lo,
+                              int64_t hi, const float *restrict e)
+{
+    int64_t nv = n1 - n1 % V;
+    for (int64_t k = lo; k < hi; k++) {
+        float *w = W0 + idx[k] * n1;
+        float x = pixel(val, val_float, scale, k);
+        for (int64_t j = 0; j < nv; j += V)
+            st(w + j, ld(w + j) - ld(e + j) * x);
+        for (int64_t j = nv; j < n1; j++)
+            w[j] -= e[j] * x;
     }
 }
 
-/* dC/db += d, dC/dW^T += a d^T, and the delta below = (W^T d) . sigma'(z), the last
- * from Wn, the weights in (n_o, n_in) layout */
-INLINE void dense_backward(const float *restrict Wn, float *restrict gw, float *restrict gb,
-                           int64_t n_in, int64_t n_o, const float *restrict a,
+/* Layers above the first are kept, during a call, in padded copies: M, W^T with its rows
+ * padded with zeros to a whole number po of 16-float vectors, then b (padded) as one more
+ * row; G, their gradients, in the same layout; and N, W itself (n_o rows of pi floats,
+ * zero padded), for the deltas.  The activations and deltas of a layer take a whole
+ * number of vectors too, so every loop below is over whole vectors (no tails). */
+
+/* out = W a + b (po floats; the padding columns get 0) */
+INLINE void dense_forward(const float *restrict M, int64_t n_in, int64_t po,
+                          const float *restrict a, float *restrict out)
+{
+    for (int64_t j = 0; j < po; j += V) {
+        v16 s = ld(M + n_in * po + j), t = {0}, u = {0}, q = {0};
+        int64_t c = 0;
+        for (; c + 3 < n_in; c += 4) {
+            s += ld(M + c * po + j) * a[c];
+            t += ld(M + (c + 1) * po + j) * a[c + 1];
+            u += ld(M + (c + 2) * po + j) * a[c + 2];
+            q += ld(M + (c + 3) * po + j) * a[c + 3];
+        }
+        for (; c < n_in; c++)
+            s += ld(M + c * po + j) * a[c];
+        st(out + j, (s + t) + (u + q));
+    }
+}
+
+/* dC/db += d, dC/dW^T += a d^T (into G), and the delta below, (W^T d) . sigma'(z), from N */
+INLINE void dense_backward(const float *restrict N, float *restrict G, int64_t n_in,
+                           int64_t n_o, int64_t pi, int64_t po, const float *restrict a,
                            const float *restrict d, float *restrict d_in)
 {
-    for (int64_t j = 0; j < n_o; j++)
-        gb[j] += d[j];
-    for (int64_t c = 0; c < n_in; c++) {
-        float ac = a[c];
-        float *g = gw + c * n_o;
-        for (int64_t j = 0; j < n_o; j++)
-            g[j] += d[j] * ac;
-    }
-    for (int64_t c = 0; c < n_in; c++)
-        d_in[c] = 0.0f;
-    for (int64_t j = 0; j < n_o; j++) {
-        const float *w = Wn + j * n_in;
-        float dj = d[j];
+    for (int64_t j = 0; j < po; j += V) {
+        v16 dj = ld(d + j);
         for (int64_t c = 0; c < n_in; c++)
-            d_in[c] += w[c] * dj;
+            st(G + c * po + j, ld(G + c * po + j) + dj * a[c]);
+        st(G + n_in * po + j, ld(G + n_in * po + j) + dj);
     }
-    for (int64_t c = 0; c < n_in; c++)
-        d_in[c] *= a[c] * (1.0f - a[c]);
+    for (int64_t c = 0; c < pi; c += V) {
+        v16 s = {0}, t = {0};
+        int64_t j = 0;
+        for (; j + 1 < n_o; j += 2) {
+            s += ld(N + j * pi + c) * d[j];
+            t += ld(N + (j + 1) * pi + c) * d[j + 1];
+        }
+        for (; j < n_o; j++)
+            s += ld(N + j * pi + c) * d[j];
+        v16 ac = ld(a + c);
+        st(d_in + c, (s + t) * (ac * (1.0f - ac)));
+    }
 }
 
-static void untransposed(const float *restrict wt, float *restrict wn, int64_t n_in, int64_t n_o)
+/* N from M: N[j, c] = W^T[c, j] */
+static void transposed(const float *restrict M, float *restrict N, int64_t n_in, int64_t n_o,
+                       int64_t pi, int64_t po)
 {
     for (int64_t c = 0; c < n_in; c++)
         for (int64_t j = 0; j < n_o; j++)
-            wn[j * n_in + c] = wt[c * n_o + j];
+            N[j * pi + c] = M[c * po + j];
 }
 
 INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int64_t *indptr,
@@ -225,6 +281,11 @@ INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int
     }
 }
 
+/* first layers wider than this are done a whole row at a time (measured: faster from
+ * about 200 columns, slower at 160 and below) */
+#define WIDE_MIN 192
+#define PAD(x) (((x) + V - 1) / V * V)
+
 INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val, int val_float,
                      float scale, const int64_t *classes, const float *rows,
                      const int64_t *order, int64_t n, int64_t first, int64_t last,
@@ -232,70 +293,91 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
                      const int64_t *sizes, int64_t L, const int64_t *wo, const int64_t *bo)
 {
     int64_t n1 = sizes[1], n_out = sizes[L];
-    int64_t off[65];
+    int64_t off[65], mo[65], no[65];
     off[0] = 0;
+    mo[0] = mo[1] = no[0] = no[1] = 0;
     for (int64_t l = 0; l < L; l++)
-        off[l + 1] = off[l] + sizes[l + 1];
+        off[l + 1] = off[l] + PAD(sizes[l + 1]);
+    for (int64_t l = 1; l < L; l++) {
+        mo[l + 1] = mo[l] + (sizes[l] + 1) * PAD(sizes[l + 1]);
+        no[l + 1] = no[l] + sizes[l + 1] * PAD(sizes[l]);
+    }
     int64_t width = off[L];
-    int64_t n_params = bo[L - 1] + n_out;
+    /* zeroed: the padding stays 0 */
     float *A = calloc((size_t)(batch_size * width), sizeof(float));
     float *D = calloc((size_t)(batch_size * width), sizeof(float));
-    float *grads = calloc((size_t)n_params, sizeof(float));   /* layers 2..L only */
-    float *Wn = calloc((size_t)n_params, sizeof(float));      /* their W, (n_o, n_in) */
-    float *e = calloc((size_t)n1, sizeof(float));
-    if (!A || !D || !grads || !Wn || !e) {
-        free(A); free(D); free(grads); free(Wn); free(e);
+    float *M = calloc((size_t)(mo[L] + 1), sizeof(float));
+    float *G = calloc((size_t)(mo[L] + 1), sizeof(float));
+    float *N = calloc((size_t)(no[L] + 1), sizeof(float));
+    float *e = calloc((size_t)PAD(n1), sizeof(float));
+    float *tmp = calloc((size_t)PAD(n1), sizeof(float));
+    if (!A || !D || !M || !G || !N || !e || !tmp) {
+        free(A); free(D); free(M); free(G); free(N); free(e); free(tmp);
         return NUDGE_NO_MEMORY;
     }
-    for (int64_t l = 1; l < L; l++)
-        untransposed(params + wo[l], Wn + wo[l], sizes[l], sizes[l + 1]);
+    for (int64_t l = 1; l < L; l++) {
+        int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
+        for (int64_t c = 0; c < n_in; c++)
+            memcpy(M + mo[l] + c * po, params + wo[l] + c * n_o, (size_t)n_o * sizeof(float));
+        memcpy(M + mo[l] + n_in * po, params + bo[l], (size_t)n_o * sizeof(float));
+        transposed(M + mo[l], N + no[l], n_in, n_o, PAD(n_in), po);
+    }
     float *W0 = params + wo[0];
     float *b1 = params + bo[0];
+    int wide = n1 > WIDE_MIN;
     for (int64_t start = first; start < last; start += batch_size) {
         int64_t end = start + batch_size < n ? start + batch_size : n;
-        float m = (float)(end - start);
+        float two_m = 2.0f / (float)(end - start);
         for (int64_t k = start; k < end; k++) {
             float *a = A + (k - start) * width;
             float *d = D + (k - start) * width;
             int64_t r = order[k];
             prefetch_ahead(order, k, n, indptr, idx, val, val_float);
             /* forward: z1 = W1 a0 + b1 over the lit pixels only */
-            first_forward(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1], b1, a);
-            sigmoid_row(a, n1);
+            if (wide)
+                wide_first_forward(W0, n1, idx, val, val_float, scale, indptr[r],
+                                   indptr[r + 1], b1, a, tmp);
+            else
+                first_forward(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1],
+                              b1, a);
+            sigmoid_row(a, PAD(n1));
             for (int64_t l = 1; l < L; l++) {
-                dense_forward(params + wo[l], params + bo[l], sizes[l], sizes[l + 1],
-                              a + off[l - 1], a + off[l]);
-                sigmoid_row(a + off[l], sizes[l + 1]);
+                int64_t po = PAD(sizes[l + 1]);
+                dense_forward(M + mo[l], sizes[l], po, a + off[l - 1], a + off[l]);
+                sigmoid_row(a + off[l], po);
             }
             /* delta^L of the batch's average cost, as Network.output_error / m */
             int64_t o = off[L - 1];
             for (int64_t j = 0; j < n_out; j++) {
                 float aj = a[o + j];
                 float y = classes ? (classes[r] == j ? 1.0f : 0.0f) : rows[r * n_out + j];
-                d[o + j] = 2.0f * (aj - y) * aj * (1.0f - aj) / m;
+                d[o + j] = two_m * (aj - y) * aj * (1.0f - aj);
             }
             /* backward: accumulate dC/db, dC/dW of layers 2..L, propagate delta down */
             for (int64_t l = L - 1; l > 0; l--)
-                dense_backward(Wn + wo[l], grads + wo[l], grads + bo[l], sizes[l], sizes[l + 1],
-                               a + off[l - 1], d + off[l], d + off[l - 1]);
+                dense_backward(N + no[l], G + mo[l], sizes[l], sizes[l + 1], PAD(sizes[l]),
+                               PAD(sizes[l + 1]), a + off[l - 1], d + off[l], d + off[l - 1]);
         }
         /* the step: theta -= eta dC/dtheta (weights first scaled by 1 - eta lambda) */
         if (decay != 1.0f) {
-            for (int64_t l = 0; l < L; l++) {
-                float *w = params + wo[l];
-                int64_t size = sizes[l] * sizes[l + 1];
+            int64_t size = sizes[0] * n1;
+            for (int64_t j = 0; j < size; j++)
+                W0[j] *= decay;
+            for (int64_t l = 1; l < L; l++) {
+                float *w = M + mo[l];
+                int64_t size = sizes[l] * PAD(sizes[l + 1]);
                 for (int64_t j = 0; j < size; j++)
                     w[j] *= decay;
             }
         }
         for (int64_t l = 1; l < L; l++) {
-            float *p = params + wo[l], *g = grads + wo[l];
-            int64_t size = sizes[l] * sizes[l + 1] + sizes[l + 1];   /* W then b: contiguous */
+            float *p = M + mo[l], *g = G + mo[l];
+            int64_t size = (sizes[l] + 1) * PAD(sizes[l + 1]);    /* W then b */
             for (int64_t j = 0; j < size; j++) {
                 p[j] -= eta * g[j];
                 g[j] = 0.0f;
             }
-            untransposed(params + wo[l], Wn + wo[l], sizes[l], sizes[l + 1]);
+            transposed(p, N + no[l], sizes[l], sizes[l + 1], PAD(sizes[l]), PAD(sizes[l + 1]));
         }
         /* layer 1: every example's -eta x_p delta1 straight into the rows it lit */
         for (int64_t k = start; k < end; k++) {
@@ -305,10 +387,20 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
                 b1[j] -= e[j];
             }
             int64_t r = order[k];
-            first_update(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1], e);
+            if (wide)
+                wide_first_update(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1],
+                                  e);
+            else
+                first_update(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1], e);
         }
     }
-    free(A); free(D); free(grads); free(Wn); free(e);
+    for (int64_t l = 1; l < L; l++) {
+        int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
+        for (int64_t c = 0; c < n_in; c++)
+            memcpy(params + wo[l] + c * n_o, M + mo[l] + c * po, (size_t)n_o * sizeof(float));
+        memcpy(params + bo[l], M + mo[l] + n_in * po, (size_t)n_o * sizeof(float));
+    }
+    free(A); free(D); free(M); free(G); free(N); free(e); free(tmp);
     return NUDGE_OK;
 }
 
