@@ -274,7 +274,7 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
                  available: dict[str, bool]) -> dict[str, Any]:
     """One row of the table: every contender on one epoch of this network and batch size."""
     from nudge import Network
-    from nudge.fast import use_blas
+    from nudge.fast import c_supports, use_blas
 
     net0 = Network(sizes, seed=0)
     order = np.random.default_rng(1).permutation(len(X))
@@ -284,7 +284,7 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
     med, times = median_time(lambda: engine.append(nudge_epoch(X, y, sizes, B, 1, net0))
                              or engine[-1][0], repeats)
     row["nudge"] = {"seconds": med, "all": times, "engine": engine[-1][1],
-                    "path": "blas" if use_blas(sizes, B) else "kernel"}
+                    "path": "blas" if use_blas(sizes, B, c_supports(Network(sizes))) else "kernel"}
     if "jax" in available:
         run, compile_s = jax_epoch_factory(X, y, order, B, net0)
         run()
@@ -312,7 +312,7 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
 def scaling_point(X, y, order, sizes: list[int], B: int) -> dict[str, Any]:
     """nudge and plain NumPy on one epoch over X[order], scaled to 60,000 examples."""
     from nudge import Network, train
-    from nudge.fast import use_blas
+    from nudge.fast import c_supports, use_blas
 
     net0 = Network(sizes, seed=0)
     scale = len(X) / len(order)
@@ -327,7 +327,7 @@ def scaling_point(X, y, order, sizes: list[int], B: int) -> dict[str, Any]:
     tn = statistics.median(run_nudge() for _ in range(3)) * scale
     tp = statistics.median(numpy_epoch(X, y, order, B, net0) for _ in range(3)) * scale
     return {"sizes": sizes, "batch_size": B, "nudge_seconds": tn, "numpy_seconds": tp,
-            "path": "blas" if use_blas(sizes, B) else "kernel"}
+            "path": "blas" if use_blas(sizes, B, c_supports(Network(sizes))) else "kernel"}
 
 
 # --------------------------------------------------------------------------- main

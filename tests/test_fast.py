@@ -104,11 +104,14 @@ def test_epoch_matches_reference(sizes, batch_size, activation, output, cost, et
     assert not np.array_equal(net.weights[0], Network(sizes, seed=3).weights[0])  # it moved
 
 
-@pytest.mark.parametrize("sizes,batch_size", [([784, 16, 16, 10], 10), ([784, 600, 10], 250)])
-def test_weight_decay_matches_the_reference_trainer(sizes, batch_size):
-    """θ ← θ − η (g + λθ) for the weights, as nudge.train.SGD does (kernel and BLAS path)."""
+@pytest.mark.parametrize("sizes,batch_size,activation", [
+    ([784, 16, 16, 10], 10, "sigmoid"), ([784, 600, 10], 250, "sigmoid"),
+    ([784, 600, 10], 250, "tanh"),                 # tanh: no C kernel, so the BLAS path
+])
+def test_weight_decay_matches_the_reference_trainer(sizes, batch_size, activation):
+    """θ ← θ − η (g + λθ) for the weights, as nudge.train.SGD does (kernels and BLAS path)."""
     X, y = sparse_pixels(400, seed=4)
-    net = Network(sizes, seed=2)
+    net = Network(sizes, activation, seed=2)
     ref = net.copy()
     fast_history = train(net, X, y, epochs=2, batch_size=batch_size, learning_rate=1.0,
                          weight_decay=0.01, engine="fast", seed=3, monitor_train_cost=False)
@@ -116,7 +119,9 @@ def test_weight_decay_matches_the_reference_trainer(sizes, batch_size):
           engine="reference", seed=3, monitor_train_cost=False)
     assert fast_history.settings["engine"] == "fast"
     assert_same_parameters(net, ref)
-    plain = Network(sizes, seed=2)
+    if activation == "tanh":
+        assert fast.last_kernel == "blas"
+    plain = Network(sizes, activation, seed=2)
     train(plain, X, y, epochs=2, batch_size=batch_size, learning_rate=1.0, engine="fast",
           seed=3, monitor_train_cost=False)
     assert np.linalg.norm(net.weights[0]) < np.linalg.norm(plain.weights[0])
@@ -232,6 +237,9 @@ def test_blas_path_choice():
     assert not fast.use_blas([784, 16, 16, 10], 10)
     assert not fast.use_blas([784, 1024, 10], 10)
     assert fast.use_blas([784, 1024, 10], 1000)
+    # the C kernel keeps wide layers and large batches up to 1,024 hidden neurons
+    assert not fast.use_blas([784, 1024, 10], 1000, c_kernel=True)
+    assert fast.use_blas([784, 2048, 10], 100, c_kernel=True)
 
 
 @pytest.mark.parametrize("sizes", [[784, 8, 10], [784, 16, 16, 10], [784, 32, 17, 10],

@@ -291,7 +291,8 @@ def train(
     from . import fast
 
     use_fast = fast.supports(net, optimizer, weight_decay, engine)
-    fast_inputs = fast.prepare(X, net.sizes, batch_size) if use_fast else None
+    fast_inputs = (fast.prepare(X, net.sizes, batch_size, fast.c_supports(net))
+                   if use_fast else None)
     opt = make_optimizer(optimizer, learning_rate, momentum, weight_decay)
     rng = np.random.default_rng(net.seed if seed is None else seed)
     history = History(settings={
