@@ -229,17 +229,10 @@ INLINE void dense_forward(const float *restrict M, int64_t n_in, int64_t po,
     }
 }
 
-/* dC/db += d, dC/dW^T += a d^T (into G), and the delta below, (W^T d) . sigma'(z), from N */
-INLINE void dense_backward(const float *restrict N, float *restrict G, int64_t n_in,
-                           int64_t n_o, int64_t pi, int64_t po, const float *restrict a,
-                           const float *restrict d, float *restrict d_in)
+/* the delta below, (W^T d) . sigma'(z), from N */
+INLINE void dense_delta(const float *restrict N, int64_t n_o, int64_t pi,
+                        const float *restrict a, const float *restrict d, float *restrict d_in)
 {
-    for (int64_t j = 0; j < po; j += V) {
-        v16 dj = ld(d + j);
-        for (int64_t c = 0; c < n_in; c++)
-            st(G + c * po + j, ld(G + c * po + j) + dj * a[c]);
-        st(G + n_in * po + j, ld(G + n_in * po + j) + dj);
-    }
     for (int64_t c = 0; c < pi; c += V) {
         v16 s = {0}, t = {0};
         int64_t j = 0;
@@ -251,6 +244,26 @@ INLINE void dense_backward(const float *restrict N, float *restrict G, int64_t n
             s += ld(N + j * pi + c) * d[j];
         v16 ac = ld(a + c);
         st(d_in + c, (s + t) * (ac * (1.0f - ac)));
+    }
+}
+
+/* G += the sum over the m examples (rows `width` apart in A and D) of a d^T (the rows
+ * c < n_in of G) and of d (row n_in, the biases), in example order */
+INLINE void dense_gradient(float *restrict G, int64_t n_in, int64_t po, const float *restrict A,
+                           const float *restrict D, int64_t width, int64_t m)
+{
+    for (int64_t c = 0; c < n_in; c++)
+        for (int64_t j = 0; j < po; j += V) {
+            v16 g = ld(G + c * po + j);
+            for (int64_t k = 0; k < m; k++)
+                g += ld(D + k * width + j) * A[k * width + c];
+            st(G + c * po + j, g);
+        }
+    for (int64_t j = 0; j < po; j += V) {
+        v16 g = ld(G + n_in * po + j);
+        for (int64_t k = 0; k < m; k++)
+            g += ld(D + k * width + j);
+        st(G + n_in * po + j, g);
     }
 }
 
@@ -328,36 +341,48 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
     for (int64_t start = first; start < last; start += batch_size) {
         int64_t end = start + batch_size < n ? start + batch_size : n;
         float two_m = 2.0f / (float)(end - start);
+        /* layer by layer, each over the batch's examples (independent of each other,
+         * so that the CPU overlaps them); a and d: example k's rows of A and D */
+#define ROW(X, k) ((X) + ((k) - start) * width)
         for (int64_t k = start; k < end; k++) {
-            float *a = A + (k - start) * width;
-            float *d = D + (k - start) * width;
             int64_t r = order[k];
             prefetch_ahead(order, k, n, indptr, idx, val, val_float);
             /* forward: z1 = W1 a0 + b1 over the lit pixels only */
             if (wide)
                 wide_first_forward(W0, n1, idx, val, val_float, scale, indptr[r],
-                                   indptr[r + 1], b1, a, tmp);
+                                   indptr[r + 1], b1, ROW(A, k), tmp);
             else
                 first_forward(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1],
-                              b1, a);
-            sigmoid_row(a, PAD(n1));
-            for (int64_t l = 1; l < L; l++) {
-                int64_t po = PAD(sizes[l + 1]);
+                              b1, ROW(A, k));
+            sigmoid_row(ROW(A, k), PAD(n1));
+        }
+        for (int64_t l = 1; l < L; l++) {
+            int64_t po = PAD(sizes[l + 1]);
+            for (int64_t k = start; k < end; k++) {
+                float *a = ROW(A, k);
                 dense_forward(M + mo[l], sizes[l], po, a + off[l - 1], a + off[l]);
                 sigmoid_row(a + off[l], po);
             }
-            /* delta^L of the batch's average cost, as Network.output_error / m */
-            int64_t o = off[L - 1];
-            for (int64_t j = 0; j < n_out; j++) {
-                float aj = a[o + j];
-                float y = classes ? (classes[r] == j ? 1.0f : 0.0f) : rows[r * n_out + j];
-                d[o + j] = two_m * (aj - y) * aj * (1.0f - aj);
-            }
-            /* backward: accumulate dC/db, dC/dW of layers 2..L, propagate delta down */
-            for (int64_t l = L - 1; l > 0; l--)
-                dense_backward(N + no[l], G + mo[l], sizes[l], sizes[l + 1], PAD(sizes[l]),
-                               PAD(sizes[l + 1]), a + off[l - 1], d + off[l], d + off[l - 1]);
         }
+        /* delta^L of the batch's average cost, as Network.output_error / m */
+        for (int64_t k = start; k < end; k++) {
+            const float *a = ROW(A, k) + off[L - 1];
+            float *d = ROW(D, k) + off[L - 1];
+            int64_t r = order[k];
+            for (int64_t j = 0; j < n_out; j++) {
+                float y = classes ? (classes[r] == j ? 1.0f : 0.0f) : rows[r * n_out + j];
+                d[j] = two_m * (a[j] - y) * a[j] * (1.0f - a[j]);
+            }
+        }
+        /* backward: propagate delta down, and sum dC/db, dC/dW of layers 2..L */
+        for (int64_t l = L - 1; l > 0; l--) {
+            for (int64_t k = start; k < end; k++)
+                dense_delta(N + no[l], sizes[l + 1], PAD(sizes[l]), ROW(A, k) + off[l - 1],
+                            ROW(D, k) + off[l], ROW(D, k) + off[l - 1]);
+            dense_gradient(G + mo[l], sizes[l], PAD(sizes[l + 1]), A + off[l - 1], D + off[l],
+                           width, end - start);
+        }
+#undef ROW
         /* the step: theta -= eta dC/dtheta (weights first scaled by 1 - eta lambda) */
         if (decay != 1.0f) {
             int64_t size = sizes[0] * n1;
