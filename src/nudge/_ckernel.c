@@ -30,6 +30,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef float v16 __attribute__((vector_size(64)));
+#define PAD(x) (((x) + V - 1) / V * V)
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -206,9 +207,9 @@ INLINE void wide_first_update(float *restrict W0, int64_t n1, const uint16_t *re
 
 /* Layers above the first are kept, during a call, in padded copies: M, W^T with its rows
  * padded with zeros to a whole number po of 16-float vectors, then b (padded) as one more
- * row; G, their gradients, in the same layout; and N, W itself (n_o rows of pi floats,
- * zero padded), for the deltas.  The activations and deltas of a layer take a whole
- * number of vectors too, so every loop below is over whole vectors (no tails). */
+ * row; and N, W itself (n_o rows of pi floats, zero padded), for the deltas.  The
+ * activations and deltas of a layer take a whole number of vectors too, their padding
+ * kept 0, so every loop below is over whole vectors (no tails). */
 
 /* out = W a + b (po floats; the padding columns get 0) */
 INLINE void dense_forward(const float *restrict M, int64_t n_in, int64_t po,
@@ -247,26 +248,6 @@ INLINE void dense_delta(const float *restrict N, int64_t n_o, int64_t pi,
     }
 }
 
-/* G += the sum over the m examples (rows `width` apart in A and D) of a d^T (the rows
- * c < n_in of G) and of d (row n_in, the biases), in example order */
-INLINE void dense_gradient(float *restrict G, int64_t n_in, int64_t po, const float *restrict A,
-                           const float *restrict D, int64_t width, int64_t m)
-{
-    for (int64_t c = 0; c < n_in; c++)
-        for (int64_t j = 0; j < po; j += V) {
-            v16 g = ld(G + c * po + j);
-            for (int64_t k = 0; k < m; k++)
-                g += ld(D + k * width + j) * A[k * width + c];
-            st(G + c * po + j, g);
-        }
-    for (int64_t j = 0; j < po; j += V) {
-        v16 g = ld(G + n_in * po + j);
-        for (int64_t k = 0; k < m; k++)
-            g += ld(D + k * width + j);
-        st(G + n_in * po + j, g);
-    }
-}
-
 /* N from M: N[j, c] = W^T[c, j] */
 static void transposed(const float *restrict M, float *restrict N, int64_t n_in, int64_t n_o,
                        int64_t pi, int64_t po)
@@ -274,6 +255,83 @@ static void transposed(const float *restrict M, float *restrict N, int64_t n_in,
     for (int64_t c = 0; c < n_in; c++)
         for (int64_t j = 0; j < n_o; j++)
             N[j * pi + c] = M[c * po + j];
+}
+
+/* The step of a layer above the first, theta -= eta dC/dtheta, with dC/dtheta summed
+ * over the batch's m examples (rows `width` apart in A and D) in example order: in M,
+ * dC/dW^T = the sum of a d^T (rows c < n_in) and dC/db = the sum of d (row n_in); in N,
+ * the same sums for W (so N stays W, with no transposing; the same numbers, bit for bit).
+ * For large batches, where the sums cost more than transposing, N is M transposed. */
+#define SUMS_FOR_N_MAX 24
+INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64_t n_o,
+                       int64_t pi, int64_t po, const float *restrict A, const float *restrict D,
+                       int64_t width, int64_t m, float eta)
+{
+    int n_by_sums = m <= SUMS_FOR_N_MAX;
+    for (int64_t c = 0; c < n_in; c++)
+        for (int64_t j = 0; j < po; j += V) {
+            v16 g = {0};
+            for (int64_t k = 0; k < m; k++)
+                g += ld(D + k * width + j) * A[k * width + c];
+            st(M + c * po + j, ld(M + c * po + j) - eta * g);
+        }
+    for (int64_t j = 0; j < po; j += V) {
+        v16 g = {0};
+        for (int64_t k = 0; k < m; k++)
+            g += ld(D + k * width + j);
+        st(M + n_in * po + j, ld(M + n_in * po + j) - eta * g);
+    }
+    if (!n_by_sums) {
+        transposed(M, N, n_in, n_o, pi, po);
+        return;
+    }
+    for (int64_t j = 0; j < n_o; j++)
+        for (int64_t c = 0; c < pi; c += V) {
+            v16 g = {0};
+            for (int64_t k = 0; k < m; k++)
+                g += ld(A + k * width + c) * D[k * width + j];
+            st(N + j * pi + c, ld(N + j * pi + c) - eta * g);
+        }
+}
+
+/* the activations' padding (lanes n to the next whole vector) set to 0, so that the
+ * padding of every delta, gradient and weight stays 0 */
+typedef int32_t i16 __attribute__((vector_size(64)));
+static const i16 IOTA = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* 1.0f in the lanes where IOTA < n, 0.0f elsewhere */
+INLINE v16 lanes_below(int64_t n)
+{
+    i16 below = IOTA < ((i16){0} + (int32_t)n);
+    return __builtin_convertvector(-below, v16);
+}
+
+INLINE void clear_padding(float *a, int64_t n)
+{
+    if (n % V) {
+        float *last = a + n - n % V;
+        st(last, ld(last) * lanes_below(n % V));
+    }
+}
+
+/* delta^L = two_m (a - y) a (1 - a) for the n_out outputs (the batch's average cost, as
+ * Network.output_error / m), a whole number of vectors: y one-hot (the class) or a row */
+INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_out, float two_m,
+                         int64_t cls, const float *row)
+{
+    for (int64_t j = 0; j < PAD(n_out); j += V) {
+        v16 y;
+        if (row) {
+            float buf[V] = {0};
+            memcpy(buf, row + j, (size_t)(n_out - j < V ? n_out - j : V) * sizeof(float));
+            y = ld(buf);
+        } else {
+            i16 hit = IOTA == ((i16){0} + (int32_t)(cls - j));
+            y = __builtin_convertvector(-hit, v16);
+        }
+        v16 aj = ld(a + j);
+        st(d + j, two_m * (aj - y) * aj * (1.0f - aj));
+    }
 }
 
 INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int64_t *indptr,
@@ -297,7 +355,6 @@ INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int
 /* first layers wider than this are done a whole row at a time (measured: faster from
  * about 200 columns, slower at 160 and below) */
 #define WIDE_MIN 192
-#define PAD(x) (((x) + V - 1) / V * V)
 
 INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val, int val_float,
                      float scale, const int64_t *classes, const float *rows,
@@ -320,12 +377,11 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
     float *A = calloc((size_t)(batch_size * width), sizeof(float));
     float *D = calloc((size_t)(batch_size * width), sizeof(float));
     float *M = calloc((size_t)(mo[L] + 1), sizeof(float));
-    float *G = calloc((size_t)(mo[L] + 1), sizeof(float));
     float *N = calloc((size_t)(no[L] + 1), sizeof(float));
     float *e = calloc((size_t)PAD(n1), sizeof(float));
     float *tmp = calloc((size_t)PAD(n1), sizeof(float));
-    if (!A || !D || !M || !G || !N || !e || !tmp) {
-        free(A); free(D); free(M); free(G); free(N); free(e); free(tmp);
+    if (!A || !D || !M || !N || !e || !tmp) {
+        free(A); free(D); free(M); free(N); free(e); free(tmp);
         return NUDGE_NO_MEMORY;
     }
     for (int64_t l = 1; l < L; l++) {
@@ -355,6 +411,7 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
                 first_forward(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1],
                               b1, ROW(A, k));
             sigmoid_row(ROW(A, k), PAD(n1));
+            clear_padding(ROW(A, k), n1);
         }
         for (int64_t l = 1; l < L; l++) {
             int64_t po = PAD(sizes[l + 1]);
@@ -362,48 +419,34 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
                 float *a = ROW(A, k);
                 dense_forward(M + mo[l], sizes[l], po, a + off[l - 1], a + off[l]);
                 sigmoid_row(a + off[l], po);
+                clear_padding(a + off[l], sizes[l + 1]);
             }
         }
-        /* delta^L of the batch's average cost, as Network.output_error / m */
-        for (int64_t k = start; k < end; k++) {
-            const float *a = ROW(A, k) + off[L - 1];
-            float *d = ROW(D, k) + off[L - 1];
-            int64_t r = order[k];
-            for (int64_t j = 0; j < n_out; j++) {
-                float y = classes ? (classes[r] == j ? 1.0f : 0.0f) : rows[r * n_out + j];
-                d[j] = two_m * (a[j] - y) * a[j] * (1.0f - a[j]);
-            }
-        }
-        /* backward: propagate delta down, and sum dC/db, dC/dW of layers 2..L */
+        for (int64_t k = start; k < end; k++)
+            output_delta(ROW(A, k) + off[L - 1], ROW(D, k) + off[L - 1], n_out, two_m,
+                         classes ? classes[order[k]] : -1,
+                         classes ? NULL : rows + order[k] * n_out);
+        /* backward, layer by layer: propagate delta down (with the weights from before the
+         * step), then the layer's step (weights first scaled by 1 - eta lambda) */
         for (int64_t l = L - 1; l > 0; l--) {
+            int64_t n_in = sizes[l], n_o = sizes[l + 1], pi = PAD(n_in), po = PAD(n_o);
             for (int64_t k = start; k < end; k++)
-                dense_delta(N + no[l], sizes[l + 1], PAD(sizes[l]), ROW(A, k) + off[l - 1],
-                            ROW(D, k) + off[l], ROW(D, k) + off[l - 1]);
-            dense_gradient(G + mo[l], sizes[l], PAD(sizes[l + 1]), A + off[l - 1], D + off[l],
-                           width, end - start);
+                dense_delta(N + no[l], n_o, pi, ROW(A, k) + off[l - 1], ROW(D, k) + off[l],
+                            ROW(D, k) + off[l - 1]);
+            if (decay != 1.0f) {
+                for (int64_t q = 0; q < n_in * po; q++)
+                    M[mo[l] + q] *= decay;
+                for (int64_t q = 0; q < n_o * pi; q++)
+                    N[no[l] + q] *= decay;
+            }
+            dense_step(M + mo[l], N + no[l], n_in, n_o, pi, po, A + off[l - 1], D + off[l],
+                       width, end - start, eta);
         }
 #undef ROW
-        /* the step: theta -= eta dC/dtheta (weights first scaled by 1 - eta lambda) */
-        if (decay != 1.0f) {
-            int64_t size = sizes[0] * n1;
-            for (int64_t j = 0; j < size; j++)
-                W0[j] *= decay;
-            for (int64_t l = 1; l < L; l++) {
-                float *w = M + mo[l];
-                int64_t size = sizes[l] * PAD(sizes[l + 1]);
-                for (int64_t j = 0; j < size; j++)
-                    w[j] *= decay;
-            }
-        }
-        for (int64_t l = 1; l < L; l++) {
-            float *p = M + mo[l], *g = G + mo[l];
-            int64_t size = (sizes[l] + 1) * PAD(sizes[l + 1]);    /* W then b */
-            for (int64_t j = 0; j < size; j++) {
-                p[j] -= eta * g[j];
-                g[j] = 0.0f;
-            }
-            transposed(p, N + no[l], sizes[l], sizes[l + 1], PAD(sizes[l]), PAD(sizes[l + 1]));
-        }
+        /* the first layer's step */
+        if (decay != 1.0f)
+            for (int64_t q = 0; q < sizes[0] * n1; q++)
+                W0[q] *= decay;
         /* layer 1: every example's -eta x_p delta1 straight into the rows it lit */
         for (int64_t k = start; k < end; k++) {
             const float *d = D + (k - start) * width;
@@ -425,7 +468,7 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
             memcpy(params + wo[l] + c * n_o, M + mo[l] + c * po, (size_t)n_o * sizeof(float));
         memcpy(params + bo[l], M + mo[l] + n_in * po, (size_t)n_o * sizeof(float));
     }
-    free(A); free(D); free(M); free(G); free(N); free(e); free(tmp);
+    free(A); free(D); free(M); free(N); free(e); free(tmp);
     return NUDGE_OK;
 }
 
