@@ -9,7 +9,8 @@ and the same shuffle for everyone.  Contenders: nudge's trainer
 epoch jit-compiled as one ``lax.scan`` (compile time reported separately),
 plain vectorised NumPy, and a per-example loop in the style of the classic
 textbook ``network.py`` (timed on a slice and scaled to 60,000).  Each timing
-is the median of ``--repeats`` runs after a warm-up.  Rivals that are not
+is the median of ``--repeats`` runs after a warm-up, the contenders taking turns
+(one run each per round).  Rivals that are not
 installed are skipped with a note.  Also measured: training time to 95% test
 accuracy for the presets, peak RSS of ``nudge train``, start-up time from the
 command to the first SGD step, and how the epoch time scales with the hidden
@@ -39,16 +40,6 @@ CONFIGS = [([784, 16, 16, 10], 10), ([784, 16, 16, 10], 100), ([784, 30, 10], 10
 RIVALS = ["nudge", "jax", "torch", "numpy", "textbook"]
 
 
-def median_time(fn: Callable[[], float | None], repeats: int) -> tuple[float, list[float]]:
-    """fn() runs once and returns its own time (or None: time it here)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        t = fn()
-        times.append(time.perf_counter() - t0 if t is None else t)
-    return statistics.median(times), times
-
-
 # --------------------------------------------------------------------------- contenders
 def nudge_epoch(X, y, sizes, B, order_seed, net0):
     from nudge import train
@@ -63,8 +54,14 @@ def numpy_epoch(X, y, order, B, net0) -> float:
     """The obvious vectorised NumPy: gather a batch, forward, backward, update."""
     Ws = [w.copy() for w in net0.weights]
     bs = [b.copy() for b in net0.biases]
-    eye = np.eye(10, dtype=np.float32)
     t0 = time.perf_counter()
+    with np.errstate(over="ignore"):            # exp(-z) for very negative z: sigmoid 0
+        _numpy_steps(X, y, order, B, Ws, bs)
+    return time.perf_counter() - t0
+
+
+def _numpy_steps(X, y, order, B, Ws, bs) -> None:
+    eye = np.eye(10, dtype=np.float32)
     for s in range(0, len(order), B):
         idx = order[s:s + B]
         a = X[idx].astype(np.float32) / np.float32(255)
@@ -80,7 +77,6 @@ def numpy_epoch(X, y, order, B, net0) -> float:
                 d = (d @ Ws[l]) * acts[l] * (1 - acts[l])
             Ws[l] -= ETA * gW
             bs[l] -= ETA * gb
-    return time.perf_counter() - t0
 
 
 def textbook_epoch(X, y, order, B, net0, n_examples: int) -> float:
@@ -91,26 +87,27 @@ def textbook_epoch(X, y, order, B, net0, n_examples: int) -> float:
     f32 = np.float32
     n = n_examples - n_examples % B
     t0 = time.perf_counter()
-    for s in range(0, n, B):
-        nabla_w = [np.zeros(w.shape, f32) for w in Ws]
-        nabla_b = [np.zeros(b.shape, f32) for b in bs]
-        for k in order[s:s + B]:
-            x = (X[k].astype(f32) / f32(255))[:, None]
-            yv = np.zeros((10, 1), f32)
-            yv[y[k]] = 1
-            acts, a = [x], x
-            for W, b in zip(Ws, bs):
-                a = 1 / (1 + np.exp(-(W @ a + b)))
-                acts.append(a)
-            d = 2 * (a - yv) * a * (1 - a)
-            for l in range(len(Ws) - 1, -1, -1):
-                nabla_b[l] += d
-                nabla_w[l] += d @ acts[l].T
-                if l:
-                    d = (Ws[l].T @ d) * acts[l] * (1 - acts[l])
-        for l in range(len(Ws)):
-            Ws[l] -= (ETA / B) * nabla_w[l]
-            bs[l] -= (ETA / B) * nabla_b[l]
+    with np.errstate(over="ignore"):
+        for s in range(0, n, B):
+            nabla_w = [np.zeros(w.shape, f32) for w in Ws]
+            nabla_b = [np.zeros(b.shape, f32) for b in bs]
+            for k in order[s:s + B]:
+                x = (X[k].astype(f32) / f32(255))[:, None]
+                yv = np.zeros((10, 1), f32)
+                yv[y[k]] = 1
+                acts, a = [x], x
+                for W, b in zip(Ws, bs):
+                    a = 1 / (1 + np.exp(-(W @ a + b)))
+                    acts.append(a)
+                d = 2 * (a - yv) * a * (1 - a)
+                for l in range(len(Ws) - 1, -1, -1):
+                    nabla_b[l] += d
+                    nabla_w[l] += d @ acts[l].T
+                    if l:
+                        d = (Ws[l].T @ d) * acts[l] * (1 - acts[l])
+            for l in range(len(Ws)):
+                Ws[l] -= (ETA / B) * nabla_w[l]
+                bs[l] -= (ETA / B) * nabla_b[l]
     return (time.perf_counter() - t0) * len(order) / n
 
 
@@ -272,40 +269,65 @@ def time_to_accuracy(data, preset: str, target: float = 0.95, seed: int = 0) -> 
 
 def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repeats: int,
                  available: dict[str, bool]) -> dict[str, Any]:
-    """One row of the table: every contender on one epoch of this network and batch size."""
+    """One row of the table: every contender on one epoch of this network and batch size.
+
+    The contenders take turns: each round times every one of them once (in a rotated
+    order), so that a slow patch of a shared machine falls on all of them alike.  The
+    slow ones (PyTorch eager, the per-example loop) run in the first half of the rounds
+    only.  Per contender: the median (the figure reported) and all times; per rival,
+    ``ratio_to_nudge`` (median / nudge's median) and ``paired_ratio`` (the median, over
+    the rounds, of its time / nudge's time in the same round).
+    """
     from nudge import Network
     from nudge.fast import c_supports, use_blas
 
     net0 = Network(sizes, seed=0)
     order = np.random.default_rng(1).permutation(len(X))
-    row: dict[str, Any] = {"sizes": sizes, "batch_size": B}
-    nudge_epoch(X, y, sizes, B, 1, net0)                     # warm-up (loads the kernel)
-    engine: list[tuple[float, str]] = []
-    med, times = median_time(lambda: engine.append(nudge_epoch(X, y, sizes, B, 1, net0))
-                             or engine[-1][0], repeats)
-    row["nudge"] = {"seconds": med, "all": times, "engine": engine[-1][1],
-                    "path": "blas" if use_blas(sizes, B, c_supports(Network(sizes))) else "kernel"}
+    row: dict[str, Any] = {"sizes": sizes, "batch_size": B, "rounds": repeats}
+    engine: list[str] = []
+
+    def run_nudge() -> float:
+        seconds, used = nudge_epoch(X, y, sizes, B, 1, net0)
+        engine.append(used)
+        return seconds
+
+    runners: dict[str, tuple[Callable[[], float], int]] = {"nudge": (run_nudge, repeats)}
+    compile_s = None
     if "jax" in available:
-        run, compile_s = jax_epoch_factory(X, y, order, B, net0)
-        run()
-        med, times = median_time(run, repeats)
-        row["jax"] = {"seconds": med, "all": times, "compile_seconds": compile_s}
+        run_jax, compile_s = jax_epoch_factory(X, y, order, B, net0)
+        runners["jax"] = (run_jax, repeats)
     if "torch" in available:
-        run = torch_epoch_factory(X, y, order, B, net0, args.torch_threads)
-        med, times = median_time(run, max(1, repeats // 2))
-        row["torch"] = {"seconds": med, "all": times}
+        runners["torch"] = (torch_epoch_factory(X, y, order, B, net0, args.torch_threads),
+                            max(1, repeats // 2))
     if "numpy" not in args.skip:
-        med, times = median_time(lambda: numpy_epoch(X, y, order, B, net0), repeats)
-        row["numpy"] = {"seconds": med, "all": times}
+        runners["numpy"] = (lambda: numpy_epoch(X, y, order, B, net0), repeats)
+    n_ex = min(args.textbook_examples, len(X))
     if "textbook" not in args.skip:
-        n_ex = min(args.textbook_examples, len(X))
-        med, times = median_time(lambda: textbook_epoch(X, y, order, B, net0, n_ex),
-                                 max(1, repeats // 2))
-        row["textbook"] = {"seconds": med, "all": times, "timed_examples": n_ex}
-    base = row["nudge"]["seconds"]
-    for k in RIVALS:
-        if k in row:
-            row[k]["ratio_to_nudge"] = row[k]["seconds"] / base
+        runners["textbook"] = (lambda: textbook_epoch(X, y, order, B, net0, n_ex),
+                               max(1, repeats // 2))
+    for k in ("nudge", "jax", "numpy"):                      # warm-up (loads the kernels)
+        if k in runners:
+            runners[k][0]()
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    names = list(runners)
+    for r in range(repeats):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            run, rounds = runners[k]
+            if r < rounds:
+                times[k].append(run())
+    base = statistics.median(times["nudge"])
+    for k, ts in times.items():
+        row[k] = {"seconds": statistics.median(ts), "min_seconds": min(ts), "all": ts}
+        paired = [t / n for t, n in zip(ts, times["nudge"])]
+        row[k]["ratio_to_nudge"] = row[k]["seconds"] / base
+        row[k]["paired_ratio"] = statistics.median(paired)
+    row["nudge"]["engine"] = engine[-1]
+    row["nudge"]["path"] = ("blas" if use_blas(sizes, B, c_supports(Network(sizes)))
+                            else "kernel")
+    if compile_s is not None:
+        row["jax"]["compile_seconds"] = compile_s
+    if "textbook" in row:
+        row["textbook"]["timed_examples"] = n_ex
     return row
 
 
@@ -334,7 +356,9 @@ def scaling_point(X, y, order, sizes: list[int], B: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="benchmarks/results.json", help="JSON file to write")
-    ap.add_argument("--repeats", type=int, default=5, help="timed runs per entry (median)")
+    ap.add_argument("--repeats", type=int, default=9,
+                    help="rounds: timed runs per entry (median; half as many for PyTorch "
+                         "and the per-example loop)")
     ap.add_argument("--quick", action="store_true",
                     help="fewer repeats, the first config only, no scaling sweep")
     ap.add_argument("--skip", nargs="*", default=[], choices=RIVALS[1:],
@@ -346,7 +370,9 @@ def main() -> None:
     ap.add_argument("--no-extras", action="store_true",
                     help="skip time-to-95%%, RSS, start-up and scaling")
     args = ap.parse_args()
-    repeats = 2 if args.quick else args.repeats
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
+    repeats = 3 if args.quick else args.repeats
 
     from nudge import load_dataset
 
@@ -384,8 +410,8 @@ def main() -> None:
         row = bench_config(X, y, sizes, B, args, repeats, available)
         results["epochs"].append(row)
         print(f"  {'-'.join(map(str, sizes))} B={B}: " + ", ".join(
-            f"{k} {row[k]['seconds']:.3f}s (x{row[k]['ratio_to_nudge']:.1f})"
-            for k in RIVALS if k in row), flush=True)
+            f"{k} {row[k]['seconds']:.3f}s (x{row[k]['ratio_to_nudge']:.1f}, "
+            f"paired x{row[k]['paired_ratio']:.1f})" for k in RIVALS if k in row), flush=True)
 
     if not args.no_extras:
         extras(results, data, args.quick)
