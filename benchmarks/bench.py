@@ -346,8 +346,11 @@ def scaling_point(X, y, order, sizes: list[int], B: int) -> dict[str, Any]:
         return h.last.seconds
 
     run_nudge()
-    tn = statistics.median(run_nudge() for _ in range(3)) * scale
-    tp = statistics.median(numpy_epoch(X, y, order, B, net0) for _ in range(3)) * scale
+    tn, tp = [], []
+    for _ in range(5):                          # taking turns, as in bench_config
+        tn.append(run_nudge() * scale)
+        tp.append(numpy_epoch(X, y, order, B, net0) * scale)
+    tn, tp = statistics.median(tn), statistics.median(tp)
     return {"sizes": sizes, "batch_size": B, "nudge_seconds": tn, "numpy_seconds": tp,
             "path": "blas" if use_blas(sizes, B, c_supports(Network(sizes))) else "kernel"}
 
@@ -432,7 +435,7 @@ def extras(results: dict[str, Any], data, quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         startup_seconds(tmp_path)                                 # warm the caches
-        s = [startup_seconds(tmp_path) for _ in range(3)]
+        s = [startup_seconds(tmp_path) for _ in range(5)]
         results["startup_seconds"] = {"median": statistics.median(s), "all": s}
         rss, wall, how = peak_rss_mb(["--epochs", "1", "--quiet", "--seed", "1",
                                       "--out", str(tmp_path / "m.safetensors")])

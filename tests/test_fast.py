@@ -308,12 +308,14 @@ def test_falls_back_to_scalar_loops_when_vectors_cannot_compile(monkeypatch):
     ([784, 16, 16, 10], 10, 0.0), ([784, 16, 16, 10], 100, 0.0), ([784, 16, 16, 10], 7, 0.01),
     ([784, 30, 10], 1, 0.0), ([784, 10], 64, 0.0), ([784, 17, 33, 5, 10], 13, 0.02),
     ([784, 40, 24, 10], 10, 0.0), ([784, 150, 10], 10, 0.005), ([50, 8, 10], 8, 0.0),
-    ([784, 256, 10], 10, 0.0), ([784, 200, 19, 10], 7, 0.01),
+    ([784, 256, 10], 10, 0.0), ([784, 200, 19, 10], 7, 0.01), ([784, 70, 10], 9, 0.01),
+    ([784, 100, 10], 32, 0.0), ([784, 800, 10], 10, 0.0),
 ])
 def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay):
-    """Several depths and widths (full 16-float blocks, partial ones, both; first layers
-    over 192 wide, done a whole row at a time), batches that leave a partial last batch
-    (257 = 25*10 + 7, ...), with and without weight decay."""
+    """Several depths and widths (full 16-float blocks, partial ones, both; up to four
+    blocks per pass over the pixels, more in several passes; first layers over 768 wide,
+    done a whole row at a time), batches that leave a partial last batch (257 = 25*10 + 7,
+    ...), with and without weight decay."""
     X, y = sparse_pixels(257, n_in=sizes[0], seed=11)
     net = Network(sizes, seed=6)
     ref = net.copy()

@@ -78,33 +78,65 @@ INLINE float pixel(const void *val, int val_float, float scale, int64_t k)
     return val_float ? ((const float *)val)[k] : (float)((const uint8_t *)val)[k] * scale;
 }
 
-/* a[0:n1] = z1 = sum over the lit pixels of x_p W0[p] + b1: four running sums (four
- * short dependency chains), 16 columns at a time, then the columns left over. */
+/* z1 for the 16-column blocks starting at columns j[0..NB-1], in one pass over the lit
+ * pixels: four running sums per block (four short dependency chains, pixel k in chain
+ * k mod 4), so each block's sums are the same whichever blocks share the pass. */
+INLINE void forward_blocks(const float *restrict W0, int64_t n1, const uint16_t *restrict idx,
+                           const void *val, int val_float, float scale, int64_t lo, int64_t hi,
+                           const float *restrict b1, float *restrict a, const int64_t *j,
+                           const int NB)
+{
+    v16 s[4] = {{0}}, t[4] = {{0}}, u[4] = {{0}}, q[4] = {{0}};
+    int64_t k = lo;
+    for (; k + 3 < hi; k += 4) {
+        const float *w0 = W0 + idx[k] * n1, *w1 = W0 + idx[k + 1] * n1;
+        const float *w2 = W0 + idx[k + 2] * n1, *w3 = W0 + idx[k + 3] * n1;
+        float x0 = pixel(val, val_float, scale, k), x1 = pixel(val, val_float, scale, k + 1);
+        float x2 = pixel(val, val_float, scale, k + 2), x3 = pixel(val, val_float, scale, k + 3);
+        for (int b = 0; b < NB; b++) {
+            s[b] += ld(w0 + j[b]) * x0;
+            t[b] += ld(w1 + j[b]) * x1;
+            u[b] += ld(w2 + j[b]) * x2;
+            q[b] += ld(w3 + j[b]) * x3;
+        }
+    }
+    for (; k < hi; k++) {
+        const float *w0 = W0 + idx[k] * n1;
+        float x0 = pixel(val, val_float, scale, k);
+        for (int b = 0; b < NB; b++)
+            s[b] += ld(w0 + j[b]) * x0;
+    }
+    for (int b = 0; b < NB; b++)
+        st(a + j[b], ((s[b] + t[b]) + (u[b] + q[b])) + ld(b1 + j[b]));
+}
+
+/* a[0:n1] = z1 = sum over the lit pixels of x_p W0[p] + b1, 16 columns at a time (up to
+ * four blocks of them per pass over the pixels); a last partial block, if the row is at
+ * least 16 wide, as the block of the row's last 16 columns (the overlapped columns get the
+ * same values); narrower rows column by column. */
 INLINE void first_forward(const float *restrict W0, int64_t n1, const uint16_t *restrict idx,
                           const void *val, int val_float, float scale, int64_t lo, int64_t hi,
                           const float *restrict b1, float *restrict a)
 {
-    /* blocks of 16 columns; a last partial block, if the row is at least 16 wide, as the
-     * block of the row's last 16 columns (the overlapped columns get the same values) */
-    int64_t j = 0;
-    for (; j < n1 && n1 >= V; j = (j + 2 * V <= n1 || j + V == n1) ? j + V : n1 - V) {
-        v16 s = {0}, t = {0}, u = {0}, q = {0};
-        int64_t k = lo;
-        for (; k + 3 < hi; k += 4) {
-            s += ld(W0 + idx[k] * n1 + j) * pixel(val, val_float, scale, k);
-            t += ld(W0 + idx[k + 1] * n1 + j) * pixel(val, val_float, scale, k + 1);
-            u += ld(W0 + idx[k + 2] * n1 + j) * pixel(val, val_float, scale, k + 2);
-            q += ld(W0 + idx[k + 3] * n1 + j) * pixel(val, val_float, scale, k + 3);
+    if (n1 >= V) {
+        int64_t nb = (n1 + V - 1) / V;
+        for (int64_t b0 = 0; b0 < nb; b0 += 4) {
+            int64_t j[4];
+            int cnt = nb - b0 < 4 ? (int)(nb - b0) : 4;
+            for (int b = 0; b < cnt; b++)
+                j[b] = b0 + b < nb - 1 ? (b0 + b) * V : n1 - V;
+            if (cnt == 4)
+                forward_blocks(W0, n1, idx, val, val_float, scale, lo, hi, b1, a, j, 4);
+            else if (cnt == 3)
+                forward_blocks(W0, n1, idx, val, val_float, scale, lo, hi, b1, a, j, 3);
+            else if (cnt == 2)
+                forward_blocks(W0, n1, idx, val, val_float, scale, lo, hi, b1, a, j, 2);
+            else
+                forward_blocks(W0, n1, idx, val, val_float, scale, lo, hi, b1, a, j, 1);
         }
-        for (; k < hi; k++)
-            s += ld(W0 + idx[k] * n1 + j) * pixel(val, val_float, scale, k);
-        st(a + j, ((s + t) + (u + q)) + ld(b1 + j));
-        if (j + V == n1)
-            break;
+        return;
     }
-    if (n1 >= V)
-        j = n1;
-    for (; j < n1; j++) {
+    for (int64_t j = 0; j < n1; j++) {
         float s = 0, t = 0, u = 0, q = 0;
         int64_t k = lo;
         for (; k + 3 < hi; k += 4) {
@@ -119,19 +151,41 @@ INLINE void first_forward(const float *restrict W0, int64_t n1, const uint16_t *
     }
 }
 
+/* W0[p][j0 : j0 + 16 NB] -= x_p e[j0 : j0 + 16 NB] for each lit pixel p */
+INLINE void update_blocks(float *restrict W0, int64_t n1, const uint16_t *restrict idx,
+                          const void *val, int val_float, float scale, int64_t lo, int64_t hi,
+                          const float *restrict e, int64_t j0, const int NB)
+{
+    v16 ej[4];
+    for (int b = 0; b < NB; b++)
+        ej[b] = ld(e + j0 + b * V);
+    for (int64_t k = lo; k < hi; k++) {
+        float *w = W0 + idx[k] * n1 + j0;
+        float x = pixel(val, val_float, scale, k);
+        for (int b = 0; b < NB; b++)
+            st(w + b * V, ld(w + b * V) - ej[b] * x);
+    }
+}
+
 /* W0[p] -= x_p e for each lit pixel p (e = eta delta1) */
 INLINE void first_update(float *restrict W0, int64_t n1, const uint16_t *restrict idx,
                          const void *val, int val_float, float scale, int64_t lo, int64_t hi,
                          const float *restrict e)
 {
     int64_t j = 0;
-    for (; j + V <= n1; j += V) {
-        v16 ej = ld(e + j);
-        for (int64_t k = lo; k < hi; k++) {
-            float *w = W0 + idx[k] * n1 + j;
-            st(w, ld(w) - ej * pixel(val, val_float, scale, k));
-        }
+    /* the whole 16-column blocks, up to four per pass over the pixels */
+    for (; j + V <= n1; j += 4 * V) {
+        int nb = (n1 - j) / V < 4 ? (int)((n1 - j) / V) : 4;
+        if (nb == 4)
+            update_blocks(W0, n1, idx, val, val_float, scale, lo, hi, e, j, 4);
+        else if (nb == 3)
+            update_blocks(W0, n1, idx, val, val_float, scale, lo, hi, e, j, 3);
+        else if (nb == 2)
+            update_blocks(W0, n1, idx, val, val_float, scale, lo, hi, e, j, 2);
+        else
+            update_blocks(W0, n1, idx, val, val_float, scale, lo, hi, e, j, 1);
     }
+    j = n1 - n1 % V;
     if (j < n1 && n1 >= V) {
         /* the row's last 16 columns, those already updated with e = 0 (w - 0 x = w) */
         float tail[V];
@@ -352,9 +406,11 @@ INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int
     }
 }
 
-/* first layers wider than this are done a whole row at a time (measured: faster from
- * about 200 columns, slower at 160 and below) */
-#define WIDE_MIN 192
+/* first layers wider than this are done a whole row at a time: measured at B = 100, the
+ * blocked passes of first_forward and first_update are faster up to 768 columns (by about
+ * 20% at 256, 10% at 512 and 768), the whole rows faster at 1,024 (by 40%; W1 no longer
+ * fits in the L2 cache, and each pass would read it again) */
+#define WIDE_MIN 768
 
 INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val, int val_float,
                      float scale, const int64_t *classes, const float *rows,
