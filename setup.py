@@ -11,9 +11,9 @@ import sys
 from setuptools import Extension, setup
 
 if sys.platform == "win32":
-    flags = ["/O2"]
+    flags, link = ["/O2"], []                  # one thread there (no pthreads)
 else:
-    flags = ["-O3", "-std=gnu99"]
+    flags, link = ["-O3", "-std=gnu99", "-pthread"], ["-pthread"]
 
 setup(ext_modules=[Extension("nudge._ckernel", ["src/nudge/_ckernel.c"],
-                             extra_compile_args=flags, optional=True)])
+                             extra_compile_args=flags, extra_link_args=link, optional=True)])

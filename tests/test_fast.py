@@ -311,7 +311,8 @@ def test_falls_back_to_scalar_loops_when_vectors_cannot_compile(monkeypatch):
     ([784, 256, 10], 10, 0.0), ([784, 200, 19, 10], 7, 0.01), ([784, 70, 10], 9, 0.01),
     ([784, 100, 10], 32, 0.0), ([784, 800, 10], 10, 0.0),
 ])
-def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay, threads):
     """Several depths and widths (full 16-float blocks, partial ones, both; up to four
     blocks per pass over the pixels, more in several passes; first layers over 768 wide,
     done a whole row at a time), batches that leave a partial last batch (257 = 25*10 + 7,
@@ -320,8 +321,10 @@ def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay):
     net = Network(sizes, seed=6)
     ref = net.copy()
     h = train(net, X, y, epochs=2, batch_size=batch_size, learning_rate=2.0,
-              weight_decay=decay, engine="fast", seed=4, monitor_train_cost=False)
+              weight_decay=decay, engine="fast", seed=4, monitor_train_cost=False,
+              threads=threads)
     assert fast.last_kernel == "c" and h.settings["engine"] == "fast"
+    assert h.settings["threads"] == fast.kernel_threads(sizes, batch_size, threads)
     train(ref, X, y, epochs=2, batch_size=batch_size, learning_rate=2.0, weight_decay=decay,
           engine="reference", seed=4, monitor_train_cost=False)
     assert_same_parameters(net, ref, atol=5e-5)
@@ -409,3 +412,72 @@ def test_inputs_are_the_nonzero_entries(monkeypatch, how, strided):
         dense[inputs.idx[lo:hi]] = inputs.val[lo:hi]
         np.testing.assert_array_equal(dense, X[r])
         assert np.all(np.diff(inputs.idx[lo:hi].astype(int)) > 0)
+
+
+# --------------------------------------------------------------------------- two threads
+@needs_c
+@pytest.mark.parametrize("sizes,batch_size,decay,rows,floats", [
+    ([784, 64, 10], 10, 0.0, False, False),            # the narrowest shared
+    ([784, 100, 30, 10], 32, 0.01, False, False),
+    ([784, 70, 10], 4, 0.0, True, False),              # desired-output rows
+    ([784, 90, 10], 1000, 0.0, False, True),           # float pixels, one partial batch
+    ([784, 800, 10], 10, 0.005, False, False),         # whole rows (over 768)
+])
+def test_two_threads_give_the_same_weights_bit_for_bit(sizes, batch_size, decay, rows, floats):
+    """Two threads each sum and step the first-layer rows of half of the pixels; both
+    do the upper layers on their own copies.  Every parameter gets the same operations
+    in the same order as with one thread, so the weights are equal, not just close."""
+    X, y = sparse_pixels(1003, n_in=sizes[0], seed=5)
+    if floats:
+        X = X.astype(np.float32) / 255
+    labels = desired_outputs(y, sizes[-1], np.float32) if rows else y
+    nets = {}
+    for threads in (1, 2):
+        net = Network(sizes, seed=3)
+        h = train(net, X, labels, epochs=2, batch_size=batch_size, learning_rate=1.0,
+                  weight_decay=decay, engine="fast", seed=8, monitor_train_cost=False,
+                  threads=threads)
+        assert fast.last_kernel == "c" and h.settings["threads"] == threads
+        nets[threads] = net
+    for p, q in zip(nets[1].weights + nets[1].biases, nets[2].weights + nets[2].biases):
+        assert np.array_equal(p, q)
+
+
+def test_thread_count_rules(monkeypatch):
+    monkeypatch.delenv("NUDGE_THREADS", raising=False)
+    monkeypatch.setattr(fast, "available_cpus", lambda: 8)
+    assert fast.kernel_threads([784, 16, 16, 10], 10) == 1      # too small to share
+    assert fast.kernel_threads([784, 100, 10], 10) == 2
+    assert fast.kernel_threads([784, 100, 10], 10, threads=1) == 1
+    assert fast.kernel_threads([784, 100, 10], 2) == 1           # batch too small
+    assert fast.kernel_threads([784, 100, 10], 5000) == 1        # or too large
+    assert fast.kernel_threads([784, 10], 10) == 1               # no hidden layer
+    monkeypatch.setenv("NUDGE_THREADS", "1")
+    assert fast.kernel_threads([784, 100, 10], 10) == 1
+    assert fast.kernel_threads([784, 100, 10], 10, threads=2) == 2   # the argument wins
+    monkeypatch.setenv("NUDGE_THREADS", "many")
+    with pytest.raises(NudgeError, match="NUDGE_THREADS='many'"):
+        fast.kernel_threads([784, 100, 10], 10)
+    monkeypatch.delenv("NUDGE_THREADS")
+    monkeypatch.setattr(fast, "available_cpus", lambda: 1)
+    assert fast.kernel_threads([784, 100, 10], 10) == 1
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(NudgeError, match="threads must be 1 or 2"):
+            fast.check_threads(bad)
+
+
+def test_train_refuses_a_bad_thread_count():
+    X, y = sparse_pixels(20)
+    with pytest.raises(NudgeError, match="threads must be 1 or 2"):
+        train(Network([784, 10], seed=0), X, y, epochs=1, threads=0)
+
+
+@needs_c
+def test_split_halves_the_lit_pixels():
+    X, _ = sparse_pixels(300, seed=2)
+    X[:, :100] = 0                              # nothing lit at the top
+    inputs = fast.Inputs(X)
+    counts = np.bincount(inputs.idx, minlength=784)
+    below = counts[:inputs.split].sum()
+    assert abs(below - counts.sum() / 2) <= counts.max()
+    assert fast.Inputs(np.zeros((3, 784), np.uint8)).split == 392

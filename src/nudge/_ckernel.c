@@ -15,6 +15,11 @@
  * the Numba kernel, the compiler may fuse multiply-adds (FMA) where the CPU has
  * them; the sigmoid's exp is Cephes' expf polynomial (within a few ulp of libm).
  */
+#if !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
+#define NUDGE_PTHREADS 1
+#include <pthread.h>
+#include <sched.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -412,61 +417,139 @@ INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int
  * fits in the L2 cache, and each pass would read it again) */
 #define WIDE_MIN 768
 
-INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val, int val_float,
-                     float scale, const int64_t *classes, const float *rows,
-                     const int64_t *order, int64_t n, int64_t first, int64_t last,
-                     int64_t batch_size, float eta, float decay, float *params,
-                     const int64_t *sizes, int64_t L, const int64_t *wo, const int64_t *bo)
+/* the first position in idx[lo:hi] (ascending) holding a pixel >= p (branch-free) */
+INLINE int64_t lower_bound(const uint16_t *idx, int64_t lo, int64_t hi, int64_t p)
 {
-    int64_t n1 = sizes[1], n_out = sizes[L];
-    int64_t off[65], mo[65], no[65];
-    off[0] = 0;
-    mo[0] = mo[1] = no[0] = no[1] = 0;
-    for (int64_t l = 0; l < L; l++)
-        off[l + 1] = off[l] + PAD(sizes[l + 1]);
-    for (int64_t l = 1; l < L; l++) {
-        mo[l + 1] = mo[l] + (sizes[l] + 1) * PAD(sizes[l + 1]);
-        no[l + 1] = no[l] + sizes[l + 1] * PAD(sizes[l]);
+    int64_t len = hi - lo;
+    const uint16_t *base = idx + lo;
+    while (len > 1) {
+        int64_t half = len / 2;
+        base = base[half - 1] < p ? base + half : base;
+        len -= half;
     }
-    int64_t width = off[L];
-    /* zeroed: the padding stays 0 */
-    float *A = calloc((size_t)(batch_size * width), sizeof(float));
-    float *D = calloc((size_t)(batch_size * width), sizeof(float));
-    float *M = calloc((size_t)(mo[L] + 1), sizeof(float));
-    float *N = calloc((size_t)(no[L] + 1), sizeof(float));
-    float *e = calloc((size_t)PAD(n1), sizeof(float));
-    float *tmp = calloc((size_t)PAD(n1), sizeof(float));
-    if (!A || !D || !M || !N || !e || !tmp) {
-        free(A); free(D); free(M); free(N); free(e); free(tmp);
-        return NUDGE_NO_MEMORY;
+    return (base - idx) + (len == 1 && *base < p);
+}
+
+/* One thread's own state: its copies of the upper layers (M, N) and of b1, updated in
+ * step with the other thread's (the same operations, so the same numbers), and buffers. */
+struct lane {
+    float *A, *D, *M, *N, *b1, *e, *tmp, *zero;
+    int64_t *pos;               /* each example's first lit pixel >= split (its idx position) */
+};
+
+/* One call's work.  For first layers of TWO_RANGES_MIN neurons or more, the pixels are
+ * split in two ranges, [0, split) and [split, d): z1 of every example is (the sum over
+ * range 0 + the sum over range 1) + b1, and with two threads each one owns a range: it
+ * sums and steps only the rows of W1^T of its pixels, so no row of W1 is written by one
+ * thread and read by the other.  Both threads then do the upper layers, each for the
+ * whole batch, on their own copies.  One thread does both ranges itself: the result is
+ * the same, bit for bit.  Narrower first layers are summed in one range, on one thread
+ * (there the work of a mini-batch is too small to share). */
+struct job {
+    const int64_t *indptr;
+    const uint16_t *idx;
+    const void *val;
+    float scale;
+    const int64_t *classes;
+    const float *rows;
+    const int64_t *order;
+    int64_t n, first, last, batch_size, split;
+    int two_ranges;             /* whether z1 is summed in two pixel ranges (see above) */
+    float eta, decay;
+    const int64_t *sizes;
+    int64_t L, width, off[65], mo[65], no[65];
+    float *W0;
+    float *Z;                   /* two threads: the range sums, [2 parities][2 ranges][batch] */
+    int threads, val_float;
+    int go, count, sense;       /* start flag and barrier (atomics) */
+    struct lane lanes[2];
+};
+
+/* Wait until both threads got here.  Spins (the waits are short), then yields. */
+static void barrier(struct job *j, int *sense)
+{
+    *sense = !*sense;
+    if (__atomic_fetch_add(&j->count, 1, __ATOMIC_ACQ_REL) == j->threads - 1) {
+        __atomic_store_n(&j->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&j->sense, *sense, __ATOMIC_RELEASE);
+        return;
     }
-    for (int64_t l = 1; l < L; l++) {
-        int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
-        for (int64_t c = 0; c < n_in; c++)
-            memcpy(M + mo[l] + c * po, params + wo[l] + c * n_o, (size_t)n_o * sizeof(float));
-        memcpy(M + mo[l] + n_in * po, params + bo[l], (size_t)n_o * sizeof(float));
-        transposed(M + mo[l], N + no[l], n_in, n_o, PAD(n_in), po);
+    for (long spins = 0; __atomic_load_n(&j->sense, __ATOMIC_ACQUIRE) != *sense; spins++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+#ifdef NUDGE_PTHREADS
+        if (spins > 4000)
+            sched_yield();
+#endif
     }
-    float *W0 = params + wo[0];
-    float *b1 = params + bo[0];
-    int wide = n1 > WIDE_MIN;
-    for (int64_t start = first; start < last; start += batch_size) {
-        int64_t end = start + batch_size < n ? start + batch_size : n;
-        float two_m = 2.0f / (float)(end - start);
-        /* layer by layer, each over the batch's examples (independent of each other,
-         * so that the CPU overlaps them); a and d: example k's rows of A and D */
+}
+
+/* z = the sum over the lit pixels lo..hi of x_p W1^T[p], + bias */
+INLINE void first_sum(const struct job *j, const struct lane *me, int64_t lo, int64_t hi,
+                      const float *bias, float *z, const int val_float)
+{
+    int64_t n1 = j->sizes[1];
+    if (n1 > WIDE_MIN)
+        wide_first_forward(j->W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, bias, z,
+                           me->tmp);
+    else
+        first_forward(j->W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, bias, z);
+}
+
+/* Thread t's share of the steps on order[first:last], batch_size at a time. */
+INLINE void run_thread(struct job *j, int t, const int val_float)
+{
+    const int64_t *sizes = j->sizes, *order = j->order, *indptr = j->indptr;
+    const int64_t *off = j->off, *mo = j->mo, *no = j->no;
+    int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), n_out = sizes[L], width = j->width;
+    int64_t B = j->batch_size;
+    int T = j->threads, sense = 0, parity = 0;
+    struct lane *me = &j->lanes[t];
+    float *A = me->A, *D = me->D, *M = me->M, *N = me->N, *b1 = me->b1, *e = me->e;
+    float *W0 = j->W0, eta = j->eta, decay = j->decay;
+    /* the rows of W1^T this thread steps */
+    int64_t p0 = T == 1 || t == 0 ? 0 : j->split, p1 = T == 1 || t == 1 ? sizes[0] : j->split;
+    for (int64_t start = j->first; start < j->last; start += B) {
+        int64_t end = start + B < j->n ? start + B : j->n, m = end - start;
+        float two_m = 2.0f / (float)m;
 #define ROW(X, k) ((X) + ((k) - start) * width)
+        /* forward, first layer: the sums over the pixel ranges */
         for (int64_t k = start; k < end; k++) {
-            int64_t r = order[k];
-            prefetch_ahead(order, k, n, indptr, idx, val, val_float);
-            /* forward: z1 = W1 a0 + b1 over the lit pixels only */
-            if (wide)
-                wide_first_forward(W0, n1, idx, val, val_float, scale, indptr[r],
-                                   indptr[r + 1], b1, ROW(A, k), tmp);
-            else
-                first_forward(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1],
-                              b1, ROW(A, k));
-            sigmoid_row(ROW(A, k), PAD(n1));
+            int64_t r = order[k], lo = indptr[r], hi = indptr[r + 1];
+            prefetch_ahead(order, k, j->n, indptr, j->idx, j->val, val_float);
+            if (!j->two_ranges) {
+                first_sum(j, me, lo, hi, b1, ROW(A, k), val_float);
+                continue;
+            }
+            int64_t pos = lower_bound(j->idx, lo, hi, j->split);
+            me->pos[k - start] = pos;
+            if (T == 1) {
+                float *a = ROW(A, k);
+                first_sum(j, me, lo, pos, me->zero, a, val_float);
+                first_sum(j, me, pos, hi, me->zero, me->e, val_float);
+                for (int64_t c = 0; c < pn1; c += V)
+                    st(a + c, (ld(a + c) + ld(me->e + c)) + ld(b1 + c));
+            } else {
+                float *z = j->Z + ((parity * 2 + t) * B + (k - start)) * pn1;
+                first_sum(j, me, t == 0 ? lo : pos, t == 0 ? pos : hi, me->zero, z, val_float);
+            }
+        }
+        if (T > 1) {
+            barrier(j, &sense);
+            const float *z0 = j->Z + parity * 2 * B * pn1, *z1 = z0 + B * pn1;
+            for (int64_t k = start; k < end; k++) {
+                float *a = ROW(A, k);
+                int64_t q = (k - start) * pn1;
+                for (int64_t c = 0; c < pn1; c += V)
+                    st(a + c, (ld(z0 + q + c) + ld(z1 + q + c)) + ld(b1 + c));
+            }
+            parity ^= 1;
+        }
+        /* layer by layer, each over the batch's examples (independent of each other, so
+         * that the CPU overlaps them); ROW(A, k), ROW(D, k): example k's a and delta */
+        for (int64_t k = start; k < end; k++) {
+            sigmoid_row(ROW(A, k), pn1);
             clear_padding(ROW(A, k), n1);
         }
         for (int64_t l = 1; l < L; l++) {
@@ -480,8 +563,8 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
         }
         for (int64_t k = start; k < end; k++)
             output_delta(ROW(A, k) + off[L - 1], ROW(D, k) + off[L - 1], n_out, two_m,
-                         classes ? classes[order[k]] : -1,
-                         classes ? NULL : rows + order[k] * n_out);
+                         j->classes ? j->classes[order[k]] : -1,
+                         j->classes ? NULL : j->rows + order[k] * n_out);
         /* backward, layer by layer: propagate delta down (with the weights from before the
          * step), then the layer's step (weights first scaled by 1 - eta lambda) */
         for (int64_t l = L - 1; l > 0; l--) {
@@ -496,79 +579,190 @@ INLINE int sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val
                     N[no[l] + q] *= decay;
             }
             dense_step(M + mo[l], N + no[l], n_in, n_o, pi, po, A + off[l - 1], D + off[l],
-                       width, end - start, eta);
+                       width, m, eta);
+        }
+        /* the first layer's step: every example's -eta x_p delta1 straight into the rows
+         * of the pixels it lit (this thread's pixels) */
+        if (decay != 1.0f)
+            for (int64_t q = p0 * n1; q < p1 * n1; q++)
+                W0[q] *= decay;
+        for (int64_t k = start; k < end; k++) {
+            const float *d = ROW(D, k);
+            for (int64_t c = 0; c < n1; c++) {
+                e[c] = eta * d[c];
+                b1[c] -= e[c];
+            }
+            int64_t r = order[k], lo = indptr[r], hi = indptr[r + 1];
+            if (T > 1 && t == 0)
+                hi = me->pos[k - start];
+            else if (T > 1)
+                lo = me->pos[k - start];
+            if (n1 > WIDE_MIN)
+                wide_first_update(W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
+            else
+                first_update(W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
         }
 #undef ROW
-        /* the first layer's step */
-        if (decay != 1.0f)
-            for (int64_t q = 0; q < sizes[0] * n1; q++)
-                W0[q] *= decay;
-        /* layer 1: every example's -eta x_p delta1 straight into the rows it lit */
-        for (int64_t k = start; k < end; k++) {
-            const float *d = D + (k - start) * width;
-            for (int64_t j = 0; j < n1; j++) {
-                e[j] = eta * d[j];
-                b1[j] -= e[j];
-            }
-            int64_t r = order[k];
-            if (wide)
-                wide_first_update(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1],
-                                  e);
-            else
-                first_update(W0, n1, idx, val, val_float, scale, indptr[r], indptr[r + 1], e);
-        }
     }
+}
+
+/* run_thread for uint8 or float pixels, each compiled for several CPUs */
+HOT static void run_u8(struct job *j, int t) { run_thread(j, t, 0); }
+HOT static void run_f32(struct job *j, int t) { run_thread(j, t, 1); }
+
+static void run(struct job *j, int t)
+{
+    if (j->val_float)
+        run_f32(j, t);
+    else
+        run_u8(j, t);
+}
+
+#ifdef NUDGE_PTHREADS
+static void *second_thread(void *arg)
+{
+    struct job *j = arg;
+    for (long spins = 0; !__atomic_load_n(&j->go, __ATOMIC_ACQUIRE); spins++)
+        if (spins > 1000)
+            sched_yield();
+    if (j->threads == 2)
+        run(j, 1);
+    return NULL;
+}
+#endif
+
+static void free_job(struct job *j)
+{
+    for (int t = 0; t < 2; t++) {
+        struct lane *me = &j->lanes[t];
+        free(me->A); free(me->D); free(me->M); free(me->N); free(me->b1); free(me->e);
+        free(me->tmp); free(me->zero); free(me->pos);
+    }
+    free(j->Z);
+}
+
+/* the most examples per mini-batch trained with two threads (above it, one) */
+#define TWO_THREADS_MAX_BATCH 1024
+/* the narrowest first layer summed in two ranges (and so trained with two threads) */
+#define TWO_RANGES_MIN 64
+
+static int sgd_steps(struct job *j, int threads, float *params, const int64_t *wo,
+                     const int64_t *bo)
+{
+    const int64_t *sizes = j->sizes;
+    int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), B = j->batch_size;
+    int64_t *off = j->off, *mo = j->mo, *no = j->no;
+    off[0] = 0;
+    mo[0] = mo[1] = no[0] = no[1] = 0;
+    for (int64_t l = 0; l < L; l++)
+        off[l + 1] = off[l] + PAD(sizes[l + 1]);
+    for (int64_t l = 1; l < L; l++) {
+        mo[l + 1] = mo[l] + (sizes[l] + 1) * PAD(sizes[l + 1]);
+        no[l + 1] = no[l] + sizes[l + 1] * PAD(sizes[l]);
+    }
+    j->width = off[L];
+    j->two_ranges = n1 >= TWO_RANGES_MIN;
+    j->threads = threads >= 2 && j->two_ranges && B <= TWO_THREADS_MAX_BATCH ? 2 : 1;
+#ifndef NUDGE_PTHREADS
+    j->threads = 1;
+#endif
+    j->W0 = params + wo[0];
+    /* zeroed: the padding stays 0 */
+    int ok = 1;
+    for (int t = 0; t < j->threads; t++) {
+        struct lane *me = &j->lanes[t];
+        me->A = calloc((size_t)(B * j->width), sizeof(float));
+        me->D = calloc((size_t)(B * j->width), sizeof(float));
+        me->M = calloc((size_t)(mo[L] + 1), sizeof(float));
+        me->N = calloc((size_t)(no[L] + 1), sizeof(float));
+        me->b1 = calloc((size_t)pn1, sizeof(float));
+        me->e = calloc((size_t)pn1, sizeof(float));
+        me->tmp = calloc((size_t)pn1, sizeof(float));
+        me->zero = calloc((size_t)pn1, sizeof(float));
+        me->pos = calloc((size_t)B, sizeof(int64_t));
+        ok = ok && me->A && me->D && me->M && me->N && me->b1 && me->e && me->tmp && me->zero
+             && me->pos;
+        if (!ok)
+            break;
+        for (int64_t l = 1; l < L; l++) {
+            int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
+            for (int64_t c = 0; c < n_in; c++)
+                memcpy(me->M + mo[l] + c * po, params + wo[l] + c * n_o,
+                       (size_t)n_o * sizeof(float));
+            memcpy(me->M + mo[l] + n_in * po, params + bo[l], (size_t)n_o * sizeof(float));
+            transposed(me->M + mo[l], me->N + no[l], n_in, n_o, PAD(n_in), po);
+        }
+        memcpy(me->b1, params + bo[0], (size_t)n1 * sizeof(float));
+    }
+    if (ok && j->threads == 2) {
+        j->Z = calloc((size_t)(4 * B * pn1), sizeof(float));
+        ok = j->Z != NULL;
+    }
+    if (!ok) {
+        free_job(j);
+        return NUDGE_NO_MEMORY;
+    }
+#ifdef NUDGE_PTHREADS
+    pthread_t second;
+    if (j->threads == 2 && pthread_create(&second, NULL, second_thread, j) != 0)
+        j->threads = 1;         /* the same result, on one thread */
+    __atomic_store_n(&j->go, 1, __ATOMIC_RELEASE);
+    run(j, 0);
+    if (j->threads == 2)
+        pthread_join(second, NULL);
+#else
+    run(j, 0);
+#endif
+    const struct lane *me = &j->lanes[0];
     for (int64_t l = 1; l < L; l++) {
         int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
         for (int64_t c = 0; c < n_in; c++)
-            memcpy(params + wo[l] + c * n_o, M + mo[l] + c * po, (size_t)n_o * sizeof(float));
-        memcpy(params + bo[l], M + mo[l] + n_in * po, (size_t)n_o * sizeof(float));
+            memcpy(params + wo[l] + c * n_o, me->M + mo[l] + c * po, (size_t)n_o * sizeof(float));
+        memcpy(params + bo[l], me->M + mo[l] + n_in * po, (size_t)n_o * sizeof(float));
     }
-    free(A); free(D); free(M); free(N); free(e); free(tmp);
+    memcpy(params + bo[0], me->b1, (size_t)n1 * sizeof(float));
+    free_job(j);
     return NUDGE_OK;
-}
-
-HOT static int steps_u8(const int64_t *indptr, const uint16_t *idx, const void *val, float scale,
-                        const int64_t *classes, const float *rows, const int64_t *order,
-                        int64_t n, int64_t first, int64_t last, int64_t batch_size, float eta,
-                        float decay, float *params, const int64_t *sizes, int64_t L,
-                        const int64_t *wo, const int64_t *bo)
-{
-    return sgd_steps(indptr, idx, val, 0, scale, classes, rows, order, n, first, last,
-                     batch_size, eta, decay, params, sizes, L, wo, bo);
-}
-
-HOT static int steps_f32(const int64_t *indptr, const uint16_t *idx, const void *val,
-                         float scale, const int64_t *classes, const float *rows,
-                         const int64_t *order, int64_t n, int64_t first, int64_t last,
-                         int64_t batch_size, float eta, float decay, float *params,
-                         const int64_t *sizes, int64_t L, const int64_t *wo, const int64_t *bo)
-{
-    return sgd_steps(indptr, idx, val, 1, scale, classes, rows, order, n, first, last,
-                     batch_size, eta, decay, params, sizes, L, wo, bo);
 }
 
 /* SGD steps on the examples order[first:last], batch_size at a time (the last batch of
  * the epoch may be smaller), parameters updated in place.  classes (one class number
  * per row) or, if NULL, rows (desired outputs, n_out per row).  decay = 1 - eta lambda
- * scales the weights (not the biases) at each step.  Codes as in _fast_kernel: hidden
- * 0 sigmoid, output 0 sigmoid, cost 0 quadratic; anything else is unsupported. */
+ * scales the weights (not the biases) at each step.  split: the pixel that starts the
+ * second pixel range (see struct job); threads: 1, or 2 to share the work (the result is
+ * the same).  Codes as in _fast_kernel: hidden 0 sigmoid, output 0 sigmoid, cost 0
+ * quadratic; anything else is unsupported. */
 int nudge_sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val, int val_float,
                     float scale, const int64_t *classes, const float *rows,
                     const int64_t *order, int64_t n, int64_t first, int64_t last,
                     int64_t batch_size, float eta, float decay, float *params,
                     const int64_t *sizes, int64_t L, const int64_t *wo, const int64_t *bo,
-                    int hidden, int output, int cost)
+                    int hidden, int output, int cost, int64_t split, int threads)
 {
     if (hidden != 0 || output != 0 || cost != 0 || L < 1 || L > 64 || batch_size < 1)
         return NUDGE_UNSUPPORTED;
     if (first < 0 || last > n || first >= last)
         return NUDGE_OK;
-    if (val_float)
-        return steps_f32(indptr, idx, val, scale, classes, rows, order, n, first, last,
-                         batch_size, eta, decay, params, sizes, L, wo, bo);
-    return steps_u8(indptr, idx, val, scale, classes, rows, order, n, first, last, batch_size,
-                    eta, decay, params, sizes, L, wo, bo);
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.indptr = indptr;
+    j.idx = idx;
+    j.val = val;
+    j.val_float = val_float != 0;
+    j.scale = scale;
+    j.classes = classes;
+    j.rows = rows;
+    j.order = order;
+    j.n = n;
+    j.first = first;
+    j.last = last;
+    j.batch_size = batch_size;
+    j.split = split < 0 ? 0 : split > sizes[0] ? sizes[0] : split;
+    j.eta = eta;
+    j.decay = decay;
+    j.sizes = sizes;
+    j.L = L;
+    return sgd_steps(&j, threads, params, wo, bo);
 }
 
 /* The non-zero entries of each row of the uint8 matrix X (n rows of d values, rows
@@ -603,7 +797,7 @@ int nudge_sparse_rows_u8(const uint8_t *X, int64_t n, int64_t d, int64_t stride,
 }
 
 /* The interface version Python checks before calling. */
-int nudge_abi_version(void) { return 1; }
+int nudge_abi_version(void) { return 2; }
 
 /* setuptools builds this file as an extension module and, on some platforms, exports
  * PyInit_<name>; it is not a Python module (nudge.fast loads it with ctypes). */

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import os
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,15 @@ _c_sparse_rows: Any = None
 _c_error: str | None = None
 #: which kernel the last sgd_epoch ran: "c", "numba" or "blas" (None before any)
 last_kernel: str | None = None
+#: how many threads the last sgd_epoch used
+last_threads: int = 1
+#: the C kernel can share an epoch between two threads when the first hidden layer has
+#: at least TWO_THREADS_MIN_HIDDEN neurons (as _ckernel.c's TWO_RANGES_MIN) and a
+#: mini-batch TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH examples (by default, where
+#: two CPUs are available); with fewer, a mini-batch's work is too small to share
+TWO_THREADS_MIN_HIDDEN = 64
+TWO_THREADS_MIN_BATCH = 4
+TWO_THREADS_MAX_BATCH = 1024
 
 
 def numba_available() -> bool:
@@ -135,6 +145,46 @@ def supports(net: Any, optimizer: str, weight_decay: float, engine: str) -> bool
     return False
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(threads: Any) -> int | None:
+    """``threads`` (None: decide; else 1 or 2) validated, or a NudgeError saying why not."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise NudgeError(f"threads must be 1 or 2 (or None to decide), not {threads!r}")
+    return min(int(threads), 2)
+
+
+def kernel_threads(sizes: list[int], batch_size: int, threads: int | None = None) -> int:
+    """How many threads (1 or 2) the C kernel trains with.
+
+    ``threads`` if given, else ``$NUDGE_THREADS``, else 2 where two CPUs are
+    available; either way 1 unless the network and the mini-batch are big
+    enough to share (see :data:`TWO_THREADS_MIN_HIDDEN`).  The weights do not
+    depend on it (each parameter gets the same operations in the same order);
+    only the time does.
+    """
+    threads = check_threads(threads)
+    if threads is None:
+        env = os.environ.get("NUDGE_THREADS", "").strip()
+        if env and (not env.isdigit() or int(env) < 1):
+            raise NudgeError(f"NUDGE_THREADS={env!r} is not a number of threads: "
+                             "set it to 1 or 2, or unset it")
+        threads = min(int(env), 2) if env else min(available_cpus(), 2)
+    hidden = sizes[1] if len(sizes) > 2 else 0
+    if (hidden < TWO_THREADS_MIN_HIDDEN
+            or not TWO_THREADS_MIN_BATCH <= batch_size <= TWO_THREADS_MAX_BATCH):
+        return 1
+    return threads
+
+
 def use_blas(sizes: list[int], batch_size: int, c_kernel: bool = False) -> bool:
     """Whether an epoch runs on the NumPy/BLAS path rather than a compiled kernel.
 
@@ -155,8 +205,8 @@ _I64 = ctypes.c_int64
 _F32 = ctypes.c_float
 _INT = ctypes.c_int
 _C_ARGS = [_P, _P, _P, _INT, _F32, _P, _P, _P, _I64, _I64, _I64, _I64, _F32, _F32, _P, _P,
-           _I64, _P, _P, _INT, _INT, _INT]
-_C_ABI = 1
+           _I64, _P, _P, _INT, _INT, _INT, _I64, _INT]
+_C_ABI = 2
 
 
 def _c_library_path() -> str | None:
@@ -264,6 +314,7 @@ class Inputs:
 
     def __init__(self, X: np.ndarray) -> None:
         self.X = X
+        self._split: int | None = None
         self.scale = np.float32(1 / 255) if X.dtype == np.uint8 else np.float32(1)
         n, d = X.shape
         self.indptr = np.zeros(n + 1, dtype=np.int64)
@@ -295,6 +346,20 @@ class Inputs:
     def __len__(self) -> int:
         return len(self.X)
 
+    @property
+    def split(self) -> int:
+        """The pixel that splits the non-zero pixels into two halves of about equal
+        counts (for wide first layers the C kernel sums, and with two threads steps,
+        the two halves apart)."""
+        if self._split is None:
+            d = self.X.shape[1]
+            if len(self.idx) == 0:
+                self._split = d // 2
+            else:
+                cum = np.cumsum(np.bincount(self.idx, minlength=d)[:d])
+                self._split = int(np.searchsorted(cum, cum[-1] / 2))
+        return self._split
+
 
 def prepare(X: Any, sizes: list[int], batch_size: int, c_kernel: bool = False) -> Any:
     """What :func:`sgd_epoch` should be given as ``X`` on every epoch of a run:
@@ -308,7 +373,7 @@ def prepare(X: Any, sizes: list[int], batch_size: int, c_kernel: bool = False) -
 
 def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
               batch_size: int, learning_rate: float, stop: Any = None, bar: Any = None,
-              weight_decay: float = 0.0) -> int:
+              weight_decay: float = 0.0, threads: int | None = None) -> int:
     """One epoch of plain SGD on ``net`` (in place); returns the steps taken.
 
     ``X``: one example per row (uint8 pixels are read as intensity/255), or
@@ -319,8 +384,10 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
     and the tqdm ``bar`` (or None) moves.  The result is that of
     ``Network.update_mini_batch`` on each batch in turn, up to float32 rounding
     (with ``weight_decay`` λ: θ ← θ − η (g + λθ) for the weights, as ``nudge.train.SGD``).
+    ``threads``: for the C kernel, see :func:`kernel_threads` (the result does not
+    depend on it).
     """
-    global last_kernel
+    global last_kernel, last_threads
     reason = unsupported_reason(net, "sgd", weight_decay)
     if reason is not None:
         raise NudgeError(f"the fast engine cannot train with {reason}: "
@@ -353,6 +420,8 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
         c_kernel = None
     if c_kernel is None:
         kernel = _load_kernel().run_sgd_steps        # Numba; a NudgeError if it cannot
+    n_threads = kernel_threads(net.sizes, batch_size, threads) if c_kernel is not None else 1
+    last_threads = n_threads
     p = _Packed(net)
     chunk = max(1, EXAMPLES_PER_CHUNK // batch_size) * batch_size
     steps = 0
@@ -369,7 +438,8 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
                                 batch_size, eta, decay, p.params.ctypes.data,
                                 p.sizes.ctypes.data, len(p.sizes) - 1, p.wo.ctypes.data,
                                 p.bo.ctypes.data, _HIDDEN[net.activation],
-                                _OUTPUT[net.output], _COST[net.cost_function])
+                                _OUTPUT[net.output], _COST[net.cost_function], inputs.split,
+                                n_threads)
                 if code != 0:
                     raise NudgeError("the fast engine's C kernel failed ("
                                      + ("out of memory" if code == 2 else f"code {code}")

@@ -239,6 +239,7 @@ def train(
     progress: bool = False,
     monitor_train_cost: bool = True,
     engine: str = "auto",
+    threads: int | None = None,
 ) -> History:
     """Train ``net`` in place by mini-batch stochastic gradient descent.
 
@@ -251,7 +252,10 @@ def train(
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
     ``engine`` is ``"reference"`` (the NumPy code in ``nudge.network``),
     ``"fast"`` (a compiled epoch kernel for plain SGD) or ``"auto"`` (fast
-    where it applies).
+    where it applies).  ``threads`` (1 or 2; default ``$NUDGE_THREADS``, else
+    2 where two CPUs are free): how many threads the compiled C kernel may use
+    for networks big enough to share (``nudge.fast.kernel_threads``); the
+    result is the same either way.
 
     The first Ctrl-C stops after the current step and returns the history so
     far (``history.stopped == "interrupted"``); the network keeps what it learned.
@@ -290,6 +294,8 @@ def train(
 
     from . import fast
 
+    threads = fast.check_threads(threads)
+
     use_fast = fast.supports(net, optimizer, weight_decay, engine)
     fast_inputs = (fast.prepare(X, net.sizes, batch_size, fast.c_supports(net))
                    if use_fast else None)
@@ -322,8 +328,9 @@ def train(
                 if use_fast:
                     steps = fast.sgd_epoch(net, fast_inputs, labels, order, batch_size,
                                            eta, stop=stop, bar=bar,
-                                           weight_decay=weight_decay)
+                                           weight_decay=weight_decay, threads=threads)
                     history.settings["kernel"] = fast.last_kernel     # "c", "numba" or "blas"
+                    history.settings["threads"] = fast.last_threads
                 else:
                     steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
                 seconds = time.perf_counter() - start_time

@@ -82,6 +82,10 @@ def register(sub: Any) -> None:
                    help="use only the first N test images")
     p.add_argument("--engine", choices=["auto", "reference", "fast"], default="auto",
                    help="training engine (default: auto = the compiled kernel where it applies)")
+    p.add_argument("--threads", type=int, choices=[1, 2], metavar="{1,2}",
+                   help="threads the compiled kernel may use for networks with 64 or more "
+                        "neurons in the first hidden layer (default: $NUDGE_THREADS, else 2 "
+                        "where two CPUs are free; the result is the same)")
     p.add_argument("--out", default="model.safetensors", metavar="MODEL",
                    help="where to save the model (default: %(default)s)")
     p.add_argument("--plot", metavar="FILE.png", help="save cost and accuracy per epoch")
@@ -179,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                         learning_rate=eta, schedule=schedule, min_learning_rate=min_eta,
                         optimizer=args.optimizer, momentum=args.momentum,
                         weight_decay=weight_decay, test_data=data.test_data, seed=seed,
-                        progress=progress, engine=args.engine)
+                        progress=progress, engine=args.engine, threads=args.threads)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
     last = history.last
