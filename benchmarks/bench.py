@@ -41,13 +41,17 @@ RIVALS = ["nudge", "jax", "torch", "numpy", "textbook"]
 
 
 # --------------------------------------------------------------------------- contenders
+#: nudge's threads (None: its default; --nudge-threads)
+THREADS_FOR_NUDGE: int | None = None
+
+
 def nudge_epoch(X, y, sizes, B, order_seed, net0):
     from nudge import train
 
     net = net0.copy()
     h = train(net, X, y, epochs=1, batch_size=B, learning_rate=ETA, seed=order_seed,
-              monitor_train_cost=False)
-    return h.last.seconds, h.settings["engine"]
+              monitor_train_cost=False, threads=THREADS_FOR_NUDGE)
+    return h.last.seconds, (h.settings["engine"], h.settings.get("threads", 1))
 
 
 def numpy_epoch(X, y, order, B, net0) -> float:
@@ -321,7 +325,7 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
         paired = [t / n for t, n in zip(ts, times["nudge"])]
         row[k]["ratio_to_nudge"] = row[k]["seconds"] / base
         row[k]["paired_ratio"] = statistics.median(paired)
-    row["nudge"]["engine"] = engine[-1]
+    row["nudge"]["engine"], row["nudge"]["threads"] = engine[-1]
     row["nudge"]["path"] = ("blas" if use_blas(sizes, B, c_supports(Network(sizes)))
                             else "kernel")
     if compile_s is not None:
@@ -342,16 +346,19 @@ def scaling_point(X, y, order, sizes: list[int], B: int) -> dict[str, Any]:
 
     def run_nudge() -> float:
         h = train(net0.copy(), Xs, ys, epochs=1, batch_size=B, learning_rate=ETA, seed=1,
-                  monitor_train_cost=False)
+                  monitor_train_cost=False, threads=THREADS_FOR_NUDGE)
         return h.last.seconds
 
     run_nudge()
+    from nudge import fast
+    threads = fast.last_threads
     tn, tp = [], []
     for _ in range(5):                          # taking turns, as in bench_config
         tn.append(run_nudge() * scale)
         tp.append(numpy_epoch(X, y, order, B, net0) * scale)
     tn, tp = statistics.median(tn), statistics.median(tp)
     return {"sizes": sizes, "batch_size": B, "nudge_seconds": tn, "numpy_seconds": tp,
+            "nudge_threads": threads,
             "path": "blas" if use_blas(sizes, B, c_supports(Network(sizes))) else "kernel"}
 
 
@@ -370,11 +377,16 @@ def main() -> None:
                     help="torch.set_num_threads (default 1: fastest for these tiny matrices)")
     ap.add_argument("--textbook-examples", type=int, default=3000,
                     help="examples the per-example loop is timed on (scaled to 60,000)")
+    ap.add_argument("--nudge-threads", type=int, choices=[1, 2],
+                    help="threads nudge may use (default: its own choice, 2 for networks with "
+                         "64+ neurons in the first hidden layer where two CPUs are free)")
     ap.add_argument("--no-extras", action="store_true",
                     help="skip time-to-95%%, RSS, start-up and scaling")
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
+    global THREADS_FOR_NUDGE
+    THREADS_FOR_NUDGE = args.nudge_threads
     repeats = 3 if args.quick else args.repeats
 
     from nudge import load_dataset
@@ -398,6 +410,7 @@ def main() -> None:
                     "python": platform.python_version(), "numpy": np.__version__,
                     "note": "shared machine: other processes may have been running"},
         "settings": {"eta": ETA, "repeats": repeats, "torch_threads": args.torch_threads,
+                     "nudge_threads": args.nudge_threads or "auto",
                      "textbook_examples": args.textbook_examples},
         "epochs": [], "notes": notes,
     }
@@ -476,7 +489,9 @@ def print_table(results: dict[str, Any]) -> None:
             if k not in row:
                 cells.append("skipped")
             elif k == "nudge":
-                cells.append(f"**{row[k]['seconds']:.3f} s**")
+                threads = row[k].get("threads", 1)
+                cells.append(f"**{row[k]['seconds']:.3f} s**"
+                             + (f" ({threads} threads)" if threads > 1 else ""))
             else:
                 cells.append(f"{row[k]['seconds']:.3f} s (x{row[k]['ratio_to_nudge']:.0f})")
         print(f"| {'-'.join(map(str, row['sizes']))} | {row['batch_size']} | "
@@ -492,10 +507,11 @@ def print_table(results: dict[str, Any]) -> None:
               f" peak RSS of nudge train: "
               f"{results['nudge_train_peak_rss_mb']['3b1b_1_epoch']:.0f} MB")
     if results.get("scaling"):
-        print("\n| network | B | nudge | numpy | path |\n|---|---|---|---|---|")
+        print("\n| network | B | nudge | threads | numpy | path |\n|---|---|---|---|---|---|")
         for r in results["scaling"]:
             print(f"| {'-'.join(map(str, r['sizes']))} | {r['batch_size']} | "
-                  f"{r['nudge_seconds']:.3f} s | {r['numpy_seconds']:.3f} s | {r['path']} |")
+                  f"{r['nudge_seconds']:.3f} s | {r.get('nudge_threads', 1)} | "
+                  f"{r['numpy_seconds']:.3f} s | {r['path']} |")
     for n in results["notes"]:
         print("note:", n)
 
