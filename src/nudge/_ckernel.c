@@ -661,7 +661,7 @@ static int sgd_steps(struct job *j, int threads, float *params, const int64_t *w
         no[l + 1] = no[l] + sizes[l + 1] * PAD(sizes[l]);
     }
     j->width = off[L];
-    j->two_ranges = n1 >= TWO_RANGES_MIN;
+    j->two_ranges = L > 1 && n1 >= TWO_RANGES_MIN;
     j->threads = threads >= 2 && j->two_ranges && B <= TWO_THREADS_MAX_BATCH ? 2 : 1;
 #ifndef NUDGE_PTHREADS
     j->threads = 1;

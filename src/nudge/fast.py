@@ -178,11 +178,15 @@ def kernel_threads(sizes: list[int], batch_size: int, threads: int | None = None
             raise NudgeError(f"NUDGE_THREADS={env!r} is not a number of threads: "
                              "set it to 1 or 2, or unset it")
         threads = min(int(env), 2) if env else min(available_cpus(), 2)
-    hidden = sizes[1] if len(sizes) > 2 else 0
-    if (hidden < TWO_THREADS_MIN_HIDDEN
+    if (not _two_ranges(sizes)
             or not TWO_THREADS_MIN_BATCH <= batch_size <= TWO_THREADS_MAX_BATCH):
         return 1
     return threads
+
+
+def _two_ranges(sizes: Any) -> bool:
+    """Whether the C kernel sums the first layer in two pixel ranges (_ckernel.c)."""
+    return len(sizes) > 2 and int(sizes[1]) >= TWO_THREADS_MIN_HIDDEN
 
 
 def use_blas(sizes: list[int], batch_size: int, c_kernel: bool = False) -> bool:
@@ -349,15 +353,18 @@ class Inputs:
     @property
     def split(self) -> int:
         """The pixel that splits the non-zero pixels into two halves of about equal
-        counts (for wide first layers the C kernel sums, and with two threads steps,
-        the two halves apart)."""
+        counts (for first layers of :data:`TWO_THREADS_MIN_HIDDEN` neurons or more the
+        C kernel sums, and with two threads steps, the two halves apart).  Counted
+        once, a chunk at a time (no copy of the whole index array)."""
         if self._split is None:
             d = self.X.shape[1]
-            if len(self.idx) == 0:
-                self._split = d // 2
-            else:
-                cum = np.cumsum(np.bincount(self.idx, minlength=d)[:d])
-                self._split = int(np.searchsorted(cum, cum[-1] / 2))
+            counts = np.zeros(d, dtype=np.int64)
+            step = 1 << 20
+            for a in range(0, len(self.idx), step):
+                counts += np.bincount(self.idx[a:a + step], minlength=d)[:d]
+            cum = np.cumsum(counts)
+            total = int(cum[-1]) if d else 0
+            self._split = int(np.searchsorted(cum, total / 2)) if total else d // 2
         return self._split
 
 
@@ -368,7 +375,10 @@ def prepare(X: Any, sizes: list[int], batch_size: int, c_kernel: bool = False) -
     X = np.asarray(X)
     if use_blas(sizes, batch_size, c_kernel) or X.ndim != 2:
         return X
-    return Inputs(X)
+    inputs = Inputs(X)
+    if c_kernel and _two_ranges(sizes):
+        _ = inputs.split               # counted now, not in the first epoch's time
+    return inputs
 
 
 def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
@@ -438,8 +448,8 @@ def sgd_epoch(net: Any, X: Any, labels: np.ndarray, order: np.ndarray,
                                 batch_size, eta, decay, p.params.ctypes.data,
                                 p.sizes.ctypes.data, len(p.sizes) - 1, p.wo.ctypes.data,
                                 p.bo.ctypes.data, _HIDDEN[net.activation],
-                                _OUTPUT[net.output], _COST[net.cost_function], inputs.split,
-                                n_threads)
+                                _OUTPUT[net.output], _COST[net.cost_function],
+                                inputs.split if _two_ranges(net.sizes) else 0, n_threads)
                 if code != 0:
                     raise NudgeError("the fast engine's C kernel failed ("
                                      + ("out of memory" if code == 2 else f"code {code}")
