@@ -379,7 +379,7 @@ def main() -> None:
                     help="examples the per-example loop is timed on (scaled to 60,000)")
     ap.add_argument("--nudge-threads", type=int, choices=[1, 2],
                     help="threads nudge may use (default: its own choice, 2 for networks with "
-                         "64+ neurons in the first hidden layer where two CPUs are free)")
+                         "512+ neurons in the first hidden layer where two CPUs are free)")
     ap.add_argument("--no-extras", action="store_true",
                     help="skip time-to-95%%, RSS, start-up and scaling")
     args = ap.parse_args()

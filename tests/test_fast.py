@@ -309,14 +309,15 @@ def test_falls_back_to_scalar_loops_when_vectors_cannot_compile(monkeypatch):
     ([784, 30, 10], 1, 0.0), ([784, 10], 64, 0.0), ([784, 17, 33, 5, 10], 13, 0.02),
     ([784, 40, 24, 10], 10, 0.0), ([784, 150, 10], 10, 0.005), ([50, 8, 10], 8, 0.0),
     ([784, 256, 10], 10, 0.0), ([784, 200, 19, 10], 7, 0.01), ([784, 70, 10], 9, 0.01),
-    ([784, 100, 10], 32, 0.0), ([784, 800, 10], 10, 0.0),
+    ([784, 100, 10], 32, 0.0), ([784, 800, 10], 10, 0.0), ([784, 520, 30, 10], 6, 0.01),
 ])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay, threads):
     """Several depths and widths (full 16-float blocks, partial ones, both; up to four
     blocks per pass over the pixels, more in several passes; first layers over 768 wide,
-    done a whole row at a time), batches that leave a partial last batch (257 = 25*10 + 7,
-    ...), with and without weight decay."""
+    done a whole row at a time; from 512 wide, summed in two pixel ranges, on one thread or
+    two), batches that leave a partial last batch (257 = 25*10 + 7, ...), with and without
+    weight decay."""
     X, y = sparse_pixels(257, n_in=sizes[0], seed=11)
     net = Network(sizes, seed=6)
     ref = net.copy()
@@ -417,10 +418,10 @@ def test_inputs_are_the_nonzero_entries(monkeypatch, how, strided):
 # --------------------------------------------------------------------------- two threads
 @needs_c
 @pytest.mark.parametrize("sizes,batch_size,decay,rows,floats", [
-    ([784, 64, 10], 10, 0.0, False, False),            # the narrowest shared
-    ([784, 100, 30, 10], 32, 0.01, False, False),
-    ([784, 70, 10], 4, 0.0, True, False),              # desired-output rows
-    ([784, 90, 10], 1000, 0.0, False, True),           # float pixels, one partial batch
+    ([784, 512, 10], 10, 0.0, False, False),           # the narrowest shared
+    ([784, 520, 30, 10], 32, 0.01, False, False),
+    ([784, 530, 10], 4, 0.0, True, False),             # desired-output rows
+    ([784, 600, 10], 1000, 0.0, False, True),          # float pixels, one partial batch
     ([784, 800, 10], 10, 0.005, False, False),         # whole rows (over 768)
 ])
 def test_two_threads_give_the_same_weights_bit_for_bit(sizes, batch_size, decay, rows, floats):
@@ -447,20 +448,21 @@ def test_thread_count_rules(monkeypatch):
     monkeypatch.delenv("NUDGE_THREADS", raising=False)
     monkeypatch.setattr(fast, "available_cpus", lambda: 8)
     assert fast.kernel_threads([784, 16, 16, 10], 10) == 1      # too small to share
-    assert fast.kernel_threads([784, 100, 10], 10) == 2
-    assert fast.kernel_threads([784, 100, 10], 10, threads=1) == 1
-    assert fast.kernel_threads([784, 100, 10], 2) == 1           # batch too small
-    assert fast.kernel_threads([784, 100, 10], 5000) == 1        # or too large
-    assert fast.kernel_threads([784, 10], 10) == 1               # no hidden layer
+    assert fast.kernel_threads([784, 511, 10], 10, threads=2) == 1
+    assert fast.kernel_threads([784, 512, 10], 10) == 2
+    assert fast.kernel_threads([784, 512, 10], 10, threads=1) == 1
+    assert fast.kernel_threads([784, 512, 10], 2) == 1           # batch too small
+    assert fast.kernel_threads([784, 512, 10], 5000) == 1        # or too large
+    assert fast.kernel_threads([784, 600], 10) == 1              # no hidden layer
     monkeypatch.setenv("NUDGE_THREADS", "1")
-    assert fast.kernel_threads([784, 100, 10], 10) == 1
-    assert fast.kernel_threads([784, 100, 10], 10, threads=2) == 2   # the argument wins
+    assert fast.kernel_threads([784, 512, 10], 10) == 1
+    assert fast.kernel_threads([784, 512, 10], 10, threads=2) == 2   # the argument wins
     monkeypatch.setenv("NUDGE_THREADS", "many")
     with pytest.raises(NudgeError, match="NUDGE_THREADS='many'"):
-        fast.kernel_threads([784, 100, 10], 10)
+        fast.kernel_threads([784, 512, 10], 10)
     monkeypatch.delenv("NUDGE_THREADS")
     monkeypatch.setattr(fast, "available_cpus", lambda: 1)
-    assert fast.kernel_threads([784, 100, 10], 10) == 1
+    assert fast.kernel_threads([784, 512, 10], 10) == 1
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(NudgeError, match="threads must be 1 or 2"):
             fast.check_threads(bad)

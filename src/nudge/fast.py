@@ -75,10 +75,10 @@ last_kernel: str | None = None
 #: how many threads the last sgd_epoch used
 last_threads: int = 1
 #: the C kernel can share an epoch between two threads when the first hidden layer has
-#: at least TWO_THREADS_MIN_HIDDEN neurons (as _ckernel.c's TWO_RANGES_MIN) and a
-#: mini-batch TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH examples (by default, where
-#: two CPUs are available); with fewer, a mini-batch's work is too small to share
-TWO_THREADS_MIN_HIDDEN = 64
+#: at least TWO_THREADS_MIN_HIDDEN neurons (as _ckernel.c's TWO_RANGES_MIN, which says
+#: why) and a mini-batch TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH examples (by
+#: default, where two CPUs are available)
+TWO_THREADS_MIN_HIDDEN = 512
 TWO_THREADS_MIN_BATCH = 4
 TWO_THREADS_MAX_BATCH = 1024
 

@@ -83,7 +83,7 @@ def register(sub: Any) -> None:
     p.add_argument("--engine", choices=["auto", "reference", "fast"], default="auto",
                    help="training engine (default: auto = the compiled kernel where it applies)")
     p.add_argument("--threads", type=int, choices=[1, 2], metavar="{1,2}",
-                   help="threads the compiled kernel may use for networks with 64 or more "
+                   help="threads the compiled kernel may use for networks with 512 or more "
                         "neurons in the first hidden layer (default: $NUDGE_THREADS, else 2 "
                         "where two CPUs are free; the result is the same)")
     p.add_argument("--out", default="model.safetensors", metavar="MODEL",
