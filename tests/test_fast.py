@@ -370,7 +370,7 @@ def test_c_kernel_runs_without_numba(monkeypatch, no_numba):
 
 @needs_numba
 def test_falls_back_to_numba_when_the_c_kernel_is_absent(monkeypatch):
-    monkeypatch.setattr(fast, "_c_library_path", lambda: None)
+    monkeypatch.setattr(fast, "_c_library_path", lambda name="_ckernel": None)
     monkeypatch.setattr(fast, "_c_kernel", None)
     assert not fast.c_kernel_available() and "not built" in fast._c_error
     X, y = sparse_pixels(120, seed=2)
@@ -387,7 +387,7 @@ def test_falls_back_to_numba_when_the_c_kernel_is_absent(monkeypatch):
 def test_c_kernel_load_failure_is_not_an_error(monkeypatch, tmp_path):
     bad = tmp_path / "_ckernel.so"
     bad.write_bytes(b"not a shared library")
-    monkeypatch.setattr(fast, "_c_library_path", lambda: str(bad))
+    monkeypatch.setattr(fast, "_c_library_path", lambda name="_ckernel": str(bad))
     monkeypatch.setattr(fast, "_c_kernel", None)
     assert fast._load_c_kernel() is None and fast._c_error.startswith("OSError")
     assert not fast.c_kernel_available()
@@ -483,3 +483,61 @@ def test_split_halves_the_lit_pixels():
     below = counts[:inputs.split].sum()
     assert abs(below - counts.sum() / 2) <= counts.max()
     assert fast.Inputs(np.zeros((3, 784), np.uint8)).split == 392
+
+
+# --------------------------------------------------------------------------- the C builds
+def c_builds() -> list[str]:
+    """The C kernel's builds here that this CPU runs."""
+    if not fast.c_kernel_available():
+        return []
+    level = fast._open_c_library("_ckernel").nudge_cpu_level()
+    return [name for name, needed in fast._C_BUILDS
+            if level >= needed and fast._c_library_path(name) is not None]
+
+
+def keep_c_kernel_state(monkeypatch) -> None:
+    """Puts the loaded C kernel back as it was after the test."""
+    for name in ("_c_kernel", "_c_sparse_rows", "c_kernel_isa"):
+        monkeypatch.setattr(fast, name, getattr(fast, name))
+
+
+@needs_c
+def test_the_best_build_the_cpu_runs_is_loaded(monkeypatch):
+    keep_c_kernel_state(monkeypatch)
+    monkeypatch.setattr(fast, "_c_kernel", None)
+    fast._load_c_kernel()
+    best = c_builds()[0]
+    assert fast.c_kernel_isa == {"_ckernel_avx512": "avx512", "_ckernel_avx2": "avx2",
+                                 "_ckernel": "base"}[best]
+    net = Network([784, 16, 10], seed=0)
+    X, y = sparse_pixels(40)
+    h = train(net, X, y, epochs=1, engine="fast", monitor_train_cost=False)
+    assert h.settings["kernel_isa"] == fast.c_kernel_isa
+
+
+@needs_c
+@pytest.mark.parametrize("sizes,batch_size", [([784, 16, 16, 10], 10), ([784, 30, 10], 7),
+                                               ([784, 100, 10], 100), ([784, 10], 5)])
+def test_every_build_gives_the_reference_weights(monkeypatch, sizes, batch_size):
+    """Each build (its own vector width: 16, 8 or 4 floats) against the reference; the
+    builds with fused multiply-adds (AVX-512, AVX2) give the same weights bit for bit."""
+    keep_c_kernel_state(monkeypatch)
+    X, y = sparse_pixels(203, seed=9)
+    ref = Network(sizes, seed=2)
+    train(ref, X, y, epochs=1, batch_size=batch_size, learning_rate=2.0, weight_decay=0.01,
+          engine="reference", seed=1, monitor_train_cost=False)
+    nets = {}
+    for build in c_builds():
+        monkeypatch.setattr(fast, "_c_kernel", None)
+        fast._load_c_kernel(build)
+        net = Network(sizes, seed=2)
+        train(net, X, y, epochs=1, batch_size=batch_size, learning_rate=2.0,
+              weight_decay=0.01, engine="fast", seed=1, monitor_train_cost=False)
+        assert fast.last_kernel == "c"
+        assert_same_parameters(net, ref)
+        nets[fast.c_kernel_isa] = net
+    monkeypatch.setattr(fast, "_c_kernel", None)
+    if "avx512" in nets and "avx2" in nets:
+        a, b = nets["avx512"], nets["avx2"]
+        for p, q in zip(a.weights + a.biases, b.weights + b.biases):
+            assert np.array_equal(p, q)

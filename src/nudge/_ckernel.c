@@ -11,7 +11,7 @@
  * and b^l at bo[l].  Row r of the inputs is val[indptr[r]:indptr[r+1]] (uint8
  * times scale, or float32) at columns idx[...] (uint16).
  *
- * Plain C99 plus GCC/Clang vector extensions (16 floats); no fast-math.  As in
+ * Plain C99 plus GCC/Clang vector extensions (V floats, below); no fast-math.  As in
  * the Numba kernel, the compiler may fuse multiply-adds (FMA) where the CPU has
  * them; the sigmoid's exp is Cephes' expf polynomial (within a few ulp of libm).
  */
@@ -29,23 +29,34 @@
 #define NUDGE_UNSUPPORTED 1
 #define NUDGE_NO_MEMORY 2
 
+/* V floats per vector: as wide as the registers of the CPU this build is for (setup.py
+ * builds this file three times on x86-64: -mavx512*, -mavx2 -mfma, and plain; nudge.fast
+ * loads the best build the CPU runs).  Wider vectors than the registers would be kept in
+ * memory by GCC, several times slower.  Every lane does the same float32 operations
+ * whatever V is, so builds with FMA give the same weights bit for bit. */
+#ifndef V
+#if defined(__AVX512F__)
 #define V 16
+#define NUDGE_ISA "avx512"
+#elif defined(__AVX2__) && defined(__FMA__)
+#define V 8
+#define NUDGE_ISA "avx2"
+#else
+#define V 4
+#define NUDGE_ISA "base"
+#endif
+#endif
 #if defined(__GNUC__) && !defined(__clang__)
-/* the 16-float helpers are always inlined: no vector is passed by value between functions */
+/* the vector helpers are always inlined: no vector is passed by value between functions */
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
-typedef float v16 __attribute__((vector_size(64)));
+typedef float vf __attribute__((vector_size(4 * V)));
 #define PAD(x) (((x) + V - 1) / V * V)
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE v16 ld(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
-#define st(p, v) do { v16 st_ = (v); memcpy((p), &st_, sizeof st_); } while (0)
+INLINE vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+#define st(p, v) do { vf st_ = (v); memcpy((p), &st_, sizeof st_); } while (0)
 
 /* 1 / (1 + exp(-z)), exp as Cephes' expf: range reduction by ln 2, a degree-5
  * polynomial, 2^n through the exponent bits (as the Numba kernel's vsigmoid). */
@@ -83,7 +94,7 @@ INLINE float pixel(const void *val, int val_float, float scale, int64_t k)
     return val_float ? ((const float *)val)[k] : (float)((const uint8_t *)val)[k] * scale;
 }
 
-/* z1 for the 16-column blocks starting at columns j[0..NB-1], in one pass over the lit
+/* z1 for the V-column blocks starting at columns j[0..NB-1], in one pass over the lit
  * pixels: four running sums per block (four short dependency chains, pixel k in chain
  * k mod 4), so each block's sums are the same whichever blocks share the pass. */
 INLINE void forward_blocks(const float *restrict W0, int64_t n1, const uint16_t *restrict idx,
@@ -91,7 +102,7 @@ INLINE void forward_blocks(const float *restrict W0, int64_t n1, const uint16_t 
                            const float *restrict b1, float *restrict a, const int64_t *j,
                            const int NB)
 {
-    v16 s[4] = {{0}}, t[4] = {{0}}, u[4] = {{0}}, q[4] = {{0}};
+    vf s[4] = {{0}}, t[4] = {{0}}, u[4] = {{0}}, q[4] = {{0}};
     int64_t k = lo;
     for (; k + 3 < hi; k += 4) {
         const float *w0 = W0 + idx[k] * n1, *w1 = W0 + idx[k + 1] * n1;
@@ -115,9 +126,9 @@ INLINE void forward_blocks(const float *restrict W0, int64_t n1, const uint16_t 
         st(a + j[b], ((s[b] + t[b]) + (u[b] + q[b])) + ld(b1 + j[b]));
 }
 
-/* a[0:n1] = z1 = sum over the lit pixels of x_p W0[p] + b1, 16 columns at a time (up to
+/* a[0:n1] = z1 = sum over the lit pixels of x_p W0[p] + b1, V columns at a time (up to
  * four blocks of them per pass over the pixels); a last partial block, if the row is at
- * least 16 wide, as the block of the row's last 16 columns (the overlapped columns get the
+ * least V wide, as the block of the row's last V columns (the overlapped columns get the
  * same values); narrower rows column by column. */
 INLINE void first_forward(const float *restrict W0, int64_t n1, const uint16_t *restrict idx,
                           const void *val, int val_float, float scale, int64_t lo, int64_t hi,
@@ -156,12 +167,12 @@ INLINE void first_forward(const float *restrict W0, int64_t n1, const uint16_t *
     }
 }
 
-/* W0[p][j0 : j0 + 16 NB] -= x_p e[j0 : j0 + 16 NB] for each lit pixel p */
+/* W0[p][j0 : j0 + V NB] -= x_p e[j0 : j0 + V NB] for each lit pixel p */
 INLINE void update_blocks(float *restrict W0, int64_t n1, const uint16_t *restrict idx,
                           const void *val, int val_float, float scale, int64_t lo, int64_t hi,
                           const float *restrict e, int64_t j0, const int NB)
 {
-    v16 ej[4];
+    vf ej[4];
     for (int b = 0; b < NB; b++)
         ej[b] = ld(e + j0 + b * V);
     for (int64_t k = lo; k < hi; k++) {
@@ -178,7 +189,7 @@ INLINE void first_update(float *restrict W0, int64_t n1, const uint16_t *restric
                          const float *restrict e)
 {
     int64_t j = 0;
-    /* the whole 16-column blocks, up to four per pass over the pixels */
+    /* the whole V-column blocks, up to four per pass over the pixels */
     for (; j + V <= n1; j += 4 * V) {
         int nb = (n1 - j) / V < 4 ? (int)((n1 - j) / V) : 4;
         if (nb == 4)
@@ -192,12 +203,12 @@ INLINE void first_update(float *restrict W0, int64_t n1, const uint16_t *restric
     }
     j = n1 - n1 % V;
     if (j < n1 && n1 >= V) {
-        /* the row's last 16 columns, those already updated with e = 0 (w - 0 x = w) */
+        /* the row's last V columns, those already updated with e = 0 (w - 0 x = w) */
         float tail[V];
         memcpy(tail, e + n1 - V, sizeof tail);
         for (int64_t c = 0; c < j - (n1 - V); c++)
             tail[c] = 0.0f;
-        v16 ej = ld(tail);
+        vf ej = ld(tail);
         for (int64_t k = lo; k < hi; k++) {
             float *w = W0 + idx[k] * n1 + n1 - V;
             st(w, ld(w) - ej * pixel(val, val_float, scale, k));
@@ -265,7 +276,7 @@ INLINE void wide_first_update(float *restrict W0, int64_t n1, const uint16_t *re
 }
 
 /* Layers above the first are kept, during a call, in padded copies: M, W^T with its rows
- * padded with zeros to a whole number po of 16-float vectors, then b (padded) as one more
+ * padded with zeros to a whole number po of V-float vectors, then b (padded) as one more
  * row; and N, W itself (n_o rows of pi floats, zero padded), for the deltas.  The
  * activations and deltas of a layer take a whole number of vectors too, their padding
  * kept 0, so every loop below is over whole vectors (no tails). */
@@ -275,7 +286,7 @@ INLINE void dense_forward(const float *restrict M, int64_t n_in, int64_t po,
                           const float *restrict a, float *restrict out)
 {
     for (int64_t j = 0; j < po; j += V) {
-        v16 s = ld(M + n_in * po + j), t = {0}, u = {0}, q = {0};
+        vf s = ld(M + n_in * po + j), t = {0}, u = {0}, q = {0};
         int64_t c = 0;
         for (; c + 3 < n_in; c += 4) {
             s += ld(M + c * po + j) * a[c];
@@ -294,7 +305,7 @@ INLINE void dense_delta(const float *restrict N, int64_t n_o, int64_t pi,
                         const float *restrict a, const float *restrict d, float *restrict d_in)
 {
     for (int64_t c = 0; c < pi; c += V) {
-        v16 s = {0}, t = {0};
+        vf s = {0}, t = {0};
         int64_t j = 0;
         for (; j + 1 < n_o; j += 2) {
             s += ld(N + j * pi + c) * d[j];
@@ -302,7 +313,7 @@ INLINE void dense_delta(const float *restrict N, int64_t n_o, int64_t pi,
         }
         for (; j < n_o; j++)
             s += ld(N + j * pi + c) * d[j];
-        v16 ac = ld(a + c);
+        vf ac = ld(a + c);
         st(d_in + c, (s + t) * (ac * (1.0f - ac)));
     }
 }
@@ -329,13 +340,13 @@ INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64
     int n_by_sums = m <= SUMS_FOR_N_MAX;
     for (int64_t c = 0; c < n_in; c++)
         for (int64_t j = 0; j < po; j += V) {
-            v16 g = {0};
+            vf g = {0};
             for (int64_t k = 0; k < m; k++)
                 g += ld(D + k * width + j) * A[k * width + c];
             st(M + c * po + j, ld(M + c * po + j) - eta * g);
         }
     for (int64_t j = 0; j < po; j += V) {
-        v16 g = {0};
+        vf g = {0};
         for (int64_t k = 0; k < m; k++)
             g += ld(D + k * width + j);
         st(M + n_in * po + j, ld(M + n_in * po + j) - eta * g);
@@ -346,7 +357,7 @@ INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64
     }
     for (int64_t j = 0; j < n_o; j++)
         for (int64_t c = 0; c < pi; c += V) {
-            v16 g = {0};
+            vf g = {0};
             for (int64_t k = 0; k < m; k++)
                 g += ld(A + k * width + c) * D[k * width + j];
             st(N + j * pi + c, ld(N + j * pi + c) - eta * g);
@@ -355,14 +366,20 @@ INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64
 
 /* the activations' padding (lanes n to the next whole vector) set to 0, so that the
  * padding of every delta, gradient and weight stays 0 */
-typedef int32_t i16 __attribute__((vector_size(64)));
-static const i16 IOTA = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+typedef int32_t vi __attribute__((vector_size(4 * V)));
+#if V == 16
+static const vi IOTA = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+#elif V == 8
+static const vi IOTA = {0, 1, 2, 3, 4, 5, 6, 7};
+#else
+static const vi IOTA = {0, 1, 2, 3};
+#endif
 
 /* 1.0f in the lanes where IOTA < n, 0.0f elsewhere */
-INLINE v16 lanes_below(int64_t n)
+INLINE vf lanes_below(int64_t n)
 {
-    i16 below = IOTA < ((i16){0} + (int32_t)n);
-    return __builtin_convertvector(-below, v16);
+    vi below = IOTA < ((vi){0} + (int32_t)n);
+    return __builtin_convertvector(-below, vf);
 }
 
 INLINE void clear_padding(float *a, int64_t n)
@@ -379,16 +396,16 @@ INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_o
                          int64_t cls, const float *row)
 {
     for (int64_t j = 0; j < PAD(n_out); j += V) {
-        v16 y;
+        vf y;
         if (row) {
             float buf[V] = {0};
             memcpy(buf, row + j, (size_t)(n_out - j < V ? n_out - j : V) * sizeof(float));
             y = ld(buf);
         } else {
-            i16 hit = IOTA == ((i16){0} + (int32_t)(cls - j));
-            y = __builtin_convertvector(-hit, v16);
+            vi hit = IOTA == ((vi){0} + (int32_t)(cls - j));
+            y = __builtin_convertvector(-hit, vf);
         }
-        v16 aj = ld(a + j);
+        vf aj = ld(a + j);
         st(d + j, two_m * (aj - y) * aj * (1.0f - aj));
     }
 }
@@ -606,9 +623,9 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
     }
 }
 
-/* run_thread for uint8 or float pixels, each compiled for several CPUs */
-HOT static void run_u8(struct job *j, int t) { run_thread(j, t, 0); }
-HOT static void run_f32(struct job *j, int t) { run_thread(j, t, 1); }
+/* run_thread for uint8 or float pixels */
+static void run_u8(struct job *j, int t) { run_thread(j, t, 0); }
+static void run_f32(struct job *j, int t) { run_thread(j, t, 1); }
 
 static void run(struct job *j, int t)
 {
@@ -801,8 +818,32 @@ int nudge_sparse_rows_u8(const uint8_t *X, int64_t n, int64_t d, int64_t stride,
 }
 
 /* The interface version Python checks before calling. */
-int nudge_abi_version(void) { return 2; }
+int nudge_abi_version(void) { return 3; }
 
-/* setuptools builds this file as an extension module and, on some platforms, exports
- * PyInit_<name>; it is not a Python module (nudge.fast loads it with ctypes). */
-void *PyInit__ckernel(void) { return NULL; }
+/* The instruction set this build is for ("avx512", "avx2" or "base") and its vector width. */
+const char *nudge_isa(void) { return NUDGE_ISA; }
+int nudge_vector_width(void) { return V; }
+
+/* The best build this CPU runs: 2 AVX-512 (F, BW, DQ, VL), 1 AVX2 with FMA, 0 neither. */
+int nudge_cpu_level(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return 1;
+#endif
+    return 0;
+}
+
+/* setuptools builds this file as extension modules (NUDGE_MODULE: _ckernel,
+ * _ckernel_avx2, _ckernel_avx512) and, on some platforms, exports PyInit_<name>; they are
+ * not Python modules (nudge.fast loads them with ctypes). */
+#ifndef NUDGE_MODULE
+#define NUDGE_MODULE _ckernel
+#endif
+#define NUDGE_CAT(a, b) a##b
+#define NUDGE_PYINIT(m) NUDGE_CAT(PyInit_, m)
+void *NUDGE_PYINIT(NUDGE_MODULE)(void) { return NULL; }

@@ -210,14 +210,20 @@ _F32 = ctypes.c_float
 _INT = ctypes.c_int
 _C_ARGS = [_P, _P, _P, _INT, _F32, _P, _P, _P, _I64, _I64, _I64, _I64, _F32, _F32, _P, _P,
            _I64, _P, _P, _INT, _INT, _INT, _I64, _INT]
-_C_ABI = 2
+_C_ABI = 3
 
 
-def _c_library_path() -> str | None:
-    """Where the built C kernel is: found by the import system as ``nudge._ckernel``
-    (so also in editable installs), though it is loaded with ctypes, not imported."""
+#: the C kernel's builds, best first, with the nudge_cpu_level() each needs (setup.py)
+_C_BUILDS = (("_ckernel_avx512", 2), ("_ckernel_avx2", 1), ("_ckernel", 0))
+#: the instruction set of the loaded C kernel build: "avx512", "avx2" or "base"
+c_kernel_isa: str | None = None
+
+
+def _c_library_path(name: str = "_ckernel") -> str | None:
+    """Where the C library ``nudge.<name>`` is: found by the import system (so also in
+    editable installs), though it is loaded with ctypes, not imported."""
     try:
-        spec = importlib.util.find_spec(f"{__package__}._ckernel")
+        spec = importlib.util.find_spec(f"{__package__}.{name}")
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.origin or spec.origin.endswith(".c"):
@@ -225,30 +231,49 @@ def _c_library_path() -> str | None:
     return spec.origin
 
 
-def _load_c_kernel() -> Any:
-    """The C kernel's ``nudge_sgd_steps`` (ctypes), or None where it was not built."""
-    global _c_kernel, _c_error
-    if _c_kernel is not None:
+def _open_c_library(name: str) -> Any:
+    """The C library ``nudge.<name>`` (ctypes); OSError if it is missing or not this
+    version's."""
+    path = _c_library_path(name)
+    if path is None:
+        raise OSError("not built (no C compiler when nudge was installed?)")
+    lib = ctypes.CDLL(path)
+    if lib.nudge_abi_version() != _C_ABI:
+        raise OSError(f"{path} is from another version of nudge")
+    return lib
+
+
+def _load_c_kernel(build: str | None = None) -> Any:
+    """The C kernel's ``nudge_sgd_steps`` (ctypes), or None where it was not built.
+
+    The best build the CPU runs (AVX-512, AVX2 + FMA, or the plain one; the plain
+    one says which, ``nudge_cpu_level``), or the one named by ``build`` (for tests)."""
+    global _c_kernel, _c_error, _c_sparse_rows, c_kernel_isa
+    if _c_kernel is not None and build is None:
         return _c_kernel or None
-    path = _c_library_path()
     try:
-        if path is None:
-            raise OSError("not built (no C compiler when nudge was installed?)")
-        lib = ctypes.CDLL(path)
-        if lib.nudge_abi_version() != _C_ABI:
-            raise OSError(f"{path} is from another version of nudge")
+        lib = _open_c_library("_ckernel")
+        level = lib.nudge_cpu_level()
+        for name, needed in _C_BUILDS[:-1]:
+            if level >= needed and build in (None, name):
+                try:
+                    lib = _open_c_library(name)
+                    break
+                except OSError:
+                    continue                     # not built here: the next best
         fn = lib.nudge_sgd_steps
+        lib.nudge_isa.restype = ctypes.c_char_p
+        isa = lib.nudge_isa().decode()
     except (OSError, AttributeError) as e:
         _c_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
         _c_kernel = False
         return None
     fn.argtypes = _C_ARGS
     fn.restype = _INT
-    global _c_sparse_rows
     _c_sparse_rows = lib.nudge_sparse_rows_u8
     _c_sparse_rows.argtypes = [_P, _I64, _I64, _I64, _P, _P, _P, _INT]
     _c_sparse_rows.restype = _INT
-    _c_kernel = fn
+    _c_kernel, c_kernel_isa = fn, isa
     return fn
 
 

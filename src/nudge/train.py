@@ -331,6 +331,8 @@ def train(
                                            weight_decay=weight_decay, threads=threads)
                     history.settings["kernel"] = fast.last_kernel     # "c", "numba" or "blas"
                     history.settings["threads"] = fast.last_threads
+                    if fast.last_kernel == "c":
+                        history.settings["kernel_isa"] = fast.c_kernel_isa
                 else:
                     steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
                 seconds = time.perf_counter() - start_time
