@@ -438,7 +438,44 @@ def main() -> None:
     print(f"\nwrote {out}")
 
 
+def builds_point(X, y, sizes: list[int], B: int, rounds: int = 5) -> list[dict[str, Any]]:
+    """One epoch with each build of the C kernel this CPU runs (AVX-512, AVX2 + FMA,
+    plain x86-64), taking turns: what machines without AVX-512 would get."""
+    from nudge import Network, fast
+
+    if not fast.c_kernel_available():
+        return []
+    level = fast._open_c_library("_ckernel").nudge_cpu_level()
+    kept = fast._c_kernel, fast._c_sparse_rows, fast.c_kernel_isa
+    kernels = {}
+    for name, needed in fast._C_BUILDS:
+        if level >= needed and fast._c_library_path(name) is not None:
+            fast._c_kernel = None
+            fast._load_c_kernel(name)
+            kernels[fast.c_kernel_isa] = fast._c_kernel
+    net0 = Network(sizes, seed=0)
+    inputs = fast.prepare(X, sizes, B, True)
+    order = np.random.default_rng(1).permutation(len(X))
+    times: dict[str, list[float]] = {isa: [] for isa in kernels}
+    try:
+        for _ in range(rounds + 1):
+            for isa, kernel in kernels.items():
+                fast._c_kernel = kernel
+                net = net0.copy()
+                t0 = time.perf_counter()
+                fast.sgd_epoch(net, inputs, y, order, B, ETA, threads=THREADS_FOR_NUDGE)
+                times[isa].append(time.perf_counter() - t0)
+    finally:
+        fast._c_kernel, fast._c_sparse_rows, fast.c_kernel_isa = kept
+    return [{"sizes": sizes, "batch_size": B, "isa": isa,
+             "seconds": statistics.median(ts[1:]), "all": ts[1:]}   # the first: warm-up
+            for isa, ts in times.items()]
+
+
 def extras(results: dict[str, Any], data, quick: bool) -> None:
+    results["builds"] = builds_point(data.X_train, data.y_train, [784, 16, 16, 10], 10)
+    for r in results["builds"]:
+        print(f"  C kernel build {r['isa']}: 784-16-16-10 B=10 {r['seconds']:.3f}s", flush=True)
     results["time_to_95"] = []
     for preset in ("3b1b", "nielsen"):
         for seed in (1, 2, 3):              # the seeds of benchmarks/accuracy.py
@@ -500,6 +537,9 @@ def print_table(results: dict[str, Any]) -> None:
     if jax_compile:
         print("\nJAX compile time (excluded above): "
               + ", ".join(f"{c:.2f} s" for c in jax_compile))
+    if results.get("builds"):
+        print("C kernel builds, 784-16-16-10 B=10: " + ", ".join(
+            f"{r['isa']} {r['seconds']:.3f} s" for r in results["builds"]))
     for r in results.get("time_to_95", []):
         print(f"{r['preset']} seed {r.get('seed')}: " + _reach(r))
     if "startup_seconds" in results:
