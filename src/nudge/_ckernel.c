@@ -34,7 +34,6 @@
  * loads the best build the CPU runs).  Wider vectors than the registers would be kept in
  * memory by GCC, several times slower.  Every lane does the same float32 operations
  * whatever V is, so builds with FMA give the same weights bit for bit. */
-#ifndef V
 #if defined(__AVX512F__)
 #define V 16
 #define NUDGE_ISA "avx512"
@@ -44,7 +43,6 @@
 #else
 #define V 4
 #define NUDGE_ISA "base"
-#endif
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 /* the vector helpers are always inlined: no vector is passed by value between functions */
