@@ -1,4 +1,4 @@
-"""The fast training engine: one SGD epoch as a compiled (Numba) loop.
+"""The fast training engine: one SGD epoch as a compiled loop (C, or Numba).
 
 The mathematics is exactly that of :mod:`nudge.network` (``Network.backprop``
 and ``Network.update_mini_batch``); only the bookkeeping differs:
@@ -19,7 +19,7 @@ and ``Network.update_mini_batch``); only the bookkeeping differs:
   is the same as the dense sum; only the (float32) rounding order differs;
 * the first layer's weights are kept transposed, (n_in, n_out), during the
   epoch, so the work per pixel is one contiguous row, done with explicit
-  16-float vector instructions (the scalar loops' float32 operations in the
+  vector instructions (the scalar loops' float32 operations in the
   same order, but with fused multiply-adds in the first layer and a vector
   sigmoid; the scalar loops are the fallback where they cannot compile);
 * the parameters are allocated 64-byte aligned, so that a 16-float row of the
@@ -33,10 +33,15 @@ The compiled loop comes in two builds of the same algorithm.  First choice is
 the C kernel (``_ckernel.c``), compiled ahead of time when the package is
 installed and loaded with :mod:`ctypes`: no compiler start-up at run time.  It
 trains the common case (sigmoid layers, quadratic cost, uint8 or float pixels).
-Elsewhere, or where it was not built (no C compiler at install time), the Numba
-kernel (``_fast_kernel.py``) runs; Numba is imported only then.  Where neither
-can run, ``engine="auto"`` runs the reference code and ``engine="fast"`` raises
-a :class:`~nudge.errors.NudgeError`.
+On x86-64 it is built for AVX-512, for AVX2 + FMA and for any CPU, each with
+vectors as wide as its registers, and the best build the CPU runs is loaded
+(:data:`c_kernel_isa`).  From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the
+first hidden layer it can share an epoch between two threads
+(:func:`kernel_threads`), with the same result bit for bit.  Elsewhere, or where
+it was not built (no C compiler at install time), the Numba kernel
+(``_fast_kernel.py``) runs; Numba is imported only then.  Where neither can run,
+``engine="auto"`` runs the reference code and ``engine="fast"`` raises a
+:class:`~nudge.errors.NudgeError`.
 """
 
 from __future__ import annotations
