@@ -325,41 +325,49 @@ static void transposed(const float *restrict M, float *restrict N, int64_t n_in,
             N[j * pi + c] = M[c * po + j];
 }
 
-/* The step of a layer above the first, theta -= eta dC/dtheta, with dC/dtheta summed
- * over the batch's m examples (rows `width` apart in A and D) in example order: in M,
- * dC/dW^T = the sum of a d^T (rows c < n_in) and dC/db = the sum of d (row n_in); in N,
- * the same sums for W (so N stays W, with no transposing; the same numbers, bit for bit).
- * For large batches, where the sums cost more than transposing, N is M transposed. */
+/* X[r] -= eta * (the sum over the m examples of P_k[r] Q_k), for the `rows` rows of X,
+ * each `len` floats; example k's P and Q are `width` floats after example k-1's. */
+INLINE void step_rows(float *restrict X, int64_t rows, int64_t len, const float *restrict P,
+                      const float *restrict Q, int64_t width, int64_t m, float eta)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < len; j += V) {
+            vf g = {0};
+            for (int64_t k = 0; k < m; k++)
+                g += ld(Q + k * width + j) * P[k * width + r];
+            st(X + r * len + j, ld(X + r * len + j) - eta * g);
+        }
+}
+
+/* The step of a layer above the first, theta -= eta dC/dtheta (the weights first scaled
+ * by decay = 1 - eta lambda), with dC/dtheta summed over the batch's m examples (rows
+ * `width` apart in A and D) in example order: in M, dC/dW^T = the sum of a d^T (rows
+ * c < n_in) and dC/db = the sum of d (row n_in); in N, the same sums for W (so N stays W,
+ * with no transposing; the same numbers, bit for bit).  For large batches, where the
+ * sums cost more than transposing, N is M transposed. */
 #define SUMS_FOR_N_MAX 24
 INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64_t n_o,
                        int64_t pi, int64_t po, const float *restrict A, const float *restrict D,
-                       int64_t width, int64_t m, float eta)
+                       int64_t width, int64_t m, float eta, float decay)
 {
     int n_by_sums = m <= SUMS_FOR_N_MAX;
-    for (int64_t c = 0; c < n_in; c++)
-        for (int64_t j = 0; j < po; j += V) {
-            vf g = {0};
-            for (int64_t k = 0; k < m; k++)
-                g += ld(D + k * width + j) * A[k * width + c];
-            st(M + c * po + j, ld(M + c * po + j) - eta * g);
-        }
+    if (decay != 1.0f) {
+        for (int64_t q = 0; q < n_in * po; q++)
+            M[q] *= decay;
+        for (int64_t q = 0; n_by_sums && q < n_o * pi; q++)
+            N[q] *= decay;
+    }
+    step_rows(M, n_in, po, A, D, width, m, eta);
     for (int64_t j = 0; j < po; j += V) {
         vf g = {0};
         for (int64_t k = 0; k < m; k++)
             g += ld(D + k * width + j);
         st(M + n_in * po + j, ld(M + n_in * po + j) - eta * g);
     }
-    if (!n_by_sums) {
+    if (n_by_sums)
+        step_rows(N, n_o, pi, D, A, width, m, eta);
+    else
         transposed(M, N, n_in, n_o, pi, po);
-        return;
-    }
-    for (int64_t j = 0; j < n_o; j++)
-        for (int64_t c = 0; c < pi; c += V) {
-            vf g = {0};
-            for (int64_t k = 0; k < m; k++)
-                g += ld(A + k * width + c) * D[k * width + j];
-            st(N + j * pi + c, ld(N + j * pi + c) - eta * g);
-        }
 }
 
 /* the activations' padding (lanes n to the next whole vector) set to 0, so that the
@@ -587,14 +595,8 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
             for (int64_t k = start; k < end; k++)
                 dense_delta(N + no[l], n_o, pi, ROW(A, k) + off[l - 1], ROW(D, k) + off[l],
                             ROW(D, k) + off[l - 1]);
-            if (decay != 1.0f) {
-                for (int64_t q = 0; q < n_in * po; q++)
-                    M[mo[l] + q] *= decay;
-                for (int64_t q = 0; q < n_o * pi; q++)
-                    N[no[l] + q] *= decay;
-            }
             dense_step(M + mo[l], N + no[l], n_in, n_o, pi, po, A + off[l - 1], D + off[l],
-                       width, m, eta);
+                       width, m, eta, decay);
         }
         /* the first layer's step: every example's -eta x_p delta1 straight into the rows
          * of the pixels it lit (this thread's pixels) */
