@@ -443,16 +443,15 @@ def builds_point(X, y, sizes: list[int], B: int, rounds: int = 5) -> list[dict[s
     plain x86-64), taking turns: what machines without AVX-512 would get."""
     from nudge import Network, fast
 
-    if not fast.c_kernel_available():
+    builds = fast.c_kernel_builds()
+    if not builds:
         return []
-    level = fast._open_c_library("_ckernel").nudge_cpu_level()
     kept = fast._c_kernel, fast._c_sparse_rows, fast.c_kernel_isa
     kernels = {}
-    for name, needed in fast._C_BUILDS:
-        if level >= needed and fast._c_library_path(name) is not None:
-            fast._c_kernel = None
-            fast._load_c_kernel(name)
-            kernels[fast.c_kernel_isa] = fast._c_kernel
+    for name in builds:
+        fast._c_kernel = None
+        fast._load_c_kernel(name)
+        kernels[fast.c_kernel_isa] = fast._c_kernel
     net0 = Network(sizes, seed=0)
     inputs = fast.prepare(X, sizes, B, True)
     order = np.random.default_rng(1).permutation(len(X))

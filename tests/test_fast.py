@@ -486,15 +486,6 @@ def test_split_halves_the_lit_pixels():
 
 
 # --------------------------------------------------------------------------- the C builds
-def c_builds() -> list[str]:
-    """The C kernel's builds here that this CPU runs."""
-    if not fast.c_kernel_available():
-        return []
-    level = fast._open_c_library("_ckernel").nudge_cpu_level()
-    return [name for name, needed in fast._C_BUILDS
-            if level >= needed and fast._c_library_path(name) is not None]
-
-
 def keep_c_kernel_state(monkeypatch) -> None:
     """Puts the loaded C kernel back as it was after the test."""
     for name in ("_c_kernel", "_c_sparse_rows", "c_kernel_isa"):
@@ -506,7 +497,7 @@ def test_the_best_build_the_cpu_runs_is_loaded(monkeypatch):
     keep_c_kernel_state(monkeypatch)
     monkeypatch.setattr(fast, "_c_kernel", None)
     fast._load_c_kernel()
-    best = c_builds()[0]
+    best = fast.c_kernel_builds()[0]
     assert fast.c_kernel_isa == {"_ckernel_avx512": "avx512", "_ckernel_avx2": "avx2",
                                  "_ckernel": "base"}[best]
     net = Network([784, 16, 10], seed=0)
@@ -527,7 +518,7 @@ def test_every_build_gives_the_reference_weights(monkeypatch, sizes, batch_size)
     train(ref, X, y, epochs=1, batch_size=batch_size, learning_rate=2.0, weight_decay=0.01,
           engine="reference", seed=1, monitor_train_cost=False)
     nets = {}
-    for build in c_builds():
+    for build in fast.c_kernel_builds():
         monkeypatch.setattr(fast, "_c_kernel", None)
         fast._load_c_kernel(build)
         net = Network(sizes, seed=2)

@@ -248,6 +248,16 @@ def _open_c_library(name: str) -> Any:
     return lib
 
 
+def c_kernel_builds() -> list[str]:
+    """The builds of the C kernel installed here that this CPU runs, best first."""
+    try:
+        level = _open_c_library("_ckernel").nudge_cpu_level()
+    except (OSError, AttributeError):
+        return []
+    return [name for name, needed in _C_BUILDS
+            if level >= needed and _c_library_path(name) is not None]
+
+
 def _load_c_kernel(build: str | None = None) -> Any:
     """The C kernel's ``nudge_sgd_steps`` (ctypes), or None where it was not built.
 
