@@ -546,14 +546,14 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
                 continue;
             }
             int64_t pos = lower_bound(j->idx, lo, hi, j->split);
-            me->pos[k - start] = pos;
-            if (T == 1) {
+            if (T == 1) {               /* both ranges here; e (the step's buffer) as scratch */
                 float *a = ROW(A, k);
                 first_sum(j, me, lo, pos, me->zero, a, val_float);
                 first_sum(j, me, pos, hi, me->zero, me->e, val_float);
                 for (int64_t c = 0; c < pn1; c += V)
                     st(a + c, (ld(a + c) + ld(me->e + c)) + ld(b1 + c));
-            } else {
+            } else {                    /* this thread's range, for the step too */
+                me->pos[k - start] = pos;
                 float *z = j->Z + ((parity * 2 + t) * B + (k - start)) * pn1;
                 first_sum(j, me, t == 0 ? lo : pos, t == 0 ? pos : hi, me->zero, z, val_float);
             }
