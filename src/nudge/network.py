@@ -23,7 +23,8 @@ Backpropagation, the four equations (⊙ is the element-wise product)::
     ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ                     nudge to the weights: more from brighter neurons
 
 Gradient descent then nudges every weight and bias against its gradient:
-θ ← θ − η ∂C/∂θ.  (The optimisers and the training loop are in ``nudge.train``.)
+θ ← θ − η ∂C/∂θ.  (The optimisers are in ``nudge.optimizers``, the training loop in
+``nudge.train``.)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NudgeError
+from .optimizers import SGD
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OUTPUTS = ("sigmoid", "softmax")
@@ -301,10 +303,7 @@ class Network:
     # ------------------------------------------------------------------ one step downhill
     def update_mini_batch(self, X: Any, Y: Any, learning_rate: float) -> None:
         """One step of gradient descent on a mini-batch: θ ← θ − η ∂C/∂θ."""
-        grad_w, grad_b = self.backprop(X, Y)
-        for W, b, gW, gb in zip(self.weights, self.biases, grad_w, grad_b):
-            W -= learning_rate * gW
-            b -= learning_rate * gb
+        SGD(learning_rate).step(self.weights, self.biases, *self.backprop(X, Y))
 
     def fit(self, X: Any, y: Any, **options: Any):
         """Train by stochastic gradient descent; see :func:`nudge.train.train` for options.

@@ -6,18 +6,16 @@ gradient of that mini-batch's average cost (an estimate of the true
 gradient).  With ``batch_size`` equal to the number of examples this is plain
 (full-batch) gradient descent.
 
-Optimisers (how a step uses the gradient g = ∂C/∂θ)::
-
-    sgd       θ ← θ − η g                                   (the default)
-    momentum  v ← μ v − η g;  θ ← θ + v
-    adam      m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  θ ← θ − η m̂ / (√ŝ + ε)
+How a step uses the gradient (sgd, momentum, adam; weight decay) is in
+:mod:`nudge.optimizers`; who computes it (the NumPy reference or the compiled C
+kernel) is in :mod:`nudge.engine`.  :func:`train` is the one training loop: the
+CLI, the web page, ``nudge descent`` and ``nudge sweep`` all call it, with
+callbacks (every k steps, every epoch) and a :class:`Control` (pause, resume,
+stop, one mini-batch at a time, a new η, a speed limit) for those that watch.
 
 Learning-rate schedules: ``constant`` (η every epoch, the default) or
 ``cosine``: in epoch e of E, η_e = η_min + (η − η_min) (1 + cos(π (e−1)/E)) / 2,
 big steps first and ever smaller ones as the network settles.
-
-``weight_decay`` λ adds (λ/2) Σ w² to the cost (L2), i.e. λ w to each weight's
-gradient; biases are not decayed.
 """
 
 from __future__ import annotations
@@ -32,12 +30,17 @@ from typing import Any
 
 import numpy as np
 
+from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
+from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "cosine")
-DEFAULT_LEARNING_RATES = {"sgd": 3.0, "momentum": 0.5, "adam": 0.003}
+#: examples per call of the engine when nothing asks for more frequent calls: between
+#: calls Ctrl-C is honoured, the progress bar moves and the network is checked for NaN
+EXAMPLES_PER_CALL = 5000
+#: the most epochs one run may ask for (a typo such as 1e20 is an error, not hours)
+MAX_EPOCHS = 100_000
 
 
 # --------------------------------------------------------------------------- results
@@ -79,68 +82,6 @@ class History:
                 "settings": self.settings, "train_seconds": self.train_seconds}
 
 
-# --------------------------------------------------------------------------- optimisers
-class SGD:
-    """θ ← θ − η (g + λθ)   (λθ only for weights, only when weight_decay > 0)."""
-
-    def __init__(self, learning_rate: float, weight_decay: float = 0.0) -> None:
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-
-    def step(self, net: Network, grad_w: list[np.ndarray], grad_b: list[np.ndarray]) -> None:
-        """One step for every parameter; weights get the decay term λθ, biases do not."""
-        if self.weight_decay:
-            grad_w = [g + self.weight_decay * W for g, W in zip(grad_w, net.weights)]
-        for i, (p, g) in enumerate(zip(net.weights + net.biases, grad_w + grad_b)):
-            self.update(i, p, g)
-
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        p -= self.learning_rate * g
-
-
-class Momentum(SGD):
-    """v ← μ v − η g;  θ ← θ + v."""
-
-    def __init__(self, learning_rate: float, momentum: float = 0.9,
-                 weight_decay: float = 0.0) -> None:
-        super().__init__(learning_rate, weight_decay)
-        self.momentum = momentum
-        self.velocity: dict[int, np.ndarray] = {}
-
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        v = self.velocity.setdefault(i, np.zeros_like(p))
-        v *= self.momentum
-        v -= self.learning_rate * g
-        p += v
-
-
-class Adam(SGD):
-    """Adam (Kingma & Ba, 2015) with bias-corrected first and second moments."""
-
-    def __init__(self, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(learning_rate, weight_decay)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.m: dict[int, np.ndarray] = {}
-        self.s: dict[int, np.ndarray] = {}
-        self.t = 0
-
-    def step(self, net: Network, grad_w: list[np.ndarray], grad_b: list[np.ndarray]) -> None:
-        self.t += 1
-        super().step(net, grad_w, grad_b)
-
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        m = self.m.setdefault(i, np.zeros_like(p))
-        s = self.s.setdefault(i, np.zeros_like(p))
-        m *= self.beta1
-        m += (1 - self.beta1) * g
-        s *= self.beta2
-        s += (1 - self.beta2) * g * g
-        m_hat = m / (1 - self.beta1 ** self.t)
-        s_hat = s / (1 - self.beta2 ** self.t)
-        p -= (self.learning_rate * m_hat / (np.sqrt(s_hat) + self.eps)).astype(p.dtype)
-
-
 def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: str = "constant",
                      min_learning_rate: float = 0.0) -> float:
     """η for epoch ``epoch`` (1-based) of ``epochs`` under the schedule."""
@@ -152,17 +93,6 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: st
             1 + math.cos(math.pi * progress))
     raise NudgeError(f"unknown learning-rate schedule {schedule!r}: choose one of "
                      f"{', '.join(SCHEDULES)}")
-
-
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> SGD:
-    if name == "sgd":
-        return SGD(learning_rate, weight_decay)
-    if name == "momentum":
-        return Momentum(learning_rate, momentum, weight_decay)
-    if name == "adam":
-        return Adam(learning_rate, weight_decay=weight_decay)
-    raise NudgeError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -180,23 +110,97 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, fl
     return total_cost / n, correct / n
 
 
-# --------------------------------------------------------------------------- Ctrl-C
-class _StopFlag:
-    """Turns the first Ctrl-C into a request to stop after the current step."""
+# --------------------------------------------------------------------------- watching and steering
+@dataclass
+class Progress:
+    """Where a run is, as an ``on_steps`` callback sees it (after a call of the engine)."""
+
+    epoch: int               # the epoch under way (1-based)
+    epochs: int
+    step: int                # mini-batch steps taken in all
+    epoch_step: int          # ... in this epoch
+    steps_per_epoch: int
+    seen: int                # examples processed in all
+    learning_rate: float     # η of the last step
+    batch: np.ndarray        # the example indices of the last mini-batch
+    seconds: float           # time spent taking steps (callbacks and pauses not counted)
+
+
+class Control:
+    """Steers a run from another thread (the web page) or from a callback.
+
+    ``pause()``, ``resume()``, ``stop()``; ``step()`` while paused takes one more
+    mini-batch step and pauses again; ``set_learning_rate(η)`` replaces the schedule's
+    η from the next step on (``None``: back to the schedule); ``set_speed(r)`` limits
+    the run to about ``r`` examples per second (``None``: full speed).
+    """
 
     def __init__(self) -> None:
-        self.requested = False
+        self._cond = threading.Condition()
+        self.paused = False
+        self.stop_requested: str | None = None     # why: "stopped" or "interrupted"
+        self.learning_rate: float | None = None
+        self.examples_per_second: float | None = None
+        self._granted = 0
+
+    def pause(self) -> None:
+        with self._cond:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self.paused = False
+            self._cond.notify_all()
+
+    def stop(self, why: str = "stopped") -> None:
+        with self._cond:
+            if self.stop_requested is None:
+                self.stop_requested = why
+            self._cond.notify_all()
+
+    def step(self, steps: int = 1) -> None:
+        with self._cond:
+            self._granted += max(1, int(steps))
+            self._cond.notify_all()
+
+    def set_learning_rate(self, learning_rate: float | None) -> None:
+        self.learning_rate = None if learning_rate is None else _positive_float(
+            "learning rate", learning_rate)
+
+    def set_speed(self, examples_per_second: float | None) -> None:
+        self.examples_per_second = None if examples_per_second is None else _positive_float(
+            "speed", examples_per_second)
+
+    def _steps_allowed(self, wanted: int) -> int:
+        """Wait while paused (unless a step was granted); 0 once a stop is requested."""
+        with self._cond:
+            while self.paused and not self._granted and self.stop_requested is None:
+                self._cond.wait(0.25)
+            if self.stop_requested is not None:
+                return 0
+            if self.paused:
+                self._granted -= 1
+                return 1
+            return wanted
+
+
+class _CtrlC:
+    """Turns the first Ctrl-C into ``control.stop("interrupted")``: the run stops after
+    the current call of the engine.  A second Ctrl-C aborts at once."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
         self._previous: Any = None
 
-    def __enter__(self) -> _StopFlag:
+    def __enter__(self) -> _CtrlC:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:          # a second Ctrl-C aborts at once
+        if self.control.stop_requested is not None:
             raise KeyboardInterrupt
-        self.requested = True
+        self.control.stop("interrupted")
 
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
@@ -204,9 +208,11 @@ class _StopFlag:
 
 
 # --------------------------------------------------------------------------- the trainer
-def _positive_int(name: str, value: Any) -> int:
+def _positive_int(name: str, value: Any, most: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise NudgeError(f"{name} must be a whole number of at least 1, got {value!r}")
+    if most is not None and value > most:
+        raise NudgeError(f"{name} must be at most {most:,}, got {value!r}")
     return int(value)
 
 
@@ -218,6 +224,26 @@ def _positive_float(name: str, value: Any) -> float:
     if not math.isfinite(v) or v <= 0:
         raise NudgeError(f"{name} must be a finite number above 0, got {value!r}")
     return v
+
+
+def _callback_steps(every: Any) -> Callable[[int], int | None]:
+    """The next step count (after ``step``) at which ``on_steps`` is due, from ``every``:
+    None (after every call of the engine), k (every k steps) or a list of step counts."""
+    if every is None:
+        return lambda step: None
+    if isinstance(every, (int, np.integer)) and not isinstance(every, bool):
+        k = _positive_int("every", every)
+        return lambda step: (step // k + 1) * k
+    at = np.unique(np.asarray(list(every), dtype=np.int64))
+
+    def next_at(step: int) -> int | None:
+        i = int(np.searchsorted(at, step, side="right"))
+        return int(at[i]) if i < len(at) else None
+    return next_at
+
+
+def _finite(net: Network) -> bool:
+    return all(np.isfinite(p).all() for p in net.weights + net.biases)
 
 
 def train(
@@ -236,6 +262,9 @@ def train(
     test_data: tuple[Any, Any] | None = None,
     seed: int | None = None,
     callback: Callable[[EpochRecord, Network], Any] | None = None,
+    on_steps: Callable[[Progress, Network], Any] | None = None,
+    every: int | Any = None,
+    control: Control | None = None,
     progress: bool = False,
     monitor_train_cost: bool = True,
     engine: str = "auto",
@@ -246,25 +275,32 @@ def train(
     ``X`` holds one example per row (uint8 pixels are read as intensity/255),
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
     whole training set: full-batch gradient descent.  ``test_data=(X, y)`` is
-    evaluated after every epoch.  ``callback(record, net)`` runs after every
-    epoch; returning ``False`` stops training.  ``seed`` fixes the shuffling
-    (default: the network's seed).  ``schedule`` is ``"constant"`` or
-    ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
-    ``engine`` is ``"reference"`` (the NumPy code in ``nudge.network``),
-    ``"fast"`` (a compiled epoch kernel for plain SGD) or ``"auto"`` (fast
-    where it applies).  ``threads`` (1 or 2; default ``$NUDGE_THREADS``, else
-    2 where two CPUs are free): how many threads the compiled C kernel may use
-    for networks big enough to share (``nudge.fast.kernel_threads``); the
-    result is the same either way.
+    evaluated after every epoch.  ``seed`` fixes the shuffling (default: the
+    network's seed).  ``schedule`` is ``"constant"`` or ``"cosine"`` (η decays to
+    ``min_learning_rate`` over the epochs).
 
-    The first Ctrl-C stops after the current step and returns the history so
-    far (``history.stopped == "interrupted"``); the network keeps what it learned.
-    A NaN or infinite cost raises :class:`DivergenceError` with the network
-    restored to its last finite state.
+    Watching and steering: ``callback(record, net)`` runs after every epoch and
+    ``on_steps(progress, net)`` (a :class:`Progress`) every ``every`` steps (an int,
+    or a list of step counts; None: after every call of the engine, about
+    :data:`EXAMPLES_PER_CALL` examples); either returning ``False`` stops training.
+    ``control`` (a :class:`Control`) pauses, resumes, stops, steps and re-times the
+    run from another thread.
+
+    ``engine`` is ``"reference"`` (NumPy), ``"fast"`` (the compiled C kernel) or
+    ``"auto"`` (fast where it applies); ``threads`` (1 or 2; default
+    ``$NUDGE_THREADS``, else 2 where two CPUs are free) for the C kernel on networks
+    big enough to share (the result is the same either way).  Which engine ran is in
+    ``history.settings`` (``engine``, ``kernel``, ``kernel_isa``, ``threads``).
+
+    The first Ctrl-C stops after the current call of the engine and returns the
+    history so far (``history.stopped == "interrupted"``); the network keeps what it
+    learned.  A NaN or infinite cost raises :class:`DivergenceError` (its ``history``
+    attribute holds the epochs before) with the network restored to where it was at
+    the start of the epoch.
     """
     if optimizer not in OPTIMIZERS:
         raise NudgeError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-    epochs = _positive_int("epochs", epochs)
+    epochs = _positive_int("epochs", epochs, MAX_EPOCHS)
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[optimizer]
     learning_rate = _positive_float("learning rate", learning_rate)
@@ -291,15 +327,10 @@ def train(
     if len(Y) != n:
         raise NudgeError(f"{n} training inputs but {len(Y)} labels")
     labels = np.asarray(y)
-
-    from . import fast
-
-    threads = fast.check_threads(threads)
-
-    use_fast = fast.supports(net, optimizer, weight_decay, engine)
-    fast_inputs = (fast.prepare(X, net.sizes, batch_size, fast.c_supports(net))
-                   if use_fast else None)
-    opt = make_optimizer(optimizer, learning_rate, momentum, weight_decay)
+    next_callback = _callback_steps(every)
+    stepper = make_engine(net, X, labels, batch_size, optimizer=optimizer, momentum=momentum,
+                          weight_decay=weight_decay, engine=engine, threads=threads)
+    control = control if control is not None else Control()
     rng = np.random.default_rng(net.seed if seed is None else seed)
     history = History(settings={
         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
@@ -307,45 +338,75 @@ def train(
         "min_learning_rate": min_learning_rate if schedule != "constant" else None,
         "optimizer": optimizer, "momentum": momentum if optimizer == "momentum" else None,
         "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
-        "engine": "fast" if use_fast else "reference",
+        **stepper.settings,
     })
     steps_per_epoch = -(-n // batch_size)
+    steps_per_call = max(1, EXAMPLES_PER_CALL // batch_size)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs * steps_per_epoch, unit="step", desc="training",
                    dynamic_ncols=True, leave=True)
+    step = seen = 0
+    seconds_all = 0.0
+    due = next_callback(0)
     try:
         # a diverging run overflows on its way to NaN: we report that ourselves, once
-        with _StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
+        with _CtrlC(control), np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
                 snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
                 order = rng.permutation(n)
-                eta = learning_rate_at(epoch, epochs, learning_rate, schedule, min_learning_rate)
-                opt.learning_rate = eta
-                start_time = time.perf_counter()
-                if use_fast:
-                    steps = fast.sgd_epoch(net, fast_inputs, labels, order, batch_size,
-                                           eta, stop=stop, bar=bar,
-                                           weight_decay=weight_decay, threads=threads)
-                    history.settings["kernel"] = fast.last_kernel     # "c", "numba" or "blas"
-                    history.settings["threads"] = fast.last_threads
-                    if fast.last_kernel == "c":
-                        history.settings["kernel_isa"] = fast.c_kernel_isa
-                else:
-                    steps = _reference_epoch(net, X, Y, order, batch_size, opt, stop, bar)
-                seconds = time.perf_counter() - start_time
-                record = _end_of_epoch(net, epoch, X, labels, test_data, seconds, steps,
+                scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
+                                             min_learning_rate)
+                eta = scheduled
+                epoch_step = 0
+                seconds = 0.0
+                while epoch_step < steps_per_epoch:
+                    wanted = steps_per_epoch - epoch_step
+                    speed = control.examples_per_second
+                    if speed is not None:        # about 20 calls a second at that speed
+                        wanted = min(wanted, max(1, int(speed * 0.05) // batch_size))
+                    else:
+                        wanted = min(wanted, steps_per_call)
+                    if due is not None:
+                        wanted = min(wanted, max(1, due - step))
+                    k = control._steps_allowed(wanted)
+                    if k == 0:
+                        break
+                    eta = control.learning_rate or scheduled
+                    first = epoch_step * batch_size
+                    last = min(first + k * batch_size, n)
+                    started = time.perf_counter()
+                    taken = stepper.run(net, order, first, last, eta)
+                    spent = time.perf_counter() - started
+                    seconds += spent
+                    seconds_all += spent
+                    epoch_step += taken
+                    step += taken
+                    seen += last - first
+                    if bar is not None:
+                        bar.update(taken)
+                    if not _finite(net):
+                        break                    # reported below, as diverged
+                    if speed is not None:        # keep to the speed: wait out the rest
+                        time.sleep(max(0.0, (last - first) / speed - spent))
+                    if on_steps is not None and (due is None or step >= due):
+                        due = next_callback(step)
+                        batch = order[max(first, last - batch_size):last]
+                        if on_steps(Progress(epoch, epochs, step, epoch_step, steps_per_epoch,
+                                             seen, eta, batch, seconds_all), net) is False:
+                            control.stop("callback")
+                record = _end_of_epoch(net, epoch, X, labels, test_data, seconds, epoch_step,
                                        monitor_train_cost, snapshot, eta, history)
                 history.epochs.append(record)
                 if bar is not None and record.test_accuracy is not None:
                     bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
-                if stop.requested:
-                    history.stopped = "interrupted"
-                    break
-                if callback is not None and callback(record, net) is False:
-                    history.stopped = "callback"
+                if control.stop_requested is None and callback is not None and callback(
+                        record, net) is False:
+                    control.stop("callback")
+                if control.stop_requested is not None:
+                    history.stopped = control.stop_requested
                     break
     finally:
         if bar is not None:
@@ -353,28 +414,11 @@ def train(
     return history
 
 
-def _reference_epoch(net: Network, X: np.ndarray, Y: np.ndarray, order: np.ndarray,
-                     batch_size: int, opt: SGD, stop: _StopFlag, bar: Any) -> int:
-    """One epoch with the readable NumPy code: a mini-batch at a time."""
-    steps = 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        grad_w, grad_b = net.backprop(X[batch], Y[batch])
-        opt.step(net, grad_w, grad_b)
-        steps += 1
-        if bar is not None:
-            bar.update(1)
-        if stop.requested:
-            break
-    return steps
-
-
 def _end_of_epoch(net: Network, epoch: int, X: np.ndarray, labels: np.ndarray,
                   test_data: tuple[Any, Any] | None, seconds: float, steps: int,
                   monitor_train_cost: bool, snapshot: tuple[list, list], learning_rate: float,
                   history: History) -> EpochRecord:
-    finite = all(np.isfinite(w).all() for w in net.weights) and all(
-        np.isfinite(b).all() for b in net.biases)
+    finite = _finite(net)
     train_cost = evaluate(net, X, labels)[0] if (monitor_train_cost and finite) else None
     test_cost = test_accuracy = None
     if test_data is not None and finite:

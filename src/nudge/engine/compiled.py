@@ -1,0 +1,389 @@
+"""The compiled engine: SGD steps as one C loop (``_ckernel.c``, loaded with ctypes).
+
+The mathematics is exactly that of :mod:`nudge.network` (``Network.backprop``)
+and :mod:`nudge.optimizers`; only the bookkeeping differs:
+
+* a mini-batch at a time: forward and backward for each of its examples with
+  the weights from before the step (aˡ and δˡ kept per example in small
+  buffers), then the step, in place.  The first layer's step goes straight
+  into the W¹ᵀ rows of each example's lit pixels (−η x_p δ¹), so it needs no
+  gradient buffer;
+* the examples are read in the shuffled order straight from the sparse rows
+  (:class:`Inputs`), the next ones' pixels prefetched while the current one is
+  trained on; the pixels stay uint8, each turned into intensity/255 (float32,
+  as :func:`nudge.network.as_inputs`) where it is used;
+* a pixel that is 0 adds exactly 0 to zˡ and to ∂C/∂W¹, so the first layer
+  only visits the non-zero pixels (about 19% of an MNIST image).  The result
+  is the dense sum's; only the float32 rounding order differs;
+* the first layer's weights are kept transposed, (n_in, n_out), so the work
+  per pixel is one contiguous row, done with explicit vector instructions;
+  the parameters are 64-byte aligned.
+
+It is compiled ahead of time when the package is built (``setup.py``); on x86-64
+for AVX-512, for AVX2 + FMA and for any CPU, and the best build the CPU runs is
+loaded (:func:`kernel_isa`).  From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the
+first hidden layer it can share the steps between two threads
+(:func:`kernel_threads`), with the same result bit for bit.  Where it was not built
+(no C compiler at install time) :func:`unavailable_reason` says why, and
+:mod:`nudge.engine` trains with the reference engine instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from ..network import desired_outputs
+
+# codes for the kernel
+HIDDEN = {"sigmoid": 0, "relu": 1, "tanh": 2}
+OUTPUT = {"sigmoid": 0, "softmax": 1}
+COST = {"quadratic": 0, "cross-entropy": 1}
+#: the set-ups the C kernel trains (it answers NUDGE_UNSUPPORTED for the others)
+C_HIDDEN, C_OUTPUT, C_COST = ("sigmoid",), ("sigmoid",), ("quadratic",)
+#: the deepest network the kernel takes (its per-layer offset tables, _ckernel.c)
+MAX_LAYERS = 64
+
+#: the C kernel's function (ctypes), False once it was looked for and not found
+_c_kernel: Any = None
+_c_sparse_rows: Any = None
+_c_error: str | None = None
+#: the C kernel can share the steps between two threads when the first hidden layer
+#: has at least TWO_THREADS_MIN_HIDDEN neurons and a mini-batch TWO_THREADS_MIN_BATCH
+#: to TWO_THREADS_MAX_BATCH examples (by default, where two CPUs are available).  The
+#: kernel reads these from here (nudge_sgd_steps' arguments), so they are set once.
+TWO_THREADS_MIN_HIDDEN = 512
+TWO_THREADS_MIN_BATCH = 4
+TWO_THREADS_MAX_BATCH = 1024
+
+
+def unsupported_reason(net: Any, optimizer: str) -> str | None:
+    """Why the compiled engine cannot train this set-up, or None if it can."""
+    if optimizer != "sgd":
+        return f"optimizer {optimizer!r} (it does plain sgd only)"
+    if np.dtype(net.dtype) != np.float32:
+        return f"{np.dtype(net.dtype)} networks (it trains float32 networks only)"
+    if (net.activation not in C_HIDDEN or net.output not in C_OUTPUT
+            or net.cost_function not in C_COST):
+        return f"{net.activation}/{net.output}/{net.cost_function} networks"
+    if len(net.sizes) - 1 > MAX_LAYERS:
+        return f"more than {MAX_LAYERS} layers"
+    if net.sizes[0] >= 2**16:
+        return "inputs of 65,536 values or more"
+    return unavailable_reason()
+
+
+def unavailable_reason() -> str | None:
+    """Why the C kernel cannot be used in this installation, or None if it can."""
+    if _load_c_kernel() is not None:
+        return None
+    return f"this installation: the C kernel is not available ({_c_error})"
+
+
+def available() -> bool:
+    """Whether the C kernel was built with the package and loads."""
+    return _load_c_kernel() is not None
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(threads: Any) -> int | None:
+    """``threads`` (None: decide; else 1 or 2) validated, or a NudgeError saying why not."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise NudgeError(f"threads must be 1 or 2 (or None to decide), not {threads!r}")
+    return min(int(threads), 2)
+
+
+def kernel_threads(sizes: list[int], batch_size: int, threads: int | None = None) -> int:
+    """How many threads (1 or 2) the C kernel trains with.
+
+    ``threads`` if given, else ``$NUDGE_THREADS``, else 2 where two CPUs are
+    available; either way 1 unless the network and the mini-batch are big
+    enough to share (see :data:`TWO_THREADS_MIN_HIDDEN`).  The weights do not
+    depend on it (each parameter gets the same operations in the same order);
+    only the time does.
+    """
+    threads = check_threads(threads)
+    if threads is None:
+        env = os.environ.get("NUDGE_THREADS", "").strip()
+        if env and (not env.isdigit() or int(env) < 1):
+            raise NudgeError(f"NUDGE_THREADS={env!r} is not a number of threads: "
+                             "set it to 1 or 2, or unset it")
+        threads = min(int(env), 2) if env else min(available_cpus(), 2)
+    if (not _two_ranges(sizes)
+            or not TWO_THREADS_MIN_BATCH <= batch_size <= TWO_THREADS_MAX_BATCH):
+        return 1
+    return threads
+
+
+def _two_ranges(sizes: Any) -> bool:
+    """Whether the C kernel sums the first layer in two pixel ranges (_ckernel.c)."""
+    return len(sizes) > 2 and int(sizes[1]) >= TWO_THREADS_MIN_HIDDEN
+
+
+# --------------------------------------------------------------------------- the kernels
+_P = ctypes.c_void_p
+_I64 = ctypes.c_int64
+_F32 = ctypes.c_float
+_INT = ctypes.c_int
+_C_ARGS = [_P, _P, _P, _INT, _F32, _P, _P, _P, _I64, _I64, _I64, _I64, _F32, _F32, _P, _P,
+           _I64, _P, _P, _INT, _INT, _INT, _I64, _INT]
+_C_ABI = 3
+
+
+#: the C kernel's builds, best first, with the nudge_cpu_level() each needs (setup.py)
+_C_BUILDS = (("_ckernel_avx512", 2), ("_ckernel_avx2", 1), ("_ckernel", 0))
+#: the instruction set of the loaded C kernel build: "avx512", "avx2" or "base"
+c_kernel_isa: str | None = None
+
+
+def _c_library_path(name: str = "_ckernel") -> str | None:
+    """Where the C library ``nudge.<name>`` is: found by the import system (so also in
+    editable installs), though it is loaded with ctypes, not imported."""
+    try:
+        spec = importlib.util.find_spec(f"{__package__}.{name}")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or spec.origin.endswith(".c"):
+        return None
+    return spec.origin
+
+
+def _open_c_library(name: str) -> Any:
+    """The C library ``nudge.<name>`` (ctypes); OSError if it is missing or not this
+    version's."""
+    path = _c_library_path(name)
+    if path is None:
+        raise OSError("not built (no C compiler when nudge was installed?)")
+    lib = ctypes.CDLL(path)
+    if lib.nudge_abi_version() != _C_ABI:
+        raise OSError(f"{path} is from another version of nudge")
+    return lib
+
+
+def c_kernel_builds() -> list[str]:
+    """The builds of the C kernel installed here that this CPU runs, best first."""
+    try:
+        level = _open_c_library("_ckernel").nudge_cpu_level()
+    except (OSError, AttributeError):
+        return []
+    return [name for name, needed in _C_BUILDS
+            if level >= needed and _c_library_path(name) is not None]
+
+
+def _load_c_kernel(build: str | None = None) -> Any:
+    """The C kernel's ``nudge_sgd_steps`` (ctypes), or None where it was not built.
+
+    The best build the CPU runs (AVX-512, AVX2 + FMA, or the plain one; the plain
+    one says which, ``nudge_cpu_level``), or the one named by ``build`` (for tests)."""
+    global _c_kernel, _c_error, _c_sparse_rows, c_kernel_isa
+    if _c_kernel is not None and build is None:
+        return _c_kernel or None
+    try:
+        lib = _open_c_library("_ckernel")
+        level = lib.nudge_cpu_level()
+        for name, needed in _C_BUILDS[:-1]:
+            if level >= needed and build in (None, name):
+                try:
+                    lib = _open_c_library(name)
+                    break
+                except OSError:
+                    continue                     # not built here: the next best
+        fn = lib.nudge_sgd_steps
+        lib.nudge_isa.restype = ctypes.c_char_p
+        isa = lib.nudge_isa().decode()
+    except (OSError, AttributeError) as e:
+        _c_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+        _c_kernel = False
+        return None
+    fn.argtypes = _C_ARGS
+    fn.restype = _INT
+    _c_sparse_rows = lib.nudge_sparse_rows_u8
+    _c_sparse_rows.argtypes = [_P, _I64, _I64, _I64, _P, _P, _P, _INT]
+    _c_sparse_rows.restype = _INT
+    _c_kernel, c_kernel_isa = fn, isa
+    return fn
+
+
+class _Packed:
+    """The network's parameters in the kernel's flat layout, plus its buffers."""
+
+    def __init__(self, net: Any) -> None:
+        sizes = [int(s) for s in net.sizes]
+        L = len(sizes) - 1
+        self.sizes = np.array(sizes, dtype=np.int64)
+        wo, bo, pos = [], [], 0
+        for l in range(L):
+            wo.append(pos)
+            pos += sizes[l] * sizes[l + 1]
+            bo.append(pos)
+            pos += sizes[l + 1]
+        self.wo = np.array(wo, dtype=np.int64)
+        self.bo = np.array(bo, dtype=np.int64)
+        # aligned to 64 bytes, so that each 16-float row of the first layer is one cache line
+        buf = np.empty(pos + 16, dtype=np.float32)
+        at = (-buf.ctypes.data % 64) // 4
+        self.params = buf[at:at + pos]
+        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            # Wᵀ: row i holds the weights *from* input i, contiguous
+            self.params[wo[l]:wo[l] + n_in * n_out].reshape(n_in, n_out)[...] = W.T
+            self.params[bo[l]:bo[l] + n_out] = b
+        # the first layer's Wᵀ as an (n_in, n_out) view of the flat array
+        self.W0 = self.params[:sizes[0] * sizes[1]].reshape(sizes[0], sizes[1])
+
+    def unpack(self, net: Any) -> None:
+        sizes = self.sizes
+        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+            n_in, n_out = int(sizes[l]), int(sizes[l + 1])
+            w0, b0 = int(self.wo[l]), int(self.bo[l])
+            W[...] = self.params[w0:w0 + n_in * n_out].reshape(n_in, n_out).T
+            b[...] = self.params[b0:b0 + n_out]
+
+
+class Inputs:
+    """Training inputs as the kernel reads them: the non-zero values of each row.
+
+    Row r's non-zero entries are ``val[indptr[r]:indptr[r+1]]`` at columns
+    ``idx[...]`` (compressed sparse rows).  uint8 pixels stay uint8 (about 3
+    bytes per non-zero pixel, ~28 MB for MNIST's 60,000 training images).
+    Made once per training run by :func:`prepare`; ``X`` is kept for the
+    BLAS path.
+    """
+
+    #: rows per NumPy pass while making them (temporaries of a few MB)
+    CHUNK = 4096
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        self._split: int | None = None
+        self.scale = np.float32(1 / 255) if X.dtype == np.uint8 else np.float32(1)
+        n, d = X.shape
+        self.indptr = np.zeros(n + 1, dtype=np.int64)
+        if (X.dtype == np.uint8 and d < 2**16 and X.strides[1] == 1 and X.strides[0] >= d
+                and _load_c_kernel() is not None):
+            # the C library's loop: about 10 times NumPy's speed, no temporaries
+            args = (X.ctypes.data, n, d, X.strides[0], self.indptr.ctypes.data)
+            _c_sparse_rows(*args, None, None, 1)
+            self.idx = np.empty(int(self.indptr[-1]), dtype=np.uint16)
+            self.val = np.empty(int(self.indptr[-1]), dtype=np.uint8)
+            _c_sparse_rows(*args, self.idx.ctypes.data, self.val.ctypes.data, 0)
+            return
+        for a in range(0, n, self.CHUNK):
+            b = min(a + self.CHUNK, n)
+            np.cumsum(np.count_nonzero(X[a:b], axis=1), out=self.indptr[a + 1:b + 1])
+            self.indptr[a + 1:b + 1] += self.indptr[a]
+        nnz = int(self.indptr[-1])
+        self.idx = np.empty(nnz, dtype=np.uint16 if d < 2**16 else np.int64)
+        self.val = np.empty(nnz, dtype=np.uint8 if X.dtype == np.uint8 else np.float32)
+        for a in range(0, n, self.CHUNK):
+            b = min(a + self.CHUNK, n)
+            flat = np.ascontiguousarray(X[a:b]).reshape(-1)
+            at = np.flatnonzero(flat)
+            lo, hi = self.indptr[a], self.indptr[b]
+            self.val[lo:hi] = flat[at]
+            np.remainder(at, d, out=at)            # row-major: the column of each entry
+            self.idx[lo:hi] = at
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def split(self) -> int:
+        """The pixel that splits the non-zero pixels into two halves of about equal
+        counts (for first layers of :data:`TWO_THREADS_MIN_HIDDEN` neurons or more the
+        C kernel sums, and with two threads steps, the two halves apart).  Counted
+        once, a chunk at a time (no copy of the whole index array)."""
+        if self._split is None:
+            d = self.X.shape[1]
+            counts = np.zeros(d, dtype=np.int64)
+            step = 1 << 20
+            for a in range(0, len(self.idx), step):
+                counts += np.bincount(self.idx[a:a + step], minlength=d)[:d]
+            cum = np.cumsum(counts)
+            total = int(cum[-1]) if d else 0
+            self._split = int(np.searchsorted(cum, total / 2)) if total else d // 2
+        return self._split
+
+
+class CompiledEngine:
+    """Runs mini-batch steps on ``net`` with the C kernel: ``run(net, order, first, last, η)``.
+
+    Made once per training run: the inputs' non-zero pixels (:class:`Inputs`) are
+    found here, once.  Each :meth:`run` reads the network's parameters, takes the
+    steps and writes them back, so the network is always current between calls.
+    """
+
+    name = "c"
+
+    def __init__(self, net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
+                 weight_decay: float = 0.0, threads: int | None = None) -> None:
+        reason = unsupported_reason(net, "sgd")
+        if reason is not None:
+            raise NudgeError(f"the fast engine cannot train with {reason}: "
+                             "use --engine reference (or auto)")
+        self.inputs = X if isinstance(X, Inputs) else Inputs(np.asarray(X))
+        labels = np.asarray(labels)
+        if labels.ndim == 2:
+            self.rows = np.ascontiguousarray(
+                desired_outputs(labels, net.sizes[-1], np.float32), dtype=np.float32)
+            self.classes = None
+        else:
+            self.rows = np.zeros((0, 0), dtype=np.float32)
+            self.classes = np.ascontiguousarray(labels, dtype=np.int64)
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.threads = kernel_threads(net.sizes, batch_size, threads)
+        self.split = self.inputs.split if _two_ranges(net.sizes) else 0
+        self.isa = c_kernel_isa
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What ran, for ``History.settings``."""
+        return {"engine": "fast", "kernel": "c", "kernel_isa": self.isa,
+                "threads": self.threads}
+
+    def run(self, net: Any, order: np.ndarray, first: int, last: int,
+            learning_rate: float) -> int:
+        """The steps on the mini-batches ``order[first:first+B]``, ... up to ``last``
+        (``first`` is a multiple of the batch size B); returns how many were taken.
+        The result is that of the reference engine up to float32 rounding (with weight
+        decay λ: θ ← θ − η (g + λθ) for the weights)."""
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        if first >= last:
+            return 0
+        kernel = _load_c_kernel()
+        p = _Packed(net)
+        inputs = self.inputs
+        eta = np.float32(learning_rate)
+        decay = np.float32(1 - learning_rate * self.weight_decay)
+        try:
+            code = kernel(inputs.indptr.ctypes.data, inputs.idx.ctypes.data,
+                          inputs.val.ctypes.data, int(inputs.val.dtype != np.uint8),
+                          inputs.scale,
+                          self.classes.ctypes.data if self.classes is not None else None,
+                          self.rows.ctypes.data, order.ctypes.data, len(order), first, last,
+                          self.batch_size, eta, decay, p.params.ctypes.data,
+                          p.sizes.ctypes.data, len(p.sizes) - 1, p.wo.ctypes.data,
+                          p.bo.ctypes.data, HIDDEN[net.activation], OUTPUT[net.output],
+                          COST[net.cost_function], self.split, self.threads)
+            if code != 0:
+                raise NudgeError("the fast engine's C kernel failed ("
+                                 + ("out of memory" if code == 2 else f"code {code}")
+                                 + "): use --engine reference")
+        finally:
+            p.unpack(net)
+        return -(-(last - first) // self.batch_size)

@@ -1,0 +1,99 @@
+"""How a step uses the gradient g = ∂C/∂θ: the one place where θ moves.
+
+::
+
+    sgd       θ ← θ − η g                                   (the default)
+    momentum  v ← μ v − η g;  θ ← θ + v
+    adam      m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  θ ← θ − η m̂ / (√ŝ + ε)
+
+``weight_decay`` λ adds (λ/2) Σ w² to the cost (L2), i.e. λ w to each weight's
+gradient; biases are not decayed.  The compiled engine (``nudge.engine``) does
+the same arithmetic in C and is tested against these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import NudgeError
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+DEFAULT_LEARNING_RATES = {"sgd": 3.0, "momentum": 0.5, "adam": 0.003}
+
+
+class SGD:
+    """θ ← θ − η (g + λθ)   (λθ only for weights, only when weight_decay > 0)."""
+
+    def __init__(self, learning_rate: float, weight_decay: float = 0.0) -> None:
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+
+    def step(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+             grad_w: Sequence[np.ndarray], grad_b: Sequence[np.ndarray]) -> None:
+        """One step for every parameter (in place); weights get the decay term λθ."""
+        if self.weight_decay:
+            grad_w = [g + self.weight_decay * W for g, W in zip(grad_w, weights)]
+        for i, (p, g) in enumerate(zip(list(weights) + list(biases),
+                                       list(grad_w) + list(grad_b))):
+            self.update(i, p, g)
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        p -= self.learning_rate * g
+
+
+class Momentum(SGD):
+    """v ← μ v − η g;  θ ← θ + v."""
+
+    def __init__(self, learning_rate: float, momentum: float = 0.9,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate, weight_decay)
+        self.momentum = momentum
+        self.velocity: dict[int, np.ndarray] = {}
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        v = self.velocity.setdefault(i, np.zeros_like(p))
+        v *= self.momentum
+        v -= self.learning_rate * g
+        p += v
+
+
+class Adam(SGD):
+    """Adam (Kingma & Ba, 2015) with bias-corrected first and second moments."""
+
+    def __init__(self, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate, weight_decay)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.m: dict[int, np.ndarray] = {}
+        self.s: dict[int, np.ndarray] = {}
+        self.t = 0
+
+    def step(self, weights: Any, biases: Any, grad_w: Any, grad_b: Any) -> None:
+        self.t += 1
+        super().step(weights, biases, grad_w, grad_b)
+
+    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        m = self.m.setdefault(i, np.zeros_like(p))
+        s = self.s.setdefault(i, np.zeros_like(p))
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        s *= self.beta2
+        s += (1 - self.beta2) * g * g
+        m_hat = m / (1 - self.beta1 ** self.t)
+        s_hat = s / (1 - self.beta2 ** self.t)
+        p -= (self.learning_rate * m_hat / (np.sqrt(s_hat) + self.eps)).astype(p.dtype)
+
+
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9,
+                   weight_decay: float = 0.0) -> SGD:
+    """The optimiser called ``name`` (one of :data:`OPTIMIZERS`)."""
+    if name == "sgd":
+        return SGD(learning_rate, weight_decay)
+    if name == "momentum":
+        return Momentum(learning_rate, momentum, weight_decay)
+    if name == "adam":
+        return Adam(learning_rate, weight_decay=weight_decay)
+    raise NudgeError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
