@@ -94,14 +94,17 @@ def test_history_records_each_epoch_and_callback_can_stop(digits):
     assert history.as_dict()["epochs"][0]["epoch"] == 1
 
 
-def test_ctrl_c_stops_after_the_current_step_and_keeps_the_model(digits):
+@pytest.mark.parametrize("engine", ["reference", "auto"])
+def test_ctrl_c_stops_after_the_current_step_and_keeps_the_model(digits, engine):
     net = Network([64, 10, 10], seed=0)
 
-    def press_ctrl_c(record, net):
-        os.kill(os.getpid(), signal.SIGINT)
+    def press_ctrl_c(progress, net):
+        if progress.epoch == 2:
+            os.kill(os.getpid(), signal.SIGINT)
 
+    # Ctrl-C in the middle of epoch 2, after its first step: the run stops there
     history = train(net, digits.X_train, digits.y_train, epochs=5, batch_size=10,
-                    callback=press_ctrl_c, engine="reference")
+                    on_steps=press_ctrl_c, every=1, engine=engine)
     assert history.stopped == "interrupted"
     assert len(history.epochs) == 2 and history.epochs[1].steps == 1
     assert all(np.isfinite(w).all() for w in net.weights)

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DivergenceError, NudgeError
-from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
+from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
-from ..train import DEFAULT_LEARNING_RATES, OPTIMIZERS, SCHEDULES, evaluate, train
+from ..settings import resolve
+from ..train import SCHEDULES, evaluate, train
 from .common import (
     add_data_options,
     add_json_option,
@@ -125,7 +127,6 @@ def register(sub: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..modelfile import check_writable, save
 
-    preset = dict(PRESETS[args.preset])
     out = check_writable(args.out)
     if args.plot and not args.plot.lower().endswith(".png"):
         raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name ending "
@@ -136,41 +137,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.train_limit or args.test_limit:
         data = data.subset(args.train_limit, args.test_limit)
 
-    sizes = args.sizes or [data.n_inputs, *preset["sizes"][1:]]
-    if sizes[0] != data.n_inputs:
-        raise NudgeError(f"--sizes starts with {sizes[0]} inputs but {data.name} images have "
-                         f"{data.n_inputs} pixels: start the sizes with {data.n_inputs}")
-    if sizes[-1] != len(data.classes):
-        raise NudgeError(f"--sizes ends with {sizes[-1]} outputs but {data.name} has "
-                         f"{len(data.classes)} classes: end the sizes with {len(data.classes)}")
-    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-    net = Network(sizes, activation=args.activation or preset["activation"],
-                  output=args.output or preset["output"], cost=args.cost or preset["cost"],
-                  init=args.init or preset["init"], seed=seed)
-    epochs = args.epochs or preset["epochs"]
-    batch_size = getattr(args, "batch_size", preset["batch_size"])
+    setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
+                    sizes=args.sizes, activation=args.activation, output=args.output,
+                    cost=args.cost, init=args.init, epochs=args.epochs,
+                    batch_size=getattr(args, "batch_size", "preset"),
+                    learning_rate=args.learning_rate, schedule=args.schedule,
+                    min_learning_rate=args.min_learning_rate, weight_decay=args.weight_decay,
+                    optimizer=args.optimizer, momentum=args.momentum)
+    batch_size, epochs, sizes = setup.batch_size, setup.epochs, setup.sizes
+    eta, schedule, min_eta = setup.learning_rate, setup.schedule, setup.min_learning_rate
     if batch_size is not None and batch_size > len(data.X_train):
         raise NudgeError(f"--batch-size {batch_size} is larger than the {len(data.X_train)} "
                          "training images: use a smaller one, or 'full'")
-    if args.learning_rate is not None:
-        eta = args.learning_rate
-    elif args.optimizer == "sgd":
-        eta = preset["learning_rate"]
-    else:
-        eta = DEFAULT_LEARNING_RATES[args.optimizer]
-    schedule = args.schedule or preset.get("schedule", "constant")
-    if args.min_learning_rate is not None:
-        min_eta = args.min_learning_rate
-    elif args.learning_rate is None and args.optimizer == "sgd":
-        min_eta = preset.get("min_learning_rate", 0.0)
-    else:
-        min_eta = 0.0
-    if schedule == "constant":
-        min_eta = 0.0
-    elif min_eta > eta:
-        raise NudgeError(f"--min-learning-rate {min_eta:g} is above the learning rate {eta:g}")
-    weight_decay = (args.weight_decay if args.weight_decay is not None
-                    else preset.get("weight_decay", 0.0))
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    net = setup.network(seed)
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
         print(f"training {net!r}\n  on {data!r}, {epochs} epochs, batch size "
@@ -179,11 +159,9 @@ def cmd_train(args: argparse.Namespace) -> int:
               + f", {args.optimizer}, seed {seed}",
               file=sys.stderr)
     try:
-        history = train(net, data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                        learning_rate=eta, schedule=schedule, min_learning_rate=min_eta,
-                        optimizer=args.optimizer, momentum=args.momentum,
-                        weight_decay=weight_decay, test_data=data.test_data, seed=seed,
-                        progress=progress, engine=args.engine, threads=args.threads)
+        history = train(net, data.X_train, data.y_train, **setup.train_options(),
+                        test_data=data.test_data, seed=seed, progress=progress,
+                        engine=args.engine, threads=args.threads)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
     last = history.last

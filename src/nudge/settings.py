@@ -1,0 +1,118 @@
+"""One place where a preset and the options a user gave become a training set-up.
+
+The CLI (``nudge train``, ``nudge sweep``) and the web page both call
+:func:`resolve`; the rules are:
+
+* every option left out (None) takes the preset's value;
+* the learning rate: the one given, else the preset's for ``sgd``, else the
+  optimiser's default (:data:`nudge.optimizers.DEFAULT_LEARNING_RATES`);
+* the cosine schedule's floor: the one given, else the preset's when neither the
+  learning rate nor the optimiser was changed, else 0 (and 0 for ``constant``);
+* the layer sizes: the ones given, else the preset's hidden layers between the
+  data's inputs and classes; either way checked against the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .errors import NudgeError
+from .network import Network
+from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
+from .presets import PRESETS
+
+
+@dataclass
+class TrainingSetup:
+    """A network's architecture and how to train it, with every choice made."""
+
+    preset: str
+    sizes: list[int]
+    activation: str
+    output: str
+    cost: str
+    init: str
+    epochs: int
+    batch_size: int | None           # None: full-batch gradient descent
+    learning_rate: float
+    schedule: str
+    min_learning_rate: float
+    weight_decay: float
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+
+    def network(self, seed: int | None) -> Network:
+        """A freshly initialised network of this architecture."""
+        return Network(self.sizes, activation=self.activation, output=self.output,
+                       cost=self.cost, init=self.init, seed=seed)
+
+    def train_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`nudge.train.train` for this set-up."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "schedule": self.schedule,
+                "min_learning_rate": self.min_learning_rate, "optimizer": self.optimizer,
+                "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The preset called ``name``, or a one-line error listing them."""
+    if name not in PRESETS:
+        raise NudgeError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
+            sizes: list[int] | None = None, hidden: list[int] | None = None,
+            activation: str | None = None, output: str | None = None,
+            cost: str | None = None, init: str | None = None, epochs: int | None = None,
+            batch_size: int | None | str = "preset", learning_rate: float | None = None,
+            schedule: str | None = None, min_learning_rate: float | None = None,
+            weight_decay: float | None = None, optimizer: str = "sgd",
+            momentum: float = 0.9) -> TrainingSetup:
+    """The preset with the given options applied (see the module's rules).
+
+    ``sizes`` (all layers) or ``hidden`` (the hidden layers only) replace the preset's
+    architecture; ``batch_size="preset"`` keeps the preset's, ``None`` is full batch.
+    """
+    p = preset(preset_name)
+    if optimizer not in OPTIMIZERS:
+        raise NudgeError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if sizes is None:
+        middle = p["sizes"][1:-1] if hidden is None else list(hidden)
+        sizes = [n_inputs, *middle, n_classes]
+    sizes = [int(s) for s in sizes]
+    if sizes[0] != n_inputs:
+        raise NudgeError(f"--sizes starts with {sizes[0]} inputs but the images have "
+                         f"{n_inputs} pixels: start the sizes with {n_inputs}")
+    if sizes[-1] != n_classes:
+        raise NudgeError(f"--sizes ends with {sizes[-1]} outputs but the data has "
+                         f"{n_classes} classes: end the sizes with {n_classes}")
+    if learning_rate is not None:
+        eta = float(learning_rate)
+    elif optimizer == "sgd":
+        eta = float(p["learning_rate"])
+    else:
+        eta = DEFAULT_LEARNING_RATES[optimizer]
+    schedule = schedule or p.get("schedule", "constant")
+    if min_learning_rate is not None:
+        floor = float(min_learning_rate)
+    elif learning_rate is None and optimizer == "sgd":
+        floor = float(p.get("min_learning_rate", 0.0))
+    else:
+        floor = 0.0
+    if schedule == "constant":
+        floor = 0.0
+    elif floor > eta:
+        raise NudgeError(f"--min-learning-rate {floor:g} is above the learning rate {eta:g}")
+    return TrainingSetup(
+        preset=preset_name, sizes=sizes, activation=activation or p["activation"],
+        output=output or p["output"], cost=cost or p["cost"], init=init or p["init"],
+        epochs=int(epochs or p["epochs"]),
+        batch_size=p["batch_size"] if batch_size == "preset" else batch_size,  # type: ignore
+        learning_rate=eta, schedule=schedule, min_learning_rate=floor,
+        weight_decay=float(p.get("weight_decay", 0.0) if weight_decay is None else weight_decay),
+        optimizer=optimizer, momentum=momentum)
