@@ -1,5 +1,5 @@
 """``nudge sensitivity``, ``nudges``, ``average``, ``descent`` and ``landscape``: the gradient,
-made visible (the library is :mod:`nudge.insight`, the figures :mod:`nudge.insight_plots`)."""
+made visible (the library is :mod:`nudge.insight`, the figures :mod:`nudge.insight.plots`)."""
 
 from __future__ import annotations
 
@@ -225,7 +225,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     cmp = ins.compare(net, sens, *args.compare, image_shape=shape) if args.compare else None
     check = ins.linear_check(net, X, y, learning_rates=args.steps)
     if args.plot:
-        from ..insight_plots import plot_sensitivity
+        from ..insight.plots import plot_sensitivity
 
         plot_sensitivity(net, sens, args.plot)
     if args.json:
@@ -279,7 +279,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
                            tuple(data.image_shape))
     seconds = time.perf_counter() - t
     if args.plot:
-        from ..insight_plots import plot_wishes
+        from ..insight.plots import plot_wishes
 
         plot_wishes(w, args.plot, data.classes)
     if args.json:
@@ -335,7 +335,7 @@ def cmd_average(args: argparse.Namespace) -> int:
     report = ins.minibatch_estimates(net, X, y, args.batch_sizes, args.draws, args.seed,
                                      check_examples=min(args.check_examples, len(X)))
     if args.plot:
-        from ..insight_plots import plot_average
+        from ..insight.plots import plot_average
 
         plot_average(report, args.plot)
     if args.json:
@@ -382,11 +382,11 @@ def cmd_descent(args: argparse.Namespace) -> int:
     report = ins.descent(net0, data.X_train, data.y_train, args.batch_sizes, args.epochs, rates,
                          args.seed, args.monitor)
     if args.plot:
-        from ..insight_plots import plot_descent_costs
+        from ..insight.plots import plot_descent_costs
 
         plot_descent_costs(report, args.plot)
     if args.paths_plot:
-        from ..insight_plots import plot_descent_paths
+        from ..insight.plots import plot_descent_paths
 
         plot_descent_paths(report, args.paths_plot)
     if args.json:
@@ -424,7 +424,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     X, y = _examples(data, "train", args.examples)
     land = ins.landscape(net, X, y, args.span, args.points, args.grid, args.seed)
     if args.plot:
-        from ..insight_plots import plot_landscape
+        from ..insight.plots import plot_landscape
 
         plot_landscape(land, args.plot)
     if args.json:

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from . import plots
-from .insight import (
+from .. import plots
+from ..network import Network
+from ..plots import new_figure
+from . import (
     AverageReport,
     DescentReport,
     ExampleWishes,
@@ -19,8 +21,6 @@ from .insight import (
     input_image_shape,
     unflatten,
 )
-from .network import Network
-from .plots import new_figure
 
 DPI = 90
 

@@ -1,0 +1,124 @@
+"""3. The average of the nudges is the gradient; a mini-batch only estimates it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from ..network import Network
+from .common import _Plain, single_threaded_blas
+from .gradients import Gradient, _work_net, average_of_nudges, full_gradient
+from .parameters import flatten
+
+
+@dataclass
+class BatchEstimate(_Plain):
+    """How well the gradient ĝ of a random mini-batch of ``batch_size`` estimates the full
+    gradient g, over ``draws`` random batches: cosine(ĝ, g) and the relative error
+    ‖ĝ − g‖ / ‖g‖ (its mean and its root mean square).  ``predicted_relative_error`` is the
+    theory for the root mean square when sampling without replacement,
+    √((N − B)/(B (N − 1)) · (mean ‖∇Cₓ‖² − ‖g‖²)) / ‖g‖."""
+
+    batch_size: int
+    draws: int
+    mean_cosine: float
+    min_cosine: float
+    mean_relative_error: float
+    rms_relative_error: float
+    predicted_relative_error: float
+    seconds_per_estimate: float
+
+
+@dataclass
+class AverageCheck(_Plain):
+    """The mean of ``n_examples`` examples' own nudges against −∇C over the same examples
+    (in float64): ``max_difference`` is max |mean nudge + ∂C/∂θ| over all parameters."""
+
+    n_examples: int
+    max_difference: float
+    max_gradient: float
+    seconds: float
+
+
+def average_check(net: Network, X: Any, y: Any) -> AverageCheck:
+    """Form every example's nudges one by one (vectorised in chunks), average them, and
+    compare with the full gradient computed by matrix products."""
+    work = net.astype(np.float64)
+    t = time.perf_counter()
+    avg = average_of_nudges(work, X, y)
+    seconds = time.perf_counter() - t
+    flat = full_gradient(work, X, y).flat()
+    L = len(net.weights)
+    diff = float(np.max(np.abs(flatten(avg[:L], avg[L:]) + flat)))
+    return AverageCheck(len(X), diff, float(np.max(np.abs(flat))), seconds)
+
+
+@dataclass
+class AverageReport(_Plain):
+    n_examples: int
+    cost: float
+    gradient_norm: float
+    full_seconds: float
+    dtype: str
+    check: AverageCheck | None
+    estimates: list[BatchEstimate]
+
+
+def _cosine(u: np.ndarray, v: np.ndarray) -> float:
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    return float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else 0.0
+
+
+def predicted_relative_error(full: Gradient, batch_size: int) -> float:
+    """The expected ‖ĝ − g‖/‖g‖ (root mean square) for a mini-batch drawn without replacement."""
+    N, B = full.n_examples, batch_size
+    g_sq = full.norm ** 2
+    spread = max(full.mean_example_norm_sq - g_sq, 0.0)
+    if g_sq == 0:
+        return math.inf
+    factor = (N - B) / (B * (N - 1)) if N > 1 else 0.0
+    return math.sqrt(factor * spread / g_sq)
+
+
+def minibatch_estimates(net: Network, X: Any, y: Any,
+                        batch_sizes: Sequence[int] = (1, 10, 100, 1000, 10000),
+                        draws: int = 30, seed: int = 0, full: Gradient | None = None,
+                        check_examples: int = 2000, dtype: Any = None) -> AverageReport:
+    """The full gradient, the check that it is the average of the examples' nudges (on the
+    first ``check_examples`` examples; 0 to skip), and for each batch size how well random
+    mini-batches estimate the full gradient."""
+    y = np.asarray(y)
+    n = len(X)
+    bad = [b for b in batch_sizes if not 1 <= b <= n]
+    if bad:
+        raise NudgeError(f"batch size {bad[0]} is not possible with {n} examples: use 1 to {n}")
+    if draws < 1:
+        raise NudgeError(f"the number of draws must be at least 1, got {draws}")
+    work = _work_net(net, dtype)
+    g = full if full is not None else full_gradient(work, X, y, dtype=dtype)
+    flat = g.flat()
+    check = average_check(net, X[:check_examples], y[:check_examples]) if check_examples else None
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for B in batch_sizes:
+        cosines, errors, seconds = [], [], 0.0
+        with single_threaded_blas():
+            for _ in range(draws):
+                batch = np.sort(rng.choice(n, size=B, replace=False))
+                t = time.perf_counter()
+                est = full_gradient(work, X[batch], y[batch], dtype=dtype)
+                seconds += time.perf_counter() - t
+                e = est.flat()
+                cosines.append(_cosine(e, flat))
+                errors.append(float(np.linalg.norm(e - flat) / np.linalg.norm(flat)))
+        estimates.append(BatchEstimate(int(B), draws, float(np.mean(cosines)),
+                                       float(np.min(cosines)), float(np.mean(errors)),
+                                       float(np.sqrt(np.mean(np.square(errors)))),
+                                       predicted_relative_error(g, int(B)), seconds / draws))
+    return AverageReport(n, g.cost, g.norm, g.seconds, g.dtype, check, estimates)

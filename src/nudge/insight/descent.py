@@ -1,0 +1,215 @@
+"""4. Descent: full-batch gradient descent and SGD from one start, as paths down the cost."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DivergenceError, NudgeError
+from ..network import Network, as_inputs
+from ..train import train
+from .common import _Plain, single_threaded_blas
+from .gradients import _targets
+from .parameters import get_parameters, set_parameters
+
+
+def default_learning_rate(batch_size: int | None) -> float:
+    """η for :func:`descent` when none is given: 3.0 for mini-batches (the 3b1b preset's),
+    10.0 for full-batch gradient descent, whose averaged gradient is steady enough for
+    bigger steps (with the quadratic cost, no ½; sigmoid networks)."""
+    return 10.0 if batch_size is None else 3.0
+
+
+@dataclass
+class DescentRun(_Plain):
+    """One training run: cost (on the monitor examples) at the recorded moments, against
+    steps, examples processed and seconds of training (evaluation time not counted).
+    ``path`` (left out of ``to_dict()``) holds θ at each recorded moment."""
+
+    label: str
+    batch_size: int | None
+    learning_rate: float
+    steps: list[int]
+    examples: list[int]
+    seconds: list[float]
+    costs: list[float]
+    final_train_cost: float
+    final_accuracy: float
+    path: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    projected: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 2)))
+    _skip = ("path",)
+
+
+@dataclass
+class Reached(_Plain):
+    """When a run first got its monitored cost down to the target (None if never)."""
+
+    label: str
+    examples: int | None
+    seconds: float | None
+    fewer_examples: float | None     # full-batch's examples / this run's
+    less_time: float | None          # full-batch's seconds / this run's
+
+
+@dataclass
+class DescentReport(_Plain):
+    """Full-batch GD and SGD from one initial network (see :func:`descent`).  ``plane_*``:
+    the cost on the plane through the mean visited point spanned by the two main PCA
+    directions of all visited points; ``explained`` is their share of the variance."""
+
+    sizes: list[int]
+    seed: int
+    epochs: int
+    n_train: int
+    n_monitor: int
+    runs: list[DescentRun]
+    target_cost: float
+    reached: list[Reached]
+    explained: list[float]
+    plane_u: np.ndarray
+    plane_v: np.ndarray
+    plane_costs: np.ndarray
+    summary: str
+
+
+def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | None,
+                 eta: float, epochs: int, seed: int, A_mon: np.ndarray, Y_mon: np.ndarray,
+                 records: int) -> DescentRun:
+    """One run of the trainer (:func:`nudge.train.train`), its cost recorded on the monitor
+    examples at about ``records`` moments spaced evenly on a log scale of steps."""
+    net = net0.copy()
+    n = len(X)
+    B = n if batch_size is None else batch_size
+    total = -(-n // B) * epochs
+    record_at = np.unique(np.round(np.geomspace(1, total, records))).astype(int)
+    steps, examples, seconds, costs, path = [], [], [], [], []
+    label = "full-batch GD" if batch_size is None else f"SGD, B={batch_size}"
+
+    def record(step: int, seen: int, clock: float, net: Network) -> None:
+        c = float(np.mean(net.example_costs(A_mon, Y_mon), dtype=np.float64))
+        if not math.isfinite(c):
+            raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
+                             f"learning rate {eta:g}: give a smaller one")
+        steps.append(step)
+        examples.append(seen)
+        seconds.append(clock)
+        costs.append(c)
+        path.append(get_parameters(net))
+
+    record(0, 0, 0.0, net)
+    try:
+        train(net, X, y, epochs=epochs, batch_size=B, learning_rate=eta, seed=seed,
+              monitor_train_cost=False,
+              on_steps=lambda p, net: record(p.step, p.seen, p.seconds, net), every=record_at)
+    except DivergenceError:
+        raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
+                         f"learning rate {eta:g}: give a smaller one") from None
+    Y = _targets(net, y)
+    final_cost = float(np.mean(net.example_costs(X, Y), dtype=np.float64))
+    acc = float(np.mean(net.predict(X) == np.argmax(Y, axis=1)))
+    return DescentRun(label, batch_size, eta, steps, examples, seconds, costs, final_cost, acc,
+                      np.array(path))
+
+
+def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (None, 100, 10),
+            epochs: int = 100, learning_rates: Sequence[float] | None = None, seed: int = 0,
+            monitor: int = 2000, records: int = 60, grid: int = 21) -> DescentReport:
+    """Train copies of ``net0`` with full-batch GD (batch size None) and SGD, recording the
+    cost on ``monitor`` random training examples at up to ``records`` moments per run
+    (spaced evenly on a log scale of steps, and before the first step); then
+    project the paths on their two main directions and map the cost on that plane."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    n = len(X)
+    if epochs < 1:
+        raise NudgeError(f"epochs must be at least 1, got {epochs}")
+    if not batch_sizes:
+        raise NudgeError("give at least one batch size")
+    for B in batch_sizes:
+        if B is not None and not 1 <= B <= n:
+            raise NudgeError(f"batch size {B} is not possible with {n} training examples: "
+                             f"use 1 to {n}, or 'full'")
+    if learning_rates is None:
+        learning_rates = [default_learning_rate(B) for B in batch_sizes]
+    if len(learning_rates) != len(batch_sizes):
+        raise NudgeError(f"{len(learning_rates)} learning rates for {len(batch_sizes)} batch "
+                         "sizes: give one, or one per batch size")
+    rng = np.random.default_rng(seed)
+    mon = np.sort(rng.choice(n, size=min(monitor, n), replace=False))
+    A_mon, Y_mon = as_inputs(X[mon], net0.dtype.type), _targets(net0, y[mon])
+    with single_threaded_blas():
+        runs = [_run_descent(net0, X, y, B, float(eta), epochs, seed + 1, A_mon, Y_mon, records)
+                for B, eta in zip(batch_sizes, learning_rates)]
+        dirs, explained, centre = _main_directions(np.concatenate([r.path for r in runs]))
+        for r in runs:
+            r.projected = (r.path - centre) @ dirs.T
+        proj = np.concatenate([r.projected for r in runs])
+        lo, hi = proj.min(axis=0), proj.max(axis=0)
+        pad = 0.15 * np.maximum(hi - lo, 1e-6)
+        u = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
+        v = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
+        work = net0.copy()
+        plane = np.empty((grid, grid))
+        for i, vv in enumerate(v):
+            for j, uu in enumerate(u):
+                set_parameters(work, centre + uu * dirs[0] + vv * dirs[1])
+                plane[i, j] = float(np.mean(work.example_costs(A_mon, Y_mon), dtype=np.float64))
+
+    # how much sooner: the cost the full-batch run (or else the worst run) ended at
+    base = next((r for r in runs if r.batch_size is None), max(runs, key=lambda r: r.costs[-1]))
+    target = max(r.costs[-1] for r in runs) if base.batch_size is not None else base.costs[-1]
+    base_ex, base_s = _first_reach(base, target)
+    reached = []
+    for r in runs:
+        ex, s = _first_reach(r, target)
+        reached.append(Reached(r.label, ex, s,
+                               base_ex / ex if ex and base_ex else None,
+                               base_s / s if s and base_s else None))
+    parts = []
+    for r, rc in zip(runs, reached):
+        if r is base:
+            continue
+        if rc.examples is None:
+            parts.append(f"{r.label} never got there")
+        elif rc.fewer_examples is not None and rc.less_time is not None:
+            parts.append(f"{r.label} after {rc.examples:,} examples "
+                         f"({rc.fewer_examples:.0f}x fewer) and {rc.seconds:.2f} s "
+                         f"({rc.less_time:.0f}x sooner)")
+        else:
+            parts.append(f"{r.label} after {rc.examples:,} examples and {rc.seconds:.2f} s")
+    summary = (f"{base.label} reached cost {target:.4f} after {base_ex:,} examples and "
+               f"{base_s:.2f} s of training; " + "; ".join(parts)) if parts else (
+        f"{base.label} reached cost {target:.4f} after {base_ex:,} examples")
+    return DescentReport(list(net0.sizes), seed, epochs, n, len(mon), runs, target, reached,
+                         explained, u, v, plane, summary)
+
+
+def _main_directions(points: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:
+    """PCA of the visited points: the two unit directions along which they spread most,
+    their shares of the variance, and the mean point.  Computed from the small
+    points x points Gram matrix (its eigenvectors give the same directions as an SVD)."""
+    centre = points.mean(axis=0)
+    P = points - centre
+    eigvals, eigvecs = np.linalg.eigh(P @ P.T)           # ascending
+    order = np.argsort(eigvals)[::-1]
+    eigvals, eigvecs = np.clip(eigvals[order], 0, None), eigvecs[:, order]
+    dirs = np.zeros((2, P.shape[1]))
+    for k in range(min(2, len(eigvals))):
+        if eigvals[k] > 1e-12 * max(eigvals[0], 1e-300):
+            d = eigvecs[:, k] @ P
+            dirs[k] = d / np.linalg.norm(d)
+    total = float(eigvals.sum())
+    explained = [float(eigvals[k] / total) if total > 0 and k < len(eigvals) else 0.0
+                 for k in range(2)]
+    return dirs, explained, centre
+
+
+def _first_reach(run: DescentRun, target: float) -> tuple[int | None, float | None]:
+    for ex, s, c in zip(run.examples, run.seconds, run.costs):
+        if c <= target:
+            return ex, s
+    return None, None

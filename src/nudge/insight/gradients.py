@@ -1,0 +1,154 @@
+"""Gradients over a data set, and each example's own backpropagation (its wished-for nudges)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from ..network import Network, activation_prime, desired_outputs
+from .common import CHUNK, _Plain
+from .parameters import flatten
+
+
+def _targets(net: Network, y: Any) -> np.ndarray:
+    return desired_outputs(y, net.sizes[-1], net.dtype.type)
+
+
+def example_deltas(net: Network, X: Any, y: Any
+                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Per-example backpropagation, vectorised: ``(activations, zs, deltas)`` where
+    ``deltas[l-1][x]`` is δˡ = ∂Cₓ/∂zˡ of example x (row x) — of its own cost Cₓ, not
+    divided by the number of examples.  Row x of ``δˡ`` times ``aˡ⁻¹`` of that row is
+    that example's ∂Cₓ/∂Wˡ; δˡ itself is its ∂Cₓ/∂bˡ."""
+    activations, zs = net.forward(X)
+    Y = _targets(net, y)
+    if len(Y) != len(activations[0]):
+        raise NudgeError(f"{len(activations[0])} inputs but {len(Y)} desired outputs")
+    delta = net.output_error(activations[-1], Y)                     # δᴸ per example
+    deltas = [delta]
+    for l in range(len(net.weights) - 1, 0, -1):                     # δˡ⁻¹ = (Wˡᵀ δˡ) ⊙ σ'(zˡ⁻¹)
+        delta = (delta @ net.weights[l]) * activation_prime(net.activation, zs[l - 1],
+                                                            activations[l])
+        deltas.insert(0, delta)
+    return activations, zs, deltas
+
+
+def _work_net(net: Network, dtype: Any) -> Network:
+    if dtype is None:
+        return net
+    return net if net.dtype == np.dtype(dtype) else net.astype(dtype)
+
+
+@dataclass
+class Gradient(_Plain):
+    """∂C/∂W and ∂C/∂b of the average cost C over ``n_examples`` examples.
+
+    ``mean_example_norm_sq`` is the average over the examples of ‖∇Cₓ‖², the size
+    of one example's own gradient (used to predict how noisy mini-batches are)."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    n_examples: int
+    cost: float
+    mean_example_norm_sq: float
+    seconds: float
+    dtype: str
+
+    def flat(self) -> np.ndarray:
+        """The gradient as one vector laid out like θ."""
+        return flatten(self.weights, self.biases)
+
+    @property
+    def norm(self) -> float:
+        return float(np.linalg.norm(self.flat()))
+
+
+def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
+                  dtype: Any = None) -> Gradient:
+    """The gradient of the average cost over all rows of ``X`` (uint8 or floats).
+
+    Vectorised over chunks of ``chunk`` examples; products in ``dtype`` (default:
+    the network's), sums accumulated in float64."""
+    start = time.perf_counter()
+    work = _work_net(net, dtype)
+    n = len(X)
+    if n == 0:
+        raise NudgeError("there are no examples to take the gradient over")
+    y = np.asarray(y)
+    sum_w = [np.zeros(W.shape) for W in net.weights]
+    sum_b = [np.zeros(b.shape) for b in net.biases]
+    cost_sum = norm_sq_sum = 0.0
+    for s in range(0, n, chunk):
+        Xc, yc = X[s:s + chunk], y[s:s + chunk]
+        activations, zs, deltas = example_deltas(work, Xc, yc)
+        costs = work.output_costs(activations[-1], zs[-1], _targets(work, yc))
+        cost_sum += float(costs.sum(dtype=float))
+        for l, delta in enumerate(deltas):
+            A = activations[l]
+            sum_w[l] += (A.T @ delta).T            # Σₓ δˡ aˡ⁻¹ᵀ  (∂Cₓ/∂Wˡ summed)
+            sum_b[l] += delta.sum(axis=0, dtype=np.float64)
+            # ‖δ aᵀ‖² = ‖δ‖² ‖a‖²: each example's own squared gradient, without forming it
+            norm_sq_sum += float(np.einsum("ij,ij->i", delta, delta)
+                                 @ (np.einsum("ij,ij->i", A, A) + 1.0))
+    return Gradient([s_ / n for s_ in sum_w], [s_ / n for s_ in sum_b], n, cost_sum / n,
+                    norm_sq_sum / n, time.perf_counter() - start, str(work.dtype))
+
+
+def total_cost(net: Network, X: Any, y: Any, chunk: int = CHUNK) -> float:
+    """C over all rows of ``X``, in chunks (in the network's dtype, summed in float64)."""
+    y = np.asarray(y)
+    total = 0.0
+    for s in range(0, len(X), chunk):
+        total += float(np.sum(net.example_costs(X[s:s + chunk], y[s:s + chunk]),
+                              dtype=np.float64))
+    return total / len(X)
+
+
+@dataclass
+class ExampleNudges(_Plain):
+    """Each example's wished-for nudges −∂Cₓ/∂θ: ``weights[l][x]`` has the shape of
+    ``net.weights[l]``, ``biases[l][x]`` that of ``net.biases[l]``."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    costs: np.ndarray
+
+    def example(self, x: int) -> np.ndarray:
+        """Example x's nudges as one vector laid out like θ."""
+        return flatten([W[x] for W in self.weights], [b[x] for b in self.biases])
+
+
+MAX_NUDGE_VALUES = 60_000_000
+
+
+def example_nudges(net: Network, X: Any, y: Any) -> ExampleNudges:
+    """The nudges each example wishes for, all at once: −δˡₓ aˡ⁻¹ₓᵀ and −δˡₓ (vectorised,
+    no loop over examples).  Memory is n × (number of parameters) values: for many
+    examples use chunks, as :func:`average_of_nudges` does."""
+    n = len(X)
+    if n * net.n_parameters > MAX_NUDGE_VALUES:
+        raise NudgeError(f"{n} examples x {net.n_parameters} parameters is too many nudges to "
+                         "hold at once; pass fewer examples (or use average_of_nudges)")
+    activations, zs, deltas = example_deltas(net, X, y)
+    weights = [-delta[:, :, None] * activations[l][:, None, :] for l, delta in enumerate(deltas)]
+    biases = [-delta for delta in deltas]
+    costs = net.output_costs(activations[-1], zs[-1], _targets(net, y))
+    return ExampleNudges(weights, biases, costs)
+
+
+def average_of_nudges(net: Network, X: Any, y: Any, chunk: int = 256) -> list[np.ndarray]:
+    """The average over all examples of each example's own nudges (formed example by
+    example, in chunks), as arrays shaped like ``weights + biases``.  Its negative is the
+    full gradient: :func:`full_gradient` gets the same numbers by matrix products."""
+    y = np.asarray(y)
+    n = len(X)
+    sums = [np.zeros(W.shape) for W in net.weights] + [np.zeros(b.shape) for b in net.biases]
+    for s in range(0, n, chunk):
+        nudges = example_nudges(net, X[s:s + chunk], y[s:s + chunk])
+        for i, arr in enumerate(nudges.weights + nudges.biases):
+            sums[i] += arr.sum(axis=0, dtype=np.float64)
+    return [s_ / n for s_ in sums]
