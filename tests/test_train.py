@@ -8,7 +8,7 @@ import pytest
 
 from nudge import Network, NudgeError, train
 from nudge.errors import DivergenceError
-from nudge.train import evaluate
+from nudge.train import Control, evaluate
 
 
 def test_one_epoch_is_shuffle_split_and_one_step_per_mini_batch(digits):
@@ -148,3 +148,108 @@ def test_learns_a_real_mnist_subset(mnist):
     history = train(net, small.X_train, small.y_train, epochs=4, batch_size=10,
                     learning_rate=1.0, test_data=small.test_data)
     assert history.last.test_accuracy > 0.85
+
+
+# --------------------------------------------------------------------------- watching and steering
+@pytest.mark.parametrize("engine", ["reference", "auto"])
+def test_on_steps_every_k_and_at_listed_steps(digits, engine):
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    seen = []
+    train(Network([64, 10, 10], seed=0), X, y, epochs=2, batch_size=10, engine=engine,
+          on_steps=lambda p, net: seen.append((p.epoch, p.step, p.epoch_step, p.seen)),
+          every=7)
+    assert [s[1] for s in seen] == list(range(7, 61, 7))           # 30 steps per epoch
+    assert all(seen_ == 10 * step for _, step, _, seen_ in seen)
+    assert seen[4][0] == 2 and seen[4][2] == 5                       # step 35 = epoch 2's 5th
+    at = []
+    train(Network([64, 10, 10], seed=0), X, y, epochs=2, batch_size=10, engine=engine,
+          on_steps=lambda p, net: at.append(p.step), every=[1, 2, 3, 29, 30, 31, 60])
+    assert at == [1, 2, 3, 29, 30, 31, 60]
+
+
+def test_callbacks_do_not_change_the_result(digits):
+    """Calling the engine in small pieces (for callbacks) gives the same weights."""
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    a, b = Network([64, 10, 10], seed=0), Network([64, 10, 10], seed=0)
+    train(a, X, y, epochs=2, batch_size=10, seed=3)
+    train(b, X, y, epochs=2, batch_size=10, seed=3, on_steps=lambda p, net: None, every=3)
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_on_steps_returning_false_stops_and_progress_has_the_last_batch(digits):
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    got = []
+
+    def watch(p, net):
+        got.append(p)
+        return p.step < 4
+
+    history = train(Network([64, 10, 10], seed=0), X, y, epochs=3, batch_size=10,
+                    on_steps=watch, every=2, seed=5)
+    assert history.stopped == "callback" and history.epochs[0].steps == 4
+    order = np.random.default_rng(5).permutation(300)
+    np.testing.assert_array_equal(got[-1].batch, order[30:40])
+    assert got[-1].learning_rate == 3.0 and got[-1].seconds > 0
+
+
+def test_control_pause_step_resume_and_new_learning_rate(digits):
+    import threading
+
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    control = Control()
+    control.pause()
+    steps, rates = [], []
+
+    def watch(p, net):
+        steps.append(p.step)
+        rates.append(p.learning_rate)
+
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("h", train(
+        Network([64, 10, 10], seed=0), X, y, epochs=1, batch_size=10, control=control,
+        on_steps=watch)))
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive() and steps == []                     # paused: no step taken
+    control.step()
+    control.step()
+    for _ in range(100):
+        if len(steps) == 2:
+            break
+        worker.join(0.02)
+    assert steps == [1, 2]                                       # one mini-batch each
+    control.set_learning_rate(0.5)
+    control.resume()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert result["h"].epochs[0].steps == 30 and rates[-1] == 0.5
+    assert result["h"].epochs[0].learning_rate == 0.5
+
+
+def test_control_stop_and_speed_limit(digits):
+    import time
+
+    X, y = digits.X_train[:400], digits.y_train[:400]
+    control = Control()
+    control.set_speed(2000)                                      # examples per second
+    started = time.perf_counter()
+    history = train(Network([64, 10, 10], seed=0), X, y, epochs=1, batch_size=10,
+                    control=control)
+    assert time.perf_counter() - started >= 0.15                # 400 examples at 2,000/s
+    assert history.stopped == "finished"
+    control = Control()
+    control.stop()
+    history = train(Network([64, 10, 10], seed=0), X, y, epochs=3, control=control)
+    assert history.stopped == "stopped" and history.epochs[0].steps == 0
+    with pytest.raises(NudgeError, match="speed"):
+        Control().set_speed(-1)
+
+
+def test_every_is_validated(digits):
+    with pytest.raises(NudgeError, match="every"):
+        train(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],
+              epochs=1, on_steps=lambda p, n: None, every=0)
+    with pytest.raises(NudgeError, match="epochs must be at most"):
+        train(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],
+              epochs=10**20)
