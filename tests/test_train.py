@@ -91,7 +91,7 @@ def test_history_records_each_epoch_and_callback_can_stop(digits):
     assert seen == [1, 2] and history.stopped == "callback"
     r = history.last
     assert r.train_cost > 0 and r.test_cost > 0 and 0 <= r.test_accuracy <= 1 and r.seconds >= 0
-    assert history.as_dict()["epochs"][0]["epoch"] == 1
+    assert history.to_dict()["epochs"][0]["epoch"] == 1
 
 
 @pytest.mark.parametrize("engine", ["reference", "auto"])

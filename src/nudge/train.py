@@ -77,7 +77,7 @@ class History:
         """One field over the epochs, e.g. ``history.column("test_accuracy")``."""
         return [getattr(r, name) for r in self.epochs]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"epochs": [asdict(r) for r in self.epochs], "stopped": self.stopped,
                 "settings": self.settings, "train_seconds": self.train_seconds}
 

@@ -175,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
         "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
         "n_train": len(data.X_train), "n_test": len(data.X_test),
-        "history": history.as_dict()["epochs"],
+        "history": history.to_dict()["epochs"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     save(net, out, **metadata)
@@ -192,7 +192,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "train_seconds": history.train_seconds, "model_path": str(out),
             "plot_path": args.plot, "dataset": data.name, "sizes": sizes, "seed": seed,
             "stopped": history.stopped, "settings": history.settings,
-            "history": history.as_dict()["epochs"],
+            "history": history.to_dict()["epochs"],
         })
         return 0
     rows = []
