@@ -21,8 +21,6 @@ big steps first and ever smaller ones as the network settles.
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .control import Control, CtrlC, Progress, positive_float
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
@@ -110,103 +109,6 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, fl
     return total_cost / n, correct / n
 
 
-# --------------------------------------------------------------------------- watching and steering
-@dataclass
-class Progress:
-    """Where a run is, as an ``on_steps`` callback sees it (after a call of the engine)."""
-
-    epoch: int               # the epoch under way (1-based)
-    epochs: int
-    step: int                # mini-batch steps taken in all
-    epoch_step: int          # ... in this epoch
-    steps_per_epoch: int
-    seen: int                # examples processed in all
-    learning_rate: float     # η of the last step
-    batch: np.ndarray        # the example indices of the last mini-batch
-    seconds: float           # time spent taking steps (callbacks and pauses not counted)
-
-
-class Control:
-    """Steers a run from another thread (the web page) or from a callback.
-
-    ``pause()``, ``resume()``, ``stop()``; ``step()`` while paused takes one more
-    mini-batch step and pauses again; ``set_learning_rate(η)`` replaces the schedule's
-    η from the next step on (``None``: back to the schedule); ``set_speed(r)`` limits
-    the run to about ``r`` examples per second (``None``: full speed).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.paused = False
-        self.stop_requested: str | None = None     # why: "stopped" or "interrupted"
-        self.learning_rate: float | None = None
-        self.examples_per_second: float | None = None
-        self._granted = 0
-
-    def pause(self) -> None:
-        with self._cond:
-            self.paused = True
-
-    def resume(self) -> None:
-        with self._cond:
-            self.paused = False
-            self._cond.notify_all()
-
-    def stop(self, why: str = "stopped") -> None:
-        with self._cond:
-            if self.stop_requested is None:
-                self.stop_requested = why
-            self._cond.notify_all()
-
-    def step(self, steps: int = 1) -> None:
-        with self._cond:
-            self._granted += max(1, int(steps))
-            self._cond.notify_all()
-
-    def set_learning_rate(self, learning_rate: float | None) -> None:
-        self.learning_rate = None if learning_rate is None else _positive_float(
-            "learning rate", learning_rate)
-
-    def set_speed(self, examples_per_second: float | None) -> None:
-        self.examples_per_second = None if examples_per_second is None else _positive_float(
-            "speed", examples_per_second)
-
-    def _steps_allowed(self, wanted: int) -> int:
-        """Wait while paused (unless a step was granted); 0 once a stop is requested."""
-        with self._cond:
-            while self.paused and not self._granted and self.stop_requested is None:
-                self._cond.wait(0.25)
-            if self.stop_requested is not None:
-                return 0
-            if self.paused:
-                self._granted -= 1
-                return 1
-            return wanted
-
-
-class _CtrlC:
-    """Turns the first Ctrl-C into ``control.stop("interrupted")``: the run stops after
-    the current call of the engine.  A second Ctrl-C aborts at once."""
-
-    def __init__(self, control: Control) -> None:
-        self.control = control
-        self._previous: Any = None
-
-    def __enter__(self) -> _CtrlC:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.control.stop_requested is not None:
-            raise KeyboardInterrupt
-        self.control.stop("interrupted")
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 # --------------------------------------------------------------------------- the trainer
 def _positive_int(name: str, value: Any, most: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -214,16 +116,6 @@ def _positive_int(name: str, value: Any, most: int | None = None) -> int:
     if most is not None and value > most:
         raise NudgeError(f"{name} must be at most {most:,}, got {value!r}")
     return int(value)
-
-
-def _positive_float(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise NudgeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise NudgeError(f"{name} must be a finite number above 0, got {value!r}")
-    return v
 
 
 def _callback_steps(every: Any) -> Callable[[int], int | None]:
@@ -246,6 +138,8 @@ def _finite(net: Network) -> bool:
     return all(np.isfinite(p).all() for p in net.weights + net.biases)
 
 
+# train() is long only by its signature and docstring (the options are the API); the
+# checks are in _check_options and the epoch loop in _Run.epoch
 def train(
     net: Network,
     X: Any,
@@ -298,12 +192,69 @@ def train(
     attribute holds the epochs before) with the network restored to where it was at
     the start of the epoch.
     """
+    epochs, batch_size, learning_rate = _check_options(
+        net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
+        momentum, weight_decay)
+    X = np.asarray(X)
+    Y = desired_outputs(y, net.sizes[-1], net.dtype.type)
+    if len(Y) != len(X):
+        raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
+    labels = np.asarray(y)
+    run = _Run(net, labels, batch_size, control if control is not None else Control(),
+               on_steps, _callback_steps(every), epochs)
+    run.engine = make_engine(net, X, labels, batch_size, optimizer=optimizer,
+                             momentum=momentum, weight_decay=weight_decay, engine=engine,
+                             threads=threads)
+    rng = np.random.default_rng(net.seed if seed is None else seed)
+    history = History(settings={
+        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "schedule": schedule,
+        "min_learning_rate": min_learning_rate if schedule != "constant" else None,
+        "optimizer": optimizer, "momentum": momentum if optimizer == "momentum" else None,
+        "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
+        **run.engine.settings,
+    })
+    if progress:
+        from tqdm.auto import tqdm
+
+        run.bar = tqdm(total=epochs * run.steps_per_epoch, unit="step", desc="training",
+                       dynamic_ncols=True, leave=True)
+    try:
+        # a diverging run overflows on its way to NaN: we report that ourselves, once
+        with CtrlC(run.control), np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(1, epochs + 1):
+                snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+                order = rng.permutation(len(X))
+                scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
+                                             min_learning_rate)
+                steps, seconds, eta = run.epoch(epoch, order, scheduled)
+                record = _end_of_epoch(net, epoch, X, labels, test_data, seconds, steps,
+                                       monitor_train_cost, snapshot, eta, history)
+                history.epochs.append(record)
+                if run.bar is not None and record.test_accuracy is not None:
+                    run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
+                if run.control.stop_requested is None and callback is not None and callback(
+                        record, net) is False:
+                    run.control.stop("callback")
+                if run.control.stop_requested is not None:
+                    history.stopped = run.control.stop_requested
+                    break
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+    return history
+
+
+def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_rate: Any,
+                   schedule: str, min_learning_rate: float, optimizer: str, momentum: float,
+                   weight_decay: float) -> tuple[int, int, float]:
+    """The options of :func:`train` checked (one-line errors): ``(epochs, B, η)``."""
     if optimizer not in OPTIMIZERS:
         raise NudgeError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
     epochs = _positive_int("epochs", epochs, MAX_EPOCHS)
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[optimizer]
-    learning_rate = _positive_float("learning rate", learning_rate)
+    learning_rate = positive_float("learning rate", learning_rate)
     learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
     if not (0 <= min_learning_rate <= learning_rate):
         raise NudgeError(f"the minimum learning rate must be between 0 and the learning rate "
@@ -323,95 +274,73 @@ def train(
     if X.ndim != 2 or X.shape[1] != net.sizes[0]:
         raise NudgeError(f"training inputs have shape {X.shape}; the network expects rows of "
                          f"{net.sizes[0]} values")
-    Y = desired_outputs(y, net.sizes[-1], net.dtype.type)
-    if len(Y) != n:
-        raise NudgeError(f"{n} training inputs but {len(Y)} labels")
-    labels = np.asarray(y)
-    next_callback = _callback_steps(every)
-    stepper = make_engine(net, X, labels, batch_size, optimizer=optimizer, momentum=momentum,
-                          weight_decay=weight_decay, engine=engine, threads=threads)
-    control = control if control is not None else Control()
-    rng = np.random.default_rng(net.seed if seed is None else seed)
-    history = History(settings={
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "schedule": schedule,
-        "min_learning_rate": min_learning_rate if schedule != "constant" else None,
-        "optimizer": optimizer, "momentum": momentum if optimizer == "momentum" else None,
-        "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
-        **stepper.settings,
-    })
-    steps_per_epoch = -(-n // batch_size)
-    steps_per_call = max(1, EXAMPLES_PER_CALL // batch_size)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    return epochs, batch_size, learning_rate
 
-        bar = tqdm(total=epochs * steps_per_epoch, unit="step", desc="training",
-                   dynamic_ncols=True, leave=True)
-    step = seen = 0
-    seconds_all = 0.0
-    due = next_callback(0)
-    try:
-        # a diverging run overflows on its way to NaN: we report that ourselves, once
-        with _CtrlC(control), np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(1, epochs + 1):
-                snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
-                order = rng.permutation(n)
-                scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
-                                             min_learning_rate)
-                eta = scheduled
-                epoch_step = 0
-                seconds = 0.0
-                while epoch_step < steps_per_epoch:
-                    wanted = steps_per_epoch - epoch_step
-                    speed = control.examples_per_second
-                    if speed is not None:        # about 20 calls a second at that speed
-                        wanted = min(wanted, max(1, int(speed * 0.05) // batch_size))
-                    else:
-                        wanted = min(wanted, steps_per_call)
-                    if due is not None:
-                        wanted = min(wanted, max(1, due - step))
-                    k = control._steps_allowed(wanted)
-                    if k == 0:
-                        break
-                    eta = control.learning_rate or scheduled
-                    first = epoch_step * batch_size
-                    last = min(first + k * batch_size, n)
-                    started = time.perf_counter()
-                    taken = stepper.run(net, order, first, last, eta)
-                    spent = time.perf_counter() - started
-                    seconds += spent
-                    seconds_all += spent
-                    epoch_step += taken
-                    step += taken
-                    seen += last - first
-                    if bar is not None:
-                        bar.update(taken)
-                    if not _finite(net):
-                        break                    # reported below, as diverged
-                    if speed is not None:        # keep to the speed: wait out the rest
-                        time.sleep(max(0.0, (last - first) / speed - spent))
-                    if on_steps is not None and (due is None or step >= due):
-                        due = next_callback(step)
-                        batch = order[max(first, last - batch_size):last]
-                        if on_steps(Progress(epoch, epochs, step, epoch_step, steps_per_epoch,
-                                             seen, eta, batch, seconds_all), net) is False:
-                            control.stop("callback")
-                record = _end_of_epoch(net, epoch, X, labels, test_data, seconds, epoch_step,
-                                       monitor_train_cost, snapshot, eta, history)
-                history.epochs.append(record)
-                if bar is not None and record.test_accuracy is not None:
-                    bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
-                if control.stop_requested is None and callback is not None and callback(
-                        record, net) is False:
+
+class _Run:
+    """The state of one call of :func:`train` between the engine's calls: counters, the
+    callback that is due next, and the pieces an epoch is cut into."""
+
+    def __init__(self, net: Network, labels: np.ndarray, batch_size: int, control: Control,
+                 on_steps: Callable[[Progress, Network], Any] | None,
+                 next_callback: Callable[[int], int | None], epochs: int) -> None:
+        self.net, self.batch_size, self.control = net, batch_size, control
+        self.on_steps, self.next_callback, self.epochs = on_steps, next_callback, epochs
+        self.n = len(labels)
+        self.steps_per_epoch = -(-self.n // batch_size)
+        self.steps_per_call = max(1, EXAMPLES_PER_CALL // batch_size)
+        self.step = self.seen = 0
+        self.seconds = 0.0
+        self.due = next_callback(0)
+        self.engine: Any = None
+        self.bar: Any = None
+
+    def _wanted(self, left: int) -> int:
+        """How many steps the next call of the engine should take."""
+        speed = self.control.examples_per_second
+        if speed is not None:                    # about 20 calls a second at that speed
+            left = min(left, max(1, int(speed * 0.05) // self.batch_size))
+        else:
+            left = min(left, self.steps_per_call)
+        if self.due is not None:
+            left = min(left, max(1, self.due - self.step))
+        return self.control._steps_allowed(left)
+
+    def epoch(self, epoch: int, order: np.ndarray, scheduled: float) -> tuple[int, float, float]:
+        """One epoch's steps, in calls of the engine; ``(steps, seconds, last η)``.  Stops
+        early when the control says so or the parameters stop being finite."""
+        B, net, control = self.batch_size, self.net, self.control
+        epoch_step, seconds, eta = 0, 0.0, scheduled
+        while epoch_step < self.steps_per_epoch:
+            k = self._wanted(self.steps_per_epoch - epoch_step)
+            if k == 0:
+                break
+            eta = control.learning_rate or scheduled
+            first = epoch_step * B
+            last = min(first + k * B, self.n)
+            started = time.perf_counter()
+            taken = self.engine.run(net, order, first, last, eta)
+            spent = time.perf_counter() - started
+            seconds += spent
+            self.seconds += spent
+            epoch_step += taken
+            self.step += taken
+            self.seen += last - first
+            if self.bar is not None:
+                self.bar.update(taken)
+            if not _finite(net):
+                break                            # reported by _end_of_epoch, as diverged
+            speed = control.examples_per_second
+            if speed is not None:                # keep to the speed: wait out the rest
+                time.sleep(max(0.0, (last - first) / speed - spent))
+            if self.on_steps is not None and (self.due is None or self.step >= self.due):
+                self.due = self.next_callback(self.step)
+                progress = Progress(epoch, self.epochs, self.step, epoch_step,
+                                    self.steps_per_epoch, self.seen, eta,
+                                    order[max(first, last - B):last], self.seconds)
+                if self.on_steps(progress, net) is False:
                     control.stop("callback")
-                if control.stop_requested is not None:
-                    history.stopped = control.stop_requested
-                    break
-    finally:
-        if bar is not None:
-            bar.close()
-    return history
+        return epoch_step, seconds, eta
 
 
 def _end_of_epoch(net: Network, epoch: int, X: np.ndarray, labels: np.ndarray,

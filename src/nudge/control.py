@@ -1,0 +1,125 @@
+"""Watching and steering a training run: :class:`Progress`, :class:`Control`, Ctrl-C.
+
+:func:`nudge.train.train` calls the engine in pieces (a few thousand examples, or
+fewer when someone watches closely) and, between pieces, reports a
+:class:`Progress` to its ``on_steps`` callback and asks its :class:`Control`
+whether to go on: paused, one more mini-batch, a new η, a speed limit, or stop.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import NudgeError
+
+
+def positive_float(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise NudgeError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise NudgeError(f"{name} must be a finite number above 0, got {value!r}")
+    return v
+
+
+@dataclass
+class Progress:
+    """Where a run is, as an ``on_steps`` callback sees it (after a call of the engine)."""
+
+    epoch: int               # the epoch under way (1-based)
+    epochs: int
+    step: int                # mini-batch steps taken in all
+    epoch_step: int          # ... in this epoch
+    steps_per_epoch: int
+    seen: int                # examples processed in all
+    learning_rate: float     # η of the last step
+    batch: np.ndarray        # the example indices of the last mini-batch
+    seconds: float           # time spent taking steps (callbacks and pauses not counted)
+
+
+class Control:
+    """Steers a run from another thread (the web page) or from a callback.
+
+    ``pause()``, ``resume()``, ``stop()``; ``step()`` while paused takes one more
+    mini-batch step and pauses again; ``set_learning_rate(η)`` replaces the schedule's
+    η from the next step on (``None``: back to the schedule); ``set_speed(r)`` limits
+    the run to about ``r`` examples per second (``None``: full speed).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.paused = False
+        self.stop_requested: str | None = None     # why: "stopped" or "interrupted"
+        self.learning_rate: float | None = None
+        self.examples_per_second: float | None = None
+        self._granted = 0
+
+    def pause(self) -> None:
+        with self._cond:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self.paused = False
+            self._cond.notify_all()
+
+    def stop(self, why: str = "stopped") -> None:
+        with self._cond:
+            if self.stop_requested is None:
+                self.stop_requested = why
+            self._cond.notify_all()
+
+    def step(self, steps: int = 1) -> None:
+        with self._cond:
+            self._granted += max(1, int(steps))
+            self._cond.notify_all()
+
+    def set_learning_rate(self, learning_rate: float | None) -> None:
+        self.learning_rate = None if learning_rate is None else positive_float(
+            "learning rate", learning_rate)
+
+    def set_speed(self, examples_per_second: float | None) -> None:
+        self.examples_per_second = None if examples_per_second is None else positive_float(
+            "speed", examples_per_second)
+
+    def _steps_allowed(self, wanted: int) -> int:
+        """Wait while paused (unless a step was granted); 0 once a stop is requested."""
+        with self._cond:
+            while self.paused and not self._granted and self.stop_requested is None:
+                self._cond.wait(0.25)
+            if self.stop_requested is not None:
+                return 0
+            if self.paused:
+                self._granted -= 1
+                return 1
+            return wanted
+
+
+class CtrlC:
+    """Turns the first Ctrl-C into ``control.stop("interrupted")``: the run stops after
+    the current call of the engine.  A second Ctrl-C aborts at once."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+        self._previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.control.stop_requested is not None:
+            raise KeyboardInterrupt
+        self.control.stop("interrupted")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
