@@ -1,20 +1,16 @@
 """Data: the IDX reader and the datasets (MNIST, Fashion-MNIST, scikit-learn's 8x8 digits).
 
-Pixels stay uint8 in memory (0 = background, 255 = full ink); the network
-reads them as intensity/255.  Where the files are looked for, in order:
-
-1. the folder given as ``data_dir`` (``--data-dir``),
-2. the folder in the environment variable ``NUDGE_DATA``,
-3. nudge's cache folder (``platformdirs.user_cache_dir("nudge")``, or
-   ``NUDGE_CACHE`` if set), and for Fashion-MNIST the folder where Debian's
-   ``dataset-fashion-mnist`` package installs it;
-
-in each, directly or in a sub-folder named after the dataset, as ``.gz`` or
-uncompressed.  If they are nowhere, they are downloaded into the cache from a
-list of public mirrors with pooch, which checks each file's hash and only
-keeps a complete, matching file.  Every file's decompressed contents are
-checked against the SHA-256 of the official file, so a wrong or damaged file
-is reported, never used.
+Pixels stay uint8 in memory (0 = background, 255 = full ink); the network reads
+them as intensity/255.  Where the files are looked for: only the folder given as
+``data_dir`` (``--data-dir``) when there is one; else the folder in ``$NUDGE_DATA``,
+nudge's cache (``NUDGE_CACHE``, else ``platformdirs.user_cache_dir("nudge")``) and,
+for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist``; in each, first the
+sub-folder named after the dataset, then the folder itself, as ``.gz`` or raw.  If
+they are nowhere (and no ``data_dir`` was given) they are downloaded into the cache
+with pooch, which keeps only a complete file of the right hash.  Every file's
+decompressed contents are checked against the official SHA-256: a damaged file is an
+error, never used; an official file of another dataset (MNIST's, under the same name,
+when Fashion-MNIST is wanted) is skipped.  Sizes are bounded (:data:`MAX_IDX_BYTES`).
 """
 
 from __future__ import annotations
@@ -22,6 +18,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import io
+import math
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -30,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, NudgeError
+from .errors import DataError, DataNotFoundError, NudgeError
+from .fsutil import atomic_write_bytes, read_regular
 
 DATASETS = ("mnist", "fashion-mnist", "digits")
 IDX_TYPES = {0x08: np.uint8}
@@ -124,21 +123,29 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------- IDX files
-def _read_bytes(path: Path) -> bytes:
+#: the most bytes an IDX file may hold once decompressed (MNIST's largest: 47 MB), so that
+#: a damaged or hostile file cannot ask for unbounded memory
+MAX_IDX_BYTES = 1 << 30
+
+
+def _read_bytes(path: Path, limit: int = MAX_IDX_BYTES) -> bytes:
+    """A file's bytes, gunzipped if it is a .gz, refusing more than ``limit`` bytes."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e.strerror})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e:
-            raise DataError(f"{path}: the gzip data is corrupt or truncated ({e}); "
-                            "delete the file and get it again") from None
-    return raw
+        raw = read_regular(path, limit + limit // 64 + 4096)
+    except NudgeError as e:
+        raise DataError(str(e)) from None
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
+            out = g.read(limit + 1)                # never more than the limit in memory
+    except (EOFError, OSError, zlib.error) as e:
+        raise DataError(f"{path}: the gzip data is corrupt or truncated ({e}); "
+                        "delete the file and get it again") from None
+    if len(out) > limit:
+        raise DataError(f"{path}: decompresses to more than {limit:,} bytes, more than this "
+                        "IDX file can hold; the file is damaged or not an IDX file")
+    return out
 
 
 def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
@@ -153,22 +160,26 @@ def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"{path}: truncated IDX header (needs {header} bytes, has {len(raw)})")
     dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)                    # a Python int: no overflow
     found = len(raw) - header
+    shape = "x".join(map(str, dims)) if ndim <= 8 else f"{ndim} dimensions"
     if found < expected:
-        raise DataError(f"{path}: truncated: the header promises {expected} values "
-                        f"({'x'.join(map(str, dims))}) but the file holds {found}; "
-                        "delete it and get it again")
+        raise DataError(f"{path}: truncated: the header promises {expected:,} values "
+                        f"({shape}) but the file holds {found:,}; delete it and get it again")
     if found > expected:
-        raise DataError(f"{path}: {found - expected} unexpected bytes after the "
-                        f"{'x'.join(map(str, dims))} values; the file is not a valid IDX file")
+        raise DataError(f"{path}: {found - expected:,} unexpected bytes after the "
+                        f"{shape} values; the file is not a valid IDX file")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
 
 
-def read_idx(path: str | Path) -> np.ndarray:
+def read_idx(path: str | Path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw) into a uint8 array of the dimensions it declares."""
     path = Path(path)
-    return parse_idx(_read_bytes(path), path)
+    return parse_idx(_read_bytes(path, max_bytes), path)
+
+
+def _idx_header(shape: tuple[int, ...]) -> bytes:
+    return bytes([0, 0, 0x08, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape)
 
 
 # --------------------------------------------------------------------------- locating
@@ -183,27 +194,23 @@ def cache_dir() -> Path:
 
 
 def search_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
-    """The folders searched for a dataset's files, in order."""
-    roots: list[Path] = []
+    """The folders searched for a dataset's files, in order: only ``data_dir`` (and its
+    sub-folder ``name``) when it is given, else ``$NUDGE_DATA``, the cache, system folders.
+    In each root the dataset's own sub-folder comes first."""
     if data_dir is not None:
-        roots.append(Path(data_dir).expanduser())
-    if os.environ.get("NUDGE_DATA"):
-        roots.append(Path(os.environ["NUDGE_DATA"]).expanduser())
-    roots.append(cache_dir())
-    dirs: list[Path] = []
-    for root in roots:
-        dirs += [root, root / name]
-    dirs += [Path(d) for d in _SOURCES[name]["system_dirs"]]
-    return dirs
+        roots = [Path(data_dir).expanduser()]
+    else:
+        roots = [Path(os.environ["NUDGE_DATA"]).expanduser()] if os.environ.get(
+            "NUDGE_DATA") else []
+        roots.append(cache_dir())
+    dirs = [d for root in roots for d in (root / name, root)]
+    return dirs + ([Path(d) for d in _SOURCES[name]["system_dirs"]] if data_dir is None else [])
 
 
-def _find(stem: str, dirs: list[Path]) -> Path | None:
+def _candidates(stem: str, dirs: list[Path]) -> list[Path]:
     alt = stem.replace("-idx", ".idx")       # "train-images.idx3-ubyte", as some copies name it
-    for d in dirs:
-        for fname in (f"{stem}.gz", stem, f"{alt}.gz", alt):
-            if (d / fname).is_file():
-                return d / fname
-    return None
+    return [d / f for d in dirs for f in (f"{stem}.gz", stem, f"{alt}.gz", alt)
+            if (d / f).is_file()]
 
 
 def _download(name: str, stem: str, md5: str) -> Path:
@@ -227,38 +234,60 @@ def _download(name: str, stem: str, md5: str) -> Path:
     raise DataError(errors[0] + more)
 
 
-def _verify(arr_bytes: bytes, path: Path, sha256: str, name: str) -> None:
-    if hashlib.sha256(arr_bytes).hexdigest() != sha256:
-        raise DataError(f"{path}: the contents differ from the official {name} file "
-                        "(SHA-256 mismatch); replace it with the official file")
+#: SHA-256 of every official file -> (dataset, file), to recognise another dataset's file
+_KNOWN = {sha: (ds, stem) for ds, src in _SOURCES.items()
+          for stem, (_, sha, _) in src["files"].items()}
 
 
 def _load_file(name: str, stem: str, data_dir: str | Path | None,
                download: bool) -> tuple[np.ndarray, Path]:
     md5, sha256, shape = _SOURCES[name]["files"][stem]
     dirs = search_dirs(name, data_dir)
-    path = _find(stem, dirs)
-    if path is None:
-        if not download:
-            raise DataError(_missing_message(name, stem, dirs, None))
-        try:
-            path = _download(name, stem, md5)
-        except DataError as e:
-            raise DataError(_missing_message(name, stem, dirs, str(e))) from None
-    cached = _decoded_cache_path(name, stem, path, sha256)
-    if cached is not None:
-        arr = _load_decoded(cached, shape)
+    skipped: list[str] = []
+    for path in _candidates(stem, dirs):
+        arr = _from_file(name, stem, path, skipped)
         if arr is not None:
             return arr, path
-    raw = _read_bytes(path)
+    if not download or data_dir is not None:
+        raise DataNotFoundError(_missing_message(name, stem, dirs, None, skipped, data_dir))
+    try:
+        path = _download(name, stem, md5)
+    except DataError as e:
+        raise DataNotFoundError(_missing_message(name, stem, dirs, str(e), skipped,
+                                                 data_dir)) from None
+    arr = _from_file(name, stem, path, skipped)
+    if arr is None:
+        raise DataError(f"{path}: the downloaded file is {skipped[-1]}")
+    return arr, path
+
+
+def _from_file(name: str, stem: str, path: Path, skipped: list[str]) -> np.ndarray | None:
+    """The verified array of ``path``; None (noted in ``skipped``) if the file is an official
+    file of another dataset; an error if it is damaged or unknown."""
+    _, sha256, shape = _SOURCES[name]["files"][stem]
+    cached = _decoded_cache_path(name, stem, path, sha256)
+    if cached is not None:
+        arr = _load_decoded(cached, shape, sha256)
+        if arr is not None:
+            return arr
+    raw = _read_bytes(path, len(_idx_header(shape)) + math.prod(shape))
     arr = parse_idx(raw, path)
-    if arr.shape != shape:
-        raise DataError(f"{path}: holds an array of shape {arr.shape}, expected {shape} "
-                        f"for {stem}; replace it with the official {name} file")
-    _verify(raw, path, sha256, name)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != sha256:
+        other_name, other_stem = _KNOWN.get(digest, (None, None))
+        if other_name is not None and other_name != name:
+            skipped.append(f"{path} (the official {other_name} {other_stem}, not {name}'s)")
+            return None
+        if other_name is not None:
+            raise DataError(f"{path}: holds {name}'s {other_stem}, not its {stem}; give each "
+                            "file its official name")
+        what = (f"holds an array of shape {arr.shape}, expected {shape}" if arr.shape != shape
+                else "the contents differ from the official file (SHA-256 mismatch)")
+        raise DataError(f"{path}: {what}; it is no official file of {', '.join(_SOURCES)}: "
+                        f"replace it with the official {name} {stem}")
     if cached is not None:
         _save_decoded(cached, arr)
-    return arr, path
+    return arr
 
 
 # --------------------------------------------------------------------------- decoded cache
@@ -267,6 +296,9 @@ def _load_file(name: str, stem: str, data_dir: str | Path | None,
 # memory-mapped on later runs (no copy, no pickle).  Its name holds a hash of
 # the source file's path, size and modification time and of the official
 # SHA-256, so a changed or replaced source file is decoded and checked again.
+# Before a cached array is used, the IDX file it stands for (header + values) is
+# hashed again and compared with the official SHA-256 (about 30 ms for all of
+# MNIST with SHA extensions): a damaged or edited cache file is rebuilt, never used.
 def _decoded_cache_path(name: str, stem: str, source: Path, sha256: str) -> Path | None:
     try:
         st = source.stat()
@@ -277,23 +309,24 @@ def _decoded_cache_path(name: str, stem: str, source: Path, sha256: str) -> Path
     return cache_dir() / "decoded" / f"{name}-{stem}-{digest}.npy"
 
 
-def _load_decoded(cached: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The cached array, memory-mapped read-only, or None if absent or unusable."""
+def _load_decoded(cached: Path, shape: tuple[int, ...], sha256: str) -> np.ndarray | None:
+    """The cached array, memory-mapped read-only, or None if absent, unusable, or not
+    exactly the official data."""
     try:
         arr = np.load(cached, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-    if arr.shape != shape or arr.dtype != np.uint8:
+        if arr.shape != shape or arr.dtype != np.uint8 or not arr.flags.c_contiguous:
+            return None
+        h = hashlib.sha256(_idx_header(shape))
+        h.update(arr.data)
+        if h.hexdigest() != sha256:
+            return None
+    except Exception:        # empty, truncated, not .npy, unreadable: decode the source again
         return None
     return np.asarray(arr)          # a plain read-only ndarray view of the mapping
 
 
 def _save_decoded(cached: Path, arr: np.ndarray) -> None:
     """Write the verified array atomically; a cache that cannot be written is skipped."""
-    import io
-
-    from .modelfile import atomic_write_bytes
-
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
@@ -307,13 +340,23 @@ def _save_decoded(cached: Path, arr: np.ndarray) -> None:
         pass
 
 
-def _missing_message(name: str, stem: str, dirs: list[Path], download_error: str | None) -> str:
-    looked = ", ".join(str(d) for d in dirs[:4])
-    how = (f"{name} not found ({stem}.gz is in none of {looked}): put the four IDX files in a "
-           f"folder and pass --data-dir DIR, or set NUDGE_DATA=DIR, or let nudge download them "
-           f"into {cache_dir() / name}")
+def _missing_message(name: str, stem: str, dirs: list[Path], download_error: str | None,
+                     skipped: list[str], data_dir: str | Path | None) -> str:
+    looked = ", ".join(str(d) for d in dirs[:6])
+    if data_dir is not None:
+        how = (f"{name} not found in --data-dir {data_dir} ({stem}.gz is in none of {looked}): "
+               "put the four IDX files there, or give the folder that holds them (--data-dir "
+               "DIR, or set NUDGE_DATA=DIR), or leave out --data-dir to let nudge look in "
+               f"$NUDGE_DATA and its cache and download them into {cache_dir() / name}")
+    else:
+        how = (f"{name} not found ({stem}.gz is in none of {looked}): put the four IDX files "
+               "in a folder and pass --data-dir DIR, or set NUDGE_DATA=DIR, or let nudge "
+               f"download them into {cache_dir() / name}")
+    if skipped:
+        how += f"; skipped {'; '.join(skipped)}"
     if download_error:
-        how += f" (the download failed: {download_error})"
+        how += (f"; a download was tried and failed ({download_error}): check the internet "
+                "connection or download the files yourself")
     return how
 
 
@@ -379,3 +422,19 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
         raise DataError(f"--data-dir {data_dir}: no such folder; give the folder that holds "
                         f"the {name} IDX files")
     return load_mnist_like(name, data_dir, download)
+
+
+def load_default(data_dir: str | Path | None = None,
+                 download: bool = True) -> tuple[Dataset, str | None]:
+    """MNIST, and None; or, only when nothing says where MNIST is (no ``data_dir``, no
+    ``$NUDGE_DATA``), it is not in the cache and cannot be downloaded: the embedded 8x8
+    digits and a note saying why and what to do.  Anything else (a damaged file, a folder
+    without the files) is an error, never a quiet change of dataset."""
+    try:
+        return load_dataset("mnist", data_dir, download), None
+    except DataNotFoundError as e:
+        if data_dir is not None or os.environ.get("NUDGE_DATA"):
+            raise
+        return load_digits(), (f"MNIST is not available: {e}. Using the embedded 8x8 digits "
+                               "instead (--dataset mnist makes this an error, --dataset "
+                               "digits chooses them without this note)")

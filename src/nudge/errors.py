@@ -15,6 +15,10 @@ class DataError(NudgeError):
     """A dataset file is missing, corrupt, truncated or of the wrong kind."""
 
 
+class DataNotFoundError(DataError):
+    """A dataset's files are in none of the places nudge looks, and were not downloaded."""
+
+
 class ModelFileError(NudgeError):
     """A model file is missing, corrupt, or not a nudge model."""
 

@@ -6,21 +6,33 @@ an activation between them: ``0.weight``, ``0.bias``, ``2.weight``, ``2.bias``,
 metadata key ``nudge`` holds a JSON object with the architecture (sizes,
 activation, output, cost), the training settings and the final accuracy.
 No pickle anywhere: loading a model never runs code.
+
+Loading checks everything before anything is allocated: the metadata's types and
+values (a damaged file is refused, not half-used), the layer sizes against the
+tensors' shapes and types as the file's header declares them, and then the values
+(finite).  The tensors' sizes are bounded by the file's size (safetensors checks
+that the header's offsets cover the file exactly).  Saving goes through
+:func:`nudge.fsutil.atomic_write_bytes` (atomic, symlinks and modes kept, non-regular
+and read-only targets refused).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError, NudgeError
+from .errors import ModelFileError
+from .fsutil import atomic_write_bytes, check_writable, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
+
+__all__ = ["save", "load", "tensor_names", "file_size", "atomic_write_bytes", "check_writable"]
 
 FORMAT = "nudge-model"
 FORMAT_VERSION = 1
@@ -31,56 +43,30 @@ def tensor_names(n_layers: int) -> list[tuple[str, str]]:
     return [(f"{2 * l}.weight", f"{2 * l}.bias") for l in range(n_layers)]
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so that a
-    reader never sees a half-written file and an old file is only replaced whole."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise NudgeError(f"{path}: the folder {folder} does not exist; create it or choose "
-                         "another path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _header_info(net: Network, metadata: dict[str, Any]) -> dict[str, Any]:
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, **net.config,
+            "seed": net.seed, "dtype": str(net.dtype), "n_parameters": net.n_parameters,
+            **jsonable(metadata)}
 
 
-def check_writable(path: str | Path) -> Path:
-    """Fail early (before a long training run) if ``path`` cannot be written."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise NudgeError(f"{path}: the folder {folder} does not exist; create it or choose "
-                         "another --out path")
-    if path.is_dir():
-        raise NudgeError(f"{path} is a folder; give a file name such as "
-                         f"{path / 'model.safetensors'}")
-    if not os.access(folder, os.W_OK):
-        raise NudgeError(f"{path}: the folder {folder} is not writable; choose another --out path")
-    return path
+def file_size(net: Network, **metadata: Any) -> int:
+    """About how many bytes :func:`save` writes for ``net`` (to check free space first)."""
+    return net.n_parameters * net.dtype.itemsize + len(json.dumps(
+        _header_info(net, metadata))) + 200 * len(net.weights) + 1024
 
 
 def save(net: Network, path: str | Path, **metadata: Any) -> Path:
-    """Save ``net`` (and any JSON-able ``metadata``) to a safetensors file, atomically."""
+    """Save ``net`` (and any JSON-able ``metadata``) to a safetensors file, atomically.
+
+    Returns ``path`` (a symbolic link stays a link; the file it points to is replaced).
+    """
     from safetensors.numpy import save as st_save
 
     tensors = {}
     for (wname, bname), W, b in zip(tensor_names(len(net.weights)), net.weights, net.biases):
         tensors[wname] = np.ascontiguousarray(W)
         tensors[bname] = np.ascontiguousarray(b)
-    info = {"format": FORMAT, "format_version": FORMAT_VERSION, **net.config,
-            "seed": net.seed, "dtype": str(net.dtype), "n_parameters": net.n_parameters,
-            **jsonable(metadata)}
+    info = _header_info(net, metadata)
     data = st_save(tensors, metadata={"format": FORMAT, "nudge": json.dumps(info)})
     atomic_write_bytes(path, data)
     return Path(path)
@@ -88,6 +74,92 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
 
 def _bad(path: Path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: {what}")
+
+
+# --------------------------------------------------------------------------- metadata checks
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(c, str) for c in v)
+
+
+#: optional metadata entries: key -> (check, what it must be); None is always allowed
+_OPTIONAL = {
+    "dataset": (lambda v: isinstance(v, str) and 0 < len(v) <= 100, "a dataset name"),
+    "preset": (lambda v: isinstance(v, str), "a string"),
+    "created": (lambda v: isinstance(v, str), "a string"),
+    "stopped": (lambda v: isinstance(v, str), "a string"),
+    "dtype": (lambda v: v in ("float32", "float64"), "float32 or float64"),
+    "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
+    "seed": (_is_int, "a whole number"),
+    "training": (lambda v: isinstance(v, dict), "a JSON object"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+                "a list of JSON objects"),
+    "classes": (_is_str_list, "a list of class names"),
+    "input_shape": (lambda v: isinstance(v, list) and len(v) == 2
+                    and all(_is_int(d) and d > 0 for d in v), "two positive whole numbers"),
+    "test_accuracy": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "test_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
+    "train_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
+    "train_seconds": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
+    "epochs_trained": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
+    "n_train": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
+    "n_test": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
+    "n_parameters": (lambda v: _is_int(v) and v > 0, "a positive whole number"),
+}
+
+
+def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
+    """The nudge metadata, every entry checked for its type and consistency."""
+    if header.get("format") != FORMAT or "nudge" not in header:
+        raise _bad(path, "is a safetensors file but not a nudge model (no nudge metadata)")
+    try:
+        info = json.loads(header["nudge"])
+    except (json.JSONDecodeError, RecursionError):
+        raise _bad(path, "the nudge metadata is not valid JSON; the file is damaged") from None
+    if not isinstance(info, dict):
+        raise _bad(path, "the nudge metadata is not a JSON object; the file is damaged")
+    if info.get("format_version") != FORMAT_VERSION:
+        raise _bad(path, f"model format version {_short(info.get('format_version'))} is not "
+                   f"supported (this nudge reads version {FORMAT_VERSION})")
+    sizes = info.get("sizes")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(_is_int(s) and s > 0 for s in sizes)):
+        raise _bad(path, f"invalid layer sizes {_short(sizes)} in the metadata")
+    for key, choices in (("activation", ACTIVATIONS), ("output", OUTPUTS), ("cost", COSTS)):
+        if info.get(key) not in choices:
+            raise _bad(path, f"invalid {key} {_short(info.get(key))} in the metadata")
+    for key, (check, what) in _OPTIONAL.items():
+        value = info.get(key)
+        if value is not None and not check(value):
+            raise _bad(path, f"invalid {key} {_short(value)} in the metadata (must be {what}); "
+                       "the file is damaged")
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    consistent = [
+        ("classes", lambda v: len(v) == sizes[-1], f"{sizes[-1]} names, one per output"),
+        ("input_shape", lambda v: v[0] * v[1] == sizes[0], f"{sizes[0]} pixels in all"),
+        ("n_parameters", lambda v: v == n_params, f"{n_params} for layers {sizes}"),
+    ]
+    for key, check, what in consistent:
+        if info.get(key) is not None and not check(info[key]):
+            raise _bad(path, f"{key} {_short(info[key])} does not fit the layers (expected "
+                       f"{what}); the file is damaged")
+    return info
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --------------------------------------------------------------------------- loading
+_DTYPES = {"F32": np.float32, "F64": np.float64}
 
 
 def load(path: str | Path) -> Network:
@@ -98,57 +170,58 @@ def load(path: str | Path) -> Network:
     from safetensors import safe_open
 
     path = Path(path)
-    if not path.is_file():
-        raise _bad(path, "no such model file; train one with `nudge train --out FILE`")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise _bad(path, "no such model file; train one with `nudge train --out FILE`") from None
+    except OSError as e:
+        raise _bad(path, f"cannot be read ({os_reason(e)})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad(path, "is not a regular file; give a model file saved by `nudge train`")
     try:
         with safe_open(str(path), framework="numpy") as f:
-            header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            info = _check_info(path, f.metadata() or {})
+            sizes = info["sizes"]
+            names = tensor_names(len(sizes) - 1)
+            _check_tensors(path, f, sizes, names)
+            tensors = {k: f.get_tensor(k) for pair in names for k in pair}
+    except ModelFileError:
+        raise
     except Exception as e:
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         raise _bad(path, f"not a readable safetensors model file ({reason}); give a model "
                    "saved by `nudge train`") from None
-    if header.get("format") != FORMAT or "nudge" not in header:
-        raise _bad(path, "is a safetensors file but not a nudge model (no nudge metadata)")
-    try:
-        info = json.loads(header["nudge"])
-    except json.JSONDecodeError:
-        raise _bad(path, "the nudge metadata is not valid JSON; the file is damaged") from None
-    if not isinstance(info, dict):
-        raise _bad(path, "the nudge metadata is not a JSON object; the file is damaged")
-    if info.get("format_version") != FORMAT_VERSION:
-        raise _bad(path, f"model format version {info.get('format_version')!r} is not "
-                   f"supported (this nudge reads version {FORMAT_VERSION})")
-    sizes = info.get("sizes")
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
-        raise _bad(path, f"invalid layer sizes {sizes!r} in the metadata")
-    for key, choices in (("activation", ACTIVATIONS), ("output", OUTPUTS), ("cost", COSTS)):
-        if info.get(key) not in choices:
-            raise _bad(path, f"invalid {key} {info.get(key)!r} in the metadata")
-    names = tensor_names(len(sizes) - 1)
-    expected = {n for pair in names for n in pair}
-    if set(tensors) != expected:
-        missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
-        raise _bad(path, f"tensors do not match layer sizes {sizes} (missing {missing}, "
-                   f"unexpected {extra})")
-    dtypes = {t.dtype for t in tensors.values()}
-    if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
-        found = sorted(map(str, dtypes))
-        raise _bad(path, f"tensors must all be float32 or all float64, found {found}")
-    dtype = next(iter(dtypes))
-    init = info.get("init") if info.get("init") in INITS else "scaled"
-    net = Network(sizes, info["activation"], info["output"], info["cost"], init, seed=0,
-                  dtype=dtype)
+    dtype = tensors[names[0][0]].dtype
+    if info.get("dtype") not in (None, str(dtype)):
+        raise _bad(path, f"the metadata says {info['dtype']} but the tensors are {dtype}; "
+                   "the file is damaged")
+    net = Network(sizes, info["activation"], info["output"], info["cost"],
+                  info.get("init") or "scaled", seed=0, dtype=dtype)
     seed = info.get("seed")
-    net.seed = seed if isinstance(seed, int) else None
-    for l, ((wname, bname), n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:])):
+    net.seed = seed
+    for l, (wname, bname) in enumerate(names):
         W, b = tensors[wname], tensors[bname]
-        if W.shape != (n_out, n_in) or b.shape != (n_out,):
-            raise _bad(path, f"layer {l + 1} has weights {W.shape} and biases {b.shape}, "
-                       f"expected ({n_out}, {n_in}) and ({n_out},)")
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             raise _bad(path, f"layer {l + 1} holds NaN or infinite values")
         net.weights[l], net.biases[l] = W.copy(), b.copy()
     net.metadata = info
     return net
+
+
+def _check_tensors(path: Path, f: Any, sizes: list[int], names: list[tuple[str, str]]) -> None:
+    """Names, shapes and types of the tensors, from the header (nothing read yet)."""
+    expected = {n for pair in names for n in pair}
+    found = set(f.keys())
+    if found != expected:
+        missing, extra = sorted(expected - found), sorted(found - expected)
+        raise _bad(path, f"tensors do not match layer sizes {_short(sizes)} (missing "
+                   f"{_short(missing)}, unexpected {_short(extra)})")
+    dtypes = {f.get_slice(k).get_dtype() for k in found}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in _DTYPES:
+        found_types = sorted(str(d) for d in dtypes)
+        raise _bad(path, f"tensors must all be float32 or all float64, found {found_types}")
+    for l, ((wname, bname), n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:])):
+        W, b = f.get_slice(wname).get_shape(), f.get_slice(bname).get_shape()
+        if list(W) != [n_out, n_in] or list(b) != [n_out]:
+            raise _bad(path, f"layer {l + 1} has weights {tuple(W)} and biases {tuple(b)}, "
+                       f"expected ({n_out}, {n_in}) and ({n_out},)")

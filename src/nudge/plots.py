@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NudgeError
-from .modelfile import atomic_write_bytes
+from .fsutil import atomic_write_bytes
 
 
 def new_figure(*args: Any, **kwargs: Any):
