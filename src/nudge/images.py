@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NudgeError
+from .fsutil import open_regular
 
 # input size -> (side of the square image, side of the box the ink is fitted into)
 LAYOUTS = {784: (28, 20), 64: (8, 8)}
@@ -27,33 +28,119 @@ def layout_for(n_inputs: int) -> tuple[int, int]:
     return LAYOUTS[n_inputs]
 
 
-def open_image(path: str | Path) -> np.ndarray:
-    """Read a PNG/JPEG/... file into a grayscale array in [0, 1] (1 = white).
+#: the formats people draw and photograph digits in; no other is opened (Pillow would open
+#: EPS too, which runs Ghostscript where it is installed)
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+#: the largest picture read: pixels (from the header, checked before decoding), the bytes its
+#: decoded pixels may take, and the file's size
+MAX_PIXELS = 50_000_000
+MAX_DECODED_BYTES = 256 * 2**20
+MAX_FILE_BYTES = 100 * 2**20
+#: larger pictures are reduced to this many pixels a side before they are prepared
+WORK_SIDE = 2048
+_HIGH_DEPTH = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 
-    Transparent pixels count as white paper.
+
+def _decoded_bytes(img: Any) -> int:
+    per_band = 2 if img.mode.startswith("I;16") else 4 if img.mode in ("I", "F") else 1
+    bands = len(img.getbands())
+    return img.size[0] * img.size[1] * (4 if bands > 1 else per_band)
+
+
+def open_image(path: str | Path) -> np.ndarray:
+    """Read a PNG, JPEG, GIF, BMP, TIFF or WebP file into a grayscale array in [0, 1]
+    (1 = white), upright as its EXIF orientation says.
+
+    Transparent pixels count as white paper; 16-bit and floating-point pictures are scaled
+    by the range of their values.  Sizes are bounded (:data:`MAX_PIXELS`,
+    :data:`MAX_DECODED_BYTES`, :data:`MAX_FILE_BYTES`), checked before decoding.
     """
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image
 
     path = Path(path)
+    if not path.exists():
+        raise NudgeError(f"{path}: no such image file")
+    with open_regular(path, MAX_FILE_BYTES) as f:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(f, formats=FORMATS)
+        except Image.DecompressionBombError:
+            raise NudgeError(f"{path}: the picture is far too large (over {MAX_PIXELS:,} "
+                             "pixels); give a smaller one") from None
+        except Exception as e:
+            raise NudgeError(f"{path}: not a picture nudge can read ({_reason(e)}); give a "
+                             f"PNG, JPEG, GIF, BMP, TIFF or WebP picture of a digit") from None
+        with img:
+            w, h = img.size
+            if w < 1 or h < 1 or w * h > MAX_PIXELS:
+                raise NudgeError(f"{path}: the picture is {w}x{h} pixels; nudge reads pictures "
+                                 f"of 1 to {MAX_PIXELS:,} pixels: give a smaller one")
+            try:
+                if img.format == "JPEG":          # decode at 1/2, 1/4 or 1/8 size if large
+                    img.draft(img.mode, (WORK_SIDE, WORK_SIDE))
+                if _decoded_bytes(img) > MAX_DECODED_BYTES:
+                    raise NudgeError(f"{path}: the {w}x{h} {img.mode} picture would take "
+                                     f"{_decoded_bytes(img) / 2**20:.0f} MiB decoded, more "
+                                     f"than {MAX_DECODED_BYTES / 2**20:.0f}; give a smaller one")
+                img.load()
+                return to_gray(_small(_upright(img)))
+            except NudgeError as e:
+                raise NudgeError(str(e) if str(e).startswith(str(path)) else f"{path}: {e}"
+                                 ) from None
+            except Exception as e:                # whatever a damaged file makes Pillow raise
+                raise NudgeError(f"{path}: the picture is damaged or cannot be decoded "
+                                 f"({_reason(e)}); give another picture") from None
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).splitlines()[0][:120] if str(e) else ""
+    return text or type(e).__name__
+
+
+def _upright(img: Any) -> Any:
+    """The picture turned as its EXIF orientation tag says (a broken tag is ignored)."""
+    from PIL import ImageOps
+
     try:
-        with Image.open(path) as img:
-            img.load()
-            return to_gray(img)
-    except FileNotFoundError:
-        raise NudgeError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise NudgeError(f"{path}: not an image file that can be read ({e}); give a PNG or "
-                         "JPEG picture of a digit") from None
+        if img.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8):
+            return ImageOps.exif_transpose(img)
+    except Exception:
+        pass
+    return img
+
+
+def _small(img: Any) -> Any:
+    """The picture reduced to at most WORK_SIDE pixels a side (the digit ends up 20x20)."""
+    if max(img.size) <= WORK_SIDE:
+        return img
+    if img.mode in ("1", "P") or img.mode.startswith("I;16"):
+        img = img.convert("RGBA" if img.mode == "P" else "I" if img.mode != "1" else "L")
+    img = img.copy()
+    img.thumbnail((WORK_SIDE, WORK_SIDE))
+    return img
 
 
 def to_gray(img: Any) -> np.ndarray:
-    """A PIL image as grayscale floats in [0, 1], transparency composited onto white."""
+    """A PIL image as grayscale floats in [0, 1], transparency composited onto white;
+    16-bit, 32-bit and floating-point images scaled from their lowest to their highest
+    value (they have no fixed white)."""
     from PIL import Image
 
+    if img.mode in _HIGH_DEPTH:
+        gray = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(gray).all():
+            raise NudgeError("the image holds NaN or infinite values")
+        lo, hi = float(gray.min()), float(gray.max())
+        return ((gray - lo) / (hi - lo) if hi > lo else np.ones_like(gray)).astype(np.float32)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
+    elif img.mode not in ("1", "L", "P", "RGB", "CMYK", "YCbCr", "RGBX", "HSV"):
+        img = img.convert("RGB")
     return np.asarray(img.convert("L"), dtype=np.float32) / 255
 
 
@@ -99,6 +186,11 @@ def prepare(gray: np.ndarray, side: int = 28, box: int = 20) -> np.ndarray:
 
 
 def prepare_file(path: str | Path, n_inputs: int = 784) -> np.ndarray:
-    """Read and prepare an image file for a model with ``n_inputs`` inputs (flattened)."""
+    """Read and prepare an image file for a model with ``n_inputs`` inputs (flattened);
+    every error names the file."""
     side, box = layout_for(n_inputs)
-    return prepare(open_image(path), side, box).reshape(-1)
+    gray = open_image(path)
+    try:
+        return prepare(gray, side, box).reshape(-1)
+    except NudgeError as e:
+        raise NudgeError(f"{path}: {e}") from None
