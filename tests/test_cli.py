@@ -67,20 +67,70 @@ def test_same_seed_same_model(tmp_path, capsys):
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
 
 
-def test_falls_back_to_digits_when_mnist_is_missing(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def offline(monkeypatch):
+    """No MNIST anywhere and no network: every mirror refuses at once."""
+    import nudge.data
+
     monkeypatch.delenv("NUDGE_DATA", raising=False)
     monkeypatch.setattr("nudge.data._SOURCES", {
-        k: {**v, "mirrors": ["http://127.0.0.1:9/"]} for k, v in
-        __import__("nudge.data", fromlist=["_SOURCES"])._SOURCES.items()})
+        k: {**v, "mirrors": ["http://127.0.0.1:9/"]} for k, v in nudge.data._SOURCES.items()})
+
+
+def test_falls_back_to_digits_only_when_nothing_is_configured(tmp_path, capsys, offline):
     code, out, err = run(capsys, "train", "--epochs", "1", "--out",
                          str(tmp_path / "m.safetensors"), "--quiet")
     assert code == 0
-    assert "using the embedded 8x8 digits instead" in err
+    (line,) = [e for e in err.splitlines() if e.startswith("nudge: MNIST")]
+    assert "Using the embedded 8x8 digits instead" in line and "..." not in line
+    assert "a download was tried and failed" in line and "--data-dir DIR" in line
+    assert "--dataset mnist makes this an error" in line
     code, out, err = run(capsys, "train", "--dataset", "mnist", "--epochs", "1", "--out",
                          str(tmp_path / "n.safetensors"))
     assert code == 1 and "--data-dir DIR, or set NUDGE_DATA" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "n.safetensors").exists()
+
+
+def test_fallback_never_replaces_a_model_of_another_dataset(tmp_path, capsys, offline):
+    from nudge import Network, save
+
+    out = tmp_path / "model.safetensors"
+    save(Network([784, 16, 10], seed=0), out, dataset="mnist")
+    before = out.read_bytes()
+    code, _, err = run(capsys, "train", "--epochs", "1", "--out", str(out), "--quiet")
+    assert code == 1 and out.read_bytes() == before
+    last = err.strip().splitlines()[-1]
+    assert "holds a model trained on mnist" in last and "--dataset digits" in last
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--out",
+                       str(out), "--quiet")
+    assert code == 0 and load(out).metadata["dataset"] == "digits"
+
+
+@pytest.mark.parametrize("how", ["typo", "empty", "corrupt", "env-empty"])
+def test_configured_mnist_that_cannot_be_used_is_an_error(how, tmp_path, capsys, offline,
+                                                         monkeypatch, mnist_path):
+    folder = tmp_path / "data"
+    argv = ["--data-dir", str(folder)]
+    if how == "typo":
+        argv = ["--data-dir", str(tmp_path / "dtaa")]
+    if how in ("empty", "env-empty"):
+        folder.mkdir()
+    if how == "env-empty":
+        monkeypatch.setenv("NUDGE_DATA", str(folder))
+        argv = []
+    if how == "corrupt":
+        folder.mkdir()
+        for f in mnist_path.glob("*.gz"):
+            (folder / f.name).write_bytes(f.read_bytes())
+        victim = folder / "train-labels-idx1-ubyte.gz"
+        victim.write_bytes(victim.read_bytes()[:-1000])
+    out = tmp_path / "model.safetensors"
+    out.write_bytes(b"precious")
+    code, _, err = run(capsys, "train", *argv, "--epochs", "1", "--out", str(out), "--quiet")
+    assert code == 1 and out.read_bytes() == b"precious", err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "8x8" not in err
 
 
 def test_evaluate_text_and_json(digits_model, capsys):
@@ -116,6 +166,15 @@ def test_predict_reads_an_image(digits_model, tmp_path, capsys, digits):
 
 @pytest.mark.parametrize("argv,message", [
     (["train", "--epochs", "0"], "must be at least 1"),
+    (["train", "--epochs", "1e20"], "not a whole number"),
+    (["train", "--epochs", "100001"], "at most 100,000"),
+    (["train", "--seed", "-1"], "at least 0"),
+    (["train", "--seed", str(2**32)], "at most"),
+    (["train", "--sizes", "784,100000,10"], "at most 4,096"),
+    (["train", "--sizes", ",".join(["10"] * 70)], "at most 64 layers"),
+    (["train", "--sizes", "784,4096,4096,4096,10"], "at most 25,000,000"),
+    (["train", "--momentum", "1"], "below 1"),
+    (["train", "--train-limit", "99999999999"], "at most"),
     (["train", "--epochs", "ten"], "not a whole number"),
     (["train", "--learning-rate", "nan"], "finite number"),
     (["train", "--sizes", "784,x,10"], "layer sizes"),
@@ -180,3 +239,102 @@ def test_train_on_mnist_subset_and_predict_a_drawn_digit(tmp_path, capsys, mnist
     img.save(tmp_path / "one.png")
     code, out, _ = run(capsys, "predict", str(path), str(tmp_path / "one.png"), "--json")
     assert json.loads(out)["predictions"][0]["digit"] == 1
+
+
+def test_predict_reports_each_image(digits_model, tmp_path, capsys, digits):
+    good = tmp_path / "good.png"
+    Image.fromarray(digits.X_test[0].reshape(8, 8)).resize((80, 80), Image.NEAREST).save(good)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (50, 50), 255).save(blank)
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    paths = [str(blank), str(good), str(tmp_path / "missing.png"), str(tmp_path / "junk.png")]
+    code, out, err = run(capsys, "predict", str(digits_model), *paths)
+    assert code == 1 and out.startswith(f"{good}: ")
+    lines = err.strip().splitlines()
+    assert len(lines) == 4 and "Traceback" not in err
+    assert lines[0].startswith(f"nudge predict: error: {blank}: ") and "blank" in lines[0]
+    assert str(tmp_path / "missing.png") in lines[1] and "junk.png" in lines[2]
+    assert lines[3] == "nudge predict: 3 of 4 images could not be read"
+    code, out, _ = run(capsys, "predict", str(digits_model), *paths, "--json")
+    result = json.loads(out)
+    assert code == 1 and result["failed"] == 3
+    assert [("error" in p) for p in result["predictions"]] == [True, False, True, True]
+    assert result["predictions"][0]["image"] == str(blank)
+
+
+def test_ctrl_c_after_one_step_saves_and_exits_130(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    import nudge.cli.core as core
+
+    real_train = core.train
+
+    def one_step_then_ctrl_c(*args, **kwargs):
+        kwargs.update(every=1, on_steps=lambda progress, net: os.kill(os.getpid(),
+                                                                       signal.SIGINT))
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(core, "train", one_step_then_ctrl_c)
+    out = tmp_path / "m.safetensors"
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "50", "--out",
+                       str(out), "--quiet")
+    assert code == 130 and "stopped by Ctrl-C" in err
+    assert load(out).metadata["stopped"] == "interrupted"
+
+
+def test_failed_save_goes_to_a_fallback_place(tmp_path, capsys, monkeypatch):
+    import nudge.modelfile
+    from nudge.errors import NudgeError
+
+    monkeypatch.setenv("NUDGE_CACHE", str(tmp_path / "cache"))
+    real_save = nudge.modelfile.save
+    wanted = tmp_path / "m.safetensors"
+
+    def disk_full_there(net, path, **metadata):
+        if path == wanted:
+            raise NudgeError(f"{path}: could not be saved (the disk is full; free some space "
+                             "or choose another place)")
+        return real_save(net, path, **metadata)
+
+    monkeypatch.setattr(nudge.modelfile, "save", disk_full_there)
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--out",
+                         str(wanted), "--quiet")
+    assert code == 1 and not wanted.exists()
+    (rescued,) = (tmp_path / "cache" / "rescued").glob("nudge-rescued-*.safetensors")
+    assert f"saved {rescued}" in out
+    last = err.strip().splitlines()[-1]
+    assert "disk is full" in last and f"saved to {rescued} instead" in last
+    assert load(rescued).metadata["dataset"] == "digits"
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: p.with_name("x" * 300), "300 bytes long"),
+    (lambda p: (p.write_bytes(b"old"), p.chmod(0o444), p)[-1], "read-only"),
+    (lambda p: (p.mkdir(), p)[-1], "is a folder"),
+    (lambda p: (__import__("os").mkfifo(p), p)[-1], "FIFO"),
+    (lambda p: p / "sub" / "m.safetensors", "does not exist"),
+])
+def test_unusable_destinations_are_refused_before_training(make, message, tmp_path, capsys):
+    target = make(tmp_path / "m.safetensors")
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--out",
+                         str(target), "--quiet")
+    assert code == 1 and message in err and "training" not in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_out_through_a_symlink_keeps_the_link_and_the_mode(tmp_path, capsys):
+    import os
+
+    real = tmp_path / "real.safetensors"
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(real.name)
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--out",
+                       str(link), "--quiet")
+    assert code == 0, err
+    assert link.is_symlink() and os.readlink(link) == real.name
+    assert real.stat().st_mode & 0o777 == 0o640 and load(link).sizes[0] == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.safetensors",
+                                                          "real.safetensors"]

@@ -63,7 +63,7 @@ def test_bad_images(tmp_path):
     (tmp_path / "x.png").write_bytes(b"not a png")
     with pytest.raises(NudgeError, match="not a picture nudge can read"):
         open_image(tmp_path / "x.png")
-    with pytest.raises(NudgeError, match="no such image"):
+    with pytest.raises(NudgeError, match="missing.png: file not found"):
         open_image(tmp_path / "missing.png")
     with pytest.raises(NudgeError, match="blank"):
         prepare(np.ones((30, 30)))

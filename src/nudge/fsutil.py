@@ -67,30 +67,45 @@ def _folder(path: Path) -> Path:
     return path.parent if str(path.parent) else Path(".")
 
 
+def _check_name(path: Path) -> None:
+    try:
+        name_max = os.pathconf(_folder(path), "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    size = len(os.fsencode(path.name))
+    if size > name_max:
+        raise NudgeError(f"{str(path)[:60]}...: the file name is {size} bytes long, this file "
+                         f"system allows {name_max}; choose a shorter name")
+
+
+def _stat(path: Path, follow: bool = True) -> os.stat_result | None:
+    """``os.stat`` of ``path``, None if there is nothing there, else a one-line error."""
+    try:
+        return os.stat(path, follow_symlinks=follow)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as e:
+        reason = os_reason(e) if isinstance(e, OSError) else str(e)
+        raise NudgeError(f"{str(path)[:200]}: cannot be used ({reason})") from None
+
+
 def write_target(path: str | Path) -> tuple[Path, int | None]:
     """The file a write to ``path`` replaces (a symlink's target) and its permission bits
     (None for a new file), after checking that it may be replaced; see the module."""
     path = Path(path)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    _check_name(path)
+    link = _stat(path, follow=False)
+    target = path
+    if link is not None and stat.S_ISLNK(link.st_mode):
+        target = Path(os.path.realpath(path))
+        _check_name(target)
     folder = _folder(target)
     via = f" (the target of the link {path})" if target != path else ""
-    if not folder.is_dir():
+    folder_st = _stat(folder)
+    if folder_st is None or not stat.S_ISDIR(folder_st.st_mode):
         raise NudgeError(f"{target}{via}: the folder {folder} does not exist; create it or "
                          "choose another path")
-    try:
-        name_max = os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        name_max = 255
-    if len(os.fsencode(target.name)) > name_max:
-        raise NudgeError(f"{str(target)[:80]}...: the file name is "
-                         f"{len(os.fsencode(target.name))} bytes long, this file system "
-                         f"allows {name_max}; choose a shorter name")
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
-    except OSError as e:
-        raise NudgeError(f"{path}: cannot be written ({os_reason(e)})") from None
+    st = _stat(target)
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise NudgeError(f"{target}{via} is a folder; give a file name such as "
@@ -250,10 +265,11 @@ def open_regular(path: str | Path, max_bytes: int | None = None) -> BinaryIO:
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NudgeError(f"{path}: file not found") from None
-    except OSError as e:
-        raise NudgeError(f"{path}: cannot be read ({os_reason(e)})") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise NudgeError(f"{str(path)[:200]}: file not found") from None
+    except (OSError, ValueError) as e:
+        reason = os_reason(e) if isinstance(e, OSError) else str(e)
+        raise NudgeError(f"{str(path)[:200]}: cannot be read ({reason})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

@@ -60,8 +60,6 @@ def open_image(path: str | Path) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
-    if not path.exists():
-        raise NudgeError(f"{path}: no such image file")
     with open_regular(path, MAX_FILE_BYTES) as f:
         try:
             with warnings.catch_warnings():

@@ -174,8 +174,9 @@ def load(path: str | Path) -> Network:
         st = os.stat(path)
     except FileNotFoundError:
         raise _bad(path, "no such model file; train one with `nudge train --out FILE`") from None
-    except OSError as e:
-        raise _bad(path, f"cannot be read ({os_reason(e)})") from None
+    except (OSError, ValueError) as e:
+        reason = os_reason(e) if isinstance(e, OSError) else str(e)
+        raise _bad(path, f"cannot be read ({reason})") from None
     if not stat.S_ISREG(st.st_mode):
         raise _bad(path, "is not a regular file; give a model file saved by `nudge train`")
     try:

@@ -1,4 +1,10 @@
-"""Pieces shared by the CLI commands: option types, data and model loading, output."""
+"""Pieces shared by the CLI commands: option types, data and model loading, output.
+
+Every size and count a user can give has an upper bound, so that a typo (``--epochs
+1e20``, ``--sizes 784,100000,10``) is a one-line error instead of hours of work or an
+exhausted memory; the bounds are the ``MAX_*`` constants below, and the option types
+that check them (:func:`bounded_int`, :func:`layer_sizes`, ``seed_type``).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,69 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..data import DATASETS, Dataset, load_dataset
-from ..errors import DataError, NudgeError
+from ..data import DATASETS, Dataset, load_dataset, load_default
+from ..errors import NudgeError
 from ..jsonable import jsonable
 from ..network import Network
+from ..train import MAX_EPOCHS
+
+# --------------------------------------------------------------------------- bounds
+#: layers of weights in a network (the compiled engine takes at most 64), neurons in a layer
+#: and weights and biases in all (25 million: 100 MB a copy in float32)
+MAX_LAYERS = 64
+MAX_NEURONS = 4096
+MAX_PARAMETERS = 25_000_000
+#: seeds are 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
+#: ``average --draws``, ``descent --epochs``, ``landscape --grid`` (per side) and
+#: ``landscape --points`` (per line)
+MAX_DRAWS = 10_000
+MAX_DESCENT_EPOCHS = 10_000
+MAX_GRID = 201
+MAX_POINTS = 1001
+#: examples, batch sizes, top-k and the like: beyond any dataset nudge reads
+MAX_COUNT = 1_000_000
 
 
 # --------------------------------------------------------------------------- option types
-def positive_int(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+
+
+def bounded_int(least: int, most: int) -> Any:
+    """An option type for whole numbers from ``least`` to ``most``."""
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {least:,}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at most {most:,}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def positive_int(text: str) -> int:
+    """A whole number from 1 to :data:`MAX_COUNT`."""
+    return bounded_int(1, MAX_COUNT)(text)
+
+
+#: ``--epochs`` of training (as :data:`nudge.train.MAX_EPOCHS`)
+epochs_type = bounded_int(1, MAX_EPOCHS)
+#: ``--seed``
+seed_type = bounded_int(0, MAX_SEED)
+
+
+def momentum_type(text: str) -> float:
+    value = nonnegative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be below 1 (0.9 is usual)")
     return value
 
 
@@ -46,15 +99,34 @@ def nonnegative_float(text: str) -> float:
 
 
 def layer_sizes(text: str) -> list[int]:
+    """Layer sizes like 784,16,16,10, within :data:`MAX_LAYERS`, :data:`MAX_NEURONS` and
+    :data:`MAX_PARAMETERS`."""
+    parts = text.replace(" ", "").split(",")
+    if len(parts) > MAX_LAYERS + 2:
+        raise argparse.ArgumentTypeError(
+            f"{len(parts)} layer sizes: a network has at most {MAX_LAYERS} layers after the "
+            f"input ({MAX_LAYERS + 1} sizes)")
     try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+        sizes = [int(s) for s in parts if s]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a list of layer sizes; write them like 784,16,16,10") from None
+            f"{text[:60]!r} is not a list of layer sizes; write them like 784,16,16,10") from None
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: give at least an input and an output layer, each of 1 or more "
+            f"{text[:60]!r}: give at least an input and an output layer, each of 1 or more "
             "neurons, like 784,16,16,10")
+    if len(sizes) > MAX_LAYERS + 1:
+        raise argparse.ArgumentTypeError(
+            f"{len(sizes)} layer sizes: a network has at most {MAX_LAYERS} layers after the "
+            f"input ({MAX_LAYERS + 1} sizes)")
+    if max(sizes) > MAX_NEURONS:
+        raise argparse.ArgumentTypeError(
+            f"a layer of {max(sizes):,} neurons: each layer has at most {MAX_NEURONS:,}")
+    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n > MAX_PARAMETERS:
+        raise argparse.ArgumentTypeError(
+            f"{text[:60]} has {n:,} weights and biases; nudge trains at most "
+            f"{MAX_PARAMETERS:,}: use fewer or smaller layers")
     return sizes
 
 
@@ -84,18 +156,58 @@ def note(message: str) -> None:
 
 
 def load_data(name: str | None, data_dir: str | None) -> Dataset:
-    """Load a dataset; ``auto`` falls back to the embedded digits with a one-line note."""
+    """Load a dataset.  ``auto`` is MNIST; only when nothing says where it is (no
+    --data-dir, no $NUDGE_DATA) and it can be neither found nor downloaded, the embedded
+    digits, with a note that says in full why and what to do (:func:`nudge.data.load_default`)."""
     if name in (None, "auto"):
-        try:
-            return load_dataset("mnist", data_dir)
-        except DataError as e:
-            reason = str(e)
-            if len(reason) > 160:
-                reason = reason[:157] + "..."
-            note(f"MNIST is not available ({reason}); using the embedded 8x8 digits instead "
-                 "(--dataset mnist to insist)")
-            return load_dataset("digits")
+        data, why = load_default(data_dir)
+        if why:
+            note(why)
+        return data
     return load_dataset(name, data_dir)
+
+
+def model_dataset(path: str | Path) -> str | None:
+    """The dataset the model saved at ``path`` was trained on (None: no readable model)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            info = json.loads((f.metadata() or {}).get("nudge", "{}"))
+        dataset = info.get("dataset") if isinstance(info, dict) else None
+        return dataset if isinstance(dataset, str) else None
+    except Exception:
+        return None
+
+
+def save_model(net: Network, out: Path, metadata: dict[str, Any]) -> tuple[Path, str | None]:
+    """Save a trained model to ``out``; if that fails, to a fallback place (nudge's cache,
+    then the temporary folder, then the current folder).  Returns where it was saved and,
+    if not at ``out``, a one-line message saying why and where."""
+    import datetime as dt
+    import os
+    import tempfile
+
+    from ..data import cache_dir
+    from ..modelfile import save
+
+    try:
+        save(net, out, **metadata)
+        return out, None
+    except NudgeError as e:
+        failure = str(e)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"nudge-rescued-{stamp}-{os.getpid()}.safetensors"
+    for folder in (cache_dir() / "rescued", Path(tempfile.gettempdir()), Path.cwd()):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            save(net, folder / name, **metadata)
+        except (NudgeError, OSError):
+            continue
+        return folder / name, (f"{failure}; the trained model was saved to {folder / name} "
+                               "instead: move it where you want it")
+    raise NudgeError(f"{failure}; no other place could be written either (tried nudge's "
+                     "cache, the temporary folder and the current folder): the model is lost")
 
 
 def load_model(path: str) -> Network:

@@ -20,14 +20,19 @@ from .common import (
     add_json_option,
     add_model_argument,
     data_for_model,
+    epochs_type,
     layer_sizes,
     load_data,
     load_model,
+    model_dataset,
+    momentum_type,
     nonnegative_float,
     note,
     positive_float,
     positive_int,
     print_json,
+    save_model,
+    seed_type,
     table,
 )
 
@@ -57,7 +62,8 @@ def register(sub: Any) -> None:
     p.add_argument("--output", choices=OUTPUTS, help="output-layer function")
     p.add_argument("--cost", choices=COSTS, help="cost function")
     p.add_argument("--init", choices=INITS, help="weight initialisation")
-    p.add_argument("--epochs", type=positive_int, help="passes over the training set")
+    p.add_argument("--epochs", type=epochs_type, help="passes over the training set "
+                   "(at most 100,000)")
     p.add_argument("--batch-size", type=batch_size_type, default=argparse.SUPPRESS,
                    metavar="B", help="mini-batch size, or 'full' for full-batch gradient descent")
     p.add_argument("--learning-rate", "--eta", type=positive_float, metavar="ETA",
@@ -71,12 +77,13 @@ def register(sub: Any) -> None:
                    help="where the cosine schedule ends (default: the preset's, else 0)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="sgd (default), momentum or adam")
-    p.add_argument("--momentum", type=nonnegative_float, default=0.9,
+    p.add_argument("--momentum", type=momentum_type, default=0.9,
                    help="momentum coefficient mu for --optimizer momentum (default 0.9)")
     p.add_argument("--weight-decay", type=nonnegative_float, metavar="LAMBDA",
                    help="L2 weight decay lambda: adds lambda/2 * sum(w^2) to the cost "
                         "(default: the preset's)")
-    p.add_argument("--seed", type=int, help="fixes initialisation and shuffling "
+    p.add_argument("--seed", type=seed_type, help="fixes initialisation and shuffling, 0 to "
+                   "2^32-1 "
                    "(default: a random seed, recorded in the model file)")
     p.add_argument("--train-limit", type=positive_int, metavar="N",
                    help="use only the first N training images")
@@ -125,7 +132,7 @@ def register(sub: Any) -> None:
 
 # ====================================================================== train
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..modelfile import check_writable, save
+    from ..modelfile import check_writable, file_size
 
     out = check_writable(args.out)
     if args.plot and not args.plot.lower().endswith(".png"):
@@ -134,6 +141,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.plot:
         check_writable(args.plot)
     data = load_data(args.dataset, args.data_dir)
+    if args.dataset in (None, "auto") and data.name == "digits":
+        trained_on = model_dataset(out)
+        if trained_on not in (None, "digits"):
+            raise NudgeError(f"{out} holds a model trained on {trained_on}, and this run would "
+                             "train on the embedded 8x8 digits instead (see the note above); "
+                             "nothing was trained or replaced: pass --dataset digits to "
+                             "replace it anyway, or choose another --out")
     if args.train_limit or args.test_limit:
         data = data.subset(args.train_limit, args.test_limit)
 
@@ -151,6 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          "training images: use a smaller one, or 'full'")
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
     net = setup.network(seed)
+    check_writable(out, size=file_size(net))
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
         print(f"training {net!r}\n  on {data!r}, {epochs} epochs, batch size "
@@ -178,23 +193,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         "history": history.to_dict()["epochs"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    save(net, out, **metadata)
+    saved, problem = save_model(net, out, metadata)
+    plotted = False
     if args.plot:
         from ..plots import plot_history
 
-        plot_history(history, args.plot, title=f"{'-'.join(map(str, sizes))} on {data.name}")
+        try:
+            plot_history(history, args.plot,
+                         title=f"{'-'.join(map(str, sizes))} on {data.name}")
+            plotted = True
+        except NudgeError as e:
+            problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
+    # exit status: 1 if something was not saved where asked, else 130 after Ctrl-C
+    status = 1 if problem else 130 if history.stopped == "interrupted" else 0
     if history.stopped == "interrupted":
         note(f"stopped by Ctrl-C after epoch {len(history.epochs)}; the model so far is saved")
     if args.json:
         print_json({
             "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
             "train_cost": last.train_cost, "epochs": len(history.epochs),
-            "train_seconds": history.train_seconds, "model_path": str(out),
-            "plot_path": args.plot, "dataset": data.name, "sizes": sizes, "seed": seed,
+            "train_seconds": history.train_seconds, "model_path": str(saved),
+            "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
+            "seed": seed,
             "stopped": history.stopped, "settings": history.settings,
-            "history": history.to_dict()["epochs"],
+            "history": history.to_dict()["epochs"], "error": problem,
         })
-        return 0
+        if problem:
+            raise NudgeError(problem)
+        return status
     rows = []
     n = len(history.epochs)
     show = set(range(n)) if n <= 12 else set(range(0, n, max(1, n // 10))) | {n - 1}
@@ -206,11 +232,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                          f"{r.train_cost:.4f}" if r.train_cost is not None else "-",
                          f"{elapsed:.2f}s"])
     print(table(["epoch", "test accuracy", "test cost", "train cost", "time"], rows))
-    print(f"\nsaved {out}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test images, "
-          f"{history.train_seconds:.1f}s of training)")
-    if args.plot:
+    print(f"\nsaved {saved}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test "
+          f"images, {history.train_seconds:.1f}s of training)")
+    if plotted:
         print(f"plot  {args.plot}")
-    return 0
+    if problem:
+        raise NudgeError(problem)
+    return status
 
 
 # ====================================================================== evaluate
@@ -243,28 +271,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ====================================================================== predict
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Each image on its own: a reading, or one line saying why not (naming the file);
+    exit 1 if any image could not be read."""
     from ..images import layout_for, prepare_file
 
     net = load_model(args.model)
     layout_for(net.sizes[0])
-    results = []
+    results: list[dict[str, Any]] = []
     for path in args.images:
-        x = prepare_file(path, net.sizes[0])
+        try:
+            x = prepare_file(path, net.sizes[0])
+        except NudgeError as e:
+            results.append({"image": path, "error": str(e)})
+            continue
+        except MemoryError:
+            results.append({"image": path, "error": f"{path}: too large to prepare (out of "
+                            "memory)"})
+            continue
         out = net.feedforward(x)
         results.append({"image": path, "digit": int(np.argmax(out)),
                         "activations": [round(float(v), 6) for v in out]})
+    failed = [r for r in results if "error" in r]
     if args.json:
-        print_json({"model": args.model, "predictions": results})
-        return 0
-    classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
-    for r in results:
-        label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
-        print(f"{r['image']}: {label}")
-        for i, a in enumerate(r["activations"]):
-            bar = "#" * round(a * 30)
-            mark = " <" if i == r["digit"] else ""
-            print(f"  {i}  {a:.4f}  {bar}{mark}")
-    return 0
+        print_json({"model": args.model, "predictions": results, "failed": len(failed)})
+    else:
+        classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
+        for r in results:
+            if "error" in r:
+                print(f"nudge predict: error: {r['error']}", file=sys.stderr, flush=True)
+                continue
+            label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
+            print(f"{r['image']}: {label}")
+            for i, a in enumerate(r["activations"]):
+                bar = "#" * round(a * 30)
+                mark = " <" if i == r["digit"] else ""
+                print(f"  {i}  {a:.4f}  {bar}{mark}", flush=i == len(r["activations"]) - 1)
+        if failed and len(results) > 1:
+            print(f"nudge predict: {len(failed)} of {len(results)} images could not be read",
+                  file=sys.stderr)
+    return 1 if failed else 0
 
 
 # ====================================================================== info
