@@ -1,6 +1,6 @@
 """Accuracy of the presets on full MNIST over several seeds (the README's Results table).
 
-    python benchmarks/accuracy.py                       # both presets, seeds 1 2 3
+    python benchmarks/accuracy.py                       # every preset, seeds 1 2 3
     python benchmarks/accuracy.py --preset 3b1b --seeds 1 2 3 4 5 -- --optimizer adam
 
 Each run is exactly ``nudge train --preset P --seed S --json [extra options]``,
@@ -44,7 +44,7 @@ def run(preset: str, seed: int, extra: list[str], data_dir: str | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", nargs="+", default=["nielsen", "3b1b"])
+    parser.add_argument("--preset", nargs="+", default=["nielsen", "3b1b", "nielsen-ch3"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--data-dir")
     parser.add_argument("--out", default=str(Path(__file__).with_name("accuracy.json")))
