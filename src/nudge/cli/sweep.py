@@ -1,0 +1,225 @@
+"""``nudge sweep``: the product of option lists, one training run per point, results in a
+JSON-lines file that a rerun resumes from; ``--report`` summarises such a file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ..errors import NudgeError
+from ..presets import PRESETS
+from ..sweep import expand, read, run_sweep, summarise, text, worker_count
+from ..sweep.grid import MAX_POINTS, OPTIONS, flag
+from ..sweep.summary import check_axes
+from .common import (
+    add_json_option,
+    load_data,
+    note,
+    positive_float,
+    positive_int,
+    print_json,
+)
+
+_HELP = {
+    "dataset": "datasets (auto, mnist, fashion-mnist, digits; default auto)",
+    "preset": f"presets to start from ({', '.join(PRESETS)}; default 3b1b)",
+    "sizes": "architectures, input first, separated by /: 784,16,10/784,16,16,10",
+    "hidden": "hidden layers only, separated by /: 4/16/16,16 (none: no hidden layer)",
+    "activation": "hidden-layer activations: sigmoid,relu,tanh",
+    "output": "output functions: sigmoid,softmax",
+    "cost": "cost functions: quadratic,cross-entropy",
+    "init": "weight initialisations: scaled,normal",
+    "optimizer": "optimizers: sgd,momentum,adam",
+    "momentum": "momentum coefficients in [0, 1)",
+    "epochs": "numbers of epochs",
+    "batch_size": "mini-batch sizes (full: full-batch gradient descent)",
+    "learning_rate": "learning rates eta",
+    "schedule": "learning-rate schedules: constant,cosine",
+    "min_learning_rate": "where the cosine schedule ends",
+    "weight_decay": "L2 weight decays lambda",
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep", help="many training runs: the product of option lists, resumable",
+        description="Train one network for every combination of the comma-separated option "
+                    "lists and seeds, on a local process pool (one worker per core) or a Dask "
+                    "cluster (--scheduler). Each finished run is appended at once to --out as "
+                    "a JSON line; running the same command again skips the runs already there. "
+                    "Prints mean +- sd over the seeds for each setting. Options left out take "
+                    "the preset's value.",
+        epilog="example: nudge sweep --learning-rate 0.3,1,3 --batch-size 10,100 --seeds 1-5 "
+               f"--epochs 10 --out sweep.jsonl --plot sweep.png  (at most {MAX_POINTS:,} "
+               "points)")
+    for option in OPTIONS:
+        names = [flag(option)] + (["--eta"] if option == "learning_rate" else [])
+        p.add_argument(*names, dest=option, metavar="LIST", help=_HELP[option])
+    p.add_argument("--seeds", metavar="LIST", help="seeds, as numbers and ranges: 1-5,10 "
+                   "(default 1)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder holding the IDX files (else $NUDGE_DATA, then the cache)")
+    p.add_argument("--train-limit", type=positive_int, metavar="N",
+                   help="use only the first N training images")
+    p.add_argument("--test-limit", type=positive_int, metavar="N",
+                   help="use only the first N test images")
+    p.add_argument("--train-cost", action="store_true",
+                   help="also record the training-set cost after each epoch (slower)")
+    p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
+                   help="results file, one JSON line per run (default: %(default)s)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help=f"local worker processes (default: one per core, here {worker_count()})")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 or "
+                        'tls://HOST:8786 (pip install "nudge[cluster]")')
+    p.add_argument("--timeout", type=positive_float, default=30, metavar="SECONDS",
+                   help="how long to wait for the scheduler and its first worker "
+                        "(default: %(default)s)")
+    p.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate for a tls:// scheduler")
+    p.add_argument("--tls-cert", metavar="FILE", help="this client's TLS certificate")
+    p.add_argument("--tls-key", metavar="FILE", help="this client's TLS private key")
+    p.add_argument("--report", metavar="FILE",
+                   help="summarise an existing results file instead of running a sweep")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="heat map of accuracy over two swept options, and accuracy per epoch "
+                        "(mean +- sd over seeds)")
+    p.add_argument("--axes", metavar="A,B", help="the heat map's two options, e.g. "
+                   "learning-rate,batch-size (default: the two swept with most values)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(p)
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    if args.plot:
+        from ..modelfile import check_writable
+
+        if not args.plot.lower().endswith(".png"):
+            raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name "
+                             "ending in .png")
+        check_writable(args.plot)
+    if args.report:
+        return _report(args)
+    return _sweep(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    given = [flag(o) for o in (*OPTIONS, "seeds", "scheduler", "workers", "train_limit",
+                               "test_limit") if getattr(args, o) is not None]
+    if given:
+        raise NudgeError(f"--report summarises a file; leave out {', '.join(given)} (or leave "
+                         "out --report to run a sweep)")
+    records, notes = read(args.report)
+    for n in notes:
+        note(n)
+    summary = summarise(records)
+    _finish(args, summary, {"file": args.report, "notes": notes})
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    loaded: dict[str, Any] = {}
+
+    def dataset(name: str) -> Any:
+        if name not in loaded:
+            data = load_data(name, args.data_dir)
+            if args.train_limit or args.test_limit:
+                data = data.subset(args.train_limit, args.test_limit)
+            loaded[name] = data
+            loaded.setdefault(data.name, data)
+        return loaded[name]
+
+    grid = expand({o: getattr(args, o) for o in OPTIONS}, seeds=args.seeds or "1",
+                  datasets=dataset, train_limit=args.train_limit, test_limit=args.test_limit)
+    check_axes(args.axes, _swept_settings(grid))
+    client = _client(args) if args.scheduler else None
+    where = (f"the Dask cluster at {args.scheduler}" if client is not None
+             else f"{min(args.workers or worker_count(), len(grid.points))} local worker(s)")
+    bar: Any = None
+    done = [0]
+
+    def before(todo: int, skipped: int) -> None:
+        nonlocal bar
+        if not args.json:
+            note(f"sweep: {len(grid.points)} runs ({skipped} already in {args.out}); "
+                 f"running {todo} on {where}")
+        if todo and not args.quiet and not args.json and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=todo, unit="run", desc="sweep", dynamic_ncols=True)
+
+    def on_result(record: dict[str, Any]) -> None:
+        done[0] += 1
+        if bar is not None:
+            bar.update(1)
+
+    started = time.perf_counter()
+    try:
+        run = run_sweep(grid, args.out, workers=args.workers, data_dir=args.data_dir,
+                        client=client, datasets=loaded, train_cost=args.train_cost,
+                        before=before, on_result=on_result)
+    except KeyboardInterrupt:
+        note(f"{done[0]} run(s) finished now are in {args.out}; run the same command again "
+             "to do the rest")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if client is not None:
+            client.close()
+    for n in run.notes:
+        note(n)
+    summary = summarise(run.records)
+    _finish(args, summary, {
+        "out": args.out, "points": run.points, "skipped": run.skipped, "ran": run.ran,
+        "engine": "dask" if client is not None else "local",
+        "workers": None if client is not None else min(args.workers or worker_count(),
+                                                       max(1, run.ran)),
+        "wall_seconds": round(time.perf_counter() - started, 3), "notes": run.notes})
+    return 0
+
+
+def _swept_settings(grid: Any) -> list[str]:
+    from ..sweep.summary import varying
+
+    return varying([{"settings": p.settings} for p in grid.points])
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from ..sweep.runner import connect
+
+    security = None
+    tls = (args.tls_ca_file, args.tls_cert, args.tls_key)
+    if any(tls):
+        if not all(tls):
+            raise NudgeError("TLS needs all three of --tls-ca-file, --tls-cert and --tls-key")
+        try:
+            from distributed.security import Security
+        except ImportError:
+            raise NudgeError('--scheduler needs Dask distributed: pip install '
+                             '"nudge[cluster]"') from None
+        security = Security(tls_ca_file=args.tls_ca_file, tls_client_cert=args.tls_cert,
+                            tls_client_key=args.tls_key, require_encryption=True)
+    return connect(args.scheduler, security, timeout=args.timeout)
+
+
+def _finish(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, Any]) -> None:
+    plot = None
+    if args.plot:
+        if not summary["rows"]:
+            raise NudgeError(f"--plot {args.plot}: there are no results to plot yet")
+        from ..sweep.plots import plot_sweep
+
+        axes = check_axes(args.axes, summary["swept"])
+        plot = str(plot_sweep(summary, args.plot, axes=axes))
+    if args.json:
+        print_json({**extra, **summary, "plot": plot})
+        return
+    if summary["rows"]:
+        print(text(summary))
+    else:
+        print("no results yet")
+    if plot:
+        print(f"plot  {plot}")

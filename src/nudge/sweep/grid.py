@@ -1,0 +1,259 @@
+"""The grid of a sweep: option lists as the user writes them, and their product.
+
+Every training option takes a comma-separated list (``--learning-rate 0.3,1,3``);
+layer sizes take architectures separated by ``/`` (``--sizes 784,16,10/784,30,10``,
+``--hidden 16/16,16/none``); ``--seeds`` takes lists and ranges (``1-5,10``).  The grid
+is the product of the lists; each point becomes a full training set-up through
+:func:`nudge.settings.resolve` (the one place where a preset and options are merged),
+so two ways of writing the same set-up are one point.  A point's :func:`point_key` is
+a hash of its settings and seed: the results file is keyed by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..data import DATASETS
+from ..errors import NudgeError
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
+from ..optimizers import OPTIMIZERS
+from ..presets import PRESETS
+from ..settings import resolve
+from ..train import MAX_EPOCHS, SCHEDULES
+
+#: the most grid points one sweep may have (a typo such as --seeds 1-1e9 is an error)
+MAX_POINTS = 100_000
+#: the most values one option's list may have
+MAX_VALUES = 10_000
+#: seeds are 0 .. 2**31 - 1, as nudge train's
+MAX_SEED = 2**31 - 1
+#: the options that take lists, in the order the table shows them
+OPTIONS = ("dataset", "preset", "sizes", "hidden", "activation", "output", "cost", "init",
+           "optimizer", "momentum", "epochs", "batch_size", "learning_rate", "schedule",
+           "min_learning_rate", "weight_decay")
+#: the settings a result line records: these and the seed identify a grid point
+SETTINGS = ("dataset", "train_limit", "test_limit", "preset", "sizes", "activation", "output",
+            "cost", "init", "optimizer", "momentum", "epochs", "batch_size", "learning_rate",
+            "schedule", "min_learning_rate", "weight_decay")
+
+
+def flag(option: str) -> str:
+    """The command-line spelling of an option: ``batch_size`` -> ``--batch-size``."""
+    return "--" + option.replace("_", "-")
+
+
+# --------------------------------------------------------------------------- one value
+def _number(option: str, text: str, kind: type, low: float, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise NudgeError(f"{flag(option)}: {text!r} is not {what}") from None
+    if kind is float and not math.isfinite(value):
+        raise NudgeError(f"{flag(option)}: {text!r} must be a finite number")
+    too_low = value <= low if low_open else value < low
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = f"above {low:g}" if low_open else f"at least {low:g}"
+        hi = "" if high is None else (f" and below {high:g}" if high_open
+                                      else f" and at most {high:,}")
+        raise NudgeError(f"{flag(option)}: {text!r} must be {lo}{hi}")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(option: str, text: str) -> str:
+        if text not in choices:
+            raise NudgeError(f"{flag(option)}: unknown value {text!r}; choose from "
+                             f"{', '.join(choices)}")
+        return text
+    return parse
+
+
+def _layers(option: str, text: str) -> list[int]:
+    if option == "hidden" and text.lower() == "none":
+        return []
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise NudgeError(f"{flag(option)}: {text!r} is not a list of layer sizes; write each "
+                         "like 784,16,10 and separate architectures with /") from None
+    least = 1 if option == "hidden" else 2
+    if len(sizes) < least or any(s < 1 for s in sizes):
+        raise NudgeError(f"{flag(option)}: {text!r} needs at least {least} layer(s) of 1 or "
+                         "more neurons" + (" (none: no hidden layer)" if least == 1 else ""))
+    return sizes
+
+
+def _batch_size(option: str, text: str) -> int | None:
+    return None if text.lower() == "full" else _number(option, text, int, 1)
+
+
+PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "dataset": _choice(("auto", *DATASETS)),
+    "preset": _choice(tuple(PRESETS)),
+    "sizes": _layers,
+    "hidden": _layers,
+    "activation": _choice(ACTIVATIONS),
+    "output": _choice(OUTPUTS),
+    "cost": _choice(COSTS),
+    "init": _choice(INITS),
+    "optimizer": _choice(OPTIMIZERS),
+    "momentum": lambda o, t: _number(o, t, float, 0, 1, high_open=True),
+    "epochs": lambda o, t: _number(o, t, int, 1, MAX_EPOCHS),
+    "batch_size": _batch_size,
+    "learning_rate": lambda o, t: _number(o, t, float, 0, low_open=True),
+    "schedule": _choice(SCHEDULES),
+    "min_learning_rate": lambda o, t: _number(o, t, float, 0),
+    "weight_decay": lambda o, t: _number(o, t, float, 0),
+}
+
+
+# --------------------------------------------------------------------------- lists
+def _unique(values: list[Any]) -> list[Any]:
+    """The values without repeats (1 and 1.0 are one), in the order given."""
+    seen: set[str] = set()
+    out = []
+    for v in values:
+        key = json.dumps(v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def _split(option: str, text: str, separator: str) -> list[str]:
+    parts = [p.strip() for p in str(text).replace(" ", "").split(separator)]
+    if not parts or any(p == "" for p in parts):
+        raise NudgeError(f"{flag(option)} {text!r}: an empty value; separate the values "
+                         f"with single {separator!r}")
+    if len(parts) > MAX_VALUES:
+        raise NudgeError(f"{flag(option)}: {len(parts):,} values; give at most {MAX_VALUES:,}")
+    return parts
+
+
+def parse_list(option: str, text: str) -> list[Any]:
+    """The values of one option's list (``/`` between architectures, else ``,``)."""
+    if option not in PARSERS:
+        raise NudgeError(f"{option!r} cannot be swept; sweep one of {', '.join(OPTIONS)}")
+    separator = "/" if option in ("sizes", "hidden") else ","
+    return _unique([PARSERS[option](option, p) for p in _split(option, text, separator)])
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from a list of numbers and ranges: ``"1-5,10"`` -> ``[1, 2, 3, 4, 5, 10]``."""
+    seeds: list[int] = []
+    for part in _split("seeds", text, ","):
+        if part.startswith("-"):
+            raise NudgeError(f"--seeds: {part!r}: seeds are whole numbers of 0 or more")
+        low, dash, high = part.partition("-")
+        first = _number("seeds", low, int, 0, MAX_SEED)
+        last = _number("seeds", high, int, 0, MAX_SEED) if dash else first
+        if last < first:
+            raise NudgeError(f"--seeds: the range {part!r} runs backwards; write it "
+                             f"{last}-{first}")
+        if len(seeds) + last - first + 1 > MAX_VALUES:
+            raise NudgeError(f"--seeds {text!r}: more than {MAX_VALUES:,} seeds; give fewer")
+        seeds.extend(range(first, last + 1))
+    return _unique(seeds)
+
+
+# --------------------------------------------------------------------------- the grid
+@dataclass(frozen=True)
+class Point:
+    """One training run of the grid: its settings (see :data:`SETTINGS`) and seed."""
+
+    settings: dict[str, Any] = field(hash=False)
+    seed: int
+    key: str
+
+
+def point_key(settings: Mapping[str, Any], seed: int) -> str:
+    """A short hash naming a grid point; equal settings and seed give equal keys."""
+    canon = json.dumps({"settings": {k: settings.get(k) for k in SETTINGS}, "seed": seed},
+                       sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:20]
+
+
+@dataclass
+class Grid:
+    """The option lists of a sweep and the points they make."""
+
+    lists: dict[str, list[Any]]           # the options given, each with its values
+    seeds: list[int]
+    points: list[Point]
+
+    @property
+    def swept(self) -> list[str]:
+        """The options with more than one value (the table's and plot's axes)."""
+        return [o for o in OPTIONS if len(self.lists.get(o, [])) > 1]
+
+
+def grid_size(lists: Mapping[str, list[Any]], seeds: list[int]) -> int:
+    return math.prod(len(v) for v in lists.values()) * len(seeds)
+
+
+def expand(texts: Mapping[str, str | None], seeds: str = "1",
+           datasets: Callable[[str], Any] | None = None,
+           train_limit: int | None = None, test_limit: int | None = None) -> Grid:
+    """The grid of the options given as text (None: not given, the preset's value).
+
+    ``datasets(name)`` returns the (already limited) :class:`nudge.Dataset` called
+    ``name`` — needed to resolve layer sizes and to check batch sizes — and may
+    replace ``auto`` by the dataset it found (the dataset's ``name``).
+    """
+    lists = {o: parse_list(o, t) for o, t in texts.items() if t is not None}
+    if "sizes" in lists and "hidden" in lists:
+        raise NudgeError("--sizes and --hidden both give the layers; use one of them")
+    seed_list = parse_seeds(seeds)
+    n = grid_size(lists, seed_list)
+    if n > MAX_POINTS:
+        raise NudgeError(f"the grid has {n:,} points; a sweep may have at most "
+                         f"{MAX_POINTS:,}: give shorter lists")
+    lists.setdefault("dataset", ["auto"])
+    lists.setdefault("preset", ["3b1b"])
+    names = list(lists)
+    points: list[Point] = []
+    seen: set[str] = set()
+    for values in itertools.product(*(lists[o] for o in names)):
+        given = dict(zip(names, values))
+        data = _load(datasets, given.pop("dataset"))
+        settings = _settings(given, data, train_limit, test_limit)
+        for seed in seed_list:
+            key = point_key(settings, seed)
+            if key not in seen:
+                seen.add(key)
+                points.append(Point(settings, seed, key))
+    return Grid(lists, seed_list, points)
+
+
+def _load(datasets: Callable[[str], Any] | None, name: str) -> Any:
+    if datasets is None:
+        from ..data import load_dataset
+
+        return load_dataset("digits" if name == "auto" else name)
+    return datasets(name)
+
+
+def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
+              test_limit: int | None) -> dict[str, Any]:
+    """One combination of the lists as the full settings of a run."""
+    preset = given.pop("preset")
+    if "batch_size" not in given:
+        given["batch_size"] = "preset"
+    setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
+    n_train = len(data.X_train)
+    if setup.batch_size is not None and setup.batch_size > n_train:
+        raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train} "
+                         f"training images of {data.name}: use a smaller one, or 'full'")
+    settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
+                **setup.to_dict()}
+    settings["momentum"] = float(settings["momentum"])
+    return {k: settings[k] for k in SETTINGS}

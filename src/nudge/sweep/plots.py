@@ -1,0 +1,151 @@
+"""The sweep's figure: final test accuracy over two swept settings (a heat map), and the
+test accuracy after each epoch as bands (mean ± sd over the seeds) for each setting.
+
+With one swept setting the left panel is accuracy against it (mean ± sd); with none,
+only the bands are drawn.  When more than two settings are swept, each heat-map cell
+shows the best mean over the settings that are not on its axes (the title says so).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..plots import new_figure, save_figure
+from .summary import describe, label, show
+
+#: the most settings drawn as bands (the best ones by mean final accuracy)
+MAX_BANDS = 10
+#: settings the heat map prefers as axes, in this order, among those with most values
+_PREFERRED = ("learning_rate", "batch_size", "sizes", "epochs", "weight_decay")
+
+
+def _values(rows: list[dict[str, Any]], name: str) -> list[Any]:
+    """A setting's distinct values: numbers sorted (full batch last), others as they come."""
+    seen: dict[str, Any] = {}
+    for row in rows:
+        seen.setdefault(json.dumps(row["swept"][name]), row["swept"][name])
+    values = list(seen.values())
+    if all(isinstance(v, (int, float)) or v is None for v in values):
+        values.sort(key=lambda v: (v is None, v if v is not None else 0))
+    elif name == "sizes":
+        values.sort(key=lambda v: (len(v), v))
+    return values
+
+
+def choose_axes(summary: dict[str, Any]) -> tuple[str, ...]:
+    """The two swept settings with the most values (the preferred ones on ties)."""
+    swept = summary["swept"]
+
+    def rank(name: str) -> tuple[int, int]:
+        pref = _PREFERRED.index(name) if name in _PREFERRED else len(_PREFERRED)
+        return (-len(_values(summary["rows"], name)), pref)
+
+    return tuple(sorted(swept, key=rank)[:2])
+
+
+def _mean(row: dict[str, Any]) -> float:
+    m = row["test_accuracy"]["mean"]
+    return math.nan if m is None else 100 * m
+
+
+def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...]) -> None:
+    rows = summary["rows"]
+    x_name, y_name = axes
+    xs, ys = _values(rows, x_name), _values(rows, y_name)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for row in rows:
+        i = ys.index(row["swept"][y_name])
+        j = xs.index(row["swept"][x_name])
+        value = _mean(row)
+        if not math.isnan(value) and (math.isnan(grid[i, j]) or value > grid[i, j]):
+            grid[i, j] = value
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.8")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", origin="lower")
+    fig.colorbar(image, ax=ax, label="test accuracy (%)")
+    ax.set_xticks(range(len(xs)), [show(x_name, v) for v in xs],
+                  rotation=45 if x_name == "sizes" else 0)
+    ax.set_yticks(range(len(ys)), [show(y_name, v) for v in ys])
+    ax.set_xlabel(label(x_name))
+    ax.set_ylabel(label(y_name))
+    if len(xs) * len(ys) <= 150:
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                v = grid[i, j]
+                ax.text(j, i, "diverged" if math.isnan(v) else f"{v:.1f}", ha="center",
+                        va="center", fontsize=7, color="black" if math.isnan(v) or
+                        v > np.nanmean(grid) else "white")
+    others = [label(s) for s in summary["swept"] if s not in axes]
+    ax.set_title("mean test accuracy over seeds"
+                 + (f"\n(best over {', '.join(others)})" if others else ""))
+
+
+def _line(ax: Any, summary: dict[str, Any], name: str) -> None:
+    rows = summary["rows"]
+    xs = _values(rows, name)
+    by_value = {json.dumps(r["swept"][name]): r for r in rows}
+    means, sds = [], []
+    for v in xs:
+        r = by_value[json.dumps(v)]
+        means.append(_mean(r))
+        sd = r["test_accuracy"]["sd"]
+        sds.append(0.0 if sd is None else 100 * sd)
+    positions = range(len(xs))
+    ax.errorbar(positions, means, yerr=sds, fmt="o-", capsize=3)
+    ax.set_xticks(positions, [show(name, v) for v in xs],
+                  rotation=45 if name == "sizes" else 0)
+    ax.set_xlabel(label(name))
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_title("mean ± sd over seeds")
+    ax.grid(alpha=0.3)
+
+
+def _bands(ax: Any, summary: dict[str, Any]) -> None:
+    rows = [r for r in summary["rows"] if r["per_epoch"]["epoch"]]
+    rows = sorted(rows, key=lambda r: -_mean(r) if not math.isnan(_mean(r)) else math.inf)
+    drawn = rows[:MAX_BANDS]
+    import matplotlib
+    from matplotlib.ticker import MaxNLocator
+
+    cmap = matplotlib.colormaps["viridis"]
+    colors = [cmap(i / max(1, len(drawn) - 1)) for i in range(len(drawn))]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for row, color in zip(drawn, colors):
+        pe = row["per_epoch"]
+        mean = 100 * np.asarray(pe["accuracy_mean"], dtype=np.float64)
+        sd = 100 * np.asarray([0.0 if s is None else s for s in pe["accuracy_sd"]])
+        ax.plot(pe["epoch"], mean, color=color, label=describe(row), lw=1.5)
+        ax.fill_between(pe["epoch"], mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    total = len(summary["rows"])
+    ax.set_title("test accuracy per epoch, mean ± sd over seeds"
+                 + (f"\n({len(drawn)} best of {total} settings)" if total > len(drawn) else ""))
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(fontsize=7, loc="lower right")
+
+
+def plot_sweep(summary: dict[str, Any], path: str | Path,
+               axes: tuple[str, ...] | None = None, title: str = "") -> Path:
+    """The sweep's figure, written atomically as PNG."""
+    swept = summary["swept"]
+    axes = axes or choose_axes(summary)
+    if swept:
+        fig, (left, right) = new_figure(1, 2, figsize=(13, 5))
+        if len(axes) == 2:
+            _heat_map(left, fig, summary, axes)
+        else:
+            _line(left, summary, axes[0])
+    else:
+        fig, right = new_figure(1, 1, figsize=(7, 5))
+    _bands(right, summary)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

@@ -1,0 +1,169 @@
+"""The results file of a sweep: one JSON line per finished run, appended at once.
+
+Only the sweep's client process writes it (workers return their results), one
+``write`` of a whole line per run followed by ``fsync``, while holding an exclusive
+lock on the file so that two sweeps cannot write to it at once.  A run is known by
+its key (:func:`nudge.sweep.grid.point_key` of its settings and seed): a rerun skips
+the keys already in the file, so a sweep stopped by Ctrl-C, a crash or a closed
+laptop resumes, and no point is ever written twice.
+
+A crash can leave the last line half written (or, after a power cut, padded with
+zero bytes).  Opening the file for a sweep repairs that: a last line that is not a
+whole result is cut off (its run is done again); a whole result missing only its
+newline gets one.  Any other line that is not a result is an error, never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import NudgeError
+from ..jsonable import jsonable
+from .grid import point_key
+
+try:                                   # POSIX; elsewhere the file is not locked
+    import fcntl
+except ImportError:                    # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The result on one line, or None if the line is not a whole result."""
+    try:
+        obj = json.loads(line.strip(b"\x00 \t\r\n").decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if (not isinstance(obj, dict) or not isinstance(obj.get("settings"), dict)
+            or not isinstance(obj.get("seed"), int) or not isinstance(obj.get("diverged"), bool)):
+        return None
+    obj["key"] = point_key(obj["settings"], obj["seed"])
+    return obj
+
+
+def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, bool]:
+    """``(records, bytes of whole results, last line whole but for its newline)`` from a
+    results file's contents.  Raises on a line that is not a result, unless it is the last."""
+    lines = data.split(b"\n")
+    ends_open = lines[-1] != b""            # the last line has no newline
+    if not ends_open:
+        lines.pop()
+    records: list[dict[str, Any]] = []
+    good = 0
+    for number, line in enumerate(lines, start=1):
+        last = number == len(lines)
+        if not line.strip(b"\x00 \t\r"):
+            if not last or not ends_open:
+                good += len(line) + 1
+            continue
+        record = _record(line)
+        if record is None:
+            if last:
+                return records, good, False
+            raise NudgeError(f"{path} line {number} is not a nudge sweep result; remove that "
+                             "line (or choose another --out)")
+        records.append(record)
+        if last and ends_open:
+            return records, good + len(line), True
+        good += len(line) + 1
+    return records, good, False
+
+
+def read(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The results in a file (for a report; nothing is changed) and notes about it."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NudgeError(f"{path}: no such results file; run nudge sweep --out {path} "
+                         "first") from None
+    except OSError as e:
+        raise NudgeError(f"{path}: cannot read it ({e.strerror})") from None
+    records, good, whole = parse(data, path)
+    notes = []
+    if good < len(data) and not whole:
+        notes.append(f"{path}: the last line is half written (a run stopped while writing); "
+                     "it is left out, and the next sweep into this file repairs it")
+    return _unique(records, notes, path), notes
+
+
+def _unique(records: list[dict[str, Any]], notes: list[str],
+            path: str | Path) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for r in records:
+        seen.setdefault(r["key"], r)
+    if len(seen) < len(records):
+        notes.append(f"{path}: {len(records) - len(seen)} repeated result(s) counted once")
+    return list(seen.values())
+
+
+class ResultsFile:
+    """The results file, open and locked for a sweep: ``done`` maps the keys already
+    in it to their results; :meth:`append` adds one."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.notes: list[str] = []
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise NudgeError(f"--out {self.path}: the folder {folder} does not exist; create "
+                             "it or choose another path")
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        except OSError as e:
+            raise NudgeError(f"--out {self.path}: cannot write it ({e.strerror}); choose "
+                             "another path") from None
+        try:
+            self._lock()
+            self.done = {r["key"]: r for r in self._repair()}
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def _lock(self) -> None:
+        if fcntl is None:                   # pragma: no cover
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise NudgeError(f"--out {self.path} is being written by another nudge sweep; "
+                             "wait for it to end or choose another --out") from None
+
+    def _repair(self) -> list[dict[str, Any]]:
+        size = os.fstat(self.fd).st_size
+        data = os.pread(self.fd, size, 0) if size else b""
+        records, good, whole = parse(data, self.path)
+        if whole:
+            os.write(self.fd, b"\n")
+            os.fsync(self.fd)
+        elif good < len(data):
+            os.ftruncate(self.fd, good)
+            os.fsync(self.fd)
+            self.notes.append(f"{self.path}: cut off a half-written last line (its run will "
+                              "be done again)")
+        return _unique(records, self.notes, self.path)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one result as a line, at once and to the disk."""
+        key = record["key"]
+        if key in self.done:                # never twice, whatever a cluster sends back
+            return
+        line = json.dumps(jsonable(record), separators=(",", ":")).encode() + b"\n"
+        view = memoryview(line)
+        while view:                         # one write of a whole line, in practice
+            view = view[os.write(self.fd, view):]
+        os.fsync(self.fd)
+        self.done[key] = record
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)               # closing releases the lock
+            self.fd = -1
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,231 @@
+"""Running the points of a sweep: one call of the trainer per point, on a local process
+pool or a Dask distributed cluster.  Only the client (the ``nudge sweep`` process) writes
+results; a worker returns each run's result line to it.
+
+* **Local pool** (the default): one worker process per core, started with
+  ``forkserver`` (``spawn`` where there is none).  Each worker finds the data through
+  nudge's normal lookup (:func:`nudge.data.load_dataset`: ``--data-dir``,
+  ``$NUDGE_DATA``, the cache) once, and keeps it for all its runs.
+* **Dask** (``--scheduler``): the client loads the data once and *scatters* it to every
+  worker (``Client.scatter(..., broadcast=True)``), so workers need nudge installed but
+  no data files and no internet.  A worker lost mid-run loses only its task; the
+  scheduler runs it again elsewhere and the client still gets one result per point.
+
+Each run uses the compiled engine where it applies, with one thread, and NumPy's BLAS
+(the test-set evaluation) with one thread: the workers share the cores, not the runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import fields
+from typing import Any
+
+from ..data import Dataset, load_dataset
+from ..errors import DivergenceError, NudgeError
+from ..settings import TrainingSetup
+from ..train import train
+
+_SETUP_FIELDS = tuple(f.name for f in fields(TrainingSetup))
+_one_thread_done = False
+
+
+class RunStopped(NudgeError):
+    """A run ended before its last epoch without diverging (Ctrl-C reached the worker)."""
+
+
+def _one_blas_thread() -> None:
+    """NumPy's BLAS with one thread in this process (once): workers share the cores."""
+    global _one_thread_done
+    if _one_thread_done:
+        return
+    _one_thread_done = True
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                     # pragma: no cover - comes with scikit-learn
+        return
+    threadpool_limits(1)
+
+
+def worker_count() -> int:
+    """The cores this process may use: the default number of local workers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- one run
+def point_data(data: Dataset, settings: dict[str, Any]) -> Dataset:
+    """The dataset limited as the point's settings say."""
+    if settings.get("train_limit") or settings.get("test_limit"):
+        return data.subset(settings.get("train_limit"), settings.get("test_limit"))
+    return data
+
+
+def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
+    """Train one grid point (``{"key", "settings", "seed", "train_cost"}``) on ``data``
+    (already limited) with one call of :func:`nudge.train.train`; its result line.
+
+    A run whose cost becomes NaN or infinite is a result with ``"diverged": true`` and
+    the epochs before.  A run stopped early otherwise raises :class:`RunStopped`.
+    """
+    _one_blas_thread()
+    settings, seed = point["settings"], point["seed"]
+    setup = TrainingSetup(**{k: settings[k] for k in _SETUP_FIELDS})
+    net = setup.network(seed)
+    started = time.perf_counter()
+    diverged_in = None
+    try:
+        history = train(net, data.X_train, data.y_train, **setup.train_options(),
+                        test_data=data.test_data, seed=seed, engine="auto", threads=1,
+                        monitor_train_cost=bool(point.get("train_cost")))
+    except DivergenceError as e:
+        history = e.history  # type: ignore[attr-defined]
+        diverged_in = len(history.epochs) + 1
+    seconds = time.perf_counter() - started
+    if diverged_in is None and history.stopped != "finished":
+        raise RunStopped(f"the run of seed {seed} stopped early ({history.stopped}); run the "
+                         "same command again to do it")
+    epochs = [{"epoch": r.epoch, "test_accuracy": r.test_accuracy, "test_cost": r.test_cost,
+               "learning_rate": r.learning_rate, "seconds": r.seconds,
+               **({"train_cost": r.train_cost} if point.get("train_cost") else {})}
+              for r in history.epochs]
+    last = None if diverged_in is not None else history.last
+    return {
+        "key": point["key"], "settings": settings, "seed": seed,
+        "test_accuracy": last.test_accuracy if last else None,
+        "test_cost": last.test_cost if last else None,
+        "diverged": diverged_in is not None, "diverged_in_epoch": diverged_in,
+        "epochs": epochs, "seconds": round(seconds, 6),
+        "train_seconds": round(history.train_seconds, 6),
+        "engine": {k: history.settings.get(k) for k in ("engine", "kernel", "kernel_isa",
+                                                        "threads")},
+        "worker": f"{socket.gethostname()}/{os.getpid()}",
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# --------------------------------------------------------------------------- local pool
+_data_dir: str | None = None
+_loaded: dict[str, Dataset] = {}
+
+
+def _start_worker(data_dir: str | None) -> None:
+    global _data_dir
+    _data_dir = data_dir
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the client's to handle
+    _one_blas_thread()
+
+
+def _run_here(point: dict[str, Any]) -> dict[str, Any]:
+    """A local worker's task: the data by nudge's lookup (once per worker), then the run."""
+    name = point["settings"]["dataset"]
+    if name not in _loaded:
+        _loaded[name] = load_dataset(name, _data_dir)
+    return run_point(point, point_data(_loaded[name], point["settings"]))
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload([__name__])        # workers start with nudge imported
+    return ctx
+
+
+def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
+              workers: int, data_dir: str | None = None) -> None:
+    """Run ``points`` on ``workers`` local processes; ``on_result(line)`` in this process
+    as each run finishes (in the order they finish)."""
+    if not points:
+        return
+    pool = ProcessPoolExecutor(min(workers, len(points)), mp_context=_context(),
+                               initializer=_start_worker, initargs=(data_dir,))
+    try:
+        futures = [pool.submit(_run_here, p) for p in points]
+        for future in as_completed(futures):
+            on_result(future.result())
+    except BrokenProcessPool:
+        raise NudgeError("a sweep worker process died (out of memory? killed?); the finished "
+                         "runs are saved: run the same command again to resume") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- Dask
+def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
+    """A Dask client of the scheduler at ``address``, with a worker to run on."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise NudgeError('--scheduler needs Dask distributed: pip install "nudge[cluster]"'
+                         ) from None
+    try:
+        client = Client(address, timeout=timeout, security=security, set_as_default=False)
+    except Exception as e:                  # OSError, TimeoutError, ValueError (bad address)
+        reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise NudgeError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                         f"({reason}); start one with `dask scheduler` and give its "
+                         "address, e.g. tcp://HOST:8786") from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception:
+        client.close()
+        raise NudgeError(f"--scheduler {address}: no Dask worker joined within {timeout:g} s; "
+                         f"start some with `dask worker {address}`") from None
+    return client
+
+
+def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
+             client: Any, datasets: dict[str, Dataset]) -> None:
+    """Run ``points`` on the Dask cluster of ``client``; ``datasets`` (by name, not yet
+    limited) are scattered to every worker once."""
+    from distributed import as_completed as dask_completed
+
+    if not points:
+        return
+    futures = []
+    for name in dict.fromkeys(p["settings"]["dataset"] for p in points):
+        mine = [p for p in points if p["settings"]["dataset"] == name]
+        data = client.scatter(datasets[name], broadcast=True, hash=False)
+        futures += client.map(_run_on_worker, mine, data=data,
+                              key=[f"nudge-sweep-{p['key']}" for p in mine])
+    try:
+        for future in dask_completed(futures, loop=client.loop):
+            try:
+                result = future.result()
+            except NudgeError:
+                raise
+            except Exception as e:
+                reason = str(e).splitlines()[0][:200] if str(e) else ""
+                raise NudgeError(f"a run failed on the cluster ({type(e).__name__}: {reason});"
+                                 " the finished runs are saved: run the same command again "
+                                 "to resume") from None
+            on_result(result)
+            future.release()
+    finally:
+        client.cancel(futures)
+
+
+def _run_on_worker(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
+    return run_point(point, point_data(data, point["settings"]))
+
+
+def run_points(points: Iterable[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
+               *, workers: int | None = None, data_dir: str | None = None, client: Any = None,
+               datasets: dict[str, Dataset] | None = None) -> None:
+    """Run ``points`` on the Dask cluster of ``client`` if given, else on a local pool."""
+    points = list(points)
+    if client is not None:
+        run_dask(points, on_result, client, datasets or {})
+    else:
+        run_local(points, on_result, workers or worker_count(), data_dir)

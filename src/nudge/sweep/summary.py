@@ -1,0 +1,157 @@
+"""The summary of a sweep's results: one row per setting, mean ± sd over its seeds.
+
+A *setting* is a point's settings without its seed.  The settings that differ between
+the results are the table's columns (and the heat map's candidate axes); a diverged run
+counts in ``diverged`` and is left out of the means (its accuracy is not a number).
+The sd is the sample standard deviation (n − 1); it needs two runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from .grid import SETTINGS
+
+#: short column names for the settings
+LABELS = {"learning_rate": "eta", "batch_size": "B", "min_learning_rate": "eta_min",
+          "weight_decay": "decay", "train_limit": "train", "test_limit": "test"}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def show(name: str, value: Any) -> str:
+    """A setting's value as the table writes it."""
+    if name == "sizes":
+        return "-".join(str(s) for s in value)
+    if name == "batch_size" and value is None:
+        return "full"
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def varying(records: list[dict[str, Any]]) -> list[str]:
+    """The settings that take more than one value in ``records``."""
+    return [k for k in SETTINGS
+            if len({_canon(r["settings"].get(k)) for r in records}) > 1]
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """n, mean, sd (None below two values), min and max."""
+    if not values:
+        return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
+    a = np.asarray(values, dtype=np.float64)
+    return {"n": len(a), "mean": float(a.mean()),
+            "sd": float(a.std(ddof=1)) if len(a) > 1 else None,
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def _per_epoch(runs: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Mean and sd over the seeds of the test accuracy after each epoch."""
+    finished = [r for r in runs if not r["diverged"] and r.get("epochs")]
+    if not finished:
+        return {"epoch": [], "accuracy_mean": [], "accuracy_sd": []}
+    n = min(len(r["epochs"]) for r in finished)
+    acc = np.array([[e["test_accuracy"] if e["test_accuracy"] is not None else np.nan
+                     for e in r["epochs"][:n]] for r in finished], dtype=np.float64)
+    sd = acc.std(axis=0, ddof=1) if len(finished) > 1 else np.full(n, np.nan)
+    return {"epoch": [e["epoch"] for e in finished[0]["epochs"][:n]],
+            "accuracy_mean": [float(v) for v in acc.mean(axis=0)],
+            "accuracy_sd": [None if math.isnan(v) else float(v) for v in sd]}
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary object: the varying settings, one row per setting (in the order the
+    results come), and the best setting by mean test accuracy."""
+    swept = varying(records)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(_canon(r["settings"]), []).append(r)
+    rows = []
+    for runs in groups.values():
+        ok = [r for r in runs if not r["diverged"] and r.get("test_accuracy") is not None]
+        rows.append({
+            "settings": runs[0]["settings"],
+            "swept": {k: runs[0]["settings"].get(k) for k in swept},
+            "seeds": sorted(r["seed"] for r in runs),
+            "runs": len(runs),
+            "diverged": sum(1 for r in runs if r["diverged"]),
+            "test_accuracy": stats([r["test_accuracy"] for r in ok]),
+            "test_cost": stats([r["test_cost"] for r in ok if r.get("test_cost") is not None]),
+            "seconds_per_run": float(np.mean([r["seconds"] for r in runs])),
+            "per_epoch": _per_epoch(runs),
+        })
+    scored = [row for row in rows if row["test_accuracy"]["mean"] is not None]
+    best = max(scored, key=lambda row: row["test_accuracy"]["mean"]) if scored else None
+    return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
+            "settings_count": len(rows), "swept": swept, "rows": rows, "best": best,
+            "seconds": float(sum(r["seconds"] for r in records))}
+
+
+def _pm(s: dict[str, Any], scale: float, digits: int, unit: str = "") -> str:
+    if s["mean"] is None:
+        return "diverged"
+    if s["sd"] is None:
+        return f"{scale * s['mean']:.{digits}f}{unit}"
+    return f"{scale * s['mean']:.{digits}f} ± {scale * s['sd']:.{digits}f}{unit}"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain text table with right-aligned columns."""
+    cells = [headers, *rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def describe(row: dict[str, Any]) -> str:
+    """A setting in a few words: its swept values."""
+    return " ".join(f"{label(k)}={show(k, v)}" for k, v in row["swept"].items()) or "all runs"
+
+
+def text(summary: dict[str, Any]) -> str:
+    """The summary as a table and a line naming the best setting."""
+    swept = summary["swept"]
+    rows = []
+    for row in summary["rows"]:
+        seeds = str(row["runs"]) + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
+        rows.append([*(show(k, row["swept"][k]) for k in swept), seeds,
+                     _pm(row["test_accuracy"], 100, 2, "%"), _pm(row["test_cost"], 1, 4),
+                     f"{row['seconds_per_run']:.2f}"])
+    out = table([*(label(k) for k in swept), "seeds", "test accuracy", "test cost", "s/run"],
+                rows)
+    best = summary["best"]
+    if best is not None and len(summary["rows"]) > 1:
+        out += (f"\n\nbest: {describe(best)}: {_pm(best['test_accuracy'], 100, 2, '%')} over "
+                f"{best['test_accuracy']['n']} seed(s)")
+    return out
+
+
+def check_axes(text_: str | None, swept: list[str]) -> tuple[str, ...] | None:
+    """The heat map's axes from ``--axes A,B`` (option names), checked against ``swept``."""
+    if text_ is None:
+        return None
+    names = tuple(t.strip().replace("-", "_") for t in text_.split(","))
+    names = tuple("sizes" if n == "hidden" else n for n in names)
+    if len(names) != 2 or names[0] == names[1]:
+        raise NudgeError(f"--axes {text_!r}: name two different swept options, e.g. "
+                         "learning-rate,batch-size")
+    for n in names:
+        if n not in swept:
+            raise NudgeError(f"--axes: {n.replace('_', '-')!r} is not swept here; choose from "
+                             f"{', '.join(s.replace('_', '-') for s in swept) or '(none)'}")
+    return names

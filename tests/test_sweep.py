@@ -1,0 +1,333 @@
+"""nudge sweep: the grid, the results file (resume, repair, never twice), the local pool,
+divergence as a result, the summary and figure, bad options, and a real Dask cluster
+with a worker killed mid-sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nudge.cli import main
+from nudge.errors import NudgeError
+from nudge.sweep import MAX_POINTS, ResultsFile, expand, parse_list, parse_seeds, read
+from nudge.sweep.grid import MAX_VALUES, point_key
+
+SMALL = ["--dataset", "digits", "--epochs", "2", "--quiet"]
+
+
+def run(capsys, *argv):
+    code = main(["sweep", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+# --------------------------------------------------------------------------- the grid
+def test_seeds_take_lists_and_ranges():
+    assert parse_seeds("1-5") == [1, 2, 3, 4, 5]
+    assert parse_seeds("3,1-2,10,2") == [3, 1, 2, 10]
+    assert parse_seeds("0") == [0]
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 20)), min_size=1, max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_seed_ranges_are_their_numbers_once_each(ranges):
+    text = ",".join(f"{a}-{a + n}" if n else str(a) for a, n in ranges)
+    expected = []
+    for a, n in ranges:
+        for s in range(a, a + n + 1):
+            if s not in expected:
+                expected.append(s)
+    assert parse_seeds(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("5-1", "runs backwards"), ("-3", "0 or more"), ("a", "not a whole number"),
+    ("1,,2", "empty value"), ("1-99999999", "more than"), ("3000000000", "at most"),
+])
+def test_bad_seeds_are_one_line_errors(text, message):
+    with pytest.raises(NudgeError, match=message) as e:
+        parse_seeds(text)
+    assert "\n" not in str(e.value)
+
+
+def test_option_lists():
+    assert parse_list("learning_rate", "0.3,1,3") == [0.3, 1.0, 3.0]
+    assert parse_list("learning_rate", "1,1.0") == [1.0]
+    assert parse_list("batch_size", "10,full") == [10, None]
+    assert parse_list("sizes", "64,16,10/64,30,10") == [[64, 16, 10], [64, 30, 10]]
+    assert parse_list("hidden", "4/16,16/none") == [[4], [16, 16], []]
+    for option, text, message in [("learning_rate", "0", "above 0"),
+                                  ("momentum", "1", "below 1"), ("epochs", "0", "at least 1"),
+                                  ("activation", "relux", "choose from"),
+                                  ("sizes", "64", "at least 2"), ("sizes", "64,x", "layer"),
+                                  ("learning_rate", "nan", "finite")]:
+        with pytest.raises(NudgeError, match=message):
+            parse_list(option, text)
+
+
+@given(lrs=st.lists(st.sampled_from([0.1, 0.3, 1.0, 3.0]), min_size=1, max_size=4),
+       batches=st.lists(st.sampled_from([1, 10, 100]), min_size=1, max_size=3),
+       seeds=st.lists(st.integers(0, 50), min_size=1, max_size=4))
+@settings(max_examples=25, deadline=None)
+def test_grid_is_the_product_of_the_distinct_values(digits, lrs, batches, seeds):
+    grid = expand({"learning_rate": ",".join(map(str, lrs)),
+                   "batch_size": ",".join(map(str, batches)), "epochs": "2"},
+                  seeds=",".join(map(str, seeds)), datasets=lambda name: digits)
+    assert len(grid.points) == len(set(lrs)) * len(set(batches)) * len(set(seeds))
+    assert len({p.key for p in grid.points}) == len(grid.points)
+    for p in grid.points:
+        assert p.key == point_key(p.settings, p.seed)
+        assert p.settings["learning_rate"] in lrs and p.settings["batch_size"] in batches
+
+
+def test_the_preset_and_options_merge_once(digits):
+    """--learning-rate 1 is the 3b1b preset's own: a point written two ways is one point."""
+    both = expand({"preset": "3b1b", "epochs": "2"}, seeds="1", datasets=lambda n: digits)
+    given_ = expand({"epochs": "2", "learning_rate": "1"}, seeds="1", datasets=lambda n: digits)
+    assert both.points[0].settings["learning_rate"] == 1.0
+    assert both.points[0].settings["min_learning_rate"] == 0.02
+    # resolve's rule: a given learning rate resets the cosine floor, so these two differ
+    assert given_.points[0].settings["min_learning_rate"] == 0.0
+    assert both.points[0].key != given_.points[0].key
+
+
+def test_the_grid_is_bounded_before_it_is_built(digits):
+    with pytest.raises(NudgeError, match=f"at most {MAX_POINTS:,}"):
+        expand({"learning_rate": "1,2,3,4,5,6,7,8,9,10,11"}, seeds=f"0-{MAX_VALUES - 1}",
+               datasets=lambda n: digits)
+    with pytest.raises(NudgeError, match="at most"):
+        parse_list("epochs", ",".join(["1"] * (MAX_VALUES + 1)))
+    with pytest.raises(NudgeError, match="starts with 784"):
+        expand({"sizes": "784,16,10"}, datasets=lambda n: digits)
+    with pytest.raises(NudgeError, match="larger than"):
+        expand({"batch_size": "5000"}, datasets=lambda n: digits)
+
+
+# --------------------------------------------------------------------------- local pool
+def test_local_pool_runs_every_point_once_and_resumes(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    argv = [*SMALL, "--learning-rate", "1,3", "--seeds", "1-3", "--out", str(out),
+            "--workers", "2"]
+    code, text, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "running 6 on 2 local worker(s)" in err
+    records = lines(out)
+    assert len(records) == 6 and len({r["key"] for r in records}) == 6
+    r = records[0]
+    assert r["engine"]["engine"] == "fast" and r["engine"]["threads"] == 1
+    assert len(r["epochs"]) == 2 and r["test_accuracy"] == r["epochs"][-1]["test_accuracy"]
+    assert r["diverged"] is False and r["seconds"] > 0
+    assert "eta" in text and "±" in text and "best: eta=3" in text
+
+    # a crash: three whole lines and half of the fourth are left
+    raw = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(raw[:3]) + raw[3][:40])
+    code, text, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "3 already in" in err and "half-written" in err
+    again = out.read_bytes()
+    assert again.startswith(b"".join(raw[:3]))            # the old lines stay, untouched
+    records = lines(out)
+    assert sorted(r["key"] for r in records) == sorted(json.loads(x)["key"] for x in raw)
+
+    # the same command once more runs nothing
+    code, text, err = run(capsys, *argv)
+    assert code == 0 and "6 already in" in err and "running 0" in err
+    assert out.read_bytes() == again
+
+
+def test_a_last_line_missing_only_its_newline_is_kept(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    argv = [*SMALL, "--seeds", "1,2", "--out", str(out)]
+    assert run(capsys, *argv)[0] == 0
+    whole = out.read_bytes()
+    out.write_bytes(whole[:-1])
+    code, _, err = run(capsys, *argv)
+    assert code == 0 and "2 already in" in err
+    assert out.read_bytes() == whole
+
+
+def test_a_damaged_middle_line_is_an_error_not_skipped(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    argv = [*SMALL, "--seeds", "1,2", "--out", str(out)]
+    assert run(capsys, *argv)[0] == 0
+    first, second = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(first[:30] + b"\n" + second)
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and "line 1 is not a nudge sweep result" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_one_sweep_at_a_time_per_file(tmp_path):
+    out = tmp_path / "s.jsonl"
+    with ResultsFile(out):
+        with pytest.raises(NudgeError, match="another nudge sweep"):
+            ResultsFile(out)
+    ResultsFile(out).close()
+
+
+def test_divergence_is_a_result(tmp_path, capsys):
+    out = tmp_path / "d.jsonl"
+    code, text, err = run(capsys, *SMALL, "--activation", "relu", "--learning-rate", "0.1,1e6",
+                          "--seeds", "1,2", "--out", str(out), "--json")
+    assert code == 0, err
+    summary = json.loads(text)
+    assert summary["ran"] == 4 and summary["diverged"] == 2
+    diverged = [r for r in lines(out) if r["diverged"]]
+    assert len(diverged) == 2
+    for r in diverged:
+        assert r["settings"]["learning_rate"] == 1e6 and r["test_accuracy"] is None
+        assert r["diverged_in_epoch"] == len(r["epochs"]) + 1
+    row = next(row for row in summary["rows"] if row["settings"]["learning_rate"] == 1e6)
+    assert row["diverged"] == 2 and row["test_accuracy"]["mean"] is None
+
+
+def test_report_json_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
+    assert run(capsys, *SMALL, "--learning-rate", "1,3", "--batch-size", "10,50",
+               "--seeds", "1,2", "--out", str(out))[0] == 0
+    code, text, err = run(capsys, "--report", str(out), "--plot", str(png))
+    assert code == 0, err
+    assert text.splitlines()[0].split()[:4] == ["B", "eta", "seeds", "test"]
+    assert len(text.splitlines()) == 2 + 4 + 2 + 1 and f"plot  {png}" in text
+    from PIL import Image
+
+    assert Image.open(png).size[0] > 600
+    code, text, _ = run(capsys, "--report", str(out), "--json")
+    summary = json.loads(text)
+    assert summary["runs"] == 8 and summary["swept"] == ["batch_size", "learning_rate"]
+    row = summary["rows"][0]
+    assert row["runs"] == 2 and row["seeds"] == [1, 2]
+    assert row["test_accuracy"]["sd"] is not None and len(row["per_epoch"]["epoch"]) == 2
+    assert summary["best"]["test_accuracy"]["mean"] == max(
+        r["test_accuracy"]["mean"] for r in summary["rows"])
+    # a half-written last line: the report leaves it out and says so, the file is untouched
+    out.write_bytes(out.read_bytes() + b'{"key": "abc", "sett')
+    records, notes = read(out)
+    assert len(records) == 8 and "half written" in notes[0]
+
+
+def test_plot_with_one_swept_option_and_with_none(tmp_path, capsys):
+    for extra, name in ((["--hidden", "4/8/16"], "one.png"), ([], "none.png")):
+        code, _, err = run(capsys, *SMALL, *extra, "--seeds", "1,2",
+                           "--out", str(tmp_path / f"{name}.jsonl"),
+                           "--plot", str(tmp_path / name))
+        assert code == 0, err
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--learning-rate", "0,1"], "above 0"),
+    (["--seeds", "9-1"], "runs backwards"),
+    (["--sizes", "784,16,10"], "starts with 784"),
+    (["--sizes", "64,10", "--hidden", "16"], "use one of them"),
+    (["--batch-size", "10,x"], "not a whole number"),
+    (["--preset", "3b1b,nope"], "unknown value"),
+    (["--learning-rate", ",".join(str(i + 1) for i in range(11)), "--seeds", "0-9999"],
+     "at most 100,000"),
+    (["--plot", "x.jpg"], "PNG"),
+    (["--axes", "learning-rate,epochs", "--learning-rate", "1,3"], "not swept"),
+    (["--report", "missing.jsonl"], "no such results file"),
+    (["--report", "x.jsonl", "--seeds", "1"], "leave out --seeds"),
+    (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"], "cannot reach a Dask scheduler"),
+    (["--scheduler", "tcp://127.0.0.1:9", "--tls-cert", "c.pem"], "all three"),
+    (["--out", "/nonexistent/folder/s.jsonl"], "does not exist"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, monkeypatch, argv, message):
+    pytest.importorskip("distributed") if "--scheduler" in argv else None
+    monkeypatch.chdir(tmp_path)
+    grid = [] if "--report" in argv else ["--dataset", "digits", "--epochs", "1"]
+    code, out, err = run(capsys, *grid, *argv)
+    assert code == 1, err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- Dask
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """`dask scheduler` and two `dask worker` processes (one thread each, no nanny, so a
+    killed worker stays dead) on 127.0.0.1; stopped however the test ends."""
+    distributed = pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    logs = [open(tmp_path / f"dask-{i}.log", "wb") for i in range(3)]
+    processes = []
+    try:
+        processes.append(subprocess.Popen(
+            [*dask, "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+             "--no-dashboard"], stdout=logs[0], stderr=subprocess.STDOUT))
+        for i in (1, 2):
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
+                 "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                stdout=logs[i], stderr=subprocess.STDOUT))
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address, processes[1:]
+    finally:
+        for p in reversed(processes):
+            _stop(p)
+        for f in logs:
+            f.close()
+
+
+def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
+    address, workers = dask_cluster
+    out = tmp_path / "cluster.jsonl"
+    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
+            "--learning-rate", "1,3", "--seeds", "1-6", "--out", str(out), "--scheduler",
+            address, "--json"]
+    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        first = None
+        while first is None and time.monotonic() < deadline and sweep.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n"):
+                first = json.loads(out.read_bytes().split(b"\n")[0])
+            time.sleep(0.02)
+        assert first is not None, "no result appeared"
+        # kill the worker that wrote the first result: it has started its next run
+        pid = int(first["worker"].rsplit("/", 1)[1])
+        victim = next((w for w in workers if w.pid == pid), workers[0])
+        os.kill(victim.pid, signal.SIGKILL)
+        stdout, stderr = sweep.communicate(timeout=120)
+    finally:
+        _stop(sweep)
+    assert sweep.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["engine"] == "dask" and summary["points"] == 12
+    records = lines(out)
+    keys = [r["key"] for r in records]
+    assert len(keys) == 12 and len(set(keys)) == 12           # every point, exactly once
+    assert {r["worker"] for r in records} - {first["worker"]}, "the other worker ran nothing"
+    assert sum(r["worker"] == first["worker"] for r in records) < 12
