@@ -137,3 +137,81 @@ def test_subset(digits):
     assert len(small.X_train) == 100 and len(small.y_test) == 20
     with pytest.raises(NudgeError):
         digits.subset(0)
+
+
+def test_idx_dimensions_whose_product_overflows_int64(tmp_path):
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1)
+    with pytest.raises(DataError, match="truncated: the header promises") as err:
+        parse_idx(header + b"\x00" * 10)
+    assert "\n" not in str(err.value)
+    many = bytes([0, 0, 0x08, 255]) + struct.pack(">255I", *([2**31] * 255))
+    with pytest.raises(DataError, match="255 dimensions"):
+        parse_idx(many)
+
+
+def test_gzip_bombs_stop_at_the_limit(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 2**30)
+                                   + b"\x00" * (64 * 2**20)))
+    tracemalloc.start()
+    with pytest.raises(DataError, match="decompresses to more than"):
+        read_idx(path, max_bytes=2**20)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+def test_non_regular_files_are_refused(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo-idx1-ubyte")
+    with pytest.raises(DataError, match="not a regular file"):
+        read_idx(tmp_path / "fifo-idx1-ubyte")
+    with pytest.raises(DataError, match="is a folder"):
+        read_idx(tmp_path)
+
+
+def test_fashion_lookup_skips_mnist_files_and_never_calls_them_damaged(tmp_path, mnist_path,
+                                                                      monkeypatch):
+    from nudge.errors import DataNotFoundError
+
+    root = tmp_path / "data"
+    (root / "fashion-mnist").mkdir(parents=True)
+    for f in mnist_path.glob("*.gz"):                  # MNIST's files under both names
+        (root / f.name).write_bytes(f.read_bytes())
+        (root / "fashion-mnist" / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("NUDGE_DATA", str(root))
+    with pytest.raises(DataNotFoundError) as err:
+        load_dataset("fashion-mnist", download=False)
+    text = str(err.value)
+    assert "the official mnist train-images-idx3-ubyte, not fashion-mnist's" in text
+    assert "replace" not in text and "delete" not in text and "\n" not in text
+    assert load_dataset("mnist").y_test.shape == (10000,)   # the same folder serves MNIST
+
+
+def test_explicit_data_dir_is_the_only_place_looked(tmp_path, mnist_path, monkeypatch):
+    from nudge.errors import DataNotFoundError
+
+    monkeypatch.setenv("NUDGE_DATA", str(mnist_path))      # would have the files
+    with pytest.raises(DataNotFoundError, match=f"not found in --data-dir {tmp_path}"):
+        load_dataset("mnist", data_dir=tmp_path)
+
+
+def test_load_default_falls_back_only_when_nothing_is_configured(tmp_path, monkeypatch):
+    import nudge.data
+    from nudge.data import load_default
+    from nudge.errors import DataNotFoundError
+
+    monkeypatch.delenv("NUDGE_DATA", raising=False)
+    monkeypatch.setattr(nudge.data, "_download", lambda *a: (_ for _ in ()).throw(
+        DataError("http://mirror/ could not be reached (ConnectionError)")))
+    data, why = load_default()
+    assert data.name == "digits" and "a download was tried and failed" in why
+    assert "could not be reached" in why and "Using the embedded 8x8 digits" in why
+    with pytest.raises(DataNotFoundError):
+        load_default(data_dir=tmp_path)
+    monkeypatch.setenv("NUDGE_DATA", str(tmp_path))
+    with pytest.raises(DataNotFoundError):
+        load_default()

@@ -52,3 +52,44 @@ def test_damaged_cache_file_is_replaced(mnist_path, cache):
     again = load_dataset("mnist", data_dir=mnist_path)
     assert np.array_equal(again.y_train, good)
     assert np.load(victim, allow_pickle=False).shape == (60000,)
+
+
+def _shift(a):
+    return np.roll(a, 1)
+
+
+def _zero(a):
+    return np.zeros_like(a)
+
+
+def _one_pixel(a):
+    b = a.copy()
+    b.flat[len(b.flat) // 2] ^= 1
+    return b
+
+
+@pytest.mark.parametrize("victim_name,damage", [
+    ("train-labels", "shifted"), ("t10k-images", "zeroed"), ("t10k-images", "one pixel"),
+    ("t10k-images", "replaced"), ("train-labels", "empty"), ("t10k-images", "truncated"),
+    ("train-labels", "other shape"), ("train-labels", "pickle")])
+def test_tampered_cache_entries_are_rebuilt_not_used(mnist_path, cache, victim_name, damage):
+    good = load_dataset("mnist", data_dir=mnist_path)
+    expected = {"train-labels": good.y_train, "t10k-images": good.X_test}[victim_name].copy()
+    (victim,) = cache.glob(f"mnist-{victim_name}*.npy")
+    arr = np.load(victim)
+    if damage == "empty":
+        victim.write_bytes(b"")
+    elif damage == "truncated":
+        victim.write_bytes(victim.read_bytes()[:-100])
+    elif damage == "pickle":
+        np.save(victim, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    else:
+        changed = {"shifted": _shift, "zeroed": _zero, "one pixel": _one_pixel,
+                   "replaced": lambda a: np.random.default_rng(0).integers(
+                       0, 256, a.shape, dtype=np.uint8),
+                   "other shape": lambda a: a[:-1]}[damage](arr)
+        np.save(victim, changed)
+    again = load_dataset("mnist", data_dir=mnist_path)
+    got = again.y_train if victim_name == "train-labels" else again.X_test
+    assert np.array_equal(got.reshape(expected.shape), expected)
+    assert np.array_equal(np.load(victim, allow_pickle=False).reshape(expected.shape), expected)

@@ -115,3 +115,137 @@ def test_inconsistent_models_are_refused(tmp_path, tensors, meta, match):
         load(path)
     _write_st(tmp_path / "good.safetensors", _tensors(), _meta())
     assert load(tmp_path / "good.safetensors").sizes == [4, 3, 2]
+
+
+# --------------------------------------------------------------------------- where a save goes
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, net):
+    real = tmp_path / "models" / "real.safetensors"
+    real.parent.mkdir()
+    save(net, real)
+    real.chmod(0o600)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(real)
+    save(Network([4, 3, 2], seed=1), link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert load(real).sizes == [4, 3, 2] and real.stat().st_mode & 0o777 == 0o600
+    dangling = tmp_path / "dangling.safetensors"
+    dangling.symlink_to(tmp_path / "new.safetensors")
+    save(net, dangling)
+    assert dangling.is_symlink() and load(tmp_path / "new.safetensors").sizes == net.sizes
+
+
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path, net):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+    save(net, path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda p: (p.mkdir(), p)[-1], "is a folder"),
+    (lambda p: (os.mkfifo(p), p)[-1], "FIFO"),
+    (lambda p: (p.symlink_to("/dev/null"), p)[-1], "character device"),
+    (lambda p: (p.write_bytes(b"keep"), p.chmod(0o444), p)[-1], "read-only"),
+    (lambda p: p.with_name("n" * 256), "allows 255"),
+])
+def test_save_refuses_what_is_not_a_writable_regular_file(tmp_path, net, make, match):
+    target = make(tmp_path / "m.safetensors")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(NudgeError, match=match):
+        save(net, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if match == "read-only":
+        assert target.read_bytes() == b"keep"
+
+
+def test_save_over_a_hard_link_gives_this_name_the_new_model(tmp_path, net):
+    first = tmp_path / "a.safetensors"
+    first.write_bytes(b"old")
+    second = tmp_path / "b.safetensors"
+    os.link(first, second)
+    save(net, first)
+    assert load(first).sizes == net.sizes and second.read_bytes() == b"old"
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path, net, monkeypatch):
+    import nudge.fsutil
+
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"old")
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nudge.fsutil.os, "fsync", no_space)
+    with pytest.raises(NudgeError, match="the disk is full"):
+        save(net, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    assert path.read_bytes() == b"old"
+
+
+def test_stale_temporary_files_are_cleaned(tmp_path, net):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".m.safetensors.{dead}.0123abcd.tmp"
+    stale.write_bytes(b"half")
+    alive = tmp_path / f".m.safetensors.{os.getppid()}.0123abcd.tmp"   # a running process
+    alive.write_bytes(b"busy")
+    old = tmp_path / f".m.safetensors.{os.getppid()}.89abcdef.tmp"
+    old.write_bytes(b"ancient")
+    os.utime(old, (0, 0))
+    other = tmp_path / "notes.tmp"
+    other.write_bytes(b"not ours")
+    save(net, tmp_path / "m.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, "m.safetensors", "notes.tmp"])
+
+
+def test_check_writable_wants_free_space(tmp_path):
+    from nudge.modelfile import check_writable
+
+    assert check_writable(tmp_path / "m.safetensors", size=1) == tmp_path / "m.safetensors"
+    with pytest.raises(NudgeError, match="MB are free"):
+        check_writable(tmp_path / "m.safetensors", size=10**18)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- damaged metadata
+@pytest.mark.parametrize("key,value,match", [
+    ("test_accuracy", "high", "invalid test_accuracy"),
+    ("test_accuracy", 7.5, "invalid test_accuracy"),
+    ("training", [1, 2], "invalid training"),
+    ("classes", "0123456789", "invalid classes"),
+    ("classes", ["a", "b", "c"], "classes .* does not fit"),
+    ("dataset", 42, "invalid dataset"),
+    ("seed", "x", "invalid seed"),
+    ("init", "zeros", "invalid init"),
+    ("input_shape", [2, 3], "input_shape .* does not fit"),
+    ("n_parameters", 5, "n_parameters 5 does not fit"),
+    ("dtype", "float64", "the metadata says float64"),
+    ("history", {"a": 1}, "invalid history"),
+])
+def test_metadata_of_the_wrong_type_is_refused(tmp_path, key, value, match):
+    path = tmp_path / "bad.safetensors"
+    _write_st(path, _tensors(), _meta(**{key: value}))
+    with pytest.raises(ModelFileError, match=match) as err:
+        load(path)
+    assert "\n" not in str(err.value)
+
+
+def test_absurd_layer_sizes_are_refused_before_allocating(tmp_path):
+    import time
+    import tracemalloc
+
+    path = tmp_path / "huge.safetensors"
+    _write_st(path, _tensors(), _meta(sizes=[200_000, 300_000, 2]))
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ModelFileError, match="layer 1 has weights"):
+        load(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 10 * 2**20 and time.perf_counter() - started < 1
