@@ -4,7 +4,8 @@ Two engines run the same mathematics (tested against each other):
 
 * ``reference`` (:mod:`.reference`): ``Network.backprop`` and the optimisers of
   :mod:`nudge.optimizers`, in NumPy.  Every set-up: any dtype, every optimiser.
-* ``fast`` (:mod:`.compiled`): the C kernel, for float32 networks trained with SGD.
+* ``fast`` (:mod:`.compiled`): the C kernel, for float32 networks trained with SGD or
+  momentum (every activation, output and cost; not Adam).
 
 An engine is made once per run with :func:`make_engine` and then asked for steps:
 ``engine.run(net, order, first, last, learning_rate)`` takes the mini-batch steps on
@@ -57,8 +58,8 @@ def make_engine(net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
         reason = compiled.unsupported_reason(net, optimizer)
         if reason is None and (engine == "fast"
                                or not wide_for_the_kernel(net.sizes, batch_size)):
-            return CompiledEngine(net, X, labels, batch_size, weight_decay=weight_decay,
-                                  threads=threads)
+            return CompiledEngine(net, X, labels, batch_size, optimizer=optimizer,
+                                  momentum=momentum, weight_decay=weight_decay, threads=threads)
         if engine == "fast":
             raise NudgeError(f"the fast engine cannot train with {reason}: "
                              "use --engine reference (or auto)")

@@ -1,19 +1,25 @@
-/* The ahead-of-time compiled SGD kernel behind nudge.fast (loaded with ctypes).
+/* The ahead-of-time compiled SGD kernel of nudge's compiled engine (nudge.engine.compiled,
+ * which loads it with ctypes).
  *
- * The same mathematics and parameter layout as _fast_kernel.sgd_steps (the Numba
- * kernel; the float32 rounding order differs in places), for its most common case:
- * float32, sigmoid hidden layers, sigmoid output, quadratic cost, any number of layers.
- * Anything else returns NUDGE_UNSUPPORTED and the caller uses the Numba kernel or the
- * reference code.
+ * The mathematics of nudge.network (Network.backprop) and nudge.optimizers, for float32
+ * networks: hidden layers sigmoid, relu or tanh; output sigmoid or softmax; cost quadratic
+ * or cross-entropy; plain SGD or momentum, either with weight decay; any number of layers
+ * (up to 64).  Only the float32 rounding order differs from the NumPy code.
  *
  * Layout of params (float32, one flat array): for each layer l, W^l transposed as
  * an (n_in, n_out) row-major block at wo[l] (row i = the weights *from* input i)
- * and b^l at bo[l].  Row r of the inputs is val[indptr[r]:indptr[r+1]] (uint8
- * times scale, or float32) at columns idx[...] (uint16).
+ * and b^l at bo[l].  The momentum's velocity, where there is one, has the same layout.
+ * Row r of the inputs is val[indptr[r]:indptr[r+1]] (uint8 times scale, or float32) at
+ * columns idx[...] (uint16).
  *
- * Plain C99 plus GCC/Clang vector extensions (V floats, below); no fast-math.  As in
- * the Numba kernel, the compiler may fuse multiply-adds (FMA) where the CPU has
- * them; the sigmoid's exp is Cephes' expf polynomial (within a few ulp of libm).
+ * Plain C99 plus GCC/Clang vector extensions (V floats, below); no fast-math.  The
+ * compiler may fuse multiply-adds (FMA) where the CPU has them; exp is Cephes' expf
+ * polynomial (within a few ulp of libm), tanh Cephes' tanhf.
+ *
+ * What Python decides (the thread rules) it passes in: the kernel sums the first layer in
+ * two pixel ranges when given a split > 0, and uses two threads when asked to (and the
+ * ranges are two).  Its arguments come in one struct, whose fields are listed once
+ * (NUDGE_STEPS_ARGS); nudge_signature() describes them for nudge.engine.compiled to check.
  */
 #if !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
 #define NUDGE_PTHREADS 1
@@ -29,11 +35,18 @@
 #define NUDGE_UNSUPPORTED 1
 #define NUDGE_NO_MEMORY 2
 
+/* a layer's function: the hidden codes are nudge.engine.compiled.HIDDEN's; the output's
+ * (OUTPUT: 0 sigmoid, 1 softmax) become ACT_SIGMOID or ACT_SOFTMAX */
+enum { ACT_SIGMOID = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_SOFTMAX = 3 };
+/* the cost (COST: 0 quadratic, 1 cross-entropy) */
+enum { COST_QUADRATIC = 0, COST_CROSS_ENTROPY = 1 };
+
 /* V floats per vector: as wide as the registers of the CPU this build is for (setup.py
- * builds this file three times on x86-64: -mavx512*, -mavx2 -mfma, and plain; nudge.fast
- * loads the best build the CPU runs).  Wider vectors than the registers would be kept in
- * memory by GCC, several times slower.  Every lane does the same float32 operations
- * whatever V is, so builds with FMA give the same weights bit for bit. */
+ * builds this file three times on x86-64: -mavx512*, -mavx2 -mfma, and plain;
+ * nudge.engine.compiled loads the best build the CPU runs).  Wider vectors than the
+ * registers would be kept in memory by GCC, several times slower.  Every lane does the
+ * same float32 operations whatever V is (sums across lanes are done in order, one float at
+ * a time), so builds with FMA give the same weights bit for bit. */
 #if defined(__AVX512F__)
 #define V 16
 #define NUDGE_ISA "avx512"
@@ -56,11 +69,10 @@ typedef float vf __attribute__((vector_size(4 * V)));
 INLINE vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 #define st(p, v) do { vf st_ = (v); memcpy((p), &st_, sizeof st_); } while (0)
 
-/* 1 / (1 + exp(-z)), exp as Cephes' expf: range reduction by ln 2, a degree-5
- * polynomial, 2^n through the exponent bits (as the Numba kernel's vsigmoid). */
-INLINE float sigmoid(float z)
+/* exp(x) as Cephes' expf: x clamped to [-87.3, 88.3], range reduction by ln 2, a
+ * degree-5 polynomial, 2^n through the exponent bits. */
+INLINE float exp_poly(float x)
 {
-    float x = -z;
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.3f ? 88.3f : x;
     /* round to nearest (ties to even), as rint, for |x log2 e| < 2^22 */
@@ -77,14 +89,24 @@ INLINE float sigmoid(float z)
     int32_t bits = ((int32_t)n + 127) << 23;
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
-    e = e * two_n;
-    return 1.0f / (1.0f + e);
+    return e * two_n;
 }
 
-INLINE void sigmoid_row(float *restrict a, int64_t n)
+/* 1 / (1 + exp(-z)) */
+INLINE float sigmoid(float z)
 {
-    for (int64_t j = 0; j < n; j++)
-        a[j] = sigmoid(a[j]);
+    return 1.0f / (1.0f + exp_poly(-z));
+}
+
+/* tanh(z) as Cephes' tanhf: an odd polynomial below |z| = 0.625, 1 - 2 / (exp(2|z|) + 1)
+ * above (both computed, then one chosen, so that a row's loop is vectorised) */
+INLINE float tanh_poly(float z)
+{
+    float x = __builtin_fabsf(z), s = z * z;
+    float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s
+                    + 1.33314422036e-1f) * s - 3.33332819422e-1f) * s * x + x;
+    float big = 1.0f - 2.0f / (exp_poly(x + x) + 1.0f);
+    return __builtin_copysignf(x < 0.625f ? small : big, z);
 }
 
 INLINE float pixel(const void *val, int val_float, float scale, int64_t k)
@@ -298,9 +320,11 @@ INLINE void dense_forward(const float *restrict M, int64_t n_in, int64_t po,
     }
 }
 
-/* the delta below, (W^T d) . sigma'(z), from N */
+/* the delta below, (W^T d) . sigma'(z), from N; sigma' (of the hidden function `kind`)
+ * written with a = sigma(z): a (1 - a), 1 - a^2, or 1 where a > 0 (relu: a > 0 iff z > 0) */
 INLINE void dense_delta(const float *restrict N, int64_t n_o, int64_t pi,
-                        const float *restrict a, const float *restrict d, float *restrict d_in)
+                        const float *restrict a, const float *restrict d, float *restrict d_in,
+                        const int kind)
 {
     for (int64_t c = 0; c < pi; c += V) {
         vf s = {0}, t = {0};
@@ -312,7 +336,12 @@ INLINE void dense_delta(const float *restrict N, int64_t n_o, int64_t pi,
         for (; j < n_o; j++)
             s += ld(N + j * pi + c) * d[j];
         vf ac = ld(a + c);
-        st(d_in + c, (s + t) * (ac * (1.0f - ac)));
+        if (kind == ACT_SIGMOID)
+            st(d_in + c, (s + t) * (ac * (1.0f - ac)));
+        else if (kind == ACT_TANH)
+            st(d_in + c, (s + t) * (1.0f - ac * ac));
+        else
+            st(d_in + c, (s + t) * __builtin_convertvector(-(ac > 0.0f), vf));
     }
 }
 
@@ -370,6 +399,54 @@ INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64
         transposed(M, N, n_in, n_o, pi, po);
 }
 
+/* The same step with momentum (nudge.optimizers.Momentum): for each parameter, with g its
+ * dC/dtheta summed as in dense_step (plus lambda w for the weights), v = mu v - eta g and
+ * theta += v; VM holds v in M's layout.  N is then M transposed. */
+INLINE void dense_momentum_step(float *restrict M, float *restrict VM, float *restrict N,
+                                int64_t n_in, int64_t n_o, int64_t pi, int64_t po,
+                                const float *restrict A, const float *restrict D, int64_t width,
+                                int64_t m, float eta, float mu, float lambda)
+{
+    for (int64_t r = 0; r <= n_in; r++)
+        for (int64_t j = 0; j < po; j += V) {
+            vf g = {0};
+            if (r < n_in)
+                for (int64_t k = 0; k < m; k++)
+                    g += ld(D + k * width + j) * A[k * width + r];
+            else                                /* the biases' row: no decay */
+                for (int64_t k = 0; k < m; k++)
+                    g += ld(D + k * width + j);
+            float *w = M + r * po + j, *v = VM + r * po + j;
+            if (lambda != 0.0f && r < n_in)
+                g += lambda * ld(w);
+            vf vj = mu * ld(v) - eta * g;
+            st(v, vj);
+            st(w, ld(w) + vj);
+        }
+    transposed(M, N, n_in, n_o, pi, po);
+}
+
+/* The first layer's momentum step on the rows p0..p1 of W0 (V0: their velocity, G0: their
+ * dC/dW summed over the batch, zeroed again here) */
+static void first_momentum_step(float *restrict W0, float *restrict V0, float *restrict G0,
+                                int64_t q0, int64_t q1, float eta, float mu, float lambda)
+{
+    if (lambda != 0.0f)
+        for (int64_t q = q0; q < q1; q++) {
+            float v = mu * V0[q] - eta * (G0[q] + lambda * W0[q]);
+            V0[q] = v;
+            W0[q] += v;
+            G0[q] = 0.0f;
+        }
+    else
+        for (int64_t q = q0; q < q1; q++) {
+            float v = mu * V0[q] - eta * G0[q];
+            V0[q] = v;
+            W0[q] += v;
+            G0[q] = 0.0f;
+        }
+}
+
 /* the activations' padding (lanes n to the next whole vector) set to 0, so that the
  * padding of every delta, gradient and weight stays 0 */
 typedef int32_t vi __attribute__((vector_size(4 * V)));
@@ -396,11 +473,60 @@ INLINE void clear_padding(float *a, int64_t n)
     }
 }
 
-/* delta^L = two_m (a - y) a (1 - a) for the n_out outputs (the batch's average cost, as
- * Network.output_error / m), a whole number of vectors: y one-hot (the class) or a row */
-INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_out, float two_m,
-                         int64_t cls, const float *row)
+/* a = sigma(z) in place for a row of n values (a whole number of vectors; the padding
+ * set to 0 again).  softmax: exp(z - max z) / the sum, the sum in order. */
+INLINE void activate(float *restrict a, int64_t n, int kind)
 {
+    int64_t pn = PAD(n);
+    switch (kind) {
+    case ACT_SIGMOID:
+        for (int64_t j = 0; j < pn; j++)
+            a[j] = sigmoid(a[j]);
+        break;
+    case ACT_RELU:
+        for (int64_t j = 0; j < pn; j++)
+            a[j] = a[j] > 0.0f ? a[j] : 0.0f;
+        break;
+    case ACT_TANH:
+        for (int64_t j = 0; j < pn; j++)
+            a[j] = tanh_poly(a[j]);
+        break;
+    default: {
+        float top = a[0], sum = 0.0f;
+        for (int64_t j = 1; j < n; j++)
+            top = a[j] > top ? a[j] : top;
+        for (int64_t j = 0; j < n; j++) {
+            a[j] = exp_poly(a[j] - top);
+            sum += a[j];
+        }
+        for (int64_t j = 0; j < n; j++)
+            a[j] = a[j] / sum;
+        for (int64_t j = n; j < pn; j++)
+            a[j] = 0.0f;
+        return;
+    }
+    }
+    clear_padding(a, n);
+}
+
+/* delta^L = dC/dz^L / m for the n_out outputs (the batch's average cost, as
+ * Network.output_error / m), a whole number of vectors: y one-hot (the class) or a row.
+ * Quadratic cost: 2 (a - y) a (1 - a) for a sigmoid output, a (g - g.a) with g = 2 (a - y)
+ * for softmax; cross-entropy: a - y for either. */
+INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_out, float two_m,
+                         int64_t cls, const float *row, int output, int cost, float m)
+{
+    if (cost == COST_QUADRATIC && output == ACT_SOFTMAX) {
+        float dot = 0.0f;
+        for (int64_t j = 0; j < n_out; j++) {
+            float y = row ? row[j] : (float)(j == cls);
+            d[j] = 2.0f * (a[j] - y);
+            dot += d[j] * a[j];
+        }
+        for (int64_t j = 0; j < n_out; j++)
+            d[j] = a[j] * (d[j] - dot) / m;
+        return;                                 /* the padding of d stays 0 */
+    }
     for (int64_t j = 0; j < PAD(n_out); j += V) {
         vf y;
         if (row) {
@@ -412,7 +538,10 @@ INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_o
             y = __builtin_convertvector(-hit, vf);
         }
         vf aj = ld(a + j);
-        st(d + j, two_m * (aj - y) * aj * (1.0f - aj));
+        if (cost == COST_QUADRATIC)
+            st(d + j, two_m * (aj - y) * aj * (1.0f - aj));
+        else
+            st(d + j, (aj - y) / m);
     }
 }
 
@@ -458,16 +587,17 @@ INLINE int64_t lower_bound(const uint16_t *idx, int64_t lo, int64_t hi, int64_t 
 struct lane {
     float *A, *D, *M, *N, *b1, *e, *tmp, *zero;
     int64_t *pos;               /* each example's first lit pixel >= split (its idx position) */
+    float *VM, *vb1, *gb1;      /* momentum: the velocity of M and of b1; the sum of delta1 */
 };
 
-/* One call's work.  For first layers of TWO_RANGES_MIN neurons or more, the pixels are
- * split in two ranges, [0, split) and [split, d): z1 of every example is (the sum over
- * range 0 + the sum over range 1) + b1, and with two threads each one owns a range: it
- * sums and steps only the rows of W1^T of its pixels, so no row of W1 is written by one
- * thread and read by the other.  Both threads then do the upper layers, each for the
- * whole batch, on their own copies.  One thread does both ranges itself: the result is
- * the same, bit for bit.  Narrower first layers are summed in one range, on one thread
- * (there the work of a mini-batch is too small to share). */
+/* One call's work.  Given a split (> 0), the pixels are split in two ranges, [0, split)
+ * and [split, d): z1 of every example is (the sum over range 0 + the sum over range 1) +
+ * b1, and with two threads each one owns a range: it sums and steps only the rows of W1^T
+ * of its pixels, so no row of W1 is written by one thread and read by the other.  Both
+ * threads then do the upper layers, each for the whole batch, on their own copies.  One
+ * thread does both ranges itself: the result is the same, bit for bit.  Without a split,
+ * the first layer is summed in one range, on one thread.  (Which networks get a split and
+ * two threads is nudge.engine.compiled's choice: kernel_threads.) */
 struct job {
     const int64_t *indptr;
     const uint16_t *idx;
@@ -479,6 +609,10 @@ struct job {
     int64_t n, first, last, batch_size, split;
     int two_ranges;             /* whether z1 is summed in two pixel ranges (see above) */
     float eta, decay;
+    int hidden, output, cost;   /* ACT_ and COST_ codes */
+    int momentum;               /* with momentum mu (and weight decay lambda), else plain SGD */
+    float mu, lambda;
+    float *V0, *G0;             /* momentum: W1^T's velocity (in place) and its gradient */
     const int64_t *sizes;
     int64_t L, width, off[65], mo[65], no[65];
     float *W0;
@@ -520,6 +654,40 @@ INLINE void first_sum(const struct job *j, const struct lane *me, int64_t lo, in
         first_forward(j->W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, bias, z);
 }
 
+/* The first layer's step with momentum: dC/dW1^T summed into G0 (each example's x_p delta1
+ * into the rows of the pixels it lit, this thread's pixels), then v and W1^T stepped
+ * densely on this thread's rows p0..p1 (every row moves with its velocity) and b1 with its
+ * own (each thread keeps its copy of b1, as of the upper layers). */
+INLINE void first_momentum(struct job *j, struct lane *me, int64_t start, int64_t end,
+                           int64_t p0, int64_t p1, const int val_float)
+{
+    const int64_t *order = j->order, *indptr = j->indptr;
+    int64_t n1 = j->sizes[1], T = j->threads, t = me - j->lanes;
+    float *e = me->e, *gb1 = me->gb1, *vb1 = me->vb1, *b1 = me->b1;
+    for (int64_t k = start; k < end; k++) {
+        const float *d = me->D + (k - start) * j->width;
+        for (int64_t c = 0; c < n1; c++) {
+            e[c] = -d[c];                       /* first_update subtracts e x_p */
+            gb1[c] += d[c];
+        }
+        int64_t r = order[k], lo = indptr[r], hi = indptr[r + 1];
+        if (T > 1 && t == 0)
+            hi = me->pos[k - start];
+        else if (T > 1)
+            lo = me->pos[k - start];
+        if (n1 > WIDE_MIN)
+            wide_first_update(j->G0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
+        else
+            first_update(j->G0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
+    }
+    for (int64_t c = 0; c < n1; c++) {
+        vb1[c] = j->mu * vb1[c] - j->eta * gb1[c];
+        b1[c] += vb1[c];
+        gb1[c] = 0.0f;
+    }
+    first_momentum_step(j->W0, j->V0, j->G0, p0 * n1, p1 * n1, j->eta, j->mu, j->lambda);
+}
+
 /* Thread t's share of the steps on order[first:last], batch_size at a time. */
 INLINE void run_thread(struct job *j, int t, const int val_float)
 {
@@ -531,6 +699,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
     struct lane *me = &j->lanes[t];
     float *A = me->A, *D = me->D, *M = me->M, *N = me->N, *b1 = me->b1, *e = me->e;
     float *W0 = j->W0, eta = j->eta, decay = j->decay;
+    int hidden = j->hidden, first_kind = L == 1 ? j->output : hidden;
     /* the rows of W1^T this thread steps */
     int64_t p0 = T == 1 || t == 0 ? 0 : j->split, p1 = T == 1 || t == 1 ? sizes[0] : j->split;
     for (int64_t start = j->first; start < j->last; start += B) {
@@ -571,32 +740,51 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
         }
         /* layer by layer, each over the batch's examples (independent of each other, so
          * that the CPU overlaps them); ROW(A, k), ROW(D, k): example k's a and delta */
-        for (int64_t k = start; k < end; k++) {
-            sigmoid_row(ROW(A, k), pn1);
-            clear_padding(ROW(A, k), n1);
-        }
+        for (int64_t k = start; k < end; k++)
+            activate(ROW(A, k), n1, first_kind);
         for (int64_t l = 1; l < L; l++) {
             int64_t po = PAD(sizes[l + 1]);
+            int kind = l == L - 1 ? j->output : hidden;
             for (int64_t k = start; k < end; k++) {
                 float *a = ROW(A, k);
                 dense_forward(M + mo[l], sizes[l], po, a + off[l - 1], a + off[l]);
-                sigmoid_row(a + off[l], po);
-                clear_padding(a + off[l], sizes[l + 1]);
+                activate(a + off[l], sizes[l + 1], kind);
             }
         }
         for (int64_t k = start; k < end; k++)
             output_delta(ROW(A, k) + off[L - 1], ROW(D, k) + off[L - 1], n_out, two_m,
                          j->classes ? j->classes[order[k]] : -1,
-                         j->classes ? NULL : j->rows + order[k] * n_out);
+                         j->classes ? NULL : j->rows + order[k] * n_out, j->output, j->cost,
+                         (float)m);
         /* backward, layer by layer: propagate delta down (with the weights from before the
-         * step), then the layer's step (weights first scaled by 1 - eta lambda) */
+         * step), then the layer's step (plain SGD: weights first scaled by 1 - eta lambda) */
         for (int64_t l = L - 1; l > 0; l--) {
             int64_t n_in = sizes[l], n_o = sizes[l + 1], pi = PAD(n_in), po = PAD(n_o);
-            for (int64_t k = start; k < end; k++)
-                dense_delta(N + no[l], n_o, pi, ROW(A, k) + off[l - 1], ROW(D, k) + off[l],
-                            ROW(D, k) + off[l - 1]);
-            dense_step(M + mo[l], N + no[l], n_in, n_o, pi, po, A + off[l - 1], D + off[l],
-                       width, m, eta, decay);
+            const float *Nl = N + no[l];
+            /* sigma' of the hidden function, one loop for each (no choice per vector) */
+            if (hidden == ACT_SIGMOID)
+                for (int64_t k = start; k < end; k++)
+                    dense_delta(Nl, n_o, pi, ROW(A, k) + off[l - 1], ROW(D, k) + off[l],
+                                ROW(D, k) + off[l - 1], ACT_SIGMOID);
+            else if (hidden == ACT_TANH)
+                for (int64_t k = start; k < end; k++)
+                    dense_delta(Nl, n_o, pi, ROW(A, k) + off[l - 1], ROW(D, k) + off[l],
+                                ROW(D, k) + off[l - 1], ACT_TANH);
+            else
+                for (int64_t k = start; k < end; k++)
+                    dense_delta(Nl, n_o, pi, ROW(A, k) + off[l - 1], ROW(D, k) + off[l],
+                                ROW(D, k) + off[l - 1], ACT_RELU);
+            if (j->momentum)
+                dense_momentum_step(M + mo[l], me->VM + mo[l], N + no[l], n_in, n_o, pi, po,
+                                    A + off[l - 1], D + off[l], width, m, eta, j->mu,
+                                    j->lambda);
+            else
+                dense_step(M + mo[l], N + no[l], n_in, n_o, pi, po, A + off[l - 1],
+                           D + off[l], width, m, eta, decay);
+        }
+        if (j->momentum) {
+            first_momentum(j, me, start, end, p0, p1, val_float);
+            continue;
         }
         /* the first layer's step: every example's -eta x_p delta1 straight into the rows
          * of the pixels it lit (this thread's pixels) */
@@ -653,22 +841,35 @@ static void free_job(struct job *j)
     for (int t = 0; t < 2; t++) {
         struct lane *me = &j->lanes[t];
         free(me->A); free(me->D); free(me->M); free(me->N); free(me->b1); free(me->e);
-        free(me->tmp); free(me->zero); free(me->pos);
+        free(me->tmp); free(me->zero); free(me->pos); free(me->VM); free(me->vb1);
+        free(me->gb1);
     }
     free(j->Z);
+    free(j->G0);
 }
 
-/* the most examples per mini-batch trained with two threads (above it, one) */
-#define TWO_THREADS_MAX_BATCH 1024
-/* the narrowest first layer summed in two ranges (and so trained with two threads):
- * measured on the 2-CPU virtual machine, two threads train first layers of 512 and 1,024
- * neurons 1.4-1.6x as fast as one, steadily; at 64 to 256 they gained as much on a quiet
- * machine but lost up to 2x when the host was busy (a mini-batch's work is then too short
- * for a descheduled CPU not to hold up the other) */
-#define TWO_RANGES_MIN 512
+/* an upper layer's W^T and b (from the flat layout at wo, bo) into M's padded layout */
+static void pack_layer(float *restrict M, const float *restrict flat, int64_t wo, int64_t bo,
+                       int64_t n_in, int64_t n_o)
+{
+    int64_t po = PAD(n_o);
+    for (int64_t c = 0; c < n_in; c++)
+        memcpy(M + c * po, flat + wo + c * n_o, (size_t)n_o * sizeof(float));
+    memcpy(M + n_in * po, flat + bo, (size_t)n_o * sizeof(float));
+}
 
-static int sgd_steps(struct job *j, int threads, float *params, const int64_t *wo,
-                     const int64_t *bo)
+/* ... and back */
+static void unpack_layer(const float *restrict M, float *restrict flat, int64_t wo, int64_t bo,
+                         int64_t n_in, int64_t n_o)
+{
+    int64_t po = PAD(n_o);
+    for (int64_t c = 0; c < n_in; c++)
+        memcpy(flat + wo + c * n_o, M + c * po, (size_t)n_o * sizeof(float));
+    memcpy(flat + bo, M + n_in * po, (size_t)n_o * sizeof(float));
+}
+
+static int sgd_steps(struct job *j, int threads, float *params, float *velocity,
+                     const int64_t *wo, const int64_t *bo)
 {
     const int64_t *sizes = j->sizes;
     int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), B = j->batch_size;
@@ -682,15 +883,20 @@ static int sgd_steps(struct job *j, int threads, float *params, const int64_t *w
         no[l + 1] = no[l] + sizes[l + 1] * PAD(sizes[l]);
     }
     j->width = off[L];
-    j->two_ranges = L > 1 && n1 >= TWO_RANGES_MIN;
-    j->threads = threads >= 2 && j->two_ranges && B <= TWO_THREADS_MAX_BATCH ? 2 : 1;
+    /* two threads each own one of the two pixel ranges: without them, one thread */
+    j->threads = threads >= 2 && j->two_ranges ? 2 : 1;
 #ifndef NUDGE_PTHREADS
     j->threads = 1;
 #endif
     j->W0 = params + wo[0];
     /* zeroed: the padding stays 0 */
     int ok = 1;
-    for (int t = 0; t < j->threads; t++) {
+    if (j->momentum) {
+        j->V0 = velocity + wo[0];
+        j->G0 = calloc((size_t)(sizes[0] * n1), sizeof(float));
+        ok = j->G0 != NULL;
+    }
+    for (int t = 0; ok && t < j->threads; t++) {
         struct lane *me = &j->lanes[t];
         me->A = calloc((size_t)(B * j->width), sizeof(float));
         me->D = calloc((size_t)(B * j->width), sizeof(float));
@@ -703,17 +909,24 @@ static int sgd_steps(struct job *j, int threads, float *params, const int64_t *w
         me->pos = calloc((size_t)B, sizeof(int64_t));
         ok = ok && me->A && me->D && me->M && me->N && me->b1 && me->e && me->tmp && me->zero
              && me->pos;
+        if (ok && j->momentum) {
+            me->VM = calloc((size_t)(mo[L] + 1), sizeof(float));
+            me->vb1 = calloc((size_t)pn1, sizeof(float));
+            me->gb1 = calloc((size_t)pn1, sizeof(float));
+            ok = me->VM && me->vb1 && me->gb1;
+        }
         if (!ok)
             break;
         for (int64_t l = 1; l < L; l++) {
-            int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
-            for (int64_t c = 0; c < n_in; c++)
-                memcpy(me->M + mo[l] + c * po, params + wo[l] + c * n_o,
-                       (size_t)n_o * sizeof(float));
-            memcpy(me->M + mo[l] + n_in * po, params + bo[l], (size_t)n_o * sizeof(float));
-            transposed(me->M + mo[l], me->N + no[l], n_in, n_o, PAD(n_in), po);
+            int64_t n_in = sizes[l], n_o = sizes[l + 1];
+            pack_layer(me->M + mo[l], params, wo[l], bo[l], n_in, n_o);
+            transposed(me->M + mo[l], me->N + no[l], n_in, n_o, PAD(n_in), PAD(n_o));
+            if (j->momentum)
+                pack_layer(me->VM + mo[l], velocity, wo[l], bo[l], n_in, n_o);
         }
         memcpy(me->b1, params + bo[0], (size_t)n1 * sizeof(float));
+        if (j->momentum)
+            memcpy(me->vb1, velocity + bo[0], (size_t)n1 * sizeof(float));
     }
     if (ok && j->threads == 2) {
         j->Z = calloc((size_t)(4 * B * pn1), sizeof(float));
@@ -736,69 +949,126 @@ static int sgd_steps(struct job *j, int threads, float *params, const int64_t *w
 #endif
     const struct lane *me = &j->lanes[0];
     for (int64_t l = 1; l < L; l++) {
-        int64_t n_in = sizes[l], n_o = sizes[l + 1], po = PAD(n_o);
-        for (int64_t c = 0; c < n_in; c++)
-            memcpy(params + wo[l] + c * n_o, me->M + mo[l] + c * po, (size_t)n_o * sizeof(float));
-        memcpy(params + bo[l], me->M + mo[l] + n_in * po, (size_t)n_o * sizeof(float));
+        unpack_layer(me->M + mo[l], params, wo[l], bo[l], sizes[l], sizes[l + 1]);
+        if (j->momentum)
+            unpack_layer(me->VM + mo[l], velocity, wo[l], bo[l], sizes[l], sizes[l + 1]);
     }
     memcpy(params + bo[0], me->b1, (size_t)n1 * sizeof(float));
+    if (j->momentum)
+        memcpy(velocity + bo[0], me->vb1, (size_t)n1 * sizeof(float));
     free_job(j);
     return NUDGE_OK;
 }
 
-/* SGD steps on the examples order[first:last], batch_size at a time (the last batch of
- * the epoch may be smaller), parameters updated in place.  classes (one class number
- * per row) or, if NULL, rows (desired outputs, n_out per row).  decay = 1 - eta lambda
- * scales the weights (not the biases) at each step.  split: the pixel that starts the
- * second pixel range (see struct job); threads: 1, or 2 to share the work (the result is
- * the same).  Codes as in _fast_kernel: hidden 0 sigmoid, output 0 sigmoid, cost 0
- * quadratic; anything else is unsupported. */
-int nudge_sgd_steps(const int64_t *indptr, const uint16_t *idx, const void *val, int val_float,
-                    float scale, const int64_t *classes, const float *rows,
-                    const int64_t *order, int64_t n, int64_t first, int64_t last,
-                    int64_t batch_size, float eta, float decay, float *params,
-                    const int64_t *sizes, int64_t L, const int64_t *wo, const int64_t *bo,
-                    int hidden, int output, int cost, int64_t split, int threads)
+/* The arguments of nudge_sgd_steps, one struct (nudge_steps_args) whose fields are
+ * listed once, here: X(C type, name, code for nudge_signature: p pointer, q int64, i int,
+ * f float).  nudge.engine.compiled builds the same struct with ctypes from its own list
+ * and checks the two against each other (nudge_signature) before calling. */
+#define NUDGE_STEPS_ARGS(X)                                                                  \
+    X(const int64_t *, indptr, p)   /* row r's entries: indptr[r] to indptr[r + 1] */       \
+    X(const uint16_t *, idx, p)     /* ... their columns (pixels), ascending */             \
+    X(const void *, val, p)         /* ... their values: uint8 (times scale) or float32 */  \
+    X(int, val_float, i)            /* 1: val is float32 */                                 \
+    X(float, scale, f)                                                                      \
+    X(const int64_t *, classes, p)  /* one class number per row, or NULL: */                \
+    X(const float *, rows, p)       /* ... the desired outputs, n_out per row */            \
+    X(const int64_t *, order, p)    /* the rows in the order they are trained on */         \
+    X(int64_t, n, q)                /* the length of order */                               \
+    X(int64_t, first, q)            /* the steps on order[first:last] */                    \
+    X(int64_t, last, q)                                                                     \
+    X(int64_t, batch_size, q)                                                               \
+    X(float, eta, f)                /* the learning rate */                                 \
+    X(float, decay, f)              /* plain SGD: 1 - eta lambda, the weights' scale */     \
+    X(float *, params, p)           /* the parameters (layout: top of this file) */         \
+    X(const int64_t *, sizes, p)    /* L + 1 layer sizes */                                 \
+    X(int64_t, L, q)                                                                        \
+    X(const int64_t *, wo, p)       /* where each layer's W^T starts in params */           \
+    X(const int64_t *, bo, p)       /* ... and its b */                                     \
+    X(int, hidden, i)               /* 0 sigmoid, 1 relu, 2 tanh */                         \
+    X(int, output, i)               /* 0 sigmoid, 1 softmax */                              \
+    X(int, cost, i)                 /* 0 quadratic, 1 cross-entropy */                      \
+    X(int64_t, split, q)            /* > 0: the first pixel of the second range */          \
+    X(int, threads, i)              /* 1, or 2 (with a split) */                            \
+    X(float *, velocity, p)         /* momentum: v, laid out as params; NULL: plain SGD */  \
+    X(float, momentum, f)           /* mu */                                                \
+    X(float, weight_decay, f)       /* momentum: lambda (plain SGD: in decay) */
+
+/* The arguments of nudge_sparse_rows_u8, the same way */
+#define NUDGE_ROWS_ARGS(X)                                                                   \
+    X(const uint8_t *, pixels, p)   /* n rows of d values, `stride` bytes apart */          \
+    X(int64_t, n, q)                                                                        \
+    X(int64_t, d, q)                                                                        \
+    X(int64_t, stride, q)                                                                   \
+    X(int64_t *, indptr, p)                                                                 \
+    X(uint16_t *, idx, p)                                                                   \
+    X(uint8_t *, val, p)                                                                    \
+    X(int, counts_only, i)
+
+#define NUDGE_FIELD(type, name, code) type name;
+struct nudge_steps_args { NUDGE_STEPS_ARGS(NUDGE_FIELD) };
+struct nudge_rows_args { NUDGE_ROWS_ARGS(NUDGE_FIELD) };
+#undef NUDGE_FIELD
+
+/* "nudge_sgd_steps(indptr:p idx:p ...) nudge_sparse_rows_u8(pixels:p ...)" */
+#define NUDGE_SIG(type, name, code) " " #name ":" #code
+const char *nudge_signature(void)
 {
-    if (hidden != 0 || output != 0 || cost != 0 || L < 1 || L > 64 || batch_size < 1)
+    return "nudge_sgd_steps(" NUDGE_STEPS_ARGS(NUDGE_SIG) " ) nudge_sparse_rows_u8("
+           NUDGE_ROWS_ARGS(NUDGE_SIG) " )";
+}
+#undef NUDGE_SIG
+
+/* SGD steps (plain or with momentum) on the examples order[first:last], batch_size at a
+ * time (the last batch of the epoch may be smaller), parameters (and velocity) updated in
+ * place; see NUDGE_STEPS_ARGS.  An argument out of range is NUDGE_UNSUPPORTED. */
+int nudge_sgd_steps(const struct nudge_steps_args *a)
+{
+    if (a->hidden < 0 || a->hidden > 2 || a->output < 0 || a->output > 1 || a->cost < 0
+        || a->cost > 1 || a->L < 1 || a->L > 64 || a->batch_size < 1)
         return NUDGE_UNSUPPORTED;
-    if (first < 0 || last > n || first >= last)
+    if (a->first < 0 || a->last > a->n || a->first >= a->last)
         return NUDGE_OK;
     struct job j;
     memset(&j, 0, sizeof j);
-    j.indptr = indptr;
-    j.idx = idx;
-    j.val = val;
-    j.val_float = val_float != 0;
-    j.scale = scale;
-    j.classes = classes;
-    j.rows = rows;
-    j.order = order;
-    j.n = n;
-    j.first = first;
-    j.last = last;
-    j.batch_size = batch_size;
-    j.split = split < 0 ? 0 : split > sizes[0] ? sizes[0] : split;
-    j.eta = eta;
-    j.decay = decay;
-    j.sizes = sizes;
-    j.L = L;
-    return sgd_steps(&j, threads, params, wo, bo);
+    j.indptr = a->indptr;
+    j.idx = a->idx;
+    j.val = a->val;
+    j.val_float = a->val_float != 0;
+    j.scale = a->scale;
+    j.classes = a->classes;
+    j.rows = a->rows;
+    j.order = a->order;
+    j.n = a->n;
+    j.first = a->first;
+    j.last = a->last;
+    j.batch_size = a->batch_size;
+    j.two_ranges = a->split > 0;
+    j.split = a->split > a->sizes[0] ? a->sizes[0] : a->split;
+    j.eta = a->eta;
+    j.decay = a->decay;
+    j.hidden = a->hidden;
+    j.output = a->output == 1 ? ACT_SOFTMAX : ACT_SIGMOID;
+    j.cost = a->cost;
+    j.momentum = a->velocity != NULL;
+    j.mu = a->momentum;
+    j.lambda = a->weight_decay;
+    j.sizes = a->sizes;
+    j.L = a->L;
+    return sgd_steps(&j, a->threads, a->params, a->velocity, a->wo, a->bo);
 }
 
-/* The non-zero entries of each row of the uint8 matrix X (n rows of d values, rows
+/* The non-zero entries of each row of the uint8 matrix `pixels` (n rows of d values, rows
  * `stride` bytes apart), d < 65536.  counts_only: indptr only (indptr[0] = 0,
  * indptr[r + 1] = the entries of rows 0..r), to size idx and val; then again to fill them. */
-int nudge_sparse_rows_u8(const uint8_t *X, int64_t n, int64_t d, int64_t stride,
-                         int64_t *indptr, uint16_t *idx, uint8_t *val, int counts_only)
+int nudge_sparse_rows_u8(const struct nudge_rows_args *a)
 {
-    if (d >= 65536)
+    if (a->d >= 65536)
         return NUDGE_UNSUPPORTED;
-    int64_t k = 0;
-    indptr[0] = 0;
-    for (int64_t r = 0; r < n; r++) {
-        const uint8_t *x = X + r * stride;
-        if (counts_only) {
+    int64_t k = 0, d = a->d;
+    a->indptr[0] = 0;
+    for (int64_t r = 0; r < a->n; r++) {
+        const uint8_t *x = a->pixels + r * a->stride;
+        if (a->counts_only) {
             int64_t c = 0;
             for (int64_t p = 0; p < d; p++)
                 c += x[p] != 0;
@@ -806,23 +1076,19 @@ int nudge_sparse_rows_u8(const uint8_t *X, int64_t n, int64_t d, int64_t stride,
         } else {
             for (int64_t p = 0; p < d; p++) {
                 if (x[p] != 0) {
-                    idx[k] = (uint16_t)p;
-                    val[k] = x[p];
+                    a->idx[k] = (uint16_t)p;
+                    a->val[k] = x[p];
                     k++;
                 }
             }
         }
-        indptr[r + 1] = k;
+        a->indptr[r + 1] = k;
     }
     return NUDGE_OK;
 }
 
-/* The interface version Python checks before calling. */
-int nudge_abi_version(void) { return 3; }
-
-/* The instruction set this build is for ("avx512", "avx2" or "base") and its vector width. */
+/* The instruction set this build is for: "avx512", "avx2" or "base". */
 const char *nudge_isa(void) { return NUDGE_ISA; }
-int nudge_vector_width(void) { return V; }
 
 /* The best build this CPU runs: 2 AVX-512 (F, BW, DQ, VL), 1 AVX2 with FMA, 0 neither. */
 int nudge_cpu_level(void)
@@ -840,7 +1106,7 @@ int nudge_cpu_level(void)
 
 /* setuptools builds this file as extension modules (NUDGE_MODULE: _ckernel,
  * _ckernel_avx2, _ckernel_avx512) and, on some platforms, exports PyInit_<name>; they are
- * not Python modules (nudge.fast loads them with ctypes). */
+ * not Python modules (nudge.engine.compiled loads them with ctypes). */
 #ifndef NUDGE_MODULE
 #define NUDGE_MODULE _ckernel
 #endif

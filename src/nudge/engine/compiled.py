@@ -1,13 +1,17 @@
 """The compiled engine: SGD steps as one C loop (``_ckernel.c``, loaded with ctypes).
 
-The mathematics is exactly that of :mod:`nudge.network` (``Network.backprop``)
-and :mod:`nudge.optimizers`; only the bookkeeping differs:
+It trains float32 networks of every kind nudge has (hidden sigmoid, relu or tanh;
+output sigmoid or softmax; quadratic or cross-entropy cost) with plain SGD or momentum,
+either with weight decay (Adam stays with the reference engine).  The mathematics is
+exactly that of :mod:`nudge.network` (``Network.backprop``) and :mod:`nudge.optimizers`;
+only the bookkeeping differs:
 
 * a mini-batch at a time: forward and backward for each of its examples with
   the weights from before the step (aˡ and δˡ kept per example in small
   buffers), then the step, in place.  The first layer's step goes straight
   into the W¹ᵀ rows of each example's lit pixels (−η x_p δ¹), so it needs no
-  gradient buffer;
+  gradient buffer (with momentum, ∂C/∂W¹ is summed the same way into a buffer, then
+  every weight moves with its velocity, which the engine keeps between calls);
 * the examples are read in the shuffled order straight from the sparse rows
   (:class:`Inputs`), the next ones' pixels prefetched while the current one is
   trained on; the pixels stay uint8, each turned into intensity/255 (float32,
@@ -21,11 +25,14 @@ and :mod:`nudge.optimizers`; only the bookkeeping differs:
 
 It is compiled ahead of time when the package is built (``setup.py``); on x86-64
 for AVX-512, for AVX2 + FMA and for any CPU, and the best build the CPU runs is
-loaded (:func:`kernel_isa`).  From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the
+loaded (``c_kernel_isa``).  From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the
 first hidden layer it can share the steps between two threads
-(:func:`kernel_threads`), with the same result bit for bit.  Where it was not built
-(no C compiler at install time) :func:`unavailable_reason` says why, and
-:mod:`nudge.engine` trains with the reference engine instead.
+(:func:`kernel_threads`; the rules are here only, the kernel does as told), with the
+same result bit for bit.  Where it was not built (no C compiler at install time)
+:func:`unavailable_reason` says why, and :mod:`nudge.engine` trains with the reference
+engine instead.  The kernel's arguments come in one struct; its fields are listed once
+in C and once here (:data:`STEPS_ARGS`), and the two lists are compared (the C
+library's ``nudge_signature``) before the kernel is used.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ from ..network import desired_outputs
 HIDDEN = {"sigmoid": 0, "relu": 1, "tanh": 2}
 OUTPUT = {"sigmoid": 0, "softmax": 1}
 COST = {"quadratic": 0, "cross-entropy": 1}
-#: the set-ups the C kernel trains (it answers NUDGE_UNSUPPORTED for the others)
-C_HIDDEN, C_OUTPUT, C_COST = ("sigmoid",), ("sigmoid",), ("quadratic",)
+#: the set-ups the C kernel trains
+C_HIDDEN, C_OUTPUT, C_COST = tuple(HIDDEN), tuple(OUTPUT), tuple(COST)
+C_OPTIMIZERS = ("sgd", "momentum")
 #: the deepest network the kernel takes (its per-layer offset tables, _ckernel.c)
 MAX_LAYERS = 64
 
@@ -53,10 +61,15 @@ MAX_LAYERS = 64
 _c_kernel: Any = None
 _c_sparse_rows: Any = None
 _c_error: str | None = None
-#: the C kernel can share the steps between two threads when the first hidden layer
-#: has at least TWO_THREADS_MIN_HIDDEN neurons and a mini-batch TWO_THREADS_MIN_BATCH
-#: to TWO_THREADS_MAX_BATCH examples (by default, where two CPUs are available).  The
-#: kernel reads these from here (nudge_sgd_steps' arguments), so they are set once.
+#: The thread rules (here only; the kernel sums the first layer in two pixel ranges when
+#: given a split, and uses the threads it is given).  Two ranges from
+#: TWO_THREADS_MIN_HIDDEN neurons in the first hidden layer; there two threads share the
+#: steps for mini-batches of TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH examples
+#: (by default, where two CPUs are available).  Measured on a 2-CPU virtual machine: two
+#: threads train first layers of 512 and 1,024 neurons 1.4-1.6x as fast as one,
+#: steadily; at 64 to 256 they gained as much on a quiet machine but lost up to 2x when
+#: the host was busy (a mini-batch's work is then too short for a descheduled CPU not
+#: to hold up the other).
 TWO_THREADS_MIN_HIDDEN = 512
 TWO_THREADS_MIN_BATCH = 4
 TWO_THREADS_MAX_BATCH = 1024
@@ -64,8 +77,8 @@ TWO_THREADS_MAX_BATCH = 1024
 
 def unsupported_reason(net: Any, optimizer: str) -> str | None:
     """Why the compiled engine cannot train this set-up, or None if it can."""
-    if optimizer != "sgd":
-        return f"optimizer {optimizer!r} (it does plain sgd only)"
+    if optimizer not in C_OPTIMIZERS:
+        return f"optimizer {optimizer!r} (it does sgd and momentum)"
     if np.dtype(net.dtype) != np.float32:
         return f"{np.dtype(net.dtype)} networks (it trains float32 networks only)"
     if (net.activation not in C_HIDDEN or net.output not in C_OUTPUT
@@ -130,7 +143,7 @@ def kernel_threads(sizes: list[int], batch_size: int, threads: int | None = None
 
 
 def _two_ranges(sizes: Any) -> bool:
-    """Whether the C kernel sums the first layer in two pixel ranges (_ckernel.c)."""
+    """Whether the C kernel sums the first layer in two pixel ranges (given a split)."""
     return len(sizes) > 2 and int(sizes[1]) >= TWO_THREADS_MIN_HIDDEN
 
 
@@ -139,9 +152,38 @@ _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F32 = ctypes.c_float
 _INT = ctypes.c_int
-_C_ARGS = [_P, _P, _P, _INT, _F32, _P, _P, _P, _I64, _I64, _I64, _I64, _F32, _F32, _P, _P,
-           _I64, _P, _P, _INT, _INT, _INT, _I64, _INT]
-_C_ABI = 3
+#: the fields of nudge_sgd_steps' argument (struct nudge_steps_args, _ckernel.c's
+#: NUDGE_STEPS_ARGS, where each is described), in order
+STEPS_ARGS = [
+    ("indptr", _P), ("idx", _P), ("val", _P), ("val_float", _INT), ("scale", _F32),
+    ("classes", _P), ("rows", _P), ("order", _P), ("n", _I64), ("first", _I64),
+    ("last", _I64), ("batch_size", _I64), ("eta", _F32), ("decay", _F32), ("params", _P),
+    ("sizes", _P), ("L", _I64), ("wo", _P), ("bo", _P), ("hidden", _INT), ("output", _INT),
+    ("cost", _INT), ("split", _I64), ("threads", _INT), ("velocity", _P),
+    ("momentum", _F32), ("weight_decay", _F32),
+]
+#: ... and of nudge_sparse_rows_u8's (NUDGE_ROWS_ARGS)
+ROWS_ARGS = [("pixels", _P), ("n", _I64), ("d", _I64), ("stride", _I64), ("indptr", _P),
+             ("idx", _P), ("val", _P), ("counts_only", _INT)]
+
+
+class _StepsArgs(ctypes.Structure):
+    _fields_ = STEPS_ARGS
+
+
+class _RowsArgs(ctypes.Structure):
+    _fields_ = ROWS_ARGS
+
+
+def signature() -> str:
+    """The C library's ``nudge_signature()`` as these lists say it must be."""
+    code = {_P: "p", _I64: "q", _F32: "f", _INT: "i"}
+
+    def fields(args: list[tuple[str, Any]]) -> str:
+        return "".join(f" {name}:{code[t]}" for name, t in args)
+
+    return (f"nudge_sgd_steps({fields(STEPS_ARGS)} ) "
+            f"nudge_sparse_rows_u8({fields(ROWS_ARGS)} )")
 
 
 #: the C kernel's builds, best first, with the nudge_cpu_level() each needs (setup.py)
@@ -169,8 +211,13 @@ def _open_c_library(name: str) -> Any:
     if path is None:
         raise OSError("not built (no C compiler when nudge was installed?)")
     lib = ctypes.CDLL(path)
-    if lib.nudge_abi_version() != _C_ABI:
-        raise OSError(f"{path} is from another version of nudge")
+    try:
+        lib.nudge_signature.restype = ctypes.c_char_p
+        theirs = lib.nudge_signature().decode()
+    except AttributeError:
+        theirs = None
+    if theirs != signature():
+        raise OSError(f"{path} is from another version of nudge (its arguments differ)")
     return lib
 
 
@@ -209,13 +256,20 @@ def _load_c_kernel(build: str | None = None) -> Any:
         _c_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
         _c_kernel = False
         return None
-    fn.argtypes = _C_ARGS
+    fn.argtypes = [ctypes.POINTER(_StepsArgs)]
     fn.restype = _INT
     _c_sparse_rows = lib.nudge_sparse_rows_u8
-    _c_sparse_rows.argtypes = [_P, _I64, _I64, _I64, _P, _P, _P, _INT]
+    _c_sparse_rows.argtypes = [ctypes.POINTER(_RowsArgs)]
     _c_sparse_rows.restype = _INT
     _c_kernel, c_kernel_isa = fn, isa
     return fn
+
+
+def _aligned_zeros(size: int) -> np.ndarray:
+    """float32 zeros starting on a 64-byte boundary (a cache line)."""
+    buf = np.zeros(size + 16, dtype=np.float32)
+    at = (-buf.ctypes.data % 64) // 4
+    return buf[at:at + size]
 
 
 class _Packed:
@@ -234,16 +288,12 @@ class _Packed:
         self.wo = np.array(wo, dtype=np.int64)
         self.bo = np.array(bo, dtype=np.int64)
         # aligned to 64 bytes, so that each 16-float row of the first layer is one cache line
-        buf = np.empty(pos + 16, dtype=np.float32)
-        at = (-buf.ctypes.data % 64) // 4
-        self.params = buf[at:at + pos]
+        self.params = _aligned_zeros(pos)
         for l, (W, b) in enumerate(zip(net.weights, net.biases)):
             n_in, n_out = sizes[l], sizes[l + 1]
             # Wᵀ: row i holds the weights *from* input i, contiguous
             self.params[wo[l]:wo[l] + n_in * n_out].reshape(n_in, n_out)[...] = W.T
             self.params[bo[l]:bo[l] + n_out] = b
-        # the first layer's Wᵀ as an (n_in, n_out) view of the flat array
-        self.W0 = self.params[:sizes[0] * sizes[1]].reshape(sizes[0], sizes[1])
 
     def unpack(self, net: Any) -> None:
         sizes = self.sizes
@@ -260,27 +310,28 @@ class Inputs:
     Row r's non-zero entries are ``val[indptr[r]:indptr[r+1]]`` at columns
     ``idx[...]`` (compressed sparse rows).  uint8 pixels stay uint8 (about 3
     bytes per non-zero pixel, ~28 MB for MNIST's 60,000 training images).
-    Made once per training run by :func:`prepare`; ``X`` is kept for the
-    BLAS path.
+    Made once per training run by :class:`CompiledEngine`.
     """
 
     #: rows per NumPy pass while making them (temporaries of a few MB)
     CHUNK = 4096
 
     def __init__(self, X: np.ndarray) -> None:
-        self.X = X
+        n, d = X.shape
+        self.n, self.d = n, d
         self._split: int | None = None
         self.scale = np.float32(1 / 255) if X.dtype == np.uint8 else np.float32(1)
-        n, d = X.shape
         self.indptr = np.zeros(n + 1, dtype=np.int64)
         if (X.dtype == np.uint8 and d < 2**16 and X.strides[1] == 1 and X.strides[0] >= d
                 and _load_c_kernel() is not None):
             # the C library's loop: about 10 times NumPy's speed, no temporaries
-            args = (X.ctypes.data, n, d, X.strides[0], self.indptr.ctypes.data)
-            _c_sparse_rows(*args, None, None, 1)
+            args = _RowsArgs(X.ctypes.data, n, d, X.strides[0], self.indptr.ctypes.data,
+                             None, None, 1)
+            _c_sparse_rows(ctypes.byref(args))
             self.idx = np.empty(int(self.indptr[-1]), dtype=np.uint16)
             self.val = np.empty(int(self.indptr[-1]), dtype=np.uint8)
-            _c_sparse_rows(*args, self.idx.ctypes.data, self.val.ctypes.data, 0)
+            args.idx, args.val, args.counts_only = self.idx.ctypes.data, self.val.ctypes.data, 0
+            _c_sparse_rows(ctypes.byref(args))
             return
         for a in range(0, n, self.CHUNK):
             b = min(a + self.CHUNK, n)
@@ -299,23 +350,25 @@ class Inputs:
             self.idx[lo:hi] = at
 
     def __len__(self) -> int:
-        return len(self.X)
+        return self.n
 
     @property
     def split(self) -> int:
         """The pixel that splits the non-zero pixels into two halves of about equal
         counts (for first layers of :data:`TWO_THREADS_MIN_HIDDEN` neurons or more the
-        C kernel sums, and with two threads steps, the two halves apart).  Counted
-        once, a chunk at a time (no copy of the whole index array)."""
+        C kernel sums, and with two threads steps, the two halves apart); at least 1
+        (0 would tell the kernel to sum one range).  Counted once, a chunk at a time (no
+        copy of the whole index array)."""
         if self._split is None:
-            d = self.X.shape[1]
+            d = self.d
             counts = np.zeros(d, dtype=np.int64)
             step = 1 << 20
             for a in range(0, len(self.idx), step):
                 counts += np.bincount(self.idx[a:a + step], minlength=d)[:d]
             cum = np.cumsum(counts)
             total = int(cum[-1]) if d else 0
-            self._split = int(np.searchsorted(cum, total / 2)) if total else d // 2
+            split = int(np.searchsorted(cum, total / 2)) if total else d // 2
+            self._split = max(1, split)
         return self._split
 
 
@@ -325,13 +378,16 @@ class CompiledEngine:
     Made once per training run: the inputs' non-zero pixels (:class:`Inputs`) are
     found here, once.  Each :meth:`run` reads the network's parameters, takes the
     steps and writes them back, so the network is always current between calls.
+    With ``optimizer="momentum"`` the engine keeps the velocity (in the kernel's
+    layout) from call to call, as :class:`nudge.optimizers.Momentum` does.
     """
 
     name = "c"
 
     def __init__(self, net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
-                 weight_decay: float = 0.0, threads: int | None = None) -> None:
-        reason = unsupported_reason(net, "sgd")
+                 optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
+                 threads: int | None = None) -> None:
+        reason = unsupported_reason(net, optimizer)
         if reason is not None:
             raise NudgeError(f"the fast engine cannot train with {reason}: "
                              "use --engine reference (or auto)")
@@ -346,6 +402,11 @@ class CompiledEngine:
             self.classes = np.ascontiguousarray(labels, dtype=np.int64)
         self.batch_size = batch_size
         self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.momentum = momentum
+        #: momentum: v for every parameter, in the kernel's flat layout (made at the first
+        #: step, zeros, as nudge.optimizers.Momentum)
+        self.velocity: np.ndarray | None = None
         self.threads = kernel_threads(net.sizes, batch_size, threads)
         self.split = self.inputs.split if _two_ranges(net.sizes) else 0
         self.isa = c_kernel_isa
@@ -367,19 +428,25 @@ class CompiledEngine:
             return 0
         kernel = _load_c_kernel()
         p = _Packed(net)
+        if self.optimizer == "momentum" and self.velocity is None:
+            self.velocity = _aligned_zeros(len(p.params))
         inputs = self.inputs
-        eta = np.float32(learning_rate)
-        decay = np.float32(1 - learning_rate * self.weight_decay)
+        args = _StepsArgs(
+            indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
+            val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
+            scale=inputs.scale,
+            classes=self.classes.ctypes.data if self.classes is not None else None,
+            rows=self.rows.ctypes.data, order=order.ctypes.data, n=len(order), first=first,
+            last=last, batch_size=self.batch_size, eta=np.float32(learning_rate),
+            decay=np.float32(1 - learning_rate * self.weight_decay),
+            params=p.params.ctypes.data, sizes=p.sizes.ctypes.data, L=len(p.sizes) - 1,
+            wo=p.wo.ctypes.data, bo=p.bo.ctypes.data, hidden=HIDDEN[net.activation],
+            output=OUTPUT[net.output], cost=COST[net.cost_function], split=self.split,
+            threads=self.threads,
+            velocity=self.velocity.ctypes.data if self.velocity is not None else None,
+            momentum=self.momentum, weight_decay=self.weight_decay)
         try:
-            code = kernel(inputs.indptr.ctypes.data, inputs.idx.ctypes.data,
-                          inputs.val.ctypes.data, int(inputs.val.dtype != np.uint8),
-                          inputs.scale,
-                          self.classes.ctypes.data if self.classes is not None else None,
-                          self.rows.ctypes.data, order.ctypes.data, len(order), first, last,
-                          self.batch_size, eta, decay, p.params.ctypes.data,
-                          p.sizes.ctypes.data, len(p.sizes) - 1, p.wo.ctypes.data,
-                          p.bo.ctypes.data, HIDDEN[net.activation], OUTPUT[net.output],
-                          COST[net.cost_function], self.split, self.threads)
+            code = kernel(ctypes.byref(args))
             if code != 0:
                 raise NudgeError("the fast engine's C kernel failed ("
                                  + ("out of memory" if code == 2 else f"code {code}")
