@@ -186,24 +186,18 @@ def jax_epoch_factory(X, y, order, B, net0):
 # --------------------------------------------------------------------------- whole-program
 STARTUP_CODE = r"""
 import os, sys, time
-from nudge import fast
-c = fast._load_c_kernel()
-if c is not None:                              # the C kernel (the first choice)
-    def first_step(*a):
-        a = list(a); a[10] = a[9] + a[11]      # last = first + batch_size: one step
-        c(*a)
-        print("FIRST_STEP", time.time(), "c", flush=True)
+from nudge.engine import CompiledEngine, ReferenceEngine
+
+def first_step_of(cls):                        # the engine's first call takes one step
+    real = cls.run
+    def first_step(self, net, order, first, last, eta):
+        real(self, net, order, first, min(last, first + self.batch_size), eta)
+        print("FIRST_STEP", time.time(), cls.name, flush=True)
         os._exit(0)
-    fast._c_kernel = first_step
-else:                                          # the Numba kernel
-    import nudge._fast_kernel as k
-    real = k.run_sgd_steps
-    def first_step(*a):
-        a = list(a); a[8] = a[7] + a[9]
-        real(*a)
-        print("FIRST_STEP", time.time(), "numba", flush=True)
-        os._exit(0)
-    k.run_sgd_steps = first_step
+    cls.run = first_step
+
+first_step_of(CompiledEngine)
+first_step_of(ReferenceEngine)
 from nudge.cli import main
 main(["train", "--epochs", "1", "--quiet", "--seed", "1", "--out", sys.argv[1]])
 """
@@ -211,7 +205,7 @@ main(["train", "--epochs", "1", "--quiet", "--seed", "1", "--out", sys.argv[1]])
 
 def startup_seconds(tmp: Path) -> float:
     """Seconds from launching ``nudge train`` (a fresh Python) to the end of its first SGD
-    step, the dataset already decoded in the cache and the kernel in Numba's cache."""
+    step, the dataset already decoded in the cache."""
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", STARTUP_CODE, str(tmp / "s.safetensors")],
                          capture_output=True, text=True, check=True).stdout
@@ -283,7 +277,6 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
     the rounds, of its time / nudge's time in the same round).
     """
     from nudge import Network
-    from nudge.fast import c_supports, use_blas
 
     net0 = Network(sizes, seed=0)
     order = np.random.default_rng(1).permutation(len(X))
@@ -326,8 +319,7 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
         row[k]["ratio_to_nudge"] = row[k]["seconds"] / base
         row[k]["paired_ratio"] = statistics.median(paired)
     row["nudge"]["engine"], row["nudge"]["threads"] = engine[-1]
-    row["nudge"]["path"] = ("blas" if use_blas(sizes, B, c_supports(Network(sizes)))
-                            else "kernel")
+    row["nudge"]["path"] = _path(engine[-1][0])
     if compile_s is not None:
         row["jax"]["compile_seconds"] = compile_s
     if "textbook" in row:
@@ -335,31 +327,35 @@ def bench_config(X, y, sizes: list[int], B: int, args: argparse.Namespace, repea
     return row
 
 
+def _path(engine: str) -> str:
+    """What took nudge's steps: the C kernel, or (for wide layers and large batches, the
+    reference engine) NumPy's matrix products (BLAS)."""
+    return "kernel" if engine == "fast" else "blas"
+
+
 def scaling_point(X, y, order, sizes: list[int], B: int) -> dict[str, Any]:
     """nudge and plain NumPy on one epoch over X[order], scaled to 60,000 examples."""
     from nudge import Network, train
-    from nudge.fast import c_supports, use_blas
 
     net0 = Network(sizes, seed=0)
     scale = len(X) / len(order)
     Xs, ys = X[order], y[order]
+    settings: dict[str, Any] = {}
 
     def run_nudge() -> float:
         h = train(net0.copy(), Xs, ys, epochs=1, batch_size=B, learning_rate=ETA, seed=1,
                   monitor_train_cost=False, threads=THREADS_FOR_NUDGE)
+        settings.update(h.settings)
         return h.last.seconds
 
     run_nudge()
-    from nudge import fast
-    threads = fast.last_threads
     tn, tp = [], []
     for _ in range(5):                          # taking turns, as in bench_config
         tn.append(run_nudge() * scale)
         tp.append(numpy_epoch(X, y, order, B, net0) * scale)
     tn, tp = statistics.median(tn), statistics.median(tp)
     return {"sizes": sizes, "batch_size": B, "nudge_seconds": tn, "numpy_seconds": tp,
-            "nudge_threads": threads,
-            "path": "blas" if use_blas(sizes, B, c_supports(Network(sizes))) else "kernel"}
+            "nudge_threads": settings["threads"], "path": _path(settings["engine"])}
 
 
 # --------------------------------------------------------------------------- main
@@ -414,7 +410,7 @@ def main() -> None:
                      "textbook_examples": args.textbook_examples},
         "epochs": [], "notes": notes,
     }
-    for name in ("torch", "jax", "numba"):
+    for name in ("torch", "jax"):
         try:
             results["machine"][name] = __import__(name).__version__
         except ImportError:
@@ -441,31 +437,32 @@ def main() -> None:
 def builds_point(X, y, sizes: list[int], B: int, rounds: int = 5) -> list[dict[str, Any]]:
     """One epoch with each build of the C kernel this CPU runs (AVX-512, AVX2 + FMA,
     plain x86-64), taking turns: what machines without AVX-512 would get."""
-    from nudge import Network, fast
+    from nudge import Network
+    from nudge.engine import CompiledEngine, compiled
 
-    builds = fast.c_kernel_builds()
+    builds = compiled.c_kernel_builds()
     if not builds:
         return []
-    kept = fast._c_kernel, fast._c_sparse_rows, fast.c_kernel_isa
+    kept = compiled._c_kernel, compiled._c_sparse_rows, compiled.c_kernel_isa
     kernels = {}
     for name in builds:
-        fast._c_kernel = None
-        fast._load_c_kernel(name)
-        kernels[fast.c_kernel_isa] = fast._c_kernel
+        compiled._c_kernel = None
+        compiled._load_c_kernel(name)
+        kernels[compiled.c_kernel_isa] = compiled._c_kernel
     net0 = Network(sizes, seed=0)
-    inputs = fast.prepare(X, sizes, B, True)
     order = np.random.default_rng(1).permutation(len(X))
     times: dict[str, list[float]] = {isa: [] for isa in kernels}
     try:
+        engine = CompiledEngine(net0, X, y, B, threads=THREADS_FOR_NUDGE)
         for _ in range(rounds + 1):
             for isa, kernel in kernels.items():
-                fast._c_kernel = kernel
+                compiled._c_kernel = kernel
                 net = net0.copy()
                 t0 = time.perf_counter()
-                fast.sgd_epoch(net, inputs, y, order, B, ETA, threads=THREADS_FOR_NUDGE)
+                engine.run(net, order, 0, len(order), ETA)
                 times[isa].append(time.perf_counter() - t0)
     finally:
-        fast._c_kernel, fast._c_sparse_rows, fast.c_kernel_isa = kept
+        compiled._c_kernel, compiled._c_sparse_rows, compiled.c_kernel_isa = kept
     return [{"sizes": sizes, "batch_size": B, "isa": isa,
              "seconds": statistics.median(ts[1:]), "all": ts[1:]}   # the first: warm-up
             for isa, ts in times.items()]
