@@ -331,3 +331,32 @@ def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
     assert len(keys) == 12 and len(set(keys)) == 12           # every point, exactly once
     assert {r["worker"] for r in records} - {first["worker"]}, "the other worker ran nothing"
     assert sum(r["worker"] == first["worker"] for r in records) < 12
+
+
+def test_ctrl_c_stops_at_once_and_the_same_command_resumes(tmp_path):
+    """SIGINT to the sweep alone (as a closed terminal or `kill -INT` sends it): the runs
+    under way are dropped, the finished ones stay; the rerun does the rest, each once."""
+    out = tmp_path / "c.jsonl"
+    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
+            "--seeds", "1-8", "--out", str(out), "--workers", "2", "--quiet"]
+    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sweep.poll() is None and not (
+                out.exists() and out.read_bytes().count(b"\n")):
+            time.sleep(0.02)
+        sweep.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        _, stderr = sweep.communicate(timeout=60)
+    finally:
+        _stop(sweep)
+    assert time.monotonic() - stopped < 5
+    assert sweep.returncode == 130, stderr.decode()
+    assert b"run the same command again" in stderr and b"Traceback" not in stderr
+    before = len(lines(out))
+    assert 1 <= before < 8
+    done = subprocess.run(argv, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"{before} already in".encode() in done.stderr
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 8 and len(set(keys)) == 8

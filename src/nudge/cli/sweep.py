@@ -12,7 +12,7 @@ from ..errors import NudgeError
 from ..presets import PRESETS
 from ..sweep import expand, read, run_sweep, summarise, text, worker_count
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
-from ..sweep.summary import check_axes
+from ..sweep.summary import check_axes, title
 from .common import (
     add_json_option,
     load_data,
@@ -135,13 +135,13 @@ def _sweep(args: argparse.Namespace) -> int:
                   datasets=dataset, train_limit=args.train_limit, test_limit=args.test_limit)
     check_axes(args.axes, _swept_settings(grid))
     client = _client(args) if args.scheduler else None
-    where = (f"the Dask cluster at {args.scheduler}" if client is not None
-             else f"{min(args.workers or worker_count(), len(grid.points))} local worker(s)")
     bar: Any = None
     done = [0]
 
     def before(todo: int, skipped: int) -> None:
         nonlocal bar
+        where = (f"the Dask cluster at {args.scheduler}" if client is not None
+                 else f"{min(args.workers or worker_count(), max(1, todo))} local worker(s)")
         if not args.json:
             note(f"sweep: {len(grid.points)} runs ({skipped} already in {args.out}); "
                  f"running {todo} on {where}")
@@ -213,7 +213,7 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, 
         from ..sweep.plots import plot_sweep
 
         axes = check_axes(args.axes, summary["swept"])
-        plot = str(plot_sweep(summary, args.plot, axes=axes))
+        plot = str(plot_sweep(summary, args.plot, axes=axes, title=title(summary)))
     if args.json:
         print_json({**extra, **summary, "plot": plot})
         return

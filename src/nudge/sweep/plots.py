@@ -4,6 +4,8 @@ test accuracy after each epoch as bands (mean ± sd over the seeds) for each set
 With one swept setting the left panel is accuracy against it (mean ± sd); with none,
 only the bands are drawn.  When more than two settings are swept, each heat-map cell
 shows the best mean over the settings that are not on its axes (the title says so).
+The colours span the best cell's accuracy and :data:`CONTRAST` points below it, so that
+the differences among the good settings show; every cell has its number written in it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from .summary import describe, label, show
 
 #: the most settings drawn as bands (the best ones by mean final accuracy)
 MAX_BANDS = 10
+#: the heat map's colours span the best accuracy and this many points below it (lower
+#: cells take the lowest colour; their numbers are written in them)
+CONTRAST = 10.0
 #: settings the heat map prefers as axes, in this order, among those with most values
 _PREFERRED = ("learning_rate", "batch_size", "sizes", "epochs", "weight_decay")
 
@@ -67,8 +72,13 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.8")
-    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", origin="lower")
-    fig.colorbar(image, ax=ax, label="test accuracy (%)")
+    top = np.nanmax(grid) if np.isfinite(grid).any() else 100.0
+    low = np.nanmin(grid) if np.isfinite(grid).any() else 0.0
+    vmin = max(low, top - CONTRAST)         # the colours for the cells near the best
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", origin="lower",
+                      vmin=vmin, vmax=max(top, vmin + 1e-9))
+    fig.colorbar(image, ax=ax, label="test accuracy (%)", extend="min" if low < vmin else
+                 "neither")
     ax.set_xticks(range(len(xs)), [show(x_name, v) for v in xs],
                   rotation=45 if x_name == "sizes" else 0)
     ax.set_yticks(range(len(ys)), [show(y_name, v) for v in ys])
@@ -78,9 +88,9 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
         for i in range(len(ys)):
             for j in range(len(xs)):
                 v = grid[i, j]
+                light = math.isnan(v) or v > vmin + 0.6 * (top - vmin)
                 ax.text(j, i, "diverged" if math.isnan(v) else f"{v:.1f}", ha="center",
-                        va="center", fontsize=7, color="black" if math.isnan(v) or
-                        v > np.nanmean(grid) else "white")
+                        va="center", fontsize=8, color="black" if light else "white")
     others = [label(s) for s in summary["swept"] if s not in axes]
     ax.set_title("mean test accuracy over seeds"
                  + (f"\n(best over {', '.join(others)})" if others else ""))
@@ -122,6 +132,9 @@ def _bands(ax: Any, summary: dict[str, Any]) -> None:
         sd = 100 * np.asarray([0.0 if s is None else s for s in pe["accuracy_sd"]])
         ax.plot(pe["epoch"], mean, color=color, label=describe(row), lw=1.5)
         ax.fill_between(pe["epoch"], mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
+    finals = [_mean(r) for r in drawn if not math.isnan(_mean(r))]
+    if finals:                              # the end, where the settings differ, in view
+        ax.set_ylim(bottom=max(0.0, min(finals) - 5), top=min(100.0, max(finals) + 1))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     total = len(summary["rows"])
@@ -147,5 +160,5 @@ def plot_sweep(summary: dict[str, Any], path: str | Path,
         fig, right = new_figure(1, 1, figsize=(7, 5))
     _bands(right, summary)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.04)
     return save_figure(fig, path)

@@ -157,8 +157,19 @@ def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]]
     except BrokenProcessPool:
         raise NudgeError("a sweep worker process died (out of memory? killed?); the finished "
                          "runs are saved: run the same command again to resume") from None
+    except BaseException:                   # Ctrl-C, or an error: the runs under way are
+        _terminate(pool)                    # not results, so do not wait for them
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    if hasattr(pool, "terminate_workers"):              # Python 3.14
+        pool.terminate_workers()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 # --------------------------------------------------------------------------- Dask

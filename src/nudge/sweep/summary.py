@@ -118,6 +118,17 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def title(summary: dict[str, Any]) -> str:
+    """A figure's title: the number of runs and what they share (dataset, preset, epochs)."""
+    rows = summary["rows"]
+    if not rows:
+        return ""
+    shared = [k for k in ("dataset", "preset", "epochs") if k not in summary["swept"]]
+    words = {"dataset": "on {}", "preset": "preset {}", "epochs": "{} epochs"}
+    parts = [words[k].format(show(k, rows[0]["settings"][k])) for k in shared]
+    return f"{summary['runs']} runs" + (", " + ", ".join(parts) if parts else "")
+
+
 def describe(row: dict[str, Any]) -> str:
     """A setting in a few words: its swept values."""
     return " ".join(f"{label(k)}={show(k, v)}" for k, v in row["swept"].items()) or "all runs"
