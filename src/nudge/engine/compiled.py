@@ -1,38 +1,29 @@
 """The compiled engine: SGD steps as one C loop (``_ckernel.c``, loaded with ctypes).
 
-It trains float32 networks of every kind nudge has (hidden sigmoid, relu or tanh;
-output sigmoid or softmax; quadratic or cross-entropy cost) with plain SGD or momentum,
-either with weight decay (Adam stays with the reference engine).  The mathematics is
-exactly that of :mod:`nudge.network` (``Network.backprop``) and :mod:`nudge.optimizers`;
-only the bookkeeping differs:
+It trains float32 networks of every kind nudge has (hidden sigmoid, relu or tanh; output
+sigmoid or softmax; quadratic or cross-entropy cost) with plain SGD or momentum, either
+with weight decay (Adam stays with the reference engine).  The mathematics is that of
+:mod:`nudge.network` and :mod:`nudge.optimizers`; only the bookkeeping differs:
 
-* a mini-batch at a time: forward and backward for each of its examples with
-  the weights from before the step (aˡ and δˡ kept per example in small
-  buffers), then the step, in place.  The first layer's step goes straight
-  into the W¹ᵀ rows of each example's lit pixels (−η x_p δ¹), so it needs no
-  gradient buffer (with momentum, ∂C/∂W¹ is summed the same way into a buffer, then
-  every weight moves with its velocity, which the engine keeps between calls);
-* the examples are read in the shuffled order straight from the sparse rows
-  (:class:`Inputs`), the next ones' pixels prefetched while the current one is
-  trained on; the pixels stay uint8, each turned into intensity/255 (float32,
-  as :func:`nudge.network.as_inputs`) where it is used;
-* a pixel that is 0 adds exactly 0 to zˡ and to ∂C/∂W¹, so the first layer
-  only visits the non-zero pixels (about 19% of an MNIST image).  The result
-  is the dense sum's; only the float32 rounding order differs;
-* the first layer's weights are kept transposed, (n_in, n_out), so the work
-  per pixel is one contiguous row, done with explicit vector instructions;
-  the parameters are 64-byte aligned.
+* a mini-batch at a time: forward and backward for each example with the weights from
+  before the step (aˡ, δˡ in small buffers), then the step, in place.  The first layer's
+  step goes straight into the W¹ᵀ rows of each example's lit pixels (−η x_p δ¹); with
+  momentum ∂C/∂W¹ is summed that way, then every weight moves with its velocity (which
+  the engine keeps from call to call);
+* the examples are read in the shuffled order from the sparse rows (:class:`Inputs`),
+  uint8 pixels turned into intensity/255 (float32) where used.  A pixel that is 0 adds
+  exactly 0, so the first layer visits only the lit pixels (~19% of an MNIST image);
+* the first layer's weights are kept transposed, (n_in, n_out), so the work per pixel
+  is one contiguous row, in explicit vector instructions; the parameters 64-byte aligned.
 
-It is compiled ahead of time when the package is built (``setup.py``); on x86-64
-for AVX-512, for AVX2 + FMA and for any CPU, and the best build the CPU runs is
-loaded (``c_kernel_isa``).  From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the
-first hidden layer it can share the steps between two threads
-(:func:`kernel_threads`; the rules are here only, the kernel does as told), with the
-same result bit for bit.  Where it was not built (no C compiler at install time)
-:func:`unavailable_reason` says why, and :mod:`nudge.engine` trains with the reference
-engine instead.  The kernel's arguments come in one struct; its fields are listed once
-in C and once here (:data:`STEPS_ARGS`), and the two lists are compared (the C
-library's ``nudge_signature``) before the kernel is used.
+It is compiled when the package is built (``setup.py``): on x86-64 for AVX-512, for
+AVX2 + FMA and for any CPU, and the best build the CPU runs is loaded (``c_kernel_isa``).
+From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the first hidden layer two threads can
+share the steps (:func:`kernel_threads`: the rules are here only, the kernel does as
+told), with the same result bit for bit.  Without a build (no C compiler at install
+time) :func:`unavailable_reason` says why and :mod:`nudge.engine` uses the reference.
+The kernel's arguments come in one struct whose fields are listed once in C and once
+here (:data:`STEPS_ARGS`); the lists are compared (``nudge_signature``) before use.
 """
 
 from __future__ import annotations
@@ -61,15 +52,12 @@ MAX_LAYERS = 64
 _c_kernel: Any = None
 _c_sparse_rows: Any = None
 _c_error: str | None = None
-#: The thread rules (here only; the kernel sums the first layer in two pixel ranges when
-#: given a split, and uses the threads it is given).  Two ranges from
-#: TWO_THREADS_MIN_HIDDEN neurons in the first hidden layer; there two threads share the
-#: steps for mini-batches of TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH examples
-#: (by default, where two CPUs are available).  Measured on a 2-CPU virtual machine: two
-#: threads train first layers of 512 and 1,024 neurons 1.4-1.6x as fast as one,
-#: steadily; at 64 to 256 they gained as much on a quiet machine but lost up to 2x when
-#: the host was busy (a mini-batch's work is then too short for a descheduled CPU not
-#: to hold up the other).
+#: The thread rules (the kernel sums the first layer in two pixel ranges when given a
+#: split, and uses the threads it is given): two ranges from TWO_THREADS_MIN_HIDDEN
+#: neurons in the first hidden layer, and there two threads for batches of
+#: TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH.  On a 2-CPU virtual machine two threads
+#: trained 512 and 1,024 neurons 1.4-1.6x as fast as one, steadily; 64 to 256 gained as
+#: much on a quiet host but lost up to 2x on a busy one (too little work per batch).
 TWO_THREADS_MIN_HIDDEN = 512
 TWO_THREADS_MIN_BATCH = 4
 TWO_THREADS_MAX_BATCH = 1024
@@ -273,7 +261,7 @@ def _aligned_zeros(size: int) -> np.ndarray:
 
 
 class _Packed:
-    """The network's parameters in the kernel's flat layout, plus its buffers."""
+    """The network's parameters in the kernel's flat layout (see _ckernel.c)."""
 
     def __init__(self, net: Any) -> None:
         sizes = [int(s) for s in net.sizes]
@@ -422,7 +410,8 @@ class CompiledEngine:
         """The steps on the mini-batches ``order[first:first+B]``, ... up to ``last``
         (``first`` is a multiple of the batch size B); returns how many were taken.
         The result is that of the reference engine up to float32 rounding (with weight
-        decay λ: θ ← θ − η (g + λθ) for the weights)."""
+        decay λ: θ ← θ − η (g + λθ) for the weights; with momentum μ: v ← μ v − η (g + λθ),
+        θ ← θ + v, the biases without λ)."""
         order = np.ascontiguousarray(order, dtype=np.int64)
         if first >= last:
             return 0
