@@ -360,3 +360,11 @@ def test_ctrl_c_stops_at_once_and_the_same_command_resumes(tmp_path):
     assert f"{before} already in".encode() in done.stderr
     keys = [r["key"] for r in lines(out)]
     assert len(keys) == 8 and len(set(keys)) == 8
+
+
+def test_a_tls_scheduler_without_certificates_is_a_one_line_error(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    code, _, err = run(capsys, *SMALL, "--out", str(tmp_path / "t.jsonl"), "--scheduler",
+                       "tls://127.0.0.1:9", "--timeout", "1")
+    assert code == 1 and "--tls-ca-file, --tls-cert and --tls-key" in err
+    assert err.count("\n") == 1

@@ -207,7 +207,8 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
 
     ``datasets(name)`` returns the (already limited) :class:`nudge.Dataset` called
     ``name`` — needed to resolve layer sizes and to check batch sizes — and may
-    replace ``auto`` by the dataset it found (the dataset's ``name``).
+    replace ``auto`` by the dataset it found (the dataset's ``name``); by default
+    nudge's lookup (``auto``: MNIST, else the embedded digits).
     """
     lists = {o: parse_list(o, t) for o, t in texts.items() if t is not None}
     if "sizes" in lists and "hidden" in lists:
@@ -220,11 +221,12 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     lists.setdefault("dataset", ["auto"])
     lists.setdefault("preset", ["3b1b"])
     names = list(lists)
+    load = _loader(datasets)
     points: list[Point] = []
     seen: set[str] = set()
     for values in itertools.product(*(lists[o] for o in names)):
         given = dict(zip(names, values))
-        data = _load(datasets, given.pop("dataset"))
+        data = load(given.pop("dataset"))
         settings = _settings(given, data, train_limit, test_limit)
         for seed in seed_list:
             key = point_key(settings, seed)
@@ -234,12 +236,25 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     return Grid(lists, seed_list, points)
 
 
-def _load(datasets: Callable[[str], Any] | None, name: str) -> Any:
-    if datasets is None:
-        from ..data import load_dataset
+def _loader(datasets: Callable[[str], Any] | None) -> Callable[[str], Any]:
+    """``datasets``, or nudge's lookup (``auto``: MNIST, else the embedded digits), once
+    per name."""
+    loaded: dict[str, Any] = {}
 
-        return load_dataset("digits" if name == "auto" else name)
-    return datasets(name)
+    def load(name: str) -> Any:
+        if name not in loaded:
+            if datasets is not None:
+                loaded[name] = datasets(name)
+            elif name == "auto":
+                from ..data import load_default
+
+                loaded[name] = load_default()[0]
+            else:
+                from ..data import load_dataset
+
+                loaded[name] = load_dataset(name)
+        return loaded[name]
+    return load
 
 
 def _settings(given: dict[str, Any], data: Any, train_limit: int | None,

@@ -180,13 +180,20 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
     except ImportError:
         raise NudgeError('--scheduler needs Dask distributed: pip install "nudge[cluster]"'
                          ) from None
+    if address.startswith("tls://") and security is None:
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.ca-file", None):
+            raise NudgeError(f"--scheduler {address}: a tls:// scheduler needs this client's "
+                             "certificate: give --tls-ca-file, --tls-cert and --tls-key (or "
+                             "set distributed.comm.tls in Dask's configuration)")
     try:
         client = Client(address, timeout=timeout, security=security, set_as_default=False)
     except Exception as e:                  # OSError, TimeoutError, ValueError (bad address)
         reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise NudgeError(f"--scheduler {address}: cannot reach a Dask scheduler there "
-                         f"({reason}); start one with `dask scheduler` and give its "
-                         "address, e.g. tcp://HOST:8786") from None
+                         f"({reason}); check the address and its protocol (tcp:// or "
+                         "tls://), or start one with `dask scheduler`") from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except Exception:

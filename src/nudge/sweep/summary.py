@@ -73,9 +73,20 @@ def _per_epoch(runs: list[dict[str, Any]]) -> dict[str, list[Any]]:
             "accuracy_sd": [None if math.isnan(v) else float(v) for v in sd]}
 
 
+def _order(value: Any) -> tuple:
+    """Where a setting's value goes in the table: numbers up, full batch (None) last."""
+    if value is None:
+        return (1,)
+    if isinstance(value, list):
+        return (0, len(value), tuple(value))
+    if isinstance(value, (int, float)):
+        return (0, value)
+    return (0, str(value))
+
+
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """One summary object: the varying settings, one row per setting (in the order the
-    results come), and the best setting by mean test accuracy."""
+    """One summary object: the varying settings, one row per setting (ordered by their
+    values), and the best setting by mean test accuracy."""
     swept = varying(records)
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
@@ -94,6 +105,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
             "seconds_per_run": float(np.mean([r["seconds"] for r in runs])),
             "per_epoch": _per_epoch(runs),
         })
+    rows.sort(key=lambda row: [_order(row["swept"][k]) for k in swept])
     scored = [row for row in rows if row["test_accuracy"]["mean"] is not None]
     best = max(scored, key=lambda row: row["test_accuracy"]["mean"]) if scored else None
     return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
