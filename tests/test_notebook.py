@@ -1,0 +1,100 @@
+"""The tutorial notebook runs top to bottom without an error, and the objects it shows have
+readable HTML summaries in Jupyter (``_repr_html_``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import nudge
+import nudge.insight as ins
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
+
+
+# --------------------------------------------------------------------------- HTML summaries
+def test_network_html_summary_lists_layers_parameters_and_stored_accuracy(tmp_path):
+    net = nudge.Network([784, 16, 16, 10], seed=1)
+    html = net._repr_html_()
+    assert "784-16-16-10" in html and "13,002 parameters" in html
+    assert "16&times;784 + 16 = 12,560" in html and "quadratic" in html and "sigmoid" in html
+    assert "accuracy" not in html                    # nothing measured yet
+    nudge.save(net, tmp_path / "m.safetensors", test_accuracy=0.9423, dataset="mnist",
+               epochs_trained=3)
+    html = nudge.load(tmp_path / "m.safetensors")._repr_html_()
+    assert "test accuracy <b>94.23%</b> on mnist after 3 epochs" in html
+
+
+def test_network_html_escapes_metadata(tmp_path):
+    net = nudge.Network([4, 3, 2], seed=0)
+    net.metadata = {"test_accuracy": 0.5, "dataset": "<script>"}
+    assert "<script>" not in net._repr_html_()
+
+
+def test_insight_results_have_html_summaries(digits):
+    net = nudge.Network([64, 16, 10], seed=1)
+    X, y = digits.X_train, digits.y_train
+    sens = ins.sensitivity(net, X, y, k=3)
+    html = sens._repr_html_()
+    assert html.startswith("<div><b>Sensitivity</b>")
+    assert "<th>rank</th>" in html and "layer 2 bias of output" in html   # top as a table
+    assert "gradient</th>" not in html.split("<table>")[1].split("top")[0]  # _skip honoured
+    wishes = ins.example_wishes(net, X[0], y[0], index=0)
+    html = wishes._repr_html_()
+    assert "ExampleWishes" in html and "array (8, 8) float32" in html
+    report = ins.minibatch_estimates(net, X, y, batch_sizes=[1, 10, 100], draws=3)
+    assert "<th>batch_size</th>" in report._repr_html_()
+    comparison = ins.compare(net, sens, "b2[1]", "b1[0]")
+    assert "more sensitive" in comparison._repr_html_() or "less sensitive" in \
+        comparison._repr_html_()
+    many = [ins.locate(net, i) for i in range(25)]
+    assert "15 more" in ins.common._Plain._html(many)
+
+
+# --------------------------------------------------------------------------- the notebook
+def test_notebook_runs_top_to_bottom(tmp_path):
+    """Executes docs/tutorial.ipynb with nbclient (in a copy: the stored outputs stay as
+    they are) and fails on the first cell that raises.  With MNIST absent ($NUDGE_DATA
+    unset, no cache, no network) the notebook uses the embedded 8x8 digits."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert sum(c.cell_type == "code" for c in nb.cells) >= 10
+    env_before = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        started = time.perf_counter()
+        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                         resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
+        seconds = time.perf_counter() - started
+    finally:
+        if env_before is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = env_before
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 6, "the figures are shown inline"
+    print(f"notebook ran in {seconds:.1f} s")
+
+
+def test_stored_notebook_has_figures_and_no_errors():
+    """The site shows the notebook's stored outputs (mkdocs-jupyter, execute: false), so
+    they must be there: figures, and no error."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 6
+    assert all(c.get("execution_count") is not None for c in nb.cells
+               if c.cell_type == "code"), "stored outputs come from one run, top to bottom"
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))
