@@ -1,0 +1,144 @@
+"""The documentation: the site builds with warnings as errors, every page's figures and
+outputs exist and come from the command shown, the measured tables match the benchmark
+JSON, and the README is a short front door whose test command CI runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nudge
+import nudge.insight
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+TEST_COMMAND = 'pip install -e ".[test]" && ruff check src tests benchmarks && pytest -q'
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(DOCS / "scripts"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(DOCS / "scripts"))
+    return module
+
+
+def _pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md")
+                  if not {"scripts", "generated", "outputs"} & set(p.relative_to(DOCS).parts))
+
+
+# --------------------------------------------------------------------------- the site
+def test_site_builds_with_warnings_as_errors(tmp_path):
+    """``mkdocs build --strict`` (as CI runs it), then the API reference holds every public
+    name of ``nudge`` and ``nudge.insight`` and the tutorial page shows its figures."""
+    for module in ("mkdocs", "material", "mkdocstrings", "mkdocs_jupyter"):
+        pytest.importorskip(module, reason="the docs extra is not installed")
+    site = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(site)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    api = ((site / "api/nudge/index.html").read_text(encoding="utf-8")
+           + (site / "api/insight/index.html").read_text(encoding="utf-8"))
+    ids = set(re.findall(r'id="(nudge\.[\w.]+)"', api))
+
+    def documented(module: str, name: str) -> bool:       # nudge.x or nudge.sub.x
+        return f"{module}.{name}" in ids or any(
+            i.startswith(module + ".") and i.endswith("." + name) for i in ids)
+    missing = [f"nudge.{n}" for n in nudge.__all__ if not documented("nudge", n)]
+    missing += [f"nudge.insight.{n}" for n in nudge.insight.__all__
+                if not documented("nudge.insight", n)]
+    assert not missing, f"not in the API reference: {missing}"
+    tutorial = (site / "tutorial/index.html").read_text(encoding="utf-8")
+    assert tutorial.count("data:image/png") >= 6
+    assert ":func:" not in api and ":class:" not in api     # Sphinx roles rendered as code
+
+
+def test_every_page_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    missing = [str(p.relative_to(DOCS)) for p in _pages()
+               if str(p.relative_to(DOCS)) not in nav]
+    assert not missing
+
+
+def test_included_outputs_and_figures_exist():
+    """Every ``--8<--`` include and every figure a page shows is there (the build checks
+    this too, but only where mkdocs is installed)."""
+    missing = []
+    for page in _pages():
+        text = page.read_text(encoding="utf-8")
+        for inc in re.findall(r'--8<-- "([^"]+)"', text):
+            if not (DOCS / inc).is_file():
+                missing.append(f"{page.name}: {inc}")
+        for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+            if not img.startswith("http") and not (page.parent / img).resolve().is_file():
+                missing.append(f"{page.name}: {img}")
+    assert not missing
+
+
+def test_each_output_is_made_by_the_command_it_shows():
+    """The output files start with the very command regenerate.py runs, and every figure
+    a command writes is in docs/figures/."""
+    regenerate = _script("regenerate")
+    for name, command, figures in regenerate.COMMANDS:
+        text = (DOCS / "outputs" / f"{name}.txt").read_text(encoding="utf-8")
+        shown = regenerate._wrap(command)
+        assert text.startswith(f"$ {shown}\n"), f"docs/outputs/{name}.txt: run {command!r}"
+        assert shlex.split(shown.replace("\\\n", " ")) == shlex.split(command)
+        for fig in figures:
+            assert fig in command and (DOCS / "figures" / fig).is_file()
+
+
+def test_insight_pages_show_their_command_output_and_figure():
+    for name in ("sensitivity", "nudges", "average", "descent", "landscape"):
+        text = (DOCS / "insight" / f"{name}.md").read_text(encoding="utf-8")
+        assert f'--8<-- "outputs/{name}.txt"' in text
+        assert "../figures/insight-" in text
+
+
+def test_tables_match_the_benchmark_json():
+    """The speed and accuracy tables (and the README's key figures) are rendered from
+    benchmarks/*.json; after a benchmark is re-run, ``python docs/scripts/tables.py``."""
+    tables = _script("tables")
+    stale = [str(path.relative_to(ROOT)) for path, text in tables.render().items()
+             if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    assert not stale, f"out of date, run python docs/scripts/tables.py: {stale}"
+
+
+def test_a_preset_without_measurement_gets_a_marked_row():
+    tables = _script("tables")
+    text = tables.accuracy_presets()
+    for preset in nudge.PRESETS:
+        assert f"`{preset}`" in text
+    if "nielsen-ch3" not in tables.accuracy_runs():
+        assert "| `nielsen-ch3` | **not measured yet**" in text
+
+
+# --------------------------------------------------------------------------- the README
+def test_readme_is_a_short_front_door():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300
+    assert TEST_COMMAND in text
+    for word in ("issue 4", "previous kernel", "third run", "third full run", "Numba"):
+        assert word.lower() not in text.lower(), word
+    for link in re.findall(r"\]\((docs/[^)#]+)", text):
+        assert (ROOT / link).exists(), link
+
+
+def test_ci_runs_the_readme_test_command_and_builds_the_docs():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert TEST_COMMAND in ci
+    assert "mkdocs build --strict" in ci
+    assert ci.index(TEST_COMMAND) < ci.index("mkdocs build --strict")
