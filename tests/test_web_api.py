@@ -332,18 +332,19 @@ def wait_until_idle(client, timeout=30):
 
 def test_training_run_start_pause_resume_stream_and_finish(c8):
     r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 3, "batch_size": 10,
-                                          "learning_rate": 3.0, "seed": 1})
+                                          "learning_rate": 3.0, "seed": 1,
+                                          "examples_per_second": 1000})
     assert r.status_code == 200, r.text
     again = c8.post("/api/train/start", json={})
     assert again.status_code == 409 and "under way" in again.json()["error"]
-    paused = c8.post("/api/train/pause", json={})
-    if paused.status_code == 200:
-        assert c8.post("/api/train/pause", json={}).status_code == 409
-        assert c8.post("/api/nudges/step", json={"example": {"split": "train", "index": 0}}
-                       ).status_code == 409
-        assert c8.post("/api/models/save", json={"name": "x"}).status_code == 409
-        assert c8.post("/api/train/resume", json={}).status_code == 200
+    assert c8.post("/api/train/pause", json={}).status_code == 200
+    assert c8.post("/api/train/pause", json={}).status_code == 409
+    assert c8.post("/api/nudges/step", json={"example": {"split": "train", "index": 0}}
+                   ).status_code == 409
+    assert c8.post("/api/models/save", json={"name": "x"}).status_code == 409
+    assert c8.post("/api/train/resume", json={}).status_code == 200
     assert c8.post("/api/train/resume", json={}).status_code == 409
+    assert c8.post("/api/train/set", json={"examples_per_second": None}).status_code == 200
     t = wait_until_idle(c8)
     assert t["state"] == "finished" and len(t["epoch_results"]) == 3
     assert t["seen"] == 3 * t["settings"]["train_examples"]
@@ -361,7 +362,8 @@ def test_training_run_start_pause_resume_stream_and_finish(c8):
 
 def test_stream_updates_at_least_ten_times_a_second(c8):
     r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 100, "batch_size": 1,
-                                          "learning_rate": 0.5, "seed": 1})
+                                          "learning_rate": 0.5, "seed": 1,
+                                          "examples_per_second": 2000})
     assert r.status_code == 200
     t0 = time.perf_counter()
     events = read_events(c8, 15)
@@ -377,12 +379,78 @@ def test_stream_updates_at_least_ten_times_a_second(c8):
     assert c8.post("/api/train/pause", json={}).status_code == 409
 
 
+def test_training_runs_on_the_one_trainer_with_the_presets_settings(c8):
+    r = c8.post("/api/train/start", json={"preset": "3b1b", "epochs": 2, "seed": 1})
+    assert r.status_code == 200, r.text
+    s = r.json()["training"]["settings"]
+    # nudge.settings.resolve: the preset's schedule, floor and weight decay
+    assert s["schedule"] == "cosine" and s["min_learning_rate"] == 0.02
+    assert s["weight_decay"] == 5e-5 and s["sizes"] == [64, 16, 16, 10]
+    t = wait_until_idle(c8)
+    assert t["state"] == "finished" and t["engine"]["engine"] in ("fast", "reference")
+    assert [e["learning_rate"] for e in t["epoch_results"]] == [1.0, pytest.approx(0.51)]
+    assert t["epoch_results"][-1]["examples"] == t["seen"]
+    custom = {"preset": "custom", "hidden": [8], "activation": "relu", "schedule": "constant",
+              "weight_decay": 0, "learning_rate": 0.1, "epochs": 1}
+    r = c8.post("/api/train/start", json=custom)
+    assert r.status_code == 200, r.text
+    s = r.json()["training"]["settings"]
+    assert s["preset"] == "custom" and s["activation"] == "relu" and s["min_learning_rate"] == 0
+    wait_until_idle(c8)
+
+
+def test_step_one_mini_batch_speed_and_learning_rate(c8):
+    r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 2, "batch_size": 10,
+                                          "learning_rate": 3.0, "seed": 1, "schedule": "constant",
+                                          "examples_per_second": 100})
+    assert r.status_code == 200
+    assert r.json()["training"]["speed"] == 100
+    r = c8.post("/api/train/step", json={})        # pauses, then one mini-batch
+    assert r.status_code == 200 and r.json()["training"]["state"] == "paused"
+    time.sleep(1.5)                                 # the step in flight at 100/s ends
+    before = c8.get("/api/train/state").json()["training"]["step"]
+    assert c8.post("/api/train/step", json={}).status_code == 200
+    end = time.time() + 5
+    while c8.get("/api/train/state").json()["training"]["step"] == before:
+        assert time.time() < end
+        time.sleep(0.02)
+    time.sleep(0.3)
+    t = c8.get("/api/train/state").json()["training"]
+    assert t["step"] == before + 1 and t["state"] == "paused"
+    r = c8.post("/api/train/set", json={"learning_rate": 0.5, "examples_per_second": None})
+    assert r.status_code == 200
+    assert r.json()["training"]["learning_rate_override"] == 0.5
+    assert r.json()["training"]["speed"] is None
+    for body in ({"examples_per_second": 5}, {"examples_per_second": 0}, {"learning_rate": -1},
+                 {"learning_rate": "x"}, {"what": 1}):
+        assert c8.post("/api/train/set", json=body).status_code == 400, body
+    c8.post("/api/train/resume", json={})
+    t = wait_until_idle(c8)
+    assert t["state"] == "finished" and t["learning_rate"] == 0.5
+    assert c8.post("/api/train/step", json={}).status_code == 409
+    assert c8.post("/api/train/set", json={"learning_rate": 1}).status_code == 409
+
+
+def test_warnings_for_a_run_near_chance_with_dead_neurons(c8):
+    r = c8.post("/api/train/start", json={"preset": "custom", "hidden": [16],
+                                          "activation": "relu", "learning_rate": 100,
+                                          "schedule": "constant", "epochs": 2, "seed": 1})
+    assert r.status_code == 200
+    t = wait_until_idle(c8)
+    kinds = {w["kind"] for w in t["warnings"]}
+    assert t["test_accuracy"] < 0.2 and {"chance", "dead"} <= kinds
+    assert sum(t["dead_neurons"]) > 0 and all(w["advice"] for w in t["warnings"])
+
+
 @pytest.mark.parametrize("body", [
     {"hidden": "16"}, {"hidden": [0]}, {"hidden": [16] * 9}, {"hidden": [1.5]},
     {"learning_rate": 0}, {"learning_rate": -1}, {"learning_rate": "3"},
     {"epochs": 1000}, {"epochs": 0}, {"batch_size": 100000}, {"batch_size": 5000},
     {"preset": "nope"}, {"activation": "cosine"}, {"optimizer": "lbfgs"}, {"seed": -1},
-    {"train_examples": 5}, {"what": 1},
+    {"train_examples": 5}, {"what": 1}, {"schedule": "cosine", "learning_rate": 0.01,
+                                         "min_learning_rate": 0.1},
+    {"weight_decay": -1}, {"examples_per_second": 1, "batch_size": 10},
+    {"examples_per_second": None}, {"epochs": None},
 ])
 def test_bad_training_settings(c8, body):
     r = c8.post("/api/train/start", json=body)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import io
 import json
 import math
@@ -37,8 +38,10 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, Network
+from ..optimizers import OPTIMIZERS
 from ..presets import PRESETS
-from ..train import OPTIMIZERS, SCHEDULES
+from ..settings import resolve
+from ..train import SCHEDULES
 from . import explain
 from .training import TrainingJob, TrainingSettings
 
@@ -55,6 +58,8 @@ LIMITS = {
     "hidden_layers": (0, 4), "hidden_size": (1, 512), "train_examples": (10, 60000),
     "test_examples": (0, 10000), "sensitivity_examples": (1, 60000), "top": (1, 200),
     "seed": (0, 2**31 - 1), "step_learning_rate": (1e-6, 100.0),
+    "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, 1.0),
+    "examples_per_second": (1.0, 1e9),
 }
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -120,10 +125,14 @@ def _allowed(data: dict[str, Any], keys: set[str]) -> None:
                   f"{', '.join(sorted(map(str, extra)))[:200]}")
 
 
-def get_int(data: dict[str, Any], key: str, lo: int, hi: int, default: Any = ...) -> int:
-    value = data.get(key, default)
-    if value is ...:
-        raise bad(f"{key} is required")
+def get_int(data: dict[str, Any], key: str, lo: int, hi: int, default: Any = ...) -> Any:
+    """``data[key]`` as a whole number from lo to hi; ``default`` when the key is absent
+    (``...``: required)."""
+    if key not in data:
+        if default is ...:
+            raise bad(f"{key} is required")
+        return default
+    value = data[key]
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -134,10 +143,12 @@ def get_int(data: dict[str, Any], key: str, lo: int, hi: int, default: Any = ...
     return value
 
 
-def get_float(data: dict[str, Any], key: str, lo: float, hi: float, default: Any = ...) -> float:
-    value = data.get(key, default)
-    if value is ...:
-        raise bad(f"{key} is required")
+def get_float(data: dict[str, Any], key: str, lo: float, hi: float, default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise bad(f"{key} is required")
+        return default
+    value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad(f"{key} must be a number")
     value = float(value)
@@ -147,9 +158,11 @@ def get_float(data: dict[str, Any], key: str, lo: float, hi: float, default: Any
 
 
 def get_choice(data: dict[str, Any], key: str, choices: Any, default: Any = ...) -> Any:
-    value = data.get(key, default)
-    if value is ...:
-        raise bad(f"{key} is required")
+    if key not in data:
+        if default is ...:
+            raise bad(f"{key} is required")
+        return default
+    value = data[key]
     if value not in choices or isinstance(value, bool):
         raise bad(f"{key} must be one of: {', '.join(map(str, choices))}")
     return value
@@ -167,6 +180,14 @@ def query_int(request: Request, key: str, lo: int, hi: int, default: int | None 
     if not lo <= value <= hi:
         raise bad(f"{key} must be from {lo} to {hi}")
     return value
+
+
+def _check_speed(speed: float | None, batch_size: int) -> None:
+    """A speed limit of at least one mini-batch a second (so a pause is honoured within
+    about a second)."""
+    if speed is not None and speed < batch_size:
+        raise bad(f"examples_per_second must be at least the batch size ({batch_size}): "
+                  "one mini-batch a second; use step for one mini-batch at a time")
 
 
 PNG_PREFIX = "data:image/png;base64,"
@@ -461,43 +482,50 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     def _settings(data: dict[str, Any]) -> TrainingSettings:
         _allowed(data, {"preset", "hidden", "activation", "epochs", "batch_size",
                         "learning_rate", "optimizer", "train_examples", "test_examples", "seed",
-                        "schedule"})
+                        "schedule", "min_learning_rate", "weight_decay",
+                        "examples_per_second"})
         preset_name = get_choice(data, "preset", list(PRESETS) + ["custom"], "3b1b")
-        preset = PRESETS["3b1b" if preset_name == "custom" else preset_name]
-        hidden = data.get("hidden", preset["sizes"][1:-1])
-        lo, hi = LIMITS["hidden_layers"]
-        if (not isinstance(hidden, list) or not lo <= len(hidden) <= hi):
-            raise bad(f"hidden must be a list of {lo} to {hi} layer sizes")
-        hidden = [get_int({"hidden layer size": h}, "hidden layer size",
-                          *LIMITS["hidden_size"]) for h in hidden]
+        hidden = data.get("hidden")
+        if hidden is not None:
+            lo, hi = LIMITS["hidden_layers"]
+            if not isinstance(hidden, list) or not lo <= len(hidden) <= hi:
+                raise bad(f"hidden must be a list of {lo} to {hi} layer sizes")
+            hidden = [get_int({"hidden layer size": h}, "hidden layer size",
+                              *LIMITS["hidden_size"]) for h in hidden]
         d = state.data()
-        sizes = [d.n_inputs, *hidden, len(d.classes)]
-        optimizer = get_choice(data, "optimizer", OPTIMIZERS, "sgd")
         n_train = get_int(data, "train_examples", *LIMITS["train_examples"],
                           min(len(d.X_train), LIMITS["train_examples"][1]))
         n_train = min(n_train, len(d.X_train))
-        batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], preset["batch_size"])
-        if batch_size > n_train:
-            raise bad(f"batch_size {batch_size} is larger than the {n_train} training examples")
-        learning_rate = get_float(data, "learning_rate", *LIMITS["learning_rate"],
-                                  preset["learning_rate"])
-        schedule = get_choice(data, "schedule", SCHEDULES, preset.get("schedule", "constant"))
-        min_learning_rate = (min(preset.get("min_learning_rate", 0.0), learning_rate)
-                             if schedule != "constant" else 0.0)
+        batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], None)
+        try:
+            setup = resolve(
+                "3b1b" if preset_name == "custom" else preset_name,
+                n_inputs=d.n_inputs, n_classes=len(d.classes), hidden=hidden,
+                activation=get_choice(data, "activation", ACTIVATIONS, None),
+                epochs=get_int(data, "epochs", *LIMITS["epochs"], None),
+                batch_size="preset" if batch_size is None else batch_size,
+                learning_rate=get_float(data, "learning_rate", *LIMITS["learning_rate"], None),
+                schedule=get_choice(data, "schedule", SCHEDULES, None),
+                min_learning_rate=get_float(data, "min_learning_rate",
+                                            *LIMITS["min_learning_rate"], None),
+                weight_decay=get_float(data, "weight_decay", *LIMITS["weight_decay"], None),
+                optimizer=get_choice(data, "optimizer", OPTIMIZERS, "sgd"))
+        except NudgeError as e:
+            raise bad(str(e).replace("--", "")) from None
+        if preset_name == "custom":
+            setup = dataclasses.replace(setup, preset="custom")
+        if (setup.batch_size or n_train) > n_train:
+            raise bad(f"batch_size {setup.batch_size} is larger than the {n_train} training "
+                      "examples")
+        speed = get_float(data, "examples_per_second", *LIMITS["examples_per_second"], None)
+        _check_speed(speed, setup.batch_size or n_train)
         return TrainingSettings(
-            sizes=sizes, activation=get_choice(data, "activation", ACTIVATIONS,
-                                               preset["activation"]),
-            output=preset["output"], cost=preset["cost"], init=preset["init"],
-            epochs=get_int(data, "epochs", *LIMITS["epochs"], preset["epochs"]),
-            batch_size=batch_size,
-            learning_rate=learning_rate, schedule=schedule,
-            min_learning_rate=min_learning_rate, optimizer=optimizer,
-            weight_decay=preset.get("weight_decay", 0.0), train_examples=n_train,
+            setup, train_examples=n_train,
             test_examples=min(get_int(data, "test_examples", *LIMITS["test_examples"],
                                       len(d.X_test)), len(d.X_test)),
             seed=get_int(data, "seed", *LIMITS["seed"],
                          int(np.random.SeedSequence().entropy % 2**31)),
-            preset=preset_name)
+            examples_per_second=speed)
 
     async def train_start(request: Request) -> Response:
         data = await read_json(request)
@@ -506,8 +534,7 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
         with state.lock:
             state.require_idle("start another")
             d = state.data()
-            net = Network(settings.sizes, settings.activation, settings.output, settings.cost,
-                          settings.init, seed=settings.seed)
+            net = settings.setup.network(settings.seed)
             job = TrainingJob(net, settings, d.X_train[:settings.train_examples],
                               d.y_train[:settings.train_examples],
                               d.X_test[:settings.test_examples],
@@ -517,20 +544,20 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
             state.page_net = net
             state.use("page")
             job.start()
-        return _json({"ok": True, "message": f"training {'-'.join(map(str, settings.sizes))} "
+        return _json({"ok": True, "message": f"training {'-'.join(map(str, settings.setup.sizes))} "
                       f"on {settings.train_examples:,} {d.name} images",
                       "training": job.summary()})
 
     def _finished(job: TrainingJob) -> None:
-        last = job.epochs[-1] if job.epochs else None
+        last = job.epochs[-1].record if job.epochs else None
         job.net.metadata = {
-            "dataset": job.dataset, "preset": job.settings.preset,
-            "training": job.settings.as_dict(), "epochs_trained": len(job.epochs),
+            "dataset": job.dataset, "preset": job.settings.setup.preset,
+            "training": job.settings.to_dict(), "epochs_trained": len(job.epochs),
             "stopped": job.state, "test_accuracy": last.test_accuracy if last else None,
             "test_cost": last.test_cost if last else None,
             "train_seconds": round(job.train_seconds, 4), "n_train": len(job.X_train),
             "n_test": len(job.X_test) if job.X_test is not None else 0,
-            "history": [e.as_dict() for e in job.epochs], "trained_on": "nudge serve",
+            "history": [e.to_dict() for e in job.epochs], "trained_on": "nudge serve",
         }
         state.version += 1
 
@@ -551,6 +578,32 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
         job = _job_or_conflict()
         if not job.resume():
             raise conflict(f"training is {job.state}, not paused: nothing to resume")
+        return _json({"ok": True, "training": job.summary()})
+
+    async def train_step(request: Request) -> Response:
+        _allowed(await read_json(request), set())
+        job = _job_or_conflict()
+        if not job.step_once():
+            raise conflict(f"training has ended ({job.state}): nothing to step")
+        return _json({"ok": True, "training": job.summary()})
+
+    async def train_set(request: Request) -> Response:
+        data = await read_json(request)
+        _allowed(data, {"examples_per_second", "learning_rate"})
+        job = _job_or_conflict()
+        if not job.active:
+            raise conflict(f"training has ended ({job.state})")
+        if "examples_per_second" in data:
+            speed = data["examples_per_second"]
+            if speed is not None:
+                speed = get_float(data, "examples_per_second", *LIMITS["examples_per_second"])
+            _check_speed(speed, job.settings.batch_size)
+            job.set_speed(speed)
+        if "learning_rate" in data:
+            lr = data["learning_rate"]
+            if lr is not None:
+                lr = get_float(data, "learning_rate", *LIMITS["learning_rate"])
+            job.set_learning_rate(lr)
         return _json({"ok": True, "training": job.summary()})
 
     async def train_stop(request: Request) -> Response:
@@ -700,6 +753,8 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
         Route("/api/train/pause", wrap(train_pause), methods=["POST"]),
         Route("/api/train/resume", wrap(train_resume), methods=["POST"]),
         Route("/api/train/stop", wrap(train_stop), methods=["POST"]),
+        Route("/api/train/step", wrap(train_step), methods=["POST"]),
+        Route("/api/train/set", wrap(train_set), methods=["POST"]),
         Route("/api/train/reset", wrap(train_reset), methods=["POST"]),
         Route("/api/train/state", wrap(train_state)),
         Route("/api/train/stream", wrap(train_stream)),

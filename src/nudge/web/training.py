@@ -1,21 +1,25 @@
-"""A training run the web page can watch, pause, resume and stop.
+"""A training run the web page can watch and steer.
 
-The run drives stochastic gradient descent itself, one mini-batch at a time,
-with the same pieces as :func:`nudge.train.train` (``Network.backprop`` and
-the optimisers of :mod:`nudge.train`), in a background thread.  It keeps a
+The run is :func:`nudge.train.train` (the one training loop, on the compiled
+engine where it applies) in a background thread, steered by a
+:class:`nudge.train.Control`: pause, resume, stop, one mini-batch at a time, a
+speed limit in examples per second, a new learning rate.  Its callbacks keep a
 few numbers a watcher can read at any moment without stopping it:
 
-* the cost of the current mini-batch, *sampled*: computing a mini-batch's
-  cost costs about half a step, so it is measured only every few
-  milliseconds, and never more often than keeps that work under ~3% of the
-  training time; the samples are smoothed by an exponential moving average;
-* a curve of (examples seen, smoothed cost) points, one every 50 ms;
-* per epoch: test cost, test accuracy, and the mean sampled mini-batch cost;
-* examples per second over the last half second.
+* the cost of the last mini-batch (``Progress.batch``), *sampled*: at most one
+  sample every :data:`SAMPLE_GAP` seconds, at most :data:`SAMPLE_ROWS` examples
+  each, and never more than :data:`SAMPLE_BUDGET` of the training time spent on
+  them; the samples are smoothed by an exponential moving average;
+* a curve of (examples seen, smoothed cost) points, one per sample;
+* per epoch: :class:`nudge.train.EpochRecord` (test cost, test accuracy, η),
+  the examples seen so far and the mean sampled mini-batch cost;
+* examples per second (wall clock) over the last half second;
+* warnings a learner should see: the cost rising, accuracy near chance, dead
+  or saturated hidden neurons, and divergence (what to try is in each one).
 
-Readers (the server's event stream) only read these fields; they never take
-a lock the training thread waits for, so watching costs the run almost
-nothing (see ``benchmarks/web_stream_overhead.py``).
+Readers (the server's event stream) only read these fields; they never take a
+lock the training thread waits for, so watching costs the run almost nothing
+(``benchmarks/web_training_speed.py`` measures it).
 """
 
 from __future__ import annotations
@@ -24,90 +28,103 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from ..network import Network, desired_outputs
-from ..train import evaluate, learning_rate_at, make_optimizer
+from ..errors import DivergenceError
+from ..network import Network
+from ..settings import TrainingSetup
+from ..train import Control, EpochRecord, History, Progress, train
 
-POINT_INTERVAL = 0.05        # seconds between two points of the cost curve
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
-SAMPLE_BUDGET = 0.03         # ...and at most this share of the time spent on them
+SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...
+SAMPLE_ROWS = 1000           # ...and at most this many examples in one sample
 EMA = 0.9                    # smoothing of the sampled mini-batch costs
 MAX_POINTS = 20000           # the curve is thinned to half when it grows past this
+RATE_WINDOW = 0.5            # seconds over which examples per second are counted
+CHECK_EXAMPLES = 1000        # test images the dead-neuron check looks at after each epoch
+DEAD_RANGE = 1e-3            # a neuron whose activation varies less than this over them is dead
+ACTIVE = ("running", "paused", "stopping")
 
 
 @dataclass
 class TrainingSettings:
-    sizes: list[int]
-    activation: str = "sigmoid"
-    output: str = "sigmoid"
-    cost: str = "quadratic"
-    init: str = "scaled"
-    epochs: int = 3
-    batch_size: int = 10
-    learning_rate: float = 3.0
-    schedule: str = "constant"          # or "cosine", as in nudge.train
-    min_learning_rate: float = 0.0
-    weight_decay: float = 0.0
-    optimizer: str = "sgd"
-    train_examples: int = 60000
-    test_examples: int = 10000
-    seed: int = 0
-    preset: str | None = None
+    """What the page asked for: the resolved set-up (:func:`nudge.settings.resolve`),
+    how many training and test images, the seed, and a starting speed."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    setup: TrainingSetup
+    train_examples: int
+    test_examples: int
+    seed: int
+    examples_per_second: float | None = None     # None: full speed
+
+    @property
+    def epochs(self) -> int:
+        return self.setup.epochs
+
+    @property
+    def batch_size(self) -> int:
+        return self.setup.batch_size or self.train_examples
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.setup.to_dict(), "train_examples": self.train_examples,
+                "test_examples": self.test_examples, "seed": self.seed}
 
 
 @dataclass
 class EpochResult:
-    epoch: int
-    test_cost: float | None
-    test_accuracy: float | None
-    batch_cost: float | None        # mean of this epoch's sampled mini-batch costs
-    seconds: float                  # time spent on steps (pauses excluded)
+    """One epoch as the page shows it: the trainer's record, where it ended on the
+    curve (examples seen) and the mean of its sampled mini-batch costs."""
+
+    record: EpochRecord
     examples: int
+    batch_cost: float | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self.record), "examples": self.examples, "batch_cost": self.batch_cost}
 
 
-@dataclass
 class TrainingJob:
-    """One training run, started with :meth:`start`; all fields are safe to read."""
+    """One training run, started with :meth:`start`; all attributes are safe to read."""
 
-    net: Network
-    settings: TrainingSettings
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
-    dataset: str = ""
-
-    state: str = "ready"           # ready, running, paused, stopping, finished, stopped, failed
-    message: str = ""
-    epoch: int = 0                 # the epoch under way (1-based), or the last one finished
-    step: int = 0
-    seen: int = 0                  # examples processed in all
-    smoothed_cost: float | None = None
-    examples_per_second: float = 0.0
-    train_seconds: float = 0.0     # time spent training, pauses excluded
-    points: list[tuple[int, float]] = field(default_factory=list)
-    points_dropped: int = 0        # how often the curve has been thinned
-    epochs: list[EpochResult] = field(default_factory=list)
-    version: int = 0               # bumps whenever anything above changes in a visible way
-
-    def __post_init__(self) -> None:
-        self._run = threading.Event()
-        self._run.set()
-        self._stop = False
-        self._thread: threading.Thread | None = None
-        self._elapsed_before = 0.0
+    def __init__(self, net: Network, settings: TrainingSettings, X_train: np.ndarray,
+                 y_train: np.ndarray, X_test: np.ndarray | None = None,
+                 y_test: np.ndarray | None = None, dataset: str = "") -> None:
+        self.net, self.settings, self.dataset = net, settings, dataset
+        self.X_train, self.y_train = X_train, np.asarray(y_train)
+        has_test = X_test is not None and len(X_test) > 0
+        self.X_test = X_test if has_test else None
+        self.y_test = np.asarray(y_test) if has_test else None
+        self.control = Control()
+        if settings.examples_per_second is not None:
+            self.control.set_speed(settings.examples_per_second)
+        self.state = "ready"     # ready, running, paused, stopping, finished, stopped, failed
+        self.message = ""
+        self.epoch = 0           # the epoch under way (1-based), or the last one finished
+        self.step = 0
+        self.seen = 0            # examples processed in all
+        self.learning_rate = settings.setup.learning_rate    # η of the last step
+        self.smoothed_cost: float | None = None
+        self.first_cost: float | None = None
+        self.examples_per_second = 0.0
+        self.train_seconds = 0.0       # time spent taking steps (pauses, callbacks excluded)
+        self.points: list[tuple[int, float]] = []
+        self.points_dropped = 0        # how often the curve has been thinned
+        self.epochs: list[EpochResult] = []
+        self.warnings: list[dict[str, str]] = []
+        self.dead_neurons: list[int] = []      # per hidden layer, after the last epoch
+        self.engine: dict[str, Any] = {}       # which engine ran (known once the run ends)
+        self.version = 0         # bumps whenever anything above changes in a visible way
+        self.total_examples = settings.epochs * len(X_train)
         self.on_end: Callable[[TrainingJob], Any] | None = None   # called when the run ends
-        self.total_examples = self.settings.epochs * len(self.X_train)
+        self._thread: threading.Thread | None = None
+        self._sample_time = 0.0
+        self._last_sample = 0.0
+        self._epoch_costs: list[float] = []
+        self._first_costs: list[float] = []
+        self._rate_at: tuple[float, int] | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
@@ -119,7 +136,7 @@ class TrainingJob:
     def pause(self) -> bool:
         if self.state != "running":
             return False
-        self._run.clear()
+        self.control.pause()
         self.state = "paused"
         self.version += 1
         return True
@@ -127,130 +144,166 @@ class TrainingJob:
     def resume(self) -> bool:
         if self.state != "paused":
             return False
+        self._rate_at = None
         self.state = "running"
-        self._run.set()
+        self.control.resume()
         self.version += 1
         return True
 
+    def step_once(self) -> bool:
+        """Take one mini-batch step and stay paused (pausing first if running)."""
+        if self.state == "running":
+            self.pause()
+        if self.state != "paused":
+            return False
+        self.control.step()
+        return True
+
+    def set_speed(self, examples_per_second: float | None) -> None:
+        self._rate_at = None
+        self.control.set_speed(examples_per_second)
+        self.version += 1
+
+    def set_learning_rate(self, learning_rate: float | None) -> None:
+        self.control.set_learning_rate(learning_rate)
+        self.version += 1
+
     def stop(self, wait: float | None = 10.0) -> None:
-        """Stop after the current step (the network keeps what it learned)."""
+        """Stop after the current call of the engine (the network keeps what it learned)."""
         if self.active:
-            self._stop = True
             self.state = "stopping"
-            self._run.set()
+            self.control.stop()
             self.version += 1
         if wait and self._thread is not None:
             self._thread.join(wait)
 
     @property
     def active(self) -> bool:
-        return self.state in ("running", "paused", "stopping")
+        return self.state in ACTIVE
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    # ------------------------------------------------------------------ the loop
+    # ------------------------------------------------------------------ the run
     def _main(self) -> None:
+        s = self.settings
+        test = (self.X_test, self.y_test) if self.X_test is not None else None
         try:
-            self._train()
+            history = train(self.net, self.X_train, self.y_train, **s.setup.train_options(),
+                            test_data=test, seed=s.seed, callback=self._on_epoch,
+                            on_steps=self._on_steps, control=self.control,
+                            monitor_train_cost=False)
+            self._ended(history)
+        except DivergenceError as e:
+            self._diverged(e)
         except Exception as e:  # pragma: no cover - reported on the page, never swallowed
             self.state = "failed"
             self.message = f"training failed: {type(e).__name__}: {e}"
-            self.version += 1
         finally:
+            self.version += 1
             if self.on_end is not None:
                 self.on_end(self)
 
-    def _train(self) -> None:
-        s = self.settings
-        net = self.net
-        X = self.X_train
-        Y = desired_outputs(self.y_train, net.sizes[-1], net.dtype.type)
-        n = len(X)
-        opt = make_optimizer(s.optimizer, s.learning_rate, weight_decay=s.weight_decay)
-        rng = np.random.default_rng(s.seed)
-        clock = time.perf_counter
-        last_point = last_rate_time = last_sample = clock()
-        rate_seen = 0
-        sample_cost_time = 0.0        # time spent measuring costs (kept under the budget)
-        for epoch in range(1, s.epochs + 1):
-            self.epoch = epoch
-            snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
-            order = rng.permutation(n)
-            opt.learning_rate = learning_rate_at(epoch, s.epochs, s.learning_rate, s.schedule,
-                                                 s.min_learning_rate)
-            epoch_start = clock()
-            paused_in_epoch = 0.0
-            costs: list[float] = []
-            for start in range(0, n, s.batch_size):
-                if not self._run.is_set():                   # paused: wait, not counted
-                    t0 = clock()
-                    self._run.wait()
-                    waited = clock() - t0
-                    paused_in_epoch += waited
-                    last_point += waited
-                    last_rate_time, rate_seen = clock(), 0
-                if self._stop:
-                    break
-                batch = order[start:start + s.batch_size]
-                Xb, Yb = X[batch], Y[batch]
-                now = clock()
-                if (now - last_sample >= SAMPLE_GAP
-                        and sample_cost_time <= SAMPLE_BUDGET * max(self.train_seconds, 1e-9)
-                        or self.smoothed_cost is None):
-                    c = net.cost(Xb, Yb)
-                    after = clock()
-                    sample_cost_time += after - now
-                    last_sample = after
-                    if not math.isfinite(c):
-                        self._diverged(snapshot, epoch)
-                        return
-                    costs.append(c)
-                    prev = self.smoothed_cost
-                    self.smoothed_cost = c if prev is None else EMA * prev + (1 - EMA) * c
-                grad_w, grad_b = net.backprop(Xb, Yb)
-                opt.step(net, grad_w, grad_b)
-                self.step += 1
-                self.seen += len(batch)
-                rate_seen += len(batch)
-                now = clock()
-                if now - last_point >= POINT_INTERVAL:
-                    self.train_seconds = self._elapsed_before + (now - epoch_start
-                                                                 - paused_in_epoch)
-                    if self.smoothed_cost is not None:
-                        self._add_point(self.seen, self.smoothed_cost)
-                    if now - last_rate_time >= 0.5:
-                        self.examples_per_second = rate_seen / (now - last_rate_time)
-                        last_rate_time, rate_seen = now, 0
-                    last_point = now
-                    self.version += 1
-            seconds = clock() - epoch_start - paused_in_epoch
-            self._elapsed_before += seconds
-            self.train_seconds = self._elapsed_before
-            finite = all(np.isfinite(w).all() for w in net.weights) and all(
-                np.isfinite(b).all() for b in net.biases)
-            if not finite:
-                self._diverged(snapshot, epoch)
-                return
-            test_cost = test_accuracy = None
-            if self.X_test is not None and len(self.X_test):
-                test_cost, test_accuracy = evaluate(net, self.X_test, self.y_test)
-            if self.smoothed_cost is not None:
-                self._add_point(self.seen, self.smoothed_cost)
-            self.epochs.append(EpochResult(
-                epoch, test_cost, test_accuracy,
-                float(np.mean(costs)) if costs else None, seconds, self.seen))
-            self.version += 1
-            if self._stop:
-                break
-        if self._stop:
-            self.state = "stopped"
-            self.message = f"stopped after {self.seen:,} examples"
-        else:
-            self.state = "finished"
-            self.message = f"finished {s.epochs} epoch{'s' if s.epochs != 1 else ''}"
+    def _on_steps(self, p: Progress, net: Network) -> None:
+        """After a call of the engine: progress, a sampled cost, the speed."""
+        now = time.perf_counter()
+        if p.epoch != self.epoch:
+            self.epoch, self._epoch_costs = p.epoch, []
+        self.step, self.seen, self.learning_rate = p.step, p.seen, p.learning_rate
+        self.train_seconds = p.seconds
+        if (self.smoothed_cost is None or now - self._last_sample >= SAMPLE_GAP
+                and self._sample_time <= SAMPLE_BUDGET * p.seconds):
+            self._sample(p.batch[:SAMPLE_ROWS], net)
+            self._last_sample = time.perf_counter()
+            self._sample_time += self._last_sample - now
+        if self._rate_at is None:
+            self._rate_at = (now, p.seen)
+        elif now - self._rate_at[0] >= RATE_WINDOW:
+            self.examples_per_second = (p.seen - self._rate_at[1]) / (now - self._rate_at[0])
+            self._rate_at = (now, p.seen)
         self.version += 1
+
+    def _sample(self, batch: np.ndarray, net: Network) -> None:
+        with np.errstate(all="ignore"):
+            c = net.cost(self.X_train[batch], self.y_train[batch])
+        if not math.isfinite(c):
+            self._warn("rising", "The cost became infinite: the steps are far too big.",
+                       "Stop and start again with a learning rate 10 times smaller.")
+            return
+        self._epoch_costs.append(c)
+        prev = self.smoothed_cost
+        self.smoothed_cost = c if prev is None else EMA * prev + (1 - EMA) * c
+        if self.first_cost is None:
+            self._first_costs.append(c)
+            if len(self._first_costs) == 10:
+                self.first_cost = float(np.mean(self._first_costs))
+        elif (self.seen >= max(2000, 0.02 * self.total_examples)
+              and self.smoothed_cost > 1.2 * self.first_cost):
+            self._warn("rising", "The cost is higher than when training started: the steps "
+                       "overshoot the valley.", "Try a learning rate 3 to 10 times smaller.")
+        self._add_point(self.seen, self.smoothed_cost)
+
+    def _on_epoch(self, record: EpochRecord, net: Network) -> None:
+        mean = float(np.mean(self._epoch_costs)) if self._epoch_costs else None
+        self.epochs.append(EpochResult(record, self.seen, mean))
+        if self.smoothed_cost is not None:
+            self._add_point(self.seen, self.smoothed_cost)
+        self._check(record, net)
+        self.version += 1
+
+    def _ended(self, history: History) -> None:
+        for record in history.epochs[len(self.epochs):]:     # a stopped, partial epoch
+            self.epochs.append(EpochResult(record, self.seen, None))
+        self.engine = {k: history.settings.get(k) for k in ("engine", "kernel", "kernel_isa",
+                                                               "threads")}
+        self.train_seconds = history.train_seconds
+        if history.stopped == "finished":
+            n = self.settings.epochs
+            self.state, self.message = "finished", f"finished {n} epoch{'s' if n != 1 else ''}"
+        else:
+            self.state, self.message = "stopped", f"stopped after {self.seen:,} examples"
+
+    def _diverged(self, e: DivergenceError) -> None:
+        history = getattr(e, "history", None)
+        if history is not None:
+            self.engine = {k: history.settings.get(k) for k in ("engine", "kernel")}
+        lr = self.learning_rate
+        self.state = "failed"
+        self.message = (f"training diverged in epoch {self.epoch} (the cost became NaN or "
+                        f"infinite) with learning rate {lr:g}; the network is back where it "
+                        "was at the start of that epoch")
+        self._warn("diverged", "The cost became NaN or infinite: gradient descent diverged.",
+                   f"Start again with a smaller learning rate, e.g. {lr / 10:g}.")
+
+    # ------------------------------------------------------------------ warnings
+    def _warn(self, kind: str, text: str, advice: str) -> None:
+        if any(w["kind"] == kind for w in self.warnings):
+            return
+        self.warnings = [*self.warnings, {"kind": kind, "text": text, "advice": advice}]
+        self.version += 1
+
+    def _check(self, record: EpochRecord, net: Network) -> None:
+        """After an epoch: accuracy near chance, dead hidden neurons."""
+        classes = net.sizes[-1]
+        acc = record.test_accuracy
+        if acc is not None and acc <= 1 / classes + 0.05:
+            self._warn("chance", f"Test accuracy {100 * acc:.1f}% is near chance "
+                       f"({100 / classes:.0f}%): the network has learned nothing useful.",
+                       "Try a smaller learning rate (a diverged sigmoid network saturates), "
+                       "or the 3b1b preset's settings.")
+        X = self.X_test if self.X_test is not None else self.X_train
+        activations, _ = net.forward(X[:CHECK_EXAMPLES])
+        self.dead_neurons = [int(np.sum(np.ptp(a, axis=0) < DEAD_RANGE))
+                             for a in activations[1:-1]]
+        dead, hidden = sum(self.dead_neurons), sum(net.sizes[1:-1])
+        if dead and hidden:
+            why = ("they output 0 for every input (ReLU)" if net.activation == "relu" else
+                   "they are saturated: the same output for every input")
+            self._warn("dead", f"{dead} of {hidden} hidden neurons are dead: {why}, so they "
+                       "no longer learn.",
+                       "Try a smaller learning rate or a larger batch size (batch size 1 takes "
+                       "the noisiest steps); with ReLU, sigmoid or tanh may do better.")
 
     def _add_point(self, seen: int, cost: float) -> None:
         if self.points and self.points[-1][0] == seen:
@@ -261,18 +314,10 @@ class TrainingJob:
             self.points = self.points[::2]
             self.points_dropped += 1
 
-    def _diverged(self, snapshot: tuple[list, list], epoch: int) -> None:
-        self.net.weights, self.net.biases = snapshot
-        lr = self.settings.learning_rate
-        self.state = "failed"
-        self.message = (f"training diverged in epoch {epoch} (the cost became NaN or infinite) "
-                        f"with learning rate {lr:g}: try a smaller one, e.g. {lr / 10:g}; the "
-                        "network is back where it was at the start of that epoch")
-        self.version += 1
-
     # ------------------------------------------------------------------ what watchers read
     def summary(self) -> dict[str, Any]:
-        last = self.epochs[-1] if self.epochs else None
+        last = self.epochs[-1].record if self.epochs else None
+        c = self.control
         return {
             "state": self.state, "message": self.message, "epoch": self.epoch,
             "epochs": self.settings.epochs, "step": self.step, "seen": self.seen,
@@ -281,6 +326,11 @@ class TrainingJob:
             "examples_per_second": self.examples_per_second,
             "train_seconds": self.train_seconds,
             "test_accuracy": last.test_accuracy if last else None,
-            "settings": self.settings.as_dict(),
-            "epoch_results": [e.as_dict() for e in self.epochs],
+            "learning_rate": self.learning_rate,
+            "learning_rate_override": c.learning_rate,
+            "speed": c.examples_per_second,
+            "settings": self.settings.to_dict(),
+            "epoch_results": [e.to_dict() for e in self.epochs],
+            "warnings": self.warnings, "dead_neurons": self.dead_neurons,
+            "engine": self.engine,
         }

@@ -1,0 +1,74 @@
+"""The web page's training job (nudge.web.training) on its own: it runs nudge.train.train
+and reports what a watcher needs."""
+
+import numpy as np
+import pytest
+
+from nudge.errors import DivergenceError
+from nudge.settings import resolve
+from nudge.train import History
+from nudge.web import training
+from nudge.web.training import TrainingJob, TrainingSettings
+
+
+def make_job(data, epochs=2, **options):
+    setup = resolve("3b1b", n_inputs=data.n_inputs, n_classes=len(data.classes), epochs=epochs,
+                    hidden=[16], **options)
+    settings = TrainingSettings(setup, len(data.X_train), len(data.X_test), seed=1)
+    return TrainingJob(setup.network(1), settings, data.X_train, data.y_train, data.X_test,
+                       data.y_test, dataset=data.name)
+
+
+def test_the_job_trains_like_the_trainer(digits):
+    from nudge.train import train
+
+    job = make_job(digits, schedule="constant")
+    job.start()
+    job.join(60)
+    assert job.state == "finished" and job.seen == 2 * len(digits.X_train)
+    setup = job.settings.setup
+    net = setup.network(1)
+    train(net, digits.X_train, digits.y_train, **setup.train_options(), seed=1,
+          test_data=digits.test_data)
+    for a, b in zip(net.weights, job.net.weights):      # the same run, the same weights
+        assert np.array_equal(a, b)
+    s = job.summary()
+    assert [e["epoch"] for e in s["epoch_results"]] == [1, 2]
+    assert s["epoch_results"][0]["test_accuracy"] is not None and "as_dict" not in dir(job)
+    assert job.points and all(np.isfinite(c) for _, c in job.points)
+    assert s["engine"]["engine"] in ("fast", "reference")
+
+
+def test_a_divergence_is_reported_with_advice(digits, monkeypatch):
+    def diverging(*args, **kwargs):
+        e = DivergenceError("training diverged")
+        e.history = History(settings={"engine": "fast", "kernel": "c"})
+        raise e
+
+    monkeypatch.setattr(training, "train", diverging)
+    job = make_job(digits)
+    ended = []
+    job.on_end = ended.append
+    job.start()
+    job.join(10)
+    assert job.state == "failed" and "diverged" in job.message and ended == [job]
+    w = job.summary()["warnings"]
+    assert w[0]["kind"] == "diverged" and "smaller learning rate" in w[0]["advice"]
+
+
+def test_stop_while_paused_keeps_the_partial_epoch(digits):
+    job = make_job(digits, epochs=50)
+    job.control.set_speed(500)
+    job.start()
+    assert job.pause()
+    job.stop()
+    assert job.state == "stopped"
+    assert len(job.epochs) >= 1 and job.epochs[-1].record.steps < len(digits.X_train) // 10
+
+
+@pytest.mark.parametrize("bad", [0, -5, float("nan")])
+def test_speed_must_be_positive(digits, bad):
+    from nudge.errors import NudgeError
+
+    with pytest.raises(NudgeError):
+        make_job(digits).set_speed(bad)
