@@ -1,0 +1,120 @@
+"""Routes about the model in use: its state, predictions, its insides, nudges, sensitivity."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...network import ACTIVATIONS
+from ...optimizers import OPTIMIZERS
+from ...presets import PRESETS
+from ...train import SCHEDULES
+from .. import explain
+from ..validation import LIMITS, allowed, bad, get_float, get_int, query_int, read_json
+from .common import WEIGHT_PICTURES, input_from, reply, web
+
+PRESET_FIELDS = ("sizes", "activation", "output", "cost", "epochs", "batch_size",
+                 "learning_rate", "schedule", "min_learning_rate", "weight_decay",
+                 "description")
+
+
+async def get_state(request: Request) -> Response:
+    state = web(request)
+    data_info = await run_in_threadpool(state.data_info)
+    presets = {k: {key: v.get(key) for key in PRESET_FIELDS} for k, v in PRESETS.items()}
+    return reply({
+        "model": state.model_info(),
+        "models": {"file": state.file_label, "page": state.page_net is not None,
+                   "source": state.source},
+        "training": state.job.summary() if state.job else None,
+        "dataset": data_info, "presets": presets, "limits": LIMITS,
+        "activations": list(ACTIVATIONS), "optimizers": list(OPTIMIZERS),
+        "schedules": list(SCHEDULES),
+        "saving": state.save_dir is not None, "saved": state.saved_models(),
+    })
+
+
+async def predict(request: Request) -> Response:
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"image"})
+    net = state.require_net()
+    t0 = time.perf_counter()
+    x, _ = input_from(state, net, data)
+    payload = explain.forward_payload(net, x)
+    payload["ms"] = (time.perf_counter() - t0) * 1000
+    return reply(payload)
+
+
+async def example(request: Request) -> Response:
+    state = web(request)
+    net = state.require_net()
+    split = request.query_params.get("split", "test")
+    if split not in ("train", "test"):
+        raise bad("split must be train or test")
+    index = query_int(request, "index", 0, 10**7)
+    x, label = await run_in_threadpool(state.example, net, split, index)
+    payload = explain.forward_payload(net, x)
+    payload.update(label=label, split=split, index=index)
+    return reply(payload)
+
+
+async def neuron(request: Request) -> Response:
+    net = web(request).require_net()
+    layer = query_int(request, "layer", 1, len(net.weights))
+    index = query_int(request, "index", 0, net.sizes[layer] - 1)
+    return reply(explain.neuron_payload(net, layer, index))
+
+
+async def weights(request: Request) -> Response:
+    net = web(request).require_net()
+    layer = query_int(request, "layer", 1, len(net.weights))
+    W, b = net.weights[layer - 1], net.biases[layer - 1]
+    return reply({"layer": layer, "weights": explain.pack(W),
+                  "biases": [float(v) for v in b]})
+
+
+async def nudges(request: Request) -> Response:
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"image", "example", "target"})
+    net = state.require_net()
+    x, label = await run_in_threadpool(input_from, state, net, data)
+    target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
+    payload = explain.example_nudges(net, x, target)
+    payload.update(input=explain.pack(x), label=label)
+    return reply(payload)
+
+
+async def nudge_step(request: Request) -> Response:
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"image", "example", "target", "learning_rate"})
+    net = state.require_net()
+    state.require_idle("change the model by hand")
+    x, label = await run_in_threadpool(input_from, state, net, data)
+    target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
+    lr = get_float(data, "learning_rate", *LIMITS["step_learning_rate"], 3.0)
+    with state.lock:
+        result = explain.gradient_step(net, x, target, lr)
+        state.version += 1
+    result.update(explain.example_nudges(net, x, target))
+    result.update(input=explain.pack(x), label=label, learning_rate=lr)
+    return reply(result)
+
+
+async def sensitivity(request: Request) -> Response:
+    state = web(request)
+    net = state.require_net()
+    n = query_int(request, "examples", *LIMITS["sensitivity_examples"], 10000)
+    top = query_int(request, "top", *LIMITS["top"], 20)
+    data = await run_in_threadpool(state.data_for, net)
+    n = min(n, len(data.X_train))
+    t0 = time.perf_counter()
+    payload = await run_in_threadpool(explain.sensitivity, net, data.X_train[:n],
+                                      data.y_train[:n], top, WEIGHT_PICTURES)
+    payload["ms"] = (time.perf_counter() - t0) * 1000
+    return reply(payload)

@@ -1,0 +1,70 @@
+"""Routes of the Models view: which model is in use, save the page's, load saved ones."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...errors import NudgeError
+from ..validation import ApiError, allowed, bad, conflict, get_choice, read_json
+from .common import reply, web
+
+
+async def model_select(request: Request) -> Response:
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"source"})
+    source = get_choice(data, "source", ("file", "page"))
+    with state.lock:
+        state.require_idle("switch models")
+        state.use(source)
+    return reply({"ok": True, "model": state.model_info()})
+
+
+async def model_save(request: Request) -> Response:
+    from ...modelfile import save
+
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"name", "overwrite"})
+    overwrite = data.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise bad("overwrite must be true or false")
+    path = state.saved_path(data.get("name"))
+    state.require_idle("save")
+    if state.page_net is None:
+        raise conflict("no model has been trained on this page yet: train one first")
+    if path.exists() and not overwrite:
+        raise conflict(f"a model named {path.stem} already exists: choose another name")
+    net = state.page_net
+    await run_in_threadpool(lambda: save(net, path, **net.metadata))
+    return reply({"ok": True, "name": path.stem, "saved": state.saved_models(),
+                  "message": f"saved {path.name} in the save folder"})
+
+
+async def model_load(request: Request) -> Response:
+    from ...modelfile import load
+
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"name"})
+    path = state.saved_path(data.get("name"))
+    if path.stem not in state.saved_models():
+        raise ApiError(404, f"no saved model named {path.stem}")
+    state.require_idle("load another model")
+    try:
+        net = await run_in_threadpool(load, path)
+    except NudgeError as e:
+        raise ApiError(422, str(e).replace(str(path), path.name)) from None
+    with state.lock:
+        state.file_net, state.file_label = net, path.name
+        state.use("file")
+    return reply({"ok": True, "model": state.model_info()})
+
+
+async def models_list(request: Request) -> Response:
+    state = web(request)
+    return reply({"saving": state.save_dir is not None, "saved": state.saved_models(),
+                  "file": state.file_label, "page": state.page_net is not None,
+                  "model": state.model_info()})

@@ -1,0 +1,260 @@
+"""Routes of the live training: start, steer (pause, resume, one step, speed, η, stop,
+reset), read the state, and the event stream the page watches."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ...errors import NudgeError
+from ...network import ACTIVATIONS
+from ...optimizers import OPTIMIZERS
+from ...presets import PRESETS
+from ...settings import resolve
+from ...train import SCHEDULES
+from .. import explain
+from ..state import WebState
+from ..training import TrainingJob, TrainingSettings
+from ..validation import (
+    LIMITS,
+    allowed,
+    bad,
+    check_speed,
+    conflict,
+    get_choice,
+    get_float,
+    get_int,
+    query_int,
+    read_json,
+)
+from .common import WEIGHT_PICTURES, nan_free, reply, web
+
+SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
+                   "optimizer", "train_examples", "test_examples", "seed", "schedule",
+                   "min_learning_rate", "weight_decay", "examples_per_second"}
+
+
+def _hidden(data: dict[str, Any]) -> list[int] | None:
+    hidden = data.get("hidden")
+    if hidden is None:
+        return None
+    lo, hi = LIMITS["hidden_layers"]
+    if not isinstance(hidden, list) or not lo <= len(hidden) <= hi:
+        raise bad(f"hidden must be a list of {lo} to {hi} layer sizes")
+    return [get_int({"hidden layer size": h}, "hidden layer size", *LIMITS["hidden_size"])
+            for h in hidden]
+
+
+def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings:
+    """The request's set-up: the preset with the fields given applied, by
+    :func:`nudge.settings.resolve` (the CLI's rules); every field checked."""
+    allowed(data, SETTINGS_FIELDS)
+    preset_name = get_choice(data, "preset", list(PRESETS) + ["custom"], "3b1b")
+    hidden = _hidden(data)
+    d = state.data()
+    n_train = min(get_int(data, "train_examples", *LIMITS["train_examples"],
+                          min(len(d.X_train), LIMITS["train_examples"][1])), len(d.X_train))
+    batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], None)
+    try:
+        setup = resolve(
+            "3b1b" if preset_name == "custom" else preset_name,
+            n_inputs=d.n_inputs, n_classes=len(d.classes), hidden=hidden,
+            activation=get_choice(data, "activation", ACTIVATIONS, None),
+            epochs=get_int(data, "epochs", *LIMITS["epochs"], None),
+            batch_size="preset" if batch_size is None else batch_size,
+            learning_rate=get_float(data, "learning_rate", *LIMITS["learning_rate"], None),
+            schedule=get_choice(data, "schedule", SCHEDULES, None),
+            min_learning_rate=get_float(data, "min_learning_rate", *LIMITS["min_learning_rate"],
+                                        None),
+            weight_decay=get_float(data, "weight_decay", *LIMITS["weight_decay"], None),
+            optimizer=get_choice(data, "optimizer", OPTIMIZERS, "sgd"))
+    except NudgeError as e:
+        raise bad(str(e).replace("--", "")) from None
+    if preset_name == "custom":
+        setup = dataclasses.replace(setup, preset="custom")
+    if (setup.batch_size or n_train) > n_train:
+        raise bad(f"batch_size {setup.batch_size} is larger than the {n_train} training examples")
+    speed = get_float(data, "examples_per_second", *LIMITS["examples_per_second"], None)
+    check_speed(speed, setup.batch_size or n_train)
+    return TrainingSettings(
+        setup, train_examples=n_train,
+        test_examples=min(get_int(data, "test_examples", *LIMITS["test_examples"],
+                                  len(d.X_test)), len(d.X_test)),
+        seed=get_int(data, "seed", *LIMITS["seed"], int(np.random.SeedSequence().entropy % 2**31)),
+        examples_per_second=speed)
+
+
+def finished(state: WebState, job: TrainingJob) -> None:
+    """When a run ends: what it was, in the network's metadata (saved with it)."""
+    last = job.epochs[-1].record if job.epochs else None
+    job.net.metadata = {
+        "dataset": job.dataset, "preset": job.settings.setup.preset,
+        "training": job.settings.to_dict(), "epochs_trained": len(job.epochs),
+        "stopped": job.state, "test_accuracy": last.test_accuracy if last else None,
+        "test_cost": last.test_cost if last else None,
+        "train_seconds": round(job.train_seconds, 4), "n_train": len(job.X_train),
+        "n_test": len(job.X_test) if job.X_test is not None else 0,
+        "history": [e.to_dict() for e in job.epochs], "trained_on": "nudge serve",
+    }
+    state.version += 1
+
+
+async def train_start(request: Request) -> Response:
+    state = web(request)
+    data = await read_json(request)
+    await run_in_threadpool(state.data)
+    settings = training_settings(state, data)
+    with state.lock:
+        state.require_idle("start another")
+        d = state.data()
+        n, m = settings.train_examples, settings.test_examples
+        net = settings.setup.network(settings.seed)
+        job = TrainingJob(net, settings, d.X_train[:n], d.y_train[:n], d.X_test[:m],
+                          d.y_test[:m], dataset=d.name)
+        job.on_end = lambda j: finished(state, j)
+        state.job = job
+        state.page_net = net
+        state.use("page")
+        job.start()
+    return reply({"ok": True, "message": f"training {'-'.join(map(str, settings.setup.sizes))} "
+                  f"on {n:,} {d.name} images", "training": job.summary()})
+
+
+def _job(request: Request) -> TrainingJob:
+    job = web(request).job
+    if job is None:
+        raise conflict("no training run has been started")
+    return job
+
+
+async def _empty_body(request: Request) -> TrainingJob:
+    allowed(await read_json(request), set())
+    return _job(request)
+
+
+async def train_pause(request: Request) -> Response:
+    job = await _empty_body(request)
+    if not job.pause():
+        raise conflict(f"training is {job.state}, not running: nothing to pause")
+    return reply({"ok": True, "training": job.summary()})
+
+
+async def train_resume(request: Request) -> Response:
+    job = await _empty_body(request)
+    if not job.resume():
+        raise conflict(f"training is {job.state}, not paused: nothing to resume")
+    return reply({"ok": True, "training": job.summary()})
+
+
+async def train_step(request: Request) -> Response:
+    job = await _empty_body(request)
+    if not job.step_once():
+        raise conflict(f"training has ended ({job.state}): nothing to step")
+    return reply({"ok": True, "training": job.summary()})
+
+
+async def train_set(request: Request) -> Response:
+    """A new speed limit and/or learning rate (null: full speed / back to the schedule)."""
+    data = await read_json(request)
+    allowed(data, {"examples_per_second", "learning_rate"})
+    job = _job(request)
+    if not job.active:
+        raise conflict(f"training has ended ({job.state})")
+    if "examples_per_second" in data:
+        speed = data["examples_per_second"]
+        if speed is not None:
+            speed = get_float(data, "examples_per_second", *LIMITS["examples_per_second"])
+        check_speed(speed, job.settings.batch_size)
+        job.set_speed(speed)
+    if "learning_rate" in data:
+        lr = data["learning_rate"]
+        if lr is not None:
+            lr = get_float(data, "learning_rate", *LIMITS["learning_rate"])
+        job.set_learning_rate(lr)
+    return reply({"ok": True, "training": job.summary()})
+
+
+async def train_stop(request: Request) -> Response:
+    job = await _empty_body(request)
+    if not job.active:
+        raise conflict(f"training has already ended ({job.state})")
+    await run_in_threadpool(job.stop, 30.0)
+    return reply({"ok": True, "training": job.summary()})
+
+
+async def train_reset(request: Request) -> Response:
+    state = web(request)
+    allowed(await read_json(request), set())
+    job = state.job
+    if job is not None:
+        await run_in_threadpool(job.stop, 30.0)
+    with state.lock:
+        state.job = None
+        state.page_net = None
+        if state.source == "page":
+            state.net, state.source = None, None
+            if state.file_net is not None:
+                state.use("file")
+        state.version += 1
+    return reply({"ok": True, "model": state.model_info()})
+
+
+async def train_state(request: Request) -> Response:
+    state = web(request)
+    return reply({"training": state.job.summary() if state.job else None,
+                  "model": state.model_info()})
+
+
+async def _events(state: WebState, interval: float, max_events: int) -> AsyncIterator[str]:
+    """Server-sent events: an update whenever the run changed (at most one per
+    ``interval``), with the new curve points only; a keep-alive comment otherwise."""
+    sent = 0
+    job: Any = object()            # nothing sent yet: the first look always reports
+    cursor = dropped = last_version = -1
+    last_sent = 0.0
+    while True:
+        current = state.job
+        msg: dict[str, Any] | None = None
+        if current is not job:
+            job, cursor, dropped, last_version = current, 0, -1, -1
+            msg = {"training": None, "model": state.model_info()} if job is None else None
+        if job is not None and job.version != last_version:
+            last_version = job.version
+            points = job.points
+            replace = dropped != job.points_dropped
+            if replace:
+                cursor, dropped = 0, job.points_dropped
+            new = points[cursor:]
+            cursor += len(new)
+            msg = {"training": job.summary(), "replace": replace,
+                   "points": [[s, round(c, 6)] for s, c in new],
+                   "weights": explain.pack_weights_u8(job.net.weights[0][:WEIGHT_PICTURES]),
+                   "image_side": explain.image_side(job.net.sizes[0]),
+                   "model": state.model_info()}
+        now = time.monotonic()
+        if msg is not None:
+            yield f"data: {json.dumps(msg, allow_nan=False, default=nan_free)}\n\n"
+            sent += 1
+            last_sent = now
+            if max_events and sent >= max_events:
+                return
+        elif now - last_sent > 15:
+            yield ": keep-alive\n\n"
+            last_sent = now
+        await asyncio.sleep(interval)
+
+
+async def train_stream(request: Request) -> Response:
+    max_events = query_int(request, "max_events", 0, 1_000_000, 0)
+    events = _events(web(request), request.app.state.stream_interval, max_events)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})

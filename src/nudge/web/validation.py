@@ -1,0 +1,184 @@
+"""Checking what a request sends before anything is computed.
+
+JSON bodies only (so another web site cannot post to the server with a plain
+form), at most :data:`MAX_BODY` bytes, every field of the right type, range and
+size, no NaN; drawings are PNG data URLs of bounded size.  A failed check is an
+:class:`ApiError` with the HTTP status and a one-line message for the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import math
+import re
+from typing import Any
+
+import numpy as np
+from starlette.requests import Request
+
+MAX_BODY = 1_000_000              # bytes in a request body
+MAX_IMAGE_BYTES = 600_000         # bytes of PNG in a drawing
+MAX_IMAGE_SIDE = 1024             # pixels
+SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+LIMITS = {
+    "epochs": (1, 100), "batch_size": (1, 10000), "learning_rate": (1e-6, 100.0),
+    "hidden_layers": (0, 4), "hidden_size": (1, 512), "train_examples": (10, 60000),
+    "test_examples": (0, 10000), "sensitivity_examples": (1, 60000), "top": (1, 200),
+    "seed": (0, 2**31 - 1), "step_learning_rate": (1e-6, 100.0),
+    "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, 1.0),
+    "examples_per_second": (1.0, 1e9),
+}
+
+
+class ApiError(Exception):
+    """A request the server refuses: ``status`` (HTTP) and ``message`` (for the page)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def conflict(message: str) -> ApiError:
+    return ApiError(409, message)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object: type, size and content checked."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError(415, "send the request body as JSON (Content-Type: application/json)")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise bad("invalid Content-Length")
+        if int(declared) > MAX_BODY:
+            raise ApiError(413, f"request body too large (at most {MAX_BODY:,} bytes)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, f"request body too large (at most {MAX_BODY:,} bytes)")
+    try:
+        data = json.loads(body or b"{}", parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        raise bad(f"the body is not valid JSON ({str(e)[:80]})") from None
+    if not isinstance(data, dict):
+        raise bad("the body must be a JSON object")
+    return data
+
+
+def allowed(data: dict[str, Any], keys: set[str]) -> None:
+    extra = set(data) - keys
+    if extra:
+        raise bad(f"unknown field{'s' if len(extra) > 1 else ''}: "
+                  f"{', '.join(sorted(map(str, extra)))[:200]}")
+
+
+def get_int(data: dict[str, Any], key: str, lo: int, hi: int, default: Any = ...) -> Any:
+    """``data[key]`` as a whole number from lo to hi; ``default`` when the key is absent
+    (``...``: required)."""
+    if key not in data:
+        if default is ...:
+            raise bad(f"{key} is required")
+        return default
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise bad(f"{key} must be a whole number")
+    if not lo <= value <= hi:
+        raise bad(f"{key} must be from {lo} to {hi}")
+    return value
+
+
+def get_float(data: dict[str, Any], key: str, lo: float, hi: float, default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise bad(f"{key} is required")
+        return default
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad(f"{key} must be a number")
+    value = float(value)
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise bad(f"{key} must be a number from {lo:g} to {hi:g}")
+    return value
+
+
+def get_choice(data: dict[str, Any], key: str, choices: Any, default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise bad(f"{key} is required")
+        return default
+    value = data[key]
+    if value not in choices or isinstance(value, bool):
+        raise bad(f"{key} must be one of: {', '.join(map(str, choices))}")
+    return value
+
+
+def query_int(request: Request, key: str, lo: int, hi: int, default: int | None = None) -> int:
+    text = request.query_params.get(key)
+    if text is None:
+        if default is None:
+            raise bad(f"{key} is required")
+        return default
+    if not re.fullmatch(r"-?\d{1,9}", text):
+        raise bad(f"{key} must be a whole number")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise bad(f"{key} must be from {lo} to {hi}")
+    return value
+
+
+def check_speed(speed: float | None, batch_size: int) -> None:
+    """A speed limit of at least one mini-batch a second (so a pause is honoured within
+    about a second)."""
+    if speed is not None and speed < batch_size:
+        raise bad(f"examples_per_second must be at least the batch size ({batch_size}): "
+                  "one mini-batch a second; use step for one mini-batch at a time")
+
+
+PNG_PREFIX = "data:image/png;base64,"
+
+
+def decode_drawing(value: Any) -> np.ndarray:
+    """A PNG data URL (the canvas) as grayscale in [0, 1], as ``nudge predict`` reads files."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ..images import to_gray
+
+    if not isinstance(value, str) or not value.startswith(PNG_PREFIX):
+        raise bad("image must be a PNG data URL (data:image/png;base64,...)")
+    if len(value) > MAX_IMAGE_BYTES * 4 // 3 + len(PNG_PREFIX) + 4:
+        raise ApiError(413, f"image too large (at most {MAX_IMAGE_BYTES:,} bytes of PNG)")
+    try:
+        raw = base64.b64decode(value[len(PNG_PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        raise bad("image is not valid base64") from None
+    try:
+        with Image.open(io.BytesIO(raw), formats=["PNG"]) as img:
+            w, h = img.size
+            if not (8 <= w <= MAX_IMAGE_SIDE and 8 <= h <= MAX_IMAGE_SIDE):
+                raise bad(f"image must be from 8x8 to {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} "
+                          f"pixels, got {w}x{h}")
+            img.load()
+            return to_gray(img)
+    except ApiError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError):
+        raise bad("image is not a readable PNG") from None
+
