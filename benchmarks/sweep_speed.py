@@ -5,7 +5,8 @@
 (b) the overhead per run of the sweep machinery (grid point -> worker -> trainer ->
     result line appended and fsynced by the client) against a bare ``nudge.train``
     call: the sweep with 1 worker, per run in its steady state (from its first result
-    to its last), and the one-time start-up of the pool (target: <= 5% per run).
+    to its last), and the one-time start-up of the pool (target: <= 5% per run); and
+    the same in CPU seconds (client + worker), which a busy machine does not change.
 
 The runs: the 3b1b preset on full MNIST for a few epochs, learning rates x seeds, with
 the compiled engine and one thread (as the sweep's workers run them).  The bare loop is
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -32,14 +35,14 @@ from threadpoolctl import threadpool_limits
 
 from nudge.data import load_dataset
 from nudge.settings import TrainingSetup
-from nudge.sweep import expand, run_sweep
+from nudge.sweep import expand, run_sweep, runner
 from nudge.train import train
 
 
 def bare(data, points, blas_threads: int | None) -> dict:
     """Each point as one call of nudge.train in this process, one after another."""
     times = []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(blas_threads) if blas_threads else _nothing():
         for p in points:
             setup = TrainingSetup(**{k: v for k, v in p.settings.items()
@@ -49,7 +52,35 @@ def bare(data, points, blas_threads: int | None) -> dict:
             train(net, data.X_train, data.y_train, **setup.train_options(),
                   test_data=data.test_data, seed=p.seed, threads=1, monitor_train_cost=False)
             times.append(time.perf_counter() - t)
-    return {"wall": time.perf_counter() - started, "per_run": statistics.mean(times)}
+    return {"wall": time.perf_counter() - started, "per_run": statistics.mean(times),
+            "cpu_per_run": (time.process_time() - cpu) / len(points)}
+
+
+def _cpu_now() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def sweep_cpu(grid, folder: Path) -> dict:
+    """CPU seconds per run through the sweep with 1 worker, start-up excluded: a sweep of
+    all points minus a sweep of one point, over the difference in points.  The worker is
+    spawned (a child of this process, so that its CPU time is counted here; the default
+    forkserver's workers are children of the fork server)."""
+    ctx = runner._context
+    runner._context = lambda: multiprocessing.get_context("spawn")
+    try:
+        cpu = []
+        for points in (grid.points[:1], grid.points):
+            one = type(grid)(grid.lists, grid.seeds, points)
+            before = _cpu_now()
+            run_sweep(one, folder / f"cpu-{len(points)}-{time.monotonic_ns()}.jsonl",
+                      workers=1)
+            cpu.append(_cpu_now() - before)
+    finally:
+        runner._context = ctx
+    return {"cpu_per_run": (cpu[1] - cpu[0]) / (len(grid.points) - 1), "cpu_start_up":
+            cpu[0]}
 
 
 class _nothing:
@@ -89,21 +120,23 @@ def main() -> None:
     n = len(grid.points)
     load_before = os.getloadavg()
     rounds: dict[str, list[dict]] = {"bare_blas1": [], "bare_default": [], "pool1": [],
-                                     "pool2": []}
+                                     "pool2": [], "pool1_cpu": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             rounds["bare_blas1"].append(bare(data, grid.points, 1))
             rounds["bare_default"].append(bare(data, grid.points, None))
             rounds["pool1"].append(sweep(grid, 1, Path(tmp)))
             rounds["pool2"].append(sweep(grid, 2, Path(tmp)))
+            rounds["pool1_cpu"].append(sweep_cpu(grid, Path(tmp)))
             print(f"round {r + 1}: " + ", ".join(
-                f"{k} {v[-1]['wall']:.2f}s" for k, v in rounds.items()), flush=True)
+                f"{k} {v[-1]['wall']:.2f}s" for k, v in rounds.items() if "wall" in v[-1]),
+                flush=True)
     load_after = os.getloadavg()
 
     def med(name: str, field: str) -> float:
         return statistics.median(x[field] for x in rounds[name])
 
-    per_minute = {k: 60 * n / med(k, "wall") for k in rounds}
+    per_minute = {k: 60 * n / med(k, "wall") for k in rounds if k != "pool1_cpu"}
     one_process = max(per_minute["bare_blas1"], per_minute["bare_default"])
     bare_run = med("bare_blas1", "per_run")
     result = {
@@ -118,7 +151,13 @@ def main() -> None:
         "pool1_start_up_s": med("pool1", "first_result") - bare_run,
         "overhead_with_start_up": med("pool1", "wall") / (n * bare_run) - 1,
         "train_call_in_worker_s": med("pool1", "train_call_in_worker"),
-        "spread": {k: [round(x["wall"], 3) for x in v] for k, v in rounds.items()},
+        "bare_cpu_per_run_s": med("bare_blas1", "cpu_per_run"),
+        "pool1_cpu_per_run_s": med("pool1_cpu", "cpu_per_run"),
+        "cpu_overhead_per_run": med("pool1_cpu", "cpu_per_run") / med("bare_blas1",
+                                                                      "cpu_per_run") - 1,
+        "pool1_cpu_start_up_s": med("pool1_cpu", "cpu_start_up"),
+        "spread": {k: [round(x["wall"], 3) for x in v] for k, v in rounds.items()
+                   if k != "pool1_cpu"},
     }
     print(f"\n{n} runs of the 3b1b network, {args.epochs} epochs on {args.dataset}, "
           f"median of {args.rounds} rounds; load average {load_before[0]:.1f} before, "
@@ -135,6 +174,11 @@ def main() -> None:
           f"{100 * result['overhead_per_run']:+.1f}% (target <= 5%); the pool's start-up "
           f"{result['pool1_start_up_s']:.2f} s once ({100 * result['overhead_with_start_up']:+.1f}%"
           f" over these {n} runs)")
+    print(f"    in CPU time (what a busy machine does not change): bare "
+          f"{1000 * result['bare_cpu_per_run_s']:.1f} ms, through the sweep "
+          f"{1000 * result['pool1_cpu_per_run_s']:.1f} ms per run: overhead "
+          f"{100 * result['cpu_overhead_per_run']:+.1f}%; a spawned worker's start-up with "
+          f"one run {result['pool1_cpu_start_up_s']:.2f} s of CPU")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -70,7 +70,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
                    help="results file, one JSON line per run (default: %(default)s)")
     p.add_argument("--workers", type=positive_int, metavar="N",
-                   help=f"local worker processes (default: one per core, here {worker_count()})")
+                   help="local worker processes (default: one per core this process may "
+                        "use)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 or "
                         'tls://HOST:8786 (pip install "nudge[cluster]")')
