@@ -5,7 +5,9 @@
 * in a numpy-style ``Parameters`` list, ``name : text`` is read as a name and its
   description (nudge writes descriptions there; the types are in the signature), and a
   paragraph after the list that is not itself a parameter (``Learned state: ...``) gets a
-  ``Notes`` heading instead of being read as one more parameter.
+  ``Notes`` heading instead of being read as one more parameter;
+* a class's attributes without a docstring are left out (a dataclass's fields are in its
+  signature; ``self.sizes = sizes`` says nothing more).
 
 Loaded by mkdocs.yml (mkdocstrings' ``extensions`` option); the source is not changed.
 """
@@ -44,3 +46,17 @@ class SphinxRoles(griffe.Extension):
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = close_sections(ROLE.sub(r"`\1`", obj.docstring.value))
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        _drop_bare_attributes(pkg)
+
+
+def _drop_bare_attributes(obj: griffe.Object) -> None:
+    for name, member in list(obj.members.items()):
+        if member.is_alias:
+            continue
+        if obj.is_class and member.is_attribute and member.docstring is None \
+                and "property" not in member.labels:
+            del obj.members[name]
+        elif member.is_class or member.is_module:
+            _drop_bare_attributes(member)
