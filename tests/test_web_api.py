@@ -315,9 +315,18 @@ def test_sensitivity(c8, model8, digits):
 
 # ----------------------------------------------------------------------------- training
 def read_events(client, n):
+    """The first n updates of the event stream (ping events left out)."""
     with client.stream("GET", f"/api/train/stream?max_events={n}") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
-        return [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+        events, kind = [], "message"
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:"):
+                if kind == "message":
+                    events.append(json.loads(line[5:]))
+                kind = "message"
+        return events
 
 
 def wait_until_idle(client, timeout=30):
@@ -514,3 +523,100 @@ def test_serve_binds_loopback_unless_allowed(capsys):
     assert "--allow-remote" in capsys.readouterr().err
     assert main(["serve", "--save-dir", "/nonexistent/folder"]) == 1
     assert main(["serve", "--port", "70000"]) == 1
+
+
+# ----------------------------------------------------------------------------- honest state
+def test_hand_steps_are_measured_marked_and_undone(c8, model8, digits):
+    net = load(model8)
+    acc0 = float(np.mean(net.predict(digits.X_test[:1000]) == digits.y_test[:1000]))
+    body = {"example": {"split": "train", "index": 3}, "target": 8, "learning_rate": 20.0}
+    first = c8.post("/api/nudges/step", json=body).json()
+    m = first["model"]["modified"]
+    assert m["steps"] == 1 and m["accuracy_before"] == pytest.approx(acc0)
+    assert m["examples"] == 1000 and m["can_undo"]
+    for _ in range(2):
+        r = c8.post("/api/nudges/step", json=body).json()
+    m = r["model"]["modified"]
+    assert m["steps"] == 3 and m["accuracy_now"] != m["accuracy_before"]
+    assert c8.get("/api/state").json()["model"]["modified"]["steps"] == 3
+    r = c8.post("/api/nudges/undo", json={})
+    assert r.status_code == 200 and r.json()["model"]["modified"]["steps"] == 2
+    r = c8.post("/api/nudges/undo", json={"all": True})
+    assert r.status_code == 200 and r.json()["model"]["modified"] is None
+    back = c8.post("/api/nudges", json={"example": {"split": "train", "index": 3}}).json()
+    assert back["cost"] == pytest.approx(float(net.cost(digits.X_train[3:4],
+                                                        digits.y_train[3:4])), rel=1e-5)
+    assert c8.post("/api/nudges/undo", json={}).status_code == 409
+    assert c8.post("/api/nudges/undo", json={"all": "yes"}).status_code == 400
+    # one step and undo leaves it as it was, and unmarked
+    c8.post("/api/nudges/step", json=body)
+    r = c8.post("/api/nudges/undo", json={})
+    assert r.json()["model"]["modified"] is None
+
+
+def test_mistakes_and_the_confusion_matrix(c8, model8, digits):
+    net = load(model8)
+    pred = net.predict(digits.X_test)
+    r = c8.get("/api/mistakes?limit=10")
+    assert r.status_code == 200
+    p = r.json()
+    conf = np.array(p["confusion"])
+    assert conf.sum() == len(digits.X_test) and np.trace(conf) == int(np.sum(pred == digits.y_test))
+    assert p["wrong"] == int(np.sum(pred != digits.y_test)) and len(p["mistakes"]) == 10
+    outs = [m["output"] for m in p["mistakes"]]
+    assert outs == sorted(outs, reverse=True)
+    for m in p["mistakes"]:
+        assert m["label"] == digits.y_test[m["index"]] != m["predicted"] == pred[m["index"]]
+    imgs = np.frombuffer(base64.b64decode(p["images"]["b64"]), dtype=np.uint8)
+    assert p["images"]["shape"] == [10, 8, 8]
+    assert np.array_equal(imgs.reshape(10, 64), digits.X_test[[m["index"] for m in p["mistakes"]]])
+    label, predicted = np.unravel_index(np.argmax(conf - np.diag(np.diag(conf))), conf.shape)
+    r = c8.get(f"/api/mistakes?label={label}&predicted={predicted}").json()
+    assert r["wrong"] == conf[label, predicted]
+    assert all(m["label"] == label and m["predicted"] == predicted for m in r["mistakes"])
+    for bad in ("label=10", "predicted=-1", "limit=0", "limit=100000", "label=x"):
+        assert c8.get(f"/api/mistakes?{bad}").status_code == 400, bad
+
+
+def test_the_command_line_model_stays_after_loading_another(c8, model8):
+    c8.post("/api/train/start", json={"hidden": [8], "epochs": 1, "seed": 2})
+    wait_until_idle(c8)
+    assert c8.post("/api/models/save", json={"name": "mine"}).status_code == 200
+    (c8.save_dir / "broken.safetensors").write_bytes(b"not a model at all")
+    r = c8.post("/api/models/load", json={"name": "mine"})
+    assert r.status_code == 200 and r.json()["model"]["source"] == "saved"
+    s = c8.get("/api/state").json()
+    assert s["models"]["file"]["label"] == model8.name
+    assert s["models"]["saved"]["sizes"] == [64, 8, 10]
+    details = {d["name"]: d for d in s["saved_details"]}
+    assert details["mine"]["sizes"] == [64, 8, 10] and details["mine"]["test_accuracy"] > 0.2
+    assert "error" in details["broken"]
+    r = c8.post("/api/models/load", json={"name": "broken"})
+    assert r.status_code == 422 and "broken.safetensors" in r.json()["error"]
+    r = c8.post("/api/models/select", json={"source": "file"})
+    assert r.status_code == 200 and r.json()["model"]["label"] == model8.name
+    r = c8.post("/api/models/select", json={"source": "saved"})
+    assert r.status_code == 200 and r.json()["model"]["label"] == "mine.safetensors"
+    assert c8.get("/api/models").json()["models"]["page"]["sizes"] == [64, 8, 10]
+
+
+def test_the_stream_names_the_server_run_and_pings_when_idle(model8):
+    app = create_app(model8, dataset="digits", stream_interval=0.01)
+    with TestClient(app, base_url=BASE) as c:
+        server = c.get("/api/state").json()["server"]
+        import nudge.web.routes.training as tr
+
+        old, tr.PING_INTERVAL = tr.PING_INTERVAL, 0.05
+        try:
+            with c.stream("GET", "/api/train/stream") as r:
+                lines = []
+                for line in r.iter_lines():
+                    lines.append(line)
+                    if line.startswith("event: ping"):
+                        break
+        finally:
+            tr.PING_INTERVAL = old
+    assert lines[0] == "retry: 1000"
+    first = json.loads(next(ln for ln in lines if ln.startswith("data:"))[5:])
+    assert first["server"] == server and first["training"] is None
+    assert create_app(model8, dataset="digits").state.server_id != server

@@ -122,6 +122,43 @@ def gradient_step(net: Network, x: np.ndarray, target: int, learning_rate: float
     return {"cost_before": before, "cost_after": after}
 
 
+# --------------------------------------------------------------------------- mistakes
+def mistakes(net: Network, X: np.ndarray, y: np.ndarray, label: int | None = None,
+             predicted: int | None = None, limit: int = 48, chunk: int = 2000) -> dict[str, Any]:
+    """The confusion matrix over (X, y) (rows: label, columns: the network's answer) and
+    the misclassified examples (only those with ``label`` / read as ``predicted`` when
+    given), the most confident mistakes first, with their pictures (uint8, base64)."""
+    k = net.sizes[-1]
+    pred = np.empty(len(X), dtype=np.int64)
+    top = np.empty(len(X), dtype=np.float32)
+    for a in range(0, len(X), chunk):
+        out = net.feedforward(X[a:a + chunk])
+        pred[a:a + chunk] = np.argmax(out, axis=1)
+        top[a:a + chunk] = np.max(out, axis=1)
+    y = np.asarray(y, dtype=np.int64)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    wrong = pred != y
+    if label is not None:
+        wrong &= y == label
+    if predicted is not None:
+        wrong &= pred == predicted
+    idx = np.flatnonzero(wrong)
+    idx = idx[np.argsort(-top[idx], kind="stable")][:limit]
+    pixels = np.asarray(X[idx])
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(np.rint(pixels * 255), 0, 255).astype(np.uint8)
+    side = image_side(X.shape[1])
+    return {
+        "n": int(len(X)), "accuracy": float(np.mean(pred == y)) if len(X) else None,
+        "confusion": confusion.tolist(), "wrong": int(np.sum(wrong)),
+        "mistakes": [{"index": int(i), "label": int(y[i]), "predicted": int(pred[i]),
+                      "output": float(top[i])} for i in idx],
+        "images": {"shape": [len(idx), side or X.shape[1]] + ([side] if side else []),
+                   "b64": base64.b64encode(pixels.tobytes()).decode("ascii")},
+    }
+
+
 # --------------------------------------------------------------------------- sensitivity
 def sensitivity(net: Network, X: np.ndarray, y: np.ndarray, top: int = 20,
                 maps: int = 16) -> dict[str, Any]:

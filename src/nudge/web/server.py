@@ -15,6 +15,7 @@ command line, and only files listed from that folder can be loaded back.
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     ])
     app.state.web = state
     app.state.stream_interval = stream_interval
+    app.state.server_id = secrets.token_hex(8)     # a new one after every restart
     return app
 
 

@@ -14,9 +14,51 @@ from . import explain
 from .training import TrainingJob
 from .validation import SAVE_NAME, ApiError, bad, conflict
 
+MAX_LISTED = 200               # saved models listed (with their details) at most
+MEASURE_EXAMPLES = 1000        # test images re-measured after each hand step
+MAX_UNDO = 20                  # hand steps that can be undone one by one
+SOURCES = ("file", "saved", "page")
+
+
+Snapshot = tuple[list[np.ndarray], list[np.ndarray]]
+
+
+def snapshot(net: Network) -> Snapshot:
+    return [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+
+
+def snapshot_copy(s: Snapshot) -> Snapshot:
+    return [w.copy() for w in s[0]], [b.copy() for b in s[1]]
+
+
+class HandEdits:
+    """Gradient steps taken by hand on the model in use (the Nudges view): how many, the
+    accuracy on the first :data:`MEASURE_EXAMPLES` test images before and after, and
+    snapshots to undo them (the last :data:`MAX_UNDO` one by one, or all at once)."""
+
+    def __init__(self, net: Network, accuracy_before: float | None) -> None:
+        self.net = net                  # the edits belong to this very network
+        self.original = snapshot(net)
+        self.undo: list[Snapshot] = []
+        self.steps = 0
+        self.accuracy_before = accuracy_before
+        self.accuracy_now = accuracy_before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "examples": MEASURE_EXAMPLES,
+                "accuracy_before": self.accuracy_before, "accuracy_now": self.accuracy_now,
+                "can_undo": self.steps > 0}
+
 
 class WebState:
-    """The models, the dataset and the training run the page works with."""
+    """The models, the dataset and the training run the page works with.
+
+    Models: the one given on the command line (``file``), the last one loaded from the
+    save folder (``saved``) and the one trained on this page (``page``); each stays
+    available when another is used.  The model in use (:attr:`net`) is a copy of the
+    file and saved ones, so hand steps never touch what was loaded; the page's model is
+    used as it is (it is what training changes).
+    """
 
     def __init__(self, model_path: str | Path | None = None, save_dir: str | Path | None = None,
                  dataset: str = "auto", data_dir: str | Path | None = None) -> None:
@@ -36,28 +78,46 @@ class WebState:
         if model_path is not None:
             self.file_net = load(model_path)
             self.file_label = Path(model_path).name
+        self.saved_net: Network | None = None
+        self.saved_label: str | None = None
         self.page_net: Network | None = None
         self.net: Network | None = None
         self.source: str | None = None
+        self._edits: dict[str, HandEdits] = {}
         self.version = 0
         self.job: TrainingJob | None = None
+        self._saved_info: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
         if self.file_net is not None:
             self.use("file")
 
     # ------------------------------------------------------------------ models
     def use(self, source: str) -> None:
-        if source == "file":
-            if self.file_net is None:
-                raise conflict("no model was given on the command line (nudge serve --model "
-                               "FILE) or loaded from the save folder")
-            self.net = self.file_net.copy()       # gradient steps never touch the file's copy
-            self.net.metadata = dict(self.file_net.metadata)
+        """Use the ``file``, ``saved`` or ``page`` model."""
+        original = {"file": self.file_net, "saved": self.saved_net, "page": self.page_net}[source]
+        if original is None:
+            raise conflict({
+                "file": "no model was given on the command line (nudge serve --model FILE)",
+                "saved": "no saved model has been loaded",
+                "page": "no model has been trained on this page yet"}[source])
+        if source == "page":
+            self.net = original
         else:
-            if self.page_net is None:
-                raise conflict("no model has been trained on this page yet")
-            self.net = self.page_net
+            self.net = original.copy()    # gradient steps never touch the loaded model
+            self.net.metadata = dict(original.metadata)
         self.source = source
         self.version += 1
+
+    @property
+    def edits(self) -> HandEdits | None:
+        """The hand edits of the model in use (kept for the page's model while another is
+        used; a copy of a loaded model starts afresh)."""
+        e = self._edits.get(self.source or "")
+        return e if e is not None and e.net is self.net else None
+
+    def label(self, source: str | None) -> str | None:
+        return {"file": self.file_label, "saved": self.saved_label,
+                "page": "trained on this page" if self.page_net is not None else None,
+                None: None}[source]
 
     def require_net(self) -> Network:
         if self.net is None:
@@ -76,8 +136,64 @@ class WebState:
         info = explain.model_payload(self.net)
         training = self.job is not None and self.job.active and self.net is self.job.net
         info.update(source=self.source, training=training, version=self.version,
-                    label=self.file_label if self.source == "file" else "trained on this page")
+                    label=self.label(self.source),
+                    modified=self.edits.to_dict() if self.edits is not None else None)
         return info
+
+    def models(self) -> dict[str, Any]:
+        """The models the page can switch between: each one's label and architecture."""
+        def entry(net: Network | None, source: str) -> dict[str, Any] | None:
+            if net is None:
+                return None
+            return {"label": self.label(source), **explain.model_payload(net)}
+        return {"source": self.source, "file": entry(self.file_net, "file"),
+                "saved": entry(self.saved_net, "saved"), "page": entry(self.page_net, "page")}
+
+    # ------------------------------------------------------------------ hand steps
+    def measure(self, net: Network) -> float | None:
+        """Accuracy on the first :data:`MEASURE_EXAMPLES` test images (None if the data
+        does not fit the model)."""
+        try:
+            data = self.data_for(net)
+        except ApiError:
+            return None
+        n = min(MEASURE_EXAMPLES, len(data.X_test))
+        return float(np.mean(net.predict(data.X_test[:n]) == data.y_test[:n]))
+
+    def hand_step(self, x: np.ndarray, target: int, learning_rate: float) -> dict[str, Any]:
+        """One gradient step on one example, by hand: remembered for undo, re-measured."""
+        net = self.require_net()
+        with self.lock:
+            edits = self.edits
+            if edits is None:
+                edits = self._edits[self.source or ""] = HandEdits(net, self.measure(net))
+            edits.undo = [*edits.undo[-(MAX_UNDO - 1):], snapshot(net)]
+            result = explain.gradient_step(net, x, target, learning_rate)
+            edits.steps += 1
+            edits.accuracy_now = self.measure(net)
+            self.version += 1
+        return result
+
+    def undo(self, everything: bool = False) -> None:
+        """Undo the last hand step (or all of them)."""
+        with self.lock:
+            edits = self.edits
+            if edits is None or edits.steps == 0:
+                raise conflict("there is no hand step to undo")
+            if not everything and not edits.undo:
+                raise conflict(f"only the last {MAX_UNDO} steps can be undone one by one: "
+                               "undo all of them instead")
+            net = self.require_net()
+            if everything:
+                net.weights, net.biases = snapshot_copy(edits.original)
+                del self._edits[self.source or ""]
+            else:
+                net.weights, net.biases = edits.undo.pop()
+                edits.steps -= 1
+                edits.accuracy_now = self.measure(net)
+                if edits.steps == 0:
+                    del self._edits[self.source or ""]
+            self.version += 1
 
     # ------------------------------------------------------------------ data
     def data(self) -> Any:
@@ -129,6 +245,30 @@ class WebState:
             return []
         return sorted(p.stem for p in self.save_dir.glob("*.safetensors")
                       if p.is_file() and SAVE_NAME.match(p.stem))
+
+    def saved_details(self) -> list[dict[str, Any]]:
+        """Each saved model's name, architecture and accuracy (or why it cannot be read);
+        read once per version of the file."""
+        from ..modelfile import load
+
+        out = []
+        for name in self.saved_models()[:MAX_LISTED]:
+            path = self.save_dir / f"{name}.safetensors"        # type: ignore[operator]
+            try:
+                st = path.stat()
+                key = (st.st_mtime_ns, st.st_size)
+                cached = self._saved_info.get(name)
+                if cached is None or cached[0] != key:
+                    net = load(path)
+                    md = net.metadata or {}
+                    cached = (key, {"sizes": net.sizes, "activation": net.activation,
+                                    "test_accuracy": explain.finite(md.get("test_accuracy")),
+                                    "dataset": md.get("dataset")})
+                    self._saved_info[name] = cached
+                out.append({"name": name, **cached[1]})
+            except (NudgeError, OSError) as e:
+                out.append({"name": name, "error": str(e).replace(str(path), path.name)[:200]})
+        return out
 
     def saved_path(self, name: Any) -> Path:
         if self.save_dir is None:

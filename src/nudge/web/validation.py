@@ -29,7 +29,7 @@ LIMITS = {
     "test_examples": (0, 10000), "sensitivity_examples": (1, 60000), "top": (1, 200),
     "seed": (0, 2**31 - 1), "step_learning_rate": (1e-6, 100.0),
     "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, 1.0),
-    "examples_per_second": (1.0, 1e9),
+    "examples_per_second": (1.0, 1e9), "mistakes": (1, 200),
 }
 
 
@@ -129,10 +129,12 @@ def get_choice(data: dict[str, Any], key: str, choices: Any, default: Any = ...)
     return value
 
 
-def query_int(request: Request, key: str, lo: int, hi: int, default: int | None = None) -> int:
+def query_int(request: Request, key: str, lo: int, hi: int, default: Any = ...) -> Any:
+    """The query parameter ``key`` as a whole number from lo to hi; ``default`` when it is
+    absent (``...``: required)."""
     text = request.query_params.get(key)
     if text is None:
-        if default is None:
+        if default is ...:
             raise bad(f"{key} is required")
         return default
     if not re.fullmatch(r"-?\d{1,9}", text):

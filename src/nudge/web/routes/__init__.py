@@ -21,6 +21,8 @@ API = [
     ("/api/weights", explain.weights, GET),
     ("/api/nudges", explain.nudges, POST),
     ("/api/nudges/step", explain.nudge_step, POST),
+    ("/api/nudges/undo", explain.nudge_undo, POST),
+    ("/api/mistakes", explain.mistakes, GET),
     ("/api/sensitivity", explain.sensitivity, GET),
     ("/api/train/start", training.train_start, POST),
     ("/api/train/pause", training.train_pause, POST),

@@ -26,14 +26,14 @@ async def get_state(request: Request) -> Response:
     data_info = await run_in_threadpool(state.data_info)
     presets = {k: {key: v.get(key) for key in PRESET_FIELDS} for k, v in PRESETS.items()}
     return reply({
-        "model": state.model_info(),
-        "models": {"file": state.file_label, "page": state.page_net is not None,
-                   "source": state.source},
+        "server": request.app.state.server_id,
+        "model": state.model_info(), "models": state.models(),
         "training": state.job.summary() if state.job else None,
         "dataset": data_info, "presets": presets, "limits": LIMITS,
         "activations": list(ACTIVATIONS), "optimizers": list(OPTIMIZERS),
         "schedules": list(SCHEDULES),
         "saving": state.save_dir is not None, "saved": state.saved_models(),
+        "saved_details": await run_in_threadpool(state.saved_details),
     })
 
 
@@ -90,6 +90,8 @@ async def nudges(request: Request) -> Response:
 
 
 async def nudge_step(request: Request) -> Response:
+    """One gradient step on one example, by hand; the model is then re-measured on the
+    first 1,000 test images and marked as modified (see /api/nudges/undo)."""
     state = web(request)
     data = await read_json(request)
     allowed(data, {"image", "example", "target", "learning_rate"})
@@ -98,12 +100,40 @@ async def nudge_step(request: Request) -> Response:
     x, label = await run_in_threadpool(input_from, state, net, data)
     target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
     lr = get_float(data, "learning_rate", *LIMITS["step_learning_rate"], 3.0)
-    with state.lock:
-        result = explain.gradient_step(net, x, target, lr)
-        state.version += 1
+    result = await run_in_threadpool(state.hand_step, x, target, lr)
     result.update(explain.example_nudges(net, x, target))
-    result.update(input=explain.pack(x), label=label, learning_rate=lr)
+    result.update(input=explain.pack(x), label=label, learning_rate=lr,
+                  model=state.model_info())
     return reply(result)
+
+
+async def nudge_undo(request: Request) -> Response:
+    """Undo the last hand step (``{"all": true}``: all of them)."""
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"all"})
+    everything = data.get("all", False)
+    if not isinstance(everything, bool):
+        raise bad("all must be true or false")
+    state.require_idle("undo a hand step")
+    await run_in_threadpool(state.undo, everything)
+    return reply({"ok": True, "model": state.model_info()})
+
+
+async def mistakes(request: Request) -> Response:
+    """The confusion matrix over the test set and its misclassified images."""
+    state = web(request)
+    net = state.require_net()
+    k = net.sizes[-1]
+    label = query_int(request, "label", 0, k - 1, None)
+    predicted = query_int(request, "predicted", 0, k - 1, None)
+    limit = query_int(request, "limit", *LIMITS["mistakes"], 48)
+    data = await run_in_threadpool(state.data_for, net)
+    t0 = time.perf_counter()
+    payload = await run_in_threadpool(explain.mistakes, net, data.X_test, data.y_test, label,
+                                      predicted, limit)
+    payload.update(ms=(time.perf_counter() - t0) * 1000, label=label, predicted=predicted)
+    return reply(payload)
 
 
 async def sensitivity(request: Request) -> Response:

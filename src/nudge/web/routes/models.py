@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import NudgeError
+from ..state import SOURCES
 from ..validation import ApiError, allowed, bad, conflict, get_choice, read_json
 from .common import reply, web
 
@@ -15,7 +16,7 @@ async def model_select(request: Request) -> Response:
     state = web(request)
     data = await read_json(request)
     allowed(data, {"source"})
-    source = get_choice(data, "source", ("file", "page"))
+    source = get_choice(data, "source", SOURCES)
     with state.lock:
         state.require_idle("switch models")
         state.use(source)
@@ -58,13 +59,13 @@ async def model_load(request: Request) -> Response:
     except NudgeError as e:
         raise ApiError(422, str(e).replace(str(path), path.name)) from None
     with state.lock:
-        state.file_net, state.file_label = net, path.name
-        state.use("file")
+        state.saved_net, state.saved_label = net, path.name
+        state.use("saved")
     return reply({"ok": True, "model": state.model_info()})
 
 
 async def models_list(request: Request) -> Response:
     state = web(request)
     return reply({"saving": state.save_dir is not None, "saved": state.saved_models(),
-                  "file": state.file_label, "page": state.page_net is not None,
-                  "model": state.model_info()})
+                  "saved_details": await run_in_threadpool(state.saved_details),
+                  "models": state.models(), "model": state.model_info()})

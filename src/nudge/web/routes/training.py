@@ -214,9 +214,25 @@ async def train_state(request: Request) -> Response:
                   "model": state.model_info()})
 
 
-async def _events(state: WebState, interval: float, max_events: int) -> AsyncIterator[str]:
+PING_INTERVAL = 5.0         # seconds: an idle stream says it is alive this often
+RETRY_MS = 1000            # the browser reconnects this long after losing the stream
+
+
+def _update(state: WebState, job: TrainingJob, new: list, replace: bool) -> dict[str, Any]:
+    return {"training": job.summary(), "replace": replace,
+            "points": [[s, round(c, 6)] for s, c in new],
+            "weights": explain.pack_weights_u8(job.net.weights[0][:WEIGHT_PICTURES]),
+            "image_side": explain.image_side(job.net.sizes[0]),
+            "model": state.model_info()}
+
+
+async def _events(state: WebState, interval: float, max_events: int,
+                  server: str) -> AsyncIterator[str]:
     """Server-sent events: an update whenever the run changed (at most one per
-    ``interval``), with the new curve points only; a keep-alive comment otherwise."""
+    ``interval``), with the new curve points only; a ``ping`` event when idle (the page
+    reconnects when those stop).  Each update names the server run (``server``), so a
+    page that reconnects to a restarted server knows to reload its state."""
+    yield f"retry: {RETRY_MS}\n\n"
     sent = 0
     job: Any = object()            # nothing sent yet: the first look always reports
     cursor = dropped = last_version = -1
@@ -235,26 +251,24 @@ async def _events(state: WebState, interval: float, max_events: int) -> AsyncIte
                 cursor, dropped = 0, job.points_dropped
             new = points[cursor:]
             cursor += len(new)
-            msg = {"training": job.summary(), "replace": replace,
-                   "points": [[s, round(c, 6)] for s, c in new],
-                   "weights": explain.pack_weights_u8(job.net.weights[0][:WEIGHT_PICTURES]),
-                   "image_side": explain.image_side(job.net.sizes[0]),
-                   "model": state.model_info()}
+            msg = _update(state, job, new, replace)
         now = time.monotonic()
         if msg is not None:
+            msg["server"] = server
             yield f"data: {json.dumps(msg, allow_nan=False, default=nan_free)}\n\n"
             sent += 1
             last_sent = now
             if max_events and sent >= max_events:
                 return
-        elif now - last_sent > 15:
-            yield ": keep-alive\n\n"
+        elif now - last_sent > PING_INTERVAL:
+            yield f"event: ping\ndata: {json.dumps({'server': server})}\n\n"
             last_sent = now
         await asyncio.sleep(interval)
 
 
 async def train_stream(request: Request) -> Response:
     max_events = query_int(request, "max_events", 0, 1_000_000, 0)
-    events = _events(web(request), request.app.state.stream_interval, max_events)
+    events = _events(web(request), request.app.state.stream_interval, max_events,
+                     request.app.state.server_id)
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
