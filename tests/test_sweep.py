@@ -368,3 +368,26 @@ def test_a_tls_scheduler_without_certificates_is_a_one_line_error(tmp_path, caps
                        "tls://127.0.0.1:9", "--timeout", "1")
     assert code == 1 and "--tls-ca-file, --tls-cert and --tls-key" in err
     assert err.count("\n") == 1
+
+
+def test_a_local_worker_killed_mid_run_loses_nothing(tmp_path):
+    """SIGKILL to one worker of the local pool: a new pool does the points left; every
+    point is in the file exactly once, and the sweep ends normally."""
+    out = tmp_path / "k.jsonl"
+    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
+            "--seeds", "1-8", "--out", str(out), "--workers", "2", "--quiet"]
+    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sweep.poll() is None and not (
+                out.exists() and out.read_bytes().count(b"\n")):
+            time.sleep(0.02)
+        first = json.loads(out.read_bytes().split(b"\n")[0])
+        os.kill(int(first["worker"].rsplit("/", 1)[1]), signal.SIGKILL)
+        _, stderr = sweep.communicate(timeout=120)
+    finally:
+        _stop(sweep)
+    assert sweep.returncode == 0, stderr.decode()
+    assert b"a sweep worker process died" in stderr
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 8 and len(set(keys)) == 8

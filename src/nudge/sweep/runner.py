@@ -5,7 +5,8 @@ results; a worker returns each run's result line to it.
 * **Local pool** (the default): one worker process per core, started with
   ``forkserver`` (``spawn`` where there is none).  Each worker finds the data through
   nudge's normal lookup (:func:`nudge.data.load_dataset`: ``--data-dir``,
-  ``$NUDGE_DATA``, the cache) once, and keeps it for all its runs.
+  ``$NUDGE_DATA``, the cache) once, and keeps it for all its runs.  A worker that dies
+  loses only its run: a new pool does the points left.
 * **Dask** (``--scheduler``): the client loads the data once and *scatters* it to every
   worker (``Client.scatter(..., broadcast=True)``), so workers need nudge installed but
   no data files and no internet.  A worker lost mid-run loses only its task; the
@@ -22,10 +23,12 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import fields
 from typing import Any
 
@@ -142,21 +145,46 @@ def _context() -> Any:
     return ctx
 
 
+#: how many times a local pool whose worker died is started again (as Dask retries a task
+#: whose worker died: ``distributed.scheduler.allowed-failures`` is 3)
+POOL_RESTARTS = 3
+
+
 def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
               workers: int, data_dir: str | None = None) -> None:
     """Run ``points`` on ``workers`` local processes; ``on_result(line)`` in this process
-    as each run finishes (in the order they finish)."""
-    if not points:
-        return
+    as each run finishes (in the order they finish).  A worker that dies (killed, out of
+    memory) loses only its run: a new pool does the points left, up to
+    :data:`POOL_RESTARTS` times."""
+    left = {p["key"]: p for p in points}
+    for attempt in range(POOL_RESTARTS + 1):
+        if not left:
+            return
+        if attempt:
+            print(f"nudge: a sweep worker process died (killed? out of memory?); a new pool "
+                  f"does the {len(left)} run(s) left", file=sys.stderr)
+        with closing(_one_pool(list(left.values()), workers, data_dir)) as results:
+            for record in results:
+                if left.pop(record["key"], None) is not None:
+                    on_result(record)
+    if left:
+        raise NudgeError(f"sweep worker processes died {POOL_RESTARTS + 1} times (out of "
+                         "memory? killed?); the finished runs are saved: run the same "
+                         "command again to resume")
+
+
+def _one_pool(points: list[dict[str, Any]], workers: int,
+              data_dir: str | None) -> Iterator[dict[str, Any]]:
+    """The results of one process pool, as they come, until it is done or broken."""
     pool = ProcessPoolExecutor(min(workers, len(points)), mp_context=_context(),
                                initializer=_start_worker, initargs=(data_dir,))
     try:
         futures = [pool.submit(_run_here, p) for p in points]
         for future in as_completed(futures):
-            on_result(future.result())
-    except BrokenProcessPool:
-        raise NudgeError("a sweep worker process died (out of memory? killed?); the finished "
-                         "runs are saved: run the same command again to resume") from None
+            try:
+                yield future.result()
+            except BrokenProcessPool:       # the runs that did finish still come
+                continue
     except BaseException:                   # Ctrl-C, or an error: the runs under way are
         _terminate(pool)                    # not results, so do not wait for them
         raise
@@ -205,8 +233,8 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
 
 def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
              client: Any, datasets: dict[str, Dataset]) -> None:
-    """Run ``points`` on the Dask cluster of ``client``; ``datasets`` (by name, not yet
-    limited) are scattered to every worker once."""
+    """Run ``points`` on the Dask cluster of ``client``; the datasets (from ``datasets``
+    by name, else nudge's lookup here) are scattered to every worker once."""
     from distributed import as_completed as dask_completed
 
     if not points:
@@ -214,7 +242,8 @@ def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]],
     futures = []
     for name in dict.fromkeys(p["settings"]["dataset"] for p in points):
         mine = [p for p in points if p["settings"]["dataset"] == name]
-        data = client.scatter(datasets[name], broadcast=True, hash=False)
+        whole = datasets[name] if name in datasets else load_dataset(name)
+        data = client.scatter(whole, broadcast=True, hash=False)
         futures += client.map(_run_on_worker, mine, data=data,
                               key=[f"nudge-sweep-{p['key']}" for p in mine])
     try:
