@@ -230,6 +230,18 @@ def test_plot_with_one_swept_option_and_with_none(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 1000
 
 
+def test_three_swept_options_train_cost_and_chosen_axes(tmp_path, capsys):
+    out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
+    code, text, err = run(capsys, *SMALL, "--learning-rate", "1,3", "--batch-size", "10,50",
+                          "--hidden", "8/16", "--train-cost", "--out", str(out),
+                          "--plot", str(png), "--axes", "batch-size,learning-rate", "--json")
+    assert code == 0, err
+    summary = json.loads(text)
+    assert summary["swept"] == ["sizes", "batch_size", "learning_rate"]
+    assert summary["settings_count"] == 8 and png.stat().st_size > 1000
+    assert all(e["train_cost"] is not None for r in lines(out) for e in r["epochs"])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--learning-rate", "0,1"], "above 0"),
     (["--seeds", "9-1"], "runs backwards"),
