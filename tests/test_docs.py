@@ -92,13 +92,23 @@ def test_each_output_is_made_by_the_command_it_shows():
     """The output files start with the very command regenerate.py runs, and every figure
     a command writes is in docs/figures/."""
     regenerate = _script("regenerate")
-    for name, command, figures in regenerate.COMMANDS:
+    for name, command, figures in regenerate.COMMANDS + regenerate.HELP:
         text = (DOCS / "outputs" / f"{name}.txt").read_text(encoding="utf-8")
         shown = regenerate._wrap(command)
         assert text.startswith(f"$ {shown}\n"), f"docs/outputs/{name}.txt: run {command!r}"
         assert shlex.split(shown.replace("\\\n", " ")) == shlex.split(command)
         for fig in figures:
             assert fig in command and (DOCS / "figures" / fig).is_file()
+
+
+def test_the_help_on_the_command_line_page_is_the_current_one(tmp_path):
+    """Each command's ``--help`` as the installed nudge prints it (after a change to the
+    command line: ``python docs/scripts/regenerate.py --only help``)."""
+    regenerate = _script("regenerate")
+    stale = [name for name, command, _ in regenerate.HELP
+             if regenerate.run(command, tmp_path)
+             != (DOCS / "outputs" / f"{name}.txt").read_text(encoding="utf-8")]
+    assert not stale, f"out of date, run python docs/scripts/regenerate.py --only help: {stale}"
 
 
 def test_insight_pages_show_their_command_output_and_figure():

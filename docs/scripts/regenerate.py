@@ -1,6 +1,7 @@
 """Regenerate every figure, command output and table of the documentation site.
 
     NUDGE_DATA=/path/to/mnist python docs/scripts/regenerate.py          # everything (~2 min)
+    python docs/scripts/regenerate.py --only help        # every command's --help (no data)
     python docs/scripts/regenerate.py --only commands    # the CLI outputs and figures
     python docs/scripts/regenerate.py --only tables      # tables from benchmarks/*.json
     python docs/scripts/regenerate.py --only notebook    # run docs/tutorial.ipynb, keep outputs
@@ -54,39 +55,52 @@ COMMANDS: list[tuple[str, str, list[str]]] = [
      ["insight-descent-costs.png", "insight-descent-paths.png"]),
     ("landscape", "nudge landscape model.safetensors --plot insight-landscape.png",
      ["insight-landscape.png"]),
-    ("help", "nudge --help", []),
-] + [(f"help-{c}", f"nudge {c} --help", []) for c in (
-    "train", "evaluate", "predict", "info", "sensitivity", "nudges", "average", "descent",
-    "landscape", "sweep", "serve")]
+]
+#: every command's --help, for the command-line page (no data needed)
+HELP: list[tuple[str, str, list[str]]] = [("help", "nudge --help", [])] + [
+    (f"help-{c}", f"nudge {c} --help", []) for c in (
+        "train", "evaluate", "predict", "info", "sensitivity", "nudges", "average", "descent",
+        "landscape", "sweep", "serve")]
+#: the terminal width the outputs are made for (argparse wraps --help to it)
+COLUMNS = "100"
 
 
-def run_commands() -> None:
+def run(command: str, cwd: str | Path) -> str:
+    """What ``command`` prints, as the page shows it: a ``$ command`` line, then stdout."""
+    argv = shlex.split(command)
+    assert argv[0] == "nudge"
+    env = {**os.environ, "MPLBACKEND": "Agg", "COLUMNS": COLUMNS}
+    proc = subprocess.run([sys.executable, "-m", "nudge", *argv[1:]], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"$ {command}\n{proc.stdout}{proc.stderr}failed "
+                         f"(exit status {proc.returncode})")
+    return f"$ {_wrap(command)}\n{proc.stdout.rstrip()}\n"
+
+
+def run_commands(commands: list[tuple[str, str, list[str]]] | None = None) -> None:
     from nudge import load_dataset
     from nudge.errors import NudgeError
 
-    try:
-        load_dataset("mnist")
-    except NudgeError as e:
-        raise SystemExit(f"the documentation's outputs are made on full MNIST: {e}") from None
+    if commands is None:
+        try:
+            load_dataset("mnist")
+        except NudgeError as e:
+            raise SystemExit(f"the documentation's outputs are made on full MNIST: {e}") \
+                from None
     out_dir, fig_dir = DOCS / "outputs", DOCS / "figures"
     out_dir.mkdir(exist_ok=True)
-    env = {**os.environ, "MPLBACKEND": "Agg", "COLUMNS": "100"}
     with tempfile.TemporaryDirectory(prefix="nudge-docs-") as tmp:
-        for name, command, figures in COMMANDS:
-            argv = shlex.split(command)
-            assert argv[0] == "nudge"
+        for name, command, figures in COMMANDS if commands is None else commands:
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "nudge", *argv[1:]], cwd=tmp, env=env,
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise SystemExit(f"$ {command}\n{proc.stdout}{proc.stderr}failed "
-                                 f"(exit status {proc.returncode})")
-            shown = _wrap(command)
-            (out_dir / f"{name}.txt").write_text(f"$ {shown}\n{proc.stdout.rstrip()}\n",
-                                                 encoding="utf-8")
+            (out_dir / f"{name}.txt").write_text(run(command, tmp), encoding="utf-8")
             for fig in figures:
                 shutil.copyfile(Path(tmp) / fig, fig_dir / fig)
             print(f"{name}: {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def run_help() -> None:
+    run_commands(HELP)
 
 
 def _wrap(command: str, width: int = 96) -> str:
@@ -155,7 +169,8 @@ def _widgets_as_text(nb) -> None:
                 out["data"] = {"text/plain": text(view["model_id"])}
 
 
-STEPS = {"commands": run_commands, "tables": run_tables, "notebook": run_notebook}
+STEPS = {"help": run_help, "commands": run_commands, "tables": run_tables,
+         "notebook": run_notebook}
 
 
 def main() -> None:
