@@ -163,6 +163,9 @@ def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
     expected = math.prod(dims)                    # a Python int: no overflow
     found = len(raw) - header
     shape = "x".join(map(str, dims)) if ndim <= 8 else f"{ndim} dimensions"
+    if math.prod(d for d in dims if d) > 2**62:           # even with a 0, numpy refuses
+        raise DataError(f"{path}: the header's dimensions ({shape}) are impossibly large; "
+                        "the file is damaged or not an IDX file")
     if found < expected:
         raise DataError(f"{path}: truncated: the header promises {expected:,} values "
                         f"({shape}) but the file holds {found:,}; delete it and get it again")
