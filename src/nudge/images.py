@@ -60,11 +60,12 @@ def open_image(path: str | Path) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
-    with open_regular(path, MAX_FILE_BYTES) as f:
+    # Pillow's warnings (a TIFF tag past the end, odd EXIF...) would be lines of noise
+    # around the one line nudge prints; what cannot be decoded raises, and is reported
+    with open_regular(path, MAX_FILE_BYTES) as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                img = Image.open(f, formats=FORMATS)
+            img = Image.open(f, formats=FORMATS)
         except Image.DecompressionBombError:
             raise NudgeError(f"{path}: the picture is far too large (over {MAX_PIXELS:,} "
                              "pixels); give a smaller one") from None
