@@ -172,6 +172,14 @@ def test_a_damaged_middle_line_is_an_error_not_skipped(tmp_path, capsys):
     assert "Traceback" not in err and err.count("\n") == 1
 
 
+def test_another_kind_of_file_is_never_cut(tmp_path, capsys):
+    out = tmp_path / "notes.txt"
+    out.write_bytes(b"my notes, no newline at the end")
+    code, _, err = run(capsys, *SMALL, "--out", str(out))
+    assert code == 1 and "line 1 is not a nudge sweep result" in err
+    assert out.read_bytes() == b"my notes, no newline at the end"
+
+
 def test_one_sweep_at_a_time_per_file(tmp_path):
     out = tmp_path / "s.jsonl"
     with ResultsFile(out):

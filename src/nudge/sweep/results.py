@@ -8,9 +8,10 @@ the keys already in the file, so a sweep stopped by Ctrl-C, a crash or a closed
 laptop resumes, and no point is ever written twice.
 
 A crash can leave the last line half written (or, after a power cut, padded with
-zero bytes).  Opening the file for a sweep repairs that: a last line that is not a
-whole result is cut off (its run is done again); a whole result missing only its
-newline gets one.  Any other line that is not a result is an error, never skipped.
+zero bytes).  Opening the file for a sweep repairs that: a last line that is the start
+of a result but not a whole one is cut off (its run is done again); a whole result
+missing only its newline gets one.  Any other line that is not a result is an error,
+never skipped, so that a wrong ``--out`` (a model file, say) is never cut.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def _record(line: bytes) -> dict[str, Any] | None:
     return obj
 
 
+def _begun(line: bytes) -> bool:
+    """Whether a line that is not a whole result is the start of one (as a crash leaves
+    it), not some other file's text: only such a line is cut off."""
+    return line.strip(b"\x00 \t\r\n").startswith(b'{"key":')
+
+
 def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, bool]:
     """``(records, bytes of whole results, last line whole but for its newline)`` from a
     results file's contents.  Raises on a line that is not a result, unless it is the last."""
@@ -60,7 +67,7 @@ def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, boo
             continue
         record = _record(line)
         if record is None:
-            if last:
+            if last and _begun(line):
                 return records, good, False
             raise NudgeError(f"{path} line {number} is not a nudge sweep result; remove that "
                              "line (or choose another --out)")
