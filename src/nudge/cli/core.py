@@ -294,21 +294,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = [r for r in results if "error" in r]
     if args.json:
         print_json({"model": args.model, "predictions": results, "failed": len(failed)})
-    else:
-        classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
-        for r in results:
-            if "error" in r:
-                print(f"nudge predict: error: {r['error']}", file=sys.stderr, flush=True)
-                continue
+    classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
+    for r in results:                  # failures on stderr with --json too, in their order
+        if "error" in r:
+            print(f"nudge predict: error: {r['error']}", file=sys.stderr, flush=True)
+        elif not args.json:
             label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
             print(f"{r['image']}: {label}")
             for i, a in enumerate(r["activations"]):
                 bar = "#" * round(a * 30)
                 mark = " <" if i == r["digit"] else ""
                 print(f"  {i}  {a:.4f}  {bar}{mark}", flush=i == len(r["activations"]) - 1)
-        if failed and len(results) > 1:
-            print(f"nudge predict: {len(failed)} of {len(results)} images could not be read",
-                  file=sys.stderr)
+    if failed and len(results) > 1:
+        print(f"nudge predict: {len(failed)} of {len(results)} images could not be read",
+              file=sys.stderr)
     return 1 if failed else 0
 
 
