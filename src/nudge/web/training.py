@@ -8,7 +8,7 @@ few numbers a watcher can read at any moment without stopping it:
 
 * the cost of the last mini-batch (``Progress.batch``), *sampled*: at most one
   sample every :data:`SAMPLE_GAP` seconds, at most :data:`SAMPLE_ROWS` examples
-  each, and never more than :data:`SAMPLE_BUDGET` of the training time spent on
+  each, and never more than :data:`SAMPLE_BUDGET` of the run's time spent on
   them; the samples are smoothed by an exponential moving average;
 * a curve of (examples seen, smoothed cost) points, one per sample;
 * per epoch: :class:`nudge.train.EpochRecord` (test cost, test accuracy, η),
@@ -44,7 +44,7 @@ SAMPLE_ROWS = 1000           # ...and at most this many examples in one sample
 EMA = 0.9                    # smoothing of the sampled mini-batch costs
 MAX_POINTS = 20000           # the curve is thinned to half when it grows past this
 RATE_WINDOW = 0.5            # seconds over which examples per second are counted
-CHECK_EXAMPLES = 1000        # test images the dead-neuron check looks at after each epoch
+CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
 DEAD_RANGE = 1e-3            # a neuron whose activation varies less than this over them is dead
 ACTIVE = ("running", "paused", "stopping")
 
@@ -107,7 +107,7 @@ class TrainingJob:
         self.seen = 0            # examples processed in all
         self.learning_rate = settings.setup.learning_rate    # η of the last step
         self.smoothed_cost: float | None = None
-        self.first_cost: float | None = None
+        self.first_cost: float | None = None      # of the untrained network (CHECK_EXAMPLES)
         self.examples_per_second = 0.0
         self.train_seconds = 0.0       # time spent taking steps (pauses, callbacks excluded)
         self.points: list[tuple[int, float]] = []
@@ -123,7 +123,7 @@ class TrainingJob:
         self._sample_time = 0.0
         self._last_sample = 0.0
         self._epoch_costs: list[float] = []
-        self._first_costs: list[float] = []
+        self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
 
     # ------------------------------------------------------------------ control
@@ -189,7 +189,11 @@ class TrainingJob:
     def _main(self) -> None:
         s = self.settings
         test = (self.X_test, self.y_test) if self.X_test is not None else None
+        self._started = time.perf_counter()
         try:
+            with np.errstate(all="ignore"):
+                self.first_cost = self.net.cost(self.X_train[:CHECK_EXAMPLES],
+                                                self.y_train[:CHECK_EXAMPLES])
             history = train(self.net, self.X_train, self.y_train, **s.setup.train_options(),
                             test_data=test, seed=s.seed, callback=self._on_epoch,
                             on_steps=self._on_steps, control=self.control,
@@ -213,7 +217,7 @@ class TrainingJob:
         self.step, self.seen, self.learning_rate = p.step, p.seen, p.learning_rate
         self.train_seconds = p.seconds
         if (self.smoothed_cost is None or now - self._last_sample >= SAMPLE_GAP
-                and self._sample_time <= SAMPLE_BUDGET * p.seconds):
+                and self._sample_time <= SAMPLE_BUDGET * (now - self._started)):
             self._sample(p.batch[:SAMPLE_ROWS], net)
             self._last_sample = time.perf_counter()
             self._sample_time += self._last_sample - now
@@ -234,12 +238,8 @@ class TrainingJob:
         self._epoch_costs.append(c)
         prev = self.smoothed_cost
         self.smoothed_cost = c if prev is None else EMA * prev + (1 - EMA) * c
-        if self.first_cost is None:
-            self._first_costs.append(c)
-            if len(self._first_costs) == 10:
-                self.first_cost = float(np.mean(self._first_costs))
-        elif (self.seen >= max(2000, 0.02 * self.total_examples)
-              and self.smoothed_cost > 1.2 * self.first_cost):
+        if (self.first_cost is not None and self.seen >= max(2000, 0.02 * self.total_examples)
+                and self.smoothed_cost > 1.1 * self.first_cost):
             self._warn("rising", "The cost is higher than when training started: the steps "
                        "overshoot the valley.", "Try a learning rate 3 to 10 times smaller.")
         self._add_point(self.seen, self.smoothed_cost)

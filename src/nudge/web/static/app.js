@@ -1,19 +1,22 @@
-// The page: tabs, the shared store, and the six views.
-import { api, toast } from "./util.js";
+// The page: tabs, the shared store, the live stream, and the seven views.
+import { api, toast, fmt } from "./util.js";
+import { connect } from "./stream.js";
 import * as learn from "./learn.js";
 import * as draw from "./draw.js";
 import * as inside from "./inside.js";
 import * as nudges from "./nudges.js";
+import * as mistakes from "./mistakes.js";
 import * as sensitivity from "./sensitivity.js";
 import * as models from "./models.js";
 
-const VIEWS = { learn, draw, inside, nudges, sensitivity, models };
+const VIEWS = { learn, draw, inside, nudges, mistakes, sensitivity, models };
 
 const listeners = {};
 export const store = {
   state: null,          // the server's /api/state
   drawing: null,        // the canvas as a PNG data URL, or null when blank
   current: null,        // the view shown
+  connected: true,
   on(event, fn) { (listeners[event] ||= []).push(fn); },
   emit(event, data) { for (const fn of listeners[event] || []) fn(data); },
   async refresh() {
@@ -26,17 +29,27 @@ export const store = {
     return store.state;
   },
   modelInfo(model) {
-    if (model) store.state = { ...(store.state || {}), model };
-    store.emit("model", store.state && store.state.model);
+    if (model === undefined) return;
+    store.state = { ...(store.state || {}), model };
+    store.emit("model", model);
   },
+  show: (name) => show(name),
 };
 
 function badge(model) {
   const b = document.getElementById("model-badge");
   if (!model) { b.textContent = "no model yet: train one on tab 1"; return; }
-  const acc = model.test_accuracy != null ? ` · ${(100 * model.test_accuracy).toFixed(2)}% on test` : "";
+  const acc = model.test_accuracy != null ? ` · ${fmt.pct(model.test_accuracy)} on test` : "";
   const live = model.training ? " · training" : "";
-  b.textContent = `${model.sizes.join("-")} · ${model.label}${acc}${live}`;
+  b.replaceChildren(`${model.sizes.join("-")} · ${model.label}${acc}${live}`);
+  const m = model.modified;
+  if (m) {
+    const s = document.createElement("span");
+    s.className = "modified";
+    s.textContent = ` · modified by hand (${m.steps} step${m.steps === 1 ? "" : "s"}): ` +
+      `${fmt.pct(m.accuracy_now, 1)} on the first ${fmt.int(m.examples)} test images, was ${fmt.pct(m.accuracy_before, 1)}`;
+    b.append(s);
+  }
 }
 store.on("state", (s) => badge(s.model));
 store.on("model", badge);
@@ -71,4 +84,4 @@ tabs.forEach((t, i) => {
 window.addEventListener("hashchange", () => show(location.hash.slice(1)));
 
 for (const v of Object.values(VIEWS)) v.init(store);
-store.refresh().then(() => show(location.hash.slice(1) || "learn"));
+store.refresh().then(() => { show(location.hash.slice(1) || "learn"); connect(store); });

@@ -1,5 +1,6 @@
-// 2. Draw a digit: a canvas for mouse, pen and touch; predictions while drawing.
-import { api, drawGray, unpack, outputBars } from "./util.js";
+// 2. Draw a digit: a canvas for mouse, pen and touch (or a test image, from the keyboard);
+// predictions while drawing.
+import { api, drawGray, unpack, outputBars, announce } from "./util.js";
 
 let store, canvas, ctx;
 let drawing = false, last = null, dirty = false;
@@ -31,7 +32,11 @@ export function init(s) {
   const end = () => { if (drawing) { drawing = false; last = null; request(); } };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
+  canvas.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); }
+  });
   $("d-clear").addEventListener("click", clear);
+  $("d-pick").addEventListener("click", pick);
   store.on("state", () => { if (dirty) request(); });
 }
 
@@ -63,12 +68,40 @@ function clear() {
   $("d-digit").textContent = "?";
   $("d-outputs").replaceChildren();
   drawGray($("d-prepared"), new Float32Array(28 * 28), 28, 28);
+  $("d-prepared").setAttribute("aria-label", "the prepared 28 by 28 input: empty");
   $("d-latency").textContent = "";
+  canvas.setAttribute("aria-label", "drawing area, empty: draw a digit with the mouse or by touch; with the keyboard, use Pick a test image");
   store.emit("drawing", null);
 }
 
+// A random test image, drawn on the canvas as dark ink on white: a drawing without a pointer.
+async function pick() {
+  try {
+    const n = store.state && store.state.dataset ? store.state.dataset.n_test : 10000;
+    const index = Math.floor(Math.random() * n);
+    const r = await api(`/api/example?split=test&index=${index}`);
+    const x = unpack(r.input), side = Math.round(Math.sqrt(x.length));
+    const small = document.createElement("canvas");
+    small.width = small.height = side;
+    const sctx = small.getContext("2d"), img = sctx.createImageData(side, side);
+    for (let i = 0; i < x.length; i++) {
+      const v = 255 - Math.round(255 * Math.max(0, Math.min(1, x[i])));
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v; img.data[4 * i + 3] = 255;
+    }
+    sctx.putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+    dirty = true;
+    canvas.setAttribute("aria-label", `drawing area, showing test image ${index} (a handwritten ${r.label})`);
+    $("d-latency").textContent = `test image #${index}, labelled ${r.label}`;
+    request(`test image ${index}, labelled ${r.label}`);
+  } catch (e) {
+    $("d-latency").textContent = e.message;
+  }
+}
+
 // One request at a time; while one is out, remember that the drawing changed.
-async function request() {
+async function request(what = "your drawing") {
   if (!dirty) return;
   if (inFlight) { pending = true; return; }
   inFlight = true; pending = false;
@@ -81,12 +114,15 @@ async function request() {
     const input = unpack(r.input);
     const side = Math.round(Math.sqrt(input.length));
     drawGray($("d-prepared"), input, side, side);
+    $("d-prepared").setAttribute("aria-label", `the prepared ${side} by ${side} input of ${what}`);
     $("d-digit").textContent = String(r.digit);
     outputBars($("d-outputs"), r.outputs);
     const lat = $("d-latency");
-    lat.textContent = `prediction in ${ms.toFixed(0)} ms (server ${r.ms.toFixed(1)} ms)`;
+    if (what === "your drawing") lat.textContent = `prediction in ${ms.toFixed(0)} ms (server ${r.ms.toFixed(1)} ms)`;
     lat.dataset.ms = ms.toFixed(2);
     lat.dataset.serverMs = r.ms.toFixed(2);
+    // screen readers hear the answer once the stroke is done, and not more than every 1.5 s
+    if (!drawing) announce("d-announce", `It reads ${r.digit} (output ${r.outputs[r.digit].toFixed(2)})`);
     store.emit("drawing", { image, result: r });
   } catch (e) {
     $("d-digit").textContent = "?";

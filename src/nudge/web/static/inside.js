@@ -4,6 +4,8 @@ import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs } from "./util.js
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_SHOWN = 20;             // neurons drawn per layer (the rest are summarised)
 let store, result = null, edges = {}, edgesVersion = null, neuronCache = {};
+let liveTimer = null, lastLive = 0;
+const LIVE_MS = 500;              // at most two updates a second while the network trains
 const $ = (id) => document.getElementById(id);
 
 export function init(s) {
@@ -17,6 +19,16 @@ export function init(s) {
     update();
   });
   store.on("drawing", () => { if (store.current === "inside" && source() === "drawing") update(); });
+  // live: while the network in use trains, redraw it (throttled) with the new weights
+  store.on("update", (msg) => {
+    if (store.current !== "inside" || !msg.model || !msg.model.training || liveTimer) return;
+    liveTimer = setTimeout(() => { liveTimer = null; lastLive = performance.now(); update(true); },
+      Math.max(0, lastLive + LIVE_MS - performance.now()));
+  });
+  store.on("model", (m) => {
+    if (store.current === "inside" && m && !m.training && edgesVersion !== null && !edgesVersion.startsWith(`${m.version}-`)) update();
+  });
+  window.addEventListener("resize", () => { if (store.current === "inside" && result) diagram(store.state.model); });
 }
 
 export function show() { update(); }
@@ -24,7 +36,7 @@ export function show() { update(); }
 const source = () => document.querySelector('input[name="i-source"]:checked').value;
 const pick = (v) => { document.querySelector(`input[name="i-source"][value="${v}"]`).checked = true; };
 
-async function update() {
+async function update(live = false) {
   const svg = $("diagram");
   const model = store.state && store.state.model;
   if (!model) { message(svg, "No model yet: train one on tab 1 or start nudge serve --model FILE."); return; }
@@ -40,7 +52,7 @@ async function update() {
     } else {
       const index = Math.max(0, Math.floor(Number($("i-index").value) || 0));
       result = await api(`/api/example?split=test&index=${index}`);
-      $("i-caption").textContent = `test image #${index}: labelled ${result.label}, read as ${result.digit}`;
+      $("i-caption").textContent = `test image #${index}: labelled ${result.label}, read as ${result.digit}` + (live ? " (live, while it trains)" : "");
     }
     await loadEdges(model);
     diagram(model);
@@ -52,6 +64,7 @@ function message(svg, text) {
   svg.setAttribute("viewBox", "0 0 600 80");
   const t = document.createElementNS(SVG, "text");
   t.setAttribute("x", 20); t.setAttribute("y", 45); t.setAttribute("fill", "#c5cce0");
+  t.setAttribute("font-size", "15");
   t.textContent = text;
   svg.append(t);
 }
@@ -73,10 +86,15 @@ function shown(n) { return Math.min(n, MAX_SHOWN); }
 function diagram(model) {
   const svg = $("diagram");
   const sizes = model.sizes, L = sizes.length;
-  const W = 960, H = 560, top = 40, bottom = 30;
+  // a narrow screen gets a narrower drawing (so the text stays readable when it is scaled)
+  const narrow = (svg.parentElement.clientWidth || 960) < 600;
+  const W = narrow ? 420 : 960, H = narrow ? 600 : 560, top = 40, bottom = 30;
+  const pic = narrow ? 70 : 140, first = narrow ? 130 : 240, right = narrow ? 70 : 100;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.dataset.layout = narrow ? "narrow" : "wide";
+  const had = svg.contains(document.activeElement) ? { ...document.activeElement.dataset } : null;
   svg.replaceChildren();
-  const xs = sizes.map((_, l) => (l === 0 ? 90 : 240 + ((l - 1) * (W - 340)) / Math.max(1, L - 2)));
+  const xs = sizes.map((_, l) => (l === 0 ? 10 + pic / 2 : first + ((l - 1) * (W - first - right)) / Math.max(1, L - 2)));
   const ys = (l) => {
     const n = shown(sizes[l]);
     const gap = (H - top - bottom) / n;
@@ -94,13 +112,15 @@ function diagram(model) {
     drawGray(c, unpack(result.input), side, side);
     const img = document.createElementNS(SVG, "image");
     img.setAttribute("href", c.toDataURL());
-    img.setAttribute("x", 20); img.setAttribute("y", H / 2 - 70);
-    img.setAttribute("width", 140); img.setAttribute("height", 140);
+    img.setAttribute("x", 10); img.setAttribute("y", H / 2 - pic / 2);
+    img.setAttribute("width", pic); img.setAttribute("height", pic);
+    img.setAttribute("role", "img");
+    img.setAttribute("aria-label", "the input image");
     img.style.imageRendering = "pixelated";
     svg.append(img);
   }
-  for (const y of y1) line(gEdges, 162, H / 2, xs[1] - radius(1), y, "#5b6580", 0.35, 0.8);
-  label(svg, 90, 24, `input (${sizes[0]})`);
+  for (const y of y1) line(gEdges, 12 + pic, H / 2, xs[1] - radius(1), y, "#5b6580", 0.35, 0.8);
+  label(svg, 10 + pic / 2, 24, narrow ? "input" : `input (${sizes[0]})`);
   // edges between the layers: colour = sign, opacity = size
   for (let l = 2; l < L; l++) {
     const Wl = edges[l];
@@ -117,7 +137,7 @@ function diagram(model) {
     const a = acts[l - 1];
     const scale = model.activation === "sigmoid" || l === L - 1 ? 1 : Math.max(1e-9, ...a.map(Math.abs));
     const name = l === L - 1 ? `output (${sizes[l]})` : `hidden layer ${l} (${sizes[l]})`;
-    label(svg, xs[l], 24, name);
+    label(svg, xs[l], 24, narrow ? (l === L - 1 ? "output" : `layer ${l}`) : name);
     ys(l).forEach((y, i) => {
       const v = Math.max(0, Math.min(1, a[i] / scale));
       const g = document.createElementNS(SVG, "g");
@@ -149,7 +169,11 @@ function diagram(model) {
       g.addEventListener("click", focus);
       svg.append(g);
     });
-    if (sizes[l] > MAX_SHOWN) label(svg, xs[l], H - 8, `first ${MAX_SHOWN} of ${sizes[l]} shown`);
+    if (sizes[l] > MAX_SHOWN) label(svg, xs[l], H - 8, narrow ? `${MAX_SHOWN} of ${sizes[l]}` : `first ${MAX_SHOWN} of ${sizes[l]} shown`);
+  }
+  if (had && had.layer) {          // a live redraw keeps the keyboard focus where it was
+    const again = svg.querySelector(`.neuron[data-layer="${had.layer}"][data-index="${had.index}"]`);
+    if (again) again.focus({ preventScroll: true });
   }
 }
 

@@ -1,4 +1,4 @@
-// 1. Watch it learn: settings, controls, and the live stream from the server.
+// 1. Watch it learn: settings, controls (speed, one mini-batch at a time), the live stream.
 import { api, el, fmt, lineChart, divergingRGB } from "./util.js";
 
 let store;
@@ -8,26 +8,41 @@ let weights = null;        // first-layer weights (bytes) while training
 let drawPending = false;
 let eventsThisSecond = 0, eventsTotal = 0;
 const $ = (id) => document.getElementById(id);
+const ACTIVE = ["running", "paused", "stopping"];
+// examples per second offered by the speed control ("" = full speed)
+const SPEEDS = ["", 300000, 100000, 30000, 10000, 3000, 1000, 300, 100, 30, 10];
+const FIELDS = ["t-preset", "t-hidden", "t-activation", "t-lr", "t-schedule", "t-min-lr", "t-decay",
+  "t-batch", "t-epochs", "t-examples"];
 
 export function init(s) {
   store = s;
   $("train-form").addEventListener("submit", (e) => { e.preventDefault(); start(); });
   $("t-pause").addEventListener("click", () => control("pause"));
   $("t-resume").addEventListener("click", () => control("resume"));
+  $("t-step").addEventListener("click", () => control("step"));
   $("t-stop").addEventListener("click", () => control("stop"));
   $("t-reset").addEventListener("click", () => control("reset"));
   $("t-preset").addEventListener("change", applyPreset);
+  $("t-schedule").addEventListener("change", buttons);
+  $("t-batch").addEventListener("change", fillSpeeds);
+  $("t-speed").addEventListener("change", changeSpeed);
+  $("c-log").addEventListener("change", schedule);
+  $("c-zoom").addEventListener("change", schedule);
+  fillSpeeds();
   store.on("state", (st) => {
     if (!$("t-preset").options.length) fillChoices(st);
-    if (st.training && !training) { training = st.training; render(); }
+    if (st.training !== undefined && !isActive(training)) { training = st.training; schedule(); }
   });
-  connect();
+  store.on("update", onUpdate);
+  store.on("restart", () => { points = []; weights = null; training = null; schedule(); });
   setInterval(() => { $("s-updates").textContent = eventsThisSecond; eventsThisSecond = 0; }, 1000);
   window.addEventListener("resize", () => schedule());
   buttons();
 }
 
 export function show() { schedule(); }
+
+const isActive = (t) => !!t && ACTIVE.includes(t.state);
 
 function fillChoices(st) {
   const preset = $("t-preset");
@@ -36,10 +51,10 @@ function fillChoices(st) {
   }
   preset.append(el("option", { value: "custom", text: "custom" }));
   for (const a of st.activations) $("t-activation").append(el("option", { value: a, text: a }));
+  for (const sc of st.schedules || ["constant", "cosine"]) $("t-schedule").append(el("option", { value: sc, text: sc }));
   applyPreset();
   if (st.dataset && st.dataset.n_train < 60000) {
-    const sel = $("t-examples");
-    sel.replaceChildren(el("option", { value: String(st.dataset.n_train), text: `all ${st.dataset.n_train} (${st.dataset.name})` }));
+    $("t-examples").replaceChildren(el("option", { value: String(st.dataset.n_train), text: `all ${st.dataset.n_train} (${st.dataset.name})` }));
   }
 }
 
@@ -50,8 +65,21 @@ function applyPreset() {
   $("t-hidden").value = p.sizes.slice(1, -1).join(",");
   $("t-activation").value = p.activation;
   $("t-lr").value = p.learning_rate;
+  $("t-schedule").value = p.schedule || "constant";
+  $("t-min-lr").value = p.min_learning_rate || 0;
+  $("t-decay").value = p.weight_decay || 0;
   $("t-batch").value = p.batch_size;
-  $("t-epochs").value = 3;
+  $("t-epochs").value = p.epochs;
+  fillSpeeds();
+  buttons();
+}
+
+function fillSpeeds() {
+  const sel = $("t-speed"), batch = Number($("t-batch").value) || 1;
+  const keep = sel.value;
+  sel.replaceChildren(...SPEEDS.filter((v) => v === "" || v >= batch).map((v) =>
+    el("option", { value: String(v), text: v === "" ? "full speed" : `${fmt.int(v)} / s` })));
+  sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
 }
 
 function message(text, error = false) {
@@ -60,24 +88,41 @@ function message(text, error = false) {
   m.classList.toggle("error", error);
 }
 
-async function start() {
+function body() {
   const hiddenText = $("t-hidden").value.trim();
   const hidden = hiddenText ? hiddenText.split(",").map((s) => Number(s.trim())) : [];
   if (hidden.some((h) => !Number.isInteger(h) || h < 1)) {
-    message("hidden layers: write whole numbers separated by commas, e.g. 16,16", true);
-    return;
+    throw new Error("hidden layers: write whole numbers separated by commas, e.g. 16,16");
   }
-  const body = {
+  const b = {
     preset: $("t-preset").value, hidden, activation: $("t-activation").value,
-    learning_rate: Number($("t-lr").value), batch_size: Number($("t-batch").value),
+    learning_rate: Number($("t-lr").value), schedule: $("t-schedule").value,
+    weight_decay: Number($("t-decay").value), batch_size: Number($("t-batch").value),
     epochs: Number($("t-epochs").value), train_examples: Number($("t-examples").value),
   };
+  if (b.schedule !== "constant") b.min_learning_rate = Number($("t-min-lr").value);
+  if ($("t-speed").value) b.examples_per_second = Number($("t-speed").value);
+  return b;
+}
+
+async function start() {
   try {
-    const r = await api("/api/train/start", body);
+    const r = await api("/api/train/start", body());
     points = []; weights = null; training = r.training;
     message(r.message);
-    render();
+    schedule();
     store.refresh();
+  } catch (e) { message(e.message, true); }
+}
+
+async function changeSpeed() {
+  if (!isActive(training)) return;
+  const v = $("t-speed").value;
+  try {
+    const r = await api("/api/train/set", { examples_per_second: v ? Number(v) : null });
+    training = r.training;
+    message(v ? `speed: at most ${fmt.int(Number(v))} examples a second` : "full speed");
+    schedule();
   } catch (e) { message(e.message, true); }
 }
 
@@ -90,33 +135,28 @@ async function control(what) {
       store.refresh();
     } else {
       training = r.training;
-      message({ pause: "paused", resume: "resumed", stop: "stopped: the network keeps what it learned" }[what]);
+      message({ pause: "paused", resume: "resumed", step: "one mini-batch step (paused)",
+        stop: "stopped: the network keeps what it learned" }[what]);
     }
-    render();
+    schedule();
   } catch (e) { message(e.message, true); }
 }
 
-function connect() {
-  const es = new EventSource("/api/train/stream");
-  es.onmessage = (ev) => {
-    eventsThisSecond++;
-    $("s-updates").dataset.total = ++eventsTotal;
-    const msg = JSON.parse(ev.data);
-    const wasActive = training && ["running", "paused", "stopping"].includes(training.state);
-    if (msg.training === null) { training = null; points = []; weights = null; schedule(); return; }
-    if (msg.replace) points = [];
-    points.push(...msg.points);
-    training = msg.training;
-    if (msg.weights) weights = { ...msg.weights, side: msg.image_side };
-    if (msg.model) store.modelInfo(msg.model);
-    const active = ["running", "paused", "stopping"].includes(training.state);
-    if (wasActive && !active) {
-      message(training.message, training.state === "failed");
-      store.refresh();
-    }
-    schedule();
-  };
-  es.onerror = () => { /* EventSource reconnects by itself */ };
+function onUpdate(msg) {
+  eventsThisSecond++;
+  $("s-updates").dataset.total = ++eventsTotal;
+  const wasActive = isActive(training);
+  if (msg.model !== undefined) store.modelInfo(msg.model);
+  if (msg.training === null) { training = null; points = []; weights = null; schedule(); return; }
+  if (msg.replace) points = [];
+  points.push(...msg.points);
+  training = msg.training;
+  if (msg.weights) weights = { ...msg.weights, side: msg.image_side };
+  if (wasActive && !isActive(training)) {
+    message(training.message, training.state === "failed");
+    store.refresh();
+  }
+  schedule();
 }
 
 function schedule() {
@@ -127,13 +167,36 @@ function schedule() {
 
 function buttons() {
   const st = training ? training.state : "idle";
-  const active = ["running", "paused", "stopping"].includes(st);
+  const active = ACTIVE.includes(st);
   $("t-start").disabled = active;
   $("t-pause").disabled = st !== "running";
   $("t-resume").disabled = st !== "paused";
+  $("t-step").disabled = !(st === "running" || st === "paused");
   $("t-stop").disabled = !active;
   $("t-reset").disabled = !training;
-  for (const id of ["t-preset", "t-hidden", "t-activation", "t-lr", "t-batch", "t-epochs", "t-examples"]) $(id).disabled = active;
+  for (const id of FIELDS) $(id).disabled = active;
+  $("t-min-lr").disabled = active || $("t-schedule").value === "constant";
+}
+
+function recipe(t) {
+  const s = t.settings;
+  const eta = s.schedule === "cosine"
+    ? `η ${fmt.sci(s.learning_rate)} decaying (cosine) to ${fmt.sci(s.min_learning_rate)} over ${s.epochs} epochs`
+    : `η ${fmt.sci(s.learning_rate)}, constant`;
+  const parts = [`${s.sizes.join("-")} ${s.activation}/${s.output}, ${s.cost} cost`, eta,
+    `weight decay ${s.weight_decay ? fmt.sci(s.weight_decay) : "none"}`,
+    `batch size ${s.batch_size ?? "all"}`, `${fmt.int(s.train_examples)} images`];
+  if (t.engine && t.engine.engine) parts.push(`engine: ${t.engine.engine}${t.engine.kernel_isa ? ` (${t.engine.kernel_isa})` : ""}`);
+  return parts.join(" · ");
+}
+
+function warnings(t) {
+  const box = $("t-warnings");
+  const list = t ? t.warnings || [] : [];
+  if (box.dataset.n === String(list.length)) return;
+  box.dataset.n = String(list.length);
+  box.replaceChildren(...list.map((w) => el("div", { class: "warning", "data-kind": w.kind },
+    el("b", { text: "Warning: " }), `${w.text} `, el("span", { text: `What to try: ${w.advice}` }))));
 }
 
 function render() {
@@ -143,22 +206,53 @@ function render() {
   $("s-epoch").textContent = t ? `${t.epoch} / ${t.epochs}` : "–";
   $("s-seen").textContent = t ? fmt.int(t.seen) : "–";
   $("s-rate").textContent = t && t.state === "running" ? fmt.int(t.examples_per_second) : "–";
-  $("s-cost").textContent = t ? fmt.num(t.smoothed_cost) : "–";
+  $("s-cost").textContent = t ? fmt.sig(t.smoothed_cost, 4) : "–";
   $("s-acc").textContent = t ? fmt.pct(t.test_accuracy) : "–";
-  $("s-progress").style.width = t ? `${(100 * t.seen) / Math.max(1, t.total_examples)}%` : "0";
+  $("s-lr").textContent = t ? fmt.sci(t.learning_rate, 3) + (t.learning_rate_override != null ? " (set)" : "") : "–";
+  $("s-recipe").textContent = t ? recipe(t) : "–";
+  const pct = t ? (100 * t.seen) / Math.max(1, t.total_examples) : 0;
+  $("s-progress").style.width = `${pct}%`;
+  $("s-progress").parentElement.setAttribute("aria-valuenow", pct.toFixed(0));
+  if (t && isActive(t)) $("t-speed").value = t.speed == null ? "" : String(t.speed);
+  warnings(t);
   if (store.current !== "learn") return;
+  charts(t);
+  drawWeights();
+}
+
+function charts(t) {
   const epochs = t ? t.epoch_results : [];
   const total = t ? t.total_examples : 1;
+  const log = $("c-log").checked;
   const kfmt = (x) => (x >= 1000 ? `${Math.round(x / 1000)}k` : String(Math.round(x)));
+  const tests = epochs.filter((e) => e.test_cost != null).map((e) => [e.examples, e.test_cost]);
   lineChart($("cost-chart"), [
-    { points, color: "#3b6ef5" },
-    { points: epochs.filter((e) => e.test_cost != null).map((e) => [e.examples, e.test_cost]), color: "#f59e0b", dots: true },
-  ], { xmin: 0, xmax: total, ymin: 0, xfmt: kfmt, xlabel: "examples seen", empty: "press Start to train" });
-  lineChart($("acc-chart"), [
-    { points: epochs.filter((e) => e.test_accuracy != null).map((e) => [e.epoch, e.test_accuracy]), color: "#16a34a", dots: true, line: true },
-  ], { xmin: 0, xmax: t ? t.epochs : 1, ymin: 0, ymax: 1, yfmt: (y) => `${Math.round(100 * y)}%`, xlabel: "epoch", integerX: true, empty: "after the first epoch" });
+    { points, color: "#2f5fe0" },
+    { points: tests, color: "#b45309", dots: true },
+  ], { xmin: 0, xmax: total, ymin: log ? null : 0, log, xfmt: kfmt, xlabel: "examples seen",
+    empty: "press Start to train" });
+  const last = points.length ? points[points.length - 1] : null;
+  $("cost-chart").setAttribute("aria-label", last
+    ? `cost curve (${log ? "log" : "linear"} scale): smoothed mini-batch cost ${fmt.sig(last[1], 3)} after ${fmt.int(last[0])} examples, from ${fmt.sig(points[0][1], 3)} at the start`
+    : "cost curve: no data yet");
   $("cost-chart").dataset.points = points.length;
-  drawWeights();
+  $("cost-chart").dataset.scale = log ? "log" : "linear";
+  const accs = epochs.filter((e) => e.test_accuracy != null).map((e) => [e.epoch, e.test_accuracy]);
+  let ymin = 0, ymax = 1;
+  if ($("c-zoom").checked && accs.length) {
+    const lo = Math.min(...accs.map((a) => a[1])), hi = Math.max(...accs.map((a) => a[1]));
+    const step = hi - lo > 0.2 ? 0.1 : hi - lo > 0.05 ? 0.02 : 0.005;
+    ymin = Math.max(0, Math.floor((lo - step / 2) / step) * step);
+    ymax = Math.min(1, Math.ceil((hi + step / 2) / step) * step);
+  }
+  const digits = ymax - ymin < 0.05 ? 1 : 0;
+  lineChart($("acc-chart"), [{ points: accs, color: "#15803d", dots: true, line: true }],
+    { xmin: 0, xmax: t ? t.epochs : 1, ymin, ymax, yfmt: (y) => `${(100 * y).toFixed(digits)}%`,
+      xlabel: "epoch", integerX: true, empty: "after the first epoch" });
+  $("acc-chart").dataset.ymin = ymin.toFixed(3);
+  $("acc-chart").setAttribute("aria-label", accs.length
+    ? `test accuracy per epoch, axis from ${fmt.pct(ymin, 1)} to ${fmt.pct(ymax, 1)}: ${accs.map(([e, a]) => `epoch ${e} ${fmt.pct(a)}`).slice(-5).join(", ")}`
+    : "test accuracy per epoch: no data yet");
 }
 
 function drawWeights() {
@@ -171,7 +265,7 @@ function drawWeights() {
   if (grid.dataset.empty || grid.children.length !== n) {
     delete grid.dataset.empty;
     grid.replaceChildren(...Array.from({ length: n }, (_, i) => el("figure", {},
-      el("canvas", { class: "pixel", width: side, height: side, "aria-label": `weights of hidden neuron ${i}` }),
+      el("canvas", { class: "pixel", width: side, height: side, role: "img", "aria-label": `incoming weights of hidden neuron ${i}, as a ${side} by ${side} picture` }),
       el("figcaption", { text: `neuron ${i}` }))));
   }
   const bin = atob(weights.b64);

@@ -1,14 +1,14 @@
-// 6. Models: which one is in use; save the one trained here; load saved ones.
+// 7. Models: which one is in use; switch between the command-line, loaded and page models;
+// save the one trained here; load saved ones (each listed with its architecture and accuracy).
 import { api, el, fmt } from "./util.js";
 
 let store;
 const $ = (id) => document.getElementById(id);
+const SOURCE_NAMES = { file: "the command-line model", saved: "the loaded model", page: "the model trained here" };
 
 export function init(s) {
   store = s;
   store.on("state", render);
-  $("m-use-file").addEventListener("click", () => select("file"));
-  $("m-use-page").addEventListener("click", () => select("page"));
   $("m-save-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
@@ -30,7 +30,7 @@ function message(text, error = false) {
 async function select(source) {
   try {
     await api("/api/models/select", { source });
-    message(source === "file" ? "using the command-line model (a fresh copy)" : "using the model trained on this page");
+    message(`using ${SOURCE_NAMES[source]}${source === "page" ? "" : " (a fresh copy)"}`);
     store.refresh();
   } catch (e) { message(e.message, true); }
 }
@@ -38,10 +38,13 @@ async function select(source) {
 async function load(name) {
   try {
     await api("/api/models/load", { name });
-    message(`loaded ${name}`);
+    message(`loaded ${name}; the command-line model is still available`);
     store.refresh();
   } catch (e) { message(e.message, true); }
 }
+
+const what = (m) => [m.sizes.join("-"), m.activation, m.test_accuracy != null ? `${fmt.pct(m.test_accuracy)} on test` : "accuracy not recorded",
+  m.dataset].filter(Boolean).join(" · ");
 
 function render(st) {
   const m = st.model;
@@ -52,19 +55,27 @@ function render(st) {
       ["test accuracy", fmt.pct(m.test_accuracy)], ["activation", `${m.activation} / ${m.output}`], ["cost", m.cost]]
       .map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v })))));
   const training = st.training && ["running", "paused", "stopping"].includes(st.training.state);
-  $("m-use-file").disabled = !st.models.file || training;
-  $("m-use-file").textContent = st.models.file ? `Use ${st.models.file}` : "No command-line model";
-  $("m-use-page").disabled = !st.models.page || training;
-  $("m-save").disabled = !st.saving || !st.models.page || training;
+  const models = st.models || {};
+  const sources = Object.keys(SOURCE_NAMES).filter((k) => models[k]).map((k) => {
+    const b = el("button", { type: "button", id: `m-use-${k}`, text: models.source === k ? "In use" : "Use" });
+    b.disabled = training || models.source === k;
+    b.setAttribute("aria-label", `use ${SOURCE_NAMES[k]}, ${models[k].label}`);
+    b.addEventListener("click", () => select(k));
+    return el("li", {}, el("span", {}, el("b", { text: models[k].label }), el("span", { class: "what", text: `${SOURCE_NAMES[k]} · ${what(models[k])}` })), b);
+  });
+  $("m-sources").replaceChildren(...(sources.length ? sources : [el("li", { class: "muted", text: "no models yet" })]));
+  $("m-save").disabled = !st.saving || !models.page || training;
   $("m-save-help").textContent = st.saving
     ? "Saved as NAME.safetensors in the folder given to nudge serve --save-dir (the same format nudge train writes)."
     : "Saving is off: start the server with nudge serve --save-dir FOLDER to save models from this page.";
   const list = $("m-saved");
-  if (!st.saved.length) list.replaceChildren(el("li", { class: "muted", text: st.saving ? "none yet" : "saving is off" }));
-  else list.replaceChildren(...st.saved.map((name) => {
-    const b = el("button", { type: "button", text: "Load" });
-    b.disabled = training;
-    b.addEventListener("click", () => load(name));
-    return el("li", {}, el("span", { text: name }), b);
+  const saved = st.saved_details || (st.saved || []).map((name) => ({ name }));
+  if (!saved.length) list.replaceChildren(el("li", { class: "muted", text: st.saving ? "none yet" : "saving is off" }));
+  else list.replaceChildren(...saved.map((s) => {
+    const b = el("button", { type: "button", text: "Load", "aria-label": `load ${s.name}` });
+    b.disabled = training || !!s.error;
+    b.addEventListener("click", () => load(s.name));
+    return el("li", {}, el("span", {}, el("b", { text: s.name }),
+      el("span", { class: "what" + (s.error ? " error" : ""), text: s.error ? `cannot be read: ${s.error}` : what(s) })), b);
   }));
 }

@@ -44,14 +44,21 @@ export function el(tag, attrs = {}, ...children) {
 export const fmt = {
   num: (v, d = 4) => (v == null || !isFinite(v) ? "–" : Number(v).toFixed(d)),
   sig: (v, d = 3) => (v == null || !isFinite(v) ? "–" : Number(v).toPrecision(d)),
-  pct: (v, d = 2) => (v == null ? "–" : (100 * v).toFixed(d) + "%"),
-  int: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US")),
-  signed: (v, d = 3) => {
+  // nudges: every value in one format, so that columns compare at a glance (+1.45e-2, −9.14e-4)
+  nudge: (v) => {
+    if (v == null || !isFinite(v)) return "–";
+    if (v === 0) return "0";
+    const [m, e] = Math.abs(v).toExponential(2).split("e");
+    return `${v > 0 ? "+" : "−"}${m}e${e.replace("+", "").replace("-", "−")}`;
+  },
+  // one format for every small signed number: 3 significant digits, exponent below 1e-3
+  sci: (v, d = 3) => {
     if (v == null || !isFinite(v)) return "–";
     const a = Math.abs(v);
-    const body = a === 0 ? "0" : a >= 1e-3 && a < 1e4 ? a.toPrecision(d) : a.toExponential(d - 1);
-    return (v > 0 ? "+" : v < 0 ? "−" : "") + body;
+    return a === 0 ? "0" : a >= 1e-3 && a < 1e4 ? Number(v.toPrecision(d)).toString() : v.toExponential(d - 1);
   },
+  pct: (v, d = 2) => (v == null ? "–" : (100 * v).toFixed(d) + "%"),
+  int: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US")),
 };
 
 // Gray picture: 0 = black, 1 = white (ink is bright, as MNIST stores it).
@@ -111,7 +118,7 @@ export function maxAbs(data, from = 0, to = data.length) {
   return m;
 }
 
-// Ten output bars, the largest highlighted.
+// Ten output bars, the largest highlighted (a list a screen reader can read).
 export function outputBars(container, values, labels) {
   container.replaceChildren();
   let best = 0;
@@ -119,10 +126,12 @@ export function outputBars(container, values, labels) {
   values.forEach((v, i) => {
     const fill = el("div", { class: "bar-fill" });
     fill.style.width = `${Math.max(0, Math.min(1, v)) * 100}%`;
-    container.append(el("div", { class: "bar-row" + (i === best ? " best" : "") },
-      el("span", { text: labels ? labels[i] : String(i) }),
-      el("div", { class: "bar-track" }, fill),
-      el("span", { text: v.toFixed(3) })));
+    const name = labels ? labels[i] : String(i);
+    container.append(el("div", { class: "bar-row" + (i === best ? " best" : ""), role: "listitem",
+      "aria-label": `${name}: ${v.toFixed(3)}${i === best ? ", the largest" : ""}` },
+      el("span", { text: name, "aria-hidden": "true" }),
+      el("div", { class: "bar-track", "aria-hidden": "true" }, fill),
+      el("span", { text: v.toFixed(3), "aria-hidden": "true" })));
   });
 }
 
@@ -146,7 +155,40 @@ export function toast(message) {
   toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
 }
 
-// Line chart on a canvas.  series: [{points: [[x, y]...], color, dots}]
+// Say something to screen-reader users through a polite live region, at most once per
+// `gap` ms per region (the latest text wins): live updates must not flood them.
+const announceState = new Map();
+export function announce(id, text, gap = 1500) {
+  const region = document.getElementById(id);
+  if (!region) return;
+  const st = announceState.get(id) || { last: 0, timer: null, text: "" };
+  announceState.set(id, st);
+  st.text = text;
+  const wait = st.last + gap - performance.now();
+  if (st.timer) return;
+  st.timer = setTimeout(() => {
+    st.timer = null; st.last = performance.now();
+    if (region.textContent !== st.text) region.textContent = st.text;
+  }, Math.max(0, wait));
+}
+
+// Ticks for a log axis from 10^a to 10^b: 1-2-5 steps, at most about 6 of them.
+function logTicks(a, b) {
+  const out = [];
+  for (const mult of [[1], [1, 3], [1, 2, 5]]) {
+    const t = [];
+    for (let e = Math.floor(a); e <= Math.ceil(b); e++) for (const m of mult) {
+      const v = Math.log10(m) + e;
+      if (v >= a - 1e-9 && v <= b + 1e-9) t.push(v);
+    }
+    if (t.length >= 3 || mult.length === 3) { out.push(...t); break; }
+  }
+  if (out.length < 2) for (let i = 0; i <= 4; i++) out.push(a + (i / 4) * (b - a));
+  return out.length > 8 ? out.filter((_, i) => i % Math.ceil(out.length / 8) === 0) : out;
+}
+
+// Line chart on a canvas.  series: [{points: [[x, y]...], color, dots, line}];
+// opts: xmin, xmax, ymin, ymax, log (log y axis), xfmt, yfmt, xlabel, integerX, empty.
 export function lineChart(canvas, series, opts = {}) {
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || canvas.width, cssH = cssW * (opts.aspect || 0.4);
@@ -157,24 +199,30 @@ export function lineChart(canvas, series, opts = {}) {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   const W = cssW, H = cssH, L = 52, R = 12, T = 10, B = 30;
   ctx.clearRect(0, 0, W, H);
+  const ty = opts.log ? (y) => Math.log10(y) : (y) => y;
+  const keep = (p) => isFinite(p[1]) && (!opts.log || p[1] > 0);
+  series = series.map((s) => ({ ...s, points: s.points.filter(keep) }));
   const all = series.flatMap((s) => s.points);
   ctx.font = "12px system-ui, sans-serif";
-  ctx.fillStyle = "#667089";
+  ctx.fillStyle = "#5d6780";
   if (!all.length) {
     ctx.fillText(opts.empty || "no data yet", L, H / 2);
     return;
   }
   let x0 = opts.xmin ?? Math.min(...all.map((p) => p[0])), x1 = opts.xmax ?? Math.max(...all.map((p) => p[0]));
-  let y0 = opts.ymin ?? Math.min(...all.map((p) => p[1])), y1 = opts.ymax ?? Math.max(...all.map((p) => p[1]));
+  let y0 = opts.ymin != null ? ty(opts.ymin) : Math.min(...all.map((p) => ty(p[1])));
+  let y1 = opts.ymax != null ? ty(opts.ymax) : Math.max(...all.map((p) => ty(p[1])));
+  if (opts.log && opts.ymin == null) { const pad = Math.max(0.05, (y1 - y0) * 0.05); y0 -= pad; y1 += pad; }
   if (x1 <= x0) x1 = x0 + 1;
   if (y1 <= y0) { y1 = y0 + (Math.abs(y0) || 1) * 0.1; y0 -= (Math.abs(y0) || 1) * 0.1; }
   const px = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
-  const py = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  const py = (v) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);   // v already transformed
   ctx.strokeStyle = "#e3e6ee"; ctx.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = y0 + (i / 4) * (y1 - y0);
-    ctx.beginPath(); ctx.moveTo(L, py(y)); ctx.lineTo(W - R, py(y)); ctx.stroke();
-    ctx.fillText(opts.yfmt ? opts.yfmt(y) : y.toPrecision(3), 4, py(y) + 4);
+  const yt = opts.log ? logTicks(y0, y1) : [0, 1, 2, 3, 4].map((i) => y0 + (i / 4) * (y1 - y0));
+  for (const v of yt) {
+    ctx.beginPath(); ctx.moveTo(L, py(v)); ctx.lineTo(W - R, py(v)); ctx.stroke();
+    const y = opts.log ? 10 ** v : v;
+    ctx.fillText(opts.yfmt ? opts.yfmt(y) : Number(y.toPrecision(2)).toString(), 4, py(v) + 4);
   }
   const xticks = opts.integerX ? Math.max(1, Math.min(10, Math.round(x1 - x0))) : 4;
   for (let i = 0; i <= xticks; i++) {
@@ -183,17 +231,15 @@ export function lineChart(canvas, series, opts = {}) {
     ctx.fillText(label, Math.min(W - R - ctx.measureText(label).width, px(x) - (i ? ctx.measureText(label).width / 2 : 0)), H - 10);
   }
   if (opts.xlabel) ctx.fillText(opts.xlabel, W - R - ctx.measureText(opts.xlabel).width, H - 22 > T ? T + 12 : H - 22);
+  ctx.save();
+  ctx.beginPath(); ctx.rect(L, T, W - L - R, H - T - B); ctx.clip();
   for (const s of series) {
     ctx.strokeStyle = s.color; ctx.fillStyle = s.color; ctx.lineWidth = 2;
-    if (s.dots) {
-      for (const [x, y] of s.points) { ctx.beginPath(); ctx.arc(px(x), py(y), 4, 0, 7); ctx.fill(); }
-      if (s.line && s.points.length > 1) {
-        ctx.beginPath(); s.points.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y)))); ctx.stroke();
-      }
-    } else {
-      ctx.beginPath();
-      s.points.forEach(([x, y], i) => (i ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
-      ctx.stroke();
+    const pts = s.points.map(([x, y]) => [px(x), py(ty(y))]);
+    if (s.dots) for (const [x, y] of pts) { ctx.beginPath(); ctx.arc(x, y, 4, 0, 7); ctx.fill(); }
+    if (!s.dots || (s.line && pts.length > 1)) {
+      ctx.beginPath(); pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y))); ctx.stroke();
     }
   }
+  ctx.restore();
 }
