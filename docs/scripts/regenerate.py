@@ -60,7 +60,7 @@ COMMANDS: list[tuple[str, str, list[str]]] = [
 HELP: list[tuple[str, str, list[str]]] = [("help", "nudge --help", [])] + [
     (f"help-{c}", f"nudge {c} --help", []) for c in (
         "train", "evaluate", "predict", "info", "sensitivity", "nudges", "average", "descent",
-        "landscape", "sweep", "serve")]
+        "landscape", "interpolate", "noise", "curvature", "stability", "sweep", "serve")]
 #: the terminal width the outputs are made for (argparse wraps --help to it)
 COLUMNS = "100"
 
