@@ -141,12 +141,15 @@ def test_subset(digits):
 
 def test_idx_dimensions_whose_product_overflows_int64(tmp_path):
     header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1)
-    with pytest.raises(DataError, match="truncated: the header promises") as err:
+    with pytest.raises(DataError, match="impossibly large") as err:
         parse_idx(header + b"\x00" * 10)
     assert "\n" not in str(err.value)
     many = bytes([0, 0, 0x08, 255]) + struct.pack(">255I", *([2**31] * 255))
     with pytest.raises(DataError, match="255 dimensions"):
         parse_idx(many)
+    big = bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 2**31, 2**31)     # fits int64
+    with pytest.raises(DataError, match="truncated: the header promises"):
+        parse_idx(big + b"\x00" * 10)
 
 
 def test_gzip_bombs_stop_at_the_limit(tmp_path):

@@ -8,7 +8,17 @@ shows a traceback for these.
 
 
 class NudgeError(Exception):
-    """A problem caused by input the user gave; the message says how to fix it."""
+    """A problem caused by input the user gave; the message says how to fix it.
+
+    Its text is always one line: control characters that came with the input (a file
+    named ``"a\\nb"``) are shown escaped, as ``\\n``.
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class DataError(NudgeError):
