@@ -199,6 +199,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_NAMELESS_WORKS = True
+
+
+def _link_nameless(fd: int, name: Path) -> bool:
+    """Give the nameless file ``fd`` the name ``name``: ``linkat(fd, "", AT_EMPTY_PATH)``
+    (Linux 6.10+, or with CAP_DAC_READ_SEARCH), else through ``/proc/self/fd``.  False,
+    and no more tries in this process, where neither works."""
+    global _NAMELESS_WORKS
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.linkat(fd, b"", -100, os.fsencode(name), 0x1000) == 0:   # AT_FDCWD, AT_EMPTY_PATH
+            return True
+    except (OSError, AttributeError, TypeError):
+        pass
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, follow_symlinks=True)
+        return True
+    except OSError:
+        _NAMELESS_WORKS = False
+        return False
+
+
 def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
@@ -218,6 +242,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     fd = None
     try:
         try:                                   # nameless until complete: nothing to leave
+            if not _NAMELESS_WORKS:
+                raise OSError("nameless temporary files cannot be linked here")
             fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
             named = False
         except (AttributeError, OSError):
@@ -226,15 +252,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         _write_all(fd, data)
         os.fsync(fd)
         os.fchmod(fd, mode)
-        if not named:
-            try:
-                os.link(f"/proc/self/fd/{fd}", tmp, follow_symlinks=True)
-            except OSError:                    # no /proc: write it again, with a name
-                os.close(fd)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-                _write_all(fd, data)
-                os.fsync(fd)
-                os.fchmod(fd, mode)
+        if not named and not _link_nameless(fd, tmp):    # write it again, with a name
+            os.close(fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            _write_all(fd, data)
+            os.fsync(fd)
+            os.fchmod(fd, mode)
         os.close(fd)
         fd = None
         os.replace(tmp, target)
