@@ -66,5 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"{args.port} can use the page, start training and (with --save-dir) save "
               "models", file=sys.stderr)
     print(f"nudge: serving the page at {url}  (Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # the page's live stream never ends by itself: give open streams 2 s at Ctrl-C, then
+    # close them (the page reconnects to the next server by itself)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=2)
     return 0

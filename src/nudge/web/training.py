@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from ..control import Control, Progress
 from ..errors import DivergenceError
 from ..network import Network
 from ..settings import TrainingSetup
-from ..train import Control, EpochRecord, History, Progress, train
+from ..train import EpochRecord, History, train
 
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
 SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...

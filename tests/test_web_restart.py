@@ -1,0 +1,80 @@
+"""After a server restart the page's live stream reconnects by itself and the page reloads
+its state (Chromium, headless, at 1366x768 and 390x844; a real uvicorn on 127.0.0.1)."""
+
+import time
+
+import pytest
+from test_web_browser import CHROMIUM, SIZES, new_page, serve
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from test_web_browser import ARGS
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, digits):
+    from nudge import Network, save
+
+    path = tmp_path_factory.mktemp("restart") / "digits-model.safetensors"
+    save(Network([64, 16, 10], seed=1), path, dataset="digits")
+    return path
+
+
+def updates(page):
+    return int(page.locator("#s-updates").get_attribute("data-total") or 0)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_stream_reconnects_and_the_page_reloads_after_a_restart(browser, small_model, size):
+    import httpx
+
+    from nudge.web import create_app
+
+    srv, thread, base = serve(create_app(dataset="digits"))
+    port = int(base.rsplit(":", 1)[1].strip("/"))
+    context, page = new_page(browser, base, size)
+    try:
+        page.goto(base + "#learn")
+        page.wait_for_function("Number(document.getElementById('s-updates').dataset.total) >= 1")
+        assert "no model yet" in page.locator("#model-badge").text_content()
+        srv.should_exit = True                                 # the server stops...
+        thread.join(15)
+        assert not thread.is_alive(), "the server did not stop with the page's stream open"
+        page.wait_for_selector("#connection:not([hidden])", timeout=15000)
+        assert "reconnecting" in page.locator("#connection").text_content()
+        # ...and a new one starts on the same port, with a model this time
+        app2 = create_app(small_model, dataset="digits", stream_interval=0.05)
+        srv, thread, base2 = serve(app2, port)
+        page.wait_for_function("document.getElementById('connection').textContent"
+                               ".includes('restarted')", timeout=20000)
+        page.wait_for_function("document.getElementById('model-badge').textContent"
+                               ".includes('digits-model')")
+        before = updates(page)
+        r = httpx.post(base2 + "api/train/start", json={"hidden": [16], "epochs": 50,
+                                                         "examples_per_second": 2000})
+        assert r.status_code == 200
+        page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+        t0 = time.perf_counter()
+        page.wait_for_timeout(1000)
+        rate = (updates(page) - before) / (time.perf_counter() - t0)
+        assert rate >= 10, rate
+        app2.state.web.job.stop()
+        assert page.problems == [] or all("Failed to load resource" in p or "ERR_" in p
+                                          for p in page.problems), page.problems
+    finally:
+        context.close()
+        srv.should_exit = True
+        thread.join(15)
