@@ -295,6 +295,70 @@ INLINE void wide_first_update(float *restrict W0, int64_t n1, const uint16_t *re
     }
 }
 
+/* first layers wider than this are done a whole row at a time: measured at B = 100, the
+ * blocked passes of first_forward and first_update are faster up to 768 columns (by about
+ * 20% at 256, 10% at 512 and 768), the whole rows faster at 1,024 (by 40%; W1 no longer
+ * fits in the L2 cache, and each pass would read it again) */
+#define WIDE_MIN 768
+
+/* The first layer's work for one example (its sum over a range of lit pixels, and its
+ * step on their rows), for layers of four vectors or more compiled as functions of their
+ * own, one for uint8 pixels and one for float ones.  Inlined into the training loop, their
+ * vector sums competed for registers with the loop's own state and GCC spilled more of
+ * them (AVX2 has 16 vector registers; four blocks of four sums take them all).  Narrower
+ * layers stay inlined: there the call would cost more than it saves. */
+#define OUTLINED_MIN (3 * V + 1)
+#define NOINLINE static __attribute__((noinline))
+NOINLINE void sum_pixels_u8(const float *W0, int64_t n1, const uint16_t *idx, const void *val,
+                            float scale, int64_t lo, int64_t hi, const float *b1, float *a,
+                            float *tmp)
+{
+    if (n1 > WIDE_MIN)
+        wide_first_forward(W0, n1, idx, val, 0, scale, lo, hi, b1, a, tmp);
+    else
+        first_forward(W0, n1, idx, val, 0, scale, lo, hi, b1, a);
+}
+
+NOINLINE void sum_pixels_f32(const float *W0, int64_t n1, const uint16_t *idx, const void *val,
+                             float scale, int64_t lo, int64_t hi, const float *b1, float *a,
+                             float *tmp)
+{
+    if (n1 > WIDE_MIN)
+        wide_first_forward(W0, n1, idx, val, 1, scale, lo, hi, b1, a, tmp);
+    else
+        first_forward(W0, n1, idx, val, 1, scale, lo, hi, b1, a);
+}
+
+/* W0[p] -= x_p e for the lit pixels lo..hi */
+NOINLINE void step_pixels_u8(float *W0, int64_t n1, const uint16_t *idx, const void *val,
+                             float scale, int64_t lo, int64_t hi, const float *e)
+{
+    if (n1 > WIDE_MIN)
+        wide_first_update(W0, n1, idx, val, 0, scale, lo, hi, e);
+    else
+        first_update(W0, n1, idx, val, 0, scale, lo, hi, e);
+}
+
+NOINLINE void step_pixels_f32(float *W0, int64_t n1, const uint16_t *idx, const void *val,
+                              float scale, int64_t lo, int64_t hi, const float *e)
+{
+    if (n1 > WIDE_MIN)
+        wide_first_update(W0, n1, idx, val, 1, scale, lo, hi, e);
+    else
+        first_update(W0, n1, idx, val, 1, scale, lo, hi, e);
+}
+
+INLINE void step_pixels(float *W0, int64_t n1, const uint16_t *idx, const void *val,
+                        float scale, int64_t lo, int64_t hi, const float *e, const int val_float)
+{
+    if (n1 < OUTLINED_MIN)
+        first_update(W0, n1, idx, val, val_float, scale, lo, hi, e);
+    else if (val_float)
+        step_pixels_f32(W0, n1, idx, val, scale, lo, hi, e);
+    else
+        step_pixels_u8(W0, n1, idx, val, scale, lo, hi, e);
+}
+
 /* Layers above the first are kept, during a call, in padded copies: M, W^T with its rows
  * padded with zeros to a whole number po of V-float vectors, then b (padded) as one more
  * row; and N, W itself (n_o rows of pi floats, zero padded), for the deltas.  The
@@ -509,6 +573,28 @@ INLINE void activate(float *restrict a, int64_t n, int kind)
     clear_padding(a, n);
 }
 
+/* activate() on the m rows of A (width floats apart), the choice of function made once */
+INLINE void activate_rows(float *restrict A, int64_t m, int64_t width, int64_t n, int kind)
+{
+    switch (kind) {
+    case ACT_SIGMOID:
+        for (int64_t k = 0; k < m; k++)
+            activate(A + k * width, n, ACT_SIGMOID);
+        break;
+    case ACT_RELU:
+        for (int64_t k = 0; k < m; k++)
+            activate(A + k * width, n, ACT_RELU);
+        break;
+    case ACT_TANH:
+        for (int64_t k = 0; k < m; k++)
+            activate(A + k * width, n, ACT_TANH);
+        break;
+    default:
+        for (int64_t k = 0; k < m; k++)
+            activate(A + k * width, n, ACT_SOFTMAX);
+    }
+}
+
 /* delta^L = dC/dz^L / m for the n_out outputs (the batch's average cost, as
  * Network.output_error / m), a whole number of vectors: y one-hot (the class) or a row.
  * Quadratic cost: 2 (a - y) a (1 - a) for a sigmoid output, a (g - g.a) with g = 2 (a - y)
@@ -563,11 +649,6 @@ INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int
     }
 }
 
-/* first layers wider than this are done a whole row at a time: measured at B = 100, the
- * blocked passes of first_forward and first_update are faster up to 768 columns (by about
- * 20% at 256, 10% at 512 and 768), the whole rows faster at 1,024 (by 40%; W1 no longer
- * fits in the L2 cache, and each pass would read it again) */
-#define WIDE_MIN 768
 
 /* the first position in idx[lo:hi] (ascending) holding a pixel >= p (branch-free) */
 INLINE int64_t lower_bound(const uint16_t *idx, int64_t lo, int64_t hi, int64_t p)
@@ -646,12 +727,26 @@ static void barrier(struct job *j, int *sense)
 INLINE void first_sum(const struct job *j, const struct lane *me, int64_t lo, int64_t hi,
                       const float *bias, float *z, const int val_float)
 {
-    int64_t n1 = j->sizes[1];
-    if (n1 > WIDE_MIN)
-        wide_first_forward(j->W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, bias, z,
-                           me->tmp);
+    if (j->sizes[1] < OUTLINED_MIN)
+        first_forward(j->W0, j->sizes[1], j->idx, j->val, val_float, j->scale, lo, hi, bias, z);
+    else if (val_float)
+        sum_pixels_f32(j->W0, j->sizes[1], j->idx, j->val, j->scale, lo, hi, bias, z, me->tmp);
     else
-        first_forward(j->W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, bias, z);
+        sum_pixels_u8(j->W0, j->sizes[1], j->idx, j->val, j->scale, lo, hi, bias, z, me->tmp);
+}
+
+/* output_delta for the batch's examples start..end (rows of A and D), the output function
+ * and cost given as constants (cross-entropy: a - y whatever the output function) */
+INLINE void output_deltas(const struct job *j, const float *A, float *D, int64_t start,
+                          int64_t end, float two_m, const int output, const int cost)
+{
+    int64_t L = j->L, n_out = j->sizes[L], at = j->off[L - 1];
+    for (int64_t k = start; k < end; k++) {
+        int64_t r = j->order[k], q = (k - start) * j->width + at;
+        output_delta(A + q, D + q, n_out, two_m, j->classes ? j->classes[r] : -1,
+                     j->classes ? NULL : j->rows + r * n_out, output, cost,
+                     (float)(end - start));
+    }
 }
 
 /* The first layer's step with momentum: dC/dW1^T summed into G0 (each example's x_p delta1
@@ -675,10 +770,7 @@ INLINE void first_momentum(struct job *j, struct lane *me, int64_t start, int64_
             hi = me->pos[k - start];
         else if (T > 1)
             lo = me->pos[k - start];
-        if (n1 > WIDE_MIN)
-            wide_first_update(j->G0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
-        else
-            first_update(j->G0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
+        step_pixels(j->G0, n1, j->idx, j->val, j->scale, lo, hi, e, val_float);
     }
     for (int64_t c = 0; c < n1; c++) {
         vb1[c] = j->mu * vb1[c] - j->eta * gb1[c];
@@ -740,22 +832,21 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
         }
         /* layer by layer, each over the batch's examples (independent of each other, so
          * that the CPU overlaps them); ROW(A, k), ROW(D, k): example k's a and delta */
-        for (int64_t k = start; k < end; k++)
-            activate(ROW(A, k), n1, first_kind);
+        activate_rows(A, m, width, n1, first_kind);
         for (int64_t l = 1; l < L; l++) {
             int64_t po = PAD(sizes[l + 1]);
-            int kind = l == L - 1 ? j->output : hidden;
             for (int64_t k = start; k < end; k++) {
                 float *a = ROW(A, k);
                 dense_forward(M + mo[l], sizes[l], po, a + off[l - 1], a + off[l]);
-                activate(a + off[l], sizes[l + 1], kind);
             }
+            activate_rows(A + off[l], m, width, sizes[l + 1], l == L - 1 ? j->output : hidden);
         }
-        for (int64_t k = start; k < end; k++)
-            output_delta(ROW(A, k) + off[L - 1], ROW(D, k) + off[L - 1], n_out, two_m,
-                         j->classes ? j->classes[order[k]] : -1,
-                         j->classes ? NULL : j->rows + order[k] * n_out, j->output, j->cost,
-                         (float)m);
+        if (j->cost == COST_CROSS_ENTROPY)
+            output_deltas(j, A, D, start, end, two_m, ACT_SIGMOID, COST_CROSS_ENTROPY);
+        else if (j->output == ACT_SOFTMAX)
+            output_deltas(j, A, D, start, end, two_m, ACT_SOFTMAX, COST_QUADRATIC);
+        else
+            output_deltas(j, A, D, start, end, two_m, ACT_SIGMOID, COST_QUADRATIC);
         /* backward, layer by layer: propagate delta down (with the weights from before the
          * step), then the layer's step (plain SGD: weights first scaled by 1 - eta lambda) */
         for (int64_t l = L - 1; l > 0; l--) {
@@ -802,10 +893,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
                 hi = me->pos[k - start];
             else if (T > 1)
                 lo = me->pos[k - start];
-            if (n1 > WIDE_MIN)
-                wide_first_update(W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
-            else
-                first_update(W0, n1, j->idx, j->val, val_float, j->scale, lo, hi, e);
+            step_pixels(W0, n1, j->idx, j->val, j->scale, lo, hi, e, val_float);
         }
 #undef ROW
     }
