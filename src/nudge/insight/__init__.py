@@ -57,7 +57,25 @@ API (all return dataclasses with ``to_dict()``)
   η from :func:`default_learning_rate`: 10 for full-batch, 3 for mini-batches)
 * naming: :func:`locate`, :func:`parameter_name`, :func:`parse_parameter` → :class:`Parameter`;
   θ as one vector: :func:`get_parameters`, :func:`set_parameters`, :func:`unflatten`
-* :func:`landscape` → :class:`Landscape`  (1-D and 2-D slices of the cost)
+* :func:`landscape` → :class:`Landscape`  (1-D and 2-D slices of the cost along −∇C and a
+  random direction ⟂ ∇C, or two filter-normalised random directions; no weight decay
+  unless asked)
+
+How good is a mini-batch, how steep is the valley (``docs/curvature-and-noise.md``)
+--------------------------------------------------------------------------------
+* :func:`noise_scale` → :class:`NoiseScale`  (B_simple = tr Σ / |G|², exact from the δ's);
+  :class:`NoiseTracker` (an epoch callback for ``train``) → :class:`TrackedNoise` rows;
+  :func:`fit_critical_batch` → :class:`CriticalBatch`  ((S/S_min − 1)(E/E_min − 1) = 1)
+* :func:`hessian_vector_product`, :class:`HessianOperator`, :func:`hessian_matrix`  (H v
+  exactly, by Pearlmutter's R-operator)
+* :func:`curvature` → :class:`Curvature`  (top and bottom eigenvalues by Lanczos, Hutchinson's
+  trace, 2/λ_max)
+* :func:`stability` → :class:`StabilityReport`  (full-batch GD around η = 2/λ_max, and λ_max
+  along the runs: the edge of stability)
+* :func:`interpolate` → :class:`Interpolation`  (cost and accuracy on the line between two
+  networks); :func:`initial_network` (a model's initial weights, from its seed)
+
+The figures for these are in :mod:`nudge.insight.curvature_plots`.
 """
 
 from __future__ import annotations
@@ -71,6 +89,7 @@ from .averages import (
     predicted_relative_error,
 )
 from .common import CHUNK, single_threaded_blas
+from .curvature import Curvature, curvature, hutchinson_trace, top_eigenvalues
 from .descent import DescentReport, DescentRun, Reached, default_learning_rate, descent
 from .gradients import (
     MAX_NUDGE_VALUES,
@@ -82,7 +101,17 @@ from .gradients import (
     full_gradient,
     total_cost,
 )
-from .landscape import Landscape, landscape
+from .hessian import HessianOperator, hessian_matrix, hessian_vector_product
+from .interpolate import Interpolation, initial_network, interpolate
+from .landscape import Landscape, filter_normalized_direction, landscape
+from .noise import (
+    CriticalBatch,
+    NoiseScale,
+    NoiseTracker,
+    TrackedNoise,
+    fit_critical_batch,
+    noise_scale,
+)
 from .parameters import (
     Parameter,
     flatten,
@@ -107,6 +136,7 @@ from .sensitivity import (
     sensitivity,
     sensitivity_order,
 )
+from .stability import StabilityReport, StabilityRun, stability
 from .wishes import ExampleWishes, LayerWishes, example_wishes, output_cost_gradient
 
 __all__ = [
@@ -120,4 +150,9 @@ __all__ = [
     'output_cost_gradient', 'parameter_name', 'parse_parameter', 'predicted_relative_error',
     'ranked', 'sensitivity', 'sensitivity_order', 'set_parameters', 'single_threaded_blas',
     'total_cost', 'unflatten',
+    'CriticalBatch', 'Curvature', 'HessianOperator', 'Interpolation', 'NoiseScale',
+    'NoiseTracker', 'StabilityReport', 'StabilityRun', 'TrackedNoise', 'curvature',
+    'filter_normalized_direction', 'fit_critical_batch', 'hessian_matrix',
+    'hessian_vector_product', 'hutchinson_trace', 'initial_network', 'interpolate',
+    'noise_scale', 'stability', 'top_eigenvalues',
 ]

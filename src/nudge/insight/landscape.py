@@ -1,4 +1,23 @@
-"""5. The landscape: 1-D and 2-D slices of the cost around the current parameters."""
+"""5. The landscape: 1-D and 2-D slices of the cost around the current parameters.
+
+Two kinds of directions (``directions=``):
+
+* ``"gradient"``: d = −∇C/|∇C| (downhill) and a random unit direction r made orthogonal
+  to d.  Distances are plain lengths in parameter space.  Because r ⟂ ∇C, the cost's slope
+  along r at the model is 0 *by construction*: the random line is flat at 0 because it
+  was chosen so, and any bending is curvature, rᵀHr.
+* ``"filter"``: two random Gaussian directions, each *filter-normalised* (Li et al. 2018,
+  "Visualizing the Loss Landscape of Neural Nets"): the part of a direction that belongs to
+  each neuron's incoming weights (a "filter") is rescaled to the length of those weights,
+  and the biases' part is set to 0 (their ``ignore='biasbn'``).  A step of t then changes
+  every neuron's weights by the fraction t of their own size, so networks whose weights
+  have different scales can be compared.  These directions are not orthogonal to the
+  gradient: the slope along them is ∇C·d, reported next to the measured one.
+
+The cost is the average cost C over the examples, *without* weight decay unless
+``weight_decay`` λ is given, which adds (λ/2) Σ w² over the weights (not the biases), as
+the trainer does.
+"""
 
 from __future__ import annotations
 
@@ -12,61 +31,126 @@ from ..errors import NudgeError
 from ..network import Network, as_inputs
 from .common import _Plain
 from .gradients import _work_net, full_gradient, total_cost
-from .parameters import get_parameters, set_parameters
+from .parameters import flatten, get_parameters, set_parameters, unflatten
+
+DIRECTIONS = ("gradient", "filter")
 
 
 @dataclass
 class Landscape(_Plain):
-    """The cost around θ: along the downhill direction d = −∇C/‖∇C‖ and a random unit
-    direction r ⟂ d (``offsets`` are distances in parameter space), and on the plane
-    θ + u d + v r (``plane_costs[i, j]`` at u = ``grid[j]``, v = ``grid[i]``)."""
+    """The cost around θ along two directions d₁, d₂ (``labels``; see the module docstring):
+    ``cost_along[k][i]`` at θ + ``offsets[i]`` dₖ, and on the plane θ + u d₁ + v d₂
+    (``plane_costs[i, j]`` at u = ``grid[j]``, v = ``grid[i]``).  ``slopes`` are the measured
+    slopes at 0 along each (central differences), ``predicted_slopes`` ∇C·dₖ (with the
+    weight decay term when there is one).  ``norms`` are |dₖ| (1 for the gradient kind)."""
 
+    directions: str
+    labels: list[str]
     n_examples: int
     cost: float
     gradient_norm: float
+    weight_decay: float
     offsets: np.ndarray
-    cost_downhill: np.ndarray
-    cost_random: np.ndarray
+    cost_along: list[np.ndarray]
+    norms: list[float]
     grid: np.ndarray
     plane_costs: np.ndarray
-    best_offset: float            # where along the downhill line the cost is lowest
+    slopes: list[float]
+    predicted_slopes: list[float]
+    best_offset: float            # where along d₁ the cost is lowest
     best_cost: float
-    slope_downhill: float         # measured slope at 0 along d (theory: −‖∇C‖)
+
+    # the names of the gradient kind, as before
+    @property
+    def cost_downhill(self) -> np.ndarray:
+        return self.cost_along[0]
+
+    @property
+    def cost_random(self) -> np.ndarray:
+        return self.cost_along[1]
+
+    @property
+    def slope_downhill(self) -> float:
+        return self.slopes[0]
 
 
-def landscape(net: Network, X: Any, y: Any, span: float = 3.0, points: int = 41,
-              grid: int = 21, seed: int = 0, dtype: Any = np.float32) -> Landscape:
-    """Slices of the cost through the current parameters, 1-D and 2-D."""
+def filter_normalized_direction(net: Network, rng: np.random.Generator) -> np.ndarray:
+    """A random Gaussian direction laid out like θ with each neuron's incoming weights scaled
+    to the norm of that neuron's weights in ``net`` and the biases' part 0 (Li et al. 2018)."""
+    weights, biases = [], []
+    for W, b in zip(net.weights, net.biases):
+        D = rng.standard_normal(W.shape)
+        rows = np.linalg.norm(D, axis=1, keepdims=True)
+        D *= np.linalg.norm(W.astype(np.float64), axis=1, keepdims=True) / np.where(
+            rows > 0, rows, 1.0)
+        weights.append(D)
+        biases.append(np.zeros(b.shape))
+    return flatten(weights, biases)
+
+
+def _decay_term(net: Network, theta: np.ndarray, weight_decay: float) -> float:
+    if not weight_decay:
+        return 0.0
+    weights, _ = unflatten(net, theta)
+    return 0.5 * weight_decay * float(sum(np.sum(W.astype(np.float64) ** 2) for W in weights))
+
+
+def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: int = 41,
+              grid: int = 21, seed: int = 0, dtype: Any = np.float32,
+              directions: str = "gradient", weight_decay: float = 0.0) -> Landscape:
+    """Slices of the cost through the current parameters, 1-D and 2-D, along ``directions``
+    ``"gradient"`` (default ``span`` 3, a distance) or ``"filter"`` (default ``span`` 1, a
+    fraction of each neuron's weights)."""
+    if directions not in DIRECTIONS:
+        raise NudgeError(f"unknown directions {directions!r}: choose gradient or filter")
+    if span is None:
+        span = 3.0 if directions == "gradient" else 1.0
     if not span > 0 or not math.isfinite(span):
         raise NudgeError(f"span must be a number above 0, got {span}")
     if points < 3 or grid < 3:
         raise NudgeError("use at least 3 points per line and a grid of at least 3")
+    if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+        raise NudgeError(f"weight decay must be 0 or more, got {weight_decay!r}")
     work = _work_net(net, dtype).copy()
     y = np.asarray(y)
     A = as_inputs(X, work.dtype.type)
     g = full_gradient(net, X, y)
-    flat = g.flat()
-    norm = float(np.linalg.norm(flat))
-    if norm == 0:
-        raise NudgeError("the gradient is exactly 0 here: there is no downhill direction")
-    d = -flat / norm
-    r = np.random.default_rng(seed).standard_normal(flat.size)
-    r -= (r @ d) * d
-    r /= np.linalg.norm(r)
     theta = get_parameters(work)
+    flat = g.flat()
+    if weight_decay:                      # ∇ of (λ/2) Σ w² is λ w on the weights
+        wd = flatten([weight_decay * W.astype(np.float64) for W in net.weights],
+                     [np.zeros(b.shape) for b in net.biases])
+        flat = flat + wd
+    norm = float(np.linalg.norm(flat))
+    rng = np.random.default_rng(seed)
+    if directions == "gradient":
+        if norm == 0:
+            raise NudgeError("the gradient is exactly 0 here: there is no downhill direction")
+        d1 = -flat / norm
+        d2 = rng.standard_normal(flat.size)
+        d2 -= (d2 @ d1) * d1
+        d2 /= np.linalg.norm(d2)
+        labels = ["along -grad C (downhill)", "along a random direction orthogonal to grad C"]
+    else:
+        d1 = filter_normalized_direction(net, rng)
+        d2 = filter_normalized_direction(net, rng)
+        labels = ["along filter-normalised random direction 1",
+                  "along filter-normalised random direction 2"]
 
     def cost_at(offset: np.ndarray) -> float:
         set_parameters(work, theta + offset)
-        return total_cost(work, A, y)
+        return total_cost(work, A, y) + _decay_term(work, theta + offset, weight_decay)
 
     offsets = np.linspace(-span, span, points)
-    down = np.array([cost_at(t * d) for t in offsets])
-    rand = np.array([cost_at(t * r) for t in offsets])
+    along = [np.array([cost_at(t * d) for t in offsets]) for d in (d1, d2)]
     gvals = np.linspace(-span, span, grid)
-    plane = np.array([[cost_at(u * d + v * r) for u in gvals] for v in gvals])
+    plane = np.array([[cost_at(u * d1 + v * d2) for u in gvals] for v in gvals])
     h = 1e-3 * span
-    slope = (cost_at(h * d) - cost_at(-h * d)) / (2 * h)
+    slopes = [(cost_at(h * d) - cost_at(-h * d)) / (2 * h) for d in (d1, d2)]
     set_parameters(work, theta)
-    best = int(np.argmin(down))
-    return Landscape(g.n_examples, g.cost, norm, offsets, down, rand, gvals, plane,
-                     float(offsets[best]), float(down[best]), float(slope))
+    best = int(np.argmin(along[0]))
+    return Landscape(directions, labels, g.n_examples,
+                     g.cost + _decay_term(net, theta, weight_decay), norm, float(weight_decay),
+                     offsets, along, [float(np.linalg.norm(d)) for d in (d1, d2)], gvals, plane,
+                     [float(s) for s in slopes], [float(flat @ d) for d in (d1, d2)],
+                     float(offsets[best]), float(along[0][best]))

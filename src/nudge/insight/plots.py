@@ -300,30 +300,40 @@ def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
 
 # =========================================================================== landscape
 def plot_landscape(land: Landscape, path: str | Path) -> Path:
-    """The cost along the downhill and a random direction, and on the plane they span."""
+    """The cost along the two directions, and on the plane they span."""
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 4.2))
     t = land.offsets
-    ax1.plot(t, land.cost_downhill, "-", color="tab:red", label="along −∇C (downhill)")
-    ax1.plot(t, land.cost_random, "-", color="tab:blue", label="along a random direction")
+    gradient = land.directions == "gradient"
+    for k, color in enumerate(("tab:red", "tab:blue")):
+        ax1.plot(t, land.cost_along[k], "-", color=color, label=land.labels[k])
     near = np.abs(t) <= 0.25 * t.max()
-    ax1.plot(t[near], land.cost + (-land.gradient_norm) * t[near], "k--", lw=1,
-             label="linear prediction C − ‖∇C‖·t")
+    for k, color in enumerate(("tab:red", "tab:blue")):
+        if gradient and k == 1:
+            continue                      # slope 0 by construction: nothing to predict
+        ax1.plot(t[near], land.cost + land.predicted_slopes[k] * t[near], "--", color=color,
+                 lw=1, label=f"linear prediction C + (∇C·d{k + 1}) t")
     ax1.plot([land.best_offset], [land.best_cost], "v", color="tab:red", ms=8)
-    ax1.set_xlabel("distance t moved in parameter space")
-    ax1.set_ylabel(f"cost C over {land.n_examples:,} examples")
-    ax1.legend(fontsize=8)
+    ax1.set_xlabel("distance t moved in parameter space" if gradient else
+                   "t (1 = each neuron's weights moved by their own length)")
+    wd = f" + (λ/2)Σw², λ = {land.weight_decay:g}" if land.weight_decay else " (no weight decay)"
+    ax1.set_ylabel(f"cost C over {land.n_examples:,} examples{wd}", fontsize=8)
+    ax1.legend(fontsize=7)
     ax1.grid(alpha=0.3)
     U, V = np.meshgrid(land.grid, land.grid)
     cs = ax2.contourf(U, V, land.plane_costs, levels=20, cmap="viridis")
     ax2.contour(U, V, land.plane_costs, levels=20, colors="white", linewidths=0.3)
     fig.colorbar(cs, ax=ax2, label="cost")
     ax2.plot(0, 0, "o", color="white", mec="black", label="the model")
-    ax2.annotate("", (0.4 * land.grid.max(), 0), (0, 0),
-                 arrowprops={"arrowstyle": "->", "color": "tab:red", "lw": 2})
-    ax2.set_xlabel("along −∇C")
-    ax2.set_ylabel("along a random direction")
+    if gradient:
+        ax2.annotate("", (0.4 * land.grid.max(), 0), (0, 0),
+                     arrowprops={"arrowstyle": "->", "color": "tab:red", "lw": 2})
+    ax2.set_xlabel(land.labels[0], fontsize=8)
+    ax2.set_ylabel(land.labels[1], fontsize=8)
     ax2.legend(fontsize=8, loc="upper left")
+    kind = ("directions: −∇C and a random one made orthogonal to it (its slope is 0 by "
+            "construction)" if gradient else "filter-normalised random directions (Li et al. "
+            "2018)")
     fig.suptitle(f"the cost around the model (C = {land.cost:.4f}, ‖∇C‖ = "
-                 f"{land.gradient_norm:.3g})", fontsize=10)
+                 f"{land.gradient_norm:.3g}); {kind}", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -1,0 +1,204 @@
+"""How steep is the valley: the Hessian's largest and smallest eigenvalues, its trace, and the
+largest learning rate full-batch gradient descent can take.
+
+The Hessian H (second derivatives of the average cost C, without weight decay) is never
+formed: :class:`~nudge.insight.hessian.HessianOperator` multiplies by it exactly (the
+R-operator), and Lanczos iteration (SciPy's ``eigsh`` on a ``LinearOperator``, as in
+PyHessian and hessian-eigenthings) finds its extreme eigenvalues from a few dozen products.
+
+* λ_max, the sharpness: along its eigenvector the cost is a parabola C ≈ C₀ + ½ λ t² (near
+  the point).  Gradient descent with step η multiplies that component of the distance to the
+  bottom by (1 − η λ) each step, so it is stable only for η < 2/λ_max
+  (``max_stable_learning_rate``); beyond it the steps overshoot further each time.
+* The smallest eigenvalues: negative ones are directions in which the cost bends *down*: at a
+  point where the gradient is also 0 that is a saddle, not a minimum.  They are found as the
+  largest eigenvalues of λ_max·I − H, so that the stopping tolerance is relative to λ_max
+  (the smallest eigenvalues are tiny, and a tolerance relative to them would need thousands
+  of products).  Each is checked by its Rayleigh quotient uᵀHu (a negative one proves that H
+  has a negative eigenvalue at least that negative).
+* tr H = Σ λᵢ by Hutchinson's estimator: E[vᵀHv] = tr H for random ±1 vectors v.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from ..network import Network
+from .common import _Plain
+from .hessian import MAX_DENSE_PARAMETERS, HessianOperator
+
+#: chunk of examples for the Hessian products (4,096: the R-passes' arrays stay in cache)
+HESSIAN_CHUNK = 4096
+#: the most eigenvalues asked for at either end
+MAX_EIGENVALUES = 100
+#: the most Hutchinson samples
+MAX_HUTCHINSON = 10_000
+
+
+@dataclass
+class Curvature(_Plain):
+    """The curvature of the cost over ``n_examples`` examples at the network's parameters
+    (see the module docstring).  ``largest`` is largest first; ``smallest`` smallest first;
+    ``smallest_rayleigh`` the quotient uᵀHu of each smallest one's vector (its check);
+    ``trace_estimate`` ± ``trace_standard_error`` from ``hutchinson_samples`` random ±1
+    vectors.  ``top_vectors`` (left out of ``to_dict()``) are the unit eigenvectors of
+    ``largest``, as rows laid out like θ."""
+
+    n_examples: int
+    n_parameters: int
+    largest: list[float]
+    smallest: list[float]
+    smallest_rayleigh: list[float]
+    trace_estimate: float | None
+    trace_standard_error: float | None
+    hutchinson_samples: int
+    max_stable_learning_rate: float | None
+    negative_curvature: bool
+    products: int
+    seconds: float
+    method: str
+    dtype: str
+    summary: str
+    top_vectors: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    _skip = ("top_vectors",)
+
+    @property
+    def sharpness(self) -> float:
+        """λ_max."""
+        return self.largest[0]
+
+
+def _check_counts(n_parameters: int, k: int, smallest: int, hutchinson: int) -> None:
+    for name, value, least in (("k", k, 1), ("smallest", smallest, 0),
+                               ("hutchinson", hutchinson, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise NudgeError(f"{name} must be a whole number of at least {least}, got {value!r}")
+    most = min(MAX_EIGENVALUES, n_parameters - 1)
+    for name, value in (("k", k), ("smallest", smallest)):
+        if value > most:
+            raise NudgeError(f"{name} = {value} eigenvalues is too many: at most {most} for "
+                             f"this network of {n_parameters:,} parameters")
+    if hutchinson > MAX_HUTCHINSON:
+        raise NudgeError(f"hutchinson must be at most {MAX_HUTCHINSON:,}, got {hutchinson}")
+
+
+def top_eigenvalues(H: HessianOperator, k: int = 1, tol: float = 1e-4,
+                    v0: np.ndarray | None = None, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues of H (largest first) and their unit eigenvectors (rows), by
+    Lanczos (``eigsh``) with relative tolerance ``tol``, started from ``v0`` (default: a
+    random vector from ``seed``)."""
+    from scipy.sparse.linalg import eigsh
+
+    if v0 is None:
+        v0 = np.random.default_rng(seed).standard_normal(H.n_parameters)
+    vals, vecs = eigsh(H.linear_operator(), k=k, which="LA", tol=tol, v0=v0,
+                       ncv=min(H.n_parameters, max(2 * k + 1, 20)))
+    order = np.argsort(vals)[::-1]
+    return vals[order], vecs[:, order].T
+
+
+def _smallest(H: HessianOperator, lam_max: float, k: int, tol: float, seed: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    shift = max(lam_max, 1e-300)
+    op = LinearOperator(H.shape, matvec=lambda v: shift * np.ravel(v) - H.matvec(v),
+                        dtype=np.float64)
+    v0 = np.random.default_rng(seed + 1).standard_normal(H.n_parameters)
+    vals, vecs = eigsh(op, k=k, which="LA", tol=tol, v0=v0,
+                       ncv=min(H.n_parameters, max(2 * k + 1, 40)))
+    lam = shift - vals
+    order = np.argsort(lam)
+    return lam[order], vecs[:, order].T
+
+
+def hutchinson_trace(H: HessianOperator, samples: int, seed: int = 0) -> tuple[float, float]:
+    """tr H ≈ the mean of vᵀHv over ``samples`` random ±1 vectors v, and its standard error."""
+    if samples < 1:
+        raise NudgeError("Hutchinson's estimate needs at least 1 sample")
+    rng = np.random.default_rng(seed + 2)
+    q = np.array([v @ H.matvec(v) for v in
+                  (rng.integers(0, 2, H.n_parameters) * 2.0 - 1 for _ in range(samples))])
+    se = float(q.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan
+    return float(q.mean()), se
+
+
+def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
+              hutchinson: int = 10, seed: int = 0, tol: float = 1e-4,
+              tol_smallest: float = 1e-3, dtype: Any = None, method: str = "auto",
+              chunk: int = HESSIAN_CHUNK) -> Curvature:
+    """The ``k`` largest and ``smallest`` smallest eigenvalues of the Hessian of the average
+    cost over the rows of ``X`` (no weight decay), Hutchinson's estimate of its trace from
+    ``hutchinson`` samples (0: none), and 2/λ_max.
+
+    ``method``: ``"lanczos"`` (SciPy's ``eigsh`` on the R-operator, relative tolerance
+    ``tol`` for the largest, ``tol_smallest`` times λ_max for the smallest: each of those
+    is then checked by its Rayleigh quotient uᵀHu, an upper bound of λ_min),
+    ``"dense"`` (the whole Hessian, then ``numpy.linalg.eigh``; small networks only) or
+    ``"auto"`` (dense up to 400 parameters).  Products in ``dtype`` (default: the network's;
+    float32 is about twice as fast as float64 and plenty for eigenvalues), sums in float64."""
+    _check_counts(net.n_parameters, k, smallest, hutchinson)
+    if method not in ("auto", "lanczos", "dense"):
+        raise NudgeError(f"unknown method {method!r}: choose auto, lanczos or dense")
+    for name, value in (("tol", tol), ("tol_smallest", tol_smallest)):
+        if not 0 < value < 1:
+            raise NudgeError(f"{name} must be between 0 and 1, got {value!r}")
+    if method == "auto":
+        method = "dense" if net.n_parameters <= 400 else "lanczos"
+    if method == "dense" and net.n_parameters > MAX_DENSE_PARAMETERS:
+        raise NudgeError(f"a dense Hessian of {net.n_parameters:,} parameters is too big; "
+                         "use method lanczos")
+    start = time.perf_counter()
+    H = HessianOperator(net, X, y, chunk=chunk, dtype=net.dtype if dtype is None else dtype)
+    if method == "dense":
+        M = H @ np.eye(net.n_parameters)
+        vals, vecs = np.linalg.eigh((M + M.T) / 2)
+        top, top_vecs = vals[::-1][:k], vecs[:, ::-1][:, :k].T
+        low, low_vecs = vals[:smallest], vecs[:, :smallest].T
+    else:
+        top, top_vecs = top_eigenvalues(H, k, tol, seed=seed)
+        low, low_vecs = (_smallest(H, float(top[0]), smallest, tol_smallest, seed) if smallest
+                         else (np.zeros(0), np.zeros((0, net.n_parameters))))
+    rayleigh = [float(u @ H.matvec(u)) for u in low_vecs]
+    trace, trace_se = hutchinson_trace(H, hutchinson, seed) if hutchinson else (None, None)
+    lam_max = float(top[0])
+    eta_max = 2 / lam_max if lam_max > 0 else None
+    # negative curvature counts when it is more than rounding: 1e-6 of λ_max
+    negative = bool(len(low) and min(rayleigh) < -1e-6 * abs(lam_max))
+    seconds = time.perf_counter() - start
+    summary = _summary(lam_max, eta_max, low, rayleigh, negative)
+    return Curvature(len(X), net.n_parameters, [float(v) for v in top],
+                     [float(v) for v in low], rayleigh, trace,
+                     None if trace_se is None or math.isnan(trace_se) else trace_se,
+                     hutchinson, eta_max, negative, H.products, seconds, method,
+                     str(H.dtype), summary, np.asarray(top_vecs))
+
+
+def _summary(lam_max: float, eta_max: float | None, low: np.ndarray, rayleigh: list[float],
+             negative: bool) -> str:
+    parts = []
+    if eta_max is not None:
+        parts.append(f"the sharpest direction curves the cost with second derivative "
+                     f"lambda_max = {lam_max:.4g}: full-batch gradient descent is stable for "
+                     f"learning rates below 2/lambda_max = {eta_max:.4g}; above it, steps along "
+                     "that direction overshoot further each time (oscillate and grow)")
+    else:
+        parts.append(f"the largest eigenvalue is {lam_max:.4g} (not positive): the cost curves "
+                     "down or not at all in every direction")
+    if len(low):
+        if negative:
+            parts.append(f"the smallest eigenvalue is {low[0]:.3g} (checked: u^T H u = "
+                         f"{rayleigh[0]:.3g} for its vector u): along that direction the cost "
+                         "curves down, so this is not the bottom of a bowl; where the gradient "
+                         "is also 0 that makes it a saddle, not a minimum")
+        else:
+            parts.append(f"the smallest eigenvalue is {low[0]:.3g}: no direction curves down "
+                         f"by more than 1e-6 of lambda_max, so locally this is a bowl (convex)")
+    return "; ".join(parts)

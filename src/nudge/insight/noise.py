@@ -1,0 +1,185 @@
+"""How good is a mini-batch: the gradient noise scale B_simple (McCandlish et al. 2018).
+
+Each example x wishes for its own gradient gₓ = ∇Cₓ; the true gradient is their average
+G = ∇C.  A mini-batch of B random examples estimates G with an error whose covariance is
+Σ/B (sampling with replacement), where Σ = (1/n) Σₓ (gₓ − G)(gₓ − G)ᵀ.  The *simple noise
+scale*
+
+    B_simple = tr Σ / |G|²
+
+is the batch size at which that error is as big as the gradient itself (E|ĝ − G|² = |G|²):
+mini-batches much smaller than B_simple mostly average noise (they need many more steps),
+much bigger ones barely improve the estimate (they waste examples).  McCandlish et al.
+found the best trade-off, the critical batch size, close to it.
+
+Exact and fast: tr Σ = (1/n) Σₓ |gₓ|² − |G|², and for a layer's weights |gₓ|² = |δₓ aₓᵀ|² =
+|δₓ|² |aₓ|² (an outer product), so no per-example gradient is ever formed
+(:func:`nudge.insight.full_gradient` computes both sums in one pass).  The cost is the
+average cost C without weight decay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from ..network import Network
+from .common import CHUNK, _Plain
+from .gradients import full_gradient
+
+
+@dataclass
+class NoiseScale(_Plain):
+    """The gradient noise over ``n`` examples (see the module docstring).
+    ``trace_covariance`` is tr Σ, ``gradient_norm_squared`` |G|², ``mean_example_norm_squared``
+    (1/n) Σₓ |gₓ|²; ``b_simple`` = tr Σ / |G|² (infinite when G = 0)."""
+
+    n: int
+    cost: float
+    gradient_norm_squared: float
+    mean_example_norm_squared: float
+    trace_covariance: float
+    b_simple: float
+    seconds: float
+    dtype: str
+
+    def relative_error(self, batch_size: int) -> float:
+        """The root-mean-square relative error |ĝ − G| / |G| of a mini-batch of this size
+        drawn without replacement: √((n − B)/(B (n − 1)) · B_simple)."""
+        B = int(batch_size)
+        if not 1 <= B <= self.n:
+            raise NudgeError(f"batch size {B} is not possible with {self.n} examples")
+        if self.n == 1:
+            return 0.0
+        return math.sqrt((self.n - B) / (B * (self.n - 1)) * self.b_simple)
+
+    def explanation(self) -> str:
+        """What B_simple says, in words."""
+        b = self.b_simple
+        if not math.isfinite(b):
+            return ("the gradient over these examples is exactly 0: every mini-batch is pure "
+                    "noise, and there is no noise scale")
+        if b < 1:
+            return (f"B_simple = {b:.3g} is below 1: the examples' own gradients mostly agree "
+                    "with the average, so even a single example points nearly the right way; "
+                    "bigger batches hardly make a step better, only more expensive")
+        return (f"B_simple = {b:,.0f}: a mini-batch of B random examples has a gradient error "
+                f"about sqrt(B_simple/B) times the gradient itself (1x at B = {b:,.0f}). "
+                f"Mini-batches much smaller than {b:,.0f} mostly follow noise: each step is "
+                "cheap but many more are needed (they waste steps). Much larger ones estimate "
+                "the gradient better than a step needs: the steps barely improve (they waste "
+                "examples). McCandlish et al. (2018) found the best batch size near B_simple")
+
+
+def noise_scale(net: Network, X: Any, y: Any, chunk: int = CHUNK,
+                dtype: Any = None) -> NoiseScale:
+    """B_simple, tr Σ and |G|² over all rows of ``X`` (uint8 or floats), exactly, in one
+    pass of vectorised backpropagation (products in ``dtype``, default the network's;
+    sums in float64).  The cost is the average cost without weight decay."""
+    n = len(X)
+    if n < 2:
+        raise NudgeError(f"the noise scale needs at least 2 examples, got {n}")
+    g = full_gradient(net, X, y, chunk=chunk, dtype=dtype)
+    flat = g.flat()
+    G2 = float(flat @ flat)
+    trace = max(0.0, g.mean_example_norm_sq - G2)
+    b = trace / G2 if G2 > 0 else math.inf
+    return NoiseScale(n, g.cost, G2, g.mean_example_norm_sq, trace, b, g.seconds, g.dtype)
+
+
+# --------------------------------------------------------------------------- during training
+@dataclass
+class TrackedNoise(_Plain):
+    """The noise scale after one epoch of training (epoch 0: before the first step)."""
+
+    epoch: int
+    cost: float
+    b_simple: float
+    trace_covariance: float
+    gradient_norm_squared: float
+    seconds: float
+
+
+class NoiseTracker:
+    """An epoch callback for :func:`nudge.train.train` that records the noise scale over
+    the given examples after every epoch: ``train(..., callback=tracker)``; call
+    :meth:`start` before training for epoch 0.  ``records`` holds :class:`TrackedNoise`."""
+
+    def __init__(self, X: Any, y: Any) -> None:
+        if len(X) < 2:
+            raise NudgeError(f"the noise scale needs at least 2 examples, got {len(X)}")
+        self.X, self.y = X, np.asarray(y)
+        self.records: list[TrackedNoise] = []
+
+    def _record(self, epoch: int, net: Network) -> TrackedNoise:
+        ns = noise_scale(net, self.X, self.y)
+        rec = TrackedNoise(epoch, ns.cost, ns.b_simple, ns.trace_covariance,
+                           ns.gradient_norm_squared, ns.seconds)
+        self.records.append(rec)
+        return rec
+
+    def start(self, net: Network) -> TrackedNoise:
+        """Record epoch 0 (the network before training)."""
+        return self._record(0, net)
+
+    def __call__(self, record: Any, net: Network) -> None:
+        self._record(int(record.epoch), net)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.records]
+
+
+# --------------------------------------------------------------------------- critical batch
+@dataclass
+class CriticalBatch(_Plain):
+    """The fit of McCandlish et al.'s trade-off (S/S_min − 1)(E/E_min − 1) = 1 to the steps S
+    and examples E = B S that batch sizes B needed to reach one cost: S = S_min (1 + B_crit/B),
+    E = E_min (1 + B/B_crit), with B_crit = E_min / S_min.  ``rms_log_error`` is the root mean
+    square of ln S − ln S_fit."""
+
+    b_crit: float
+    s_min: float
+    e_min: float
+    rms_log_error: float
+    batch_sizes: list[int]
+    steps: list[float]
+
+
+def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float]) -> CriticalBatch:
+    """Least squares on ln S = ln S_min + ln(1 + B_crit/B) over the measured (B, S) pairs:
+    for each B_crit the best ln S_min is the mean residual, so only B_crit is searched
+    (on a fine logarithmic grid, then refined)."""
+    B = np.asarray(batch_sizes, dtype=float)
+    S = np.asarray(steps, dtype=float)
+    if B.shape != S.shape or B.ndim != 1 or len(B) < 3:
+        raise NudgeError("fitting the critical batch size needs at least 3 batch sizes, each "
+                         "with its number of steps")
+    if np.any(B <= 0) or np.any(S <= 0) or not np.all(np.isfinite(S)):
+        raise NudgeError("batch sizes and steps must be positive and finite")
+    logS = np.log(S)
+
+    def loss(log_bc: float) -> tuple[float, float]:
+        r = logS - np.log1p(np.exp(log_bc) / B)
+        log_smin = float(r.mean())
+        return float(np.mean((r - log_smin) ** 2)), log_smin
+
+    grid = np.linspace(math.log(B.min()) - 5, math.log(B.max()) + 5, 801)
+    best = grid[int(np.argmin([loss(g)[0] for g in grid]))]
+    step = grid[1] - grid[0]
+    lo, hi = best - step, best + step
+    for _ in range(60):                      # golden-section refinement
+        m1, m2 = lo + 0.382 * (hi - lo), lo + 0.618 * (hi - lo)
+        if loss(m1)[0] < loss(m2)[0]:
+            hi = m2
+        else:
+            lo = m1
+    log_bc = (lo + hi) / 2
+    err, log_smin = loss(log_bc)
+    b_crit, s_min = math.exp(log_bc), math.exp(log_smin)
+    return CriticalBatch(b_crit, s_min, s_min * b_crit, math.sqrt(err),
+                         [int(b) for b in B], [float(s) for s in S])
