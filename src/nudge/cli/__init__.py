@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import NudgeError
-from . import core, insight, serve, sweep
+from . import core, curvature, insight, minima, serve, sweep
 
-COMMAND_MODULES = [core, insight, serve, sweep]
+COMMAND_MODULES = [core, insight, minima, curvature, serve, sweep]
 
 
 class _Parser(argparse.ArgumentParser):

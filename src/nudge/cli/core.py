@@ -98,6 +98,12 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="model.safetensors", metavar="MODEL",
                    help="where to save the model (default: %(default)s)")
     p.add_argument("--plot", metavar="FILE.png", help="save cost and accuracy per epoch")
+    p.add_argument("--track", choices=["noise"],
+                   help="record after every epoch (and before the first): noise = the gradient "
+                        "noise scale B_simple over the training images (see nudge noise), in "
+                        "the model's history and --json")
+    p.add_argument("--track-plot", metavar="FILE.png",
+                   help="with --track noise: save B_simple per epoch and against the cost")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_option(p)
     p.set_defaults(func=cmd_train)
@@ -140,6 +146,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                          "in .png")
     if args.plot:
         check_writable(args.plot)
+    if args.track_plot:
+        if not args.track:
+            raise NudgeError("--track-plot needs --track noise: there is nothing to plot")
+        if not args.track_plot.lower().endswith(".png"):
+            raise NudgeError(f"--track-plot {args.track_plot}: figures are saved as PNG; give "
+                             "a name ending in .png")
+        check_writable(args.track_plot)
     data = load_data(args.dataset, args.data_dir)
     if args.dataset in (None, "auto") and data.name == "digits":
         trained_on = model_dataset(out)
@@ -173,10 +186,16 @@ def cmd_train(args: argparse.Namespace) -> int:
               + (f" ({schedule} to {min_eta:g})" if schedule != "constant" else "")
               + f", {args.optimizer}, seed {seed}",
               file=sys.stderr)
+    tracker = None
+    if args.track == "noise":                  # the insight layer's epoch callback
+        from ..insight import NoiseTracker
+
+        tracker = NoiseTracker(data.X_train, data.y_train)
+        tracker.start(net)
     try:
         history = train(net, data.X_train, data.y_train, **setup.train_options(),
                         test_data=data.test_data, seed=seed, progress=progress,
-                        engine=args.engine, threads=args.threads)
+                        engine=args.engine, threads=args.threads, callback=tracker)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
     last = history.last
@@ -193,6 +212,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         "history": history.to_dict()["epochs"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if tracker is not None:                    # each epoch's row gets its noise scale
+        tracked = {r.epoch: r.to_dict() for r in tracker.records}
+        for row in metadata["history"]:
+            row["noise_scale"] = tracked.get(row["epoch"])
+        metadata["tracked"] = {"noise": tracker.to_dict()}
     saved, problem = save_model(net, out, metadata)
     plotted = False
     if args.plot:
@@ -202,6 +226,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             plot_history(history, args.plot,
                          title=f"{'-'.join(map(str, sizes))} on {data.name}")
             plotted = True
+        except NudgeError as e:
+            problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
+    if tracker is not None and args.track_plot:
+        from ..insight.curvature_plots import plot_noise_tracking
+
+        try:
+            plot_noise_tracking(tracker.records, args.track_plot)
         except NudgeError as e:
             problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
     # exit status: 1 if something was not saved where asked, else 130 after Ctrl-C
@@ -216,7 +247,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
             "seed": seed,
             "stopped": history.stopped, "settings": history.settings,
-            "history": history.to_dict()["epochs"], "error": problem,
+            "history": metadata["history"], "tracked": metadata.get("tracked"),
+            "track_plot_path": args.track_plot if tracker is not None and not problem
+            else None, "error": problem,
         })
         if problem:
             raise NudgeError(problem)
@@ -236,6 +269,13 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"images, {history.train_seconds:.1f}s of training)")
     if plotted:
         print(f"plot  {args.plot}")
+    if tracker is not None:
+        first, end = tracker.records[0], tracker.records[-1]
+        print(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
+              f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); every epoch's "
+              "value is saved with the model (nudge info --json: 'tracked')")
+        if args.track_plot and not problem:
+            print(f"plot  {args.track_plot}")
     if problem:
         raise NudgeError(problem)
     return status

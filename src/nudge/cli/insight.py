@@ -1,5 +1,7 @@
-"""``nudge sensitivity``, ``nudges``, ``average``, ``descent`` and ``landscape``: the gradient,
-made visible (the library is :mod:`nudge.insight`, the figures :mod:`nudge.insight.plots`)."""
+"""``nudge sensitivity``, ``nudges``, ``average`` and ``descent``: the gradient, made visible
+(the library is :mod:`nudge.insight`, the figures :mod:`nudge.insight.plots`).  ``landscape``
+and ``interpolate`` are in :mod:`nudge.cli.minima`; ``noise``, ``curvature`` and
+``stability`` in :mod:`nudge.cli.curvature`."""
 
 from __future__ import annotations
 
@@ -187,24 +189,6 @@ def register(sub: Any) -> None:
                         "contours")
     add_json_option(p)
     p.set_defaults(func=cmd_descent)
-
-    # ------------------------------------------------------------------ landscape
-    p = sub.add_parser(
-        "landscape", help="the cost along the gradient, a random direction, and a plane",
-        description="Slices of the cost through a model's parameters: along the downhill "
-                    "direction -grad C, along a random direction, and on the plane they span.")
-    add_model_argument(p)
-    add_data_options(p, default=None)
-    p.add_argument("--examples", type=positive_int, default=2000, metavar="N",
-                   help="the cost is over the first N training examples (default 2000)")
-    p.add_argument("--span", type=positive_float, default=3.0,
-                   help="how far to go each way, as a distance in parameter space (default 3)")
-    p.add_argument("--points", type=positive_int, default=41, help="points per line (41)")
-    p.add_argument("--grid", type=positive_int, default=21, help="grid points per side (21)")
-    p.add_argument("--seed", type=int, default=0, help="the random direction (default 0)")
-    _add_plot(p, "the 1-D slices and the 2-D contours")
-    add_json_option(p)
-    p.set_defaults(func=cmd_landscape)
 
 
 # ====================================================================== sensitivity
@@ -413,36 +397,4 @@ def cmd_descent(args: argparse.Namespace) -> int:
     for path in (args.plot, args.paths_plot):
         if path:
             print(f"plot  {path}")
-    return 0
-
-
-# ====================================================================== landscape
-def cmd_landscape(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = _examples(data, "train", args.examples)
-    land = ins.landscape(net, X, y, args.span, args.points, args.grid, args.seed)
-    if args.plot:
-        from ..insight.plots import plot_landscape
-
-        plot_landscape(land, args.plot)
-    if args.json:
-        print_json({"model": args.model, "dataset": data.name, **land.to_dict(),
-                    "plot_path": args.plot})
-        return 0
-    print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples "
-          f"C = {land.cost:.6f}, |grad C| = {land.gradient_norm:.4e}")
-    print(f"slope at the model along -grad C: measured {land.slope_downhill:+.4e}, "
-          f"theory -|grad C| = {-land.gradient_norm:+.4e}")
-    print(f"lowest cost along -grad C within +-{args.span:g}: {land.best_cost:.6f} at distance "
-          f"{land.best_offset:+.3f}")
-    idx = np.linspace(0, len(land.offsets) - 1, min(len(land.offsets), 11)).round().astype(int)
-    print(table(["distance t", "cost along -grad C", "cost along random"],
-                [[f"{land.offsets[i]:+.2f}", f"{land.cost_downhill[i]:.5f}",
-                  f"{land.cost_random[i]:.5f}"] for i in idx]))
-    print(f"2-D plane: cost from {land.plane_costs.min():.4f} to {land.plane_costs.max():.4f} "
-          f"on a {args.grid}x{args.grid} grid")
-    if args.plot:
-        print(f"plot  {args.plot}")
     return 0

@@ -1,0 +1,241 @@
+"""``nudge noise``, ``curvature`` and ``stability``: how good a mini-batch is, how steep the
+valley is, and what that means for the learning rate (the library: :mod:`nudge.insight`,
+the figures :mod:`nudge.insight.curvature_plots`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from .. import insight as ins
+from ..errors import NudgeError
+from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
+from ..insight.stability import MAX_STABILITY_STEPS
+from ..network import Network
+from .common import (
+    add_data_options,
+    add_json_option,
+    add_model_argument,
+    bounded_int,
+    data_for_model,
+    layer_sizes,
+    load_data,
+    load_model,
+    positive_int,
+    print_json,
+    seed_type,
+    table,
+)
+from .insight import _add_plot, _add_split, _check_plot, _examples, _float_list
+
+
+def register(sub: Any) -> None:
+    # ------------------------------------------------------------------ noise
+    p = sub.add_parser(
+        "noise", help="the gradient noise scale: which batch sizes waste steps or examples",
+        description="The simple gradient noise scale B_simple = tr(Sigma) / |G|^2 of a model "
+                    "over a set of examples (McCandlish et al. 2018): G is the gradient of the "
+                    "average cost (no weight decay), Sigma the covariance of the examples' own "
+                    "gradients. Exact, from the per-example backpropagation, without forming "
+                    "any example's gradient.")
+    add_model_argument(p)
+    add_data_options(p, default=None)
+    _add_split(p)
+    p.add_argument("--examples", type=positive_int, metavar="N",
+                   help="use only the first N examples (default: all)")
+    _add_plot(p, "a mini-batch's gradient error and the predicted steps and examples against B")
+    add_json_option(p)
+    p.set_defaults(func=cmd_noise)
+
+    # ------------------------------------------------------------------ curvature
+    p = sub.add_parser(
+        "curvature", help="the Hessian's largest and smallest eigenvalues, and 2/lambda_max",
+        description="Eigenvalues of the Hessian of the average cost (no weight decay) over a set "
+                    "of examples, by Lanczos iteration on exact Hessian-vector products "
+                    "(backpropagation differentiated: Pearlmutter's R-operator): the largest "
+                    "(the sharpness; full-batch gradient descent is stable for learning rates "
+                    "below 2/lambda_max), the smallest (negative ones: the cost curves down, "
+                    "not a minimum), and Hutchinson's estimate of the trace.")
+    add_model_argument(p)
+    add_data_options(p, default=None)
+    _add_split(p)
+    p.add_argument("--examples", type=positive_int, metavar="N",
+                   help="use only the first N examples (default: all)")
+    p.add_argument("--top", type=bounded_int(1, MAX_EIGENVALUES),
+                   default=5, metavar="K", help="how many of the largest eigenvalues (default 5)")
+    p.add_argument("--smallest", type=bounded_int(0, MAX_EIGENVALUES),
+                   default=1, metavar="K",
+                   help="how many of the smallest eigenvalues (default 1; 0: none)")
+    p.add_argument("--hutchinson", type=bounded_int(0, MAX_HUTCHINSON),
+                   default=10, metavar="N",
+                   help="random vectors for Hutchinson's trace estimate (default 10; 0: none)")
+    p.add_argument("--tol", type=float, default=1e-4,
+                   help="relative tolerance of the largest eigenvalues (default 1e-4; the "
+                        "smallest are found to 1e-3 of lambda_max and checked by u^T H u)")
+    p.add_argument("--float64", action="store_true",
+                   help="Hessian products in float64 (default: the model's float32, about "
+                        "twice as fast)")
+    p.add_argument("--seed", type=seed_type, default=0,
+                   help="the random start and Hutchinson vectors (default 0)")
+    _add_plot(p, "the eigenvalues, and gradient descent on the sharpest parabola")
+    add_json_option(p)
+    p.set_defaults(func=cmd_curvature)
+
+    # ------------------------------------------------------------------ stability
+    p = sub.add_parser(
+        "stability", help="full-batch descent just under and over 2/lambda_max; the edge of "
+                          "stability",
+        description="Full-batch gradient descent from one start (a model, or a new network) at "
+                    "learning rates given as multiples of 2/lambda_max there (below 1: stable; "
+                    "above 1: steps along the sharpest direction overshoot and grow), the cost "
+                    "after every step and lambda_max every few steps (it rises towards 2/eta: "
+                    "the edge of stability, Cohen et al. 2021).")
+    p.add_argument("model", metavar="MODEL", nargs="?",
+                   help="start from this model (default: a new network, --sizes, --seed)")
+    add_data_options(p)
+    p.add_argument("--train-limit", type=positive_int, default=5000, metavar="N",
+                   help="full batch = the first N training images (default 5000)")
+    p.add_argument("--sizes", type=layer_sizes, metavar="N,N,...",
+                   help="layer sizes of the new network (default: inputs,16,16,10)")
+    p.add_argument("--seed", type=seed_type, default=0, help="the new network (default 0)")
+    p.add_argument("--factors", type=_float_list, default=[0.9, 1.1], metavar="F,...",
+                   help="learning rates as multiples of 2/lambda_max at the start "
+                        "(default 0.9,1.1)")
+    p.add_argument("--learning-rates", type=_float_list, metavar="ETA,...",
+                   help="learning rates instead of --factors")
+    p.add_argument("--steps", type=bounded_int(1, MAX_STABILITY_STEPS),
+                   default=100, help="full-batch steps per run (default 100)")
+    p.add_argument("--every", type=positive_int, default=5, metavar="K",
+                   help="measure lambda_max every K steps (default 5)")
+    _add_plot(p, "the cost per step and lambda_max along the runs, with 2/eta")
+    add_json_option(p)
+    p.set_defaults(func=cmd_stability)
+
+
+# ====================================================================== noise
+def cmd_noise(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = _examples(data, args.split, args.examples)
+    ns = ins.noise_scale(net, X, y)
+    sizes = sorted({b for b in (1, 10, 100, 1000, 10000, ns.n) if b <= ns.n})
+    if np.isfinite(ns.b_simple) and 1 <= ns.b_simple <= ns.n:
+        sizes = sorted(set(sizes) | {int(round(ns.b_simple))})
+    rows = [[f"{B:,}", f"{ns.relative_error(B):.3f}"] for B in sizes]
+    if args.plot:
+        from ..insight.curvature_plots import plot_noise
+
+        plot_noise(ns, args.plot)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, "split": args.split,
+                    **ns.to_dict(), "explanation": ns.explanation(),
+                    "relative_errors": {str(B): ns.relative_error(B) for B in sizes},
+                    "plot_path": args.plot})
+        return 0
+    print(f"{args.model}: gradient noise over {ns.n:,} {data.name} {args.split} examples in "
+          f"{ns.seconds:.2f} s ({ns.dtype}); cost C = {ns.cost:.6f} (no weight decay)")
+    print(table(["quantity", "value"], [
+        ["|G|^2, the squared length of the gradient G = grad C", f"{ns.gradient_norm_squared:.4e}"],
+        ["mean |g_x|^2, one example's own gradient", f"{ns.mean_example_norm_squared:.4e}"],
+        ["tr Sigma = mean |g_x|^2 - |G|^2, the spread", f"{ns.trace_covariance:.4e}"],
+        ["B_simple = tr Sigma / |G|^2", f"{ns.b_simple:,.2f}"],
+    ]))
+    print(f"\n{ns.explanation()}.")
+    print("\nhow far a random mini-batch's gradient is from G (root mean square of "
+          "|g_batch - G| / |G|)")
+    print(table(["batch size", "relative error"], rows))
+    if args.plot:
+        print(f"\nplot  {args.plot}")
+    return 0
+
+
+# ====================================================================== curvature
+def cmd_curvature(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    if not 0 < args.tol < 1:
+        raise NudgeError(f"--tol must be between 0 and 1, got {args.tol:g}")
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = _examples(data, args.split, args.examples)
+    cv = ins.curvature(net, X, y, k=args.top, smallest=args.smallest,
+                       hutchinson=args.hutchinson, seed=args.seed, tol=args.tol,
+                       dtype=np.float64 if args.float64 else None)
+    if args.plot:
+        from ..insight.curvature_plots import plot_curvature
+
+        plot_curvature(cv, args.plot)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, "split": args.split,
+                    **cv.to_dict(), "plot_path": args.plot})
+        return 0
+    print(f"{args.model}: Hessian of the cost (no weight decay) over {cv.n_examples:,} "
+          f"{data.name} {args.split} examples, {cv.n_parameters:,} parameters: "
+          f"{cv.products} exact Hessian-vector products ({cv.method}, {cv.dtype}) in "
+          f"{cv.seconds:.1f} s")
+    rows = [[f"largest {i + 1}", f"{v:+.5e}"] for i, v in enumerate(cv.largest)]
+    rows += [[f"smallest {i + 1}", f"{v:+.5e}  (u^T H u = {q:+.3e})"]
+             for i, (v, q) in enumerate(zip(cv.smallest, cv.smallest_rayleigh))]
+    print(table(["eigenvalue", "value"], rows))
+    if cv.trace_estimate is not None:
+        se = (f" +- {cv.trace_standard_error:.2g}" if cv.trace_standard_error is not None
+              else "")
+        print(f"trace of H (sum of all {cv.n_parameters:,} eigenvalues, Hutchinson, "
+              f"{cv.hutchinson_samples} vectors): {cv.trace_estimate:.4g}{se}")
+    if cv.max_stable_learning_rate is not None:
+        print(f"largest stable learning rate for full-batch gradient descent: 2/lambda_max = "
+              f"{cv.max_stable_learning_rate:.4g}")
+    print(f"\n{cv.summary}.")
+    if args.plot:
+        print(f"\nplot  {args.plot}")
+    return 0
+
+
+# ====================================================================== stability
+def cmd_stability(args: argparse.Namespace) -> int:
+    _check_plot(args.plot)
+    if args.model:
+        net0 = load_model(args.model)
+        data = data_for_model(net0, None if args.dataset == "auto" else args.dataset,
+                              args.data_dir)
+        start = args.model
+    else:
+        data = load_data(args.dataset, args.data_dir)
+        sizes = args.sizes or [data.n_inputs, 16, 16, len(data.classes)]
+        if sizes[0] != data.n_inputs or sizes[-1] != len(data.classes):
+            raise NudgeError(f"--sizes must start with {data.n_inputs} inputs and end with "
+                             f"{len(data.classes)} outputs for {data.name}")
+        net0 = Network(sizes, seed=args.seed)
+        start = f"a new {'-'.join(map(str, sizes))} network (seed {args.seed})"
+    X, y = data.X_train[:args.train_limit], data.y_train[:args.train_limit]
+    report = ins.stability(net0, X, y, factors=args.factors,
+                           learning_rates=args.learning_rates, steps=args.steps,
+                           every=args.every)
+    if args.plot:
+        from ..insight.curvature_plots import plot_stability
+
+        plot_stability([report], args.plot)
+    if args.json:
+        print_json({"start": start, "dataset": data.name, **report.to_dict(),
+                    "plot_path": args.plot})
+        return 0
+    print(f"full-batch gradient descent from {start} over {report.n_examples:,} {data.name} "
+          f"training examples: cost {report.initial_cost:.4f}, lambda_max "
+          f"{report.initial_sharpness:.4g}, so 2/lambda_max = "
+          f"{report.max_stable_learning_rate:.4g} ({report.seconds:.1f} s)")
+    print(table(["eta", "x 2/lambda_max", "2/eta", "final cost", "highest cost",
+                 "lambda_max: start", "highest", "end", "parameters"],
+                [[f"{r.learning_rate:.4g}", f"{r.factor:.2f}", f"{r.threshold:.4g}",
+                  f"{r.costs[-1]:.4f}", f"{max(r.costs):.4f}", f"{r.sharpness[0]:.4g}",
+                  f"{max(r.sharpness):.4g}", f"{r.sharpness[-1]:.4g}",
+                  "overflowed" if r.diverged_at is not None else "finite"]
+                 for r in report.runs]))
+    print("\nbelow 2/lambda_max each step shrinks the error along the sharpest direction; "
+          "above it the steps overshoot and grow until the network moves somewhere flatter "
+          "(or blows up); along the way lambda_max tends to rise towards 2/eta and hover there "
+          "(the edge of stability)")
+    if args.plot:
+        print(f"plot  {args.plot}")
+    return 0
