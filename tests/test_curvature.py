@@ -1,0 +1,257 @@
+"""The Hessian-vector product (R-operator) against PyTorch's Hessian and finite differences of
+the gradient; eigenvalues by Lanczos against a dense eigendecomposition; Hutchinson's trace;
+full-batch descent around 2/λ_max; ``nudge curvature`` and ``nudge stability``."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch_reference as ref
+
+from nudge import insight as ins
+from nudge.cli import main
+from nudge.errors import NudgeError
+from nudge.insight.hessian import activation_second
+from nudge.modelfile import save
+from nudge.network import Network
+
+
+def _net(arch, seed=0):
+    return Network(seed=seed, dtype=np.float64, **arch)
+
+
+# --------------------------------------------------------------------------- H v
+@pytest.mark.parametrize("arch", ref.ARCHS)
+def test_hessian_equals_pytorch_autograd_hessian(arch):
+    torch = pytest.importorskip("torch")
+    net = _net(arch, seed=1)
+    X, y = ref.data(25, arch["sizes"][0], arch["sizes"][-1])
+    theta = torch.tensor(ins.get_parameters(net))
+    H_torch = torch.autograd.functional.hessian(
+        lambda t: ref.cost(torch, net, t, X, y), theta).numpy()
+    H = ins.hessian_matrix(net, X, y)
+    scale = np.abs(H_torch).max()
+    np.testing.assert_allclose(H, H_torch, rtol=0, atol=1e-12 * scale)
+    v = np.random.default_rng(0).standard_normal(net.n_parameters)
+    np.testing.assert_allclose(ins.hessian_vector_product(net, X, y, v), H_torch @ v,
+                               rtol=1e-10, atol=1e-12 * scale * np.abs(v).sum())
+
+
+@pytest.mark.parametrize("arch", [dict(sizes=[64, 16, 16, 10]), *ref.ARCHS[1:]])
+def test_hessian_vector_product_is_the_derivative_of_the_gradient(arch, digits):
+    """(∇C(θ + εv) − ∇C(θ − εv)) / 2ε → H v with an error of order ε²."""
+    sizes = [64, *arch["sizes"][1:-1], 10]
+    net = _net({**arch, "sizes": sizes}, seed=2)
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    v = np.random.default_rng(1).standard_normal(net.n_parameters)
+    Hv = ins.hessian_vector_product(net, X, y, v, chunk=128)
+    theta = ins.get_parameters(net)
+    errors = []
+    for eps in (1e-3, 5e-4):
+        grads = []
+        for sign in (1, -1):
+            ins.set_parameters(net, theta + sign * eps * v)
+            grads.append(ins.full_gradient(net, X, y).flat())
+        ins.set_parameters(net, theta)
+        fd = (grads[0] - grads[1]) / (2 * eps)
+        errors.append(np.linalg.norm(fd - Hv) / np.linalg.norm(Hv))
+    assert errors[0] < 1e-4
+    if arch.get("activation") != "relu":           # ReLU's kinks spoil the ε² law
+        assert errors[0] / errors[1] == pytest.approx(4, rel=0.2)
+
+
+def test_chunks_and_float32_do_not_change_the_product(digits):
+    net = _net(dict(sizes=[64, 16, 16, 10]), seed=3)
+    X, y = digits.X_train[:500], digits.y_train[:500]
+    v = np.random.default_rng(2).standard_normal(net.n_parameters)
+    whole = ins.hessian_vector_product(net, X, y, v)
+    np.testing.assert_allclose(ins.hessian_vector_product(net, X, y, v, chunk=7), whole,
+                               rtol=1e-11, atol=1e-14 * np.abs(whole).max())
+    f32 = ins.hessian_vector_product(net.astype(np.float32), X, y, v, dtype=np.float32)
+    assert np.linalg.norm(f32 - whole) < 1e-5 * np.linalg.norm(whole)
+    H = ins.HessianOperator(net, X, y)
+    np.testing.assert_allclose(H @ v, whole, rtol=1e-13)
+    assert (H @ np.stack([v, 2 * v], axis=1)).shape == (net.n_parameters, 2)
+    assert H.products == 3
+
+
+def test_activation_second_derivatives_by_finite_differences():
+    z = np.linspace(-3, 3, 13)
+    h = 1e-5
+    from nudge.network import activate, activation_prime
+
+    for kind in ("sigmoid", "tanh"):
+        d = (activation_prime(kind, z + h, activate(kind, z + h))
+             - activation_prime(kind, z - h, activate(kind, z - h))) / (2 * h)
+        np.testing.assert_allclose(activation_second(kind, activate(kind, z)), d, atol=1e-8)
+    assert not activation_second("relu", np.maximum(z, 0)).any()
+
+
+def test_product_refuses_bad_vectors_and_sizes(digits):
+    net = _net(dict(sizes=[64, 10]))
+    with pytest.raises(NudgeError, match="650 values"):
+        ins.hessian_vector_product(net, digits.X_train[:10], digits.y_train[:10], np.ones(3))
+    with pytest.raises(NudgeError, match="no examples"):
+        ins.hessian_vector_product(net, digits.X_train[:0], digits.y_train[:0],
+                                   np.ones(net.n_parameters))
+    with pytest.raises(NudgeError, match="too big"):
+        ins.hessian_matrix(_net(dict(sizes=[64, 64, 10])), digits.X_train[:10],
+                           digits.y_train[:10])
+
+
+# --------------------------------------------------------------------------- eigenvalues
+def test_lanczos_eigenvalues_equal_the_dense_eigendecomposition(digits):
+    net = _net(dict(sizes=[64, 6, 10]), seed=4)           # 460 parameters
+    X, y = digits.X_train[:400], digits.y_train[:400]
+    H = ins.hessian_matrix(net, X, y)
+    dense = np.linalg.eigvalsh(H)
+    cv = ins.curvature(net, X, y, k=4, smallest=2, hutchinson=0, method="lanczos",
+                       tol=1e-10, tol_smallest=1e-10)
+    np.testing.assert_allclose(cv.largest, dense[::-1][:4], rtol=1e-7)
+    np.testing.assert_allclose(cv.smallest, dense[:2], rtol=0, atol=1e-8 * dense[-1])
+    np.testing.assert_allclose(cv.smallest_rayleigh, dense[:2], rtol=0, atol=1e-8 * dense[-1])
+    assert cv.negative_curvature == (dense[0] < -1e-6 * dense[-1])
+    assert cv.max_stable_learning_rate == pytest.approx(2 / dense[-1], rel=1e-7)
+    assert cv.top_vectors.shape == (4, net.n_parameters)
+    for lam, u in zip(cv.largest, cv.top_vectors):
+        np.testing.assert_allclose(H @ u, lam * u, atol=1e-6 * dense[-1])
+    d = cv.to_dict()
+    assert "top_vectors" not in d
+    json.dumps(d)
+    tiny = _net(ref.ARCHS[0], seed=1)                      # 66 parameters: "auto" is dense
+    Xt, yt = ref.data(30, 6, 3)
+    small = ins.curvature(tiny, Xt, yt, k=3, smallest=2, hutchinson=0)
+    exact = np.linalg.eigvalsh(ins.hessian_matrix(tiny, Xt, yt))
+    assert small.method == "dense" and small.products == tiny.n_parameters + 2
+    np.testing.assert_allclose(small.largest, exact[::-1][:3], rtol=1e-12)
+    np.testing.assert_allclose(small.smallest, exact[:2], rtol=1e-10, atol=1e-15)
+
+
+def test_hutchinson_is_the_mean_of_v_h_v_and_near_the_trace(digits):
+    net = _net(dict(sizes=[64, 5, 10]), seed=5)
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    Hd = ins.hessian_matrix(net, X, y)
+    H = ins.HessianOperator(net, X, y)
+    est, se = ins.hutchinson_trace(H, 200, seed=3)
+    rng = np.random.default_rng(3 + 2)                     # the same ±1 vectors
+    vs = [rng.integers(0, 2, net.n_parameters) * 2.0 - 1 for _ in range(200)]
+    q = [v @ Hd @ v for v in vs]
+    assert est == pytest.approx(np.mean(q), rel=1e-10)
+    assert se == pytest.approx(np.std(q, ddof=1) / math.sqrt(200), rel=1e-8)
+    assert abs(est - np.trace(Hd)) < 4 * se
+
+
+def test_curvature_defaults_on_a_digits_model(digits):
+    net = Network([64, 16, 16, 10], seed=6)
+    net.fit(digits.X_train, digits.y_train, epochs=3, batch_size=10, learning_rate=3.0,
+            seed=6, monitor_train_cost=False)
+    cv = ins.curvature(net, digits.X_train, digits.y_train)
+    assert cv.method == "lanczos" and cv.dtype == "float32"
+    assert len(cv.largest) == 5 and len(cv.smallest) == 1
+    assert cv.largest == sorted(cv.largest, reverse=True)
+    assert cv.smallest[0] <= cv.largest[-1]
+    assert cv.smallest_rayleigh[0] == pytest.approx(cv.smallest[0], rel=1e-2,
+                                                    abs=1e-4 * cv.largest[0])
+    c64 = ins.curvature(net, digits.X_train, digits.y_train, k=2, smallest=0, hutchinson=0,
+                        dtype=np.float64)
+    np.testing.assert_allclose(c64.largest, cv.largest[:2], rtol=1e-4)
+    assert "2/lambda_max" in cv.summary and cv.trace_estimate > 0
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(k=0), "at least 1"), (dict(k=2000), "too many"), (dict(smallest=-1), "at least 0"),
+    (dict(hutchinson=10**6), "at most"), (dict(method="qr"), "unknown method"),
+    (dict(tol=0.0), "between 0 and 1"), (dict(k=1.5), "whole number"),
+])
+def test_curvature_refuses_bad_requests(digits, kw, words):
+    net = Network([64, 10], seed=0)
+    with pytest.raises(NudgeError, match=words):
+        ins.curvature(net, digits.X_train[:50], digits.y_train[:50], **kw)
+
+
+# --------------------------------------------------------------------------- stability
+@pytest.fixture(scope="module")
+def trained(digits):
+    net = Network([64, 16, 10], seed=1)
+    net.fit(digits.X_train, digits.y_train, epochs=5, batch_size=10, learning_rate=3.0, seed=1,
+            monitor_train_cost=False)
+    return net
+
+
+def test_descent_below_2_over_lambda_is_steady_and_above_it_overshoots(digits, trained):
+    X, y = digits.X_train[:500], digits.y_train[:500]
+    report = ins.stability(trained, X, y, factors=[0.5, 3.0], steps=25, every=5)
+    lam0 = ins.curvature(trained, X, y, k=1, smallest=0, hutchinson=0).largest[0]
+    assert report.initial_sharpness == pytest.approx(lam0, rel=1e-3)
+    steady, wild = report.runs
+    assert steady.learning_rate == pytest.approx(0.5 * 2 / report.initial_sharpness)
+    assert steady.steps == list(range(26)) and steady.sharpness_steps == [0, 5, 10, 15, 20, 25]
+    assert steady.costs[0] == wild.costs[0] == pytest.approx(report.initial_cost)
+    assert np.all(np.diff(steady.costs) < 0)               # every step downhill
+    assert max(wild.costs) > wild.costs[0]                 # overshoots: the cost rises
+    assert wild.threshold == pytest.approx(2 / wild.learning_rate)
+    json.dumps(report.to_dict())
+
+
+def test_stability_refuses_bad_settings(digits, trained):
+    X, y = digits.X_train[:100], digits.y_train[:100]
+    for kw in (dict(steps=0), dict(every=0), dict(factors=[]), dict(factors=[-1.0]),
+               dict(learning_rates=[math.nan])):
+        with pytest.raises(NudgeError):
+            ins.stability(trained, X, y, **kw)
+
+
+# --------------------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory, trained):
+    path = tmp_path_factory.mktemp("m") / "digits.safetensors"
+    save(trained, path, dataset="digits")
+    return str(path)
+
+
+def test_cli_curvature(capsys, digits_model, tmp_path):
+    png = tmp_path / "c.png"
+    assert main(["curvature", digits_model, "--top", "3", "--hutchinson", "3", "--plot",
+                 str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "largest 3" in out and "smallest 1" in out and "2/lambda_max" in out
+    assert png.stat().st_size > 1000
+    assert main(["curvature", digits_model, "--json", "--top", "2", "--smallest", "0",
+                 "--hutchinson", "0", "--examples", "300", "--float64"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["largest"]) == 2 and data["smallest"] == [] and data["dtype"] == "float64"
+    assert data["n_examples"] == 300 and data["trace_estimate"] is None
+
+
+def test_cli_stability(capsys, digits_model, tmp_path):
+    png = tmp_path / "s.png"
+    assert main(["stability", digits_model, "--train-limit", "300", "--steps", "6",
+                 "--every", "3", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "2/lambda_max" in out and "edge of stability" in out and png.is_file()
+    assert main(["stability", "--dataset", "digits", "--train-limit", "200", "--steps", "4",
+                 "--learning-rates", "1,2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["learning_rate"] for r in data["runs"]] == [1.0, 2.0]
+    assert data["start"].startswith("a new 64-16-16-10 network")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["curvature", "{m}", "--top", "700"], None),
+    (["curvature", "{m}", "--tol", "2"], "between 0 and 1"),
+    (["stability", "--dataset", "digits", "--sizes", "64,3,9"], "outputs"),
+    (["curvature", "/nonexistent.safetensors"], "no such model file"),
+])
+def test_cli_curvature_errors(capsys, digits_model, argv, words):
+    argv = [a.replace("{m}", digits_model) for a in argv]
+    if words is None:                                      # argparse range check: exit 2
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+        return
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
