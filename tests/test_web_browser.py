@@ -141,10 +141,15 @@ def page(request, browser, fresh, shots):
     assert pg.problems == [], pg.problems
 
 
+PHONE_SHOTS = {"draw", "inside", "learn-running", "mistakes"}     # the docs show these
+
+
 def snap(page, name, full=False):
     """A screenshot, stored as a 256-colour PNG so the committed pictures stay small."""
     from PIL import Image
 
+    if page.size == "phone" and name not in PHONE_SHOTS and page.shots == SHOTS:
+        return
     path = page.shots / f"{name}{'-phone' if page.size == 'phone' else ''}.png"
     page.screenshot(path=str(path), full_page=full)
     with Image.open(path) as img:
@@ -291,8 +296,12 @@ def test_watch_it_learn_slowly_step_and_finish(page):
     # one mini-batch at a time: pause, then exactly batch-size examples per press
     page.click("#t-step")
     page.wait_for_function("document.getElementById('s-state').textContent === 'paused'")
-    page.wait_for_timeout(400)
-    seen = int(text(page, "#s-seen").replace(",", ""))
+    seen, same_since = -1, time.time()
+    while time.time() - same_since < 0.6:               # until the paused run stops moving
+        now = int(text(page, "#s-seen").replace(",", ""))
+        if now != seen:
+            seen, same_since = now, time.time()
+        page.wait_for_timeout(100)
     page.click("#t-step")
     page.wait_for_function(f"document.getElementById('s-seen').textContent.replace(',', '') "
                            f"=== '{seen + 10}'")

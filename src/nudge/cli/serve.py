@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from typing import Any
 
@@ -24,7 +25,12 @@ def register(sub: Any) -> None:
                    help="address to listen on (default: %(default)s; any other needs "
                         "--allow-remote)")
     p.add_argument("--allow-remote", action="store_true",
-                   help="allow --host to be an address other computers can reach")
+                   help="allow --host to be an address other computers can reach (they then "
+                        "need the token printed at start)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a host name (or address) other computers use to reach the page, as "
+                        "in their address bar; repeatable (with --allow-remote; the default "
+                        "allows --host itself and the loopback names)")
     p.add_argument("--save-dir", metavar="FOLDER",
                    help="folder where the page may save models it trained (default: saving "
                         "is off)")
@@ -46,6 +52,27 @@ def check_host(host: str, allow_remote: bool) -> bool:
     return False
 
 
+WILDCARDS = ("0.0.0.0", "::", "")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def allowed_hosts(host: str, extra: list[str]) -> list[str]:
+    """The Host headers the server answers (against DNS rebinding): the loopback names,
+    ``host`` unless it is a wildcard address, and the ``--allowed-host`` names."""
+    names = [*LOOPBACK_NAMES]
+    for name in ([] if host in WILDCARDS else [host]) + list(extra):
+        name = name.strip().lower()
+        if not name or "/" in name or " " in name or name == "*":
+            raise NudgeError(f"--allowed-host {name!r}: give a host name or address as it "
+                             "appears in the address bar, e.g. --allowed-host mybox.local")
+        names.append(f"[{name}]" if ":" in name and not name.startswith("[") else name)
+    if len(names) == len(LOOPBACK_NAMES):
+        raise NudgeError(f"--host {host} listens on every address: name the ones other "
+                         "computers use with --allowed-host NAME (e.g. this computer's name "
+                         "or address)")
+    return names
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise NudgeError(f"--port {args.port}: choose a port from 1 to 65535")
@@ -57,15 +84,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as e:  # pragma: no cover - both are dependencies
         raise NudgeError(f"the web page needs starlette and uvicorn ({e}); "
                          "pip install starlette uvicorn") from None
-    app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
-                     data_dir=args.data_dir, allowed_hosts=None if local else ["*"])
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{'127.0.0.1' if local else shown}:{args.port}/"
+    hosts, token = None, None
     if not local:
-        print(f"warning: listening on {args.host}: anyone who can reach this computer on port "
-              f"{args.port} can use the page, start training and (with --save-dir) save "
-              "models", file=sys.stderr)
-    print(f"nudge: serving the page at {url}  (Ctrl-C to stop)", flush=True)
+        hosts = allowed_hosts(args.host, args.allowed_host)
+        token = secrets.token_urlsafe(18)
+    elif args.allowed_host:
+        raise NudgeError("--allowed-host needs --allow-remote (and a --host other computers "
+                         "can reach)")
+    app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
+                     data_dir=args.data_dir, allowed_hosts=hosts, token=token)
+    if local:
+        print(f"nudge: serving the page at http://127.0.0.1:{args.port}/  (Ctrl-C to stop)",
+              flush=True)
+    else:
+        names = [h for h in hosts if h not in LOOPBACK_NAMES] or ["THIS-COMPUTER"]
+        print(f"warning: listening on {args.host}: other computers that reach it as "
+              f"{', '.join(names)} can use the page with the token below (start training, and "
+              "with --save-dir save models)", file=sys.stderr)
+        for name in names:
+            shown = f"[{name}]" if ":" in name else name
+            print(f"nudge: serving the page at http://{shown}:{args.port}/?token={token}  "
+                  "(Ctrl-C to stop)", flush=True)
     # the page's live stream never ends by itself: give open streams 2 s at Ctrl-C, then
     # close them (the page reconnects to the next server by itself)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",

@@ -35,8 +35,9 @@ def pack_weights_u8(W: np.ndarray) -> dict[str, Any]:
             "b64": base64.b64encode(q.tobytes()).decode("ascii")}
 
 
-def finite(x: float | None) -> float | None:
-    if x is None:
+def finite(x: Any) -> float | None:
+    """A finite number, or None for anything else (metadata is shown, never trusted)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         return None
     x = float(x)
     return x if math.isfinite(x) else None
@@ -67,8 +68,9 @@ def model_payload(net: Network) -> dict[str, Any]:
         "sizes": list(net.sizes), "activation": net.activation, "output": net.output,
         "cost": net.cost_function, "n_parameters": net.n_parameters,
         "image_side": image_side(net.sizes[0]),
-        "dataset": md.get("dataset"), "test_accuracy": finite(md.get("test_accuracy")),
-        "epochs_trained": md.get("epochs_trained"),
+        "dataset": md.get("dataset") if isinstance(md.get("dataset"), str) else None,
+        "test_accuracy": finite(md.get("test_accuracy")),
+        "epochs_trained": finite(md.get("epochs_trained")),
     }
 
 

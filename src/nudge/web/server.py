@@ -14,10 +14,13 @@ command line, and only files listed from that folder can be loaded back.
 
 from __future__ import annotations
 
+import hmac
+import logging
 import re
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,9 +31,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import NudgeError
+from .limits import Limits
 from .routes import API
 from .state import WebState
 from .validation import MAX_BODY, ApiError
+
+log = logging.getLogger("nudge.web")
+COOKIE = "nudge_token"
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -48,9 +55,11 @@ SECURITY_HEADERS = [
 
 def create_app(model_path: str | Path | None = None, save_dir: str | Path | None = None,
                dataset: str = "auto", data_dir: str | Path | None = None,
-               allowed_hosts: list[str] | None = None,
+               allowed_hosts: list[str] | None = None, token: str | None = None,
                stream_interval: float = STREAM_INTERVAL) -> Starlette:
-    """The web app.  ``allowed_hosts`` guards against DNS rebinding (default: loopback)."""
+    """The web app.  ``allowed_hosts`` guards against DNS rebinding (default: loopback);
+    ``token``: requests from other computers must carry it (``?token=`` once, then a
+    cookie), as Jupyter does."""
     state = WebState(model_path, save_dir, dataset, data_dir)
     routes = [Route("/", index)]
     routes += [Route(path, json_errors(handler), methods=methods)
@@ -59,9 +68,10 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     hosts = LOOPBACK_HOSTS if allowed_hosts is None else allowed_hosts
     app = Starlette(routes=routes, middleware=[
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
-        Middleware(GuardMiddleware),
+        Middleware(GuardMiddleware, token=token),
     ])
     app.state.web = state
+    app.state.limits = Limits()
     app.state.stream_interval = stream_interval
     app.state.server_id = secrets.token_hex(8)     # a new one after every restart
     return app
@@ -78,46 +88,86 @@ def json_errors(handler: Any) -> Any:
         try:
             return await handler(request)
         except ApiError as e:
-            return JSONResponse({"error": e.message}, status_code=e.status)
+            retry = getattr(e, "retry_after", None)
+            return JSONResponse({"error": e.message}, status_code=e.status,
+                                headers={"retry-after": str(retry)} if retry else None)
         except NudgeError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
+        except Exception as e:  # a bug: one request fails, with a message, the server goes on
+            log.exception("error in %s", request.url.path)
+            return JSONResponse({"error": f"internal error ({type(e).__name__}): please "
+                                 "report it"}, status_code=500)
     return endpoint
 
 
 class GuardMiddleware:
-    """Security headers on every response; cross-site and oversized requests refused early."""
+    """Security headers on every response; cross-site and oversized requests refused early;
+    with a token, requests from other computers must carry it."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, token: str | None = None) -> None:
         self.app = app
+        self.token = token
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        problem = None
-        if scope["method"] not in ("GET", "HEAD", "POST"):
-            problem = (405, "method not allowed")
-        elif (scope["method"] == "POST" and "origin" in headers
-              and _origin_host(headers["origin"]) != headers.get("host", "").lower()):
-            problem = (403, "cross-origin requests are not allowed")
-        elif (headers.get("content-length", "0").isdigit()
-              and int(headers.get("content-length", "0")) > MAX_BODY):
-            problem = (413, f"request body too large (at most {MAX_BODY:,} bytes)")
+        problem = self._problem(scope, headers)
+        set_cookie = None
+        if problem is None and self.token is not None and not _local(scope):
+            given = _query_token(scope) or _cookie_token(headers)
+            if not given or not hmac.compare_digest(given, self.token):
+                problem = (401, "this page needs the token that nudge serve printed: open the "
+                                "address it printed (…/?token=…)")
+            elif _query_token(scope):
+                set_cookie = (f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+                              ).encode("latin-1")
         if problem is not None:
             response = JSONResponse({"error": problem[1]}, status_code=problem[0])
             await response(scope, receive, self._with_headers(send))
             return
-        await self.app(scope, receive, self._with_headers(send))
+        await self.app(scope, receive, self._with_headers(send, set_cookie))
 
     @staticmethod
-    def _with_headers(send: Any) -> Any:
+    def _problem(scope: dict, headers: dict[str, str]) -> tuple[int, str] | None:
+        if scope["method"] not in ("GET", "HEAD", "POST"):
+            return (405, "method not allowed")
+        if (scope["method"] == "POST" and "origin" in headers
+                and _origin_host(headers["origin"]) != headers.get("host", "").lower()):
+            return (403, "cross-origin requests are not allowed")
+        if (headers.get("content-length", "0").isdigit()
+                and int(headers.get("content-length", "0")) > MAX_BODY):
+            return (413, f"request body too large (at most {MAX_BODY:,} bytes)")
+        return None
+
+    @staticmethod
+    def _with_headers(send: Any, set_cookie: bytes | None = None) -> Any:
         async def wrapped(message: dict) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                extra = SECURITY_HEADERS + ([(b"set-cookie", set_cookie)] if set_cookie else [])
+                message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
         return wrapped
+
+
+def _local(scope: dict) -> bool:
+    client = scope.get("client")
+    return bool(client) and client[0] in ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def _query_token(scope: dict) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    return values[0] if values else None
+
+
+def _cookie_token(headers: dict[str, str]) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
 
 
 def _origin_host(origin: str) -> str:

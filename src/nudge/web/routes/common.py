@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from ...errors import NudgeError
 from ...network import Network
+from ..limits import Limits
 from ..state import WebState
 from ..validation import ApiError, allowed, bad, decode_drawing, get_choice, get_int
 
@@ -19,6 +20,11 @@ WEIGHT_PICTURES = 16              # first-layer neurons shown while training and
 def web(request: Request) -> WebState:
     """The server's :class:`WebState` (one per app)."""
     return request.app.state.web
+
+
+def limits(request: Request) -> Limits:
+    """The app's bounds on concurrent work (:mod:`nudge.web.limits`)."""
+    return request.app.state.limits
 
 
 def reply(data: Any, status: int = 200) -> JSONResponse:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...network import ACTIVATIONS
+from ...network import ACTIVATIONS, Network
 from ...optimizers import OPTIMIZERS
 from ...presets import PRESETS
 from ...train import SCHEDULES
 from .. import explain
+from ..state import WebState
 from ..validation import LIMITS, allowed, bad, get_float, get_int, query_int, read_json
-from .common import WEIGHT_PICTURES, input_from, reply, web
+from .common import WEIGHT_PICTURES, input_from, limits, reply, web
 
 PRESET_FIELDS = ("sizes", "activation", "output", "cost", "epochs", "batch_size",
                  "learning_rate", "schedule", "min_learning_rate", "weight_decay",
@@ -37,16 +39,21 @@ async def get_state(request: Request) -> Response:
     })
 
 
-async def predict(request: Request) -> Response:
-    state = web(request)
-    data = await read_json(request)
-    allowed(data, {"image"})
-    net = state.require_net()
+def _predict(state: WebState, net: Network, data: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     x, _ = input_from(state, net, data)
     payload = explain.forward_payload(net, x)
     payload["ms"] = (time.perf_counter() - t0) * 1000
-    return reply(payload)
+    return payload
+
+
+async def predict(request: Request) -> Response:
+    """The answer for a drawing (decoded, prepared and read in a worker thread)."""
+    state = web(request)
+    data = await read_json(request)
+    allowed(data, {"image"})
+    net = state.require_net()
+    return reply(await limits(request).run("light", _predict, state, net, data))
 
 
 async def example(request: Request) -> Response:
@@ -56,7 +63,7 @@ async def example(request: Request) -> Response:
     if split not in ("train", "test"):
         raise bad("split must be train or test")
     index = query_int(request, "index", 0, 10**7)
-    x, label = await run_in_threadpool(state.example, net, split, index)
+    x, label = await limits(request).run("light", state.example, net, split, index)
     payload = explain.forward_payload(net, x)
     payload.update(label=label, split=split, index=index)
     return reply(payload)
@@ -82,9 +89,9 @@ async def nudges(request: Request) -> Response:
     data = await read_json(request)
     allowed(data, {"image", "example", "target"})
     net = state.require_net()
-    x, label = await run_in_threadpool(input_from, state, net, data)
+    x, label = await limits(request).run("light", input_from, state, net, data)
     target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
-    payload = explain.example_nudges(net, x, target)
+    payload = await limits(request).run("light", explain.example_nudges, net, x, target)
     payload.update(input=explain.pack(x), label=label)
     return reply(payload)
 
@@ -97,10 +104,10 @@ async def nudge_step(request: Request) -> Response:
     allowed(data, {"image", "example", "target", "learning_rate"})
     net = state.require_net()
     state.require_idle("change the model by hand")
-    x, label = await run_in_threadpool(input_from, state, net, data)
+    x, label = await limits(request).run("light", input_from, state, net, data)
     target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
     lr = get_float(data, "learning_rate", *LIMITS["step_learning_rate"], 3.0)
-    result = await run_in_threadpool(state.hand_step, x, target, lr)
+    result = await limits(request).run("light", state.hand_step, x, target, lr)
     result.update(explain.example_nudges(net, x, target))
     result.update(input=explain.pack(x), label=label, learning_rate=lr,
                   model=state.model_info())
@@ -130,8 +137,8 @@ async def mistakes(request: Request) -> Response:
     limit = query_int(request, "limit", *LIMITS["mistakes"], 48)
     data = await run_in_threadpool(state.data_for, net)
     t0 = time.perf_counter()
-    payload = await run_in_threadpool(explain.mistakes, net, data.X_test, data.y_test, label,
-                                      predicted, limit)
+    payload = await limits(request).run("heavy", explain.mistakes, net, data.X_test,
+                                        data.y_test, label, predicted, limit)
     payload.update(ms=(time.perf_counter() - t0) * 1000, label=label, predicted=predicted)
     return reply(payload)
 
@@ -144,7 +151,7 @@ async def sensitivity(request: Request) -> Response:
     data = await run_in_threadpool(state.data_for, net)
     n = min(n, len(data.X_train))
     t0 = time.perf_counter()
-    payload = await run_in_threadpool(explain.sensitivity, net, data.X_train[:n],
-                                      data.y_train[:n], top, WEIGHT_PICTURES)
+    payload = await limits(request).run("heavy", explain.sensitivity, net, data.X_train[:n],
+                                        data.y_train[:n], top, WEIGHT_PICTURES)
     payload["ms"] = (time.perf_counter() - t0) * 1000
     return reply(payload)

@@ -50,7 +50,7 @@ function render(st) {
   const m = st.model;
   const cur = $("m-current");
   if (!m) cur.replaceChildren(el("p", { class: "muted", text: "No model yet: train one on tab 1, or start nudge serve --model FILE." }));
-  else cur.replaceChildren(el("dl", { class: "stats" },
+  else cur.replaceChildren(el("dl", { class: "facts" },
     ...[["architecture", m.sizes.join("-")], ["from", m.label], ["parameters", fmt.int(m.n_parameters)],
       ["test accuracy", fmt.pct(m.test_accuracy)], ["activation", `${m.activation} / ${m.output}`], ["cost", m.cost]]
       .map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v })))));
