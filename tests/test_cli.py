@@ -338,3 +338,35 @@ def test_out_through_a_symlink_keeps_the_link_and_the_mode(tmp_path, capsys):
     assert real.stat().st_mode & 0o777 == 0o640 and load(link).sizes[0] == 64
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.safetensors",
                                                           "real.safetensors"]
+
+
+def test_ctrl_c_while_starting_and_memory_error_are_one_line(monkeypatch, capsys):
+    """A Ctrl-C while the command modules load, and a MemoryError in a command: one line,
+    exit 130 and 1, no traceback."""
+    import importlib
+
+    from nudge import cli
+
+    real = importlib.import_module
+
+    def interrupted(name, package=None):
+        if name == ".sweep":
+            raise KeyboardInterrupt         # the signal arrives during this import
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    assert cli.main(["info"]) == 130
+    assert capsys.readouterr().err == "nudge: interrupted while starting\n"
+    monkeypatch.setattr(importlib, "import_module", real)
+
+    def out_of_memory(args):
+        raise MemoryError
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["info"])
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: args)
+    args.func = out_of_memory
+    assert cli.main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory" in err

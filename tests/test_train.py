@@ -253,3 +253,14 @@ def test_every_is_validated(digits):
     with pytest.raises(NudgeError, match="epochs must be at most"):
         train(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],
               epochs=10**20)
+
+
+def test_fit_with_desired_output_rows(digits):
+    """Desired-output rows (one-hot) train and evaluate like labels."""
+    X, y = digits.X_train[:200], digits.y_train[:200]
+    rows = np.eye(10)[y]
+    a, b = Network([64, 10, 10], seed=0), Network([64, 10, 10], seed=0)
+    ha = a.fit(X, rows, epochs=2, test_data=(digits.X_test[:50], np.eye(10)[digits.y_test[:50]]))
+    hb = b.fit(X, y, epochs=2, test_data=(digits.X_test[:50], digits.y_test[:50]))
+    assert ha.last.test_accuracy == hb.last.test_accuracy
+    np.testing.assert_allclose(ha.column("train_cost"), hb.column("train_cost"), rtol=1e-5)

@@ -96,16 +96,21 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: st
 
 # --------------------------------------------------------------------------- evaluation
 def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, float]:
-    """(average cost, accuracy) over a data set, in chunks so memory stays small."""
+    """(average cost, accuracy) over a data set, in chunks so memory stays small.
+
+    ``y`` holds labels or desired-output rows (a row's class is its largest entry)."""
     n = len(X)
     if n == 0:
         raise NudgeError("cannot evaluate on an empty data set")
+    if len(y) != n:
+        raise NudgeError(f"{n} inputs but {len(y)} labels")
     total_cost, correct = 0.0, 0
     for start in range(0, n, chunk):
         Xc, yc = X[start:start + chunk], np.asarray(y[start:start + chunk])
         out = net.feedforward(Xc)
         total_cost += float(np.sum(net.example_costs(Xc, yc)))
-        correct += int(np.sum(np.argmax(out, axis=1) == yc))
+        classes = np.argmax(yc, axis=1) if yc.ndim == 2 else yc
+        correct += int(np.sum(np.argmax(out, axis=1) == classes))
     return total_cost / n, correct / n
 
 

@@ -8,16 +8,22 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import NudgeError
-from . import core, curvature, insight, minima, serve, sweep
 
-COMMAND_MODULES = [core, insight, minima, curvature, serve, sweep]
+#: the command modules, in the order of ``nudge --help`` (imported by build_parser, inside
+#: main's guard, so that a Ctrl-C while they load is a one-line message too)
+COMMAND_MODULES = ["core", "insight", "minima", "curvature", "serve", "sweep"]
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters (from the user's arguments) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors end with 'see --help' and exit 2 without a traceback."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,13 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"nudge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f".{name}", __name__).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:                      # Ctrl-C while nudge was starting
+        print("nudge: interrupted while starting", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -44,7 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NudgeError as e:
-        print(f"nudge {args.command}: error: {e}", file=sys.stderr)
+        print(f"nudge {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"nudge {args.command}: error: out of memory; give smaller sizes or counts",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"nudge {args.command}: interrupted", file=sys.stderr)
