@@ -363,7 +363,7 @@ def test_ctrl_c_while_starting_and_memory_error_are_one_line(monkeypatch, capsys
         raise MemoryError
 
     parser = cli.build_parser()
-    args = parser.parse_args(["info"])
+    args = parser.parse_args(["info", "model.safetensors"])
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     monkeypatch.setattr(parser, "parse_args", lambda argv: args)
     args.func = out_of_memory
