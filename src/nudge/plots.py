@@ -11,19 +11,20 @@ from .fsutil import atomic_write_bytes
 
 
 def new_figure(*args: Any, **kwargs: Any):
-    """A figure and axes on the non-interactive Agg backend."""
-    import matplotlib
+    """A figure and its axes, as ``plt.subplots`` makes them, but outside pyplot: it
+    needs no display and leaves the user's backend alone (a notebook's ``plt.show()``
+    still works after a nudge figure)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)
+    figure_options = {k: kwargs.pop(k) for k in ("figsize", "dpi", "layout",
+                                                 "constrained_layout", "tight_layout")
+                      if k in kwargs}
+    fig = Figure(**figure_options)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
-    """Render ``fig`` to PNG at ``dpi`` and write it atomically; the figure is closed."""
-    import matplotlib.pyplot as plt
-
+    """Render ``fig`` to PNG at ``dpi`` and write it atomically; a pyplot figure is closed."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
@@ -31,7 +32,10 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     try:
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     finally:
-        plt.close(fig)
+        import sys
+
+        if "matplotlib.pyplot" in sys.modules:     # figures made with pyplot are kept there
+            sys.modules["matplotlib.pyplot"].close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return path
 
