@@ -649,7 +649,6 @@ INLINE void prefetch_ahead(const int64_t *order, int64_t k, int64_t n, const int
     }
 }
 
-
 /* the first position in idx[lo:hi] (ascending) holding a pixel >= p (branch-free) */
 INLINE int64_t lower_bound(const uint16_t *idx, int64_t lo, int64_t hi, int64_t p)
 {
