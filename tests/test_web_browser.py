@@ -39,7 +39,8 @@ def playwright_api():
 
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory, mnist):
-    from nudge import Network, save, train
+    from nudge import Network, save
+    from nudge.train import train
 
     data = mnist.subset(10000, 2000)
     net = Network([784, 16, 16, 10], seed=1)
@@ -297,14 +298,14 @@ def test_watch_it_learn_slowly_step_and_finish(page):
     page.click("#t-step")
     page.wait_for_function("document.getElementById('s-state').textContent === 'paused'")
     seen, same_since = -1, time.time()
-    while time.time() - same_since < 0.6:               # until the paused run stops moving
-        now = int(text(page, "#s-seen").replace(",", ""))
+    while time.time() - same_since < 1.0:               # until the paused run stops moving
+        now = api(page, "/api/train/state")["body"]["training"]["seen"]
         if now != seen:
             seen, same_since = now, time.time()
         page.wait_for_timeout(100)
     page.click("#t-step")
-    page.wait_for_function(f"document.getElementById('s-seen').textContent.replace(',', '') "
-                           f"=== '{seen + 10}'")
+    page.wait_for_function(f"document.getElementById('s-seen').textContent.replace(/,/g, '') "
+                           f"=== '{seen + 10}'", polling=100)
     assert text(page, "#s-state") == "paused"
     page.select_option("#t-speed", "")                                  # full speed
     page.click("#t-resume")
@@ -339,6 +340,27 @@ def test_warnings_for_a_run_that_learns_nothing(page):
     assert "What to try" in warnings and ("chance" in warnings or "diverged" in warnings
                                           or "dead" in warnings)
     snap(page, "learn-warning")
+
+
+def test_curvature_and_noise_live(page, monkeypatch):
+    from nudge.web import training
+
+    monkeypatch.setattr(training, "INSIGHT_GAP", 0.5)
+    open_view(page, "learn")
+    page.fill("#t-epochs", "3")
+    page.select_option("#t-examples", "10000")
+    page.select_option("#t-speed", "10000")
+    page.check("#t-measure")
+    page.click("#t-start")
+    page.wait_for_selector("#insight-card:not([hidden])")
+    page.wait_for_function("document.getElementById('insight-now').textContent"
+                           ".includes('λmax')", timeout=30000)
+    now = text(page, "#insight-now")
+    assert "2/η = 2" in now and "B_simple" in now and "batch size 10" in now
+    assert "sharpness over training" in page.locator("#sharp-chart").get_attribute("aria-label")
+    page.locator("#insight-card").scroll_into_view_if_needed()
+    snap(page, "learn-curvature")
+    api(page, "/api/train/stop", {})
 
 
 # ----------------------------------------------------------------------------- 3. inside

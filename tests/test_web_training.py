@@ -1,6 +1,8 @@
 """The web page's training job (nudge.web.training) on its own: it runs nudge.train.train
 and reports what a watcher needs."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,28 @@ def test_speed_must_be_positive(digits, bad):
 
     with pytest.raises(NudgeError):
         make_job(digits).set_speed(bad)
+
+
+def test_curvature_and_noise_measured_live_when_asked(digits, monkeypatch):
+    monkeypatch.setattr(training, "INSIGHT_GAP", 0.2)
+    job = make_job(digits, epochs=30, schedule="constant")
+    job.settings.measure = True
+    job.control.set_speed(3000)
+    job.start()
+    end = time.time() + 30
+    while len(job.insight) < 2 and time.time() < end:
+        time.sleep(0.05)
+    job.stop()
+    assert len(job.insight) >= 2, job.warnings
+    p = job.summary()["insight"][0]
+    assert p["lambda_max"] > 0 and p["b_simple"] > 0 and p["batch_size"] == 10
+    assert p["two_over_eta"] == pytest.approx(2 / p["learning_rate"])
+    seen = [q["seen"] for q in job.insight]
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+
+
+def test_no_measurements_unless_asked(digits):
+    job = make_job(digits)
+    job.start()
+    job.join(60)
+    assert job.insight == [] and job.summary()["settings"]["measure"] is False

@@ -48,6 +48,8 @@ RATE_WINDOW = 0.5            # seconds over which examples per second are counte
 CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
 DEAD_RANGE = 1e-3            # a neuron whose activation varies less than this over them is dead
 ACTIVE = ("running", "paused", "stopping")
+INSIGHT_EXAMPLES = 1000      # training images the curvature and noise panel measures on
+INSIGHT_GAP = 3.0            # seconds between two of its measurements (each ~0.1-2 s)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class TrainingSettings:
     test_examples: int
     seed: int
     examples_per_second: float | None = None     # None: full speed
+    measure: bool = False      # the curvature (λ_max) and noise (B_simple) panel, live
 
     @property
     def epochs(self) -> int:
@@ -71,7 +74,8 @@ class TrainingSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.setup.to_dict(), "train_examples": self.train_examples,
-                "test_examples": self.test_examples, "seed": self.seed}
+                "test_examples": self.test_examples, "seed": self.seed,
+                "measure": self.measure}
 
 
 @dataclass
@@ -117,6 +121,7 @@ class TrainingJob:
         self.warnings: list[dict[str, str]] = []
         self.dead_neurons: list[int] = []      # per hidden layer, after the last epoch
         self.engine: dict[str, Any] = {}       # which engine ran (known once the run ends)
+        self.insight: list[dict[str, Any]] = []   # curvature and noise, when measured
         self.version = 0         # bumps whenever anything above changes in a visible way
         self.total_examples = settings.epochs * len(X_train)
         self.on_end: Callable[[TrainingJob], Any] | None = None   # called when the run ends
@@ -126,6 +131,9 @@ class TrainingJob:
         self._epoch_costs: list[float] = []
         self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
+        self._want_copy = threading.Event()
+        self._copy_ready = threading.Event()
+        self._copy: tuple[Network, int, int, float] | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
@@ -191,6 +199,10 @@ class TrainingJob:
         s = self.settings
         test = (self.X_test, self.y_test) if self.X_test is not None else None
         self._started = time.perf_counter()
+        watcher = None
+        if self.settings.measure:
+            watcher = threading.Thread(target=self._watch, name="nudge-insight", daemon=True)
+            watcher.start()
         try:
             with np.errstate(all="ignore"):
                 self.first_cost = self.net.cost(self.X_train[:CHECK_EXAMPLES],
@@ -206,6 +218,9 @@ class TrainingJob:
             self.state = "failed"
             self.message = f"training failed: {type(e).__name__}: {e}"
         finally:
+            self._copy_ready.set()               # the watcher stops waiting for a copy
+            if watcher is not None:
+                watcher.join(30)
             self.version += 1
             if self.on_end is not None:
                 self.on_end(self)
@@ -222,6 +237,10 @@ class TrainingJob:
             self._sample(p.batch[:SAMPLE_ROWS], net)
             self._last_sample = time.perf_counter()
             self._sample_time += self._last_sample - now
+        if self._want_copy.is_set():           # the watcher asks: a copy between two steps
+            self._want_copy.clear()
+            self._copy = (net.copy(), p.seen, p.epoch, p.learning_rate)
+            self._copy_ready.set()
         if self._rate_at is None:
             self._rate_at = (now, p.seen)
         elif now - self._rate_at[0] >= RATE_WINDOW:
@@ -276,6 +295,44 @@ class TrainingJob:
                         "was at the start of that epoch")
         self._warn("diverged", "The cost became NaN or infinite: gradient descent diverged.",
                    f"Start again with a smaller learning rate, e.g. {lr / 10:g}.")
+
+    # ------------------------------------------------------------------ curvature and noise
+    def _watch(self) -> None:
+        """Every :data:`INSIGHT_GAP` s while the run goes: the sharpness λ_max of the cost
+        (against 2/η, where plain gradient descent stops being stable) and the gradient
+        noise scale B_simple (against the batch size), on a copy of the network taken
+        between two steps, over :data:`INSIGHT_EXAMPLES` training images."""
+        from ..insight import curvature, noise_scale
+
+        X, y = self.X_train[:INSIGHT_EXAMPLES], self.y_train[:INSIGHT_EXAMPLES]
+        last = -1
+        while self.active:
+            self._copy_ready.clear()
+            self._want_copy.set()
+            if not self._copy_ready.wait(INSIGHT_GAP) or self._copy is None:
+                continue                            # paused, or the run has ended
+            net, seen, epoch, eta = self._copy
+            self._copy = None
+            if seen != last:
+                last = seen
+                self._measure(net, X, y, seen, epoch, eta, noise_scale, curvature)
+            time.sleep(INSIGHT_GAP)
+
+    def _measure(self, net: Network, X: np.ndarray, y: np.ndarray, seen: int, epoch: int,
+                 eta: float, noise_scale: Any, curvature: Any) -> None:
+        try:
+            with np.errstate(all="ignore"):
+                b = noise_scale(net, X, y).b_simple
+                lam = curvature(net, X, y, k=1, smallest=0, hutchinson=0, tol=1e-3).largest[0]
+        except Exception as e:  # noqa: BLE001 - a measurement that fails is said, not fatal
+            self._warn("measure", f"The curvature and noise could not be measured ({e}).",
+                       "Train without the measurements.")
+            return
+        point = {"seen": seen, "epoch": epoch, "b_simple": b if math.isfinite(b) else None,
+                 "lambda_max": lam if math.isfinite(lam) else None, "learning_rate": eta,
+                 "two_over_eta": 2 / eta, "batch_size": self.settings.batch_size}
+        self.insight = [*self.insight, point]
+        self.version += 1
 
     # ------------------------------------------------------------------ warnings
     def _warn(self, kind: str, text: str, advice: str) -> None:
@@ -333,5 +390,5 @@ class TrainingJob:
             "settings": self.settings.to_dict(),
             "epoch_results": [e.to_dict() for e in self.epochs],
             "warnings": self.warnings, "dead_neurons": self.dead_neurons,
-            "engine": self.engine,
+            "engine": self.engine, "insight": self.insight,
         }

@@ -40,7 +40,7 @@ from .common import WEIGHT_PICTURES, nan_free, reply, web
 
 SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
                    "optimizer", "train_examples", "test_examples", "seed", "schedule",
-                   "min_learning_rate", "weight_decay", "examples_per_second"}
+                   "min_learning_rate", "weight_decay", "examples_per_second", "measure"}
 
 
 def _hidden(data: dict[str, Any]) -> list[int] | None:
@@ -85,12 +85,15 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
         raise bad(f"batch_size {setup.batch_size} is larger than the {n_train} training examples")
     speed = get_float(data, "examples_per_second", *LIMITS["examples_per_second"], None)
     check_speed(speed, setup.batch_size or n_train)
+    measure = data.get("measure", False)
+    if not isinstance(measure, bool):
+        raise bad("measure must be true or false")
     return TrainingSettings(
         setup, train_examples=n_train,
         test_examples=min(get_int(data, "test_examples", *LIMITS["test_examples"],
                                   len(d.X_test)), len(d.X_test)),
         seed=get_int(data, "seed", *LIMITS["seed"], int(np.random.SeedSequence().entropy % 2**31)),
-        examples_per_second=speed)
+        examples_per_second=speed, measure=measure)
 
 
 def finished(state: WebState, job: TrainingJob) -> None:

@@ -12,7 +12,7 @@ const ACTIVE = ["running", "paused", "stopping"];
 // examples per second offered by the speed control ("" = full speed)
 const SPEEDS = ["", 300000, 100000, 30000, 10000, 3000, 1000, 300, 100, 30, 10];
 const FIELDS = ["t-preset", "t-hidden", "t-activation", "t-lr", "t-schedule", "t-min-lr", "t-decay",
-  "t-batch", "t-epochs", "t-examples"];
+  "t-batch", "t-epochs", "t-examples", "t-measure"];
 
 export function init(s) {
   store = s;
@@ -102,6 +102,7 @@ function body() {
   };
   if (b.schedule !== "constant") b.min_learning_rate = Number($("t-min-lr").value);
   if ($("t-speed").value) b.examples_per_second = Number($("t-speed").value);
+  if ($("t-measure").checked) b.measure = true;
   return b;
 }
 
@@ -217,7 +218,34 @@ function render() {
   warnings(t);
   if (store.current !== "learn") return;
   charts(t);
+  insight(t);
   drawWeights();
+}
+
+function insight(t) {
+  const pts = t && t.insight ? t.insight : [];
+  const card = $("insight-card");
+  card.hidden = !(t && t.settings.measure);
+  if (card.hidden) return;
+  const kfmt = (x) => (x >= 1000 ? `${Math.round(x / 1000)}k` : String(Math.round(x)));
+  const opts = { xmin: 0, xmax: t.total_examples, log: true, xfmt: kfmt, xlabel: "examples seen", empty: "measuring…" };
+  lineChart($("sharp-chart"), [
+    { points: pts.filter((p) => p.lambda_max).map((p) => [p.seen, p.lambda_max]), color: "#2f5fe0", dots: true, line: true },
+    { points: pts.map((p) => [p.seen, p.two_over_eta]), color: "#b45309" },
+  ], opts);
+  lineChart($("noise-chart"), [
+    { points: pts.filter((p) => p.b_simple).map((p) => [p.seen, p.b_simple]), color: "#2f5fe0", dots: true, line: true },
+    { points: pts.map((p) => [p.seen, p.batch_size]), color: "#b45309" },
+  ], opts);
+  const last = pts[pts.length - 1];
+  if (!last) { $("insight-now").textContent = "the first measurement comes after a few seconds"; return; }
+  const stable = last.lambda_max < last.two_over_eta;
+  const now = `after ${fmt.int(last.seen)} examples: λmax ${fmt.sig(last.lambda_max, 3)} ${stable ? "<" : "≥"} 2/η = ${fmt.sig(last.two_over_eta, 3)}` +
+    ` (${stable ? "below the edge of stability" : "at or past the edge of stability: steps overshoot along the sharpest direction"}); ` +
+    `B_simple ${fmt.sig(last.b_simple, 3)} against batch size ${last.batch_size}`;
+  $("insight-now").textContent = now;
+  $("sharp-chart").setAttribute("aria-label", `sharpness over training: ${now}`);
+  $("noise-chart").setAttribute("aria-label", `noise scale over training: B_simple ${fmt.sig(last.b_simple, 3)}, batch size ${last.batch_size}`);
 }
 
 function charts(t) {
