@@ -358,6 +358,8 @@ def test_curvature_and_noise_live(page, monkeypatch):
     now = text(page, "#insight-now")
     assert "2/η = 2" in now and "B_simple" in now and "batch size 10" in now
     assert "sharpness over training" in page.locator("#sharp-chart").get_attribute("aria-label")
+    page.wait_for_function("Number(document.getElementById('sharp-chart').dataset.points) >= 4",
+                           timeout=30000)
     page.locator("#insight-card").scroll_into_view_if_needed()
     snap(page, "learn-curvature")
     api(page, "/api/train/stop", {})

@@ -231,12 +231,13 @@ function insight(t) {
   const opts = { xmin: 0, xmax: t.total_examples, log: true, xfmt: kfmt, xlabel: "examples seen", empty: "measuring…" };
   lineChart($("sharp-chart"), [
     { points: pts.filter((p) => p.lambda_max).map((p) => [p.seen, p.lambda_max]), color: "#2f5fe0", dots: true, line: true },
-    { points: pts.map((p) => [p.seen, p.two_over_eta]), color: "#b45309" },
+    { points: pts.map((p) => [p.seen, p.two_over_eta]), color: "#b45309", dots: true, line: true },
   ], opts);
   lineChart($("noise-chart"), [
     { points: pts.filter((p) => p.b_simple).map((p) => [p.seen, p.b_simple]), color: "#2f5fe0", dots: true, line: true },
-    { points: pts.map((p) => [p.seen, p.batch_size]), color: "#b45309" },
+    { points: pts.map((p) => [p.seen, p.batch_size]), color: "#b45309", dots: true, line: true },
   ], opts);
+  $("sharp-chart").dataset.points = pts.length;
   const last = pts[pts.length - 1];
   if (!last) { $("insight-now").textContent = "the first measurement comes after a few seconds"; return; }
   const stable = last.lambda_max < last.two_over_eta;

@@ -183,7 +183,7 @@ function logTicks(a, b) {
     }
     if (t.length >= 3 || mult.length === 3) { out.push(...t); break; }
   }
-  if (out.length < 2) for (let i = 0; i <= 4; i++) out.push(a + (i / 4) * (b - a));
+  if (out.length < 3) { out.length = 0; for (let i = 0; i <= 4; i++) out.push(a + (i / 4) * (b - a)); }
   return out.length > 8 ? out.filter((_, i) => i % Math.ceil(out.length / 8) === 0) : out;
 }
 
