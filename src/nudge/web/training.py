@@ -131,7 +131,7 @@ class TrainingJob:
         self._epoch_costs: list[float] = []
         self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
-        self._ended = threading.Event()
+        self._done = threading.Event()
         self._want_copy = threading.Event()
         self._copy_ready = threading.Event()
         self._copy: tuple[Network, int, int, float] | None = None
@@ -219,7 +219,7 @@ class TrainingJob:
             self.state = "failed"
             self.message = f"training failed: {type(e).__name__}: {e}"
         finally:
-            self._ended.set()
+            self._done.set()
             self._copy_ready.set()               # the watcher stops waiting for a copy
             if watcher is not None:
                 watcher.join(30)
@@ -318,7 +318,7 @@ class TrainingJob:
             if seen != last:
                 last = seen
                 self._measure(net, X, y, seen, epoch, eta, noise_scale, curvature)
-            if self._ended.wait(INSIGHT_GAP):
+            if self._done.wait(INSIGHT_GAP):
                 return
 
     def _measure(self, net: Network, X: np.ndarray, y: np.ndarray, seen: int, epoch: int,
