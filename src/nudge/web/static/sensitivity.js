@@ -35,7 +35,7 @@ async function run() {
       const [n, h, w] = maps.shape;
       const s = maxAbs(maps) || 1;
       mapsPart = el("div", { class: "maps" }, ...Array.from({ length: n }, (_, j) => {
-        const c = el("canvas", { class: "pixel", "aria-label": `|dC/dw| into hidden neuron ${j}` });
+        const c = el("canvas", { class: "pixel", role: "img", "aria-label": `|dC/dw| into hidden neuron ${j}, as a picture` });
         drawHeat(c, maps, w, h, s, j * h * w);
         return el("figure", {}, c, el("figcaption", { text: `neuron ${j}` }));
       }));
