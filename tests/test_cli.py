@@ -1,6 +1,7 @@
 """The command line end to end, on small data, and every kind of bad input."""
 
 import json
+import signal
 
 import numpy as np
 import pytest
@@ -370,3 +371,31 @@ def test_ctrl_c_while_starting_and_memory_error_are_one_line(monkeypatch, capsys
     assert cli.main(["info"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of memory" in err
+
+
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line():
+    """SIGINT sent to a starting `python -m nudge` at several moments: never a traceback
+    from nudge's code; exit 130 (or 1: it had finished).  In the first few milliseconds
+    Python itself is still starting (runpy, site): a Ctrl-C there is Python's, not ours."""
+    import subprocess
+    import sys
+    import time
+
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.3, 0.45):
+        proc = subprocess.Popen([sys.executable, "-m", "nudge", "info", "missing.safetensors"],
+                                stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        if "Traceback" in err:
+            assert "/nudge/" not in err, err               # not in nudge's code
+            continue
+        assert proc.returncode in (130, 1, -signal.SIGINT), (delay, proc.returncode, err)
+        assert err.count("\n") <= 1, err
+
+
+def test_from_nudge_import_train_is_the_function():
+    import nudge.train  # noqa: F401  (the module, imported first)
+    from nudge import train
+
+    assert callable(train) and train.__module__ == "nudge.train"

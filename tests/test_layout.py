@@ -15,7 +15,7 @@ import nudge
 SRC = Path(nudge.__file__).parent
 
 LAYERS = [
-    {"errors", "jsonable", "fsutil"},
+    {"errors", "jsonable", "fsutil", "_start"},
     {"network", "optimizers", "presets", "data", "images", "modelfile", "plots"},
     {"engine"},
     {"control", "train", "settings"},

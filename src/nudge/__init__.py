@@ -6,40 +6,24 @@ gradient is computed) are in :mod:`nudge.network`; how a step uses the gradient 
 :mod:`nudge.train`; the engines that take its steps (NumPy reference, compiled C)
 in :mod:`nudge.engine`; what the gradient means, made visible, in
 :mod:`nudge.insight`.
-
-The names below are imported on first use, so that ``import nudge`` (and the start
-of the ``nudge`` command, which can then turn a Ctrl-C into a one-line message) costs
-almost nothing.
 """
 
-from __future__ import annotations
+from ._start import quiet_ctrl_c_while_starting, started_as_the_command
 
-import importlib
-from typing import Any
+if started_as_the_command():
+    quiet_ctrl_c_while_starting()
+
+from .control import Control, Progress  # noqa: E402
+from .data import Dataset, load_dataset, read_idx  # noqa: E402
+from .errors import NudgeError  # noqa: E402
+from .modelfile import load, save  # noqa: E402
+from .network import Network  # noqa: E402
+from .presets import PRESETS  # noqa: E402
+from .train import EpochRecord, History, evaluate, train  # noqa: E402
 
 __version__ = "0.1.0"
 
-#: public name -> the module that defines it
-_WHERE = {
-    "Control": "control", "Progress": "control",
-    "Dataset": "data", "load_dataset": "data", "read_idx": "data",
-    "NudgeError": "errors",
-    "load": "modelfile", "save": "modelfile",
-    "Network": "network",
-    "PRESETS": "presets",
-    "EpochRecord": "train", "History": "train", "evaluate": "train", "train": "train",
-}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nudge' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__all__ = [
+    "Control", "Dataset", "EpochRecord", "History", "Network", "NudgeError", "PRESETS",
+    "Progress", "evaluate", "load", "load_dataset", "read_idx", "save", "train",
+]

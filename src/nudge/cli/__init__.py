@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:                      # Ctrl-C while nudge was starting
         print("nudge: interrupted while starting", file=sys.stderr)
         return 130
+    from .._start import started
+
+    started()                                      # from here on, Ctrl-C is handled below
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

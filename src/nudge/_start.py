@@ -1,0 +1,39 @@
+"""A Ctrl-C while the ``nudge`` command is still starting (importing NumPy and the
+package) ends it with one line and exit status 130, not a traceback.
+
+Only for the command: :mod:`nudge` calls :func:`quiet_ctrl_c_while_starting` when it is
+imported by the ``nudge`` script or ``python -m nudge``, never as a library (a notebook's
+Ctrl-C keeps its own meaning).  :func:`nudge.cli.main` puts Python's handler back once
+everything is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+
+def started_as_the_command() -> bool:
+    """Whether this process is the ``nudge`` command (script or ``python -m nudge``)."""
+    first = sys.argv[0] if sys.argv else ""
+    # while ``python -m`` looks for the module it runs, argv[0] is "-m"
+    return os.path.basename(first) in ("nudge", "nudge.exe") or first == "-m"
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    os.write(2, b"nudge: interrupted while starting\n")
+    os._exit(130)
+
+
+def quiet_ctrl_c_while_starting() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
+
+
+def started() -> None:
+    """Everything is loaded: Ctrl-C raises KeyboardInterrupt again (handled by the CLI)."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is _interrupted):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
