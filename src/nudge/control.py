@@ -42,6 +42,7 @@ class Progress:
     learning_rate: float     # η of the last step
     batch: np.ndarray        # the example indices of the last mini-batch
     seconds: float           # time spent taking steps (callbacks and pauses not counted)
+    engine: str = ""         # the engine taking the steps: "c" or "reference"
 
 
 class Control:
@@ -64,6 +65,7 @@ class Control:
     def pause(self) -> None:
         with self._cond:
             self.paused = True
+            self._cond.notify_all()
 
     def resume(self) -> None:
         with self._cond:
@@ -86,8 +88,18 @@ class Control:
             "learning rate", learning_rate)
 
     def set_speed(self, examples_per_second: float | None) -> None:
-        self.examples_per_second = None if examples_per_second is None else positive_float(
+        speed = None if examples_per_second is None else positive_float(
             "speed", examples_per_second)
+        with self._cond:
+            self.examples_per_second = speed
+            self._cond.notify_all()
+
+    def _rest(self, seconds: float) -> None:
+        """Wait up to ``seconds`` (keeping to a speed limit); a pause, stop, step or new
+        speed ends the wait at once."""
+        if seconds > 0:
+            with self._cond:
+                self._cond.wait(seconds)
 
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""

@@ -107,8 +107,10 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, fl
     total_cost, correct = 0.0, 0
     for start in range(0, n, chunk):
         Xc, yc = X[start:start + chunk], np.asarray(y[start:start + chunk])
-        out = net.feedforward(Xc)
-        total_cost += float(np.sum(net.example_costs(Xc, yc)))
+        activations, zs = net.forward(Xc)                # one forward pass for both
+        out = activations[-1]
+        costs = net.output_costs(out, zs[-1], desired_outputs(yc, net.sizes[-1], out.dtype))
+        total_cost += float(np.sum(costs))
         classes = np.argmax(yc, axis=1) if yc.ndim == 2 else yc
         correct += int(np.sum(np.argmax(out, axis=1) == classes))
     return total_cost / n, correct / n
@@ -337,12 +339,13 @@ class _Run:
                 break                            # reported by _end_of_epoch, as diverged
             speed = control.examples_per_second
             if speed is not None:                # keep to the speed: wait out the rest
-                time.sleep(max(0.0, (last - first) / speed - spent))
+                control._rest((last - first) / speed - spent)
             if self.on_steps is not None and (self.due is None or self.step >= self.due):
                 self.due = self.next_callback(self.step)
                 progress = Progress(epoch, self.epochs, self.step, epoch_step,
                                     self.steps_per_epoch, self.seen, eta,
-                                    order[max(first, last - B):last], self.seconds)
+                                    order[max(first, last - B):last], self.seconds,
+                                    self.engine.name)
                 if self.on_steps(progress, net) is False:
                     control.stop("callback")
         return epoch_step, seconds, eta
