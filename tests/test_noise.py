@@ -39,6 +39,31 @@ def test_noise_scale_equals_pytorch_per_example_gradients(arch):
     assert ns.cost == pytest.approx(ref.cost(torch, net, theta, X, y).item(), rel=1e-12)
 
 
+@pytest.mark.parametrize("arch", ref.ARCHS[:2])
+def test_hessian_noise_scale_equals_pytorch(arch):
+    torch = pytest.importorskip("torch")
+    net = Network(seed=4, dtype=np.float64, **arch)
+    X, y = ref.data(30, arch["sizes"][0], arch["sizes"][-1], seed=2)
+    theta = torch.tensor(ins.get_parameters(net))
+    per = torch.stack([torch.func.grad(lambda t, i=i: ref.example_costs(
+        torch, net, t, X[i:i + 1], y[i:i + 1])[0])(theta) for i in range(len(X))]).numpy()
+    H = torch.autograd.functional.hessian(lambda t: ref.cost(torch, net, t, X, y),
+                                          theta).numpy()
+    G = per.mean(0)
+    D = per - G
+    trace = float(np.mean(np.einsum("xi,ij,xj->x", D, H, D)))
+    exact = ins.hessian_noise_scale(net, X, y, samples=None)
+    assert exact.samples == 30 and exact.trace_standard_error == 0
+    assert exact.gradient_h_gradient == pytest.approx(G @ H @ G, rel=1e-9)
+    assert exact.trace_h_sigma == pytest.approx(trace, rel=1e-9)
+    assert exact.b_noise == pytest.approx(trace / (G @ H @ G), rel=1e-9)
+    assert exact.b_simple == pytest.approx(ins.noise_scale(net, X, y).b_simple, rel=1e-12)
+    sampled = ins.hessian_noise_scale(net, X, y, samples=20, seed=1)
+    assert abs(sampled.trace_h_sigma - trace) < 5 * sampled.trace_standard_error
+    with pytest.raises(NudgeError, match="samples"):
+        ins.hessian_noise_scale(net, X, y, samples=31)
+
+
 def test_noise_scale_with_vmap_on_the_digits(digits):
     torch = pytest.importorskip("torch")
     from torch.func import grad, vmap

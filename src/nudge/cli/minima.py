@@ -119,10 +119,13 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         print_json({"model": args.model, "dataset": data.name, **land.to_dict(),
                     "plot_path": args.plot})
         return 0
-    decay = (f" + weight decay (lambda/2) sum w^2, lambda = {args.weight_decay:g}"
-             if args.weight_decay else " (no weight decay)")
-    print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples "
-          f"C = {land.cost:.6f}{decay}, |grad C| = {land.gradient_norm:.4e}")
+    if args.weight_decay:
+        print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples with "
+              f"weight decay, C + (lambda/2) sum w^2 = {land.cost:.6f} (lambda = "
+              f"{args.weight_decay:g}), its gradient's length {land.gradient_norm:.4e}")
+    else:
+        print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples "
+              f"C = {land.cost:.6f} (no weight decay), |grad C| = {land.gradient_norm:.4e}")
     names = ["d1", "d2"]
     for k in range(2):
         print(f"{names[k]} = {land.labels[k]} (length {land.norms[k]:.4g}): slope at the model "

@@ -65,7 +65,8 @@ How good is a mini-batch, how steep is the valley (``docs/curvature-and-noise.md
 --------------------------------------------------------------------------------
 * :func:`noise_scale` → :class:`NoiseScale`  (B_simple = tr Σ / |G|², exact from the δ's);
   :class:`NoiseTracker` (an epoch callback for ``train``) → :class:`TrackedNoise` rows;
-  :func:`fit_critical_batch` → :class:`CriticalBatch`  ((S/S_min − 1)(E/E_min − 1) = 1)
+  :func:`fit_critical_batch` → :class:`CriticalBatch`  ((S/S_min − 1)(E/E_min − 1) = 1);
+  :func:`hessian_noise_scale` → :class:`HessianNoiseScale`  (B_noise = tr(HΣ)/(GᵀHG))
 * :func:`hessian_vector_product`, :class:`HessianOperator`, :func:`hessian_matrix`  (H v
   exactly, by Pearlmutter's R-operator)
 * :func:`curvature` → :class:`Curvature`  (top and bottom eigenvalues by Lanczos, Hutchinson's
@@ -106,10 +107,12 @@ from .interpolate import Interpolation, initial_network, interpolate
 from .landscape import Landscape, filter_normalized_direction, landscape
 from .noise import (
     CriticalBatch,
+    HessianNoiseScale,
     NoiseScale,
     NoiseTracker,
     TrackedNoise,
     fit_critical_batch,
+    hessian_noise_scale,
     noise_scale,
 )
 from .parameters import (
@@ -150,7 +153,8 @@ __all__ = [
     'output_cost_gradient', 'parameter_name', 'parse_parameter', 'predicted_relative_error',
     'ranked', 'sensitivity', 'sensitivity_order', 'set_parameters', 'single_threaded_blas',
     'total_cost', 'unflatten',
-    'CriticalBatch', 'Curvature', 'HessianOperator', 'Interpolation', 'NoiseScale',
+    'CriticalBatch', 'Curvature', 'HessianNoiseScale', 'HessianOperator', 'Interpolation',
+    'NoiseScale', 'hessian_noise_scale',
     'NoiseTracker', 'StabilityReport', 'StabilityRun', 'TrackedNoise', 'curvature',
     'filter_normalized_direction', 'fit_critical_batch', 'hessian_matrix',
     'hessian_vector_product', 'hutchinson_trace', 'initial_network', 'interpolate',

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import NudgeError
 from ..network import Network
-from .common import _Plain
+from .common import _Plain, single_threaded_blas
 from .hessian import MAX_DENSE_PARAMETERS, HessianOperator
 
 #: chunk of examples for the Hessian products (4,096: the R-passes' arrays stay in cache)
@@ -155,6 +155,16 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     if method == "dense" and net.n_parameters > MAX_DENSE_PARAMETERS:
         raise NudgeError(f"a dense Hessian of {net.n_parameters:,} parameters is too big; "
                          "use method lanczos")
+    # one BLAS thread: the products are tall and thin, and on a shared machine two threads
+    # that wait for each other made nudge curvature 2.7x slower (benchmarks/curvature_speed.py)
+    with single_threaded_blas():
+        return _curvature(net, X, y, k, smallest, hutchinson, seed, tol, tol_smallest, dtype,
+                          method, chunk)
+
+
+def _curvature(net: Network, X: Any, y: Any, k: int, smallest: int, hutchinson: int, seed: int,
+               tol: float, tol_smallest: float, dtype: Any, method: str, chunk: int
+               ) -> Curvature:
     start = time.perf_counter()
     H = HessianOperator(net, X, y, chunk=chunk, dtype=net.dtype if dtype is None else dtype)
     if method == "dense":
@@ -170,10 +180,12 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     trace, trace_se = hutchinson_trace(H, hutchinson, seed) if hutchinson else (None, None)
     lam_max = float(top[0])
     eta_max = 2 / lam_max if lam_max > 0 else None
-    # negative curvature counts when it is more than rounding: 1e-6 of λ_max
-    negative = bool(len(low) and min(rayleigh) < -1e-6 * abs(lam_max))
+    # negative curvature counts when it is beyond rounding: 100 units of the products'
+    # precision, relative to λ_max (1.2e-5 λ_max in float32, 2.2e-14 λ_max in float64)
+    rounding = 100 * float(np.finfo(H.dtype).eps) * abs(lam_max)
+    negative = bool(len(low) and min(rayleigh) < -rounding)
     seconds = time.perf_counter() - start
-    summary = _summary(lam_max, eta_max, low, rayleigh, negative)
+    summary = _summary(lam_max, eta_max, low, rayleigh, negative, rounding, str(H.dtype))
     return Curvature(len(X), net.n_parameters, [float(v) for v in top],
                      [float(v) for v in low], rayleigh, trace,
                      None if trace_se is None or math.isnan(trace_se) else trace_se,
@@ -182,7 +194,7 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
 
 
 def _summary(lam_max: float, eta_max: float | None, low: np.ndarray, rayleigh: list[float],
-             negative: bool) -> str:
+             negative: bool, rounding: float, dtype: str) -> str:
     parts = []
     if eta_max is not None:
         parts.append(f"the sharpest direction curves the cost with second derivative "
@@ -193,12 +205,18 @@ def _summary(lam_max: float, eta_max: float | None, low: np.ndarray, rayleigh: l
         parts.append(f"the largest eigenvalue is {lam_max:.4g} (not positive): the cost curves "
                      "down or not at all in every direction")
     if len(low):
+        ratio = f"{low[0] / lam_max:.2g} of lambda_max" if lam_max else ""
         if negative:
-            parts.append(f"the smallest eigenvalue is {low[0]:.3g} (checked: u^T H u = "
-                         f"{rayleigh[0]:.3g} for its vector u): along that direction the cost "
+            parts.append(f"the smallest eigenvalue is {low[0]:.3g} ({ratio}; checked: u^T H u "
+                         f"= {rayleigh[0]:.3g} for its vector u): along that direction the cost "
                          "curves down, so this is not the bottom of a bowl; where the gradient "
                          "is also 0 that makes it a saddle, not a minimum")
+        elif low[0] < 0:
+            parts.append(f"the smallest eigenvalue is {low[0]:.3g} ({ratio}), within the "
+                         f"rounding of {dtype} products (+-{rounding:.1g}): some directions "
+                         "are flat to this precision, none measurably curves down"
+                         + (" (--float64 to look closer)" if dtype == "float32" else ""))
         else:
-            parts.append(f"the smallest eigenvalue is {low[0]:.3g}: no direction curves down "
-                         f"by more than 1e-6 of lambda_max, so locally this is a bowl (convex)")
+            parts.append(f"the smallest eigenvalue is {low[0]:.3g}: no direction curves down, "
+                         "so locally this is a bowl (convex)")
     return "; ".join(parts)

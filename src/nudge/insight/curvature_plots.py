@@ -79,10 +79,12 @@ def plot_noise_tracking(records: Sequence[TrackedNoise], path: str | Path,
 
 def plot_critical_batch(fits: Sequence[CriticalBatch], targets: Sequence[float],
                         b_simple: Sequence[Sequence[float]], path: str | Path,
-                        title: str = "") -> Path:
+                        title: str = "",
+                        b_noise: Sequence[Sequence[float]] | None = None) -> Path:
     """Left: steps against examples to each target cost, one point per batch size, with the
     fitted hyperbola (S/S_min − 1)(E/E_min − 1) = 1.  Right: the fitted B_crit against the
-    target cost beside the measured B_simple (its range when measured on several runs)."""
+    target cost beside the measured B_simple (its range when measured on several runs) and,
+    if given, the curvature-weighted B_noise (the runs it was measured in)."""
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(12, 4.6))
     for i, (fit, target) in enumerate(zip(fits, targets)):
         c = COLORS[i % len(COLORS)]
@@ -109,7 +111,16 @@ def plot_critical_batch(fits: Sequence[CriticalBatch], targets: Sequence[float],
     lo = np.array([np.min(v) for v in b_simple])
     hi = np.array([np.max(v) for v in b_simple])
     ax2.loglog(t, mid, "s-", color="tab:blue", label="measured B_simple when the run reaches it")
-    ax2.fill_between(t, lo, hi, color="tab:blue", alpha=0.2, label="B_simple, range over runs")
+    ax2.fill_between(t, lo, hi, color="tab:blue", alpha=0.2,
+                     label="B_simple, range over the batch sizes' best runs")
+    if b_noise is not None:
+        ax2.loglog(t, [np.median(v) for v in b_noise], "^--", color="tab:green",
+                   label="measured B_noise = tr(HΣ)/GᵀHG (median of its runs)")
+        for ti, v in zip(t, b_noise):
+            ax2.plot([ti] * len(v), v, ".", color="tab:green", ms=4)
+    ax2.set_xticks(t)
+    ax2.set_xticklabels([f"{v:g}" for v in t])
+    ax2.minorticks_off()
     ax2.invert_xaxis()
     ax2.set_xlabel("target training cost (lower: further into training)")
     ax2.set_ylabel("batch size")
@@ -127,39 +138,38 @@ def plot_curvature(cv: Curvature, path: str | Path, title: str = "") -> Path:
     """The largest and smallest eigenvalues of the Hessian, and what λ_max means for η."""
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 4))
     top, low = cv.largest, cv.smallest
-    x1 = np.arange(1, len(top) + 1)
-    ax1.bar(x1, top, color="tab:blue", label="largest")
-    if low:
-        x2 = np.arange(len(top) + 2, len(top) + 2 + len(low))
-        ax1.bar(x2, low, color=["tab:red" if v < 0 else "tab:green" for v in low],
-                label="smallest")
-        ax1.set_xticks(list(x1) + list(x2))
-        ax1.set_xticklabels([f"λ{i}" for i in x1] + [f"λmin{'' if i == 0 else '+' + str(i)}"
-                                                      for i in range(len(low))], fontsize=7)
+    values = list(top) + list(low)
+    names = [f"λ{i}" for i in range(1, len(top) + 1)] + [
+        "λmin" if i == 0 else f"λmin+{i}" for i in range(len(low))]
+    x = np.arange(len(values)) + np.array([0] * len(top) + [1] * len(low))
+    colors = ["tab:blue"] * len(top) + ["tab:red" if v < 0 else "tab:green" for v in low]
+    ax1.bar(x, values, color=colors)
+    for xi, v in zip(x, values):                 # the value on each bar (tiny ones too)
+        ax1.annotate(f"{v:.3g}", (xi, max(v, 0)), ha="center", va="bottom", fontsize=7)
+    ax1.set_xticks(x)
+    ax1.set_xticklabels(names, fontsize=7)
     ax1.axhline(0, color="black", lw=0.6)
-    ax1.set_ylabel("eigenvalue of the Hessian (second derivative along its vector)")
-    ax1.set_yscale("symlog", linthresh=max(1e-6, 1e-3 * abs(top[0])))
-    ax1.legend(fontsize=8)
+    ax1.set_ylabel("eigenvalue of the Hessian\n(second derivative along its eigenvector)")
     trace = (f"; tr H ≈ {cv.trace_estimate:.3g} ± {cv.trace_standard_error:.2g}"
              if cv.trace_estimate is not None and cv.trace_standard_error is not None else "")
-    ax1.set_title(f"the Hessian's extreme eigenvalues{trace}", fontsize=9)
+    ax1.set_title(f"the largest (blue) and smallest eigenvalues{trace}", fontsize=9)
     ax1.grid(alpha=0.3, axis="y")
     # the parabola along the top eigenvector, and where η steps land
     lam = top[0]
-    t = np.linspace(-1, 1, 201)
+    t = np.linspace(-1.15, 1.15, 201)
     ax2.plot(t, 0.5 * lam * t ** 2, color="black", lw=1, label="C ≈ C₀ + ½ λ_max t²")
     if cv.max_stable_learning_rate:
         for f, c in ((0.8, "tab:green"), (1.1, "tab:red")):
             eta = f * cv.max_stable_learning_rate
-            pts = [0.9]
-            for _ in range(6):
+            pts = [0.3]
+            for _ in range(7):
                 pts.append(pts[-1] * (1 - eta * lam))
-            pts_a = np.clip(np.array(pts), -1, 1)
+            pts_a = np.array(pts)
             ax2.plot(pts_a, 0.5 * lam * pts_a ** 2, "o-", color=c, ms=4, lw=0.8,
-                     label=f"η = {f:g} × 2/λ_max: t ← (1 − ηλ) t = {1 - eta * lam:+.2f} t")
+                     label=f"η = {f:g} × 2/λ_max: t ← (1 − ηλ_max) t = {1 - eta * lam:+.2f} t")
     ax2.set_xlabel("distance t along the top eigenvector")
     ax2.set_ylabel("cost change")
-    ax2.legend(fontsize=7, loc="upper center")
+    ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1)
     eta_txt = (f"2/λ_max = {cv.max_stable_learning_rate:.3g}" if cv.max_stable_learning_rate
                else "no limit")
     ax2.set_title(f"gradient descent along the sharpest direction: stable below {eta_txt}",
@@ -218,7 +228,7 @@ def plot_interpolation(lines: Sequence[Interpolation], path: str | Path,
             ax.axvline(x, color="gray", lw=0.6)
         ax.set_xlabel("t:  θ = (1 − t) θ_A + t θ_B")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best")
     ax1.set_yscale("log")
     ax1.set_ylabel(f"cost C over {lines[0].n_examples:,} examples")
     ax1.set_title("cost along the line (dotted: the straight line between the ends)",

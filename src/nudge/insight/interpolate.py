@@ -122,6 +122,9 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
         summary = (f"a ridge: at t = {barrier_t:.2f} the cost rises {barrier:.4g} above the "
                    f"straight line between {la} ({ca:.4g}) and {lb} ({cb:.4g}): along this "
                    "line the two sit in different valleys")
+    elif barrier <= 1e-12 * max(ca, cb):
+        summary = (f"no ridge: between {la} ({ca:.4g}) and {lb} ({cb:.4g}) the cost stays at or "
+                   "below the straight line joining them")
     else:
         summary = (f"no ridge: between {la} ({ca:.4g}) and {lb} ({cb:.4g}) the cost never rises "
                    f"more than {barrier:.3g} above the straight line joining them")
