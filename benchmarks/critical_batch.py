@@ -14,7 +14,9 @@ target.  For each target the trade-off (S/S_min − 1)(E/E_min − 1) = 1 is fit
 (:func:`nudge.insight.fit_critical_batch`), giving B_crit = E_min / S_min.  At the moment a
 run reaches a target, B_simple is measured exactly over all 60,000 training images
 (:func:`nudge.insight.noise_scale`); the figure shows the fitted B_crit beside the B_simple of
-the best-η runs.  Writes ``benchmarks/critical-batch.json`` and
+the best-η runs, and in a few runs (``--b-noise-runs``) also the curvature-weighted
+B_noise = tr(HΣ)/(GᵀHG) (:func:`nudge.insight.hessian_noise_scale`, 100 sampled examples).
+Writes ``benchmarks/critical-batch.json`` and
 ``docs/figures/critical-batch.png``.
 """
 
@@ -38,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(net0: Network, X, y, A_mon, y_mon, B: int, eta: float, targets: list[float],
-        max_examples: int, bound: dict[float, int], ratio: float = 1.04) -> dict:
+        max_examples: int, bound: dict[float, int], b_noise: bool = False,
+        ratio: float = 1.04) -> dict:
     """One SGD run until every target cost is reached, or ``max_examples`` are used, or it
     can no longer be the best of its batch size: it has taken more steps than ``bound[t]``
     (the fewest steps another η of this B needed) for every target t it has not reached."""
@@ -60,6 +63,10 @@ def run(net0: Network, X, y, A_mon, y_mon, B: int, eta: float, targets: list[flo
                 ns = ins.noise_scale(net, X, y)
                 reached[t] = {"steps": p.step, "examples": p.seen, "cost": c,
                               "b_simple": ns.b_simple, "seconds": p.seconds}
+                if b_noise:                      # the curvature-weighted noise scale too
+                    hn = ins.hessian_noise_scale(net, X, y, samples=100, seed=0)
+                    reached[t].update(b_noise=hn.b_noise,
+                                      b_noise_standard_error=hn.b_noise_standard_error)
         if len(reached) == len(targets) or p.step >= steps_cap:
             return False
         if all(t in bound and p.step > bound[t] for t in targets if t not in reached):
@@ -84,6 +91,9 @@ def main() -> None:
     parser.add_argument("--targets", default="0.5,0.3,0.2")
     parser.add_argument("--max-epochs", type=float, default=50,
                         help="examples per run at most, in epochs of 60,000 (default 50)")
+    parser.add_argument("--b-noise-runs", default="64:4,256:8", metavar="B:ETA,...",
+                        help="runs in which B_noise = tr(H Sigma)/(G^T H G) is measured too "
+                             "(100 sampled examples, about 10 s per target)")
     parser.add_argument("--data-dir")
     parser.add_argument("--quick", action="store_true", help="write nothing, print only")
     parser.add_argument("--replot", action="store_true",
@@ -93,6 +103,8 @@ def main() -> None:
         replot(json.loads((ROOT / "benchmarks" / "critical-batch.json").read_text()))
         return
     Bs = [int(b) for b in args.batch_sizes.split(",")]
+    noise_runs = {(int(b), float(e)) for b, e in (r.split(":") for r in
+                                                  args.b_noise_runs.split(",") if r)}
     etas = [float(e) for e in args.learning_rates.split(",")]
     targets = sorted((float(t) for t in args.targets.split(",")), reverse=True)
     data = load_dataset("mnist", args.data_dir)
@@ -108,7 +120,8 @@ def main() -> None:
     for B in Bs:
         bound: dict[float, int] = {}
         for eta in middle:
-            r = run(net0, X, y, A_mon, y_mon, B, eta, targets, max_examples, bound)
+            r = run(net0, X, y, A_mon, y_mon, B, eta, targets, max_examples, bound,
+                    b_noise=(B, eta) in noise_runs)
             for t in targets:
                 v = r["reached"][str(t)]
                 if v and v["steps"] < bound.get(t, math.inf):
@@ -146,6 +159,13 @@ def main() -> None:
     print(f"total {total:.0f} s")
     if args.quick:
         return
+    for t in targets:                          # B_noise where it was measured
+        for r in runs:
+            v = r["reached"][str(t)]
+            if v and "b_noise" in v:
+                print(f"target {t}: B={r['batch_size']} eta={r['learning_rate']:g}: B_noise = "
+                      f"{v['b_noise']:,.1f} +- {v['b_noise_standard_error']:,.1f}, B_simple = "
+                      f"{v['b_simple']:,.1f}")
     out = {"batch_sizes": Bs, "learning_rates": etas, "targets": targets,
            "max_examples": max_examples, "monitor": 10_000, "check_ratio": 1.04,
            "total_seconds": total, "runs": runs, "results": best_rows}
@@ -157,9 +177,12 @@ def replot(out: dict) -> None:
     """docs/figures/critical-batch.png from the measurements (the JSON this script writes)."""
     rows = [row for row in out["results"] if "fit" in row]
     fits = [ins.CriticalBatch(**row["fit"]) for row in rows]
+    noise = [[v["b_noise"] for r in out["runs"] if (v := r["reached"][str(row["target"])])
+              and "b_noise" in v] for row in rows]
     plot_critical_batch(fits, [row["target"] for row in rows],
                         [[b["b_simple"] for b in row["best"]] for row in rows],
                         ROOT / "docs" / "figures" / "critical-batch.png",
+                        b_noise=noise if all(noise) else None,
                         title="784-16-16-10 on MNIST, SGD from one start, each B with its best η "
                         "of " + ",".join(f"{e:g}" for e in out["learning_rates"]))
 
