@@ -255,3 +255,19 @@ def test_cli_curvature_errors(capsys, digits_model, argv, words):
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+# --------------------------------------------------------------------------- full MNIST
+@pytest.mark.slow
+def test_full_mnist_noise_and_curvature_in_float32_match_float64(mnist):
+    """(their speed is measured by benchmarks/curvature_speed.py, not by a timed test)"""
+    net = Network([784, 16, 16, 10], seed=1)
+    net.fit(mnist.X_train, mnist.y_train, epochs=1, batch_size=10, learning_rate=1.0, seed=1,
+            monitor_train_cost=False)
+    X, y = mnist.X_train, mnist.y_train
+    ns32, ns64 = ins.noise_scale(net, X, y), ins.noise_scale(net, X, y, dtype=np.float64)
+    assert ns32.n == 60000 and ns32.b_simple == pytest.approx(ns64.b_simple, rel=1e-4)
+    c32 = ins.curvature(net, X, y, k=3, smallest=0, hutchinson=0)
+    c64 = ins.curvature(net, X, y, k=3, smallest=0, hutchinson=0, dtype=np.float64)
+    np.testing.assert_allclose(c32.largest, c64.largest, rtol=1e-4)
+    assert c32.products <= 60
