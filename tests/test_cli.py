@@ -399,3 +399,23 @@ def test_from_nudge_import_train_is_the_function():
     from nudge import train
 
     assert callable(train) and train.__module__ == "nudge.train"
+
+
+@pytest.mark.parametrize("argv,what", [
+    (["average", "m.safetensors", "--draws", "100000"], "--draws"),
+    (["average", "m.safetensors", "--seed", "-1"], "--seed"),
+    (["average", "m.safetensors", "--check-examples", "-1"], "--check-examples"),
+    (["average", "m.safetensors", "--batch-sizes", ",".join(["1"] * 101)], "at most 100"),
+    (["descent", "m.safetensors", "--epochs", "99999"], "--epochs"),
+    (["descent", "m.safetensors", "--seed", "-1"], "--seed"),
+    (["descent", "m.safetensors", "--batch-sizes", "full,2000000"], "--batch-sizes"),
+    (["nudges", "m.safetensors", "--example", "-3"], "--example"),
+    (["stability", "--factors", ",".join(["1"] * 101)], "at most 100"),
+])
+def test_insight_counts_and_lists_are_bounded(argv, what, capsys):
+    from nudge.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and what in err and err.count("\n") == 1

@@ -37,6 +37,18 @@ MAX_GRID = 201
 MAX_POINTS = 1001
 #: examples, batch sizes, top-k and the like: beyond any dataset nudge reads
 MAX_COUNT = 1_000_000
+#: entries in one comma-separated list option (batch sizes, learning rates, factors)
+MAX_LIST = 100
+
+
+def check_list_length(text: str, values: list[Any]) -> list[Any]:
+    """``values`` (parsed from ``text``), or an argparse error if the list is empty or
+    longer than :data:`MAX_LIST`."""
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one value")
+    if len(values) > MAX_LIST:
+        raise argparse.ArgumentTypeError(f"{len(values):,} values: give at most {MAX_LIST}")
+    return values
 
 
 # --------------------------------------------------------------------------- option types

@@ -15,9 +15,14 @@ from .. import insight as ins
 from ..errors import NudgeError
 from ..network import Network
 from .common import (
+    MAX_COUNT,
+    MAX_DESCENT_EPOCHS,
+    MAX_DRAWS,
     add_data_options,
     add_json_option,
     add_model_argument,
+    bounded_int,
+    check_list_length,
     data_for_model,
     layer_sizes,
     load_data,
@@ -25,6 +30,7 @@ from .common import (
     positive_float,
     positive_int,
     print_json,
+    seed_type,
     table,
 )
 
@@ -36,10 +42,10 @@ def _int_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like "
                                          "1,10,100") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of at least 1, "
-                                         "like 1,10,100")
-    return values
+    if not values or any(not 1 <= v <= MAX_COUNT for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers from 1 to "
+                                         f"{MAX_COUNT:,}, like 1,10,100")
+    return check_list_length(text, values)
 
 
 def _batch_list(text: str) -> list[int | None]:
@@ -55,16 +61,17 @@ def _batch_list(text: str) -> list[int | None]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{s!r} is not a batch size: give whole numbers "
                                              "or 'full', like full,100,10") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"batch size {v} must be at least 1")
+        if not 1 <= v <= MAX_COUNT:
+            raise argparse.ArgumentTypeError(f"batch size {v} must be from 1 to {MAX_COUNT:,}")
         out.append(v)
     if not out:
         raise argparse.ArgumentTypeError("give at least one batch size, like full,100,10")
-    return out
+    return check_list_length(text, out)
 
 
 def _float_list(text: str) -> list[float]:
-    return [positive_float(s) for s in text.replace(" ", "").split(",") if s]
+    return check_list_length(text, [positive_float(s) for s in text.replace(" ", "").split(",")
+                                    if s])
 
 
 def _add_plot(p: argparse.ArgumentParser, what: str) -> None:
@@ -126,7 +133,7 @@ def register(sub: Any) -> None:
                     "weights, previous activations), and the same wishes layer by layer back to "
                     "the first. The nudges shown are exactly -grad C_x of this example.")
     add_model_argument(p)
-    p.add_argument("--example", type=int, required=True, metavar="I",
+    p.add_argument("--example", type=bounded_int(0, MAX_COUNT), required=True, metavar="I",
                    help="which example (counting from 0)")
     add_data_options(p, default=None)
     _add_split(p, "--dataset-split")
@@ -148,12 +155,12 @@ def register(sub: Any) -> None:
                    help="use only the first N training examples (default: all)")
     p.add_argument("--batch-sizes", type=_int_list, default=[1, 10, 100, 1000, 10000],
                    metavar="B,...", help="batch sizes (default 1,10,100,1000,10000)")
-    p.add_argument("--draws", type=positive_int, default=30, metavar="N",
+    p.add_argument("--draws", type=bounded_int(1, MAX_DRAWS), default=30, metavar="N",
                    help="random mini-batches per batch size (default 30)")
-    p.add_argument("--check-examples", type=int, default=2000, metavar="N",
+    p.add_argument("--check-examples", type=bounded_int(0, MAX_COUNT), default=2000, metavar="N",
                    help="how many examples' own nudges to average for the equality check "
                         "(default 2000; 0 skips it)")
-    p.add_argument("--seed", type=int, default=0, help="fixes the random batches (default 0)")
+    p.add_argument("--seed", type=seed_type, default=0, help="fixes the random batches (default 0)")
     _add_plot(p, "cosine, relative error and time against batch size")
     add_json_option(p)
     p.set_defaults(func=cmd_average)
@@ -168,7 +175,7 @@ def register(sub: Any) -> None:
     add_data_options(p)
     p.add_argument("--batch-sizes", type=_batch_list, default=[None, 100, 10],
                    metavar="B,...", help="'full' and/or mini-batch sizes (default full,100,10)")
-    p.add_argument("--epochs", type=positive_int, default=100,
+    p.add_argument("--epochs", type=bounded_int(1, MAX_DESCENT_EPOCHS), default=100,
                    help="passes over the training examples (default 100: 100 full-batch "
                         "steps)")
     p.add_argument("--learning-rates", type=_float_list, metavar="ETA,...",
@@ -178,7 +185,7 @@ def register(sub: Any) -> None:
                    help="use the first N training images (default 5000)")
     p.add_argument("--sizes", type=layer_sizes, metavar="N,N,...",
                    help="layer sizes (default: inputs,16,16,10)")
-    p.add_argument("--seed", type=int, default=0, help="initial network and shuffling "
+    p.add_argument("--seed", type=seed_type, default=0, help="initial network and shuffling "
                    "(default 0)")
     p.add_argument("--monitor", type=positive_int, default=2000, metavar="N",
                    help="random training examples the recorded cost is measured on "
