@@ -198,18 +198,13 @@ class WebState:
     # ------------------------------------------------------------------ data
     def data(self) -> Any:
         """The dataset (loaded once, on first use): MNIST, else the embedded 8x8 digits."""
-        from ..data import load_dataset
-        from ..errors import DataError
+        from ..data import load_dataset, load_default
 
         with self._data_lock:
             if self._data is None:
                 try:
-                    if self.dataset_name == "auto":
-                        try:
-                            self._data = load_dataset("mnist", self.data_dir)
-                        except DataError as e:
-                            self._data_error = f"MNIST not available ({str(e)[:160]})"
-                            self._data = load_dataset("digits")
+                    if self.dataset_name == "auto":       # the one fallback rule, in full
+                        self._data, self._data_error = load_default(self.data_dir)
                     else:
                         self._data = load_dataset(self.dataset_name, self.data_dir)
                 except NudgeError as e:
