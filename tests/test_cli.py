@@ -409,7 +409,6 @@ def test_from_nudge_import_train_is_the_function():
     (["descent", "m.safetensors", "--epochs", "99999"], "--epochs"),
     (["descent", "m.safetensors", "--seed", "-1"], "--seed"),
     (["descent", "m.safetensors", "--batch-sizes", "full,2000000"], "--batch-sizes"),
-    (["nudges", "m.safetensors", "--example", "-3"], "--example"),
     (["stability", "--factors", ",".join(["1"] * 101)], "at most 100"),
 ])
 def test_insight_counts_and_lists_are_bounded(argv, what, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,6 @@ class Control:
     def pause(self) -> None:
         with self._cond:
             self.paused = True
-            self._cond.notify_all()
 
     def resume(self) -> None:
         with self._cond:
@@ -90,16 +90,18 @@ class Control:
     def set_speed(self, examples_per_second: float | None) -> None:
         speed = None if examples_per_second is None else positive_float(
             "speed", examples_per_second)
-        with self._cond:
-            self.examples_per_second = speed
-            self._cond.notify_all()
+        self.examples_per_second = speed
 
     def _rest(self, seconds: float) -> None:
-        """Wait up to ``seconds`` (keeping to a speed limit); a pause, stop, step or new
-        speed ends the wait at once."""
-        if seconds > 0:
-            with self._cond:
-                self._cond.wait(seconds)
+        """Wait up to ``seconds`` (keeping to a speed limit), in short sleeps: a pause, a
+        stop or a new speed ends the wait within 20 ms."""
+        speed = self.examples_per_second
+        end = time.perf_counter() + seconds
+        while (left := end - time.perf_counter()) > 0:
+            if (self.paused or self.stop_requested is not None
+                    or self.examples_per_second != speed):
+                return
+            time.sleep(min(left, 0.02))
 
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""

@@ -133,7 +133,7 @@ def register(sub: Any) -> None:
                     "weights, previous activations), and the same wishes layer by layer back to "
                     "the first. The nudges shown are exactly -grad C_x of this example.")
     add_model_argument(p)
-    p.add_argument("--example", type=bounded_int(0, MAX_COUNT), required=True, metavar="I",
+    p.add_argument("--example", type=int, required=True, metavar="I",
                    help="which example (counting from 0)")
     add_data_options(p, default=None)
     _add_split(p, "--dataset-split")
