@@ -43,6 +43,8 @@ def batch_size_type(text: str) -> int | None:
     return positive_int(text)
 
 
+# register() is long only because it declares every option of its commands, one statement
+# per option (argparse); it has no logic
 def register(sub: Any) -> None:
     # ------------------------------------------------------------------ train
     p = sub.add_parser(
@@ -140,29 +142,8 @@ def register(sub: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..modelfile import check_writable, file_size
 
-    out = check_writable(args.out)
-    if args.plot and not args.plot.lower().endswith(".png"):
-        raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name ending "
-                         "in .png")
-    if args.plot:
-        check_writable(args.plot)
-    if args.track_plot:
-        if not args.track:
-            raise NudgeError("--track-plot needs --track noise: there is nothing to plot")
-        if not args.track_plot.lower().endswith(".png"):
-            raise NudgeError(f"--track-plot {args.track_plot}: figures are saved as PNG; give "
-                             "a name ending in .png")
-        check_writable(args.track_plot)
-    data = load_data(args.dataset, args.data_dir)
-    if args.dataset in (None, "auto") and data.name == "digits":
-        trained_on = model_dataset(out)
-        if trained_on not in (None, "digits"):
-            raise NudgeError(f"{out} holds a model trained on {trained_on}, and this run would "
-                             "train on the embedded 8x8 digits instead (see the note above); "
-                             "nothing was trained or replaced: pass --dataset digits to "
-                             "replace it anyway, or choose another --out")
-    if args.train_limit or args.test_limit:
-        data = data.subset(args.train_limit, args.test_limit)
+    out = _check_destinations(args)
+    data = _training_data(args, out)
 
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
                     sizes=args.sizes, activation=args.activation, output=args.output,
@@ -202,21 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if last is None:
         raise NudgeError("training was interrupted before the first epoch ended; nothing "
                          "was saved")
-    metadata = {
-        "dataset": data.name, "input_shape": list(data.image_shape), "classes": data.classes,
-        "preset": args.preset, "training": history.settings,
-        "epochs_trained": len(history.epochs), "stopped": history.stopped,
-        "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
-        "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
-        "n_train": len(data.X_train), "n_test": len(data.X_test),
-        "history": history.to_dict()["epochs"],
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if tracker is not None:                    # each epoch's row gets its noise scale
-        tracked = {r.epoch: r.to_dict() for r in tracker.records}
-        for row in metadata["history"]:
-            row["noise_scale"] = tracked.get(row["epoch"])
-        metadata["tracked"] = {"noise": tracker.to_dict()}
+    metadata = _metadata(args, data, history, tracker)
     saved, problem = save_model(net, out, metadata)
     plotted = False
     if args.plot:
@@ -254,6 +221,73 @@ def cmd_train(args: argparse.Namespace) -> int:
         if problem:
             raise NudgeError(problem)
         return status
+    _print_summary(history, data, saved, args, plotted, tracker, problem)
+    if problem:
+        raise NudgeError(problem)
+    return status
+
+
+def _check_destinations(args: argparse.Namespace) -> Any:
+    """The model file and the figures can be written (checked before training)."""
+    from ..modelfile import check_writable
+
+    out = check_writable(args.out)
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name ending "
+                         "in .png")
+    if args.plot:
+        check_writable(args.plot)
+    if args.track_plot:
+        if not args.track:
+            raise NudgeError("--track-plot needs --track noise: there is nothing to plot")
+        if not args.track_plot.lower().endswith(".png"):
+            raise NudgeError(f"--track-plot {args.track_plot}: figures are saved as PNG; give "
+                             "a name ending in .png")
+        check_writable(args.track_plot)
+    return out
+
+
+def _training_data(args: argparse.Namespace, out: Any) -> Any:
+    """The data set to train on; the 8x8 fallback never replaces another data set's model."""
+    data = load_data(args.dataset, args.data_dir)
+    if args.dataset in (None, "auto") and data.name == "digits":
+        trained_on = model_dataset(out)
+        if trained_on not in (None, "digits"):
+            raise NudgeError(f"{out} holds a model trained on {trained_on}, and this run would "
+                             "train on the embedded 8x8 digits instead (see the note above); "
+                             "nothing was trained or replaced: pass --dataset digits to "
+                             "replace it anyway, or choose another --out")
+    if args.train_limit or args.test_limit:
+        data = data.subset(args.train_limit, args.test_limit)
+
+    return data
+
+
+def _metadata(args: argparse.Namespace, data: Any, history: Any, tracker: Any) -> dict:
+    """What the model file records about its training."""
+    last = history.last
+    metadata = {
+        "dataset": data.name, "input_shape": list(data.image_shape), "classes": data.classes,
+        "preset": args.preset, "training": history.settings,
+        "epochs_trained": len(history.epochs), "stopped": history.stopped,
+        "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
+        "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
+        "n_train": len(data.X_train), "n_test": len(data.X_test),
+        "history": history.to_dict()["epochs"],
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if tracker is not None:                    # each epoch's row gets its noise scale
+        tracked = {r.epoch: r.to_dict() for r in tracker.records}
+        for row in metadata["history"]:
+            row["noise_scale"] = tracked.get(row["epoch"])
+        metadata["tracked"] = {"noise": tracker.to_dict()}
+    return metadata
+
+
+def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace,
+                   plotted: bool, tracker: Any, problem: str | None) -> None:
+    """The epochs (at most about a dozen rows) and where things were saved."""
+    last = history.last
     rows = []
     n = len(history.epochs)
     show = set(range(n)) if n <= 12 else set(range(0, n, max(1, n // 10))) | {n - 1}
@@ -276,9 +310,6 @@ def cmd_train(args: argparse.Namespace) -> int:
               "value is saved with the model (nudge info --json: 'tracked')")
         if args.track_plot and not problem:
             print(f"plot  {args.track_plot}")
-    if problem:
-        raise NudgeError(problem)
-    return status
 
 
 # ====================================================================== evaluate

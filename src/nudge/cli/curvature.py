@@ -31,6 +31,8 @@ from .common import (
 from .insight import _add_plot, _add_split, _check_plot, _examples, _float_list
 
 
+# register() is long only because it declares every option of its commands, one statement
+# per option (argparse); it has no logic
 def register(sub: Any) -> None:
     # ------------------------------------------------------------------ noise
     p = sub.add_parser(

@@ -101,6 +101,8 @@ def _g(v: float) -> str:
     return f"{v:+.3e}"
 
 
+# register() is long only because it declares every option of its commands, one statement
+# per option (argparse); it has no logic
 def register(sub: Any) -> None:
     # ------------------------------------------------------------------ sensitivity
     p = sub.add_parser(
