@@ -265,19 +265,3 @@ def test_fit_with_desired_output_rows(digits):
     assert ha.last.test_accuracy == hb.last.test_accuracy
     np.testing.assert_allclose(ha.column("train_cost"), hb.column("train_cost"), rtol=1e-5)
 
-
-def test_stop_ends_a_speed_limited_wait_at_once(digits):
-    import threading
-    import time
-
-    control = Control()
-    control.set_speed(1)                     # 10 examples per call: a 10 s wait after it
-    worker = threading.Thread(target=lambda: train(
-        Network([64, 10, 10], seed=0), digits.X_train[:100], digits.y_train[:100], epochs=1,
-        batch_size=10, control=control))
-    worker.start()
-    time.sleep(0.3)
-    started = time.perf_counter()
-    control.stop()
-    worker.join(5)
-    assert not worker.is_alive() and time.perf_counter() - started < 2

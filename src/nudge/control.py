@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import signal
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,17 +90,6 @@ class Control:
         speed = None if examples_per_second is None else positive_float(
             "speed", examples_per_second)
         self.examples_per_second = speed
-
-    def _rest(self, seconds: float) -> None:
-        """Wait up to ``seconds`` (keeping to a speed limit), in short sleeps: a pause, a
-        stop or a new speed ends the wait within 20 ms."""
-        speed = self.examples_per_second
-        end = time.perf_counter() + seconds
-        while (left := end - time.perf_counter()) > 0:
-            if (self.paused or self.stop_requested is not None
-                    or self.examples_per_second != speed):
-                return
-            time.sleep(min(left, 0.02))
 
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""

@@ -339,7 +339,7 @@ class _Run:
                 break                            # reported by _end_of_epoch, as diverged
             speed = control.examples_per_second
             if speed is not None:                # keep to the speed: wait out the rest
-                control._rest((last - first) / speed - spent)
+                time.sleep(max(0.0, (last - first) / speed - spent))
             if self.on_steps is not None and (self.due is None or self.step >= self.due):
                 self.due = self.next_callback(self.step)
                 progress = Progress(epoch, self.epochs, self.step, epoch_step,

@@ -123,6 +123,7 @@ class TrainingJob:
         self.engine: dict[str, Any] = {}       # which engine ran (known once the run ends)
         self.insight: list[dict[str, Any]] = []   # curvature and noise, when measured
         self.version = 0         # bumps whenever anything above changes in a visible way
+        self._version_lock = threading.Lock()
         self.total_examples = settings.epochs * len(X_train)
         self.on_end: Callable[[TrainingJob], Any] | None = None   # called when the run ends
         self._thread: threading.Thread | None = None
@@ -137,9 +138,16 @@ class TrainingJob:
         self._copy: tuple[Network, int, int, float] | None = None
 
     # ------------------------------------------------------------------ control
+    def _bump(self) -> None:
+        """A visible change: the stream sends an update.  Under a lock, because the training
+        thread and the server's handlers (pause, step) bump it at the same time, and a lost
+        bump would leave the page without the update."""
+        with self._version_lock:
+            self.version += 1
+
     def start(self) -> None:
         self.state = "running"
-        self.version += 1
+        self._bump()
         self._thread = threading.Thread(target=self._main, name="nudge-training", daemon=True)
         self._thread.start()
 
@@ -148,7 +156,7 @@ class TrainingJob:
             return False
         self.control.pause()
         self.state = "paused"
-        self.version += 1
+        self._bump()
         return True
 
     def resume(self) -> bool:
@@ -157,7 +165,7 @@ class TrainingJob:
         self._rate_at = None
         self.state = "running"
         self.control.resume()
-        self.version += 1
+        self._bump()
         return True
 
     def step_once(self) -> bool:
@@ -172,18 +180,18 @@ class TrainingJob:
     def set_speed(self, examples_per_second: float | None) -> None:
         self._rate_at = None
         self.control.set_speed(examples_per_second)
-        self.version += 1
+        self._bump()
 
     def set_learning_rate(self, learning_rate: float | None) -> None:
         self.control.set_learning_rate(learning_rate)
-        self.version += 1
+        self._bump()
 
     def stop(self, wait: float | None = 10.0) -> None:
         """Stop after the current call of the engine (the network keeps what it learned)."""
         if self.active:
             self.state = "stopping"
             self.control.stop()
-            self.version += 1
+            self._bump()
         if wait and self._thread is not None:
             self._thread.join(wait)
 
@@ -223,7 +231,7 @@ class TrainingJob:
             self._copy_ready.set()               # the watcher stops waiting for a copy
             if watcher is not None:
                 watcher.join(30)
-            self.version += 1
+            self._bump()
             if self.on_end is not None:
                 self.on_end(self)
 
@@ -248,7 +256,7 @@ class TrainingJob:
         elif now - self._rate_at[0] >= RATE_WINDOW:
             self.examples_per_second = (p.seen - self._rate_at[1]) / (now - self._rate_at[0])
             self._rate_at = (now, p.seen)
-        self.version += 1
+        self._bump()
 
     def _sample(self, batch: np.ndarray, net: Network) -> None:
         with np.errstate(all="ignore"):
@@ -272,7 +280,7 @@ class TrainingJob:
         if self.smoothed_cost is not None:
             self._add_point(self.seen, self.smoothed_cost)
         self._check(record, net)
-        self.version += 1
+        self._bump()
 
     def _ended(self, history: History) -> None:
         for record in history.epochs[len(self.epochs):]:     # a stopped, partial epoch
@@ -335,14 +343,14 @@ class TrainingJob:
                  "lambda_max": lam if math.isfinite(lam) else None, "learning_rate": eta,
                  "two_over_eta": 2 / eta, "batch_size": self.settings.batch_size}
         self.insight = [*self.insight, point]
-        self.version += 1
+        self._bump()
 
     # ------------------------------------------------------------------ warnings
     def _warn(self, kind: str, text: str, advice: str) -> None:
         if any(w["kind"] == kind for w in self.warnings):
             return
         self.warnings = [*self.warnings, {"kind": kind, "text": text, "advice": advice}]
-        self.version += 1
+        self._bump()
 
     def _check(self, record: EpochRecord, net: Network) -> None:
         """After an epoch: accuracy near chance, dead hidden neurons."""

@@ -134,6 +134,10 @@ async function control(what) {
       training = null; points = []; weights = null;
       message("reset: the page's network is gone; start again whenever you like");
       store.refresh();
+    } else if (training && r.training && r.training.step < training.step) {
+      // the stream already brought a later state than this reply (taken before the step
+      // ran): keep its numbers, take the reply's state (e.g. paused)
+      training = { ...training, state: r.training.state };
     } else {
       training = r.training;
       message({ pause: "paused", resume: "resumed", step: "one mini-batch step (paused)",
