@@ -151,15 +151,20 @@ function onUpdate(msg) {
   eventsThisSecond++;
   $("s-updates").dataset.total = ++eventsTotal;
   const wasActive = isActive(training);
+  const wasState = training ? training.state : null;
   if (msg.model !== undefined) store.modelInfo(msg.model);
   if (msg.training === null) { training = null; points = []; weights = null; schedule(); return; }
   if (msg.replace) points = [];
   points.push(...msg.points);
   training = msg.training;
   if (msg.weights) weights = { ...msg.weights, side: msg.image_side };
-  if (wasActive && !isActive(training)) {
-    message(training.message, training.state === "failed");
+  if (wasActive && !isActive(training)) message(training.message, training.state === "failed");
+  if (training && training.state !== wasState) {
+    // a new run, or one that ended (also one that began and ended between two updates):
+    // the models and the header change with it; once more a moment later, for what the
+    // server records just after the run's end
     store.refresh();
+    if (!isActive(training)) setTimeout(() => store.refresh(), 500);
   }
   schedule();
 }
