@@ -2,10 +2,13 @@
 
     python benchmarks/accuracy.py                       # every preset, seeds 1 2 3
     python benchmarks/accuracy.py --preset 3b1b --seeds 1 2 3 4 5 -- --optimizer adam
+    python benchmarks/accuracy.py --preset nielsen-ch3 --seeds 1 2 3 4 5 \
+        --out benchmarks/nielsen-protocol.json -- --validation 10000   # Nielsen's split
 
 Each run is exactly ``nudge train --preset P --seed S --json [extra options]``,
 in a subprocess; the table shows every run, the mean and the spread (sample
-standard deviation, min, max) of the final test accuracy, and the results are
+standard deviation, min, max) of the final test accuracy (and, with ``--validation N``,
+of the accuracy on the held-out training images), and the results are
 written to ``benchmarks/accuracy.json`` (or ``--out``).  MNIST is found the
 usual way (``--data-dir``, ``$NUDGE_DATA``, the cache).
 """
@@ -37,6 +40,8 @@ def run(preset: str, seed: int, extra: list[str], data_dir: str | None) -> dict:
     seconds_to_95 = (sum(h["seconds"] for h in history[:reached]) if reached else None)
     return {"preset": preset, "seed": seed, "extra": extra,
             "test_accuracy": result["test_accuracy"], "best_accuracy": max(accuracies),
+            "validation_accuracy": result.get("validation_accuracy"),
+            "n_validation": result.get("n_validation", 0),
             "epochs": result["epochs"], "train_seconds": result["train_seconds"],
             "first_epoch_at_95": reached, "train_seconds_to_95": seconds_to_95,
             "engine": result["settings"]["engine"]}
@@ -58,19 +63,28 @@ def main() -> None:
             r = run(preset, seed, args.extra, args.data_dir)
             runs.append(r)
             accs.append(r["test_accuracy"])
-            print(f"{preset:8s} seed {seed:3d}: {100 * r['test_accuracy']:.2f}% after "
+            held_out = (f" (validation {100 * r['validation_accuracy']:.2f}%)"
+                        if r["validation_accuracy"] is not None else "")
+            print(f"{preset:8s} seed {seed:3d}: {100 * r['test_accuracy']:.2f}%{held_out} after "
                   f"{r['epochs']} epochs ({r['train_seconds']:.1f} s of training; 95% first "
                   f"at epoch {r['first_epoch_at_95']})", flush=True)
         s = {"preset": preset, "extra": args.extra, "seeds": args.seeds,
              "mean": statistics.mean(accs),
              "stdev": statistics.stdev(accs) if len(accs) > 1 else 0.0,
              "min": min(accs), "max": max(accs)}
+        held = [r["validation_accuracy"] for r in runs[-len(args.seeds):]]
+        if all(v is not None for v in held):          # with --validation N
+            s.update(validation_mean=statistics.mean(held),
+                     validation_stdev=statistics.stdev(held) if len(held) > 1 else 0.0)
         summary.append(s)
     print()
     print(f"{'preset':8s}  {'mean':>7s}  {'stdev':>6s}  {'min':>7s}  {'max':>7s}  seeds")
     for s in summary:
         print(f"{s['preset']:8s}  {100 * s['mean']:6.2f}%  {100 * s['stdev']:5.2f}%  "
               f"{100 * s['min']:6.2f}%  {100 * s['max']:6.2f}%  {' '.join(map(str, s['seeds']))}")
+        if "validation_mean" in s:
+            print(f"{'':8s}  validation {100 * s['validation_mean']:.2f}% ± "
+                  f"{100 * s['validation_stdev']:.2f}%")
     Path(args.out).write_text(json.dumps({"summary": summary, "runs": runs}, indent=2) + "\n")
     print(f"\nwritten {args.out}")
 

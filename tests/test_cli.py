@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nudge import load
+from nudge import load, save
 from nudge.cli import main
 
 
@@ -146,6 +146,35 @@ def test_evaluate_text_and_json(digits_model, capsys):
     assert set(result["per_class_accuracy"]) == {str(d) for d in range(10)}
 
 
+def test_validation_holds_out_the_last_training_images(tmp_path, capsys):
+    path = tmp_path / "v.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "8", "--seed", "1",
+                         "--validation", "297", "--out", str(path), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["n_validation"] == 297 and 0.3 < result["validation_accuracy"] <= 1
+    assert all(row["validation_accuracy"] is not None for row in result["history"])
+    metadata = load(path).metadata
+    assert metadata["n_train"] == 1200 and metadata["n_validation"] == 297
+    code, out, _ = run(capsys, "evaluate", str(path), "--split", "validation", "--json")
+    held_out = json.loads(out)
+    assert code == 0 and held_out["n_examples"] == 297 and held_out["split"] == "validation"
+    assert held_out["accuracy"] == pytest.approx(result["validation_accuracy"])
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--quiet",
+                         "--validation", "297", "--out", str(path))
+    assert code == 0 and "validation accuracy" in out and "297 held out" in err
+
+
+def test_evaluate_validation_needs_held_out_images(digits_model, tmp_path, capsys):
+    code, _, err = run(capsys, "evaluate", str(digits_model), "--split", "validation")
+    assert code == 1 and "trained without --validation" in err and "Traceback" not in err
+    net = load(digits_model)
+    damaged = tmp_path / "damaged.safetensors"
+    save(net, damaged, **{**net.metadata, "n_train": 1400, "n_validation": 500})
+    code, _, err = run(capsys, "evaluate", str(damaged), "--split", "validation")
+    assert code == 1 and "do not fit the 1,497 training images" in err
+
+
 def test_info(digits_model, capsys):
     code, out, _ = run(capsys, "info", str(digits_model))
     assert code == 0 and "64-16-16-10" in out and "1,482" in out
@@ -196,6 +225,8 @@ def test_nonsense_options_exit_2_with_one_line(argv, message, capsys):
     (["--out", "/nonexistent/dir/m.safetensors"], "does not exist"),
     (["--plot", "curve.jpg"], "PNG"),
     (["--learning-rate", "1e30", "--activation", "relu"], "diverged"),
+    (["--validation", "1497"], "hold out between 1 and 1,496"),
+    (["--train-limit", "100", "--validation", "100"], "hold out between 1 and 99"),
 ])
 def test_bad_training_requests_fail_cleanly_and_save_nothing(extra, message, tmp_path, capsys,
                                                             monkeypatch):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nudge import load_dataset, read_idx
-from nudge.data import parse_idx
 from nudge.errors import DataError, NudgeError
+from nudge.idx import parse_idx
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

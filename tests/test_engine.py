@@ -20,6 +20,7 @@ import pytest
 from nudge import engine as engines
 from nudge.cli import main as cli_main
 from nudge.engine import CompiledEngine, ReferenceEngine, compiled, make_engine
+from nudge.engine import threads as thread_rules
 from nudge.errors import NudgeError
 from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, Network, desired_outputs
 from nudge.train import train
@@ -143,7 +144,7 @@ def test_momentum_and_weight_decay_match_reference(sizes, kinds, optimizer, deca
     net, ref, h = both_engines(sizes, X, y, kinds=kinds, epochs=3, batch_size=10,
                                learning_rate=0.02, optimizer=optimizer, momentum=0.9,
                                weight_decay=decay, seed=2, threads=threads)
-    assert h.settings["threads"] == compiled.kernel_threads(sizes, 10, threads)
+    assert h.settings["threads"] == thread_rules.kernel_threads(sizes, 10, threads)
     assert h.settings["optimizer"] == optimizer
     assert_same_parameters(net, ref, atol=5e-5)
 
@@ -338,7 +339,7 @@ def test_c_kernel_matches_reference_trainer(sizes, batch_size, decay, threads):
     X, y = sparse_pixels(257, n_in=sizes[0], seed=11)
     net, ref, h = both_engines(sizes, X, y, epochs=2, batch_size=batch_size,
                                learning_rate=2.0, weight_decay=decay, seed=4, threads=threads)
-    assert h.settings["threads"] == compiled.kernel_threads(sizes, batch_size, threads)
+    assert h.settings["threads"] == thread_rules.kernel_threads(sizes, batch_size, threads)
     assert_same_parameters(net, ref, atol=5e-5)
     assert [r.steps for r in h.epochs] == [-(-257 // batch_size)] * 2
 
@@ -489,8 +490,8 @@ def test_two_threads_give_the_same_weights_bit_for_bit(sizes, batch_size, decay,
 
 def test_thread_count_rules(monkeypatch):
     monkeypatch.delenv("NUDGE_THREADS", raising=False)
-    monkeypatch.setattr(compiled, "available_cpus", lambda: 8)
-    kernel_threads = compiled.kernel_threads
+    monkeypatch.setattr(thread_rules, "available_cpus", lambda: 8)
+    kernel_threads = thread_rules.kernel_threads
     assert kernel_threads([784, 16, 16, 10], 10) == 1      # too small to share
     assert kernel_threads([784, 511, 10], 10, threads=2) == 1
     assert kernel_threads([784, 512, 10], 10) == 2
@@ -505,11 +506,11 @@ def test_thread_count_rules(monkeypatch):
     with pytest.raises(NudgeError, match="NUDGE_THREADS='many'"):
         kernel_threads([784, 512, 10], 10)
     monkeypatch.delenv("NUDGE_THREADS")
-    monkeypatch.setattr(compiled, "available_cpus", lambda: 1)
+    monkeypatch.setattr(thread_rules, "available_cpus", lambda: 1)
     assert kernel_threads([784, 512, 10], 10) == 1
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(NudgeError, match="threads must be 1 or 2"):
-            compiled.check_threads(bad)
+            thread_rules.check_threads(bad)
 
 
 @needs_c

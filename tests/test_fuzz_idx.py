@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nudge.data import _load_file, parse_idx, read_idx
+from nudge.data import _load_file
 from nudge.errors import DataError
+from nudge.idx import parse_idx, read_idx
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -16,7 +16,7 @@ SRC = Path(nudge.__file__).parent
 
 LAYERS = [
     {"errors", "jsonable", "fsutil", "_start"},
-    {"network", "optimizers", "presets", "data", "images", "modelfile", "plots"},
+    {"network", "optimizers", "presets", "data", "idx", "images", "modelfile", "plots"},
     {"engine"},
     {"control", "train", "settings"},
     {"insight", "sweep"},
@@ -83,5 +83,5 @@ def test_imports_point_one_way():
 def test_no_module_needs_a_map():
     """No module over ~400 lines (the limit is a little above, for docstrings)."""
     long = [f"{p.relative_to(SRC)}: {n}" for p in sorted(SRC.rglob("*.py"))
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450]
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 420]
     assert not long, "modules too long to read without a map:\n" + "\n".join(long)

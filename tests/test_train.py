@@ -265,3 +265,29 @@ def test_fit_with_desired_output_rows(digits):
     assert ha.last.test_accuracy == hb.last.test_accuracy
     np.testing.assert_allclose(ha.column("train_cost"), hb.column("train_cost"), rtol=1e-5)
 
+
+
+def test_validation_data_is_evaluated_every_epoch_and_never_trained_on(digits):
+    rest, (X_val, y_val) = digits.hold_out(300)
+    assert len(rest.X_train) == len(digits.X_train) - 300
+    np.testing.assert_array_equal(X_val, digits.X_train[-300:])
+    np.testing.assert_array_equal(rest.X_train, digits.X_train[:-300])
+    net = Network([64, 16, 10], seed=3)
+    twin = net.copy()
+    history = train(net, rest.X_train, rest.y_train, epochs=2, learning_rate=3.0,
+                    test_data=rest.test_data, validation_data=(X_val, y_val), seed=5)
+    train(twin, rest.X_train, rest.y_train, epochs=2, learning_rate=3.0, seed=5)
+    for a, b in zip(net.weights + net.biases, twin.weights + twin.biases):
+        np.testing.assert_array_equal(a, b)            # watching it changes nothing
+    assert all(r.validation_accuracy is not None for r in history.epochs)
+    last = history.last
+    assert (last.validation_cost, last.validation_accuracy) == evaluate(net, X_val, y_val)
+    assert history.to_dict()["epochs"][-1]["validation_accuracy"] == last.validation_accuracy
+    plain = train(Network([64, 16, 10], seed=3), rest.X_train, rest.y_train, epochs=1)
+    assert plain.last.validation_accuracy is None
+
+
+@pytest.mark.parametrize("n", [0, -1, 1497, 10**9, True])
+def test_hold_out_is_bounded(digits, n):
+    with pytest.raises(NudgeError, match="hold out between 1 and 1,496"):
+        digits.hold_out(n)

@@ -14,8 +14,9 @@ if started_as_the_command():
     quiet_ctrl_c_while_starting()
 
 from .control import Control, Progress  # noqa: E402
-from .data import Dataset, load_dataset, read_idx  # noqa: E402
+from .data import Dataset, load_dataset  # noqa: E402
 from .errors import NudgeError  # noqa: E402
+from .idx import read_idx  # noqa: E402
 from .modelfile import load, save  # noqa: E402
 from .network import Network  # noqa: E402
 from .presets import PRESETS  # noqa: E402

@@ -1,4 +1,4 @@
-"""Data: the IDX reader and the datasets (MNIST, Fashion-MNIST, scikit-learn's 8x8 digits).
+"""Data: the datasets (MNIST, Fashion-MNIST, scikit-learn's 8x8 digits), found, checked, cached.
 
 Pixels stay uint8 in memory (0 = background, 255 = full ink); the network reads
 them as intensity/255.  Where the files are looked for: only the folder given as
@@ -10,18 +10,16 @@ they are nowhere (and no ``data_dir`` was given) they are downloaded into the ca
 with pooch, which keeps only a complete file of the right hash.  Every file's
 decompressed contents are checked against the official SHA-256: a damaged file is an
 error, never used; an official file of another dataset (MNIST's, under the same name,
-when Fashion-MNIST is wanted) is skipped.  Sizes are bounded (:data:`MAX_IDX_BYTES`).
+when Fashion-MNIST is wanted) is skipped.  The files are read by :mod:`nudge.idx`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib.util
 import io
 import math
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, DataNotFoundError, NudgeError
-from .fsutil import atomic_write_bytes, read_regular
+from .fsutil import atomic_write_bytes
+from .idx import idx_header, parse_idx, read_bytes
 
 DATASETS = ("mnist", "fashion-mnist", "digits")
-IDX_TYPES = {0x08: np.uint8}
 
 # file -> (MD5 of the official .gz, SHA-256 of the decompressed file, expected shape)
 _MNIST_FILES = {
@@ -117,72 +115,24 @@ class Dataset:
                        self.X_test[:n_test], self.y_test[:n_test], self.image_shape,
                        self.classes, self.source)
 
+    def hold_out(self, n_validation: int) -> tuple[Dataset, tuple[np.ndarray, np.ndarray]]:
+        """The last ``n_validation`` training examples set aside: ``(the rest, (X, y))``.
+
+        Held-out (validation) examples are never trained on; settings are chosen by them,
+        so that the test set stays unseen.  Nielsen's split of MNIST's 60,000 training
+        images is ``hold_out(10_000)``: the first 50,000 to train on, the last 10,000."""
+        n = len(self.X_train)
+        if isinstance(n_validation, bool) or not 1 <= n_validation < n:
+            raise NudgeError(f"cannot hold out {n_validation!r} of the {n:,} training examples "
+                             f"for validation: hold out between 1 and {n - 1:,}")
+        rest = Dataset(self.name, self.X_train[:n - n_validation],
+                       self.y_train[:n - n_validation], self.X_test, self.y_test,
+                       self.image_shape, self.classes, self.source)
+        return rest, (self.X_train[n - n_validation:], self.y_train[n - n_validation:])
+
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train={len(self.X_train)}, test={len(self.X_test)}, "
                 f"image={self.image_shape[0]}x{self.image_shape[1]})")
-
-
-# --------------------------------------------------------------------------- IDX files
-#: the most bytes an IDX file may hold once decompressed (MNIST's largest: 47 MB), so that
-#: a damaged or hostile file cannot ask for unbounded memory
-MAX_IDX_BYTES = 1 << 30
-
-
-def _read_bytes(path: Path, limit: int = MAX_IDX_BYTES) -> bytes:
-    """A file's bytes, gunzipped if it is a .gz, refusing more than ``limit`` bytes."""
-    try:
-        raw = read_regular(path, limit + limit // 64 + 4096)
-    except NudgeError as e:
-        raise DataError(str(e)) from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
-            out = g.read(limit + 1)                # never more than the limit in memory
-    except (EOFError, OSError, zlib.error) as e:
-        raise DataError(f"{path}: the gzip data is corrupt or truncated ({e}); "
-                        "delete the file and get it again") from None
-    if len(out) > limit:
-        raise DataError(f"{path}: decompresses to more than {limit:,} bytes, more than this "
-                        "IDX file can hold; the file is damaged or not an IDX file")
-    return out
-
-
-def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
-    """Decode the bytes of an IDX file, checking magic number, dimensions and length."""
-    if len(raw) < 4:
-        raise DataError(f"{path}: not an IDX file (only {len(raw)} bytes)")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
-        raise DataError(f"{path}: not an IDX file of bytes (magic number "
-                        f"0x{raw[:4].hex()}, expected 0x00000801 or 0x00000803)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header (needs {header} bytes, has {len(raw)})")
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    expected = math.prod(dims)                    # a Python int: no overflow
-    found = len(raw) - header
-    shape = "x".join(map(str, dims)) if ndim <= 8 else f"{ndim} dimensions"
-    if math.prod(d for d in dims if d) > 2**62:           # even with a 0, numpy refuses
-        raise DataError(f"{path}: the header's dimensions ({shape}) are impossibly large; "
-                        "the file is damaged or not an IDX file")
-    if found < expected:
-        raise DataError(f"{path}: truncated: the header promises {expected:,} values "
-                        f"({shape}) but the file holds {found:,}; delete it and get it again")
-    if found > expected:
-        raise DataError(f"{path}: {found - expected:,} unexpected bytes after the "
-                        f"{shape} values; the file is not a valid IDX file")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
-
-
-def read_idx(path: str | Path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw) into a uint8 array of the dimensions it declares."""
-    path = Path(path)
-    return parse_idx(_read_bytes(path, max_bytes), path)
-
-
-def _idx_header(shape: tuple[int, ...]) -> bytes:
-    return bytes([0, 0, 0x08, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape)
 
 
 # --------------------------------------------------------------------------- locating
@@ -273,7 +223,7 @@ def _from_file(name: str, stem: str, path: Path, skipped: list[str]) -> np.ndarr
         arr = _load_decoded(cached, shape, sha256)
         if arr is not None:
             return arr
-    raw = _read_bytes(path, len(_idx_header(shape)) + math.prod(shape))
+    raw = read_bytes(path, len(idx_header(shape)) + math.prod(shape))
     arr = parse_idx(raw, path)
     digest = hashlib.sha256(raw).hexdigest()
     if digest != sha256:
@@ -319,7 +269,7 @@ def _load_decoded(cached: Path, shape: tuple[int, ...], sha256: str) -> np.ndarr
         arr = np.load(cached, mmap_mode="r", allow_pickle=False)
         if arr.shape != shape or arr.dtype != np.uint8 or not arr.flags.c_contiguous:
             return None
-        h = hashlib.sha256(_idx_header(shape))
+        h = hashlib.sha256(idx_header(shape))
         h.update(arr.data)
         if h.hexdigest() != sha256:
             return None

@@ -41,25 +41,38 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
 
 
 def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
-    """Cost (training and test) and test accuracy per epoch."""
+    """Cost (training, test and held-out) and accuracy (test and held-out) per epoch."""
     fig, (ax_cost, ax_acc) = new_figure(1, 2, figsize=(10, 4))
     epochs = history.column("epoch")
-    train_cost, test_cost = history.column("train_cost"), history.column("test_cost")
-    if any(c is not None for c in train_cost):
-        ax_cost.plot(epochs, train_cost, "o-", label="training set", ms=3)
-    if any(c is not None for c in test_cost):
-        ax_cost.plot(epochs, test_cost, "s-", label="test set", ms=3)
+    for column, style, color, label in (("train_cost", "o-", "tab:blue", "training set"),
+                                        ("test_cost", "s-", "tab:orange", "test set"),
+                                        ("validation_cost", "^-", "tab:green",
+                                         "validation set")):
+        costs = history.column(column)
+        if any(c is not None for c in costs):
+            ax_cost.plot(epochs, costs, style, color=color, label=label, ms=3)
     ax_cost.set_xlabel("epoch")
     ax_cost.set_ylabel("cost C (average over the set)")
     ax_cost.set_title("cost")
     ax_cost.legend()
     ax_cost.grid(alpha=0.3)
-    acc = history.column("test_accuracy")
-    if any(a is not None for a in acc):
-        ax_acc.plot(epochs, [100 * a for a in acc], "o-", color="tab:green", ms=3)
+    shown = 0
+    for column, style, color, label in (("test_accuracy", "s-", "tab:orange", "test set"),
+                                        ("validation_accuracy", "^-", "tab:green",
+                                         "validation set")):
+        acc = history.column(column)
+        if any(a is not None for a in acc):
+            ax_acc.plot(epochs, [100 * a for a in acc], style, color=color, ms=3, label=label)
+            shown += 1
+    if shown > 1:
+        ax_acc.legend()
     ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("test accuracy (%)")
+    ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_title("accuracy")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_cost, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # whole epochs
     ax_acc.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

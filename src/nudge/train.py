@@ -54,6 +54,8 @@ class EpochRecord:
     seconds: float          # time spent on the SGD steps of this epoch
     steps: int              # mini-batch steps taken in this epoch
     learning_rate: float | None = None   # η used in this epoch
+    validation_cost: float | None = None      # on the held-out examples, if any
+    validation_accuracy: float | None = None
 
 
 @dataclass
@@ -161,6 +163,7 @@ def train(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     test_data: tuple[Any, Any] | None = None,
+    validation_data: tuple[Any, Any] | None = None,
     seed: int | None = None,
     callback: Callable[[EpochRecord, Network], Any] | None = None,
     on_steps: Callable[[Progress, Network], Any] | None = None,
@@ -175,10 +178,11 @@ def train(
 
     ``X`` holds one example per row (uint8 pixels are read as intensity/255),
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
-    whole training set: full-batch gradient descent.  ``test_data=(X, y)`` is
-    evaluated after every epoch.  ``seed`` fixes the shuffling (default: the
-    network's seed).  ``schedule`` is ``"constant"`` or ``"cosine"`` (η decays to
-    ``min_learning_rate`` over the epochs).
+    whole training set: full-batch gradient descent.  ``test_data=(X, y)`` and
+    ``validation_data=(X, y)`` (examples held out of training to choose settings by, as
+    Nielsen's ``validation_data``) are evaluated after every epoch.  ``seed`` fixes the
+    shuffling (default: the network's seed).  ``schedule`` is ``"constant"`` or
+    ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
 
     Watching and steering: ``callback(record, net)`` runs after every epoch and
     ``on_steps(progress, net)`` (a :class:`Progress`) every ``every`` steps (an int,
@@ -235,8 +239,9 @@ def train(
                 scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
                                              min_learning_rate)
                 steps, seconds, eta = run.epoch(epoch, order, scheduled)
-                record = _end_of_epoch(net, epoch, X, labels, test_data, seconds, steps,
-                                       monitor_train_cost, snapshot, eta, history)
+                record = _end_of_epoch(net, epoch, (X, labels) if monitor_train_cost else None,
+                                       test_data, validation_data, seconds, steps, snapshot,
+                                       eta, history)
                 history.epochs.append(record)
                 if run.bar is not None and record.test_accuracy is not None:
                     run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
@@ -351,16 +356,16 @@ class _Run:
         return epoch_step, seconds, eta
 
 
-def _end_of_epoch(net: Network, epoch: int, X: np.ndarray, labels: np.ndarray,
-                  test_data: tuple[Any, Any] | None, seconds: float, steps: int,
-                  monitor_train_cost: bool, snapshot: tuple[list, list], learning_rate: float,
-                  history: History) -> EpochRecord:
+def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
+                  test_data: tuple[Any, Any] | None, validation_data: tuple[Any, Any] | None,
+                  seconds: float, steps: int, snapshot: tuple[list, list],
+                  learning_rate: float, history: History) -> EpochRecord:
+    """The epoch's record: (cost, accuracy) on each set given; a NaN cost raises."""
     finite = _finite(net)
-    train_cost = evaluate(net, X, labels)[0] if (monitor_train_cost and finite) else None
-    test_cost = test_accuracy = None
-    if test_data is not None and finite:
-        test_cost, test_accuracy = evaluate(net, *test_data)
-    costs = [c for c in (train_cost, test_cost) if c is not None]
+    train, test, validation = ((evaluate(net, *data) if data is not None and finite
+                                else (None, None))
+                               for data in (train_data, test_data, validation_data))
+    costs = [c for c in (train[0], test[0], validation[0]) if c is not None]
     if not finite or not all(math.isfinite(c) for c in costs):
         net.weights, net.biases = snapshot
         err = DivergenceError(
@@ -370,5 +375,5 @@ def _end_of_epoch(net: Network, epoch: int, X: np.ndarray, labels: np.ndarray,
         )
         err.history = history  # type: ignore[attr-defined]
         raise err
-    return EpochRecord(epoch, train_cost, test_cost, test_accuracy, seconds, steps,
-                       learning_rate)
+    return EpochRecord(epoch, train[0], test[0], test[1], seconds, steps, learning_rate,
+                       validation[0], validation[1])

@@ -11,7 +11,7 @@ from ..errors import NudgeError
 
 #: the command modules, in the order of ``nudge --help`` (imported by build_parser, inside
 #: main's guard, so that a Ctrl-C while they load is a one-line message too)
-COMMAND_MODULES = ["core", "insight", "minima", "curvature", "serve", "sweep"]
+COMMAND_MODULES = ["core", "model", "insight", "minima", "curvature", "serve", "sweep"]
 
 
 def _one_line(text: str) -> str:

@@ -1,4 +1,4 @@
-"""``nudge train``, ``evaluate``, ``predict`` and ``info``."""
+"""``nudge train``: a network trained by SGD on a dataset, saved with its history."""
 
 from __future__ import annotations
 
@@ -14,16 +14,13 @@ from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
 from ..settings import resolve
-from ..train import SCHEDULES, evaluate, train
+from ..train import SCHEDULES, train
 from .common import (
     add_data_options,
     add_json_option,
-    add_model_argument,
-    data_for_model,
     epochs_type,
     layer_sizes,
     load_data,
-    load_model,
     model_dataset,
     momentum_type,
     nonnegative_float,
@@ -91,6 +88,9 @@ def register(sub: Any) -> None:
                    help="use only the first N training images")
     p.add_argument("--test-limit", type=positive_int, metavar="N",
                    help="use only the first N test images")
+    p.add_argument("--validation", type=positive_int, metavar="N",
+                   help="hold out the last N training images (never trained on) and report "
+                        "accuracy on them every epoch; Nielsen's split of MNIST is 10000")
     p.add_argument("--engine", choices=["auto", "reference", "fast"], default="auto",
                    help="training engine (default: auto = the compiled kernel where it applies)")
     p.add_argument("--threads", type=int, choices=[1, 2], metavar="{1,2}",
@@ -110,40 +110,13 @@ def register(sub: Any) -> None:
     add_json_option(p)
     p.set_defaults(func=cmd_train)
 
-    # ------------------------------------------------------------------ evaluate
-    p = sub.add_parser("evaluate", help="accuracy, cost, per-digit accuracy, confusion matrix",
-                       description="Evaluate a model on the test set of its dataset.")
-    add_model_argument(p)
-    add_data_options(p, default=None)
-    p.add_argument("--split", choices=["test", "train"], default="test",
-                   help="which part of the dataset (default: test)")
-    add_json_option(p)
-    p.set_defaults(func=cmd_evaluate)
-
-    # ------------------------------------------------------------------ predict
-    p = sub.add_parser("predict", help="read the digit in image files",
-                       description="Read the digit in each PNG/JPEG image (dark-on-light or "
-                                   "light-on-dark), prepared the MNIST way: grayscale, crop, fit "
-                                   "in a 20x20 box, centre by centre of mass in 28x28.")
-    add_model_argument(p)
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
-    add_json_option(p)
-    p.set_defaults(func=cmd_predict)
-
-    # ------------------------------------------------------------------ info
-    p = sub.add_parser("info", help="architecture, parameter count and metadata of a model",
-                       description="Show what a model file holds.")
-    add_model_argument(p)
-    add_json_option(p)
-    p.set_defaults(func=cmd_info)
-
 
 # ====================================================================== train
 def cmd_train(args: argparse.Namespace) -> int:
     from ..modelfile import check_writable, file_size
 
     out = _check_destinations(args)
-    data = _training_data(args, out)
+    data, validation = _training_data(args, out)
 
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
                     sizes=args.sizes, activation=args.activation, output=args.output,
@@ -162,7 +135,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_writable(out, size=file_size(net))
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
-        print(f"training {net!r}\n  on {data!r}, {epochs} epochs, batch size "
+        held = f", {len(validation[0]):,} held out for validation" if validation else ""
+        print(f"training {net!r}\n  on {data!r}{held}, {epochs} epochs, batch size "
               f"{batch_size or 'full'}, eta {eta:g}"
               + (f" ({schedule} to {min_eta:g})" if schedule != "constant" else "")
               + f", {args.optimizer}, seed {seed}",
@@ -175,7 +149,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         tracker.start(net)
     try:
         history = train(net, data.X_train, data.y_train, **setup.train_options(),
-                        test_data=data.test_data, seed=seed, progress=progress,
+                        test_data=data.test_data, validation_data=validation, seed=seed,
+                        progress=progress,
                         engine=args.engine, threads=args.threads, callback=tracker)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
@@ -183,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if last is None:
         raise NudgeError("training was interrupted before the first epoch ended; nothing "
                          "was saved")
-    metadata = _metadata(args, data, history, tracker)
+    metadata = _metadata(args, data, validation, history, tracker)
     saved, problem = save_model(net, out, metadata)
     plotted = False
     if args.plot:
@@ -209,6 +184,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
+            "validation_accuracy": last.validation_accuracy,
+            "validation_cost": last.validation_cost, "n_validation": metadata["n_validation"],
             "train_cost": last.train_cost, "epochs": len(history.epochs),
             "train_seconds": history.train_seconds, "model_path": str(saved),
             "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
@@ -247,8 +224,9 @@ def _check_destinations(args: argparse.Namespace) -> Any:
     return out
 
 
-def _training_data(args: argparse.Namespace, out: Any) -> Any:
-    """The data set to train on; the 8x8 fallback never replaces another data set's model."""
+def _training_data(args: argparse.Namespace, out: Any) -> tuple[Any, Any]:
+    """The data set to train on and the held-out examples (None without --validation); the
+    8x8 fallback never replaces another data set's model."""
     data = load_data(args.dataset, args.data_dir)
     if args.dataset in (None, "auto") and data.name == "digits":
         trained_on = model_dataset(out)
@@ -259,11 +237,16 @@ def _training_data(args: argparse.Namespace, out: Any) -> Any:
                              "replace it anyway, or choose another --out")
     if args.train_limit or args.test_limit:
         data = data.subset(args.train_limit, args.test_limit)
+    if args.validation:
+        try:
+            return data.hold_out(args.validation)
+        except NudgeError as e:
+            raise NudgeError(f"--validation {args.validation}: {e}") from None
+    return data, None
 
-    return data
 
-
-def _metadata(args: argparse.Namespace, data: Any, history: Any, tracker: Any) -> dict:
+def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any,
+              tracker: Any) -> dict:
     """What the model file records about its training."""
     last = history.last
     metadata = {
@@ -273,6 +256,8 @@ def _metadata(args: argparse.Namespace, data: Any, history: Any, tracker: Any) -
         "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
         "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
         "n_train": len(data.X_train), "n_test": len(data.X_test),
+        "n_validation": len(validation[0]) if validation is not None else 0,
+        "validation_accuracy": last.validation_accuracy,
         "history": history.to_dict()["epochs"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -292,13 +277,16 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
     n = len(history.epochs)
     show = set(range(n)) if n <= 12 else set(range(0, n, max(1, n // 10))) | {n - 1}
     elapsed = 0.0
+    held_out = last.validation_accuracy is not None
     for i, r in enumerate(history.epochs):
         elapsed += r.seconds
         if i in show:
-            rows.append([r.epoch, f"{100 * r.test_accuracy:.2f}%", f"{r.test_cost:.4f}",
+            rows.append([r.epoch, *([f"{100 * r.validation_accuracy:.2f}%"] if held_out else []),
+                         f"{100 * r.test_accuracy:.2f}%", f"{r.test_cost:.4f}",
                          f"{r.train_cost:.4f}" if r.train_cost is not None else "-",
                          f"{elapsed:.2f}s"])
-    print(table(["epoch", "test accuracy", "test cost", "train cost", "time"], rows))
+    print(table(["epoch", *(["validation accuracy"] if held_out else []), "test accuracy",
+                 "test cost", "train cost", "time"], rows))
     print(f"\nsaved {saved}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test "
           f"images, {history.train_seconds:.1f}s of training)")
     if plotted:
@@ -310,102 +298,3 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
               "value is saved with the model (nudge info --json: 'tracked')")
         if args.track_plot and not problem:
             print(f"plot  {args.track_plot}")
-
-
-# ====================================================================== evaluate
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = (data.X_test, data.y_test) if args.split == "test" else (data.X_train, data.y_train)
-    cost, accuracy = evaluate(net, X, y)
-    predicted = np.concatenate([net.predict(X[i:i + 10000]) for i in range(0, len(X), 10000)])
-    k = net.sizes[-1]
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (np.asarray(y, dtype=np.int64), predicted), 1)
-    totals = confusion.sum(axis=1)
-    per_class = np.divide(np.diag(confusion), totals, out=np.zeros(k), where=totals > 0)
-    if args.json:
-        print_json({"model": args.model, "dataset": data.name, "split": args.split,
-                    "n_examples": len(X), "accuracy": accuracy, "cost": cost,
-                    "per_class_accuracy": {c: per_class[i] for i, c in enumerate(data.classes)},
-                    "confusion_matrix": confusion, "classes": data.classes})
-        return 0
-    print(f"{args.model} on the {data.name} {args.split} set ({len(X)} images)")
-    print(f"accuracy {100 * accuracy:.2f}%   cost {cost:.4f}\n")
-    print(table(["class", "accuracy", "count"],
-                [[c, f"{100 * per_class[i]:.2f}%", totals[i]] for i, c in enumerate(data.classes)]))
-    print("\nconfusion matrix (rows: true class, columns: predicted)")
-    print(table(["true\\pred", *[str(i) for i in range(k)]],
-                [[str(i), *confusion[i]] for i in range(k)]))
-    return 0
-
-
-# ====================================================================== predict
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Each image on its own: a reading, or one line saying why not (naming the file);
-    exit 1 if any image could not be read."""
-    from ..images import layout_for, prepare_file
-
-    net = load_model(args.model)
-    layout_for(net.sizes[0])
-    results: list[dict[str, Any]] = []
-    for path in args.images:
-        try:
-            x = prepare_file(path, net.sizes[0])
-        except NudgeError as e:
-            results.append({"image": path, "error": str(e)})
-            continue
-        except MemoryError:
-            results.append({"image": path, "error": f"{path}: too large to prepare (out of "
-                            "memory)"})
-            continue
-        out = net.feedforward(x)
-        results.append({"image": path, "digit": int(np.argmax(out)),
-                        "activations": [round(float(v), 6) for v in out]})
-    failed = [r for r in results if "error" in r]
-    if args.json:
-        print_json({"model": args.model, "predictions": results, "failed": len(failed)})
-    classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
-    for r in results:                  # failures on stderr with --json too, in their order
-        if "error" in r:
-            print(f"nudge predict: error: {r['error']}", file=sys.stderr, flush=True)
-        elif not args.json:
-            label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
-            print(f"{r['image']}: {label}")
-            for i, a in enumerate(r["activations"]):
-                bar = "#" * round(a * 30)
-                mark = " <" if i == r["digit"] else ""
-                print(f"  {i}  {a:.4f}  {bar}{mark}", flush=i == len(r["activations"]) - 1)
-    if failed and len(results) > 1:
-        print(f"nudge predict: {len(failed)} of {len(results)} images could not be read",
-              file=sys.stderr)
-    return 1 if failed else 0
-
-
-# ====================================================================== info
-def cmd_info(args: argparse.Namespace) -> int:
-    net = load_model(args.model)
-    md = dict(net.metadata)
-    if args.json:
-        md.pop("history", None)
-        print_json({"model": args.model, "sizes": net.sizes, "n_parameters": net.n_parameters,
-                    "layers": [{"weights": list(w.shape), "biases": list(b.shape)}
-                               for w, b in zip(net.weights, net.biases)], "metadata": md})
-        return 0
-    print(f"{args.model}")
-    print(f"  architecture  {'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
-          f"{net.output} output, {net.cost_function} cost, {net.dtype})")
-    print(f"  parameters    {net.n_parameters:,}")
-    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
-        print(f"    layer {l}: weights {w.shape[0]}x{w.shape[1]}, biases {b.shape[0]}")
-    training = md.get("training") or {}
-    for key, label in (("dataset", "dataset"), ("preset", "preset"), ("created", "created")):
-        if md.get(key) is not None:
-            print(f"  {label:<13} {md[key]}")
-    if training:
-        print("  training      " + ", ".join(f"{k}={v}" for k, v in training.items()
-                                            if v is not None))
-    if md.get("test_accuracy") is not None:
-        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% after "
-              f"{md.get('epochs_trained')} epochs ({md.get('train_seconds')}s)")
-    return 0

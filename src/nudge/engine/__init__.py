@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import NudgeError
 from . import compiled
+from . import threads as thread_rules
 from .compiled import CompiledEngine
 from .reference import ReferenceEngine
 
@@ -53,7 +54,7 @@ def make_engine(net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
     global _said_no_c
     if engine not in ENGINES:
         raise NudgeError(f"unknown engine {engine!r}: choose auto, reference or fast")
-    threads = compiled.check_threads(threads)
+    threads = thread_rules.check_threads(threads)
     if engine != "reference":
         reason = compiled.unsupported_reason(net, optimizer)
         if reason is None and (engine == "fast"

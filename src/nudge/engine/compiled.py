@@ -18,9 +18,9 @@ with weight decay (Adam stays with the reference engine).  The mathematics is th
 
 It is compiled when the package is built (``setup.py``): on x86-64 for AVX-512, for
 AVX2 + FMA and for any CPU, and the best build the CPU runs is loaded (``c_kernel_isa``).
-From :data:`TWO_THREADS_MIN_HIDDEN` neurons in the first hidden layer two threads can
-share the steps (:func:`kernel_threads`: the rules are here only, the kernel does as
-told), with the same result bit for bit.  Without a build (no C compiler at install
+From :data:`~nudge.engine.threads.TWO_THREADS_MIN_HIDDEN` neurons in the first hidden
+layer two threads can share the steps (:mod:`nudge.engine.threads` holds the rules, the
+kernel does as told), with the same result bit for bit.  Without a build (no C compiler at install
 time) :func:`unavailable_reason` says why and :mod:`nudge.engine` uses the reference.
 The kernel's arguments come in one struct whose fields are listed once in C and once
 here (:data:`STEPS_ARGS`); the lists are compared (``nudge_signature``) before use.
@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-import os
 from typing import Any
 
 import numpy as np
 
 from ..errors import NudgeError
 from ..network import desired_outputs
+from .threads import kernel_threads, two_ranges
 
 # codes for the kernel
 HIDDEN = {"sigmoid": 0, "relu": 1, "tanh": 2}
@@ -52,15 +52,6 @@ MAX_LAYERS = 64
 _c_kernel: Any = None
 _c_sparse_rows: Any = None
 _c_error: str | None = None
-#: The thread rules (the kernel sums the first layer in two pixel ranges when given a
-#: split, and uses the threads it is given): two ranges from TWO_THREADS_MIN_HIDDEN
-#: neurons in the first hidden layer, and there two threads for batches of
-#: TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH.  On a 2-CPU virtual machine two threads
-#: trained 512 and 1,024 neurons 1.4-1.6x as fast as one, steadily; 64 to 256 gained as
-#: much on a quiet host but lost up to 2x on a busy one (too little work per batch).
-TWO_THREADS_MIN_HIDDEN = 512
-TWO_THREADS_MIN_BATCH = 4
-TWO_THREADS_MAX_BATCH = 1024
 
 
 def unsupported_reason(net: Any, optimizer: str) -> str | None:
@@ -89,50 +80,6 @@ def unavailable_reason() -> str | None:
 def available() -> bool:
     """Whether the C kernel was built with the package and loads."""
     return _load_c_kernel() is not None
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def check_threads(threads: Any) -> int | None:
-    """``threads`` (None: decide; else 1 or 2) validated, or a NudgeError saying why not."""
-    if threads is None:
-        return None
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise NudgeError(f"threads must be 1 or 2 (or None to decide), not {threads!r}")
-    return min(int(threads), 2)
-
-
-def kernel_threads(sizes: list[int], batch_size: int, threads: int | None = None) -> int:
-    """How many threads (1 or 2) the C kernel trains with.
-
-    ``threads`` if given, else ``$NUDGE_THREADS``, else 2 where two CPUs are
-    available; either way 1 unless the network and the mini-batch are big
-    enough to share (see :data:`TWO_THREADS_MIN_HIDDEN`).  The weights do not
-    depend on it (each parameter gets the same operations in the same order);
-    only the time does.
-    """
-    threads = check_threads(threads)
-    if threads is None:
-        env = os.environ.get("NUDGE_THREADS", "").strip()
-        if env and (not env.isdigit() or int(env) < 1):
-            raise NudgeError(f"NUDGE_THREADS={env!r} is not a number of threads: "
-                             "set it to 1 or 2, or unset it")
-        threads = min(int(env), 2) if env else min(available_cpus(), 2)
-    if (not _two_ranges(sizes)
-            or not TWO_THREADS_MIN_BATCH <= batch_size <= TWO_THREADS_MAX_BATCH):
-        return 1
-    return threads
-
-
-def _two_ranges(sizes: Any) -> bool:
-    """Whether the C kernel sums the first layer in two pixel ranges (given a split)."""
-    return len(sizes) > 2 and int(sizes[1]) >= TWO_THREADS_MIN_HIDDEN
 
 
 # --------------------------------------------------------------------------- the kernels
@@ -343,7 +290,7 @@ class Inputs:
     @property
     def split(self) -> int:
         """The pixel that splits the non-zero pixels into two halves of about equal
-        counts (for first layers of :data:`TWO_THREADS_MIN_HIDDEN` neurons or more the
+        counts (for first layers of TWO_THREADS_MIN_HIDDEN neurons or more the
         C kernel sums, and with two threads steps, the two halves apart); at least 1
         (0 would tell the kernel to sum one range).  Counted once, a chunk at a time (no
         copy of the whole index array)."""
@@ -396,7 +343,7 @@ class CompiledEngine:
         #: step, zeros, as nudge.optimizers.Momentum)
         self.velocity: np.ndarray | None = None
         self.threads = kernel_threads(net.sizes, batch_size, threads)
-        self.split = self.inputs.split if _two_ranges(net.sizes) else 0
+        self.split = self.inputs.split if two_ranges(net.sizes) else 0
         self.isa = c_kernel_isa
 
     @property

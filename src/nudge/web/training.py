@@ -79,7 +79,7 @@ class TrainingSettings:
 
 
 @dataclass
-class EpochResult:
+class EpochView:
     """One epoch as the page shows it: the trainer's record, where it ended on the
     curve (examples seen) and the mean of its sampled mini-batch costs."""
 
@@ -117,7 +117,7 @@ class TrainingJob:
         self.train_seconds = 0.0       # time spent taking steps (pauses, callbacks excluded)
         self.points: list[tuple[int, float]] = []
         self.points_dropped = 0        # how often the curve has been thinned
-        self.epochs: list[EpochResult] = []
+        self.epochs: list[EpochView] = []
         self.warnings: list[dict[str, str]] = []
         self.dead_neurons: list[int] = []      # per hidden layer, after the last epoch
         self.engine: dict[str, Any] = {}       # which engine ran (known once the run ends)
@@ -276,7 +276,7 @@ class TrainingJob:
 
     def _on_epoch(self, record: EpochRecord, net: Network) -> None:
         mean = float(np.mean(self._epoch_costs)) if self._epoch_costs else None
-        self.epochs.append(EpochResult(record, self.seen, mean))
+        self.epochs.append(EpochView(record, self.seen, mean))
         if self.smoothed_cost is not None:
             self._add_point(self.seen, self.smoothed_cost)
         self._check(record, net)
@@ -284,7 +284,7 @@ class TrainingJob:
 
     def _ended(self, history: History) -> None:
         for record in history.epochs[len(self.epochs):]:     # a stopped, partial epoch
-            self.epochs.append(EpochResult(record, self.seen, None))
+            self.epochs.append(EpochView(record, self.seen, None))
         self.engine = {k: history.settings.get(k) for k in ("engine", "kernel", "kernel_isa",
                                                                "threads")}
         self.train_seconds = history.train_seconds

@@ -1,0 +1,169 @@
+"""``nudge evaluate``, ``predict`` and ``info``: what a saved model does and holds."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..errors import NudgeError
+from ..train import evaluate
+from .common import (
+    add_data_options,
+    add_json_option,
+    add_model_argument,
+    data_for_model,
+    load_model,
+    print_json,
+    table,
+)
+
+
+def register(sub: Any) -> None:
+    # ------------------------------------------------------------------ evaluate
+    p = sub.add_parser("evaluate", help="accuracy, cost, per-digit accuracy, confusion matrix",
+                       description="Evaluate a model on the test set of its dataset.")
+    add_model_argument(p)
+    add_data_options(p, default=None)
+    p.add_argument("--split", choices=["test", "train", "validation"], default="test",
+                   help="which part of the dataset: test (default), train (all its training "
+                        "images) or validation (those held out by train --validation)")
+    add_json_option(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    # ------------------------------------------------------------------ predict
+    p = sub.add_parser("predict", help="read the digit in image files",
+                       description="Read the digit in each PNG/JPEG image (dark-on-light or "
+                                   "light-on-dark), prepared the MNIST way: grayscale, crop, fit "
+                                   "in a 20x20 box, centre by centre of mass in 28x28.")
+    add_model_argument(p)
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    add_json_option(p)
+    p.set_defaults(func=cmd_predict)
+
+    # ------------------------------------------------------------------ info
+    p = sub.add_parser("info", help="architecture, parameter count and metadata of a model",
+                       description="Show what a model file holds.")
+    add_model_argument(p)
+    add_json_option(p)
+    p.set_defaults(func=cmd_info)
+
+
+# ====================================================================== evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    X, y = _split(net, data, args.split, args.model)
+    cost, accuracy = evaluate(net, X, y)
+    predicted = np.concatenate([net.predict(X[i:i + 10000]) for i in range(0, len(X), 10000)])
+    k = net.sizes[-1]
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(y, dtype=np.int64), predicted), 1)
+    totals = confusion.sum(axis=1)
+    per_class = np.divide(np.diag(confusion), totals, out=np.zeros(k), where=totals > 0)
+    if args.json:
+        print_json({"model": args.model, "dataset": data.name, "split": args.split,
+                    "n_examples": len(X), "accuracy": accuracy, "cost": cost,
+                    "per_class_accuracy": {c: per_class[i] for i, c in enumerate(data.classes)},
+                    "confusion_matrix": confusion, "classes": data.classes})
+        return 0
+    print(f"{args.model} on the {data.name} {args.split} set ({len(X)} images)")
+    print(f"accuracy {100 * accuracy:.2f}%   cost {cost:.4f}\n")
+    print(table(["class", "accuracy", "count"],
+                [[c, f"{100 * per_class[i]:.2f}%", totals[i]] for i, c in enumerate(data.classes)]))
+    print("\nconfusion matrix (rows: true class, columns: predicted)")
+    print(table(["true\\pred", *[str(i) for i in range(k)]],
+                [[str(i), *confusion[i]] for i in range(k)]))
+    return 0
+
+
+def _split(net: Any, data: Any, split: str, model: str) -> tuple[Any, Any]:
+    """The images of ``split``; validation: those the model's training held out (the
+    ``n_validation`` after its ``n_train`` training images, as its metadata says)."""
+    if split == "test":
+        return data.X_test, data.y_test
+    if split == "train":
+        return data.X_train, data.y_train
+    start, held = (net.metadata.get(k) for k in ("n_train", "n_validation"))
+    if not held:
+        raise NudgeError(f"{model} was trained without --validation, so no images were held "
+                         "out: use --split test or train")
+    if (not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, held))
+            or start < 1 or held < 1 or start + held > len(data.X_train)):
+        raise NudgeError(f"{model}: its metadata's n_train={start!r}, n_validation={held!r} do "
+                         f"not fit the {len(data.X_train):,} training images of {data.name}; "
+                         "the file is damaged or from another dataset")
+    return data.X_train[start:start + held], data.y_train[start:start + held]
+
+
+# ====================================================================== predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Each image on its own: a reading, or one line saying why not (naming the file);
+    exit 1 if any image could not be read."""
+    from ..images import layout_for, prepare_file
+
+    net = load_model(args.model)
+    layout_for(net.sizes[0])
+    results: list[dict[str, Any]] = []
+    for path in args.images:
+        try:
+            x = prepare_file(path, net.sizes[0])
+        except NudgeError as e:
+            results.append({"image": path, "error": str(e)})
+            continue
+        except MemoryError:
+            results.append({"image": path, "error": f"{path}: too large to prepare (out of "
+                            "memory)"})
+            continue
+        out = net.feedforward(x)
+        results.append({"image": path, "digit": int(np.argmax(out)),
+                        "activations": [round(float(v), 6) for v in out]})
+    failed = [r for r in results if "error" in r]
+    if args.json:
+        print_json({"model": args.model, "predictions": results, "failed": len(failed)})
+    classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
+    for r in results:                  # failures on stderr with --json too, in their order
+        if "error" in r:
+            print(f"nudge predict: error: {r['error']}", file=sys.stderr, flush=True)
+        elif not args.json:
+            label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
+            print(f"{r['image']}: {label}")
+            for i, a in enumerate(r["activations"]):
+                bar = "#" * round(a * 30)
+                mark = " <" if i == r["digit"] else ""
+                print(f"  {i}  {a:.4f}  {bar}{mark}", flush=i == len(r["activations"]) - 1)
+    if failed and len(results) > 1:
+        print(f"nudge predict: {len(failed)} of {len(results)} images could not be read",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+# ====================================================================== info
+def cmd_info(args: argparse.Namespace) -> int:
+    net = load_model(args.model)
+    md = dict(net.metadata)
+    if args.json:
+        md.pop("history", None)
+        print_json({"model": args.model, "sizes": net.sizes, "n_parameters": net.n_parameters,
+                    "layers": [{"weights": list(w.shape), "biases": list(b.shape)}
+                               for w, b in zip(net.weights, net.biases)], "metadata": md})
+        return 0
+    print(f"{args.model}")
+    print(f"  architecture  {'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
+          f"{net.output} output, {net.cost_function} cost, {net.dtype})")
+    print(f"  parameters    {net.n_parameters:,}")
+    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+        print(f"    layer {l}: weights {w.shape[0]}x{w.shape[1]}, biases {b.shape[0]}")
+    training = md.get("training") or {}
+    for key, label in (("dataset", "dataset"), ("preset", "preset"), ("created", "created")):
+        if md.get(key) is not None:
+            print(f"  {label:<13} {md[key]}")
+    if training:
+        print("  training      " + ", ".join(f"{k}={v}" for k, v in training.items()
+                                            if v is not None))
+    if md.get("test_accuracy") is not None:
+        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% after "
+              f"{md.get('epochs_trained')} epochs ({md.get('train_seconds')}s)")
+    return 0
