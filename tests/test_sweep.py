@@ -229,6 +229,40 @@ def test_report_json_and_plot(tmp_path, capsys):
     assert len(records) == 8 and "half written" in notes[0]
 
 
+def test_held_out_images_rank_the_settings_and_keep_old_keys(tmp_path, capsys, digits):
+    out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
+    code, text, err = run(capsys, *SMALL, "--learning-rate", "1,3", "--seeds", "1,2",
+                          "--validation", "297", "--out", str(out), "--plot", str(png))
+    assert code == 0, err
+    records = lines(out)
+    assert all(r["settings"]["validation"] == 297 for r in records)
+    for r in records:                      # the run held out the last 297 images, no more
+        assert r["validation_accuracy"] == r["epochs"][-1]["validation_accuracy"]
+        assert round(r["validation_accuracy"] * 297) == pytest.approx(
+            r["validation_accuracy"] * 297)
+    assert "validation accuracy" in text.splitlines()[0]
+    assert "best by validation accuracy: eta=" in text
+    summary = json.loads(run(capsys, "--report", str(out), "--json")[1])
+    assert summary["score"] == "validation_accuracy"
+    assert summary["best"]["validation_accuracy"]["mean"] == max(
+        r["validation_accuracy"]["mean"] for r in summary["rows"])
+    assert summary["rows"][0]["per_epoch"]["accuracy_mean"][-1] == pytest.approx(
+        summary["rows"][0]["validation_accuracy"]["mean"])
+    # the same command again runs nothing; another number held out is another point
+    code, _, err = run(capsys, *SMALL, "--learning-rate", "1,3", "--seeds", "1,2",
+                       "--validation", "297", "--out", str(out))
+    assert code == 0 and "running 0" in err
+    plain = expand({"learning_rate": "1"}, datasets=lambda n: digits).points[0]
+    held = expand({"learning_rate": "1"}, datasets=lambda n: digits, validation=10).points[0]
+    assert held.key != plain.key
+    old = {k: v for k, v in plain.settings.items() if k != "validation"}   # an older file
+    assert point_key(old, plain.seed) == plain.key
+    with pytest.raises(NudgeError, match="hold out between 1 and 1,496"):
+        expand({"learning_rate": "1"}, datasets=lambda n: digits, validation=1497)
+    with pytest.raises(NudgeError, match="larger than the 1197 training"):
+        expand({"batch_size": "1200"}, datasets=lambda n: digits, validation=300)
+
+
 def test_plot_with_one_swept_option_and_with_none(tmp_path, capsys):
     for extra, name in ((["--hidden", "4/8/16"], "one.png"), ([], "none.png")):
         code, _, err = run(capsys, *SMALL, *extra, "--seeds", "1,2",

@@ -6,7 +6,8 @@ scripts write: nothing here is typed in by hand.
 
 Sources: ``benchmarks/results.json`` (``python benchmarks/bench.py``),
 ``benchmarks/accuracy.json`` and ``benchmarks/accuracy-*.json`` (``python benchmarks/accuracy.py``),
-``benchmarks/ablation-*.json`` (``python benchmarks/accuracy.py ... -- OPTIONS``).  The pages
+``benchmarks/ablation-*.json`` and ``benchmarks/nielsen-protocol*.json`` (``python
+benchmarks/accuracy.py ... -- OPTIONS``).  The pages
 include the generated files with ``--8<--`` (pymdownx.snippets); ``tests/test_docs.py`` fails
 when they no longer match the JSON.
 """
@@ -236,6 +237,36 @@ def accuracy_ablations() -> str:
     return table(["set-up", "extra options", "seeds 1, 2, 3", "mean"], rows)
 
 
+#: Nielsen's own protocol (train on the first 50,000, validate on the last 10,000)
+NIELSEN_PROTOCOL = [
+    ("nielsen-protocol.json", "`nielsen-ch3` (N(0, 1/n_in) weights)"),
+    ("nielsen-protocol-normal-init.json", "`nielsen-ch3` with Nielsen's N(0, 1) weights"),
+]
+
+
+def _pm(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"**{percent(mean)}** ± {percent(sd)}"
+
+
+def accuracy_nielsen() -> str:
+    """nielsen-ch3 as Nielsen measured it: the accuracy on the 10,000 held-out images."""
+    rows = []
+    for name, what in NIELSEN_PROTOCOL:
+        data = load(name)
+        if data is None:
+            continue
+        runs = sorted(data["runs"], key=lambda r: r["seed"])
+        held = [r["validation_accuracy"] for r in runs]
+        rows.append([what, "`-- " + " ".join(runs[0].get("extra", [])) + "`",
+                     ", ".join(str(r["seed"]) for r in runs),
+                     ", ".join(percent(v) for v in held), _pm(held),
+                     _pm([r["test_accuracy"] for r in runs])])
+    return table(["set-up", "extra options", "seeds", "validation accuracy", "mean ± sd",
+                  "test accuracy, mean ± sd"], rows)
+
+
 # --------------------------------------------------------------------------- README
 def _preset_columns(preset: str) -> tuple[str, str]:
     """(network, training) of a preset in words, from ``nudge.PRESETS`` itself."""
@@ -323,6 +354,7 @@ def render() -> dict[Path, str]:
         "speed-time-to-95.md": speed_time_to_95(res), "speed-startup.md": speed_startup(res),
         "speed-scaling.md": speed_scaling(res), "accuracy-presets.md": accuracy_presets(),
         "accuracy-ablations.md": accuracy_ablations(),
+        "accuracy-nielsen.md": accuracy_nielsen(),
     }
     out = {OUT / name: text for name, text in files.items()}
     out[README] = readme_text(README.read_text(encoding="utf-8"), res)

@@ -65,6 +65,9 @@ def register(sub: Any) -> None:
                    help="use only the first N training images")
     p.add_argument("--test-limit", type=positive_int, metavar="N",
                    help="use only the first N test images")
+    p.add_argument("--validation", type=positive_int, metavar="N",
+                   help="every run holds out the last N training images; the settings are "
+                        "then ranked by accuracy on them, and the test set stays unseen")
     p.add_argument("--train-cost", action="store_true",
                    help="also record the training-set cost after each epoch (slower)")
     p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
@@ -108,7 +111,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     given = [flag(o) for o in (*OPTIONS, "seeds", "scheduler", "workers", "train_limit",
-                               "test_limit") if getattr(args, o) is not None]
+                               "test_limit", "validation") if getattr(args, o) is not None]
     if given:
         raise NudgeError(f"--report summarises a file; leave out {', '.join(given)} (or leave "
                          "out --report to run a sweep)")
@@ -133,7 +136,8 @@ def _sweep(args: argparse.Namespace) -> int:
         return loaded[name]
 
     grid = expand({o: getattr(args, o) for o in OPTIONS}, seeds=args.seeds or "1",
-                  datasets=dataset, train_limit=args.train_limit, test_limit=args.test_limit)
+                  datasets=dataset, train_limit=args.train_limit, test_limit=args.test_limit,
+                  validation=args.validation)
     check_axes(args.axes, _swept_settings(grid))
     client = _client(args) if args.scheduler else None
     bar: Any = None

@@ -40,7 +40,7 @@ OPTIONS = ("dataset", "preset", "sizes", "hidden", "activation", "output", "cost
 #: the settings a result line records: these and the seed identify a grid point
 SETTINGS = ("dataset", "train_limit", "test_limit", "preset", "sizes", "activation", "output",
             "cost", "init", "optimizer", "momentum", "epochs", "batch_size", "learning_rate",
-            "schedule", "min_learning_rate", "weight_decay")
+            "schedule", "min_learning_rate", "weight_decay", "validation")
 
 
 def flag(option: str) -> str:
@@ -177,7 +177,10 @@ class Point:
 
 def point_key(settings: Mapping[str, Any], seed: int) -> str:
     """A short hash naming a grid point; equal settings and seed give equal keys."""
-    canon = json.dumps({"settings": {k: settings.get(k) for k in SETTINGS}, "seed": seed},
+    # "validation" only when set: the points of results files written before it existed
+    # keep their keys (a resumed sweep does not run them again)
+    canon = json.dumps({"settings": {k: settings.get(k) for k in SETTINGS
+                                     if k != "validation" or settings.get(k)}, "seed": seed},
                        sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:20]
 
@@ -202,13 +205,15 @@ def grid_size(lists: Mapping[str, list[Any]], seeds: list[int]) -> int:
 
 def expand(texts: Mapping[str, str | None], seeds: str = "1",
            datasets: Callable[[str], Any] | None = None,
-           train_limit: int | None = None, test_limit: int | None = None) -> Grid:
+           train_limit: int | None = None, test_limit: int | None = None,
+           validation: int | None = None) -> Grid:
     """The grid of the options given as text (None: not given, the preset's value).
 
     ``datasets(name)`` returns the (already limited) :class:`nudge.Dataset` called
     ``name`` — needed to resolve layer sizes and to check batch sizes — and may
     replace ``auto`` by the dataset it found (the dataset's ``name``); by default
-    nudge's lookup (``auto``: MNIST, else the embedded digits).
+    nudge's lookup (``auto``: MNIST, else the embedded digits).  ``validation``: every
+    run holds out the last that many training images and is scored on them.
     """
     lists = {o: parse_list(o, t) for o, t in texts.items() if t is not None}
     if "sizes" in lists and "hidden" in lists:
@@ -227,7 +232,7 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     for values in itertools.product(*(lists[o] for o in names)):
         given = dict(zip(names, values))
         data = load(given.pop("dataset"))
-        settings = _settings(given, data, train_limit, test_limit)
+        settings = _settings(given, data, train_limit, test_limit, validation)
         for seed in seed_list:
             key = point_key(settings, seed)
             if key not in seen:
@@ -258,17 +263,23 @@ def _loader(datasets: Callable[[str], Any] | None) -> Callable[[str], Any]:
 
 
 def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
-              test_limit: int | None) -> dict[str, Any]:
+              test_limit: int | None, validation: int | None = None) -> dict[str, Any]:
     """One combination of the lists as the full settings of a run."""
     preset = given.pop("preset")
     if "batch_size" not in given:
         given["batch_size"] = "preset"
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
     n_train = len(data.X_train)
+    if validation:
+        if validation >= n_train:
+            raise NudgeError(f"--validation {validation}: cannot hold out that many of the "
+                             f"{n_train:,} training images of {data.name}: hold out between 1 "
+                             f"and {n_train - 1:,}")
+        n_train -= validation
     if setup.batch_size is not None and setup.batch_size > n_train:
         raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train} "
                          f"training images of {data.name}: use a smaller one, or 'full'")
     settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
-                **setup.to_dict()}
+                "validation": validation, **setup.to_dict()}
     settings["momentum"] = float(settings["momentum"])
     return {k: settings[k] for k in SETTINGS}

@@ -1,5 +1,6 @@
-"""The sweep's figure: final test accuracy over two swept settings (a heat map), and the
-test accuracy after each epoch as bands (mean ± sd over the seeds) for each setting.
+"""The sweep's figure: the final score (test accuracy, or validation accuracy when the runs
+held images out) over two swept settings (a heat map), and the score after each epoch
+as bands (mean ± sd over the seeds) for each setting.
 
 With one swept setting the left panel is accuracy against it (mean ± sd); with none,
 only the bands are drawn.  When more than two settings are swept, each heat-map cell
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..plots import new_figure, save_figure
-from .summary import describe, label, show
+from .summary import SCORE_WORDS, describe, label, show
 
 #: the most settings drawn as bands (the best ones by mean final accuracy)
 MAX_BANDS = 10
@@ -53,20 +54,27 @@ def choose_axes(summary: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(swept, key=rank)[:2])
 
 
-def _mean(row: dict[str, Any]) -> float:
-    m = row["test_accuracy"]["mean"]
+def _score(summary: dict[str, Any]) -> tuple[str, str]:
+    """The score the settings are ranked by (see :mod:`.summary`), and its name in words."""
+    score = summary.get("score", "test_accuracy")
+    return score, SCORE_WORDS[score]
+
+
+def _mean(row: dict[str, Any], score: str) -> float:
+    m = row[score]["mean"]
     return math.nan if m is None else 100 * m
 
 
 def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...]) -> None:
     rows = summary["rows"]
+    score, words = _score(summary)
     x_name, y_name = axes
     xs, ys = _values(rows, x_name), _values(rows, y_name)
     grid = np.full((len(ys), len(xs)), np.nan)
     for row in rows:
         i = ys.index(row["swept"][y_name])
         j = xs.index(row["swept"][x_name])
-        value = _mean(row)
+        value = _mean(row, score)
         if not math.isnan(value) and (math.isnan(grid[i, j]) or value > grid[i, j]):
             grid[i, j] = value
     import matplotlib
@@ -77,7 +85,7 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
     vmin = max(low, top - CONTRAST)         # the colours for the cells near the best
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", origin="lower",
                       vmin=vmin, vmax=max(top, vmin + 1e-9))
-    fig.colorbar(image, ax=ax, label="test accuracy (%)", extend="min" if low < vmin else
+    fig.colorbar(image, ax=ax, label=f"{words} (%)", extend="min" if low < vmin else
                  "neither")
     ax.set_xticks(range(len(xs)), [show(x_name, v) for v in xs],
                   rotation=45 if x_name == "sizes" else 0)
@@ -92,33 +100,36 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
                 ax.text(j, i, "diverged" if math.isnan(v) else f"{v:.1f}", ha="center",
                         va="center", fontsize=8, color="black" if light else "white")
     others = [label(s) for s in summary["swept"] if s not in axes]
-    ax.set_title("mean test accuracy over seeds"
+    ax.set_title(f"mean {words} over seeds"
                  + (f"\n(best over {', '.join(others)})" if others else ""))
 
 
 def _line(ax: Any, summary: dict[str, Any], name: str) -> None:
     rows = summary["rows"]
+    score, words = _score(summary)
     xs = _values(rows, name)
     by_value = {json.dumps(r["swept"][name]): r for r in rows}
     means, sds = [], []
     for v in xs:
         r = by_value[json.dumps(v)]
-        means.append(_mean(r))
-        sd = r["test_accuracy"]["sd"]
+        means.append(_mean(r, score))
+        sd = r[score]["sd"]
         sds.append(0.0 if sd is None else 100 * sd)
     positions = range(len(xs))
     ax.errorbar(positions, means, yerr=sds, fmt="o-", capsize=3)
     ax.set_xticks(positions, [show(name, v) for v in xs],
                   rotation=45 if name == "sizes" else 0)
     ax.set_xlabel(label(name))
-    ax.set_ylabel("final test accuracy (%)")
+    ax.set_ylabel(f"final {words} (%)")
     ax.set_title("mean ± sd over seeds")
     ax.grid(alpha=0.3)
 
 
 def _bands(ax: Any, summary: dict[str, Any]) -> None:
     rows = [r for r in summary["rows"] if r["per_epoch"]["epoch"]]
-    rows = sorted(rows, key=lambda r: -_mean(r) if not math.isnan(_mean(r)) else math.inf)
+    score, words = _score(summary)
+    rows = sorted(rows, key=lambda r: (-_mean(r, score) if not math.isnan(_mean(r, score))
+                                       else math.inf))
     drawn = rows[:MAX_BANDS]
     import matplotlib
     from matplotlib.ticker import MaxNLocator
@@ -132,13 +143,13 @@ def _bands(ax: Any, summary: dict[str, Any]) -> None:
         sd = 100 * np.asarray([0.0 if s is None else s for s in pe["accuracy_sd"]])
         ax.plot(pe["epoch"], mean, color=color, label=describe(row), lw=1.5)
         ax.fill_between(pe["epoch"], mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
-    finals = [_mean(r) for r in drawn if not math.isnan(_mean(r))]
+    finals = [_mean(r, score) for r in drawn if not math.isnan(_mean(r, score))]
     if finals:                              # the end, where the settings differ, in view
         ax.set_ylim(bottom=max(0.0, min(finals) - 5), top=min(100.0, max(finals) + 1))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(f"{words} (%)")
     total = len(summary["rows"])
-    ax.set_title("test accuracy per epoch, mean ± sd over seeds"
+    ax.set_title(f"{words} per epoch, mean ± sd over seeds"
                  + (f"\n({len(drawn)} best of {total} settings)" if total > len(drawn) else ""))
     ax.grid(alpha=0.3)
     if drawn:

@@ -84,12 +84,16 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
     _one_blas_thread()
     settings, seed = point["settings"], point["seed"]
     setup = TrainingSetup(**{k: settings[k] for k in _SETUP_FIELDS})
+    held_out = None
+    if settings.get("validation"):
+        data, held_out = data.hold_out(settings["validation"])
     net = setup.network(seed)
     started = time.perf_counter()
     diverged_in = None
     try:
         history = train(net, data.X_train, data.y_train, **setup.train_options(),
-                        test_data=data.test_data, seed=seed, engine="auto", threads=1,
+                        test_data=data.test_data, validation_data=held_out, seed=seed,
+                        engine="auto", threads=1,
                         monitor_train_cost=bool(point.get("train_cost")))
     except DivergenceError as e:
         history = e.history  # type: ignore[attr-defined]
@@ -100,13 +104,17 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
                          "same command again to do it")
     epochs = [{"epoch": r.epoch, "test_accuracy": r.test_accuracy, "test_cost": r.test_cost,
                "learning_rate": r.learning_rate, "seconds": r.seconds,
-               **({"train_cost": r.train_cost} if point.get("train_cost") else {})}
+               **({"train_cost": r.train_cost} if point.get("train_cost") else {}),
+               **({"validation_accuracy": r.validation_accuracy,
+                   "validation_cost": r.validation_cost} if held_out else {})}
               for r in history.epochs]
     last = None if diverged_in is not None else history.last
     return {
         "key": point["key"], "settings": settings, "seed": seed,
         "test_accuracy": last.test_accuracy if last else None,
         "test_cost": last.test_cost if last else None,
+        **({"validation_accuracy": last.validation_accuracy if last else None,
+            "validation_cost": last.validation_cost if last else None} if held_out else {}),
         "diverged": diverged_in is not None, "diverged_in_epoch": diverged_in,
         "epochs": epochs, "seconds": round(seconds, 6),
         "train_seconds": round(history.train_seconds, 6),

@@ -3,7 +3,10 @@
 A *setting* is a point's settings without its seed.  The settings that differ between
 the results are the table's columns (and the heat map's candidate axes); a diverged run
 counts in ``diverged`` and is left out of the means (its accuracy is not a number).
-The sd is the sample standard deviation (n − 1); it needs two runs.
+The sd is the sample standard deviation (n − 1); it needs two runs.  The *score* that
+ranks the settings is the accuracy on the held-out images when every run held some out
+(``--validation N``: settings chosen that way leave the test set unseen), else the test
+accuracy.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from .grid import SETTINGS
 
 #: short column names for the settings
 LABELS = {"learning_rate": "eta", "batch_size": "B", "min_learning_rate": "eta_min",
-          "weight_decay": "decay", "train_limit": "train", "test_limit": "test"}
+          "weight_decay": "decay", "train_limit": "train", "test_limit": "test",
+          "validation": "held out"}
+#: the score's name in words
+SCORE_WORDS = {"validation_accuracy": "validation accuracy", "test_accuracy": "test accuracy"}
 
 
 def label(name: str) -> str:
@@ -59,13 +65,21 @@ def stats(values: list[float]) -> dict[str, Any]:
             "min": float(a.min()), "max": float(a.max())}
 
 
-def _per_epoch(runs: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Mean and sd over the seeds of the test accuracy after each epoch."""
+def score_of(records: list[dict[str, Any]]) -> str:
+    """``validation_accuracy`` if every run that finished held images out, else
+    ``test_accuracy``."""
+    finished = [r for r in records if not r["diverged"]]
+    held = finished and all(r.get("validation_accuracy") is not None for r in finished)
+    return "validation_accuracy" if held else "test_accuracy"
+
+
+def _per_epoch(runs: list[dict[str, Any]], score: str) -> dict[str, list[Any]]:
+    """Mean and sd over the seeds of the score after each epoch."""
     finished = [r for r in runs if not r["diverged"] and r.get("epochs")]
     if not finished:
         return {"epoch": [], "accuracy_mean": [], "accuracy_sd": []}
     n = min(len(r["epochs"]) for r in finished)
-    acc = np.array([[e["test_accuracy"] if e["test_accuracy"] is not None else np.nan
+    acc = np.array([[e.get(score) if e.get(score) is not None else np.nan
                      for e in r["epochs"][:n]] for r in finished], dtype=np.float64)
     sd = acc.std(axis=0, ddof=1) if len(finished) > 1 else np.full(n, np.nan)
     return {"epoch": [e["epoch"] for e in finished[0]["epochs"][:n]],
@@ -86,11 +100,12 @@ def _order(value: Any) -> tuple:
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """One summary object: the varying settings, one row per setting (ordered by their
-    values), and the best setting by mean test accuracy."""
+    values), and the best setting by its mean score (see the module's docstring)."""
     swept = varying(records)
+    score = score_of(records)
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault(_canon(r["settings"]), []).append(r)
+        groups.setdefault(_canon({k: r["settings"].get(k) for k in SETTINGS}), []).append(r)
     rows = []
     for runs in groups.values():
         ok = [r for r in runs if not r["diverged"] and r.get("test_accuracy") is not None]
@@ -102,13 +117,16 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
             "diverged": sum(1 for r in runs if r["diverged"]),
             "test_accuracy": stats([r["test_accuracy"] for r in ok]),
             "test_cost": stats([r["test_cost"] for r in ok if r.get("test_cost") is not None]),
+            "validation_accuracy": stats([r["validation_accuracy"] for r in ok
+                                          if r.get("validation_accuracy") is not None]),
             "seconds_per_run": float(np.mean([r["seconds"] for r in runs])),
-            "per_epoch": _per_epoch(runs),
+            "per_epoch": _per_epoch(runs, score),
         })
     rows.sort(key=lambda row: [_order(row["swept"][k]) for k in swept])
-    scored = [row for row in rows if row["test_accuracy"]["mean"] is not None]
-    best = max(scored, key=lambda row: row["test_accuracy"]["mean"]) if scored else None
+    scored = [row for row in rows if row[score]["mean"] is not None]
+    best = max(scored, key=lambda row: row[score]["mean"]) if scored else None
     return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
+            "score": score,
             "settings_count": len(rows), "swept": swept, "rows": rows, "best": best,
             "seconds": float(sum(r["seconds"] for r in records))}
 
@@ -149,18 +167,24 @@ def describe(row: dict[str, Any]) -> str:
 def text(summary: dict[str, Any]) -> str:
     """The summary as a table and a line naming the best setting."""
     swept = summary["swept"]
+    scored_held_out = summary.get("score") == "validation_accuracy"
     rows = []
     for row in summary["rows"]:
         seeds = str(row["runs"]) + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
-        rows.append([*(show(k, row["swept"][k]) for k in swept), seeds,
+        held = [_pm(row["validation_accuracy"], 100, 2, "%")] if scored_held_out else []
+        rows.append([*(show(k, row["swept"][k]) for k in swept), seeds, *held,
                      _pm(row["test_accuracy"], 100, 2, "%"), _pm(row["test_cost"], 1, 4),
                      f"{row['seconds_per_run']:.2f}"])
-    out = table([*(label(k) for k in swept), "seeds", "test accuracy", "test cost", "s/run"],
-                rows)
-    best = summary["best"]
+    out = table([*(label(k) for k in swept), "seeds",
+                 *(["validation accuracy"] if scored_held_out else []), "test accuracy",
+                 "test cost", "s/run"], rows)
+    best, score = summary["best"], summary.get("score", "test_accuracy")
     if best is not None and len(summary["rows"]) > 1:
-        out += (f"\n\nbest: {describe(best)}: {_pm(best['test_accuracy'], 100, 2, '%')} over "
-                f"{best['test_accuracy']['n']} seed(s)")
+        by = f" by {SCORE_WORDS[score]}" if scored_held_out else ""
+        out += (f"\n\nbest{by}: {describe(best)}: "
+                f"{_pm(best[score], 100, 2, '%')} over {best[score]['n']} seed(s)"
+                + (f" (test accuracy {_pm(best['test_accuracy'], 100, 2, '%')})"
+                   if scored_held_out else ""))
     return out
 
 
