@@ -163,6 +163,8 @@ def test_validation_holds_out_the_last_training_images(tmp_path, capsys):
     code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--quiet",
                          "--validation", "297", "--out", str(path))
     assert code == 0 and "validation accuracy" in out and "297 held out" in err
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and "on the 297 training images held out" in out
 
 
 def test_evaluate_validation_needs_held_out_images(digits_model, tmp_path, capsys):

@@ -126,6 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     min_learning_rate=args.min_learning_rate, weight_decay=args.weight_decay,
                     optimizer=args.optimizer, momentum=args.momentum)
     batch_size, epochs, sizes = setup.batch_size, setup.epochs, setup.sizes
+    net_name = "-".join(map(str, sizes))
     eta, schedule, min_eta = setup.learning_rate, setup.schedule, setup.min_learning_rate
     if batch_size is not None and batch_size > len(data.X_train):
         raise NudgeError(f"--batch-size {batch_size} is larger than the {len(data.X_train)} "
@@ -150,8 +151,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         history = train(net, data.X_train, data.y_train, **setup.train_options(),
                         test_data=data.test_data, validation_data=validation, seed=seed,
-                        progress=progress,
-                        engine=args.engine, threads=args.threads, callback=tracker)
+                        progress=progress, engine=args.engine, threads=args.threads,
+                        callback=tracker)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
     last = history.last
@@ -160,23 +161,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          "was saved")
     metadata = _metadata(args, data, validation, history, tracker)
     saved, problem = save_model(net, out, metadata)
-    plotted = False
-    if args.plot:
-        from ..plots import plot_history
-
-        try:
-            plot_history(history, args.plot,
-                         title=f"{'-'.join(map(str, sizes))} on {data.name}")
-            plotted = True
-        except NudgeError as e:
-            problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
-    if tracker is not None and args.track_plot:
-        from ..insight.curvature_plots import plot_noise_tracking
-
-        try:
-            plot_noise_tracking(tracker.records, args.track_plot)
-        except NudgeError as e:
-            problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
+    plotted, problem = _save_figures(args, history, tracker, f"{net_name} on {data.name}",
+                                     saved, problem)
     # exit status: 1 if something was not saved where asked, else 130 after Ctrl-C
     status = 1 if problem else 130 if history.stopped == "interrupted" else 0
     if history.stopped == "interrupted":
@@ -202,6 +188,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     if problem:
         raise NudgeError(problem)
     return status
+
+
+def _save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: str,
+                  saved: Any, problem: str | None) -> tuple[bool, str | None]:
+    """--plot and --track-plot, after the model is saved: (plotted, the first problem)."""
+    plotted = False
+    if args.plot:
+        from ..plots import plot_history
+
+        try:
+            plot_history(history, args.plot, title=title)
+            plotted = True
+        except NudgeError as e:
+            problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
+    if tracker is not None and args.track_plot:
+        from ..insight.curvature_plots import plot_noise_tracking
+
+        try:
+            plot_noise_tracking(tracker.records, args.track_plot)
+        except NudgeError as e:
+            problem = problem or f"the model is saved ({saved}) but the plot is not: {e}"
+    return plotted, problem
 
 
 def _check_destinations(args: argparse.Namespace) -> Any:

@@ -166,4 +166,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if md.get("test_accuracy") is not None:
         print(f"  test accuracy {100 * md['test_accuracy']:.2f}% after "
               f"{md.get('epochs_trained')} epochs ({md.get('train_seconds')}s)")
+    if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):
+        print(f"  validation    {100 * md['validation_accuracy']:.2f}% on the "
+              f"{md['n_validation']} training images held out")
     return 0
