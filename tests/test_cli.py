@@ -427,6 +427,32 @@ def test_ctrl_c_at_any_moment_of_start_up_is_one_line():
         assert err.count("\n") <= 1, err
 
 
+def test_ctrl_c_while_the_command_ends_adds_nothing(tmp_path):
+    """A Ctrl-C while the one-line error is written, or after the command returned, leaves
+    the line and the exit status as they were (no traceback from the last moments)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "nudge" / "__main__.py"        # as `python -m nudge` names itself
+    script.parent.mkdir()
+    script.write_text(
+        "import os, signal, sys\n"
+        "import nudge.cli as cli\n"
+        "real = cli._one_line\n"
+        "def ctrl_c_while_writing(text):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(text)\n"
+        "cli._one_line = ctrl_c_while_writing\n"
+        "code = cli.main(['info', 'missing.safetensors'])\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "print('ended', code)\n"
+        "sys.exit(code)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout == "ended 1\n", proc.stderr
+    assert proc.stderr.count("\n") == 1 and "nudge info: error:" in proc.stderr
+
+
 def test_from_nudge_import_train_is_the_function():
     import nudge.train  # noqa: F401  (the module, imported first)
     from nudge import train

@@ -4,7 +4,9 @@ package) ends it with one line and exit status 130, not a traceback.
 Only for the command: :mod:`nudge` calls :func:`quiet_ctrl_c_while_starting` when it is
 imported by the ``nudge`` script or ``python -m nudge``, never as a library (a notebook's
 Ctrl-C keeps its own meaning).  :func:`nudge.cli.main` puts Python's handler back once
-everything is loaded.
+everything is loaded (:func:`started`), and, as the command ends (its result or its one-line
+error being written), ignores Ctrl-C again (:func:`finishing`), so that a Ctrl-C in those
+last moments adds no traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import threading
 def started_as_the_command() -> bool:
     """Whether this process is the ``nudge`` command (script or ``python -m nudge``)."""
     first = sys.argv[0] if sys.argv else ""
-    # while ``python -m`` looks for the module it runs, argv[0] is "-m"
+    # while ``python -m`` looks for the module it runs, argv[0] is "-m"; then the path of
+    # nudge/__main__.py
+    if os.path.basename(first) == "__main__.py":
+        return os.path.basename(os.path.dirname(first)) == "nudge"
     return os.path.basename(first) in ("nudge", "nudge.exe") or first == "-m"
 
 
@@ -37,3 +42,10 @@ def started() -> None:
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is _interrupted):
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def finishing() -> None:
+    """The command is ending: from now on Ctrl-C is ignored (the command only, never when
+    :func:`nudge.cli.main` is called from Python)."""
+    if threading.current_thread() is threading.main_thread() and started_as_the_command():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

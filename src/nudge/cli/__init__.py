@@ -49,27 +49,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:                      # Ctrl-C while nudge was starting
         print("nudge: interrupted while starting", file=sys.stderr)
         return 130
-    from .._start import started
+    from .._start import finishing, started
 
     started()                                      # from here on, Ctrl-C is handled below
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    command = "nudge"
     try:
+        args = parser.parse_args(argv)
+        command = f"nudge {args.command}" if getattr(args, "command", None) else "nudge"
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except NudgeError as e:
-        print(f"nudge {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
+        finishing()            # first: a Ctrl-C while the line is written changes nothing
+        print(f"{command}: error: {_one_line(str(e))}", file=sys.stderr)
         return 1
     except MemoryError:
-        print(f"nudge {args.command}: error: out of memory; give smaller sizes or counts",
+        finishing()
+        print(f"{command}: error: out of memory; give smaller sizes or counts",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"nudge {args.command}: interrupted", file=sys.stderr)
+        finishing()
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        finishing()            # the command is ending: a Ctrl-C now would only add a traceback
 
 
 if __name__ == "__main__":  # pragma: no cover
