@@ -46,3 +46,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's cache; never download in tests."""
     if "NUDGE_CACHE" not in os.environ or not os.environ["NUDGE_CACHE"].startswith("/tmp"):
         monkeypatch.setenv("NUDGE_CACHE", str(tmp_path_factory.getbasetemp() / "nudge-cache"))
+
+
+@pytest.fixture(scope="module")
+def fitted_model(tmp_path_factory, digits):
+    """A 64-16-16-10 model file trained two epochs on the 8x8 digits (read, never written)."""
+    from nudge import Network, save
+
+    net = Network([64, 16, 16, 10], seed=7)
+    net.fit(digits.X_train, digits.y_train, epochs=2, batch_size=10, learning_rate=3.0, seed=7,
+            monitor_train_cost=False)
+    path = tmp_path_factory.mktemp("m") / "digits.safetensors"
+    save(net, path, dataset="digits")
+    return str(path)

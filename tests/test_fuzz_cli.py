@@ -14,18 +14,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzzing import examples
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from nudge.cli import build_parser, main
 
-FAST = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
-SLOW = settings(max_examples=2000, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FAST, SLOW = examples(150), examples(2000)
 PATH_OPTIONS = {"--out", "--plot", "--track-plot", "--paths-plot", "--data-dir", "--save-dir",
                 "--model", "--report", "--tls-ca-file", "--tls-cert", "--tls-key"}
 NASTY = ["0", "1", "-1", "2", "1e20", "1e9", "nan", "inf", "-inf", "", " ", "full", "x",

@@ -16,19 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from fuzzing import examples
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nudge.data import _load_file
 from nudge.errors import DataError
 from nudge.idx import parse_idx, read_idx
 
-FAST = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
-SLOW = settings(max_examples=3000, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FAST, SLOW = examples(150), examples(3000)
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

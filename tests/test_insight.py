@@ -13,7 +13,6 @@ from nudge import insight as ins
 from nudge.cli import main
 from nudge.data import load_dataset
 from nudge.errors import NudgeError
-from nudge.modelfile import save
 from nudge.network import Network
 
 
@@ -345,25 +344,15 @@ def test_landscape_slices(digits):
 
 
 # --------------------------------------------------------------------------- the CLI
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory, digits):
-    net = Network([64, 16, 16, 10], seed=7)
-    net.fit(digits.X_train, digits.y_train, epochs=2, batch_size=10, learning_rate=3.0, seed=7,
-            monitor_train_cost=False)
-    path = tmp_path_factory.mktemp("m") / "digits.safetensors"
-    save(net, path, dataset="digits")
-    return str(path)
-
-
 def _run(capsys, argv):
     code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_cli_sensitivity(capsys, digits_model, tmp_path):
+def test_cli_sensitivity(capsys, fitted_model, tmp_path):
     png = tmp_path / "s.png"
-    code, out, err = _run(capsys, ["sensitivity", digits_model, "--top", "3", "--compare",
+    code, out, err = _run(capsys, ["sensitivity", fitted_model, "--top", "3", "--compare",
                                    "layer 1 weight from input pixel (row 3, col 4) to hidden "
                                    "neuron 2", "b3[2]", "--plot", str(png)])
     assert code == 0, err
@@ -371,19 +360,19 @@ def test_cli_sensitivity(capsys, digits_model, tmp_path):
     assert "more sensitive to" in out or "less sensitive to" in out
     assert "layer 1 weight from input pixel (row 3, col 4) to hidden neuron 2" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    code, out, err = _run(capsys, ["sensitivity", digits_model, "--json", "--examples", "100"])
+    code, out, err = _run(capsys, ["sensitivity", fitted_model, "--json", "--examples", "100"])
     assert code == 0, err
     data = json.loads(out)
     assert data["n_examples"] == 100 and len(data["top"]) == 10
     assert len(data["linear_check"]) == 3
 
 
-def test_cli_nudges(capsys, digits_model, tmp_path):
+def test_cli_nudges(capsys, fitted_model, tmp_path):
     png = tmp_path / "n.png"
-    code, out, err = _run(capsys, ["nudges", digits_model, "--example", "4", "--plot", str(png)])
+    code, out, err = _run(capsys, ["nudges", fitted_model, "--example", "4", "--plot", str(png)])
     assert code == 0, err
     assert "the three ways" in out and png.stat().st_size > 1000
-    code, out, err = _run(capsys, ["nudges", digits_model, "--example", "2",
+    code, out, err = _run(capsys, ["nudges", fitted_model, "--example", "2",
                                    "--dataset-split", "test", "--json"])
     assert code == 0, err
     data = json.loads(out)
@@ -392,17 +381,17 @@ def test_cli_nudges(capsys, digits_model, tmp_path):
     assert len(data["layers"]) == 3
 
 
-def test_cli_average_and_landscape(capsys, digits_model, tmp_path):
-    code, out, err = _run(capsys, ["average", digits_model, "--batch-sizes", "1,10,100",
+def test_cli_average_and_landscape(capsys, fitted_model, tmp_path):
+    code, out, err = _run(capsys, ["average", fitted_model, "--batch-sizes", "1,10,100",
                                    "--draws", "5", "--check-examples", "200", "--plot",
                                    str(tmp_path / "a.png")])
     assert code == 0, err
     assert "max difference" in out and (tmp_path / "a.png").is_file()
-    code, out, err = _run(capsys, ["average", digits_model, "--batch-sizes", "10",
+    code, out, err = _run(capsys, ["average", fitted_model, "--batch-sizes", "10",
                                    "--draws", "3", "--json"])
     assert code == 0, err
     assert json.loads(out)["estimates"][0]["batch_size"] == 10
-    code, out, err = _run(capsys, ["landscape", digits_model, "--examples", "200", "--points",
+    code, out, err = _run(capsys, ["landscape", fitted_model, "--examples", "200", "--points",
                                    "9", "--grid", "5", "--plot", str(tmp_path / "l.png")])
     assert code == 0, err
     assert "slope" in out and (tmp_path / "l.png").is_file()
@@ -437,15 +426,15 @@ def test_cli_descent(capsys, tmp_path):
     (["descent", "--dataset", "digits", "--batch-sizes", "full,10", "--learning-rates",
       "1,2,3"], "learning rates"),
 ])
-def test_cli_bad_input_gives_one_line_error(capsys, digits_model, argv, words):
-    code, out, err = _run(capsys, [a.replace("{m}", digits_model) for a in argv])
+def test_cli_bad_input_gives_one_line_error(capsys, fitted_model, argv, words):
+    code, out, err = _run(capsys, [a.replace("{m}", fitted_model) for a in argv])
     assert code != 0
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err
     assert words in lines[0]
 
 
-def test_cli_bad_option_values_exit_2(capsys, digits_model):
+def test_cli_bad_option_values_exit_2(capsys, fitted_model):
     with pytest.raises(SystemExit) as e:
         main(["descent", "--batch-sizes", "full,zero"])
     assert e.value.code == 2

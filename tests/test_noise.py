@@ -13,7 +13,7 @@ import torch_reference as ref
 from nudge import insight as ins
 from nudge.cli import main
 from nudge.errors import NudgeError
-from nudge.modelfile import load, save
+from nudge.modelfile import load
 from nudge.network import Network
 from nudge.train import train
 
@@ -147,25 +147,15 @@ def test_fit_refuses_bad_measurements(B, S):
 
 
 # --------------------------------------------------------------------------- the CLI
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory, digits):
-    net = Network([64, 16, 16, 10], seed=7)
-    net.fit(digits.X_train, digits.y_train, epochs=2, batch_size=10, learning_rate=3.0, seed=7,
-            monitor_train_cost=False)
-    path = tmp_path_factory.mktemp("m") / "digits.safetensors"
-    save(net, path, dataset="digits")
-    return str(path)
-
-
-def test_cli_noise(capsys, digits_model, tmp_path, digits):
+def test_cli_noise(capsys, fitted_model, tmp_path, digits):
     png = tmp_path / "noise.png"
-    assert main(["noise", digits_model, "--plot", str(png)]) == 0
+    assert main(["noise", fitted_model, "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "B_simple" in out and "waste steps" in out and "waste examples" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert main(["noise", digits_model, "--json", "--examples", "300", "--split", "test"]) == 0
+    assert main(["noise", fitted_model, "--json", "--examples", "300", "--split", "test"]) == 0
     data = json.loads(capsys.readouterr().out)
-    ns = ins.noise_scale(load(digits_model), digits.X_test[:300], digits.y_test[:300])
+    ns = ins.noise_scale(load(fitted_model), digits.X_test[:300], digits.y_test[:300])
     assert data["n"] == 300 and data["b_simple"] == pytest.approx(ns.b_simple)
 
 

@@ -387,18 +387,25 @@ def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
     assert sum(r["worker"] == first["worker"] for r in records) < 12
 
 
+def _sweep_with_a_first_result(out: Path) -> tuple[list[str], subprocess.Popen]:
+    """A sweep of 8 slow runs on 2 local workers, as its own process, once its first result
+    is in ``out`` (or 60 s have passed): its command line and the process."""
+    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
+            "--seeds", "1-8", "--out", str(out), "--workers", "2", "--quiet"]
+    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sweep.poll() is None and not (
+            out.exists() and out.read_bytes().count(b"\n")):
+        time.sleep(0.02)
+    return argv, sweep
+
+
 def test_ctrl_c_stops_at_once_and_the_same_command_resumes(tmp_path):
     """SIGINT to the sweep alone (as a closed terminal or `kill -INT` sends it): the runs
     under way are dropped, the finished ones stay; the rerun does the rest, each once."""
     out = tmp_path / "c.jsonl"
-    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
-            "--seeds", "1-8", "--out", str(out), "--workers", "2", "--quiet"]
-    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    argv, sweep = _sweep_with_a_first_result(out)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sweep.poll() is None and not (
-                out.exists() and out.read_bytes().count(b"\n")):
-            time.sleep(0.02)
         sweep.send_signal(signal.SIGINT)
         stopped = time.monotonic()
         _, stderr = sweep.communicate(timeout=60)
@@ -428,14 +435,8 @@ def test_a_local_worker_killed_mid_run_loses_nothing(tmp_path):
     """SIGKILL to one worker of the local pool: a new pool does the points left; every
     point is in the file exactly once, and the sweep ends normally."""
     out = tmp_path / "k.jsonl"
-    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
-            "--seeds", "1-8", "--out", str(out), "--workers", "2", "--quiet"]
-    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, sweep = _sweep_with_a_first_result(out)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sweep.poll() is None and not (
-                out.exists() and out.read_bytes().count(b"\n")):
-            time.sleep(0.02)
         first = json.loads(out.read_bytes().split(b"\n")[0])
         os.kill(int(first["worker"].rsplit("/", 1)[1]), signal.SIGKILL)
         _, stderr = sweep.communicate(timeout=120)
