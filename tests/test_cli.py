@@ -175,6 +175,35 @@ def test_evaluate_validation_needs_held_out_images(digits_model, tmp_path, capsy
     save(net, damaged, **{**net.metadata, "n_train": 1400, "n_validation": 500})
     code, _, err = run(capsys, "evaluate", str(damaged), "--split", "validation")
     assert code == 1 and "do not fit the 1,497 training images" in err
+    save(net, damaged, **{**net.metadata, "n_train": 1000, "n_validation": 497,
+                          "dataset": "fashion-mnist"})      # same image size, other images
+    code, _, err = run(capsys, "evaluate", str(damaged), "--split", "validation", "--dataset",
+                        "digits")
+    assert code == 1 and "held-out images are fashion-mnist's, not digits's" in err
+
+
+@pytest.mark.parametrize("key,value", [
+    ("n_validation", True), ("n_validation", -5), ("n_validation", 200.0), ("n_validation", "7"),
+    ("validation_accuracy", -3), ("validation_accuracy", True), ("validation_accuracy", 1e308),
+    ("validation_accuracy", "0.7"), ("validation_accuracy", 10**400), ("test_accuracy", 10**400),
+    ("validation_cost", -1.0), ("n_train", "5,000 digits"),
+])
+def test_model_metadata_values_are_checked(key, value, digits_model, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    damaged = tmp_path / "damaged.safetensors"
+    with safe_open(digits_model, framework="numpy") as f:
+        header = f.metadata()
+    info = {**json.loads(header["nudge"]), key: "@"}
+    raw = "1" + "0" * 5000 if value == "5,000 digits" else json.dumps(value)
+    save_file(load_file(digits_model), damaged,          # written as it is, not by nudge.save
+              metadata={**header, "nudge": json.dumps(info).replace('"@"', raw)})
+    code, _, err = run(capsys, "info", str(damaged))
+    huge = value == "5,000 digits" or (type(value) is int and value > 10**30)
+    expected = "a whole number of" if huge else f"invalid {key}"
+    assert code == 1 and expected in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "sys.set_int_max_str_digits" not in err
 
 
 def test_info(digits_model, capsys):
@@ -223,7 +252,9 @@ def test_nonsense_options_exit_2_with_one_line(argv, message, capsys):
 @pytest.mark.parametrize("extra,message", [
     (["--sizes", "784,16,10"], "start the sizes with 64"),
     (["--sizes", "64,16,3"], "end the sizes with 10"),
-    (["--batch-size", "5000"], "larger than the 1497"),
+    (["--batch-size", "5000"], "--batch-size 5000 is larger than the 1,497"),
+    (["--validation", "1490"], "the 3b1b preset's batch size 10 is larger than the 7 training "
+                               "images left after --validation 1,490"),
     (["--out", "/nonexistent/dir/m.safetensors"], "does not exist"),
     (["--plot", "curve.jpg"], "PNG"),
     (["--learning-rate", "1e30", "--activation", "relu"], "diverged"),

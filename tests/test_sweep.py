@@ -259,8 +259,60 @@ def test_held_out_images_rank_the_settings_and_keep_old_keys(tmp_path, capsys, d
     assert point_key(old, plain.seed) == plain.key
     with pytest.raises(NudgeError, match="hold out between 1 and 1,496"):
         expand({"learning_rate": "1"}, datasets=lambda n: digits, validation=1497)
-    with pytest.raises(NudgeError, match="larger than the 1197 training"):
+    with pytest.raises(NudgeError, match="larger than the 1,197 training images of digits "
+                                         "left after --validation 300"):
         expand({"batch_size": "1200"}, datasets=lambda n: digits, validation=300)
+
+
+@pytest.mark.parametrize("path,value,message", [
+    (("validation_accuracy",), "abc", 'validation_accuracy "abc" is not a number from 0 to 1'),
+    (("validation_accuracy",), {"a": 1}, "validation_accuracy"),
+    (("validation_accuracy",), 10**400, "validation_accuracy"),
+    (("validation_accuracy",), -5, "validation_accuracy -5 is not"),
+    (("validation_accuracy",), True, "validation_accuracy true is not"),
+    (("test_accuracy",), "0.99", "test_accuracy"),
+    (("test_accuracy",), 1e308, "test_accuracy"),
+    (("seconds",), None, "seconds null is not"),
+    (("epochs",), 5, "epochs 5 is not a list"),
+    (("epochs",), [1, 2], "epochs[0] 1 is not a JSON object"),
+    (("epochs", 0, "validation_accuracy"), "abc", "epochs[0].validation_accuracy"),
+    (("settings", "validation"), "300", 'settings.validation "300" is not'),
+    (("settings", "validation"), -1, "settings.validation -1 is not"),
+    (("settings", "learning_rate"), "abc", "settings.learning_rate"),
+])
+def test_a_damaged_value_in_a_results_file_is_a_one_line_error(path, value, message, tmp_path,
+                                                                 capsys):
+    out = tmp_path / "s.jsonl"
+    assert run(capsys, *SMALL, "--learning-rate", "1,3", "--validation", "297",
+               "--out", str(out))[0] == 0
+    records = lines(out)
+    target = records[1]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    before = out.read_bytes()
+    for argv in (["--report", str(out)],
+                 [*SMALL, "--learning-rate", "1,3", "--validation", "297", "--out", str(out)]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and f"{out} line 2: {message}" in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert out.read_bytes() == before
+
+
+def test_runs_without_held_out_images_are_not_ranked_by_test_accuracy(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    assert run(capsys, *SMALL, "--learning-rate", "1,3", "--validation", "297",
+               "--out", str(out))[0] == 0
+    assert run(capsys, *SMALL, "--learning-rate", "10", "--out", str(out))[0] == 0
+    code, text, err = run(capsys, "--report", str(out))
+    assert code == 0 and "1 of 3 finished runs held no images out" in err
+    assert "best by validation accuracy" in text
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("10 "))
+    assert " - " in row                       # no validation accuracy for that setting
+    summary = json.loads(run(capsys, "--report", str(out), "--json")[1])
+    assert summary["score"] == "validation_accuracy" and summary["best"]["settings"][
+        "learning_rate"] != 10
 
 
 def test_plot_with_one_swept_option_and_with_none(tmp_path, capsys):

@@ -82,7 +82,7 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+    return _is_int(v) or (isinstance(v, float) and math.isfinite(v))   # ints: any size
 
 
 def _is_str_list(v: Any) -> bool:
@@ -106,13 +106,23 @@ _OPTIONAL = {
                     and all(_is_int(d) and d > 0 for d in v), "two positive whole numbers"),
     "test_accuracy": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "test_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
+    "validation_accuracy": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "validation_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "train_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "train_seconds": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "epochs_trained": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
     "n_train": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
     "n_test": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
+    "n_validation": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
     "n_parameters": (lambda v: _is_int(v) and v > 0, "a positive whole number"),
 }
+
+
+def _json_int(text: str) -> int:
+    """A JSON integer of the metadata; one of hundreds of digits is damage, not a count."""
+    if len(text.lstrip("-")) > 30:
+        raise ValueError(f"a whole number of {len(text.lstrip('-')):,} digits")
+    return int(text)
 
 
 def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
@@ -120,9 +130,11 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
     if header.get("format") != FORMAT or "nudge" not in header:
         raise _bad(path, "is a safetensors file but not a nudge model (no nudge metadata)")
     try:
-        info = json.loads(header["nudge"])
+        info = json.loads(header["nudge"], parse_int=_json_int)
     except (json.JSONDecodeError, RecursionError):
         raise _bad(path, "the nudge metadata is not valid JSON; the file is damaged") from None
+    except ValueError as e:
+        raise _bad(path, f"the nudge metadata holds {e}; the file is damaged") from None
     if not isinstance(info, dict):
         raise _bad(path, "the nudge metadata is not a JSON object; the file is damaged")
     if info.get("format_version") != FORMAT_VERSION:
@@ -154,7 +166,10 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:                         # an int of more than 4,300 digits
+        return "a number too long to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -129,8 +129,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     net_name = "-".join(map(str, sizes))
     eta, schedule, min_eta = setup.learning_rate, setup.schedule, setup.min_learning_rate
     if batch_size is not None and batch_size > len(data.X_train):
-        raise NudgeError(f"--batch-size {batch_size} is larger than the {len(data.X_train)} "
-                         "training images: use a smaller one, or 'full'")
+        given = ("--batch-size" if hasattr(args, "batch_size")
+                 else f"the {args.preset} preset's batch size")
+        left = f" left after --validation {args.validation:,}" if validation else ""
+        raise NudgeError(f"{given} {batch_size} is larger than the {len(data.X_train):,} "
+                         f"training images{left}: use a smaller --batch-size, or 'full'")
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
     net = setup.network(seed)
     check_writable(out, size=file_size(net))

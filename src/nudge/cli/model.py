@@ -69,10 +69,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "per_class_accuracy": {c: per_class[i] for i, c in enumerate(data.classes)},
                     "confusion_matrix": confusion, "classes": data.classes})
         return 0
-    print(f"{args.model} on the {data.name} {args.split} set ({len(X)} images)")
+    print(f"{args.model} on the {data.name} {args.split} set ({len(X):,} "
+          f"image{'s' if len(X) != 1 else ''})")
     print(f"accuracy {100 * accuracy:.2f}%   cost {cost:.4f}\n")
     print(table(["class", "accuracy", "count"],
-                [[c, f"{100 * per_class[i]:.2f}%", totals[i]] for i, c in enumerate(data.classes)]))
+                [[c, f"{100 * per_class[i]:.2f}%" if totals[i] else "-", totals[i]]
+                 for i, c in enumerate(data.classes)]))
     print("\nconfusion matrix (rows: true class, columns: predicted)")
     print(table(["true\\pred", *[str(i) for i in range(k)]],
                 [[str(i), *confusion[i]] for i in range(k)]))
@@ -86,6 +88,11 @@ def _split(net: Any, data: Any, split: str, model: str) -> tuple[Any, Any]:
         return data.X_test, data.y_test
     if split == "train":
         return data.X_train, data.y_train
+    trained_on = net.metadata.get("dataset")
+    if trained_on is not None and trained_on != data.name:
+        raise NudgeError(f"--split validation: {model}'s held-out images are {trained_on}'s, "
+                         f"not {data.name}'s: leave out --dataset, or give --dataset "
+                         f"{trained_on}")
     start, held = (net.metadata.get(k) for k in ("n_train", "n_validation"))
     if not held:
         raise NudgeError(f"{model} was trained without --validation, so no images were held "

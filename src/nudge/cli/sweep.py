@@ -211,6 +211,8 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _finish(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, Any]) -> None:
+    for n in summary["notes"]:
+        note(n)
     plot = None
     if args.plot:
         if not summary["rows"]:

@@ -277,8 +277,9 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
                              f"and {n_train - 1:,}")
         n_train -= validation
     if setup.batch_size is not None and setup.batch_size > n_train:
-        raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train} "
-                         f"training images of {data.name}: use a smaller one, or 'full'")
+        left = f" left after --validation {validation:,}" if validation else ""
+        raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train:,} "
+                         f"training images of {data.name}{left}: use a smaller one, or 'full'")
     settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
                 "validation": validation, **setup.to_dict()}
     settings["momentum"] = float(settings["momentum"])

@@ -71,9 +71,12 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
     x_name, y_name = axes
     xs, ys = _values(rows, x_name), _values(rows, y_name)
     grid = np.full((len(ys), len(xs)), np.nan)
+    empty = np.full((len(ys), len(xs)), "diverged", dtype=object)   # a cell without a value
     for row in rows:
         i = ys.index(row["swept"][y_name])
         j = xs.index(row["swept"][x_name])
+        if row["diverged"] < row["runs"]:
+            empty[i, j] = "-"                    # not diverged: its runs have no such score
         value = _mean(row, score)
         if not math.isnan(value) and (math.isnan(grid[i, j]) or value > grid[i, j]):
             grid[i, j] = value
@@ -97,7 +100,7 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
             for j in range(len(xs)):
                 v = grid[i, j]
                 light = math.isnan(v) or v > vmin + 0.6 * (top - vmin)
-                ax.text(j, i, "diverged" if math.isnan(v) else f"{v:.1f}", ha="center",
+                ax.text(j, i, empty[i, j] if math.isnan(v) else f"{v:.1f}", ha="center",
                         va="center", fontsize=8, color="black" if light else "white")
     others = [label(s) for s in summary["swept"] if s not in axes]
     ax.set_title(f"mean {words} over seeds"

@@ -17,12 +17,15 @@ never skipped, so that a wrong ``--out`` (a model file, say) is never cut.
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import NudgeError
 from ..jsonable import jsonable
+from ..train import MAX_EPOCHS
 from .grid import point_key
 
 try:                                   # POSIX; elsewhere the file is not locked
@@ -38,10 +41,83 @@ def _record(line: bytes) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     if (not isinstance(obj, dict) or not isinstance(obj.get("settings"), dict)
-            or not isinstance(obj.get("seed"), int) or not isinstance(obj.get("diverged"), bool)):
+            or not isinstance(obj.get("seed"), int) or isinstance(obj.get("seed"), bool)
+            or not isinstance(obj.get("diverged"), bool)):
         return None
     obj["key"] = point_key(obj["settings"], obj["seed"])
     return obj
+
+
+# --------------------------------------------------------------------------- a line's values
+def _number(v: Any) -> bool:
+    """A JSON number a float can hold (not a bool, not NaN or infinite, not 1e400 as an int)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return math.isfinite(v) if isinstance(v, float) else abs(v) <= 2**53
+
+
+def _whole(low: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= 2**53
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+_FRACTION = (_optional(lambda v: _number(v) and 0 <= v <= 1), "a number from 0 to 1")
+_COST = (_optional(lambda v: _number(v) and v >= 0), "a number of 0 or more")
+_NAME = (_optional(lambda v: isinstance(v, str) and len(v) <= 100), "a name")
+_COUNT = (_optional(_whole(1)), "a whole number of 1 or more")
+#: what each value of a result line must be (None, or a missing key, is always allowed
+#: for the optional ones); a line breaking a rule is an error naming line and value
+RESULT_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "test_accuracy": _FRACTION, "validation_accuracy": _FRACTION,
+    "test_cost": _COST, "validation_cost": _COST, "train_seconds": _COST,
+    "seconds": (lambda v: _number(v) and v >= 0, "a number of 0 or more"),
+    "diverged_in_epoch": _COUNT,
+}
+SETTING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{k: _NAME for k in ("dataset", "preset", "activation", "output", "cost", "init",
+                          "optimizer", "schedule")},
+    **{k: _COUNT for k in ("train_limit", "test_limit", "validation", "epochs", "batch_size")},
+    "sizes": (_optional(lambda v: isinstance(v, list) and 2 <= len(v) <= 100
+                        and all(_whole(1)(n) for n in v)), "a list of layer sizes"),
+    "momentum": (_optional(lambda v: _number(v) and 0 <= v < 1), "a number from 0 to 1"),
+    "learning_rate": (_optional(lambda v: _number(v) and v > 0), "a number above 0"),
+    "min_learning_rate": _COST, "weight_decay": _COST,
+}
+EPOCH_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epoch": (_whole(1), "a whole number of 1 or more"),
+    "test_accuracy": _FRACTION, "validation_accuracy": _FRACTION,
+    "test_cost": _COST, "validation_cost": _COST, "train_cost": _COST, "seconds": _COST,
+    "learning_rate": (_optional(lambda v: _number(v) and v > 0), "a number above 0"),
+}
+
+
+def damage(obj: dict[str, Any]) -> str | None:
+    """What is wrong with a result line's values (None: nothing), in words."""
+    def wrong(where: str, value: Any, what: str) -> str:
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return f"{where} {shown} is not {what}"
+
+    for key, (check, what) in RESULT_RULES.items():
+        if key == "seconds" or obj.get(key) is not None:
+            if not check(obj.get(key)):
+                return wrong(key, obj.get(key), what)
+    for key, (check, what) in SETTING_RULES.items():
+        if not check(obj["settings"].get(key)):
+            return wrong(f"settings.{key}", obj["settings"].get(key), what)
+    epochs = obj.get("epochs", [])
+    if not isinstance(epochs, list) or len(epochs) > MAX_EPOCHS:
+        return wrong("epochs", epochs, f"a list of at most {MAX_EPOCHS:,} epochs")
+    for i, row in enumerate(epochs):
+        if not isinstance(row, dict):
+            return wrong(f"epochs[{i}]", row, "a JSON object")
+        for key, (check, what) in EPOCH_RULES.items():
+            if not check(row.get(key)):
+                return wrong(f"epochs[{i}].{key}", row.get(key), what)
+    return None
 
 
 def _begun(line: bytes) -> bool:
@@ -71,6 +147,10 @@ def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, boo
                 return records, good, False
             raise NudgeError(f"{path} line {number} is not a nudge sweep result; remove that "
                              "line (or choose another --out)")
+        problem = damage(record)
+        if problem is not None:
+            raise NudgeError(f"{path} line {number}: {problem}; the line is damaged: fix or "
+                             "remove it (its run is then done again)")
         records.append(record)
         if last and ends_open:
             return records, good + len(line), True

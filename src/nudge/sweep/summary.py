@@ -65,12 +65,19 @@ def stats(values: list[float]) -> dict[str, Any]:
             "min": float(a.min()), "max": float(a.max())}
 
 
-def score_of(records: list[dict[str, Any]]) -> str:
-    """``validation_accuracy`` if every run that finished held images out, else
-    ``test_accuracy``."""
+def score_of(records: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """``validation_accuracy`` if any run held images out, else ``test_accuracy``; and a
+    note when some finished runs have no validation accuracy (they are then not ranked)."""
+    held = [r.get("settings", {}).get("validation") or r.get("validation_accuracy") is not None
+            for r in records]
+    if not any(held):
+        return "test_accuracy", []
     finished = [r for r in records if not r["diverged"]]
-    held = finished and all(r.get("validation_accuracy") is not None for r in finished)
-    return "validation_accuracy" if held else "test_accuracy"
+    without = [r for r in finished if r.get("validation_accuracy") is None]
+    notes = [f"{len(without)} of {len(finished)} finished runs held no images out (run without "
+             "--validation), so they are not ranked: the settings are ranked by the "
+             "validation accuracy of the others"] if without else []
+    return "validation_accuracy", notes
 
 
 def _per_epoch(runs: list[dict[str, Any]], score: str) -> dict[str, list[Any]]:
@@ -102,7 +109,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """One summary object: the varying settings, one row per setting (ordered by their
     values), and the best setting by its mean score (see the module's docstring)."""
     swept = varying(records)
-    score = score_of(records)
+    score, notes = score_of(records)
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault(_canon({k: r["settings"].get(k) for k in SETTINGS}), []).append(r)
@@ -126,7 +133,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     scored = [row for row in rows if row[score]["mean"] is not None]
     best = max(scored, key=lambda row: row[score]["mean"]) if scored else None
     return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
-            "score": score,
+            "score": score, "notes": notes,
             "settings_count": len(rows), "swept": swept, "rows": rows, "best": best,
             "seconds": float(sum(r["seconds"] for r in records))}
 
@@ -171,7 +178,9 @@ def text(summary: dict[str, Any]) -> str:
     rows = []
     for row in summary["rows"]:
         seeds = str(row["runs"]) + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
-        held = [_pm(row["validation_accuracy"], 100, 2, "%")] if scored_held_out else []
+        held = ([_pm(row["validation_accuracy"], 100, 2, "%")
+                 if row["validation_accuracy"]["n"] or row["diverged"] == row["runs"] else "-"]
+                if scored_held_out else [])
         rows.append([*(show(k, row["swept"][k]) for k in swept), seeds, *held,
                      _pm(row["test_accuracy"], 100, 2, "%"), _pm(row["test_cost"], 1, 4),
                      f"{row['seconds_per_run']:.2f}"])
