@@ -1,4 +1,4 @@
-"""Accuracy of the presets on full MNIST over several seeds (the README's Results table).
+"""Accuracy of the presets on full MNIST over several seeds (the README's accuracy table).
 
     python benchmarks/accuracy.py                       # every preset, seeds 1 2 3
     python benchmarks/accuracy.py --preset 3b1b --seeds 1 2 3 4 5 -- --optimizer adam

@@ -145,9 +145,10 @@ def layer_sizes(text: str) -> list[int]:
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
     choices = ["auto", *DATASETS] if default == "auto" else list(DATASETS)
     parser.add_argument("--dataset", choices=choices, default=default,
-                        help="which images to use (default: %(default)s"
-                        + ("; auto = MNIST, or the embedded 8x8 digits when MNIST cannot be "
-                           "found or downloaded)" if default == "auto" else ")"))
+                        help=("which images to use (default: auto; auto = MNIST, or the "
+                              "embedded 8x8 digits when MNIST cannot be found or downloaded)"
+                              if default == "auto" else
+                              "which images to use (default: the model's own dataset)"))
     parser.add_argument("--data-dir", metavar="DIR",
                         help="folder holding the IDX files (else $NUDGE_DATA, then the cache, "
                              "then a download)")

@@ -75,7 +75,9 @@ class NoiseScale(_Plain):
                 f"Mini-batches much smaller than {b:,.0f} mostly follow noise: each step is "
                 "cheap but many more are needed (they waste steps). Much larger ones estimate "
                 "the gradient better than a step needs: the steps barely improve (they waste "
-                "examples). McCandlish et al. (2018) found the best batch size near B_simple")
+                "examples). McCandlish et al. (2018) found the best batch size near B_noise, "
+                "B_simple weighted by the curvature (nudge.insight.hessian_noise_scale), "
+                "which can be several times smaller")
 
 
 def noise_scale(net: Network, X: Any, y: Any, chunk: int = CHUNK,
