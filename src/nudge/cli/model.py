@@ -24,9 +24,9 @@ from .common import (
 def register(sub: Any) -> None:
     # ------------------------------------------------------------------ evaluate
     p = sub.add_parser("evaluate", help="accuracy, cost, per-digit accuracy, confusion matrix",
-                       description="Evaluate a model on the test set of its dataset (or, with --split, "
-                                   "on its training images or the ones its training held "
-                                   "out).")
+                       description="Evaluate a model on the test set of its dataset (or, "
+                                   "with --split, on its training images or the ones its "
+                                   "training held out).")
     add_model_argument(p)
     add_data_options(p, default=None)
     p.add_argument("--split", choices=["test", "train", "validation"], default="test",
