@@ -167,6 +167,30 @@ def test_validation_holds_out_the_last_training_images(tmp_path, capsys):
     assert code == 0 and "on the 297 training images held out" in out
 
 
+def test_patience_keeps_the_best_epoch_and_says_so(tmp_path, capsys):
+    path = tmp_path / "p.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "300", "--seed",
+                         "1", "--learning-rate", "3", "--schedule", "constant",
+                         "--validation", "297", "--patience", "4", "--out", str(path), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    best = result["best_epoch"]
+    assert result["stopped"] == "no improvement" and result["epochs"] == best + 4
+    kept = result["history"][best - 1]
+    assert result["test_accuracy"] == kept["test_accuracy"]
+    assert result["validation_accuracy"] == max(r["validation_accuracy"]
+                                                for r in result["history"])
+    held_out = json.loads(run(capsys, "evaluate", str(path), "--split", "validation",
+                              "--json")[1])
+    assert held_out["accuracy"] == pytest.approx(kept["validation_accuracy"])
+    code, out, _ = run(capsys, "info", str(path))
+    assert f"at epoch {best} of {best + 4}" in out
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--patience", "3", "--out",
+                       str(tmp_path / "q.safetensors"))
+    assert code == 1 and "--patience needs --validation" in err
+    assert not (tmp_path / "q.safetensors").exists()
+
+
 def test_evaluate_validation_needs_held_out_images(digits_model, tmp_path, capsys):
     code, _, err = run(capsys, "evaluate", str(digits_model), "--split", "validation")
     assert code == 1 and "trained without --validation" in err and "Traceback" not in err

@@ -291,3 +291,28 @@ def test_validation_data_is_evaluated_every_epoch_and_never_trained_on(digits):
 def test_hold_out_is_bounded(digits, n):
     with pytest.raises(NudgeError, match="hold out between 1 and 1,496"):
         digits.hold_out(n)
+
+
+def test_patience_stops_and_keeps_the_best_epoch(digits):
+    rest, held_out = digits.hold_out(300)
+    net = Network([64, 16, 10], seed=3)
+    history = train(net, rest.X_train, rest.y_train, epochs=200, learning_rate=3.0,
+                    validation_data=held_out, patience=3, seed=5, test_data=rest.test_data)
+    accuracies = history.column("validation_accuracy")
+    best = history.best_epoch
+    assert history.stopped == "no improvement" and len(history.epochs) == best + 3 < 200
+    assert accuracies[best - 1] == max(accuracies)            # the first epoch at the peak
+    assert accuracies.index(max(accuracies)) == best - 1
+    assert history.kept is history.epochs[best - 1] and history.settings["patience"] == 3
+    twin = Network([64, 16, 10], seed=3)         # the same run, stopped at the best epoch
+    train(twin, rest.X_train, rest.y_train, epochs=200, learning_rate=3.0, seed=5,
+          callback=lambda record, net: record.epoch < best)
+    for a, b in zip(net.weights + net.biases, twin.weights + twin.biases):
+        np.testing.assert_array_equal(a, b)
+    assert evaluate(net, *held_out) == (history.kept.validation_cost,
+                                        history.kept.validation_accuracy)
+    with pytest.raises(NudgeError, match="patience .* needs validation_data"):
+        train(Network([64, 16, 10]), rest.X_train, rest.y_train, patience=3)
+    with pytest.raises(NudgeError, match="patience must be"):
+        train(Network([64, 16, 10]), rest.X_train, rest.y_train, patience=0,
+              validation_data=held_out)

@@ -1,9 +1,12 @@
-"""Watching and steering a training run: :class:`Progress`, :class:`Control`, Ctrl-C.
+"""Watching and steering a training run: :class:`Progress`, :class:`Control`, Ctrl-C,
+and :class:`EarlyStopping`.
 
 :func:`nudge.train.train` calls the engine in pieces (a few thousand examples, or
 fewer when someone watches closely) and, between pieces, reports a
 :class:`Progress` to its ``on_steps`` callback and asks its :class:`Control`
 whether to go on: paused, one more mini-batch, a new η, a speed limit, or stop.
+After each epoch an :class:`EarlyStopping` may stop it when the accuracy on the
+held-out examples no longer rises.
 """
 
 from __future__ import annotations
@@ -102,6 +105,37 @@ class Control:
                 self._granted -= 1
                 return 1
             return wanted
+
+
+class EarlyStopping:
+    """Nielsen's no-improvement-in-n rule: stop when the validation accuracy has not risen
+    for ``patience`` epochs, and keep the parameters of the epoch where it was highest.
+
+    The held-out examples choose the epoch, so the test set stays unseen; with a patience
+    of 10 a run that peaks at epoch 20 stops after epoch 30 and ends with epoch 20's
+    network.  Ties keep the earlier epoch.
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best_epoch: int | None = None
+        self.best_accuracy = -math.inf
+        self._best: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+
+    def go_on(self, epoch: int, validation_accuracy: float, net: Any) -> bool:
+        """After an epoch: remember the parameters if they are the best so far; False once
+        ``patience`` epochs have passed without a better one."""
+        if validation_accuracy > self.best_accuracy:
+            self.best_epoch, self.best_accuracy = epoch, validation_accuracy
+            self._best = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+            return True
+        return epoch - (self.best_epoch or 0) < self.patience
+
+    def restore(self, net: Any) -> None:
+        """Put the best epoch's parameters back into ``net`` (in place)."""
+        if self._best is not None:
+            for mine, best in zip(net.weights + net.biases, self._best[0] + self._best[1]):
+                mine[...] = best
 
 
 class CtrlC:

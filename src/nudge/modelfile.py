@@ -111,6 +111,7 @@ _OPTIONAL = {
     "train_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "train_seconds": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "epochs_trained": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
+    "best_epoch": (lambda v: _is_int(v) and v >= 1, "a whole number of 1 or more"),
     "n_train": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
     "n_test": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
     "n_validation": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),

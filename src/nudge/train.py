@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .control import Control, CtrlC, Progress, positive_float
+from .control import Control, CtrlC, EarlyStopping, Progress, positive_float
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
@@ -63,12 +63,21 @@ class History:
     """The per-epoch record of a training run, plus why it stopped."""
 
     epochs: list[EpochRecord] = field(default_factory=list)
-    stopped: str = "finished"          # "finished", "interrupted" or "callback"
+    stopped: str = "finished"   # "finished", "interrupted", "callback" or "no improvement"
+    best_epoch: int | None = None      # with patience: the epoch whose parameters were kept
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def last(self) -> EpochRecord | None:
         return self.epochs[-1] if self.epochs else None
+
+    @property
+    def kept(self) -> EpochRecord | None:
+        """The record of the epoch whose parameters the network ended with: the best one
+        with ``patience`` (early stopping), else the last."""
+        if self.best_epoch is not None:
+            return self.epochs[self.best_epoch - 1]
+        return self.last
 
     @property
     def train_seconds(self) -> float:
@@ -80,6 +89,7 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         return {"epochs": [asdict(r) for r in self.epochs], "stopped": self.stopped,
+                "best_epoch": self.best_epoch,
                 "settings": self.settings, "train_seconds": self.train_seconds}
 
 
@@ -164,6 +174,7 @@ def train(
     weight_decay: float = 0.0,
     test_data: tuple[Any, Any] | None = None,
     validation_data: tuple[Any, Any] | None = None,
+    patience: int | None = None,
     seed: int | None = None,
     callback: Callable[[EpochRecord, Network], Any] | None = None,
     on_steps: Callable[[Progress, Network], Any] | None = None,
@@ -180,7 +191,10 @@ def train(
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
     whole training set: full-batch gradient descent.  ``test_data=(X, y)`` and
     ``validation_data=(X, y)`` (examples held out of training to choose settings by, as
-    Nielsen's ``validation_data``) are evaluated after every epoch.  ``seed`` fixes the
+    Nielsen's ``validation_data``) are evaluated after every epoch; with ``patience`` (and
+    validation data) training stops when their accuracy has not risen for that many epochs,
+    and the network keeps the best epoch's parameters (:class:`EarlyStopping`,
+    ``history.best_epoch``, ``history.kept``).  ``seed`` fixes the
     shuffling (default: the network's seed).  ``schedule`` is ``"constant"`` or
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
 
@@ -211,6 +225,12 @@ def train(
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
     labels = np.asarray(y)
+    stopping = None
+    if patience is not None:
+        if validation_data is None:
+            raise NudgeError("patience (early stopping) needs validation_data: the examples "
+                             "whose accuracy decides when to stop")
+        stopping = EarlyStopping(_positive_int("patience", patience, MAX_EPOCHS))
     run = _Run(net, labels, batch_size, control if control is not None else Control(),
                on_steps, _callback_steps(every), epochs)
     run.engine = make_engine(net, X, labels, batch_size, optimizer=optimizer,
@@ -223,6 +243,7 @@ def train(
         "min_learning_rate": min_learning_rate if schedule != "constant" else None,
         "optimizer": optimizer, "momentum": momentum if optimizer == "momentum" else None,
         "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
+        "patience": patience,
         **run.engine.settings,
     })
     if progress:
@@ -243,6 +264,9 @@ def train(
                                        test_data, validation_data, seconds, steps, snapshot,
                                        eta, history)
                 history.epochs.append(record)
+                if stopping is not None and not stopping.go_on(
+                        epoch, record.validation_accuracy, net):  # type: ignore[arg-type]
+                    run.control.stop("no improvement")
                 if run.bar is not None and record.test_accuracy is not None:
                     run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
                 if run.control.stop_requested is None and callback is not None and callback(
@@ -251,6 +275,9 @@ def train(
                 if run.control.stop_requested is not None:
                     history.stopped = run.control.stop_requested
                     break
+        if stopping is not None and stopping.best_epoch is not None:
+            stopping.restore(net)
+            history.best_epoch = stopping.best_epoch
     finally:
         if run.bar is not None:
             run.bar.close()

@@ -91,6 +91,10 @@ def register(sub: Any) -> None:
     p.add_argument("--validation", type=positive_int, metavar="N",
                    help="hold out the last N training images (never trained on) and report "
                         "accuracy on them every epoch; Nielsen's split of MNIST is 10000")
+    p.add_argument("--patience", type=epochs_type, metavar="N",
+                   help="with --validation: stop when the validation accuracy has not risen "
+                        "for N epochs, and keep the network of the epoch where it was highest "
+                        "(early stopping)")
     p.add_argument("--engine", choices=["auto", "reference", "fast"], default="auto",
                    help="training engine (default: auto = the compiled kernel where it applies)")
     p.add_argument("--threads", type=int, choices=[1, 2], metavar="{1,2}",
@@ -116,6 +120,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..modelfile import check_writable, file_size
 
     out = _check_destinations(args)
+    if args.patience and not args.validation:
+        raise NudgeError("--patience needs --validation N: the held-out images whose accuracy "
+                         "decides when to stop")
     data, validation = _training_data(args, out)
 
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
@@ -153,12 +160,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         tracker.start(net)
     try:
         history = train(net, data.X_train, data.y_train, **setup.train_options(),
-                        test_data=data.test_data, validation_data=validation, seed=seed,
+                        test_data=data.test_data, validation_data=validation,
+                        patience=args.patience, seed=seed,
                         progress=progress, engine=args.engine, threads=args.threads,
                         callback=tracker)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
-    last = history.last
+    last = history.kept                     # the epoch whose network is saved
     if last is None:
         raise NudgeError("training was interrupted before the first epoch ended; nothing "
                          "was saved")
@@ -176,6 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "validation_accuracy": last.validation_accuracy,
             "validation_cost": last.validation_cost, "n_validation": metadata["n_validation"],
             "train_cost": last.train_cost, "epochs": len(history.epochs),
+            "best_epoch": history.best_epoch,
             "train_seconds": history.train_seconds, "model_path": str(saved),
             "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
             "seed": seed,
@@ -259,11 +268,12 @@ def _training_data(args: argparse.Namespace, out: Any) -> tuple[Any, Any]:
 def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any,
               tracker: Any) -> dict:
     """What the model file records about its training."""
-    last = history.last
+    last = history.kept
     metadata = {
         "dataset": data.name, "input_shape": list(data.image_shape), "classes": data.classes,
         "preset": args.preset, "training": history.settings,
         "epochs_trained": len(history.epochs), "stopped": history.stopped,
+        "best_epoch": history.best_epoch,
         "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
         "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
         "n_train": len(data.X_train), "n_test": len(data.X_test),
@@ -283,10 +293,12 @@ def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any
 def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace,
                    plotted: bool, tracker: Any, problem: str | None) -> None:
     """The epochs (at most about a dozen rows) and where things were saved."""
-    last = history.last
+    last = history.kept
     rows = []
     n = len(history.epochs)
     show = set(range(n)) if n <= 12 else set(range(0, n, max(1, n // 10))) | {n - 1}
+    if history.best_epoch is not None:
+        show.add(history.best_epoch - 1)
     elapsed = 0.0
     held_out = last.validation_accuracy is not None
     for i, r in enumerate(history.epochs):
@@ -300,6 +312,11 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
                  "test cost", "train cost", "time"], rows))
     print(f"\nsaved {saved}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test "
           f"images, {history.train_seconds:.1f}s of training)")
+    if history.best_epoch is not None:
+        why = (f"no rise in {args.patience} epochs" if history.stopped == "no improvement"
+               else history.stopped)
+        print(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best on the "
+              f"held-out images ({100 * last.validation_accuracy:.2f}%; {why})")
     if plotted:
         print(f"plot  {args.plot}")
     if tracker is not None:

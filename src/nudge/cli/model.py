@@ -173,8 +173,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("  training      " + ", ".join(f"{k}={v}" for k, v in training.items()
                                             if v is not None))
     if md.get("test_accuracy") is not None:
-        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% after "
-              f"{md.get('epochs_trained')} epochs ({md.get('train_seconds')}s)")
+        when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
+                "held-out images (early stopping)" if md.get("best_epoch") is not None
+                else f"after {md.get('epochs_trained')} epochs")
+        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% {when} "
+              f"({md.get('train_seconds')}s of training)")
     if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):
         print(f"  validation    {100 * md['validation_accuracy']:.2f}% on the "
               f"{md['n_validation']} training images held out")
