@@ -264,6 +264,26 @@ def test_held_out_images_rank_the_settings_and_keep_old_keys(tmp_path, capsys, d
         expand({"batch_size": "1200"}, datasets=lambda n: digits, validation=300)
 
 
+def test_patience_in_a_sweep_keeps_each_runs_best_epoch(tmp_path, capsys, digits):
+    out = tmp_path / "s.jsonl"
+    code, text, err = run(capsys, "--dataset", "digits", "--epochs", "200", "--quiet",
+                          "--learning-rate", "3", "--schedule", "constant", "--seeds", "1,2",
+                          "--validation", "297", "--patience", "3", "--out", str(out))
+    assert code == 0, err
+    for r in lines(out):
+        best = r["best_epoch"]
+        assert r["settings"]["patience"] == 3 and len(r["epochs"]) == best + 3 < 200
+        kept = r["epochs"][best - 1]
+        assert r["test_accuracy"] == kept["test_accuracy"]
+        assert r["validation_accuracy"] == max(e["validation_accuracy"] for e in r["epochs"])
+    plain = expand({"learning_rate": "1"}, datasets=lambda n: digits, validation=10).points[0]
+    patient = expand({"learning_rate": "1"}, datasets=lambda n: digits, validation=10,
+                     patience=5).points[0]
+    assert patient.key != plain.key
+    with pytest.raises(NudgeError, match="--patience needs --validation"):
+        expand({"learning_rate": "1"}, datasets=lambda n: digits, patience=5)
+
+
 @pytest.mark.parametrize("path,value,message", [
     (("validation_accuracy",), "abc", 'validation_accuracy "abc" is not a number from 0 to 1'),
     (("validation_accuracy",), {"a": 1}, "validation_accuracy"),

@@ -15,6 +15,7 @@ from ..sweep.grid import MAX_POINTS, OPTIONS, flag
 from ..sweep.summary import check_axes, title
 from .common import (
     add_json_option,
+    epochs_type,
     load_data,
     note,
     positive_float,
@@ -68,6 +69,9 @@ def register(sub: Any) -> None:
     p.add_argument("--validation", type=positive_int, metavar="N",
                    help="every run holds out the last N training images; the settings are "
                         "then ranked by accuracy on them, and the test set stays unseen")
+    p.add_argument("--patience", type=epochs_type, metavar="N",
+                   help="with --validation: every run stops when its validation accuracy has "
+                        "not risen for N epochs and keeps its best epoch (early stopping)")
     p.add_argument("--train-cost", action="store_true",
                    help="also record the training-set cost after each epoch (slower)")
     p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
@@ -111,7 +115,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     given = [flag(o) for o in (*OPTIONS, "seeds", "scheduler", "workers", "train_limit",
-                               "test_limit", "validation") if getattr(args, o) is not None]
+                               "test_limit", "validation", "patience")
+             if getattr(args, o) is not None]
     if given:
         raise NudgeError(f"--report summarises a file; leave out {', '.join(given)} (or leave "
                          "out --report to run a sweep)")
@@ -137,7 +142,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     grid = expand({o: getattr(args, o) for o in OPTIONS}, seeds=args.seeds or "1",
                   datasets=dataset, train_limit=args.train_limit, test_limit=args.test_limit,
-                  validation=args.validation)
+                  validation=args.validation, patience=args.patience)
     check_axes(args.axes, _swept_settings(grid))
     client = _client(args) if args.scheduler else None
     bar: Any = None

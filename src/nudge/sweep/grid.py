@@ -40,7 +40,10 @@ OPTIONS = ("dataset", "preset", "sizes", "hidden", "activation", "output", "cost
 #: the settings a result line records: these and the seed identify a grid point
 SETTINGS = ("dataset", "train_limit", "test_limit", "preset", "sizes", "activation", "output",
             "cost", "init", "optimizer", "momentum", "epochs", "batch_size", "learning_rate",
-            "schedule", "min_learning_rate", "weight_decay", "validation")
+            "schedule", "min_learning_rate", "weight_decay", "validation", "patience")
+#: settings added after results files existed: part of a point's key only when set, so
+#: that the points of older files keep their keys (a resumed sweep does not run them again)
+LATER_SETTINGS = ("validation", "patience")
 
 
 def flag(option: str) -> str:
@@ -177,10 +180,9 @@ class Point:
 
 def point_key(settings: Mapping[str, Any], seed: int) -> str:
     """A short hash naming a grid point; equal settings and seed give equal keys."""
-    # "validation" only when set: the points of results files written before it existed
-    # keep their keys (a resumed sweep does not run them again)
     canon = json.dumps({"settings": {k: settings.get(k) for k in SETTINGS
-                                     if k != "validation" or settings.get(k)}, "seed": seed},
+                                     if k not in LATER_SETTINGS or settings.get(k)},
+                        "seed": seed},
                        sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:20]
 
@@ -206,14 +208,15 @@ def grid_size(lists: Mapping[str, list[Any]], seeds: list[int]) -> int:
 def expand(texts: Mapping[str, str | None], seeds: str = "1",
            datasets: Callable[[str], Any] | None = None,
            train_limit: int | None = None, test_limit: int | None = None,
-           validation: int | None = None) -> Grid:
+           validation: int | None = None, patience: int | None = None) -> Grid:
     """The grid of the options given as text (None: not given, the preset's value).
 
     ``datasets(name)`` returns the (already limited) :class:`nudge.Dataset` called
     ``name`` — needed to resolve layer sizes and to check batch sizes — and may
     replace ``auto`` by the dataset it found (the dataset's ``name``); by default
     nudge's lookup (``auto``: MNIST, else the embedded digits).  ``validation``: every
-    run holds out the last that many training images and is scored on them.
+    run holds out the last that many training images and is scored on them; ``patience``
+    (with ``validation``): every run stops early and keeps its best epoch.
     """
     lists = {o: parse_list(o, t) for o, t in texts.items() if t is not None}
     if "sizes" in lists and "hidden" in lists:
@@ -232,7 +235,7 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     for values in itertools.product(*(lists[o] for o in names)):
         given = dict(zip(names, values))
         data = load(given.pop("dataset"))
-        settings = _settings(given, data, train_limit, test_limit, validation)
+        settings = _settings(given, data, train_limit, test_limit, validation, patience)
         for seed in seed_list:
             key = point_key(settings, seed)
             if key not in seen:
@@ -263,8 +266,12 @@ def _loader(datasets: Callable[[str], Any] | None) -> Callable[[str], Any]:
 
 
 def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
-              test_limit: int | None, validation: int | None = None) -> dict[str, Any]:
+              test_limit: int | None, validation: int | None = None,
+              patience: int | None = None) -> dict[str, Any]:
     """One combination of the lists as the full settings of a run."""
+    if patience and not validation:
+        raise NudgeError("--patience needs --validation N: the held-out images whose accuracy "
+                         "decides when to stop")
     preset = given.pop("preset")
     if "batch_size" not in given:
         given["batch_size"] = "preset"
@@ -281,6 +288,6 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
         raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train:,} "
                          f"training images of {data.name}{left}: use a smaller one, or 'full'")
     settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
-                "validation": validation, **setup.to_dict()}
+                "validation": validation, "patience": patience, **setup.to_dict()}
     settings["momentum"] = float(settings["momentum"])
     return {k: settings[k] for k in SETTINGS}

@@ -74,12 +74,13 @@ RESULT_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "test_accuracy": _FRACTION, "validation_accuracy": _FRACTION,
     "test_cost": _COST, "validation_cost": _COST, "train_seconds": _COST,
     "seconds": (lambda v: _number(v) and v >= 0, "a number of 0 or more"),
-    "diverged_in_epoch": _COUNT,
+    "diverged_in_epoch": _COUNT, "best_epoch": _COUNT,
 }
 SETTING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     **{k: _NAME for k in ("dataset", "preset", "activation", "output", "cost", "init",
                           "optimizer", "schedule")},
-    **{k: _COUNT for k in ("train_limit", "test_limit", "validation", "epochs", "batch_size")},
+    **{k: _COUNT for k in ("train_limit", "test_limit", "validation", "patience", "epochs",
+                           "batch_size")},
     "sizes": (_optional(lambda v: isinstance(v, list) and 2 <= len(v) <= 100
                         and all(_whole(1)(n) for n in v)), "a list of layer sizes"),
     "momentum": (_optional(lambda v: _number(v) and 0 <= v < 1), "a number from 0 to 1"),

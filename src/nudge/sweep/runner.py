@@ -92,14 +92,14 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
     diverged_in = None
     try:
         history = train(net, data.X_train, data.y_train, **setup.train_options(),
-                        test_data=data.test_data, validation_data=held_out, seed=seed,
-                        engine="auto", threads=1,
+                        test_data=data.test_data, validation_data=held_out,
+                        patience=settings.get("patience"), seed=seed, engine="auto", threads=1,
                         monitor_train_cost=bool(point.get("train_cost")))
     except DivergenceError as e:
         history = e.history  # type: ignore[attr-defined]
         diverged_in = len(history.epochs) + 1
     seconds = time.perf_counter() - started
-    if diverged_in is None and history.stopped != "finished":
+    if diverged_in is None and history.stopped not in ("finished", "no improvement"):
         raise RunStopped(f"the run of seed {seed} stopped early ({history.stopped}); run the "
                          "same command again to do it")
     epochs = [{"epoch": r.epoch, "test_accuracy": r.test_accuracy, "test_cost": r.test_cost,
@@ -108,13 +108,14 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
                **({"validation_accuracy": r.validation_accuracy,
                    "validation_cost": r.validation_cost} if held_out else {})}
               for r in history.epochs]
-    last = None if diverged_in is not None else history.last
+    last = None if diverged_in is not None else history.kept   # early stopping: the best
     return {
         "key": point["key"], "settings": settings, "seed": seed,
         "test_accuracy": last.test_accuracy if last else None,
         "test_cost": last.test_cost if last else None,
         **({"validation_accuracy": last.validation_accuracy if last else None,
             "validation_cost": last.validation_cost if last else None} if held_out else {}),
+        **({"best_epoch": history.best_epoch} if settings.get("patience") else {}),
         "diverged": diverged_in is not None, "diverged_in_epoch": diverged_in,
         "epochs": epochs, "seconds": round(seconds, 6),
         "train_seconds": round(history.train_seconds, 6),

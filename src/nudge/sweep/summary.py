@@ -23,7 +23,7 @@ from .grid import SETTINGS
 #: short column names for the settings
 LABELS = {"learning_rate": "eta", "batch_size": "B", "min_learning_rate": "eta_min",
           "weight_decay": "decay", "train_limit": "train", "test_limit": "test",
-          "validation": "held out"}
+          "validation": "held out", "patience": "patience"}
 #: the score's name in words
 SCORE_WORDS = {"validation_accuracy": "validation accuracy", "test_accuracy": "test accuracy"}
 
