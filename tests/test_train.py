@@ -296,8 +296,11 @@ def test_hold_out_is_bounded(digits, n):
 def test_patience_stops_and_keeps_the_best_epoch(digits):
     rest, held_out = digits.hold_out(300)
     net = Network([64, 16, 10], seed=3)
+    seen: list[int] = []
     history = train(net, rest.X_train, rest.y_train, epochs=200, learning_rate=3.0,
-                    validation_data=held_out, patience=3, seed=5, test_data=rest.test_data)
+                    validation_data=held_out, patience=3, seed=5, test_data=rest.test_data,
+                    callback=lambda record, net: seen.append(record.epoch))
+    assert seen == history.column("epoch")                 # the callback saw every epoch
     accuracies = history.column("validation_accuracy")
     best = history.best_epoch
     assert history.stopped == "no improvement" and len(history.epochs) == best + 3 < 200

@@ -264,14 +264,15 @@ def train(
                                        test_data, validation_data, seconds, steps, snapshot,
                                        eta, history)
                 history.epochs.append(record)
-                if stopping is not None and not stopping.go_on(
-                        epoch, record.validation_accuracy, net):  # type: ignore[arg-type]
-                    run.control.stop("no improvement")
                 if run.bar is not None and record.test_accuracy is not None:
                     run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
                 if run.control.stop_requested is None and callback is not None and callback(
                         record, net) is False:
                     run.control.stop("callback")
+                # after the callback, which sees every epoch (the last one too)
+                if stopping is not None and not stopping.go_on(
+                        epoch, record.validation_accuracy, net):  # type: ignore[arg-type]
+                    run.control.stop("no improvement")
                 if run.control.stop_requested is not None:
                     history.stopped = run.control.stop_requested
                     break
