@@ -187,7 +187,7 @@ def test_patience_keeps_the_best_epoch_and_says_so(tmp_path, capsys):
     assert f"at epoch {best} of {best + 4}" in out
     code, _, err = run(capsys, "train", "--dataset", "digits", "--patience", "3", "--out",
                        str(tmp_path / "q.safetensors"))
-    assert code == 1 and "--patience needs --validation" in err
+    assert code == 1 and "patience (early stopping) needs held-out examples" in err
     assert not (tmp_path / "q.safetensors").exists()
 
 
@@ -224,8 +224,7 @@ def test_model_metadata_values_are_checked(key, value, digits_model, tmp_path, c
     save_file(load_file(digits_model), damaged,          # written as it is, not by nudge.save
               metadata={**header, "nudge": json.dumps(info).replace('"@"', raw)})
     code, _, err = run(capsys, "info", str(damaged))
-    huge = value == "5,000 digits" or (type(value) is int and value > 10**30)
-    expected = "a whole number of" if huge else f"invalid {key}"
+    expected = "a whole number of" if value == "5,000 digits" else f"invalid {key}"
     assert code == 1 and expected in err and "Traceback" not in err
     assert err.count("\n") == 1 and "sys.set_int_max_str_digits" not in err
 

@@ -249,3 +249,10 @@ def test_absurd_layer_sizes_are_refused_before_allocating(tmp_path):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 10 * 2**20 and time.perf_counter() - started < 1
+
+
+def test_a_numpy_sized_seed_still_loads(tmp_path):
+    """Seeds from numpy's SeedSequence have 39 digits: a model file keeps them."""
+    seed = int(np.random.SeedSequence(2**127 + 12345).entropy)
+    path = save(Network([64, 16, 10], seed=seed), tmp_path / "m.safetensors")
+    assert load(path).metadata["seed"] == seed

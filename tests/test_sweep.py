@@ -280,7 +280,7 @@ def test_patience_in_a_sweep_keeps_each_runs_best_epoch(tmp_path, capsys, digits
     patient = expand({"learning_rate": "1"}, datasets=lambda n: digits, validation=10,
                      patience=5).points[0]
     assert patient.key != plain.key
-    with pytest.raises(NudgeError, match="--patience needs --validation"):
+    with pytest.raises(NudgeError, match="needs held-out examples"):
         expand({"learning_rate": "1"}, datasets=lambda n: digits, patience=5)
 
 

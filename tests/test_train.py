@@ -314,8 +314,36 @@ def test_patience_stops_and_keeps_the_best_epoch(digits):
         np.testing.assert_array_equal(a, b)
     assert evaluate(net, *held_out) == (history.kept.validation_cost,
                                         history.kept.validation_accuracy)
-    with pytest.raises(NudgeError, match="patience .* needs validation_data"):
+    with pytest.raises(NudgeError, match="needs held-out examples"):
         train(Network([64, 16, 10]), rest.X_train, rest.y_train, patience=3)
     with pytest.raises(NudgeError, match="patience must be"):
         train(Network([64, 16, 10]), rest.X_train, rest.y_train, patience=0,
               validation_data=held_out)
+
+
+def test_with_patience_a_later_divergence_keeps_the_best_epoch(digits):
+    rest, held_out = digits.hold_out(300)
+    control = Control()
+
+    def blow_up(record, net):                  # after epoch 4: a step far too large
+        if record.epoch == 4:
+            control.set_learning_rate(1e30)
+    net = Network([64, 16, 10], activation="relu", seed=3)
+    history = train(net, rest.X_train, rest.y_train, epochs=50, learning_rate=0.5,
+                    validation_data=held_out, patience=10, seed=5, control=control,
+                    callback=blow_up)
+    assert history.stopped == "diverged" and len(history.epochs) == 4
+    best = history.best_epoch
+    assert history.kept.validation_accuracy == max(history.column("validation_accuracy"))
+    assert evaluate(net, *held_out) == (history.kept.validation_cost,
+                                        history.kept.validation_accuracy)
+    assert best <= 4 and all(np.isfinite(w).all() for w in net.weights)
+    with pytest.raises(DivergenceError):        # no best epoch yet: the error, as always
+        train(net, rest.X_train, rest.y_train, epochs=5, learning_rate=1e30,
+              validation_data=held_out, patience=3)
+
+
+def test_hold_out_takes_whole_numbers_only(digits):
+    for bad in (5.5, "10", None):
+        with pytest.raises(NudgeError, match="hold out between 1 and"):
+            digits.hold_out(bad)

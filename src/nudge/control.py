@@ -107,6 +107,21 @@ class Control:
             return wanted
 
 
+def check_patience(patience: Any, held_out: bool, most: int) -> int | None:
+    """``patience`` (None: no early stopping) checked: a whole number from 1 to ``most``,
+    and only with held-out examples, whose accuracy decides when to stop."""
+    if patience is None:
+        return None
+    if not held_out:
+        raise NudgeError("patience (early stopping) needs held-out examples (--validation N, "
+                         "or validation_data=): their accuracy decides when to stop")
+    if (isinstance(patience, bool) or not isinstance(patience, (int, np.integer))
+            or not 1 <= patience <= most):
+        raise NudgeError(f"patience must be a whole number from 1 to {most:,}, got "
+                         f"{patience!r}")
+    return int(patience)
+
+
 class EarlyStopping:
     """Nielsen's no-improvement-in-n rule: stop when the validation accuracy has not risen
     for ``patience`` epochs, and keep the parameters of the epoch where it was highest.

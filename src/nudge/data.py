@@ -122,7 +122,8 @@ class Dataset:
         so that the test set stays unseen.  Nielsen's split of MNIST's 60,000 training
         images is ``hold_out(10_000)``: the first 50,000 to train on, the last 10,000."""
         n = len(self.X_train)
-        if isinstance(n_validation, bool) or not 1 <= n_validation < n:
+        if (isinstance(n_validation, bool) or not isinstance(n_validation, (int, np.integer))
+                or not 1 <= n_validation < n):
             raise NudgeError(f"cannot hold out {n_validation!r} of the {n:,} training examples "
                              f"for validation: hold out between 1 and {n - 1:,}")
         rest = Dataset(self.name, self.X_train[:n - n_validation],

@@ -120,8 +120,9 @@ _OPTIONAL = {
 
 
 def _json_int(text: str) -> int:
-    """A JSON integer of the metadata; one of hundreds of digits is damage, not a count."""
-    if len(text.lstrip("-")) > 30:
+    """A JSON integer of the metadata; one longer than Python turns into an int (4,300
+    digits) is damage (each key's own rule bounds the others)."""
+    if len(text.lstrip("-")) > 4000:
         raise ValueError(f"a whole number of {len(text.lstrip('-')):,} digits")
     return int(text)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .control import Control, CtrlC, EarlyStopping, Progress, positive_float
+from .control import Control, CtrlC, EarlyStopping, Progress, check_patience, positive_float
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
@@ -63,7 +63,8 @@ class History:
     """The per-epoch record of a training run, plus why it stopped."""
 
     epochs: list[EpochRecord] = field(default_factory=list)
-    stopped: str = "finished"   # "finished", "interrupted", "callback" or "no improvement"
+    stopped: str = "finished"   # "finished", "interrupted", "callback", "no improvement" or
+    #                              "diverged" (with patience, after the best epoch)
     best_epoch: int | None = None      # with patience: the epoch whose parameters were kept
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -194,7 +195,8 @@ def train(
     Nielsen's ``validation_data``) are evaluated after every epoch; with ``patience`` (and
     validation data) training stops when their accuracy has not risen for that many epochs,
     and the network keeps the best epoch's parameters (:class:`EarlyStopping`,
-    ``history.best_epoch``, ``history.kept``).  ``seed`` fixes the
+    ``history.best_epoch``, ``history.kept``), also when a later epoch diverges
+    (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
     shuffling (default: the network's seed).  ``schedule`` is ``"constant"`` or
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
 
@@ -225,12 +227,8 @@ def train(
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
     labels = np.asarray(y)
-    stopping = None
-    if patience is not None:
-        if validation_data is None:
-            raise NudgeError("patience (early stopping) needs validation_data: the examples "
-                             "whose accuracy decides when to stop")
-        stopping = EarlyStopping(_positive_int("patience", patience, MAX_EPOCHS))
+    patience = check_patience(patience, validation_data is not None, MAX_EPOCHS)
+    stopping = EarlyStopping(patience) if patience is not None else None
     run = _Run(net, labels, batch_size, control if control is not None else Control(),
                on_steps, _callback_steps(every), epochs)
     run.engine = make_engine(net, X, labels, batch_size, optimizer=optimizer,
@@ -260,9 +258,16 @@ def train(
                 scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
                                              min_learning_rate)
                 steps, seconds, eta = run.epoch(epoch, order, scheduled)
-                record = _end_of_epoch(net, epoch, (X, labels) if monitor_train_cost else None,
-                                       test_data, validation_data, seconds, steps, snapshot,
-                                       eta, history)
+                try:
+                    record = _end_of_epoch(net, epoch,
+                                           (X, labels) if monitor_train_cost else None,
+                                           test_data, validation_data, seconds, steps,
+                                           snapshot, eta, history)
+                except DivergenceError:
+                    if stopping is None or stopping.best_epoch is None:
+                        raise
+                    history.stopped = "diverged"     # early stopping keeps its best epoch
+                    break
                 history.epochs.append(record)
                 if run.bar is not None and record.test_accuracy is not None:
                     run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
@@ -276,9 +281,9 @@ def train(
                 if run.control.stop_requested is not None:
                     history.stopped = run.control.stop_requested
                     break
-        if stopping is not None and stopping.best_epoch is not None:
-            stopping.restore(net)
-            history.best_epoch = stopping.best_epoch
+            if stopping is not None and stopping.best_epoch is not None:
+                stopping.restore(net)
+                history.best_epoch = stopping.best_epoch
     finally:
         if run.bar is not None:
             run.bar.close()

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from ..control import check_patience
 from ..errors import DivergenceError, NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
 from ..settings import resolve
-from ..train import SCHEDULES, train
+from ..train import MAX_EPOCHS, SCHEDULES, train
 from .common import (
     add_data_options,
     add_json_option,
@@ -120,9 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..modelfile import check_writable, file_size
 
     out = _check_destinations(args)
-    if args.patience and not args.validation:
-        raise NudgeError("--patience needs --validation N: the held-out images whose accuracy "
-                         "decides when to stop")
+    check_patience(args.patience, bool(args.validation), MAX_EPOCHS)   # before loading data
     data, validation = _training_data(args, out)
 
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
@@ -176,23 +175,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                                      saved, problem)
     # exit status: 1 if something was not saved where asked, else 130 after Ctrl-C
     status = 1 if problem else 130 if history.stopped == "interrupted" else 0
-    if history.stopped == "interrupted":
-        note(f"stopped by Ctrl-C after epoch {len(history.epochs)}; the model so far is saved")
+    _note_stop(history)
     if args.json:
-        print_json({
-            "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
-            "validation_accuracy": last.validation_accuracy,
-            "validation_cost": last.validation_cost, "n_validation": metadata["n_validation"],
-            "train_cost": last.train_cost, "epochs": len(history.epochs),
-            "best_epoch": history.best_epoch,
-            "train_seconds": history.train_seconds, "model_path": str(saved),
-            "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
-            "seed": seed,
-            "stopped": history.stopped, "settings": history.settings,
-            "history": metadata["history"], "tracked": metadata.get("tracked"),
-            "track_plot_path": args.track_plot if tracker is not None and not problem
-            else None, "error": problem,
-        })
+        _print_result(args, history, metadata, saved, plotted, data, sizes, seed, tracker,
+                      problem)
         if problem:
             raise NudgeError(problem)
         return status
@@ -200,6 +186,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     if problem:
         raise NudgeError(problem)
     return status
+
+
+def _note_stop(history: Any) -> None:
+    """One line on stderr when the run ended early and what was saved then."""
+    saved = (f"the best epoch so far ({history.best_epoch}) is saved"
+             if history.best_epoch is not None else "the model so far is saved")
+    if history.stopped == "interrupted":
+        note(f"stopped by Ctrl-C after epoch {len(history.epochs)}; {saved}")
+    elif history.stopped == "diverged":
+        note(f"training diverged in epoch {len(history.epochs) + 1} (the cost became NaN or "
+             f"infinite); {saved}")
+
+
+def _print_result(args: argparse.Namespace, history: Any, metadata: dict, saved: Any,
+                  plotted: bool, data: Any, sizes: list[int], seed: int, tracker: Any,
+                  problem: str | None) -> None:
+    """The --json result of nudge train (the kept epoch's figures)."""
+    last = history.kept
+    print_json({
+        "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
+        "validation_accuracy": last.validation_accuracy,
+        "validation_cost": last.validation_cost, "n_validation": metadata["n_validation"],
+        "train_cost": last.train_cost, "epochs": len(history.epochs),
+        "best_epoch": history.best_epoch,
+        "train_seconds": history.train_seconds, "model_path": str(saved),
+        "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
+        "seed": seed, "stopped": history.stopped, "settings": history.settings,
+        "history": metadata["history"], "tracked": metadata.get("tracked"),
+        "track_plot_path": args.track_plot if tracker is not None and not problem else None,
+        "error": problem,
+    })
 
 
 def _save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: str,
@@ -279,6 +296,7 @@ def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any
         "n_train": len(data.X_train), "n_test": len(data.X_test),
         "n_validation": len(validation[0]) if validation is not None else 0,
         "validation_accuracy": last.validation_accuracy,
+        "validation_cost": last.validation_cost,
         "history": history.to_dict()["epochs"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

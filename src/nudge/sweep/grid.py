@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..control import check_patience
 from ..data import DATASETS
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
@@ -269,20 +270,17 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
               test_limit: int | None, validation: int | None = None,
               patience: int | None = None) -> dict[str, Any]:
     """One combination of the lists as the full settings of a run."""
-    if patience and not validation:
-        raise NudgeError("--patience needs --validation N: the held-out images whose accuracy "
-                         "decides when to stop")
+    check_patience(patience, bool(validation), MAX_EPOCHS)
     preset = given.pop("preset")
     if "batch_size" not in given:
         given["batch_size"] = "preset"
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
     n_train = len(data.X_train)
     if validation:
-        if validation >= n_train:
-            raise NudgeError(f"--validation {validation}: cannot hold out that many of the "
-                             f"{n_train:,} training images of {data.name}: hold out between 1 "
-                             f"and {n_train - 1:,}")
-        n_train -= validation
+        try:
+            n_train = len(data.hold_out(validation)[0].X_train)     # the one rule for it
+        except NudgeError as e:
+            raise NudgeError(f"--validation {validation} ({data.name}): {e}") from None
     if setup.batch_size is not None and setup.batch_size > n_train:
         left = f" left after --validation {validation:,}" if validation else ""
         raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train:,} "

@@ -91,7 +91,8 @@ EPOCH_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "epoch": (_whole(1), "a whole number of 1 or more"),
     "test_accuracy": _FRACTION, "validation_accuracy": _FRACTION,
     "test_cost": _COST, "validation_cost": _COST, "train_cost": _COST, "seconds": _COST,
-    "learning_rate": (_optional(lambda v: _number(v) and v > 0), "a number above 0"),
+    # a cosine schedule's η can round to 0 in its last epochs
+    "learning_rate": (_optional(lambda v: _number(v) and v >= 0), "a number of 0 or more"),
 }
 
 

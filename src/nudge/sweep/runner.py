@@ -99,7 +99,8 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
         history = e.history  # type: ignore[attr-defined]
         diverged_in = len(history.epochs) + 1
     seconds = time.perf_counter() - started
-    if diverged_in is None and history.stopped not in ("finished", "no improvement"):
+    if diverged_in is None and history.stopped not in ("finished", "no improvement",
+                                                       "diverged"):
         raise RunStopped(f"the run of seed {seed} stopped early ({history.stopped}); run the "
                          "same command again to do it")
     epochs = [{"epoch": r.epoch, "test_accuracy": r.test_accuracy, "test_cost": r.test_cost,
@@ -115,7 +116,8 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
         "test_cost": last.test_cost if last else None,
         **({"validation_accuracy": last.validation_accuracy if last else None,
             "validation_cost": last.validation_cost if last else None} if held_out else {}),
-        **({"best_epoch": history.best_epoch} if settings.get("patience") else {}),
+        **({"best_epoch": history.best_epoch, "stopped": history.stopped}
+           if settings.get("patience") else {}),
         "diverged": diverged_in is not None, "diverged_in_epoch": diverged_in,
         "epochs": epochs, "seconds": round(seconds, 6),
         "train_seconds": round(history.train_seconds, 6),
