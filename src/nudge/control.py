@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,30 @@ def positive_float(name: str, value: Any) -> float:
     if not math.isfinite(v) or v <= 0:
         raise NudgeError(f"{name} must be a finite number above 0, got {value!r}")
     return v
+
+
+def positive_int(name: str, value: Any, most: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise NudgeError(f"{name} must be a whole number of at least 1, got {value!r}")
+    if most is not None and value > most:
+        raise NudgeError(f"{name} must be at most {most:,}, got {value!r}")
+    return int(value)
+
+
+def callback_steps(every: Any) -> Callable[[int], int | None]:
+    """The next step count (after ``step``) at which ``on_steps`` is due, from ``every``:
+    None (after every call of the engine), k (every k steps) or a list of step counts."""
+    if every is None:
+        return lambda step: None
+    if isinstance(every, (int, np.integer)) and not isinstance(every, bool):
+        k = positive_int("every", every)
+        return lambda step: (step // k + 1) * k
+    at = np.unique(np.asarray(list(every), dtype=np.int64))
+
+    def next_at(step: int) -> int | None:
+        i = int(np.searchsorted(at, step, side="right"))
+        return int(at[i]) if i < len(at) else None
+    return next_at
 
 
 @dataclass
@@ -115,11 +140,7 @@ def check_patience(patience: Any, held_out: bool, most: int) -> int | None:
     if not held_out:
         raise NudgeError("patience (early stopping) needs held-out examples (--validation N, "
                          "or validation_data=): their accuracy decides when to stop")
-    if (isinstance(patience, bool) or not isinstance(patience, (int, np.integer))
-            or not 1 <= patience <= most):
-        raise NudgeError(f"patience must be a whole number from 1 to {most:,}, got "
-                         f"{patience!r}")
-    return int(patience)
+    return positive_int("patience", patience, most)
 
 
 class EarlyStopping:

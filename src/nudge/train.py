@@ -28,7 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from .control import Control, CtrlC, EarlyStopping, Progress, check_patience, positive_float
+from .control import (
+    Control,
+    CtrlC,
+    EarlyStopping,
+    Progress,
+    callback_steps,
+    check_patience,
+    positive_float,
+    positive_int,
+)
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
@@ -130,30 +139,6 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, fl
 
 
 # --------------------------------------------------------------------------- the trainer
-def _positive_int(name: str, value: Any, most: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise NudgeError(f"{name} must be a whole number of at least 1, got {value!r}")
-    if most is not None and value > most:
-        raise NudgeError(f"{name} must be at most {most:,}, got {value!r}")
-    return int(value)
-
-
-def _callback_steps(every: Any) -> Callable[[int], int | None]:
-    """The next step count (after ``step``) at which ``on_steps`` is due, from ``every``:
-    None (after every call of the engine), k (every k steps) or a list of step counts."""
-    if every is None:
-        return lambda step: None
-    if isinstance(every, (int, np.integer)) and not isinstance(every, bool):
-        k = _positive_int("every", every)
-        return lambda step: (step // k + 1) * k
-    at = np.unique(np.asarray(list(every), dtype=np.int64))
-
-    def next_at(step: int) -> int | None:
-        i = int(np.searchsorted(at, step, side="right"))
-        return int(at[i]) if i < len(at) else None
-    return next_at
-
-
 def _finite(net: Network) -> bool:
     return all(np.isfinite(p).all() for p in net.weights + net.biases)
 
@@ -230,7 +215,7 @@ def train(
     patience = check_patience(patience, validation_data is not None, MAX_EPOCHS)
     stopping = EarlyStopping(patience) if patience is not None else None
     run = _Run(net, labels, batch_size, control if control is not None else Control(),
-               on_steps, _callback_steps(every), epochs)
+               on_steps, callback_steps(every), epochs)
     run.engine = make_engine(net, X, labels, batch_size, optimizer=optimizer,
                              momentum=momentum, weight_decay=weight_decay, engine=engine,
                              threads=threads)
@@ -296,7 +281,7 @@ def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_
     """The options of :func:`train` checked (one-line errors): ``(epochs, B, η)``."""
     if optimizer not in OPTIMIZERS:
         raise NudgeError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-    epochs = _positive_int("epochs", epochs, MAX_EPOCHS)
+    epochs = positive_int("epochs", epochs, MAX_EPOCHS)
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[optimizer]
     learning_rate = positive_float("learning rate", learning_rate)
@@ -312,7 +297,7 @@ def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_
     n = len(X)
     if n == 0:
         raise NudgeError("there are no training examples")
-    batch_size = n if batch_size is None else _positive_int("batch size", batch_size)
+    batch_size = n if batch_size is None else positive_int("batch size", batch_size)
     if batch_size > n:
         raise NudgeError(f"batch size {batch_size} is larger than the {n} training examples: "
                          f"use at most {n} (that is full-batch gradient descent)")
