@@ -68,6 +68,17 @@ def _one_pixel(a):
     return b
 
 
+def _object_npy() -> bytes:
+    """A .npy file declaring an object array (whose data NumPy would unpickle), written by
+    hand: its header, then bytes that are never meant to be read."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    return buf.getvalue() + b"\x80\x04not a payload."
+
+
 @pytest.mark.parametrize("victim_name,damage", [
     ("train-labels", "shifted"), ("t10k-images", "zeroed"), ("t10k-images", "one pixel"),
     ("t10k-images", "replaced"), ("train-labels", "empty"), ("t10k-images", "truncated"),
@@ -82,7 +93,7 @@ def test_tampered_cache_entries_are_rebuilt_not_used(mnist_path, cache, victim_n
     elif damage == "truncated":
         victim.write_bytes(victim.read_bytes()[:-100])
     elif damage == "pickle":
-        np.save(victim, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        victim.write_bytes(_object_npy())    # an object array: loading it would unpickle
     else:
         changed = {"shifted": _shift, "zeroed": _zero, "one pixel": _one_pixel,
                    "replaced": lambda a: np.random.default_rng(0).integers(
