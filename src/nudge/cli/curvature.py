@@ -28,7 +28,7 @@ from .common import (
     seed_type,
     table,
 )
-from .insight import _add_plot, _add_split, _check_plot, _examples, _float_list
+from .insight import _add_examples, _add_plot, _check_plot, _float_list, _model_examples
 
 
 # register() is long only because it declares every option of its commands, one statement
@@ -43,10 +43,7 @@ def register(sub: Any) -> None:
                     "gradients. Exact, from the per-example backpropagation, without forming "
                     "any example's gradient.")
     add_model_argument(p)
-    add_data_options(p, default=None)
-    _add_split(p)
-    p.add_argument("--examples", type=positive_int, metavar="N",
-                   help="use only the first N examples (default: all)")
+    _add_examples(p)
     _add_plot(p, "a mini-batch's gradient error and the predicted steps and examples against B")
     add_json_option(p)
     p.set_defaults(func=cmd_noise)
@@ -61,10 +58,7 @@ def register(sub: Any) -> None:
                     "below 2/lambda_max), the smallest (negative ones: the cost curves down, "
                     "not a minimum), and Hutchinson's estimate of the trace.")
     add_model_argument(p)
-    add_data_options(p, default=None)
-    _add_split(p)
-    p.add_argument("--examples", type=positive_int, metavar="N",
-                   help="use only the first N examples (default: all)")
+    _add_examples(p)
     p.add_argument("--top", type=bounded_int(1, MAX_EIGENVALUES),
                    default=5, metavar="K", help="how many of the largest eigenvalues (default 5)")
     p.add_argument("--smallest", type=bounded_int(0, MAX_EIGENVALUES),
@@ -119,9 +113,7 @@ def register(sub: Any) -> None:
 # ====================================================================== noise
 def cmd_noise(args: argparse.Namespace) -> int:
     _check_plot(args.plot)
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = _examples(data, args.split, args.examples)
+    net, data, X, y = _model_examples(args, args.split, args.examples)
     ns = ins.noise_scale(net, X, y)
     sizes = sorted({b for b in (1, 10, 100, 1000, 10000, ns.n) if b <= ns.n})
     if np.isfinite(ns.b_simple) and 1 <= ns.b_simple <= ns.n:
@@ -159,9 +151,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
     _check_plot(args.plot)
     if not 0 < args.tol < 1:
         raise NudgeError(f"--tol must be between 0 and 1, got {args.tol:g}")
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = _examples(data, args.split, args.examples)
+    net, data, X, y = _model_examples(args, args.split, args.examples)
     cv = ins.curvature(net, X, y, k=args.top, smallest=args.smallest,
                        hutchinson=args.hutchinson, seed=args.seed, tol=args.tol,
                        dtype=np.float64 if args.float64 else None)

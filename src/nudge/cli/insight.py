@@ -92,9 +92,26 @@ def _add_split(p: argparse.ArgumentParser, flag: str = "--split") -> None:
                    help="which part of the dataset (default: train)")
 
 
+def _add_examples(p: argparse.ArgumentParser) -> None:
+    """--dataset, --data-dir, --split and --examples: which examples a model is measured on."""
+    add_data_options(p, default=None)
+    _add_split(p)
+    p.add_argument("--examples", type=positive_int, metavar="N",
+                   help="use only the first N examples (default: all)")
+
+
 def _examples(data: Any, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     X, y = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
     return X[:limit], y[:limit]
+
+
+def _model_examples(args: argparse.Namespace, split: str,
+                    limit: int | None) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """``(net, data, X, y)``: the model of ``args.model``, its dataset (or ``--dataset``) and
+    the first ``limit`` examples of ``split``."""
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    return (net, data, *_examples(data, split, limit))
 
 
 def _g(v: float) -> str:
@@ -112,10 +129,7 @@ def register(sub: Any) -> None:
                     "count from 1 (layer l = weights[l-1]); neurons, pixels, rows and columns "
                     "from 0.")
     add_model_argument(p)
-    add_data_options(p, default=None)
-    _add_split(p)
-    p.add_argument("--examples", type=positive_int, metavar="N",
-                   help="use only the first N examples (default: all)")
+    _add_examples(p)
     p.add_argument("--top", type=positive_int, default=10, metavar="K",
                    help="how many of the most and least sensitive to show (default 10)")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"),
@@ -260,9 +274,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 # ====================================================================== nudges
 def cmd_nudges(args: argparse.Namespace) -> int:
     _check_plot(args.plot)
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = _examples(data, args.split, None)
+    net, data, X, y = _model_examples(args, args.split, None)
     if not 0 <= args.example < len(X):
         raise NudgeError(f"--example {args.example} does not exist: the {data.name} "
                          f"{args.split} set has {len(X):,} examples, numbered 0 to "
@@ -322,9 +334,7 @@ def cmd_average(args: argparse.Namespace) -> int:
     _check_plot(args.plot)
     if args.check_examples < 0:
         raise NudgeError("--check-examples must be 0 or more")
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = _examples(data, "train", args.examples)
+    net, data, X, y = _model_examples(args, "train", args.examples)
     report = ins.minibatch_estimates(net, X, y, args.batch_sizes, args.draws, args.seed,
                                      check_examples=min(args.check_examples, len(X)))
     if args.plot:

@@ -29,7 +29,7 @@ from .common import (
     seed_type,
     table,
 )
-from .insight import _add_plot, _add_split, _check_plot, _examples
+from .insight import _add_examples, _add_plot, _check_plot, _examples, _model_examples
 
 
 def _number(text: str) -> float:
@@ -88,10 +88,7 @@ def register(sub: Any) -> None:
     p.add_argument("model_b", metavar="B", nargs="?", help="another model file (t = 1)")
     p.add_argument("--from-init", action="store_true",
                    help="from A's initial weights (t = 0) to A itself (t = 1)")
-    add_data_options(p, default=None)
-    _add_split(p)
-    p.add_argument("--examples", type=positive_int, metavar="N",
-                   help="use only the first N examples (default: all)")
+    _add_examples(p)
     p.add_argument("--points", type=bounded_int(2, MAX_INTERPOLATION_POINTS), default=31,
                    help="points on the line (default 31)")
     p.add_argument("--from", dest="t_from", type=_number, default=-0.25, metavar="T",
@@ -106,9 +103,7 @@ def register(sub: Any) -> None:
 # ====================================================================== landscape
 def cmd_landscape(args: argparse.Namespace) -> int:
     _check_plot(args.plot)
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    X, y = _examples(data, "train", args.examples)
+    net, data, X, y = _model_examples(args, "train", args.examples)
     land = ins.landscape(net, X, y, args.span, args.points, args.grid, args.seed,
                          directions=args.directions, weight_decay=args.weight_decay)
     if args.plot:
