@@ -191,6 +191,23 @@ def test_patience_keeps_the_best_epoch_and_says_so(tmp_path, capsys):
     assert not (tmp_path / "q.safetensors").exists()
 
 
+def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
+    path = tmp_path / "p.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "400", "--seed",
+                         "1", "--learning-rate", "3", "--schedule", "plateau",
+                         "--min-learning-rate", "0.75", "--validation", "297", "--patience",
+                         "4", "--out", str(path))
+    assert code == 0, err
+    assert "(halved after 4 epochs without a rise, down to 0.75)" in err
+    assert "eta" in out.splitlines()[0] and "at eta 0.75, the lowest)" in out
+    etas = [r["learning_rate"] for r in load(path).metadata["history"]]
+    assert etas[0] == 3 and etas[-1] == 0.75 and sorted(set(etas)) == [0.75, 1.5, 3]
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--schedule", "plateau",
+                       "--validation", "297", "--out", str(tmp_path / "q.safetensors"))
+    assert code == 1 and "plateau schedule halves the learning rate" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "q.safetensors").exists()
+
+
 def test_evaluate_validation_needs_held_out_images(digits_model, tmp_path, capsys):
     code, _, err = run(capsys, "evaluate", str(digits_model), "--split", "validation")
     assert code == 1 and "trained without --validation" in err and "Traceback" not in err

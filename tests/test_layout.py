@@ -16,7 +16,8 @@ SRC = Path(nudge.__file__).parent
 
 LAYERS = [
     {"errors", "jsonable", "fsutil", "_start"},
-    {"network", "optimizers", "presets", "data", "idx", "images", "modelfile", "plots"},
+    {"network", "optimizers", "schedules", "presets", "data", "idx", "images", "modelfile",
+     "plots"},
     {"engine"},
     {"control", "train", "settings"},
     {"insight", "sweep"},

@@ -282,6 +282,11 @@ def test_patience_in_a_sweep_keeps_each_runs_best_epoch(tmp_path, capsys, digits
     assert patient.key != plain.key
     with pytest.raises(NudgeError, match="needs held-out examples"):
         expand({"learning_rate": "1"}, datasets=lambda n: digits, patience=5)
+    with pytest.raises(NudgeError, match="plateau schedule halves the learning rate"):
+        expand({"schedule": "constant,plateau"}, datasets=lambda n: digits, validation=10)
+    plateau = expand({"schedule": "plateau", "learning_rate": "3"},
+                     datasets=lambda n: digits, validation=10, patience=5).points[0]
+    assert plateau.settings["min_learning_rate"] == 3 / 64
 
 
 @pytest.mark.parametrize("path,value,message", [

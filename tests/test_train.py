@@ -59,7 +59,7 @@ def test_every_optimizer_learns(digits, optimizer, eta):
 
 
 def test_cosine_schedule_decays_the_learning_rate(digits):
-    from nudge.train import learning_rate_at
+    from nudge.schedules import learning_rate_at
 
     history = train(Network([64, 10, 10], seed=0), digits.X_train, digits.y_train, epochs=4,
                     learning_rate=2.0, schedule="cosine", min_learning_rate=0.1)
@@ -318,6 +318,43 @@ def test_patience_stops_and_keeps_the_best_epoch(digits):
         train(Network([64, 16, 10]), rest.X_train, rest.y_train, patience=3)
     with pytest.raises(NudgeError, match="patience must be"):
         train(Network([64, 16, 10]), rest.X_train, rest.y_train, patience=0,
+              validation_data=held_out)
+
+
+def test_plateau_schedule_halves_eta_at_each_plateau(digits):
+    rest, held_out = digits.hold_out(300)
+    net = Network([64, 16, 10], seed=3)
+    history = train(net, rest.X_train, rest.y_train, epochs=1000, learning_rate=3.0,
+                    schedule="plateau", min_learning_rate=3.0 / 8, validation_data=held_out,
+                    patience=3, seed=5)
+    etas, accuracies = history.column("learning_rate"), history.column("validation_accuracy")
+    eta, best, best_epoch, since, expected = 3.0, -1.0, 0, 0, []   # the rule, replayed
+    for epoch, accuracy in enumerate(accuracies, 1):
+        expected.append(eta)
+        if accuracy > best:
+            best, best_epoch = accuracy, epoch
+        elif epoch - max(best_epoch, since) >= 3:
+            if eta / 2 < 3.0 / 8:
+                break
+            eta, since = eta / 2, epoch
+    assert etas == expected and epoch == len(accuracies) < 1000
+    assert sorted(set(etas)) == [0.375, 0.75, 1.5, 3.0]           # every level, down to η_min
+    assert history.stopped == "no improvement" and history.best_epoch == best_epoch
+    assert evaluate(net, *held_out) == (history.kept.validation_cost, best)
+    assert history.settings["schedule"] == "plateau"
+    control = Control()                          # the same run, η changed by hand
+    twin = Network([64, 16, 10], seed=3)
+    train(twin, rest.X_train, rest.y_train, epochs=best_epoch, learning_rate=3.0, seed=5,
+          control=control,
+          callback=lambda record, net: control.set_learning_rate(expected[record.epoch]))
+    for a, b in zip(net.weights + net.biases, twin.weights + twin.biases):
+        np.testing.assert_array_equal(a, b)
+    default = train(Network([64, 16, 10], seed=3), rest.X_train, rest.y_train, epochs=2,
+                    learning_rate=3.0, schedule="plateau", validation_data=held_out,
+                    patience=3)
+    assert default.settings["min_learning_rate"] == 3.0 / 64       # Nielsen's 1/128 rule
+    with pytest.raises(NudgeError, match="plateau schedule halves the learning rate"):
+        train(Network([64, 16, 10]), rest.X_train, rest.y_train, schedule="plateau",
               validation_data=held_out)
 
 

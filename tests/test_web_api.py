@@ -459,7 +459,7 @@ def test_warnings_for_a_run_near_chance_with_dead_neurons(c8):
     {"train_examples": 5}, {"what": 1}, {"schedule": "cosine", "learning_rate": 0.01,
                                          "min_learning_rate": 0.1},
     {"weight_decay": -1}, {"examples_per_second": 1, "batch_size": 10},
-    {"examples_per_second": None}, {"epochs": None},
+    {"examples_per_second": None}, {"epochs": None}, {"schedule": "plateau"},
 ])
 def test_bad_training_settings(c8, body):
     r = c8.post("/api/train/start", json=body)

@@ -132,10 +132,17 @@ class Control:
             return wanted
 
 
-def check_patience(patience: Any, held_out: bool, most: int) -> int | None:
+def check_patience(patience: Any, held_out: bool, most: int,
+                   schedule: str = "constant") -> int | None:
     """``patience`` (None: no early stopping) checked: a whole number from 1 to ``most``,
-    and only with held-out examples, whose accuracy decides when to stop."""
+    and only with held-out examples, whose accuracy decides when to stop; the ``plateau``
+    schedule needs both."""
     if patience is None:
+        if schedule == "plateau":
+            raise NudgeError("the plateau schedule halves the learning rate when the "
+                             "validation accuracy has not risen for N epochs: give the N "
+                             "(--patience N, or patience=) and held-out examples "
+                             "(--validation N, or validation_data=)")
         return None
     if not held_out:
         raise NudgeError("patience (early stopping) needs held-out examples (--validation N, "
@@ -150,22 +157,36 @@ class EarlyStopping:
     The held-out examples choose the epoch, so the test set stays unseen; with a patience
     of 10 a run that peaks at epoch 20 stops after epoch 30 and ends with epoch 20's
     network.  Ties keep the earlier epoch.
+
+    With ``learning_rate`` (the ``plateau`` schedule) such a plateau halves the learning
+    rate instead, and patience counts again from there; the run stops at the plateau where
+    η/2 would be below ``min_learning_rate``.
     """
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int, learning_rate: float | None = None,
+                 min_learning_rate: float = 0.0) -> None:
         self.patience = patience
+        self.learning_rate = learning_rate     # the plateau schedule's η for the next epoch
+        self.min_learning_rate = min_learning_rate
         self.best_epoch: int | None = None
         self.best_accuracy = -math.inf
+        self._since = 0                        # the epoch of the last halving
         self._best: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     def go_on(self, epoch: int, validation_accuracy: float, net: Any) -> bool:
-        """After an epoch: remember the parameters if they are the best so far; False once
-        ``patience`` epochs have passed without a better one."""
+        """After an epoch: remember the parameters if they are the best so far; after
+        ``patience`` epochs without a better one halve η (plateau) or return False."""
         if validation_accuracy > self.best_accuracy:
             self.best_epoch, self.best_accuracy = epoch, validation_accuracy
             self._best = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
             return True
-        return epoch - (self.best_epoch or 0) < self.patience
+        if epoch - max(self.best_epoch or 0, self._since) < self.patience:
+            return True
+        if self.learning_rate is not None and self.learning_rate / 2 >= self.min_learning_rate:
+            self.learning_rate /= 2
+            self._since = epoch
+            return True
+        return False
 
     def restore(self, net: Any) -> None:
         """Put the best epoch's parameters back into ``net`` (in place)."""

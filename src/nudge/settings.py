@@ -6,8 +6,9 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
 * every option left out (None) takes the preset's value;
 * the learning rate: the one given, else the preset's for ``sgd``, else the
   optimiser's default (:data:`nudge.optimizers.DEFAULT_LEARNING_RATES`);
-* the cosine schedule's floor: the one given, else the preset's when neither the
-  learning rate nor the optimiser was changed, else 0 (and 0 for ``constant``);
+* the schedule's floor: the one given, else the preset's when neither the
+  learning rate nor the optimiser was changed, else 0 (0 for ``constant``; for
+  ``plateau`` 0 means η/64, :func:`nudge.schedules.plateau_floor`);
 * the layer sizes: the ones given, else the preset's hidden layers between the
   data's inputs and classes; either way checked against the data.
 """
@@ -21,6 +22,7 @@ from .errors import NudgeError
 from .network import Network
 from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from .presets import PRESETS
+from .schedules import plateau_floor
 
 
 @dataclass
@@ -106,7 +108,9 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         floor = 0.0
     if schedule == "constant":
         floor = 0.0
-    elif floor > eta:
+    elif schedule == "plateau":
+        floor = plateau_floor(eta, floor)
+    if floor > eta:
         raise NudgeError(f"--min-learning-rate {floor:g} is above the learning rate {eta:g}")
     return TrainingSetup(
         preset=preset_name, sizes=sizes, activation=activation or p["activation"],

@@ -13,9 +13,8 @@ CLI, the web page, ``nudge descent`` and ``nudge sweep`` all call it, with
 callbacks (every k steps, every epoch) and a :class:`Control` (pause, resume,
 stop, one mini-batch at a time, a new η, a speed limit) for those that watch.
 
-Learning-rate schedules: ``constant`` (η every epoch, the default) or
-``cosine``: in epoch e of E, η_e = η_min + (η − η_min) (1 + cos(π (e−1)/E)) / 2,
-big steps first and ever smaller ones as the network settles.
+Learning-rate schedules (constant, cosine, and Nielsen's plateau halving) are in
+:mod:`nudge.schedules`.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
 from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
+from .schedules import learning_rate_at, plateau_floor
 
-SCHEDULES = ("constant", "cosine")
 #: examples per call of the engine when nothing asks for more frequent calls: between
 #: calls Ctrl-C is honoured, the progress bar moves and the network is checked for NaN
 EXAMPLES_PER_CALL = 5000
@@ -101,19 +100,6 @@ class History:
         return {"epochs": [asdict(r) for r in self.epochs], "stopped": self.stopped,
                 "best_epoch": self.best_epoch,
                 "settings": self.settings, "train_seconds": self.train_seconds}
-
-
-def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: str = "constant",
-                     min_learning_rate: float = 0.0) -> float:
-    """η for epoch ``epoch`` (1-based) of ``epochs`` under the schedule."""
-    if schedule == "constant":
-        return learning_rate
-    if schedule == "cosine":
-        progress = (epoch - 1) / epochs
-        return min_learning_rate + (learning_rate - min_learning_rate) * 0.5 * (
-            1 + math.cos(math.pi * progress))
-    raise NudgeError(f"unknown learning-rate schedule {schedule!r}: choose one of "
-                     f"{', '.join(SCHEDULES)}")
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -182,8 +168,10 @@ def train(
     and the network keeps the best epoch's parameters (:class:`EarlyStopping`,
     ``history.best_epoch``, ``history.kept``), also when a later epoch diverges
     (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
-    shuffling (default: the network's seed).  ``schedule`` is ``"constant"`` or
-    ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs).
+    shuffling (default: the network's seed).  ``schedule`` is ``"constant"``,
+    ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs) or ``"plateau"``
+    (with patience: η halves at each plateau, down to ``min_learning_rate``, default
+    η/64; :mod:`nudge.schedules`).
 
     Watching and steering: ``callback(record, net)`` runs after every epoch and
     ``on_steps(progress, net)`` (a :class:`Progress`) every ``every`` steps (an int,
@@ -212,8 +200,12 @@ def train(
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
     labels = np.asarray(y)
-    patience = check_patience(patience, validation_data is not None, MAX_EPOCHS)
-    stopping = EarlyStopping(patience) if patience is not None else None
+    patience = check_patience(patience, validation_data is not None, MAX_EPOCHS, schedule)
+    plateau = schedule == "plateau"            # EarlyStopping halves η at each plateau
+    if plateau:
+        min_learning_rate = plateau_floor(learning_rate, min_learning_rate)
+    stopping = (EarlyStopping(patience, learning_rate if plateau else None, min_learning_rate)
+                if patience is not None else None)
     run = _Run(net, labels, batch_size, control if control is not None else Control(),
                on_steps, callback_steps(every), epochs)
     run.engine = make_engine(net, X, labels, batch_size, optimizer=optimizer,
@@ -240,8 +232,9 @@ def train(
             for epoch in range(1, epochs + 1):
                 snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
                 order = rng.permutation(len(X))
-                scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
-                                             min_learning_rate)
+                scheduled = (stopping.learning_rate if plateau  # type: ignore[union-attr]
+                             else learning_rate_at(epoch, epochs, learning_rate, schedule,
+                                                   min_learning_rate))
                 steps, seconds, eta = run.epoch(epoch, order, scheduled)
                 try:
                     record = _end_of_epoch(net, epoch,

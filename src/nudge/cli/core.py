@@ -14,8 +14,9 @@ from ..errors import DivergenceError, NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
+from ..schedules import SCHEDULES
 from ..settings import resolve
-from ..train import MAX_EPOCHS, SCHEDULES, train
+from ..train import MAX_EPOCHS, train
 from .common import (
     add_data_options,
     add_json_option,
@@ -71,10 +72,15 @@ def register(sub: Any) -> None:
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()
                                     if k != "sgd") + ")")
     p.add_argument("--schedule", choices=SCHEDULES,
-                   help="learning-rate schedule: constant, or cosine decay to "
-                        "--min-learning-rate (default: the preset's)")
+                   help="learning-rate schedule: constant, cosine decay to "
+                        "--min-learning-rate, or plateau (with --patience N: halve eta "
+                        "whenever the validation accuracy has not risen for N epochs, "
+                        "down to --min-learning-rate; Nielsen's chapter 3) (default: the "
+                        "preset's)")
     p.add_argument("--min-learning-rate", type=nonnegative_float, metavar="ETA_MIN",
-                   help="where the cosine schedule ends (default: the preset's, else 0)")
+                   help="where the cosine schedule ends, or the plateau schedule's lowest "
+                        "eta (default: the preset's, else 0 for cosine and eta/64 for "
+                        "plateau)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="sgd (default), momentum or adam")
     p.add_argument("--momentum", type=momentum_type, default=0.9,
@@ -121,7 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..modelfile import check_writable, file_size
 
     out = _check_destinations(args)
-    check_patience(args.patience, bool(args.validation), MAX_EPOCHS)   # before loading data
+    check_patience(args.patience, bool(args.validation), MAX_EPOCHS,   # before loading data
+                   args.schedule or "constant")
     data, validation = _training_data(args, out)
 
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
@@ -148,7 +155,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         held = f", {len(validation[0]):,} held out for validation" if validation else ""
         print(f"training {net!r}\n  on {data!r}{held}, {epochs} epochs, batch size "
               f"{batch_size or 'full'}, eta {eta:g}"
-              + (f" ({schedule} to {min_eta:g})" if schedule != "constant" else "")
+              + (f" ({schedule} to {min_eta:g})" if schedule == "cosine" else
+                 f" (halved after {args.patience} epochs without a rise, down to "
+                 f"{min_eta:g})" if schedule == "plateau" else "")
               + f", {args.optimizer}, seed {seed}",
               file=sys.stderr)
     tracker = None
@@ -319,20 +328,25 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
         show.add(history.best_epoch - 1)
     elapsed = 0.0
     held_out = last.validation_accuracy is not None
+    varied = len(set(history.column("learning_rate"))) > 1      # a schedule: show each eta
     for i, r in enumerate(history.epochs):
         elapsed += r.seconds
         if i in show:
-            rows.append([r.epoch, *([f"{100 * r.validation_accuracy:.2f}%"] if held_out else []),
+            rows.append([r.epoch, *([f"{r.learning_rate:.4g}"] if varied else []),
+                         *([f"{100 * r.validation_accuracy:.2f}%"] if held_out else []),
                          f"{100 * r.test_accuracy:.2f}%", f"{r.test_cost:.4f}",
                          f"{r.train_cost:.4f}" if r.train_cost is not None else "-",
                          f"{elapsed:.2f}s"])
-    print(table(["epoch", *(["validation accuracy"] if held_out else []), "test accuracy",
+    print(table(["epoch", *(["eta"] if varied else []),
+                 *(["validation accuracy"] if held_out else []), "test accuracy",
                  "test cost", "train cost", "time"], rows))
     print(f"\nsaved {saved}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test "
           f"images, {history.train_seconds:.1f}s of training)")
     if history.best_epoch is not None:
         why = (f"no rise in {args.patience} epochs" if history.stopped == "no improvement"
                else history.stopped)
+        if history.stopped == "no improvement" and history.settings["schedule"] == "plateau":
+            why += f" at eta {history.last.learning_rate:g}, the lowest"
         print(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best on the "
               f"held-out images ({100 * last.validation_accuracy:.2f}%; {why})")
     if plotted:

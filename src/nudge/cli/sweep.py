@@ -37,8 +37,9 @@ _HELP = {
     "epochs": "numbers of epochs",
     "batch_size": "mini-batch sizes (full: full-batch gradient descent)",
     "learning_rate": "learning rates eta",
-    "schedule": "learning-rate schedules: constant,cosine",
-    "min_learning_rate": "where the cosine schedule ends",
+    "schedule": "learning-rate schedules: constant,cosine,plateau (plateau needs "
+                "--validation and --patience)",
+    "min_learning_rate": "where the cosine schedule ends, or the plateau schedule's lowest eta",
     "weight_decay": "L2 weight decays lambda",
 }
 

@@ -25,8 +25,9 @@ from ..errors import NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import OPTIMIZERS
 from ..presets import PRESETS
+from ..schedules import SCHEDULES
 from ..settings import resolve
-from ..train import MAX_EPOCHS, SCHEDULES
+from ..train import MAX_EPOCHS
 
 #: the most grid points one sweep may have (a typo such as --seeds 1-1e9 is an error)
 MAX_POINTS = 100_000
@@ -270,11 +271,11 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
               test_limit: int | None, validation: int | None = None,
               patience: int | None = None) -> dict[str, Any]:
     """One combination of the lists as the full settings of a run."""
-    check_patience(patience, bool(validation), MAX_EPOCHS)
     preset = given.pop("preset")
     if "batch_size" not in given:
         given["batch_size"] = "preset"
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
+    check_patience(patience, bool(validation), MAX_EPOCHS, setup.schedule)
     n_train = len(data.X_train)
     if validation:
         try:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ...network import ACTIVATIONS, Network
 from ...optimizers import OPTIMIZERS
 from ...presets import PRESETS
-from ...train import SCHEDULES
+from ...schedules import FIXED_SCHEDULES
 from .. import explain
 from ..state import WebState
 from ..validation import LIMITS, allowed, bad, get_float, get_int, query_int, read_json
@@ -33,7 +33,7 @@ async def get_state(request: Request) -> Response:
         "training": state.job.summary() if state.job else None,
         "dataset": data_info, "presets": presets, "limits": LIMITS,
         "activations": list(ACTIVATIONS), "optimizers": list(OPTIMIZERS),
-        "schedules": list(SCHEDULES),
+        "schedules": list(FIXED_SCHEDULES),
         "saving": state.save_dir is not None, "saved": state.saved_models(),
         "saved_details": await run_in_threadpool(state.saved_details),
     })

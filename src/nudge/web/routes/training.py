@@ -19,8 +19,8 @@ from ...errors import NudgeError
 from ...network import ACTIVATIONS
 from ...optimizers import OPTIMIZERS
 from ...presets import PRESETS
+from ...schedules import FIXED_SCHEDULES
 from ...settings import resolve
-from ...train import SCHEDULES
 from .. import explain
 from ..state import WebState
 from ..training import TrainingJob, TrainingSettings
@@ -72,7 +72,7 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
             epochs=get_int(data, "epochs", *LIMITS["epochs"], None),
             batch_size="preset" if batch_size is None else batch_size,
             learning_rate=get_float(data, "learning_rate", *LIMITS["learning_rate"], None),
-            schedule=get_choice(data, "schedule", SCHEDULES, None),
+            schedule=get_choice(data, "schedule", FIXED_SCHEDULES, None),
             min_learning_rate=get_float(data, "min_learning_rate", *LIMITS["min_learning_rate"],
                                         None),
             weight_decay=get_float(data, "weight_decay", *LIMITS["weight_decay"], None),

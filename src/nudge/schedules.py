@@ -1,0 +1,46 @@
+"""Learning-rate schedules: the η of each epoch.
+
+``constant``
+    η every epoch (the default).
+``cosine``
+    in epoch e of E, η_e = η_min + (η − η_min) (1 + cos(π (e−1)/E)) / 2: big steps
+    first and ever smaller ones as the network settles.
+``plateau``
+    Nielsen's chapter-3 schedule: η until the accuracy on held-out examples has not
+    risen for ``patience`` epochs, then η/2, and so on; the run ends at the plateau that
+    would take η below η_min (default η/64: the run ends where η would drop to 1/128 of
+    where it started, his rule).  It depends on the validation accuracy, so it needs
+    held-out examples and a patience; :class:`nudge.control.EarlyStopping` halves η.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import NudgeError
+
+SCHEDULES = ("constant", "cosine", "plateau")
+#: the schedules that need no held-out examples
+FIXED_SCHEDULES = ("constant", "cosine")
+#: the plateau schedule's default η_min, as a fraction of η: halvings to η/64, then stop
+PLATEAU_FLOOR = 1 / 64
+
+
+def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: str = "constant",
+                     min_learning_rate: float = 0.0) -> float:
+    """η for epoch ``epoch`` (1-based) of ``epochs`` under the schedule (``plateau``: the
+    first η, before any plateau halves it)."""
+    if schedule in ("constant", "plateau"):
+        return learning_rate
+    if schedule == "cosine":
+        progress = (epoch - 1) / epochs
+        return min_learning_rate + (learning_rate - min_learning_rate) * 0.5 * (
+            1 + math.cos(math.pi * progress))
+    raise NudgeError(f"unknown learning-rate schedule {schedule!r}: choose one of "
+                     f"{', '.join(SCHEDULES)}")
+
+
+def plateau_floor(learning_rate: float, min_learning_rate: float = 0.0) -> float:
+    """The lowest η the plateau schedule trains with: ``min_learning_rate``, or by default
+    (0) η/64."""
+    return min_learning_rate if min_learning_rate > 0 else learning_rate * PLATEAU_FLOOR
