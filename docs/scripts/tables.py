@@ -6,7 +6,8 @@ scripts write: nothing here is typed in by hand.
 
 Sources: ``benchmarks/results.json`` (``python benchmarks/bench.py``),
 ``benchmarks/accuracy.json`` and ``benchmarks/accuracy-*.json`` (``python benchmarks/accuracy.py``),
-``benchmarks/ablation-*.json`` and ``benchmarks/nielsen-protocol*.json`` (``python
+``benchmarks/ablation-*.json``, ``benchmarks/nielsen-protocol*.json`` and
+``benchmarks/nielsen-plateau.json`` (``python
 benchmarks/accuracy.py ... -- OPTIONS``).  The pages
 include the generated files with ``--8<--`` (pymdownx.snippets); ``tests/test_docs.py`` fails
 when they no longer match the JSON.
@@ -241,6 +242,7 @@ def accuracy_ablations() -> str:
 NIELSEN_PROTOCOL = [
     ("nielsen-protocol.json", "`nielsen-ch3` (N(0, 1/n_in) weights)"),
     ("nielsen-protocol-normal-init.json", "`nielsen-ch3` with Nielsen's N(0, 1) weights"),
+    ("nielsen-plateau.json", "`nielsen-ch3` with his learning-rate schedule"),
 ]
 
 
