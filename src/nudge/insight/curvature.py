@@ -94,26 +94,70 @@ def top_eigenvalues(H: HessianOperator, k: int = 1, tol: float = 1e-4,
     """The k largest eigenvalues of H (largest first) and their unit eigenvectors (rows), by
     Lanczos (``eigsh``) with relative tolerance ``tol``, started from ``v0`` (default: a
     random vector from ``seed``)."""
-    from scipy.sparse.linalg import eigsh
-
-    if v0 is None:
+    if v0 is None or not np.isfinite(v0).all() or not np.any(v0):
         v0 = np.random.default_rng(seed).standard_normal(H.n_parameters)
-    vals, vecs = eigsh(H.linear_operator(), k=k, which="LA", tol=tol, v0=v0,
-                       ncv=min(H.n_parameters, max(2 * k + 1, 20)))
+    vals, vecs = _largest(H.matvec, H.n_parameters, k, tol, v0, 20)
     order = np.argsort(vals)[::-1]
     return vals[order], vecs[:, order].T
 
 
+def _largest(matvec: Any, n: int, k: int, tol: float, v0: np.ndarray, ncv: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues of a symmetric operator and their vectors (columns): Lanczos
+    (``eigsh``); when it breaks down, :func:`_exhausted_krylov`."""
+    from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
+
+    op = LinearOperator((n, n), matvec=lambda v: matvec(np.ravel(v)), dtype=np.float64)
+    try:
+        return eigsh(op, k=k, which="LA", tol=tol, v0=v0, ncv=min(n, max(2 * k + 1, ncv)))
+    except ArpackError:
+        return _exhausted_krylov(matvec, n, k, v0)
+
+
+#: the most basis vectors :func:`_exhausted_krylov` builds before it gives up
+MAX_KRYLOV_BASIS = 200
+
+
+def _exhausted_krylov(matvec: Any, n: int, k: int, v0: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Lanczos breaks down (ARPACK's "starting vector is zero") when the operator maps a
+    small subspace into itself, e.g. the Hessian of a network whose neurons are all dead or
+    saturated has only a few non-zero eigenvalues.  Then that subspace is exact: grow a
+    block Krylov basis Q from v0 and k random vectors until H Q lies in span Q, and take
+    the eigenpairs of QᵀHQ (Rayleigh-Ritz)."""
+    rng = np.random.default_rng(0)
+    block = np.column_stack([v0, rng.standard_normal((n, k))])
+    Q = np.zeros((n, 0))
+    HQ = np.zeros((n, 0))
+    rounding = 1e-9                              # relative size of a product's rounding
+    while True:
+        scale = float(np.linalg.norm(block, axis=0).max())
+        if not math.isfinite(scale):
+            raise NudgeError("the Hessian is not finite at these parameters (the network "
+                             "has diverged): its eigenvalues are undefined here")
+        for _ in range(2):                       # twice: orthogonal to rounding
+            block = block - Q @ (Q.T @ block)
+        U, s, _ = np.linalg.svd(block, full_matrices=False)
+        new = U[:, s > rounding * max(scale, 1e-300)]
+        if new.shape[1] == 0:
+            break                                # H maps span Q into itself: exact
+        if Q.shape[1] + new.shape[1] > min(n, MAX_KRYLOV_BASIS):
+            raise NudgeError("Lanczos iteration broke down and the Krylov space did not "
+                             f"close within {MAX_KRYLOV_BASIS} vectors: try another --seed")
+        Hnew = np.column_stack([matvec(q) for q in new.T])
+        rounding = max(rounding, 1000 * float(np.finfo(Hnew.dtype).eps))
+        Q, HQ, block = np.hstack([Q, new]), np.hstack([HQ, Hnew]), Hnew
+    T = Q.T @ HQ
+    vals, vecs = np.linalg.eigh((T + T.T) / 2)
+    top = np.argsort(vals)[::-1][:k]
+    return vals[top], Q @ vecs[:, top]
+
+
 def _smallest(H: HessianOperator, lam_max: float, k: int, tol: float, seed: int
               ) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
     shift = max(lam_max, 1e-300)
-    op = LinearOperator(H.shape, matvec=lambda v: shift * np.ravel(v) - H.matvec(v),
-                        dtype=np.float64)
     v0 = np.random.default_rng(seed + 1).standard_normal(H.n_parameters)
-    vals, vecs = eigsh(op, k=k, which="LA", tol=tol, v0=v0,
-                       ncv=min(H.n_parameters, max(2 * k + 1, 40)))
+    vals, vecs = _largest(lambda v: shift * v - H.matvec(v), H.n_parameters, k, tol, v0, 40)
     lam = shift - vals
     order = np.argsort(lam)
     return lam[order], vecs[:, order].T
