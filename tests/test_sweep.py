@@ -176,8 +176,13 @@ def test_another_kind_of_file_is_never_cut(tmp_path, capsys):
     out = tmp_path / "notes.txt"
     out.write_bytes(b"my notes, no newline at the end")
     code, _, err = run(capsys, *SMALL, "--out", str(out))
-    assert code == 1 and "line 1 is not a nudge sweep result" in err
+    assert code == 1 and "notes.txt is not a nudge sweep results file" in err
     assert out.read_bytes() == b"my notes, no newline at the end"
+    code, _, err = run(capsys, "--report", str(out))
+    assert code == 1 and "notes.txt is not a nudge sweep results file" in err
+    assert "remove" not in err and err.count("\n") == 1
+    code, _, err = run(capsys, *SMALL, "--out", "/dev/null")
+    assert code == 1 and "/dev/null is not a regular file" in err and err.count("\n") == 1
 
 
 def test_one_sweep_at_a_time_per_file(tmp_path):
@@ -375,6 +380,8 @@ def test_three_swept_options_train_cost_and_chosen_axes(tmp_path, capsys):
     (["--report", "missing.jsonl"], "no such results file"),
     (["--report", "x.jsonl", "--seeds", "1"], "leave out --seeds"),
     (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"], "cannot reach a Dask scheduler"),
+    (["--scheduler", "garbage"], "missing port number"),
+    (["--scheduler", "http://127.0.0.1:8786"], "unknown address scheme 'http'"),
     (["--scheduler", "tcp://127.0.0.1:9", "--tls-cert", "c.pem"], "all three"),
     (["--out", "/nonexistent/folder/s.jsonl"], "does not exist"),
 ])
@@ -388,6 +395,22 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, monkeypatch, argv, me
 
 
 # --------------------------------------------------------------------------- Dask
+def test_a_port_that_accepts_and_never_answers_is_a_one_line_error(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    with socket.socket() as silent:              # connections are accepted, never answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        code, _, err = run(capsys, "--dataset", "digits", "--epochs", "1", "--out",
+                           str(tmp_path / "s.jsonl"), "--scheduler", address, "--timeout", "1")
+    assert code == 1 and "no answer within 1 s" in err and err.count("\n") == 1
+    with pytest.raises(SystemExit) as bounded:
+        run(capsys, "--scheduler", address, "--timeout", "1e300")
+    err = capsys.readouterr().err
+    assert bounded.value.code == 2 and "give at most 3,600 seconds" in err
+    assert err.count("\n") == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

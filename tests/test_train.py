@@ -227,6 +227,28 @@ def test_control_pause_step_resume_and_new_learning_rate(digits):
     assert result["h"].epochs[0].learning_rate == 0.5
 
 
+def test_a_pause_or_resume_voids_the_steps_asked_for_before_it():
+    import threading
+
+    from nudge.control import MAX_GRANTED
+
+    control = Control()
+    control.pause()
+    control.step(50)                   # Step pressed 50 times, then Resume, then Pause
+    control.resume()
+    control.pause()
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(control._steps_allowed(5)))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and got == []          # paused: the 50 are gone
+    control.step()
+    waiter.join(5)
+    assert got == [1]
+    control.step(10**12)
+    assert control._granted == MAX_GRANTED           # bounded
+
+
 def test_control_stop_and_speed_limit(digits):
     import time
 

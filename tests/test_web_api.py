@@ -554,6 +554,69 @@ def test_hand_steps_are_measured_marked_and_undone(c8, model8, digits):
     assert r.json()["model"]["modified"] is None
 
 
+def _trainers() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "nudge-training" and t.is_alive()]
+
+
+def test_a_reset_racing_starts_leaves_no_run_nobody_can_stop(c8):
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = {"epochs": 50, "seed": 1, "schedule": "constant", "examples_per_second": 500}
+    state = c8.app.state.web
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert c8.post("/api/train/start", json=slow).status_code == 200
+            calls = [pool.submit(c8.post, "/api/train/reset", json={})]
+            for _ in range(40):                  # starts 2 ms apart, through the reset
+                calls.append(pool.submit(c8.post, "/api/train/start", json=slow))
+                time.sleep(0.002)
+            assert sorted({f.result().status_code for f in calls}) in ([200], [200, 409])
+            for _ in range(100):                 # the runs replaced have ended...
+                if len(_trainers()) <= 1:
+                    break
+                time.sleep(0.05)
+            alive = _trainers()                  # ...and the one left is the page's
+            assert len(alive) <= 1
+            assert not alive or (state.job is not None and state.job.active)
+            c8.post("/api/train/reset", json={})
+    assert _trainers() == [] and state.job is None
+
+
+def test_a_hand_step_never_changes_a_network_in_training(c8):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"example": {"split": "train", "index": 3}, "target": 8, "learning_rate": 50.0}
+    slow = {"epochs": 50, "seed": 1, "schedule": "constant", "examples_per_second": 500}
+    state = c8.app.state.web
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            calls = [pool.submit(c8.post, "/api/nudges/step", json=body) for _ in range(4)]
+            calls.insert(2, pool.submit(c8.post, "/api/train/start", json=slow))
+            assert {f.result().status_code for f in calls} <= {200, 409}
+            with state.lock:
+                assert state.source == "page" and state.edits is None   # no step on it
+            c8.post("/api/train/reset", json={})
+            c8.post("/api/nudges/undo", json={"all": True})
+
+
+def test_a_network_whose_cost_is_infinite_gets_nulls_not_a_500(tmp_path):
+    net = Network([64, 16, 10], activation="relu", cost="cross-entropy", seed=1)
+    net.weights[0] *= 1e30                       # what a learning rate of 100 leaves behind
+    net.weights[1] *= 1e10
+    path = tmp_path / "blown.safetensors"
+    save(net, path, dataset="digits")
+    body = {"example": {"split": "train", "index": 0}}
+    with TestClient(create_app(path, dataset="digits"), base_url=BASE) as c, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = c.post("/api/nudges", json=body)
+        assert r.status_code == 200 and r.json()["cost"] is None
+        r = c.post("/api/nudges/step", json={**body, "target": 0, "learning_rate": 100})
+        assert r.status_code == 200 and r.json()["model"]["modified"]["steps"] == 1
+
+
 def test_mistakes_and_the_confusion_matrix(c8, model8, digits):
     net = load(model8)
     pred = net.predict(digits.X_test)

@@ -58,6 +58,22 @@ def test_a_divergence_is_reported_with_advice(digits, monkeypatch):
     assert w[0]["kind"] == "diverged" and "smaller learning rate" in w[0]["advice"]
 
 
+def test_a_divergence_names_the_learning_rate_set_while_running(digits):
+    job = make_job(digits, epochs=50, schedule="constant", activation="relu",
+                   learning_rate=0.1)
+    job.control.set_speed(2000)
+    job.start()
+    for _ in range(200):
+        if job.step > 0:
+            break
+        time.sleep(0.01)
+    job.set_learning_rate(1e30)                  # set on the page, mid-run
+    job.set_speed(None)
+    job.join(30)
+    assert job.state == "failed" and "with learning rate 1e+30" in job.message
+    assert "e.g. 1e+29" in job.summary()["warnings"][-1]["advice"]
+
+
 def test_stop_while_paused_keeps_the_partial_epoch(digits):
     job = make_job(digits, epochs=50)
     job.control.set_speed(500)

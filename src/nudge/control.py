@@ -22,6 +22,9 @@ import numpy as np
 
 from .errors import NudgeError
 
+#: the most single steps a paused run holds on to (the page's Step button pressed fast)
+MAX_GRANTED = 1000
+
 
 def positive_float(name: str, value: Any) -> float:
     try:
@@ -93,10 +96,12 @@ class Control:
     def pause(self) -> None:
         with self._cond:
             self.paused = True
+            self._granted = 0              # steps asked for before this pause are void
 
     def resume(self) -> None:
         with self._cond:
             self.paused = False
+            self._granted = 0
             self._cond.notify_all()
 
     def stop(self, why: str = "stopped") -> None:
@@ -106,8 +111,10 @@ class Control:
             self._cond.notify_all()
 
     def step(self, steps: int = 1) -> None:
+        """While paused: ``steps`` more mini-batch steps, then paused again (at most
+        :data:`MAX_GRANTED` waiting; a pause or resume voids the ones not yet taken)."""
         with self._cond:
-            self._granted += max(1, int(steps))
+            self._granted = min(MAX_GRANTED, self._granted + max(1, int(steps)))
             self._cond.notify_all()
 
     def set_learning_rate(self, learning_rate: float | None) -> None:

@@ -385,6 +385,7 @@ def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
             f"--learning-rate {learning_rate / 10:g}"
         )
         err.history = history  # type: ignore[attr-defined]
+        err.learning_rate = learning_rate  # type: ignore[attr-defined]  # the η that blew up
         raise err
     return EpochRecord(epoch, train[0], test[0], test[1], seconds, steps, learning_rate,
                        validation[0], validation[1])

@@ -44,6 +44,18 @@ _HELP = {
 }
 
 
+#: the longest --timeout (seconds): an hour
+MAX_TIMEOUT = 3600
+
+
+def _timeout(text: str) -> float:
+    seconds = positive_float(text)
+    if seconds > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than an hour: give at most "
+                                         f"{MAX_TIMEOUT:,} seconds")
+    return seconds
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "sweep", help="many training runs: the product of option lists, resumable",
@@ -83,9 +95,9 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 or "
                         'tls://HOST:8786 (pip install "nudge[cluster]")')
-    p.add_argument("--timeout", type=positive_float, default=30, metavar="SECONDS",
+    p.add_argument("--timeout", type=_timeout, default=30, metavar="SECONDS",
                    help="how long to wait for the scheduler and its first worker "
-                        "(default: %(default)s)")
+                        f"(default: %(default)s, at most {MAX_TIMEOUT:,})")
     p.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate for a tls:// scheduler")
     p.add_argument("--tls-cert", metavar="FILE", help="this client's TLS certificate")
     p.add_argument("--tls-key", metavar="FILE", help="this client's TLS private key")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,9 @@ def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, boo
         if record is None:
             if last and _begun(line):
                 return records, good, False
+            if not records and not _begun(line):    # no result at all: another kind of file
+                raise NudgeError(f"{path} is not a nudge sweep results file (line {number} "
+                                 "is not a result): give the file a sweep wrote (--out)")
             raise NudgeError(f"{path} line {number} is not a nudge sweep result; remove that "
                              "line (or choose another --out)")
         problem = damage(record)
@@ -204,6 +208,10 @@ class ResultsFile:
         except OSError as e:
             raise NudgeError(f"--out {self.path}: cannot write it ({e.strerror}); choose "
                              "another path") from None
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):
+            os.close(self.fd)
+            raise NudgeError(f"--out {self.path} is not a regular file (a device or a pipe "
+                             "cannot hold results): give a file name such as sweep.jsonl")
         try:
             self._lock()
             self.done = {r["key"]: r for r in self._repair()}

@@ -227,6 +227,7 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
                              "certificate: give --tls-ca-file, --tls-cert and --tls-key (or "
                              "set distributed.comm.tls in Dask's configuration)")
     try:
+        _ask_identity(address, security, timeout)
         client = Client(address, timeout=timeout, security=security, set_as_default=False)
     except Exception as e:                  # OSError, TimeoutError, ValueError (bad address)
         reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
@@ -240,6 +241,32 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
         raise NudgeError(f"--scheduler {address}: no Dask worker joined within {timeout:g} s; "
                          f"start some with `dask worker {address}`") from None
     return client
+
+
+def _ask_identity(address: str, security: Any, timeout: float) -> None:
+    """Ask whoever listens at ``address`` who they are, all within ``timeout`` seconds;
+    anything but a Dask scheduler raises.  Done before a ``Client`` exists: a port that
+    accepts and then stays silent makes ``Client`` wait for ever, and a ``Client`` that
+    fails half-built hangs for seconds on its way out."""
+    import asyncio
+
+    from distributed.comm import connect as dask_connect
+
+    async def ask() -> Any:
+        args = security.get_connection_args("client") if security is not None else {}
+        comm = await dask_connect(address, timeout=timeout, **args)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            await comm.close()
+
+    try:
+        answer = asyncio.run(asyncio.wait_for(ask(), timeout))
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no answer within {timeout:g} s") from None
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        raise ValueError("something answers there, but not a Dask scheduler")
 
 
 def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],

@@ -160,10 +160,15 @@ class WebState:
         n = min(MEASURE_EXAMPLES, len(data.X_test))
         return float(np.mean(net.predict(data.X_test[:n]) == data.y_test[:n]))
 
-    def hand_step(self, x: np.ndarray, target: int, learning_rate: float) -> dict[str, Any]:
-        """One gradient step on one example, by hand: remembered for undo, re-measured."""
-        net = self.require_net()
+    def hand_step(self, net: Network, x: np.ndarray, target: int, learning_rate: float
+                  ) -> dict[str, Any]:
+        """One gradient step on one example, by hand, on ``net`` if it is still the model in
+        use and no run trains it (checked under the lock): remembered for undo, re-measured."""
         with self.lock:
+            self.require_idle("change the model by hand")
+            if self.net is not net:
+                raise conflict("the model in use changed while the step was prepared: "
+                               "try again")
             edits = self.edits
             if edits is None:
                 edits = self._edits[self.source or ""] = HandEdits(net, self.measure(net))
@@ -177,6 +182,7 @@ class WebState:
     def undo(self, everything: bool = False) -> None:
         """Undo the last hand step (or all of them)."""
         with self.lock:
+            self.require_idle("undo a hand step")
             edits = self.edits
             if edits is None or edits.steps == 0:
                 raise conflict("there is no hand step to undo")

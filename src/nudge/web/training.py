@@ -298,7 +298,7 @@ class TrainingJob:
         history = getattr(e, "history", None)
         if history is not None:
             self.engine = {k: history.settings.get(k) for k in ("engine", "kernel")}
-        lr = self.learning_rate
+        lr = getattr(e, "learning_rate", None) or self.learning_rate   # set on the page too
         self.state = "failed"
         self.message = (f"training diverged in epoch {self.epoch} (the cost became NaN or "
                         f"infinite) with learning rate {lr:g}; the network is back where it "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,14 +29,21 @@ def limits(request: Request) -> Limits:
 
 
 def reply(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status)
+    return JSONResponse(json_safe(data), status_code=status)
 
 
-def nan_free(value: Any) -> Any:
-    """``json.dumps``'s ``default``: NumPy scalars as Python numbers."""
+def json_safe(value: Any) -> Any:
+    """``value`` for JSON: NumPy scalars as Python numbers, and NaN or infinite numbers (a
+    diverged network's cost, say) as null, which JSON has instead."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return json_safe(value.item())
+    return value
 
 
 def input_from(state: WebState, net: Network, data: dict[str, Any]) -> tuple[np.ndarray, Any]:

@@ -107,7 +107,7 @@ async def nudge_step(request: Request) -> Response:
     x, label = await limits(request).run("light", input_from, state, net, data)
     target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
     lr = get_float(data, "learning_rate", *LIMITS["step_learning_rate"], 3.0)
-    result = await limits(request).run("light", state.hand_step, x, target, lr)
+    result = await limits(request).run("light", state.hand_step, net, x, target, lr)
     result.update(explain.example_nudges(net, x, target))
     result.update(input=explain.pack(x), label=label, learning_rate=lr,
                   model=state.model_info())

@@ -59,6 +59,7 @@ async def model_load(request: Request) -> Response:
     except NudgeError as e:
         raise ApiError(422, str(e).replace(str(path), path.name)) from None
     with state.lock:
+        state.require_idle("load another model")       # again: a run may have started since
         state.saved_net, state.saved_label = net, path.name
         state.use("saved")
     return reply({"ok": True, "model": state.model_info()})

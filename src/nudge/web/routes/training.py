@@ -36,7 +36,7 @@ from ..validation import (
     query_int,
     read_json,
 )
-from .common import WEIGHT_PICTURES, nan_free, reply, web
+from .common import WEIGHT_PICTURES, json_safe, reply, web
 
 SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
                    "optimizer", "train_examples", "test_examples", "seed", "schedule",
@@ -197,10 +197,10 @@ async def train_stop(request: Request) -> Response:
 async def train_reset(request: Request) -> Response:
     state = web(request)
     allowed(await read_json(request), set())
-    job = state.job
-    if job is not None:
-        await run_in_threadpool(job.stop, 30.0)
-    with state.lock:
+    with state.lock:              # one step: no start can slip in between the stop and the clear
+        job = state.job
+        if job is not None:
+            job.stop(wait=None)
         state.job = None
         state.page_net = None
         if state.source == "page":
@@ -208,6 +208,8 @@ async def train_reset(request: Request) -> Response:
             if state.file_net is not None:
                 state.use("file")
         state.version += 1
+    if job is not None:           # reply once the old run has ended (it stops between calls)
+        await run_in_threadpool(job.join, 30.0)
     return reply({"ok": True, "model": state.model_info()})
 
 
@@ -258,7 +260,7 @@ async def _events(state: WebState, interval: float, max_events: int,
         now = time.monotonic()
         if msg is not None:
             msg["server"] = server
-            yield f"data: {json.dumps(msg, allow_nan=False, default=nan_free)}\n\n"
+            yield f"data: {json.dumps(json_safe(msg), allow_nan=False)}\n\n"
             sent += 1
             last_sent = now
             if max_events and sent >= max_events:
