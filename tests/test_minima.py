@@ -49,6 +49,25 @@ def test_the_line_passes_through_both_networks_and_their_average(digits):
     json.dumps(line.to_dict())
 
 
+def test_a_ridge_only_where_the_cost_rises_above_both_ends(digits):
+    b = Network([64, 16, 10], seed=1)
+    b.fit(digits.X_train, digits.y_train, epochs=5, batch_size=10, learning_rate=3.0,
+          schedule="constant")
+    a = b.copy()                                 # -θ to θ: the cost falls all the way, bent
+    ins.set_parameters(a, -ins.get_parameters(b))
+    X, y = digits.X_train[:400], digits.y_train[:400]
+    down = ins.interpolate(a, b, X, y, ts=np.linspace(0, 1, 21), labels=("start", "end"))
+    costs = down.costs
+    assert down.monotone_from_a and costs.max() == costs[0]             # falls all the way
+    assert down.barrier > 0.05 * costs[0] and down.summary.startswith("no ridge, but a bend")
+    other = Network([64, 16, 10], seed=2)
+    other.fit(digits.X_train, digits.y_train, epochs=5, batch_size=10, learning_rate=3.0,
+              schedule="constant")
+    apart = ins.interpolate(b, other, X, y, ts=np.linspace(0, 1, 21))
+    assert apart.costs.max() > max(apart.cost_a, apart.cost_b)
+    assert apart.summary.startswith("a ridge: at t = ")
+
+
 def test_default_line_and_bad_lines(digits):
     a = Network([64, 10], seed=1)
     X, y = digits.X_train[:50], digits.y_train[:50]

@@ -525,6 +525,26 @@ def test_serve_binds_loopback_unless_allowed(capsys):
     assert main(["serve", "--port", "70000"]) == 1
 
 
+def test_serve_on_a_port_in_use_says_so_before_anything_else(capsys):
+    import socket
+
+    from nudge.cli import main
+
+    capsys.readouterr()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--dataset", "digits"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"--port {port}: another program already listens there" in err
+    assert main(["serve", "--data-dir", "/nonexistent/folder"]) == 1
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["serve", "--dataset", "fashion-mnist", "--data-dir", "/tmp"]) == 1
+    assert "fashion-mnist" in capsys.readouterr().err.lower()
+
+
 # ----------------------------------------------------------------------------- honest state
 def test_hand_steps_are_measured_marked_and_undone(c8, model8, digits):
     net = load(model8)

@@ -355,6 +355,6 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
         first, end = tracker.records[0], tracker.records[-1]
         print(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
               f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); every epoch's "
-              "value is saved with the model (nudge info --json: 'tracked')")
+              "value is saved with the model (nudge info --json: metadata.tracked)")
         if args.track_plot and not problem:
             print(f"plot  {args.track_plot}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import secrets
+import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
@@ -91,8 +94,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.allowed_host:
         raise NudgeError("--allowed-host needs --allow-remote (and a --host other computers "
                          "can reach)")
+    if args.dataset != "auto":                 # a dataset asked for by name must be there
+        from ..data import load_dataset
+
+        load_dataset(args.dataset, args.data_dir)
+    elif args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise NudgeError(f"--data-dir {args.data_dir}: no such folder; give the folder that "
+                         "holds the IDX files")
     app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
                      data_dir=args.data_dir, allowed_hosts=hosts, token=token)
+    listening = listen(args.host, args.port)   # before the address is printed
     if local:
         print(f"nudge: serving the page at http://127.0.0.1:{args.port}/  (Ctrl-C to stop)",
               flush=True)
@@ -107,6 +118,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   "(Ctrl-C to stop)", flush=True)
     # the page's live stream never ends by itself: give open streams 2 s at Ctrl-C, then
     # close them (the page reconnects to the next server by itself)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``, or a one-line error (the port is taken, or
+    needs privileges) before anything says the page is being served."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        raise NudgeError(f"--host {host}: not an address of this computer ({e.strerror})"
+                         ) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise NudgeError(f"--port {port}: another program already listens there (another "
+                             f"nudge serve? mkdocs serve?); choose another, e.g. --port "
+                             f"{port + 1 if port < 65535 else 8001}") from None
+        if e.errno == errno.EACCES:
+            raise NudgeError(f"--port {port}: this user may not listen on it (ports below "
+                             "1024 need privileges); choose one above 1023") from None
+        raise NudgeError(f"cannot listen on {host}:{port} ({e.strerror})") from None
+    return sock

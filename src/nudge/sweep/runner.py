@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from ..data import Dataset, load_dataset
@@ -168,20 +169,34 @@ def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]]
     memory) loses only its run: a new pool does the points left, up to
     :data:`POOL_RESTARTS` times."""
     left = {p["key"]: p for p in points}
+    hint = ""
     for attempt in range(POOL_RESTARTS + 1):
         if not left:
             return
         if attempt:
-            print(f"nudge: a sweep worker process died (killed? out of memory?); a new pool "
-                  f"does the {len(left)} run(s) left", file=sys.stderr)
+            print(f"nudge: a sweep worker process died (killed? out of memory?{hint}); a new "
+                  f"pool does the {len(left)} run(s) left", file=sys.stderr)
+        before = len(left)
         with closing(_one_pool(list(left.values()), workers, data_dir)) as results:
             for record in results:
                 if left.pop(record["key"], None) is not None:
                     on_result(record)
+        hint = _script_hint() if len(left) == before else ""
     if left:
         raise NudgeError(f"sweep worker processes died {POOL_RESTARTS + 1} times (out of "
-                         "memory? killed?); the finished runs are saved: run the same "
+                         f"memory? killed?{hint}); the finished runs are saved: run the same "
                          "command again to resume")
+
+
+def _script_hint() -> str:
+    """When no worker of a pool finished a run: a reason that is the caller's to fix.  The
+    workers import the script that called :func:`run_local` again (``forkserver`` and
+    ``spawn`` do), and a script that starts a sweep on import starts it in every worker."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path is None or Path(path).stem in ("nudge", "__main__"):
+        return ""
+    return (f" or does {Path(path).name} start the sweep when a worker imports it? put "
+            "that call under `if __name__ == \"__main__\":`")
 
 
 def _one_pool(points: list[dict[str, Any]], workers: int,
