@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nudge import load, save
+from nudge import Network, NudgeError, load, save, train
 from nudge.cli import main
 
 
@@ -206,6 +206,56 @@ def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
                        "--validation", "297", "--out", str(tmp_path / "q.safetensors"))
     assert code == 1 and "plateau schedule halves the learning rate" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "q.safetensors").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["landscape", "--span", "1e300"], "span must be a number above 0 and at most 1,000"),
+    (["interpolate", "--from=-1e30", "--to=1e30"], "each from -1,000 to 1,000"),
+    (["sensitivity", "--steps", "1,1e300"], "at most 1,000 (a linear prediction"),
+])
+def test_absurd_sizes_of_insight_options_are_refused(digits_model, capsys, argv, words):
+    command, *options = argv
+    extra = [str(digits_model)] if command == "interpolate" else []
+    code, out, err = run(capsys, command, str(digits_model), *extra, "--dataset", "digits",
+                         *options)
+    assert code == 1 and words in err and err.count("\n") == 1 and out == ""
+
+
+@pytest.mark.parametrize("command", ["train", "landscape"])
+def test_weight_decay_is_at_most_one(digits_model, tmp_path, capsys, command):
+    argv = (["train", "--dataset", "digits", "--out", str(tmp_path / "w.safetensors")]
+            if command == "train" else ["landscape", str(digits_model), "--dataset", "digits"])
+    with pytest.raises(SystemExit):
+        main([*argv, "--weight-decay", "1e300"])
+    assert "give at most 1 (1e-4 is usual)" in capsys.readouterr().err
+    with pytest.raises(NudgeError, match="weight decay must be a number from 0 to 1"):
+        train(Network([64, 10]), np.zeros((5, 64)), np.zeros(5, int), weight_decay=2.0)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["stability", "MODEL", "--sizes", "64,10"], "--sizes and --seed make a new network"),
+    (["stability", "MODEL", "--seed", "0"], "--sizes and --seed make a new network"),
+    (["stability", "--factors", "1", "--learning-rates", "1"], "use one of them"),
+    (["descent", "--plot", "same.png", "--paths-plot", "./same.png"], "give two names"),
+    (["sweep", "--scheduler", " "], "--scheduler needs an address"),
+    (["sweep", "--scheduler", "tcp://127.0.0.1:9", "--workers", "3"], "leave out --workers"),
+])
+def test_options_that_contradict_each_other_are_refused(digits_model, tmp_path, capsys,
+                                                        monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(digits_model) if a == "MODEL" else a for a in argv]
+    code, out, err = run(capsys, *argv, "--dataset", "digits")
+    assert code == 1 and words in err and err.count("\n") == 1
+    assert not (tmp_path / "same.png").exists()
+
+
+def test_a_run_that_learned_nothing_says_so(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--learning-rate", "1e4",
+                       "--epochs", "2", "--seed", "1", "--out", str(tmp_path / "m.safetensors"))
+    assert code == 0 and "is about chance (1 in 10): the network has learned nothing" in err
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "5", "--seed", "1",
+                       "--learning-rate", "3", "--out", str(tmp_path / "m.safetensors"))
+    assert code == 0 and "chance" not in err
 
 
 def test_evaluate_validation_needs_held_out_images(digits_model, tmp_path, capsys):

@@ -135,7 +135,10 @@ def test_cross_origin_post_and_other_methods_are_refused(c28):
     assert r.status_code == 403
     assert c28.post("/api/predict", json=body, headers={"origin": BASE}).status_code == 200
     assert c28.put("/api/predict", json=body).status_code == 405
-    assert c28.get("/api/predict").status_code == 405
+    r = c28.get("/api/predict")
+    assert r.status_code == 405 and r.json()["error"] == "GET is not allowed on /api/predict"
+    r = c28.post("/api/nothing", json={})
+    assert r.status_code == 404 and "no such page or API endpoint" in r.json()["error"]
 
 
 def test_bodies_must_be_small_json_objects(c28):
@@ -491,6 +494,10 @@ def test_save_list_load_and_select_models(c8):
     assert c8.post("/api/models/save", json={"name": "first", "overwrite": True}
                    ).status_code == 200
     assert c8.post("/api/models/save", json={"name": "z", "overwrite": "yes"}).status_code == 400
+    (c8.save_dir / "folder.safetensors").mkdir()
+    r = c8.post("/api/models/save", json={"name": "folder", "overwrite": True})
+    assert r.status_code == 409 and str(c8.save_dir) not in r.json()["error"]
+    assert "not a model file" in r.json()["error"]
     assert c8.get("/api/models").json()["saved"] == ["first"]
     assert c8.post("/api/models/load", json={"name": "nothere"}).status_code == 404
     assert c8.post("/api/models/load", json={"name": "../first"}).status_code == 400

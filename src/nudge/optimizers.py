@@ -13,6 +13,7 @@ the same arithmetic in C and is tested against these.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,21 @@ from .errors import NudgeError
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEFAULT_LEARNING_RATES = {"sgd": 3.0, "momentum": 0.5, "adam": 0.003}
+#: the largest weight decay λ (1e-4 is usual; at λ = 1 the decay alone pulls every weight
+#: by η w each step)
+MAX_WEIGHT_DECAY = 1.0
+
+
+def check_weight_decay(weight_decay: Any) -> float:
+    """λ checked: a finite number from 0 to :data:`MAX_WEIGHT_DECAY`."""
+    try:
+        value = float(weight_decay)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(weight_decay, bool) or not 0 <= value <= MAX_WEIGHT_DECAY:
+        raise NudgeError(f"weight decay must be a number from 0 to {MAX_WEIGHT_DECAY:g} (1e-4 "
+                         f"is usual), got {weight_decay!r}")
+    return value
 
 
 class SGD:

@@ -40,7 +40,7 @@ from .control import (
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
-from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
+from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS, check_weight_decay
 from .schedules import learning_rate_at, plateau_floor
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
@@ -122,6 +122,12 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, fl
         classes = np.argmax(yc, axis=1) if yc.ndim == 2 else yc
         correct += int(np.sum(np.argmax(out, axis=1) == classes))
     return total_cost / n, correct / n
+
+
+def near_chance(accuracy: float | None, classes: int) -> bool:
+    """Whether an accuracy is within 5 points of guessing (1 in ``classes``): the network
+    has learned nothing useful (often: steps so large that the neurons saturated)."""
+    return accuracy is not None and accuracy <= 1 / classes + 0.05
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -282,8 +288,7 @@ def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_
     if not (0 <= min_learning_rate <= learning_rate):
         raise NudgeError(f"the minimum learning rate must be between 0 and the learning rate "
                          f"{learning_rate:g}, got {min_learning_rate!r}")
-    if weight_decay < 0 or not math.isfinite(weight_decay):
-        raise NudgeError(f"weight decay must be 0 or more, got {weight_decay!r}")
+    check_weight_decay(weight_decay)
     if not 0 <= momentum < 1:
         raise NudgeError(f"momentum must be in [0, 1), got {momentum!r}")
     X = np.asarray(X)

@@ -15,10 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError
 from ..jsonable import jsonable
 from ..network import Network
+from ..optimizers import MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
 
 # --------------------------------------------------------------------------- bounds
@@ -107,6 +110,14 @@ def nonnegative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of 0 or more")
+    return value
+
+
+def weight_decay_type(text: str) -> float:
+    value = nonnegative_float(text)
+    if value > MAX_WEIGHT_DECAY:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large: give at most "
+                                         f"{MAX_WEIGHT_DECAY:g} (1e-4 is usual)")
     return value
 
 
@@ -252,3 +263,82 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- insight options
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like "
+                                         "1,10,100") from None
+    if not values or any(not 1 <= v <= MAX_COUNT for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers from 1 to "
+                                         f"{MAX_COUNT:,}, like 1,10,100")
+    return check_list_length(text, values)
+
+
+def batch_list(text: str) -> list[int | None]:
+    out: list[int | None] = []
+    for s in text.replace(" ", "").split(","):
+        if not s:
+            continue
+        if s.lower() == "full":
+            out.append(None)
+            continue
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not a batch size: give whole numbers "
+                                             "or 'full', like full,100,10") from None
+        if not 1 <= v <= MAX_COUNT:
+            raise argparse.ArgumentTypeError(f"batch size {v} must be from 1 to {MAX_COUNT:,}")
+        out.append(v)
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one batch size, like full,100,10")
+    return check_list_length(text, out)
+
+
+def float_list(text: str) -> list[float]:
+    return check_list_length(text, [positive_float(s) for s in text.replace(" ", "").split(",")
+                                    if s])
+
+
+def add_plot(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--plot", metavar="FILE.png", help=f"save a figure: {what}")
+
+
+def check_plot(path: str | None) -> None:
+    if path:
+        from ..modelfile import check_writable
+
+        if not path.lower().endswith(".png"):
+            raise NudgeError(f"{path}: figures are saved as PNG; give a name ending in .png")
+        check_writable(path)
+
+
+def add_split(p: argparse.ArgumentParser, flag: str = "--split") -> None:
+    p.add_argument(flag, dest="split", choices=["train", "test"], default="train",
+                   help="which part of the dataset (default: train)")
+
+
+def add_examples(p: argparse.ArgumentParser) -> None:
+    """--dataset, --data-dir, --split and --examples: which examples a model is measured on."""
+    add_data_options(p, default=None)
+    add_split(p)
+    p.add_argument("--examples", type=positive_int, metavar="N",
+                   help="use only the first N examples (default: all)")
+
+
+def examples_of(data: Any, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    X, y = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
+    return X[:limit], y[:limit]
+
+
+def model_examples(args: argparse.Namespace, split: str,
+                    limit: int | None) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """``(net, data, X, y)``: the model of ``args.model``, its dataset (or ``--dataset``) and
+    the first ``limit`` examples of ``split``."""
+    net = load_model(args.model)
+    data = data_for_model(net, args.dataset, args.data_dir)
+    return (net, data, *examples_of(data, split, limit))

@@ -16,7 +16,7 @@ from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES
 from ..settings import resolve
-from ..train import MAX_EPOCHS, train
+from ..train import MAX_EPOCHS, near_chance, train
 from .common import (
     add_data_options,
     add_json_option,
@@ -33,6 +33,7 @@ from .common import (
     save_model,
     seed_type,
     table,
+    weight_decay_type,
 )
 
 
@@ -85,7 +86,7 @@ def register(sub: Any) -> None:
                    help="sgd (default), momentum or adam")
     p.add_argument("--momentum", type=momentum_type, default=0.9,
                    help="momentum coefficient mu for --optimizer momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=nonnegative_float, metavar="LAMBDA",
+    p.add_argument("--weight-decay", type=weight_decay_type, metavar="LAMBDA",
                    help="L2 weight decay lambda: adds lambda/2 * sum(w^2) to the cost "
                         "(default: the preset's)")
     p.add_argument("--seed", type=seed_type, help="fixes initialisation and shuffling, 0 to "
@@ -192,6 +193,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise NudgeError(problem)
         return status
     _print_summary(history, data, saved, args, plotted, tracker, problem)
+    if near_chance(last.test_accuracy, len(data.classes)):
+        note(f"a test accuracy of {100 * last.test_accuracy:.2f}% is about chance (1 in "
+             f"{len(data.classes)}): the network has learned nothing useful; with eta "
+             f"{eta:g} the steps may be far too large (a sigmoid network saturates): try a "
+             f"smaller --learning-rate")
     if problem:
         raise NudgeError(problem)
     return status

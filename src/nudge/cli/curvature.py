@@ -16,19 +16,23 @@ from ..insight.stability import MAX_STABILITY_STEPS
 from ..network import Network
 from .common import (
     add_data_options,
+    add_examples,
     add_json_option,
     add_model_argument,
+    add_plot,
     bounded_int,
+    check_plot,
     data_for_model,
+    float_list,
     layer_sizes,
     load_data,
     load_model,
+    model_examples,
     positive_int,
     print_json,
     seed_type,
     table,
 )
-from .insight import _add_examples, _add_plot, _check_plot, _float_list, _model_examples
 
 
 # register() is long only because it declares every option of its commands, one statement
@@ -43,8 +47,8 @@ def register(sub: Any) -> None:
                     "gradients. Exact, from the per-example backpropagation, without forming "
                     "any example's gradient.")
     add_model_argument(p)
-    _add_examples(p)
-    _add_plot(p, "a mini-batch's gradient error and the predicted steps and examples against B")
+    add_examples(p)
+    add_plot(p, "a mini-batch's gradient error and the predicted steps and examples against B")
     add_json_option(p)
     p.set_defaults(func=cmd_noise)
 
@@ -58,7 +62,7 @@ def register(sub: Any) -> None:
                     "below 2/lambda_max), the smallest (negative ones: the cost curves down, "
                     "not a minimum), and Hutchinson's estimate of the trace.")
     add_model_argument(p)
-    _add_examples(p)
+    add_examples(p)
     p.add_argument("--top", type=bounded_int(1, MAX_EIGENVALUES),
                    default=5, metavar="K", help="how many of the largest eigenvalues (default 5)")
     p.add_argument("--smallest", type=bounded_int(0, MAX_EIGENVALUES),
@@ -75,7 +79,7 @@ def register(sub: Any) -> None:
                         "twice as fast)")
     p.add_argument("--seed", type=seed_type, default=0,
                    help="the random start and Hutchinson vectors (default 0)")
-    _add_plot(p, "the eigenvalues, and gradient descent on the sharpest parabola")
+    add_plot(p, "the eigenvalues, and gradient descent on the sharpest parabola")
     add_json_option(p)
     p.set_defaults(func=cmd_curvature)
 
@@ -95,25 +99,25 @@ def register(sub: Any) -> None:
                    help="full batch = the first N training images (default 5000)")
     p.add_argument("--sizes", type=layer_sizes, metavar="N,N,...",
                    help="layer sizes of the new network (default: inputs,16,16,10)")
-    p.add_argument("--seed", type=seed_type, default=0, help="the new network (default 0)")
-    p.add_argument("--factors", type=_float_list, default=[0.9, 1.1], metavar="F,...",
+    p.add_argument("--seed", type=seed_type, help="the new network (default 0)")
+    p.add_argument("--factors", type=float_list, metavar="F,...",
                    help="learning rates as multiples of 2/lambda_max at the start "
                         "(default 0.9,1.1)")
-    p.add_argument("--learning-rates", type=_float_list, metavar="ETA,...",
+    p.add_argument("--learning-rates", type=float_list, metavar="ETA,...",
                    help="learning rates instead of --factors")
     p.add_argument("--steps", type=bounded_int(1, MAX_STABILITY_STEPS),
                    default=100, help="full-batch steps per run (default 100)")
     p.add_argument("--every", type=positive_int, default=5, metavar="K",
                    help="measure lambda_max every K steps (default 5)")
-    _add_plot(p, "the cost per step and lambda_max along the runs, with 2/eta")
+    add_plot(p, "the cost per step and lambda_max along the runs, with 2/eta")
     add_json_option(p)
     p.set_defaults(func=cmd_stability)
 
 
 # ====================================================================== noise
 def cmd_noise(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
-    net, data, X, y = _model_examples(args, args.split, args.examples)
+    check_plot(args.plot)
+    net, data, X, y = model_examples(args, args.split, args.examples)
     ns = ins.noise_scale(net, X, y)
     sizes = sorted({b for b in (1, 10, 100, 1000, 10000, ns.n) if b <= ns.n})
     if np.isfinite(ns.b_simple) and 1 <= ns.b_simple <= ns.n:
@@ -148,10 +152,10 @@ def cmd_noise(args: argparse.Namespace) -> int:
 
 # ====================================================================== curvature
 def cmd_curvature(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
+    check_plot(args.plot)
     if not 0 < args.tol < 1:
         raise NudgeError(f"--tol must be between 0 and 1, got {args.tol:g}")
-    net, data, X, y = _model_examples(args, args.split, args.examples)
+    net, data, X, y = model_examples(args, args.split, args.examples)
     cv = ins.curvature(net, X, y, k=args.top, smallest=args.smallest,
                        hutchinson=args.hutchinson, seed=args.seed, tol=args.tol,
                        dtype=np.float64 if args.float64 else None)
@@ -187,7 +191,13 @@ def cmd_curvature(args: argparse.Namespace) -> int:
 
 # ====================================================================== stability
 def cmd_stability(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
+    check_plot(args.plot)
+    if args.factors is not None and args.learning_rates is not None:
+        raise NudgeError("--factors and --learning-rates both give the learning rates; use "
+                         "one of them")
+    if args.model and (args.sizes is not None or args.seed is not None):
+        raise NudgeError(f"--sizes and --seed make a new network; {args.model} is used as it "
+                         "is: leave them out, or leave out the model")
     if args.model:
         net0 = load_model(args.model)
         data = data_for_model(net0, None if args.dataset == "auto" else args.dataset,
@@ -199,10 +209,11 @@ def cmd_stability(args: argparse.Namespace) -> int:
         if sizes[0] != data.n_inputs or sizes[-1] != len(data.classes):
             raise NudgeError(f"--sizes must start with {data.n_inputs} inputs and end with "
                              f"{len(data.classes)} outputs for {data.name}")
-        net0 = Network(sizes, seed=args.seed)
-        start = f"a new {'-'.join(map(str, sizes))} network (seed {args.seed})"
+        seed = 0 if args.seed is None else args.seed
+        net0 = Network(sizes, seed=seed)
+        start = f"a new {'-'.join(map(str, sizes))} network (seed {seed})"
     X, y = data.X_train[:args.train_limit], data.y_train[:args.train_limit]
-    report = ins.stability(net0, X, y, factors=args.factors,
+    report = ins.stability(net0, X, y, factors=args.factors or [0.9, 1.1],
                            learning_rates=args.learning_rates, steps=args.steps,
                            every=args.every)
     if args.plot:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,99 +20,27 @@ from .common import (
     MAX_DESCENT_EPOCHS,
     MAX_DRAWS,
     add_data_options,
+    add_examples,
     add_json_option,
     add_model_argument,
+    add_plot,
+    add_split,
+    batch_list,
     bounded_int,
-    check_list_length,
+    check_plot,
     data_for_model,
+    examples_of,
+    float_list,
+    int_list,
     layer_sizes,
     load_data,
     load_model,
-    positive_float,
+    model_examples,
     positive_int,
     print_json,
     seed_type,
     table,
 )
-
-
-# --------------------------------------------------------------------------- option helpers
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like "
-                                         "1,10,100") from None
-    if not values or any(not 1 <= v <= MAX_COUNT for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers from 1 to "
-                                         f"{MAX_COUNT:,}, like 1,10,100")
-    return check_list_length(text, values)
-
-
-def _batch_list(text: str) -> list[int | None]:
-    out: list[int | None] = []
-    for s in text.replace(" ", "").split(","):
-        if not s:
-            continue
-        if s.lower() == "full":
-            out.append(None)
-            continue
-        try:
-            v = int(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{s!r} is not a batch size: give whole numbers "
-                                             "or 'full', like full,100,10") from None
-        if not 1 <= v <= MAX_COUNT:
-            raise argparse.ArgumentTypeError(f"batch size {v} must be from 1 to {MAX_COUNT:,}")
-        out.append(v)
-    if not out:
-        raise argparse.ArgumentTypeError("give at least one batch size, like full,100,10")
-    return check_list_length(text, out)
-
-
-def _float_list(text: str) -> list[float]:
-    return check_list_length(text, [positive_float(s) for s in text.replace(" ", "").split(",")
-                                    if s])
-
-
-def _add_plot(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--plot", metavar="FILE.png", help=f"save a figure: {what}")
-
-
-def _check_plot(path: str | None) -> None:
-    if path:
-        from ..modelfile import check_writable
-
-        if not path.lower().endswith(".png"):
-            raise NudgeError(f"{path}: figures are saved as PNG; give a name ending in .png")
-        check_writable(path)
-
-
-def _add_split(p: argparse.ArgumentParser, flag: str = "--split") -> None:
-    p.add_argument(flag, dest="split", choices=["train", "test"], default="train",
-                   help="which part of the dataset (default: train)")
-
-
-def _add_examples(p: argparse.ArgumentParser) -> None:
-    """--dataset, --data-dir, --split and --examples: which examples a model is measured on."""
-    add_data_options(p, default=None)
-    _add_split(p)
-    p.add_argument("--examples", type=positive_int, metavar="N",
-                   help="use only the first N examples (default: all)")
-
-
-def _examples(data: Any, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    X, y = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
-    return X[:limit], y[:limit]
-
-
-def _model_examples(args: argparse.Namespace, split: str,
-                    limit: int | None) -> tuple[Any, Any, np.ndarray, np.ndarray]:
-    """``(net, data, X, y)``: the model of ``args.model``, its dataset (or ``--dataset``) and
-    the first ``limit`` examples of ``split``."""
-    net = load_model(args.model)
-    data = data_for_model(net, args.dataset, args.data_dir)
-    return (net, data, *_examples(data, split, limit))
 
 
 def _g(v: float) -> str:
@@ -129,15 +58,15 @@ def register(sub: Any) -> None:
                     "count from 1 (layer l = weights[l-1]); neurons, pixels, rows and columns "
                     "from 0.")
     add_model_argument(p)
-    _add_examples(p)
+    add_examples(p)
     p.add_argument("--top", type=positive_int, default=10, metavar="K",
                    help="how many of the most and least sensitive to show (default 10)")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"),
                    help="compare two parameters, e.g. 'layer 1 weight from input pixel (row 12, "
                         "col 7) to hidden neuron 3' 'b3[2]' (short forms: w1[3,343], b3[2], #N)")
-    p.add_argument("--steps", type=_float_list, default=[1.0, 0.1, 0.01], metavar="ETA,...",
+    p.add_argument("--steps", type=float_list, default=[1.0, 0.1, 0.01], metavar="ETA,...",
                    help="learning rates of the check steps -eta*grad C (default 1,0.1,0.01)")
-    _add_plot(p, "|dC/dw| of each first-layer neuron as an image, and a per-layer bar chart")
+    add_plot(p, "|dC/dw| of each first-layer neuron as an image, and a per-layer bar chart")
     add_json_option(p)
     p.set_defaults(func=cmd_sensitivity)
 
@@ -152,10 +81,10 @@ def register(sub: Any) -> None:
     p.add_argument("--example", type=int, required=True, metavar="I",
                    help="which example (counting from 0)")
     add_data_options(p, default=None)
-    _add_split(p, "--dataset-split")
+    add_split(p, "--dataset-split")
     p.add_argument("--show", type=positive_int, default=5, metavar="K",
                    help="how many of the largest nudges to list per layer (default 5)")
-    _add_plot(p, "the digit, outputs vs targets, and the nudges of every layer")
+    add_plot(p, "the digit, outputs vs targets, and the nudges of every layer")
     add_json_option(p)
     p.set_defaults(func=cmd_nudges)
 
@@ -169,7 +98,7 @@ def register(sub: Any) -> None:
     add_data_options(p, default=None)
     p.add_argument("--examples", type=positive_int, metavar="N",
                    help="use only the first N training examples (default: all)")
-    p.add_argument("--batch-sizes", type=_int_list, default=[1, 10, 100, 1000, 10000],
+    p.add_argument("--batch-sizes", type=int_list, default=[1, 10, 100, 1000, 10000],
                    metavar="B,...", help="batch sizes (default 1,10,100,1000,10000)")
     p.add_argument("--draws", type=bounded_int(1, MAX_DRAWS), default=30, metavar="N",
                    help="random mini-batches per batch size (default 30)")
@@ -177,7 +106,7 @@ def register(sub: Any) -> None:
                    help="how many examples' own nudges to average for the equality check "
                         "(default 2000; 0 skips it)")
     p.add_argument("--seed", type=seed_type, default=0, help="fixes the random batches (default 0)")
-    _add_plot(p, "cosine, relative error and time against batch size")
+    add_plot(p, "cosine, relative error and time against batch size")
     add_json_option(p)
     p.set_defaults(func=cmd_average)
 
@@ -189,12 +118,12 @@ def register(sub: Any) -> None:
                     "time, and say how much sooner each reaches the cost full-batch GD ends at. "
                     "Default learning rates: 10 for full-batch GD, 3 for mini-batches.")
     add_data_options(p)
-    p.add_argument("--batch-sizes", type=_batch_list, default=[None, 100, 10],
+    p.add_argument("--batch-sizes", type=batch_list, default=[None, 100, 10],
                    metavar="B,...", help="'full' and/or mini-batch sizes (default full,100,10)")
     p.add_argument("--epochs", type=bounded_int(1, MAX_DESCENT_EPOCHS), default=100,
                    help="passes over the training examples (default 100: 100 full-batch "
                         "steps)")
-    p.add_argument("--learning-rates", type=_float_list, metavar="ETA,...",
+    p.add_argument("--learning-rates", type=float_list, metavar="ETA,...",
                    help="one eta for all, or one per batch size (default: 10 for full, 3 for "
                         "mini-batches)")
     p.add_argument("--train-limit", type=positive_int, default=5000, metavar="N",
@@ -206,7 +135,7 @@ def register(sub: Any) -> None:
     p.add_argument("--monitor", type=positive_int, default=2000, metavar="N",
                    help="random training examples the recorded cost is measured on "
                         "(default 2000)")
-    _add_plot(p, "cost against examples processed and against seconds")
+    add_plot(p, "cost against examples processed and against seconds")
     p.add_argument("--paths-plot", metavar="FILE.png",
                    help="save a figure: the paths on their two main directions over cost "
                         "contours")
@@ -220,14 +149,14 @@ def _param_rows(items: list[ins.RankedParameter]) -> list[list[Any]]:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
+    check_plot(args.plot)
     net = load_model(args.model)
     data = data_for_model(net, args.dataset, args.data_dir)
     shape = tuple(data.image_shape)
     if args.compare:                                   # fail on bad names before the work
         for name in args.compare:
             ins.parse_parameter(net, name, shape)
-    X, y = _examples(data, args.split, args.examples)
+    X, y = examples_of(data, args.split, args.examples)
     sens = ins.sensitivity(net, X, y, k=args.top, split=args.split, image_shape=shape)
     cmp = ins.compare(net, sens, *args.compare, image_shape=shape) if args.compare else None
     check = ins.linear_check(net, X, y, learning_rates=args.steps)
@@ -273,8 +202,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 # ====================================================================== nudges
 def cmd_nudges(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
-    net, data, X, y = _model_examples(args, args.split, None)
+    check_plot(args.plot)
+    net, data, X, y = model_examples(args, args.split, None)
     if not 0 <= args.example < len(X):
         raise NudgeError(f"--example {args.example} does not exist: the {data.name} "
                          f"{args.split} set has {len(X):,} examples, numbered 0 to "
@@ -331,10 +260,10 @@ def cmd_nudges(args: argparse.Namespace) -> int:
 
 # ====================================================================== average
 def cmd_average(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
+    check_plot(args.plot)
     if args.check_examples < 0:
         raise NudgeError("--check-examples must be 0 or more")
-    net, data, X, y = _model_examples(args, "train", args.examples)
+    net, data, X, y = model_examples(args, "train", args.examples)
     report = ins.minibatch_estimates(net, X, y, args.batch_sizes, args.draws, args.seed,
                                      check_examples=min(args.check_examples, len(X)))
     if args.plot:
@@ -370,8 +299,12 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 # ====================================================================== descent
 def cmd_descent(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
-    _check_plot(args.paths_plot)
+    check_plot(args.plot)
+    check_plot(args.paths_plot)
+    if args.plot and args.paths_plot and Path(args.plot).resolve() == Path(
+            args.paths_plot).resolve():
+        raise NudgeError(f"--plot and --paths-plot are both {args.plot}: the second figure "
+                         "would replace the first; give two names")
     data = load_data(args.dataset, args.data_dir)
     data = data.subset(args.train_limit, None)
     sizes = args.sizes or [data.n_inputs, 16, 16, len(data.classes)]

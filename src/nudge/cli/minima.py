@@ -17,19 +17,23 @@ from .common import (
     MAX_GRID,
     MAX_POINTS,
     add_data_options,
+    add_examples,
     add_json_option,
     add_model_argument,
+    add_plot,
     bounded_int,
+    check_plot,
     data_for_model,
+    examples_of,
     load_model,
-    nonnegative_float,
+    model_examples,
     positive_float,
     positive_int,
     print_json,
     seed_type,
     table,
+    weight_decay_type,
 )
-from .insight import _add_examples, _add_plot, _check_plot, _examples, _model_examples
 
 
 def _number(text: str) -> float:
@@ -70,10 +74,10 @@ def register(sub: Any) -> None:
                    help="grid points per side (21)")
     p.add_argument("--seed", type=seed_type, default=0,
                    help="the random direction(s) (default 0)")
-    p.add_argument("--weight-decay", type=nonnegative_float, default=0.0, metavar="LAMBDA",
+    p.add_argument("--weight-decay", type=weight_decay_type, default=0.0, metavar="LAMBDA",
                    help="add lambda/2 * sum(w^2) over the weights to the cost, as training "
                         "with --weight-decay does (default 0: the cost alone)")
-    _add_plot(p, "the 1-D slices and the 2-D contours")
+    add_plot(p, "the 1-D slices and the 2-D contours")
     add_json_option(p)
     p.set_defaults(func=cmd_landscape)
 
@@ -88,22 +92,22 @@ def register(sub: Any) -> None:
     p.add_argument("model_b", metavar="B", nargs="?", help="another model file (t = 1)")
     p.add_argument("--from-init", action="store_true",
                    help="from A's initial weights (t = 0) to A itself (t = 1)")
-    _add_examples(p)
+    add_examples(p)
     p.add_argument("--points", type=bounded_int(2, MAX_INTERPOLATION_POINTS), default=31,
                    help="points on the line (default 31)")
     p.add_argument("--from", dest="t_from", type=_number, default=-0.25, metavar="T",
                    help="where the line starts (default -0.25)")
     p.add_argument("--to", dest="t_to", type=_number, default=1.25, metavar="T",
                    help="where the line ends (default 1.25)")
-    _add_plot(p, "the cost and the accuracy along the line")
+    add_plot(p, "the cost and the accuracy along the line")
     add_json_option(p)
     p.set_defaults(func=cmd_interpolate)
 
 
 # ====================================================================== landscape
 def cmd_landscape(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
-    net, data, X, y = _model_examples(args, "train", args.examples)
+    check_plot(args.plot)
+    net, data, X, y = model_examples(args, "train", args.examples)
     land = ins.landscape(net, X, y, args.span, args.points, args.grid, args.seed,
                          directions=args.directions, weight_decay=args.weight_decay)
     if args.plot:
@@ -145,7 +149,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 # ====================================================================== interpolate
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    _check_plot(args.plot)
+    check_plot(args.plot)
     if args.from_init == (args.model_b is not None):
         raise NudgeError("give two models A B, or one model with --from-init")
     if not args.t_from < args.t_to:
@@ -158,7 +162,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         net_b = load_model(args.model_b)
         labels = (args.model_a, args.model_b)
     data = data_for_model(net_b, args.dataset, args.data_dir)
-    X, y = _examples(data, args.split, args.examples)
+    X, y = examples_of(data, args.split, args.examples)
     line = ins.interpolate(net_a, net_b, X, y, points=args.points, start=args.t_from,
                            end=args.t_to, labels=labels)
     if args.plot:

@@ -142,6 +142,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise NudgeError("--scheduler needs an address, e.g. tcp://HOST:8786 (leave it out to "
+                         "run on this machine)")
+    if args.scheduler and args.workers is not None:
+        raise NudgeError("--workers sets the local worker processes; on a Dask cluster the "
+                         "workers are the ones started with `dask worker`: leave out --workers")
     loaded: dict[str, Any] = {}
 
     def dataset(name: str) -> Any:

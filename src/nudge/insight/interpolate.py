@@ -25,6 +25,8 @@ from .parameters import get_parameters, set_parameters
 
 #: the most points on one line
 MAX_INTERPOLATION_POINTS = 1001
+#: the farthest t from 0 (past t = 1000 the cost is that of far-scaled weights, nothing more)
+MAX_T = 1000.0
 
 
 @dataclass
@@ -92,8 +94,9 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
                              f"{start} to {end}")
         ts = np.linspace(start, end, points)
     t_arr = np.unique(np.concatenate([np.asarray(ts, dtype=float), [0.0, 1.0]]))
-    if not np.all(np.isfinite(t_arr)) or len(t_arr) > MAX_INTERPOLATION_POINTS:
-        raise NudgeError(f"give at most {MAX_INTERPOLATION_POINTS:,} finite values of t")
+    if not np.all(np.abs(t_arr) <= MAX_T) or len(t_arr) > MAX_INTERPOLATION_POINTS:
+        raise NudgeError(f"give at most {MAX_INTERPOLATION_POINTS:,} values of t, each from "
+                         f"{-MAX_T:,g} to {MAX_T:,g}")
     started = time.perf_counter()
     theta_a, theta_b = get_parameters(net_a), get_parameters(net_b)
     y = np.asarray(y)

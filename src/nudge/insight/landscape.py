@@ -21,7 +21,6 @@ the trainer does.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +28,14 @@ import numpy as np
 
 from ..errors import NudgeError
 from ..network import Network, as_inputs
+from ..optimizers import check_weight_decay
 from .common import _Plain
 from .gradients import _work_net, full_gradient, total_cost
 from .parameters import flatten, get_parameters, set_parameters, unflatten
 
 DIRECTIONS = ("gradient", "filter")
+#: the farthest a slice goes each way (a trained 784-16-16-10 network has |θ| ≈ 40)
+MAX_SPAN = 1000.0
 
 
 @dataclass
@@ -105,12 +107,12 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
         raise NudgeError(f"unknown directions {directions!r}: choose gradient or filter")
     if span is None:
         span = 3.0 if directions == "gradient" else 1.0
-    if not span > 0 or not math.isfinite(span):
-        raise NudgeError(f"span must be a number above 0, got {span}")
+    if not 0 < span <= MAX_SPAN:
+        raise NudgeError(f"span must be a number above 0 and at most {MAX_SPAN:,g}, got "
+                         f"{span}")
     if points < 3 or grid < 3:
         raise NudgeError("use at least 3 points per line and a grid of at least 3")
-    if not (weight_decay >= 0 and math.isfinite(weight_decay)):
-        raise NudgeError(f"weight decay must be 0 or more, got {weight_decay!r}")
+    weight_decay = check_weight_decay(weight_decay)
     work = _work_net(net, dtype).copy()
     y = np.asarray(y)
     A = as_inputs(X, work.dtype.type)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain
 from .gradients import Gradient, full_gradient, total_cost
@@ -150,12 +151,22 @@ class LinearCheckRow(_Plain):
     relative_error: float
 
 
+#: the largest step of :func:`linear_check` (the first-order prediction is for small ones)
+MAX_CHECK_STEP = 1000.0
+
+
 def linear_check(net: Network, X: Any, y: Any, gradient: Gradient | None = None,
                  learning_rates: Sequence[float] = (1.0, 0.1, 0.01)) -> list[LinearCheckRow]:
     """Take small steps against the gradient and compare ∇C·Δθ with the real cost change.
 
     Runs in float64.  The error is second order: it shrinks like η² (10x smaller η,
-    about 100x smaller error) until float64 rounding, ~1e-16 · C, is reached."""
+    about 100x smaller error) until float64 rounding, ~1e-16 · C, is reached.  Each η is
+    above 0 and at most :data:`MAX_CHECK_STEP`."""
+    for eta in learning_rates:
+        if not 0 < float(eta) <= MAX_CHECK_STEP:
+            raise NudgeError(f"the check's learning rates must be above 0 and at most "
+                             f"{MAX_CHECK_STEP:,g} (a linear prediction is for small steps), "
+                             f"got {eta}")
     work = net.astype(np.float64)
     if gradient is None or gradient.dtype != "float64":
         gradient = full_gradient(work, X, y)

@@ -23,7 +23,7 @@ from ..control import check_patience
 from ..data import DATASETS
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
-from ..optimizers import OPTIMIZERS
+from ..optimizers import MAX_WEIGHT_DECAY, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES
 from ..settings import resolve
@@ -117,7 +117,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "learning_rate": lambda o, t: _number(o, t, float, 0, low_open=True),
     "schedule": _choice(SCHEDULES),
     "min_learning_rate": lambda o, t: _number(o, t, float, 0),
-    "weight_decay": lambda o, t: _number(o, t, float, 0),
+    "weight_decay": lambda o, t: _number(o, t, float, 0, MAX_WEIGHT_DECAY),
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -69,12 +70,23 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     app = Starlette(routes=routes, middleware=[
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
         Middleware(GuardMiddleware, token=token),
-    ])
+    ], exception_handlers={HTTPException: http_error})
     app.state.web = state
     app.state.limits = Limits()
     app.state.stream_interval = stream_interval
     app.state.server_id = secrets.token_hex(8)     # a new one after every restart
     return app
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """No such path, or a method it does not take: ``{"error": message}`` like every other
+    refusal."""
+    status = getattr(exc, "status_code", 500)
+    message = {404: f"no such page or API endpoint: {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}"
+               }.get(status, str(getattr(exc, "detail", "error")))
+    return JSONResponse({"error": message}, status_code=status,
+                        headers=getattr(exc, "headers", None))
 
 
 async def index(request: Request) -> Response:

@@ -37,7 +37,7 @@ from ..control import Control, Progress
 from ..errors import DivergenceError
 from ..network import Network
 from ..settings import TrainingSetup
-from ..train import EpochRecord, History, train
+from ..train import EpochRecord, History, near_chance, train
 
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
 SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...
@@ -356,7 +356,7 @@ class TrainingJob:
         """After an epoch: accuracy near chance, dead hidden neurons."""
         classes = net.sizes[-1]
         acc = record.test_accuracy
-        if acc is not None and acc <= 1 / classes + 0.05:
+        if near_chance(acc, classes):
             self._warn("chance", f"Test accuracy {100 * acc:.1f}% is near chance "
                        f"({100 / classes:.0f}%): the network has learned nothing useful.",
                        "Try a smaller learning rate (a diverged sigmoid network saturates), "

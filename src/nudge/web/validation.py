@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from starlette.requests import Request
 
+from ..optimizers import MAX_WEIGHT_DECAY
+
 MAX_BODY = 1_000_000              # bytes in a request body
 MAX_IMAGE_BYTES = 600_000         # bytes of PNG in a drawing
 MAX_IMAGE_SIDE = 1024             # pixels
@@ -28,7 +30,7 @@ LIMITS = {
     "hidden_layers": (0, 4), "hidden_size": (1, 512), "train_examples": (10, 60000),
     "test_examples": (0, 10000), "sensitivity_examples": (1, 60000), "top": (1, 200),
     "seed": (0, 2**31 - 1), "step_learning_rate": (1e-6, 100.0),
-    "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, 1.0),
+    "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, MAX_WEIGHT_DECAY),
     "examples_per_second": (1.0, 1e9), "mistakes": (1, 200),
 }
 

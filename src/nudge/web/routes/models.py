@@ -36,6 +36,9 @@ async def model_save(request: Request) -> Response:
     state.require_idle("save")
     if state.page_net is None:
         raise conflict("no model has been trained on this page yet: train one first")
+    if path.exists() and not path.is_file():
+        raise conflict(f"{path.name} in the save folder is not a model file (a folder?): "
+                       "choose another name")
     if path.exists() and not overwrite:
         raise conflict(f"a model named {path.stem} already exists: choose another name")
     net = state.page_net
