@@ -96,40 +96,53 @@ def top_eigenvalues(H: HessianOperator, k: int = 1, tol: float = 1e-4,
     random vector from ``seed``)."""
     if v0 is None or not np.isfinite(v0).all() or not np.any(v0):
         v0 = np.random.default_rng(seed).standard_normal(H.n_parameters)
-    vals, vecs = _largest(H.matvec, H.n_parameters, k, tol, v0, 20)
+    vals, vecs = _largest(H.matvec, H.n_parameters, k, tol, v0, 20, seed, H.dtype)
     order = np.argsort(vals)[::-1]
     return vals[order], vecs[:, order].T
 
 
-def _largest(matvec: Any, n: int, k: int, tol: float, v0: np.ndarray, ncv: int
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest eigenvalues of a symmetric operator and their vectors (columns): Lanczos
-    (``eigsh``); when it breaks down, :func:`_exhausted_krylov`."""
-    from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
+def _largest(matvec: Any, n: int, k: int, tol: float, v0: np.ndarray, ncv: int, seed: int,
+             dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues of a symmetric operator and their vectors (columns), by
+    Lanczos (``eigsh``) from ``v0``.  ARPACK stops with "starting vector is zero" when
+    H v0 = 0: a start in H's null space, such as the weight of a dead neuron (``nudge
+    stability`` starts each measurement from the last eigenvector, which can become one).
+    Then Lanczos starts again from v0 plus a random vector; if H is zero on that too,
+    :func:`_exhausted_krylov` gives the exact answer."""
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
     op = LinearOperator((n, n), matvec=lambda v: matvec(np.ravel(v)), dtype=np.float64)
-    try:
-        return eigsh(op, k=k, which="LA", tol=tol, v0=v0, ncv=min(n, max(2 * k + 1, ncv)))
-    except ArpackError:
-        return _exhausted_krylov(matvec, n, k, v0)
+    nudged = v0 + float(np.linalg.norm(v0)) / math.sqrt(n) * (
+        np.random.default_rng(seed + 3).standard_normal(n))
+    for start in (v0, nudged):
+        try:
+            return eigsh(op, k=k, which="LA", tol=tol, v0=start,
+                         ncv=min(n, max(2 * k + 1, ncv)))
+        except ArpackNoConvergence:
+            raise NudgeError("Lanczos iteration did not converge within its iterations: "
+                             "try a larger tolerance") from None
+        except ArpackError as e:
+            if not str(e).startswith("ARPACK error -9:"):   # -9: the starting vector is zero
+                raise NudgeError(f"Lanczos iteration failed ({e})") from None
+    return _exhausted_krylov(matvec, n, k, nudged, 1000 * float(np.finfo(dtype).eps))
 
 
-#: the most basis vectors :func:`_exhausted_krylov` builds before it gives up
+#: the most basis vectors :func:`_exhausted_krylov` builds (and at most 100 million numbers)
 MAX_KRYLOV_BASIS = 200
 
 
-def _exhausted_krylov(matvec: Any, n: int, k: int, v0: np.ndarray
+def _exhausted_krylov(matvec: Any, n: int, k: int, v0: np.ndarray, rounding: float
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Lanczos breaks down (ARPACK's "starting vector is zero") when the operator maps a
-    small subspace into itself, e.g. the Hessian of a network whose neurons are all dead or
-    saturated has only a few non-zero eigenvalues.  Then that subspace is exact: grow a
-    block Krylov basis Q from v0 and k random vectors until H Q lies in span Q, and take
+    """When H is zero on a random vector too, it has only a few non-zero eigenvalues (a
+    network whose neurons are all dead or saturated) and maps a small subspace into itself.
+    That subspace is exact: grow a block Krylov basis Q from v0 and k random vectors until
+    H Q lies in span Q (up to ``rounding``, relative, for the products' precision), and take
     the eigenpairs of QᵀHQ (Rayleigh-Ritz)."""
     rng = np.random.default_rng(0)
     block = np.column_stack([v0, rng.standard_normal((n, k))])
     Q = np.zeros((n, 0))
     HQ = np.zeros((n, 0))
-    rounding = 1e-9                              # relative size of a product's rounding
+    most = min(n, MAX_KRYLOV_BASIS, max(k + 1, 50_000_000 // n))
     while True:
         scale = float(np.linalg.norm(block, axis=0).max())
         if not math.isfinite(scale):
@@ -141,11 +154,11 @@ def _exhausted_krylov(matvec: Any, n: int, k: int, v0: np.ndarray
         new = U[:, s > rounding * max(scale, 1e-300)]
         if new.shape[1] == 0:
             break                                # H maps span Q into itself: exact
-        if Q.shape[1] + new.shape[1] > min(n, MAX_KRYLOV_BASIS):
-            raise NudgeError("Lanczos iteration broke down and the Krylov space did not "
-                             f"close within {MAX_KRYLOV_BASIS} vectors: try another --seed")
+        if Q.shape[1] + new.shape[1] > most:
+            raise NudgeError(f"Lanczos iteration broke down and the Krylov space did not "
+                             f"close within {most} vectors: the Hessian's eigenvalues cannot "
+                             "be found here")
         Hnew = np.column_stack([matvec(q) for q in new.T])
-        rounding = max(rounding, 1000 * float(np.finfo(Hnew.dtype).eps))
         Q, HQ, block = np.hstack([Q, new]), np.hstack([HQ, Hnew]), Hnew
     T = Q.T @ HQ
     vals, vecs = np.linalg.eigh((T + T.T) / 2)
@@ -157,7 +170,8 @@ def _smallest(H: HessianOperator, lam_max: float, k: int, tol: float, seed: int
               ) -> tuple[np.ndarray, np.ndarray]:
     shift = max(lam_max, 1e-300)
     v0 = np.random.default_rng(seed + 1).standard_normal(H.n_parameters)
-    vals, vecs = _largest(lambda v: shift * v - H.matvec(v), H.n_parameters, k, tol, v0, 40)
+    vals, vecs = _largest(lambda v: shift * v - H.matvec(v), H.n_parameters, k, tol, v0, 40,
+                          seed + 1, H.dtype)
     lam = shift - vals
     order = np.argsort(lam)
     return lam[order], vecs[:, order].T
