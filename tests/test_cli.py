@@ -198,10 +198,16 @@ def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
                          "--min-learning-rate", "0.75", "--validation", "297", "--patience",
                          "4", "--out", str(path))
     assert code == 0, err
-    assert "(halved after 4 epochs without a rise, down to 0.75)" in err
-    assert "eta" in out.splitlines()[0] and "at eta 0.75, the lowest)" in out
+    assert "(halved after 4 epochs without a rise, while eta/2 >= 0.75)" in err
+    assert "eta" in out.splitlines()[0]
+    assert "at eta 0.75; half of it would pass eta_min 0.75)" in out
     etas = [r["learning_rate"] for r in load(path).metadata["history"]]
     assert etas[0] == 3 and etas[-1] == 0.75 and sorted(set(etas)) == [0.75, 1.5, 3]
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--schedule", "plateau",
+                         "--validation", "297", "--patience", "50", "--epochs", "3", "--json",
+                         "--out", str(tmp_path / "r.safetensors"))    # the 3b1b preset's η
+    assert code == 0 and json.loads(out)["settings"]["min_learning_rate"] == 1 / 64
+    assert "all 3 epochs ran before the plateau schedule had halved eta as far" in err
     code, _, err = run(capsys, "train", "--dataset", "digits", "--schedule", "plateau",
                        "--validation", "297", "--out", str(tmp_path / "q.safetensors"))
     assert code == 1 and "plateau schedule halves the learning rate" in err

@@ -7,10 +7,13 @@
     first and ever smaller ones as the network settles.
 ``plateau``
     Nielsen's chapter-3 schedule: η until the accuracy on held-out examples has not
-    risen for ``patience`` epochs, then η/2, and so on; the run ends at the plateau that
-    would take η below η_min (default η/64: the run ends where η would drop to 1/128 of
-    where it started, his rule).  It depends on the validation accuracy, so it needs
-    held-out examples and a patience; :class:`nudge.control.EarlyStopping` halves η.
+    risen for ``patience`` epochs, then η/2, and so on while η/2 ≥ η_min; the run ends at
+    the plateau where halving would pass η_min (0, the default, means η/64: the run ends
+    where η would drop to 1/128 of where it started, his rule; an η_min of η/128 would
+    allow one more halving).  It depends on the validation accuracy, so it needs
+    held-out examples and a patience; :class:`nudge.control.EarlyStopping` halves η.  A
+    learning rate set through a :class:`nudge.control.Control` replaces the schedule's
+    while it is set.
 """
 
 from __future__ import annotations
@@ -41,6 +44,6 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: st
 
 
 def plateau_floor(learning_rate: float, min_learning_rate: float = 0.0) -> float:
-    """The lowest η the plateau schedule trains with: ``min_learning_rate``, or by default
-    (0) η/64."""
+    """The plateau schedule's η_min (it halves η while η/2 ≥ η_min): ``min_learning_rate``,
+    or by default (0) η/64."""
     return min_learning_rate if min_learning_rate > 0 else learning_rate * PLATEAU_FLOOR

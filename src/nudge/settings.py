@@ -7,8 +7,9 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
 * the learning rate: the one given, else the preset's for ``sgd``, else the
   optimiser's default (:data:`nudge.optimizers.DEFAULT_LEARNING_RATES`);
 * the schedule's floor: the one given, else the preset's when neither the
-  learning rate nor the optimiser was changed, else 0 (0 for ``constant``; for
-  ``plateau`` 0 means η/64, :func:`nudge.schedules.plateau_floor`);
+  learning rate, the optimiser nor the schedule was changed, else 0 (0 for ``constant``;
+  for ``plateau`` 0 means η/64, :func:`nudge.schedules.plateau_floor`, applied by the
+  trainer);
 * the layer sizes: the ones given, else the preset's hidden layers between the
   data's inputs and classes; either way checked against the data.
 """
@@ -22,7 +23,6 @@ from .errors import NudgeError
 from .network import Network
 from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from .presets import PRESETS
-from .schedules import plateau_floor
 
 
 @dataclass
@@ -99,17 +99,16 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         eta = float(p["learning_rate"])
     else:
         eta = DEFAULT_LEARNING_RATES[optimizer]
+    own = schedule in (None, p.get("schedule", "constant"))    # the preset's own schedule
     schedule = schedule or p.get("schedule", "constant")
     if min_learning_rate is not None:
         floor = float(min_learning_rate)
-    elif learning_rate is None and optimizer == "sgd":
+    elif learning_rate is None and optimizer == "sgd" and own:
         floor = float(p.get("min_learning_rate", 0.0))
     else:
         floor = 0.0
     if schedule == "constant":
         floor = 0.0
-    elif schedule == "plateau":
-        floor = plateau_floor(eta, floor)
     if floor > eta:
         raise NudgeError(f"--min-learning-rate {floor:g} is above the learning rate {eta:g}")
     return TrainingSetup(

@@ -14,7 +14,7 @@ from ..errors import DivergenceError, NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
-from ..schedules import SCHEDULES
+from ..schedules import SCHEDULES, plateau_floor
 from ..settings import resolve
 from ..train import MAX_EPOCHS, near_chance, train
 from .common import (
@@ -79,9 +79,9 @@ def register(sub: Any) -> None:
                         "down to --min-learning-rate; Nielsen's chapter 3) (default: the "
                         "preset's)")
     p.add_argument("--min-learning-rate", type=nonnegative_float, metavar="ETA_MIN",
-                   help="where the cosine schedule ends, or the plateau schedule's lowest "
-                        "eta (default: the preset's, else 0 for cosine and eta/64 for "
-                        "plateau)")
+                   help="where the cosine schedule ends; the plateau schedule halves eta "
+                        "while eta/2 >= this (default: the preset's, else 0; for plateau 0 "
+                        "means eta/64, Nielsen's stop at 1/128)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="sgd (default), momentum or adam")
     p.add_argument("--momentum", type=momentum_type, default=0.9,
@@ -157,8 +157,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {net!r}\n  on {data!r}{held}, {epochs} epochs, batch size "
               f"{batch_size or 'full'}, eta {eta:g}"
               + (f" ({schedule} to {min_eta:g})" if schedule == "cosine" else
-                 f" (halved after {args.patience} epochs without a rise, down to "
-                 f"{min_eta:g})" if schedule == "plateau" else "")
+                 f" (halved after {args.patience} epochs without a rise, while eta/2 >= "
+                 f"{plateau_floor(eta, min_eta):g})" if schedule == "plateau" else "")
               + f", {args.optimizer}, seed {seed}",
               file=sys.stderr)
     tracker = None
@@ -212,6 +212,11 @@ def _note_stop(history: Any) -> None:
     elif history.stopped == "diverged":
         note(f"training diverged in epoch {len(history.epochs) + 1} (the cost became NaN or "
              f"infinite); {saved}")
+    elif history.stopped == "finished" and history.settings["schedule"] == "plateau":
+        note(f"all {len(history.epochs)} epochs ran before the plateau schedule had halved "
+             f"eta as far as it goes (eta {history.last.learning_rate:g}, eta_min "
+             f"{history.settings['min_learning_rate']:g}): give more --epochs to let it end "
+             f"by itself; {saved}")
 
 
 def _print_result(args: argparse.Namespace, history: Any, metadata: dict, saved: Any,
@@ -352,7 +357,8 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
         why = (f"no rise in {args.patience} epochs" if history.stopped == "no improvement"
                else history.stopped)
         if history.stopped == "no improvement" and history.settings["schedule"] == "plateau":
-            why += f" at eta {history.last.learning_rate:g}, the lowest"
+            why += (f" at eta {history.last.learning_rate:g}; half of it would pass "
+                    f"eta_min {history.settings['min_learning_rate']:g}")
         print(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best on the "
               f"held-out images ({100 * last.validation_accuracy:.2f}%; {why})")
     if plotted:

@@ -84,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from ..web import create_app
+        from ..web.validation import ApiError
     except ImportError as e:  # pragma: no cover - both are dependencies
         raise NudgeError(f"the web page needs starlette and uvicorn ({e}); "
                          "pip install starlette uvicorn") from None
@@ -94,15 +95,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.allowed_host:
         raise NudgeError("--allowed-host needs --allow-remote (and a --host other computers "
                          "can reach)")
-    if args.dataset != "auto":                 # a dataset asked for by name must be there
-        from ..data import load_dataset
-
-        load_dataset(args.dataset, args.data_dir)
-    elif args.data_dir is not None and not Path(args.data_dir).is_dir():
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise NudgeError(f"--data-dir {args.data_dir}: no such folder; give the folder that "
                          "holds the IDX files")
     app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
                      data_dir=args.data_dir, allowed_hosts=hosts, token=token)
+    if args.dataset != "auto":                 # a dataset asked for by name must be there
+        try:
+            app.state.web.data()
+        except ApiError as e:
+            raise NudgeError(f"--dataset {args.dataset}: {e.message}") from None
     listening = listen(args.host, args.port)   # before the address is printed
     if local:
         print(f"nudge: serving the page at http://127.0.0.1:{args.port}/  (Ctrl-C to stop)",
@@ -128,8 +130,10 @@ def listen(host: str, port: int) -> socket.socket:
     """A socket listening on ``host``:``port``, or a one-line error (the port is taken, or
     needs privileges) before anything says the page is being served."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = min(      # IPv4 first, as the printed address is
+            found, key=lambda a: a[0] != socket.AF_INET)
     except socket.gaierror as e:
         raise NudgeError(f"--host {host}: not an address of this computer ({e.strerror})"
                          ) from None

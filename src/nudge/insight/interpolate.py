@@ -36,8 +36,9 @@ class Interpolation(_Plain):
     the straight line between its two ends, max over 0 ≤ t ≤ 1 of
     C(θ(t)) − ((1 − t) C(θ_A) + t C(θ_B)), at ``barrier_t`` (0 when it never rises above;
     Entezari et al. 2022's loss barrier).  The summary calls it a ridge only where the cost
-    also rises above both ends: a cost that falls all the way from A to B may still bend
-    above the straight line, and then there is one valley, not two."""
+    also rises above both ends (by more than 5% of the higher): a cost that stays below its
+    higher end, falling all the way from A to B say, may still bend above the straight
+    line, and then there is one valley, not two."""
 
     label_a: str
     label_b: str
@@ -126,15 +127,19 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
     peak = int(np.argmax(costs_arr[inside]))
     above_ends = float(costs_arr[inside][peak]) - max(ca, cb)   # > 0: higher than both ends
     la, lb = labels
-    if barrier > 0.05 * max(ca, cb) and above_ends > 0:
+    tolerance = 0.05 * max(ca, cb)                 # rises smaller than 5% are not a ridge
+    if barrier > tolerance and above_ends > tolerance:
         summary = (f"a ridge: at t = {float(t_arr[inside][peak]):.2f} the cost reaches "
-                   f"{float(costs_arr[inside][peak]):.4g}, above both {la} ({ca:.4g}) and "
-                   f"{lb} ({cb:.4g}), and {barrier:.4g} above the straight line between them "
-                   f"at t = {barrier_t:.2f}: along this line the two sit in different valleys")
-    elif barrier > 0.05 * max(ca, cb):
+                   f"{float(costs_arr[inside][peak]):.4g}, {above_ends:.4g} above the higher "
+                   f"of {la} ({ca:.4g}) and {lb} ({cb:.4g}), and {barrier:.4g} above the "
+                   f"straight line between them at t = {barrier_t:.2f}: along this line the "
+                   "two sit in different valleys")
+    elif barrier > tolerance:
+        rise = ("never rises above the higher end" if above_ends <= 0 else
+                f"rises at most {above_ends:.3g} above the higher end")
         summary = (f"no ridge, but a bend: between {la} ({ca:.4g}) and {lb} ({cb:.4g}) the "
-                   f"cost never rises above the higher end, yet at t = {barrier_t:.2f} it is "
-                   f"{barrier:.4g} above the straight line joining them")
+                   f"cost {rise}, yet at t = {barrier_t:.2f} it is {barrier:.4g} above the "
+                   "straight line joining them")
     elif barrier <= 1e-12 * max(ca, cb):
         summary = (f"no ridge: between {la} ({ca:.4g}) and {lb} ({cb:.4g}) the cost stays at or "
                    "below the straight line joining them")

@@ -164,6 +164,10 @@ class WebState:
                   ) -> dict[str, Any]:
         """One gradient step on one example, by hand, on ``net`` if it is still the model in
         use and no run trains it (checked under the lock): remembered for undo, re-measured."""
+        try:
+            self.data()               # loaded (once) before the lock, which other requests wait on
+        except ApiError:
+            pass                      # no dataset: the step is not re-measured
         with self.lock:
             self.require_idle("change the model by hand")
             if self.net is not net:
