@@ -113,12 +113,19 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
-def weight_decay_type(text: str) -> float:
-    value = nonnegative_float(text)
-    if value > MAX_WEIGHT_DECAY:
-        raise argparse.ArgumentTypeError(f"{text!r} is too large: give at most "
-                                         f"{MAX_WEIGHT_DECAY:g} (1e-4 is usual)")
-    return value
+def at_most(parse: Any, most: float, unit: str = "") -> Any:
+    """An option type: ``parse``'s number, refused above ``most`` (``unit`` follows it in the
+    message)."""
+    def check(text: str) -> float:
+        value = parse(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{text!r} is too large: give at most "
+                                             f"{most:,g}{unit}")
+        return value
+    return check
+
+
+weight_decay_type = at_most(nonnegative_float, MAX_WEIGHT_DECAY, " (1e-4 is usual)")
 
 
 def layer_sizes(text: str) -> list[int]:

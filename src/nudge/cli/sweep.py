@@ -15,6 +15,7 @@ from ..sweep.grid import MAX_POINTS, OPTIONS, flag
 from ..sweep.summary import check_axes, title
 from .common import (
     add_json_option,
+    at_most,
     epochs_type,
     load_data,
     note,
@@ -48,12 +49,7 @@ _HELP = {
 MAX_TIMEOUT = 3600
 
 
-def _timeout(text: str) -> float:
-    seconds = positive_float(text)
-    if seconds > MAX_TIMEOUT:
-        raise argparse.ArgumentTypeError(f"{text!r} is more than an hour: give at most "
-                                         f"{MAX_TIMEOUT:,} seconds")
-    return seconds
+_timeout = at_most(positive_float, MAX_TIMEOUT, " seconds (an hour)")
 
 
 def register(sub: Any) -> None:
