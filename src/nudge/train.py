@@ -386,8 +386,8 @@ def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
         net.weights, net.biases = snapshot
         err = DivergenceError(
             f"training diverged in epoch {epoch} (the cost became NaN or infinite) with "
-            f"learning rate {learning_rate:g}: try a smaller one, e.g. "
-            f"--learning-rate {learning_rate / 10:g}"
+            f"learning rate {learning_rate:g}: try a smaller one, e.g. --learning-rate "
+            f"{history.settings.get('learning_rate', learning_rate) / 10:g}"   # the starting η
         )
         err.history = history  # type: ignore[attr-defined]
         err.learning_rate = learning_rate  # type: ignore[attr-defined]  # the η that blew up

@@ -108,7 +108,8 @@ def finished(state: WebState, job: TrainingJob) -> None:
         "n_test": len(job.X_test) if job.X_test is not None else 0,
         "history": [e.to_dict() for e in job.epochs], "trained_on": "nudge serve",
     }
-    state.version += 1
+    with state.lock:
+        state.version += 1
 
 
 async def train_start(request: Request) -> Response:
