@@ -7,7 +7,6 @@ import errno
 import secrets
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
@@ -95,16 +94,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.allowed_host:
         raise NudgeError("--allowed-host needs --allow-remote (and a --host other computers "
                          "can reach)")
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise NudgeError(f"--data-dir {args.data_dir}: no such folder; give the folder that "
-                         "holds the IDX files")
     app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
                      data_dir=args.data_dir, allowed_hosts=hosts, token=token)
-    if args.dataset != "auto":                 # a dataset asked for by name must be there
+    if args.dataset != "auto" or args.data_dir is not None:   # asked for: it must be there
         try:
             app.state.web.data()
         except ApiError as e:
-            raise NudgeError(f"--dataset {args.dataset}: {e.message}") from None
+            raise NudgeError(e.message) from None
     listening = listen(args.host, args.port)   # before the address is printed
     if local:
         print(f"nudge: serving the page at http://127.0.0.1:{args.port}/  (Ctrl-C to stop)",

@@ -112,9 +112,8 @@ def _largest(matvec: Any, n: int, k: int, tol: float, v0: np.ndarray, ncv: int, 
     from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
     op = LinearOperator((n, n), matvec=lambda v: matvec(np.ravel(v)), dtype=np.float64)
-    nudged = v0 + float(np.linalg.norm(v0)) / math.sqrt(n) * (
-        np.random.default_rng(seed + 3).standard_normal(n))
-    for start in (v0, nudged):
+    start = v0
+    for attempt in range(2):
         try:
             return eigsh(op, k=k, which="LA", tol=tol, v0=start,
                          ncv=min(n, max(2 * k + 1, ncv)))
@@ -124,7 +123,10 @@ def _largest(matvec: Any, n: int, k: int, tol: float, v0: np.ndarray, ncv: int, 
         except ArpackError as e:
             if not str(e).startswith("ARPACK error -9:"):   # -9: the starting vector is zero
                 raise NudgeError(f"Lanczos iteration failed ({e})") from None
-    return _exhausted_krylov(matvec, n, k, nudged, 1000 * float(np.finfo(dtype).eps))
+        if attempt == 0:                      # only now: n random numbers per measurement
+            start = v0 + float(np.linalg.norm(v0)) / math.sqrt(n) * (
+                np.random.default_rng(seed + 3).standard_normal(n))
+    return _exhausted_krylov(matvec, n, k, start, 1000 * float(np.finfo(dtype).eps))
 
 
 #: the most basis vectors :func:`_exhausted_krylov` builds (and at most 100 million numbers)

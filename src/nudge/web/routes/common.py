@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -29,7 +30,18 @@ def limits(request: Request) -> Limits:
 
 
 def reply(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(json_safe(data), status_code=status)
+    try:
+        return JSONResponse(data, status_code=status)
+    except (ValueError, TypeError):           # NaN, infinity or a NumPy scalar somewhere
+        return JSONResponse(json_safe(data), status_code=status)
+
+
+def dumps(value: Any) -> str:
+    """``value`` as JSON text (see :func:`json_safe`); the common case is not walked."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(json_safe(value), allow_nan=False)
 
 
 def json_safe(value: Any) -> Any:

@@ -36,7 +36,7 @@ from ..validation import (
     query_int,
     read_json,
 )
-from .common import WEIGHT_PICTURES, json_safe, reply, web
+from .common import WEIGHT_PICTURES, dumps, reply, web
 
 SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
                    "optimizer", "train_examples", "test_examples", "seed", "schedule",
@@ -261,7 +261,7 @@ async def _events(state: WebState, interval: float, max_events: int,
         now = time.monotonic()
         if msg is not None:
             msg["server"] = server
-            yield f"data: {json.dumps(json_safe(msg), allow_nan=False)}\n\n"
+            yield f"data: {dumps(msg)}\n\n"
             sent += 1
             last_sent = now
             if max_events and sent >= max_events:
