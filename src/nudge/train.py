@@ -176,7 +176,7 @@ def train(
     (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
     shuffling (default: the network's seed).  ``schedule`` is ``"constant"``,
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs) or ``"plateau"``
-    (with patience: η halves at each plateau, down to ``min_learning_rate``, default
+    (with patience: η halves at each plateau while η/2 ≥ ``min_learning_rate``, default
     η/64; :mod:`nudge.schedules`).
 
     Watching and steering: ``callback(record, net)`` runs after every epoch and

@@ -75,8 +75,8 @@ def register(sub: Any) -> None:
     p.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule: constant, cosine decay to "
                         "--min-learning-rate, or plateau (with --patience N: halve eta "
-                        "whenever the validation accuracy has not risen for N epochs, "
-                        "down to --min-learning-rate; Nielsen's chapter 3) (default: the "
+                        "whenever the validation accuracy has not risen for N epochs, while "
+                        "eta/2 >= --min-learning-rate; Nielsen's chapter 3) (default: the "
                         "preset's)")
     p.add_argument("--min-learning-rate", type=nonnegative_float, metavar="ETA_MIN",
                    help="where the cosine schedule ends; the plateau schedule halves eta "

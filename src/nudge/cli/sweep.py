@@ -40,7 +40,7 @@ _HELP = {
     "learning_rate": "learning rates eta",
     "schedule": "learning-rate schedules: constant,cosine,plateau (plateau needs "
                 "--validation and --patience)",
-    "min_learning_rate": "where the cosine schedule ends, or the plateau schedule's lowest eta",
+    "min_learning_rate": "where the cosine schedule ends; plateau halves eta while eta/2 >= it",
     "weight_decay": "L2 weight decays lambda",
 }
 
