@@ -121,6 +121,11 @@ def test_lanczos_eigenvalues_equal_the_dense_eigendecomposition(digits):
     d = cv.to_dict()
     assert "top_vectors" not in d
     json.dumps(d)
+    from scipy.sparse.linalg import eigsh  # the operator, for SciPy users
+
+    top = eigsh(ins.HessianOperator(net, X, y).linear_operator(), k=2, which="LA",
+                tol=1e-10, return_eigenvectors=False)
+    np.testing.assert_allclose(np.sort(top)[::-1], dense[::-1][:2], rtol=1e-7)
     tiny = _net(ref.ARCHS[0], seed=1)                      # 66 parameters: "auto" is dense
     Xt, yt = ref.data(30, 6, 3)
     small = ins.curvature(tiny, Xt, yt, k=3, smallest=2, hutchinson=0)

@@ -241,14 +241,16 @@ def test_absurd_layer_sizes_are_refused_before_allocating(tmp_path):
     import tracemalloc
 
     path = tmp_path / "huge.safetensors"
-    _write_st(path, _tensors(), _meta(sizes=[200_000, 300_000, 2]))
-    tracemalloc.start()
-    started = time.perf_counter()
-    with pytest.raises(ModelFileError, match="layer 1 has weights"):
-        load(path)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert peak < 10 * 2**20 and time.perf_counter() - started < 1
+    for sizes, words in (([4000, 4000, 2], "layer 1 has weights"),        # within the bounds
+                         ([200_000, 300_000, 2], "300,000 neurons.*at most 4,096")):
+        _write_st(path, _tensors(), _meta(sizes=sizes))
+        tracemalloc.start()
+        started = time.perf_counter()
+        with pytest.raises(ModelFileError, match=words):
+            load(path)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 10 * 2**20 and time.perf_counter() - started < 1
 
 
 def test_a_numpy_sized_seed_still_loads(tmp_path):

@@ -155,6 +155,12 @@ def test_float64_copy_is_independent():
     ({"sizes": [4, 2], "output": "relu"}, "unknown output"),
     ({"sizes": [4, 2], "cost": "hinge"}, "unknown cost"),
     ({"sizes": [4, 2], "init": "zeros"}, "unknown init"),
+    ({"sizes": [784, 10**9, 10]}, "at most 4,096"),                 # before allocating
+    ({"sizes": [784, 4096, 4096, 4096, 10]}, "at most 25,000,000"),
+    ({"sizes": [2] * 70}, "at most 64 layers"),
+    ({"sizes": [784, 16.5, 10]}, "whole numbers"),
+    ({"sizes": [784, "16", 10]}, "whole numbers"),
+    ({"sizes": "784,16,10"}, "a list"),
 ])
 def test_invalid_networks_are_refused_with_clear_messages(kwargs, match):
     with pytest.raises(NudgeError, match=match):

@@ -101,6 +101,17 @@ def test_relative_error_is_the_sampling_theory(digits):
     json.dumps(ns.to_dict())
 
 
+def test_a_zero_gradient_has_an_infinite_noise_scale():
+    """Targets equal to the network's own outputs: G = 0 (and every gₓ = 0)."""
+    net = Network([3, 2], seed=1, dtype=np.float64)
+    X = np.random.default_rng(0).random((20, 3))
+    Y = net.feedforward(X)
+    ns = ins.noise_scale(net, X, Y)
+    assert ns.b_simple == math.inf and ns.relative_error(20) == 0
+    assert ins.hessian_noise_scale(net, X, Y, samples=None).b_simple == math.inf
+    assert "exactly 0" in ns.explanation()
+
+
 def test_noise_scale_refuses_too_few_examples(digits):
     net = Network([64, 10], seed=0)
     with pytest.raises(NudgeError, match="at least 2"):

@@ -56,7 +56,7 @@ def test_seed_ranges_are_their_numbers_once_each(ranges):
 
 @pytest.mark.parametrize("text, message", [
     ("5-1", "runs backwards"), ("-3", "0 or more"), ("a", "not a whole number"),
-    ("1,,2", "empty value"), ("1-99999999", "more than"), ("3000000000", "at most"),
+    ("1,,2", "empty value"), ("1-99999999", "more than"), ("5000000000", "at most"),
 ])
 def test_bad_seeds_are_one_line_errors(text, message):
     with pytest.raises(NudgeError, match=message) as e:
@@ -115,6 +115,11 @@ def test_the_grid_is_bounded_before_it_is_built(digits):
         expand({"sizes": "784,16,10"}, datasets=lambda n: digits)
     with pytest.raises(NudgeError, match="larger than"):
         expand({"batch_size": "5000"}, datasets=lambda n: digits)
+    for option, text, words in (("sizes", "64,100000,10", "at most 4,096"),
+                                ("hidden", "4096,4096,4096", "at most 25,000,000"),
+                                ("hidden", ",".join(["1"] * 70), "at most 64 layers")):
+        with pytest.raises(NudgeError, match=words):       # the bounds of nudge train
+            expand({option: text}, datasets=lambda n: digits)
 
 
 # --------------------------------------------------------------------------- local pool

@@ -193,6 +193,16 @@ def test_on_steps_returning_false_stops_and_progress_has_the_last_batch(digits):
     assert got[-1].learning_rate == 3.0 and got[-1].seconds > 0
 
 
+def test_progress_has_the_partial_last_batch_of_an_epoch(digits):
+    X, y = digits.X_train[:37], digits.y_train[:37]
+    got = []
+    train(Network([64, 10, 10], seed=0), X, y, epochs=1, batch_size=10, seed=5,
+          on_steps=lambda p, net: got.append(p))
+    order = np.random.default_rng(5).permutation(37)
+    assert got[-1].epoch_step == 4
+    np.testing.assert_array_equal(got[-1].batch, order[30:37])    # 7 examples, not 10
+
+
 def test_control_pause_step_resume_and_new_learning_rate(digits):
     import threading
 
@@ -266,6 +276,46 @@ def test_control_stop_and_speed_limit(digits):
     assert history.stopped == "stopped" and history.epochs[0].steps == 0
     with pytest.raises(NudgeError, match="speed"):
         Control().set_speed(-1)
+
+
+@pytest.mark.parametrize("then", ["stop", "pause", "faster"])
+def test_a_slow_speed_does_not_delay_a_stop_pause_or_new_speed(digits, then):
+    """At 2 examples a second one mini-batch of 10 is 5 s of waiting: a stop, a pause or
+    a new speed ends the wait at once."""
+    import threading
+    import time
+
+    X, y = digits.X_train[:100], digits.y_train[:100]
+    control = Control()
+    seen = threading.Event()
+    done = {}
+
+    def slow_down(p, net):                # after the first step: 2 examples a second
+        if p.step == 1:
+            control.set_speed(2)
+            seen.set()
+
+    def run():
+        done["history"] = train(Network([64, 10, 10], seed=0), X, y, epochs=1,
+                                batch_size=10, control=control, on_steps=slow_down, every=1)
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert seen.wait(10)                  # the second step's 5 s wait is about to begin
+    time.sleep(0.3)
+    asked = time.perf_counter()
+    if then == "stop":
+        control.stop()
+    elif then == "pause":
+        control.pause()
+    else:
+        control.set_speed(None)
+    if then == "pause":
+        time.sleep(0.5)
+        assert worker.is_alive()          # paused, not finished
+        control.stop()
+    worker.join(10)
+    assert not worker.is_alive() and time.perf_counter() - asked < 2.5
+    assert done["history"].stopped == ("finished" if then == "faster" else "stopped")
 
 
 def test_every_is_validated(digits):

@@ -97,6 +97,7 @@ class Control:
         with self._cond:
             self.paused = True
             self._granted = 0              # steps asked for before this pause are void
+            self._cond.notify_all()        # ... and a wait for the speed limit ends
 
     def resume(self) -> None:
         with self._cond:
@@ -124,7 +125,19 @@ class Control:
     def set_speed(self, examples_per_second: float | None) -> None:
         speed = None if examples_per_second is None else positive_float(
             "speed", examples_per_second)
-        self.examples_per_second = speed
+        with self._cond:
+            self.examples_per_second = speed
+            self._cond.notify_all()
+
+    def _pace(self, seconds: float) -> None:
+        """Wait up to ``seconds`` to keep to the speed limit; a stop, a pause or a new
+        speed ends the wait at once."""
+        if seconds <= 0:
+            return
+        with self._cond:
+            speed = self.examples_per_second
+            self._cond.wait_for(lambda: self.stop_requested is not None or self.paused
+                                or self.examples_per_second != speed, timeout=seconds)
 
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""

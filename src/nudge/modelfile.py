@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
+from .errors import ModelFileError, NudgeError
 from .fsutil import atomic_write_bytes, check_writable, os_reason
 from .jsonable import jsonable
-from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
+from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network, check_sizes
 
 __all__ = ["save", "load", "tensor_names", "file_size", "atomic_write_bytes", "check_writable"]
 
@@ -146,6 +146,10 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(_is_int(s) and s > 0 for s in sizes)):
         raise _bad(path, f"invalid layer sizes {_short(sizes)} in the metadata")
+    try:
+        check_sizes(sizes)
+    except NudgeError as e:
+        raise _bad(path, f"{e} (in the metadata)") from None
     for key, choices in (("activation", ACTIVATIONS), ("output", OUTPUTS), ("cost", COSTS)):
         if info.get(key) not in choices:
             raise _bad(path, f"invalid {key} {_short(info.get(key))} in the metadata")

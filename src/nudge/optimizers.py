@@ -103,13 +103,18 @@ class Adam(SGD):
         p -= (self.learning_rate * m_hat / (np.sqrt(s_hat) + self.eps)).astype(p.dtype)
 
 
+def check_optimizer(name: Any) -> str:
+    """``name`` if it is one of :data:`OPTIMIZERS`, else a one-line error listing them."""
+    if name not in OPTIMIZERS:
+        raise NudgeError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return name
+
+
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> SGD:
     """The optimiser called ``name`` (one of :data:`OPTIMIZERS`)."""
-    if name == "sgd":
-        return SGD(learning_rate, weight_decay)
-    if name == "momentum":
+    if check_optimizer(name) == "momentum":
         return Momentum(learning_rate, momentum, weight_decay)
     if name == "adam":
         return Adam(learning_rate, weight_decay=weight_decay)
-    raise NudgeError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return SGD(learning_rate, weight_decay)

@@ -43,6 +43,14 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: st
                      f"{', '.join(SCHEDULES)}")
 
 
+def check_min_learning_rate(min_learning_rate: float, learning_rate: float) -> float:
+    """η_min checked: from 0 to η (a schedule decays towards it, never past η)."""
+    if not 0 <= min_learning_rate <= learning_rate:
+        raise NudgeError(f"the minimum learning rate (--min-learning-rate) must be from 0 to "
+                         f"the learning rate {learning_rate:g}, got {min_learning_rate!r}")
+    return min_learning_rate
+
+
 def plateau_floor(learning_rate: float, min_learning_rate: float = 0.0) -> float:
     """The plateau schedule's η_min (it halves η while η/2 ≥ η_min): ``min_learning_rate``,
     or by default (0) η/64."""

@@ -11,7 +11,8 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
   for ``plateau`` 0 means η/64, :func:`nudge.schedules.plateau_floor`, applied by the
   trainer);
 * the layer sizes: the ones given, else the preset's hidden layers between the
-  data's inputs and classes; either way checked against the data.
+  data's inputs and classes; either way checked against the data and the bounds of a
+  network (:func:`nudge.network.check_sizes`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .errors import NudgeError
-from .network import Network
-from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
+from .network import Network, check_sizes
+from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer
 from .presets import PRESETS
+from .schedules import check_min_learning_rate
 
 
 @dataclass
@@ -81,12 +83,11 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
     architecture; ``batch_size="preset"`` keeps the preset's, ``None`` is full batch.
     """
     p = preset(preset_name)
-    if optimizer not in OPTIMIZERS:
-        raise NudgeError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    check_optimizer(optimizer)
     if sizes is None:
         middle = p["sizes"][1:-1] if hidden is None else list(hidden)
         sizes = [n_inputs, *middle, n_classes]
-    sizes = [int(s) for s in sizes]
+    sizes = check_sizes(sizes)
     if sizes[0] != n_inputs:
         raise NudgeError(f"--sizes starts with {sizes[0]} inputs but the images have "
                          f"{n_inputs} pixels: start the sizes with {n_inputs}")
@@ -109,8 +110,7 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         floor = 0.0
     if schedule == "constant":
         floor = 0.0
-    if floor > eta:
-        raise NudgeError(f"--min-learning-rate {floor:g} is above the learning rate {eta:g}")
+    check_min_learning_rate(floor, eta)
     return TrainingSetup(
         preset=preset_name, sizes=sizes, activation=activation or p["activation"],
         output=output or p["output"], cost=cost or p["cost"], init=init or p["init"],

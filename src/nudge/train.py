@@ -40,8 +40,8 @@ from .control import (
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, desired_outputs
-from .optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS, check_weight_decay
-from .schedules import learning_rate_at, plateau_floor
+from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer, check_weight_decay
+from .schedules import check_min_learning_rate, learning_rate_at, plateau_floor
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
 #: calls Ctrl-C is honoured, the progress bar moves and the network is checked for NaN
@@ -278,16 +278,13 @@ def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_
                    schedule: str, min_learning_rate: float, optimizer: str, momentum: float,
                    weight_decay: float) -> tuple[int, int, float]:
     """The options of :func:`train` checked (one-line errors): ``(epochs, B, η)``."""
-    if optimizer not in OPTIMIZERS:
-        raise NudgeError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    check_optimizer(optimizer)
     epochs = positive_int("epochs", epochs, MAX_EPOCHS)
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[optimizer]
     learning_rate = positive_float("learning rate", learning_rate)
     learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
-    if not (0 <= min_learning_rate <= learning_rate):
-        raise NudgeError(f"the minimum learning rate must be between 0 and the learning rate "
-                         f"{learning_rate:g}, got {min_learning_rate!r}")
+    check_min_learning_rate(min_learning_rate, learning_rate)
     check_weight_decay(weight_decay)
     if not 0 <= momentum < 1:
         raise NudgeError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -360,12 +357,13 @@ class _Run:
                 break                            # reported by _end_of_epoch, as diverged
             speed = control.examples_per_second
             if speed is not None:                # keep to the speed: wait out the rest
-                time.sleep(max(0.0, (last - first) / speed - spent))
+                control._pace((last - first) / speed - spent)
             if self.on_steps is not None and (self.due is None or self.step >= self.due):
                 self.due = self.next_callback(self.step)
+                begins = first + max(taken - 1, 0) * B       # the last mini-batch
                 progress = Progress(epoch, self.epochs, self.step, epoch_step,
                                     self.steps_per_epoch, self.seen, eta,
-                                    order[max(first, last - B):last], self.seconds,
+                                    order[begins:min(begins + B, self.n)], self.seconds,
                                     self.engine.name)
                 if self.on_steps(progress, net) is False:
                     control.stop("callback")

@@ -2,8 +2,9 @@
 
 Every size and count a user can give has an upper bound, so that a typo (``--epochs
 1e20``, ``--sizes 784,100000,10``) is a one-line error instead of hours of work or an
-exhausted memory; the bounds are the ``MAX_*`` constants below, and the option types
-that check them (:func:`bounded_int`, :func:`layer_sizes`, ``seed_type``).
+exhausted memory; the bounds are the ``MAX_*`` constants below and those of a network
+(:mod:`nudge.network`), and the option types that check them (:func:`bounded_int`,
+:func:`layer_sizes`, ``seed_type``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,11 @@ import numpy as np
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError
 from ..jsonable import jsonable
-from ..network import Network
+from ..network import MAX_LAYERS, MAX_SEED, Network, check_sizes
 from ..optimizers import MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
 
 # --------------------------------------------------------------------------- bounds
-#: layers of weights in a network (the compiled engine takes at most 64), neurons in a layer
-#: and weights and biases in all (25 million: 100 MB a copy in float32)
-MAX_LAYERS = 64
-MAX_NEURONS = 4096
-MAX_PARAMETERS = 25_000_000
-#: seeds are 0 .. 2**32 - 1
-MAX_SEED = 2**32 - 1
 #: ``average --draws``, ``descent --epochs``, ``landscape --grid`` (per side) and
 #: ``landscape --points`` (per line)
 MAX_DRAWS = 10_000
@@ -129,35 +123,17 @@ weight_decay_type = at_most(nonnegative_float, MAX_WEIGHT_DECAY, " (1e-4 is usua
 
 
 def layer_sizes(text: str) -> list[int]:
-    """Layer sizes like 784,16,16,10, within :data:`MAX_LAYERS`, :data:`MAX_NEURONS` and
-    :data:`MAX_PARAMETERS`."""
-    parts = text.replace(" ", "").split(",")
-    if len(parts) > MAX_LAYERS + 2:
-        raise argparse.ArgumentTypeError(
-            f"{len(parts)} layer sizes: a network has at most {MAX_LAYERS} layers after the "
-            f"input ({MAX_LAYERS + 1} sizes)")
+    """Layer sizes like 784,16,16,10, within the bounds of :func:`nudge.network.check_sizes`."""
+    parts = [s for s in text.replace(" ", "").split(",") if s]
     try:
-        sizes = [int(s) for s in parts if s]
+        sizes = [int(s) for s in parts] if len(parts) <= MAX_LAYERS + 1 else parts
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text[:60]!r} is not a list of layer sizes; write them like 784,16,16,10") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(
-            f"{text[:60]!r}: give at least an input and an output layer, each of 1 or more "
-            "neurons, like 784,16,16,10")
-    if len(sizes) > MAX_LAYERS + 1:
-        raise argparse.ArgumentTypeError(
-            f"{len(sizes)} layer sizes: a network has at most {MAX_LAYERS} layers after the "
-            f"input ({MAX_LAYERS + 1} sizes)")
-    if max(sizes) > MAX_NEURONS:
-        raise argparse.ArgumentTypeError(
-            f"a layer of {max(sizes):,} neurons: each layer has at most {MAX_NEURONS:,}")
-    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    if n > MAX_PARAMETERS:
-        raise argparse.ArgumentTypeError(
-            f"{text[:60]} has {n:,} weights and biases; nudge trains at most "
-            f"{MAX_PARAMETERS:,}: use fewer or smaller layers")
-    return sizes
+    try:
+        return check_sizes(sizes)                # too many parts: refused for their count
+    except NudgeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:

@@ -7,11 +7,9 @@ import datetime as _dt
 import sys
 from typing import Any
 
-import numpy as np
-
 from ..control import check_patience
 from ..errors import DivergenceError, NudgeError
-from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, random_seed
 from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES, plateau_floor
@@ -148,7 +146,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         left = f" left after --validation {args.validation:,}" if validation else ""
         raise NudgeError(f"{given} {batch_size} is larger than the {len(data.X_train):,} "
                          f"training images{left}: use a smaller --batch-size, or 'full'")
-    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    seed = args.seed if args.seed is not None else random_seed()
     net = setup.network(seed)
     check_writable(out, size=file_size(net))
     progress = not args.quiet and not args.json and sys.stderr.isatty()

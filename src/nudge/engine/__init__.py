@@ -55,19 +55,15 @@ def make_engine(net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
     if engine not in ENGINES:
         raise NudgeError(f"unknown engine {engine!r}: choose auto, reference or fast")
     threads = thread_rules.check_threads(threads)
-    if engine != "reference":
-        reason = compiled.unsupported_reason(net, optimizer)
-        if reason is None and (engine == "fast"
-                               or not wide_for_the_kernel(net.sizes, batch_size)):
-            return CompiledEngine(net, X, labels, batch_size, optimizer=optimizer,
-                                  momentum=momentum, weight_decay=weight_decay, threads=threads)
-        if engine == "fast":
-            raise NudgeError(f"the fast engine cannot train with {reason}: "
-                             "use --engine reference (or auto)")
-        if not _said_no_c and compiled.unavailable_reason() is not None:
-            _said_no_c = True
-            print(f"nudge: training with the NumPy reference engine, because "
-                  f"{compiled.unavailable_reason()}", file=sys.stderr)
+    if engine == "fast" or engine == "auto" and compiled.unsupported_reason(
+            net, optimizer) is None and not wide_for_the_kernel(net.sizes, batch_size):
+        # "fast" for a set-up the kernel cannot train: CompiledEngine says why
+        return CompiledEngine(net, X, labels, batch_size, optimizer=optimizer,
+                              momentum=momentum, weight_decay=weight_decay, threads=threads)
+    if engine == "auto" and not _said_no_c and compiled.unavailable_reason() is not None:
+        _said_no_c = True
+        print(f"nudge: training with the NumPy reference engine, because "
+              f"{compiled.unavailable_reason()}", file=sys.stderr)
     return ReferenceEngine(net, X, labels, batch_size, optimizer=optimizer,
                            momentum=momentum, weight_decay=weight_decay)
 

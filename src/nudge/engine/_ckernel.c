@@ -46,7 +46,9 @@ enum { COST_QUADRATIC = 0, COST_CROSS_ENTROPY = 1 };
  * nudge.engine.compiled loads the best build the CPU runs).  Wider vectors than the
  * registers would be kept in memory by GCC, several times slower.  Every lane does the
  * same float32 operations whatever V is (sums across lanes are done in order, one float at
- * a time), so builds with FMA give the same weights bit for bit. */
+ * a time), so the builds with FMA usually give the same weights bit for bit; but GCC may
+ * fuse a multiply and an add in a short loop (a softmax over a few outputs) in one width
+ * and not the other, so in general they agree to float32 rounding. */
 #if defined(__AVX512F__)
 #define V 16
 #define NUDGE_ISA "avx512"
@@ -86,7 +88,12 @@ INLINE float exp_poly(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float e = (p * (r * r) + r) + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* 2^n from n's bits in n + 1.5 * 2^23 (unsigned: no float-to-int conversion, which a
+     * NaN would make undefined; a NaN x makes e NaN, and so the result) */
+    float shifted = n + 12582912.0f;
+    uint32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    bits = (bits - 0x4B400000u + 127u) << 23;
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
     return e * two_n;
@@ -794,7 +801,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
     /* the rows of W1^T this thread steps */
     int64_t p0 = T == 1 || t == 0 ? 0 : j->split, p1 = T == 1 || t == 1 ? sizes[0] : j->split;
     for (int64_t start = j->first; start < j->last; start += B) {
-        int64_t end = start + B < j->n ? start + B : j->n, m = end - start;
+        int64_t end = start + B < j->last ? start + B : j->last, m = end - start;
         float two_m = 2.0f / (float)m;
 #define ROW(X, k) ((X) + ((k) - start) * width)
         /* forward, first layer: the sums over the pixel ranges */
@@ -1113,7 +1120,9 @@ int nudge_sgd_steps(const struct nudge_steps_args *a)
     if (a->hidden < 0 || a->hidden > 2 || a->output < 0 || a->output > 1 || a->cost < 0
         || a->cost > 1 || a->L < 1 || a->L > 64 || a->batch_size < 1)
         return NUDGE_UNSUPPORTED;
-    if (a->first < 0 || a->last > a->n || a->first >= a->last)
+    if (a->first < 0 || a->last > a->n || a->first > a->last)
+        return NUDGE_UNSUPPORTED;
+    if (a->first == a->last)
         return NUDGE_OK;
     struct job j;
     memset(&j, 0, sizeof j);

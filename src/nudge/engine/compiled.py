@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NudgeError
-from ..network import desired_outputs
+from ..network import MAX_LAYERS, desired_outputs  # the kernel's tables hold 64 layers
 from .threads import kernel_threads, two_ranges
 
 # codes for the kernel
@@ -45,8 +45,6 @@ COST = {"quadratic": 0, "cross-entropy": 1}
 #: the set-ups the C kernel trains
 C_HIDDEN, C_OUTPUT, C_COST = tuple(HIDDEN), tuple(OUTPUT), tuple(COST)
 C_OPTIMIZERS = ("sgd", "momentum")
-#: the deepest network the kernel takes (its per-layer offset tables, _ckernel.c)
-MAX_LAYERS = 64
 
 #: the C kernel's function (ctypes), False once it was looked for and not found
 _c_kernel: Any = None
@@ -328,13 +326,22 @@ class CompiledEngine:
                              "use --engine reference (or auto)")
         self.inputs = X if isinstance(X, Inputs) else Inputs(np.asarray(X))
         labels = np.asarray(labels)
+        if labels.ndim not in (1, 2):
+            raise NudgeError(f"labels must be a 1-D array of class numbers, got shape "
+                             f"{labels.shape}")
         if labels.ndim == 2:
             self.rows = np.ascontiguousarray(
                 desired_outputs(labels, net.sizes[-1], np.float32), dtype=np.float32)
             self.classes = None
         else:
             self.rows = np.zeros((0, 0), dtype=np.float32)
+            if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0
+                                or labels.max() >= net.sizes[-1]):
+                raise NudgeError(f"labels must be whole numbers from 0 to {net.sizes[-1] - 1}")
             self.classes = np.ascontiguousarray(labels, dtype=np.int64)
+        if len(labels) != len(self.inputs.indptr) - 1:
+            raise NudgeError(f"{len(self.inputs.indptr) - 1} training inputs but "
+                             f"{len(labels)} labels")
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.optimizer = optimizer
@@ -362,6 +369,11 @@ class CompiledEngine:
         order = np.ascontiguousarray(order, dtype=np.int64)
         if first >= last:
             return 0
+        rows = order[first:last]                 # the C code reads what they point to
+        if (not 0 <= first < last <= len(order) or rows.min() < 0
+                or rows.max() >= len(self.inputs.indptr) - 1):
+            raise NudgeError(f"steps on order[{first}:{last}] of {len(order)} entries, which "
+                             f"must be rows 0 to {len(self.inputs.indptr) - 2} of the inputs")
         kernel = _load_c_kernel()
         p = _Packed(net)
         if self.optimizer == "momentum" and self.velocity is None:

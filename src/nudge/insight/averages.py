@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain, single_threaded_blas
 from .gradients import Gradient, _work_net, average_of_nudges, full_gradient
+from .noise import batch_error, spread
 from .parameters import flatten
 
 
@@ -77,13 +77,8 @@ def _cosine(u: np.ndarray, v: np.ndarray) -> float:
 
 def predicted_relative_error(full: Gradient, batch_size: int) -> float:
     """The expected ‖ĝ − g‖/‖g‖ (root mean square) for a mini-batch drawn without replacement."""
-    N, B = full.n_examples, batch_size
-    g_sq = full.norm ** 2
-    spread = max(full.mean_example_norm_sq - g_sq, 0.0)
-    if g_sq == 0:
-        return math.inf
-    factor = (N - B) / (B * (N - 1)) if N > 1 else 0.0
-    return math.sqrt(factor * spread / g_sq)
+    return batch_error(full.n_examples, batch_size,
+                       spread(full.mean_example_norm_sq, full.norm ** 2)[1])
 
 
 def minibatch_estimates(net: Network, X: Any, y: Any,

@@ -35,6 +35,25 @@ from .common import CHUNK, _Plain, single_threaded_blas
 from .gradients import full_gradient
 
 
+def spread(mean_example_norm_squared: float, gradient_norm_squared: float
+           ) -> tuple[float, float]:
+    """``(tr Σ, B_simple)``: tr Σ = (1/n) Σₓ |gₓ|² − |G|² (the examples' gradients' spread
+    around their average G) and B_simple = tr Σ / |G|² (infinite when G = 0)."""
+    trace = max(0.0, mean_example_norm_squared - gradient_norm_squared)
+    return trace, (trace / gradient_norm_squared if gradient_norm_squared > 0 else math.inf)
+
+
+def batch_error(n: int, batch_size: int, b_simple: float) -> float:
+    """The root-mean-square relative error |ĝ − G| / |G| of a mini-batch of B examples drawn
+    without replacement from n: √((n − B)/(B (n − 1)) · B_simple); 0 for all n."""
+    B = int(batch_size)
+    if not 1 <= B <= n:
+        raise NudgeError(f"batch size {B} is not possible with {n} examples")
+    if B == n:
+        return 0.0
+    return math.sqrt((n - B) / (B * (n - 1)) * b_simple)
+
+
 @dataclass
 class NoiseScale(_Plain):
     """The gradient noise over ``n`` examples (see the module docstring).
@@ -52,13 +71,8 @@ class NoiseScale(_Plain):
 
     def relative_error(self, batch_size: int) -> float:
         """The root-mean-square relative error |ĝ − G| / |G| of a mini-batch of this size
-        drawn without replacement: √((n − B)/(B (n − 1)) · B_simple)."""
-        B = int(batch_size)
-        if not 1 <= B <= self.n:
-            raise NudgeError(f"batch size {B} is not possible with {self.n} examples")
-        if self.n == 1:
-            return 0.0
-        return math.sqrt((self.n - B) / (B * (self.n - 1)) * self.b_simple)
+        drawn without replacement (:func:`batch_error`)."""
+        return batch_error(self.n, batch_size, self.b_simple)
 
     def explanation(self) -> str:
         """What B_simple says, in words."""
@@ -92,8 +106,7 @@ def noise_scale(net: Network, X: Any, y: Any, chunk: int = CHUNK,
         g = full_gradient(net, X, y, chunk=chunk, dtype=dtype)
     flat = g.flat()
     G2 = float(flat @ flat)
-    trace = max(0.0, g.mean_example_norm_sq - G2)
-    b = trace / G2 if G2 > 0 else math.inf
+    trace, b = spread(g.mean_example_norm_sq, G2)
     return NoiseScale(n, g.cost, G2, g.mean_example_norm_sq, trace, b, g.seconds, g.dtype)
 
 
@@ -154,8 +167,8 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
     se = (float(q_arr.std(ddof=1) / np.sqrt(m) * np.sqrt(1 - m / n)) if m > 1 else math.inf)
     b = trace / gHg if gHg > 0 else math.inf
     b_se = se / gHg if gHg > 0 else math.inf
-    trace_sigma = max(0.0, g.mean_example_norm_sq - float(G @ G))
-    return HessianNoiseScale(n, m, trace, se, gHg, b, b_se, trace_sigma / float(G @ G),
+    return HessianNoiseScale(n, m, trace, se, gHg, b, b_se,
+                             spread(g.mean_example_norm_sq, float(G @ G))[1],
                              time.perf_counter() - started)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from ..control import check_patience
 from ..data import DATASETS
 from ..errors import NudgeError
-from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
+from ..network import ACTIVATIONS, COSTS, INITS, MAX_SEED, OUTPUTS
 from ..optimizers import MAX_WEIGHT_DECAY, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES
@@ -33,8 +33,6 @@ from ..train import MAX_EPOCHS
 MAX_POINTS = 100_000
 #: the most values one option's list may have
 MAX_VALUES = 10_000
-#: seeds are 0 .. 2**31 - 1, as nudge train's
-MAX_SEED = 2**31 - 1
 #: the options that take lists, in the order the table shows them
 OPTIONS = ("dataset", "preset", "sizes", "hidden", "activation", "output", "cost", "init",
            "optimizer", "momentum", "epochs", "batch_size", "learning_rate", "schedule",

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from starlette.requests import Request
 
+from ..network import MAX_SEED
 from ..optimizers import MAX_WEIGHT_DECAY
 
 MAX_BODY = 1_000_000              # bytes in a request body
@@ -29,7 +30,7 @@ LIMITS = {
     "epochs": (1, 100), "batch_size": (1, 10000), "learning_rate": (1e-6, 100.0),
     "hidden_layers": (0, 4), "hidden_size": (1, 512), "train_examples": (10, 60000),
     "test_examples": (0, 10000), "sensitivity_examples": (1, 60000), "top": (1, 200),
-    "seed": (0, 2**31 - 1), "step_learning_rate": (1e-6, 100.0),
+    "seed": (0, MAX_SEED), "step_learning_rate": (1e-6, 100.0),
     "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, MAX_WEIGHT_DECAY),
     "examples_per_second": (1.0, 1e9), "mistakes": (1, 200),
 }

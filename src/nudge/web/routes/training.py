@@ -10,13 +10,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...errors import NudgeError
-from ...network import ACTIVATIONS
+from ...network import ACTIVATIONS, random_seed
 from ...optimizers import OPTIMIZERS
 from ...presets import PRESETS
 from ...schedules import FIXED_SCHEDULES
@@ -92,7 +91,7 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
         setup, train_examples=n_train,
         test_examples=min(get_int(data, "test_examples", *LIMITS["test_examples"],
                                   len(d.X_test)), len(d.X_test)),
-        seed=get_int(data, "seed", *LIMITS["seed"], int(np.random.SeedSequence().entropy % 2**31)),
+        seed=get_int(data, "seed", *LIMITS["seed"], random_seed()),
         examples_per_second=speed, measure=measure)
 
 
