@@ -77,7 +77,8 @@ def register(sub: Any) -> None:
                         "eta/2 >= --min-learning-rate; Nielsen's chapter 3) (default: the "
                         "preset's)")
     p.add_argument("--min-learning-rate", type=nonnegative_float, metavar="ETA_MIN",
-                   help="where the cosine schedule ends; the plateau schedule halves eta "
+                   help="the rate the cosine schedule decays towards (its value after the "
+                        "last epoch); the plateau schedule halves eta "
                         "while eta/2 >= this (default: the preset's, else 0; for plateau 0 "
                         "means eta/64, Nielsen's stop at 1/128)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",

@@ -27,8 +27,10 @@ from .common import (
 _HELP = {
     "dataset": "datasets (auto, mnist, fashion-mnist, digits; default auto)",
     "preset": f"presets to start from ({', '.join(PRESETS)}; default 3b1b)",
-    "sizes": "architectures, input first, separated by /: 784,16,10/784,16,16,10",
-    "hidden": "hidden layers only, separated by /: 4/16/16,16 (none: no hidden layer)",
+    "sizes": "architectures, input first, commas between layers and / between "
+             "architectures: 784,16,10/784,16,16,10",
+    "hidden": "the hidden layers of each architecture, commas between layers and / between "
+              "architectures: 4/16/16,16 (none: no hidden layer)",
     "activation": "hidden-layer activations: sigmoid,relu,tanh",
     "output": "output functions: sigmoid,softmax",
     "cost": "cost functions: quadratic,cross-entropy",
@@ -40,7 +42,8 @@ _HELP = {
     "learning_rate": "learning rates eta",
     "schedule": "learning-rate schedules: constant,cosine,plateau (plateau needs "
                 "--validation and --patience)",
-    "min_learning_rate": "where the cosine schedule ends; plateau halves eta while eta/2 >= it",
+    "min_learning_rate": "the rate the cosine schedule decays towards; plateau halves eta "
+                         "while eta/2 >= it",
     "weight_decay": "L2 weight decays lambda",
 }
 

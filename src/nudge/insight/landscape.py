@@ -132,7 +132,8 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
         d2 = rng.standard_normal(flat.size)
         d2 -= (d2 @ d1) * d1
         d2 /= np.linalg.norm(d2)
-        labels = ["along -grad C (downhill)", "along a random direction orthogonal to grad C"]
+        what = "grad (C + decay)" if weight_decay else "grad C"      # the cost it descends
+        labels = [f"along -{what} (downhill)", f"along a random direction orthogonal to {what}"]
     else:
         d1 = filter_normalized_direction(net, rng)
         d2 = filter_normalized_direction(net, rng)

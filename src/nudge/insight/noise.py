@@ -84,8 +84,12 @@ class NoiseScale(_Plain):
             return (f"B_simple = {b:.3g} is below 1: the examples' own gradients mostly agree "
                     "with the average, so even a single example points nearly the right way; "
                     "bigger batches hardly make a step better, only more expensive")
+        one = self.n * b / (self.n - 1 + b)        # batch_error(n, B, b) = 1 there
         return (f"B_simple = {b:,.0f}: a mini-batch of B random examples has a gradient error "
-                f"about sqrt(B_simple/B) times the gradient itself (1x at B = {b:,.0f}). "
+                f"about sqrt(B_simple/B) times the gradient itself while B is much smaller "
+                f"than the {self.n:,} examples; drawn without replacement its root mean square is "
+                f"sqrt((n - B)/(B (n - 1)) B_simple), the size of the gradient itself at "
+                f"B = {one:,.0f}. "
                 f"Mini-batches much smaller than {b:,.0f} mostly follow noise: each step is "
                 "cheap but many more are needed (they waste steps). Much larger ones estimate "
                 "the gradient better than a step needs: the steps barely improve (they waste "
