@@ -84,6 +84,18 @@ def test_stop_while_paused_keeps_the_partial_epoch(digits):
     assert len(job.epochs) >= 1 and job.epochs[-1].record.steps < len(digits.X_train) // 10
 
 
+def test_a_pause_pressed_as_the_run_ends_does_not_leave_it_paused(digits):
+    """The pause is let through just as the run ends (its control waits for the end, up
+    to a second): the run's end must win, not leave a finished run 'paused'."""
+    job = make_job(digits, epochs=1)
+    pause = job.control.pause
+    job.control.pause = lambda: (job._done.wait(1.0), pause())
+    job.start()
+    job.pause()
+    job.join(30)
+    assert job.state == "finished" and not job.active
+
+
 @pytest.mark.parametrize("bad", [0, -5, float("nan")])
 def test_speed_must_be_positive(digits, bad):
     from nudge.errors import NudgeError

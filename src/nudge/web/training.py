@@ -124,6 +124,9 @@ class TrainingJob:
         self.insight: list[dict[str, Any]] = []   # curvature and noise, when measured
         self.version = 0         # bumps whenever anything above changes in a visible way
         self._version_lock = threading.Lock()
+        #: the state's changes: a pause or stop pressed as the run ends must not leave a
+        #: finished run "paused" or "stopping"
+        self._state_lock = threading.RLock()
         self.total_examples = settings.epochs * len(X_train)
         self.on_end: Callable[[TrainingJob], Any] | None = None   # called when the run ends
         self._thread: threading.Thread | None = None
@@ -152,29 +155,32 @@ class TrainingJob:
         self._thread.start()
 
     def pause(self) -> bool:
-        if self.state != "running":
-            return False
-        self.control.pause()
-        self.state = "paused"
+        with self._state_lock:
+            if self.state != "running":
+                return False
+            self.control.pause()
+            self.state = "paused"
         self._bump()
         return True
 
     def resume(self) -> bool:
-        if self.state != "paused":
-            return False
-        self._rate_at = None
-        self.state = "running"
-        self.control.resume()
+        with self._state_lock:
+            if self.state != "paused":
+                return False
+            self._rate_at = None
+            self.state = "running"
+            self.control.resume()
         self._bump()
         return True
 
     def step_once(self) -> bool:
         """Take one mini-batch step and stay paused (pausing first if running)."""
-        if self.state == "running":
-            self.pause()
-        if self.state != "paused":
-            return False
-        self.control.step()
+        with self._state_lock:
+            if self.state == "running":
+                self.pause()
+            if self.state != "paused":
+                return False
+            self.control.step()
         return True
 
     def set_speed(self, examples_per_second: float | None) -> None:
@@ -188,9 +194,12 @@ class TrainingJob:
 
     def stop(self, wait: float | None = 10.0) -> None:
         """Stop after the current call of the engine (the network keeps what it learned)."""
-        if self.active:
-            self.state = "stopping"
-            self.control.stop()
+        with self._state_lock:
+            stopping = self.active
+            if stopping:
+                self.state = "stopping"
+                self.control.stop()
+        if stopping:
             self._bump()
         if wait and self._thread is not None:
             self._thread.join(wait)
@@ -220,12 +229,15 @@ class TrainingJob:
                             test_data=test, seed=s.seed, callback=self._on_epoch,
                             on_steps=self._on_steps, control=self.control,
                             monitor_train_cost=False)
-            self._ended(history)
+            with self._state_lock:
+                self._ended(history)
         except DivergenceError as e:
-            self._diverged(e)
+            with self._state_lock:
+                self._diverged(e)
         except Exception as e:  # pragma: no cover - reported on the page, never swallowed
-            self.state = "failed"
-            self.message = f"training failed: {type(e).__name__}: {e}"
+            with self._state_lock:
+                self.state = "failed"
+                self.message = f"training failed: {type(e).__name__}: {e}"
         finally:
             self._done.set()
             self._copy_ready.set()               # the watcher stops waiting for a copy
