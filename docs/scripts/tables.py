@@ -279,7 +279,7 @@ def _preset_columns(preset: str) -> tuple[str, str]:
                + (f", {p['output']} output" if p["output"] != "sigmoid" else ""))
     eta = f"η = {number(p['learning_rate'])}"
     if p.get("schedule") == "cosine":
-        eta += f" decaying (cosine) to {number(p['min_learning_rate'])}"
+        eta += f" decaying (cosine) towards {number(p['min_learning_rate'])}"
     training = f"B = {p['batch_size']}, {p['epochs']} epochs, {eta}"
     if p.get("weight_decay"):
         training += f", weight decay {number(p['weight_decay'])}"

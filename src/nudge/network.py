@@ -15,16 +15,25 @@ so a learning rate η here takes the same step as 2η in his ``network.py``.
 A batch is an array whose *rows* are examples, so the code computes
 Z = A Wᵀ + b: the formula above applied to every row at once.
 
-Backpropagation, the four equations (⊙ is the element-wise product)::
+Backpropagation, the four equations for one example x, with δˡₓ = ∂Cₓ/∂zˡ (⊙ is the
+element-wise product; zˡₓ and aˡₓ are those of example x)::
 
-    δᴸ = ∂C/∂zᴸ = ∂C/∂aᴸ ⊙ σ'(zᴸ)           how the cost wants the output sums to move
-    δˡ = (Wˡ⁺¹ᵀ δˡ⁺¹) ⊙ σ'(zˡ)              ... propagated back one layer
-    ∂C/∂bˡ = δˡ                            nudge to the biases
-    ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ                     nudge to the weights: more from brighter neurons
+    δᴸₓ = ∂Cₓ/∂aᴸ ⊙ σ'(zᴸₓ)                −δᴸₓ: how x wants the output sums to move
+    δˡₓ = (Wˡ⁺¹ᵀ δˡ⁺¹ₓ) ⊙ σ'(zˡₓ)           ... propagated back one layer
+    ∂Cₓ/∂bˡ = δˡₓ                          −δˡₓ: x's nudge to the biases
+    ∂Cₓ/∂Wˡ = δˡₓ (aˡ⁻¹ₓ)ᵀ                  −δˡₓ (aˡ⁻¹ₓ)ᵀ: x's nudge to the weights
 
-Gradient descent then nudges every weight and bias against its gradient:
-θ ← θ − η ∂C/∂θ.  (The optimisers are in ``nudge.optimizers``, the training loop in
-``nudge.train``.)
+The cost C is the average of the Cₓ, so its gradient is the average of theirs::
+
+    ∂C/∂bˡ = (1/n) Σₓ δˡₓ                  −∂C/∂bˡ: the average nudge to the biases
+    ∂C/∂Wˡ = (1/n) Σₓ δˡₓ (aˡ⁻¹ₓ)ᵀ          −∂C/∂Wˡ: the average nudge to the weights
+
+A weight's nudge is proportional to the activation it multiplies: weights from brighter
+neurons get bigger nudges.  ``Network.backprop`` divides every row's δᴸₓ by n first (the
+equations are linear in δ, so the 1/n carries through every layer), and the sums over x
+are the matrix products.  Gradient descent then moves every weight and bias by η times
+its average nudge: θ ← θ − η ∂C/∂θ.  (The optimisers are in ``nudge.optimizers``, the
+training loop in ``nudge.train``.)
 """
 
 from __future__ import annotations
@@ -339,7 +348,8 @@ class Network:
         return float(np.mean(self.example_costs(X, Y)))
 
     def output_error(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """δᴸ = ∂Cₓ/∂zᴸ for each example: how each example wants its output sums to move."""
+        """δᴸₓ = ∂Cₓ/∂zᴸ for each example x (one row each); −δᴸₓ is how x wants its output
+        sums to move."""
         if self.cost_function == "cross-entropy":
             return a - y           # σ' cancels against the cross-entropy's 1/(a(1−a))
         dC_da = 2 * (a - y)        # ∂Cₓ/∂aᴸ = 2 (aᴸ − y)
@@ -364,9 +374,9 @@ class Network:
         grad_w = [np.empty_like(w) for w in self.weights]
         grad_b = [np.empty_like(b) for b in self.biases]
         for l in range(len(self.weights) - 1, -1, -1):
-            grad_b[l] = delta.sum(axis=0)                      # ∂C/∂bˡ = δˡ
-            grad_w[l] = delta.T @ activations[l]               # ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ
-            if l > 0:                                          # δˡ⁻¹ = (Wˡᵀ δˡ) ⊙ σ'(zˡ⁻¹)
+            grad_b[l] = delta.sum(axis=0)                      # ∂C/∂bˡ = (1/n) Σₓ δˡₓ
+            grad_w[l] = delta.T @ activations[l]               # ∂C/∂Wˡ = (1/n) Σₓ δˡₓ (aˡ⁻¹ₓ)ᵀ
+            if l > 0:                                          # δˡ⁻¹ₓ = (Wˡᵀ δˡₓ) ⊙ σ'(zˡ⁻¹ₓ)
                 delta = (delta @ self.weights[l]) * activation_prime(
                     self.activation, zs[l - 1], activations[l])
         return grad_w, grad_b

@@ -27,7 +27,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 30, "batch_size": 10, "learning_rate": 1.0,
         "schedule": "cosine", "min_learning_rate": 0.02, "weight_decay": 5e-5,
         "description": "784-16-16-10 sigmoid, quadratic cost (3Blue1Brown's network), B=10, "
-                       "eta 1.0 decaying (cosine) to 0.02 over 30 epochs, L2 weight decay 5e-5",
+                       "eta 1.0 decaying (cosine) towards 0.02 over 30 epochs, L2 weight "
+                       "decay 5e-5",
     },
     "nielsen": {
         "sizes": [784, 30, 10], "activation": "sigmoid", "output": "sigmoid",

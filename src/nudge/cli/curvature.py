@@ -143,7 +143,7 @@ def cmd_noise(args: argparse.Namespace) -> int:
     ]))
     print(f"\n{ns.explanation()}.")
     print("\nhow far a random mini-batch's gradient is from G (root mean square of "
-          "|g_batch - G| / |G|)")
+          "|g_B - G| / |G|)")
     print(table(["batch size", "relative error"], rows))
     if args.plot:
         print(f"\nplot  {args.plot}")

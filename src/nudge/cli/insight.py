@@ -290,8 +290,8 @@ def cmd_average(args: argparse.Namespace) -> int:
                   f"{e.mean_relative_error:.3f}", f"{e.rms_relative_error:.3f}",
                   f"{e.predicted_relative_error:.3f}",
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
-    print("rel. error = |g_batch - g| / |g|; predicted rms = sqrt((N-B)/(B(N-1)) * "
-          "(mean |grad C_x|^2 - |grad C|^2)) / |grad C|")
+    print("rel. error = |g_B - G| / |G| (g_B: a mini-batch's gradient, G = grad C: the full "
+          "one); predicted rms = sqrt((n-B)/(B(n-1)) * (mean |grad C_x|^2 - |G|^2)) / |G|")
     if args.plot:
         print(f"\nplot  {args.plot}")
     return 0

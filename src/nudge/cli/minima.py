@@ -126,13 +126,14 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples "
               f"C = {land.cost:.6f} (no weight decay), |grad C| = {land.gradient_norm:.4e}")
     names = ["d1", "d2"]
+    grad = "grad (C + decay)" if args.weight_decay else "grad C"     # of the cost sliced
     for k in range(2):
         print(f"{names[k]} = {land.labels[k]} (length {land.norms[k]:.4g}): slope at the model "
-              f"measured {land.slopes[k]:+.4e}, theory grad C . {names[k]} = "
+              f"measured {land.slopes[k]:+.4e}, theory {grad} . {names[k]} = "
               f"{land.predicted_slopes[k]:+.4e}")
     if args.directions == "gradient":
-        print("(d2 was made orthogonal to grad C, so its slope is 0 by construction; what the "
-              "cost does along it is curvature)")
+        print(f"(d2 was made orthogonal to {grad}, so its slope is 0 by construction; what "
+              "the cost does along it is curvature)")
     span = land.offsets.max()
     print(f"lowest cost along d1 within +-{span:g}: {land.best_cost:.6f} at t = "
           f"{land.best_offset:+.3f}")

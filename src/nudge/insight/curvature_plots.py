@@ -24,7 +24,7 @@ def plot_noise(ns: NoiseScale, path: str | Path, title: str = "") -> Path:
     B = np.unique(np.round(np.geomspace(1, ns.n, 200)).astype(int))
     b = ns.b_simple
     err = [ns.relative_error(int(x)) for x in B]
-    ax1.loglog(B, err, "-", color="tab:blue", label="rms |g_batch − G| / |G| (exact, "
+    ax1.loglog(B, err, "-", color="tab:blue", label="rms |g_B − G| / |G| (exact, "
                "without replacement)")
     ax1.axhline(1, color="gray", ls=":", lw=1)
     if np.isfinite(b) and b >= 1:
