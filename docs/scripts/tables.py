@@ -34,7 +34,7 @@ RIVAL_NAMES = {"jax": "JAX scan", "torch": "PyTorch eager", "numpy": "plain NumP
 #: the ablations, in the order of the story (each row adds one thing)
 ABLATIONS = [
     ("ablation-constant.json", "3b1b", "plain SGD, constant η = 1.0"),
-    ("ablation-cosine.json", "3b1b", "+ η decaying (cosine) from 1.0 to 0.02"),
+    ("ablation-cosine.json", "3b1b", "+ η decaying (cosine) from 1.0 towards 0.02"),
     (None, "3b1b", "+ L2 weight decay 5e-5: the `3b1b` preset"),
     ("ablation-nielsen-normal-init.json", "nielsen", "`nielsen` with chapter 1's N(0, 1) weights"),
     (None, "nielsen", "`nielsen` preset (scaled initialisation)"),
