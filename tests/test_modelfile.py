@@ -57,6 +57,20 @@ def test_save_into_missing_folder_is_refused(tmp_path, net):
         save(net, tmp_path / "no" / "m.safetensors")
 
 
+def test_parameters_set_wrong_by_hand_are_not_saved(tmp_path, net):
+    """A file that load would refuse is never written (and one already there is kept)."""
+    path = save(net, tmp_path / "m.safetensors")
+    before = path.read_bytes()
+    for change, words in ((lambda n: n.weights.__setitem__(0, n.weights[0].T), "shape"),
+                          (lambda n: n.biases[-1].__setitem__(0, np.nan), "NaN"),
+                          (lambda n: n.weights.pop(), "layers")):
+        bad = net.copy()
+        change(bad)
+        with pytest.raises(NudgeError, match=words):
+            save(bad, path)
+        assert path.read_bytes() == before
+
+
 def _write_st(path, tensors, metadata):
     from safetensors.numpy import save_file
 

@@ -140,6 +140,19 @@ def test_mismatched_data_is_refused(digits):
         train(Network([784, 10, 10]), digits.X_train, digits.y_train)
     with pytest.raises(NudgeError, match="labels"):
         train(Network([64, 10, 10]), digits.X_train, digits.y_train[:-1])
+    X, y = digits.X_train[:50].astype(np.float32), digits.y_train[:50]
+    nan = X.copy()
+    nan[3, 5] = np.nan
+    for kwargs, words in (({"X": nan}, "training inputs hold NaN"),       # not "diverged"
+                          ({"test_data": (nan, y)}, "test inputs hold NaN"),
+                          ({"validation_data": (nan, y)}, "validation inputs hold NaN"),
+                          ({"X": X.astype(str)}, "must be numbers")):
+        with pytest.raises(NudgeError, match=words):
+            train(Network([64, 10, 10]), kwargs.pop("X", X), y, epochs=1, **kwargs)
+    net = Network([64, 10, 10])
+    net.weights[0] = net.weights[0].T                    # set by hand, the wrong way round
+    with pytest.raises(NudgeError, match=r"layer 1's weights are shape \(64, 10\)"):
+        train(net, X, y, epochs=1)
 
 
 def test_learns_a_real_mnist_subset(mnist):

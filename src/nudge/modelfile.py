@@ -62,6 +62,7 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
     """
     from safetensors.numpy import save as st_save
 
+    net.check_parameters(finite=True)         # a file that load would refuse is not written
     tensors = {}
     for (wname, bname), W, b in zip(tensor_names(len(net.weights)), net.weights, net.biases):
         tensors[wname] = np.ascontiguousarray(W)

@@ -227,6 +227,25 @@ class Network:
             self.biases.append(rng.standard_normal(n_out).astype(self.dtype))
 
     # ------------------------------------------------------------------ bookkeeping
+    def check_parameters(self, finite: bool = False) -> None:
+        """A one-line error unless ``weights[l]`` has shape (sizes[l+1], sizes[l]) and
+        ``biases[l]`` (sizes[l+1],), as floats (and, with ``finite``, no NaN or inf): for
+        parameters set by hand before training or saving."""
+        if len(self.weights) != len(self.sizes) - 1 or len(self.biases) != len(self.sizes) - 1:
+            raise NudgeError(f"a {'-'.join(map(str, self.sizes))} network has "
+                             f"{len(self.sizes) - 1} layers of weights and biases, not "
+                             f"{len(self.weights)} and {len(self.biases)}")
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            for what, p, shape in (("weights", W, (self.sizes[l + 1], self.sizes[l])),
+                                   ("biases", b, (self.sizes[l + 1],))):
+                if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype.kind != "f":
+                    got = (f"shape {p.shape} ({p.dtype})" if isinstance(p, np.ndarray)
+                           else type(p).__name__)
+                    raise NudgeError(f"layer {l + 1}'s {what} are {got}; this network needs "
+                                     f"float arrays of shape {shape}")
+                if finite and not np.isfinite(p).all():
+                    raise NudgeError(f"layer {l + 1}'s {what} hold NaN or infinite values")
+
     @property
     def n_parameters(self) -> int:
         """Number of weights and biases (13,002 for 784-16-16-10)."""

@@ -202,6 +202,10 @@ def train(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)
     X = np.asarray(X)
+    for name, data in (("training inputs", (X,)), ("test inputs", test_data),
+                       ("validation inputs", validation_data)):
+        if data is not None:
+            _check_pixels(name, data[0])
     Y = desired_outputs(y, net.sizes[-1], net.dtype.type)
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
@@ -299,7 +303,18 @@ def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_
     if X.ndim != 2 or X.shape[1] != net.sizes[0]:
         raise NudgeError(f"training inputs have shape {X.shape}; the network expects rows of "
                          f"{net.sizes[0]} values")
+    net.check_parameters()
     return epochs, batch_size, learning_rate
+
+
+def _check_pixels(name: str, X: Any) -> None:
+    """Inputs must be numbers, and finite: a NaN pixel would pass for a diverged run."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise NudgeError(f"{name} hold NaN or infinite values: give finite pixel values "
+                         "(uint8 0-255, or floats in [0, 1])")
 
 
 class _Run:
