@@ -6,6 +6,8 @@ the thing and the fix.  The CLI prints that line and exits non-zero; it never
 shows a traceback for these.
 """
 
+from typing import Any
+
 
 class NudgeError(Exception):
     """A problem caused by input the user gave; the message says how to fix it.
@@ -35,3 +37,12 @@ class ModelFileError(NudgeError):
 
 class DivergenceError(NudgeError):
     """Training produced a NaN or infinite cost."""
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters, for an error message about a bad value."""
+    try:
+        text = repr(value)
+    except ValueError:                         # an int of more than 4,300 digits
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."

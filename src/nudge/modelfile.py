@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError, NudgeError
+from .errors import ModelFileError, NudgeError, short_repr
 from .fsutil import atomic_write_bytes, check_writable, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network, check_sizes
@@ -141,23 +141,23 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise _bad(path, "the nudge metadata is not a JSON object; the file is damaged")
     if info.get("format_version") != FORMAT_VERSION:
-        raise _bad(path, f"model format version {_short(info.get('format_version'))} is not "
+        raise _bad(path, f"model format version {short_repr(info.get('format_version'))} is not "
                    f"supported (this nudge reads version {FORMAT_VERSION})")
     sizes = info.get("sizes")
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(_is_int(s) and s > 0 for s in sizes)):
-        raise _bad(path, f"invalid layer sizes {_short(sizes)} in the metadata")
+        raise _bad(path, f"invalid layer sizes {short_repr(sizes)} in the metadata")
     try:
         check_sizes(sizes)
     except NudgeError as e:
         raise _bad(path, f"{e} (in the metadata)") from None
     for key, choices in (("activation", ACTIVATIONS), ("output", OUTPUTS), ("cost", COSTS)):
         if info.get(key) not in choices:
-            raise _bad(path, f"invalid {key} {_short(info.get(key))} in the metadata")
+            raise _bad(path, f"invalid {key} {short_repr(info.get(key))} in the metadata")
     for key, (check, what) in _OPTIONAL.items():
         value = info.get(key)
         if value is not None and not check(value):
-            raise _bad(path, f"invalid {key} {_short(value)} in the metadata (must be {what}); "
+            raise _bad(path, f"invalid {key} {short_repr(value)} in the metadata (must be {what}); "
                        "the file is damaged")
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     consistent = [
@@ -167,17 +167,9 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
     ]
     for key, check, what in consistent:
         if info.get(key) is not None and not check(info[key]):
-            raise _bad(path, f"{key} {_short(info[key])} does not fit the layers (expected "
+            raise _bad(path, f"{key} {short_repr(info[key])} does not fit the layers (expected "
                        f"{what}); the file is damaged")
     return info
-
-
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except ValueError:                         # an int of more than 4,300 digits
-        return "a number too long to show"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --------------------------------------------------------------------------- loading
@@ -237,8 +229,8 @@ def _check_tensors(path: Path, f: Any, sizes: list[int], names: list[tuple[str, 
     found = set(f.keys())
     if found != expected:
         missing, extra = sorted(expected - found), sorted(found - expected)
-        raise _bad(path, f"tensors do not match layer sizes {_short(sizes)} (missing "
-                   f"{_short(missing)}, unexpected {_short(extra)})")
+        raise _bad(path, f"tensors do not match layer sizes {short_repr(sizes)} (missing "
+                   f"{short_repr(missing)}, unexpected {short_repr(extra)})")
     dtypes = {f.get_slice(k).get_dtype() for k in found}
     if len(dtypes) != 1 or next(iter(dtypes)) not in _DTYPES:
         found_types = sorted(str(d) for d in dtypes)

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NudgeError
+from .errors import NudgeError, short_repr
 from .optimizers import SGD
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -110,6 +110,14 @@ def as_inputs(X: Any, dtype: Any = np.float32) -> np.ndarray:
     return X.astype(dt, copy=False)
 
 
+def check_labels(y: np.ndarray, n_outputs: int) -> None:
+    """Labels must be a 1-D array of whole numbers from 0 to n_outputs − 1."""
+    if y.ndim != 1:
+        raise NudgeError(f"labels must be a 1-D array of class numbers, got shape {y.shape}")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_outputs):
+        raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1}")
+
+
 def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarray:
     """The desired output vectors: labels 0..9 become one-hot rows; rows pass through."""
     y = np.asarray(y)
@@ -120,10 +128,7 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
                 f"{n_outputs} outputs: give labels or rows of length {n_outputs}"
             )
         return y.astype(dtype, copy=False)
-    if y.ndim != 1:
-        raise NudgeError(f"labels must be a 1-D array of class numbers, got shape {y.shape}")
-    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_outputs):
-        raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1}")
+    check_labels(y, n_outputs)
     Y = np.zeros((y.size, n_outputs), dtype=dtype)
     Y[np.arange(y.size), y] = 1
     return Y
@@ -133,7 +138,7 @@ def check_sizes(sizes: Sequence[Any]) -> list[int]:
     """Layer sizes checked: an input and an output layer at least, each of 1 or more neurons,
     within :data:`MAX_LAYERS`, :data:`MAX_NEURONS` and :data:`MAX_PARAMETERS`."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise NudgeError(f"layer sizes {_short(sizes)}: give a list of whole numbers, like "
+        raise NudgeError(f"layer sizes {short_repr(sizes)}: give a list of whole numbers, like "
                          "[784, 16, 16, 10]")
     if len(sizes) > MAX_LAYERS + 1:
         raise NudgeError(f"{len(sizes)} layer sizes: a network has at most {MAX_LAYERS} "
@@ -143,7 +148,7 @@ def check_sizes(sizes: Sequence[Any]) -> list[int]:
         isinstance(s, (int, np.integer))
         or isinstance(s, (float, np.floating)) and math.isfinite(s) and s == int(s))]
     if len(whole) != len(given):
-        raise NudgeError(f"layer sizes {_short(sizes)} are not whole numbers: give them like "
+        raise NudgeError(f"layer sizes {short_repr(sizes)} are not whole numbers: give them like "
                          "[784, 16, 16, 10]")
     sizes = whole
     shown = ",".join(map(str, sizes)) if len(sizes) <= 8 else f"{sizes[0]},...,{sizes[-1]}"
@@ -158,11 +163,6 @@ def check_sizes(sizes: Sequence[Any]) -> list[int]:
         raise NudgeError(f"layer sizes {shown} make {n:,} weights and biases; nudge trains at "
                          f"most {MAX_PARAMETERS:,}: use fewer or smaller layers")
     return sizes
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def random_seed() -> int:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NudgeError
-from ..network import MAX_LAYERS, desired_outputs  # the kernel's tables hold 64 layers
+from ..network import MAX_LAYERS, check_labels, desired_outputs  # tables hold 64 layers
 from .threads import kernel_threads, two_ranges
 
 # codes for the kernel
@@ -326,18 +326,13 @@ class CompiledEngine:
                              "use --engine reference (or auto)")
         self.inputs = X if isinstance(X, Inputs) else Inputs(np.asarray(X))
         labels = np.asarray(labels)
-        if labels.ndim not in (1, 2):
-            raise NudgeError(f"labels must be a 1-D array of class numbers, got shape "
-                             f"{labels.shape}")
         if labels.ndim == 2:
             self.rows = np.ascontiguousarray(
                 desired_outputs(labels, net.sizes[-1], np.float32), dtype=np.float32)
             self.classes = None
         else:
             self.rows = np.zeros((0, 0), dtype=np.float32)
-            if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0
-                                or labels.max() >= net.sizes[-1]):
-                raise NudgeError(f"labels must be whole numbers from 0 to {net.sizes[-1] - 1}")
+            check_labels(labels, net.sizes[-1])
             self.classes = np.ascontiguousarray(labels, dtype=np.int64)
         if len(labels) != len(self.inputs.indptr) - 1:
             raise NudgeError(f"{len(self.inputs.indptr) - 1} training inputs but "
