@@ -323,6 +323,8 @@ def test_descent_rejects_bad_settings(digits):
     with pytest.raises(NudgeError):
         ins.descent(net0, digits.X_train[:100], digits.y_train[:100], batch_sizes=[None, 10],
                     learning_rates=[1.0])
+    with pytest.raises(NudgeError, match="seed -2"):
+        ins.descent(net0, digits.X_train[:100], digits.y_train[:100], seed=-2)
 
 
 # --------------------------------------------------------------------------- landscape

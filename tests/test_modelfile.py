@@ -236,6 +236,7 @@ def test_check_writable_wants_free_space(tmp_path):
     ("classes", ["a", "b", "c"], "classes .* does not fit"),
     ("dataset", 42, "invalid dataset"),
     ("seed", "x", "invalid seed"),
+    ("seed", -7, "seed -7: give a whole number"),
     ("init", "zeros", "invalid init"),
     ("input_shape", [2, 3], "input_shape .* does not fit"),
     ("n_parameters", 5, "n_parameters 5 does not fit"),

@@ -161,6 +161,10 @@ def test_float64_copy_is_independent():
     ({"sizes": [784, 16.5, 10]}, "whole numbers"),
     ({"sizes": [784, "16", 10]}, "whole numbers"),
     ({"sizes": "784,16,10"}, "a list"),
+    ({"sizes": [4, 2], "seed": -1}, "seed -1: give a whole number"),
+    ({"sizes": [4, 2], "seed": 1.5}, "seed 1.5"),
+    ({"sizes": [4, 2], "seed": "3"}, "seed '3'"),
+    ({"sizes": [4, 2], "seed": True}, "seed True"),
 ])
 def test_invalid_networks_are_refused_with_clear_messages(kwargs, match):
     with pytest.raises(NudgeError, match=match):

@@ -641,7 +641,10 @@ def test_a_network_whose_cost_is_infinite_gets_nulls_not_a_500(tmp_path):
         r = c.post("/api/nudges", json=body)
         assert r.status_code == 200 and r.json()["cost"] is None
         r = c.post("/api/nudges/step", json={**body, "target": 0, "learning_rate": 100})
-        assert r.status_code == 200 and r.json()["model"]["modified"]["steps"] == 1
+        # the trainer refuses a step to NaN or infinite weights, and leaves the model as it was
+        assert r.status_code == 422 and "try a smaller learning rate" in r.json()["error"]
+        assert c.get("/api/state").json()["model"].get("modified") is None
+        assert c.post("/api/nudges", json=body).json()["cost"] is None    # still served
 
 
 def test_mistakes_and_the_confusion_matrix(c8, model8, digits):

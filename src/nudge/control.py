@@ -191,14 +191,14 @@ class EarlyStopping:
         self.best_epoch: int | None = None
         self.best_accuracy = -math.inf
         self._since = 0                        # the epoch of the last halving
-        self._best: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+        self._best: Any = None                 # the best epoch's Network.snapshot()
 
     def go_on(self, epoch: int, validation_accuracy: float, net: Any) -> bool:
         """After an epoch: remember the parameters if they are the best so far; after
         ``patience`` epochs without a better one halve η (plateau) or return False."""
         if validation_accuracy > self.best_accuracy:
             self.best_epoch, self.best_accuracy = epoch, validation_accuracy
-            self._best = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+            self._best = net.snapshot()
             return True
         if epoch - max(self.best_epoch or 0, self._since) < self.patience:
             return True
@@ -211,8 +211,7 @@ class EarlyStopping:
     def restore(self, net: Any) -> None:
         """Put the best epoch's parameters back into ``net`` (in place)."""
         if self._best is not None:
-            for mine, best in zip(net.weights + net.biases, self._best[0] + self._best[1]):
-                mine[...] = best
+            net.restore(self._best)
 
 
 class CtrlC:

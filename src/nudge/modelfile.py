@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from .bounds import check_seed, check_sizes
 from .errors import ModelFileError, NudgeError, short_repr
 from .fsutil import atomic_write_bytes, check_writable, os_reason
 from .jsonable import jsonable
-from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network, check_sizes
+from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 
 __all__ = ["save", "load", "tensor_names", "file_size", "atomic_write_bytes", "check_writable"]
 
@@ -212,8 +213,10 @@ def load(path: str | Path) -> Network:
                    "the file is damaged")
     net = Network(sizes, info["activation"], info["output"], info["cost"],
                   info.get("init") or "scaled", seed=0, dtype=dtype)
-    seed = info.get("seed")
-    net.seed = seed
+    try:
+        net.seed = check_seed(info.get("seed"))
+    except NudgeError as e:
+        raise _bad(path, f"{e} (in the metadata)") from None
     for l, (wname, bname) in enumerate(names):
         W, b = tensors[wname], tensors[bname]
         if not (np.isfinite(W).all() and np.isfinite(b).all()):

@@ -38,13 +38,13 @@ training loop in ``nudge.train``.)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import NudgeError, short_repr
+from .bounds import check_seed, check_sizes
+from .errors import NudgeError
 from .optimizers import SGD
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -52,13 +52,8 @@ OUTPUTS = ("sigmoid", "softmax")
 COSTS = ("quadratic", "cross-entropy")
 INITS = ("scaled", "normal")
 
-#: the bounds of a network: layers of weights (the compiled engine's tables hold 64),
-#: neurons in a layer, and weights and biases in all (25 million: 100 MB a copy in float32)
-MAX_LAYERS = 64
-MAX_NEURONS = 4096
-MAX_PARAMETERS = 25_000_000
-#: seeds are 0 .. 2**32 - 1
-MAX_SEED = 2**32 - 1
+#: a copy of a network's weights and biases (:meth:`Network.snapshot`)
+Snapshot = tuple[list[np.ndarray], list[np.ndarray]]
 
 
 # --------------------------------------------------------------------------- activations
@@ -134,43 +129,6 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
     return Y
 
 
-def check_sizes(sizes: Sequence[Any]) -> list[int]:
-    """Layer sizes checked: an input and an output layer at least, each of 1 or more neurons,
-    within :data:`MAX_LAYERS`, :data:`MAX_NEURONS` and :data:`MAX_PARAMETERS`."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise NudgeError(f"layer sizes {short_repr(sizes)}: give a list of whole numbers, like "
-                         "[784, 16, 16, 10]")
-    if len(sizes) > MAX_LAYERS + 1:
-        raise NudgeError(f"{len(sizes)} layer sizes: a network has at most {MAX_LAYERS} "
-                         f"layers after the input ({MAX_LAYERS + 1} sizes)")
-    given = list(sizes)
-    whole = [int(s) for s in given if not isinstance(s, bool) and (
-        isinstance(s, (int, np.integer))
-        or isinstance(s, (float, np.floating)) and math.isfinite(s) and s == int(s))]
-    if len(whole) != len(given):
-        raise NudgeError(f"layer sizes {short_repr(sizes)} are not whole numbers: give them like "
-                         "[784, 16, 16, 10]")
-    sizes = whole
-    shown = ",".join(map(str, sizes)) if len(sizes) <= 8 else f"{sizes[0]},...,{sizes[-1]}"
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise NudgeError(f"layer sizes {shown}: give at least an input and an output layer, "
-                         "each of 1 or more neurons, like 784,16,16,10")
-    if max(sizes) > MAX_NEURONS:
-        big = f"{max(sizes):,}" if max(sizes) < 10**12 else "over a trillion"
-        raise NudgeError(f"a layer of {big} neurons: each layer has at most {MAX_NEURONS:,}")
-    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    if n > MAX_PARAMETERS:
-        raise NudgeError(f"layer sizes {shown} make {n:,} weights and biases; nudge trains at "
-                         f"most {MAX_PARAMETERS:,}: use fewer or smaller layers")
-    return sizes
-
-
-def random_seed() -> int:
-    """A fresh seed from the operating system's entropy, 0 .. :data:`MAX_SEED` (recorded, so
-    that a run without ``--seed`` can be repeated)."""
-    return int(np.random.SeedSequence().entropy % (MAX_SEED + 1))
-
-
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise NudgeError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
@@ -213,7 +171,7 @@ class Network:
         self.output = _check_choice("output", output, OUTPUTS)
         self.cost_function = _check_choice("cost", cost, COSTS)
         self.init = _check_choice("init", init, INITS)
-        self.seed = seed
+        self.seed = seed = check_seed(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise NudgeError(f"dtype must be float32 or float64, not {self.dtype}")
@@ -274,6 +232,16 @@ class Network:
     def copy(self) -> Network:
         """An independent copy (same parameters, same dtype)."""
         return self.astype(self.dtype)
+
+    def snapshot(self) -> Snapshot:
+        """Copies of the weights and biases, to :meth:`restore` later."""
+        return [w.copy() for w in self.weights], [b.copy() for b in self.biases]
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put a :meth:`snapshot`'s weights and biases back, in place (the arrays
+        ``weights[l]`` and ``biases[l]`` stay the same objects)."""
+        for mine, saved in zip(self.weights + self.biases, snapshot[0] + snapshot[1]):
+            mine[...] = saved
 
     def __repr__(self) -> str:
         return (f"Network({'-'.join(map(str, self.sizes))}, activation={self.activation!r}, "

@@ -12,7 +12,7 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
   trainer);
 * the layer sizes: the ones given, else the preset's hidden layers between the
   data's inputs and classes; either way checked against the data and the bounds of a
-  network (:func:`nudge.network.check_sizes`).
+  network (:func:`nudge.bounds.check_sizes`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .bounds import check_sizes
 from .errors import NudgeError
-from .network import Network, check_sizes
+from .network import Network
 from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer
 from .presets import PRESETS
 from .schedules import check_min_learning_rate

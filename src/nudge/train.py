@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .bounds import check_seed
 from .control import (
     Control,
     CtrlC,
@@ -39,7 +40,7 @@ from .control import (
 )
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
-from .network import Network, desired_outputs
+from .network import Network, Snapshot, desired_outputs
 from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer, check_weight_decay
 from .schedules import check_min_learning_rate, learning_rate_at, plateau_floor
 
@@ -201,6 +202,7 @@ def train(
     epochs, batch_size, learning_rate = _check_options(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)
+    seed = check_seed(seed)
     X = np.asarray(X)
     for name, data in (("training inputs", (X,)), ("test inputs", test_data),
                        ("validation inputs", validation_data)):
@@ -240,7 +242,7 @@ def train(
         # a diverging run overflows on its way to NaN: we report that ourselves, once
         with CtrlC(run.control), np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
-                snapshot = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+                snapshot = net.snapshot()
                 order = rng.permutation(len(X))
                 scheduled = (stopping.learning_rate if plateau  # type: ignore[union-attr]
                              else learning_rate_at(epoch, epochs, learning_rate, schedule,
@@ -387,7 +389,7 @@ class _Run:
 
 def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
                   test_data: tuple[Any, Any] | None, validation_data: tuple[Any, Any] | None,
-                  seconds: float, steps: int, snapshot: tuple[list, list],
+                  seconds: float, steps: int, snapshot: Snapshot,
                   learning_rate: float, history: History) -> EpochRecord:
     """The epoch's record: (cost, accuracy) on each set given; a NaN cost raises."""
     finite = _finite(net)
@@ -396,7 +398,7 @@ def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
                                for data in (train_data, test_data, validation_data))
     costs = [c for c in (train[0], test[0], validation[0]) if c is not None]
     if not finite or not all(math.isfinite(c) for c in costs):
-        net.weights, net.biases = snapshot
+        net.restore(snapshot)
         err = DivergenceError(
             f"training diverged in epoch {epoch} (the cost became NaN or infinite) with "
             f"learning rate {learning_rate:g}: try a smaller one, e.g. --learning-rate "

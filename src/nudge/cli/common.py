@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import MAX_LAYERS, MAX_SEED, check_sizes
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError
 from ..jsonable import jsonable
-from ..network import MAX_LAYERS, MAX_SEED, Network, check_sizes
+from ..network import Network
 from ..optimizers import MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
 
@@ -123,7 +124,7 @@ weight_decay_type = at_most(nonnegative_float, MAX_WEIGHT_DECAY, " (1e-4 is usua
 
 
 def layer_sizes(text: str) -> list[int]:
-    """Layer sizes like 784,16,16,10, within the bounds of :func:`nudge.network.check_sizes`."""
+    """Layer sizes like 784,16,16,10, within the bounds of :func:`nudge.bounds.check_sizes`."""
     parts = [s for s in text.replace(" ", "").split(",") if s]
     try:
         sizes = [int(s) for s in parts] if len(parts) <= MAX_LAYERS + 1 else parts

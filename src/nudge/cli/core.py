@@ -7,9 +7,10 @@ import datetime as _dt
 import sys
 from typing import Any
 
+from ..bounds import random_seed
 from ..control import check_patience
 from ..errors import DivergenceError, NudgeError
-from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, random_seed
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES, plateau_floor

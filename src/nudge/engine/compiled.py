@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import MAX_LAYERS  # the tables hold 64 layers
 from ..errors import NudgeError
-from ..network import MAX_LAYERS, check_labels, desired_outputs  # tables hold 64 layers
+from ..network import check_labels, desired_outputs
 from .threads import kernel_threads, two_ranges
 
 # codes for the kernel

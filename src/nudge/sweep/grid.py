@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bounds import MAX_SEED
 from ..control import check_patience
 from ..data import DATASETS
 from ..errors import NudgeError
-from ..network import ACTIVATIONS, COSTS, INITS, MAX_SEED, OUTPUTS
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import MAX_WEIGHT_DECAY, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES

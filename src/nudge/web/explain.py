@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DivergenceError, NudgeError
 from ..network import Network
+from ..train import train
 
 
 def pack(arr: Any) -> dict[str, Any]:
@@ -119,7 +121,14 @@ def gradient_step(net: Network, x: np.ndarray, target: int, learning_rate: float
     X = np.asarray(x, dtype=net.dtype).reshape(1, -1)
     y = np.array([target])
     before = float(net.cost(X, y))
-    net.update_mini_batch(X, y, learning_rate)
+    # the trainer takes the step (one epoch of one example: θ ← θ − η ∂Cₓ/∂θ), as it takes
+    # every step nudge takes
+    try:
+        train(net, X, y, epochs=1, batch_size=1, learning_rate=learning_rate,
+              monitor_train_cost=False)
+    except DivergenceError:                    # the trainer put the network back as it was
+        raise NudgeError(f"a step with learning rate {learning_rate:g} makes weights NaN or "
+                         "infinite: try a smaller learning rate") from None
     after = float(net.cost(X, y))
     return {"cost_before": before, "cost_after": after}
 

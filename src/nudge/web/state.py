@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NudgeError
-from ..network import Network
+from ..network import Network, Snapshot
 from . import explain
 from .training import TrainingJob
 from .validation import SAVE_NAME, ApiError, bad, conflict
@@ -20,25 +20,14 @@ MAX_UNDO = 20                  # hand steps that can be undone one by one
 SOURCES = ("file", "saved", "page")
 
 
-Snapshot = tuple[list[np.ndarray], list[np.ndarray]]
-
-
-def snapshot(net: Network) -> Snapshot:
-    return [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-
-
-def snapshot_copy(s: Snapshot) -> Snapshot:
-    return [w.copy() for w in s[0]], [b.copy() for b in s[1]]
-
-
 class HandEdits:
     """Gradient steps taken by hand on the model in use (the Nudges view): how many, the
     accuracy on the first :data:`MEASURE_EXAMPLES` test images before and after, and
     snapshots to undo them (the last :data:`MAX_UNDO` one by one, or all at once)."""
 
-    def __init__(self, net: Network, accuracy_before: float | None) -> None:
+    def __init__(self, net: Network, original: Snapshot, accuracy_before: float | None) -> None:
         self.net = net                  # the edits belong to this very network
-        self.original = snapshot(net)
+        self.original = original        # its parameters before the first hand step
         self.undo: list[Snapshot] = []
         self.steps = 0
         self.accuracy_before = accuracy_before
@@ -173,11 +162,14 @@ class WebState:
             if self.net is not net:
                 raise conflict("the model in use changed while the step was prepared: "
                                "try again")
+            before = net.snapshot()
             edits = self.edits
-            if edits is None:
-                edits = self._edits[self.source or ""] = HandEdits(net, self.measure(net))
-            edits.undo = [*edits.undo[-(MAX_UNDO - 1):], snapshot(net)]
+            accuracy = self.measure(net) if edits is None else None
+            # a refused step (NaN weights) raises with the network as it was: nothing recorded
             result = explain.gradient_step(net, x, target, learning_rate)
+            if edits is None:
+                edits = self._edits[self.source or ""] = HandEdits(net, before, accuracy)
+            edits.undo = [*edits.undo[-(MAX_UNDO - 1):], before]
             edits.steps += 1
             edits.accuracy_now = self.measure(net)
             self.version += 1
@@ -195,10 +187,10 @@ class WebState:
                                "undo all of them instead")
             net = self.require_net()
             if everything:
-                net.weights, net.biases = snapshot_copy(edits.original)
+                net.restore(edits.original)
                 del self._edits[self.source or ""]
             else:
-                net.weights, net.biases = edits.undo.pop()
+                net.restore(edits.undo.pop())
                 edits.steps -= 1
                 edits.accuracy_now = self.measure(net)
                 if edits.steps == 0:

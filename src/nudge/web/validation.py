@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from starlette.requests import Request
 
-from ..network import MAX_SEED
+from ..bounds import MAX_SEED
 from ..optimizers import MAX_WEIGHT_DECAY
 
 MAX_BODY = 1_000_000              # bytes in a request body

@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ...bounds import random_seed
 from ...errors import NudgeError
-from ...network import ACTIVATIONS, random_seed
+from ...network import ACTIVATIONS
 from ...optimizers import OPTIMIZERS
 from ...presets import PRESETS
 from ...schedules import FIXED_SCHEDULES

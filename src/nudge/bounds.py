@@ -1,0 +1,71 @@
+"""The bounds of a network and of a seed, and their checks: one place for each rule.
+
+Every size and count nudge accepts has an upper bound, so that a typo (``784,160000,10``)
+is a one-line error, not minutes of swapping and an out-of-memory kill.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import NudgeError, short_repr
+
+#: the bounds of a network: layers of weights (the compiled engine's tables hold 64),
+#: neurons in a layer, and weights and biases in all (25 million: 100 MB a copy in float32)
+MAX_LAYERS = 64
+MAX_NEURONS = 4096
+MAX_PARAMETERS = 25_000_000
+#: seeds are 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
+
+
+def check_sizes(sizes: Sequence[Any]) -> list[int]:
+    """Layer sizes checked: an input and an output layer at least, each of 1 or more neurons,
+    within :data:`MAX_LAYERS`, :data:`MAX_NEURONS` and :data:`MAX_PARAMETERS`."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise NudgeError(f"layer sizes {short_repr(sizes)}: give a list of whole numbers, like "
+                         "[784, 16, 16, 10]")
+    if len(sizes) > MAX_LAYERS + 1:
+        raise NudgeError(f"{len(sizes)} layer sizes: a network has at most {MAX_LAYERS} "
+                         f"layers after the input ({MAX_LAYERS + 1} sizes)")
+    given = list(sizes)
+    whole = [int(s) for s in given if not isinstance(s, bool) and (
+        isinstance(s, (int, np.integer))
+        or isinstance(s, (float, np.floating)) and math.isfinite(s) and s == int(s))]
+    if len(whole) != len(given):
+        raise NudgeError(f"layer sizes {short_repr(sizes)} are not whole numbers: give them like "
+                         "[784, 16, 16, 10]")
+    sizes = whole
+    shown = ",".join(map(str, sizes)) if len(sizes) <= 8 else f"{sizes[0]},...,{sizes[-1]}"
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise NudgeError(f"layer sizes {shown}: give at least an input and an output layer, "
+                         "each of 1 or more neurons, like 784,16,16,10")
+    if max(sizes) > MAX_NEURONS:
+        big = f"{max(sizes):,}" if max(sizes) < 10**12 else "over a trillion"
+        raise NudgeError(f"a layer of {big} neurons: each layer has at most {MAX_NEURONS:,}")
+    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n > MAX_PARAMETERS:
+        raise NudgeError(f"layer sizes {shown} make {n:,} weights and biases; nudge trains at "
+                         f"most {MAX_PARAMETERS:,}: use fewer or smaller layers")
+    return sizes
+
+
+def random_seed() -> int:
+    """A fresh seed from the operating system's entropy, 0 .. :data:`MAX_SEED` (recorded, so
+    that a run without ``--seed`` can be repeated)."""
+    return int(np.random.SeedSequence().entropy % (MAX_SEED + 1))
+
+
+def check_seed(seed: Any) -> int | None:
+    """A seed checked: None (a fresh one each time) or a whole number 0 or more.  Seeds
+    typed in (``--seed``, the sweep, the web page) are bounded by :data:`MAX_SEED`; the API
+    takes any size numpy does, as model files saved with 39-digit seeds hold them."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise NudgeError(f"seed {short_repr(seed)}: give a whole number, 0 or more")
+    return int(seed)
