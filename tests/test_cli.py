@@ -255,6 +255,37 @@ def test_options_that_contradict_each_other_are_refused(digits_model, tmp_path, 
     assert not (tmp_path / "same.png").exists()
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--out", "same.png", "--plot", "same.png"], "--out and --plot are both"),
+    (["train", "--plot", "same.png", "--track", "noise", "--track-plot", "same.png"],
+     "--plot and --track-plot are both"),
+    (["noise", "MODEL", "--plot", "LINK"], "--plot LINK is the file MODEL reads"),
+    (["sensitivity", "MODEL", "--plot", "MODEL"], "is the file MODEL reads"),
+    (["interpolate", "MODEL", "MODEL", "--plot", "LINK"], "is the file A reads"),
+    (["sweep", "--out", "same.png", "--plot", "same.png"], "--out and --plot are both"),
+    (["sweep", "--report", "LINK", "--plot", "MODEL"], "is the file --report reads"),
+])
+def test_a_command_never_writes_over_its_own_files(digits_model, tmp_path, capsys,
+                                                   monkeypatch, argv, words):
+    """One file named twice (also through a link): refused before any work, nothing lost."""
+    monkeypatch.chdir(tmp_path)
+    link = tmp_path / "link.png"
+    link.symlink_to(digits_model)
+    saved = digits_model.read_bytes()
+    argv = [str(digits_model) if a == "MODEL" else str(link) if a == "LINK" else a
+            for a in argv]
+    code, out, err = run(capsys, *argv, "--dataset", "digits")
+    assert code == 1 and words.replace("LINK", str(link)) in err and err.count("\n") == 1
+    assert digits_model.read_bytes() == saved and not (tmp_path / "same.png").exists()
+    # a second hard link is another name: an atomic write there leaves this file as it was
+    hard = tmp_path / "hard.png"
+    hard.hardlink_to(digits_model)
+    code, out, err = run(capsys, "sensitivity", str(digits_model), "--plot", str(hard),
+                         "--examples", "50")
+    assert code == 0, err
+    assert digits_model.read_bytes() == saved and hard.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_run_that_learned_nothing_says_so(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--dataset", "digits", "--learning-rate", "1e4",
                        "--epochs", "2", "--seed", "1", "--out", str(tmp_path / "m.safetensors"))

@@ -89,6 +89,12 @@ def _stat(path: Path, follow: bool = True) -> os.stat_result | None:
         raise NudgeError(f"{str(path)[:200]}: cannot be used ({reason})") from None
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two names are one file once links are followed (what an atomic write to one
+    replaces; another hard link to the file keeps the old contents, see above)."""
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def write_target(path: str | Path) -> tuple[Path, int | None]:
     """The file a write to ``path`` replaces (a symlink's target) and its permission bits
     (None for a new file), after checking that it may be replaced; see the module."""

@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
+        from .common import check_distinct_files
+
+        check_distinct_files(args)
         return int(args.func(args) or 0)
     except NudgeError as e:
         finishing()            # first: a Ctrl-C while the line is written changes nothing

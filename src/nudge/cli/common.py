@@ -288,6 +288,39 @@ def float_list(text: str) -> list[float]:
                                     if s])
 
 
+#: the options that name files a command writes, and those that name files it reads (by
+#: their argparse destination)
+WRITTEN = {"out": "--out", "plot": "--plot", "track_plot": "--track-plot",
+           "paths_plot": "--paths-plot"}
+READ = {"model": "MODEL", "model_a": "A", "model_b": "B", "images": "IMAGE",
+        "report": "--report", "tls_ca_file": "--tls-ca-file", "tls_cert": "--tls-cert",
+        "tls_key": "--tls-key"}
+
+
+def check_distinct_files(args: argparse.Namespace) -> None:
+    """Before any work: no file is written twice by one command, and none it reads is
+    written over (``--plot m.safetensors`` next to ``MODEL m.safetensors``), also through a
+    link.  ``sweep --report`` summarises a results file and writes no ``--out``."""
+    from ..fsutil import same_file
+
+    written = [(flag, getattr(args, dest)) for dest, flag in WRITTEN.items()
+               if getattr(args, dest, None) and not (dest == "out" and getattr(
+                   args, "report", None))]
+    read = []
+    for dest, name in READ.items():
+        value = getattr(args, dest, None)
+        read += [(name, v) for v in (value if isinstance(value, list) else [value]) if v]
+    for i, (flag, path) in enumerate(written):
+        for other, other_path in written[:i]:
+            if same_file(path, other_path):
+                raise NudgeError(f"{other} and {flag} are both {path}: the second file would "
+                                 "replace the first; give two names")
+        for name, other_path in read:
+            if same_file(path, other_path):
+                raise NudgeError(f"{flag} {path} is the file {name} reads: writing it would "
+                                 f"destroy {other_path}; give another name")
+
+
 def add_plot(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--plot", metavar="FILE.png", help=f"save a figure: {what}")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -301,10 +300,6 @@ def cmd_average(args: argparse.Namespace) -> int:
 def cmd_descent(args: argparse.Namespace) -> int:
     check_plot(args.plot)
     check_plot(args.paths_plot)
-    if args.plot and args.paths_plot and Path(args.plot).resolve() == Path(
-            args.paths_plot).resolve():
-        raise NudgeError(f"--plot and --paths-plot are both {args.plot}: the second figure "
-                         "would replace the first; give two names")
     data = load_data(args.dataset, args.data_dir)
     data = data.subset(args.train_limit, None)
     sizes = args.sizes or [data.n_inputs, 16, 16, len(data.classes)]
