@@ -335,6 +335,22 @@ def test_a_damaged_value_in_a_results_file_is_a_one_line_error(path, value, mess
     assert out.read_bytes() == before
 
 
+def test_a_results_file_that_is_no_file_or_too_large_is_refused_unread(tmp_path, capsys,
+                                                                       monkeypatch):
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)                                     # reading it would wait for ever
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * 2000)
+    monkeypatch.setattr("nudge.sweep.results.MAX_RESULTS_BYTES", 1000)
+    for argv, words in ((["--report", str(fifo)], "is a FIFO"),
+                        (["--report", "/dev/zero"], "is a character device"),
+                        (["--report", str(big)], "2,000 bytes is more than the 1,000"),
+                        ([*SMALL, "--out", str(big)], "2,000 bytes is more than the 1,000")):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and words in err and err.count("\n") == 1, err
+    assert big.read_bytes() == b"x" * 2000
+
+
 def test_runs_without_held_out_images_are_not_ranked_by_test_accuracy(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
     assert run(capsys, *SMALL, "--learning-rate", "1,3", "--validation", "297",

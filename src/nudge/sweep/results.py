@@ -25,9 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NudgeError
+from ..fsutil import read_regular
 from ..jsonable import jsonable
 from ..train import MAX_EPOCHS
 from .grid import point_key
+
+#: the largest results file nudge reads (100,000 runs of about 5 KB each; a typo such as
+#: --report /dev/zero or a disk image is refused, not read into memory)
+MAX_RESULTS_BYTES = 512 * 2**20
 
 try:                                   # POSIX; elsewhere the file is not locked
     import fcntl
@@ -167,13 +172,9 @@ def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, boo
 def read(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The results in a file (for a report; nothing is changed) and notes about it."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NudgeError(f"{path}: no such results file; run nudge sweep --out {path} "
-                         "first") from None
-    except OSError as e:
-        raise NudgeError(f"{path}: cannot read it ({e.strerror})") from None
+    if not os.path.lexists(path):
+        raise NudgeError(f"{path}: no such results file; run nudge sweep --out {path} first")
+    data = read_regular(path, MAX_RESULTS_BYTES)       # not a FIFO, a device or a huge file
     records, good, whole = parse(data, path)
     notes = []
     if good < len(data) and not whole:
@@ -230,6 +231,10 @@ class ResultsFile:
 
     def _repair(self) -> list[dict[str, Any]]:
         size = os.fstat(self.fd).st_size
+        if size > MAX_RESULTS_BYTES:
+            raise NudgeError(f"--out {self.path}: {size:,} bytes is more than the "
+                             f"{MAX_RESULTS_BYTES:,} of a results file nudge reads; is it the "
+                             "right file?")
         data = os.pread(self.fd, size, 0) if size else b""
         records, good, whole = parse(data, self.path)
         if whole:
