@@ -290,7 +290,7 @@ def test_a_gradient_step_lowers_the_cost_of_that_example(c8):
     assert p["cost_after"] < p["cost_before"] and p["cost"] == pytest.approx(p["cost_after"])
     r2 = c8.post("/api/nudges/step", json=body).json()
     assert r2["cost_before"] == pytest.approx(p["cost_after"], rel=1e-5)
-    for lr in (0, -1, 1e9, "1", None):
+    for lr in (0, -1, 1e9, "1", None, 10**400):
         bad = dict(body, learning_rate=lr)
         assert c8.post("/api/nudges/step", json=bad).status_code == 400, lr
     # the file's model is untouched: selecting it again gives a fresh copy
@@ -481,7 +481,8 @@ def test_save_list_load_and_select_models(c8):
     assert c8.post("/api/models/save", json={"name": "first"}).status_code == 409  # none yet
     c8.post("/api/train/start", json={"hidden": [8], "epochs": 1, "seed": 2})
     wait_until_idle(c8)
-    for name in ("../evil", "a/b", "/etc/passwd", "", ".hidden", "x" * 65, 5, None, "a.b"):
+    for name in ("../evil", "a/b", "/etc/passwd", "", ".hidden", "x" * 65, 5, None, "a.b",
+                 "x\n"):
         r = c8.post("/api/models/save", json={"name": name})
         assert r.status_code == 400, name
     r = c8.post("/api/models/save", json={"name": "first"})
@@ -494,11 +495,18 @@ def test_save_list_load_and_select_models(c8):
     assert c8.post("/api/models/save", json={"name": "first", "overwrite": True}
                    ).status_code == 200
     assert c8.post("/api/models/save", json={"name": "z", "overwrite": "yes"}).status_code == 400
+    # saves of one new name at once: one is made, the others are told it exists
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = sorted(pool.map(lambda _: c8.post("/api/models/save", json={
+            "name": "race"}).status_code, range(6)))
+    assert codes == [200] + [409] * 5
     (c8.save_dir / "folder.safetensors").mkdir()
     r = c8.post("/api/models/save", json={"name": "folder", "overwrite": True})
     assert r.status_code == 409 and str(c8.save_dir) not in r.json()["error"]
     assert "not a model file" in r.json()["error"]
-    assert c8.get("/api/models").json()["saved"] == ["first"]
+    assert c8.get("/api/models").json()["saved"] == ["first", "race"]
     assert c8.post("/api/models/load", json={"name": "nothere"}).status_code == 404
     assert c8.post("/api/models/load", json={"name": "../first"}).status_code == 400
     r = c8.post("/api/models/load", json={"name": "first"})

@@ -44,6 +44,8 @@ def test_other_computers_need_the_token_then_a_cookie(model):
         assert c.get("/api/state").status_code == 200            # the cookie now
         c.cookies.clear()
         assert c.get("/api/state").status_code == 401
+        for odd in ("%C3%A9", "s3cret%C3%A9", "%FF%FE"):       # any characters: 401, not 500
+            assert c.get(f"/api/state?token={odd}").status_code == 401
     with TestClient(app, base_url="http://evil.example") as c:
         assert c.get("/?token=s3cret").status_code == 400        # not an allowed host
 
@@ -62,7 +64,7 @@ def test_serve_allowed_hosts_and_the_token(capsys):
                                                 "192.168.1.5"]
     assert "mybox.local" in allowed_hosts("0.0.0.0", ["MyBox.local"])
     assert "[fe80::1]" in allowed_hosts("::", ["fe80::1"])
-    for bad in ("*", "a/b", ""):
+    for bad in ("*", "*.com", "a/b", ""):
         with pytest.raises(NudgeError):
             allowed_hosts("0.0.0.0", [bad])
     with pytest.raises(NudgeError, match="--allowed-host"):
@@ -107,6 +109,52 @@ def test_busy_answers_say_when_to_retry(model, monkeypatch):
     with TestClient(app, base_url=BASE) as c:
         r = c.get("/api/sensitivity?examples=10")
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+def test_live_streams_are_bounded_and_counted_back(model, monkeypatch):
+    from nudge.web.routes import training
+
+    app = create_app(model, dataset="digits", stream_interval=0.01)
+    with TestClient(app, base_url=BASE) as c:
+        r = c.get("/api/train/stream?max_events=1")     # a stream that ends by itself
+        assert r.status_code == 200 and "data:" in r.text
+        assert app.state.streams == 0                   # counted back when it ended
+        monkeypatch.setattr(training, "MAX_STREAMS", 0)
+        r = c.get("/api/train/stream?max_events=1")
+        assert r.status_code == 429 and "close a tab" in r.json()["error"]
+        assert r.headers["retry-after"] == "5"
+
+
+def test_a_request_body_that_never_arrives_is_not_waited_for(model, monkeypatch):
+    """A client that announces a body and sends only part of it gets 408, not a worker
+    held for ever (a real server: the test client always sends whole bodies)."""
+    import socket
+
+    import uvicorn
+
+    from nudge.web import validation
+
+    monkeypatch.setattr(validation, "BODY_SECONDS", 0.5)
+    app = create_app(model, dataset="digits")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}")
+            answer = conn.recv(4096).decode("latin-1")
+        assert answer.startswith("HTTP/1.1 408") and "did not arrive" in answer
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def test_predictions_run_off_the_event_loop(model, monkeypatch):

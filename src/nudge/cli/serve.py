@@ -13,6 +13,8 @@ from ..data import DATASETS
 from ..errors import NudgeError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: connections the server holds at once (a page uses a few; past this, requests get 503)
+MAX_CONNECTIONS = 128
 
 
 def register(sub: Any) -> None:
@@ -64,7 +66,7 @@ def allowed_hosts(host: str, extra: list[str]) -> list[str]:
     names = [*LOOPBACK_NAMES]
     for name in ([] if host in WILDCARDS else [host]) + list(extra):
         name = name.strip().lower()
-        if not name or "/" in name or " " in name or name == "*":
+        if not name or "/" in name or " " in name or "*" in name:
             raise NudgeError(f"--allowed-host {name!r}: give a host name or address as it "
                              "appears in the address bar, e.g. --allowed-host mybox.local")
         names.append(f"[{name}]" if ":" in name and not name.startswith("[") else name)
@@ -116,8 +118,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   "(Ctrl-C to stop)", flush=True)
     # the page's live stream never ends by itself: give open streams 2 s at Ctrl-C, then
     # close them (the page reconnects to the next server by itself)
+    # at most MAX_CONNECTIONS connections at once: past it a request is answered 503
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, limit_concurrency=MAX_CONNECTIONS)
     uvicorn.Server(config).run(sockets=[listening])
     return 0
 

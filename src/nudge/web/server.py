@@ -75,6 +75,7 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     app.state.limits = Limits()
     app.state.stream_interval = stream_interval
     app.state.server_id = secrets.token_hex(8)     # a new one after every restart
+    app.state.streams = 0                          # live event streams open now
     return app
 
 
@@ -129,7 +130,8 @@ class GuardMiddleware:
         set_cookie = None
         if problem is None and self.token is not None and not _local(scope):
             given = _query_token(scope) or _cookie_token(headers)
-            if not given or not hmac.compare_digest(given, self.token):
+            if not given or not hmac.compare_digest(         # bytes: any characters compare
+                    given.encode("utf-8", "surrogateescape"), self.token.encode()):
                 problem = (401, "this page needs the token that nudge serve printed: open the "
                                 "address it printed (…/?token=…)")
             elif _query_token(scope):

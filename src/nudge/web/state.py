@@ -59,6 +59,7 @@ class WebState:
         self._data_error: str | None = None
         self._data_lock = threading.Lock()
         self.lock = threading.RLock()
+        self.save_lock = threading.Lock()         # a save's check and write are one step
         self.save_dir = Path(save_dir).resolve() if save_dir else None
         if self.save_dir is not None and not self.save_dir.is_dir():
             raise NudgeError(f"--save-dir {save_dir}: no such folder; create it first")
@@ -241,7 +242,7 @@ class WebState:
         if self.save_dir is None:
             return []
         return sorted(p.stem for p in self.save_dir.glob("*.safetensors")
-                      if p.is_file() and SAVE_NAME.match(p.stem))
+                      if p.is_file() and SAVE_NAME.fullmatch(p.stem))
 
     def saved_details(self) -> list[dict[str, Any]]:
         """Each saved model's name, architecture and accuracy (or why it cannot be read);
@@ -270,7 +271,7 @@ class WebState:
     def saved_path(self, name: Any) -> Path:
         if self.save_dir is None:
             raise conflict("saving is off: start the server with nudge serve --save-dir FOLDER")
-        if not isinstance(name, str) or not SAVE_NAME.match(name):
+        if not isinstance(name, str) or not SAVE_NAME.fullmatch(name):
             raise bad("name must be 1 to 64 letters, digits, '-' or '_', starting with a "
                       "letter or digit (it is a name, not a path)")
         path = (self.save_dir / f"{name}.safetensors").resolve()

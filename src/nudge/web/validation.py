@@ -8,6 +8,7 @@ size, no NaN; drawings are PNG data URLs of bounded size.  A failed check is an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
@@ -23,9 +24,10 @@ from ..bounds import MAX_SEED
 from ..optimizers import MAX_WEIGHT_DECAY
 
 MAX_BODY = 1_000_000              # bytes in a request body
+BODY_SECONDS = 30.0               # the longest a request body may take to arrive
 MAX_IMAGE_BYTES = 600_000         # bytes of PNG in a drawing
 MAX_IMAGE_SIDE = 1024             # pixels
-SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SAVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")     # matched whole (fullmatch)
 LIMITS = {
     "epochs": (1, 100), "batch_size": (1, 10000), "learning_rate": (1e-6, 100.0),
     "hidden_layers": (0, 4), "hidden_size": (1, 512), "train_examples": (10, 60000),
@@ -68,11 +70,20 @@ async def read_json(request: Request) -> dict[str, Any]:
             raise bad("invalid Content-Length")
         if int(declared) > MAX_BODY:
             raise ApiError(413, f"request body too large (at most {MAX_BODY:,} bytes)")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise ApiError(413, f"request body too large (at most {MAX_BODY:,} bytes)")
+
+    async def whole() -> bytearray:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise ApiError(413, f"request body too large (at most {MAX_BODY:,} bytes)")
+        return body
+
+    try:                                   # a body sent slowly, or never, is not waited for
+        body = await asyncio.wait_for(whole(), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {BODY_SECONDS:g} s"
+                       ) from None
     try:
         data = json.loads(body or b"{}", parse_constant=_reject_constant)
     except (ValueError, RecursionError) as e:
@@ -115,7 +126,7 @@ def get_float(data: dict[str, Any], key: str, lo: float, hi: float, default: Any
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad(f"{key} must be a number")
-    value = float(value)
+    value = float(value) if isinstance(value, float) or abs(value) < 2**53 else math.inf
     if not math.isfinite(value) or not lo <= value <= hi:
         raise bad(f"{key} must be a number from {lo:g} to {hi:g}")
     return value

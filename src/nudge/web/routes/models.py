@@ -36,13 +36,19 @@ async def model_save(request: Request) -> Response:
     state.require_idle("save")
     if state.page_net is None:
         raise conflict("no model has been trained on this page yet: train one first")
-    if path.exists() and not path.is_file():
-        raise conflict(f"{path.name} in the save folder is not a model file (a folder?): "
-                       "choose another name")
-    if path.exists() and not overwrite:
-        raise conflict(f"a model named {path.stem} already exists: choose another name")
     net = state.page_net
-    await run_in_threadpool(lambda: save(net, path, **net.metadata))
+
+    def check_and_save() -> None:
+        with state.save_lock:          # two saves of one name at once: the second one is told
+            if path.exists() and not path.is_file():
+                raise conflict(f"{path.name} in the save folder is not a model file (a "
+                               "folder?): choose another name")
+            if path.exists() and not overwrite:
+                raise conflict(f"a model named {path.stem} already exists: choose another "
+                               "name")
+            save(net, path, **net.metadata)
+
+    await run_in_threadpool(check_and_save)
     return reply({"ok": True, "name": path.stem, "saved": state.saved_models(),
                   "message": f"saved {path.name} in the save folder"})
 

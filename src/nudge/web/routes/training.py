@@ -22,6 +22,7 @@ from ...presets import PRESETS
 from ...schedules import FIXED_SCHEDULES
 from ...settings import resolve
 from .. import explain
+from ..limits import Busy
 from ..state import WebState
 from ..training import TrainingJob, TrainingSettings
 from ..validation import (
@@ -222,6 +223,7 @@ async def train_state(request: Request) -> Response:
 
 PING_INTERVAL = 5.0         # seconds: an idle stream says it is alive this often
 RETRY_MS = 1000            # the browser reconnects this long after losing the stream
+MAX_STREAMS = 16           # live streams open at once (a page holds one; more are refused)
 
 
 def _update(state: WebState, job: TrainingJob, new: list, replace: bool) -> dict[str, Any]:
@@ -274,7 +276,19 @@ async def _events(state: WebState, interval: float, max_events: int,
 
 async def train_stream(request: Request) -> Response:
     max_events = query_int(request, "max_events", 0, 1_000_000, 0)
-    events = _events(web(request), request.app.state.stream_interval, max_events,
-                     request.app.state.server_id)
-    return StreamingResponse(events, media_type="text/event-stream",
+    app = request.app.state
+    if app.streams >= MAX_STREAMS:
+        raise Busy(429, f"{MAX_STREAMS} live streams are open already: close a tab of the "
+                   "page", retry_after=5)
+
+    async def counted() -> AsyncIterator[str]:
+        app.streams += 1                   # counted once it runs, so it is always uncounted
+        try:
+            async for event in _events(web(request), app.stream_interval, max_events,
+                                       app.server_id):
+                yield event
+        finally:
+            app.streams -= 1
+
+    return StreamingResponse(counted(), media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
