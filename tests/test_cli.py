@@ -387,6 +387,8 @@ def test_nonsense_options_exit_2_with_one_line(argv, message, capsys):
     (["--learning-rate", "1e30", "--activation", "relu"], "diverged"),
     (["--validation", "1497"], "hold out between 1 and 1,496"),
     (["--train-limit", "100", "--validation", "100"], "hold out between 1 and 99"),
+    (["--momentum", "0.5"], "--momentum 0.5 is for --optimizer momentum (sgd has none)"),
+    (["--momentum", "0.5", "--optimizer", "adam"], "(adam has none)"),
 ])
 def test_bad_training_requests_fail_cleanly_and_save_nothing(extra, message, tmp_path, capsys,
                                                             monkeypatch):

@@ -79,6 +79,17 @@ def test_option_lists():
             parse_list(option, text)
 
 
+def test_momentum_is_swept_for_the_momentum_optimizer_only(digits):
+    with pytest.raises(NudgeError, match="--momentum is for --optimizer momentum"):
+        expand({"momentum": "0.5,0.9", "epochs": "1"}, datasets=lambda name: digits)
+    grid = expand({"optimizer": "sgd,momentum", "momentum": "0.5,0.9", "epochs": "1"},
+                  datasets=lambda name: digits)
+    runs = sorted((p.settings["optimizer"], p.settings["momentum"]) for p in grid.points)
+    assert runs == [("momentum", 0.5), ("momentum", 0.9), ("sgd", 0.9)]   # sgd runs once
+    with pytest.raises(NudgeError, match="--seeds ''"):
+        parse_seeds("")
+
+
 @given(lrs=st.lists(st.sampled_from([0.1, 0.3, 1.0, 3.0]), min_size=1, max_size=4),
        batches=st.lists(st.sampled_from([1, 10, 100]), min_size=1, max_size=3),
        seeds=st.lists(st.integers(0, 50), min_size=1, max_size=4))

@@ -77,14 +77,18 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
             batch_size: int | None | str = "preset", learning_rate: float | None = None,
             schedule: str | None = None, min_learning_rate: float | None = None,
             weight_decay: float | None = None, optimizer: str = "sgd",
-            momentum: float = 0.9) -> TrainingSetup:
+            momentum: float | None = None) -> TrainingSetup:
     """The preset with the given options applied (see the module's rules).
 
     ``sizes`` (all layers) or ``hidden`` (the hidden layers only) replace the preset's
     architecture; ``batch_size="preset"`` keeps the preset's, ``None`` is full batch.
+    ``momentum`` is for the momentum optimizer only (default 0.9).
     """
     p = preset(preset_name)
     check_optimizer(optimizer)
+    if momentum is not None and optimizer != "momentum":
+        raise NudgeError(f"--momentum {momentum:g} is for --optimizer momentum ({optimizer} "
+                         "has none): add --optimizer momentum, or leave --momentum out")
     if sizes is None:
         middle = p["sizes"][1:-1] if hidden is None else list(hidden)
         sizes = [n_inputs, *middle, n_classes]
@@ -119,4 +123,4 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         batch_size=p["batch_size"] if batch_size == "preset" else batch_size,  # type: ignore
         learning_rate=eta, schedule=schedule, min_learning_rate=floor,
         weight_decay=float(p.get("weight_decay", 0.0) if weight_decay is None else weight_decay),
-        optimizer=optimizer, momentum=momentum)
+        optimizer=optimizer, momentum=0.9 if momentum is None else momentum)

@@ -84,7 +84,7 @@ def register(sub: Any) -> None:
                         "means eta/64, Nielsen's stop at 1/128)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="sgd (default), momentum or adam")
-    p.add_argument("--momentum", type=momentum_type, default=0.9,
+    p.add_argument("--momentum", type=momentum_type,
                    help="momentum coefficient mu for --optimizer momentum (default 0.9)")
     p.add_argument("--weight-decay", type=weight_decay_type, metavar="LAMBDA",
                    help="L2 weight decay lambda: adds lambda/2 * sum(w^2) to the cost "

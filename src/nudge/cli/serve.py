@@ -99,10 +99,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
                      data_dir=args.data_dir, allowed_hosts=hosts, token=token)
     if args.dataset != "auto" or args.data_dir is not None:   # asked for: it must be there
+        web = app.state.web
         try:
-            app.state.web.data()
+            web.data() if web.file_net is None else web.data_for(web.file_net)
         except ApiError as e:
-            raise NudgeError(e.message) from None
+            raise NudgeError(f"{e.message}; give the --dataset the model was trained on"
+                             if web.file_net is not None and "inputs but" in e.message
+                             else e.message) from None
     listening = listen(args.host, args.port)   # before the address is printed
     if local:
         print(f"nudge: serving the page at http://127.0.0.1:{args.port}/  (Ctrl-C to stop)",

@@ -158,7 +158,8 @@ def _sweep(args: argparse.Namespace) -> int:
             loaded.setdefault(data.name, data)
         return loaded[name]
 
-    grid = expand({o: getattr(args, o) for o in OPTIONS}, seeds=args.seeds or "1",
+    seeds = "1" if args.seeds is None else args.seeds      # --seeds '' is an error, not 1
+    grid = expand({o: getattr(args, o) for o in OPTIONS}, seeds=seeds,
                   datasets=dataset, train_limit=args.train_limit, test_limit=args.test_limit,
                   validation=args.validation, patience=args.patience)
     check_axes(args.axes, _swept_settings(grid))

@@ -222,6 +222,9 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     lists = {o: parse_list(o, t) for o, t in texts.items() if t is not None}
     if "sizes" in lists and "hidden" in lists:
         raise NudgeError("--sizes and --hidden both give the layers; use one of them")
+    if "momentum" in lists and "momentum" not in lists.get("optimizer", []):
+        raise NudgeError("--momentum is for --optimizer momentum: add it to --optimizer, or "
+                         "leave --momentum out")
     seed_list = parse_seeds(seeds)
     n = grid_size(lists, seed_list)
     if n > MAX_POINTS:
@@ -273,6 +276,8 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
     preset = given.pop("preset")
     if "batch_size" not in given:
         given["batch_size"] = "preset"
+    if given.get("optimizer", "sgd") != "momentum":
+        given.pop("momentum", None)        # swept for the momentum optimizer's points only
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
     check_patience(patience, bool(validation), MAX_EPOCHS, setup.schedule)
     n_train = len(data.X_train)
