@@ -333,6 +333,14 @@ def test_model_metadata_values_are_checked(key, value, digits_model, tmp_path, c
     assert err.count("\n") == 1 and "sys.set_int_max_str_digits" not in err
 
 
+def test_a_model_of_an_unknown_dataset_asks_for_dataset(digits_model, tmp_path, capsys):
+    net = load(digits_model)
+    odd = save(net, tmp_path / "odd.safetensors", **{**net.metadata, "dataset": "../../etc"})
+    code, _, err = run(capsys, "evaluate", str(odd))
+    assert code == 1 and "names the dataset '../../etc'" in err and "give --dataset" in err
+    assert run(capsys, "evaluate", str(odd), "--dataset", "digits")[0] == 0
+
+
 def test_info(digits_model, capsys):
     code, out, _ = run(capsys, "info", str(digits_model))
     assert code == 0 and "64-16-16-10" in out and "1,482" in out
@@ -389,17 +397,21 @@ def test_nonsense_options_exit_2_with_one_line(argv, message, capsys):
     (["--train-limit", "100", "--validation", "100"], "hold out between 1 and 99"),
     (["--momentum", "0.5"], "--momentum 0.5 is for --optimizer momentum (sgd has none)"),
     (["--momentum", "0.5", "--optimizer", "adam"], "(adam has none)"),
+    (["--out", "notes.txt"], "--out notes.txt is a file but not a nudge model; nothing was "
+                             "trained or replaced"),
 ])
 def test_bad_training_requests_fail_cleanly_and_save_nothing(extra, message, tmp_path, capsys,
                                                             monkeypatch):
     monkeypatch.chdir(tmp_path)
-    existing = tmp_path / "model.safetensors"
-    existing.write_bytes(b"precious")
+    existing = save(Network([64, 4, 10], seed=0), tmp_path / "model.safetensors")
+    precious = existing.read_bytes()
+    (tmp_path / "notes.txt").write_text("my notes")
     code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--quiet",
                          *extra)
     assert code == 1 and message in err.strip().splitlines()[-1], err
     assert sum("error" in line for line in err.splitlines()) == 1 and "Traceback" not in err
-    assert existing.read_bytes() == b"precious"
+    assert existing.read_bytes() == precious
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
 
 
 def test_bad_model_and_image_files(tmp_path, digits_model, capsys):
@@ -520,8 +532,7 @@ def test_unusable_destinations_are_refused_before_training(make, message, tmp_pa
 def test_out_through_a_symlink_keeps_the_link_and_the_mode(tmp_path, capsys):
     import os
 
-    real = tmp_path / "real.safetensors"
-    real.write_bytes(b"old")
+    real = save(Network([64, 4, 10], seed=0), tmp_path / "real.safetensors")
     real.chmod(0o640)
     link = tmp_path / "link.safetensors"
     link.symlink_to(real.name)

@@ -61,8 +61,9 @@ def test_8x8_layout(tmp_path):
 
 def test_bad_images(tmp_path):
     (tmp_path / "x.png").write_bytes(b"not a png")
-    with pytest.raises(NudgeError, match="not a picture nudge can read"):
+    with pytest.raises(NudgeError, match="not a picture nudge can read") as e:
         open_image(tmp_path / "x.png")
+    assert "<" not in str(e.value)                   # no Python object in the message
     with pytest.raises(NudgeError, match="missing.png: file not found"):
         open_image(tmp_path / "missing.png")
     with pytest.raises(NudgeError, match="blank"):

@@ -69,6 +69,10 @@ def open_image(path: str | Path) -> np.ndarray:
         except Image.DecompressionBombError:
             raise NudgeError(f"{path}: the picture is far too large (over {MAX_PIXELS:,} "
                              "pixels); give a smaller one") from None
+        except Image.UnidentifiedImageError:         # its message shows a Python object
+            raise NudgeError(f"{path}: not a picture nudge can read (not PNG, JPEG, GIF, BMP, "
+                             "TIFF or WebP); give a picture of a digit in one of those formats"
+                             ) from None
         except Exception as e:
             raise NudgeError(f"{path}: not a picture nudge can read ({_reason(e)}); give a "
                              f"PNG, JPEG, GIF, BMP, TIFF or WebP picture of a digit") from None

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bounds import MAX_LAYERS, MAX_SEED, check_sizes
 from ..data import DATASETS, Dataset, load_dataset, load_default
-from ..errors import NudgeError
+from ..errors import NudgeError, short_repr
 from ..jsonable import jsonable
 from ..network import Network
 from ..optimizers import MAX_WEIGHT_DECAY
@@ -175,17 +175,29 @@ def load_data(name: str | None, data_dir: str | None) -> Dataset:
     return load_dataset(name, data_dir)
 
 
-def model_dataset(path: str | Path) -> str | None:
-    """The dataset the model saved at ``path`` was trained on (None: no readable model)."""
+def _nudge_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The nudge metadata of the model file at ``path`` (None: not a readable model file)."""
     try:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="numpy") as f:
-            info = json.loads((f.metadata() or {}).get("nudge", "{}"))
-        dataset = info.get("dataset") if isinstance(info, dict) else None
-        return dataset if isinstance(dataset, str) else None
+            info = json.loads((f.metadata() or {})["nudge"])
+        return info if isinstance(info, dict) else None
     except Exception:
         return None
+
+
+def model_dataset(path: str | Path) -> str | None:
+    """The dataset the model saved at ``path`` was trained on (None: no readable model)."""
+    dataset = (_nudge_metadata(path) or {}).get("dataset")
+    return dataset if isinstance(dataset, str) else None
+
+
+def check_replaceable(out: Path) -> None:
+    """``--out`` may replace a nudge model file, never another file (``--out notes.txt``)."""
+    if out.is_file() and out.stat().st_size and _nudge_metadata(out) is None:
+        raise NudgeError(f"--out {out} is a file but not a nudge model; nothing was trained or "
+                         "replaced: choose another --out, or remove that file first")
 
 
 def save_model(net: Network, out: Path, metadata: dict[str, Any]) -> tuple[Path, str | None]:
@@ -228,6 +240,9 @@ def data_for_model(net: Network, name: str | None, data_dir: str | None) -> Data
     """The dataset a model was trained on (or the one asked for), checked against it."""
     if name in (None, "auto"):
         name = net.metadata.get("dataset") or "mnist"
+        if name not in DATASETS:
+            raise NudgeError(f"the model's metadata names the dataset {short_repr(name)}, "
+                             f"which nudge does not have: give --dataset ({', '.join(DATASETS)})")
     data = load_dataset(name, data_dir)
     if data.n_inputs != net.sizes[0]:
         raise NudgeError(f"the model reads {net.sizes[0]} inputs but {data.name} images have "

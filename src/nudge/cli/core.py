@@ -19,6 +19,7 @@ from ..train import MAX_EPOCHS, near_chance, train
 from .common import (
     add_data_options,
     add_json_option,
+    check_replaceable,
     epochs_type,
     layer_sizes,
     load_data,
@@ -266,6 +267,7 @@ def _check_destinations(args: argparse.Namespace) -> Any:
     from ..modelfile import check_writable
 
     out = check_writable(args.out)
+    check_replaceable(out)
     if args.plot and not args.plot.lower().endswith(".png"):
         raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name ending "
                          "in .png")
