@@ -273,3 +273,21 @@ def test_a_numpy_sized_seed_still_loads(tmp_path):
     seed = int(np.random.SeedSequence(2**127 + 12345).entropy)
     path = save(Network([64, 16, 10], seed=seed), tmp_path / "m.safetensors")
     assert load(path).metadata["seed"] == seed
+
+
+def test_a_file_cut_short_while_it_loads_is_an_error_not_a_crash(tmp_path, monkeypatch):
+    """The tensors are read, not mapped: a file truncated between the header check and the
+    tensors (a copy over it, say) is refused in one line instead of killing the process."""
+    import nudge.modelfile as mf
+
+    path = save(Network([64, 16, 10], seed=1), tmp_path / "m.safetensors")
+    checked = mf._check_tensors
+
+    def check_then_cut(*args):
+        checked(*args)
+        with open(path, "r+b") as f:
+            f.truncate(200)
+
+    monkeypatch.setattr(mf, "_check_tensors", check_then_cut)
+    with pytest.raises(ModelFileError, match="not a readable safetensors model file"):
+        load(path)

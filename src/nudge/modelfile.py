@@ -27,14 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_seed, check_sizes
+from .bounds import MAX_PARAMETERS, check_seed, check_sizes
 from .errors import ModelFileError, NudgeError, short_repr
-from .fsutil import atomic_write_bytes, check_writable, os_reason
+from .fsutil import atomic_write_bytes, check_writable, open_regular, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 
 __all__ = ["save", "load", "tensor_names", "file_size", "atomic_write_bytes", "check_writable"]
 
+#: the longest header nudge reads (safetensors' own limit is 100 MB; nudge's are a few KB)
+MAX_HEADER_BYTES = 16 * 2**20
 FORMAT = "nudge-model"
 FORMAT_VERSION = 1
 
@@ -175,6 +177,25 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- loading
 _DTYPES = {"F32": np.float32, "F64": np.float64}
+#: the largest model file nudge reads: the most parameters in float64, and the header
+MAX_MODEL_BYTES = MAX_PARAMETERS * 8 + MAX_HEADER_BYTES
+
+
+def read_header(f: Any) -> tuple[dict[str, Any], bytes]:
+    """A safetensors file's header (a JSON object: ``__metadata__`` and one entry per
+    tensor) read from an open file, and the bytes read so far."""
+    head = f.read(8)
+    n = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if not 0 < n <= MAX_HEADER_BYTES:
+        raise ValueError("the header length is missing or impossible")
+    text = f.read(n)
+    if len(text) != n:
+        raise ValueError("the file ends inside its header")
+    header = json.loads(text)
+    if not isinstance(header, dict) or not all(
+            isinstance(v, dict) for k, v in header.items() if k != "__metadata__"):
+        raise ValueError("the header is not a JSON object of tensors")
+    return header, head + text
 
 
 def load(path: str | Path) -> Network:
@@ -182,7 +203,7 @@ def load(path: str | Path) -> Network:
 
     The returned network has a ``metadata`` dict (training settings, accuracy...).
     """
-    from safetensors import safe_open
+    from safetensors.numpy import load as st_load
 
     path = Path(path)
     try:
@@ -195,12 +216,15 @@ def load(path: str | Path) -> Network:
     if not stat.S_ISREG(st.st_mode):
         raise _bad(path, "is not a regular file; give a model file saved by `nudge train`")
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            info = _check_info(path, f.metadata() or {})
+        # read, not mapped: a file cut short while it loads is an error, not a SIGBUS
+        with open_regular(path, MAX_MODEL_BYTES) as f:
+            header, head = read_header(f)
+            info = _check_info(path, header.pop("__metadata__", None) or {})
             sizes = info["sizes"]
             names = tensor_names(len(sizes) - 1)
-            _check_tensors(path, f, sizes, names)
-            tensors = {k: f.get_tensor(k) for pair in names for k in pair}
+            _check_tensors(path, header, sizes, names)
+            data = head + f.read()
+        tensors = st_load(data)               # checks the offsets against the bytes
     except ModelFileError:
         raise
     except Exception as e:
@@ -226,20 +250,21 @@ def load(path: str | Path) -> Network:
     return net
 
 
-def _check_tensors(path: Path, f: Any, sizes: list[int], names: list[tuple[str, str]]) -> None:
+def _check_tensors(path: Path, header: dict[str, Any], sizes: list[int],
+                   names: list[tuple[str, str]]) -> None:
     """Names, shapes and types of the tensors, from the header (nothing read yet)."""
     expected = {n for pair in names for n in pair}
-    found = set(f.keys())
+    found = set(header)
     if found != expected:
         missing, extra = sorted(expected - found), sorted(found - expected)
         raise _bad(path, f"tensors do not match layer sizes {short_repr(sizes)} (missing "
                    f"{short_repr(missing)}, unexpected {short_repr(extra)})")
-    dtypes = {f.get_slice(k).get_dtype() for k in found}
+    dtypes = {header[k]["dtype"] for k in found}
     if len(dtypes) != 1 or next(iter(dtypes)) not in _DTYPES:
         found_types = sorted(str(d) for d in dtypes)
         raise _bad(path, f"tensors must all be float32 or all float64, found {found_types}")
     for l, ((wname, bname), n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:])):
-        W, b = f.get_slice(wname).get_shape(), f.get_slice(bname).get_shape()
+        W, b = header[wname]["shape"], header[bname]["shape"]
         if list(W) != [n_out, n_in] or list(b) != [n_out]:
             raise _bad(path, f"layer {l + 1} has weights {tuple(W)} and biases {tuple(b)}, "
                        f"expected ({n_out}, {n_in}) and ({n_out},)")

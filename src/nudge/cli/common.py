@@ -177,13 +177,14 @@ def load_data(name: str | None, data_dir: str | None) -> Dataset:
 
 def _nudge_metadata(path: str | Path) -> dict[str, Any] | None:
     """The nudge metadata of the model file at ``path`` (None: not a readable model file)."""
-    try:
-        from safetensors import safe_open
+    from ..fsutil import open_regular
+    from ..modelfile import MAX_MODEL_BYTES, read_header
 
-        with safe_open(str(path), framework="numpy") as f:
-            info = json.loads((f.metadata() or {})["nudge"])
+    try:
+        with open_regular(path, MAX_MODEL_BYTES) as f:
+            info = json.loads(read_header(f)[0]["__metadata__"]["nudge"])
         return info if isinstance(info, dict) else None
-    except Exception:
+    except Exception:                          # not a model file nudge can read
         return None
 
 
