@@ -291,3 +291,20 @@ def test_a_file_cut_short_while_it_loads_is_an_error_not_a_crash(tmp_path, monke
     monkeypatch.setattr(mf, "_check_tensors", check_then_cut)
     with pytest.raises(ModelFileError, match="not a readable safetensors model file"):
         load(path)
+
+
+def test_save_keeps_the_architecture_and_refuses_metadata_load_would_refuse(tmp_path):
+    net = Network([64, 16, 10], seed=1)
+    path = save(net, tmp_path / "m.safetensors", activation="relu", sizes=[1, 2])
+    assert load(path).activation == "sigmoid" and load(path).sizes == [64, 16, 10]
+    kept = path.read_bytes()
+    for metadata, words in (({"test_accuracy": 95.3}, "invalid test_accuracy 95.3"),
+                            ({"classes": [0, 1]}, "invalid classes"),
+                            ({"created": object()}, "cannot be saved as JSON")):
+        with pytest.raises(NudgeError, match=words) as e:
+            save(net, path, **metadata)
+        assert "damaged" not in str(e.value)
+    net.weights[0] = net.weights[0].astype(np.float64)
+    with pytest.raises(NudgeError, match="float32 network is float64"):
+        save(net, path)
+    assert path.read_bytes() == kept                   # the good model is still there

@@ -165,6 +165,7 @@ def test_float64_copy_is_independent():
     ({"sizes": [4, 2], "seed": 1.5}, "seed 1.5"),
     ({"sizes": [4, 2], "seed": "3"}, "seed '3'"),
     ({"sizes": [4, 2], "seed": True}, "seed True"),
+    ({"sizes": [4, 2], "seed": 2**128}, "from 0 to 2\\*\\*128 - 1"),
 ])
 def test_invalid_networks_are_refused_with_clear_messages(kwargs, match):
     with pytest.raises(NudgeError, match=match):

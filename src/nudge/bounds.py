@@ -61,11 +61,12 @@ def random_seed() -> int:
 
 
 def check_seed(seed: Any) -> int | None:
-    """A seed checked: None (a fresh one each time) or a whole number 0 or more.  Seeds
+    """A seed checked: None (a fresh one each time) or a whole number 0 .. 2¹²⁸ − 1.  Seeds
     typed in (``--seed``, the sweep, the web page) are bounded by :data:`MAX_SEED`; the API
-    takes any size numpy does, as model files saved with 39-digit seeds hold them."""
+    takes numpy's 128-bit entropy too, as model files saved with 39-digit seeds hold it."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise NudgeError(f"seed {short_repr(seed)}: give a whole number, 0 or more")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+            0 <= seed < 2**128):
+        raise NudgeError(f"seed {short_repr(seed)}: give a whole number from 0 to 2**128 - 1")
     return int(seed)

@@ -47,9 +47,11 @@ def tensor_names(n_layers: int) -> list[tuple[str, str]]:
 
 
 def _header_info(net: Network, metadata: dict[str, Any]) -> dict[str, Any]:
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, **net.config,
-            "seed": net.seed, "dtype": str(net.dtype), "n_parameters": net.n_parameters,
-            **jsonable(metadata)}
+    """The metadata, then what the network itself says (its architecture always wins: a
+    loaded model's metadata passed back in, or a stray ``activation=``, cannot change it)."""
+    return {**jsonable(metadata), "format": FORMAT, "format_version": FORMAT_VERSION,
+            **net.config, "seed": net.seed, "dtype": str(net.dtype),
+            "n_parameters": net.n_parameters}
 
 
 def file_size(net: Network, **metadata: Any) -> int:
@@ -66,12 +68,25 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
     from safetensors.numpy import save as st_save
 
     net.check_parameters(finite=True)         # a file that load would refuse is not written
+    odd = [p.dtype for p in net.weights + net.biases if p.dtype != net.dtype]
+    if odd:
+        raise NudgeError(f"a parameter of this {net.dtype} network is {odd[0]}: set weights and "
+                         f"biases as {net.dtype} arrays (or use net.astype)")
     tensors = {}
     for (wname, bname), W, b in zip(tensor_names(len(net.weights)), net.weights, net.biases):
         tensors[wname] = np.ascontiguousarray(W)
         tensors[bname] = np.ascontiguousarray(b)
-    info = _header_info(net, metadata)
-    data = st_save(tensors, metadata={"format": FORMAT, "nudge": json.dumps(info)})
+    try:
+        header = {"format": FORMAT, "nudge": json.dumps(_header_info(net, metadata))}
+    except (TypeError, ValueError) as e:
+        raise NudgeError(f"the metadata cannot be saved as JSON ({e}): give numbers, "
+                         "strings, lists and dicts") from None
+    try:
+        _check_info(Path(path), header)       # the metadata load checks, checked first
+    except ModelFileError as e:
+        raise NudgeError(f"{str(e).removesuffix('; the file is damaged')}: not saved, as "
+                         "load would refuse it; give metadata of the right type") from None
+    data = st_save(tensors, metadata=header)
     atomic_write_bytes(path, data)
     return Path(path)
 
