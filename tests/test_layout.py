@@ -19,7 +19,7 @@ LAYERS = [
     {"network", "optimizers", "schedules", "presets", "data", "idx", "images", "modelfile",
      "plots"},
     {"engine"},
-    {"control", "train", "settings"},
+    {"control", "checks", "train", "settings"},
     {"insight", "sweep"},
     {"cli", "web", "__main__", "__init__"},
 ]

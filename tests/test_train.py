@@ -136,10 +136,38 @@ def test_divergence_stops_with_advice_and_restores_the_last_finite_model(digits)
     ({"weight_decay": -0.1}, "weight decay"),
     ({"seed": -1}, "seed -1: give a whole number"),
     ({"seed": 2.5}, "seed 2.5"),
+    ({"learning_rate": 10**400}, "learning rate must be a finite number"),
+    ({"momentum": "0.5", "optimizer": "momentum"}, "momentum must be a number"),
+    ({"test_data": ([[0.0] * 10], [1])}, "test inputs have shape"),
+    ({"test_data": [0, 1, 2]}, "test_data must be a pair"),
+    ({"validation_data": ([[0.0] * 64] * 3, [1])}, "3 validation inputs but 1 labels"),
 ])
 def test_nonsense_options_are_refused(digits, kwargs, match):
     with pytest.raises(NudgeError, match=match):
         train(Network([64, 10, 10]), digits.X_train, digits.y_train, **kwargs)
+
+
+def test_held_out_data_is_checked_before_any_step(digits):
+    net = Network([64, 10, 10], seed=1)
+    start = net.snapshot()
+    with pytest.raises(NudgeError, match="test inputs have shape"):
+        train(net, digits.X_train, digits.y_train, epochs=2,
+              test_data=(digits.X_test[:, :10], digits.y_test))
+    for p, q in zip(net.weights + net.biases, start[0] + start[1]):
+        np.testing.assert_array_equal(p, q)                # not an epoch trained first
+
+
+def test_weight_decay_given_as_text_is_used_as_its_number(digits):
+    a, b = Network([64, 10, 10], seed=1), Network([64, 10, 10], seed=1)
+    train(a, digits.X_train, digits.y_train, epochs=1, weight_decay="0.01", seed=0)
+    train(b, digits.X_train, digits.y_train, epochs=1, weight_decay=0.01, seed=0)
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+def test_a_numpy_false_from_a_callback_stops_training(digits):
+    history = train(Network([64, 10, 10], seed=1), digits.X_train, digits.y_train, epochs=5,
+                    callback=lambda record, net: np.float64(record.epoch) < 2)
+    assert history.stopped == "callback" and len(history.epochs) == 2
 
 
 def test_mismatched_data_is_refused(digits):
@@ -296,6 +324,29 @@ def test_control_stop_and_speed_limit(digits):
     assert history.stopped == "stopped" and history.epochs[0].steps == 0
     with pytest.raises(NudgeError, match="speed"):
         Control().set_speed(-1)
+
+
+def test_an_absurdly_slow_speed_waits_until_stopped(digits):
+    """1e-300 examples a second is a wait longer than any timeout the OS takes: it is
+    capped, not an OverflowError in the training thread."""
+    import threading
+
+    control, errors = Control(), []
+    control.set_speed(1e-300)
+
+    def run():
+        try:
+            train(Network([64, 10, 10], seed=0), digits.X_train[:100], digits.y_train[:100],
+                  epochs=1, control=control)
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(0.5)
+    control.stop()
+    worker.join(10)
+    assert not worker.is_alive() and errors == []
 
 
 @pytest.mark.parametrize("then", ["stop", "pause", "faster"])

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NudgeError
+from .errors import NudgeError, short_repr
 
 #: the most single steps a paused run holds on to (the page's Step button pressed fast)
 MAX_GRANTED = 1000
@@ -29,10 +29,12 @@ MAX_GRANTED = 1000
 def positive_float(name: str, value: Any) -> float:
     try:
         v = float(value)
+    except OverflowError:                       # an int too large for a float
+        v = math.inf
     except (TypeError, ValueError):
-        raise NudgeError(f"{name} must be a number, got {value!r}") from None
+        raise NudgeError(f"{name} must be a number, got {short_repr(value)}") from None
     if not math.isfinite(v) or v <= 0:
-        raise NudgeError(f"{name} must be a finite number above 0, got {value!r}")
+        raise NudgeError(f"{name} must be a finite number above 0, got {short_repr(value)}")
     return v
 
 
@@ -137,7 +139,8 @@ class Control:
         with self._cond:
             speed = self.examples_per_second
             self._cond.wait_for(lambda: self.stop_requested is not None or self.paused
-                                or self.examples_per_second != speed, timeout=seconds)
+                                or self.examples_per_second != speed,
+                                timeout=min(seconds, threading.TIMEOUT_MAX))
 
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""

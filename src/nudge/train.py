@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .bounds import check_seed
+from .checks import MAX_EPOCHS, check_held_out, check_options, check_pixels
 from .control import (
     Control,
     CtrlC,
@@ -35,20 +36,15 @@ from .control import (
     Progress,
     callback_steps,
     check_patience,
-    positive_float,
-    positive_int,
 )
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, Snapshot, desired_outputs
-from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer, check_weight_decay
-from .schedules import check_min_learning_rate, learning_rate_at, plateau_floor
+from .schedules import learning_rate_at, plateau_floor
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
 #: calls Ctrl-C is honoured, the progress bar moves and the network is checked for NaN
 EXAMPLES_PER_CALL = 5000
-#: the most epochs one run may ask for (a typo such as 1e20 is an error, not hours)
-MAX_EPOCHS = 100_000
 
 
 # --------------------------------------------------------------------------- results
@@ -132,6 +128,11 @@ def near_chance(accuracy: float | None, classes: int) -> bool:
 
 
 # --------------------------------------------------------------------------- the trainer
+def _stops(answer: Any) -> bool:
+    """A callback's answer that stops training: False (also numpy's, as ``acc < t`` gives)."""
+    return answer is False or answer is np.False_
+
+
 def _finite(net: Network) -> bool:
     return all(np.isfinite(p).all() for p in net.weights + net.biases)
 
@@ -199,15 +200,15 @@ def train(
     attribute holds the epochs before) with the network restored to where it was at
     the start of the epoch.
     """
-    epochs, batch_size, learning_rate = _check_options(
+    epochs, batch_size, learning_rate, momentum, weight_decay = check_options(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)
     seed = check_seed(seed)
     X = np.asarray(X)
-    for name, data in (("training inputs", (X,)), ("test inputs", test_data),
-                       ("validation inputs", validation_data)):
-        if data is not None:
-            _check_pixels(name, data[0])
+    check_pixels("training inputs", X)
+    for name, data in (("test", test_data), ("validation", validation_data)):
+        if data is not None:                   # checked now, not after an epoch of steps
+            check_held_out(name, data, net)
     Y = desired_outputs(y, net.sizes[-1], net.dtype.type)
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
@@ -261,8 +262,8 @@ def train(
                 history.epochs.append(record)
                 if run.bar is not None and record.test_accuracy is not None:
                     run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
-                if run.control.stop_requested is None and callback is not None and callback(
-                        record, net) is False:
+                if run.control.stop_requested is None and callback is not None and _stops(
+                        callback(record, net)):
                     run.control.stop("callback")
                 # after the callback, which sees every epoch (the last one too)
                 if stopping is not None and not stopping.go_on(
@@ -278,45 +279,6 @@ def train(
         if run.bar is not None:
             run.bar.close()
     return history
-
-
-def _check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_rate: Any,
-                   schedule: str, min_learning_rate: float, optimizer: str, momentum: float,
-                   weight_decay: float) -> tuple[int, int, float]:
-    """The options of :func:`train` checked (one-line errors): ``(epochs, B, η)``."""
-    check_optimizer(optimizer)
-    epochs = positive_int("epochs", epochs, MAX_EPOCHS)
-    if learning_rate is None:
-        learning_rate = DEFAULT_LEARNING_RATES[optimizer]
-    learning_rate = positive_float("learning rate", learning_rate)
-    learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
-    check_min_learning_rate(min_learning_rate, learning_rate)
-    check_weight_decay(weight_decay)
-    if not 0 <= momentum < 1:
-        raise NudgeError(f"momentum must be in [0, 1), got {momentum!r}")
-    X = np.asarray(X)
-    n = len(X)
-    if n == 0:
-        raise NudgeError("there are no training examples")
-    batch_size = n if batch_size is None else positive_int("batch size", batch_size)
-    if batch_size > n:
-        raise NudgeError(f"batch size {batch_size} is larger than the {n} training examples: "
-                         f"use at most {n} (that is full-batch gradient descent)")
-    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
-        raise NudgeError(f"training inputs have shape {X.shape}; the network expects rows of "
-                         f"{net.sizes[0]} values")
-    net.check_parameters()
-    return epochs, batch_size, learning_rate
-
-
-def _check_pixels(name: str, X: Any) -> None:
-    """Inputs must be numbers, and finite: a NaN pixel would pass for a diverged run."""
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise NudgeError(f"{name} hold NaN or infinite values: give finite pixel values "
-                         "(uint8 0-255, or floats in [0, 1])")
 
 
 class _Run:
@@ -382,7 +344,7 @@ class _Run:
                                     self.steps_per_epoch, self.seen, eta,
                                     order[begins:min(begins + B, self.n)], self.seconds,
                                     self.engine.name)
-                if self.on_steps(progress, net) is False:
+                if _stops(self.on_steps(progress, net)):
                     control.stop("callback")
         return epoch_step, seconds, eta
 

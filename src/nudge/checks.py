@@ -1,0 +1,73 @@
+"""The options and data of :func:`nudge.train.train` checked before any step is taken:
+one-line errors that name the option and the fix, and the checked values as numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .control import positive_float, positive_int
+from .errors import NudgeError, short_repr
+from .network import Network, desired_outputs
+from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer, check_weight_decay
+from .schedules import check_min_learning_rate, learning_rate_at
+
+#: the most epochs one run may ask for (a typo such as 1e20 is an error, not hours)
+MAX_EPOCHS = 100_000
+
+
+def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_rate: Any,
+                  schedule: str, min_learning_rate: float, optimizer: str, momentum: float,
+                  weight_decay: float) -> tuple[int, int, float, float, float]:
+    """The options of :func:`~nudge.train.train` checked (one-line errors): ``(epochs, B,
+    η, μ, λ)`` as numbers."""
+    check_optimizer(optimizer)
+    epochs = positive_int("epochs", epochs, MAX_EPOCHS)
+    if learning_rate is None:
+        learning_rate = DEFAULT_LEARNING_RATES[optimizer]
+    learning_rate = positive_float("learning rate", learning_rate)
+    learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
+    check_min_learning_rate(min_learning_rate, learning_rate)
+    weight_decay = check_weight_decay(weight_decay)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)) or not (
+            0 <= momentum < 1):
+        raise NudgeError(f"momentum must be a number in [0, 1), got {short_repr(momentum)}")
+    X = np.asarray(X)
+    n = len(X)
+    if n == 0:
+        raise NudgeError("there are no training examples")
+    batch_size = n if batch_size is None else positive_int("batch size", batch_size)
+    if batch_size > n:
+        raise NudgeError(f"batch size {batch_size} is larger than the {n} training examples: "
+                         f"use at most {n} (that is full-batch gradient descent)")
+    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
+        raise NudgeError(f"training inputs have shape {X.shape}; the network expects rows of "
+                         f"{net.sizes[0]} values")
+    net.check_parameters()
+    return epochs, batch_size, learning_rate, float(momentum), weight_decay
+
+
+def check_pixels(name: str, X: Any) -> None:
+    """Inputs must be numbers, and finite: a NaN pixel would pass for a diverged run."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise NudgeError(f"{name} hold NaN or infinite values: give finite pixel values "
+                         "(uint8 0-255, or floats in [0, 1])")
+
+
+def check_held_out(name: str, data: Any, net: Network) -> None:
+    """Test or validation data: a pair (inputs, labels) that fits the network."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise NudgeError(f"{name}_data must be a pair (inputs, labels), got a "
+                         f"{type(data).__name__}")
+    X, y = np.asarray(data[0]), data[1]
+    check_pixels(f"{name} inputs", X)
+    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
+        raise NudgeError(f"{name} inputs have shape {X.shape} but the network expects rows of "
+                         f"{net.sizes[0]} values (one example per row)")
+    Y = desired_outputs(y, net.sizes[-1])
+    if len(Y) != len(X):
+        raise NudgeError(f"{len(X)} {name} inputs but {len(Y)} labels")
