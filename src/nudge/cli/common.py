@@ -3,7 +3,7 @@
 Every size and count a user can give has an upper bound, so that a typo (``--epochs
 1e20``, ``--sizes 784,100000,10``) is a one-line error instead of hours of work or an
 exhausted memory; the bounds are the ``MAX_*`` constants below and those of a network
-(:mod:`nudge.network`), and the option types that check them (:func:`bounded_int`,
+(:mod:`nudge.bounds`), and the option types that check them (:func:`bounded_int`,
 :func:`layer_sizes`, ``seed_type``).
 """
 
@@ -341,12 +341,14 @@ def add_plot(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--plot", metavar="FILE.png", help=f"save a figure: {what}")
 
 
-def check_plot(path: str | None) -> None:
+def check_plot(path: str | None, flag: str = "--plot") -> None:
+    """A figure's name ends in .png and can be written (checked before any work)."""
     if path:
         from ..modelfile import check_writable
 
         if not path.lower().endswith(".png"):
-            raise NudgeError(f"{path}: figures are saved as PNG; give a name ending in .png")
+            raise NudgeError(f"{flag} {path}: figures are saved as PNG; give a name ending in "
+                             ".png")
         check_writable(path)
 
 

@@ -19,6 +19,7 @@ from ..train import MAX_EPOCHS, near_chance, train
 from .common import (
     add_data_options,
     add_json_option,
+    check_plot,
     check_replaceable,
     epochs_type,
     layer_sizes,
@@ -268,18 +269,10 @@ def _check_destinations(args: argparse.Namespace) -> Any:
 
     out = check_writable(args.out)
     check_replaceable(out)
-    if args.plot and not args.plot.lower().endswith(".png"):
-        raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name ending "
-                         "in .png")
-    if args.plot:
-        check_writable(args.plot)
-    if args.track_plot:
-        if not args.track:
-            raise NudgeError("--track-plot needs --track noise: there is nothing to plot")
-        if not args.track_plot.lower().endswith(".png"):
-            raise NudgeError(f"--track-plot {args.track_plot}: figures are saved as PNG; give "
-                             "a name ending in .png")
-        check_writable(args.track_plot)
+    check_plot(args.plot)
+    if args.track_plot and not args.track:
+        raise NudgeError("--track-plot needs --track noise: there is nothing to plot")
+    check_plot(args.track_plot, "--track-plot")
     return out
 
 

@@ -36,11 +36,13 @@ def available_cpus() -> int:
 
 
 def check_threads(threads: Any) -> int | None:
-    """``threads`` (None: decide; else 1 or 2) validated, or a NudgeError saying why not."""
+    """``threads`` (None: decide; else 1 or more, at most 2 used) validated, or a
+    NudgeError saying why not."""
     if threads is None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise NudgeError(f"threads must be 1 or 2 (or None to decide), not {threads!r}")
+        raise NudgeError(f"threads must be a whole number of 1 or more (None: decide; more "
+                         f"than 2 means 2), not {threads!r}")
     return min(int(threads), 2)
 
 
