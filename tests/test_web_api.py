@@ -467,6 +467,9 @@ def test_warnings_for_a_run_near_chance_with_dead_neurons(c8):
 def test_bad_training_settings(c8, body):
     r = c8.post("/api/train/start", json=body)
     assert r.status_code == 400 and r.json()["error"]
+    assert "--" not in r.json()["error"] and "min-learning" not in r.json()["error"]
+    if "min_learning_rate" in body:                     # named as the page's field
+        assert "min_learning_rate" in r.json()["error"]
     assert c8.get("/api/train/state").json()["training"] is None
 
 

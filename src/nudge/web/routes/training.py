@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -79,7 +80,8 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
             weight_decay=get_float(data, "weight_decay", *LIMITS["weight_decay"], None),
             optimizer=get_choice(data, "optimizer", OPTIMIZERS, "sgd"))
     except NudgeError as e:
-        raise bad(str(e).replace("--", "")) from None
+        # the core names CLI flags (--min-learning-rate): the page's fields are min_learning_rate
+        raise bad(re.sub(r"--([a-z-]+)", lambda m: m[1].replace("-", "_"), str(e))) from None
     if preset_name == "custom":
         setup = dataclasses.replace(setup, preset="custom")
     if (setup.batch_size or n_train) > n_train:
