@@ -116,9 +116,11 @@ def test_divergence_stops_with_advice_and_restores_the_last_finite_model(digits)
                   init="normal", seed=0)
     start = net.snapshot()
     arrays = [id(p) for p in net.weights + net.biases]
-    with pytest.raises(DivergenceError, match="smaller one"):
+    with pytest.raises(DivergenceError, match="smaller one") as e:
         train(net, digits.X_train, digits.y_train, epochs=1, learning_rate=1e30,
               engine="reference")
+    assert e.value.epoch == 1 and e.value.learning_rate == 1e30
+    assert e.value.history.epochs == []                    # the epochs before the diverged one
     # the first epoch diverged: back to the start, in place (references to the arrays hold)
     assert [id(p) for p in net.weights + net.biases] == arrays
     for p, q in zip(net.weights + net.biases, start[0] + start[1]):

@@ -36,7 +36,13 @@ class ModelFileError(NudgeError):
 
 
 class DivergenceError(NudgeError):
-    """Training produced a NaN or infinite cost."""
+    """Training produced a NaN or infinite cost: in ``epoch``, with ``learning_rate`` (the
+    η that blew up); ``history`` holds the epochs before (a :class:`nudge.train.History`)."""
+
+    def __init__(self, message: str, epoch: int | None = None,
+                 learning_rate: float | None = None, history: Any = None) -> None:
+        super().__init__(message)
+        self.epoch, self.learning_rate, self.history = epoch, learning_rate, history
 
 
 def short_repr(value: Any) -> str:

@@ -361,13 +361,10 @@ def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
     costs = [c for c in (train[0], test[0], validation[0]) if c is not None]
     if not finite or not all(math.isfinite(c) for c in costs):
         net.restore(snapshot)
-        err = DivergenceError(
+        raise DivergenceError(
             f"training diverged in epoch {epoch} (the cost became NaN or infinite) with "
             f"learning rate {learning_rate:g}: try a smaller one, e.g. --learning-rate "
-            f"{history.settings.get('learning_rate', learning_rate) / 10:g}"   # the starting η
-        )
-        err.history = history  # type: ignore[attr-defined]
-        err.learning_rate = learning_rate  # type: ignore[attr-defined]  # the η that blew up
-        raise err
+            f"{history.settings.get('learning_rate', learning_rate) / 10:g}",  # the starting η
+            epoch, learning_rate, history)
     return EpochRecord(epoch, train[0], test[0], test[1], seconds, steps, learning_rate,
                        validation[0], validation[1])

@@ -97,7 +97,7 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
                         patience=settings.get("patience"), seed=seed, engine="auto", threads=1,
                         monitor_train_cost=bool(point.get("train_cost")))
     except DivergenceError as e:
-        history = e.history  # type: ignore[attr-defined]
+        history = e.history
         diverged_in = len(history.epochs) + 1
     seconds = time.perf_counter() - started
     if diverged_in is None and history.stopped not in ("finished", "no improvement",

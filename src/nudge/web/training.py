@@ -307,10 +307,9 @@ class TrainingJob:
             self.state, self.message = "stopped", f"stopped after {self.seen:,} examples"
 
     def _diverged(self, e: DivergenceError) -> None:
-        history = getattr(e, "history", None)
-        if history is not None:
-            self.engine = {k: history.settings.get(k) for k in ("engine", "kernel")}
-        lr = getattr(e, "learning_rate", None) or self.learning_rate   # set on the page too
+        if e.history is not None:
+            self.engine = {k: e.history.settings.get(k) for k in ("engine", "kernel")}
+        lr = e.learning_rate or self.learning_rate   # the η that blew up (set on the page too)
         self.state = "failed"
         self.message = (f"training diverged in epoch {self.epoch} (the cost became NaN or "
                         f"infinite) with learning rate {lr:g}; the network is back where it "
