@@ -41,16 +41,17 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
     if batch_size > n:
         raise NudgeError(f"batch size {batch_size} is larger than the {n} training examples: "
                          f"use at most {n} (that is full-batch gradient descent)")
-    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
-        raise NudgeError(f"training inputs have shape {X.shape}; the network expects rows of "
-                         f"{net.sizes[0]} values")
+    check_inputs("training inputs", X, net)
     net.check_parameters()
     return epochs, batch_size, learning_rate, float(momentum), weight_decay
 
 
-def check_pixels(name: str, X: Any) -> None:
-    """Inputs must be numbers, and finite: a NaN pixel would pass for a diverged run."""
-    X = np.asarray(X)
+def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
+    """Inputs are rows of ``net.sizes[0]`` numbers, all finite: a NaN pixel would pass for a
+    diverged run."""
+    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
+        raise NudgeError(f"{name} have shape {X.shape} but the network expects rows of "
+                         f"{net.sizes[0]} values (one example per row)")
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
     if X.dtype.kind == "f" and not np.isfinite(X).all():
@@ -64,10 +65,7 @@ def check_held_out(name: str, data: Any, net: Network) -> None:
         raise NudgeError(f"{name}_data must be a pair (inputs, labels), got a "
                          f"{type(data).__name__}")
     X, y = np.asarray(data[0]), data[1]
-    check_pixels(f"{name} inputs", X)
-    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
-        raise NudgeError(f"{name} inputs have shape {X.shape} but the network expects rows of "
-                         f"{net.sizes[0]} values (one example per row)")
+    check_inputs(f"{name} inputs", X, net)
     Y = desired_outputs(y, net.sizes[-1])
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} {name} inputs but {len(Y)} labels")

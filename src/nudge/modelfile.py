@@ -213,6 +213,17 @@ def read_header(f: Any) -> tuple[dict[str, Any], bytes]:
     return header, head + text
 
 
+def peek_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The nudge metadata of a model file, unchecked, from its header alone (None: not a
+    model file nudge can read); for telling a model file from another file."""
+    try:
+        with open_regular(path, MAX_MODEL_BYTES) as f:
+            info = json.loads(read_header(f)[0]["__metadata__"]["nudge"])
+        return info if isinstance(info, dict) else None
+    except Exception:                          # not a model file nudge can read
+        return None
+
+
 def load(path: str | Path) -> Network:
     """Load a model saved by :func:`save`; everything is checked before it is used.
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .bounds import check_seed
-from .checks import MAX_EPOCHS, check_held_out, check_options, check_pixels
+from .checks import MAX_EPOCHS, check_held_out, check_options
 from .control import (
     Control,
     CtrlC,
@@ -205,7 +205,6 @@ def train(
         momentum, weight_decay)
     seed = check_seed(seed)
     X = np.asarray(X)
-    check_pixels("training inputs", X)
     for name, data in (("test", test_data), ("validation", validation_data)):
         if data is not None:                   # checked now, not after an epoch of steps
             check_held_out(name, data, net)

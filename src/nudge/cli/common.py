@@ -22,6 +22,7 @@ from ..bounds import MAX_LAYERS, MAX_SEED, check_sizes
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError, short_repr
 from ..jsonable import jsonable
+from ..modelfile import peek_metadata
 from ..network import Network
 from ..optimizers import MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
@@ -175,28 +176,15 @@ def load_data(name: str | None, data_dir: str | None) -> Dataset:
     return load_dataset(name, data_dir)
 
 
-def _nudge_metadata(path: str | Path) -> dict[str, Any] | None:
-    """The nudge metadata of the model file at ``path`` (None: not a readable model file)."""
-    from ..fsutil import open_regular
-    from ..modelfile import MAX_MODEL_BYTES, read_header
-
-    try:
-        with open_regular(path, MAX_MODEL_BYTES) as f:
-            info = json.loads(read_header(f)[0]["__metadata__"]["nudge"])
-        return info if isinstance(info, dict) else None
-    except Exception:                          # not a model file nudge can read
-        return None
-
-
 def model_dataset(path: str | Path) -> str | None:
     """The dataset the model saved at ``path`` was trained on (None: no readable model)."""
-    dataset = (_nudge_metadata(path) or {}).get("dataset")
+    dataset = (peek_metadata(path) or {}).get("dataset")
     return dataset if isinstance(dataset, str) else None
 
 
 def check_replaceable(out: Path) -> None:
     """``--out`` may replace a nudge model file, never another file (``--out notes.txt``)."""
-    if out.is_file() and out.stat().st_size and _nudge_metadata(out) is None:
+    if out.is_file() and out.stat().st_size and peek_metadata(out) is None:
         raise NudgeError(f"--out {out} is a file but not a nudge model; nothing was trained or "
                          "replaced: choose another --out, or remove that file first")
 
