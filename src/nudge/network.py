@@ -29,9 +29,10 @@ The cost C is the average of the Cₓ, so its gradient is the average of theirs:
     ∂C/∂Wˡ = (1/n) Σₓ δˡₓ (aˡ⁻¹ₓ)ᵀ          −∂C/∂Wˡ: the average nudge to the weights
 
 A weight's nudge is proportional to the activation it multiplies: weights from brighter
-neurons get bigger nudges.  ``Network.backprop`` divides every row's δᴸₓ by n first (the
-equations are linear in δ, so the 1/n carries through every layer), and the sums over x
-are the matrix products.  Gradient descent then moves every weight and bias by η times
+neurons get bigger nudges.  ``Network.deltas`` runs the first two equations for every
+example at once (row x is example x); ``Network.backprop`` asks it for δᴸₓ / n (the
+equations are linear in δ, so the 1/n carries through every layer) and takes the sums
+over x as matrix products.  Gradient descent then moves every weight and bias by η times
 its average nudge: θ ← θ − η ∂C/∂θ.  (The optimisers are in ``nudge.optimizers``, the
 training loop in ``nudge.train``.)
 """
@@ -315,8 +316,7 @@ class Network:
     def example_costs(self, X: Any, Y: Any) -> np.ndarray:
         """Cₓ for each example (row), e.g. Σⱼ (aᴸⱼ − yⱼ)² for the quadratic cost."""
         activations, zs = self.forward(X)
-        return self.output_costs(activations[-1], zs[-1],
-                                 desired_outputs(Y, self.sizes[-1], self.dtype.type))
+        return self.output_costs(activations[-1], zs[-1], self.desired_outputs(Y))
 
     def output_costs(self, a: np.ndarray, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Cₓ of each row from its output activations aᴸ, weighted sums zᴸ and desired y."""
@@ -334,38 +334,61 @@ class Network:
         """C = (1/n) Σₓ Cₓ: the average cost over the examples (rows of X)."""
         return float(np.mean(self.example_costs(X, Y)))
 
+    def desired_outputs(self, Y: Any) -> np.ndarray:
+        """The desired outputs y for labels or rows, in this network's float type."""
+        return desired_outputs(Y, self.sizes[-1], self.dtype.type)
+
+    def output_cost_gradient(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂Cₓ/∂aᴸ for each row: 2 (a − y) for the quadratic cost; (a − y)/(a (1 − a)) for
+        cross-entropy with a sigmoid output; −y/a for cross-entropy with softmax."""
+        if self.cost_function == "quadratic":
+            return 2 * (a - y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.output == "sigmoid":
+                return (a - y) / (a * (1 - a))
+            return -y / a
+
     def output_error(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         """δᴸₓ = ∂Cₓ/∂zᴸ for each example x (one row each); −δᴸₓ is how x wants its output
         sums to move."""
         if self.cost_function == "cross-entropy":
             return a - y           # σ' cancels against the cross-entropy's 1/(a(1−a))
-        dC_da = 2 * (a - y)        # ∂Cₓ/∂aᴸ = 2 (aᴸ − y)
+        dC_da = self.output_cost_gradient(a, y)
         if self.output == "sigmoid":
             return dC_da * a * (1 - a)
         # softmax: ∂a/∂z = diag(a) − a aᵀ, so δ = a ⊙ (∂C/∂a − (∂C/∂a · a))
         return a * (dC_da - np.sum(dC_da * a, axis=1, keepdims=True))
 
     # ------------------------------------------------------------------ backpropagation
+    def deltas(self, X: Any, Y: Any, average: bool = False
+               ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Backpropagation for a batch: ``(activations, zs, deltas)``, where row x of
+        ``deltas[l-1]`` is δˡₓ = ∂Cₓ/∂zˡ of example x's own cost, or, with ``average``,
+        δˡₓ / n: its share of the gradient of the average cost C over the n rows."""
+        activations, zs = self.forward(X)
+        y = self.desired_outputs(Y)
+        n = len(y)
+        if n != len(activations[0]):
+            raise NudgeError(f"{len(activations[0])} inputs but {n} desired outputs")
+        delta = self.output_error(activations[-1], y)          # δᴸₓ
+        if average:
+            delta = delta / n
+        deltas = [delta]
+        for l in range(len(self.weights) - 1, 0, -1):          # δˡ⁻¹ₓ = (Wˡᵀ δˡₓ) ⊙ σ'(zˡ⁻¹ₓ)
+            delta = (delta @ self.weights[l]) * activation_prime(
+                self.activation, zs[l - 1], activations[l])
+            deltas.insert(0, delta)
+        return activations, zs, deltas
+
     def backprop(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The gradient of the average cost C over the batch: ``(grad_weights, grad_biases)``.
 
         Each array has the shape of the parameter it belongs to; the batch is
         handled all at once (the sum over examples is inside the matrix products).
         """
-        activations, zs = self.forward(X)
-        y = desired_outputs(Y, self.sizes[-1], self.dtype.type)
-        n = len(y)
-        if n != len(activations[0]):
-            raise NudgeError(f"{len(activations[0])} inputs but {n} desired outputs")
-        delta = self.output_error(activations[-1], y) / n      # δᴸ of the *average* cost
-        grad_w = [np.empty_like(w) for w in self.weights]
-        grad_b = [np.empty_like(b) for b in self.biases]
-        for l in range(len(self.weights) - 1, -1, -1):
-            grad_b[l] = delta.sum(axis=0)                      # ∂C/∂bˡ = (1/n) Σₓ δˡₓ
-            grad_w[l] = delta.T @ activations[l]               # ∂C/∂Wˡ = (1/n) Σₓ δˡₓ (aˡ⁻¹ₓ)ᵀ
-            if l > 0:                                          # δˡ⁻¹ₓ = (Wˡᵀ δˡₓ) ⊙ σ'(zˡ⁻¹ₓ)
-                delta = (delta @ self.weights[l]) * activation_prime(
-                    self.activation, zs[l - 1], activations[l])
+        activations, _, deltas = self.deltas(X, Y, average=True)
+        grad_w = [delta.T @ a for delta, a in zip(deltas, activations)]  # (1/n) Σₓ δˡₓ aˡ⁻¹ₓᵀ
+        grad_b = [delta.sum(axis=0) for delta in deltas]                # (1/n) Σₓ δˡₓ
         return grad_w, grad_b
 
     # ------------------------------------------------------------------ one step downhill

@@ -14,7 +14,6 @@ from ..errors import DivergenceError, NudgeError
 from ..network import Network, as_inputs
 from ..train import train
 from .common import _Plain, single_threaded_blas
-from .gradients import _targets
 from .parameters import get_parameters, set_parameters
 
 
@@ -110,7 +109,7 @@ def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | 
     except DivergenceError:
         raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
                          f"learning rate {eta:g}: give a smaller one") from None
-    Y = _targets(net, y)
+    Y = net.desired_outputs(y)
     final_cost = float(np.mean(net.example_costs(X, Y), dtype=np.float64))
     acc = float(np.mean(net.predict(X) == np.argmax(Y, axis=1)))
     return DescentRun(label, batch_size, eta, steps, examples, seconds, costs, final_cost, acc,
@@ -144,7 +143,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
                          "sizes: give one, or one per batch size")
     rng = np.random.default_rng(seed)
     mon = np.sort(rng.choice(n, size=min(monitor, n), replace=False))
-    A_mon, Y_mon = as_inputs(X[mon], net0.dtype.type), _targets(net0, y[mon])
+    A_mon, Y_mon = as_inputs(X[mon], net0.dtype.type), net0.desired_outputs(y[mon])
     with single_threaded_blas():
         runs = [_run_descent(net0, X, y, B, float(eta), epochs, seed + 1, A_mon, Y_mon, records)
                 for B, eta in zip(batch_sizes, learning_rates)]

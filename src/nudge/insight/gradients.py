@@ -9,32 +9,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import NudgeError
-from ..network import Network, activation_prime, desired_outputs
+from ..network import Network
 from .common import CHUNK, _Plain
 from .parameters import flatten
 
 
-def _targets(net: Network, y: Any) -> np.ndarray:
-    return desired_outputs(y, net.sizes[-1], net.dtype.type)
-
-
 def example_deltas(net: Network, X: Any, y: Any
                    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Per-example backpropagation, vectorised: ``(activations, zs, deltas)`` where
-    ``deltas[l-1][x]`` is δˡ = ∂Cₓ/∂zˡ of example x (row x) — of its own cost Cₓ, not
-    divided by the number of examples.  Row x of ``δˡ`` times ``aˡ⁻¹`` of that row is
-    that example's ∂Cₓ/∂Wˡ; δˡ itself is its ∂Cₓ/∂bˡ."""
-    activations, zs = net.forward(X)
-    Y = _targets(net, y)
-    if len(Y) != len(activations[0]):
-        raise NudgeError(f"{len(activations[0])} inputs but {len(Y)} desired outputs")
-    delta = net.output_error(activations[-1], Y)                     # δᴸ per example
-    deltas = [delta]
-    for l in range(len(net.weights) - 1, 0, -1):                     # δˡ⁻¹ = (Wˡᵀ δˡ) ⊙ σ'(zˡ⁻¹)
-        delta = (delta @ net.weights[l]) * activation_prime(net.activation, zs[l - 1],
-                                                            activations[l])
-        deltas.insert(0, delta)
-    return activations, zs, deltas
+    """Per-example backpropagation, :meth:`Network.deltas`: ``(activations, zs, deltas)``
+    where ``deltas[l-1][x]`` is δˡ = ∂Cₓ/∂zˡ of example x's own cost Cₓ.  Row x of ``δˡ``
+    times ``aˡ⁻¹`` of that row is that example's ∂Cₓ/∂Wˡ; δˡ itself is its ∂Cₓ/∂bˡ."""
+    return net.deltas(X, y)
 
 
 def _work_net(net: Network, dtype: Any) -> Network:
@@ -84,8 +69,8 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
     cost_sum = norm_sq_sum = 0.0
     for s in range(0, n, chunk):
         Xc, yc = X[s:s + chunk], y[s:s + chunk]
-        activations, zs, deltas = example_deltas(work, Xc, yc)
-        costs = work.output_costs(activations[-1], zs[-1], _targets(work, yc))
+        activations, zs, deltas = work.deltas(Xc, yc)
+        costs = work.output_costs(activations[-1], zs[-1], work.desired_outputs(yc))
         cost_sum += float(costs.sum(dtype=float))
         for l, delta in enumerate(deltas):
             A = activations[l]
@@ -133,10 +118,10 @@ def example_nudges(net: Network, X: Any, y: Any) -> ExampleNudges:
     if n * net.n_parameters > MAX_NUDGE_VALUES:
         raise NudgeError(f"{n} examples x {net.n_parameters} parameters is too many nudges to "
                          "hold at once; pass fewer examples (or use average_of_nudges)")
-    activations, zs, deltas = example_deltas(net, X, y)
+    activations, zs, deltas = net.deltas(X, y)
     weights = [-delta[:, :, None] * activations[l][:, None, :] for l, delta in enumerate(deltas)]
     biases = [-delta for delta in deltas]
-    costs = net.output_costs(activations[-1], zs[-1], _targets(net, y))
+    costs = net.output_costs(activations[-1], zs[-1], net.desired_outputs(y))
     return ExampleNudges(weights, biases, costs)
 
 

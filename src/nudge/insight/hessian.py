@@ -28,7 +28,6 @@ import numpy as np
 from ..errors import NudgeError
 from ..network import Network, activation_prime, as_inputs
 from .common import CHUNK
-from .gradients import _targets, example_deltas
 from .parameters import flatten, unflatten
 
 #: the largest network :func:`hessian_matrix` forms densely (n_parameters² values)
@@ -54,7 +53,7 @@ def _output_r(net: Network, a: np.ndarray, y: np.ndarray, Rz: np.ndarray) -> np.
         Ra = a * (Rz - np.sum(a * Rz, axis=1, keepdims=True))
     if net.cost_function == "cross-entropy":
         return Ra                           # δ = a − y
-    g, Rg = 2 * (a - y), 2 * Ra             # g = ∂Cₓ/∂a of the quadratic cost
+    g, Rg = net.output_cost_gradient(a, y), 2 * Ra     # quadratic: g = ∂Cₓ/∂a = 2 (a − y)
     if net.output == "sigmoid":             # δ = g ⊙ a(1 − a)
         return Rg * a * (1 - a) + g * (1 - 2 * a) * Ra
     # δ = a ⊙ (g − g·a)
@@ -67,11 +66,11 @@ class _Chunk:
     """What one chunk of examples contributes that does not depend on v."""
 
     def __init__(self, net: Network, X: Any, y: Any) -> None:
-        activations, zs, deltas = example_deltas(net, X, y)
+        activations, zs, deltas = net.deltas(X, y)
         L = len(net.weights)
         self.a = activations                 # a⁰ (the inputs) ... aᴸ
         self.deltas = deltas                 # δ of each layer, per example (not / n)
-        self.y = _targets(net, y)
+        self.y = net.desired_outputs(y)
         self.prime = [activation_prime(net.activation, zs[l], activations[l + 1])
                       for l in range(L - 1)]
         # (Wˡᵀ δˡ) ⊙ σ''(zˡ⁻¹): the part of R δˡ⁻¹ that moves with R zˡ⁻¹

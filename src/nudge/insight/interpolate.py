@@ -20,7 +20,6 @@ import numpy as np
 from ..errors import NudgeError
 from ..network import Network, as_inputs
 from .common import CHUNK, _Plain
-from .gradients import _targets
 from .parameters import get_parameters, set_parameters
 
 #: the most points on one line
@@ -102,7 +101,7 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
     theta_a, theta_b = get_parameters(net_a), get_parameters(net_b)
     y = np.asarray(y)
     work = net_a.copy()
-    Y = _targets(work, y)
+    Y = work.desired_outputs(y)
     inputs = [as_inputs(X[s:s + chunk], work.dtype.type) for s in range(0, n, chunk)]
     costs, accs = [], []
     for t in t_arr:

@@ -10,19 +10,12 @@ import numpy as np
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain
-from .gradients import _targets, example_deltas
 from .parameters import _image_shape, flatten
 
 
 def output_cost_gradient(net: Network, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """∂Cₓ/∂aᴸ for each row: 2(a − y) for the quadratic cost; (a − y)/(a(1 − a)) for
-    cross-entropy with sigmoid outputs; −y/a for cross-entropy with softmax."""
-    if net.cost_function == "quadratic":
-        return 2 * (a - Y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if net.output == "sigmoid":
-            return (a - Y) / (a * (1 - a))
-        return -Y / a
+    """∂Cₓ/∂aᴸ for each row (:meth:`Network.output_cost_gradient`)."""
+    return net.output_cost_gradient(a, Y)
 
 
 @dataclass
@@ -77,10 +70,10 @@ def example_wishes(net: Network, x: Any, label: Any, index: int | None = None,
     if x.ndim != 1 or x.size != net.sizes[0]:
         raise NudgeError(f"one example is a row of {net.sizes[0]} values, got shape {x.shape}")
     y = np.asarray([label]) if np.ndim(label) == 0 else np.asarray(label)[None, :]
-    activations, zs, deltas = example_deltas(net, x[None, :], y)
-    Y = _targets(net, y)
+    activations, zs, deltas = net.deltas(x[None, :], y)
+    Y = net.desired_outputs(y)
     a_out = activations[-1][0]
-    wish = -output_cost_gradient(net, activations[-1], Y)[0]
+    wish = -net.output_cost_gradient(activations[-1], Y)[0]
     layers: list[LayerWishes] = []
     for l in range(len(net.weights), 0, -1):                # from the output layer back
         delta, a_prev, W = deltas[l - 1][0], activations[l - 1][0], net.weights[l - 1]
