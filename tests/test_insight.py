@@ -327,6 +327,47 @@ def test_descent_rejects_bad_settings(digits):
         ins.descent(net0, digits.X_train[:100], digits.y_train[:100], seed=-2)
 
 
+@pytest.mark.parametrize("call, words", [
+    (lambda net, X, y: ins.total_cost(net, X, y, chunk=-5), "chunk must be"),
+    (lambda net, X, y: ins.full_gradient(net, X, y, chunk=0), "chunk must be"),
+    (lambda net, X, y: ins.noise_scale(net, X, y, chunk=2.5), "chunk must be"),
+    (lambda net, X, y: ins.average_of_nudges(net, X, y, chunk=-1), "chunk must be"),
+    (lambda net, X, y: ins.landscape(net, X, y, points=10**6), "points must be at most"),
+    (lambda net, X, y: ins.landscape(net, X, y, grid=10**4), "grid must be at most"),
+    (lambda net, X, y: ins.descent(net, X, y, grid=10**4), "grid must be at most"),
+    (lambda net, X, y: ins.descent(net, X, y, epochs=10**9), "epochs must be at most"),
+    (lambda net, X, y: ins.descent(net, X, y, records=1), "records must be"),
+    (lambda net, X, y: ins.minibatch_estimates(net, X, y, batch_sizes=[10], draws=10**9),
+     "draws must be at"),
+    (lambda net, X, y: ins.minibatch_estimates(net, X, y, batch_sizes=[1] * 1000),
+     "batch sizes: give from 1 to 100"),
+    (lambda net, X, y: ins.stability(net, X, y, factors=[1.0] * 10**5), "factors: give"),
+    (lambda net, X, y: ins.stability(net, X, y, every="10"), "every must be"),
+])
+def test_insight_sizes_and_counts_are_bounded_with_one_line(digits, call, words):
+    """The API bounds what the command line bounds, before any work: a typo such as
+    points=10**6 or a negative chunk (which summed nothing) is a one-line error."""
+    with pytest.raises(NudgeError, match=words):
+        call(Network([64, 16, 10], seed=0), digits.X_train[:100], digits.y_train[:100])
+
+
+def test_one_cost_over_a_data_set(digits):
+    """total_cost, descent's and interpolate's costs are train.evaluate's: float64 sums,
+    whatever the chunk."""
+    from nudge.train import evaluate
+
+    net = Network([64, 16, 10], seed=0)
+    X, y = digits.X_train[:700], digits.y_train[:700]
+    exact = float(np.mean(net.astype(np.float64).example_costs(X, y)))
+    cost, accuracy = evaluate(net, X, y)
+    assert cost == pytest.approx(exact, rel=1e-6)
+    assert accuracy == net.score(X, y)
+    for chunk in (1, 7, 700, 5000):
+        assert ins.total_cost(net, X, y, chunk=chunk) == pytest.approx(cost, rel=1e-6)
+    line = ins.interpolate(net, net.copy(), X, y, ts=[0.0, 1.0], chunk=64)
+    assert line.cost_a == pytest.approx(cost, rel=1e-6) and line.accuracy_a == accuracy
+
+
 # --------------------------------------------------------------------------- landscape
 def test_landscape_slices(digits):
     net = Network([64, 16, 10], seed=0)

@@ -398,6 +398,16 @@ def test_every_is_validated(digits):
     with pytest.raises(NudgeError, match="epochs must be at most"):
         train(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],
               epochs=10**20)
+    for every, words in (("abc", "every 'abc'"), (range(0, 10**12, 7), "at most 1,000,000"),
+                         ([1.5], "whole numbers"), (7.0, "every 7.0")):
+        with pytest.raises(NudgeError, match=words):
+            train(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],
+                  epochs=1, on_steps=lambda p, n: None, every=every)
+    with pytest.raises(NudgeError, match="steps must be"):
+        Control().step(float("nan"))
+    with pytest.raises(NudgeError, match="chunk must be"):
+        evaluate(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],
+                 chunk=-1)
 
 
 def test_fit_with_desired_output_rows(digits):

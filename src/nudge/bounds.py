@@ -70,3 +70,30 @@ def check_seed(seed: Any) -> int | None:
             0 <= seed < 2**128):
         raise NudgeError(f"seed {short_repr(seed)}: give a whole number from 0 to 2**128 - 1")
     return int(seed)
+
+
+#: examples handled at once when a data set is evaluated in chunks (and other counts of
+#: examples: beyond any dataset nudge reads)
+MAX_CHUNK = 1_000_000
+#: entries in one list of settings (batch sizes, learning rates, factors)
+MAX_LIST = 100
+
+
+def check_count(name: str, value: Any, least: int = 1, most: int | None = MAX_CHUNK) -> int:
+    """``value`` as a whole number from ``least`` to ``most`` (None: no upper bound, for
+    counts bounded by their data, such as a batch size), or a one-line error naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise NudgeError(f"{name} must be a whole number of at least {least}, got "
+                         f"{short_repr(value)}")
+    if most is not None and value > most:
+        raise NudgeError(f"{name} must be at most {most:,}, got {short_repr(value)}")
+    return int(value)
+
+
+def check_list(name: str, values: Any, most: int = MAX_LIST) -> list[Any]:
+    """``values`` as a list of 1 to ``most`` entries (each checked by its caller)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise NudgeError(f"{name} {short_repr(values)}: give a list of values")
+    if not 1 <= len(values) <= most:
+        raise NudgeError(f"{name}: give from 1 to {most} values, not {len(values):,}")
+    return list(values)

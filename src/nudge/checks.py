@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .control import positive_float, positive_int
+from .bounds import check_count
+from .control import positive_float
 from .errors import NudgeError, short_repr
-from .network import Network, desired_outputs
+from .network import Network
 from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer, check_weight_decay
 from .schedules import check_min_learning_rate, learning_rate_at
 
@@ -23,7 +24,7 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
     """The options of :func:`~nudge.train.train` checked (one-line errors): ``(epochs, B,
     η, μ, λ)`` as numbers."""
     check_optimizer(optimizer)
-    epochs = positive_int("epochs", epochs, MAX_EPOCHS)
+    epochs = check_count("epochs", epochs, most=MAX_EPOCHS)
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[optimizer]
     learning_rate = positive_float("learning rate", learning_rate)
@@ -37,7 +38,7 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
     n = len(X)
     if n == 0:
         raise NudgeError("there are no training examples")
-    batch_size = n if batch_size is None else positive_int("batch size", batch_size)
+    batch_size = n if batch_size is None else check_count("batch size", batch_size, most=None)
     if batch_size > n:
         raise NudgeError(f"batch size {batch_size} is larger than the {n} training examples: "
                          f"use at most {n} (that is full-batch gradient descent)")
@@ -66,6 +67,6 @@ def check_held_out(name: str, data: Any, net: Network) -> None:
                          f"{type(data).__name__}")
     X, y = np.asarray(data[0]), data[1]
     check_inputs(f"{name} inputs", X, net)
-    Y = desired_outputs(y, net.sizes[-1])
+    Y = net.desired_outputs(y)
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} {name} inputs but {len(Y)} labels")

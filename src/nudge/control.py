@@ -11,17 +11,21 @@ held-out examples no longer rises.
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .bounds import check_count
 from .errors import NudgeError, short_repr
 
+#: the most step counts a list given as ``every`` may hold
+MAX_EVERY = 1_000_000
 #: the most single steps a paused run holds on to (the page's Step button pressed fast)
 MAX_GRANTED = 1000
 
@@ -38,23 +42,24 @@ def positive_float(name: str, value: Any) -> float:
     return v
 
 
-def positive_int(name: str, value: Any, most: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise NudgeError(f"{name} must be a whole number of at least 1, got {value!r}")
-    if most is not None and value > most:
-        raise NudgeError(f"{name} must be at most {most:,}, got {value!r}")
-    return int(value)
-
-
 def callback_steps(every: Any) -> Callable[[int], int | None]:
     """The next step count (after ``step``) at which ``on_steps`` is due, from ``every``:
     None (after every call of the engine), k (every k steps) or a list of step counts."""
     if every is None:
         return lambda step: None
     if isinstance(every, (int, np.integer)) and not isinstance(every, bool):
-        k = positive_int("every", every)
+        k = check_count("every", every, most=None)
         return lambda step: (step // k + 1) * k
-    at = np.unique(np.asarray(list(every), dtype=np.int64))
+    if isinstance(every, (str, bytes)) or not isinstance(every, Iterable):
+        raise NudgeError(f"every {short_repr(every)}: give None, a whole number of steps, or "
+                         "a list of step counts")
+    steps = list(itertools.islice(every, MAX_EVERY + 1))
+    if len(steps) > MAX_EVERY:
+        raise NudgeError(f"every: give at most {MAX_EVERY:,} step counts")
+    if not all(not isinstance(s, bool) and isinstance(s, (int, np.integer)) and 0 <= s < 2**63
+               for s in steps):
+        raise NudgeError("every: step counts are whole numbers of 0 or more")
+    at = np.unique(np.asarray(steps, dtype=np.int64))
 
     def next_at(step: int) -> int | None:
         i = int(np.searchsorted(at, step, side="right"))
@@ -85,6 +90,10 @@ class Control:
     mini-batch step and pauses again; ``set_learning_rate(η)`` replaces the schedule's
     η from the next step on (``None``: back to the schedule); ``set_speed(r)`` limits
     the run to about ``r`` examples per second (``None``: full speed).
+
+    A stop is for good: a run given a Control that was stopped ends before its first
+    step (so a stop asked for just before the run starts is not lost); use a new Control
+    for each run.
     """
 
     def __init__(self) -> None:
@@ -117,7 +126,8 @@ class Control:
         """While paused: ``steps`` more mini-batch steps, then paused again (at most
         :data:`MAX_GRANTED` waiting; a pause or resume voids the ones not yet taken)."""
         with self._cond:
-            self._granted = min(MAX_GRANTED, self._granted + max(1, int(steps)))
+            self._granted = min(MAX_GRANTED, self._granted + check_count(
+                "steps", steps, most=None))
             self._cond.notify_all()
 
     def set_learning_rate(self, learning_rate: float | None) -> None:
@@ -170,7 +180,7 @@ def check_patience(patience: Any, held_out: bool, most: int,
     if not held_out:
         raise NudgeError("patience (early stopping) needs held-out examples (--validation N, "
                          "or validation_data=): their accuracy decides when to stop")
-    return positive_int("patience", patience, most)
+    return check_count("patience", patience, most=most)
 
 
 class EarlyStopping:

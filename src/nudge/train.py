@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_seed
+from .bounds import check_count, check_seed
 from .checks import MAX_EPOCHS, check_held_out, check_options
 from .control import (
     Control,
@@ -39,7 +39,7 @@ from .control import (
 )
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
-from .network import Network, Snapshot, desired_outputs
+from .network import Network, Snapshot
 from .schedules import learning_rate_at, plateau_floor
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
@@ -101,21 +101,24 @@ class History:
 
 # --------------------------------------------------------------------------- evaluation
 def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, float]:
-    """(average cost, accuracy) over a data set, in chunks so memory stays small.
+    """(average cost C, accuracy) over a data set: the one way nudge measures a data set.
 
-    ``y`` holds labels or desired-output rows (a row's class is its largest entry)."""
+    In chunks of ``chunk`` examples so memory stays small; the products are in the
+    network's float type and the sum of the Cₓ in float64.  ``y`` holds labels or
+    desired-output rows (a row's class is its largest entry)."""
     n = len(X)
     if n == 0:
         raise NudgeError("cannot evaluate on an empty data set")
     if len(y) != n:
         raise NudgeError(f"{n} inputs but {len(y)} labels")
+    chunk = check_count("chunk", chunk)
     total_cost, correct = 0.0, 0
     for start in range(0, n, chunk):
         Xc, yc = X[start:start + chunk], np.asarray(y[start:start + chunk])
         activations, zs = net.forward(Xc)                # one forward pass for both
         out = activations[-1]
-        costs = net.output_costs(out, zs[-1], desired_outputs(yc, net.sizes[-1], out.dtype))
-        total_cost += float(np.sum(costs))
+        costs = net.output_costs(out, zs[-1], net.desired_outputs(yc))
+        total_cost += float(np.sum(costs, dtype=np.float64))
         classes = np.argmax(yc, axis=1) if yc.ndim == 2 else yc
         correct += int(np.sum(np.argmax(out, axis=1) == classes))
     return total_cost / n, correct / n
@@ -208,7 +211,7 @@ def train(
     for name, data in (("test", test_data), ("validation", validation_data)):
         if data is not None:                   # checked now, not after an epoch of steps
             check_held_out(name, data, net)
-    Y = desired_outputs(y, net.sizes[-1], net.dtype.type)
+    Y = net.desired_outputs(y)
     if len(Y) != len(X):
         raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
     labels = np.asarray(y)

@@ -2,9 +2,9 @@
 
 Every size and count a user can give has an upper bound, so that a typo (``--epochs
 1e20``, ``--sizes 784,100000,10``) is a one-line error instead of hours of work or an
-exhausted memory; the bounds are the ``MAX_*`` constants below and those of a network
-(:mod:`nudge.bounds`), and the option types that check them (:func:`bounded_int`,
-:func:`layer_sizes`, ``seed_type``).
+exhausted memory.  The bounds live with the code they protect (a network's, counts' and
+lists' in :mod:`nudge.bounds`, an insight's in its module); here are the option types
+that check them (:func:`bounded_int`, :func:`layer_sizes`, ``seed_type``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import MAX_LAYERS, MAX_SEED, check_sizes
+from ..bounds import MAX_CHUNK, MAX_LAYERS, MAX_LIST, MAX_SEED, check_sizes
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError, short_repr
 from ..jsonable import jsonable
@@ -28,16 +28,8 @@ from ..optimizers import MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
 
 # --------------------------------------------------------------------------- bounds
-#: ``average --draws``, ``descent --epochs``, ``landscape --grid`` (per side) and
-#: ``landscape --points`` (per line)
-MAX_DRAWS = 10_000
-MAX_DESCENT_EPOCHS = 10_000
-MAX_GRID = 201
-MAX_POINTS = 1001
 #: examples, batch sizes, top-k and the like: beyond any dataset nudge reads
-MAX_COUNT = 1_000_000
-#: entries in one comma-separated list option (batch sizes, learning rates, factors)
-MAX_LIST = 100
+MAX_COUNT = MAX_CHUNK
 
 
 def check_list_length(text: str, values: list[Any]) -> list[Any]:

@@ -13,11 +13,11 @@ import numpy as np
 
 from .. import insight as ins
 from ..errors import NudgeError
+from ..insight.averages import MAX_DRAWS
+from ..insight.descent import MAX_DESCENT_EPOCHS
 from ..network import Network
 from .common import (
     MAX_COUNT,
-    MAX_DESCENT_EPOCHS,
-    MAX_DRAWS,
     add_data_options,
     add_examples,
     add_json_option,

@@ -11,11 +11,10 @@ import numpy as np
 
 from .. import insight as ins
 from ..errors import NudgeError
+from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
-from ..insight.landscape import DIRECTIONS
+from ..insight.landscape import DIRECTIONS, MAX_LANDSCAPE_POINTS
 from .common import (
-    MAX_GRID,
-    MAX_POINTS,
     add_data_options,
     add_examples,
     add_json_option,
@@ -68,7 +67,7 @@ def register(sub: Any) -> None:
     p.add_argument("--span", type=positive_float,
                    help="how far to go each way (default 3, a distance in parameter space, "
                         "for gradient; 1, a fraction of each neuron's weights, for filter)")
-    p.add_argument("--points", type=bounded_int(3, MAX_POINTS), default=41,
+    p.add_argument("--points", type=bounded_int(3, MAX_LANDSCAPE_POINTS), default=41,
                    help="points per line (41)")
     p.add_argument("--grid", type=bounded_int(3, MAX_GRID), default=21,
                    help="grid points per side (21)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..network import Network, desired_outputs
+from ..network import Network
 from ..optimizers import make_optimizer
 
 
@@ -25,7 +25,7 @@ class ReferenceEngine:
                  optimizer: str = "sgd", momentum: float = 0.9,
                  weight_decay: float = 0.0) -> None:
         self.X = X
-        self.Y = desired_outputs(labels, net.sizes[-1], net.dtype.type)
+        self.Y = net.desired_outputs(labels)
         self.batch_size = batch_size
         self.optimizer = make_optimizer(optimizer, 1.0, momentum, weight_decay)
 

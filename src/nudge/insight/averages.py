@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count, check_list
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain, single_threaded_blas
@@ -81,6 +82,10 @@ def predicted_relative_error(full: Gradient, batch_size: int) -> float:
                        spread(full.mean_example_norm_sq, full.norm ** 2)[1])
 
 
+#: random mini-batches drawn for each batch size
+MAX_DRAWS = 10_000
+
+
 def minibatch_estimates(net: Network, X: Any, y: Any,
                         batch_sizes: Sequence[int] = (1, 10, 100, 1000, 10000),
                         draws: int = 30, seed: int = 0, full: Gradient | None = None,
@@ -90,11 +95,12 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     mini-batches estimate the full gradient."""
     y = np.asarray(y)
     n = len(X)
+    batch_sizes = check_list("batch sizes", batch_sizes)
     bad = [b for b in batch_sizes if not 1 <= b <= n]
     if bad:
         raise NudgeError(f"batch size {bad[0]} is not possible with {n} examples: use 1 to {n}")
-    if draws < 1:
-        raise NudgeError(f"the number of draws must be at least 1, got {draws}")
+    draws = check_count("draws", draws, most=MAX_DRAWS)
+    check_examples = check_count("check_examples", check_examples, 0)
     work = _work_net(net, dtype)
     g = full if full is not None else full_gradient(work, X, y, dtype=dtype)
     flat = g.flat()

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_seed, random_seed
+from ..bounds import check_count, check_list, check_seed, random_seed
 from ..errors import DivergenceError, NudgeError
 from ..network import Network, as_inputs
-from ..train import train
-from .common import _Plain, single_threaded_blas
+from ..train import evaluate, train
+from .common import MAX_GRID, _Plain, single_threaded_blas
 from .parameters import get_parameters, set_parameters
 
 
@@ -23,6 +23,11 @@ def default_learning_rate(batch_size: int | None) -> float:
     10.0 for full-batch gradient descent, whose averaged gradient is steady enough for
     bigger steps (with the quadratic cost, no ½; sigmoid networks)."""
     return 10.0 if batch_size is None else 3.0
+
+
+#: epochs of each run, and moments recorded along it
+MAX_DESCENT_EPOCHS = 10_000
+MAX_RECORDS = 10_000
 
 
 @dataclass
@@ -91,7 +96,7 @@ def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | 
     label = "full-batch GD" if batch_size is None else f"SGD, B={batch_size}"
 
     def record(step: int, seen: int, clock: float, net: Network) -> None:
-        c = float(np.mean(net.example_costs(A_mon, Y_mon), dtype=np.float64))
+        c = evaluate(net, A_mon, Y_mon)[0]
         if not math.isfinite(c):
             raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
                              f"learning rate {eta:g}: give a smaller one")
@@ -109,9 +114,7 @@ def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | 
     except DivergenceError:
         raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
                          f"learning rate {eta:g}: give a smaller one") from None
-    Y = net.desired_outputs(y)
-    final_cost = float(np.mean(net.example_costs(X, Y), dtype=np.float64))
-    acc = float(np.mean(net.predict(X) == np.argmax(Y, axis=1)))
+    final_cost, acc = evaluate(net, X, y)
     return DescentRun(label, batch_size, eta, steps, examples, seconds, costs, final_cost, acc,
                       np.array(path))
 
@@ -128,10 +131,11 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     X = np.asarray(X)
     y = np.asarray(y)
     n = len(X)
-    if epochs < 1:
-        raise NudgeError(f"epochs must be at least 1, got {epochs}")
-    if not batch_sizes:
-        raise NudgeError("give at least one batch size")
+    epochs = check_count("epochs", epochs, most=MAX_DESCENT_EPOCHS)
+    batch_sizes = check_list("batch sizes", batch_sizes)
+    monitor = check_count("monitor", monitor)
+    records = check_count("records", records, 2, MAX_RECORDS)
+    grid = check_count("grid", grid, 3, MAX_GRID)
     for B in batch_sizes:
         if B is not None and not 1 <= B <= n:
             raise NudgeError(f"batch size {B} is not possible with {n} training examples: "
@@ -160,7 +164,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
         for i, vv in enumerate(v):
             for j, uu in enumerate(u):
                 set_parameters(work, centre + uu * dirs[0] + vv * dirs[1])
-                plane[i, j] = float(np.mean(work.example_costs(A_mon, Y_mon), dtype=np.float64))
+                plane[i, j] = evaluate(work, A_mon, Y_mon)[0]
 
     # how much sooner: the cost the full-batch run (or else the worst run) ended at
     base = next((r for r in runs if r.batch_size is None), max(runs, key=lambda r: r.costs[-1]))

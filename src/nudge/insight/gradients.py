@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count
 from ..errors import NudgeError
 from ..network import Network
+from ..train import evaluate
 from .common import CHUNK, _Plain
 from .parameters import flatten
 
@@ -63,6 +65,7 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
     n = len(X)
     if n == 0:
         raise NudgeError("there are no examples to take the gradient over")
+    chunk = check_count("chunk", chunk)
     y = np.asarray(y)
     sum_w = [np.zeros(W.shape) for W in net.weights]
     sum_b = [np.zeros(b.shape) for b in net.biases]
@@ -84,13 +87,9 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
 
 
 def total_cost(net: Network, X: Any, y: Any, chunk: int = CHUNK) -> float:
-    """C over all rows of ``X``, in chunks (in the network's dtype, summed in float64)."""
-    y = np.asarray(y)
-    total = 0.0
-    for s in range(0, len(X), chunk):
-        total += float(np.sum(net.example_costs(X[s:s + chunk], y[s:s + chunk]),
-                              dtype=np.float64))
-    return total / len(X)
+    """C over all rows of ``X``: :func:`nudge.train.evaluate`'s cost (in chunks, in the
+    network's dtype, summed in float64)."""
+    return evaluate(net, X, y, chunk)[0]
 
 
 @dataclass
@@ -131,6 +130,9 @@ def average_of_nudges(net: Network, X: Any, y: Any, chunk: int = 256) -> list[np
     full gradient: :func:`full_gradient` gets the same numbers by matrix products."""
     y = np.asarray(y)
     n = len(X)
+    if n == 0:
+        raise NudgeError("there are no examples to average the nudges of")
+    chunk = check_count("chunk", chunk)
     sums = [np.zeros(W.shape) for W in net.weights] + [np.zeros(b.shape) for b in net.biases]
     for s in range(0, n, chunk):
         nudges = example_nudges(net, X[s:s + chunk], y[s:s + chunk])

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count
 from ..errors import NudgeError
 from ..network import Network, activation_prime, as_inputs
 from .common import CHUNK
@@ -95,8 +96,7 @@ class HessianOperator:
         n = len(X)
         if n == 0:
             raise NudgeError("there are no examples to take the Hessian over")
-        if chunk < 1:
-            raise NudgeError(f"chunk must be at least 1, got {chunk}")
+        chunk = check_count("chunk", chunk)
         y = np.asarray(y)
         if len(y) != n:
             raise NudgeError(f"{n} inputs but {len(y)} desired outputs")

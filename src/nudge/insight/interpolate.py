@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import NudgeError
 from ..network import Network, as_inputs
+from ..train import evaluate
 from .common import CHUNK, _Plain
 from .parameters import get_parameters, set_parameters
 
@@ -102,19 +103,13 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
     y = np.asarray(y)
     work = net_a.copy()
     Y = work.desired_outputs(y)
-    inputs = [as_inputs(X[s:s + chunk], work.dtype.type) for s in range(0, n, chunk)]
+    A = as_inputs(X, work.dtype.type)          # converted once for all the points
     costs, accs = [], []
     for t in t_arr:
         set_parameters(work, (1 - t) * theta_a + t * theta_b)
-        total, correct = 0.0, 0
-        for i, A in enumerate(inputs):
-            activations, zs = work.forward(A)
-            Yc = Y[i * chunk:(i + 1) * chunk]
-            total += float(np.sum(work.output_costs(activations[-1], zs[-1], Yc),
-                                  dtype=np.float64))
-            correct += int(np.sum(np.argmax(activations[-1], 1) == np.argmax(Yc, 1)))
-        costs.append(total / n)
-        accs.append(correct / n)
+        cost, accuracy = evaluate(work, A, Y, chunk)
+        costs.append(cost)
+        accs.append(accuracy)
     costs_arr, accs_arr = np.array(costs), np.array(accs)
     i0, i1 = int(np.searchsorted(t_arr, 0.0)), int(np.searchsorted(t_arr, 1.0))
     inside = slice(i0, i1 + 1)

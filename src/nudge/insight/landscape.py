@@ -26,16 +26,19 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count
 from ..errors import NudgeError
 from ..network import Network, as_inputs
 from ..optimizers import check_weight_decay
-from .common import _Plain
+from .common import MAX_GRID, _Plain
 from .gradients import _work_net, full_gradient, total_cost
 from .parameters import flatten, get_parameters, set_parameters, unflatten
 
 DIRECTIONS = ("gradient", "filter")
 #: the farthest a slice goes each way (a trained 784-16-16-10 network has |θ| ≈ 40)
 MAX_SPAN = 1000.0
+#: points on each line
+MAX_LANDSCAPE_POINTS = 1001
 
 
 @dataclass
@@ -110,8 +113,8 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     if not 0 < span <= MAX_SPAN:
         raise NudgeError(f"span must be a number above 0 and at most {MAX_SPAN:,g}, got "
                          f"{span}")
-    if points < 3 or grid < 3:
-        raise NudgeError("use at least 3 points per line and a grid of at least 3")
+    points = check_count("points", points, 3, MAX_LANDSCAPE_POINTS)
+    grid = check_count("grid", grid, 3, MAX_GRID)
     weight_decay = check_weight_decay(weight_decay)
     work = _work_net(net, dtype).copy()
     y = np.asarray(y)

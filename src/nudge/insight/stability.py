@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count, check_list
 from ..errors import DivergenceError, NudgeError
 from ..network import Network, as_inputs
 from ..train import train
@@ -117,16 +118,11 @@ def stability(net0: Network, X: Any, y: Any, factors: Sequence[float] = (0.9, 1.
     X, y = np.asarray(X), np.asarray(y)
     if len(X) == 0:
         raise NudgeError("there are no training examples")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not (
-            1 <= steps <= MAX_STABILITY_STEPS):
-        raise NudgeError(f"steps must be a whole number from 1 to {MAX_STABILITY_STEPS:,}, "
-                         f"got {steps!r}")
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise NudgeError(f"every must be a whole number of at least 1, got {every!r}")
+    steps = check_count("steps", steps, most=MAX_STABILITY_STEPS)
+    every = check_count("every", every, most=None)
     given = learning_rates is not None
-    values = list(learning_rates if given else factors)
-    if not values:
-        raise NudgeError("give at least one learning rate or factor")
+    values = check_list("learning rates" if given else "factors",
+                        learning_rates if given else factors)
     if any(not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0)
            for v in values):
         raise NudgeError(f"learning rates and factors must be finite numbers above 0, got "

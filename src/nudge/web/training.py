@@ -43,7 +43,7 @@ SAMPLE_GAP = 0.005           # at least this long between two cost samples...
 SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...
 SAMPLE_ROWS = 1000           # ...and at most this many examples in one sample
 EMA = 0.9                    # smoothing of the sampled mini-batch costs
-MAX_POINTS = 20000           # the curve is thinned to half when it grows past this
+MAX_CURVE_POINTS = 20000     # the curve is thinned to half when it grows past this
 RATE_WINDOW = 0.5            # seconds over which examples per second are counted
 CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
 DEAD_RANGE = 1e-3            # a neuron whose activation varies less than this over them is dead
@@ -389,7 +389,7 @@ class TrainingJob:
         if self.points and self.points[-1][0] == seen:
             return
         self.points.append((seen, cost))
-        if len(self.points) > MAX_POINTS:
+        if len(self.points) > MAX_CURVE_POINTS:
             # keep every other point; readers re-read the curve when points_dropped changes
             self.points = self.points[::2]
             self.points_dropped += 1
