@@ -9,9 +9,14 @@ import numpy as np
 
 from .bounds import check_count
 from .control import positive_float
-from .errors import NudgeError, short_repr
+from .errors import NudgeError
 from .network import Network
-from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer, check_weight_decay
+from .optimizers import (
+    DEFAULT_LEARNING_RATES,
+    check_momentum,
+    check_optimizer,
+    check_weight_decay,
+)
 from .schedules import check_min_learning_rate, learning_rate_at
 
 #: the most epochs one run may ask for (a typo such as 1e20 is an error, not hours)
@@ -31,9 +36,7 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
     learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
     check_min_learning_rate(min_learning_rate, learning_rate)
     weight_decay = check_weight_decay(weight_decay)
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)) or not (
-            0 <= momentum < 1):
-        raise NudgeError(f"momentum must be a number in [0, 1), got {short_repr(momentum)}")
+    momentum = check_momentum(momentum)
     X = np.asarray(X)
     n = len(X)
     if n == 0:
@@ -44,7 +47,7 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
                          f"use at most {n} (that is full-batch gradient descent)")
     check_inputs("training inputs", X, net)
     net.check_parameters()
-    return epochs, batch_size, learning_rate, float(momentum), weight_decay
+    return epochs, batch_size, learning_rate, momentum, weight_decay
 
 
 def check_inputs(name: str, X: np.ndarray, net: Network) -> None:

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NudgeError
+from .errors import NudgeError, short_repr
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEFAULT_LEARNING_RATES = {"sgd": 3.0, "momentum": 0.5, "adam": 0.003}
+#: the momentum optimizer's μ unless one is given
+DEFAULT_MOMENTUM = 0.9
 #: the largest weight decay λ (1e-4 is usual; at λ = 1 the decay alone pulls every weight
 #: by η w each step)
 MAX_WEIGHT_DECAY = 1.0
@@ -38,6 +40,15 @@ def check_weight_decay(weight_decay: Any) -> float:
         raise NudgeError(f"weight decay must be a number from 0 to {MAX_WEIGHT_DECAY:g} (1e-4 "
                          f"is usual), got {weight_decay!r}")
     return value
+
+
+def check_momentum(momentum: Any) -> float:
+    """μ checked: a number from 0 to below 1."""
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)) or not (
+            0 <= momentum < 1):
+        raise NudgeError(f"momentum must be a number in [0, 1) ({DEFAULT_MOMENTUM} is usual), "
+                         f"got {short_repr(momentum)}")
+    return float(momentum)
 
 
 class SGD:
@@ -63,7 +74,7 @@ class SGD:
 class Momentum(SGD):
     """v ← μ v − η g;  θ ← θ + v."""
 
-    def __init__(self, learning_rate: float, momentum: float = 0.9,
+    def __init__(self, learning_rate: float, momentum: float = DEFAULT_MOMENTUM,
                  weight_decay: float = 0.0) -> None:
         super().__init__(learning_rate, weight_decay)
         self.momentum = momentum
@@ -110,7 +121,7 @@ def check_optimizer(name: Any) -> str:
     return name
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9,
+def make_optimizer(name: str, learning_rate: float, momentum: float = DEFAULT_MOMENTUM,
                    weight_decay: float = 0.0) -> SGD:
     """The optimiser called ``name`` (one of :data:`OPTIMIZERS`)."""
     if check_optimizer(name) == "momentum":

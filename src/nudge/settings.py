@@ -23,7 +23,7 @@ from typing import Any
 from .bounds import check_sizes
 from .errors import NudgeError
 from .network import Network
-from .optimizers import DEFAULT_LEARNING_RATES, check_optimizer
+from .optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, check_optimizer
 from .presets import PRESETS
 from .schedules import check_min_learning_rate
 
@@ -45,7 +45,7 @@ class TrainingSetup:
     min_learning_rate: float
     weight_decay: float
     optimizer: str = "sgd"
-    momentum: float = 0.9
+    momentum: float = DEFAULT_MOMENTUM
 
     def network(self, seed: int | None) -> Network:
         """A freshly initialised network of this architecture."""
@@ -82,7 +82,8 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
 
     ``sizes`` (all layers) or ``hidden`` (the hidden layers only) replace the preset's
     architecture; ``batch_size="preset"`` keeps the preset's, ``None`` is full batch.
-    ``momentum`` is for the momentum optimizer only (default 0.9).
+    ``momentum`` is for the momentum optimizer only (default
+    :data:`~nudge.optimizers.DEFAULT_MOMENTUM`).
     """
     p = preset(preset_name)
     check_optimizer(optimizer)
@@ -123,4 +124,4 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         batch_size=p["batch_size"] if batch_size == "preset" else batch_size,  # type: ignore
         learning_rate=eta, schedule=schedule, min_learning_rate=floor,
         weight_decay=float(p.get("weight_decay", 0.0) if weight_decay is None else weight_decay),
-        optimizer=optimizer, momentum=0.9 if momentum is None else momentum)
+        optimizer=optimizer, momentum=DEFAULT_MOMENTUM if momentum is None else momentum)

@@ -40,6 +40,7 @@ from .control import (
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, Snapshot
+from .optimizers import DEFAULT_MOMENTUM
 from .schedules import learning_rate_at, plateau_floor
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
@@ -153,7 +154,7 @@ def train(
     schedule: str = "constant",
     min_learning_rate: float = 0.0,
     optimizer: str = "sgd",
-    momentum: float = 0.9,
+    momentum: float = DEFAULT_MOMENTUM,
     weight_decay: float = 0.0,
     test_data: tuple[Any, Any] | None = None,
     validation_data: tuple[Any, Any] | None = None,

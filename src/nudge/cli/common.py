@@ -24,7 +24,7 @@ from ..errors import NudgeError, short_repr
 from ..jsonable import jsonable
 from ..modelfile import peek_metadata
 from ..network import Network
-from ..optimizers import MAX_WEIGHT_DECAY
+from ..optimizers import DEFAULT_MOMENTUM, MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
 
 # --------------------------------------------------------------------------- bounds
@@ -77,7 +77,7 @@ seed_type = bounded_int(0, MAX_SEED)
 def momentum_type(text: str) -> float:
     value = nonnegative_float(text)
     if value >= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be below 1 (0.9 is usual)")
+        raise argparse.ArgumentTypeError(f"{text!r} must be below 1 ({DEFAULT_MOMENTUM} is usual)")
     return value
 
 

@@ -11,7 +11,7 @@ from ..bounds import random_seed
 from ..control import check_patience
 from ..errors import DivergenceError, NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
-from ..optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
+from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES, plateau_floor
 from ..settings import resolve
@@ -87,7 +87,8 @@ def register(sub: Any) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="sgd (default), momentum or adam")
     p.add_argument("--momentum", type=momentum_type,
-                   help="momentum coefficient mu for --optimizer momentum (default 0.9)")
+                   help="momentum coefficient mu for --optimizer momentum (default "
+                        f"{DEFAULT_MOMENTUM})")
     p.add_argument("--weight-decay", type=weight_decay_type, metavar="LAMBDA",
                    help="L2 weight decay lambda: adds lambda/2 * sum(w^2) to the cost "
                         "(default: the preset's)")

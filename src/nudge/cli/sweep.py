@@ -8,9 +8,10 @@ import sys
 import time
 from typing import Any
 
+from ..engine.threads import available_cpus
 from ..errors import NudgeError
 from ..presets import PRESETS
-from ..sweep import expand, read, run_sweep, summarise, text, worker_count
+from ..sweep import expand, read, run_sweep, summarise, text
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
 from ..sweep.summary import check_axes, title
 from .common import (
@@ -170,7 +171,7 @@ def _sweep(args: argparse.Namespace) -> int:
     def before(todo: int, skipped: int) -> None:
         nonlocal bar
         where = (f"the Dask cluster at {args.scheduler}" if client is not None
-                 else f"{min(args.workers or worker_count(), max(1, todo))} local worker(s)")
+                 else f"{min(args.workers or available_cpus(), max(1, todo))} local worker(s)")
         if not args.json:
             note(f"sweep: {len(grid.points)} runs ({skipped} already in {args.out}); "
                  f"running {todo} on {where}")
@@ -204,7 +205,7 @@ def _sweep(args: argparse.Namespace) -> int:
     _finish(args, summary, {
         "out": args.out, "points": run.points, "skipped": run.skipped, "ran": run.ran,
         "engine": "dask" if client is not None else "local",
-        "workers": None if client is not None else min(args.workers or worker_count(),
+        "workers": None if client is not None else min(args.workers or available_cpus(),
                                                        max(1, run.ran)),
         "wall_seconds": round(time.perf_counter() - started, 3), "notes": run.notes})
     return 0

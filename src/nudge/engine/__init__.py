@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NudgeError
+from ..optimizers import DEFAULT_MOMENTUM
 from . import compiled
 from . import threads as thread_rules
 from .compiled import CompiledEngine
@@ -42,7 +43,8 @@ def wide_for_the_kernel(sizes: list[int], batch_size: int) -> bool:
 
 
 def make_engine(net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
-                optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
+                optimizer: str = "sgd", momentum: float = DEFAULT_MOMENTUM,
+                weight_decay: float = 0.0,
                 engine: str = "auto", threads: int | None = None) -> Any:
     """The engine that will train ``net`` on ``(X, labels)``.
 

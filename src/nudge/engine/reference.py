@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..network import Network
-from ..optimizers import make_optimizer
+from ..optimizers import DEFAULT_MOMENTUM, make_optimizer
 
 
 class ReferenceEngine:
@@ -22,7 +22,7 @@ class ReferenceEngine:
     name = "reference"
 
     def __init__(self, net: Network, X: np.ndarray, labels: Any, batch_size: int, *,
-                 optimizer: str = "sgd", momentum: float = 0.9,
+                 optimizer: str = "sgd", momentum: float = DEFAULT_MOMENTUM,
                  weight_decay: float = 0.0) -> None:
         self.X = X
         self.Y = net.desired_outputs(labels)

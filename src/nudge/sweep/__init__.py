@@ -21,12 +21,12 @@ from typing import Any
 
 from .grid import MAX_POINTS, Grid, Point, expand, parse_list, parse_seeds, point_key
 from .results import ResultsFile, read
-from .runner import run_point, run_points, worker_count
+from .runner import run_point, run_points
 from .summary import summarise, text
 
 __all__ = ["MAX_POINTS", "Grid", "Point", "ResultsFile", "SweepRun", "expand", "parse_list",
            "parse_seeds", "point_key", "read", "run_point", "run_points", "run_sweep",
-           "summarise", "text", "worker_count"]
+           "summarise", "text"]
 
 
 @dataclass

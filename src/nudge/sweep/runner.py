@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import Dataset, load_dataset
+from ..engine.threads import available_cpus
 from ..errors import DivergenceError, NudgeError
 from ..settings import TrainingSetup
 from ..train import train
@@ -57,14 +58,6 @@ def _one_blas_thread() -> None:
     except ImportError:                     # pragma: no cover - comes with scikit-learn
         return
     threadpool_limits(1)
-
-
-def worker_count() -> int:
-    """The cores this process may use: the default number of local workers."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------- one run
@@ -328,4 +321,4 @@ def run_points(points: Iterable[dict[str, Any]], on_result: Callable[[dict[str, 
     if client is not None:
         run_dask(points, on_result, client, datasets or {})
     else:
-        run_local(points, on_result, workers or worker_count(), data_dir)
+        run_local(points, on_result, workers or available_cpus(), data_dir)
