@@ -173,13 +173,16 @@ def train(
 
     ``X`` holds one example per row (uint8 pixels are read as intensity/255),
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
-    whole training set: full-batch gradient descent.  ``test_data=(X, y)`` and
-    ``validation_data=(X, y)`` (examples held out of training to choose settings by, as
-    Nielsen's ``validation_data``) are evaluated after every epoch; with ``patience`` (and
-    validation data) training stops when their accuracy has not risen for that many epochs,
-    and the network keeps the best epoch's parameters (:class:`EarlyStopping`,
-    ``history.best_epoch``, ``history.kept``), also when a later epoch diverges
-    (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
+    whole training set: full-batch gradient descent.  The defaults are plain SGD (30
+    epochs, B = 10, the optimiser's η from ``DEFAULT_LEARNING_RATES``, constant); ``nudge
+    train`` starts from a preset instead, whose options are
+    ``nudge.settings.resolve("3b1b", n_inputs=784, n_classes=10).train_options()``.
+    ``test_data=(X, y)`` and ``validation_data=(X, y)`` (examples held out of training to
+    choose settings by, as Nielsen's ``validation_data``) are evaluated after every epoch;
+    with ``patience`` (and validation data) training stops when their accuracy has not
+    risen for that many epochs, and the network keeps the best epoch's parameters
+    (:class:`EarlyStopping`, ``history.best_epoch``, ``history.kept``), also when a later
+    epoch diverges (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
     shuffling (default: the network's seed).  ``schedule`` is ``"constant"``,
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs) or ``"plateau"``
     (with patience: η halves at each plateau while η/2 ≥ ``min_learning_rate``, default

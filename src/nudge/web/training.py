@@ -38,6 +38,7 @@ from ..errors import DivergenceError
 from ..network import Network
 from ..settings import TrainingSetup
 from ..train import EpochRecord, History, near_chance, train
+from . import advice
 
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
 SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...
@@ -46,7 +47,6 @@ EMA = 0.9                    # smoothing of the sampled mini-batch costs
 MAX_CURVE_POINTS = 20000     # the curve is thinned to half when it grows past this
 RATE_WINDOW = 0.5            # seconds over which examples per second are counted
 CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
-DEAD_RANGE = 1e-3            # a neuron whose activation varies less than this over them is dead
 ACTIVE = ("running", "paused", "stopping")
 INSIGHT_EXAMPLES = 1000      # training images the curvature and noise panel measures on
 INSIGHT_GAP = 3.0            # seconds between two of its measurements (each ~0.1-2 s)
@@ -274,16 +274,14 @@ class TrainingJob:
         with np.errstate(all="ignore"):
             c = net.cost(self.X_train[batch], self.y_train[batch])
         if not math.isfinite(c):
-            self._warn("rising", "The cost became infinite: the steps are far too big.",
-                       "Stop and start again with a learning rate 10 times smaller.")
+            self._warn(*advice.cost_infinite())
             return
         self._epoch_costs.append(c)
         prev = self.smoothed_cost
         self.smoothed_cost = c if prev is None else EMA * prev + (1 - EMA) * c
         if (self.first_cost is not None and self.seen >= max(2000, 0.02 * self.total_examples)
                 and self.smoothed_cost > 1.1 * self.first_cost):
-            self._warn("rising", "The cost is higher than when training started: the steps "
-                       "overshoot the valley.", "Try a learning rate 3 to 10 times smaller.")
+            self._warn(*advice.cost_rising())
         self._add_point(self.seen, self.smoothed_cost)
 
     def _on_epoch(self, record: EpochRecord, net: Network) -> None:
@@ -314,8 +312,7 @@ class TrainingJob:
         self.message = (f"training diverged in epoch {self.epoch} (the cost became NaN or "
                         f"infinite) with learning rate {lr:g}; the network is back where it "
                         "was at the start of that epoch")
-        self._warn("diverged", "The cost became NaN or infinite: gradient descent diverged.",
-                   f"Start again with a smaller learning rate, e.g. {lr / 10:g}.")
+        self._warn(*advice.diverged(lr))
 
     # ------------------------------------------------------------------ curvature and noise
     def _watch(self) -> None:
@@ -347,8 +344,7 @@ class TrainingJob:
                 b = noise_scale(net, X, y).b_simple
                 lam = curvature(net, X, y, k=1, smallest=0, hutchinson=0, tol=1e-3).largest[0]
         except Exception as e:  # noqa: BLE001 - a measurement that fails is said, not fatal
-            self._warn("measure", f"The curvature and noise could not be measured ({e}).",
-                       "Train without the measurements.")
+            self._warn(*advice.measure_failed(e))
             return
         point = {"seen": seen, "epoch": epoch, "b_simple": b if math.isfinite(b) else None,
                  "lambda_max": lam if math.isfinite(lam) else None, "learning_rate": eta,
@@ -368,22 +364,12 @@ class TrainingJob:
         classes = net.sizes[-1]
         acc = record.test_accuracy
         if near_chance(acc, classes):
-            self._warn("chance", f"Test accuracy {100 * acc:.1f}% is near chance "
-                       f"({100 / classes:.0f}%): the network has learned nothing useful.",
-                       "Try a smaller learning rate (a diverged sigmoid network saturates), "
-                       "or the 3b1b preset's settings.")
+            self._warn(*advice.near_chance(acc, classes))
         X = self.X_test if self.X_test is not None else self.X_train
-        activations, _ = net.forward(X[:CHECK_EXAMPLES])
-        self.dead_neurons = [int(np.sum(np.ptp(a, axis=0) < DEAD_RANGE))
-                             for a in activations[1:-1]]
+        self.dead_neurons = advice.dead_neurons(net, X[:CHECK_EXAMPLES])
         dead, hidden = sum(self.dead_neurons), sum(net.sizes[1:-1])
         if dead and hidden:
-            why = ("they output 0 for every input (ReLU)" if net.activation == "relu" else
-                   "they are saturated: the same output for every input")
-            self._warn("dead", f"{dead} of {hidden} hidden neurons are dead: {why}, so they "
-                       "no longer learn.",
-                       "Try a smaller learning rate or a larger batch size (batch size 1 takes "
-                       "the noisiest steps); with ReLU, sigmoid or tanh may do better.")
+            self._warn(*advice.dead(dead, hidden, net.activation))
 
     def _add_point(self, seen: int, cost: float) -> None:
         if self.points and self.points[-1][0] == seen:
