@@ -178,3 +178,28 @@ def test_wrong_input_shape_and_labels_are_refused():
         net.feedforward(np.zeros((2, 5)))
     with pytest.raises(NudgeError, match="labels must be whole numbers from 0 to 1"):
         net.cost(np.zeros((2, 4)), np.array([0, 7]))
+
+
+def test_nonsense_inputs_and_desired_outputs_are_refused_not_read_as_numbers():
+    """A NaN pixel, a pixel too large for float32 or a string is a one-line error wherever
+    the network reads inputs (predict, cost, backprop), not a prediction of digit 0; a NaN
+    in a desired-output row is one too, not a NaN cost."""
+    net = Network([4, 3, 2], seed=0)
+    for X, words in ((np.array([[np.nan, 0, 0, 0]]), "NaN or infinite"),
+                     (np.array([[1e300, 0, 0, 0]]), "NaN or infinite"),
+                     (np.array([["a", "b", "c", "d"]]), "must be numbers")):
+        for read in (net.predict, lambda X: net.cost(X, [0]), lambda X: net.backprop(X, [0])):
+            with pytest.raises(NudgeError, match=words):
+                read(X)
+    with pytest.raises(NudgeError, match="desired outputs must be finite"):
+        net.cost(np.zeros((1, 4)), np.array([[np.nan, 1.0]]))
+    assert net.predict(np.zeros((2, 4), dtype=np.uint8)).shape == (2,)
+
+
+def test_training_refuses_pixels_too_large_for_float32():
+    from nudge.train import train
+
+    X = np.zeros((10, 4))
+    X[3, 1] = 1e300
+    with pytest.raises(NudgeError, match="too large for float32"):
+        train(Network([4, 3, 2], seed=0), X, np.zeros(10, dtype=int), epochs=1)

@@ -58,9 +58,10 @@ def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
                          f"{net.sizes[0]} values (one example per row)")
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise NudgeError(f"{name} hold NaN or infinite values: give finite pixel values "
-                         "(uint8 0-255, or floats in [0, 1])")
+    if X.dtype.kind == "f" and X.size and not (np.isfinite(X).all() and np.abs(X).max()
+                                               <= np.finfo(np.float32).max):
+        raise NudgeError(f"{name} hold NaN, infinite values or values too large for float32: "
+                         "give finite pixel values (uint8 0-255, or floats in [0, 1])")
 
 
 def check_held_out(name: str, data: Any, net: Network) -> None:

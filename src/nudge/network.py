@@ -123,6 +123,9 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
                 f"desired outputs have {y.shape[1]} columns but the network has "
                 f"{n_outputs} outputs: give labels or rows of length {n_outputs}"
             )
+        if y.dtype.kind not in "biuf" or not np.isfinite(y).all():
+            raise NudgeError("desired outputs must be finite numbers: a row holds NaN, "
+                             "infinity or something that is not a number")
         return y.astype(dtype, copy=False)
     check_labels(y, n_outputs)
     Y = np.zeros((y.size, n_outputs), dtype=dtype)
@@ -276,12 +279,19 @@ class Network:
                 f"<p>{' &middot; '.join(facts)}</p></div>")
 
     def _inputs(self, X: Any) -> np.ndarray:
-        A = as_inputs(X, self.dtype.type)
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise NudgeError(f"inputs must be numbers (pixels), got an array of {X.dtype}")
+        with np.errstate(over="ignore"):                 # too large for float32: inf
+            A = as_inputs(X, self.dtype.type)
         if A.ndim != 2 or A.shape[1] != self.sizes[0]:
             raise NudgeError(
                 f"inputs have shape {A.shape} but the network expects rows of "
                 f"{self.sizes[0]} values (one example per row)"
             )
+        if X.dtype.kind == "f" and not np.isfinite(A).all():
+            raise NudgeError("inputs hold NaN or infinite values: give finite pixel values "
+                             "(uint8 0-255, or floats in [0, 1])")
         return A
 
     # ------------------------------------------------------------------ forward pass
