@@ -242,6 +242,7 @@ def test_digits_names_use_8x8_rows_and_columns():
     "layer 2 weight from input pixel (row 1, col 1) to hidden neuron 3",
     "layer 1 bias of hidden neuron 16",
     "w1[16,0]", "b3[10]", "#13002", "the best weight", "",
+    "w1[" + "9" * 5000 + ",0]", "#" + "9" * 4000,                   # past int()'s digit limit
 ])
 def test_bad_parameter_names_are_reported(text):
     net = _net([64, 16, 16, 10])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import NudgeError
+from ..errors import NudgeError, short_repr
 from ..network import Network
 from .common import _Plain
 
@@ -168,6 +168,8 @@ _BIAS_RE = re.compile(r"^layer\s+(?P<layer>\d+)\s+bias\s+of\s+" + _NEURON.format
 _SHORT_W = re.compile(r"^w\s*(\d+)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]$", re.I)
 _SHORT_B = re.compile(r"^b\s*(\d+)\s*\[\s*(\d+)\s*\]$", re.I)
 _FLAT = re.compile(r"^#\s*(\d+)$")
+#: characters in a parameter's name (the longest nudge writes is about 90)
+MAX_NAME = 200
 
 
 def _neuron_index(net: Network, m: re.Match, p: str, layer: int,
@@ -210,6 +212,9 @@ def parse_parameter(net: Network, text: str,
     Raises :class:`NudgeError` with a one-line reason for names that are not parameters.
     """
     shape = _image_shape(net, image_shape)
+    if len(str(text)) > MAX_NAME:
+        raise NudgeError(f"{short_repr(text)}: a parameter's name is at most {MAX_NAME} "
+                         "characters")
     t = re.sub(r"\s+", " ", str(text).strip())
     examples = ("e.g. 'layer 1 weight from input pixel (row 12, col 7) to hidden neuron 3', "
                 "'layer 3 bias of output 2', 'w1[3,343]', 'b3[2]' or '#1234'")
