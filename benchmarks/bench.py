@@ -438,17 +438,17 @@ def builds_point(X, y, sizes: list[int], B: int, rounds: int = 5) -> list[dict[s
     """One epoch with each build of the C kernel this CPU runs (AVX-512, AVX2 + FMA,
     plain x86-64), taking turns: what machines without AVX-512 would get."""
     from nudge import Network
-    from nudge.engine import CompiledEngine, compiled
+    from nudge.engine import CompiledEngine, clib
 
-    builds = compiled.c_kernel_builds()
+    builds = clib.c_kernel_builds()
     if not builds:
         return []
-    kept = compiled._c_kernel, compiled._c_sparse_rows, compiled.c_kernel_isa
+    kept = clib._c_kernel, clib._c_sparse_rows, clib._c_forward, clib.c_kernel_isa
     kernels = {}
     for name in builds:
-        compiled._c_kernel = None
-        compiled._load_c_kernel(name)
-        kernels[compiled.c_kernel_isa] = compiled._c_kernel
+        clib._c_kernel = None
+        clib._load_c_kernel(name)
+        kernels[clib.c_kernel_isa] = clib._c_kernel
     net0 = Network(sizes, seed=0)
     order = np.random.default_rng(1).permutation(len(X))
     times: dict[str, list[float]] = {isa: [] for isa in kernels}
@@ -456,13 +456,13 @@ def builds_point(X, y, sizes: list[int], B: int, rounds: int = 5) -> list[dict[s
         engine = CompiledEngine(net0, X, y, B, threads=THREADS_FOR_NUDGE)
         for _ in range(rounds + 1):
             for isa, kernel in kernels.items():
-                compiled._c_kernel = kernel
+                clib._c_kernel = kernel
                 net = net0.copy()
                 t0 = time.perf_counter()
                 engine.run(net, order, 0, len(order), ETA)
                 times[isa].append(time.perf_counter() - t0)
     finally:
-        compiled._c_kernel, compiled._c_sparse_rows, compiled.c_kernel_isa = kept
+        clib._c_kernel, clib._c_sparse_rows, clib._c_forward, clib.c_kernel_isa = kept
     return [{"sizes": sizes, "batch_size": B, "isa": isa,
              "seconds": statistics.median(ts[1:]), "all": ts[1:]}   # the first: warm-up
             for isa, ts in times.items()]

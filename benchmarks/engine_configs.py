@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from nudge import Network, load_dataset
-from nudge.engine import CompiledEngine, compiled
+from nudge.engine import CompiledEngine, clib, compiled
 from nudge.train import EXAMPLES_PER_CALL
 
 #: hidden, output, cost, optimizer, learning rate: the baseline first
@@ -58,12 +58,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, choices=[1, 2])
     ap.add_argument("--wall", action="store_true", help="the wall clock, not CPU time")
     args = ap.parse_args()
-    if not compiled.available():
-        raise SystemExit(f"the C kernel is not available: {compiled.unavailable_reason()}")
+    if not clib.available():
+        raise SystemExit(f"the C kernel is not available: {clib.unavailable_reason()}")
     data = load_dataset("mnist")
     inputs, y = compiled.Inputs(data.X_train), data.y_train
     clock = time.perf_counter if args.wall else time.process_time
-    print(f"one epoch of {len(y):,} images on the C kernel ({compiled.c_kernel_isa}), "
+    print(f"one epoch of {len(y):,} images on the C kernel ({clib.c_kernel_isa}), "
           f"B={args.batch}, {'wall' if args.wall else 'CPU'} seconds, median of "
           f"{args.rounds} (ratio: time / sigmoid-sigmoid-quadratic-sgd's)")
     for text in args.sizes:

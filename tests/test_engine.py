@@ -21,14 +21,14 @@ import pytest
 
 from nudge import engine as engines
 from nudge.cli import main as cli_main
-from nudge.engine import CompiledEngine, ReferenceEngine, compiled, make_engine
+from nudge.engine import CompiledEngine, ReferenceEngine, clib, compiled, make_engine
 from nudge.engine import threads as thread_rules
 from nudge.errors import NudgeError
 from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, Network, desired_outputs
-from nudge.train import train
+from nudge.train import evaluate, train
 
-needs_c = pytest.mark.skipif(not compiled.available(),
-                             reason=f"the C kernel was not built ({compiled._c_error})")
+needs_c = pytest.mark.skipif(not clib.available(),
+                             reason=f"the C kernel was not built ({clib._c_error})")
 
 
 def sparse_pixels(n: int, n_in: int = 784, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -271,9 +271,9 @@ def test_auto_picks_the_compiled_engine_for_every_kind(kinds):
     for optimizer in ("sgd", "momentum"):
         net = Network([30, 5, 10], *kinds, seed=0)
         assert compiled.unsupported_reason(net, optimizer) in (None,
-                                                                compiled.unavailable_reason())
+                                                                clib.unavailable_reason())
         engine = make_engine(net, X, y, 10, optimizer=optimizer)
-        assert isinstance(engine, CompiledEngine if compiled.available() else ReferenceEngine)
+        assert isinstance(engine, CompiledEngine if clib.available() else ReferenceEngine)
 
 
 def test_fast_engine_refuses_what_it_cannot_do():
@@ -382,18 +382,55 @@ def test_c_kernel_float_inputs_and_desired_output_rows(kinds):
     assert_same_parameters(net, ref)
 
 
+# --------------------------------------------------------------------------- the forward pass
+@needs_c
+@pytest.mark.parametrize("sizes", [[784, 24, 17, 10], [784, 10], [784, 5, 10], [784, 800, 10],
+                                   [784, 40, 3, 3, 10]])
+@pytest.mark.parametrize("activation,output,cost", KINDS[::2])
+@pytest.mark.parametrize("pixels", ["uint8", "float32"])
+def test_output_sums_are_the_forward_pass(sizes, activation, output, cost, pixels):
+    """The kernel's forward pass alone gives Network.forward's zᴸ (to float32 rounding) for
+    every kind of network and width (narrower than a vector, blocked, whole rows), and
+    evaluate() on them the same cost and accuracy."""
+    X, y = sparse_pixels(150, seed=2)
+    if pixels == "float32":
+        X = X.astype(np.float32) / 255
+    net = Network(sizes, activation, output, cost, seed=1)
+    engine = make_engine(net, X, y, 10, engine="fast")
+    z = engine.output_sums(net)
+    want = net.forward(X)[1][-1]
+    assert z.shape == want.shape and z.dtype == np.float32
+    np.testing.assert_allclose(z, want, rtol=1e-5, atol=1e-5)
+    cost_c, acc_c = evaluate(net, X, y, output_sums=z)
+    cost_np, acc_np = evaluate(net, X, y)
+    assert cost_c == pytest.approx(cost_np, rel=1e-5) and acc_c == acc_np
+
+
+@needs_c
+def test_the_training_cost_each_epoch_is_measured_by_the_engine_that_trains():
+    """With the fast engine the recorded training cost is that of the network after the
+    epoch (the kernel's forward pass), as the reference engine's (NumPy's) is."""
+    X, y = sparse_pixels(300, seed=4)
+    for engine in ("fast", "reference"):
+        net = Network([784, 20, 10], seed=2)
+        h = train(net, X, y, epochs=2, batch_size=10, learning_rate=0.5, engine=engine)
+        assert h.settings["engine"] == engine
+        assert h.epochs[-1].train_cost == pytest.approx(evaluate(net, X, y)[0], rel=1e-5)
+    assert ReferenceEngine(net, X, y, 10).output_sums(net) is None
+
+
 # --------------------------------------------------------------------------- no C kernel
 @pytest.fixture
 def no_c_kernel(monkeypatch):
     """As in an installation without the C kernel (no compiler when it was installed)."""
-    monkeypatch.setattr(compiled, "_c_library_path", lambda name="_ckernel": None)
-    monkeypatch.setattr(compiled, "_c_kernel", None)
-    monkeypatch.setattr(compiled, "_c_error", None)
+    monkeypatch.setattr(clib, "_c_library_path", lambda name="_ckernel": None)
+    monkeypatch.setattr(clib, "_c_kernel", None)
+    monkeypatch.setattr(clib, "_c_error", None)
     monkeypatch.setattr(engines, "_said_no_c", False)
 
 
 def test_without_the_c_kernel_the_reference_trains_and_says_so(no_c_kernel, capsys):
-    assert not compiled.available() and "not built" in compiled._c_error
+    assert not clib.available() and "not built" in clib._c_error
     X, y = sparse_pixels(120, seed=2)
     net = Network([784, 16, 16, 10], seed=0)
     ref = net.copy()
@@ -425,10 +462,10 @@ def test_without_the_c_kernel_json_settings_say_reference(no_c_kernel, tmp_path,
 def test_c_kernel_load_failure_is_not_an_error(monkeypatch, tmp_path):
     bad = tmp_path / "_ckernel.so"
     bad.write_bytes(b"not a shared library")
-    monkeypatch.setattr(compiled, "_c_library_path", lambda name="_ckernel": str(bad))
-    monkeypatch.setattr(compiled, "_c_kernel", None)
-    assert compiled._load_c_kernel() is None and compiled._c_error.startswith("OSError")
-    assert not compiled.available()
+    monkeypatch.setattr(clib, "_c_library_path", lambda name="_ckernel": str(bad))
+    monkeypatch.setattr(clib, "_c_kernel", None)
+    assert clib._load_c_kernel() is None and clib._c_error.startswith("OSError")
+    assert not clib.available()
 
 
 @needs_c
@@ -436,17 +473,17 @@ def test_a_kernel_with_other_arguments_is_refused(monkeypatch):
     """The C struct's fields and Python's list are compared before the kernel is used: a
     field added, dropped or retyped on one side only makes the library 'another version'."""
     keep_c_kernel_state(monkeypatch)
-    lib = ctypes.CDLL(compiled._c_library_path("_ckernel"))
+    lib = ctypes.CDLL(clib._c_library_path("_ckernel"))
     lib.nudge_signature.restype = ctypes.c_char_p
-    assert lib.nudge_signature().decode() == compiled.signature()
-    assert " velocity:p momentum:f weight_decay:f )" in compiled.signature()
-    fields = compiled.STEPS_ARGS
+    assert lib.nudge_signature().decode() == clib.signature()
+    assert " velocity:p momentum:f weight_decay:f )" in clib.signature()
+    fields = clib.STEPS_ARGS
     for changed in (fields[:-1], [*fields[:-1], ("weight_decay", ctypes.c_int)],
                     [*fields, ("extra", ctypes.c_int)]):
-        monkeypatch.setattr(compiled, "STEPS_ARGS", changed)
-        monkeypatch.setattr(compiled, "_c_kernel", None)
-        assert compiled._load_c_kernel() is None
-        assert "another version of nudge" in compiled._c_error
+        monkeypatch.setattr(clib, "STEPS_ARGS", changed)
+        monkeypatch.setattr(clib, "_c_kernel", None)
+        assert clib._load_c_kernel() is None
+        assert "another version of nudge" in clib._c_error
 
 
 @pytest.mark.parametrize("how", ["c", "numpy"])
@@ -454,9 +491,9 @@ def test_a_kernel_with_other_arguments_is_refused(monkeypatch):
 def test_inputs_are_the_nonzero_entries(monkeypatch, how, strided):
     """The sparse rows, made by the C library's loop or by NumPy in chunks."""
     if how == "numpy":
-        monkeypatch.setattr(compiled, "_load_c_kernel", lambda: None)
-    elif not compiled.available():
-        pytest.skip(f"the C kernel was not built ({compiled._c_error})")
+        monkeypatch.setattr(clib, "_load_c_kernel", lambda: None)
+    elif not clib.available():
+        pytest.skip(f"the C kernel was not built ({clib._c_error})")
     monkeypatch.setattr(compiled.Inputs, "CHUNK", 7)
     X, _ = sparse_pixels(50, n_in=60, seed=5)
     X = X[:, ::2] if strided else X[:, :30]          # not C-contiguous either way
@@ -566,22 +603,22 @@ def test_split_halves_the_lit_pixels():
 # --------------------------------------------------------------------------- the C builds
 def keep_c_kernel_state(monkeypatch) -> None:
     """Puts the loaded C kernel back as it was after the test."""
-    for name in ("_c_kernel", "_c_sparse_rows", "_c_error", "c_kernel_isa"):
-        monkeypatch.setattr(compiled, name, getattr(compiled, name))
+    for name in ("_c_kernel", "_c_sparse_rows", "_c_forward", "_c_error", "c_kernel_isa"):
+        monkeypatch.setattr(clib, name, getattr(clib, name))
 
 
 @needs_c
 def test_the_best_build_the_cpu_runs_is_loaded(monkeypatch):
     keep_c_kernel_state(monkeypatch)
-    monkeypatch.setattr(compiled, "_c_kernel", None)
-    compiled._load_c_kernel()
-    best = compiled.c_kernel_builds()[0]
-    assert compiled.c_kernel_isa == {"_ckernel_avx512": "avx512", "_ckernel_avx2": "avx2",
+    monkeypatch.setattr(clib, "_c_kernel", None)
+    clib._load_c_kernel()
+    best = clib.c_kernel_builds()[0]
+    assert clib.c_kernel_isa == {"_ckernel_avx512": "avx512", "_ckernel_avx2": "avx2",
                                      "_ckernel": "base"}[best]
     net = Network([784, 16, 10], seed=0)
     X, y = sparse_pixels(40)
     h = train(net, X, y, epochs=1, engine="fast", monitor_train_cost=False)
-    assert h.settings["kernel_isa"] == compiled.c_kernel_isa
+    assert h.settings["kernel_isa"] == clib.c_kernel_isa
 
 
 @needs_c
@@ -608,14 +645,14 @@ def test_every_build_gives_the_reference_weights(monkeypatch, sizes, batch_size,
     ref = Network(sizes, *kinds, seed=2)
     train(ref, X, y, engine="reference", **options)
     nets = {}
-    for build in compiled.c_kernel_builds():
-        monkeypatch.setattr(compiled, "_c_kernel", None)
-        compiled._load_c_kernel(build)
+    for build in clib.c_kernel_builds():
+        monkeypatch.setattr(clib, "_c_kernel", None)
+        clib._load_c_kernel(build)
         net = Network(sizes, *kinds, seed=2)
         h = train(net, X, y, engine="fast", **options)
-        assert h.settings["kernel"] == "c" and h.settings["kernel_isa"] == compiled.c_kernel_isa
+        assert h.settings["kernel"] == "c" and h.settings["kernel_isa"] == clib.c_kernel_isa
         assert_same_parameters(net, ref)
-        nets[compiled.c_kernel_isa] = net
-    monkeypatch.setattr(compiled, "_c_kernel", None)
+        nets[clib.c_kernel_isa] = net
+    monkeypatch.setattr(clib, "_c_kernel", None)
     if "avx512" in nets and "avx2" in nets:
         assert_equal_parameters(nets["avx512"], nets["avx2"])

@@ -25,7 +25,7 @@ import json, sys
 import numpy as np
 import nudge
 from nudge import Network, train
-from nudge.engine import compiled
+from nudge.engine import clib
 
 net = Network([784, 16, 10], "relu", "softmax", "cross-entropy", seed=0)
 rng = np.random.default_rng(0)
@@ -33,8 +33,8 @@ X = ((rng.random((200, 784)) < 0.2) * rng.integers(1, 256, (200, 784))).astype(n
 y = rng.integers(0, 10, 200)
 h = train(net, X, y, epochs=1, learning_rate=0.1, optimizer="momentum",
           monitor_train_cost=False)
-print(json.dumps({"file": nudge.__file__, "available": compiled.available(),
-                  "error": compiled._c_error, "builds": compiled.c_kernel_builds(),
+print(json.dumps({"file": nudge.__file__, "available": clib.available(),
+                  "error": clib._c_error, "builds": clib.c_kernel_builds(),
                   "settings": h.settings}))
 """
 

@@ -80,7 +80,7 @@ class Progress:
     learning_rate: float     # η of the last step
     batch: np.ndarray        # the example indices of the last mini-batch
     seconds: float           # time spent taking steps (callbacks and pauses not counted)
-    engine: str = ""         # the engine taking the steps: "c" or "reference"
+    engine: str = ""         # the engine taking the steps: "fast" or "reference"
 
 
 class Control:

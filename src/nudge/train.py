@@ -39,7 +39,7 @@ from .control import (
 )
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
-from .network import Network, Snapshot
+from .network import Network, Snapshot, activate
 from .optimizers import DEFAULT_MOMENTUM
 from .schedules import learning_rate_at, plateau_floor
 
@@ -101,12 +101,15 @@ class History:
 
 
 # --------------------------------------------------------------------------- evaluation
-def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, float]:
+def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000,
+             output_sums: np.ndarray | None = None) -> tuple[float, float]:
     """(average cost C, accuracy) over a data set: the one way nudge measures a data set.
 
     In chunks of ``chunk`` examples so memory stays small; the products are in the
     network's float type and the sum of the Cₓ in float64.  ``y`` holds labels or
-    desired-output rows (a row's class is its largest entry)."""
+    desired-output rows (a row's class is its largest entry).  ``output_sums``: the
+    rows' zᴸ, already worked out (the fast engine's forward pass), instead of
+    :meth:`Network.forward`'s."""
     n = len(X)
     if n == 0:
         raise NudgeError("cannot evaluate on an empty data set")
@@ -114,11 +117,19 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000) -> tuple[float, fl
         raise NudgeError(f"{n} inputs but {len(y)} labels")
     chunk = check_count("chunk", chunk)
     total_cost, correct = 0.0, 0
+    if output_sums is not None:
+        if output_sums.shape != (n, net.sizes[-1]):
+            raise NudgeError(f"output sums of shape {output_sums.shape} for {n} examples")
+        chunk = n                  # already in memory: the rest is n x outputs numbers
     for start in range(0, n, chunk):
-        Xc, yc = X[start:start + chunk], np.asarray(y[start:start + chunk])
-        activations, zs = net.forward(Xc)                # one forward pass for both
-        out = activations[-1]
-        costs = net.output_costs(out, zs[-1], net.desired_outputs(yc))
+        yc = np.asarray(y[start:start + chunk])
+        if output_sums is None:
+            activations, zs = net.forward(X[start:start + chunk])  # one pass for both
+            z, out = zs[-1], activations[-1]
+        else:
+            z = output_sums[start:start + chunk]
+            out = activate(net.output, z)
+        costs = net.output_costs(out, z, net.desired_outputs(yc))
         total_cost += float(np.sum(costs, dtype=np.float64))
         classes = np.argmax(yc, axis=1) if yc.ndim == 2 else yc
         correct += int(np.sum(np.argmax(out, axis=1) == classes))
@@ -257,7 +268,8 @@ def train(
                 steps, seconds, eta = run.epoch(epoch, order, scheduled)
                 try:
                     record = _end_of_epoch(net, epoch,
-                                           (X, labels) if monitor_train_cost else None,
+                                           (X, labels, run.engine) if monitor_train_cost
+                                           else None,
                                            test_data, validation_data, seconds, steps,
                                            snapshot, eta, history)
                 except DivergenceError:
@@ -355,15 +367,20 @@ class _Run:
         return epoch_step, seconds, eta
 
 
-def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any] | None,
+def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any, Any] | None,
                   test_data: tuple[Any, Any] | None, validation_data: tuple[Any, Any] | None,
                   seconds: float, steps: int, snapshot: Snapshot,
                   learning_rate: float, history: History) -> EpochRecord:
-    """The epoch's record: (cost, accuracy) on each set given; a NaN cost raises."""
+    """The epoch's record: (cost, accuracy) on each set given (the training set, with the
+    engine that trains on it: its forward pass where it has one); a NaN cost raises."""
     finite = _finite(net)
-    train, test, validation = ((evaluate(net, *data) if data is not None and finite
-                                else (None, None))
-                               for data in (train_data, test_data, validation_data))
+    train, test, validation = (None, None), (None, None), (None, None)
+    if finite and train_data is not None:
+        X, labels, engine = train_data
+        train = evaluate(net, X, labels, output_sums=engine.output_sums(net))
+    if finite:
+        test, validation = ((evaluate(net, *data) if data is not None else (None, None))
+                            for data in (test_data, validation_data))
     costs = [c for c in (train[0], test[0], validation[0]) if c is not None]
     if not finite or not all(math.isfinite(c) for c in costs):
         net.restore(snapshot)

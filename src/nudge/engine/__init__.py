@@ -11,6 +11,9 @@ An engine is made once per run with :func:`make_engine` and then asked for steps
 ``engine.run(net, order, first, last, learning_rate)`` takes the mini-batch steps on
 ``order[first:last]`` in place.  The training loop (``nudge.train``) decides how many
 steps per call, and does everything between calls (callbacks, pausing, Ctrl-C).
+``engine.output_sums(net)`` gives the training inputs' output sums zᴸ by the engine's own
+forward pass (the fast engine's reads only the lit pixels), or None: the trainer then
+measures the training set with NumPy.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 
 from ..errors import NudgeError
 from ..optimizers import DEFAULT_MOMENTUM
-from . import compiled
+from . import clib, compiled
 from . import threads as thread_rules
 from .compiled import CompiledEngine
 from .reference import ReferenceEngine
@@ -62,10 +65,10 @@ def make_engine(net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
         # "fast" for a set-up the kernel cannot train: CompiledEngine says why
         return CompiledEngine(net, X, labels, batch_size, optimizer=optimizer,
                               momentum=momentum, weight_decay=weight_decay, threads=threads)
-    if engine == "auto" and not _said_no_c and compiled.unavailable_reason() is not None:
+    if engine == "auto" and not _said_no_c and clib.unavailable_reason() is not None:
         _said_no_c = True
         print(f"nudge: training with the NumPy reference engine, because "
-              f"{compiled.unavailable_reason()}", file=sys.stderr)
+              f"{clib.unavailable_reason()}", file=sys.stderr)
     return ReferenceEngine(net, X, labels, batch_size, optimizer=optimizer,
                            momentum=momentum, weight_decay=weight_decay)
 

@@ -791,7 +791,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
 {
     const int64_t *sizes = j->sizes, *order = j->order, *indptr = j->indptr;
     const int64_t *off = j->off, *mo = j->mo, *no = j->no;
-    int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), n_out = sizes[L], width = j->width;
+    int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), width = j->width;
     int64_t B = j->batch_size;
     int T = j->threads, sense = 0, parity = 0;
     struct lane *me = &j->lanes[t];
@@ -962,12 +962,11 @@ static void unpack_layer(const float *restrict M, float *restrict flat, int64_t 
     memcpy(flat + bo, M + n_in * po, (size_t)n_o * sizeof(float));
 }
 
-static int sgd_steps(struct job *j, int threads, float *params, float *velocity,
-                     const int64_t *wo, const int64_t *bo)
+/* where each layer's activations start in a row of A (off), and its M and N (mo, no) */
+static void layout(struct job *j)
 {
     const int64_t *sizes = j->sizes;
-    int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), B = j->batch_size;
-    int64_t *off = j->off, *mo = j->mo, *no = j->no;
+    int64_t L = j->L, *off = j->off, *mo = j->mo, *no = j->no;
     off[0] = 0;
     mo[0] = mo[1] = no[0] = no[1] = 0;
     for (int64_t l = 0; l < L; l++)
@@ -977,6 +976,15 @@ static int sgd_steps(struct job *j, int threads, float *params, float *velocity,
         no[l + 1] = no[l] + sizes[l + 1] * PAD(sizes[l]);
     }
     j->width = off[L];
+}
+
+static int sgd_steps(struct job *j, int threads, float *params, float *velocity,
+                     const int64_t *wo, const int64_t *bo)
+{
+    const int64_t *sizes = j->sizes;
+    int64_t L = j->L, n1 = sizes[1], pn1 = PAD(n1), B = j->batch_size;
+    int64_t *mo = j->mo, *no = j->no;
+    layout(j);
     /* two threads each own one of the two pixel ranges: without them, one thread */
     j->threads = threads >= 2 && j->two_ranges ? 2 : 1;
 #ifndef NUDGE_PTHREADS
@@ -1054,6 +1062,52 @@ static int sgd_steps(struct job *j, int threads, float *params, float *velocity,
     return NUDGE_OK;
 }
 
+/* The output layer's weighted sums z^L of the input rows first..last, into out (a row of
+ * sizes[L] floats each): the forward pass of the steps above, on one thread, with no step.
+ * nudge.train measures the training set's cost with it (the cost and accuracy are worked
+ * out from z^L in Python, by nudge.network's formulas). */
+#define FORWARD_ROWS 64
+static int forward_rows(struct job *j, const float *params, const int64_t *wo,
+                        const int64_t *bo, float *out)
+{
+    const int64_t *sizes = j->sizes, *off = j->off, *mo = j->mo;
+    int64_t L = j->L, n1 = sizes[1], n_out = sizes[L];
+    layout(j);
+    int64_t width = j->width;
+    struct lane *me = &j->lanes[0];
+    me->A = calloc((size_t)(FORWARD_ROWS * width), sizeof(float));
+    me->M = calloc((size_t)(mo[L] + 1), sizeof(float));
+    me->b1 = calloc((size_t)PAD(n1), sizeof(float));
+    me->tmp = calloc((size_t)PAD(n1), sizeof(float));
+    if (!me->A || !me->M || !me->b1 || !me->tmp) {
+        free_job(j);
+        return NUDGE_NO_MEMORY;
+    }
+    for (int64_t l = 1; l < L; l++)
+        pack_layer(me->M + mo[l], params, wo[l], bo[l], sizes[l], sizes[l + 1]);
+    memcpy(me->b1, params + bo[0], (size_t)n1 * sizeof(float));
+    j->W0 = (float *)params + wo[0];            /* only read */
+    float *A = me->A;
+    for (int64_t start = j->first; start < j->last; start += FORWARD_ROWS) {
+        int64_t end = start + FORWARD_ROWS < j->last ? start + FORWARD_ROWS : j->last;
+        int64_t m = end - start;
+        for (int64_t k = 0; k < m; k++)
+            first_sum(j, me, j->indptr[start + k], j->indptr[start + k + 1], me->b1,
+                      A + k * width, j->val_float);
+        for (int64_t l = 1; l < L; l++) {
+            activate_rows(A + off[l - 1], m, width, sizes[l], j->hidden);
+            for (int64_t k = 0; k < m; k++)
+                dense_forward(me->M + mo[l], sizes[l], PAD(sizes[l + 1]),
+                              A + k * width + off[l - 1], A + k * width + off[l]);
+        }
+        for (int64_t k = 0; k < m; k++)
+            memcpy(out + (start - j->first + k) * n_out, A + k * width + off[L - 1],
+                   (size_t)n_out * sizeof(float));
+    }
+    free_job(j);
+    return NUDGE_OK;
+}
+
 /* The arguments of nudge_sgd_steps, one struct (nudge_steps_args) whose fields are
  * listed once, here: X(C type, name, code for nudge_signature: p pointer, q int64, i int,
  * f float).  nudge.engine.compiled builds the same struct with ctypes from its own list
@@ -1098,17 +1152,35 @@ static int sgd_steps(struct job *j, int threads, float *params, float *velocity,
     X(uint8_t *, val, p)                                                                    \
     X(int, counts_only, i)
 
+/* The arguments of nudge_forward, the same way */
+#define NUDGE_FORWARD_ARGS(X)                                                                \
+    X(const int64_t *, indptr, p)   /* the input rows, as for nudge_sgd_steps */            \
+    X(const uint16_t *, idx, p)                                                             \
+    X(const void *, val, p)                                                                 \
+    X(int, val_float, i)                                                                    \
+    X(float, scale, f)                                                                      \
+    X(int64_t, first, q)            /* the rows first..last */                              \
+    X(int64_t, last, q)                                                                     \
+    X(const float *, params, p)     /* as for nudge_sgd_steps, only read */                 \
+    X(const int64_t *, sizes, p)                                                            \
+    X(int64_t, L, q)                                                                        \
+    X(const int64_t *, wo, p)                                                               \
+    X(const int64_t *, bo, p)                                                               \
+    X(int, hidden, i)               /* 0 sigmoid, 1 relu, 2 tanh */                         \
+    X(float *, out, p)              /* z^L: last - first rows of sizes[L] floats */
+
 #define NUDGE_FIELD(type, name, code) type name;
 struct nudge_steps_args { NUDGE_STEPS_ARGS(NUDGE_FIELD) };
 struct nudge_rows_args { NUDGE_ROWS_ARGS(NUDGE_FIELD) };
+struct nudge_forward_args { NUDGE_FORWARD_ARGS(NUDGE_FIELD) };
 #undef NUDGE_FIELD
 
-/* "nudge_sgd_steps(indptr:p idx:p ...) nudge_sparse_rows_u8(pixels:p ...)" */
+/* "nudge_sgd_steps(indptr:p idx:p ...) nudge_sparse_rows_u8(pixels:p ...) nudge_forward(..)" */
 #define NUDGE_SIG(type, name, code) " " #name ":" #code
 const char *nudge_signature(void)
 {
     return "nudge_sgd_steps(" NUDGE_STEPS_ARGS(NUDGE_SIG) " ) nudge_sparse_rows_u8("
-           NUDGE_ROWS_ARGS(NUDGE_SIG) " )";
+           NUDGE_ROWS_ARGS(NUDGE_SIG) " ) nudge_forward(" NUDGE_FORWARD_ARGS(NUDGE_SIG) " )";
 }
 #undef NUDGE_SIG
 
@@ -1151,6 +1223,28 @@ int nudge_sgd_steps(const struct nudge_steps_args *a)
     j.sizes = a->sizes;
     j.L = a->L;
     return sgd_steps(&j, a->threads, a->params, a->velocity, a->wo, a->bo);
+}
+
+/* The output sums z^L of the input rows first..last (see forward_rows and
+ * NUDGE_FORWARD_ARGS).  An argument out of range is NUDGE_UNSUPPORTED. */
+int nudge_forward(const struct nudge_forward_args *a)
+{
+    if (a->hidden < 0 || a->hidden > 2 || a->L < 1 || a->L > 64 || a->first < 0
+        || a->first > a->last)
+        return NUDGE_UNSUPPORTED;
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.indptr = a->indptr;
+    j.idx = a->idx;
+    j.val = a->val;
+    j.val_float = a->val_float != 0;
+    j.scale = a->scale;
+    j.first = a->first;
+    j.last = a->last;
+    j.hidden = a->hidden;
+    j.sizes = a->sizes;
+    j.L = a->L;
+    return forward_rows(&j, a->params, a->wo, a->bo, a->out);
 }
 
 /* The non-zero entries of each row of the uint8 matrix `pixels` (n rows of d values, rows

@@ -17,19 +17,18 @@ with weight decay (Adam stays with the reference engine).  The mathematics is th
   is one contiguous row, in explicit vector instructions; the parameters 64-byte aligned.
 
 It is compiled when the package is built (``setup.py``): on x86-64 for AVX-512, for
-AVX2 + FMA and for any CPU, and the best build the CPU runs is loaded (``c_kernel_isa``).
-From :data:`~nudge.engine.threads.TWO_THREADS_MIN_HIDDEN` neurons in the first hidden
-layer two threads can share the steps (:mod:`nudge.engine.threads` holds the rules, the
-kernel does as told), with the same result bit for bit.  Without a build (no C compiler at install
-time) :func:`unavailable_reason` says why and :mod:`nudge.engine` uses the reference.
-The kernel's arguments come in one struct whose fields are listed once in C and once
-here (:data:`STEPS_ARGS`); the lists are compared (``nudge_signature``) before use.
+AVX2 + FMA and for any CPU; :mod:`.clib` loads the best build the CPU runs.  From
+:data:`~nudge.engine.threads.TWO_THREADS_MIN_HIDDEN` neurons in the first hidden layer two
+threads can share the steps (:mod:`nudge.engine.threads` holds the rules, the kernel does
+as told), with the same result bit for bit.  Without a build (no C compiler at install
+time) :func:`.clib.unavailable_reason` says why and :mod:`nudge.engine` uses the reference.
+The same kernel's forward pass alone (:meth:`CompiledEngine.output_sums`) measures the
+training set after each epoch.
 """
 
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ import numpy as np
 from ..bounds import MAX_LAYERS  # the tables hold 64 layers
 from ..errors import NudgeError
 from ..network import check_labels, desired_outputs
+from . import clib
 from .threads import kernel_threads, two_ranges
 
 # codes for the kernel
@@ -46,11 +46,6 @@ COST = {"quadratic": 0, "cross-entropy": 1}
 #: the set-ups the C kernel trains
 C_HIDDEN, C_OUTPUT, C_COST = tuple(HIDDEN), tuple(OUTPUT), tuple(COST)
 C_OPTIMIZERS = ("sgd", "momentum")
-
-#: the C kernel's function (ctypes), False once it was looked for and not found
-_c_kernel: Any = None
-_c_sparse_rows: Any = None
-_c_error: str | None = None
 
 
 def unsupported_reason(net: Any, optimizer: str) -> str | None:
@@ -66,137 +61,7 @@ def unsupported_reason(net: Any, optimizer: str) -> str | None:
         return f"more than {MAX_LAYERS} layers"
     if net.sizes[0] >= 2**16:
         return "inputs of 65,536 values or more"
-    return unavailable_reason()
-
-
-def unavailable_reason() -> str | None:
-    """Why the C kernel cannot be used in this installation, or None if it can."""
-    if _load_c_kernel() is not None:
-        return None
-    return f"this installation: the C kernel is not available ({_c_error})"
-
-
-def available() -> bool:
-    """Whether the C kernel was built with the package and loads."""
-    return _load_c_kernel() is not None
-
-
-# --------------------------------------------------------------------------- the kernels
-_P = ctypes.c_void_p
-_I64 = ctypes.c_int64
-_F32 = ctypes.c_float
-_INT = ctypes.c_int
-#: the fields of nudge_sgd_steps' argument (struct nudge_steps_args, _ckernel.c's
-#: NUDGE_STEPS_ARGS, where each is described), in order
-STEPS_ARGS = [
-    ("indptr", _P), ("idx", _P), ("val", _P), ("val_float", _INT), ("scale", _F32),
-    ("classes", _P), ("rows", _P), ("order", _P), ("n", _I64), ("first", _I64),
-    ("last", _I64), ("batch_size", _I64), ("eta", _F32), ("decay", _F32), ("params", _P),
-    ("sizes", _P), ("L", _I64), ("wo", _P), ("bo", _P), ("hidden", _INT), ("output", _INT),
-    ("cost", _INT), ("split", _I64), ("threads", _INT), ("velocity", _P),
-    ("momentum", _F32), ("weight_decay", _F32),
-]
-#: ... and of nudge_sparse_rows_u8's (NUDGE_ROWS_ARGS)
-ROWS_ARGS = [("pixels", _P), ("n", _I64), ("d", _I64), ("stride", _I64), ("indptr", _P),
-             ("idx", _P), ("val", _P), ("counts_only", _INT)]
-
-
-class _StepsArgs(ctypes.Structure):
-    _fields_ = STEPS_ARGS
-
-
-class _RowsArgs(ctypes.Structure):
-    _fields_ = ROWS_ARGS
-
-
-def signature() -> str:
-    """The C library's ``nudge_signature()`` as these lists say it must be."""
-    code = {_P: "p", _I64: "q", _F32: "f", _INT: "i"}
-
-    def fields(args: list[tuple[str, Any]]) -> str:
-        return "".join(f" {name}:{code[t]}" for name, t in args)
-
-    return (f"nudge_sgd_steps({fields(STEPS_ARGS)} ) "
-            f"nudge_sparse_rows_u8({fields(ROWS_ARGS)} )")
-
-
-#: the C kernel's builds, best first, with the nudge_cpu_level() each needs (setup.py)
-_C_BUILDS = (("_ckernel_avx512", 2), ("_ckernel_avx2", 1), ("_ckernel", 0))
-#: the instruction set of the loaded C kernel build: "avx512", "avx2" or "base"
-c_kernel_isa: str | None = None
-
-
-def _c_library_path(name: str = "_ckernel") -> str | None:
-    """Where the C library ``nudge.<name>`` is: found by the import system (so also in
-    editable installs), though it is loaded with ctypes, not imported."""
-    try:
-        spec = importlib.util.find_spec(f"{__package__}.{name}")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or spec.origin.endswith(".c"):
-        return None
-    return spec.origin
-
-
-def _open_c_library(name: str) -> Any:
-    """The C library ``nudge.<name>`` (ctypes); OSError if it is missing or not this
-    version's."""
-    path = _c_library_path(name)
-    if path is None:
-        raise OSError("not built (no C compiler when nudge was installed?)")
-    lib = ctypes.CDLL(path)
-    try:
-        lib.nudge_signature.restype = ctypes.c_char_p
-        theirs = lib.nudge_signature().decode()
-    except AttributeError:
-        theirs = None
-    if theirs != signature():
-        raise OSError(f"{path} is from another version of nudge (its arguments differ)")
-    return lib
-
-
-def c_kernel_builds() -> list[str]:
-    """The builds of the C kernel installed here that this CPU runs, best first."""
-    try:
-        level = _open_c_library("_ckernel").nudge_cpu_level()
-    except (OSError, AttributeError):
-        return []
-    return [name for name, needed in _C_BUILDS
-            if level >= needed and _c_library_path(name) is not None]
-
-
-def _load_c_kernel(build: str | None = None) -> Any:
-    """The C kernel's ``nudge_sgd_steps`` (ctypes), or None where it was not built.
-
-    The best build the CPU runs (AVX-512, AVX2 + FMA, or the plain one; the plain
-    one says which, ``nudge_cpu_level``), or the one named by ``build`` (for tests)."""
-    global _c_kernel, _c_error, _c_sparse_rows, c_kernel_isa
-    if _c_kernel is not None and build is None:
-        return _c_kernel or None
-    try:
-        lib = _open_c_library("_ckernel")
-        level = lib.nudge_cpu_level()
-        for name, needed in _C_BUILDS[:-1]:
-            if level >= needed and build in (None, name):
-                try:
-                    lib = _open_c_library(name)
-                    break
-                except OSError:
-                    continue                     # not built here: the next best
-        fn = lib.nudge_sgd_steps
-        lib.nudge_isa.restype = ctypes.c_char_p
-        isa = lib.nudge_isa().decode()
-    except (OSError, AttributeError) as e:
-        _c_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-        _c_kernel = False
-        return None
-    fn.argtypes = [ctypes.POINTER(_StepsArgs)]
-    fn.restype = _INT
-    _c_sparse_rows = lib.nudge_sparse_rows_u8
-    _c_sparse_rows.argtypes = [ctypes.POINTER(_RowsArgs)]
-    _c_sparse_rows.restype = _INT
-    _c_kernel, c_kernel_isa = fn, isa
-    return fn
+    return clib.unavailable_reason()
 
 
 def _aligned_zeros(size: int) -> np.ndarray:
@@ -257,15 +122,15 @@ class Inputs:
         self.scale = np.float32(1 / 255) if X.dtype == np.uint8 else np.float32(1)
         self.indptr = np.zeros(n + 1, dtype=np.int64)
         if (X.dtype == np.uint8 and d < 2**16 and X.strides[1] == 1 and X.strides[0] >= d
-                and _load_c_kernel() is not None):
+                and clib._load_c_kernel() is not None):
             # the C library's loop: about 10 times NumPy's speed, no temporaries
-            args = _RowsArgs(X.ctypes.data, n, d, X.strides[0], self.indptr.ctypes.data,
+            args = clib._RowsArgs(X.ctypes.data, n, d, X.strides[0], self.indptr.ctypes.data,
                              None, None, 1)
-            _c_sparse_rows(ctypes.byref(args))
+            clib._c_sparse_rows(ctypes.byref(args))
             self.idx = np.empty(int(self.indptr[-1]), dtype=np.uint16)
             self.val = np.empty(int(self.indptr[-1]), dtype=np.uint8)
             args.idx, args.val, args.counts_only = self.idx.ctypes.data, self.val.ctypes.data, 0
-            _c_sparse_rows(ctypes.byref(args))
+            clib._c_sparse_rows(ctypes.byref(args))
             return
         for a in range(0, n, self.CHUNK):
             b = min(a + self.CHUNK, n)
@@ -316,7 +181,7 @@ class CompiledEngine:
     layout) from call to call, as :class:`nudge.optimizers.Momentum` does.
     """
 
-    name = "c"
+    name = "fast"
 
     def __init__(self, net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
                  optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
@@ -347,13 +212,29 @@ class CompiledEngine:
         self.velocity: np.ndarray | None = None
         self.threads = kernel_threads(net.sizes, batch_size, threads)
         self.split = self.inputs.split if two_ranges(net.sizes) else 0
-        self.isa = c_kernel_isa
+        self.isa = clib.c_kernel_isa
 
     @property
     def settings(self) -> dict[str, Any]:
         """What ran, for ``History.settings``."""
         return {"engine": "fast", "kernel": "c", "kernel_isa": self.isa,
                 "threads": self.threads}
+
+    def output_sums(self, net: Any) -> np.ndarray:
+        """zᴸ, the output layer's weighted sums, of every training input (float32, one row
+        each): the kernel's forward pass, with which :func:`nudge.train.evaluate` measures
+        the training set in a fraction of NumPy's time (it reads only the lit pixels)."""
+        p, inputs = _Packed(net), self.inputs
+        out = np.empty((len(inputs), net.sizes[-1]), dtype=np.float32)
+        args = clib._ForwardArgs(
+            indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
+            val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
+            scale=inputs.scale, first=0, last=len(inputs), params=p.params.ctypes.data,
+            sizes=p.sizes.ctypes.data, L=len(p.sizes) - 1, wo=p.wo.ctypes.data,
+            bo=p.bo.ctypes.data, hidden=HIDDEN[net.activation], out=out.ctypes.data)
+        clib._load_c_kernel()
+        _check(clib._c_forward(ctypes.byref(args)))
+        return out
 
     def run(self, net: Any, order: np.ndarray, first: int, last: int,
             learning_rate: float) -> int:
@@ -370,12 +251,12 @@ class CompiledEngine:
                 or rows.max() >= len(self.inputs.indptr) - 1):
             raise NudgeError(f"steps on order[{first}:{last}] of {len(order)} entries, which "
                              f"must be rows 0 to {len(self.inputs.indptr) - 2} of the inputs")
-        kernel = _load_c_kernel()
+        kernel = clib._load_c_kernel()
         p = _Packed(net)
         if self.optimizer == "momentum" and self.velocity is None:
             self.velocity = _aligned_zeros(len(p.params))
         inputs = self.inputs
-        args = _StepsArgs(
+        args = clib._StepsArgs(
             indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
             val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
             scale=inputs.scale,
@@ -390,11 +271,15 @@ class CompiledEngine:
             velocity=self.velocity.ctypes.data if self.velocity is not None else None,
             momentum=self.momentum, weight_decay=self.weight_decay)
         try:
-            code = kernel(ctypes.byref(args))
-            if code != 0:
-                raise NudgeError("the fast engine's C kernel failed ("
-                                 + ("out of memory" if code == 2 else f"code {code}")
-                                 + "): use --engine reference")
+            _check(kernel(ctypes.byref(args)))
         finally:
             p.unpack(net)
         return -(-(last - first) // self.batch_size)
+
+
+def _check(code: int) -> None:
+    """A one-line error for a C kernel call that did not return NUDGE_OK."""
+    if code != 0:
+        raise NudgeError("the fast engine's C kernel failed ("
+                         + ("out of memory" if code == 2 else f"code {code}")
+                         + "): use --engine reference")

@@ -34,6 +34,10 @@ class ReferenceEngine:
         """What ran, for ``History.settings``."""
         return {"engine": "reference", "kernel": None, "threads": 1}
 
+    def output_sums(self, net: Network) -> None:
+        """None: the training set is measured by :func:`nudge.train.evaluate` itself."""
+        return None
+
     def run(self, net: Network, order: np.ndarray, first: int, last: int,
             learning_rate: float) -> int:
         """The steps on the mini-batches ``order[first:first+B]``, ... up to ``last``
