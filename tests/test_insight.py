@@ -344,6 +344,15 @@ def test_descent_rejects_bad_settings(digits):
      "batch sizes: give from 1 to 100"),
     (lambda net, X, y: ins.stability(net, X, y, factors=[1.0] * 10**5), "factors: give"),
     (lambda net, X, y: ins.stability(net, X, y, every="10"), "every must be"),
+    (lambda net, X, y: ins.stability(net, X, y, tol=-1), "tol must be"),
+    (lambda net, X, y: ins.landscape(net, X, y, seed=-1), "seed -1"),
+    (lambda net, X, y: ins.minibatch_estimates(net, X, y, batch_sizes=[10], seed=-1),
+     "seed -1"),
+    (lambda net, X, y: ins.curvature(net, X, y, seed=-1), "seed -1"),
+    (lambda net, X, y: ins.hessian_noise_scale(net, X, y, samples=2.5), "samples must be"),
+    (lambda net, X, y: ins.sensitivity(net, X, y, k=-1), "k must be"),
+    (lambda net, X, y: ins.sensitivity(net, X, y, k=10**12), "k must be at most"),
+    (lambda net, X, y: ins.fit_critical_batch([1, 2, "a"], [1, 2, 3]), "must be numbers"),
 ])
 def test_insight_sizes_and_counts_are_bounded_with_one_line(digits, call, words):
     """The API bounds what the command line bounds, before any work: a typo such as

@@ -203,3 +203,12 @@ def test_training_refuses_pixels_too_large_for_float32():
     X[3, 1] = 1e300
     with pytest.raises(NudgeError, match="too large for float32"):
         train(Network([4, 3, 2], seed=0), X, np.zeros(10, dtype=int), epochs=1)
+
+
+def test_odd_constructor_arguments_and_label_counts_get_one_line():
+    with pytest.raises(NudgeError, match="dtype 'bogus'"):
+        Network([4, 2], dtype="bogus")
+    with pytest.raises(NudgeError, match="give a list"):
+        Network({4, 2})                       # a set has no order
+    with pytest.raises(NudgeError, match="3 inputs but labels of shape"):
+        Network([4, 2], seed=0).score(np.zeros((3, 4)), [0, 1])

@@ -26,7 +26,7 @@ MAX_SEED = 2**32 - 1
 def check_sizes(sizes: Sequence[Any]) -> list[int]:
     """Layer sizes checked: an input and an output layer at least, each of 1 or more neurons,
     within :data:`MAX_LAYERS`, :data:`MAX_NEURONS` and :data:`MAX_PARAMETERS`."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+    if isinstance(sizes, (str, bytes, set, frozenset, dict)) or not hasattr(sizes, "__len__"):
         raise NudgeError(f"layer sizes {short_repr(sizes)}: give a list of whole numbers, like "
                          "[784, 16, 16, 10]")
     if len(sizes) > MAX_LAYERS + 1:
@@ -58,6 +58,13 @@ def random_seed() -> int:
     """A fresh seed from the operating system's entropy, 0 .. :data:`MAX_SEED` (recorded, so
     that a run without ``--seed`` can be repeated)."""
     return int(np.random.SeedSequence().entropy % (MAX_SEED + 1))
+
+
+def fixed_seed(seed: Any) -> int:
+    """A seed checked (:func:`check_seed`), and for None a fresh one (:func:`random_seed`)
+    that can be recorded: for code that derives several seeds from one."""
+    seed = check_seed(seed)
+    return random_seed() if seed is None else seed
 
 
 def check_seed(seed: Any) -> int | None:

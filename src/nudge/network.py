@@ -176,7 +176,10 @@ class Network:
         self.cost_function = _check_choice("cost", cost, COSTS)
         self.init = _check_choice("init", init, INITS)
         self.seed = seed = check_seed(seed)
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise NudgeError(f"dtype {dtype!r}: give float32 or float64") from None
         if self.dtype not in (np.float32, np.float64):
             raise NudgeError(f"dtype must be float32 or float64, not {self.dtype}")
         self.metadata: dict[str, Any] = {}     # filled in by nudge.modelfile.load
@@ -320,7 +323,10 @@ class Network:
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy: the fraction of examples whose prediction equals the label."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        predicted, y = self.predict(X), np.asarray(y)
+        if y.shape != predicted.shape:
+            raise NudgeError(f"{len(predicted)} inputs but labels of shape {y.shape}")
+        return float(np.mean(predicted == y))
 
     # ------------------------------------------------------------------ the cost
     def example_costs(self, X: Any, Y: Any) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, check_list
+from ..bounds import check_count, check_list, fixed_seed
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain, single_threaded_blas
@@ -100,6 +100,7 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     if bad:
         raise NudgeError(f"batch size {bad[0]} is not possible with {n} examples: use 1 to {n}")
     draws = check_count("draws", draws, most=MAX_DRAWS)
+    seed = fixed_seed(seed)
     check_examples = check_count("check_examples", check_examples, 0)
     work = _work_net(net, dtype)
     g = full if full is not None else full_gradient(work, X, y, dtype=dtype)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import fixed_seed
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain, single_threaded_blas
@@ -205,6 +206,7 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     ``"auto"`` (dense up to 400 parameters).  Products in ``dtype`` (default: the network's;
     float32 is about twice as fast as float64 and plenty for eigenvalues), sums in float64."""
     _check_counts(net.n_parameters, k, smallest, hutchinson)
+    seed = fixed_seed(seed)
     if method not in ("auto", "lanczos", "dense"):
         raise NudgeError(f"unknown method {method!r}: choose auto, lanczos or dense")
     for name, value in (("tol", tol), ("tol_smallest", tol_smallest)):

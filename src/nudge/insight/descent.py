@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, check_list, check_seed, random_seed
+from ..bounds import check_count, check_list, fixed_seed
 from ..errors import DivergenceError, NudgeError
 from ..network import Network, as_inputs
 from ..train import evaluate, train
@@ -126,8 +126,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     cost on ``monitor`` random training examples at up to ``records`` moments per run
     (spaced evenly on a log scale of steps, and before the first step); then
     project the paths on their two main directions and map the cost on that plane."""
-    seed = check_seed(seed)
-    seed = random_seed() if seed is None else seed
+    seed = fixed_seed(seed)
     X = np.asarray(X)
     y = np.asarray(y)
     n = len(X)

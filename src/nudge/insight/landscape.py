@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count
+from ..bounds import check_count, fixed_seed
 from ..errors import NudgeError
 from ..network import Network, as_inputs
 from ..optimizers import check_weight_decay
@@ -113,6 +113,7 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     if not 0 < span <= MAX_SPAN:
         raise NudgeError(f"span must be a number above 0 and at most {MAX_SPAN:,g}, got "
                          f"{span}")
+    seed = fixed_seed(seed)
     points = check_count("points", points, 3, MAX_LANDSCAPE_POINTS)
     grid = check_count("grid", grid, 3, MAX_GRID)
     weight_decay = check_weight_decay(weight_decay)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count, fixed_seed
 from ..errors import NudgeError
 from ..network import Network
 from .common import CHUNK, _Plain, single_threaded_blas
@@ -147,9 +148,8 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
     n = len(X)
     if n < 2:
         raise NudgeError(f"the noise scale needs at least 2 examples, got {n}")
-    m = n if samples is None else int(samples)
-    if not 1 <= m <= n:
-        raise NudgeError(f"samples must be from 1 to the {n} examples, got {samples}")
+    m = n if samples is None else check_count("samples", samples, most=n)
+    seed = fixed_seed(seed)
     started = time.perf_counter()
     y = np.asarray(y)
     with single_threaded_blas():
@@ -238,8 +238,11 @@ def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float]) -> Cr
     """Least squares on ln S = ln S_min + ln(1 + B_crit/B) over the measured (B, S) pairs:
     for each B_crit the best ln S_min is the mean residual, so only B_crit is searched
     (on a fine logarithmic grid, then refined)."""
-    B = np.asarray(batch_sizes, dtype=float)
-    S = np.asarray(steps, dtype=float)
+    try:
+        B = np.asarray(batch_sizes, dtype=float)
+        S = np.asarray(steps, dtype=float)
+    except (TypeError, ValueError):
+        raise NudgeError("batch sizes and steps must be numbers") from None
     if B.shape != S.shape or B.ndim != 1 or len(B) < 3:
         raise NudgeError("fitting the critical batch size needs at least 3 batch sizes, each "
                          "with its number of steps")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_count
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain
@@ -88,7 +89,7 @@ def sensitivity(net: Network, X: Any, y: Any, k: int = 10, split: str = "train",
     flat = g.flat()
     order = sensitivity_order(flat)
     P = flat.size
-    k = max(0, min(int(k), P))
+    k = min(check_count("k", k, 0), P)
     sq = flat ** 2
     total_sq = float(sq.sum())
     n_top = max(1, math.ceil(P / 100))
