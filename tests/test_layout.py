@@ -15,7 +15,7 @@ import nudge
 SRC = Path(nudge.__file__).parent
 
 LAYERS = [
-    {"errors", "bounds", "jsonable", "fsutil", "_start"},
+    {"errors", "bounds", "jsonable", "fsutil", "display", "_start"},
     {"network", "optimizers", "schedules", "presets", "data", "idx", "images", "modelfile",
      "plots"},
     {"engine"},

@@ -11,6 +11,7 @@ import pytest
 
 import nudge
 import nudge.insight as ins
+from nudge.display import value_html
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
 
@@ -51,7 +52,7 @@ def test_insight_results_have_html_summaries(digits):
     assert "more sensitive" in comparison._repr_html_() or "less sensitive" in \
         comparison._repr_html_()
     many = [ins.locate(net, i) for i in range(25)]
-    assert "15 more" in ins.common._Plain._html(many)
+    assert "15 more" in value_html(many)
 
 
 # --------------------------------------------------------------------------- the notebook

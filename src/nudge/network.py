@@ -256,30 +256,10 @@ class Network:
                 f"{self.n_parameters} parameters)")
 
     def _repr_html_(self) -> str:
-        """A small HTML summary for Jupyter: the layers, their functions, the cost, the
-        parameter count and, for a loaded model, what its metadata says it scored."""
-        from html import escape
+        """A small HTML summary for Jupyter (:func:`nudge.display.network_html`)."""
+        from .display import network_html
 
-        last = len(self.weights)
-        rows = [f"<tr><td>0</td><td>input</td><td>{self.sizes[0]:,}</td><td></td><td></td></tr>"]
-        for l, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
-            kind, fn = ("output", self.output) if l == last else ("hidden", self.activation)
-            rows.append(f"<tr><td>{l}</td><td>{kind}</td><td>{W.shape[0]:,}</td><td>{fn}</td>"
-                        f"<td>{W.shape[0]}&times;{W.shape[1]} + {b.size} = "
-                        f"{W.size + b.size:,}</td></tr>")
-        facts = [f"cost <b>{escape(self.cost_function)}</b>", f"init {escape(self.init)}",
-                 f"{self.dtype}", f"<b>{self.n_parameters:,} parameters</b>"]
-        meta = self.metadata
-        if isinstance(meta.get("test_accuracy"), (int, float)):
-            facts.append(f"test accuracy <b>{meta['test_accuracy']:.2%}</b>"
-                         + (f" on {escape(str(meta['dataset']))}" if meta.get("dataset") else "")
-                         + (f" after {meta['epochs_trained']} epochs"
-                            if meta.get("epochs_trained") else ""))
-        head = ("<tr><th>layer</th><th></th><th>neurons</th><th>function</th>"
-                "<th>weights + biases</th></tr>")
-        return (f"<div><b>Network {'-'.join(map(str, self.sizes))}</b>"
-                f"<table>{head}{''.join(rows)}</table>"
-                f"<p>{' &middot; '.join(facts)}</p></div>")
+        return network_html(self)
 
     def _inputs(self, X: Any) -> np.ndarray:
         X = np.asarray(X)

@@ -1,0 +1,77 @@
+"""HTML summaries for Jupyter: a network's layers (``Network._repr_html_``) and any insight
+result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
+comes from data (metadata, names) is escaped."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import numpy as np
+
+
+def network_html(net: Any) -> str:
+    """The layers, their functions, the cost, the parameter count and, for a loaded model,
+    what its metadata says it scored."""
+    last = len(net.weights)
+    rows = [f"<tr><td>0</td><td>input</td><td>{net.sizes[0]:,}</td><td></td><td></td></tr>"]
+    for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
+        kind, fn = ("output", net.output) if l == last else ("hidden", net.activation)
+        rows.append(f"<tr><td>{l}</td><td>{kind}</td><td>{W.shape[0]:,}</td><td>{fn}</td>"
+                    f"<td>{W.shape[0]}&times;{W.shape[1]} + {b.size} = "
+                    f"{W.size + b.size:,}</td></tr>")
+    facts = [f"cost <b>{escape(net.cost_function)}</b>", f"init {escape(net.init)}",
+             f"{net.dtype}", f"<b>{net.n_parameters:,} parameters</b>"]
+    meta = net.metadata
+    if isinstance(meta.get("test_accuracy"), (int, float)):
+        facts.append(f"test accuracy <b>{meta['test_accuracy']:.2%}</b>"
+                     + (f" on {escape(str(meta['dataset']))}" if meta.get("dataset") else "")
+                     + (f" after {meta['epochs_trained']} epochs"
+                        if meta.get("epochs_trained") else ""))
+    head = ("<tr><th>layer</th><th></th><th>neurons</th><th>function</th>"
+            "<th>weights + biases</th></tr>")
+    return (f"<div><b>Network {'-'.join(map(str, net.sizes))}</b>"
+            f"<table>{head}{''.join(rows)}</table>"
+            f"<p>{' &middot; '.join(facts)}</p></div>")
+
+
+def _is_result(v: Any) -> bool:
+    """An insight result (it lists its fields)."""
+    return callable(getattr(v, "_fields", None)) and hasattr(v, "to_dict")
+
+
+def result_html(result: Any) -> str:
+    """The fields of a result: arrays by their shape (small ones in full), lists of
+    results as tables."""
+    rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td "
+                   f"style='text-align:left'>{value_html(getattr(result, k))}</td></tr>"
+                   for k in result._fields())
+    return f"<div><b>{escape(type(result).__name__)}</b><table>{rows}</table></div>"
+
+
+def value_html(v: Any, nested: bool = False) -> str:
+    """One field's value as a short piece of HTML; lists of results become a table (its
+    first 10 rows and a count of the rest)."""
+    if _is_result(v):
+        return escape(type(v).__name__) if nested else result_html(v)
+    if isinstance(v, np.ndarray):
+        if v.size <= 10:
+            return escape(np.array2string(v, precision=4, separator=", "))
+        return f"array {escape(str(v.shape))} {v.dtype}"
+    if isinstance(v, (list, tuple)):
+        if v and not nested and all(_is_result(x) for x in v):
+            names = v[0]._fields()
+            head = "".join(f"<th>{escape(k)}</th>" for k in names)
+            body = "".join("<tr>" + "".join(f"<td>{value_html(getattr(r, k), True)}</td>"
+                                            for k in names) + "</tr>" for r in v[:10])
+            if len(v) > 10:
+                body += f"<tr><td colspan={len(names)}>… {len(v) - 10} more</td></tr>"
+            return f"<table><tr>{head}</tr>{body}</table>"
+        if len(v) <= 6 and not any(isinstance(x, (list, tuple, np.ndarray)) for x in v):
+            return ", ".join(value_html(x, True) for x in v)
+        return f"{len(v)} items"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{int(v):,}"
+    return escape(str(v))
