@@ -152,8 +152,9 @@ def _finite(net: Network) -> bool:
     return all(np.isfinite(p).all() for p in net.weights + net.biases)
 
 
-# train() is long only by its signature and docstring (the options are the API); the
-# checks are in _check_options and the epoch loop in _Run.epoch
+# train() is long by its signature and docstring (the options are the API) and by the
+# epoch loop, kept here so the order of an epoch's events reads top to bottom; the checks
+# are in nudge.checks, an epoch's steps in _Run.epoch and its record in _end_of_epoch
 def train(
     net: Network,
     X: Any,
