@@ -345,6 +345,7 @@ def test_descent_rejects_bad_settings(digits):
     (lambda net, X, y: ins.stability(net, X, y, factors=[1.0] * 10**5), "factors: give"),
     (lambda net, X, y: ins.stability(net, X, y, every="10"), "every must be"),
     (lambda net, X, y: ins.stability(net, X, y, tol=-1), "tol must be"),
+    (lambda net, X, y: ins.stability(net, X, y, factors=[1e300]), "factors above 0 and at"),
     (lambda net, X, y: ins.landscape(net, X, y, seed=-1), "seed -1"),
     (lambda net, X, y: ins.minibatch_estimates(net, X, y, batch_sizes=[10], seed=-1),
      "seed -1"),

@@ -230,7 +230,7 @@ def cmd_stability(args: argparse.Namespace) -> int:
           f"{report.max_stable_learning_rate:.4g} ({report.seconds:.1f} s)")
     print(table(["eta", "x 2/lambda_max", "2/eta", "final cost", "highest cost",
                  "lambda_max: start", "highest", "end", "parameters"],
-                [[f"{r.learning_rate:.4g}", f"{r.factor:.2f}", f"{r.threshold:.4g}",
+                [[f"{r.learning_rate:.4g}", f"{r.factor:.3g}", f"{r.threshold:.4g}",
                   f"{r.costs[-1]:.4f}", f"{max(r.costs):.4f}", f"{r.sharpness[0]:.4g}",
                   f"{max(r.sharpness):.4g}", f"{r.sharpness[-1]:.4g}",
                   "overflowed" if r.diverged_at is not None else "finite"]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, check_list
-from ..errors import DivergenceError, NudgeError
+from ..errors import DivergenceError, NudgeError, short_repr
 from ..network import Network, as_inputs
 from ..train import train
 from .common import _Plain, single_threaded_blas
@@ -32,6 +32,9 @@ from .hessian import HessianOperator
 
 #: the most steps one run may take
 MAX_STABILITY_STEPS = 100_000
+#: the largest factor of 2/λ_max (at 100 every step overshoots a hundredfold) and η
+MAX_FACTOR = 100.0
+MAX_LEARNING_RATE = 1e6
 
 
 @dataclass
@@ -125,10 +128,11 @@ def stability(net0: Network, X: Any, y: Any, factors: Sequence[float] = (0.9, 1.
     given = learning_rates is not None
     values = check_list("learning rates" if given else "factors",
                         learning_rates if given else factors)
-    if any(not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0)
-           for v in values):
-        raise NudgeError(f"learning rates and factors must be finite numbers above 0, got "
-                         f"{values}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float, np.floating))
+           or not 0 < v <= (MAX_LEARNING_RATE if given else MAX_FACTOR) for v in values):
+        raise NudgeError(f"learning rates must be above 0 and at most {MAX_LEARNING_RATE:g}, "
+                         f"factors above 0 and at most {MAX_FACTOR:g}, got "
+                         f"{short_repr(values)}")
     A = as_inputs(X, net0.dtype.type)
     with single_threaded_blas():
         lam0, v0 = _sharpness(net0, A, y, None, tol)
