@@ -52,3 +52,15 @@ def short_repr(value: Any) -> str:
     except ValueError:                         # an int of more than 4,300 digits
         return "a number too long to show"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def printable(text: Any) -> str:
+    """``text`` safe to print on a terminal, on one line: characters that are not printable
+    (escape sequences, carriage returns, line breaks, bidi overrides, zero-width ones) are
+    shown as escapes (``\\x1b``, ``\\u202e``).  For everything nudge prints that came from a
+    file or an argument: metadata, class names, file names, error messages."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)

@@ -7,23 +7,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 
 #: the command modules, in the order of ``nudge --help`` (imported by build_parser, inside
 #: main's guard, so that a Ctrl-C while they load is a one-line message too)
 COMMAND_MODULES = ["core", "model", "insight", "minima", "curvature", "serve", "sweep"]
 
 
-def _one_line(text: str) -> str:
-    """``text`` with control characters (from the user's arguments) shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors end with 'see --help' and exit 2 without a traceback."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except NudgeError as e:
         finishing()            # first: a Ctrl-C while the line is written changes nothing
-        print(f"{command}: error: {_one_line(str(e))}", file=sys.stderr)
+        print(f"{command}: error: {printable(e)}", file=sys.stderr)
         return 1
     except MemoryError:
         finishing()

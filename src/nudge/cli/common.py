@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bounds import MAX_CHUNK, MAX_LAYERS, MAX_LIST, MAX_SEED, check_sizes
 from ..data import DATASETS, Dataset, load_dataset, load_default
-from ..errors import NudgeError, short_repr
+from ..errors import NudgeError, printable, short_repr
 from ..jsonable import jsonable
 from ..modelfile import peek_metadata
 from ..network import Network
@@ -237,8 +237,8 @@ def print_json(obj: Any) -> None:
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A plain text table with right-aligned columns."""
-    cells = [headers] + [[str(c) for c in row] for row in rows]
+    """A plain text table with right-aligned columns (each cell :func:`printable`)."""
+    cells = [headers] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from ..train import evaluate
 from .common import (
     add_data_options,
@@ -71,7 +71,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "per_class_accuracy": {c: per_class[i] for i, c in enumerate(data.classes)},
                     "confusion_matrix": confusion, "classes": data.classes})
         return 0
-    print(f"{args.model} on the {data.name} {args.split} set ({len(X):,} "
+    print(f"{printable(args.model)} on the {data.name} {args.split} set ({len(X):,} "
           f"image{'s' if len(X) != 1 else ''})")
     print(f"accuracy {100 * accuracy:.2f}%   cost {cost:.4f}\n")
     print(table(["class", "accuracy", "count"],
@@ -135,10 +135,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     classes = net.metadata.get("classes") or [str(i) for i in range(net.sizes[-1])]
     for r in results:                  # failures on stderr with --json too, in their order
         if "error" in r:
-            print(f"nudge predict: error: {r['error']}", file=sys.stderr, flush=True)
+            print(f"nudge predict: error: {printable(r['error'])}", file=sys.stderr,
+                  flush=True)
         elif not args.json:
             label = classes[r["digit"]] if r["digit"] < len(classes) else r["digit"]
-            print(f"{r['image']}: {label}")
+            print(f"{printable(r['image'])}: {printable(label)}")
             for i, a in enumerate(r["activations"]):
                 bar = "#" * round(a * 30)
                 mark = " <" if i == r["digit"] else ""
@@ -159,7 +160,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                     "layers": [{"weights": list(w.shape), "biases": list(b.shape)}
                                for w, b in zip(net.weights, net.biases)], "metadata": md})
         return 0
-    print(f"{args.model}")
+    print(printable(args.model))
     print(f"  architecture  {'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
           f"{net.output} output, {net.cost_function} cost, {net.dtype})")
     print(f"  parameters    {net.n_parameters:,}")
@@ -168,10 +169,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     training = md.get("training") or {}
     for key, label in (("dataset", "dataset"), ("preset", "preset"), ("created", "created")):
         if md.get(key) is not None:
-            print(f"  {label:<13} {md[key]}")
+            print(f"  {label:<13} {printable(md[key])}")
     if training:
-        print("  training      " + ", ".join(f"{k}={v}" for k, v in training.items()
-                                            if v is not None))
+        print("  training      " + printable(", ".join(f"{k}={v}" for k, v in training.items()
+                                                      if v is not None)))
     if md.get("test_accuracy") is not None:
         when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
                 "held-out images (early stopping)" if md.get("best_epoch") is not None
