@@ -1184,6 +1184,25 @@ const char *nudge_signature(void)
 }
 #undef NUDGE_SIG
 
+/* A job (all else 0) on the input rows first..last for a network of sizes[0..L], its
+ * hidden layers' function `hidden`: what both entry points below start from */
+static void new_job(struct job *j, const int64_t *indptr, const uint16_t *idx,
+                    const void *val, int val_float, float scale, int64_t first, int64_t last,
+                    const int64_t *sizes, int64_t L, int hidden)
+{
+    memset(j, 0, sizeof *j);
+    j->indptr = indptr;
+    j->idx = idx;
+    j->val = val;
+    j->val_float = val_float != 0;
+    j->scale = scale;
+    j->first = first;
+    j->last = last;
+    j->sizes = sizes;
+    j->L = L;
+    j->hidden = hidden;
+}
+
 /* SGD steps (plain or with momentum) on the examples order[first:last], batch_size at a
  * time (the last batch of the epoch may be smaller), parameters (and velocity) updated in
  * place; see NUDGE_STEPS_ARGS.  An argument out of range is NUDGE_UNSUPPORTED. */
@@ -1197,31 +1216,22 @@ int nudge_sgd_steps(const struct nudge_steps_args *a)
     if (a->first == a->last)
         return NUDGE_OK;
     struct job j;
-    memset(&j, 0, sizeof j);
-    j.indptr = a->indptr;
-    j.idx = a->idx;
-    j.val = a->val;
-    j.val_float = a->val_float != 0;
-    j.scale = a->scale;
+    new_job(&j, a->indptr, a->idx, a->val, a->val_float, a->scale, a->first, a->last,
+            a->sizes, a->L, a->hidden);
     j.classes = a->classes;
     j.rows = a->rows;
     j.order = a->order;
     j.n = a->n;
-    j.first = a->first;
-    j.last = a->last;
     j.batch_size = a->batch_size;
     j.two_ranges = a->split > 0;
     j.split = a->split > a->sizes[0] ? a->sizes[0] : a->split;
     j.eta = a->eta;
     j.decay = a->decay;
-    j.hidden = a->hidden;
     j.output = a->output == 1 ? ACT_SOFTMAX : ACT_SIGMOID;
     j.cost = a->cost;
     j.momentum = a->velocity != NULL;
     j.mu = a->momentum;
     j.lambda = a->weight_decay;
-    j.sizes = a->sizes;
-    j.L = a->L;
     return sgd_steps(&j, a->threads, a->params, a->velocity, a->wo, a->bo);
 }
 
@@ -1233,17 +1243,8 @@ int nudge_forward(const struct nudge_forward_args *a)
         || a->first > a->last)
         return NUDGE_UNSUPPORTED;
     struct job j;
-    memset(&j, 0, sizeof j);
-    j.indptr = a->indptr;
-    j.idx = a->idx;
-    j.val = a->val;
-    j.val_float = a->val_float != 0;
-    j.scale = a->scale;
-    j.first = a->first;
-    j.last = a->last;
-    j.hidden = a->hidden;
-    j.sizes = a->sizes;
-    j.L = a->L;
+    new_job(&j, a->indptr, a->idx, a->val, a->val_float, a->scale, a->first, a->last,
+            a->sizes, a->L, a->hidden);
     return forward_rows(&j, a->params, a->wo, a->bo, a->out);
 }
 
