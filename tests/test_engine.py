@@ -382,6 +382,31 @@ def test_c_kernel_float_inputs_and_desired_output_rows(kinds):
     assert_same_parameters(net, ref)
 
 
+@needs_c
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_changes_to_the_network_between_calls_are_trained_on(optimizer):
+    """The engine keeps its buffers from call to call but reads the network before every
+    call: a weight set in place, a bias array replaced, a step per call, all as the
+    reference engine sees them; a network of other sizes is refused."""
+    X, y = sparse_pixels(120, seed=8)
+    order = np.random.default_rng(2).permutation(len(X))
+    net = Network([784, 20, 10], seed=5)
+    ref = net.copy()
+    fast = CompiledEngine(net, X, y, 4, optimizer=optimizer)
+    slow = ReferenceEngine(ref, X, y, 4, optimizer=optimizer)
+    for first in range(0, 40, 4):                      # one step per call
+        for engine, n in ((fast, net), (slow, ref)):
+            engine.run(n, order, first, first + 4, 0.3)
+    for n in (net, ref):
+        n.weights[0][3, :] = 0.5
+        n.biases[1] = np.linspace(-1, 1, 10, dtype=np.float32)
+    for engine, n in ((fast, net), (slow, ref)):
+        engine.run(n, order, 40, len(order), 0.3)
+    assert_same_parameters(net, ref)
+    with pytest.raises(NudgeError, match="made for a 784-20-10 network"):
+        fast.run(Network([784, 21, 10], seed=5), order, 0, 4, 0.3)
+
+
 # --------------------------------------------------------------------------- the forward pass
 @needs_c
 @pytest.mark.parametrize("sizes", [[784, 24, 17, 10], [784, 10], [784, 5, 10], [784, 800, 10],

@@ -72,7 +72,9 @@ def _aligned_zeros(size: int) -> np.ndarray:
 
 
 class _Packed:
-    """The network's parameters in the kernel's flat layout (see _ckernel.c)."""
+    """The network's parameters in the kernel's flat layout (see _ckernel.c): made once
+    per engine, filled from the network before each call (:meth:`pack`) and copied back
+    after it (:meth:`unpack`), so the network is always the truth between calls."""
 
     def __init__(self, net: Any) -> None:
         sizes = [int(s) for s in net.sizes]
@@ -88,19 +90,21 @@ class _Packed:
         self.bo = np.array(bo, dtype=np.int64)
         # aligned to 64 bytes, so that each 16-float row of the first layer is one cache line
         self.params = _aligned_zeros(pos)
-        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
-            n_in, n_out = sizes[l], sizes[l + 1]
-            # Wᵀ: row i holds the weights *from* input i, contiguous
-            self.params[wo[l]:wo[l] + n_in * n_out].reshape(n_in, n_out)[...] = W.T
-            self.params[bo[l]:bo[l] + n_out] = b
+        # Wᵀ of each layer (row i holds the weights *from* input i, contiguous) and b
+        self.WT = [self.params[wo[l]:wo[l] + sizes[l] * sizes[l + 1]].reshape(
+            sizes[l], sizes[l + 1]) for l in range(L)]
+        self.b = [self.params[bo[l]:bo[l] + sizes[l + 1]] for l in range(L)]
+        self.pack(net)
+
+    def pack(self, net: Any) -> None:
+        for WT, b, W, b_net in zip(self.WT, self.b, net.weights, net.biases):
+            np.copyto(WT, W.T)
+            np.copyto(b, b_net)
 
     def unpack(self, net: Any) -> None:
-        sizes = self.sizes
-        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
-            n_in, n_out = int(sizes[l]), int(sizes[l + 1])
-            w0, b0 = int(self.wo[l]), int(self.bo[l])
-            W[...] = self.params[w0:w0 + n_in * n_out].reshape(n_in, n_out).T
-            b[...] = self.params[b0:b0 + n_out]
+        for WT, b, W, b_net in zip(self.WT, self.b, net.weights, net.biases):
+            np.copyto(W, WT.T)
+            np.copyto(b_net, b)
 
 
 class Inputs:
@@ -213,6 +217,21 @@ class CompiledEngine:
         self.threads = kernel_threads(net.sizes, batch_size, threads)
         self.split = self.inputs.split if two_ranges(net.sizes) else 0
         self.isa = clib.c_kernel_isa
+        #: the parameters in the kernel's layout, and the kernel's arguments: made once, so
+        #: that a call of a few steps (a callback after every step) costs little more
+        self.sizes = [int(s) for s in net.sizes]
+        self.packed = p = _Packed(net)
+        inputs = self.inputs
+        self.args = clib._StepsArgs(
+            indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
+            val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
+            scale=inputs.scale,
+            classes=self.classes.ctypes.data if self.classes is not None else None,
+            rows=self.rows.ctypes.data, batch_size=batch_size, params=p.params.ctypes.data,
+            sizes=p.sizes.ctypes.data, L=len(p.sizes) - 1, wo=p.wo.ctypes.data,
+            bo=p.bo.ctypes.data, hidden=HIDDEN[net.activation], output=OUTPUT[net.output],
+            cost=COST[net.cost_function], split=self.split, threads=self.threads,
+            momentum=momentum, weight_decay=weight_decay)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -220,11 +239,22 @@ class CompiledEngine:
         return {"engine": "fast", "kernel": "c", "kernel_isa": self.isa,
                 "threads": self.threads}
 
+    def _pack(self, net: Any) -> _Packed:
+        """The engine's packed parameters, filled from ``net`` (the network it was made for:
+        its architecture is in the kernel's arguments)."""
+        if [int(s) for s in net.sizes] != self.sizes or (
+                HIDDEN[net.activation], OUTPUT[net.output], COST[net.cost_function]) != (
+                self.args.hidden, self.args.output, self.args.cost):
+            raise NudgeError(f"this engine was made for a {'-'.join(map(str, self.sizes))} "
+                             f"network of other functions or sizes than {net!r}")
+        self.packed.pack(net)
+        return self.packed
+
     def output_sums(self, net: Any) -> np.ndarray:
         """zᴸ, the output layer's weighted sums, of every training input (float32, one row
         each): the kernel's forward pass, with which :func:`nudge.train.evaluate` measures
         the training set in a fraction of NumPy's time (it reads only the lit pixels)."""
-        p, inputs = _Packed(net), self.inputs
+        p, inputs = self._pack(net), self.inputs
         out = np.empty((len(inputs), net.sizes[-1]), dtype=np.float32)
         args = clib._ForwardArgs(
             indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
@@ -252,24 +282,13 @@ class CompiledEngine:
             raise NudgeError(f"steps on order[{first}:{last}] of {len(order)} entries, which "
                              f"must be rows 0 to {len(self.inputs.indptr) - 2} of the inputs")
         kernel = clib._load_c_kernel()
-        p = _Packed(net)
+        p, args = self._pack(net), self.args
         if self.optimizer == "momentum" and self.velocity is None:
             self.velocity = _aligned_zeros(len(p.params))
-        inputs = self.inputs
-        args = clib._StepsArgs(
-            indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
-            val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
-            scale=inputs.scale,
-            classes=self.classes.ctypes.data if self.classes is not None else None,
-            rows=self.rows.ctypes.data, order=order.ctypes.data, n=len(order), first=first,
-            last=last, batch_size=self.batch_size, eta=np.float32(learning_rate),
-            decay=np.float32(1 - learning_rate * self.weight_decay),
-            params=p.params.ctypes.data, sizes=p.sizes.ctypes.data, L=len(p.sizes) - 1,
-            wo=p.wo.ctypes.data, bo=p.bo.ctypes.data, hidden=HIDDEN[net.activation],
-            output=OUTPUT[net.output], cost=COST[net.cost_function], split=self.split,
-            threads=self.threads,
-            velocity=self.velocity.ctypes.data if self.velocity is not None else None,
-            momentum=self.momentum, weight_decay=self.weight_decay)
+            args.velocity = self.velocity.ctypes.data
+        args.order, args.n, args.first, args.last = order.ctypes.data, len(order), first, last
+        args.eta = np.float32(learning_rate)
+        args.decay = np.float32(1 - learning_rate * self.weight_decay)
         try:
             _check(kernel(ctypes.byref(args)))
         finally:
