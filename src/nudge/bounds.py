@@ -79,14 +79,14 @@ def check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
-#: examples handled at once when a data set is evaluated in chunks (and other counts of
-#: examples: beyond any dataset nudge reads)
-MAX_CHUNK = 1_000_000
+#: counts of examples and the like (a chunk, a batch size, top-k, draws): beyond any
+#: dataset nudge reads
+MAX_COUNT = 1_000_000
 #: entries in one list of settings (batch sizes, learning rates, factors)
 MAX_LIST = 100
 
 
-def check_count(name: str, value: Any, least: int = 1, most: int | None = MAX_CHUNK) -> int:
+def check_count(name: str, value: Any, least: int = 1, most: int | None = MAX_COUNT) -> int:
     """``value`` as a whole number from ``least`` to ``most`` (None: no upper bound, for
     counts bounded by their data, such as a batch size), or a one-line error naming it."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import MAX_CHUNK, MAX_LAYERS, MAX_LIST, MAX_SEED, check_sizes
+from ..bounds import MAX_COUNT, MAX_LAYERS, MAX_LIST, MAX_SEED, check_sizes
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError, printable, short_repr
 from ..jsonable import jsonable
@@ -26,10 +26,6 @@ from ..modelfile import peek_metadata
 from ..network import Network
 from ..optimizers import DEFAULT_MOMENTUM, MAX_WEIGHT_DECAY
 from ..train import MAX_EPOCHS
-
-# --------------------------------------------------------------------------- bounds
-#: examples, batch sizes, top-k and the like: beyond any dataset nudge reads
-MAX_COUNT = MAX_CHUNK
 
 
 def check_list_length(text: str, values: list[Any]) -> list[Any]:

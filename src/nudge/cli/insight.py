@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
+from ..bounds import MAX_COUNT
 from ..errors import NudgeError
 from ..insight.averages import MAX_DRAWS
 from ..insight.descent import MAX_DESCENT_EPOCHS
 from ..network import Network
 from .common import (
-    MAX_COUNT,
     add_data_options,
     add_examples,
     add_json_option,
