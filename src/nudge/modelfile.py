@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .bounds import MAX_PARAMETERS, check_seed, check_sizes
-from .errors import ModelFileError, NudgeError, short_repr
+from .errors import ModelFileError, NudgeError, is_printable, short_repr
 from .fsutil import atomic_write_bytes, check_writable, open_regular, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
@@ -104,13 +104,16 @@ def _is_number(v: Any) -> bool:
     return _is_int(v) or (isinstance(v, float) and math.isfinite(v))   # ints: any size
 
 
-def _is_str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(c, str) for c in v)
+def _is_name(v: Any) -> bool:
+    """A dataset's or a class's name: 1 to 100 characters that print as they are (no control,
+    bidi or zero-width characters: nudge writes names from its datasets, so such a name is
+    damage or tampering, refused here rather than handed to every program that shows it)."""
+    return isinstance(v, str) and 0 < len(v) <= 100 and is_printable(v)
 
 
 #: optional metadata entries: key -> (check, what it must be); None is always allowed
 _OPTIONAL = {
-    "dataset": (lambda v: isinstance(v, str) and 0 < len(v) <= 100, "a dataset name"),
+    "dataset": (_is_name, "a dataset name: 1 to 100 printable characters"),
     "preset": (lambda v: isinstance(v, str), "a string"),
     "created": (lambda v: isinstance(v, str), "a string"),
     "stopped": (lambda v: isinstance(v, str), "a string"),
@@ -120,7 +123,8 @@ _OPTIONAL = {
     "training": (lambda v: isinstance(v, dict), "a JSON object"),
     "history": (lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
                 "a list of JSON objects"),
-    "classes": (_is_str_list, "a list of class names"),
+    "classes": (lambda v: isinstance(v, list) and all(_is_name(c) for c in v),
+                "a list of class names of 1 to 100 printable characters"),
     "input_shape": (lambda v: isinstance(v, list) and len(v) == 2
                     and all(_is_int(d) and d > 0 for d in v), "two positive whole numbers"),
     "test_accuracy": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),

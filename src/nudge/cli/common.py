@@ -149,7 +149,8 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- data and models
 def note(message: str) -> None:
-    print(f"nudge: {message}", file=sys.stderr)
+    """A one-line note on stderr (:func:`printable`: it may name files and their contents)."""
+    print(f"nudge: {printable(message)}", file=sys.stderr)
 
 
 def load_data(name: str | None, data_dir: str | None) -> Dataset:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..bounds import random_seed
 from ..control import check_patience
-from ..errors import DivergenceError, NudgeError
+from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
 from ..presets import PRESETS
@@ -347,8 +347,8 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
     print(table(["epoch", *(["eta"] if varied else []),
                  *(["validation accuracy"] if held_out else []), "test accuracy",
                  "test cost", "train cost", "time"], rows))
-    print(f"\nsaved {saved}  ({100 * last.test_accuracy:.2f}% on {len(data.X_test)} test "
-          f"images, {history.train_seconds:.1f}s of training)")
+    print(f"\nsaved {printable(saved)}  ({100 * last.test_accuracy:.2f}% on "
+          f"{len(data.X_test)} test images, {history.train_seconds:.1f}s of training)")
     if history.best_epoch is not None:
         why = (f"no rise in {args.patience} epochs" if history.stopped == "no improvement"
                else history.stopped)
@@ -358,11 +358,11 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
         print(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best on the "
               f"held-out images ({100 * last.validation_accuracy:.2f}%; {why})")
     if plotted:
-        print(f"plot  {args.plot}")
+        print(f"plot  {printable(args.plot)}")
     if tracker is not None:
         first, end = tracker.records[0], tracker.records[-1]
         print(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
               f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); every epoch's "
               "value is saved with the model (nudge info --json: metadata.tracked)")
         if args.track_plot and not problem:
-            print(f"plot  {args.track_plot}")
+            print(f"plot  {printable(args.track_plot)}")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
 from ..insight.stability import MAX_STABILITY_STEPS
 from ..network import Network
@@ -133,8 +133,8 @@ def cmd_noise(args: argparse.Namespace) -> int:
                     "relative_errors": {str(B): ns.relative_error(B) for B in sizes},
                     "plot_path": args.plot})
         return 0
-    print(f"{args.model}: gradient noise over {ns.n:,} {data.name} {args.split} examples in "
-          f"{ns.seconds:.2f} s ({ns.dtype}); cost C = {ns.cost:.6f} (no weight decay)")
+    print(f"{printable(args.model)}: gradient noise over {ns.n:,} {data.name} {args.split} "
+          f"examples in {ns.seconds:.2f} s ({ns.dtype}); cost C = {ns.cost:.6f} (no weight decay)")
     print(table(["quantity", "value"], [
         ["|G|^2, the squared length of the gradient G = grad C", f"{ns.gradient_norm_squared:.4e}"],
         ["mean |g_x|^2, one example's own gradient", f"{ns.mean_example_norm_squared:.4e}"],
@@ -146,7 +146,7 @@ def cmd_noise(args: argparse.Namespace) -> int:
           "|g_B - G| / |G|)")
     print(table(["batch size", "relative error"], rows))
     if args.plot:
-        print(f"\nplot  {args.plot}")
+        print(f"\nplot  {printable(args.plot)}")
     return 0
 
 
@@ -167,7 +167,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
         print_json({"model": args.model, "dataset": data.name, "split": args.split,
                     **cv.to_dict(), "plot_path": args.plot})
         return 0
-    print(f"{args.model}: Hessian of the cost (no weight decay) over {cv.n_examples:,} "
+    print(f"{printable(args.model)}: Hessian of the cost (no weight decay) over {cv.n_examples:,} "
           f"{data.name} {args.split} examples, {cv.n_parameters:,} parameters: "
           f"{cv.products} exact Hessian-vector products ({cv.method}, {cv.dtype}) in "
           f"{cv.seconds:.1f} s")
@@ -185,7 +185,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
               f"{cv.max_stable_learning_rate:.4g}")
     print(f"\n{cv.summary}.")
     if args.plot:
-        print(f"\nplot  {args.plot}")
+        print(f"\nplot  {printable(args.plot)}")
     return 0
 
 
@@ -224,8 +224,8 @@ def cmd_stability(args: argparse.Namespace) -> int:
         print_json({"start": start, "dataset": data.name, **report.to_dict(),
                     "plot_path": args.plot})
         return 0
-    print(f"full-batch gradient descent from {start} over {report.n_examples:,} {data.name} "
-          f"training examples: cost {report.initial_cost:.4f}, lambda_max "
+    print(f"full-batch gradient descent from {printable(start)} over {report.n_examples:,} "
+          f"{data.name} training examples: cost {report.initial_cost:.4f}, lambda_max "
           f"{report.initial_sharpness:.4g}, so 2/lambda_max = "
           f"{report.max_stable_learning_rate:.4g} ({report.seconds:.1f} s)")
     print(table(["eta", "x 2/lambda_max", "2/eta", "final cost", "highest cost",
@@ -240,5 +240,5 @@ def cmd_stability(args: argparse.Namespace) -> int:
           "(or blows up); along the way lambda_max tends to rise towards 2/eta and hover there "
           "(the edge of stability)")
     if args.plot:
-        print(f"plot  {args.plot}")
+        print(f"plot  {printable(args.plot)}")
     return 0

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import insight as ins
 from ..bounds import MAX_COUNT
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from ..insight.averages import MAX_DRAWS
 from ..insight.descent import MAX_DESCENT_EPOCHS
 from ..network import Network
@@ -168,7 +168,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                     "compare": cmp.to_dict() if cmp else None,
                     "linear_check": [r.to_dict() for r in check], "plot_path": args.plot})
         return 0
-    print(f"{args.model}: gradient of the cost over {sens.n_examples:,} {data.name} "
+    print(f"{printable(args.model)}: gradient of the cost over {sens.n_examples:,} {data.name} "
           f"{args.split} examples in {sens.seconds:.2f} s ({sens.dtype}, vectorised)")
     print(f"cost C = {sens.cost:.6f}   |grad C| = {sens.gradient_norm:.4e}   "
           f"{sens.n_parameters:,} parameters")
@@ -195,7 +195,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                   _g(r.actual_change), f"{r.error:.2e}", f"{r.relative_error:.2e}"]
                  for r in check]))
     if args.plot:
-        print(f"\nplot  {args.plot}")
+        print(f"\nplot  {printable(args.plot)}")
     return 0
 
 
@@ -253,7 +253,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
     print("\nthese nudges are exactly -grad C_x: one gradient descent step on this example "
           "alone moves every parameter by eta times them")
     if args.plot:
-        print(f"plot  {args.plot}")
+        print(f"plot  {printable(args.plot)}")
     return 0
 
 
@@ -273,7 +273,7 @@ def cmd_average(args: argparse.Namespace) -> int:
         print_json({"model": args.model, "dataset": data.name, **report.to_dict(),
                     "plot_path": args.plot})
         return 0
-    print(f"{args.model}: full gradient over {report.n_examples:,} {data.name} training "
+    print(f"{printable(args.model)}: full gradient over {report.n_examples:,} {data.name} training "
           f"examples in {report.full_seconds:.2f} s ({report.dtype}); C = {report.cost:.6f}, "
           f"|grad C| = {report.gradient_norm:.4e}")
     if report.check is not None:
@@ -292,7 +292,7 @@ def cmd_average(args: argparse.Namespace) -> int:
     print("rel. error = |g_B - G| / |G| (g_B: a mini-batch's gradient, G = grad C: the full "
           "one); predicted rms = sqrt((n-B)/(B(n-1)) * (mean |grad C_x|^2 - |G|^2)) / |G|")
     if args.plot:
-        print(f"\nplot  {args.plot}")
+        print(f"\nplot  {printable(args.plot)}")
     return 0
 
 
@@ -343,5 +343,5 @@ def cmd_descent(args: argparse.Namespace) -> int:
           "their variance")
     for path in (args.plot, args.paths_plot):
         if path:
-            print(f"plot  {path}")
+            print(f"plot  {printable(path)}")
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
 from ..insight.landscape import DIRECTIONS, MAX_LANDSCAPE_POINTS
@@ -118,12 +118,13 @@ def cmd_landscape(args: argparse.Namespace) -> int:
                     "plot_path": args.plot})
         return 0
     if args.weight_decay:
-        print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples with "
-              f"weight decay, C + (lambda/2) sum w^2 = {land.cost:.6f} (lambda = "
+        print(f"{printable(args.model)}: cost over {land.n_examples:,} {data.name} training "
+              f"examples with weight decay, C + (lambda/2) sum w^2 = {land.cost:.6f} (lambda = "
               f"{args.weight_decay:g}), its gradient's length {land.gradient_norm:.4e}")
     else:
-        print(f"{args.model}: cost over {land.n_examples:,} {data.name} training examples "
-              f"C = {land.cost:.6f} (no weight decay), |grad C| = {land.gradient_norm:.4e}")
+        print(f"{printable(args.model)}: cost over {land.n_examples:,} {data.name} training "
+              f"examples C = {land.cost:.6f} (no weight decay), |grad C| = "
+              f"{land.gradient_norm:.4e}")
     names = ["d1", "d2"]
     grad = "grad (C + decay)" if args.weight_decay else "grad C"     # of the cost sliced
     for k in range(2):
@@ -143,7 +144,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     print(f"2-D plane: cost from {land.plane_costs.min():.4f} to {land.plane_costs.max():.4f} "
           f"on a {args.grid}x{args.grid} grid")
     if args.plot:
-        print(f"plot  {args.plot}")
+        print(f"plot  {printable(args.plot)}")
     return 0
 
 
@@ -173,7 +174,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         print_json({"dataset": data.name, "split": args.split, **line.to_dict(),
                     "plot_path": args.plot})
         return 0
-    print(f"the straight line (1-t) A + t B from A = {labels[0]} to B = {labels[1]}: "
+    print(f"the straight line (1-t) A + t B from A = {printable(labels[0])} to B = "
+          f"{printable(labels[1])}: "
           f"|theta_B - theta_A| = {line.distance:.4g}; cost (no weight decay) and accuracy over "
           f"{line.n_examples:,} {data.name} {args.split} examples ({line.seconds:.1f} s)")
     idx = np.unique(np.linspace(0, len(line.ts) - 1, min(len(line.ts), 16)).round()
@@ -181,7 +183,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     print(table(["t", "cost", "accuracy"],
                 [[f"{line.ts[i]:+.3f}", f"{line.costs[i]:.5f}",
                   f"{100 * line.accuracies[i]:.2f}%"] for i in idx]))
-    print(f"\n{line.summary}.")
+    print(f"\n{printable(line.summary)}.")
     if args.plot:
-        print(f"plot  {args.plot}")
+        print(f"plot  {printable(args.plot)}")
     return 0

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ..engine.threads import available_cpus
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from ..presets import PRESETS
 from ..sweep import expand, read, run_sweep, summarise, text
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
@@ -254,4 +254,4 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, 
     else:
         print("no results yet")
     if plot:
-        print(f"plot  {plot}")
+        print(f"plot  {printable(plot)}")

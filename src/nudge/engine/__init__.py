@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from ..optimizers import DEFAULT_MOMENTUM
 from . import clib, compiled
 from . import threads as thread_rules
@@ -68,7 +68,7 @@ def make_engine(net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
     if engine == "auto" and not _said_no_c and clib.unavailable_reason() is not None:
         _said_no_c = True
         print(f"nudge: training with the NumPy reference engine, because "
-              f"{clib.unavailable_reason()}", file=sys.stderr)
+              f"{printable(clib.unavailable_reason())}", file=sys.stderr)
     return ReferenceEngine(net, X, labels, batch_size, optimizer=optimizer,
                            momentum=momentum, weight_decay=weight_decay)
 

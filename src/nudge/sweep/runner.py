@@ -35,7 +35,7 @@ from typing import Any
 
 from ..data import Dataset, load_dataset
 from ..engine.threads import available_cpus
-from ..errors import DivergenceError, NudgeError
+from ..errors import DivergenceError, NudgeError, printable
 from ..settings import TrainingSetup
 from ..train import train
 
@@ -188,7 +188,7 @@ def _script_hint() -> str:
     path = getattr(sys.modules.get("__main__"), "__file__", None)
     if path is None or Path(path).stem in ("nudge", "__main__"):
         return ""
-    return (f" or does {Path(path).name} start the sweep when a worker imports it? put "
+    return (f" or does {printable(Path(path).name)} start the sweep when a worker imports it? put "
             "that call under `if __name__ == \"__main__\":`")
 
 

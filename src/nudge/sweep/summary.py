@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from .grid import SETTINGS
 
 #: short column names for the settings
@@ -33,7 +33,8 @@ def label(name: str) -> str:
 
 
 def show(name: str, value: Any) -> str:
-    """A setting's value as the table writes it."""
+    """A setting's value as the table writes it (a name read from a results file
+    :func:`printable`)."""
     if name == "sizes":
         return "-".join(str(s) for s in value)
     if name == "batch_size" and value is None:
@@ -42,7 +43,7 @@ def show(name: str, value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    return printable(value)
 
 
 def _canon(value: Any) -> str:

@@ -31,7 +31,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import NudgeError
+from ..errors import NudgeError, printable
 from .limits import Limits
 from .routes import API
 from .state import WebState
@@ -107,7 +107,8 @@ def json_errors(handler: Any) -> Any:
         except NudgeError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
         except Exception as e:  # a bug: one request fails, with a message, the server goes on
-            log.exception("error in %s", request.url.path)
+            # the path is percent-decoded: %1b would reach the server's terminal raw
+            log.exception("error in %s", printable(request.url.path))
             return JSONResponse({"error": f"internal error ({type(e).__name__}): please "
                                  "report it"}, status_code=500)
     return endpoint
