@@ -217,6 +217,27 @@ def test_a_results_files_names_are_shown_escaped_in_the_sweep_table(tmp_path, ca
     assert code == 0 and summary["best"]["settings"]["preset"] == f"evil{EVIL}"
 
 
+def test_dollar_signs_in_names_do_not_stop_a_figure(tmp_path, capsys, digits):
+    """matplotlib reads $...$ as mathematics: a model file or a results file whose names
+    hold an unbalanced formula (a$x_{$b) still gets its figure, the name shown as it is."""
+    net = Network([64, 10], seed=0)
+    model = str(save(net, tmp_path / "a$x_{$b.safetensors", dataset="digits"))
+    code, _, err = run(capsys, "interpolate", model, model, "--examples", "50", "--points",
+                       "3", "--plot", str(tmp_path / "line.png"))
+    assert code == 0 and (tmp_path / "line.png").stat().st_size > 0, err
+
+    def record(preset, seed):
+        return {"settings": {"dataset": "digits", "preset": preset, "learning_rate": 3.0},
+                "seed": seed, "diverged": False, "test_accuracy": 0.5, "test_cost": 0.1,
+                "seconds": 1.0, "epochs": [{"epoch": 1, "test_accuracy": 0.5}]}
+
+    results = tmp_path / "s.jsonl"
+    results.write_text("".join(json.dumps(record(p, s)) + "\n"
+                               for s, p in enumerate(["3b1b", "a$x_{$b"], start=1)))
+    code = main(["sweep", "--report", str(results), "--plot", str(tmp_path / "s.png")])
+    assert code == 0 and (tmp_path / "s.png").stat().st_size > 0, capsys.readouterr().err
+
+
 def test_notes_are_shown_escaped(capsys):
     from nudge.cli.common import note
 

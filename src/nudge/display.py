@@ -1,6 +1,8 @@
-"""HTML summaries for Jupyter: a network's layers (``Network._repr_html_``) and any insight
+"""How results are shown: plain text tables for the terminal (:func:`table`) and HTML
+summaries for Jupyter, a network's layers (``Network._repr_html_``) and any insight
 result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
-comes from data (metadata, names) is escaped."""
+comes from data (metadata, names) is escaped: for the terminal by
+:func:`nudge.errors.printable`, for HTML by ``html.escape``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,17 @@ from html import escape
 from typing import Any
 
 import numpy as np
+
+from .errors import printable
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A plain text table with right-aligned columns (each cell :func:`printable`)."""
+    cells = [[printable(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def network_html(net: Any) -> str:

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .errors import NudgeError
+from .errors import NudgeError, printable
 from .fsutil import atomic_write_bytes
 
 
@@ -21,6 +21,17 @@ def new_figure(*args: Any, **kwargs: Any):
                       if k in kwargs}
     fig = Figure(**figure_options)
     return fig, fig.subplots(*args, **kwargs)
+
+
+def text_label(text: Any, width: int | None = None) -> str:
+    """Text from a file or a file name, fit for a figure: :func:`~nudge.errors.printable`,
+    each ``$`` kept a dollar sign (matplotlib reads ``$...$`` as mathematics, and a name
+    such as ``a$x_{$b`` stopped the figure) and, with ``width``, wrapped in lines of at
+    most that many characters (a long path would squeeze the axes)."""
+    import textwrap
+
+    lines = textwrap.wrap(str(text), width) if width else [str(text)]
+    return "\n".join(printable(line).replace("$", r"\$") for line in lines)
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:

@@ -233,15 +233,6 @@ def print_json(obj: Any) -> None:
     print(json.dumps(jsonable(obj), indent=2))
 
 
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A plain text table with right-aligned columns (each cell :func:`printable`)."""
-    cells = [headers] + [[printable(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- insight options
 def int_list(text: str) -> list[int]:
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..bounds import random_seed
 from ..control import check_patience
+from ..display import table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
@@ -33,7 +34,6 @@ from .common import (
     print_json,
     save_model,
     seed_type,
-    table,
     weight_decay_type,
 )
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
+from ..display import table
 from ..errors import NudgeError, printable
 from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
 from ..insight.stability import MAX_STABILITY_STEPS
@@ -31,7 +32,6 @@ from .common import (
     positive_int,
     print_json,
     seed_type,
-    table,
 )
 
 

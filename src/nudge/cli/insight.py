@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import insight as ins
 from ..bounds import MAX_COUNT
+from ..display import table
 from ..errors import NudgeError, printable
 from ..insight.averages import MAX_DRAWS
 from ..insight.descent import MAX_DESCENT_EPOCHS
@@ -38,7 +39,6 @@ from .common import (
     positive_int,
     print_json,
     seed_type,
-    table,
 )
 
 

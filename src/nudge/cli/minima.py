@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
+from ..display import table
 from ..errors import NudgeError, printable
 from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
@@ -30,7 +31,6 @@ from .common import (
     positive_int,
     print_json,
     seed_type,
-    table,
     weight_decay_type,
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import table
 from ..errors import NudgeError, printable
 from ..train import evaluate
 from .common import (
@@ -17,7 +18,6 @@ from .common import (
     data_for_model,
     load_model,
     print_json,
-    table,
 )
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import printable
-from ..plots import new_figure
+from ..plots import new_figure, text_label
 from .curvature import Curvature
 from .interpolate import Interpolation
 from .noise import CriticalBatch, NoiseScale, TrackedNoise
@@ -220,7 +219,7 @@ def plot_interpolation(lines: Sequence[Interpolation], path: str | Path,
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 4))
     for i, line in enumerate(lines):
         c = COLORS[i % len(COLORS)] if len(lines) > 1 else "tab:blue"
-        lab = printable(f"{line.label_a} → {line.label_b}")   # file names: no raw bytes
+        lab = text_label(f"{line.label_a} → {line.label_b}", 40)   # from file names
         ax1.plot(line.ts, line.costs, "-", color=c, marker=".", label=lab)
         ax1.plot([0, 1], [line.cost_a, line.cost_b], ":", color=c, lw=1)
         ax2.plot(line.ts, 100 * np.asarray(line.accuracies), "-", color=c, marker=".", label=lab)
@@ -236,7 +235,8 @@ def plot_interpolation(lines: Sequence[Interpolation], path: str | Path,
                   fontsize=9)
     ax2.set_ylabel("accuracy (%)")
     ax2.set_title("accuracy along the line", fontsize=9)
-    fig.suptitle(title or printable("; ".join(
-        f"{ln.label_a} → {ln.label_b}: barrier {ln.barrier:.3g}" for ln in lines)), fontsize=10)
+    fig.suptitle(title or text_label("; ".join(
+        f"{ln.label_a} → {ln.label_b}: barrier {ln.barrier:.3g}" for ln in lines), 120),
+        fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

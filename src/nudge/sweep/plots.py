@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import new_figure, save_figure
+from ..plots import new_figure, save_figure, text_label
 from .summary import SCORE_WORDS, describe, label, show
 
 #: the most settings drawn as bands (the best ones by mean final accuracy)
@@ -90,9 +90,10 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
                       vmin=vmin, vmax=max(top, vmin + 1e-9))
     fig.colorbar(image, ax=ax, label=f"{words} (%)", extend="min" if low < vmin else
                  "neither")
-    ax.set_xticks(range(len(xs)), [show(x_name, v) for v in xs],
+    # the values may be names read from a results file: text_label keeps a $ a dollar sign
+    ax.set_xticks(range(len(xs)), [text_label(show(x_name, v)) for v in xs],
                   rotation=45 if x_name == "sizes" else 0)
-    ax.set_yticks(range(len(ys)), [show(y_name, v) for v in ys])
+    ax.set_yticks(range(len(ys)), [text_label(show(y_name, v)) for v in ys])
     ax.set_xlabel(label(x_name))
     ax.set_ylabel(label(y_name))
     if len(xs) * len(ys) <= 150:
@@ -120,7 +121,7 @@ def _line(ax: Any, summary: dict[str, Any], name: str) -> None:
         sds.append(0.0 if sd is None else 100 * sd)
     positions = range(len(xs))
     ax.errorbar(positions, means, yerr=sds, fmt="o-", capsize=3)
-    ax.set_xticks(positions, [show(name, v) for v in xs],
+    ax.set_xticks(positions, [text_label(show(name, v)) for v in xs],
                   rotation=45 if name == "sizes" else 0)
     ax.set_xlabel(label(name))
     ax.set_ylabel(f"final {words} (%)")
@@ -144,7 +145,7 @@ def _bands(ax: Any, summary: dict[str, Any]) -> None:
         pe = row["per_epoch"]
         mean = 100 * np.asarray(pe["accuracy_mean"], dtype=np.float64)
         sd = 100 * np.asarray([0.0 if s is None else s for s in pe["accuracy_sd"]])
-        ax.plot(pe["epoch"], mean, color=color, label=describe(row), lw=1.5)
+        ax.plot(pe["epoch"], mean, color=color, label=text_label(describe(row)), lw=1.5)
         ax.fill_between(pe["epoch"], mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
     finals = [_mean(r, score) for r in drawn if not math.isnan(_mean(r, score))]
     if finals:                              # the end, where the settings differ, in view
@@ -174,5 +175,5 @@ def plot_sweep(summary: dict[str, Any], path: str | Path,
         fig, right = new_figure(1, 1, figsize=(7, 5))
     _bands(right, summary)
     if title:
-        fig.suptitle(title, y=1.04)
+        fig.suptitle(text_label(title), y=1.04)
     return save_figure(fig, path)

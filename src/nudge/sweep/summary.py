@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import table
 from ..errors import NudgeError, printable
 from .grid import SETTINGS
 
@@ -147,21 +148,13 @@ def _pm(s: dict[str, Any], scale: float, digits: int, unit: str = "") -> str:
     return f"{scale * s['mean']:.{digits}f} ± {scale * s['sd']:.{digits}f}{unit}"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain text table with right-aligned columns."""
-    cells = [headers, *rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def title(summary: dict[str, Any]) -> str:
     """A figure's title: the number of runs and what they share (dataset, preset, epochs)."""
     rows = summary["rows"]
     if not rows:
         return ""
-    shared = [k for k in ("dataset", "preset", "epochs") if k not in summary["swept"]]
+    shared = [k for k in ("dataset", "preset", "epochs")
+              if k not in summary["swept"] and k in rows[0]["settings"]]
     words = {"dataset": "on {}", "preset": "preset {}", "epochs": "{} epochs"}
     parts = [words[k].format(show(k, rows[0]["settings"][k])) for k in shared]
     return f"{summary['runs']} runs" + (", " + ", ".join(parts) if parts else "")
