@@ -272,9 +272,6 @@ class Network:
                 f"inputs have shape {A.shape} but the network expects rows of "
                 f"{self.sizes[0]} values (one example per row)"
             )
-        if X.dtype.kind == "f" and not np.isfinite(A).all():
-            raise NudgeError("inputs hold NaN or infinite values: give finite pixel values "
-                             "(uint8 0-255, or floats in [0, 1])")
         return A
 
     # ------------------------------------------------------------------ forward pass
@@ -285,6 +282,12 @@ class Network:
         last = len(self.weights) - 1
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             z = a @ W.T + b                                  # zˡ = Wˡ aˡ⁻¹ + bˡ
+            # a NaN or infinite input makes its row of z¹ NaN or infinite, so the inputs
+            # (784 a row against z¹'s 16) are only looked at when z¹ is not all finite
+            if l == 0 and a.dtype.kind == "f" and not np.isfinite(z).all() and not (
+                    np.isfinite(a).all()):
+                raise NudgeError("inputs hold NaN or infinite values: give finite pixel "
+                                 "values (uint8 0-255, or floats in [0, 1])")
             a = activate(self.output if l == last else self.activation, z)   # aˡ = σ(zˡ)
             zs.append(z)
             activations.append(a)
