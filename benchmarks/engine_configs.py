@@ -1,6 +1,6 @@
 """The compiled engine's epoch time for each kind of network, against sigmoid/quadratic.
 
-    NUDGE_DATA=/path/to/mnist python benchmarks/engine_configs.py [--rounds 5]
+    NUDGE_DATA=/path/to/mnist python benchmarks/engine_configs.py [--rounds 5] [--inputs]
 
 One epoch of the 60,000 MNIST training images on the C kernel (``CompiledEngine``,
 called in chunks as ``nudge.train`` calls it), for 784-16-16-10 and 784-100-10 at B = 10
@@ -10,15 +10,19 @@ costs and momentum on the same sizes.  The set-ups take turns, one epoch each pe
 (a slow patch of a shared machine falls on all alike).  The clock is the process's CPU
 time (on a busy machine the time it was not running is left out; with two threads it
 counts both), or the wall clock with ``--wall``.  The figure is the median over the
-rounds; the ratio is its time over the baseline's (the target: at most 1.5).  This is a
-script, not a test.
+rounds; the ratio is its time over the baseline's (the target: at most 1.5).  ``--inputs``
+times instead what the engine makes once per run, the sparse rows of the training images
+(``compiled.Inputs``), with the C library's loop and with NumPy's (its fallback), taking
+turns (wall clock).  This is a script, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
+from unittest import mock
 
 import numpy as np
 
@@ -50,6 +54,23 @@ def epoch_seconds(engine: CompiledEngine, net: Network, order: np.ndarray, eta: 
     return clock() - t0
 
 
+def inputs_seconds(X: np.ndarray, rounds: int) -> None:
+    """Making ``compiled.Inputs(X)`` with the C loop and with NumPy's, taking turns."""
+    times: dict[str, list[float]] = {"C": [], "NumPy": []}
+    for r in range(rounds + 1):                        # round 0: warm-up, not counted
+        for way in (("C", "NumPy") if r % 2 else ("NumPy", "C")):
+            with (mock.patch.object(clib, "_load_c_kernel", lambda: None) if way == "NumPy"
+                  else contextlib.nullcontext()):
+                t0 = time.perf_counter()
+                compiled.Inputs(X)
+                if r:
+                    times[way].append(time.perf_counter() - t0)
+    ratios = [n / c for c, n in zip(times["C"], times["NumPy"])]
+    print(f"the sparse rows of {len(X):,} images (compiled.Inputs), wall seconds, median of "
+          f"{rounds}: C {statistics.median(times['C']):.3f} s, NumPy "
+          f"{statistics.median(times['NumPy']):.3f} s, NumPy/C x{statistics.median(ratios):.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="epochs per set-up (median)")
@@ -57,10 +78,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--threads", type=int, choices=[1, 2])
     ap.add_argument("--wall", action="store_true", help="the wall clock, not CPU time")
+    ap.add_argument("--inputs", action="store_true", help="time making the sparse rows")
     args = ap.parse_args()
     if not clib.available():
         raise SystemExit(f"the C kernel is not available: {clib.unavailable_reason()}")
     data = load_dataset("mnist")
+    if args.inputs:
+        inputs_seconds(data.X_train, args.rounds)
+        return
     inputs, y = compiled.Inputs(data.X_train), data.y_train
     clock = time.perf_counter if args.wall else time.process_time
     print(f"one epoch of {len(y):,} images on the C kernel ({clib.c_kernel_isa}), "

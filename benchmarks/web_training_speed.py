@@ -18,10 +18,11 @@ processes only ever slow a run down), and the stream's updates per second during
 streamed runs.  Usage::
 
     NUDGE_DATA=/path/to/mnist python benchmarks/web_training_speed.py [--repeats 3] [--epochs 20]
-        [--out benchmarks/web-speed.json]
+        [--out benchmarks/web-speed.json] [--busy N]
 
 The load average before and after is printed (and saved): the numbers are only comparable
-between runs on an equally quiet machine.
+between runs on an equally quiet machine.  ``--busy N`` keeps N other processes spinning on
+the CPUs meanwhile (a busy machine).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from busy import spinning
 
 from nudge.data import load_dataset
 from nudge.settings import resolve
@@ -117,17 +120,23 @@ def client(base: str) -> None:
 
 
 def main() -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--out", help="write the results as JSON to this file")
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning beside it")
     args = parser.parse_args()
     if args.client:
         client(args.client)
         return
+    with spinning(args.busy):
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
+    import uvicorn
+
     data = load_dataset("mnist")
     app = create_app(dataset="mnist")
     with socket.socket() as s:
@@ -142,7 +151,8 @@ def main() -> None:
     rates: list[float] = []
     engine = ""
     load_before = os.getloadavg()
-    print(f"load average {load_before[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"load average {load_before[0]:.2f} on {os.cpu_count()} CPUs, {args.busy} busy "
+          "process(es) beside it")
     print(f"3b1b network 784-16-16-10, B=10, {args.epochs} epochs of the {len(data.X_train):,} "
           f"MNIST training images, test set after each epoch", flush=True)
     for i in range(args.repeats):
@@ -174,7 +184,7 @@ def main() -> None:
     if args.out:
         result = {
             "network": "784-16-16-10", "batch_size": 10, "epochs": args.epochs,
-            "repeats": args.repeats, "engine": engine, "cpus": os.cpu_count(),
+            "repeats": args.repeats, "busy": args.busy, "engine": engine, "cpus": os.cpu_count(),
             "machine": platform.processor() or platform.machine(),
             "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "best": {k: {"steps": round(max(s for s, _ in v)), "wall": round(max(w for _, w in v))}

@@ -75,8 +75,8 @@ def register(sub: Any) -> None:
                    help="relative tolerance of the largest eigenvalues (default 1e-4; the "
                         "smallest are found to 1e-3 of lambda_max and checked by u^T H u)")
     p.add_argument("--float64", action="store_true",
-                   help="Hessian products in float64 (default: the model's float32, about "
-                        "twice as fast)")
+                   help="Hessian products in float64 (default: the model's float32, "
+                        "faster)")
     p.add_argument("--seed", type=seed_type, default=0,
                    help="the random start and Hutchinson vectors (default 0)")
     add_plot(p, "the eigenvalues, and gradient descent on the sharpest parabola")

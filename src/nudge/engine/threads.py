@@ -19,9 +19,12 @@ from ..errors import NudgeError
 #: The rules (the kernel sums the first layer in two pixel ranges when given a
 #: split, and uses the threads it is given): two ranges from TWO_THREADS_MIN_HIDDEN
 #: neurons in the first hidden layer, and there two threads for batches of
-#: TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH.  On a 2-CPU virtual machine two threads
-#: trained 512 and 1,024 neurons 1.4-1.6x as fast as one, steadily; 64 to 256 gained as
-#: much on a quiet host but lost up to 2x on a busy one (too little work per batch).
+#: TWO_THREADS_MIN_BATCH to TWO_THREADS_MAX_BATCH.  On a 2-CPU virtual machine, B = 10
+#: (``python benchmarks/threads_speed.py``, nine runs), two threads trained 784-512-10 and
+#: 784-1024-10 1.4-1.7x as fast as one in eight runs, 64 to 256 neurons 0.8-1.6x; in the
+#: ninth (load average rising to 1.9) 0.1-0.3x at 64 to 256, 1.6x at 512, 0.6x at 1,024.
+#: With a process spinning beside them (``--busy 1``, two runs) two threads were slower at
+#: every width: 0.5-0.7x at 512 and 1,024, 0.3-0.4x at 64 to 256 (too little work per batch).
 TWO_THREADS_MIN_HIDDEN = 512
 TWO_THREADS_MIN_BATCH = 4
 TWO_THREADS_MAX_BATCH = 1024

@@ -15,7 +15,9 @@ MAX_GRID = 201
 def single_threaded_blas() -> Any:
     """A context in which BLAS uses one thread.  Small matrix products (a mini-batch step)
     gain nothing from threads, and when the cores are busy, threads that wait for each
-    other make them up to 50x slower (measured for B=100 on a shared 2-core machine)."""
+    other make them slower: B = 100 backprop on 784-16-16-10 took 1.0x as long on two
+    threads as on one, and 2.4-3.9x with two other processes spinning on the 2 cores
+    (``python benchmarks/blas_threads.py [--busy 2]``, three runs each)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:                       # pragma: no cover - comes with scikit-learn

@@ -204,7 +204,8 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     is then checked by its Rayleigh quotient uᵀHu, an upper bound of λ_min),
     ``"dense"`` (the whole Hessian, then ``numpy.linalg.eigh``; small networks only) or
     ``"auto"`` (dense up to 400 parameters).  Products in ``dtype`` (default: the network's;
-    float32 is about twice as fast as float64 and plenty for eigenvalues), sums in float64."""
+    float32 is 2.3-2.5x as fast as float64, ``benchmarks/curvature_speed.py``, and plenty for
+    eigenvalues), sums in float64."""
     _check_counts(net.n_parameters, k, smallest, hutchinson)
     seed = fixed_seed(seed)
     if method not in ("auto", "lanczos", "dense"):
@@ -217,8 +218,9 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     if method == "dense" and net.n_parameters > MAX_DENSE_PARAMETERS:
         raise NudgeError(f"a dense Hessian of {net.n_parameters:,} parameters is too big; "
                          "use method lanczos")
-    # one BLAS thread: the products are tall and thin, and on a shared machine two threads
-    # that wait for each other made nudge curvature 2.7x slower (benchmarks/curvature_speed.py)
+    # one BLAS thread: the products are tall and thin, and on a busy machine two threads
+    # that wait for each other made a product 1.05-1.8x slower
+    # (benchmarks/curvature_speed.py --busy 2)
     with single_threaded_blas():
         return _curvature(net, X, y, k, smallest, hutchinson, seed, tol, tol_smallest, dtype,
                           method, chunk)

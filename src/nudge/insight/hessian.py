@@ -85,11 +85,11 @@ class HessianOperator:
     """H, the Hessian of the average cost over ``X`` at the network's current parameters,
     as an operator: ``H @ v`` (or :meth:`matvec`) is the exact product by the R-operator.
 
-    ``dtype`` is the precision of the products (default float64; float32 is about twice as
-    fast); the sums over the chunks of ``chunk`` examples are accumulated in float64.  The
-    forward pass is kept, so the operator holds the inputs in ``dtype`` (for 60,000 MNIST
-    images: 188 MB in float32, 376 MB in float64).  It is bound to the parameters it was
-    made at: make a new one after the network changes."""
+    ``dtype`` is the precision of the products (default float64; float32 is 2.3-2.5x as
+    fast: ``benchmarks/curvature_speed.py``); the sums over the chunks of ``chunk`` examples
+    are accumulated in float64.  The forward pass is kept, so the operator holds the inputs
+    in ``dtype`` (for 60,000 MNIST images: 188 MB in float32, 376 MB in float64).  It is
+    bound to the parameters it was made at: make a new one after the network changes."""
 
     def __init__(self, net: Network, X: Any, y: Any, chunk: int = CHUNK,
                  dtype: Any = np.float64) -> None:

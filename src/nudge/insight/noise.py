@@ -139,7 +139,7 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
                         seed: int = 0, dtype: Any = None) -> HessianNoiseScale:
     """B_noise = tr(HΣ)/(GᵀHG) over the rows of ``X``, with tr(HΣ) from ``samples`` examples
     drawn without replacement (None: all of them, exactly); one Hessian-vector product per
-    sample (about 0.09 s each over 60,000 MNIST images)."""
+    sample (about 0.09 s each over 60,000 MNIST images: ``benchmarks/curvature_speed.py``)."""
     import time
 
     from .gradients import example_nudges

@@ -49,7 +49,8 @@ RATE_WINDOW = 0.5            # seconds over which examples per second are counte
 CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
 ACTIVE = ("running", "paused", "stopping")
 INSIGHT_EXAMPLES = 1000      # training images the curvature and noise panel measures on
-INSIGHT_GAP = 3.0            # seconds between two of its measurements (each ~0.1-2 s)
+INSIGHT_GAP = 3.0            # seconds between two of its measurements (0.03-0.04 s each on
+#                              784-16-16-10: benchmarks/curvature_speed.py)
 
 
 @dataclass
