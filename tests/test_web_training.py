@@ -127,3 +127,10 @@ def test_no_measurements_unless_asked(digits):
     job.start()
     job.join(60)
     assert job.insight == [] and job.summary()["settings"]["measure"] is False
+
+
+def test_each_job_names_its_run(digits):
+    """The page keeps the stream's news of a run over the (older) reply that started it:
+    it tells them apart by the run's number, new for every job."""
+    first, second = make_job(digits), make_job(digits)
+    assert second.summary()["run"] > first.summary()["run"]

@@ -24,6 +24,7 @@ lock the training thread waits for, so watching costs the run almost nothing
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -51,6 +52,10 @@ ACTIVE = ("running", "paused", "stopping")
 INSIGHT_EXAMPLES = 1000      # training images the curvature and noise panel measures on
 INSIGHT_GAP = 3.0            # seconds between two of its measurements (0.03-0.04 s each on
 #                              784-16-16-10: benchmarks/curvature_speed.py)
+
+
+#: each job's number: the page tells a reply about one run from the stream's news of it
+_RUNS = itertools.count(1)
 
 
 @dataclass
@@ -99,6 +104,7 @@ class TrainingJob:
                  y_train: np.ndarray, X_test: np.ndarray | None = None,
                  y_test: np.ndarray | None = None, dataset: str = "") -> None:
         self.net, self.settings, self.dataset = net, settings, dataset
+        self.run = next(_RUNS)
         self.X_train, self.y_train = X_train, np.asarray(y_train)
         has_test = X_test is not None and len(X_test) > 0
         self.X_test = X_test if has_test else None
@@ -386,7 +392,7 @@ class TrainingJob:
         last = self.epochs[-1].record if self.epochs else None
         c = self.control
         return {
-            "state": self.state, "message": self.message, "epoch": self.epoch,
+            "run": self.run, "state": self.state, "message": self.message, "epoch": self.epoch,
             "epochs": self.settings.epochs, "step": self.step, "seen": self.seen,
             "total_examples": self.total_examples, "dataset": self.dataset,
             "smoothed_cost": self.smoothed_cost,

@@ -109,7 +109,11 @@ function body() {
 async function start() {
   try {
     const r = await api("/api/train/start", body());
-    points = []; weights = null; training = r.training;
+    // the stream may already have brought this run's later states (a short run may even
+    // have ended before this reply arrived): keep them, not the reply's older one
+    if (!(training && r.training && training.run === r.training.run)) {
+      points = []; weights = null; training = r.training;
+    }
     message(r.message);
     schedule();
     store.refresh();
