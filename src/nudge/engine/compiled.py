@@ -36,6 +36,7 @@ import numpy as np
 from ..bounds import MAX_LAYERS  # the tables hold 64 layers
 from ..errors import NudgeError
 from ..network import check_labels, desired_outputs
+from ..optimizers import DEFAULT_MOMENTUM
 from . import clib
 from .threads import kernel_threads, two_ranges
 
@@ -189,7 +190,8 @@ class CompiledEngine:
     name = "fast"
 
     def __init__(self, net: Any, X: np.ndarray, labels: Any, batch_size: int, *,
-                 optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
+                 optimizer: str = "sgd", momentum: float = DEFAULT_MOMENTUM,
+                 weight_decay: float = 0.0,
                  threads: int | None = None) -> None:
         reason = unsupported_reason(net, optimizer)
         if reason is not None:
@@ -223,16 +225,19 @@ class CompiledEngine:
         self.sizes = [int(s) for s in net.sizes]
         self.packed = p = _Packed(net)
         inputs = self.inputs
-        self.args = clib._StepsArgs(
+        # what both of the kernel's functions read: the inputs and the network
+        shared = dict(
             indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
             val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
-            scale=inputs.scale,
-            classes=self.classes.ctypes.data if self.classes is not None else None,
-            rows=self.rows.ctypes.data, batch_size=batch_size, params=p.params.ctypes.data,
-            sizes=p.sizes.ctypes.data, L=len(p.sizes) - 1, wo=p.wo.ctypes.data,
-            bo=p.bo.ctypes.data, hidden=HIDDEN[net.activation], output=OUTPUT[net.output],
+            scale=inputs.scale, params=p.params.ctypes.data, sizes=p.sizes.ctypes.data,
+            L=len(p.sizes) - 1, wo=p.wo.ctypes.data, bo=p.bo.ctypes.data,
+            hidden=HIDDEN[net.activation])
+        self.args = clib._StepsArgs(
+            **shared, classes=self.classes.ctypes.data if self.classes is not None else None,
+            rows=self.rows.ctypes.data, batch_size=batch_size, output=OUTPUT[net.output],
             cost=COST[net.cost_function], split=self.split, threads=self.threads,
             momentum=momentum, weight_decay=weight_decay)
+        self.forward_args = clib._ForwardArgs(**shared, first=0, last=len(inputs))
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -255,16 +260,11 @@ class CompiledEngine:
         """zᴸ, the output layer's weighted sums, of every training input (float32, one row
         each): the kernel's forward pass, with which :func:`nudge.train.evaluate` measures
         the training set in a fraction of NumPy's time (it reads only the lit pixels)."""
-        p, inputs = self._pack(net), self.inputs
-        out = np.empty((len(inputs), net.sizes[-1]), dtype=np.float32)
-        args = clib._ForwardArgs(
-            indptr=inputs.indptr.ctypes.data, idx=inputs.idx.ctypes.data,
-            val=inputs.val.ctypes.data, val_float=int(inputs.val.dtype != np.uint8),
-            scale=inputs.scale, first=0, last=len(inputs), params=p.params.ctypes.data,
-            sizes=p.sizes.ctypes.data, L=len(p.sizes) - 1, wo=p.wo.ctypes.data,
-            bo=p.bo.ctypes.data, hidden=HIDDEN[net.activation], out=out.ctypes.data)
+        self._pack(net)
+        out = np.empty((len(self.inputs), net.sizes[-1]), dtype=np.float32)
+        self.forward_args.out = out.ctypes.data
         clib._load_c_kernel()
-        _check(clib._c_forward(ctypes.byref(args)))
+        _check(clib._c_forward(ctypes.byref(self.forward_args)))
         return out
 
     def run(self, net: Any, order: np.ndarray, first: int, last: int,
