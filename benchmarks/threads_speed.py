@@ -1,16 +1,19 @@
-"""The C kernel's epoch time with two threads against one, side by side.
+"""The C kernel's epoch time with two threads against one, and timed, side by side.
 
     NUDGE_DATA=/path/to/mnist python benchmarks/threads_speed.py [--rounds 5] [--busy N]
 
 One epoch of the 60,000 MNIST training images on the C kernel (``CompiledEngine``, called
 in chunks as ``nudge.train`` calls it) for 784-H-10 networks (``--hidden``, default 64 to
-1,024) at B = 10 (``--batch``), with ``threads=1`` and ``threads=2`` taking turns, one
-epoch each per round (a slow patch of a shared machine falls on both alike), wall clock.
-Prints, per width, the median epoch time of each and the median of the per-round ratios
-(one thread's time over two threads'), and the load average before and after.  ``--busy N``
+1,024) at B = 10 (``--batch``), with ``threads=1``, ``threads=2`` and the default (two
+threads timed against one: ``nudge.engine.threads.ThreadTimer``) taking turns, one epoch
+each per round (a slow patch of a shared machine falls on all alike), wall clock.  Prints,
+per width, the median epoch time of each, the medians of the per-round ratios (one
+thread's time over two threads', and over the timed choice's), and the load average
+before and after.  ``--busy N``
 keeps N other processes spinning on the CPUs meanwhile (a busy host).  Below
 :data:`nudge.engine.threads.TWO_THREADS_MIN_HIDDEN` the kernel is asked for two threads
-and a split all the same (what the rule spares them).  This is a script, not a test.
+and a split all the same (what the rule spares them), and the timer runs there too.
+This is a script, not a test.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from engine_configs import epoch_seconds
 
 from nudge import Network, load_dataset
 from nudge.engine import CompiledEngine, clib, compiled
+from nudge.engine.threads import ThreadTimer
 
 
 def main() -> None:
@@ -49,24 +53,29 @@ def measure(args: argparse.Namespace) -> None:
           f"B={args.batch}, wall seconds, median of {args.rounds}, {args.busy} busy "
           f"process(es) beside it; "
           f"load average {os.getloadavg()[0]:.2f}")
+    ways = (1, 2, "timed")
     for hidden in args.hidden:
         sizes = [784, hidden, 10]
-        times: dict[int, list[float]] = {1: [], 2: []}
+        times: dict[object, list[float]] = {way: [] for way in ways}
         for r in range(args.rounds + 1):               # round 0: warm-up, not counted
-            for threads in ((1, 2) if r % 2 else (2, 1)):
+            for way in ways[r % 3:] + ways[:r % 3]:
                 net = Network(sizes, seed=0)
+                threads = 2 if way == "timed" else way
                 engine = CompiledEngine(net, inputs, y, args.batch, threads=threads)
                 if engine.threads != threads:          # below the rule's width: forced
                     engine.split = engine.args.split = inputs.split
                     engine.threads = engine.args.threads = threads
+                engine.timer = ThreadTimer(args.batch) if way == "timed" else None
                 seconds = epoch_seconds(engine, net, order, 3.0, time.perf_counter)
                 if r:
-                    times[threads].append(seconds)
-        one, two = statistics.median(times[1]), statistics.median(times[2])
+                    times[way].append(seconds)
+        one, two, timed = (statistics.median(times[way]) for way in ways)
         paired = statistics.median(a / b for a, b in zip(times[1], times[2]))
+        chosen = statistics.median(a / b for a, b in zip(times[1], times["timed"]))
         print(f"  784-{hidden}-10  1 thread {one:.3f} s  2 threads {two:.3f} s  "
-              f"1/2: x{paired:.2f} (per round: "
-              f"{' '.join(f'{a / b:.2f}' for a, b in zip(times[1], times[2]))})", flush=True)
+              f"timed {timed:.3f} s  1/2: x{paired:.2f}  1/timed: x{chosen:.2f} (1/2 per "
+              f"round: {' '.join(f'{a / b:.2f}' for a, b in zip(times[1], times[2]))})",
+              flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

@@ -594,6 +594,71 @@ def test_thread_count_rules(monkeypatch):
             thread_rules.check_threads(bad)
 
 
+def test_thread_timer_trains_on_the_faster_and_times_again():
+    """Two threads timed first, then one, each on a whole probe (short calls add up);
+    then the faster; the slower again after ``reprobe`` examples; a faster that slows
+    down below the other's last timing gives way at once."""
+    timer = thread_rules.ThreadTimer(10, probe=95, reprobe=1000)    # probe: 100 examples
+    assert timer.next(30) == (2, 30)
+    timer.record(2, 30, 0.3)
+    assert timer.next(5000) == (2, 70)
+    timer.record(2, 70, 0.7)                    # two threads: 100 examples/s
+    assert timer.next(5000) == (1, 100)
+    timer.record(1, 100, 0.5)                   # one: 200 examples/s, the faster
+    assert timer.faster == 1 and timer.next(5000) == (1, 1000)
+    timer.record(1, 600, 3.0)
+    assert timer.next(5000) == (1, 400)
+    timer.record(1, 400, 2.0)
+    assert timer.next(5000) == (2, 100)         # 1,000 on the faster: time the slower
+    timer.record(2, 100, 0.25)                  # 400 examples/s now
+    assert timer.faster == 2 and timer.next(5000) == (2, 1000)
+    timer.record(2, 1000, 10.0)                 # slowed to 100/s: one thread's 200 wins
+    assert timer.next(5000) == (1, 1000)
+    assert timer.examples == {1: 1100, 2: 1200}
+
+
+def test_threads_are_timed_only_where_nobody_said(monkeypatch):
+    monkeypatch.delenv("NUDGE_THREADS", raising=False)
+    monkeypatch.setattr(thread_rules, "available_cpus", lambda: 2)
+    assert thread_rules.given_threads() is None
+    assert thread_rules.given_threads(1) == 1 and thread_rules.given_threads(5) == 2
+    monkeypatch.setenv("NUDGE_THREADS", "1")
+    assert thread_rules.given_threads() == 1
+    if clib.available():
+        X, y = sparse_pixels(40)
+        assert CompiledEngine(Network([784, 512, 10]), X, y, 10).timer is None
+        monkeypatch.delenv("NUDGE_THREADS")
+        assert CompiledEngine(Network([784, 512, 10]), X, y, 10).timer is not None
+        assert CompiledEngine(Network([784, 512, 10]), X, y, 10, threads=2).timer is None
+        assert CompiledEngine(Network([784, 64, 10]), X, y, 10).timer is None
+
+
+@needs_c
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_timed_threads_give_the_same_weights_bit_for_bit(monkeypatch, optimizer):
+    """Timing one thread against two cuts the calls into pieces on either: the weights
+    are those of one thread in one call, and History.settings says what ran."""
+    monkeypatch.delenv("NUDGE_THREADS", raising=False)
+    monkeypatch.setattr(thread_rules, "available_cpus", lambda: 2)
+    monkeypatch.setattr(thread_rules, "PROBE_EXAMPLES", 50)
+    X, y = sparse_pixels(603, seed=7)
+    nets, histories = {}, {}
+    for threads in (1, None):
+        nets[threads] = net = Network([784, 520, 12, 10], seed=4)
+        histories[threads] = train(net, X, y, epochs=3, batch_size=10, learning_rate=0.5,
+                                   weight_decay=0.001, optimizer=optimizer, engine="fast",
+                                   seed=3, monitor_train_cost=False, threads=threads)
+    assert_equal_parameters(nets[1], nets[None])
+    timed = histories[None].settings
+    assert timed["threads"] == 2 and timed["threads_timed"] is True
+    used = timed["examples_by_threads"]
+    assert used["1"] >= 50 and used["2"] >= 50 and used["1"] + used["2"] == 3 * 603
+    assert histories[1].settings["threads_timed"] is False
+    assert histories[None].engine == {"engine": "fast", "kernel": "c",
+                                      "kernel_isa": clib.c_kernel_isa, "threads": 2,
+                                      "threads_timed": True}
+
+
 @needs_c
 def test_two_ranges_only_where_python_says():
     """The kernel takes the split and the threads it is given: a split for first layers of

@@ -90,6 +90,14 @@ class History:
     def train_seconds(self) -> float:
         return float(sum(r.seconds for r in self.epochs))
 
+    @property
+    def engine(self) -> dict[str, Any]:
+        """What took the steps: ``engine``, ``kernel``, ``kernel_isa``, ``threads`` (the
+        most it could use) and ``threads_timed`` (whether it chose by the clock), None
+        where they do not apply."""
+        return {k: self.settings.get(k)
+                for k in ("engine", "kernel", "kernel_isa", "threads", "threads_timed")}
+
     def column(self, name: str) -> list[Any]:
         """One field over the epochs, e.g. ``history.column("test_accuracy")``."""
         return [getattr(r, name) for r in self.epochs]
@@ -209,9 +217,10 @@ def train(
 
     ``engine`` is ``"reference"`` (NumPy), ``"fast"`` (the compiled C kernel) or
     ``"auto"`` (fast where it applies); ``threads`` (1 or 2; default
-    ``$NUDGE_THREADS``, else 2 where two CPUs are free) for the C kernel on networks
-    big enough to share (the result is the same either way).  Which engine ran is in
-    ``history.settings`` (``engine``, ``kernel``, ``kernel_isa``, ``threads``).
+    ``$NUDGE_THREADS``, else, where two CPUs are free, the faster of one and two by the
+    clock) for the C kernel on networks big enough to share (the result is the same
+    either way).  Which engine ran is in ``history.engine`` (and ``history.settings``,
+    with ``examples_by_threads`` where the thread count was timed).
 
     The first Ctrl-C stops after the current call of the engine and returns the
     history so far (``history.stopped == "interrupted"``); the network keeps what it
@@ -297,6 +306,7 @@ def train(
     finally:
         if run.bar is not None:
             run.bar.close()
+    history.settings.update(run.engine.settings)     # what ran, now that it has
     return history
 
 

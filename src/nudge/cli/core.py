@@ -110,8 +110,9 @@ def register(sub: Any) -> None:
                    help="training engine (default: auto = the compiled kernel where it applies)")
     p.add_argument("--threads", type=int, choices=[1, 2], metavar="{1,2}",
                    help="threads the compiled kernel may use for networks with 512 or more "
-                        "neurons in the first hidden layer (default: $NUDGE_THREADS, else 2 "
-                        "where two CPUs are free; the result is the same)")
+                        "neurons in the first hidden layer (default: $NUDGE_THREADS, else "
+                        "where two CPUs are free the faster of 1 and 2, timed while it "
+                        "trains; the result is the same)")
     p.add_argument("--out", default="model.safetensors", metavar="MODEL",
                    help="where to save the model (default: %(default)s)")
     p.add_argument("--plot", metavar="FILE.png", help="save cost and accuracy per epoch")

@@ -29,6 +29,7 @@ training set after each epoch.
 from __future__ import annotations
 
 import ctypes
+import time
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from ..errors import NudgeError
 from ..network import check_labels, desired_outputs
 from ..optimizers import DEFAULT_MOMENTUM
 from . import clib
-from .threads import kernel_threads, two_ranges
+from .threads import ThreadTimer, given_threads, kernel_threads, two_ranges
 
 # codes for the kernel
 HIDDEN = {"sigmoid": 0, "relu": 1, "tanh": 2}
@@ -218,6 +219,9 @@ class CompiledEngine:
         #: step, zeros, as nudge.optimizers.Momentum)
         self.velocity: np.ndarray | None = None
         self.threads = kernel_threads(net.sizes, batch_size, threads)
+        #: where two threads may run and nobody said how many: one against two, timed
+        self.timer = (ThreadTimer(batch_size)
+                      if self.threads == 2 and given_threads(threads) is None else None)
         self.split = self.inputs.split if two_ranges(net.sizes) else 0
         self.isa = clib.c_kernel_isa
         #: the parameters in the kernel's layout, and the kernel's arguments: made once, so
@@ -243,7 +247,9 @@ class CompiledEngine:
     def settings(self) -> dict[str, Any]:
         """What ran, for ``History.settings``."""
         return {"engine": "fast", "kernel": "c", "kernel_isa": self.isa,
-                "threads": self.threads}
+                "threads": self.threads, "threads_timed": self.timer is not None,
+                **({"examples_by_threads": {str(t): n for t, n in self.timer.examples.items()}}
+                   if self.timer is not None else {})}
 
     def _pack(self, net: Any) -> _Packed:
         """The engine's packed parameters, filled from ``net`` (the network it was made for:
@@ -291,10 +297,25 @@ class CompiledEngine:
         args.eta = np.float32(learning_rate)
         args.decay = np.float32(1 - learning_rate * self.weight_decay)
         try:
-            _check(kernel(ctypes.byref(args)))
+            if self.timer is None:
+                _check(kernel(ctypes.byref(args)))
+            else:
+                self._timed_steps(kernel, self.timer, last)
         finally:
             p.unpack(net)
         return -(-(last - first) // self.batch_size)
+
+    def _timed_steps(self, kernel: Any, timer: ThreadTimer, last: int) -> None:
+        """The steps up to ``last`` in pieces, each on the thread count the timer says,
+        timed (the kernel's arguments say where they start)."""
+        args = self.args
+        while args.first < last:
+            args.threads, count = timer.next(last - args.first)
+            args.last = args.first + count
+            start = time.perf_counter()
+            _check(kernel(ctypes.byref(args)))
+            timer.record(args.threads, count, time.perf_counter() - start)
+            args.first = args.last
 
 
 def _check(code: int) -> None:

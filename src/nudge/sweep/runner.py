@@ -115,8 +115,7 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
         "diverged": diverged_in is not None, "diverged_in_epoch": diverged_in,
         "epochs": epochs, "seconds": round(seconds, 6),
         "train_seconds": round(history.train_seconds, 6),
-        "engine": {k: history.settings.get(k) for k in ("engine", "kernel", "kernel_isa",
-                                                        "threads")},
+        "engine": history.engine,
         "worker": f"{socket.gethostname()}/{os.getpid()}",
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

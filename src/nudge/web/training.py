@@ -302,8 +302,7 @@ class TrainingJob:
     def _ended(self, history: History) -> None:
         for record in history.epochs[len(self.epochs):]:     # a stopped, partial epoch
             self.epochs.append(EpochView(record, self.seen, None))
-        self.engine = {k: history.settings.get(k) for k in ("engine", "kernel", "kernel_isa",
-                                                               "threads")}
+        self.engine = history.engine
         self.train_seconds = history.train_seconds
         if history.stopped == "finished":
             n = self.settings.epochs
