@@ -56,12 +56,13 @@ def serve(app, port: int = 0):
     """A real uvicorn server in a thread: (server, thread, base URL)."""
     import uvicorn
 
+    from nudge.web.connections import server_config
+
     if not port:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        timeout_graceful_shutdown=1))
+    srv = uvicorn.Server(server_config(app, "127.0.0.1", port, timeout_graceful_shutdown=1))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     end = time.time() + 20

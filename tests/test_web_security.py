@@ -2,7 +2,10 @@
 bounded concurrent work (429/503), work off the event loop, no 500 that sticks."""
 
 import asyncio
+import contextlib
+import socket
 import threading
+import time
 import warnings
 
 import pytest
@@ -15,7 +18,8 @@ with warnings.catch_warnings():
 
 from nudge.errors import NudgeError
 from nudge.network import Network
-from nudge.web import create_app, limits
+from nudge.web import connections, create_app, limits
+from nudge.web.connections import server_config
 from nudge.web.limits import Busy, Limits
 
 BASE = "http://127.0.0.1"
@@ -125,41 +129,94 @@ def test_live_streams_are_bounded_and_counted_back(model, monkeypatch):
         assert r.headers["retry-after"] == "5"
 
 
-def test_a_request_body_that_never_arrives_is_not_waited_for(model, monkeypatch):
-    """A client that announces a body and sends only part of it gets 408, not a worker
-    held for ever (a real server: the test client always sends whole bodies)."""
-    import socket
-
+@contextlib.contextmanager
+def real_server(app):
+    """The app served by uvicorn as ``nudge serve`` configures it, on 127.0.0.1 in a
+    thread (the test client always sends whole requests): yields the port."""
     import uvicorn
 
-    from nudge.web import validation
-
-    monkeypatch.setattr(validation, "BODY_SECONDS", 0.5)
-    app = create_app(model, dataset="digits")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(server_config(app))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        for _ in range(100):
+        for _ in range(200):
             if server.started:
                 break
             threading.Event().wait(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}")
-            answer = ""
-            while "did not arrive" not in answer:        # headers and body may come apart
-                chunk = conn.recv(4096).decode("latin-1")
-                if not chunk:
-                    break
-                answer += chunk
-        assert answer.startswith("HTTP/1.1 408") and "did not arrive" in answer
+        yield sock.getsockname()[1]
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def read_until_closed(conn: socket.socket, trickle: bytes = b"", seconds: float = 5.0) -> str:
+    """What the server sends until it closes the connection (``trickle``: sent a byte
+    every 0.05 s meanwhile, as a slow client would); an AssertionError after ``seconds``."""
+    conn.settimeout(0.05)
+    answer, end = b"", time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return answer.decode("latin-1")
+            answer += chunk
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            return answer.decode("latin-1")
+        if trickle:
+            try:
+                conn.sendall(trickle[:1])
+            except (BrokenPipeError, ConnectionResetError):
+                return answer.decode("latin-1")
+            trickle = trickle[1:] or b"x"
+    raise AssertionError(f"still open after {seconds} s")
+
+
+def test_a_request_body_that_never_arrives_is_not_waited_for(model, monkeypatch):
+    """A client that announces a body and sends only part of it gets 408, not a worker
+    held for ever."""
+    from nudge.web import validation
+
+    monkeypatch.setattr(validation, "BODY_SECONDS", 0.5)
+    with real_server(create_app(model, dataset="digits")) as port, \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}")
+        answer = ""
+        while "did not arrive" not in answer:        # headers and body may come apart
+            chunk = conn.recv(4096).decode("latin-1")
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith("HTTP/1.1 408") and "did not arrive" in answer
+
+
+def test_headers_that_never_end_do_not_hold_a_connection(model, monkeypatch):
+    """A client that trickles its headers a byte at a time (a slow-loris), first or after a
+    kept-alive request, is cut off HEADER_SECONDS after it connected or was answered; a
+    request whose headers came keeps its connection as long as its answer takes (the live
+    stream), and a prompt client is answered as before."""
+    monkeypatch.setattr(connections, "HEADER_SECONDS", 0.5)
+    request = b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with real_server(create_app(model, dataset="digits")) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            start = time.monotonic()
+            assert read_until_closed(conn, b"GET / HTTP/1.1\r\nX-Slow: " + b"a" * 200) == ""
+            assert 0.4 < time.monotonic() - start < 3
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(request)
+            first = read_until_closed(conn, b"GET /api/state HTTP/1.1\r\nX-Slow: " + b"a" * 200)
+            assert first.startswith("HTTP/1.1 200") and first.count("HTTP/1.1") == 1
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /api/train/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            with pytest.raises(AssertionError, match="still open"):
+                read_until_closed(conn, seconds=1.5)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(request)
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
 
 
 def test_predictions_run_off_the_event_loop(model, monkeypatch):

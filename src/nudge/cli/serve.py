@@ -13,8 +13,6 @@ from ..data import DATASETS
 from ..errors import NudgeError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: connections the server holds at once (a page uses a few; past this, requests get 503)
-MAX_CONNECTIONS = 128
 
 
 def register(sub: Any) -> None:
@@ -85,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from ..web import create_app
+        from ..web.connections import server_config
         from ..web.validation import ApiError
     except ImportError as e:  # pragma: no cover - both are dependencies
         raise NudgeError(f"the web page needs starlette and uvicorn ({e}); "
@@ -119,12 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             shown = f"[{name}]" if ":" in name else name
             print(f"nudge: serving the page at http://{shown}:{args.port}/?token={token}  "
                   "(Ctrl-C to stop)", flush=True)
-    # the page's live stream never ends by itself: give open streams 2 s at Ctrl-C, then
-    # close them (the page reconnects to the next server by itself)
-    # at most MAX_CONNECTIONS connections at once: past it a request is answered 503
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            timeout_graceful_shutdown=2, limit_concurrency=MAX_CONNECTIONS)
-    uvicorn.Server(config).run(sockets=[listening])
+    uvicorn.Server(server_config(app, args.host, args.port)).run(sockets=[listening])
     return 0
 
 
