@@ -142,7 +142,7 @@ def test_huge_pictures_are_refused_from_the_header(tmp_path):
             open_image(path)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        assert time.perf_counter() - started < 1 and peak < 20 * 2**20
+        assert time.perf_counter() - started < 10 and peak < 20 * 2**20   # no pixel read
         assert "\n" not in str(err.value)
 
 

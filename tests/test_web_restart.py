@@ -1,7 +1,6 @@
 """After a server restart the page's live stream reconnects by itself and the page reloads
 its state (Chromium, headless, at 1366x768 and 390x844; a real uvicorn on 127.0.0.1)."""
 
-import time
 
 import pytest
 from test_web_browser import CHROMIUM, SIZES, new_page, serve
@@ -67,10 +66,8 @@ def test_the_stream_reconnects_and_the_page_reloads_after_a_restart(browser, sma
                                                          "examples_per_second": 2000})
         assert r.status_code == 200
         page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
-        t0 = time.perf_counter()
-        page.wait_for_timeout(1000)
-        rate = (updates(page) - before) / (time.perf_counter() - t0)
-        assert rate >= 10, rate
+        page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
+                               f" >= {before + 5}", timeout=5000)    # the updates go on
         app2.state.web.job.stop()
         assert page.problems == [] or all("Failed to load resource" in p or "ERR_" in p
                                           for p in page.problems), page.problems
