@@ -42,12 +42,21 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
     if n == 0:
         raise NudgeError("there are no training examples")
     batch_size = n if batch_size is None else check_count("batch size", batch_size, most=None)
-    if batch_size > n:
-        raise NudgeError(f"batch size {batch_size} is larger than the {n} training examples: "
-                         f"use at most {n} (that is full-batch gradient descent)")
+    check_batch_fits(batch_size, n)
     check_inputs("training inputs", X, net)
     net.check_parameters()
     return epochs, batch_size, learning_rate, momentum, weight_decay
+
+
+def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
+                     examples: str = "training examples",
+                     fix: str = "use at most {n} (that is full-batch gradient descent)") -> None:
+    """A mini-batch of ``batch_size`` examples (None: all of them) is drawn from ``n``:
+    else a one-line error in the front end's words (``name``: its option, ``examples``:
+    what the ``n`` are, ``fix``: what to do, where ``{n}`` is the count)."""
+    if batch_size is not None and batch_size > n:
+        raise NudgeError(f"{name} {batch_size} is larger than the {n:,} {examples}: "
+                         + fix.format(n=f"{n:,}"))
 
 
 def check_inputs(name: str, X: np.ndarray, net: Network) -> None:

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..bounds import random_seed
+from ..checks import check_batch_fits
 from ..control import check_patience
 from ..display import table
 from ..errors import DivergenceError, NudgeError, printable
@@ -146,12 +147,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     batch_size, epochs, sizes = setup.batch_size, setup.epochs, setup.sizes
     net_name = "-".join(map(str, sizes))
     eta, schedule, min_eta = setup.learning_rate, setup.schedule, setup.min_learning_rate
-    if batch_size is not None and batch_size > len(data.X_train):
-        given = ("--batch-size" if hasattr(args, "batch_size")
-                 else f"the {args.preset} preset's batch size")
-        left = f" left after --validation {args.validation:,}" if validation else ""
-        raise NudgeError(f"{given} {batch_size} is larger than the {len(data.X_train):,} "
-                         f"training images{left}: use a smaller --batch-size, or 'full'")
+    left = f" left after --validation {args.validation:,}" if validation else ""
+    check_batch_fits(batch_size, len(data.X_train),
+                     "--batch-size" if hasattr(args, "batch_size")
+                     else f"the {args.preset} preset's batch size", f"training images{left}",
+                     "use a smaller --batch-size, or 'full'")
     seed = args.seed if args.seed is not None else random_seed()
     net = setup.network(seed)
     check_writable(out, size=file_size(net))

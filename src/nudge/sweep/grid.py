@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bounds import MAX_SEED
+from ..checks import check_batch_fits
 from ..control import check_patience
 from ..data import DATASETS
 from ..errors import NudgeError
@@ -286,10 +287,9 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
             n_train = len(data.hold_out(validation)[0].X_train)     # the one rule for it
         except NudgeError as e:
             raise NudgeError(f"--validation {validation} ({data.name}): {e}") from None
-    if setup.batch_size is not None and setup.batch_size > n_train:
-        left = f" left after --validation {validation:,}" if validation else ""
-        raise NudgeError(f"--batch-size {setup.batch_size} is larger than the {n_train:,} "
-                         f"training images of {data.name}{left}: use a smaller one, or 'full'")
+    left = f" left after --validation {validation:,}" if validation else ""
+    check_batch_fits(setup.batch_size, n_train, "--batch-size",
+                     f"training images of {data.name}{left}", "use a smaller one, or 'full'")
     settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
                 "validation": validation, "patience": patience, **setup.to_dict()}
     settings["momentum"] = float(settings["momentum"])

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...bounds import random_seed
+from ...checks import check_batch_fits
 from ...errors import NudgeError
 from ...network import ACTIVATIONS
 from ...optimizers import OPTIMIZERS
@@ -84,8 +85,10 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
         raise bad(re.sub(r"--([a-z-]+)", lambda m: m[1].replace("-", "_"), str(e))) from None
     if preset_name == "custom":
         setup = dataclasses.replace(setup, preset="custom")
-    if (setup.batch_size or n_train) > n_train:
-        raise bad(f"batch_size {setup.batch_size} is larger than the {n_train} training examples")
+    try:
+        check_batch_fits(setup.batch_size, n_train, "batch_size", fix="choose at most {n}")
+    except NudgeError as e:
+        raise bad(str(e)) from None
     speed = get_float(data, "examples_per_second", *LIMITS["examples_per_second"], None)
     check_speed(speed, setup.batch_size or n_train)
     measure = data.get("measure", False)
