@@ -374,8 +374,9 @@ def main() -> None:
     ap.add_argument("--textbook-examples", type=int, default=3000,
                     help="examples the per-example loop is timed on (scaled to 60,000)")
     ap.add_argument("--nudge-threads", type=int, choices=[1, 2],
-                    help="threads nudge may use (default: its own choice, 2 for networks with "
-                         "512+ neurons in the first hidden layer where two CPUs are free)")
+                    help="threads nudge may use (default: its own choice: for networks with "
+                         "512+ neurons in the first hidden layer where two CPUs are free, "
+                         "the faster of 1 and 2, timed while it trains)")
     ap.add_argument("--no-extras", action="store_true",
                     help="skip time-to-95%%, RSS, start-up and scaling")
     args = ap.parse_args()

@@ -653,7 +653,8 @@ def test_timed_threads_give_the_same_weights_bit_for_bit(monkeypatch, optimizer)
     assert timed["threads"] == 2 and timed["threads_timed"] is True
     used = timed["examples_by_threads"]
     assert used["1"] >= 50 and used["2"] >= 50 and used["1"] + used["2"] == 3 * 603
-    assert histories[1].settings["threads_timed"] is False
+    assert "threads_timed" not in histories[1].settings
+    assert histories[1].engine["threads_timed"] is False
     assert histories[None].engine == {"engine": "fast", "kernel": "c",
                                       "kernel_isa": clib.c_kernel_isa, "threads": 2,
                                       "threads_timed": True}

@@ -433,6 +433,9 @@ def test_cli_nudges(capsys, fitted_model, tmp_path):
     d = load_dataset("digits")
     assert data["label"] == int(d.y_test[2]) and data["split"] == "test"
     assert len(data["layers"]) == 3
+    code, out, err = _run(capsys, ["nudges", fitted_model, "--example", "2",    # as elsewhere
+                                   "--split", "test", "--json"])
+    assert code == 0 and json.loads(out) == data
 
 
 def test_cli_average_and_landscape(capsys, fitted_model, tmp_path):

@@ -93,10 +93,11 @@ class History:
     @property
     def engine(self) -> dict[str, Any]:
         """What took the steps: ``engine``, ``kernel``, ``kernel_isa``, ``threads`` (the
-        most it could use) and ``threads_timed`` (whether it chose by the clock), None
+        most it could use) and ``threads_timed`` (whether it chose by the clock); None
         where they do not apply."""
-        return {k: self.settings.get(k)
-                for k in ("engine", "kernel", "kernel_isa", "threads", "threads_timed")}
+        return {**{k: self.settings.get(k) for k in ("engine", "kernel", "kernel_isa",
+                                                    "threads")},
+                "threads_timed": bool(self.settings.get("threads_timed"))}
 
     def column(self, name: str) -> list[Any]:
         """One field over the epochs, e.g. ``history.column("test_accuracy")``."""
@@ -220,7 +221,7 @@ def train(
     ``$NUDGE_THREADS``, else, where two CPUs are free, the faster of one and two by the
     clock) for the C kernel on networks big enough to share (the result is the same
     either way).  Which engine ran is in ``history.engine`` (and ``history.settings``,
-    with ``examples_by_threads`` where the thread count was timed).
+    with ``threads_timed`` and ``examples_by_threads`` where the count was timed).
 
     The first Ctrl-C stops after the current call of the engine and returns the
     history so far (``history.stopped == "interrupted"``); the network keeps what it

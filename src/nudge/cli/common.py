@@ -320,8 +320,9 @@ def check_plot(path: str | None, flag: str = "--plot") -> None:
         check_writable(path)
 
 
-def add_split(p: argparse.ArgumentParser, flag: str = "--split") -> None:
-    p.add_argument(flag, dest="split", choices=["train", "test"], default="train",
+def add_split(p: argparse.ArgumentParser, *also: str) -> None:
+    """--split (and the older names ``also`` of it)."""
+    p.add_argument("--split", *also, dest="split", choices=["train", "test"], default="train",
                    help="which part of the dataset (default: train)")
 
 

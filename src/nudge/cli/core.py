@@ -17,7 +17,7 @@ from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES, plateau_floor
 from ..settings import resolve
-from ..train import MAX_EPOCHS, near_chance, train
+from ..train import EXAMPLES_PER_CALL, MAX_EPOCHS, near_chance, train
 from .common import (
     add_data_options,
     add_json_option,
@@ -53,7 +53,8 @@ def register(sub: Any) -> None:
         "train", help="train a network by stochastic gradient descent and save it",
         description="Train a network on MNIST (or Fashion-MNIST, or the embedded 8x8 digits) "
                     "by mini-batch stochastic gradient descent, print a summary table and "
-                    "save the model. Ctrl-C stops after the current step and saves what was "
+                    "save the model. Ctrl-C stops after the current call of the training "
+                    f"engine (at most {EXAMPLES_PER_CALL:,} examples) and saves what was "
                     "learned.",
         epilog="presets: " + "; ".join(f"{k} = {v['description']}" for k, v in PRESETS.items()),
     )

@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
     p.add_argument("--example", type=int, required=True, metavar="I",
                    help="which example (counting from 0)")
     add_data_options(p, default=None)
-    add_split(p, "--dataset-split")
+    add_split(p, "--dataset-split")          # its first name, still taken
     p.add_argument("--show", type=positive_int, default=5, metavar="K",
                    help="how many of the largest nudges to list per layer (default 5)")
     add_plot(p, "the digit, outputs vs targets, and the nudges of every layer")

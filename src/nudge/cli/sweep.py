@@ -94,7 +94,7 @@ def register(sub: Any) -> None:
                         "use)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 or "
-                        'tls://HOST:8786 (pip install "nudge[cluster]")')
+                        'tls://HOST:8786 (needs Dask: pip install "dask[distributed]")')
     p.add_argument("--timeout", type=_timeout, default=30, metavar="SECONDS",
                    help="how long to wait for the scheduler and its first worker "
                         f"(default: %(default)s, at most {MAX_TIMEOUT:,})")
@@ -218,7 +218,7 @@ def _swept_settings(grid: Any) -> list[str]:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from ..sweep.runner import connect
+    from ..sweep.runner import NEEDS_DASK, connect
 
     security = None
     tls = (args.tls_ca_file, args.tls_cert, args.tls_key)
@@ -228,8 +228,7 @@ def _client(args: argparse.Namespace) -> Any:
         try:
             from distributed.security import Security
         except ImportError:
-            raise NudgeError('--scheduler needs Dask distributed: pip install '
-                             '"nudge[cluster]"') from None
+            raise NudgeError(NEEDS_DASK) from None
         security = Security(tls_ca_file=args.tls_ca_file, tls_client_cert=args.tls_cert,
                             tls_client_key=args.tls_key, require_encryption=True)
     return connect(args.scheduler, security, timeout=args.timeout)

@@ -247,8 +247,9 @@ class CompiledEngine:
     def settings(self) -> dict[str, Any]:
         """What ran, for ``History.settings``."""
         return {"engine": "fast", "kernel": "c", "kernel_isa": self.isa,
-                "threads": self.threads, "threads_timed": self.timer is not None,
-                **({"examples_by_threads": {str(t): n for t, n in self.timer.examples.items()}}
+                "threads": self.threads,
+                **({"threads_timed": True, "examples_by_threads": {
+                    str(t): n for t, n in self.timer.examples.items()}}
                    if self.timer is not None else {})}
 
     def _pack(self, net: Any) -> _Packed:

@@ -47,6 +47,11 @@ class RunStopped(NudgeError):
     """A run ended before its last epoch without diverging (Ctrl-C reached the worker)."""
 
 
+#: the one line for a cluster run without Dask (the extra: ``nudge[cluster]`` in
+#: pyproject.toml, installed from a clone: nudge is not on PyPI under that name)
+NEEDS_DASK = ('--scheduler needs Dask distributed: pip install "dask[distributed]" (the '
+              'cluster extra: pip install -e ".[cluster]" in a clone of nudge)')
+
 def _one_blas_thread() -> None:
     """NumPy's BLAS with one thread in this process (once): workers share the cores."""
     global _one_thread_done
@@ -224,8 +229,7 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
     try:
         from distributed import Client
     except ImportError:
-        raise NudgeError('--scheduler needs Dask distributed: pip install "nudge[cluster]"'
-                         ) from None
+        raise NudgeError(NEEDS_DASK) from None
     if address.startswith("tls://") and security is None:
         import dask
 
