@@ -165,6 +165,11 @@ def test_validation_holds_out_the_last_training_images(tmp_path, capsys):
     assert code == 0 and "validation accuracy" in out and "297 held out" in err
     code, out, _ = run(capsys, "info", str(path))
     assert code == 0 and "on the 297 training images held out" in out
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--quiet",
+                         "--out", str(path))
+    assert code == 0 and "1 epoch, batch size" in err
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and "after 1 epoch (" in out
 
 
 def test_patience_keeps_the_best_epoch_and_says_so(tmp_path, capsys):

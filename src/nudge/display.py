@@ -14,6 +14,12 @@ import numpy as np
 from .errors import printable
 
 
+def counted(n: Any, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 epoch", "60,000 images"."""
+    number = f"{n:,}" if isinstance(n, (int, np.integer)) else str(n)
+    return f"{number} {noun}{'' if n == 1 else 's'}"
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain text table with right-aligned columns (each cell :func:`printable`)."""
     cells = [[printable(c) for c in row] for row in [headers, *rows]]
@@ -39,7 +45,7 @@ def network_html(net: Any) -> str:
     if isinstance(meta.get("test_accuracy"), (int, float)):
         facts.append(f"test accuracy <b>{meta['test_accuracy']:.2%}</b>"
                      + (f" on {escape(str(meta['dataset']))}" if meta.get("dataset") else "")
-                     + (f" after {meta['epochs_trained']} epochs"
+                     + (f" after {counted(meta['epochs_trained'], 'epoch')}"
                         if meta.get("epochs_trained") else ""))
     head = ("<tr><th>layer</th><th></th><th>neurons</th><th>function</th>"
             "<th>weights + biases</th></tr>")

@@ -10,7 +10,7 @@ from typing import Any
 from ..bounds import random_seed
 from ..checks import check_batch_fits
 from ..control import check_patience
-from ..display import table
+from ..display import counted, table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
@@ -159,10 +159,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
         held = f", {len(validation[0]):,} held out for validation" if validation else ""
-        print(f"training {net!r}\n  on {data!r}{held}, {epochs} epochs, batch size "
+        print(f"training {net!r}\n  on {data!r}{held}, {counted(epochs, 'epoch')}, batch size "
               f"{batch_size or 'full'}, eta {eta:g}"
               + (f" ({schedule} to {min_eta:g})" if schedule == "cosine" else
-                 f" (halved after {args.patience} epochs without a rise, while eta/2 >= "
+                 f" (halved after {counted(args.patience, 'epoch')} without a rise, while "
+                 f"eta/2 >= "
                  f"{plateau_floor(eta, min_eta):g})" if schedule == "plateau" else "")
               + f", {args.optimizer}, seed {seed}",
               file=sys.stderr)
@@ -218,8 +219,8 @@ def _note_stop(history: Any) -> None:
         note(f"training diverged in epoch {len(history.epochs) + 1} (the cost became NaN or "
              f"infinite); {saved}")
     elif history.stopped == "finished" and history.settings["schedule"] == "plateau":
-        note(f"all {len(history.epochs)} epochs ran before the plateau schedule had halved "
-             f"eta as far as it goes (eta {history.last.learning_rate:g}, eta_min "
+        note(f"all {counted(len(history.epochs), 'epoch')} ran before the plateau schedule "
+             f"had halved eta as far as it goes (eta {history.last.learning_rate:g}, eta_min "
              f"{history.settings['min_learning_rate']:g}): give more --epochs to let it end "
              f"by itself; {saved}")
 
@@ -352,8 +353,8 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
     print(f"\nsaved {printable(saved)}  ({100 * last.test_accuracy:.2f}% on "
           f"{len(data.X_test)} test images, {history.train_seconds:.1f}s of training)")
     if history.best_epoch is not None:
-        why = (f"no rise in {args.patience} epochs" if history.stopped == "no improvement"
-               else history.stopped)
+        why = (f"no rise in {counted(args.patience, 'epoch')}"
+               if history.stopped == "no improvement" else history.stopped)
         if history.stopped == "no improvement" and history.settings["schedule"] == "plateau":
             why += (f" at eta {history.last.learning_rate:g}; half of it would pass "
                     f"eta_min {history.settings['min_learning_rate']:g}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import table
+from ..display import counted, table
 from ..errors import NudgeError, printable
 from ..train import evaluate
 from .common import (
@@ -71,8 +71,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "per_class_accuracy": {c: per_class[i] for i, c in enumerate(data.classes)},
                     "confusion_matrix": confusion, "classes": data.classes})
         return 0
-    print(f"{printable(args.model)} on the {data.name} {args.split} set ({len(X):,} "
-          f"image{'s' if len(X) != 1 else ''})")
+    print(f"{printable(args.model)} on the {data.name} {args.split} set "
+          f"({counted(len(X), 'image')})")
     print(f"accuracy {100 * accuracy:.2f}%   cost {cost:.4f}\n")
     print(table(["class", "accuracy", "count"],
                 [[c, f"{100 * per_class[i]:.2f}%" if totals[i] else "-", totals[i]]
@@ -176,7 +176,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if md.get("test_accuracy") is not None:
         when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
                 "held-out images (early stopping)" if md.get("best_epoch") is not None
-                else f"after {md.get('epochs_trained')} epochs")
+                else f"after {counted(md.get('epochs_trained'), 'epoch')}")
         print(f"  test accuracy {100 * md['test_accuracy']:.2f}% {when} "
               f"({md.get('train_seconds')}s of training)")
     if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):

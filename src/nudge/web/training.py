@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..control import Control, Progress
+from ..display import counted
 from ..errors import DivergenceError
 from ..network import Network
 from ..settings import TrainingSetup
@@ -306,7 +307,7 @@ class TrainingJob:
         self.train_seconds = history.train_seconds
         if history.stopped == "finished":
             n = self.settings.epochs
-            self.state, self.message = "finished", f"finished {n} epoch{'s' if n != 1 else ''}"
+            self.state, self.message = "finished", f"finished {counted(n, 'epoch')}"
         else:
             self.state, self.message = "stopped", f"stopped after {self.seen:,} examples"
 
