@@ -51,7 +51,9 @@ def test_other_computers_need_the_token_then_a_cookie(model):
         for odd in ("%C3%A9", "s3cret%C3%A9", "%FF%FE"):       # any characters: 401, not 500
             assert c.get(f"/api/state?token={odd}").status_code == 401
     with TestClient(app, base_url="http://evil.example") as c:
-        assert c.get("/?token=s3cret").status_code == 400        # not an allowed host
+        r = c.get("/?token=s3cret")
+        assert r.status_code == 400                              # not an allowed host
+        assert "default-src" in r.headers["content-security-policy"]
 
 
 def test_the_local_computer_needs_no_token(model):

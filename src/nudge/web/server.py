@@ -67,9 +67,9 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
                for path, handler, methods in API]
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     hosts = LOOPBACK_HOSTS if allowed_hosts is None else allowed_hosts
-    app = Starlette(routes=routes, middleware=[
-        Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
-        Middleware(GuardMiddleware, token=token),
+    app = Starlette(routes=routes, middleware=[     # the first is the outermost
+        Middleware(GuardMiddleware, token=token),  # its headers on every answer, the
+        Middleware(TrustedHostMiddleware, allowed_hosts=hosts),    # host's 400 too
     ], exception_handlers={HTTPException: http_error})
     app.state.web = state
     app.state.limits = Limits()
