@@ -589,6 +589,8 @@ def test_thread_count_rules(monkeypatch):
     monkeypatch.delenv("NUDGE_THREADS")
     monkeypatch.setattr(thread_rules, "available_cpus", lambda: 1)
     assert kernel_threads([784, 512, 10], 10) == 1
+    monkeypatch.setattr(thread_rules, "KERNEL_THREADS", 1)      # a build without threads
+    assert kernel_threads([784, 512, 10], 10, threads=2) == 1
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(NudgeError, match="threads must be a whole number of 1 or more"):
             thread_rules.check_threads(bad)

@@ -13,6 +13,7 @@ where another process wants a CPU, and which case holds can change during a run)
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,9 @@ REPROBE_EXAMPLES = 60_000
 TWO_THREADS_MIN_HIDDEN = 512
 TWO_THREADS_MIN_BATCH = 4
 TWO_THREADS_MAX_BATCH = 1024
+#: the kernel has a second thread only with POSIX threads (its NUDGE_PTHREADS: Unix and
+#: macOS, not Windows); elsewhere it takes the steps on one whatever it is told
+KERNEL_THREADS = 2 if os.name == "posix" and sys.platform != "win32" else 1
 
 
 def available_cpus() -> int:
@@ -74,7 +78,7 @@ def kernel_threads(sizes: list[int], batch_size: int, threads: int | None = None
     threads = given_threads(threads)
     if threads is None:
         threads = min(available_cpus(), 2)
-    if (not two_ranges(sizes)
+    if (not two_ranges(sizes) or KERNEL_THREADS == 1
             or not TWO_THREADS_MIN_BATCH <= batch_size <= TWO_THREADS_MAX_BATCH):
         return 1
     return threads
