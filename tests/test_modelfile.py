@@ -308,3 +308,22 @@ def test_save_keeps_the_architecture_and_refuses_metadata_load_would_refuse(tmp_
     with pytest.raises(NudgeError, match="float32 network is float64"):
         save(net, path)
     assert path.read_bytes() == kept                   # the good model is still there
+
+
+def test_metadata_nested_too_deep_is_refused_and_never_saved(tmp_path):
+    """Lists in lists 900 deep parse, but showing or saving them again overflowed Python's
+    recursion (nudge info --json printed a RecursionError traceback): refused in one line."""
+    path = tmp_path / "deep.safetensors"
+    _write_st(path, _tensors(), _meta(training={"x": json.loads("[" * 900 + "]" * 900)}))
+    with pytest.raises(ModelFileError, match="more than 32 levels deep") as err:
+        load(path)
+    assert "\n" not in str(err.value)
+    _write_st(path, _tensors(), _meta(training={"x": [[[{"a": [1]}]]]}))
+    assert load(path).metadata["training"] == {"x": [[[{"a": [1]}]]]}
+    net, cycle = Network([4, 3, 2], seed=1), []
+    cycle.append(cycle)
+    for metadata, words in (({"notes": json.loads("[" * 40 + "]" * 40)}, "levels deep"),
+                            ({"notes": cycle}, "cannot be saved as JSON")):
+        with pytest.raises(NudgeError, match=words):
+            save(net, tmp_path / "new.safetensors", **metadata)
+    assert not (tmp_path / "new.safetensors").exists()

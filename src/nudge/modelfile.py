@@ -37,6 +37,9 @@ __all__ = ["save", "load", "tensor_names", "file_size", "atomic_write_bytes", "c
 
 #: the longest header nudge reads (safetensors' own limit is 100 MB; nudge's are a few KB)
 MAX_HEADER_BYTES = 16 * 2**20
+#: the deepest nesting of lists and objects in the metadata (nudge writes 3 levels; a deeper
+#: one is damage, and would overflow the recursion of whatever shows or saves it again)
+MAX_METADATA_DEPTH = 32
 FORMAT = "nudge-model"
 FORMAT_VERSION = 1
 
@@ -78,7 +81,7 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
         tensors[bname] = np.ascontiguousarray(b)
     try:
         header = {"format": FORMAT, "nudge": json.dumps(_header_info(net, metadata))}
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:   # RecursionError: a cycle
         raise NudgeError(f"the metadata cannot be saved as JSON ({e}): give numbers, "
                          "strings, lists and dicts") from None
     try:
@@ -142,6 +145,18 @@ _OPTIONAL = {
 }
 
 
+def _too_deep(value: Any, most: int = MAX_METADATA_DEPTH) -> bool:
+    """Whether lists and objects nest in ``value`` more than ``most`` levels deep."""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > most:
+            return True
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                 if isinstance(v, (dict, list))]
+    return False
+
+
 def _json_int(text: str) -> int:
     """A JSON integer of the metadata; one longer than Python turns into an int (4,300
     digits) is damage (each key's own rule bounds the others)."""
@@ -162,6 +177,9 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
         raise _bad(path, f"the nudge metadata holds {e}; the file is damaged") from None
     if not isinstance(info, dict):
         raise _bad(path, "the nudge metadata is not a JSON object; the file is damaged")
+    if _too_deep(info):
+        raise _bad(path, f"the nudge metadata nests lists or objects more than "
+                   f"{MAX_METADATA_DEPTH} levels deep; the file is damaged")
     if info.get("format_version") != FORMAT_VERSION:
         raise _bad(path, f"model format version {short_repr(info.get('format_version'))} is not "
                    f"supported (this nudge reads version {FORMAT_VERSION})")
