@@ -201,6 +201,25 @@ def test_another_kind_of_file_is_never_cut(tmp_path, capsys):
     assert code == 1 and "/dev/null is not a regular file" in err and err.count("\n") == 1
 
 
+def test_a_line_nested_too_deep_for_json_is_not_a_result(tmp_path, capsys):
+    """Brackets nested 100,000 deep overflow the JSON parser's recursion: such a line is no
+    result (a one-line error, as for any other), not a RecursionError traceback."""
+    out = tmp_path / "s.jsonl"
+    out.write_bytes(b"[" * 100_000 + b"\n")
+    code, _, err = run(capsys, "--report", str(out))
+    assert code == 1 and "is not a nudge sweep results file" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, _, err = run(capsys, *SMALL, "--out", str(out))
+    assert code == 1 and "is not a nudge sweep results file" in err and err.count("\n") == 1
+    out.write_bytes(b"")
+    assert run(capsys, *SMALL, "--out", str(out))[0] == 0
+    out.write_bytes(out.read_bytes() + b'{"key": ' + b"[" * 100_000 + b"\n" + out.read_bytes())
+    before = out.read_bytes()
+    code, _, err = run(capsys, "--report", str(out))
+    assert code == 1 and "line 2 is not a nudge sweep result" in err and err.count("\n") == 1
+    assert out.read_bytes() == before
+
+
 def test_one_sweep_at_a_time_per_file(tmp_path):
     out = tmp_path / "s.jsonl"
     with ResultsFile(out):

@@ -44,7 +44,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
     """The result on one line, or None if the line is not a whole result."""
     try:
         obj = json.loads(line.strip(b"\x00 \t\r\n").decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):    # RecursionError: [[[[...
         return None
     if (not isinstance(obj, dict) or not isinstance(obj.get("settings"), dict)
             or not isinstance(obj.get("seed"), int) or isinstance(obj.get("seed"), bool)
