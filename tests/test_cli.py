@@ -232,6 +232,24 @@ def test_absurd_sizes_of_insight_options_are_refused(digits_model, capsys, argv,
     assert code == 1 and words in err and err.count("\n") == 1 and out == ""
 
 
+@pytest.mark.parametrize("argv", [
+    ["train", "--sizes", "64,,10"], ["train", "--sizes", "64,16,10,"],
+    ["descent", "--batch-sizes", "full,,10"], ["stability", "--factors", "0.5,,1"],
+    ["average", "MODEL", "--batch-sizes", "1,,10"], ["sensitivity", "MODEL", "--steps", ","],
+])
+def test_an_empty_value_in_a_list_is_refused_not_dropped(digits_model, tmp_path, capsys,
+                                                         monkeypatch, argv):
+    """``--sizes 64,,10`` is a typo (a layer left out): it trained a 64-10 network."""
+    monkeypatch.chdir(tmp_path)
+    argv = [str(digits_model) if a == "MODEL" else a for a in argv]
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--dataset", "digits"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "has an empty value: separate the values with single commas" \
+        in err and "Traceback" not in err
+    assert not (tmp_path / "model.safetensors").exists()
+
+
 @pytest.mark.parametrize("command", ["train", "landscape"])
 def test_weight_decay_is_at_most_one(digits_model, tmp_path, capsys, command):
     argv = (["train", "--dataset", "digits", "--out", str(tmp_path / "w.safetensors")]

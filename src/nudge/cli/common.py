@@ -38,6 +38,18 @@ def check_list_length(text: str, values: list[Any]) -> list[Any]:
     return values
 
 
+def list_entries(text: str, like: str = "1,10,100") -> list[str]:
+    """The entries of a comma-separated option (spaces ignored), or an argparse error for an
+    empty one: ``784,,10`` is a typo (a layer left out), never quietly ``784,10``."""
+    parts = text.replace(" ", "").split(",")
+    if parts == [""]:
+        raise argparse.ArgumentTypeError(f"no values: give them like {like}")
+    if "" in parts:
+        raise argparse.ArgumentTypeError(f"{text[:60]!r} has an empty value: separate the "
+                                         f"values with single commas, like {like}")
+    return parts
+
+
 # --------------------------------------------------------------------------- option types
 def _whole(text: str) -> int:
     try:
@@ -114,7 +126,7 @@ weight_decay_type = at_most(nonnegative_float, MAX_WEIGHT_DECAY, " (1e-4 is usua
 
 def layer_sizes(text: str) -> list[int]:
     """Layer sizes like 784,16,16,10, within the bounds of :func:`nudge.bounds.check_sizes`."""
-    parts = [s for s in text.replace(" ", "").split(",") if s]
+    parts = list_entries(text, like="784,16,16,10")
     try:
         sizes = [int(s) for s in parts] if len(parts) <= MAX_LAYERS + 1 else parts
     except ValueError:
@@ -236,7 +248,7 @@ def print_json(obj: Any) -> None:
 # --------------------------------------------------------------------------- insight options
 def int_list(text: str) -> list[int]:
     try:
-        values = [int(s) for s in text.replace(" ", "").split(",") if s]
+        values = [int(s) for s in list_entries(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like "
                                          "1,10,100") from None
@@ -248,9 +260,7 @@ def int_list(text: str) -> list[int]:
 
 def batch_list(text: str) -> list[int | None]:
     out: list[int | None] = []
-    for s in text.replace(" ", "").split(","):
-        if not s:
-            continue
+    for s in list_entries(text, like="full,100,10"):
         if s.lower() == "full":
             out.append(None)
             continue
@@ -268,8 +278,7 @@ def batch_list(text: str) -> list[int | None]:
 
 
 def float_list(text: str) -> list[float]:
-    return check_list_length(text, [positive_float(s) for s in text.replace(" ", "").split(",")
-                                    if s])
+    return check_list_length(text, [positive_float(s) for s in list_entries(text, "1,0.1,0.01")])
 
 
 #: the options that name files a command writes, and those that name files it reads (by
