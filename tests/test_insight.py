@@ -531,3 +531,48 @@ def test_full_mnist_descent_default(capsys, tmp_path):
     code, out, err = _run(capsys, ["descent", "--dataset", "mnist"])
     assert code == 0, err
     assert "fewer" in out
+
+
+_DATA_FUNCTIONS = [
+    lambda net, X, y: ins.full_gradient(net, X, y),
+    lambda net, X, y: ins.total_cost(net, X, y),
+    lambda net, X, y: ins.example_nudges(net, X, y),
+    lambda net, X, y: ins.example_deltas(net, X, y),
+    lambda net, X, y: ins.average_of_nudges(net, X, y),
+    lambda net, X, y: ins.average_check(net, X, y),
+    lambda net, X, y: ins.minibatch_estimates(net, X, y, batch_sizes=[5], draws=2),
+    lambda net, X, y: ins.sensitivity(net, X, y),
+    lambda net, X, y: ins.linear_check(net, X, y),
+    lambda net, X, y: ins.descent(net, X, y, batch_sizes=[None], epochs=1),
+    lambda net, X, y: ins.landscape(net, X, y, points=3, grid=3),
+    lambda net, X, y: ins.noise_scale(net, X, y),
+    lambda net, X, y: ins.hessian_noise_scale(net, X, y, samples=2),
+    lambda net, X, y: ins.curvature(net, X, y, k=1, smallest=0),
+    lambda net, X, y: ins.stability(net, X, y, steps=1),
+    lambda net, X, y: ins.hessian_matrix(net, X, y),
+    lambda net, X, y: ins.interpolate(net, net, X, y, points=2),
+]
+
+
+@pytest.mark.parametrize("call", _DATA_FUNCTIONS)
+@pytest.mark.parametrize("data, words", [
+    (("X", None), "labels (of shape|must be a 1-D)"),
+    ((None, "y"), "inputs (have shape|must be numbers)"),
+    (("abc", "y"), "inputs (have shape|must be numbers)"),
+    (([[1, 2], [3]], [1, 2]), "not ragged lists"),
+    (("X", "y3"), "20 inputs but 3 (labels|desired outputs)"),
+    (("X1", "y1"), "inputs have shape"),
+])
+def test_inputs_and_labels_that_are_no_data_set_get_one_line(digits, call, data, words):
+    """None, a string, a ragged list, a single example or labels of another length: a
+    one-line error naming the inputs or labels (it was numpy's TypeError, IndexError or
+    ValueError, and descent's ZeroDivisionError for no examples)."""
+    X, y = digits.X_train[:20], digits.y_train[:20]
+    known = {"X": X, "y": y, "y3": y[:3], "X1": X[0], "y1": y[:1]}
+    args = [known.get(d, d) if isinstance(d, str) else d for d in data]
+    with pytest.raises(NudgeError, match=words) as e:
+        call(Network([64, 4, 10], seed=0), *args)
+    assert "\n" not in str(e.value)
+    if call is _DATA_FUNCTIONS[9]:
+        with pytest.raises(NudgeError, match="there are no training examples"):
+            call(Network([64, 4, 10], seed=0), X[:0], y[:0])

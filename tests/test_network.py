@@ -212,3 +212,27 @@ def test_odd_constructor_arguments_and_label_counts_get_one_line():
         Network({4, 2})                       # a set has no order
     with pytest.raises(NudgeError, match="3 inputs but labels of shape"):
         Network([4, 2], seed=0).score(np.zeros((3, 4)), [0, 1])
+
+
+def test_score_refuses_labels_no_output_can_match():
+    """Labels 10, -1 or 0.5 never equal a prediction: the accuracy was 0.0, without a word."""
+    net, X = Network([4, 2], seed=0), np.zeros((3, 4))
+    for labels in ([0, 1, 2], [0, -1, 1], [0.5, 1, 0], ["a", "b", "c"]):
+        with pytest.raises(NudgeError, match="labels must be whole numbers from 0 to 1"):
+            net.score(X, labels)
+    assert net.score(X, [0, 1, 1]) in (0.0, 1 / 3, 2 / 3, 1.0)
+
+
+def test_training_and_evaluating_what_is_no_data_set_gets_one_line():
+    from nudge import evaluate, train
+
+    net, X, y = Network([4, 2], seed=0), np.zeros((6, 4)), np.zeros(6, int)
+    for inputs, labels, words in ((None, y, "inputs have shape"), ("abc", y, "inputs have shape"),
+                                  ([[1, 2], [3]], [0, 1], "not ragged lists"),
+                                  (X, None, "labels of shape"), (X, y[:2], "6 .*but 2 labels")):
+        with pytest.raises(NudgeError, match=words):
+            train(net, inputs, labels, epochs=1)
+        with pytest.raises(NudgeError, match=words):
+            evaluate(net, inputs, labels)
+    with pytest.raises(NudgeError, match="not ragged lists"):
+        net.forward([[1, 2, 3, 4], [1]])

@@ -59,18 +59,40 @@ def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
                          + fix.format(n=f"{n:,}"))
 
 
-def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
-    """Inputs are rows of ``net.sizes[0]`` numbers, all finite: a NaN pixel would pass for a
-    diverged run."""
+def check_inputs(name: str, X: np.ndarray, net: Network, finite: bool = True) -> None:
+    """Inputs are rows of ``net.sizes[0]`` numbers, all finite (``finite``: looked at here;
+    else the forward pass refuses them): a NaN pixel would pass for a diverged run."""
     if X.ndim != 2 or X.shape[1] != net.sizes[0]:
         raise NudgeError(f"{name} have shape {X.shape} but the network expects rows of "
                          f"{net.sizes[0]} values (one example per row)")
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
-    if X.dtype.kind == "f" and X.size and not (np.isfinite(X).all() and np.abs(X).max()
+    if finite and X.dtype.kind == "f" and X.size and not (np.isfinite(X).all() and np.abs(X).max()
                                                <= np.finfo(np.float32).max):
         raise NudgeError(f"{name} hold NaN, infinite values or values too large for float32: "
                          "give finite pixel values (uint8 0-255, or floats in [0, 1])")
+
+
+def check_data(net: Network, X: Any, y: Any,
+                   name: str = "inputs") -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` as arrays, checked for what every function over a data set needs before it
+    counts, slices or indexes them: rows of ``net.sizes[0]`` numbers, and a label or a
+    desired-output row for each (None, a string or a ragged list is a one-line error, not
+    numpy's).  Cheap: no pass over the values (labels are checked as they are turned into
+    desired outputs, pixels by the forward pass)."""
+    try:
+        X, y = np.asarray(X), np.asarray(y)
+    except (TypeError, ValueError):                  # a ragged list of lists
+        raise NudgeError(f"{name} and labels must be arrays: a row of numbers for each "
+                         "example, and a label for each (not ragged lists)") from None
+    check_inputs(name, X, net, finite=False)
+    if y.ndim not in (1, 2):
+        raise NudgeError(f"labels of shape {y.shape}: give one label (or desired-output row) "
+                         f"for each of the {len(X):,} {name}")
+    if len(y) != len(X):
+        raise NudgeError(f"{len(X):,} {name} but {len(y):,} labels: give one label (or "
+                         "desired-output row) for each example")
+    return X, y
 
 
 def check_held_out(name: str, data: Any, net: Network) -> None:
@@ -78,8 +100,6 @@ def check_held_out(name: str, data: Any, net: Network) -> None:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise NudgeError(f"{name}_data must be a pair (inputs, labels), got a "
                          f"{type(data).__name__}")
-    X, y = np.asarray(data[0]), data[1]
+    X, y = check_data(net, data[0], data[1], f"{name} inputs")
     check_inputs(f"{name} inputs", X, net)
-    Y = net.desired_outputs(y)
-    if len(Y) != len(X):
-        raise NudgeError(f"{len(X)} {name} inputs but {len(Y)} labels")
+    net.desired_outputs(y)

@@ -262,7 +262,11 @@ class Network:
         return network_html(self)
 
     def _inputs(self, X: Any) -> np.ndarray:
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError):              # a ragged list of lists
+            raise NudgeError("inputs must be an array: a row of numbers for each example "
+                             "(not ragged lists)") from None
         if X.dtype.kind not in "biuf":
             raise NudgeError(f"inputs must be numbers (pixels), got an array of {X.dtype}")
         with np.errstate(over="ignore"):                 # too large for float32: inf
@@ -309,6 +313,7 @@ class Network:
         predicted, y = self.predict(X), np.asarray(y)
         if y.shape != predicted.shape:
             raise NudgeError(f"{len(predicted)} inputs but labels of shape {y.shape}")
+        check_labels(y.reshape(-1), self.sizes[-1])    # 0.5 or 11 matches no prediction
         return float(np.mean(predicted == y))
 
     # ------------------------------------------------------------------ the cost

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .bounds import check_count, check_seed
-from .checks import MAX_EPOCHS, check_held_out, check_options
+from .checks import MAX_EPOCHS, check_data, check_held_out, check_options
 from .control import (
     Control,
     CtrlC,
@@ -119,6 +119,7 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000,
     desired-output rows (a row's class is its largest entry).  ``output_sums``: the
     rows' zᴸ, already worked out (the fast engine's forward pass), instead of
     :meth:`Network.forward`'s."""
+    X, y = check_data(net, X, y)
     n = len(X)
     if n == 0:
         raise NudgeError("cannot evaluate on an empty data set")
@@ -229,6 +230,7 @@ def train(
     attribute holds the epochs before) with the network restored to where it was at
     the start of the epoch.
     """
+    X, y = check_data(net, X, y, "training inputs")
     epochs, batch_size, learning_rate, momentum, weight_decay = check_options(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, check_list, fixed_seed
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain, single_threaded_blas
@@ -50,6 +51,7 @@ class AverageCheck(_Plain):
 def average_check(net: Network, X: Any, y: Any) -> AverageCheck:
     """Form every example's nudges one by one (vectorised in chunks), average them, and
     compare with the full gradient computed by matrix products."""
+    X, y = check_data(net, X, y)
     work = net.astype(np.float64)
     t = time.perf_counter()
     avg = average_of_nudges(work, X, y)
@@ -93,7 +95,7 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     """The full gradient, the check that it is the average of the examples' nudges (on the
     first ``check_examples`` examples; 0 to skip), and for each batch size how well random
     mini-batches estimate the full gradient."""
-    y = np.asarray(y)
+    X, y = check_data(net, X, y)
     n = len(X)
     batch_sizes = check_list("batch sizes", batch_sizes)
     bad = [b for b in batch_sizes if not 1 <= b <= n]

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import fixed_seed
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain, single_threaded_blas
@@ -206,6 +207,7 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     ``"auto"`` (dense up to 400 parameters).  Products in ``dtype`` (default: the network's;
     float32 is 2.3-2.5x as fast as float64, ``benchmarks/curvature_speed.py``, and plenty for
     eigenvalues), sums in float64."""
+    X, y = check_data(net, X, y)
     _check_counts(net.n_parameters, k, smallest, hutchinson)
     seed = fixed_seed(seed)
     if method not in ("auto", "lanczos", "dense"):

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, check_list, fixed_seed
+from ..checks import check_data
 from ..errors import DivergenceError, NudgeError
 from ..network import Network, as_inputs
 from ..train import evaluate, train
@@ -126,10 +127,11 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     cost on ``monitor`` random training examples at up to ``records`` moments per run
     (spaced evenly on a log scale of steps, and before the first step); then
     project the paths on their two main directions and map the cost on that plane."""
+    X, y = check_data(net0, X, y)
     seed = fixed_seed(seed)
-    X = np.asarray(X)
-    y = np.asarray(y)
     n = len(X)
+    if n == 0:
+        raise NudgeError("there are no training examples")
     epochs = check_count("epochs", epochs, most=MAX_DESCENT_EPOCHS)
     batch_sizes = check_list("batch sizes", batch_sizes)
     monitor = check_count("monitor", monitor)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
 from ..train import evaluate
@@ -60,6 +61,7 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
 
     Vectorised over chunks of ``chunk`` examples; products in ``dtype`` (default:
     the network's), sums accumulated in float64."""
+    X, y = check_data(net, X, y)
     start = time.perf_counter()
     work = _work_net(net, dtype)
     n = len(X)
@@ -113,6 +115,7 @@ def example_nudges(net: Network, X: Any, y: Any) -> ExampleNudges:
     """The nudges each example wishes for, all at once: −δˡₓ aˡ⁻¹ₓᵀ and −δˡₓ (vectorised,
     no loop over examples).  Memory is n × (number of parameters) values: for many
     examples use chunks, as :func:`average_of_nudges` does."""
+    X, y = check_data(net, X, y)
     n = len(X)
     if n * net.n_parameters > MAX_NUDGE_VALUES:
         raise NudgeError(f"{n} examples x {net.n_parameters} parameters is too many nudges to "
@@ -128,7 +131,7 @@ def average_of_nudges(net: Network, X: Any, y: Any, chunk: int = 256) -> list[np
     """The average over all examples of each example's own nudges (formed example by
     example, in chunks), as arrays shaped like ``weights + biases``.  Its negative is the
     full gradient: :func:`full_gradient` gets the same numbers by matrix products."""
-    y = np.asarray(y)
+    X, y = check_data(net, X, y)
     n = len(X)
     if n == 0:
         raise NudgeError("there are no examples to average the nudges of")

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network, activation_prime, as_inputs
 from .common import CHUNK
@@ -93,13 +94,11 @@ class HessianOperator:
 
     def __init__(self, net: Network, X: Any, y: Any, chunk: int = CHUNK,
                  dtype: Any = np.float64) -> None:
+        X, y = check_data(net, X, y)
         n = len(X)
         if n == 0:
             raise NudgeError("there are no examples to take the Hessian over")
         chunk = check_count("chunk", chunk)
-        y = np.asarray(y)
-        if len(y) != n:
-            raise NudgeError(f"{n} inputs but {len(y)} desired outputs")
         self.net = net if net.dtype == np.dtype(dtype) else net.astype(dtype)
         self.dtype = self.net.dtype
         self.n = n

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network, as_inputs
 from ..train import evaluate
@@ -83,6 +84,7 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
     """The cost and accuracy over the rows of ``X`` at ``points`` evenly spaced t from
     ``start`` to ``end`` (0 and 1 always included), or at the given ``ts``."""
     _check_same(net_a, net_b)
+    X, y = check_data(net_a, X, y)
     n = len(X)
     if n == 0:
         raise NudgeError("there are no examples to measure the cost on")

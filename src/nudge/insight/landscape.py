@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, fixed_seed
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network, as_inputs
 from ..optimizers import check_weight_decay
@@ -106,6 +107,7 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     """Slices of the cost through the current parameters, 1-D and 2-D, along ``directions``
     ``"gradient"`` (default ``span`` 3, a distance) or ``"filter"`` (default ``span`` 1, a
     fraction of each neuron's weights)."""
+    X, y = check_data(net, X, y)
     if directions not in DIRECTIONS:
         raise NudgeError(f"unknown directions {directions!r}: choose gradient or filter")
     if span is None:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, fixed_seed
+from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
 from .common import CHUNK, _Plain, single_threaded_blas
@@ -104,6 +105,7 @@ def noise_scale(net: Network, X: Any, y: Any, chunk: int = CHUNK,
     """B_simple, tr Σ and |G|² over all rows of ``X`` (uint8 or floats), exactly, in one
     pass of vectorised backpropagation (products in ``dtype``, default the network's;
     sums in float64).  The cost is the average cost without weight decay."""
+    X, y = check_data(net, X, y)
     n = len(X)
     if n < 2:
         raise NudgeError(f"the noise scale needs at least 2 examples, got {n}")
@@ -145,6 +147,7 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
     from .gradients import example_nudges
     from .hessian import HessianOperator
 
+    X, y = check_data(net, X, y)
     n = len(X)
     if n < 2:
         raise NudgeError(f"the noise scale needs at least 2 examples, got {n}")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, check_list
+from ..checks import check_data
 from ..errors import DivergenceError, NudgeError, short_repr
 from ..network import Network, as_inputs
 from ..train import train
@@ -117,8 +118,8 @@ def stability(net0: Network, X: Any, y: Any, factors: Sequence[float] = (0.9, 1.
     """Full-batch gradient descent from ``net0`` over all rows of ``X`` for ``steps`` steps at
     each learning rate η = factor · 2/λ_max (λ_max at the start), or at the given
     ``learning_rates``; the cost after every step, λ_max every ``every`` steps."""
+    X, y = check_data(net0, X, y)
     start = time.perf_counter()
-    X, y = np.asarray(X), np.asarray(y)
     if len(X) == 0:
         raise NudgeError("there are no training examples")
     steps = check_count("steps", steps, most=MAX_STABILITY_STEPS)
