@@ -143,6 +143,11 @@ def test_divergence_stops_with_advice_and_restores_the_last_finite_model(digits)
     ({"test_data": ([[0.0] * 10], [1])}, "test inputs have shape"),
     ({"test_data": [0, 1, 2]}, "test_data must be a pair"),
     ({"validation_data": ([[0.0] * 64] * 3, [1])}, "3 validation inputs but 1 labels"),
+    ({"min_learning_rate": "0.01"}, "minimum learning rate .* must be a number"),
+    ({"min_learning_rate": None}, "minimum learning rate .* must be a number"),
+    ({"callback": 1}, "callback must be a function"),
+    ({"on_steps": "print"}, "on_steps must be a function"),
+    ({"control": 1}, "control must be a nudge.Control"),
 ])
 def test_nonsense_options_are_refused(digits, kwargs, match):
     with pytest.raises(NudgeError, match=match):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .bounds import check_count
 from .control import positive_float
-from .errors import NudgeError
+from .errors import NudgeError, short_repr
 from .network import Network
 from .optimizers import (
     DEFAULT_LEARNING_RATES,
@@ -93,6 +93,14 @@ def check_data(net: Network, X: Any, y: Any,
         raise NudgeError(f"{len(X):,} {name} but {len(y):,} labels: give one label (or "
                          "desired-output row) for each example")
     return X, y
+
+
+def check_callables(**functions: Any) -> None:
+    """Each of ``functions`` (by its parameter name) is None or a function: ``callback=1``
+    is refused before the first step, not after an epoch has changed the network."""
+    for name, f in functions.items():
+        if f is not None and not callable(f):
+            raise NudgeError(f"{name} must be a function (or None), got {short_repr(f)}")
 
 
 def check_held_out(name: str, data: Any, net: Network) -> None:

@@ -19,8 +19,10 @@
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any
 
-from .errors import NudgeError
+from .errors import NudgeError, short_repr
 
 SCHEDULES = ("constant", "cosine", "plateau")
 #: the schedules that need no held-out examples
@@ -43,11 +45,14 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: st
                      f"{', '.join(SCHEDULES)}")
 
 
-def check_min_learning_rate(min_learning_rate: float, learning_rate: float) -> float:
-    """η_min checked: from 0 to η (a schedule decays towards it, never past η)."""
-    if not 0 <= min_learning_rate <= learning_rate:
-        raise NudgeError(f"the minimum learning rate (--min-learning-rate) must be from 0 to "
-                         f"the learning rate {learning_rate:g}, got {min_learning_rate!r}")
+def check_min_learning_rate(min_learning_rate: Any, learning_rate: float) -> float:
+    """η_min checked: a number from 0 to η (a schedule decays towards it, never past η)."""
+    number = isinstance(min_learning_rate, numbers.Real) and not isinstance(
+        min_learning_rate, bool)                      # not "0.01", None or True
+    if not (number and 0 <= min_learning_rate <= learning_rate):
+        raise NudgeError(f"the minimum learning rate (--min-learning-rate) must be a number "
+                         f"from 0 to the learning rate {learning_rate:g}, got "
+                         f"{short_repr(min_learning_rate)}")
     return min_learning_rate
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .bounds import check_count, check_seed
-from .checks import MAX_EPOCHS, check_data, check_held_out, check_options
+from .checks import MAX_EPOCHS, check_callables, check_data, check_held_out, check_options
 from .control import (
     Control,
     CtrlC,
@@ -231,6 +231,9 @@ def train(
     the start of the epoch.
     """
     X, y = check_data(net, X, y, "training inputs")
+    check_callables(callback=callback, on_steps=on_steps)
+    if control is not None and not isinstance(control, Control):
+        raise NudgeError(f"control must be a nudge.Control (or None), got {type(control).__name__}")
     epochs, batch_size, learning_rate, momentum, weight_decay = check_options(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)
