@@ -242,6 +242,9 @@ def test_check_writable_wants_free_space(tmp_path):
     ("n_parameters", 5, "n_parameters 5 does not fit"),
     ("dtype", "float64", "the metadata says float64"),
     ("history", {"a": 1}, "invalid history"),
+    ("preset", "p" * 10**6, "invalid preset 'ppp.*at most 1,000 characters"),   # no 1 MB line
+    ("epochs_trained", 10**3000, "invalid epochs_trained 1000.*from 0 to 1e"),
+    ("n_train", -1, "invalid n_train"),
 ])
 def test_metadata_of_the_wrong_type_is_refused(tmp_path, key, value, match):
     path = tmp_path / "bad.safetensors"
@@ -249,6 +252,15 @@ def test_metadata_of_the_wrong_type_is_refused(tmp_path, key, value, match):
     with pytest.raises(ModelFileError, match=match) as err:
         load(path)
     assert "\n" not in str(err.value)
+
+
+def test_the_best_epoch_is_one_of_those_trained(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    _write_st(path, _tensors(), _meta(epochs_trained=3, best_epoch=7))
+    with pytest.raises(ModelFileError, match="best_epoch 7 does not fit.*epochs_trained, 3"):
+        load(path)
+    _write_st(path, _tensors(), _meta(epochs_trained=3, best_epoch=3))
+    assert load(path).metadata["best_epoch"] == 3
 
 
 def test_absurd_layer_sizes_are_refused_before_allocating(tmp_path):

@@ -114,12 +114,29 @@ def _is_name(v: Any) -> bool:
     return isinstance(v, str) and 0 < len(v) <= 100 and is_printable(v)
 
 
+#: the longest free text (a preset's name, a date, why training stopped: nudge writes a
+#: few dozen characters) and the largest count (of epochs, examples) in the metadata
+MAX_TEXT = 1000
+MAX_METADATA_COUNT = 10**15
+
+
+def _is_text(v: Any) -> bool:
+    return isinstance(v, str) and len(v) <= MAX_TEXT
+
+
+def _is_count(v: Any, least: int = 0) -> bool:
+    return _is_int(v) and least <= v <= MAX_METADATA_COUNT
+
+
+_TEXT = f"a string of at most {MAX_TEXT:,} characters"
+_COUNT = f"a whole number from 0 to {MAX_METADATA_COUNT:.0e}"
+
 #: optional metadata entries: key -> (check, what it must be); None is always allowed
 _OPTIONAL = {
     "dataset": (_is_name, "a dataset name: 1 to 100 printable characters"),
-    "preset": (lambda v: isinstance(v, str), "a string"),
-    "created": (lambda v: isinstance(v, str), "a string"),
-    "stopped": (lambda v: isinstance(v, str), "a string"),
+    "preset": (_is_text, _TEXT),
+    "created": (_is_text, _TEXT),
+    "stopped": (_is_text, _TEXT),
     "dtype": (lambda v: v in ("float32", "float64"), "float32 or float64"),
     "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
     "seed": (_is_int, "a whole number"),
@@ -136,11 +153,11 @@ _OPTIONAL = {
     "validation_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "train_cost": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
     "train_seconds": (lambda v: _is_number(v) and v >= 0, "a finite number of 0 or more"),
-    "epochs_trained": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
-    "best_epoch": (lambda v: _is_int(v) and v >= 1, "a whole number of 1 or more"),
-    "n_train": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
-    "n_test": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
-    "n_validation": (lambda v: _is_int(v) and v >= 0, "a whole number of 0 or more"),
+    "epochs_trained": (_is_count, _COUNT),
+    "best_epoch": (lambda v: _is_count(v, 1), _COUNT.replace("from 0", "from 1")),
+    "n_train": (_is_count, _COUNT),
+    "n_test": (_is_count, _COUNT),
+    "n_validation": (_is_count, _COUNT),
     "n_parameters": (lambda v: _is_int(v) and v > 0, "a positive whole number"),
 }
 
@@ -204,11 +221,14 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
         ("classes", lambda v: len(v) == sizes[-1], f"{sizes[-1]} names, one per output"),
         ("input_shape", lambda v: v[0] * v[1] == sizes[0], f"{sizes[0]} pixels in all"),
         ("n_parameters", lambda v: v == n_params, f"{n_params} for layers {sizes}"),
+        ("best_epoch", lambda v: info.get("epochs_trained") is None
+         or v <= info["epochs_trained"], f"at most epochs_trained, "
+         f"{info.get('epochs_trained')}"),
     ]
     for key, check, what in consistent:
         if info.get(key) is not None and not check(info[key]):
-            raise _bad(path, f"{key} {short_repr(info[key])} does not fit the layers (expected "
-                       f"{what}); the file is damaged")
+            raise _bad(path, f"{key} {short_repr(info[key])} does not fit the rest of the "
+                       f"model (expected {what}); the file is damaged")
     return info
 
 
