@@ -236,3 +236,25 @@ def test_training_and_evaluating_what_is_no_data_set_gets_one_line():
             evaluate(net, inputs, labels)
     with pytest.raises(NudgeError, match="not ragged lists"):
         net.forward([[1, 2, 3, 4], [1]])
+
+
+def test_the_low_level_methods_refuse_what_they_cannot_use():
+    """feedforward, restore and update_mini_batch: one line, not numpy's error (or, for a NaN
+    learning rate, weights filled with NaN without a word)."""
+    from nudge.insight import NoiseTracker
+
+    net = Network([4, 2], seed=0)
+    before = net.snapshot()
+    with pytest.raises(NudgeError, match="not ragged lists"):
+        net.feedforward([[1, 2, 3, 4], [1]])
+    for other in (Network([4, 3, 2]).snapshot(), None, ([], [])):
+        with pytest.raises(NudgeError, match="not a snapshot of this 4-2 network"):
+            net.restore(other)
+    for eta, words in (("x", "must be a number"), (float("nan"), "must be a finite number"),
+                       (True, "must be a number"), (0, "must be a finite number")):
+        with pytest.raises(NudgeError, match=f"learning rate {words}"):
+            net.update_mini_batch(np.zeros((2, 4)), desired_outputs([0, 1], 2), eta)
+    assert all((p == q).all() for p, q in zip(net.weights + net.biases, before[0] + before[1]))
+    net.restore(before)
+    with pytest.raises(NudgeError, match="a row of numbers and a label for each"):
+        NoiseTracker(np.zeros((5, 4)), [0, 1])

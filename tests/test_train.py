@@ -544,3 +544,11 @@ def test_hold_out_takes_whole_numbers_only(digits):
     for bad in (5.5, "10", None):
         with pytest.raises(NudgeError, match="hold out between 1 and"):
             digits.hold_out(bad)
+
+
+def test_a_learning_rate_is_a_number_not_text():
+    X, y = np.zeros((20, 4)), np.zeros(20, int)
+    for eta in ("1", True, b"1"):
+        with pytest.raises(NudgeError, match="learning rate must be a number"):
+            train(Network([4, 2], seed=0), X, y, epochs=1, learning_rate=eta)
+    assert train(Network([4, 2], seed=0), X, y, epochs=1, learning_rate=np.float32(1)).last

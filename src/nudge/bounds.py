@@ -86,6 +86,23 @@ MAX_COUNT = 1_000_000
 MAX_LIST = 100
 
 
+def positive_float(name: str, value: Any) -> float:
+    """``value`` as a finite float above 0 (a learning rate, a speed), or a one-line error
+    naming ``name``: a string or a bool is not taken for a number here (the command line
+    parses its own)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise NudgeError(f"{name} must be a number, got {short_repr(value)}")
+    try:
+        v = float(value)
+    except OverflowError:                       # an int too large for a float
+        v = math.inf
+    except (TypeError, ValueError):
+        raise NudgeError(f"{name} must be a number, got {short_repr(value)}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise NudgeError(f"{name} must be a finite number above 0, got {short_repr(value)}")
+    return v
+
+
 def check_count(name: str, value: Any, least: int = 1, most: int | None = MAX_COUNT) -> int:
     """``value`` as a whole number from ``least`` to ``most`` (None: no upper bound, for
     counts bounded by their data, such as a batch size), or a one-line error naming it."""

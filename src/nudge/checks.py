@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_count
-from .control import positive_float
+from .bounds import check_count, positive_float
 from .errors import NudgeError, short_repr
-from .network import Network
+from .network import Network, as_array
 from .optimizers import (
     DEFAULT_LEARNING_RATES,
     check_momentum,
@@ -80,11 +79,7 @@ def check_data(net: Network, X: Any, y: Any,
     desired-output row for each (None, a string or a ragged list is a one-line error, not
     numpy's).  Cheap: no pass over the values (labels are checked as they are turned into
     desired outputs, pixels by the forward pass)."""
-    try:
-        X, y = np.asarray(X), np.asarray(y)
-    except (TypeError, ValueError):                  # a ragged list of lists
-        raise NudgeError(f"{name} and labels must be arrays: a row of numbers for each "
-                         "example, and a label for each (not ragged lists)") from None
+    X, y = as_array(X, name), as_array(y, "labels")
     check_inputs(name, X, net, finite=False)
     if y.ndim not in (1, 2):
         raise NudgeError(f"labels of shape {y.shape}: give one label (or desired-output row) "

@@ -21,25 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_count
+from .bounds import check_count, positive_float
 from .errors import NudgeError, short_repr
 
 #: the most step counts a list given as ``every`` may hold
 MAX_EVERY = 1_000_000
 #: the most single steps a paused run holds on to (the page's Step button pressed fast)
 MAX_GRANTED = 1000
-
-
-def positive_float(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except OverflowError:                       # an int too large for a float
-        v = math.inf
-    except (TypeError, ValueError):
-        raise NudgeError(f"{name} must be a number, got {short_repr(value)}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise NudgeError(f"{name} must be a finite number above 0, got {short_repr(value)}")
-    return v
 
 
 def callback_steps(every: Any) -> Callable[[int], int | None]:

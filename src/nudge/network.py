@@ -95,6 +95,15 @@ def activation_prime(kind: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- data helpers
+def as_array(X: Any, name: str = "inputs") -> np.ndarray:
+    """``X`` as a NumPy array, or a one-line error for what is not one (a ragged list)."""
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError):
+        raise NudgeError(f"{name} must be an array: a row of numbers for each example "
+                         "(not ragged lists)") from None
+
+
 def as_inputs(X: Any, dtype: Any = np.float32) -> np.ndarray:
     """Input activations a⁰ from pixels: uint8 images become intensity/255 in [0, 1]."""
     X = np.asarray(X)
@@ -247,8 +256,13 @@ class Network:
     def restore(self, snapshot: Snapshot) -> None:
         """Put a :meth:`snapshot`'s weights and biases back, in place (the arrays
         ``weights[l]`` and ``biases[l]`` stay the same objects)."""
-        for mine, saved in zip(self.weights + self.biases, snapshot[0] + snapshot[1]):
-            mine[...] = saved
+        mine, pair = self.weights + self.biases, isinstance(snapshot, (tuple, list))
+        saved = [*snapshot[0], *snapshot[1]] if pair and len(snapshot) == 2 else []
+        if [np.shape(a) for a in saved] != [a.shape for a in mine]:
+            raise NudgeError(f"not a snapshot of this {'-'.join(map(str, self.sizes))} "
+                             "network: restore what its own snapshot() returned")
+        for p, q in zip(mine, saved):
+            p[...] = q
 
     def __repr__(self) -> str:
         return (f"Network({'-'.join(map(str, self.sizes))}, activation={self.activation!r}, "
@@ -262,11 +276,7 @@ class Network:
         return network_html(self)
 
     def _inputs(self, X: Any) -> np.ndarray:
-        try:
-            X = np.asarray(X)
-        except (TypeError, ValueError):              # a ragged list of lists
-            raise NudgeError("inputs must be an array: a row of numbers for each example "
-                             "(not ragged lists)") from None
+        X = as_array(X)
         if X.dtype.kind not in "biuf":
             raise NudgeError(f"inputs must be numbers (pixels), got an array of {X.dtype}")
         with np.errstate(over="ignore"):                 # too large for float32: inf
@@ -299,7 +309,7 @@ class Network:
 
     def feedforward(self, X: Any) -> np.ndarray:
         """The output activations aᴸ; ``X`` is one example or a batch (rows are examples)."""
-        X = np.asarray(X)
+        X = as_array(X)
         if X.ndim == 1:
             return self.feedforward(X[None, :])[0]
         return self.forward(X)[0][-1]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .bounds import positive_float
 from .errors import NudgeError, short_repr
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -55,8 +56,8 @@ class SGD:
     """θ ← θ − η (g + λθ)   (λθ only for weights, only when weight_decay > 0)."""
 
     def __init__(self, learning_rate: float, weight_decay: float = 0.0) -> None:
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
+        self.learning_rate = positive_float("learning rate", learning_rate)
+        self.weight_decay = check_weight_decay(weight_decay)
 
     def step(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
              grad_w: Sequence[np.ndarray], grad_b: Sequence[np.ndarray]) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 from ..bounds import check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network
+from ..network import Network, as_array
 from .common import CHUNK, _Plain, single_threaded_blas
 from .gradients import full_gradient
 
@@ -198,9 +198,13 @@ class NoiseTracker:
     :meth:`start` before training for epoch 0.  ``records`` holds :class:`TrackedNoise`."""
 
     def __init__(self, X: Any, y: Any) -> None:
+        X, y = as_array(X), as_array(y, "labels")
+        if X.ndim != 2 or len(y) != len(X):
+            raise NudgeError(f"inputs of shape {X.shape} and labels of shape {y.shape}: give "
+                             "a row of numbers and a label for each example")
         if len(X) < 2:
             raise NudgeError(f"the noise scale needs at least 2 examples, got {len(X)}")
-        self.X, self.y = X, np.asarray(y)
+        self.X, self.y = X, y
         self.records: list[TrackedNoise] = []
 
     def _record(self, epoch: int, net: Network) -> TrackedNoise:
