@@ -125,11 +125,14 @@ def test_missing_mnist_names_the_ways_to_provide_it(tmp_path, monkeypatch):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
 
-def test_unknown_dataset_and_missing_folder():
+def test_unknown_dataset_and_missing_folder(tmp_path):
     with pytest.raises(NudgeError, match="unknown dataset"):
         load_dataset("cifar")
     with pytest.raises(DataError, match="no such folder"):
         load_dataset("mnist", data_dir="/nonexistent/folder")
+    (tmp_path / "m.safetensors").write_bytes(b"x")
+    with pytest.raises(DataError, match="m.safetensors: a file, not a folder; give the folder"):
+        load_dataset("mnist", data_dir=tmp_path / "m.safetensors")
 
 
 def test_subset(digits):

@@ -375,8 +375,10 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
     if name not in _SOURCES:
         raise NudgeError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-        raise DataError(f"--data-dir {data_dir}: no such folder; give the folder that holds "
-                        f"the {name} IDX files")
+        what = "a file, not a folder" if Path(data_dir).expanduser().exists() else \
+            "no such folder"
+        raise DataError(f"--data-dir {data_dir}: {what}; give the folder that holds the "
+                        f"{name} IDX files")
     return load_mnist_like(name, data_dir, download)
 
 
