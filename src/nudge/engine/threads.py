@@ -36,8 +36,9 @@ REPROBE_EXAMPLES = 60_000
 #: ninth (load average rising to 1.9) 0.1-0.3x at 64 to 256, 1.6x at 512, 0.6x at 1,024.
 #: With a process spinning beside them (``--busy 1``, two runs) two threads were slower at
 #: every width: 0.5-0.7x at 512 and 1,024, 0.3-0.4x at 64 to 256 (too little work per batch).
-#: Hence the timer where nobody gave a count: in the same script's third column it trained
-#: within 0.89-0.99x of the better fixed count, quiet or ``--busy 1``.
+#: Hence the timer where nobody gave a count: in the same script's third column (``--hidden
+#: 128 512 1024 --rounds 3``, two runs quiet and two ``--busy 1``) it took 0.97-1.08x the
+#: time of the better fixed count at 512 and 1,024 neurons (up to 1.17x at 128, forced).
 TWO_THREADS_MIN_HIDDEN = 512
 TWO_THREADS_MIN_BATCH = 4
 TWO_THREADS_MAX_BATCH = 1024
