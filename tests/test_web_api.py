@@ -156,6 +156,16 @@ def test_bodies_must_be_small_json_objects(c28):
     assert r.status_code == 400 and "unknown field" in r.json()["error"]
 
 
+def test_odd_characters_in_field_names_are_named_back_safely(c28):
+    """A lone surrogate ("\\ud800" is valid JSON, not encodable as UTF-8) or a control
+    character in an unknown field's name: a 400 that names it escaped, not a 500."""
+    for raw in (b'{"\\ud800": 1}', b'{"a\\u001b[2Jb": 1}',
+                b'{"example": {"split": "test", "index": 0, "\\udfff": 1}}'):
+        r = c28.post("/api/nudges", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "unknown field" in r.json()["error"], raw
+        assert "\\u" in r.json()["error"] or "\\x1b" in r.json()["error"]
+
+
 def test_state(c28):
     s = c28.get("/api/state").json()
     assert s["model"]["sizes"] == [784, 16, 16, 10] and s["model"]["source"] == "file"

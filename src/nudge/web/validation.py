@@ -21,6 +21,7 @@ import numpy as np
 from starlette.requests import Request
 
 from ..bounds import MAX_SEED
+from ..errors import printable
 from ..optimizers import MAX_WEIGHT_DECAY
 
 MAX_BODY = 1_000_000              # bytes in a request body
@@ -39,9 +40,14 @@ LIMITS = {
 
 
 class ApiError(Exception):
-    """A request the server refuses: ``status`` (HTTP) and ``message`` (for the page)."""
+    """A request the server refuses: ``status`` (HTTP) and ``message`` (for the page).
+
+    The message is :func:`nudge.errors.printable`: what it quotes of the request (a field's
+    name) may hold a lone surrogate (``"\\ud800"`` is valid JSON), which UTF-8 cannot
+    encode, or control characters."""
 
     def __init__(self, status: int, message: str) -> None:
+        message = printable(message)
         super().__init__(message)
         self.status = status
         self.message = message
