@@ -131,6 +131,30 @@ def test_live_streams_are_bounded_and_counted_back(model, monkeypatch):
         assert r.headers["retry-after"] == "5"
 
 
+def test_streams_asked_for_at_once_are_counted_at_once(model, monkeypatch):
+    """The count is taken when a stream is granted, not when it first runs: many asked for
+    in one moment (before any has begun) do not all pass the check."""
+    from starlette.requests import Request
+
+    from nudge.web.routes import training
+
+    monkeypatch.setattr(training, "MAX_STREAMS", 2)
+    app = create_app(model, dataset="digits")
+    scope = {"type": "http", "app": app, "method": "GET", "path": "/api/train/stream",
+             "query_string": b"", "headers": []}
+
+    async def ask(n):
+        granted = []
+        for _ in range(n):
+            try:
+                granted.append(await training.train_stream(Request(scope)))
+            except Busy as e:
+                assert e.status == 429
+        return granted
+
+    assert len(asyncio.run(ask(5))) == 2 and app.state.streams == 2
+
+
 @contextlib.contextmanager
 def real_server(app):
     """The app served by uvicorn as ``nudge serve`` configures it, on 127.0.0.1 in a

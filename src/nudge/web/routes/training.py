@@ -279,21 +279,29 @@ async def _events(state: WebState, interval: float, max_events: int,
         await asyncio.sleep(interval)
 
 
+class CountedStream(StreamingResponse):
+    """A live stream, counted in ``app.state.streams`` from the moment it is granted until
+    its response has ended, however it ends."""
+
+    def __init__(self, app: Any, content: AsyncIterator[str], **options: Any) -> None:
+        super().__init__(content, **options)
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.app.streams -= 1
+
+
 async def train_stream(request: Request) -> Response:
     max_events = query_int(request, "max_events", 0, 1_000_000, 0)
     app = request.app.state
     if app.streams >= MAX_STREAMS:
         raise Busy(429, f"{MAX_STREAMS} live streams are open already: close a tab of the "
                    "page", retry_after=5)
-
-    async def counted() -> AsyncIterator[str]:
-        app.streams += 1                   # counted once it runs, so it is always uncounted
-        try:
-            async for event in _events(web(request), app.stream_interval, max_events,
-                                       app.server_id):
-                yield event
-        finally:
-            app.streams -= 1
-
-    return StreamingResponse(counted(), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    app.streams += 1         # at once: streams asked for together do not all pass the check
+    return CountedStream(app, _events(web(request), app.stream_interval, max_events,
+                                      app.server_id),
+                         media_type="text/event-stream",
+                         headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
