@@ -155,6 +155,40 @@ def test_streams_asked_for_at_once_are_counted_at_once(model, monkeypatch):
     assert len(asyncio.run(ask(5))) == 2 and app.state.streams == 2
 
 
+def test_stops_waiting_for_a_slow_run_hold_no_worker_thread(model, monkeypatch):
+    """A run stops between two calls of the engine, which can take seconds (a mini-batch of
+    10,000 on 784-512-512-512-512-10): stop and reset pressed meanwhile, however often, wait
+    without holding the worker threads that predictions and the page's state need."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import anyio
+
+    from nudge.web import training
+
+    release = threading.Event()
+
+    def one_long_call(*args, **kwargs):          # an engine call that a stop cannot cut short
+        release.wait(30)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr(training, "train", one_long_call)
+    app = create_app(model, dataset="digits")
+    with TestClient(app, base_url=BASE) as c, ThreadPoolExecutor(8) as pool:
+        c.portal.call(lambda: setattr(anyio.to_thread.current_default_thread_limiter(),
+                                      "total_tokens", 4))
+        assert c.post("/api/train/start", json={"epochs": 1}).status_code == 200
+        try:
+            presses = [pool.submit(c.post, f"/api/train/{what}", json={})
+                       for what in ("stop",) * 5 + ("reset",)]
+            time.sleep(0.5)
+            state = pool.submit(c.get, "/api/state")
+            assert state.result(timeout=10).status_code == 200
+        finally:
+            release.set()
+        assert {f.result(timeout=30).status_code for f in presses} <= {200, 409}
+    assert app.state.web.job is None
+
+
 @contextlib.contextmanager
 def real_server(app):
     """The app served by uvicorn as ``nudge serve`` configures it, on 127.0.0.1 in a

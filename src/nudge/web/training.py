@@ -220,6 +220,11 @@ class TrainingJob:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def ended(self) -> bool:
+        """Whether the run's thread has ended (``on_end`` called), as ``join`` waits for."""
+        return self._thread is None or not self._thread.is_alive()
+
     # ------------------------------------------------------------------ the run
     def _main(self) -> None:
         s = self.settings

@@ -193,11 +193,24 @@ async def train_set(request: Request) -> Response:
     return reply({"ok": True, "training": job.summary()})
 
 
+STOP_WAIT = 30.0           # seconds a stop or reset waits for the run to end before replying
+
+
+async def _until_ended(job: TrainingJob) -> None:
+    """Wait until the run has ended (it stops between two calls of the engine, which can take
+    seconds), at most :data:`STOP_WAIT`: on the event loop, so stops pressed many times hold
+    no worker thread (those are for predictions and the like)."""
+    end = time.monotonic() + STOP_WAIT
+    while not job.ended and time.monotonic() < end:
+        await asyncio.sleep(0.02)
+
+
 async def train_stop(request: Request) -> Response:
     job = await _empty_body(request)
     if not job.active:
         raise conflict(f"training has already ended ({job.state})")
-    await run_in_threadpool(job.stop, 30.0)
+    job.stop(wait=None)
+    await _until_ended(job)
     return reply({"ok": True, "training": job.summary()})
 
 
@@ -216,7 +229,7 @@ async def train_reset(request: Request) -> Response:
                 state.use("file")
         state.version += 1
     if job is not None:           # reply once the old run has ended (it stops between calls)
-        await run_in_threadpool(job.join, 30.0)
+        await _until_ended(job)
     return reply({"ok": True, "model": state.model_info()})
 
 
