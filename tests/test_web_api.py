@@ -497,7 +497,7 @@ def test_save_list_load_and_select_models(c8):
     c8.post("/api/train/start", json={"hidden": [8], "epochs": 1, "seed": 2})
     wait_until_idle(c8)
     for name in ("../evil", "a/b", "/etc/passwd", "", ".hidden", "x" * 65, 5, None, "a.b",
-                 "x\n"):
+                 "x\n", "CON", "nul", "Aux", "com1", "LPT9", "prn"):    # devices on Windows
         r = c8.post("/api/models/save", json={"name": name})
         assert r.status_code == 400, name
     r = c8.post("/api/models/save", json={"name": "first"})

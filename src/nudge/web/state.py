@@ -273,7 +273,8 @@ class WebState:
             raise conflict("saving is off: start the server with nudge serve --save-dir FOLDER")
         if not isinstance(name, str) or not SAVE_NAME.fullmatch(name):
             raise bad("name must be 1 to 64 letters, digits, '-' or '_', starting with a "
-                      "letter or digit (it is a name, not a path)")
+                      "letter or digit, and not a device name of Windows (CON, NUL, COM1...): "
+                      "it is a name, not a path")
         path = (self.save_dir / f"{name}.safetensors").resolve()
         if path.parent != self.save_dir:
             raise bad("name must not lead out of the save folder")

@@ -28,7 +28,10 @@ MAX_BODY = 1_000_000              # bytes in a request body
 BODY_SECONDS = 30.0               # the longest a request body may take to arrive
 MAX_IMAGE_BYTES = 600_000         # bytes of PNG in a drawing
 MAX_IMAGE_SIDE = 1024             # pixels
-SAVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")     # matched whole (fullmatch)
+#: a saved model's name (matched whole): not a device name of Windows, where CON.safetensors
+#: is the console, not a file
+SAVE_NAME = re.compile(r"(?!(?i:con|prn|aux|nul|com[0-9]|lpt[0-9])\Z)"
+                       r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 LIMITS = {
     "epochs": (1, 100), "batch_size": (1, 10000), "learning_rate": (1e-6, 100.0),
     "hidden_layers": (0, 4), "hidden_size": (1, 512), "train_examples": (10, 60000),
