@@ -532,6 +532,24 @@ def test_save_list_load_and_select_models(c8):
     assert c8.post("/api/models/select", json={"source": "/tmp/x"}).status_code == 400
 
 
+def test_the_save_folder_holds_a_bounded_number_of_models(c8, monkeypatch):
+    from nudge.web import state
+
+    monkeypatch.setattr(state, "MAX_LISTED", 3)
+    c8.app.state.web.page_net = Network([64, 8, 10], seed=1)
+    (c8.save_dir / "mine.safetensors").write_bytes(b"the user's own file")
+    for name in ("a", "b"):
+        assert c8.post("/api/models/save", json={"name": name}).status_code == 200
+    r = c8.post("/api/models/save", json={"name": "c"})
+    assert r.status_code == 409 and "holds 3 models" in r.json()["error"]
+    assert not (c8.save_dir / "c.safetensors").exists()
+    r = c8.post("/api/models/save", json={"name": "a", "overwrite": True})   # no more room
+    assert r.status_code == 200
+    assert c8.get("/api/models").json()["saved"] == ["a", "b", "mine"]
+    assert sorted(p.name for p in c8.save_dir.iterdir()) == [
+        "a.safetensors", "b.safetensors", "mine.safetensors"]       # no temporary file left
+
+
 def test_saving_is_off_without_a_save_folder(c28):
     r = c28.post("/api/models/save", json={"name": "x"})
     assert r.status_code == 409 and "--save-dir" in r.json()["error"]

@@ -14,7 +14,7 @@ from . import explain
 from .training import TrainingJob
 from .validation import SAVE_NAME, ApiError, bad, conflict
 
-MAX_LISTED = 200               # saved models listed (with their details) at most
+MAX_LISTED = 200               # saved models listed (with their details), and saved, at most
 MEASURE_EXAMPLES = 1000        # test images re-measured after each hand step
 MAX_UNDO = 20                  # hand steps that can be undone one by one
 SOURCES = ("file", "saved", "page")
@@ -267,6 +267,13 @@ class WebState:
             except (NudgeError, OSError) as e:
                 out.append({"name": name, "error": str(e).replace(str(path), path.name)[:200]})
         return out
+
+    def check_room(self, path: Path) -> None:
+        """A new model may be saved as ``path``: the folder holds fewer than
+        :data:`MAX_LISTED` (a model saved again under its name takes no more room)."""
+        if not path.exists() and len(self.saved_models()) >= MAX_LISTED:
+            raise conflict(f"the save folder holds {MAX_LISTED} models already: save over one "
+                           "of them (overwrite), or delete some")
 
     def saved_path(self, name: Any) -> Path:
         if self.save_dir is None:

@@ -46,6 +46,7 @@ async def model_save(request: Request) -> Response:
             if path.exists() and not overwrite:
                 raise conflict(f"a model named {path.stem} already exists: choose another "
                                "name")
+            state.check_room(path)
             save(net, path, **net.metadata)
 
     await run_in_threadpool(check_and_save)
