@@ -134,3 +134,18 @@ def test_each_job_names_its_run(digits):
     it tells them apart by the run's number, new for every job."""
     first, second = make_job(digits), make_job(digits)
     assert second.summary()["run"] > first.summary()["run"]
+
+
+def test_the_curvature_and_noise_points_of_a_long_run_are_bounded(digits):
+    """One measurement every 3 s: a run left going overnight must not send ever more of
+    them in every update (each stream sends the summary up to 20 times a second)."""
+    from types import SimpleNamespace
+
+    job = make_job(digits)
+    noise = lambda *a: SimpleNamespace(b_simple=10.0)                     # noqa: E731
+    sharpness = lambda *a, **k: SimpleNamespace(largest=[2.0])          # noqa: E731
+    for seen in range(1, 5 * training.MAX_INSIGHT_POINTS):
+        job._measure(job.net, None, None, seen, 1, 0.5, noise, sharpness)
+    seen = [p["seen"] for p in job.insight]
+    assert len(seen) <= training.MAX_INSIGHT_POINTS and seen == sorted(seen)
+    assert seen[-1] == 5 * training.MAX_INSIGHT_POINTS - 1 and seen[0] < 50    # all the run

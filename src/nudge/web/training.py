@@ -53,6 +53,7 @@ ACTIVE = ("running", "paused", "stopping")
 INSIGHT_EXAMPLES = 1000      # training images the curvature and noise panel measures on
 INSIGHT_GAP = 3.0            # seconds between two of its measurements (0.03-0.04 s each on
 #                              784-16-16-10: benchmarks/curvature_speed.py)
+MAX_INSIGHT_POINTS = 500     # ...which are thinned to half past this (a long run sends fewer)
 
 
 #: each job's number: the page tells a reply about one run from the stream's news of it
@@ -361,7 +362,8 @@ class TrainingJob:
         point = {"seen": seen, "epoch": epoch, "b_simple": b if math.isfinite(b) else None,
                  "lambda_max": lam if math.isfinite(lam) else None, "learning_rate": eta,
                  "two_over_eta": 2 / eta, "batch_size": self.settings.batch_size}
-        self.insight = [*self.insight, point]
+        insight = [*self.insight, point]                   # every other one, past the bound
+        self.insight = insight if len(insight) <= MAX_INSIGHT_POINTS else insight[::-2][::-1]
         self._bump()
 
     # ------------------------------------------------------------------ warnings
