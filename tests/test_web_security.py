@@ -105,6 +105,29 @@ def test_heavy_work_is_bounded_with_429_and_503(monkeypatch):
     assert asyncio.run(scenario())
 
 
+def test_a_slot_waited_for_too_long_is_a_503_on_python_3_10_too(monkeypatch):
+    """asyncio.wait_for raises asyncio.TimeoutError, which is not the built-in TimeoutError
+    before Python 3.11 (nudge runs on 3.10): the wait is a 503 there too, not a 500."""
+    import types
+
+    class OldTimeoutError(Exception):              # asyncio.TimeoutError on Python 3.10
+        pass
+
+    async def wait_for(waited, timeout):
+        waited.close()
+        raise OldTimeoutError
+
+    monkeypatch.setattr(limits, "asyncio", types.SimpleNamespace(
+        Semaphore=asyncio.Semaphore, wait_for=wait_for, TimeoutError=OldTimeoutError))
+
+    async def scenario():
+        with pytest.raises(Busy) as e:
+            await Limits().run("heavy", lambda: 1)
+        return e.value.status
+
+    assert asyncio.run(scenario()) == 503
+
+
 def test_busy_answers_say_when_to_retry(model, monkeypatch):
     app = create_app(model, dataset="digits")
 

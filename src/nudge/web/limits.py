@@ -48,7 +48,7 @@ class Limits:
         self.waiting[kind] += 1
         try:
             await asyncio.wait_for(slots.acquire(), WAIT_SECONDS)
-        except TimeoutError:
+        except asyncio.TimeoutError:     # not the built-in TimeoutError before Python 3.11
             raise Busy(503, "the server is busy: try again in a few seconds", 5) from None
         finally:
             self.waiting[kind] -= 1
