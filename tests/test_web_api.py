@@ -550,6 +550,17 @@ def test_the_save_folder_holds_a_bounded_number_of_models(c8, monkeypatch):
         "a.safetensors", "b.safetensors", "mine.safetensors"]       # no temporary file left
 
 
+def test_a_save_that_fails_says_why_without_the_servers_paths(c8):
+    import shutil
+
+    c8.app.state.web.page_net = Network([64, 8, 10], seed=1)
+    shutil.rmtree(c8.save_dir)                        # the folder removed while serving
+    r = c8.post("/api/models/save", json={"name": "gone"})
+    assert r.status_code == 422 and "gone.safetensors" in r.json()["error"]
+    assert "the save folder does not exist" in r.json()["error"]
+    assert str(c8.save_dir) not in r.json()["error"]
+
+
 def test_saving_is_off_without_a_save_folder(c28):
     r = c28.post("/api/models/save", json={"name": "x"})
     assert r.status_code == 409 and "--save-dir" in r.json()["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -265,8 +266,19 @@ class WebState:
                     self._saved_info[name] = cached
                 out.append({"name": name, **cached[1]})
             except (NudgeError, OSError) as e:
-                out.append({"name": name, "error": str(e).replace(str(path), path.name)[:200]})
+                out.append({"name": name, "error": self.unpathed(e)[:200]})
         return out
+
+    def unpathed(self, error: Exception) -> str:
+        """An error about a file of the save folder, as the page is told it: the file by its
+        name, the folder as "the save folder" (where the server keeps its files is not the
+        page's business)."""
+        text = str(error)
+        if self.save_dir is not None:
+            folder = str(self.save_dir)
+            text = text.replace(f"the folder {folder}", "the save folder")
+            text = text.replace(folder + os.sep, "").replace(folder, "the save folder")
+        return text
 
     def check_room(self, path: Path) -> None:
         """A new model may be saved as ``path``: the folder holds fewer than

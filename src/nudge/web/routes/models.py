@@ -49,7 +49,10 @@ async def model_save(request: Request) -> Response:
             state.check_room(path)
             save(net, path, **net.metadata)
 
-    await run_in_threadpool(check_and_save)
+    try:
+        await run_in_threadpool(check_and_save)
+    except NudgeError as e:             # the folder gone, the disk full: said without paths
+        raise ApiError(422, state.unpathed(e)) from None
     return reply({"ok": True, "name": path.stem, "saved": state.saved_models(),
                   "message": f"saved {path.name} in the save folder"})
 
@@ -67,7 +70,7 @@ async def model_load(request: Request) -> Response:
     try:
         net = await run_in_threadpool(load, path)
     except NudgeError as e:
-        raise ApiError(422, str(e).replace(str(path), path.name)) from None
+        raise ApiError(422, state.unpathed(e)) from None
     with state.lock:
         state.require_idle("load another model")       # again: a run may have started since
         state.saved_net, state.saved_label = net, path.name
