@@ -246,6 +246,7 @@ def test_example_neuron_and_weights(c8, model8, digits):
     "/api/example?split=test", "/api/neuron?layer=0&index=0", "/api/neuron?layer=3&index=0",
     "/api/neuron?layer=1&index=16", "/api/neuron?layer=x&index=0", "/api/weights?layer=9",
     "/api/sensitivity?examples=0", "/api/sensitivity?top=100000", "/api/sensitivity?examples=NaN",
+    "/api/example?split=test&index=%D9%A3", "/api/mistakes?limit=%EF%BC%91",   # ٣ and １
 ])
 def test_bad_queries(c8, url):
     r = c8.get(url)
@@ -559,6 +560,33 @@ def test_a_save_that_fails_says_why_without_the_servers_paths(c8):
     assert r.status_code == 422 and "gone.safetensors" in r.json()["error"]
     assert "the save folder does not exist" in r.json()["error"]
     assert str(c8.save_dir) not in r.json()["error"]
+
+
+def test_a_model_changed_by_hand_is_saved_without_the_runs_test_figures(c8, tmp_path):
+    """After hand steps the run's test accuracy is no longer the weights': the saved file
+    does not claim it. A link in the save folder to a file outside is not listed (nor
+    loaded: saved_path refuses it)."""
+    c8.post("/api/train/start", json={"hidden": [8], "epochs": 1, "seed": 2})
+    wait_until_idle(c8)
+    assert c8.post("/api/models/save", json={"name": "as-trained"}).status_code == 200
+    assert load(c8.save_dir / "as-trained.safetensors").metadata["test_accuracy"] is not None
+    assert c8.post("/api/models/select", json={"source": "page"}).status_code == 200
+    body = {"example": {"split": "train", "index": 3}, "learning_rate": 10.0}
+    assert c8.post("/api/nudges/step", json=body).status_code == 200
+    assert c8.post("/api/models/save", json={"name": "by-hand"}).status_code == 200
+    metadata = load(c8.save_dir / "by-hand.safetensors").metadata
+    assert metadata.get("test_accuracy") is None and metadata["epochs_trained"] == 1
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes((c8.save_dir / "by-hand.safetensors").read_bytes())
+    (c8.save_dir / "link.safetensors").symlink_to(outside)
+    assert c8.get("/api/models").json()["saved"] == ["as-trained", "by-hand"]
+
+
+def test_a_content_length_of_other_digits_is_a_400(c8):
+    for value in (b"\xb2", b"\xb9", b"1e3"):      # latin-1 ² and ¹: str.isdigit says yes
+        r = c8.post("/api/predict", content=b"{}", headers={
+            "content-type": "application/json", "content-length": value})
+        assert r.status_code == 400, value
 
 
 def test_saving_is_off_without_a_save_folder(c28):

@@ -35,7 +35,7 @@ from ..errors import NudgeError, printable
 from .limits import Limits
 from .routes import API
 from .state import WebState
-from .validation import MAX_BODY, ApiError
+from .validation import MAX_BODY, ApiError, declared_length
 
 log = logging.getLogger("nudge.web")
 COOKIE = "nudge_token"
@@ -151,8 +151,7 @@ class GuardMiddleware:
         if (scope["method"] == "POST" and "origin" in headers
                 and _origin_host(headers["origin"]) != headers.get("host", "").lower()):
             return (403, "cross-origin requests are not allowed")
-        if (headers.get("content-length", "0").isdigit()
-                and int(headers.get("content-length", "0")) > MAX_BODY):
+        if (declared_length(headers.get("content-length")) or 0) > MAX_BODY:
             return (413, f"request body too large (at most {MAX_BODY:,} bytes)")
         return None
 

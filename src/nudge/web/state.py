@@ -105,6 +105,22 @@ class WebState:
         e = self._edits.get(self.source or "")
         return e if e is not None and e.net is self.net else None
 
+    def page_model_to_save(self) -> tuple[Network, dict[str, Any]]:
+        """A copy of the page's model and its metadata, taken under the lock (a hand step
+        is never saved half done); after hand steps without the test figures of the run,
+        which the weights no longer have."""
+        with self.lock:
+            net = self.page_net
+            if net is None:
+                raise conflict("no model has been trained on this page yet: train one first")
+            metadata = dict(net.metadata)
+            edits = self._edits.get("page")
+            if edits is not None and edits.net is net and edits.steps:
+                for key in ("test_accuracy", "test_cost", "train_cost", "validation_accuracy",
+                            "validation_cost"):
+                    metadata.pop(key, None)
+            return net.copy(), metadata
+
     def label(self, source: str | None) -> str | None:
         return {"file": self.file_label, "saved": self.saved_label,
                 "page": "trained on this page" if self.page_net is not None else None,
@@ -242,8 +258,9 @@ class WebState:
     def saved_models(self) -> list[str]:
         if self.save_dir is None:
             return []
-        return sorted(p.stem for p in self.save_dir.glob("*.safetensors")
-                      if p.is_file() and SAVE_NAME.fullmatch(p.stem))
+        return sorted(p.stem for p in self.save_dir.glob("*.safetensors")   # as saved_path
+                      if p.is_file() and SAVE_NAME.fullmatch(p.stem)            # takes them:
+                      and p.resolve().parent == self.save_dir)                  # not links out
 
     def saved_details(self) -> list[dict[str, Any]]:
         """Each saved model's name, architecture and accuracy (or why it cannot be read);

@@ -64,6 +64,14 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 
 
+def declared_length(text: str | None) -> int | None:
+    """A Content-Length header's bytes, or None when it is absent or not a whole number
+    (ASCII digits only: "²" is a digit to ``str.isdigit`` but not to ``int``)."""
+    if text is None or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -75,9 +83,10 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ApiError(415, "send the request body as JSON (Content-Type: application/json)")
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        length = declared_length(declared)
+        if length is None:
             raise bad("invalid Content-Length")
-        if int(declared) > MAX_BODY:
+        if length > MAX_BODY:
             raise ApiError(413, f"request body too large (at most {MAX_BODY:,} bytes)")
 
     async def whole() -> bytearray:
@@ -160,7 +169,7 @@ def query_int(request: Request, key: str, lo: int, hi: int, default: Any = ...) 
         if default is ...:
             raise bad(f"{key} is required")
         return default
-    if not re.fullmatch(r"-?\d{1,9}", text):
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):          # not \d: that takes ٣ for 3
         raise bad(f"{key} must be a whole number")
     value = int(text)
     if not lo <= value <= hi:

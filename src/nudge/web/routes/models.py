@@ -34,9 +34,7 @@ async def model_save(request: Request) -> Response:
         raise bad("overwrite must be true or false")
     path = state.saved_path(data.get("name"))
     state.require_idle("save")
-    if state.page_net is None:
-        raise conflict("no model has been trained on this page yet: train one first")
-    net = state.page_net
+    net, metadata = state.page_model_to_save()
 
     def check_and_save() -> None:
         with state.save_lock:          # two saves of one name at once: the second one is told
@@ -47,7 +45,7 @@ async def model_save(request: Request) -> Response:
                 raise conflict(f"a model named {path.stem} already exists: choose another "
                                "name")
             state.check_room(path)
-            save(net, path, **net.metadata)
+            save(net, path, **metadata)
 
     try:
         await run_in_threadpool(check_and_save)
