@@ -66,14 +66,14 @@ def check_inputs(name: str, X: np.ndarray, net: Network, finite: bool = True) ->
                          f"{net.sizes[0]} values (one example per row)")
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
-    if finite and X.dtype.kind == "f" and X.size and not (np.isfinite(X).all() and np.abs(X).max()
-                                               <= np.finfo(np.float32).max):
+    if (finite and X.dtype.kind == "f" and X.size
+            and not (np.isfinite(X).all() and np.abs(X).max() <= np.finfo(np.float32).max)):
         raise NudgeError(f"{name} hold NaN, infinite values or values too large for float32: "
                          "give finite pixel values (uint8 0-255, or floats in [0, 1])")
 
 
 def check_data(net: Network, X: Any, y: Any,
-                   name: str = "inputs") -> tuple[np.ndarray, np.ndarray]:
+               name: str = "inputs") -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` as arrays, checked for what every function over a data set needs before it
     counts, slices or indexes them: rows of ``net.sizes[0]`` numbers, and a label or a
     desired-output row for each (None, a string or a ragged list is a one-line error, not
