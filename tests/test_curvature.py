@@ -40,6 +40,22 @@ def test_hessian_equals_pytorch_autograd_hessian(arch):
                                rtol=1e-10, atol=1e-12 * scale * np.abs(v).sum())
 
 
+@pytest.mark.parametrize("output,cost", [("softmax", "cross-entropy"),
+                                         ("sigmoid", "cross-entropy"), ("softmax", "quadratic")])
+def test_hessian_with_desired_output_rows_equals_pytorch(output, cost):
+    """Rows that are not one-hot and do not sum to 1 (softmax with cross-entropy: the
+    Hessian of −Σ y ln softmax(z) scales with Σⱼyⱼ)."""
+    torch = pytest.importorskip("torch")
+    net = _net(dict(sizes=[4, 3, 3], activation="tanh", output=output, cost=cost), seed=2)
+    X = np.random.default_rng(3).integers(0, 256, (7, 4), dtype=np.uint8)
+    Y = np.random.default_rng(4).random((7, 3)) * 2
+    H_torch = torch.autograd.functional.hessian(lambda t: ref.costs_of(
+        torch, net, t, torch.tensor(X / 255.0), torch.tensor(Y)).mean(),
+        torch.tensor(ins.get_parameters(net))).numpy()
+    np.testing.assert_allclose(ins.hessian_matrix(net, X, Y), H_torch, rtol=0,
+                               atol=1e-12 * np.abs(H_torch).max())
+
+
 @pytest.mark.parametrize("arch", [dict(sizes=[64, 16, 16, 10]), *ref.ARCHS[1:]])
 def test_hessian_vector_product_is_the_derivative_of_the_gradient(arch, digits):
     """(∇C(θ + εv) − ∇C(θ − εv)) / 2ε → H v with an error of order ε²."""

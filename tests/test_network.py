@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nudge import Network, NudgeError
+from nudge import insight as ins
 from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, desired_outputs
 
 COMBOS = list(itertools.product(ACTIVATIONS, OUTPUTS, COSTS))
@@ -126,6 +127,24 @@ def test_backprop_equals_pytorch_autograd(activation, output, cost):
     C.backward()
     for mine, theirs in zip(grad_w + grad_b, Ws + bs):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("activation,output,cost", COMBOS)
+def test_backprop_with_desired_output_rows_is_the_gradient_of_the_cost(activation, output, cost):
+    """Desired-output rows need not be one-hot nor sum to 1: the gradient is still that of
+    the cost nudge reports (for softmax with cross-entropy δᴸ = a Σⱼyⱼ − y, not a − y)."""
+    torch = pytest.importorskip("torch")
+    import torch_reference as ref
+
+    net = Network([5, 4, 3], activation, output, cost, seed=2, dtype=np.float64)
+    X = np.random.default_rng(5).integers(0, 256, (6, 5), dtype=np.uint8)
+    Y = np.random.default_rng(6).random((6, 3)) * 2         # rows summing to 0.2 ... 5
+    theta = torch.tensor(ins.get_parameters(net), requires_grad=True)
+    C = ref.costs_of(torch, net, theta, torch.tensor(X / 255.0), torch.tensor(Y)).mean()
+    assert float(C.detach()) == pytest.approx(net.cost(X, Y), rel=1e-12)
+    C.backward()
+    np.testing.assert_allclose(ins.flatten(*net.backprop(X, Y)), theta.grad.numpy(),
+                               rtol=0, atol=1e-12)
 
 
 def test_update_mini_batch_steps_against_the_gradient():

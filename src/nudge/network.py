@@ -365,8 +365,8 @@ class Network:
     def output_error(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         """δᴸₓ = ∂Cₓ/∂zᴸ for each example x (one row each); −δᴸₓ is how x wants its output
         sums to move."""
-        if self.cost_function == "cross-entropy":
-            return a - y           # σ' cancels against the cross-entropy's 1/(a(1−a))
+        if self.cost_function == "cross-entropy":    # σ' cancels: a − y (softmax: a Σⱼyⱼ − y)
+            return a - y if self.output == "sigmoid" else a * y.sum(axis=1, keepdims=True) - y
         dC_da = self.output_cost_gradient(a, y)
         if self.output == "sigmoid":
             return dC_da * a * (1 - a)

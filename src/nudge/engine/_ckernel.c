@@ -608,7 +608,8 @@ INLINE void activate_rows(float *restrict A, int64_t m, int64_t width, int64_t n
 /* delta^L = dC/dz^L / m for the n_out outputs (the batch's average cost, as
  * Network.output_error / m), a whole number of vectors: y one-hot (the class) or a row.
  * Quadratic cost: 2 (a - y) a (1 - a) for a sigmoid output, a (g - g.a) with g = 2 (a - y)
- * for softmax; cross-entropy: a - y for either. */
+ * for softmax; cross-entropy: a - y for a sigmoid output, a sum(y) - y for softmax (the
+ * derivative of -sum y ln softmax(z); a - y for a class, whose y sums to 1). */
 INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_out, float two_m,
                          int64_t cls, const float *row, int output, int cost, float m)
 {
@@ -623,6 +624,10 @@ INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_o
             d[j] = a[j] * (d[j] - dot) / m;
         return;                                 /* the padding of d stays 0 */
     }
+    float total = 0.0f;                         /* softmax, cross-entropy: sum(y) of a row */
+    if (cost == COST_CROSS_ENTROPY && output == ACT_SOFTMAX && row)
+        for (int64_t j = 0; j < n_out; j++)
+            total += row[j];
     for (int64_t j = 0; j < PAD(n_out); j += V) {
         vf y;
         if (row) {
@@ -636,6 +641,8 @@ INLINE void output_delta(const float *restrict a, float *restrict d, int64_t n_o
         vf aj = ld(a + j);
         if (cost == COST_QUADRATIC)
             st(d + j, two_m * (aj - y) * aj * (1.0f - aj));
+        else if (output == ACT_SOFTMAX && row)
+            st(d + j, (aj * total - y) / m);
         else
             st(d + j, (aj - y) / m);
     }
@@ -745,7 +752,7 @@ INLINE void first_sum(const struct job *j, const struct lane *me, int64_t lo, in
 }
 
 /* output_delta for the batch's examples start..end (rows of A and D), the output function
- * and cost given as constants (cross-entropy: a - y whatever the output function) */
+ * and cost given as constants (cross-entropy: the output function only matters for rows) */
 INLINE void output_deltas(const struct job *j, const float *A, float *D, int64_t start,
                           int64_t end, float two_m, const int output, const int cost)
 {
@@ -850,7 +857,9 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
             }
             activate_rows(A + off[l], m, width, sizes[l + 1], l == L - 1 ? j->output : hidden);
         }
-        if (j->cost == COST_CROSS_ENTROPY)
+        if (j->cost == COST_CROSS_ENTROPY && j->output == ACT_SOFTMAX && !j->classes)
+            output_deltas(j, A, D, start, end, two_m, ACT_SOFTMAX, COST_CROSS_ENTROPY);
+        else if (j->cost == COST_CROSS_ENTROPY)           /* a - y */
             output_deltas(j, A, D, start, end, two_m, ACT_SIGMOID, COST_CROSS_ENTROPY);
         else if (j->output == ACT_SOFTMAX)
             output_deltas(j, A, D, start, end, two_m, ACT_SOFTMAX, COST_QUADRATIC);

@@ -54,7 +54,8 @@ def _output_r(net: Network, a: np.ndarray, y: np.ndarray, Rz: np.ndarray) -> np.
     else:                                   # softmax: R a = a ⊙ (R z − a·R z)
         Ra = a * (Rz - np.sum(a * Rz, axis=1, keepdims=True))
     if net.cost_function == "cross-entropy":
-        return Ra                           # δ = a − y
+        # δ = a − y (sigmoid), a Σⱼyⱼ − y (softmax: a − y for a label)
+        return Ra if net.output == "sigmoid" else Ra * y.sum(axis=1, keepdims=True)
     g, Rg = net.output_cost_gradient(a, y), 2 * Ra     # quadratic: g = ∂Cₓ/∂a = 2 (a − y)
     if net.output == "sigmoid":             # δ = g ⊙ a(1 − a)
         return Rg * a * (1 - a) + g * (1 - 2 * a) * Ra
