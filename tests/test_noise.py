@@ -58,6 +58,13 @@ def test_hessian_noise_scale_equals_pytorch(arch):
     assert exact.trace_h_sigma == pytest.approx(trace, rel=1e-9)
     assert exact.b_noise == pytest.approx(trace / (G @ H @ G), rel=1e-9)
     assert exact.b_simple == pytest.approx(ins.noise_scale(net, X, y).b_simple, rel=1e-12)
+    # a float32 network with dtype=float64: every product in float64, the examples' own
+    # gradients too (they were float32: gₓ − G then carried float32 rounding)
+    as64 = ins.hessian_noise_scale(net.astype(np.float32), X, y, samples=None,
+                                   dtype=np.float64)
+    net32in64 = net.astype(np.float32).astype(np.float64)
+    assert as64.trace_h_sigma == pytest.approx(
+        ins.hessian_noise_scale(net32in64, X, y, samples=None).trace_h_sigma, rel=1e-12)
     sampled = ins.hessian_noise_scale(net, X, y, samples=20, seed=1)
     assert abs(sampled.trace_h_sigma - trace) < 5 * sampled.trace_standard_error
     with pytest.raises(NudgeError, match="samples"):

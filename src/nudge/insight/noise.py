@@ -144,7 +144,7 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
     sample (about 0.09 s each over 60,000 MNIST images: ``benchmarks/curvature_speed.py``)."""
     import time
 
-    from .gradients import example_nudges
+    from .gradients import _work_net, example_nudges
     from .hessian import HessianOperator
 
     X, y = check_data(net, X, y)
@@ -159,12 +159,13 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
         g = full_gradient(net, X, y, dtype=dtype)
         G = g.flat()
         H = HessianOperator(net, X, y, dtype=net.dtype if dtype is None else dtype)
+        work = _work_net(net, dtype)
         gHg = float(G @ H.matvec(G))
         idx = np.sort(np.random.default_rng(seed).choice(n, m, replace=False))
         q = []
         for s in range(0, m, 64):
             part = idx[s:s + 64]
-            nudges = example_nudges(net, X[part], y[part])     # −gₓ for each
+            nudges = example_nudges(work, X[part], y[part])    # −gₓ, in G's dtype
             for i in range(len(part)):
                 d = -nudges.example(i) - G
                 q.append(float(d @ H.matvec(d)))
