@@ -277,3 +277,28 @@ def test_the_low_level_methods_refuse_what_they_cannot_use():
     net.restore(before)
     with pytest.raises(NudgeError, match="a row of numbers and a label for each"):
         NoiseTracker(np.zeros((5, 4)), [0, 1])
+
+
+def test_whole_number_pixels_of_any_type_are_intensities():
+    """A list of ints (int64) or int16 pixels read as the same 0-255 intensities as uint8
+    (they were fed in unscaled: 255 where a uint8 255 is 1.0); outside 0-255, one line."""
+    from nudge import evaluate, train
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (30, 16)).astype(np.uint8)
+    y = rng.integers(0, 3, 30)
+    net = Network([16, 5, 3], seed=1)
+    for other in (X.astype(np.int64), X.astype(np.int16), X.tolist()):
+        np.testing.assert_array_equal(net.feedforward(other), net.feedforward(X))
+        assert evaluate(net, other, y) == evaluate(net, X, y)
+    for engine in ("reference", "auto"):             # auto: the C kernel where it is built
+        a, b = Network([16, 5, 3], seed=1), Network([16, 5, 3], seed=1)
+        for net_, pixels in ((a, X), (b, X.astype(np.int32))):
+            train(net_, pixels, y, epochs=2, batch_size=4, engine=engine, seed=2,
+                  monitor_train_cost=False)
+        assert all((p == q).all() for p, q in zip(a.weights + a.biases, b.weights + b.biases))
+    for bad in (X.astype(np.int64) + 1000, -X.astype(np.int16) - 1):
+        with pytest.raises(NudgeError, match="whole-number pixels are intensities from 0 to 255"):
+            net.feedforward(bad)
+        with pytest.raises(NudgeError, match="whole-number pixels are intensities"):
+            train(Network([16, 5, 3], seed=1), bad, y, epochs=1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .bounds import check_count, positive_float
 from .errors import NudgeError, short_repr
-from .network import Network, as_array
+from .network import Network, as_array, as_pixels
 from .optimizers import (
     DEFAULT_LEARNING_RATES,
     check_momentum,
@@ -78,8 +78,9 @@ def check_data(net: Network, X: Any, y: Any,
     counts, slices or indexes them: rows of ``net.sizes[0]`` numbers, and a label or a
     desired-output row for each (None, a string or a ragged list is a one-line error, not
     numpy's).  Cheap: no pass over the values (labels are checked as they are turned into
-    desired outputs, pixels by the forward pass)."""
-    X, y = as_array(X, name), as_array(y, "labels")
+    desired outputs, pixels by the forward pass), but for whole-number pixels of another
+    type than uint8, which become uint8 (:func:`nudge.network.as_pixels`)."""
+    X, y = as_pixels(as_array(X, name)), as_array(y, "labels")   # int64 pixels: uint8
     check_inputs(name, X, net, finite=False)
     if y.ndim not in (1, 2):
         raise NudgeError(f"labels of shape {y.shape}: give one label (or desired-output row) "

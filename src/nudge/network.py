@@ -104,9 +104,21 @@ def as_array(X: Any, name: str = "inputs") -> np.ndarray:
                          "(not ragged lists)") from None
 
 
+def as_pixels(X: np.ndarray) -> np.ndarray:
+    """Whole-number inputs as uint8: any integer type holds pixel intensities 0-255, as
+    uint8 images do (a list of ints is int64), or is refused; other inputs as they are."""
+    if X.dtype.kind not in "iu" or X.dtype == np.uint8:
+        return X
+    if X.size and (X.min() < 0 or X.max() > 255):
+        raise NudgeError("whole-number pixels are intensities from 0 to 255 (as in uint8 "
+                         "images): give floats for inputs on another scale")
+    return X.astype(np.uint8)
+
+
 def as_inputs(X: Any, dtype: Any = np.float32) -> np.ndarray:
-    """Input activations a⁰ from pixels: uint8 images become intensity/255 in [0, 1]."""
-    X = np.asarray(X)
+    """Input activations a⁰ from pixels: whole numbers (uint8 images) become intensity/255
+    in [0, 1]; floats are taken as they are."""
+    X = as_pixels(np.asarray(X))
     dt = np.dtype(dtype)
     if X.dtype == np.uint8:
         A = X.astype(dt)
@@ -128,10 +140,8 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
     y = np.asarray(y)
     if y.ndim == 2:
         if y.shape[1] != n_outputs:
-            raise NudgeError(
-                f"desired outputs have {y.shape[1]} columns but the network has "
-                f"{n_outputs} outputs: give labels or rows of length {n_outputs}"
-            )
+            raise NudgeError(f"desired outputs have {y.shape[1]} columns but the network has "
+                             f"{n_outputs} outputs: give labels or rows of length {n_outputs}")
         if y.dtype.kind not in "biuf" or not np.isfinite(y).all():
             raise NudgeError("desired outputs must be finite numbers: a row holds NaN, "
                              "infinity or something that is not a number")
@@ -169,16 +179,9 @@ class Network:
     ``torch.nn.Linear.weight``; ``biases[l]`` has shape (sizes[l+1],).
     """
 
-    def __init__(
-        self,
-        sizes: Sequence[int],
-        activation: str = "sigmoid",
-        output: str = "sigmoid",
-        cost: str = "quadratic",
-        init: str = "scaled",
-        seed: int | None = None,
-        dtype: Any = np.float32,
-    ) -> None:
+    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid",
+                 output: str = "sigmoid", cost: str = "quadratic", init: str = "scaled",
+                 seed: int | None = None, dtype: Any = np.float32) -> None:
         self.sizes = sizes = check_sizes(sizes)
         self.activation = _check_choice("activation", activation, ACTIVATIONS)
         self.output = _check_choice("output", output, OUTPUTS)
@@ -228,13 +231,8 @@ class Network:
     @property
     def config(self) -> dict[str, Any]:
         """The constructor arguments that define this architecture."""
-        return {
-            "sizes": list(self.sizes),
-            "activation": self.activation,
-            "output": self.output,
-            "cost": self.cost_function,
-            "init": self.init,
-        }
+        return {"sizes": list(self.sizes), "activation": self.activation,
+                "output": self.output, "cost": self.cost_function, "init": self.init}
 
     def astype(self, dtype: Any) -> Network:
         """A copy of this network with parameters in another float type (e.g. float64)."""

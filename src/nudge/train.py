@@ -193,7 +193,7 @@ def train(
 ) -> History:
     """Train ``net`` in place by mini-batch stochastic gradient descent.
 
-    ``X`` holds one example per row (uint8 pixels are read as intensity/255),
+    ``X`` holds one example per row (whole-number pixels, 0-255, are read as intensity/255),
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
     whole training set: full-batch gradient descent.  The defaults are plain SGD (30
     epochs, B = 10, the optimiser's η from ``DEFAULT_LEARNING_RATES``, constant); ``nudge
