@@ -99,11 +99,16 @@ def check_callables(**functions: Any) -> None:
             raise NudgeError(f"{name} must be a function (or None), got {short_repr(f)}")
 
 
-def check_held_out(name: str, data: Any, net: Network) -> None:
-    """Test or validation data: a pair (inputs, labels) that fits the network."""
+def check_held_out(name: str, data: Any,
+                   net: Network) -> tuple[np.ndarray, np.ndarray] | None:
+    """Test or validation data (None: none): a pair (inputs, labels) that fits the network,
+    returned as :func:`check_data` returns it."""
+    if data is None:
+        return None
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise NudgeError(f"{name}_data must be a pair (inputs, labels), got a "
                          f"{type(data).__name__}")
     X, y = check_data(net, data[0], data[1], f"{name} inputs")
     check_inputs(f"{name} inputs", X, net)
     net.desired_outputs(y)
+    return X, y

@@ -238,14 +238,11 @@ def train(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)
     seed = check_seed(seed)
-    X = np.asarray(X)
-    for name, data in (("test", test_data), ("validation", validation_data)):
-        if data is not None:                   # checked now, not after an epoch of steps
-            check_held_out(name, data, net)
-    Y = net.desired_outputs(y)
-    if len(Y) != len(X):
-        raise NudgeError(f"{len(X)} training inputs but {len(Y)} labels")
-    labels = np.asarray(y)
+    # checked now, not after an epoch of steps (and whole-number pixels made uint8 once)
+    test_data = check_held_out("test", test_data, net)
+    validation_data = check_held_out("validation", validation_data, net)
+    net.desired_outputs(y)                     # the labels: a one-line error if they are odd
+    labels = y
     patience = check_patience(patience, validation_data is not None, MAX_EPOCHS, schedule)
     plateau = schedule == "plateau"            # EarlyStopping halves η at each plateau
     if plateau:

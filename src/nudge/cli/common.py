@@ -160,6 +160,13 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- data and models
+def print_plot(path: str | None, gap: bool = False) -> None:
+    """``plot  PATH`` (escaped: a file name may hold anything), after a blank line with
+    ``gap``; nothing without a path."""
+    if path:
+        print(f"{chr(10) if gap else ''}plot  {printable(path)}")
+
+
 def note(message: str) -> None:
     """A one-line note on stderr (:func:`printable`: it may name files and their contents)."""
     print(f"nudge: {printable(message)}", file=sys.stderr)

@@ -33,6 +33,7 @@ from .common import (
     positive_float,
     positive_int,
     print_json,
+    print_plot,
     save_model,
     seed_type,
     weight_decay_type,
@@ -360,12 +361,10 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
                     f"eta_min {history.settings['min_learning_rate']:g}")
         print(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best on the "
               f"held-out images ({100 * last.validation_accuracy:.2f}%; {why})")
-    if plotted:
-        print(f"plot  {printable(args.plot)}")
+    print_plot(args.plot if plotted else None)
     if tracker is not None:
         first, end = tracker.records[0], tracker.records[-1]
         print(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
               f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); every epoch's "
               "value is saved with the model (nudge info --json: metadata.tracked)")
-        if args.track_plot and not problem:
-            print(f"plot  {printable(args.track_plot)}")
+        print_plot(None if problem else args.track_plot)

@@ -31,6 +31,7 @@ from .common import (
     model_examples,
     positive_int,
     print_json,
+    print_plot,
     seed_type,
 )
 
@@ -145,8 +146,7 @@ def cmd_noise(args: argparse.Namespace) -> int:
     print("\nhow far a random mini-batch's gradient is from G (root mean square of "
           "|g_B - G| / |G|)")
     print(table(["batch size", "relative error"], rows))
-    if args.plot:
-        print(f"\nplot  {printable(args.plot)}")
+    print_plot(args.plot, gap=True)
     return 0
 
 
@@ -184,8 +184,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
         print(f"largest stable learning rate for full-batch gradient descent: 2/lambda_max = "
               f"{cv.max_stable_learning_rate:.4g}")
     print(f"\n{cv.summary}.")
-    if args.plot:
-        print(f"\nplot  {printable(args.plot)}")
+    print_plot(args.plot, gap=True)
     return 0
 
 
@@ -239,6 +238,5 @@ def cmd_stability(args: argparse.Namespace) -> int:
           "above it the steps overshoot and grow until the network moves somewhere flatter "
           "(or blows up); along the way lambda_max tends to rise towards 2/eta and hover there "
           "(the edge of stability)")
-    if args.plot:
-        print(f"plot  {printable(args.plot)}")
+    print_plot(args.plot)
     return 0

@@ -38,6 +38,7 @@ from .common import (
     model_examples,
     positive_int,
     print_json,
+    print_plot,
     seed_type,
 )
 
@@ -194,8 +195,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                 [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", _g(r.predicted_change),
                   _g(r.actual_change), f"{r.error:.2e}", f"{r.relative_error:.2e}"]
                  for r in check]))
-    if args.plot:
-        print(f"\nplot  {printable(args.plot)}")
+    print_plot(args.plot, gap=True)
     return 0
 
 
@@ -252,8 +252,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
                   + ", ".join(f"neuron {k} {wish[k]:+.2e}" for k in top) + ")")
     print("\nthese nudges are exactly -grad C_x: one gradient descent step on this example "
           "alone moves every parameter by eta times them")
-    if args.plot:
-        print(f"plot  {printable(args.plot)}")
+    print_plot(args.plot)
     return 0
 
 
@@ -291,8 +290,7 @@ def cmd_average(args: argparse.Namespace) -> int:
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
     print("rel. error = |g_B - G| / |G| (g_B: a mini-batch's gradient, G = grad C: the full "
           "one); predicted rms = sqrt((n-B)/(B(n-1)) * (mean |grad C_x|^2 - |G|^2)) / |G|")
-    if args.plot:
-        print(f"\nplot  {printable(args.plot)}")
+    print_plot(args.plot, gap=True)
     return 0
 
 
@@ -342,6 +340,5 @@ def cmd_descent(args: argparse.Namespace) -> int:
     print(f"the two main directions of the paths hold {100 * sum(report.explained):.0f}% of "
           "their variance")
     for path in (args.plot, args.paths_plot):
-        if path:
-            print(f"plot  {printable(path)}")
+        print_plot(path)
     return 0

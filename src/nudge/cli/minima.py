@@ -30,6 +30,7 @@ from .common import (
     positive_float,
     positive_int,
     print_json,
+    print_plot,
     seed_type,
     weight_decay_type,
 )
@@ -143,8 +144,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
                   f"{land.cost_along[1][i]:.5f}"] for i in idx]))
     print(f"2-D plane: cost from {land.plane_costs.min():.4f} to {land.plane_costs.max():.4f} "
           f"on a {args.grid}x{args.grid} grid")
-    if args.plot:
-        print(f"plot  {printable(args.plot)}")
+    print_plot(args.plot)
     return 0
 
 
@@ -184,6 +184,5 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                 [[f"{line.ts[i]:+.3f}", f"{line.costs[i]:.5f}",
                   f"{100 * line.accuracies[i]:.2f}%"] for i in idx]))
     print(f"\n{printable(line.summary)}.")
-    if args.plot:
-        print(f"plot  {printable(args.plot)}")
+    print_plot(args.plot)
     return 0

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ..engine.threads import available_cpus
-from ..errors import NudgeError, printable
+from ..errors import NudgeError
 from ..presets import PRESETS
 from ..sweep import expand, read, run_sweep, summarise, text
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
@@ -23,6 +23,7 @@ from .common import (
     positive_float,
     positive_int,
     print_json,
+    print_plot,
 )
 
 _HELP = {
@@ -252,5 +253,4 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, 
         print(text(summary))
     else:
         print("no results yet")
-    if plot:
-        print(f"plot  {printable(plot)}")
+    print_plot(plot)

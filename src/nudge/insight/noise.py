@@ -32,7 +32,7 @@ import numpy as np
 from ..bounds import check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network, as_array
+from ..network import Network, as_array, as_pixels
 from .common import CHUNK, _Plain, single_threaded_blas
 from .gradients import full_gradient
 
@@ -199,7 +199,7 @@ class NoiseTracker:
     :meth:`start` before training for epoch 0.  ``records`` holds :class:`TrackedNoise`."""
 
     def __init__(self, X: Any, y: Any) -> None:
-        X, y = as_array(X), as_array(y, "labels")
+        X, y = as_pixels(as_array(X)), as_array(y, "labels")    # as check_data, once
         if X.ndim != 2 or len(y) != len(X):
             raise NudgeError(f"inputs of shape {X.shape} and labels of shape {y.shape}: give "
                              "a row of numbers and a label for each example")

@@ -41,16 +41,15 @@ from ..train import train
 
 _SETUP_FIELDS = tuple(f.name for f in fields(TrainingSetup))
 _one_thread_done = False
+#: the one line for a cluster run without Dask (the extra: ``nudge[cluster]`` in
+#: pyproject.toml, installed from a clone: nudge is not on PyPI under that name)
+NEEDS_DASK = ('--scheduler needs Dask distributed: pip install "dask[distributed]" (the '
+              'cluster extra: pip install -e ".[cluster]" in a clone of nudge)')
 
 
 class RunStopped(NudgeError):
     """A run ended before its last epoch without diverging (Ctrl-C reached the worker)."""
 
-
-#: the one line for a cluster run without Dask (the extra: ``nudge[cluster]`` in
-#: pyproject.toml, installed from a clone: nudge is not on PyPI under that name)
-NEEDS_DASK = ('--scheduler needs Dask distributed: pip install "dask[distributed]" (the '
-              'cluster extra: pip install -e ".[cluster]" in a clone of nudge)')
 
 def _one_blas_thread() -> None:
     """NumPy's BLAS with one thread in this process (once): workers share the cores."""
