@@ -222,6 +222,8 @@ def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["landscape", "--span", "1e300"], "span must be a number above 0 and at most 1,000"),
     (["interpolate", "--from=-1e30", "--to=1e30"], "each from -1,000 to 1,000"),
+    (["interpolate", "--from", "-1e30"], "each from -1,000 to 1,000"),   # no '=' needed
+    (["interpolate", "--from", "-2.5E+3"], "each from -1,000 to 1,000"),
     (["sensitivity", "--steps", "1,1e300"], "at most 1,000 (a linear prediction"),
 ])
 def test_absurd_sizes_of_insight_options_are_refused(digits_model, capsys, argv, words):

@@ -4,8 +4,10 @@ function that adds its sub-parser; :func:`main` turns user errors into one line.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import NudgeError, printable
 
@@ -13,9 +15,19 @@ from ..errors import NudgeError, printable
 #: main's guard, so that a Ctrl-C while they load is a one-line message too)
 COMMAND_MODULES = ["core", "model", "insight", "minima", "curvature", "serve", "sweep"]
 
+#: what argparse reads as a negative number rather than an option name (its own pattern
+#: leaves out exponents, so ``--from -1e30`` was "expected one argument")
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but errors end with 'see --help' and exit 2 without a traceback."""
+    """argparse, but errors end with 'see --help' and exit 2 without a traceback, and a
+    negative number in any notation (``--from -1e30``, not only ``-1`` and ``-.5``) is
+    an option's value, not an option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
