@@ -150,6 +150,14 @@ def add_data_options(parser: argparse.ArgumentParser, default: str | None = "aut
                              "then a download)")
 
 
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    """``--train-limit`` and ``--test-limit``: the first N images of each set."""
+    parser.add_argument("--train-limit", type=positive_int, metavar="N",
+                        help="use only the first N training images")
+    parser.add_argument("--test-limit", type=positive_int, metavar="N",
+                        help="use only the first N test images")
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model file saved by nudge train")
 

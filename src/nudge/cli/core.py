@@ -21,6 +21,7 @@ from ..train import EXAMPLES_PER_CALL, MAX_EPOCHS, near_chance, train
 from .common import (
     add_data_options,
     add_json_option,
+    add_limits,
     check_plot,
     check_replaceable,
     epochs_type,
@@ -98,10 +99,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=seed_type, help="fixes initialisation and shuffling, 0 to "
                    "2^32-1 "
                    "(default: a random seed, recorded in the model file)")
-    p.add_argument("--train-limit", type=positive_int, metavar="N",
-                   help="use only the first N training images")
-    p.add_argument("--test-limit", type=positive_int, metavar="N",
-                   help="use only the first N test images")
+    add_limits(p)
     p.add_argument("--validation", type=positive_int, metavar="N",
                    help="hold out the last N training images (never trained on) and report "
                         "accuracy on them every epoch; Nielsen's split of MNIST is 10000")

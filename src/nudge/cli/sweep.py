@@ -16,6 +16,7 @@ from ..sweep.grid import MAX_POINTS, OPTIONS, flag
 from ..sweep.summary import check_axes, title
 from .common import (
     add_json_option,
+    add_limits,
     at_most,
     epochs_type,
     load_data,
@@ -76,10 +77,7 @@ def register(sub: Any) -> None:
                    "(default 1)")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding the IDX files (else $NUDGE_DATA, then the cache)")
-    p.add_argument("--train-limit", type=positive_int, metavar="N",
-                   help="use only the first N training images")
-    p.add_argument("--test-limit", type=positive_int, metavar="N",
-                   help="use only the first N test images")
+    add_limits(p)
     p.add_argument("--validation", type=positive_int, metavar="N",
                    help="every run holds out the last N training images; the settings are "
                         "then ranked by accuracy on them, and the test set stays unseen")
