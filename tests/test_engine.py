@@ -662,6 +662,33 @@ def test_timed_threads_give_the_same_weights_bit_for_bit(monkeypatch, optimizer)
                                       "threads_timed": True}
 
 
+
+@needs_c
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_timed_threads_keep_whole_mini_batches_when_an_epoch_ends_in_a_partial_one(
+        monkeypatch, optimizer):
+    """With a partial last mini-batch (603 examples, B = 10) a probe that spans the end of
+    an epoch must still cut the next epoch's steps at mini-batch boundaries: a piece of 7
+    examples would make a mini-batch of 7 and shift every later one."""
+    monkeypatch.delenv("NUDGE_THREADS", raising=False)
+    monkeypatch.setattr(thread_rules, "available_cpus", lambda: 2)
+    monkeypatch.setattr(thread_rules, "PROBE_EXAMPLES", 1000)    # longer than an epoch
+    X, y = sparse_pixels(603, seed=7)
+    nets = {}
+    for threads in (1, None):
+        nets[threads] = net = Network([784, 520, 12, 10], seed=4)
+        train(net, X, y, epochs=4, batch_size=10, learning_rate=0.5, optimizer=optimizer,
+              engine="fast", seed=3, monitor_train_cost=False, threads=threads)
+    assert_equal_parameters(nets[1], nets[None])
+
+
+def test_thread_timer_asks_for_whole_mini_batches():
+    timer = thread_rules.ThreadTimer(10, probe=95, reprobe=1000)    # probe: 100 examples
+    assert timer.next(63) == (2, 63)            # an epoch of 63 examples: the last batch 3
+    timer.record(2, 63, 0.1)
+    assert timer.next(63) == (2, 40)            # 37 would end inside a mini-batch
+
+
 @needs_c
 def test_two_ranges_only_where_python_says():
     """The kernel takes the split and the threads it is given: a split for first layers of

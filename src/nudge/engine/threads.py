@@ -114,6 +114,7 @@ class ThreadTimer:
         probe = PROBE_EXAMPLES if probe is None else probe
         reprobe = REPROBE_EXAMPLES if reprobe is None else reprobe
         # whole mini-batches: a call of the kernel starts at a mini-batch's first example
+        self.batch_size = batch_size
         self.probe = -(-probe // batch_size) * batch_size
         self.reprobe = -(-reprobe // batch_size) * batch_size
         #: examples per second of each thread count, last timed (None: not yet)
@@ -132,12 +133,16 @@ class ThreadTimer:
         return 1 if one is not None and two is not None and one > two else 2
 
     def next(self, left: int) -> tuple[int, int]:
-        """(threads, examples) for the next call: at most ``left`` examples."""
+        """(threads, examples) for the next call: at most ``left`` examples, and whole
+        mini-batches unless that is all of ``left`` (an epoch's partial last mini-batch
+        makes the counts so far uneven; a piece that ended inside a mini-batch would
+        shift every later one, and the weights with them)."""
         if self._probing is None and self._since >= self.reprobe:
             self._probing = 3 - self.faster       # time the slower one again
-        if self._probing is not None:
-            return self._probing, min(left, self.probe - self._timing[self._probing][0])
-        return self.faster, min(left, self.reprobe - self._since)
+        threads = self._probing if self._probing is not None else self.faster
+        wanted = (self.probe - self._timing[threads][0] if self._probing is not None
+                  else self.reprobe - self._since)
+        return threads, min(left, -(-wanted // self.batch_size) * self.batch_size)
 
     def record(self, threads: int, examples: int, seconds: float) -> None:
         """``examples`` took ``seconds`` on ``threads`` threads."""
