@@ -514,6 +514,32 @@ def test_ctrl_c_after_one_step_saves_and_exits_130(tmp_path, capsys, monkeypatch
     assert load(out).metadata["stopped"] == "interrupted"
 
 
+
+@pytest.mark.parametrize("during", ["model", "plot"])
+def test_ctrl_c_while_saving_finishes_the_save_then_exits_130(during, tmp_path, capsys,
+                                                             monkeypatch):
+    """A finished run's model (and figure) are saved even when Ctrl-C comes while they are
+    being written: the training is not thrown away at its very end."""
+    import os
+
+    import nudge.modelfile
+    import nudge.plots
+
+    module = nudge.modelfile if during == "model" else nudge.plots
+    real_write = module.atomic_write_bytes
+
+    def ctrl_c_while_writing(path, data):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_write(path, data)
+
+    monkeypatch.setattr(module, "atomic_write_bytes", ctrl_c_while_writing)
+    out, plot = tmp_path / "m.safetensors", tmp_path / "p.png"
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--out",
+                       str(out), "--plot", str(plot), "--quiet")
+    assert code == 130 and "Ctrl-C while saving" in err, err
+    assert load(out).metadata["epochs_trained"] == 2 and plot.stat().st_size > 0
+
+
 def test_failed_save_goes_to_a_fallback_place(tmp_path, capsys, monkeypatch):
     import nudge.modelfile
     from nudge.errors import NudgeError

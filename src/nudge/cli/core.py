@@ -9,7 +9,7 @@ from typing import Any
 
 from ..bounds import random_seed
 from ..checks import check_batch_fits
-from ..control import check_patience
+from ..control import Control, CtrlC, check_patience
 from ..display import counted, table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
@@ -185,12 +185,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise NudgeError("training was interrupted before the first epoch ended; nothing "
                          "was saved")
     metadata = _metadata(args, data, validation, history, tracker)
-    saved, problem = save_model(net, out, metadata)
-    plotted, problem = _save_figures(args, history, tracker, f"{net_name} on {data.name}",
-                                     saved, problem)
+    # what was learned is saved: a Ctrl-C now waits for the files (a second one, or a
+    # first one after the Ctrl-C that stopped training, aborts at once; the old files stay)
+    saving = Control()
+    if history.stopped == "interrupted":
+        saving.stop("interrupted")
+    with CtrlC(saving):
+        saved, problem = save_model(net, out, metadata)
+        plotted, problem = _save_figures(args, history, tracker, f"{net_name} on {data.name}",
+                                         saved, problem)
+    interrupted = history.stopped == "interrupted" or saving.stop_requested is not None
     # exit status: 1 if something was not saved where asked, else 130 after Ctrl-C
-    status = 1 if problem else 130 if history.stopped == "interrupted" else 0
+    status = 1 if problem else 130 if interrupted else 0
     _note_stop(history)
+    if history.stopped != "interrupted" and interrupted:
+        note("Ctrl-C while saving: the files were written first")
     if args.json:
         _print_result(args, history, metadata, saved, plotted, data, sizes, seed, tracker,
                       problem)
