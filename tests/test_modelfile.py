@@ -339,3 +339,42 @@ def test_metadata_nested_too_deep_is_refused_and_never_saved(tmp_path):
         with pytest.raises(NudgeError, match=words):
             save(net, tmp_path / "new.safetensors", **metadata)
     assert not (tmp_path / "new.safetensors").exists()
+
+
+def test_a_changed_weight_is_found_by_the_checksum(tmp_path, net, capsys):
+    """safetensors checks no data: a flipped bit in a weight gives another finite number,
+    which only the SHA-256 of the parameters saved in the metadata can tell."""
+    from nudge.cli import main
+
+    path = save(net, tmp_path / "m.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x01                               # in the last tensor's values
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="SHA-256.*the file is damaged") as err:
+        load(path)
+    assert "\n" not in str(err.value)
+    assert main(["info", str(path)]) == 1
+    assert "damaged" in capsys.readouterr().err
+
+
+def test_files_without_a_checksum_still_load_and_info_says_so(tmp_path, capsys):
+    from nudge.cli import main
+
+    path = tmp_path / "old.safetensors"
+    _write_st(path, _tensors(), _meta())              # as nudge wrote before the checksum
+    assert load(path).sizes == [4, 3, 2]
+    assert main(["info", str(path)]) == 0
+    assert "no checksum" in capsys.readouterr().out
+    save(load(path), path)                           # saved again: with one
+    assert len(load(path).metadata["parameters_sha256"]) == 64
+    assert main(["info", str(path)]) == 0 and "no checksum" not in capsys.readouterr().out
+
+
+def test_the_checksum_is_the_networks_own_not_one_passed_in(tmp_path, net):
+    path = save(net, tmp_path / "a.safetensors")
+    old = load(path)
+    other = Network([784, 16, 16, 10], seed=4)
+    save(other, tmp_path / "b.safetensors", **old.metadata)   # a stale checksum passed back
+    back = load(tmp_path / "b.safetensors")
+    np.testing.assert_array_equal(back.weights[0], other.weights[0])
+    assert back.metadata["parameters_sha256"] != old.metadata["parameters_sha256"]

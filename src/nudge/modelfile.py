@@ -10,17 +10,21 @@ No pickle anywhere: loading a model never runs code.
 Loading checks everything before anything is allocated: the metadata's types and
 values (a damaged file is refused, not half-used), the layer sizes against the
 tensors' shapes and types as the file's header declares them, and then the values
-(finite).  The tensors' sizes are bounded by the file's size (safetensors checks
-that the header's offsets cover the file exactly).  Saving goes through
-:func:`nudge.fsutil.atomic_write_bytes` (atomic, symlinks and modes kept, non-regular
-and read-only targets refused).
+(finite), and last their SHA-256 against the metadata's ``parameters_sha256``
+(safetensors checks no data: a changed byte would give another finite number; files
+saved before nudge wrote the checksum load without it).  The tensors' sizes are bounded
+by the file's size (safetensors checks that the header's offsets cover the file
+exactly).  Saving goes through :func:`nudge.fsutil.atomic_write_bytes` (atomic,
+symlinks and modes kept, non-regular and read-only targets refused).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -49,12 +53,23 @@ def tensor_names(n_layers: int) -> list[tuple[str, str]]:
     return [(f"{2 * l}.weight", f"{2 * l}.bias") for l in range(n_layers)]
 
 
+def parameters_sha256(net: Network) -> str:
+    """SHA-256 of the weights and biases, layer by layer (W then b, row-major, little-endian):
+    the model file's ``parameters_sha256``, checked by :func:`load`."""
+    h = hashlib.sha256()
+    for W, b in zip(net.weights, net.biases):
+        for p in (W, b):
+            h.update(np.ascontiguousarray(p, dtype=p.dtype.newbyteorder("<")).data)
+    return h.hexdigest()
+
+
 def _header_info(net: Network, metadata: dict[str, Any]) -> dict[str, Any]:
     """The metadata, then what the network itself says (its architecture always wins: a
-    loaded model's metadata passed back in, or a stray ``activation=``, cannot change it)."""
+    loaded model's metadata passed back in, or a stray ``activation=``, cannot change it;
+    nor can a checksum passed in)."""
     return {**jsonable(metadata), "format": FORMAT, "format_version": FORMAT_VERSION,
             **net.config, "seed": net.seed, "dtype": str(net.dtype),
-            "n_parameters": net.n_parameters}
+            "n_parameters": net.n_parameters, "parameters_sha256": parameters_sha256(net)}
 
 
 def file_size(net: Network, **metadata: Any) -> int:
@@ -159,6 +174,8 @@ _OPTIONAL = {
     "n_test": (_is_count, _COUNT),
     "n_validation": (_is_count, _COUNT),
     "n_parameters": (lambda v: _is_int(v) and v > 0, "a positive whole number"),
+    "parameters_sha256": (lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v)
+                          is not None, "64 hexadecimal digits"),
 }
 
 
@@ -314,6 +331,10 @@ def load(path: str | Path) -> Network:
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             raise _bad(path, f"layer {l + 1} holds NaN or infinite values")
         net.weights[l], net.biases[l] = W.copy(), b.copy()
+    if info.get("parameters_sha256") not in (None, parameters_sha256(net)):
+        raise _bad(path, "the weights and biases are not those it was saved with (their "
+                   "SHA-256 differs from the metadata's parameters_sha256); the file is "
+                   "damaged: copy it again, or train it again")
     net.metadata = info
     return net
 

@@ -182,4 +182,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):
         print(f"  validation    {100 * md['validation_accuracy']:.2f}% on the "
               f"{md['n_validation']} training images held out")
+    if md.get("parameters_sha256") is None:
+        print("  checksum      no checksum (saved by an older nudge, or not by nudge): damage "
+              "to its weights could not be detected; saving it again adds one")
     return 0
