@@ -111,3 +111,30 @@ def test_saves_use_a_nameless_temporary_file_where_linux_links_it(tmp_path, monk
     save(Network([4, 2], seed=0), tmp_path / "m.safetensors")
     assert len(seen) == 1 and len(seen[0]) == 1 and seen[0][0].endswith(".tmp")
     print("nameless temporary files work here:", nudge.fsutil._NAMELESS_WORKS)
+
+
+def test_a_file_size_limit_while_saving_is_one_line_and_keeps_the_old_model(tmp_path):
+    """``ulimit -f`` (RLIMIT_FSIZE) stops a write part way, as a full disk does: the old
+    model stays whole, no temporary file is left, and the one line names the limit."""
+    import resource
+
+    out = tmp_path / "model.safetensors"
+    old = save(Network([64, 16, 10], seed=5), out, dataset="digits").read_bytes()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(old) + 4096, len(old) + 4096))
+
+    elsewhere = tmp_path / "elsewhere"          # the rescue's places: cache, temp, cwd
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "nudge", "train", "--dataset", "digits", "--epochs", "1",
+         "--sizes", "64,200,10", "--out", str(out), "--quiet", "--json"],
+        preexec_fn=limit, capture_output=True, text=True, timeout=120, cwd=elsewhere,
+        env={**os.environ, "MPLBACKEND": "Agg", "NUDGE_CACHE": str(elsewhere),
+             "TMPDIR": str(elsewhere), "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("nudge train: error:") and "ulimit -f" in last, proc.stderr
+    assert out.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", out.name]
+    assert [p for p in elsewhere.rglob("*") if p.is_file()] == []

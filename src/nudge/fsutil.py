@@ -53,6 +53,8 @@ def os_reason(e: OSError) -> str:
     reasons = {
         errno.ENOSPC: "the disk is full; free some space or choose another place",
         errno.EDQUOT: "the disk quota is exhausted; free some space or choose another place",
+        errno.EFBIG: "the file is larger than this process may write (ulimit -f) or the file "
+                     "system allows; raise the limit or choose another place",
         errno.EROFS: "the file system is read-only; choose another place",
         errno.ENAMETOOLONG: "the name is too long for this file system; choose a shorter one",
         errno.EACCES: "permission denied; choose a place you may write to",
