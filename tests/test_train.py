@@ -552,3 +552,33 @@ def test_a_learning_rate_is_a_number_not_text():
         with pytest.raises(NudgeError, match="learning rate must be a number"):
             train(Network([4, 2], seed=0), X, y, epochs=1, learning_rate=eta)
     assert train(Network([4, 2], seed=0), X, y, epochs=1, learning_rate=np.float32(1)).last
+
+
+def test_each_call_starts_afresh_and_a_saved_model_continues_as_the_one_in_memory(
+        digits, tmp_path):
+    """What train's docstring says of a second call: the shuffle stream starts again from
+    the seed (the network's, by default), so two one-epoch calls see the same order, which
+    one two-epoch call does not; through a model file it continues bit for bit as the
+    network in memory does."""
+    from nudge import load, save
+
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    first_batches = []
+
+    def note_first(progress, net):
+        if progress.epoch_step == 1:
+            first_batches.append(progress.batch.tolist())
+
+    options = dict(batch_size=10, learning_rate=1.0, every=1, on_steps=note_first)
+    net = Network([64, 12, 10], seed=3)
+    train(net, X, y, epochs=1, **options)
+    train(net, X, y, epochs=1, **options)
+    train(Network([64, 12, 10], seed=3), X, y, epochs=2, **options)
+    assert first_batches[0] == first_batches[1] == first_batches[2] != first_batches[3]
+
+    saved = load(save(net, tmp_path / "m.safetensors"))
+    for n in (net, saved):
+        train(n, X, y, epochs=2, batch_size=10, learning_rate=1.0, optimizer="momentum",
+              seed=11)
+    for a, b in zip(net.weights + net.biases, saved.weights + saved.biases):
+        np.testing.assert_array_equal(a, b)

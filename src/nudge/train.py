@@ -205,7 +205,9 @@ def train(
     risen for that many epochs, and the network keeps the best epoch's parameters
     (:class:`EarlyStopping`, ``history.best_epoch``, ``history.kept``), also when a later
     epoch diverges (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
-    shuffling (default: the network's seed).  ``schedule`` is ``"constant"``,
+    shuffling (default: the network's seed).  Each call starts afresh: the shuffling from
+    its seed, momentum and Adam from zero, a schedule from its first epoch (two calls of
+    one epoch shuffle alike; one call of two epochs does not).  ``schedule`` is ``"constant"``,
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs) or ``"plateau"``
     (with patience: η halves at each plateau while η/2 ≥ ``min_learning_rate``, default
     η/64; :mod:`nudge.schedules`).
