@@ -62,6 +62,22 @@ def test_same_seed_same_initialisation_and_init_scales():
     assert small.weights[0].std() == pytest.approx(1 / np.sqrt(400), rel=0.02)
 
 
+def test_a_network_made_without_a_seed_records_the_one_it_drew():
+    """Without a seed the run could not be repeated; the drawn seed is kept instead."""
+    a, b = Network([6, 4, 3]), Network([6, 4, 3])
+    assert isinstance(a.seed, int) and a.seed != b.seed
+    again = Network([6, 4, 3], seed=a.seed)
+    assert all(np.array_equal(x, y) for x, y in zip(a.weights + a.biases,
+                                                    again.weights + again.biases))
+    X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    y = np.arange(20) % 3
+    history = a.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5)
+    assert history.settings["seed"] == a.seed
+    again.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5)
+    assert all(np.array_equal(x, y) for x, y in zip(a.weights + a.biases,
+                                                    again.weights + again.biases))
+
+
 def _finite_difference_gradient(net, X, y, eps=1e-6):
     grads = []
     for param in net.weights + net.biases:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_seed, check_sizes
+from .bounds import check_sizes, fixed_seed
 from .errors import NudgeError
 from .optimizers import SGD
 
@@ -172,7 +172,9 @@ class Network:
         categorical cross-entropy for a softmax output).
     init : ``"scaled"`` (default): weights ~ N(0, 1/n_in), biases ~ N(0, 1);
         ``"normal"``: weights and biases ~ N(0, 1), as in Nielsen's chapter 1.
-    seed : fixes the initial weights and biases.
+    seed : fixes the initial weights and biases (and, by default, the shuffling of
+        :meth:`fit`); None draws a fresh one, kept in ``net.seed`` so that the run can be
+        repeated.
     dtype : ``np.float32`` for training (default), ``np.float64`` for checking.
 
     Learned state: ``weights[l]`` has shape (sizes[l+1], sizes[l]) like
@@ -187,7 +189,7 @@ class Network:
         self.output = _check_choice("output", output, OUTPUTS)
         self.cost_function = _check_choice("cost", cost, COSTS)
         self.init = _check_choice("init", init, INITS)
-        self.seed = seed = check_seed(seed)
+        self.seed = seed = fixed_seed(seed)
         try:
             self.dtype = np.dtype(dtype)
         except TypeError:
