@@ -371,6 +371,8 @@ def test_info(digits_model, capsys):
     assert code == 0 and "64-16-16-10" in out and "1,482" in out
     info = json.loads(run(capsys, "info", str(digits_model), "--json")[1])
     assert info["n_parameters"] == 1482 and info["metadata"]["dataset"] == "digits"
+    md = info["metadata"]                 # how many images: what a re-run needs to know
+    assert f"  images        {md['n_train']:,} trained on, {md['n_test']:,} tested\n" in out
 
 
 def test_predict_reads_an_image(digits_model, tmp_path, capsys, digits):

@@ -173,6 +173,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if training:
         print("  training      " + printable(", ".join(f"{k}={v}" for k, v in training.items()
                                                       if v is not None)))
+    if md.get("n_train") is not None:
+        print(f"  images        {md['n_train']:,} trained on"
+              + (f", {md['n_validation']:,} held out" if md.get("n_validation") else "")
+              + (f", {md['n_test']:,} tested" if md.get("n_test") is not None else ""))
     if md.get("test_accuracy") is not None:
         when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
                 "held-out images (early stopping)" if md.get("best_epoch") is not None
