@@ -56,21 +56,20 @@ def test_insight_results_have_html_summaries(digits):
 
 
 # --------------------------------------------------------------------------- the notebook
-def test_notebook_runs_top_to_bottom(tmp_path):
-    """Executes docs/tutorial.ipynb with nbclient (in a copy: the stored outputs stay as
-    they are) and fails on the first cell that raises.  With MNIST absent ($NUDGE_DATA
-    unset, no cache, no network) the notebook uses the embedded 8x8 digits."""
-    nbformat = pytest.importorskip("nbformat")
+LOAD_MNIST = 'nudge.load_dataset("mnist")'
+
+
+def _execute(nb, folder: Path) -> float:
+    """Run ``nb`` in place with nbclient in ``folder``; fails on the first cell that raises.
+    Returns the seconds it took."""
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    assert sum(c.cell_type == "code" for c in nb.cells) >= 10
     env_before = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"
     try:
         started = time.perf_counter()
         client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                         resources={"metadata": {"path": str(tmp_path)}})
+                                         resources={"metadata": {"path": str(folder)}})
         client.execute()
         seconds = time.perf_counter() - started
     finally:
@@ -84,7 +83,41 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert len(images) >= 6, "the figures are shown inline"
+    return seconds
+
+
+def _text(cell) -> str:
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                   for o in cell.get("outputs", []))
+
+
+def test_notebook_runs_top_to_bottom(tmp_path, mnist_path, monkeypatch):
+    """Executes docs/tutorial.ipynb with nbclient (in a copy: the stored outputs stay as
+    they are) on full MNIST, as the stored outputs were made."""
+    nbformat = pytest.importorskip("nbformat")
+    monkeypatch.setenv("NUDGE_DATA", str(mnist_path))       # the kernel inherits it
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert sum(c.cell_type == "code" for c in nb.cells) >= 10
+    seconds = _execute(nb, tmp_path)
+    assert "Dataset('mnist', train=60000" in _text(nb.cells[1])
     print(f"notebook ran in {seconds:.1f} s")
+
+
+def test_notebook_runs_on_the_embedded_digits_without_mnist(tmp_path):
+    """Offline, without MNIST, the notebook says so and tells the same story on the
+    embedded 8x8 digits.  The loading line is pointed at an empty folder (a ``data_dir``
+    is never downloaded into), so the test needs no network and downloads nothing."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code" and LOAD_MNIST in c.source)
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    first.source = first.source.replace(
+        LOAD_MNIST, f'nudge.load_dataset("mnist", data_dir={str(empty)!r})')
+    _execute(nb, tmp_path)
+    text = _text(first)
+    assert "MNIST is not available: using the embedded 8x8 digits" in text
+    assert "Dataset('digits'" in text
 
 
 def test_stored_notebook_has_figures_and_no_errors():
