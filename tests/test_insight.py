@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +316,11 @@ def test_descent_runs_from_one_start_and_records_costs(digits):
     assert "SGD, B=20" in report.summary
     json.dumps(report.to_dict())
     assert len(pts) == len(proj)
+
+    # every time in the summary is written with its significant digits: a run that took
+    # 2 ms reads "0.002 s" next to its "Nx sooner", never "0.00 s"
+    shown = [float(t) for t in re.findall(r"([0-9.e+-]+) s\b", report.summary)]
+    assert shown and all(t > 0 for t in shown), report.summary
 
 
 def test_descent_rejects_bad_settings(digits):
