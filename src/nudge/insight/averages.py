@@ -21,11 +21,13 @@ from .parameters import flatten
 
 @dataclass
 class BatchEstimate(_Plain):
-    """How well the gradient ĝ of a random mini-batch of ``batch_size`` estimates the full
-    gradient g, over ``draws`` random batches: cosine(ĝ, g) and the relative error
-    ‖ĝ − g‖ / ‖g‖ (its mean and its root mean square).  ``predicted_relative_error`` is the
-    theory for the root mean square when sampling without replacement,
-    √((N − B)/(B (N − 1)) · (mean ‖∇Cₓ‖² − ‖g‖²)) / ‖g‖."""
+    """How well the gradient g_B of a random mini-batch of B = ``batch_size`` examples
+    estimates the full gradient G = ∇C over all n examples, over ``draws`` random batches:
+    cosine(g_B, G) and the relative error ‖g_B − G‖ / ‖G‖ (its mean and its root mean
+    square).  ``predicted_relative_error`` is the theory for the root mean square when
+    sampling without replacement, √((n − B)/(B (n − 1)) · tr Σ) / ‖G‖ with
+    tr Σ = mean ‖∇Cₓ‖² − ‖G‖², the spread of the examples' own gradients
+    (:func:`nudge.insight.noise.batch_error`)."""
 
     batch_size: int
     draws: int
@@ -79,7 +81,8 @@ def _cosine(u: np.ndarray, v: np.ndarray) -> float:
 
 
 def predicted_relative_error(full: Gradient, batch_size: int) -> float:
-    """The expected ‖ĝ − g‖/‖g‖ (root mean square) for a mini-batch drawn without replacement."""
+    """The expected ‖g_B − G‖/‖G‖ (root mean square) for a mini-batch of B examples drawn
+    without replacement."""
     return batch_error(full.n_examples, batch_size,
                        spread(full.mean_example_norm_sq, full.norm ** 2)[1])
 

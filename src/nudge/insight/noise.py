@@ -7,9 +7,10 @@ scale*
 
     B_simple = tr Σ / |G|²
 
-is the batch size at which that error is as big as the gradient itself (E|ĝ − G|² = |G|²):
-mini-batches much smaller than B_simple mostly average noise (they need many more steps),
-much bigger ones barely improve the estimate (they waste examples).  McCandlish et al.
+is the batch size at which that error is as big as the gradient itself (E|g_B − G|² =
+|G|², g_B the mini-batch's gradient): mini-batches much smaller than B_simple mostly
+average noise (they need many more steps), much bigger ones barely improve the estimate
+(they waste examples).  McCandlish et al.
 found the best trade-off, the critical batch size, close to B_noise = tr(HΣ)/(GᵀHG), the
 same ratio weighted by the curvature H (:func:`hessian_noise_scale`), which equals B_simple
 when H is a multiple of the identity.
@@ -46,7 +47,7 @@ def spread(mean_example_norm_squared: float, gradient_norm_squared: float
 
 
 def batch_error(n: int, batch_size: int, b_simple: float) -> float:
-    """The root-mean-square relative error |ĝ − G| / |G| of a mini-batch of B examples drawn
+    """The root-mean-square relative error |g_B − G| / |G| of a mini-batch of B examples drawn
     without replacement from n: √((n − B)/(B (n − 1)) · B_simple); 0 for all n."""
     B = int(batch_size)
     if not 1 <= B <= n:
@@ -72,7 +73,7 @@ class NoiseScale(_Plain):
     dtype: str
 
     def relative_error(self, batch_size: int) -> float:
-        """The root-mean-square relative error |ĝ − G| / |G| of a mini-batch of this size
+        """The root-mean-square relative error |g_B − G| / |G| of a mini-batch of this size
         drawn without replacement (:func:`batch_error`)."""
         return batch_error(self.n, batch_size, self.b_simple)
 

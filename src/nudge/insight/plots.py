@@ -203,9 +203,9 @@ def plot_average(report: AverageReport, path: str | Path) -> Path:
     ax2.loglog(B, [e.mean_relative_error for e in report.estimates], "s:", alpha=0.6,
                label="measured (mean)")
     ax2.loglog(B, [e.predicted_relative_error for e in report.estimates], "k--",
-               label="predicted √((N−B)/(B(N−1))·spread)")
+               label="predicted √((n−B)/(B(n−1))·tr Σ) / ‖G‖")
     ax2.set_xlabel("mini-batch size B")
-    ax2.set_ylabel("‖ĝ − g‖ / ‖g‖")
+    ax2.set_ylabel("‖g_B − G‖ / ‖G‖")
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3, which="both")
     ax3.loglog(B, [1e3 * e.seconds_per_estimate for e in report.estimates], "o-",
