@@ -369,7 +369,12 @@ def load_digits(n_test: int = 300) -> Dataset:
 
 def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
                  download: bool = True) -> Dataset:
-    """Load a dataset by name: ``"mnist"``, ``"fashion-mnist"`` or ``"digits"``."""
+    """Load a dataset by name: ``"mnist"``, ``"fashion-mnist"`` or ``"digits"``.
+
+    The IDX files are looked for in ``data_dir`` alone when it is given, else in
+    ``$NUDGE_DATA`` and then the cache; where they are not found there, they are
+    downloaded into the cache (not with ``data_dir`` or ``download=False``), hash-checked.
+    Missing or damaged files raise :class:`nudge.errors.DataError`."""
     if name == "digits":
         return load_digits()
     if name not in _SOURCES:
