@@ -118,7 +118,8 @@ def test_a_slot_waited_for_too_long_is_a_503_on_python_3_10_too(monkeypatch):
         raise OldTimeoutError
 
     monkeypatch.setattr(limits, "asyncio", types.SimpleNamespace(
-        Semaphore=asyncio.Semaphore, wait_for=wait_for, TimeoutError=OldTimeoutError))
+        Semaphore=asyncio.Semaphore, wait_for=wait_for, TimeoutError=OldTimeoutError,
+        get_running_loop=asyncio.get_running_loop))
 
     async def scenario():
         with pytest.raises(Busy) as e:
@@ -126,6 +127,25 @@ def test_a_slot_waited_for_too_long_is_a_503_on_python_3_10_too(monkeypatch):
         return e.value.status
 
     assert asyncio.run(scenario()) == 503
+
+
+def test_the_slots_work_in_every_event_loop_that_uses_them():
+    """An app outlives its event loop (Starlette's TestClient without ``with`` runs each
+    request in a new one): slots that a request waited for in one loop still work in the
+    next, not "bound to a different event loop"."""
+    lim = Limits(heavy=1)
+
+    async def two_at_once():
+        release = threading.Event()
+        first = asyncio.create_task(lim.run("heavy", release.wait, 10))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(lim.run("heavy", lambda: 2))     # waits for the slot
+        await asyncio.sleep(0.05)
+        release.set()
+        return [await first, await second]
+
+    for _ in range(3):
+        assert asyncio.run(two_at_once()) == [True, 2]
 
 
 def test_busy_answers_say_when_to_retry(model, monkeypatch):

@@ -11,6 +11,7 @@ live stream and other requests go on meanwhile.  A request that finds more than
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -33,25 +34,36 @@ class Busy(ApiError):
 
 
 class Limits:
-    """The slots of one app (made when the app is)."""
+    """The slots of one app (made when the app is).
+
+    The slots are made for each event loop that runs requests: an asyncio semaphore
+    belongs to the loop it first waits in, and an app can outlive its loop (Starlette's
+    TestClient used without ``with`` runs each request in a loop of its own)."""
 
     def __init__(self, heavy: int = HEAVY_SLOTS, light: int = LIGHT_SLOTS) -> None:
         self.sizes = {"heavy": heavy, "light": light}
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self.waiting = {"heavy": 0, "light": 0}
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
+            weakref.WeakKeyDictionary())
+
+    def _slots(self, kind: str) -> tuple[asyncio.Semaphore, dict[str, int]]:
+        """The running loop's ``kind`` slots, and its count of requests waiting by kind."""
+        mine = self._loops.setdefault(asyncio.get_running_loop(), {
+            "slots": {k: asyncio.Semaphore(n) for k, n in self.sizes.items()},
+            "waiting": dict.fromkeys(self.sizes, 0)})
+        return mine["slots"][kind], mine["waiting"]
 
     async def run(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a worker thread, once a ``kind`` slot is free."""
-        slots = self._slots.setdefault(kind, asyncio.Semaphore(self.sizes[kind]))
-        if slots.locked() and self.waiting[kind] >= MAX_WAITING:
+        slots, waiting = self._slots(kind)
+        if slots.locked() and waiting[kind] >= MAX_WAITING:
             raise Busy(429, "the server is busy with other requests: try again in a moment")
-        self.waiting[kind] += 1
+        waiting[kind] += 1
         try:
             await asyncio.wait_for(slots.acquire(), WAIT_SECONDS)
         except asyncio.TimeoutError:     # not the built-in TimeoutError before Python 3.11
             raise Busy(503, "the server is busy: try again in a few seconds", 5) from None
         finally:
-            self.waiting[kind] -= 1
+            waiting[kind] -= 1
         try:
             return await run_in_threadpool(fn, *args)
         finally:
