@@ -551,6 +551,45 @@ def test_the_save_folder_holds_a_bounded_number_of_models(c8, monkeypatch):
         "a.safetensors", "b.safetensors", "mine.safetensors"]       # no temporary file left
 
 
+def test_listing_the_saved_models_reads_them_within_the_servers_limits(c8, model8,
+                                                                      monkeypatch):
+    """The listing reads up to 200 model files: requests that ask for it together (a
+    client hammering it, a page and its state) read them one listing at a time, in the
+    file slot of :mod:`nudge.web.limits`, as a load does; not one thread each."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nudge.modelfile
+
+    for name in ("a", "b", "c"):
+        (c8.save_dir / f"{name}.safetensors").write_bytes(model8.read_bytes())
+    real_load, lock, reading = nudge.modelfile.load, threading.Lock(), [0, 0]   # now, most
+
+    def slow_load(path):
+        with lock:
+            reading[0] += 1
+            reading[1] = max(reading)
+        try:
+            time.sleep(0.1)
+            return real_load(path)
+        finally:
+            with lock:
+                reading[0] -= 1
+
+    monkeypatch.setattr(nudge.modelfile, "load", slow_load)
+    c8.app.state.web._saved_info.clear()
+
+    def ask(i):
+        if i == 5:
+            return c8.post("/api/models/load", json={"name": "a"}).status_code
+        c8.app.state.web._saved_info.clear()          # every listing reads every file
+        return c8.get("/api/models" if i % 2 else "/api/state").status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(ask, range(6))) == [200] * 6
+    assert reading == [0, 1]
+
+
 def test_a_save_that_fails_says_why_without_the_servers_paths(c8):
     import shutil
 

@@ -2,10 +2,12 @@
 
 Heavy requests (a gradient over up to 60,000 examples, the whole test set's predictions)
 take a slot of :data:`HEAVY_SLOTS`; light ones (a prediction, one example's nudges) one
-of :data:`LIGHT_SLOTS`.  All of them run in worker threads, off the event loop, so the
-live stream and other requests go on meanwhile.  A request that finds more than
-:data:`MAX_WAITING` others waiting is answered 429 at once; one that waits longer than
-:data:`WAIT_SECONDS` for a slot, 503; both with ``Retry-After``.
+of :data:`LIGHT_SLOTS`; reading model files (the save folder listed, up to 200 models
+read, or one model loaded) one of :data:`FILE_SLOTS`.  All of them run in worker
+threads, off the event loop, so the live stream and other requests go on meanwhile.
+A request that finds more than :data:`MAX_WAITING` others waiting is answered 429 at
+once; one that waits longer than :data:`WAIT_SECONDS` for a slot, 503; both with
+``Retry-After``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .validation import ApiError
 
 HEAVY_SLOTS = 2
 LIGHT_SLOTS = 8
+FILE_SLOTS = 1
 MAX_WAITING = 16
 WAIT_SECONDS = 15.0
 
@@ -40,8 +43,9 @@ class Limits:
     belongs to the loop it first waits in, and an app can outlive its loop (Starlette's
     TestClient used without ``with`` runs each request in a loop of its own)."""
 
-    def __init__(self, heavy: int = HEAVY_SLOTS, light: int = LIGHT_SLOTS) -> None:
-        self.sizes = {"heavy": heavy, "light": light}
+    def __init__(self, heavy: int = HEAVY_SLOTS, light: int = LIGHT_SLOTS,
+                 files: int = FILE_SLOTS) -> None:
+        self.sizes = {"heavy": heavy, "light": light, "files": files}
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
             weakref.WeakKeyDictionary())
 

@@ -262,6 +262,12 @@ class WebState:
                       if p.is_file() and SAVE_NAME.fullmatch(p.stem)            # takes them:
                       and p.resolve().parent == self.save_dir)                  # not links out
 
+    def saved_listing(self) -> dict[str, Any]:
+        """The save folder as the page lists it: whether there is one, the models' names and
+        their details (:meth:`saved_details`)."""
+        return {"saving": self.save_dir is not None, "saved": self.saved_models(),
+                "saved_details": self.saved_details()}
+
     def saved_details(self) -> list[dict[str, Any]]:
         """Each saved model's name, architecture and accuracy (or why it cannot be read);
         read once per version of the file."""

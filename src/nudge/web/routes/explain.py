@@ -34,8 +34,7 @@ async def get_state(request: Request) -> Response:
         "dataset": data_info, "presets": presets, "limits": LIMITS,
         "activations": list(ACTIVATIONS), "optimizers": list(OPTIMIZERS),
         "schedules": list(FIXED_SCHEDULES),
-        "saving": state.save_dir is not None, "saved": state.saved_models(),
-        "saved_details": await run_in_threadpool(state.saved_details),
+        **await limits(request).run("files", state.saved_listing),
     })
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from ...errors import NudgeError
 from ..state import SOURCES
 from ..validation import ApiError, allowed, bad, conflict, get_choice, read_json
-from .common import reply, web
+from .common import limits, reply, web
 
 
 async def model_select(request: Request) -> Response:
@@ -66,7 +66,7 @@ async def model_load(request: Request) -> Response:
         raise ApiError(404, f"no saved model named {path.stem}")
     state.require_idle("load another model")
     try:
-        net = await run_in_threadpool(load, path)
+        net = await limits(request).run("files", load, path)
     except NudgeError as e:
         raise ApiError(422, state.unpathed(e)) from None
     with state.lock:
@@ -78,6 +78,5 @@ async def model_load(request: Request) -> Response:
 
 async def models_list(request: Request) -> Response:
     state = web(request)
-    return reply({"saving": state.save_dir is not None, "saved": state.saved_models(),
-                  "saved_details": await run_in_threadpool(state.saved_details),
+    return reply({**await limits(request).run("files", state.saved_listing),
                   "models": state.models(), "model": state.model_info()})
