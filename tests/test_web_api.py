@@ -590,6 +590,25 @@ def test_listing_the_saved_models_reads_them_within_the_servers_limits(c8, model
     assert reading == [0, 1]
 
 
+def test_a_name_in_other_letter_case_never_overwrites_a_saved_model(c8):
+    """On macOS and Windows Digits.safetensors is digits.safetensors: saving Digits would
+    overwrite digits unasked, even with overwrite (which names Digits, not digits). Told
+    apart by name here, where the file system tells them apart."""
+    c8.app.state.web.page_net = Network([64, 8, 10], seed=1)
+    assert c8.post("/api/models/save", json={"name": "digits"}).status_code == 200
+    before = (c8.save_dir / "digits.safetensors").read_bytes()
+    for overwrite in (False, True):
+        r = c8.post("/api/models/save", json={"name": "Digits", "overwrite": overwrite})
+        assert r.status_code == 409, r.text
+        message = r.json()["error"]
+        assert "Digits is digits in other letter case" in message
+        assert "\n" not in message and str(c8.save_dir) not in message
+    assert sorted(p.name for p in c8.save_dir.iterdir()) == ["digits.safetensors"]
+    assert (c8.save_dir / "digits.safetensors").read_bytes() == before
+    r = c8.post("/api/models/save", json={"name": "digits", "overwrite": True})
+    assert r.status_code == 200                          # its own name: saved over as asked
+
+
 def test_a_save_that_fails_says_why_without_the_servers_paths(c8):
     import shutil
 

@@ -310,6 +310,22 @@ class WebState:
             raise conflict(f"the save folder holds {MAX_LISTED} models already: save over one "
                            "of them (overwrite), or delete some")
 
+    def check_case(self, path: Path) -> None:
+        """No other entry of the save folder has ``path``'s name in other letter case: on
+        macOS's and Windows' file systems that is the same file, which a save would
+        overwrite unasked (compared by name, whatever this file system does)."""
+        wanted = path.name.casefold()
+        try:
+            names = os.listdir(path.parent)
+        except OSError:
+            return                        # the folder gone: the save itself says so
+        for name in names:
+            if name != path.name and name.casefold() == wanted:
+                other = name[:len(name) - len(".safetensors")]
+                raise conflict(f"{path.stem} is {other} in other letter case, which macOS "
+                               f"and Windows take for the same file: choose another name, "
+                               f"or save over {other}")
+
     def saved_path(self, name: Any) -> Path:
         if self.save_dir is None:
             raise conflict("saving is off: start the server with nudge serve --save-dir FOLDER")

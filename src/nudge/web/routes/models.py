@@ -38,6 +38,7 @@ async def model_save(request: Request) -> Response:
 
     def check_and_save() -> None:
         with state.save_lock:          # two saves of one name at once: the second one is told
+            state.check_case(path)
             if path.exists() and not path.is_file():
                 raise conflict(f"{path.name} in the save folder is not a model file (a "
                                "folder?): choose another name")
