@@ -322,6 +322,27 @@ def test_watch_it_learn_slowly_step_and_finish(page):
     assert "trained on this page" in text(page, "#model-badge")
 
 
+def test_the_learning_rate_can_be_changed_while_it_runs(page):
+    """The server takes a new η mid-run (/api/train/set); the page offers it in the form's
+    own η field, which stays open while the other settings are fixed."""
+    open_view(page, "learn")
+    page.select_option("#t-examples", "1000")
+    page.select_option("#t-speed", "100")                          # 10 s an epoch
+    page.click("#t-start")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    assert page.locator("#t-hidden").is_disabled()
+    page.fill("#t-lr", "0.25")
+    page.locator("#t-lr").press("Tab")                              # a change event
+    page.wait_for_function("document.getElementById('s-lr').textContent === '0.25 (set)'")
+    assert "0.25" in text(page, "#t-message")
+    page.fill("#t-lr", "")
+    page.locator("#t-lr").press("Tab")
+    assert "above 0" in text(page, "#t-message")
+    assert api(page, "/api/train/state")["body"]["training"]["learning_rate"] == 0.25
+    page.click("#t-stop")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
+
+
 def test_warnings_for_a_run_that_learns_nothing(page):
     open_view(page, "learn")
     page.select_option("#t-preset", "custom")

@@ -11,7 +11,8 @@ const $ = (id) => document.getElementById(id);
 const ACTIVE = ["running", "paused", "stopping"];
 // examples per second offered by the speed control ("" = full speed)
 const SPEEDS = ["", 300000, 100000, 30000, 10000, 3000, 1000, 300, 100, 30, 10];
-const FIELDS = ["t-preset", "t-hidden", "t-activation", "t-lr", "t-schedule", "t-min-lr", "t-decay",
+// the form's fields fixed while a run goes (η and the speed can be changed meanwhile)
+const FIELDS = ["t-preset", "t-hidden", "t-activation", "t-schedule", "t-min-lr", "t-decay",
   "t-batch", "t-epochs", "t-examples", "t-measure"];
 
 export function init(s) {
@@ -26,6 +27,7 @@ export function init(s) {
   $("t-schedule").addEventListener("change", buttons);
   $("t-batch").addEventListener("change", fillSpeeds);
   $("t-speed").addEventListener("change", changeSpeed);
+  $("t-lr").addEventListener("change", changeLearningRate);
   $("c-log").addEventListener("change", schedule);
   $("c-zoom").addEventListener("change", schedule);
   fillSpeeds();
@@ -127,6 +129,18 @@ async function changeSpeed() {
     const r = await api("/api/train/set", { examples_per_second: v ? Number(v) : null });
     training = r.training;
     message(v ? `speed: at most ${fmt.int(Number(v))} examples a second` : "full speed");
+    schedule();
+  } catch (e) { message(e.message, true); }
+}
+
+async function changeLearningRate() {
+  if (!isActive(training)) return;
+  const v = Number($("t-lr").value);
+  if (!$("t-lr").value.trim() || !(v > 0)) { message("learning rate η: write a number above 0, e.g. 0.5", true); return; }
+  try {
+    const r = await api("/api/train/set", { learning_rate: v });
+    training = r.training;
+    message(`η set to ${fmt.sci(v)} for the rest of the run`);
     schedule();
   } catch (e) { message(e.message, true); }
 }
