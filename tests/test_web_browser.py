@@ -512,6 +512,34 @@ def test_models_stay_available_listed_with_architecture_and_accuracy(page):
                            ".includes('mnist-small')")
 
 
+def test_a_saved_model_is_saved_over_only_when_asked(page):
+    """The server saves over a model when asked (overwrite); the page asks with a tick, for
+    one save at a time, and says so when the name is taken."""
+    open_view(page, "models")
+    name = f"lesson-{page.size}"
+    r = api(page, "/api/train/start", {"hidden": [8], "epochs": 1, "train_examples": 1000,
+                                       "preset": "custom", "schedule": "constant"})
+    assert r["status"] == 200
+    page.wait_for_function("document.getElementById('m-save') && "
+                           "!document.getElementById('m-save').disabled", timeout=60000)
+    page.fill("#m-name", name)
+    page.click("#m-save")
+    page.wait_for_function("document.getElementById('m-message').textContent.includes('saved')")
+    page.click("#m-save")
+    page.wait_for_function("document.getElementById('m-message').textContent"
+                           ".includes('already exists')")
+    assert "save over it" in text(page, "#m-message")
+    page.problems[:] = [p for p in page.problems if "409 (Conflict)" not in p]   # that refusal
+    page.check("#m-overwrite")                        # by its label too: a real checkbox
+    assert page.get_by_label("save over a saved model of this name").is_checked()
+    page.click("#m-save")
+    page.wait_for_function("document.getElementById('m-message').textContent"
+                           f".startsWith('saved {name}')")
+    assert not page.locator("#m-overwrite").is_checked()      # asked for that save alone
+    assert clipped_texts(page, "models") == []
+    no_horizontal_scroll(page)
+
+
 # ----------------------------------------------------------------------------- 8. accessibility
 CONTRAST = """() => {
     const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255;

@@ -44,7 +44,7 @@ async def model_save(request: Request) -> Response:
                                "folder?): choose another name")
             if path.exists() and not overwrite:
                 raise conflict(f"a model named {path.stem} already exists: choose another "
-                               "name")
+                               "name, or save over it (overwrite)")
             state.check_room(path)
             save(net, path, **metadata)
 

@@ -12,7 +12,8 @@ export function init(s) {
   $("m-save-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      const r = await api("/api/models/save", { name: $("m-name").value.trim() });
+      const r = await api("/api/models/save", { name: $("m-name").value.trim(), overwrite: $("m-overwrite").checked });
+      $("m-overwrite").checked = false;          // asked for one save at a time
       message(r.message);
       store.refresh();
     } catch (err) { message(err.message, true); }
