@@ -841,6 +841,30 @@ def test_the_command_line_model_stays_after_loading_another(c8, model8):
     assert c8.get("/api/models").json()["models"]["page"]["sizes"] == [64, 8, 10]
 
 
+def test_the_stream_says_when_the_model_in_use_changes_while_idle(model8):
+    """Another tab loads a model or takes a hand step while nothing trains: every open page
+    hears of it on its stream (and reloads), not only the tab that asked."""
+    import asyncio
+
+    from nudge.web.routes.training import _events
+    from nudge.web.state import WebState
+
+    state = WebState(model8, dataset="digits")
+
+    async def scenario():
+        events = _events(state, 0.01, 0, "server")
+        assert (await anext(events)).startswith("retry")
+        first = json.loads((await anext(events))[len("data: "):])
+        state.use("file")                         # what a load, a select or a step does
+        second = await asyncio.wait_for(anext(events), 2)   # not the ping 5 s later
+        await events.aclose()
+        return first, json.loads(second[len("data: "):])
+
+    first, second = asyncio.run(scenario())
+    assert first["training"] is None and second["training"] is None
+    assert second["model"]["version"] == first["model"]["version"] + 1
+
+
 def test_the_stream_names_the_server_run_and_pings_when_idle(model8):
     app = create_app(model8, dataset="digits", stream_interval=0.01)
     with TestClient(app, base_url=BASE) as c:

@@ -540,6 +540,34 @@ def test_a_saved_model_is_saved_over_only_when_asked(page):
     no_horizontal_scroll(page)
 
 
+def test_a_change_made_in_another_tab_shows_in_every_tab(browser, fresh):
+    """Two tabs: a hand step taken in one changes the model in use; the other's header says
+    so by itself, and its drawing is read again by the changed model, not only after a
+    reload."""
+    import httpx
+
+    context, pg = new_page(browser, fresh, "desktop")
+    pg.base = fresh
+    open_view(pg, "draw")
+    assert "modified by hand" not in text(pg, "#model-badge")
+    draw_seven(pg)
+    pg.wait_for_function("document.getElementById('d-digit').textContent !== '?'")
+    pg.wait_for_timeout(500)                                  # its stream is open
+    predictions = []
+    pg.on("request", lambda r: predictions.append(r) if r.url.endswith("/api/predict") else None)
+    r = httpx.post(fresh + "api/nudges/step", json={            # the other tab
+        "example": {"split": "test", "index": 0}, "learning_rate": 5.0})
+    assert r.status_code == 200, r.text
+    pg.wait_for_function("document.getElementById('model-badge').textContent"
+                         ".includes('modified by hand')", timeout=5000)
+    end = time.time() + 5
+    while not predictions:
+        assert time.time() < end, "the drawing was not read again by the changed model"
+        pg.wait_for_timeout(100)
+    context.close()
+    assert pg.problems == [], pg.problems
+
+
 # ----------------------------------------------------------------------------- 8. accessibility
 CONTRAST = """() => {
     const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255;

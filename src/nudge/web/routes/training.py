@@ -254,14 +254,14 @@ def _update(state: WebState, job: TrainingJob, new: list, replace: bool) -> dict
 
 async def _events(state: WebState, interval: float, max_events: int,
                   server: str) -> AsyncIterator[str]:
-    """Server-sent events: an update whenever the run changed (at most one per
-    ``interval``), with the new curve points only; a ``ping`` event when idle (the page
-    reconnects when those stop).  Each update names the server run (``server``), so a
+    """Server-sent events: an update whenever the run or the model in use changed (at most
+    one per ``interval``), with the new curve points only; a ``ping`` event when idle (the
+    page reconnects when those stop).  Each update names the server run (``server``), so a
     page that reconnects to a restarted server knows to reload its state."""
     yield f"retry: {RETRY_MS}\n\n"
     sent = 0
     job: Any = object()            # nothing sent yet: the first look always reports
-    cursor = dropped = last_version = -1
+    cursor = dropped = last_version = last_model = -1
     last_sent = 0.0
     while True:
         current = state.job
@@ -278,6 +278,11 @@ async def _events(state: WebState, interval: float, max_events: int,
             new = points[cursor:]
             cursor += len(new)
             msg = _update(state, job, new, replace)
+        if state.version != last_model:        # the model in use changed (another tab
+            last_model = state.version         # loaded one, took a hand step...): say so
+            if msg is None:
+                msg = ({"training": None, "model": state.model_info()} if job is None
+                       else _update(state, job, [], False))
         now = time.monotonic()
         if msg is not None:
             msg["server"] = server

@@ -58,7 +58,12 @@ export function connect(store) {
     es.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
       alive(msg.server);
+      // the model in use changed elsewhere (another tab loaded one, took a hand step...):
+      // reload the state, so that every view and the header show that model
+      const changed = msg.model !== undefined && store.state &&
+        (msg.model ? msg.model.version : null) !== (store.state.model ? store.state.model.version : null);
       store.emit("update", msg);
+      if (changed) store.refresh();
     };
     es.addEventListener("ping", (ev) => alive(JSON.parse(ev.data).server));
     es.onerror = () => {
