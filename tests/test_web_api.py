@@ -590,6 +590,31 @@ def test_listing_the_saved_models_reads_them_within_the_servers_limits(c8, model
     assert reading == [0, 1]
 
 
+def test_the_state_names_the_model_in_use_when_it_answers_not_when_asked(c8, monkeypatch):
+    """/api/state waits for the save folder's listing (one at a time): a model changed
+    meanwhile (a load, a hand step) is the one it names, else the page shows the old one."""
+    import threading
+
+    web = c8.app.state.web
+    real, listing = web.saved_listing, threading.Event()
+
+    def slow_listing():
+        listing.set()
+        time.sleep(0.5)
+        return real()
+
+    monkeypatch.setattr(web, "saved_listing", slow_listing)
+    answer = {}
+    asking = threading.Thread(target=lambda: answer.update(c8.get("/api/state").json()))
+    asking.start()
+    assert listing.wait(10)
+    body = {"example": {"split": "train", "index": 3}, "learning_rate": 1.0}
+    assert c8.post("/api/nudges/step", json=body).status_code == 200
+    asking.join(20)
+    assert answer["model"]["modified"]["steps"] == 1
+    assert answer["model"]["version"] == c8.get("/api/train/state").json()["model"]["version"]
+
+
 def test_a_name_in_other_letter_case_never_overwrites_a_saved_model(c8):
     """On macOS and Windows Digits.safetensors is digits.safetensors: saving Digits would
     overwrite digits unasked, even with overwrite (which names Digits, not digits). Told

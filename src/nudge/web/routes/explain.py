@@ -27,14 +27,14 @@ async def get_state(request: Request) -> Response:
     state = web(request)
     data_info = await run_in_threadpool(state.data_info)
     presets = {k: {key: v.get(key) for key in PRESET_FIELDS} for k, v in PRESETS.items()}
-    return reply({
+    saved = await limits(request).run("files", state.saved_listing)
+    return reply({                  # the models as they are now, after the waits above
         "server": request.app.state.server_id,
         "model": state.model_info(), "models": state.models(),
         "training": state.job.summary() if state.job else None,
         "dataset": data_info, "presets": presets, "limits": LIMITS,
         "activations": list(ACTIVATIONS), "optimizers": list(OPTIMIZERS),
-        "schedules": list(FIXED_SCHEDULES),
-        **await limits(request).run("files", state.saved_listing),
+        "schedules": list(FIXED_SCHEDULES), **saved,
     })
 
 

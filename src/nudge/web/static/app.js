@@ -12,6 +12,7 @@ import * as models from "./models.js";
 const VIEWS = { learn, draw, inside, nudges, mistakes, sensitivity, models };
 
 const listeners = {};
+const refreshes = { asked: 0, shown: 0 };      // answers to /api/state may come out of order
 export const store = {
   state: null,          // the server's /api/state
   drawing: null,        // the canvas as a PNG data URL, or null when blank
@@ -20,8 +21,12 @@ export const store = {
   on(event, fn) { (listeners[event] ||= []).push(fn); },
   emit(event, data) { for (const fn of listeners[event] || []) fn(data); },
   async refresh() {
+    const asked = ++refreshes.asked;
     try {
-      store.state = await api("/api/state");
+      const st = await api("/api/state");
+      if (asked < refreshes.shown) return store.state;   // a later answer came first: keep it
+      refreshes.shown = asked;
+      store.state = st;
       store.emit("state", store.state);
     } catch (e) {
       toast(e.message);
