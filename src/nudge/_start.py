@@ -9,12 +9,12 @@ error being written), ignores Ctrl-C again (:func:`finishing`), so that a Ctrl-C
 last moments adds no traceback.
 """
 
-from __future__ import annotations
-
+# _signal, not signal: ``import signal`` loads enum, several milliseconds in which a
+# Ctrl-C would still be Python's traceback; _signal is built in, and os and sys are
+# loaded before any package is
+import _signal
 import os
-import signal
 import sys
-import threading
 
 
 def started_as_the_command() -> bool:
@@ -32,20 +32,26 @@ def _interrupted(signum: int, frame: object) -> None:
     os._exit(130)
 
 
+def _set(handler: object) -> None:
+    """Ctrl-C's handler, where this thread may set it (the main thread's only)."""
+    try:
+        _signal.signal(_signal.SIGINT, handler)
+    except ValueError:                     # not the main thread: Ctrl-C is not ours there
+        pass
+
+
 def quiet_ctrl_c_while_starting() -> None:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _interrupted)
+    _set(_interrupted)
 
 
 def started() -> None:
     """Everything is loaded: Ctrl-C raises KeyboardInterrupt again (handled by the CLI)."""
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is _interrupted):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _signal.getsignal(_signal.SIGINT) is _interrupted:
+        _set(_signal.default_int_handler)
 
 
 def finishing() -> None:
     """The command is ending: from now on Ctrl-C is ignored (the command only, never when
     :func:`nudge.cli.main` is called from Python)."""
-    if threading.current_thread() is threading.main_thread() and started_as_the_command():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if started_as_the_command():
+        _set(_signal.SIG_IGN)

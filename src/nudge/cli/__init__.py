@@ -58,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     from .._start import finishing, started
 
-    started()                                      # from here on, Ctrl-C is handled below
     command = "nudge"
     try:
+        started()                                  # from here on, Ctrl-C is handled below
         args = parser.parse_args(argv)
         command = f"nudge {args.command}" if getattr(args, "command", None) else "nudge"
         if not getattr(args, "func", None):
