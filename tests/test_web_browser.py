@@ -231,9 +231,8 @@ def test_draw_a_seven_and_the_page_reads_seven(page):
         }
         return out;
     }""")
-    times.sort()
+    times.sort()       # the time itself is benchmarks/web_requests.py's, not a test's
     print(f"\nprediction round trip from the browser: median {times[5]:.1f} ms")
-    assert times[5] < 50
     assert page.locator("#d-outputs .bar-row").count() == 10
     assert "7" in text(page, "#d-outputs .bar-row.best")
     # the answer is on screen beside the canvas, at both sizes (no scrolling while drawing)
@@ -271,6 +270,27 @@ def test_keyboard_alternative_and_throttled_announcements(page):
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('d-latency').textContent"
                            ".includes('test image')")
+
+
+def test_an_answer_that_comes_after_clear_is_dropped(page):
+    """Clear while a prediction is on its way: the answer is for a drawing that is gone,
+    and must not put its digit back (nor become the drawing the other views explain)."""
+    open_view(page, "draw")
+    page.evaluate("""() => {
+        const real = window.fetch;
+        window.fetch = async (url, opts) => {
+            if (String(url).includes('/api/predict'))
+                await new Promise((done) => setTimeout(done, 400));
+            return real(url, opts);
+        };
+    }""")
+    draw_seven(page)
+    page.click("#d-clear")
+    page.wait_for_timeout(1500)                 # every delayed answer has come back
+    assert text(page, "#d-digit") == "?"
+    assert page.locator("#d-outputs .bar-row").count() == 0
+    draw_seven(page)                            # and a new drawing is answered as before
+    page.wait_for_function("document.getElementById('d-digit').textContent === '7'")
 
 
 # ----------------------------------------------------------------------------- 1. learn

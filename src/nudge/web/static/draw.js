@@ -5,6 +5,8 @@ import { api, drawGray, unpack, outputBars, announce } from "./util.js";
 let store, canvas, ctx;
 let drawing = false, last = null, dirty = false;
 let inFlight = false, pending = false;
+// bumped by Clear: an answer to a request sent before it is about a drawing that is gone
+let generation = 0;
 const $ = (id) => document.getElementById(id);
 
 export function init(s) {
@@ -61,6 +63,7 @@ function stroke(a, b) {
 }
 
 function clear() {
+  generation++;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   dirty = false;
@@ -78,8 +81,9 @@ function clear() {
 async function pick() {
   try {
     const n = store.state && store.state.dataset ? store.state.dataset.n_test : 10000;
-    const index = Math.floor(Math.random() * n);
+    const index = Math.floor(Math.random() * n), gen = generation;
     const r = await api(`/api/example?split=test&index=${index}`);
+    if (gen !== generation) return;        // cleared while the image was on its way
     const x = unpack(r.input), side = Math.round(Math.sqrt(x.length));
     const small = document.createElement("canvas");
     small.width = small.height = side;
@@ -106,9 +110,10 @@ async function request(what = "your drawing") {
   if (inFlight) { pending = true; return; }
   inFlight = true; pending = false;
   const image = canvas.toDataURL("image/png");
-  const t0 = performance.now();
+  const t0 = performance.now(), gen = generation;
   try {
     const r = await api("/api/predict", { image });
+    if (gen !== generation) return;        // cleared meanwhile: the answer is for nothing
     const ms = performance.now() - t0;
     store.drawing = image;
     const input = unpack(r.input);
@@ -125,6 +130,7 @@ async function request(what = "your drawing") {
     if (!drawing) announce("d-announce", `It reads ${r.digit} (output ${r.outputs[r.digit].toFixed(2)})`);
     store.emit("drawing", { image, result: r });
   } catch (e) {
+    if (gen !== generation) return;
     $("d-digit").textContent = "?";
     $("d-latency").textContent = e.message;
   } finally {
