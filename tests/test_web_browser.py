@@ -293,6 +293,23 @@ def test_an_answer_that_comes_after_clear_is_dropped(page):
     page.wait_for_function("document.getElementById('d-digit').textContent === '7'")
 
 
+def test_a_drawing_is_read_again_while_the_network_learns(page):
+    """Draw, then train: the answer beside the drawing follows the network as it learns
+    (the outputs change, the line says it is live), not only once the run has ended."""
+    open_view(page, "draw")
+    draw_seven(page)
+    page.wait_for_function("document.getElementById('d-latency').textContent"
+                           ".startsWith('prediction in')")
+    before = page.locator("#d-outputs").inner_text()
+    r = api(page, "/api/train/start", {"epochs": 3, "train_examples": 10000, "seed": 4,
+                                       "examples_per_second": 5000})
+    assert r["status"] == 200
+    page.wait_for_function("document.getElementById('d-latency').textContent"
+                           ".includes('live while it trains')")
+    page.wait_for_function(f"document.getElementById('d-outputs').innerText !== {before!r}")
+    api(page, "/api/train/stop", {})
+
+
 # ----------------------------------------------------------------------------- 1. learn
 def test_watch_it_learn_slowly_step_and_finish(page):
     open_view(page, "learn")

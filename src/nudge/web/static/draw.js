@@ -1,5 +1,5 @@
 // 2. Draw a digit: a canvas for mouse, pen and touch (or a test image, from the keyboard);
-// predictions while drawing.
+// predictions while drawing, and again while the network in use trains.
 import { api, drawGray, unpack, outputBars, announce } from "./util.js";
 
 let store, canvas, ctx;
@@ -7,6 +7,9 @@ let drawing = false, last = null, dirty = false;
 let inFlight = false, pending = false;
 // bumped by Clear: an answer to a request sent before it is about a drawing that is gone
 let generation = 0;
+// what the canvas shows, for the answer's labels; live answers while the network trains
+let what = "your drawing", liveTimer = null, lastLive = 0;
+const LIVE_MS = 500;              // at most two answers a second while it trains
 const $ = (id) => document.getElementById(id);
 
 export function init(s) {
@@ -39,7 +42,13 @@ export function init(s) {
   });
   $("d-clear").addEventListener("click", clear);
   $("d-pick").addEventListener("click", pick);
-  store.on("state", () => { if (dirty) request(); });
+  store.on("state", () => { if (dirty) request(what); });
+  // live: while the network in use trains, read the drawing again (throttled)
+  store.on("update", (msg) => {
+    if (store.current !== "draw" || !dirty || !msg.model || !msg.model.training || liveTimer) return;
+    liveTimer = setTimeout(() => { liveTimer = null; lastLive = performance.now(); request(what, true); },
+      Math.max(0, lastLive + LIVE_MS - performance.now()));
+  });
 }
 
 export function show() {}
@@ -73,6 +82,7 @@ function clear() {
   drawGray($("d-prepared"), new Float32Array(28 * 28), 28, 28);
   $("d-prepared").setAttribute("aria-label", "the prepared 28 by 28 input: empty");
   $("d-latency").textContent = "";
+  what = "your drawing";
   canvas.setAttribute("aria-label", "drawing area, empty: draw a digit with the mouse or by touch; with the keyboard, use Pick a test image");
   store.emit("drawing", null);
 }
@@ -104,11 +114,14 @@ async function pick() {
   }
 }
 
-// One request at a time; while one is out, remember that the drawing changed.
-async function request(what = "your drawing") {
+// One request at a time; while one is out, remember that the drawing changed.  `live`: a
+// reading of the same drawing by the network as it trains.
+async function request(shown = "your drawing", live = false) {
   if (!dirty) return;
+  what = shown;
   if (inFlight) { pending = true; return; }
   inFlight = true; pending = false;
+  const label = what;                      // what it is, as when sent
   const image = canvas.toDataURL("image/png");
   const t0 = performance.now(), gen = generation;
   try {
@@ -119,15 +132,15 @@ async function request(what = "your drawing") {
     const input = unpack(r.input);
     const side = Math.round(Math.sqrt(input.length));
     drawGray($("d-prepared"), input, side, side);
-    $("d-prepared").setAttribute("aria-label", `the prepared ${side} by ${side} input of ${what}`);
+    $("d-prepared").setAttribute("aria-label", `the prepared ${side} by ${side} input of ${label}`);
     $("d-digit").textContent = String(r.digit);
     outputBars($("d-outputs"), r.outputs);
     const lat = $("d-latency");
-    if (what === "your drawing") lat.textContent = `prediction in ${ms.toFixed(0)} ms (server ${r.ms.toFixed(1)} ms)`;
+    if (label === "your drawing") lat.textContent = `prediction in ${ms.toFixed(0)} ms (server ${r.ms.toFixed(1)} ms)` + (live ? ", live while it trains" : "");
     lat.dataset.ms = ms.toFixed(2);
     lat.dataset.serverMs = r.ms.toFixed(2);
     // screen readers hear the answer once the stroke is done, and not more than every 1.5 s
-    if (!drawing) announce("d-announce", `It reads ${r.digit} (output ${r.outputs[r.digit].toFixed(2)})`);
+    if (!drawing && !live) announce("d-announce", `It reads ${r.digit} (output ${r.outputs[r.digit].toFixed(2)})`);
     store.emit("drawing", { image, result: r });
   } catch (e) {
     if (gen !== generation) return;
@@ -135,6 +148,6 @@ async function request(what = "your drawing") {
     $("d-latency").textContent = e.message;
   } finally {
     inFlight = false;
-    if (pending) request();
+    if (pending) request(what);
   }
 }
