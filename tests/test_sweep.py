@@ -479,26 +479,29 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def dask_cluster(tmp_path):
+def dask_cluster(tmp_path, request):
     """`dask scheduler` and two `dask worker` processes (one thread each, no nanny, so a
-    killed worker stays dead) on 127.0.0.1; stopped however the test ends."""
+    killed worker stays dead) on 127.0.0.1; stopped however the test ends.  Parametrized
+    indirectly, ``(workers, nanny)`` chooses another cluster (a nanny restarts its killed
+    worker).  Yields the address, the worker processes and the scheduler process."""
     distributed = pytest.importorskip("distributed")
+    count, nanny = getattr(request, "param", (2, False))
     address = f"tcp://127.0.0.1:{_free_port()}"
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    logs = [open(tmp_path / f"dask-{i}.log", "wb") for i in range(3)]
+    logs = [open(tmp_path / f"dask-{i}.log", "wb") for i in range(count + 1)]
     processes = []
     try:
         processes.append(subprocess.Popen(
             [*dask, "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
              "--no-dashboard"], stdout=logs[0], stderr=subprocess.STDOUT))
-        for i in (1, 2):
+        for i in range(1, count + 1):
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
-                 "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-                stdout=logs[i], stderr=subprocess.STDOUT))
+                 "1", "--nanny" if nanny else "--no-nanny", "--no-dashboard", "--host",
+                 "127.0.0.1"], stdout=logs[i], stderr=subprocess.STDOUT))
         with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address, processes[1:]
+            client.wait_for_workers(count, timeout=60)
+        yield address, processes[1:], processes[0]
     finally:
         for p in reversed(processes):
             _stop(p)
@@ -507,7 +510,7 @@ def dask_cluster(tmp_path):
 
 
 def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
-    address, workers = dask_cluster
+    address, workers, _ = dask_cluster
     out = tmp_path / "cluster.jsonl"
     argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
             "--learning-rate", "1,3", "--seeds", "1-6", "--out", str(out), "--scheduler",
@@ -538,11 +541,12 @@ def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
     assert sum(r["worker"] == first["worker"] for r in records) < 12
 
 
-def _sweep_with_a_first_result(out: Path) -> tuple[list[str], subprocess.Popen]:
-    """A sweep of 8 slow runs on 2 local workers, as its own process, once its first result
-    is in ``out`` (or 60 s have passed): its command line and the process."""
+def _sweep_with_a_first_result(out: Path, *where: str) -> tuple[list[str], subprocess.Popen]:
+    """A sweep of 8 slow runs on 2 local workers (or ``where``: --scheduler ADDRESS), as its
+    own process, once its first result is in ``out`` (or 60 s have passed): its command
+    line and the process."""
     argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "150",
-            "--seeds", "1-8", "--out", str(out), "--workers", "2", "--quiet"]
+            "--seeds", "1-8", "--out", str(out), *(where or ("--workers", "2")), "--quiet"]
     sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sweep.poll() is None and not (
@@ -595,5 +599,56 @@ def test_a_local_worker_killed_mid_run_loses_nothing(tmp_path):
         _stop(sweep)
     assert sweep.returncode == 0, stderr.decode()
     assert b"a sweep worker process died" in stderr
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 8 and len(set(keys)) == 8
+
+
+@pytest.mark.parametrize("dask_cluster", [(1, True)], indirect=True)
+def test_a_dask_worker_lost_with_the_only_copy_of_the_data_loses_nothing(tmp_path,
+                                                                          dask_cluster):
+    """One worker under a nanny, killed (SIGKILL) mid-run: the nanny starts a new one, but
+    the scattered data died with the old.  The sweep sends it again and finishes, every
+    point once (it stopped with "a run failed on the cluster (FutureCancelledError ...)")."""
+    address, _, _ = dask_cluster
+    out = tmp_path / "n.jsonl"
+    _, sweep = _sweep_with_a_first_result(out, "--scheduler", address)
+    try:
+        first = json.loads(out.read_bytes().split(b"\n")[0])
+        os.kill(int(first["worker"].rsplit("/", 1)[1]), signal.SIGKILL)
+        _, stderr = sweep.communicate(timeout=120)
+    finally:
+        _stop(sweep)
+    assert sweep.returncode == 0, stderr.decode()
+    assert b"the Dask workers holding the data were lost" in stderr
+    records = lines(out)
+    keys = [r["key"] for r in records]
+    assert len(keys) == 8 and len(set(keys)) == 8
+    assert {r["worker"] for r in records} - {first["worker"]}, "no new worker ran anything"
+
+
+def test_a_dask_scheduler_lost_mid_sweep_is_one_line_and_the_local_pool_resumes(tmp_path,
+                                                                                 dask_cluster):
+    """The scheduler killed (SIGKILL) mid-sweep: one line that says so (it said "a run
+    failed on the cluster (FutureCancelledError ...)"), exit status 1, the finished runs
+    kept; the same grid then resumes on this machine (a point's key does not depend on
+    where it ran), each point once."""
+    address, _, scheduler = dask_cluster
+    out = tmp_path / "s.jsonl"
+    argv, sweep = _sweep_with_a_first_result(out, "--scheduler", address)
+    try:
+        os.kill(scheduler.pid, signal.SIGKILL)
+        _, stderr = sweep.communicate(timeout=60)
+    finally:
+        _stop(sweep)
+    assert sweep.returncode == 1, stderr.decode()
+    err = stderr.decode()
+    assert "lost the connection to the Dask scheduler" in err.splitlines()[-1]
+    assert err.count("\n") == 2 and "Traceback" not in err, err     # the sweep's note, then it
+    before = len(lines(out))
+    assert 1 <= before < 8
+    local = [a for a in argv if a not in ("--scheduler", address)]
+    done = subprocess.run(local, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"{before} already in".encode() in done.stderr
     keys = [r["key"] for r in lines(out)]
     assert len(keys) == 8 and len(set(keys)) == 8

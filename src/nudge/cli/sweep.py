@@ -197,7 +197,9 @@ def _sweep(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         if client is not None:
-            client.close()
+            from ..sweep.runner import disconnect
+
+            disconnect(client)
     for n in run.notes:
         note(n)
     summary = summarise(run.records)

@@ -11,6 +11,8 @@ results; a worker returns each run's result line to it.
   worker (``Client.scatter(..., broadcast=True)``), so workers need nudge installed but
   no data files and no internet.  A worker lost mid-run loses only its task; the
   scheduler runs it again elsewhere and the client still gets one result per point.
+  Workers that die with the only copies of the data get it again; a lost scheduler ends
+  the sweep with one line.
 
 Each run uses the compiled engine where it applies, with one thread, and NumPy's BLAS
 (the test-set evaluation) with one thread: the workers share the cores, not the runs.
@@ -26,7 +28,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import fields
@@ -154,7 +156,8 @@ def _context() -> Any:
 
 
 #: how many times a local pool whose worker died is started again (as Dask retries a task
-#: whose worker died: ``distributed.scheduler.allowed-failures`` is 3)
+#: whose worker died: ``distributed.scheduler.allowed-failures`` is 3), and how many times
+#: the data is sent again to a Dask cluster whose workers lost it
 POOL_RESTARTS = 3
 
 
@@ -253,6 +256,23 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
     return client
 
 
+def disconnect(client: Any) -> None:
+    """Close a client of :func:`connect` without Dask's log lines: a client whose scheduler
+    is gone logs its failed reconnection, tracebacks and all, as it closes, after the sweep
+    has said in one line what happened."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("distributed", "distributed.client")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.CRITICAL + 1)
+    try:
+        client.close()
+    finally:
+        for log, level in zip(loggers, levels):
+            log.setLevel(level)
+
+
 def _ask_identity(address: str, security: Any, timeout: float) -> None:
     """Ask whoever listens at ``address`` who they are, all within ``timeout`` seconds;
     anything but a Dask scheduler raises.  Done before a ``Client`` exists: a port that
@@ -282,30 +302,59 @@ def _ask_identity(address: str, security: Any, timeout: float) -> None:
 def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
              client: Any, datasets: dict[str, Dataset]) -> None:
     """Run ``points`` on the Dask cluster of ``client``; the datasets (from ``datasets``
-    by name, else nudge's lookup here) are scattered to every worker once."""
+    by name, else nudge's lookup here) are scattered to every worker.  Scattered data
+    lives only on the workers: when every worker holding it dies (a lone worker killed,
+    restarted by its nanny) the runs that need it are cancelled, and the data is sent
+    again for the points left, up to :data:`POOL_RESTARTS` times.  A lost scheduler is
+    a one-line error (the finished runs are saved)."""
+    left = {p["key"]: p for p in points}
+    for attempt in range(POOL_RESTARTS + 1):
+        if not left:
+            return
+        if attempt:
+            print(f"nudge: the Dask workers holding the data were lost (killed? restarted?); "
+                  f"sending it again for the {len(left)} run(s) left", file=sys.stderr)
+        _dask_round(left, on_result, client, datasets, attempt)
+    if left:
+        raise NudgeError(f"the Dask workers lost the data {POOL_RESTARTS + 1} times (out of "
+                         "memory? killed?); the finished runs are saved: run the same command "
+                         "again to resume")
+
+
+def _dask_round(left: dict[str, dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
+                client: Any, datasets: dict[str, Dataset], attempt: int) -> None:
+    """Scatter the data and run the points ``left`` once; each result is removed from
+    ``left`` as it is passed on.  Returns when every run has finished or was cancelled."""
     from distributed import as_completed as dask_completed
 
-    if not points:
-        return
+    points = list(left.values())
     futures = []
     for name in dict.fromkeys(p["settings"]["dataset"] for p in points):
         mine = [p for p in points if p["settings"]["dataset"] == name]
         whole = datasets[name] if name in datasets else load_dataset(name)
         data = client.scatter(whole, broadcast=True, hash=False)
         futures += client.map(_run_on_worker, mine, data=data,
-                              key=[f"nudge-sweep-{p['key']}" for p in mine])
+                              key=[f"nudge-sweep-{p['key']}-{attempt}" for p in mine])
     try:
         for future in dask_completed(futures, loop=client.loop):
             try:
                 result = future.result()
             except NudgeError:
                 raise
+            except (CancelledError, OSError) as e:    # its data was lost, or the scheduler
+                if (isinstance(e, OSError) or client.status != "running"
+                        or getattr(e, "reason", None) == "scheduler-connection-lost"):
+                    raise NudgeError("lost the connection to the Dask scheduler (stopped? "
+                                     "unreachable?); the finished runs are saved: once it is "
+                                     "back, run the same command again to resume") from None
+                continue                    # the others still come; then the data again
             except Exception as e:
                 reason = str(e).splitlines()[0][:200] if str(e) else ""
                 raise NudgeError(f"a run failed on the cluster ({type(e).__name__}: {reason});"
                                  " the finished runs are saved: run the same command again "
                                  "to resume") from None
-            on_result(result)
+            if left.pop(result["key"], None) is not None:
+                on_result(result)
             future.release()
     finally:
         client.cancel(futures)
