@@ -445,6 +445,24 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, monkeypatch, argv, me
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_local_workers_are_bounded(tmp_path, capsys, digits):
+    """--workers 100000 started a process per grid point (up to 100,000 of them)."""
+    from nudge.sweep import run_sweep
+    from nudge.sweep.runner import MAX_WORKERS
+
+    out = tmp_path / "w.jsonl"
+    with pytest.raises(SystemExit) as bounded:
+        run(capsys, *SMALL, "--out", str(out), "--workers", str(MAX_WORKERS + 1))
+    err = capsys.readouterr().err
+    assert bounded.value.code == 2 and f"--workers: '{MAX_WORKERS + 1}' must be at most " \
+        f"{MAX_WORKERS}" in err and err.count("\n") == 1
+    grid = expand({"epochs": "1"}, datasets=lambda n: digits)
+    for workers in (0, 10**6):
+        with pytest.raises(NudgeError, match="workers must be"):
+            run_sweep(grid, out, workers=workers)
+    assert out.read_bytes() == b""
+
+
 # --------------------------------------------------------------------------- Dask
 def test_a_port_that_accepts_and_never_answers_is_a_one_line_error(tmp_path, capsys):
     pytest.importorskip("distributed")

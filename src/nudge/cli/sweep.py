@@ -13,11 +13,13 @@ from ..errors import NudgeError
 from ..presets import PRESETS
 from ..sweep import expand, read, run_sweep, summarise, text
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
+from ..sweep.runner import MAX_WORKERS
 from ..sweep.summary import check_axes, title
 from .common import (
     add_json_option,
     add_limits,
     at_most,
+    bounded_int,
     epochs_type,
     load_data,
     note,
@@ -88,9 +90,9 @@ def register(sub: Any) -> None:
                    help="also record the training-set cost after each epoch (slower)")
     p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
                    help="results file, one JSON line per run (default: %(default)s)")
-    p.add_argument("--workers", type=positive_int, metavar="N",
+    p.add_argument("--workers", type=bounded_int(1, MAX_WORKERS), metavar="N",
                    help="local worker processes (default: one per core this process may "
-                        "use)")
+                        f"use; at most {MAX_WORKERS})")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 or "
                         'tls://HOST:8786 (needs Dask: pip install "dask[distributed]")')

@@ -35,6 +35,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ..bounds import check_count
 from ..data import Dataset, load_dataset
 from ..engine.threads import available_cpus
 from ..errors import DivergenceError, NudgeError, printable
@@ -159,6 +160,9 @@ def _context() -> Any:
 #: whose worker died: ``distributed.scheduler.allowed-failures`` is 3), and how many times
 #: the data is sent again to a Dask cluster whose workers lost it
 POOL_RESTARTS = 3
+#: the most local worker processes (each holds its own copy of the data, about 150 MB with
+#: MNIST; more workers than cores only share them: --workers 100000 was 100,000 processes)
+MAX_WORKERS = 256
 
 
 def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
@@ -372,4 +376,6 @@ def run_points(points: Iterable[dict[str, Any]], on_result: Callable[[dict[str, 
     if client is not None:
         run_dask(points, on_result, client, datasets or {})
     else:
-        run_local(points, on_result, workers or available_cpus(), data_dir)
+        count = available_cpus() if workers is None else check_count("workers", workers, 1,
+                                                                      MAX_WORKERS)
+        run_local(points, on_result, count, data_dir)
