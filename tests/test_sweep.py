@@ -269,6 +269,27 @@ def test_report_json_and_plot(tmp_path, capsys):
     assert len(records) == 8 and "half written" in notes[0]
 
 
+def test_the_summary_does_not_depend_on_the_order_the_runs_finished_in():
+    """A results file lists its runs as they finished (on Dask, in any order) and a grid
+    lists its seeds as typed: the same runs in another order are the same summary, to the
+    last bit (the mean of 0.1, 0.2, 0.3 was 0.20000000000000004 one way, 0.19999999999999998
+    the other)."""
+    import itertools
+
+    from nudge.sweep import summarise
+
+    def result(eta: float, seed: int, accuracy: float) -> dict:
+        return {"key": f"{eta}/{seed}", "settings": {"learning_rate": eta}, "seed": seed,
+                "test_accuracy": accuracy, "test_cost": accuracy / 7, "diverged": False,
+                "seconds": 0.1 * seed, "epochs": [{"epoch": 1, "test_accuracy": accuracy}]}
+
+    runs = [result(eta, seed, accuracy) for eta in (1.0, 3.0)
+            for seed, accuracy in zip((1, 2, 3), (0.1, 0.2, 0.3))]
+    first = json.dumps(summarise(runs))
+    for order in itertools.islice(itertools.permutations(runs), 0, 720, 37):
+        assert json.dumps(summarise(list(order))) == first
+
+
 def test_held_out_images_rank_the_settings_and_keep_old_keys(tmp_path, capsys, digits):
     out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
     code, text, err = run(capsys, *SMALL, "--learning-rate", "1,3", "--seeds", "1,2",

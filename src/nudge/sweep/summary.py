@@ -115,6 +115,9 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault(_canon({k: r["settings"].get(k) for k in SETTINGS}), []).append(r)
+    # each setting's runs by seed, the settings by their settings: the sums (so the means
+    # and sds, to the last bit) and the rows do not depend on the order the runs finished in
+    groups = {k: sorted(groups[k], key=lambda r: r["seed"]) for k in sorted(groups)}
     rows = []
     for runs in groups.values():
         ok = [r for r in runs if not r["diverged"] and r.get("test_accuracy") is not None]
@@ -137,7 +140,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
             "score": score, "notes": notes,
             "settings_count": len(rows), "swept": swept, "rows": rows, "best": best,
-            "seconds": float(sum(r["seconds"] for r in records))}
+            "seconds": math.fsum(r["seconds"] for r in records)}
 
 
 def _pm(s: dict[str, Any], scale: float, digits: int, unit: str = "") -> str:
