@@ -220,6 +220,34 @@ def test_a_line_nested_too_deep_for_json_is_not_a_result(tmp_path, capsys):
     assert out.read_bytes() == before
 
 
+def test_a_full_disk_is_one_line_and_leaves_whole_lines(tmp_path):
+    """A write that fails (here a file-size limit, EFBIG; the disk full is ENOSPC) ends the
+    sweep with one line, not an OSError traceback, and leaves no half line behind; the same
+    command then resumes, each point once."""
+    import resource
+
+    out = tmp_path / "f.jsonl"
+    argv = [sys.executable, "-m", "nudge", "sweep", *SMALL, "--seeds", "1-4", "--workers", "2",
+            "--out", str(out)]
+    assert subprocess.run([*argv[:-4], "--seeds", "1", "--out", str(out)],
+                          capture_output=True, timeout=60).returncode == 0
+    limit = out.stat().st_size * 5 // 2           # room for one more result, not two
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = subprocess.run(argv, capture_output=True, timeout=60, preexec_fn=small_files)
+    err = full.stderr.decode()
+    assert full.returncode == 1 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith(f"nudge sweep: error: --out {out}: cannot add a "
+                                           "result (File too large)")
+    assert out.read_bytes().endswith(b"\n") and len(lines(out)) == 2
+    done = subprocess.run(argv, capture_output=True, timeout=60)
+    assert done.returncode == 0 and b"2 already in" in done.stderr, done.stderr.decode()
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 4 and len(set(keys)) == 4
+
+
 def test_one_sweep_at_a_time_per_file(tmp_path):
     out = tmp_path / "s.jsonl"
     with ResultsFile(out):

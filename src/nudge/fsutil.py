@@ -238,6 +238,22 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[n:]
 
 
+def append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to the file open (``O_APPEND``, and held by this process alone) as
+    ``fd`` and flush it to the disk, or leave the file as it was: a write cut short (the
+    disk full, a file-size limit) is cut off again before its OSError is raised."""
+    size = os.fstat(fd).st_size
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass
+        raise
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Replace the file at ``path`` (or create it) with ``data``, atomically; see the module
     for what is guaranteed.  Returns the path written (a symlink's target)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NudgeError
-from ..fsutil import read_regular
+from ..fsutil import append_whole, os_reason, read_regular
 from ..jsonable import jsonable
 from ..train import MAX_EPOCHS
 from .grid import point_key
@@ -253,10 +253,12 @@ class ResultsFile:
         if key in self.done:                # never twice, whatever a cluster sends back
             return
         line = json.dumps(jsonable(record), separators=(",", ":")).encode() + b"\n"
-        view = memoryview(line)
-        while view:                         # one write of a whole line, in practice
-            view = view[os.write(self.fd, view):]
-        os.fsync(self.fd)
+        try:                                # one write of a whole line, in practice
+            append_whole(self.fd, line)
+        except OSError as e:
+            raise NudgeError(f"--out {self.path}: cannot add a result ({os_reason(e)}); the "
+                             "results before it are saved: run the same command again to "
+                             "resume") from None
         self.done[key] = record
 
     def close(self) -> None:
