@@ -479,6 +479,8 @@ def test_three_swept_options_train_cost_and_chosen_axes(tmp_path, capsys):
     (["--axes", "learning-rate,epochs", "--learning-rate", "1,3"], "not swept"),
     (["--report", "missing.jsonl"], "no such results file"),
     (["--report", "x.jsonl", "--seeds", "1"], "leave out --seeds"),
+    (["--report", "x.jsonl", "--train-cost"], "leave out --train-cost"),
+    (["--report", "x.jsonl", "--data-dir", "."], "leave out --data-dir"),
     (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"], "cannot reach a Dask scheduler"),
     (["--scheduler", "garbage"], "missing port number"),
     (["--scheduler", "http://127.0.0.1:8786"], "unknown address scheme 'http'"),

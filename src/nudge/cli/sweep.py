@@ -129,8 +129,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     given = [flag(o) for o in (*OPTIONS, "seeds", "scheduler", "workers", "train_limit",
-                               "test_limit", "validation", "patience")
-             if getattr(args, o) is not None]
+                               "test_limit", "validation", "patience", "data_dir", "train_cost",
+                               "tls_ca_file", "tls_cert", "tls_key")
+             if getattr(args, o) not in (None, False)]
     if given:
         raise NudgeError(f"--report summarises a file; leave out {', '.join(given)} (or leave "
                          "out --report to run a sweep)")
