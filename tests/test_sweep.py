@@ -721,3 +721,47 @@ def test_a_dask_scheduler_lost_mid_sweep_is_one_line_and_the_local_pool_resumes(
     assert f"{before} already in".encode() in done.stderr
     keys = [r["key"] for r in lines(out)]
     assert len(keys) == 8 and len(set(keys)) == 8
+
+
+def test_a_long_sweep_outlives_more_worker_deaths_than_the_restarts(tmp_path):
+    """A local worker killed (SIGKILL) more often than POOL_RESTARTS, each time after the
+    new pool finished a run: the sweep goes on to the end (it stopped at the fourth death
+    however many runs had finished in between), every point once.  Only pools in a row
+    that die before finishing anything stop it."""
+    import threading
+
+    from nudge.sweep.runner import POOL_RESTARTS
+
+    out = tmp_path / "r.jsonl"
+    argv = [sys.executable, "-m", "nudge", "sweep", "--dataset", "digits", "--epochs", "200",
+            "--hidden", "256", "--seeds", "1-12", "--out", str(out), "--workers", "2", "--quiet"]
+
+    sweep = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr.extend(sweep.stderr), daemon=True)
+    reader.start()
+
+    def deaths() -> int:
+        return sum(b"a sweep worker process died" in line for line in list(stderr))
+
+    killed: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while deaths() <= POOL_RESTARTS and time.monotonic() < deadline and sweep.poll() is None:
+            whole = out.read_bytes().split(b"\n")[:-1] if out.exists() else []
+            pid = int(json.loads(whole[-1])["worker"].rsplit("/", 1)[1]) if whole else None
+            if pid is not None and pid not in killed and len(whole) < 12:
+                killed.add(pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)    # it has started its next run
+                except ProcessLookupError:          # a broken pool's, already gone
+                    pass
+            time.sleep(0.05)
+        sweep.wait(120)
+        reader.join(10)
+    finally:
+        _stop(sweep)
+    assert sweep.returncode == 0, b"".join(stderr).decode()
+    assert deaths() > POOL_RESTARTS
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 12 and len(set(keys)) == 12

@@ -21,6 +21,7 @@ Each run uses the compiled engine where it applies, with one thread, and NumPy's
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import multiprocessing
 import os
 import signal
@@ -156,39 +157,59 @@ def _context() -> Any:
     return ctx
 
 
-#: how many times a local pool whose worker died is started again (as Dask retries a task
-#: whose worker died: ``distributed.scheduler.allowed-failures`` is 3), and how many times
-#: the data is sent again to a Dask cluster whose workers lost it
+#: how many times in a row a local pool whose workers died before a run finished is started
+#: again (as Dask retries a task whose worker died: ``distributed.scheduler.allowed-failures``
+#: is 3), and how many times in a row the data is sent again to a Dask cluster whose
+#: workers lost it; a pool or a sending that finished a run starts the count again
 POOL_RESTARTS = 3
 #: the most local worker processes (each holds its own copy of the data, about 150 MB with
 #: MNIST; more workers than cores only share them: --workers 100000 was 100,000 processes)
 MAX_WORKERS = 256
 
 
+def _rounds(left: dict[str, Any], one_round: Callable[[], None],
+            again: Callable[[bool], str], give_up: Callable[[], str]) -> None:
+    """Call ``one_round()`` (which removes from ``left`` the points it finished) until
+    ``left`` is empty, printing ``again(idle)`` before each new round (``idle``: the last
+    one finished nothing); after :data:`POOL_RESTARTS` + 1 rounds in a row that finished
+    nothing, a NudgeError saying ``give_up()``.  Every other round finishes a point, so
+    the rounds end."""
+    idle = 0
+    while left:
+        before = len(left)
+        one_round()
+        if not left:
+            return
+        idle = idle + 1 if len(left) == before else 0
+        if idle > POOL_RESTARTS:
+            raise NudgeError(give_up())
+        print(again(bool(idle)), file=sys.stderr)
+
+
 def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
               workers: int, data_dir: str | None = None) -> None:
     """Run ``points`` on ``workers`` local processes; ``on_result(line)`` in this process
     as each run finishes (in the order they finish).  A worker that dies (killed, out of
-    memory) loses only its run: a new pool does the points left, up to
-    :data:`POOL_RESTARTS` times."""
+    memory) breaks its pool: a new pool does the points left (the runs under way are done
+    again), until :data:`POOL_RESTARTS` + 1 pools in a row have died before finishing a
+    run."""
     left = {p["key"]: p for p in points}
-    hint = ""
-    for attempt in range(POOL_RESTARTS + 1):
-        if not left:
-            return
-        if attempt:
-            print(f"nudge: a sweep worker process died (killed? out of memory?{hint}); a new "
-                  f"pool does the {len(left)} run(s) left", file=sys.stderr)
-        before = len(left)
+
+    def one_pool() -> None:
         with closing(_one_pool(list(left.values()), workers, data_dir)) as results:
             for record in results:
                 if left.pop(record["key"], None) is not None:
                     on_result(record)
-        hint = _script_hint() if len(left) == before else ""
-    if left:
-        raise NudgeError(f"sweep worker processes died {POOL_RESTARTS + 1} times (out of "
-                         f"memory? killed?{hint}); the finished runs are saved: run the same "
-                         "command again to resume")
+
+    def again(idle: bool) -> str:
+        hint = _script_hint() if idle else ""
+        return (f"nudge: a sweep worker process died (killed? out of memory?{hint}); a new "
+                f"pool does the {len(left)} run(s) left")
+
+    _rounds(left, one_pool, again, lambda: (
+        f"sweep worker processes died {POOL_RESTARTS + 1} times in a row before a run "
+        f"finished (out of memory? killed?{_script_hint()}); the finished runs are saved: run "
+        "the same command again to resume"))
 
 
 def _script_hint() -> str:
@@ -309,20 +330,20 @@ def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]],
     by name, else nudge's lookup here) are scattered to every worker.  Scattered data
     lives only on the workers: when every worker holding it dies (a lone worker killed,
     restarted by its nanny) the runs that need it are cancelled, and the data is sent
-    again for the points left, up to :data:`POOL_RESTARTS` times.  A lost scheduler is
-    a one-line error (the finished runs are saved)."""
+    again for the points left (see :func:`_rounds`).  A lost scheduler is a one-line
+    error (the finished runs are saved)."""
     left = {p["key"]: p for p in points}
-    for attempt in range(POOL_RESTARTS + 1):
-        if not left:
-            return
-        if attempt:
-            print(f"nudge: the Dask workers holding the data were lost (killed? restarted?); "
-                  f"sending it again for the {len(left)} run(s) left", file=sys.stderr)
-        _dask_round(left, on_result, client, datasets, attempt)
-    if left:
-        raise NudgeError(f"the Dask workers lost the data {POOL_RESTARTS + 1} times (out of "
-                         "memory? killed?); the finished runs are saved: run the same command "
-                         "again to resume")
+    attempts = itertools.count()
+
+    def again(idle: bool) -> str:
+        return ("nudge: the Dask workers holding the data were lost (killed? restarted?); "
+                f"sending it again for the {len(left)} run(s) left")
+
+    _rounds(left, lambda: _dask_round(left, on_result, client, datasets, next(attempts)),
+            again, lambda: (
+                f"the Dask workers lost the data {POOL_RESTARTS + 1} times in a row before a "
+                "run finished (out of memory? killed?); the finished runs are saved: run the "
+                "same command again to resume"))
 
 
 def _dask_round(left: dict[str, dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
