@@ -240,7 +240,8 @@ def test_a_full_disk_is_one_line_and_leaves_whole_lines(tmp_path):
     err = full.stderr.decode()
     assert full.returncode == 1 and "Traceback" not in err, err
     assert err.splitlines()[-1].startswith(f"nudge sweep: error: --out {out}: cannot add a "
-                                           "result (File too large)")
+                                           "result (the file is larger than this process "
+                                           "may write (ulimit -f)")
     assert out.read_bytes().endswith(b"\n") and len(lines(out)) == 2
     done = subprocess.run(argv, capture_output=True, timeout=60)
     assert done.returncode == 0 and b"2 already in" in done.stderr, done.stderr.decode()
