@@ -539,6 +539,9 @@ def test_models_stay_available_listed_with_architecture_and_accuracy(page):
     page.click(f"#m-saved button[aria-label='load {name}']")
     page.wait_for_function(f"document.getElementById('model-badge').textContent"
                            f".includes('{name}')")
+    # the badge may follow the live stream before the list follows /api/state: wait for both
+    page.wait_for_function(f"document.getElementById('m-sources').textContent"
+                           f".includes('{name}')")
     sources = text(page, "#m-sources")
     assert "mnist-small.safetensors" in sources and name in sources      # both still there
     assert clipped_texts(page, "models") == []
