@@ -656,17 +656,24 @@ def test_a_tls_scheduler_without_certificates_is_a_one_line_error(tmp_path, caps
     assert err.count("\n") == 1
 
 
-def test_a_local_worker_killed_mid_run_loses_nothing(tmp_path):
-    """SIGKILL to one worker of the local pool: a new pool does the points left; every
-    point is in the file exactly once, and the sweep ends normally."""
-    out = tmp_path / "k.jsonl"
-    _, sweep = _sweep_with_a_first_result(out)
+def _kill_the_first_results_worker(out, *options):
+    """A sweep (``_sweep_with_a_first_result``) whose first result's worker process is then
+    killed with SIGKILL: (the ended sweep, that result, its stderr)."""
+    _, sweep = _sweep_with_a_first_result(out, *options)
     try:
         first = json.loads(out.read_bytes().split(b"\n")[0])
         os.kill(int(first["worker"].rsplit("/", 1)[1]), signal.SIGKILL)
         _, stderr = sweep.communicate(timeout=120)
     finally:
         _stop(sweep)
+    return sweep, first, stderr
+
+
+def test_a_local_worker_killed_mid_run_loses_nothing(tmp_path):
+    """SIGKILL to one worker of the local pool: a new pool does the points left; every
+    point is in the file exactly once, and the sweep ends normally."""
+    out = tmp_path / "k.jsonl"
+    sweep, _, stderr = _kill_the_first_results_worker(out)
     assert sweep.returncode == 0, stderr.decode()
     assert b"a sweep worker process died" in stderr
     keys = [r["key"] for r in lines(out)]
@@ -681,13 +688,7 @@ def test_a_dask_worker_lost_with_the_only_copy_of_the_data_loses_nothing(tmp_pat
     point once (it stopped with "a run failed on the cluster (FutureCancelledError ...)")."""
     address, _, _ = dask_cluster
     out = tmp_path / "n.jsonl"
-    _, sweep = _sweep_with_a_first_result(out, "--scheduler", address)
-    try:
-        first = json.loads(out.read_bytes().split(b"\n")[0])
-        os.kill(int(first["worker"].rsplit("/", 1)[1]), signal.SIGKILL)
-        _, stderr = sweep.communicate(timeout=120)
-    finally:
-        _stop(sweep)
+    sweep, first, stderr = _kill_the_first_results_worker(out, "--scheduler", address)
     assert sweep.returncode == 0, stderr.decode()
     assert b"the Dask workers holding the data were lost" in stderr
     records = lines(out)
