@@ -20,6 +20,12 @@ def counted(n: Any, noun: str) -> str:
     return f"{number} {noun}{'' if n == 1 else 's'}"
 
 
+def duration(value: float) -> str:
+    """A duration with its significant digits: "0.0023 s", "0.24 s", "12 s" (a run of a
+    few milliseconds is not "0.00 s", nor "0.0s" next to a figure that says it took time)."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain text table with right-aligned columns (each cell :func:`printable`)."""
     cells = [[printable(c) for c in row] for row in [headers, *rows]]

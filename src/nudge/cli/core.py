@@ -10,7 +10,7 @@ from typing import Any
 from ..bounds import random_seed
 from ..checks import check_batch_fits
 from ..control import Control, CtrlC, check_patience
-from ..display import counted, table
+from ..display import counted, duration, table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
@@ -354,12 +354,12 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
                          *([f"{100 * r.validation_accuracy:.2f}%"] if held_out else []),
                          f"{100 * r.test_accuracy:.2f}%", f"{r.test_cost:.4f}",
                          f"{r.train_cost:.4f}" if r.train_cost is not None else "-",
-                         f"{elapsed:.2f}s"])
+                         duration(elapsed)])
     print(table(["epoch", *(["eta"] if varied else []),
                  *(["validation accuracy"] if held_out else []), "test accuracy",
                  "test cost", "train cost", "time"], rows))
     print(f"\nsaved {printable(saved)}  ({100 * last.test_accuracy:.2f}% on "
-          f"{len(data.X_test)} test images, {history.train_seconds:.1f}s of training)")
+          f"{len(data.X_test):,} test images, {duration(history.train_seconds)} of training)")
     if history.best_epoch is not None:
         why = (f"no rise in {counted(args.patience, 'epoch')}"
                if history.stopped == "no improvement" else history.stopped)

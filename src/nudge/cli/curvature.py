@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..display import table
+from ..display import duration, table
 from ..errors import NudgeError, printable
 from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
 from ..insight.stability import MAX_STABILITY_STEPS
@@ -135,7 +135,8 @@ def cmd_noise(args: argparse.Namespace) -> int:
                     "plot_path": args.plot})
         return 0
     print(f"{printable(args.model)}: gradient noise over {ns.n:,} {data.name} {args.split} "
-          f"examples in {ns.seconds:.2f} s ({ns.dtype}); cost C = {ns.cost:.6f} (no weight decay)")
+          f"examples in {duration(ns.seconds)} ({ns.dtype}); cost C = {ns.cost:.6f} "
+          "(no weight decay)")
     print(table(["quantity", "value"], [
         ["|G|^2, the squared length of the gradient G = grad C", f"{ns.gradient_norm_squared:.4e}"],
         ["mean |g_x|^2, one example's own gradient", f"{ns.mean_example_norm_squared:.4e}"],
@@ -170,7 +171,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
     print(f"{printable(args.model)}: Hessian of the cost (no weight decay) over {cv.n_examples:,} "
           f"{data.name} {args.split} examples, {cv.n_parameters:,} parameters: "
           f"{cv.products} exact Hessian-vector products ({cv.method}, {cv.dtype}) in "
-          f"{cv.seconds:.1f} s")
+          f"{duration(cv.seconds)}")
     rows = [[f"largest {i + 1}", f"{v:+.5e}"] for i, v in enumerate(cv.largest)]
     rows += [[f"smallest {i + 1}", f"{v:+.5e}  (u^T H u = {q:+.3e})"]
              for i, (v, q) in enumerate(zip(cv.smallest, cv.smallest_rayleigh))]
@@ -226,7 +227,7 @@ def cmd_stability(args: argparse.Namespace) -> int:
     print(f"full-batch gradient descent from {printable(start)} over {report.n_examples:,} "
           f"{data.name} training examples: cost {report.initial_cost:.4f}, lambda_max "
           f"{report.initial_sharpness:.4g}, so 2/lambda_max = "
-          f"{report.max_stable_learning_rate:.4g} ({report.seconds:.1f} s)")
+          f"{report.max_stable_learning_rate:.4g} ({duration(report.seconds)})")
     print(table(["eta", "x 2/lambda_max", "2/eta", "final cost", "highest cost",
                  "lambda_max: start", "highest", "end", "parameters"],
                 [[f"{r.learning_rate:.4g}", f"{r.factor:.3g}", f"{r.threshold:.4g}",

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import insight as ins
 from ..bounds import MAX_COUNT
-from ..display import table
+from ..display import duration, table
 from ..errors import NudgeError, printable
 from ..insight.averages import MAX_DRAWS
 from ..insight.descent import MAX_DESCENT_EPOCHS
@@ -170,7 +170,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                     "linear_check": [r.to_dict() for r in check], "plot_path": args.plot})
         return 0
     print(f"{printable(args.model)}: gradient of the cost over {sens.n_examples:,} {data.name} "
-          f"{args.split} examples in {sens.seconds:.2f} s ({sens.dtype}, vectorised)")
+          f"{args.split} examples in {duration(sens.seconds)} ({sens.dtype}, vectorised)")
     print(f"cost C = {sens.cost:.6f}   |grad C| = {sens.gradient_norm:.4e}   "
           f"{sens.n_parameters:,} parameters")
     print(f"the top 1% of parameters ({max(1, -(-sens.n_parameters // 100))}) hold "
@@ -273,7 +273,7 @@ def cmd_average(args: argparse.Namespace) -> int:
                     "plot_path": args.plot})
         return 0
     print(f"{printable(args.model)}: full gradient over {report.n_examples:,} {data.name} training "
-          f"examples in {report.full_seconds:.2f} s ({report.dtype}); C = {report.cost:.6f}, "
+          f"examples in {duration(report.full_seconds)} ({report.dtype}); C = {report.cost:.6f}, "
           f"|grad C| = {report.gradient_norm:.4e}")
     if report.check is not None:
         c = report.check
@@ -325,15 +325,15 @@ def cmd_descent(args: argparse.Namespace) -> int:
     print(f"{'-'.join(map(str, sizes))} from one start (seed {args.seed}), {args.epochs} "
           f"epochs over {report.n_train:,} {data.name} training examples; cost measured on "
           f"{report.n_monitor:,} of them")
-    print(table(["method", "eta", "steps", "examples", "train seconds", "start cost",
+    print(table(["method", "eta", "steps", "examples", "training time", "start cost",
                  "final cost", "train accuracy"],
                 [[r.label, f"{r.learning_rate:g}", f"{r.steps[-1]:,}", f"{r.examples[-1]:,}",
-                  f"{r.seconds[-1]:.2f}", f"{r.costs[0]:.4f}", f"{r.costs[-1]:.4f}",
+                  duration(r.seconds[-1]), f"{r.costs[0]:.4f}", f"{r.costs[-1]:.4f}",
                   f"{100 * r.final_accuracy:.1f}%"] for r in report.runs]))
     print(f"\nto reach cost {report.target_cost:.4f}:")
-    print(table(["method", "examples", "seconds", "fewer examples", "sooner"],
+    print(table(["method", "examples", "time", "fewer examples", "sooner"],
                 [[rc.label, f"{rc.examples:,}" if rc.examples is not None else "never",
-                  f"{rc.seconds:.3f}" if rc.seconds is not None else "-",
+                  duration(rc.seconds) if rc.seconds is not None else "-",
                   f"{rc.fewer_examples:.0f}x" if rc.fewer_examples else "-",
                   f"{rc.less_time:.0f}x" if rc.less_time else "-"] for rc in report.reached]))
     print(f"\n{report.summary}")

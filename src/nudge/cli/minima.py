@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..display import table
+from ..display import duration, table
 from ..errors import NudgeError, printable
 from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
@@ -177,7 +177,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     print(f"the straight line (1-t) A + t B from A = {printable(labels[0])} to B = "
           f"{printable(labels[1])}: "
           f"|theta_B - theta_A| = {line.distance:.4g}; cost (no weight decay) and accuracy over "
-          f"{line.n_examples:,} {data.name} {args.split} examples ({line.seconds:.1f} s)")
+          f"{line.n_examples:,} {data.name} {args.split} examples ({duration(line.seconds)})")
     idx = np.unique(np.linspace(0, len(line.ts) - 1, min(len(line.ts), 16)).round()
                     .astype(int).tolist() + [int(np.searchsorted(line.ts, v)) for v in (0, 1)])
     print(table(["t", "cost", "accuracy"],

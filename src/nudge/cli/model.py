@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, table
+from ..display import counted, duration, table
 from ..errors import NudgeError, printable
 from ..train import evaluate
 from .common import (
@@ -181,11 +181,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
                 "held-out images (early stopping)" if md.get("best_epoch") is not None
                 else f"after {counted(md.get('epochs_trained'), 'epoch')}")
-        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% {when} "
-              f"({md.get('train_seconds')}s of training)")
+        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% {when}"
+              + (f" ({duration(md['train_seconds'])} of training)"
+                 if isinstance(md.get("train_seconds"), (int, float)) else ""))
     if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):
         print(f"  validation    {100 * md['validation_accuracy']:.2f}% on the "
-              f"{md['n_validation']} training images held out")
+              f"{md['n_validation']:,} training images held out")
     if md.get("parameters_sha256") is None:
         print("  checksum      no checksum (saved by an older nudge, or not by nudge): damage "
               "to its weights could not be detected; saving it again adds one")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bounds import check_count, check_list, fixed_seed
 from ..checks import check_data
+from ..display import duration
 from ..errors import DivergenceError, NudgeError
 from ..network import Network, as_inputs
 from ..train import evaluate, train
@@ -186,22 +187,16 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
             parts.append(f"{r.label} never got there")
         elif rc.fewer_examples is not None and rc.less_time is not None:
             parts.append(f"{r.label} after {rc.examples:,} examples "
-                         f"({rc.fewer_examples:.0f}x fewer) and {_seconds(rc.seconds)} "
+                         f"({rc.fewer_examples:.0f}x fewer) and {duration(rc.seconds)} "
                          f"({rc.less_time:.0f}x sooner)")
         else:
             parts.append(f"{r.label} after {rc.examples:,} examples and "
-                         f"{_seconds(rc.seconds)}")
+                         f"{duration(rc.seconds)}")
     summary = (f"{base.label} reached cost {target:.4f} after {base_ex:,} examples and "
-               f"{_seconds(base_s)} of training; " + "; ".join(parts)) if parts else (
+               f"{duration(base_s)} of training; " + "; ".join(parts)) if parts else (
         f"{base.label} reached cost {target:.4f} after {base_ex:,} examples")
     return DescentReport(list(net0.sizes), seed, epochs, n, len(mon), runs, target, reached,
                          explained, u, v, plane, summary)
-
-
-def _seconds(seconds: float) -> str:
-    """A duration with its significant digits: "0.0023 s", "0.24 s", "12 s" (a run of a
-    few milliseconds is not "0.00 s" next to its "Nx sooner")."""
-    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2g} s"
 
 
 def _main_directions(points: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:

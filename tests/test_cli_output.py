@@ -1,0 +1,52 @@
+"""What the commands print, read as a student reads it: numbers in one format, words that
+agree with the numbers, advice that fits the case (small data: the embedded 8x8 digits)."""
+
+import re
+
+import pytest
+
+from nudge.cli import main
+from nudge.display import duration
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def held_out_model(tmp_path_factory):
+    """A digits model trained with 1,000 of its 1,497 training images held out."""
+    path = tmp_path_factory.mktemp("held") / "m.safetensors"
+    assert main(["train", "--dataset", "digits", "--epochs", "2", "--seed", "1",
+                 "--validation", "1000", "--out", str(path), "--quiet"]) == 0
+    return path
+
+
+def test_durations_keep_their_significant_digits():
+    assert duration(0.0023) == "0.0023 s"
+    assert duration(0.24) == "0.24 s"
+    assert duration(12.34) == "12 s"
+
+
+def test_train_and_info_give_seconds_with_significant_digits(tmp_path, capsys):
+    """A run of a few milliseconds was "0.0s of training" in train's summary, "0.00s" in its
+    table, and "0.0047s" in info: one format, never a nought for time that was spent."""
+    path = tmp_path / "m.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--seed", "1",
+                         "--out", path, "--quiet")
+    assert code == 0, err
+    spent = re.search(r", (\S+) s of training\)", out)
+    assert spent and float(spent.group(1)) > 0, out
+    assert re.search(r"\S s\n\n", out), out               # the table's time column, with unit
+    code, out, err = run(capsys, "info", path)
+    assert code == 0, err
+    assert re.search(r"after 2 epochs \(\S+ s of training\)", out), out
+
+
+def test_info_counts_held_out_images_with_thousands_separators(held_out_model, capsys):
+    code, out, err = run(capsys, "info", held_out_model)
+    assert code == 0, err
+    assert "on the 1,000 training images held out" in out
+    assert "1,000 held out" in out
