@@ -50,3 +50,26 @@ def test_info_counts_held_out_images_with_thousands_separators(held_out_model, c
     assert code == 0, err
     assert "on the 1,000 training images held out" in out
     assert "1,000 held out" in out
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("digits") / "m.safetensors"
+    assert main(["train", "--dataset", "digits", "--epochs", "3", "--seed", "1",
+                 "--out", str(path), "--quiet"]) == 0
+    return path
+
+
+def test_average_by_default_measures_the_batch_sizes_the_data_allows(digits_model, capsys):
+    """The default batch sizes went up to 10,000, so ``nudge average`` failed on the 1,497
+    training images of the 8x8 digits (and with any --examples below 10,000)."""
+    code, out, err = run(capsys, "average", digits_model, "--draws", "2",
+                         "--check-examples", "10")
+    assert code == 0, err
+    sizes = [line.split()[0] for line in out.splitlines()[5:]
+             if line[:10].strip().replace(",", "").isdigit()]
+    assert sizes == ["1", "10", "100", "1,000"], out
+    code, out, err = run(capsys, "average", digits_model, "--examples", "50",
+                         "--batch-sizes", "10,100")
+    assert code == 1 and err.count("\n") == 1
+    assert "--batch-sizes: batch size 100 is larger than the 50 digits training examples" in err

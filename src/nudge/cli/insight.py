@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import insight as ins
 from ..bounds import MAX_COUNT
+from ..checks import check_batch_fits
 from ..display import duration, table
 from ..errors import NudgeError, printable
 from ..insight.averages import MAX_DRAWS
@@ -41,6 +42,9 @@ from .common import (
     print_plot,
     seed_type,
 )
+
+#: ``nudge average``'s batch sizes, those up to the number of examples
+AVERAGE_BATCH_SIZES = [1, 10, 100, 1000, 10000]
 
 
 def _g(v: float) -> str:
@@ -98,8 +102,9 @@ def register(sub: Any) -> None:
     add_data_options(p, default=None)
     p.add_argument("--examples", type=positive_int, metavar="N",
                    help="use only the first N training examples (default: all)")
-    p.add_argument("--batch-sizes", type=int_list, default=[1, 10, 100, 1000, 10000],
-                   metavar="B,...", help="batch sizes (default 1,10,100,1000,10000)")
+    p.add_argument("--batch-sizes", type=int_list, metavar="B,...",
+                   help="batch sizes (default: those of 1,10,100,1000,10000 up to the number "
+                        "of examples)")
     p.add_argument("--draws", type=bounded_int(1, MAX_DRAWS), default=30, metavar="N",
                    help="random mini-batches per batch size (default 30)")
     p.add_argument("--check-examples", type=bounded_int(0, MAX_COUNT), default=2000, metavar="N",
@@ -262,7 +267,11 @@ def cmd_average(args: argparse.Namespace) -> int:
     if args.check_examples < 0:
         raise NudgeError("--check-examples must be 0 or more")
     net, data, X, y = model_examples(args, "train", args.examples)
-    report = ins.minibatch_estimates(net, X, y, args.batch_sizes, args.draws, args.seed,
+    sizes = args.batch_sizes or [b for b in AVERAGE_BATCH_SIZES if b <= len(X)]
+    for b in sizes:
+        check_batch_fits(b, len(X), "--batch-sizes: batch size", f"{data.name} training examples",
+                         "give batch sizes up to {n}, or more --examples")
+    report = ins.minibatch_estimates(net, X, y, sizes, args.draws, args.seed,
                                      check_examples=min(args.check_examples, len(X)))
     if args.plot:
         from ..insight.plots import plot_average
@@ -284,7 +293,7 @@ def cmd_average(args: argparse.Namespace) -> int:
           "gradient")
     print(table(["batch size", "mean cosine", "worst cosine", "mean rel. error",
                  "rms rel. error", "predicted rms", "ms per estimate"],
-                [[e.batch_size, f"{e.mean_cosine:.4f}", f"{e.min_cosine:.4f}",
+                [[f"{e.batch_size:,}", f"{e.mean_cosine:.4f}", f"{e.min_cosine:.4f}",
                   f"{e.mean_relative_error:.3f}", f"{e.rms_relative_error:.3f}",
                   f"{e.predicted_relative_error:.3f}",
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
