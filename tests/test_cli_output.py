@@ -73,3 +73,20 @@ def test_average_by_default_measures_the_batch_sizes_the_data_allows(digits_mode
                          "--batch-sizes", "10,100")
     assert code == 1 and err.count("\n") == 1
     assert "--batch-sizes: batch size 100 is larger than the 50 digits training examples" in err
+
+
+@pytest.mark.parametrize("options, advice, not_said", [
+    (["--learning-rate", "0.0001"], "too small to get anywhere in 2 epochs: try a larger "
+     "--learning-rate or more --epochs", "smaller"),
+    (["--activation", "relu", "--output", "softmax", "--cost", "cross-entropy"],
+     "far too large (ReLU neurons stop firing", "sigmoid"),
+])
+def test_the_note_on_a_run_that_learned_nothing_fits_its_cause(tmp_path, capsys, options,
+                                                                advice, not_said):
+    """It said 'the steps may be far too large (a sigmoid network saturates): try a smaller
+    --learning-rate' also for eta = 0.0001, and for a ReLU network."""
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--seed", "1",
+                         "--out", tmp_path / "m.safetensors", "--quiet", *options)
+    assert code == 0, err
+    assert "about chance" in err and advice in err, err
+    assert not_said not in err.split("about chance")[1]
