@@ -90,3 +90,24 @@ def test_the_note_on_a_run_that_learned_nothing_fits_its_cause(tmp_path, capsys,
     assert code == 0, err
     assert "about chance" in err and advice in err, err
     assert not_said not in err.split("about chance")[1]
+
+
+def test_nudges_names_no_direction_for_no_wish_and_aligns_the_bars(tmp_path, capsys):
+    """With softmax and cross-entropy only the desired output has a wish (-dC_x/da is 0 for
+    the others): those rows said "down" for +0.000e+00, and the bars, right-aligned, began
+    at a different column for every length."""
+    path = tmp_path / "softmax.safetensors"
+    assert run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--seed", "1",
+               "--output", "softmax", "--cost", "cross-entropy", "--out", path,
+               "--quiet")[0] == 0
+    code, out, err = run(capsys, "nudges", path, "--example", "3", "--show", "2")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if re.match(r"\s+\d\s+0\.\d{4}\s+[01]\s", line)]
+    assert len(rows) == 10, out
+    for line in rows:
+        wish = float(line.split()[3])
+        word = "up" if wish > 0 else "down" if wish < 0 else "none"
+        assert line.split()[4] == word, line
+    assert len({line.index(line.split()[4]) for line in rows}) == 1, out
+    assert "(softmax: the outputs add up to 1" in out and "a_j - desired_j" in out
+    assert all(line == line.rstrip() for line in out.splitlines())

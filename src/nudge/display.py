@@ -30,7 +30,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain text table with right-aligned columns (each cell :func:`printable`)."""
     cells = [[printable(c) for c in row] for row in [headers, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

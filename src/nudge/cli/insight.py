@@ -228,11 +228,18 @@ def cmd_nudges(args: argparse.Namespace) -> int:
     print(f"{data.name} {args.split} example {args.example}: label {w.label}, the network "
           f"reads {w.predicted}; cost C_x = {w.cost:.4f}  ({1e3 * seconds:.1f} ms)")
     print("\noutputs, desired outputs and the wished change of each (-dC_x/da)")
+    largest = max(1e-12, float(np.max(np.abs(w.output_wish))))
+    bars = [("up   " if d > 0 else "down " if d < 0 else "none ")
+            + "#" * round(20 * abs(d) / largest) for d in w.output_wish]
     print(table(["output", "a", "desired", "wished change", ""],
-                [[j, f"{a:.4f}", f"{t_:.0f}", f"{d:+.3e}",
-                  ("up  " if d > 0 else "down") + " " + "#" * round(20 * abs(d) / max(
-                      1e-12, float(np.max(np.abs(w.output_wish)))))]
-                 for j, (a, t_, d) in enumerate(zip(w.outputs, w.targets, w.output_wish))]))
+                [[j, f"{a:.4f}", f"{t_:.0f}", f"{d:+.3e}", bar.ljust(25)]
+                 for j, (a, t_, d, bar) in enumerate(zip(w.outputs, w.targets,
+                                                         w.output_wish, bars))]))
+    if net.output == "softmax":
+        print("(softmax: the outputs add up to 1, so raising one lowers the others; each "
+              + ("output neuron's delta is a_j - desired_j, whatever its own wished change)"
+                 if net.cost_function == "cross-entropy" else
+                 "output neuron's delta mixes the wished changes of all the outputs)"))
     shape = tuple(data.image_shape)
     for lw in reversed(w.layers):
         kind = "output" if lw.layer == L else "hidden"
