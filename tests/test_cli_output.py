@@ -111,3 +111,13 @@ def test_nudges_names_no_direction_for_no_wish_and_aligns_the_bars(tmp_path, cap
     assert len({line.index(line.split()[4]) for line in rows}) == 1, out
     assert "(softmax: the outputs add up to 1" in out and "a_j - desired_j" in out
     assert all(line == line.rstrip() for line in out.splitlines())
+
+
+def test_sweep_counts_in_words_not_with_an_s_in_brackets(tmp_path, capsys):
+    """'over 2 seed(s)', 'on 1 local worker(s)': nudge.display.counted says it in words."""
+    out_file = tmp_path / "s.jsonl"
+    code, out, err = run(capsys, "sweep", "--dataset", "digits", "--hidden", "4/8",
+                         "--seeds", "1-2", "--epochs", "1", "--workers", "1", "--out", out_file)
+    assert code == 0, err
+    assert "on 1 local worker" in err and "over 2 seeds" in out
+    assert "(s)" not in out + err

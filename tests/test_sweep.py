@@ -140,7 +140,7 @@ def test_local_pool_runs_every_point_once_and_resumes(tmp_path, capsys):
             "--workers", "2"]
     code, text, err = run(capsys, *argv)
     assert code == 0, err
-    assert "running 6 on 2 local worker(s)" in err
+    assert "running 6 on 2 local workers" in err
     records = lines(out)
     assert len(records) == 6 and len({r["key"] for r in records}) == 6
     r = records[0]

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from ..display import counted
 from ..engine.threads import available_cpus
 from ..errors import NudgeError
 from ..presets import PRESETS
@@ -173,7 +174,7 @@ def _sweep(args: argparse.Namespace) -> int:
     def before(todo: int, skipped: int) -> None:
         nonlocal bar
         where = (f"the Dask cluster at {args.scheduler}" if client is not None
-                 else f"{min(args.workers or available_cpus(), max(1, todo))} local worker(s)")
+                 else counted(min(args.workers or available_cpus(), max(1, todo)), "local worker"))
         if not args.json:
             note(f"sweep: {len(grid.points)} runs ({skipped} already in {args.out}); "
                  f"running {todo} on {where}")
@@ -193,8 +194,8 @@ def _sweep(args: argparse.Namespace) -> int:
                         client=client, datasets=loaded, train_cost=args.train_cost,
                         before=before, on_result=on_result)
     except KeyboardInterrupt:
-        note(f"{done[0]} run(s) finished now are in {args.out}; run the same command again "
-             "to do the rest")
+        note(f"{args.out} holds the {counted(done[0], 'run')} finished so far; run the same "
+             "command again to do the rest")
         raise
     finally:
         if bar is not None:

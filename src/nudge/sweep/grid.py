@@ -23,6 +23,7 @@ from ..bounds import MAX_SEED
 from ..checks import check_batch_fits
 from ..control import check_patience
 from ..data import DATASETS
+from ..display import counted
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import MAX_WEIGHT_DECAY, OPTIMIZERS
@@ -92,8 +93,9 @@ def _layers(option: str, text: str) -> list[int]:
                          "like 784,16,10 and separate architectures with /") from None
     least = 1 if option == "hidden" else 2
     if len(sizes) < least or any(s < 1 for s in sizes):
-        raise NudgeError(f"{flag(option)}: {text!r} needs at least {least} layer(s) of 1 or "
-                         "more neurons" + (" (none: no hidden layer)" if least == 1 else ""))
+        raise NudgeError(f"{flag(option)}: {text!r} needs at least "
+                         f"{counted(least, 'layer')} of 1 or more neurons"
+                         + (" (none: no hidden layer)" if least == 1 else ""))
     return sizes
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..display import counted
 from ..errors import NudgeError
 from ..fsutil import append_whole, os_reason, read_regular
 from ..jsonable import jsonable
@@ -189,7 +190,8 @@ def _unique(records: list[dict[str, Any]], notes: list[str],
     for r in records:
         seen.setdefault(r["key"], r)
     if len(seen) < len(records):
-        notes.append(f"{path}: {len(records) - len(seen)} repeated result(s) counted once")
+        notes.append(f"{path}: {counted(len(records) - len(seen), 'repeated result')} "
+                     "counted once")
     return list(seen.values())
 
 

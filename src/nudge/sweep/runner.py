@@ -38,6 +38,7 @@ from typing import Any
 
 from ..bounds import check_count
 from ..data import Dataset, load_dataset
+from ..display import counted
 from ..engine.threads import available_cpus
 from ..errors import DivergenceError, NudgeError, printable
 from ..settings import TrainingSetup
@@ -204,7 +205,7 @@ def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]]
     def again(idle: bool) -> str:
         hint = _script_hint() if idle else ""
         return (f"nudge: a sweep worker process died (killed? out of memory?{hint}); a new "
-                f"pool does the {len(left)} run(s) left")
+                f"pool does the {counted(len(left), 'run')} left")
 
     _rounds(left, one_pool, again, lambda: (
         f"sweep worker processes died {POOL_RESTARTS + 1} times in a row before a run "
@@ -337,7 +338,7 @@ def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]],
 
     def again(idle: bool) -> str:
         return ("nudge: the Dask workers holding the data were lost (killed? restarted?); "
-                f"sending it again for the {len(left)} run(s) left")
+                f"sending it again for the {counted(len(left), 'run')} left")
 
     _rounds(left, lambda: _dask_round(left, on_result, client, datasets, next(attempts)),
             again, lambda: (

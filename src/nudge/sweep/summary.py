@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import table
+from ..display import counted, table
 from ..errors import NudgeError, printable
 from .grid import SETTINGS
 
@@ -188,7 +188,7 @@ def text(summary: dict[str, Any]) -> str:
     if best is not None and len(summary["rows"]) > 1:
         by = f" by {SCORE_WORDS[score]}" if scored_held_out else ""
         out += (f"\n\nbest{by}: {describe(best)}: "
-                f"{_pm(best[score], 100, 2, '%')} over {best[score]['n']} seed(s)"
+                f"{_pm(best[score], 100, 2, '%')} over {counted(best[score]['n'], 'seed')}"
                 + (f" (test accuracy {_pm(best['test_accuracy'], 100, 2, '%')})"
                    if scored_held_out else ""))
     return out
