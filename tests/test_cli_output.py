@@ -121,3 +121,19 @@ def test_sweep_counts_in_words_not_with_an_s_in_brackets(tmp_path, capsys):
     assert code == 0, err
     assert "on 1 local worker" in err and "over 2 seeds" in out
     assert "(s)" not in out + err
+
+
+def test_train_says_what_it_trains_in_words_within_80_columns(tmp_path, capsys):
+    """It printed Python's reprs, 'training Network(64-16-16-10, activation='sigmoid', ...,
+    1482 parameters)' and 'on Dataset('digits', train=1497, ...)', lines of over 100
+    columns with counts unseparated."""
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--seed", "1",
+                         "--validation", "1000", "--schedule", "plateau", "--patience", "2",
+                         "--out", tmp_path / "m.safetensors", "--quiet")
+    assert code == 0, err
+    head = err.splitlines()[:4]
+    assert head[0] == "training 64-16-16-10: sigmoid hidden, sigmoid output, quadratic cost"
+    assert head[1] == "  on digits (8x8 images): 497 to train on, 1,000 held out, 300 to test"
+    assert head[2].startswith("  1,482 weights and biases; 1 epoch, batch size 10, sgd, seed 1")
+    assert head[3].startswith("  eta 1 (halved after 2 epochs without a rise")
+    assert all(len(line) <= 80 for line in head), head

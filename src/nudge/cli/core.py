@@ -157,14 +157,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_writable(out, size=file_size(net))
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
-        held = f", {len(validation[0]):,} held out for validation" if validation else ""
-        print(f"training {net!r}\n  on {data!r}{held}, {counted(epochs, 'epoch')}, batch size "
-              f"{batch_size or 'full'}, eta {eta:g}"
+        held = f", {len(validation[0]):,} held out" if validation else ""
+        shape = "x".join(map(str, data.image_shape))
+        print(f"training {net_name}: {net.activation} hidden, {net.output} output, "
+              f"{net.cost_function} cost\n"
+              f"  on {data.name} ({shape} images): {len(data.X_train):,} to train on{held}, "
+              f"{len(data.X_test):,} to test\n"
+              f"  {net.n_parameters:,} weights and biases; {counted(epochs, 'epoch')}, batch "
+              f"size {batch_size or 'full'}, {args.optimizer}, seed {seed}\n"
+              f"  eta {eta:g}"
               + (f" ({schedule} to {min_eta:g})" if schedule == "cosine" else
                  f" (halved after {counted(args.patience, 'epoch')} without a rise, while "
                  f"eta/2 >= "
-                 f"{plateau_floor(eta, min_eta):g})" if schedule == "plateau" else "")
-              + f", {args.optimizer}, seed {seed}",
+                 f"{plateau_floor(eta, min_eta):g})" if schedule == "plateau" else ""),
               file=sys.stderr)
     tracker = None
     if args.track == "noise":                  # the insight layer's epoch callback
