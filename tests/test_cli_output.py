@@ -79,7 +79,10 @@ def test_average_by_default_measures_the_batch_sizes_the_data_allows(digits_mode
     (["--learning-rate", "0.0001"], "too small to get anywhere in 2 epochs: try a larger "
      "--learning-rate or more --epochs", "smaller"),
     (["--activation", "relu", "--output", "softmax", "--cost", "cross-entropy"],
-     "far too large (ReLU neurons stop firing", "sigmoid"),
+     "or steps of eta 1 too large (ReLU neurons stop firing", "sigmoid"),
+    (["--epochs", "1"], "1 epoch may be too few to get going (try more --epochs)", "far"),
+    (["--learning-rate", "500"], "with eta 500 (the 3b1b preset's is 1) the steps may be far "
+     "too large (sigmoid neurons saturate): try a smaller --learning-rate", "larger"),
 ])
 def test_the_note_on_a_run_that_learned_nothing_fits_its_cause(tmp_path, capsys, options,
                                                                 advice, not_said):

@@ -223,8 +223,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _chance_advice(setup: Any, preset: str) -> str:
     """Why a run may have learned nothing, from its learning rate against the usual one (the
-    preset's for sgd, else the optimizer's): steps far smaller get nowhere; larger ones
-    saturate sigmoid and tanh neurons, or silence ReLU ones."""
+    preset's for sgd, else the optimizer's): steps far smaller get nowhere; far larger ones
+    saturate sigmoid and tanh neurons, or silence ReLU ones; near it, too few epochs (a
+    sigmoid network at first sits on a plateau) or steps still too large."""
     eta = setup.learning_rate
     usual, whose = ((PRESETS[preset]["learning_rate"], f"the {preset} preset's")
                     if setup.optimizer == "sgd" else
@@ -235,8 +236,11 @@ def _chance_advice(setup: Any, preset: str) -> str:
                 "or more --epochs")
     why = ("ReLU neurons stop firing: they output 0 for every image" if setup.activation
            == "relu" else f"{setup.activation} neurons saturate")
-    return (f"with eta {eta:g} the steps may be far too large ({why}): try a smaller "
-            "--learning-rate")
+    if eta >= usual * 10:
+        return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be far too large "
+                f"({why}): try a smaller --learning-rate")
+    return (f"{counted(setup.epochs, 'epoch')} may be too few to get going (try more --epochs), "
+            f"or steps of eta {eta:g} too large ({why}: try a smaller --learning-rate)")
 
 
 def _note_stop(history: Any) -> None:
