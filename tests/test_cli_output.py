@@ -140,3 +140,10 @@ def test_train_says_what_it_trains_in_words_within_80_columns(tmp_path, capsys):
     assert head[2].startswith("  1,482 weights and biases; 1 epoch, batch size 10, sgd, seed 1")
     assert head[3].startswith("  eta 1 (halved after 2 epochs without a rise")
     assert all(len(line) <= 80 for line in head), head
+
+
+def test_sensitivity_counts_a_layers_parameters_with_thousands_separators(digits_model,
+                                                                           capsys):
+    code, out, err = run(capsys, "sensitivity", digits_model, "--examples", "100", "--top", "2")
+    assert code == 0, err
+    assert re.search(r"^\s+1\s+weights\s+1,024\s", out, re.M), out      # 16 x 64, was 1024

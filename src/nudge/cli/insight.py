@@ -187,7 +187,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     print(table(["rank", "dC/dtheta", "direction", "parameter"], _param_rows(sens.bottom)))
     print("\nper layer")
     print(table(["layer", "kind", "count", "|grad|", "mean |dC/dtheta|", "share of |grad C|^2"],
-                [[ls.layer, ls.kind, ls.count, f"{ls.norm:.3e}", f"{ls.mean_abs:.3e}",
+                [[ls.layer, ls.kind, f"{ls.count:,}", f"{ls.norm:.3e}", f"{ls.mean_abs:.3e}",
                   f"{100 * ls.share_of_squared:.1f}%"] for ls in sens.layers]))
     if cmp:
         print(f"\n{cmp.text}")
