@@ -243,6 +243,28 @@ def test_descent_below_2_over_lambda_is_steady_and_above_it_overshoots(digits, t
     assert max(wild.costs) > wild.costs[0]                 # overshoots: the cost rises
     assert wild.threshold == pytest.approx(2 / wild.learning_rate)
     json.dumps(report.to_dict())
+    assert "every" not in steady.what_happened()
+    assert f"the cost rose to {max(wild.costs):.4f}" in wild.what_happened()
+
+
+def test_what_a_stability_run_did_is_told_from_its_numbers():
+    """Over 2/λ_max the steps need not overshoot visibly (the network can reach a flatter
+    place first): the words follow the run's costs and λ_max, never a fixed story."""
+    from nudge.insight.stability import StabilityRun
+
+    def run(factor, costs, sharpness, diverged_at=None):
+        return StabilityRun("r", 4.0, factor, list(range(len(costs))), costs,
+                            [0, len(costs) - 1], sharpness, diverged_at)   # 2/eta = 0.5
+
+    calm = run(1.1, [0.08, 0.06, 0.04], [0.55, 0.3]).what_happened()
+    assert "never rose above its start (0.0800 -> 0.0400)" in calm and "overshot" not in calm
+    assert "below 2/eta = 0.5: the steps moved the network somewhere flatter" in calm
+    catapult = run(1.1, [0.05, 0.4, 0.03], [0.55, 0.2]).what_happened()
+    assert "the cost rose to 0.4000 (from 0.0500) and ended at 0.0300" in catapult
+    assert "overshot until the network reached somewhere flatter" in catapult
+    edge = run(0.9, [0.08, 0.07, 0.06], [0.4, 0.49]).what_happened()
+    assert "within 10% of 2/eta = 0.5: at the edge of stability" in edge
+    assert "overflowed at step 7" in run(3.0, [0.1, 5.0], [0.6, 0.6], 7).what_happened()
 
 
 def test_stability_refuses_bad_settings(digits, trained):

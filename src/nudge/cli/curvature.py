@@ -236,8 +236,10 @@ def cmd_stability(args: argparse.Namespace) -> int:
                   "overflowed" if r.diverged_at is not None else "finite"]
                  for r in report.runs]))
     print("\nbelow 2/lambda_max each step shrinks the error along the sharpest direction; "
-          "above it the steps overshoot and grow until the network moves somewhere flatter "
-          "(or blows up); along the way lambda_max tends to rise towards 2/eta and hover there "
-          "(the edge of stability)")
+          "above it the error there overshoots and grows, until the network reaches somewhere "
+          "flatter (or blows up); lambda_max itself often rises towards 2/eta and hovers there "
+          "(the edge of stability). These runs:")
+    for r in report.runs:
+        print(f"  {r.what_happened()}")
     print_plot(args.plot)
     return 0

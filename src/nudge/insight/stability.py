@@ -58,6 +58,30 @@ class StabilityRun(_Plain):
         """2/η: the sharpness at which this run's steps stop being stable."""
         return 2 / self.learning_rate
 
+    def what_happened(self) -> str:
+        """This run in words, from its own numbers (a run over the limit need not overshoot
+        visibly: the network can reach a flatter place first)."""
+        start, top, end = self.costs[0], max(self.costs), self.costs[-1]
+        threshold, last = self.threshold, self.sharpness[-1]
+        said = f"eta {self.learning_rate:.4g} ({self.factor:.2f} x 2/lambda_max): "
+        if self.diverged_at is not None:
+            return said + (f"the steps overshot and grew until the parameters overflowed at "
+                           f"step {self.diverged_at}")
+        rose = top > start * (1 + 1e-6)
+        said += (f"the cost rose to {top:.4f} (from {start:.4f}) and ended at {end:.4f}"
+                 if rose else f"the cost never rose above its start ({start:.4f} -> {end:.4f})")
+        if abs(last - threshold) <= 0.1 * threshold:
+            return said + (f"; lambda_max ended at {last:.4g}, within 10% of 2/eta = "
+                           f"{threshold:.4g}: at the edge of stability")
+        where = "below" if last < threshold else "above"
+        said += f"; lambda_max ended at {last:.4g}, {where} 2/eta = {threshold:.4g}"
+        if self.factor > 1 and last < threshold:
+            said += (": the steps overshot until the network reached somewhere flatter, "
+                     "where eta is stable" if rose else
+                     ": the steps moved the network somewhere flatter, where eta is stable, "
+                     "before any overshoot showed")
+        return said
+
 
 @dataclass
 class StabilityReport(_Plain):
