@@ -214,6 +214,10 @@ def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
     assert code == 0 and json.loads(out)["settings"]["min_learning_rate"] == 1 / 64
     assert "all 3 epochs ran before the plateau schedule had halved eta as far" in err
     code, _, err = run(capsys, "train", "--dataset", "digits", "--schedule", "plateau",
+                       "--validation", "297", "--patience", "50", "--epochs", "1",
+                       "--out", str(tmp_path / "one.safetensors"))
+    assert code == 0 and "the only epoch ran before the plateau schedule" in err
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--schedule", "plateau",
                        "--validation", "297", "--out", str(tmp_path / "q.safetensors"))
     assert code == 1 and "plateau schedule halves the learning rate" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "q.safetensors").exists()

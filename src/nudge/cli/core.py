@@ -253,7 +253,9 @@ def _note_stop(history: Any) -> None:
         note(f"training diverged in epoch {len(history.epochs) + 1} (the cost became NaN or "
              f"infinite); {saved}")
     elif history.stopped == "finished" and history.settings["schedule"] == "plateau":
-        note(f"all {counted(len(history.epochs), 'epoch')} ran before the plateau schedule "
+        ran = ("the only epoch" if len(history.epochs) == 1
+               else f"all {counted(len(history.epochs), 'epoch')}")
+        note(f"{ran} ran before the plateau schedule "
              f"had halved eta as far as it goes (eta {history.last.learning_rate:g}, eta_min "
              f"{history.settings['min_learning_rate']:g}): give more --epochs to let it end "
              f"by itself; {saved}")
