@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -173,6 +174,23 @@ def test_compare_reports_the_ratio_and_signs(digits):
     assert cmp.a.gradient == g[a] and cmp.b.gradient == g[b]
     assert cmp.a.rank == int(np.nonzero(sens.order == a)[0][0]) + 1
     assert f"{max(cmp.ratio, 1 / cmp.ratio):.1f}x" in cmp.text
+
+
+def test_compare_with_a_parameter_whose_gradient_is_zero(digits):
+    # pixel (0, 0) of the 8x8 digits is always 0: the weights from it have gradient 0
+    net = _net([64, 16, 16, 10], seed=2)
+    sens = ins.sensitivity(net, digits.X_train[:300], digits.y_train[:300])
+    zero, other = "w1[0,0]", "b3[2]"
+    assert sens.gradient[ins.parse_parameter(net, zero).index] == 0
+    cmp = ins.compare(net, sens, zero, other)          # was a ZeroDivisionError
+    assert cmp.ratio == 0 and "w1" not in cmp.text
+    assert cmp.text.startswith("the cost does not change at all with layer 1 weight from "
+                               "input pixel (row 0, col 0)")
+    assert ins.compare(net, sens, other, zero).ratio == math.inf
+    both = ins.compare(net, sens, zero, "w1[1,0]")       # was: "... but does with" one of them
+    assert math.isnan(both.ratio) and "both gradients are 0" in both.text
+    assert "but does" not in both.text
+    assert json.loads(json.dumps(both.to_dict(), allow_nan=False))["ratio"] is None
 
 
 def test_linear_prediction_matches_to_first_order(digits):

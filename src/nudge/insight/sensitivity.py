@@ -122,16 +122,24 @@ class Comparison(_Plain):
 
 def compare(net: Network, sens: Sensitivity, a: str, b: str,
             image_shape: tuple[int, int] | None = None) -> Comparison:
-    """Compare two parameters (names or short forms, see :func:`parse_parameter`)."""
+    """Compare two parameters (names or short forms, see :func:`parse_parameter`): the
+    ratio |∂C/∂a| / |∂C/∂b| (infinite where only b's gradient is 0, NaN where both are)."""
     pa, pb = parse_parameter(net, a, image_shape), parse_parameter(net, b, image_shape)
     rank_of = np.empty(sens.order.size, dtype=np.int64)
     rank_of[sens.order] = np.arange(1, sens.order.size + 1)
     ra = ranked(net, sens.gradient, pa.index, int(rank_of[pa.index]), image_shape)
     rb = ranked(net, sens.gradient, pb.index, int(rank_of[pb.index]), image_shape)
-    ratio = ra.sensitivity / rb.sensitivity if rb.sensitivity > 0 else math.inf
-    if math.isinf(ratio):
-        text = (f"the cost does not change at all with {rb.name} (its gradient is 0), "
-                f"but does with {ra.name}")
+    if rb.sensitivity == 0:
+        ratio = math.nan if ra.sensitivity == 0 else math.inf
+    else:
+        ratio = ra.sensitivity / rb.sensitivity
+    if ra.sensitivity == 0 and rb.sensitivity == 0:
+        text = (f"the cost does not change at all with {ra.name} nor with {rb.name} (both "
+                "gradients are 0)")
+    elif ra.sensitivity == 0 or rb.sensitivity == 0:
+        zero, other = (ra, rb) if ra.sensitivity == 0 else (rb, ra)
+        text = (f"the cost does not change at all with {zero.name} (its gradient is 0), "
+                f"but does with {other.name}")
     elif ratio >= 1:
         text = f"the cost is {ratio:.1f}x more sensitive to {ra.name} than to {rb.name}"
     else:
