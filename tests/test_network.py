@@ -215,6 +215,36 @@ def test_wrong_input_shape_and_labels_are_refused():
         net.cost(np.zeros((2, 4)), np.array([0, 7]))
 
 
+def test_inputs_shaped_as_one_example_or_as_images_get_the_reshape_that_fits():
+    """One example where a batch is wanted, one 28x28 image, or images (n, 28, 28) as
+    torchvision and Keras give MNIST: the error says how to make rows of 784 (it said
+    "shape (784,) but ... rows of 784 values", which reads as a contradiction)."""
+    from nudge import evaluate, train
+
+    net, x = Network([784, 3, 10], seed=0), np.zeros(784, dtype=np.uint8)
+    images, labels = np.zeros((6, 28, 28), dtype=np.uint8), np.zeros(6, dtype=int)
+    one = r"shape \(784,\) .*rows of 784 values .*: for one example, give a batch of one, " \
+          r"X\.reshape\(1, 784\)$"
+    for call in (lambda: net.cost(x, [3]), lambda: net.backprop(x, [3]),
+                 lambda: net.example_costs(x, [3]), lambda: net.deltas(x, [3])):
+        with pytest.raises(NudgeError, match=one):
+            call()
+    with pytest.raises(NudgeError, match=r"shape \(28, 28\) .*X\.reshape\(1, 784\)$"):
+        net.predict(x.reshape(28, 28))
+    flatten = (r"shape \(6, 28, 28\) .*: flatten each example into a row, "
+               r"X\.reshape\(len\(X\), 784\)$")
+    for call in (lambda: net.predict(images), lambda: evaluate(net, images, labels),
+                 lambda: train(net, images, labels, epochs=1, batch_size=2),
+                 lambda: ins.full_gradient(net, images, labels)):
+        with pytest.raises(NudgeError, match=flatten):
+            call()
+    with pytest.raises(NudgeError, match=r"got shape \(28, 28\): give x\.reshape\(784\)$"):
+        ins.example_wishes(net, x.reshape(28, 28), 3)
+    with pytest.raises(NudgeError, match=r"rows of 784 values \(one example per row\)$"):
+        net.predict(np.zeros((2, 100)))          # no reshape makes rows of 784: no advice
+    assert net.predict(x).shape == () and net.predict(images.reshape(6, -1)).shape == (6,)
+
+
 def test_nonsense_inputs_and_desired_outputs_are_refused_not_read_as_numbers():
     """A NaN pixel, a pixel too large for float32 or a string is a one-line error wherever
     the network reads inputs (predict, cost, backprop), not a prediction of digit 0; a NaN

@@ -121,3 +121,18 @@ def check_list(name: str, values: Any, most: int = MAX_LIST) -> list[Any]:
     if not 1 <= len(values) <= most:
         raise NudgeError(f"{name}: give from 1 to {most} values, not {len(values):,}")
     return list(values)
+
+
+def check_input_shape(name: str, shape: tuple[int, ...], n_inputs: int) -> None:
+    """Inputs are rows of ``n_inputs`` values, one example per row: else a one-line error
+    that says how to reshape the arrays people give, one example (a row, or an image of
+    28x28 pixels) or images (n, 28, 28), into a batch."""
+    if len(shape) == 2 and shape[1] == n_inputs:
+        return
+    fix = ""
+    if len(shape) >= 2 and math.prod(shape[1:]) == n_inputs:
+        fix = f": flatten each example into a row, X.reshape(len(X), {n_inputs})"
+    elif math.prod(shape) == n_inputs:
+        fix = f": for one example, give a batch of one, X.reshape(1, {n_inputs})"
+    raise NudgeError(f"{name} have shape {shape} but the network expects rows of {n_inputs} "
+                     f"values (one example per row){fix}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_count, positive_float
+from .bounds import check_count, check_input_shape, positive_float
 from .errors import NudgeError, short_repr
 from .network import Network, as_array, as_pixels
 from .optimizers import (
@@ -61,9 +61,7 @@ def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
 def check_inputs(name: str, X: np.ndarray, net: Network, finite: bool = True) -> None:
     """Inputs are rows of ``net.sizes[0]`` numbers, all finite (``finite``: looked at here;
     else the forward pass refuses them): a NaN pixel would pass for a diverged run."""
-    if X.ndim != 2 or X.shape[1] != net.sizes[0]:
-        raise NudgeError(f"{name} have shape {X.shape} but the network expects rows of "
-                         f"{net.sizes[0]} values (one example per row)")
+    check_input_shape(name, X.shape, net.sizes[0])
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
     if (finite and X.dtype.kind == "f" and X.size

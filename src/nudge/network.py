@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_sizes, fixed_seed
+from .bounds import check_input_shape, check_sizes, fixed_seed
 from .errors import NudgeError
 from .optimizers import SGD
 
@@ -281,11 +281,7 @@ class Network:
             raise NudgeError(f"inputs must be numbers (pixels), got an array of {X.dtype}")
         with np.errstate(over="ignore"):                 # too large for float32: inf
             A = as_inputs(X, self.dtype.type)
-        if A.ndim != 2 or A.shape[1] != self.sizes[0]:
-            raise NudgeError(
-                f"inputs have shape {A.shape} but the network expects rows of "
-                f"{self.sizes[0]} values (one example per row)"
-            )
+        check_input_shape("inputs", A.shape, self.sizes[0])
         return A
 
     # ------------------------------------------------------------------ forward pass

@@ -68,7 +68,9 @@ def example_wishes(net: Network, x: Any, label: Any, index: int | None = None,
     """Follow one example's wishes from the outputs back to the first layer."""
     x = np.asarray(x)
     if x.ndim != 1 or x.size != net.sizes[0]:
-        raise NudgeError(f"one example is a row of {net.sizes[0]} values, got shape {x.shape}")
+        fix = f": give x.reshape({net.sizes[0]})" if x.size == net.sizes[0] else ""
+        raise NudgeError(f"one example is a row of {net.sizes[0]} values, got shape "
+                         f"{x.shape}{fix}")
     y = np.asarray([label]) if np.ndim(label) == 0 else np.asarray(label)[None, :]
     activations, zs, deltas = net.deltas(x[None, :], y)
     Y = net.desired_outputs(y)
