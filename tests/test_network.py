@@ -288,6 +288,29 @@ def test_score_refuses_labels_no_output_can_match():
     assert net.score(X, [0, 1, 1]) in (0.0, 1 / 3, 2 / 3, 1.0)
 
 
+def test_score_and_cost_of_one_example_or_of_none():
+    """No examples: one line, as evaluate gives (score and cost were NaN with numpy's
+    "Mean of empty slice" warning); one example with its label alone or in a list: its
+    accuracy (score(x, [3]) was a TypeError from len() of a 0-d prediction)."""
+    import warnings
+
+    net, x = Network([4, 3, 2], seed=0), np.array([0.1, 0.2, 0.3, 0.4])
+    digit = int(net.predict(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for labels in ([], np.zeros(0, dtype=int)):     # [] is float64: it was an IndexError
+            with pytest.raises(NudgeError, match="^cannot score on an empty data set$"):
+                net.score(np.zeros((0, 4)), labels)
+            with pytest.raises(NudgeError, match="^cannot compute the cost of an empty data"):
+                net.cost(np.zeros((0, 4)), labels)
+        for label in (digit, [digit], np.array([digit])):
+            assert net.score(x, label) == 1.0
+        assert net.score(x, 1 - digit) == 0.0
+        assert net.score(x[None], [digit]) == 1.0
+    with pytest.raises(NudgeError, match=r"^1 inputs but labels of shape \(2,\)$"):
+        net.score(x, [0, 1])
+
+
 def test_training_and_evaluating_what_is_no_data_set_gets_one_line():
     from nudge import evaluate, train
 

@@ -148,7 +148,7 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
         return y.astype(dtype, copy=False)
     check_labels(y, n_outputs)
     Y = np.zeros((y.size, n_outputs), dtype=dtype)
-    Y[np.arange(y.size), y] = 1
+    Y[np.arange(y.size), y.astype(np.intp, copy=False)] = 1     # [] is float64: no labels
     return Y
 
 
@@ -306,9 +306,8 @@ class Network:
     def feedforward(self, X: Any) -> np.ndarray:
         """The output activations aᴸ; ``X`` is one example or a batch (rows are examples)."""
         X = as_array(X)
-        if X.ndim == 1:
-            return self.feedforward(X[None, :])[0]
-        return self.forward(X)[0][-1]
+        out = self.forward(X[None, :] if X.ndim == 1 else X)[0][-1]
+        return out[0] if X.ndim == 1 else out
 
     def predict(self, X: Any) -> np.ndarray:
         """The digit each example is read as: the index of the brightest output neuron."""
@@ -316,7 +315,9 @@ class Network:
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy: the fraction of examples whose prediction equals the label."""
-        predicted, y = self.predict(X), np.asarray(y)
+        predicted, y = np.atleast_1d(self.predict(X)), np.atleast_1d(as_array(y, "labels"))
+        if predicted.size == 0:
+            raise NudgeError("cannot score on an empty data set")
         if y.shape != predicted.shape:
             raise NudgeError(f"{len(predicted)} inputs but labels of shape {y.shape}")
         check_labels(y.reshape(-1), self.sizes[-1])    # 0.5 or 11 matches no prediction
@@ -342,7 +343,10 @@ class Network:
 
     def cost(self, X: Any, Y: Any) -> float:
         """C = (1/n) Σₓ Cₓ: the average cost over the examples (rows of X)."""
-        return float(np.mean(self.example_costs(X, Y)))
+        costs = self.example_costs(X, Y)
+        if costs.size == 0:
+            raise NudgeError("cannot compute the cost of an empty data set")
+        return float(np.mean(costs))
 
     def desired_outputs(self, Y: Any) -> np.ndarray:
         """The desired outputs y for labels or rows, in this network's float type."""
