@@ -311,6 +311,26 @@ def test_score_and_cost_of_one_example_or_of_none():
         net.score(x, [0, 1])
 
 
+def test_labels_read_as_floats_are_told_to_be_integers():
+    """Labels 3.0 (np.loadtxt and pandas read a CSV's column as floats) were told they
+    "must be whole numbers from 0 to 9", which they are; 0.5 and 10.0 still are."""
+    from nudge import evaluate, train
+
+    net, X = Network([4, 3, 10], seed=0), np.zeros((4, 4))
+    floats = np.array([3.0, 0.0, 9.0, 1.0])
+    fix = (r"^labels must be whole numbers from 0 to 9 as integers, not floats \(float64\): "
+           r"give y\.astype\(int\)$")
+    for call in (lambda: net.score(X, floats), lambda: net.cost(X, floats),
+                 lambda: evaluate(net, X, floats), lambda: ins.full_gradient(net, X, floats),
+                 lambda: train(net, X, floats, epochs=1, batch_size=2)):
+        with pytest.raises(NudgeError, match=fix):
+            call()
+    for odd in ([3.0, 0.5, 9.0, 1.0], [3.0, 10.0, 9.0, 1.0], [3.0, np.nan, 1.0, 1.0]):
+        with pytest.raises(NudgeError, match="^labels must be whole numbers from 0 to 9$"):
+            net.score(X, odd)
+    assert 0 <= net.score(X, floats.astype(int)) <= 1
+
+
 def test_training_and_evaluating_what_is_no_data_set_gets_one_line():
     from nudge import evaluate, train
 

@@ -54,6 +54,15 @@ def check_sizes(sizes: Sequence[Any]) -> list[int]:
     return sizes
 
 
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices`` (a network's activation, output, cost, init),
+    else a one-line error that lists them."""
+    if not isinstance(value, str) or value not in choices:
+        raise NudgeError(f"unknown {name} {short_repr(value)}: choose one of "
+                         f"{', '.join(choices)}")
+    return value
+
+
 def random_seed() -> int:
     """A fresh seed from the operating system's entropy, 0 .. :data:`MAX_SEED` (recorded, so
     that a run without ``--seed`` can be repeated)."""

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_input_shape, check_sizes, fixed_seed
+from .bounds import check_choice, check_input_shape, check_sizes, fixed_seed
 from .errors import NudgeError
 from .optimizers import SGD
 
@@ -131,6 +131,9 @@ def check_labels(y: np.ndarray, n_outputs: int) -> None:
     """Labels must be a 1-D array of whole numbers from 0 to n_outputs − 1."""
     if y.ndim != 1:
         raise NudgeError(f"labels must be a 1-D array of class numbers, got shape {y.shape}")
+    if y.dtype.kind == "f" and y.size and np.isin(y, np.arange(n_outputs)).all():
+        raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1} as integers, "
+                         f"not floats ({y.dtype}): give y.astype(int)")   # as np.loadtxt reads
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_outputs):
         raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1}")
 
@@ -150,12 +153,6 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
     Y = np.zeros((y.size, n_outputs), dtype=dtype)
     Y[np.arange(y.size), y.astype(np.intp, copy=False)] = 1     # [] is float64: no labels
     return Y
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise NudgeError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
-    return value
 
 
 # --------------------------------------------------------------------------- the network
@@ -185,10 +182,10 @@ class Network:
                  output: str = "sigmoid", cost: str = "quadratic", init: str = "scaled",
                  seed: int | None = None, dtype: Any = np.float32) -> None:
         self.sizes = sizes = check_sizes(sizes)
-        self.activation = _check_choice("activation", activation, ACTIVATIONS)
-        self.output = _check_choice("output", output, OUTPUTS)
-        self.cost_function = _check_choice("cost", cost, COSTS)
-        self.init = _check_choice("init", init, INITS)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.output = check_choice("output", output, OUTPUTS)
+        self.cost_function = check_choice("cost", cost, COSTS)
+        self.init = check_choice("init", init, INITS)
         self.seed = seed = fixed_seed(seed)
         try:
             self.dtype = np.dtype(dtype)
