@@ -464,6 +464,22 @@ def test_cli_nudges(capsys, fitted_model, tmp_path):
     assert code == 0 and again == data
 
 
+def test_minibatch_estimates_default_to_the_batch_sizes_the_data_allows(capsys, fitted_model,
+                                                                        digits):
+    """The defaults 1 to 10,000 failed on any set of fewer than 10,000 examples: ``nudge
+    average`` on a digits model, ``--examples 5000``, and the tutorial worked around it."""
+    net = _net([64, 16, 10], seed=3)
+    report = ins.minibatch_estimates(net, digits.X_train[:300], digits.y_train[:300], draws=2,
+                                     check_examples=0)
+    assert [e.batch_size for e in report.estimates] == [1, 10, 100]
+    with pytest.raises(NudgeError, match="batch size 1000 is not possible with 300 examples"):
+        ins.minibatch_estimates(net, digits.X_train[:300], digits.y_train[:300], [10, 1000])
+    code, out, err = _run(capsys, ["average", fitted_model, "--examples", "150", "--draws", "2",
+                                   "--check-examples", "0", "--json"])
+    assert code == 0, err
+    assert [e["batch_size"] for e in json.loads(out)["estimates"]] == [1, 10, 100]
+
+
 def test_cli_average_and_landscape(capsys, fitted_model, tmp_path):
     code, out, err = _run(capsys, ["average", fitted_model, "--batch-sizes", "1,10,100",
                                    "--draws", "5", "--check-examples", "200", "--plot",

@@ -43,9 +43,6 @@ from .common import (
     seed_type,
 )
 
-#: ``nudge average``'s batch sizes, those up to the number of examples
-AVERAGE_BATCH_SIZES = [1, 10, 100, 1000, 10000]
-
 
 def _g(v: float) -> str:
     return f"{v:+.3e}"
@@ -274,8 +271,8 @@ def cmd_average(args: argparse.Namespace) -> int:
     if args.check_examples < 0:
         raise NudgeError("--check-examples must be 0 or more")
     net, data, X, y = model_examples(args, "train", args.examples)
-    sizes = args.batch_sizes or [b for b in AVERAGE_BATCH_SIZES if b <= len(X)]
-    for b in sizes:
+    sizes = args.batch_sizes               # None: the API's, those up to the examples
+    for b in sizes or []:
         check_batch_fits(b, len(X), "--batch-sizes: batch size", f"{data.name} training examples",
                          "give batch sizes up to {n}, or more --examples")
     report = ins.minibatch_estimates(net, X, y, sizes, args.draws, args.seed,

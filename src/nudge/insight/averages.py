@@ -91,19 +91,26 @@ def predicted_relative_error(full: Gradient, batch_size: int) -> float:
 MAX_DRAWS = 10_000
 
 
+#: the batch sizes :func:`minibatch_estimates` compares unless told: those up to n
+BATCH_SIZES = (1, 10, 100, 1000, 10000)
+
+
 def minibatch_estimates(net: Network, X: Any, y: Any,
-                        batch_sizes: Sequence[int] = (1, 10, 100, 1000, 10000),
+                        batch_sizes: Sequence[int] | None = None,
                         draws: int = 30, seed: int = 0, full: Gradient | None = None,
                         check_examples: int = 2000, dtype: Any = None) -> AverageReport:
     """The full gradient, the check that it is the average of the examples' nudges (on the
     first ``check_examples`` examples; 0 to skip), and for each batch size how well random
-    mini-batches estimate the full gradient."""
+    mini-batches estimate the full gradient.  ``batch_sizes``: default those of
+    :data:`BATCH_SIZES` (1 to 10,000) that are at most the n examples."""
     X, y = check_data(net, X, y)
     n = len(X)
-    batch_sizes = check_list("batch sizes", batch_sizes)
+    batch_sizes = check_list("batch sizes", [B for B in BATCH_SIZES if B <= n]
+                             if batch_sizes is None else batch_sizes)
     bad = [b for b in batch_sizes if not 1 <= b <= n]
     if bad:
-        raise NudgeError(f"batch size {bad[0]} is not possible with {n} examples: use 1 to {n}")
+        raise NudgeError(f"batch size {bad[0]} is not possible with {n:,} examples: use 1 to "
+                         f"{n:,}")
     draws = check_count("draws", draws, most=MAX_DRAWS)
     seed = fixed_seed(seed)
     check_examples = check_count("check_examples", check_examples, 0)
