@@ -152,3 +152,28 @@ def test_ci_runs_the_readme_test_command_and_builds_the_docs():
     assert TEST_COMMAND in ci
     assert "mkdocs build --strict" in ci
     assert ci.index(TEST_COMMAND) < ci.index("mkdocs build --strict")
+
+
+def test_every_public_name_and_its_methods_have_a_docstring():
+    """What ``nudge`` and ``nudge.insight`` export, and the public methods and properties of
+    their classes, each say what they are on the API reference page (a dataclass without a
+    docstring shows only its generated signature there)."""
+    import inspect
+
+    import nudge
+    import nudge.insight as ins
+
+    bare = []
+    for module in (nudge, ins):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            doc = (obj.__doc__ or "").strip()
+            if not doc or (inspect.isclass(obj) and doc.startswith(f"{name}(")):
+                bare.append(f"{module.__name__}.{name}")
+            for attr, value in (vars(obj).items() if inspect.isclass(obj) else ()):
+                f = value.fget if isinstance(value, property) else value
+                if not attr.startswith("_") and callable(f) and not (f.__doc__ or "").strip():
+                    bare.append(f"{module.__name__}.{name}.{attr}")
+    assert not bare, f"no docstring: {bare}"

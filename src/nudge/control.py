@@ -93,18 +93,23 @@ class Control:
         self._granted = 0
 
     def pause(self) -> None:
+        """Pause the run before its next call of the engine (it waits; :meth:`step` takes
+        one mini-batch step at a time)."""
         with self._cond:
             self.paused = True
             self._granted = 0              # steps asked for before this pause are void
             self._cond.notify_all()        # ... and a wait for the speed limit ends
 
     def resume(self) -> None:
+        """Go on at full speed (or at the speed set) after a pause."""
         with self._cond:
             self.paused = False
             self._granted = 0
             self._cond.notify_all()
 
     def stop(self, why: str = "stopped") -> None:
+        """End the run before its next call of the engine, for good; ``why`` becomes
+        ``history.stopped`` (the first reason given is kept)."""
         with self._cond:
             if self.stop_requested is None:
                 self.stop_requested = why
@@ -119,10 +124,13 @@ class Control:
             self._cond.notify_all()
 
     def set_learning_rate(self, learning_rate: float | None) -> None:
+        """Take steps of η = ``learning_rate`` from the next one on, in place of the
+        schedule's (``None``: back to the schedule)."""
         self.learning_rate = None if learning_rate is None else positive_float(
             "learning rate", learning_rate)
 
     def set_speed(self, examples_per_second: float | None) -> None:
+        """Keep the run to about ``examples_per_second`` (``None``: full speed)."""
         speed = None if examples_per_second is None else positive_float(
             "speed", examples_per_second)
         with self._cond:

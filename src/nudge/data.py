@@ -100,10 +100,12 @@ class Dataset:
 
     @property
     def n_inputs(self) -> int:
+        """Pixels per image, the network's first layer size: 784 for 28x28, 64 for 8x8."""
         return int(self.X_train.shape[1])
 
     @property
     def test_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(X_test, y_test)``, as ``train(..., test_data=)`` takes it."""
         return self.X_test, self.y_test
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:

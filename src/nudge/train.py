@@ -76,6 +76,7 @@ class History:
 
     @property
     def last(self) -> EpochRecord | None:
+        """The record of the last epoch (None before the first)."""
         return self.epochs[-1] if self.epochs else None
 
     @property
@@ -88,6 +89,7 @@ class History:
 
     @property
     def train_seconds(self) -> float:
+        """Seconds spent taking steps, over all epochs (evaluation not counted)."""
         return float(sum(r.seconds for r in self.epochs))
 
     @property
@@ -104,6 +106,7 @@ class History:
         return [getattr(r, name) for r in self.epochs]
 
     def to_dict(self) -> dict[str, Any]:
+        """The history as JSON-friendly values (what ``nudge train --json`` prints)."""
         return {"epochs": [asdict(r) for r in self.epochs], "stopped": self.stopped,
                 "best_epoch": self.best_epoch,
                 "settings": self.settings, "train_seconds": self.train_seconds}

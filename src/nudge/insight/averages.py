@@ -66,6 +66,10 @@ def average_check(net: Network, X: Any, y: Any) -> AverageCheck:
 
 @dataclass
 class AverageReport(_Plain):
+    """What :func:`minibatch_estimates` found: the full gradient G = ∇C over ``n_examples``
+    (its ``cost`` and ‖G‖, computed in ``full_seconds``), the ``check`` that G is the average
+    of the examples' own gradients, and one :class:`BatchEstimate` per batch size."""
+
     n_examples: int
     cost: float
     gradient_norm: float

@@ -52,6 +52,7 @@ class Gradient(_Plain):
 
     @property
     def norm(self) -> float:
+        """‖∇C‖: the length of the gradient, all parameters together."""
         return float(np.linalg.norm(self.flat()))
 
 

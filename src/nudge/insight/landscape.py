@@ -69,14 +69,19 @@ class Landscape(_Plain):
     # the names of the gradient kind, as before
     @property
     def cost_downhill(self) -> np.ndarray:
+        """``cost_along[0]``: the cost along d₁ (−∇C for the gradient kind)."""
         return self.cost_along[0]
 
     @property
     def cost_random(self) -> np.ndarray:
+        """``cost_along[1]``: the cost along d₂ (a random direction, ⟂ ∇C for the gradient
+        kind)."""
         return self.cost_along[1]
 
     @property
     def slope_downhill(self) -> float:
+        """``slopes[0]``: the measured slope of the cost at 0 along d₁ (about −‖∇C‖ for the
+        gradient kind, whose d₁ is the unit vector −∇C/‖∇C‖)."""
         return self.slopes[0]
 
 

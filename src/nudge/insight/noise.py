@@ -224,6 +224,7 @@ class NoiseTracker:
         self._record(int(record.epoch), net)
 
     def to_dict(self) -> list[dict[str, Any]]:
+        """The records as JSON-friendly dicts, one per epoch."""
         return [r.to_dict() for r in self.records]
 
 

@@ -75,6 +75,8 @@ def sensitivity_order(gradient_flat: np.ndarray) -> np.ndarray:
 
 def ranked(net: Network, gradient_flat: np.ndarray, index: int, rank: int,
            image_shape: tuple[int, int] | None = None) -> RankedParameter:
+    """Parameter ``index`` (its place in θ) as a row of a ranking: its name, ∂C/∂θ from
+    ``gradient_flat``, |∂C/∂θ|, the way a step of gradient descent moves it, and ``rank``."""
     p = locate(net, index, image_shape)
     g = float(gradient_flat[index])
     return RankedParameter(rank, p.index, p.name, p.layer, p.kind, g, abs(g),
