@@ -94,6 +94,25 @@ def test_history_records_each_epoch_and_callback_can_stop(digits):
     assert history.to_dict()["epochs"][0]["epoch"] == 1
 
 
+def test_a_history_shows_itself_in_a_line_and_in_a_notebook_table(digits):
+    """``net.fit(...)`` last in a cell showed the dataclass repr: every EpochRecord and the
+    settings, 7,000 characters for 30 epochs of the digits, and no HTML table."""
+    net = Network([64, 10, 10], seed=0)
+    history = net.fit(digits.X_train[:200], digits.y_train[:200], epochs=30, batch_size=20,
+                      test_data=digits.test_data)
+    text = repr(history)
+    assert text.startswith("History(30 epochs, stopped='finished', train_cost=")
+    assert f"test_accuracy={history.last.test_accuracy:.4g}" in text and len(text) < 150
+    html = history._repr_html_()
+    assert html.count("<tr>") == 1 + 5 + 1 + 10 and "… 15 more" in html
+    assert "<th>test accuracy</th>" in html and "validation" not in html   # no empty columns
+    short = net.fit(digits.X_train[:200], digits.y_train[:200], epochs=2, batch_size=20,
+                    monitor_train_cost=False)
+    assert short._repr_html_().count("<tr>") == 3 and "train cost" not in short._repr_html_()
+    assert repr(short).startswith("History(2 epochs, stopped='finished', ")
+    assert "best_epoch" not in repr(short)
+
+
 @pytest.mark.parametrize("engine", ["reference", "auto"])
 def test_ctrl_c_stops_after_the_current_step_and_keeps_the_model(digits, engine):
     net = Network([64, 10, 10], seed=0)

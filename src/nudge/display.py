@@ -60,6 +60,34 @@ def network_html(net: Any) -> str:
             f"<p>{' &middot; '.join(facts)}</p></div>")
 
 
+def history_text(history: Any) -> str:
+    """A training run in one line: its epochs, why it stopped, the kept epoch's training
+    cost and accuracies, and the time spent taking steps (``repr`` of a History)."""
+    kept = vars(history.kept) if history.epochs else {}
+    shown = "".join(f", {k}={kept[k]:.4g}" for k in ("train_cost", "test_accuracy",
+                                                      "validation_accuracy")
+                    if kept.get(k) is not None)
+    best = f", best_epoch={history.best_epoch}" if history.best_epoch is not None else ""
+    return (f"History({counted(len(history.epochs), 'epoch')}, stopped={history.stopped!r}"
+            f"{best}{shown}, {history.train_seconds:.3g} s)")
+
+
+def history_html(history: Any) -> str:
+    """A training run's epochs as a table (the columns that hold a value; the first 5 and
+    the last 10 rows of a long run), why it stopped and the time spent taking steps."""
+    records = [vars(r) for r in history.epochs]
+    names = [k for k in (records[0] if records else ()) if any(r[k] is not None for r in records)]
+    shown = records if len(records) <= 20 else [*records[:5], None, *records[-10:]]
+    skipped = f"<tr><td colspan={len(names)}>… {len(records) - 15} more</td></tr>"
+    body = "".join(skipped if r is None else "<tr>" + "".join(
+        f"<td>{value_html(r[k], True)}</td>" for k in names) + "</tr>" for r in shown)
+    head = "".join(f"<th>{escape(k.replace('_', ' '))}</th>" for k in names)
+    best = f", best epoch {history.best_epoch}" if history.best_epoch is not None else ""
+    return (f"<div><b>History</b>: {counted(len(records), 'epoch')}, stopped "
+            f"{escape(str(history.stopped))}{best}, {history.train_seconds:.3g} s of steps"
+            f"<table><tr>{head}</tr>{body}</table></div>")
+
+
 def _is_result(v: Any) -> bool:
     """An insight result (it lists its fields)."""
     return callable(getattr(v, "_fields", None)) and hasattr(v, "to_dict")

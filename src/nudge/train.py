@@ -37,6 +37,7 @@ from .control import (
     callback_steps,
     check_patience,
 )
+from .display import history_html, history_text
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .network import Network, Snapshot, activate
@@ -106,10 +107,17 @@ class History:
         return [getattr(r, name) for r in self.epochs]
 
     def to_dict(self) -> dict[str, Any]:
-        """The history as JSON-friendly values (what ``nudge train --json`` prints)."""
+        """Every field, and ``train_seconds``, as JSON-friendly values (epochs as dicts)."""
         return {"epochs": [asdict(r) for r in self.epochs], "stopped": self.stopped,
                 "best_epoch": self.best_epoch,
                 "settings": self.settings, "train_seconds": self.train_seconds}
+
+    def __repr__(self) -> str:
+        return history_text(self)
+
+    def _repr_html_(self) -> str:
+        """A table of the epochs for Jupyter (:func:`nudge.display.history_html`)."""
+        return history_html(self)
 
 
 # --------------------------------------------------------------------------- evaluation
