@@ -28,6 +28,7 @@ def test_durations_keep_their_significant_digits():
     assert duration(0.0023) == "0.0023 s"
     assert duration(0.24) == "0.24 s"
     assert duration(12.34) == "12 s"
+    assert duration(0.1027) == "0.10 s" and duration(9.96) == "10 s"   # zeros kept, no "10."
 
 
 def test_train_and_info_give_seconds_with_significant_digits(tmp_path, capsys):

@@ -23,7 +23,8 @@ def counted(n: Any, noun: str) -> str:
 def duration(value: float) -> str:
     """A duration with its significant digits: "0.0023 s", "0.24 s", "12 s" (a run of a
     few milliseconds is not "0.00 s", nor "0.0s" next to a figure that says it took time)."""
-    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
+    # '#': trailing zeros kept (0.10 s beside 0.069 s, not 0.1 s)
+    return f"{value:.0f} s" if value >= 10 else f"{value:#.2g}".rstrip(".") + " s"
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
