@@ -24,7 +24,8 @@ from nudge.cli import main as cli_main
 from nudge.engine import CompiledEngine, ReferenceEngine, clib, compiled, make_engine
 from nudge.engine import threads as thread_rules
 from nudge.errors import NudgeError
-from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, Network, desired_outputs
+from nudge.inputs import desired_outputs
+from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, Network
 from nudge.train import evaluate, train
 
 needs_c = pytest.mark.skipif(not clib.available(),

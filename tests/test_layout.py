@@ -16,8 +16,8 @@ SRC = Path(nudge.__file__).parent
 
 LAYERS = [
     {"errors", "bounds", "jsonable", "fsutil", "display", "_start"},
-    {"network", "optimizers", "schedules", "presets", "data", "idx", "images", "modelfile",
-     "plots"},
+    {"network", "inputs", "optimizers", "schedules", "presets", "data", "idx", "images",
+     "modelfile", "plots"},
     {"engine"},
     {"control", "checks", "train", "settings"},
     {"insight", "sweep"},

@@ -7,7 +7,8 @@ import pytest
 
 from nudge import Network, NudgeError
 from nudge import insight as ins
-from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, desired_outputs
+from nudge.inputs import desired_outputs
+from nudge.network import ACTIVATIONS, COSTS, OUTPUTS
 
 COMBOS = list(itertools.product(ACTIVATIONS, OUTPUTS, COSTS))
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nudge.network import Network, desired_outputs
+from nudge.inputs import desired_outputs
+from nudge.network import Network
 
 ARCHS = [
     dict(sizes=[6, 5, 4, 3]),

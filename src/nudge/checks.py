@@ -9,7 +9,8 @@ import numpy as np
 
 from .bounds import check_count, check_input_shape, positive_float
 from .errors import NudgeError, short_repr
-from .network import Network, as_array, as_pixels
+from .inputs import as_array, as_pixels
+from .network import Network
 from .optimizers import (
     DEFAULT_LEARNING_RATES,
     check_momentum,
@@ -77,7 +78,7 @@ def check_data(net: Network, X: Any, y: Any,
     desired-output row for each (None, a string or a ragged list is a one-line error, not
     numpy's).  Cheap: no pass over the values (labels are checked as they are turned into
     desired outputs, pixels by the forward pass), but for whole-number pixels of another
-    type than uint8, which become uint8 (:func:`nudge.network.as_pixels`)."""
+    type than uint8, which become uint8 (:func:`nudge.inputs.as_pixels`)."""
     X, y = as_pixels(as_array(X, name)), as_array(y, "labels")   # int64 pixels: uint8
     check_inputs(name, X, net, finite=False)
     if y.ndim not in (1, 2):

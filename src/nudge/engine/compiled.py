@@ -36,7 +36,7 @@ import numpy as np
 
 from ..bounds import MAX_LAYERS  # the tables hold 64 layers
 from ..errors import NudgeError
-from ..network import check_labels, desired_outputs
+from ..inputs import check_labels, desired_outputs
 from ..optimizers import DEFAULT_MOMENTUM
 from . import clib
 from .threads import ThreadTimer, given_threads, kernel_threads, two_ranges

@@ -13,7 +13,8 @@ from ..bounds import check_count, check_list, fixed_seed
 from ..checks import check_data
 from ..display import duration
 from ..errors import DivergenceError, NudgeError
-from ..network import Network, as_inputs
+from ..inputs import as_inputs
+from ..network import Network
 from ..train import evaluate, train
 from .common import MAX_GRID, _Plain, single_threaded_blas
 from .parameters import get_parameters, set_parameters

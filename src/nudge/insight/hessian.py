@@ -28,7 +28,8 @@ import numpy as np
 from ..bounds import check_count
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network, activation_prime, as_inputs
+from ..inputs import as_inputs
+from ..network import Network, activation_prime
 from .common import CHUNK
 from .parameters import flatten, unflatten
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network, as_inputs
+from ..inputs import as_inputs
+from ..network import Network
 from ..train import evaluate
 from .common import CHUNK, _Plain
 from .parameters import get_parameters, set_parameters

@@ -29,7 +29,8 @@ import numpy as np
 from ..bounds import check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network, as_inputs
+from ..inputs import as_inputs
+from ..network import Network
 from ..optimizers import check_weight_decay
 from .common import MAX_GRID, _Plain
 from .gradients import _work_net, full_gradient, total_cost

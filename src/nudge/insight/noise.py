@@ -33,7 +33,8 @@ import numpy as np
 from ..bounds import check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network, as_array, as_pixels
+from ..inputs import as_array, as_pixels
+from ..network import Network
 from .common import CHUNK, _Plain, single_threaded_blas
 from .gradients import full_gradient
 

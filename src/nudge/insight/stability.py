@@ -24,7 +24,8 @@ import numpy as np
 from ..bounds import check_count, check_list
 from ..checks import check_data
 from ..errors import DivergenceError, NudgeError, short_repr
-from ..network import Network, as_inputs
+from ..inputs import as_inputs
+from ..network import Network
 from ..train import train
 from .common import _Plain, single_threaded_blas
 from .curvature import HESSIAN_CHUNK, top_eigenvalues

@@ -1,0 +1,75 @@
+"""Inputs and labels as the network reads them.
+
+Inputs are rows of pixel values, one example per row: whole numbers (uint8 images, or any
+integer type) are intensities 0-255 and become a⁰ = intensity/255 in [0, 1]; floats are
+taken as they are.  Labels are whole numbers 0 to n_outputs − 1, and each becomes its
+desired output y, a one-hot row (rows of desired outputs are taken as they are).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import NudgeError
+
+
+def as_array(X: Any, name: str = "inputs") -> np.ndarray:
+    """``X`` as a NumPy array, or a one-line error for what is not one (a ragged list)."""
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError):
+        raise NudgeError(f"{name} must be an array: a row of numbers for each example "
+                         "(not ragged lists)") from None
+
+
+def as_pixels(X: np.ndarray) -> np.ndarray:
+    """Whole-number inputs as uint8: any integer type holds pixel intensities 0-255, as
+    uint8 images do (a list of ints is int64), or is refused; other inputs as they are."""
+    if X.dtype.kind not in "iu" or X.dtype == np.uint8:
+        return X
+    if X.size and (X.min() < 0 or X.max() > 255):
+        raise NudgeError("whole-number pixels are intensities from 0 to 255 (as in uint8 "
+                         "images): give floats for inputs on another scale")
+    return X.astype(np.uint8)
+
+
+def as_inputs(X: Any, dtype: Any = np.float32) -> np.ndarray:
+    """Input activations a⁰ from pixels: whole numbers (uint8 images) become intensity/255
+    in [0, 1]; floats are taken as they are."""
+    X = as_pixels(np.asarray(X))
+    dt = np.dtype(dtype)
+    if X.dtype == np.uint8:
+        A = X.astype(dt)
+        A *= dt.type(1 / 255)
+        return A
+    return X.astype(dt, copy=False)
+
+
+def check_labels(y: np.ndarray, n_outputs: int) -> None:
+    """Labels must be a 1-D array of whole numbers from 0 to n_outputs − 1."""
+    if y.ndim != 1:
+        raise NudgeError(f"labels must be a 1-D array of class numbers, got shape {y.shape}")
+    if y.dtype.kind == "f" and y.size and np.isin(y, np.arange(n_outputs)).all():
+        raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1} as integers, "
+                         f"not floats ({y.dtype}): give y.astype(int)")   # as np.loadtxt reads
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_outputs):
+        raise NudgeError(f"labels must be whole numbers from 0 to {n_outputs - 1}")
+
+
+def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarray:
+    """The desired output vectors: labels 0..9 become one-hot rows; rows pass through."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[1] != n_outputs:
+            raise NudgeError(f"desired outputs have {y.shape[1]} columns but the network has "
+                             f"{n_outputs} outputs: give labels or rows of length {n_outputs}")
+        if y.dtype.kind not in "biuf" or not np.isfinite(y).all():
+            raise NudgeError("desired outputs must be finite numbers: a row holds NaN, "
+                             "infinity or something that is not a number")
+        return y.astype(dtype, copy=False)
+    check_labels(y, n_outputs)
+    Y = np.zeros((y.size, n_outputs), dtype=dtype)
+    Y[np.arange(y.size), y.astype(np.intp, copy=False)] = 1     # [] is float64: no labels
+    return Y
