@@ -40,6 +40,12 @@ def test_loads_into_pytorch_sequential(tmp_path, net):
     with torch.no_grad():
         out = seq(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(out, net.feedforward(x), atol=1e-6)
+    # and back, as getting-started shows: a PyTorch model's layers make a nudge network
+    layers = [m for m in seq if isinstance(m, torch.nn.Linear)]
+    back = Network.from_parameters([m.weight.detach().numpy() for m in layers],
+                                   [m.bias.detach().numpy() for m in layers])
+    np.testing.assert_array_equal(load(save(back, tmp_path / "t.safetensors")).feedforward(x),
+                                  net.feedforward(x))
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, net):

@@ -1,6 +1,7 @@
 """The core mathematics: cost convention, shapes, and gradients checked two ways."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -392,3 +393,39 @@ def test_whole_number_pixels_of_any_type_are_intensities():
             net.feedforward(bad)
         with pytest.raises(NudgeError, match="whole-number pixels are intensities"):
             train(Network([16, 5, 3], seed=1), bad, y, epochs=1)
+
+
+def test_a_network_from_given_parameters(tmp_path, monkeypatch):
+    """from_parameters: weights (n_out, n_in) and biases from elsewhere (another framework,
+    a file) make the network they define, copied and checked; copies and model files are
+    made that way too, without drawing random weights only to replace them."""
+    import nudge
+
+    source = Network([6, 4, 3], "tanh", "softmax", "cross-entropy", seed=9, dtype=np.float64)
+    net = Network.from_parameters([W.tolist() for W in source.weights], source.biases,
+                                  "tanh", "softmax", "cross-entropy", seed=9)
+    assert net.sizes == [6, 4, 3] and net.dtype == np.float64 and net.seed == 9
+    assert net.config == source.config
+    X = np.random.default_rng(1).random((5, 6))
+    assert np.array_equal(net.feedforward(X), source.feedforward(X))
+    assert net.biases[0] is not source.biases[0]                   # copies
+    assert Network.from_parameters(source.weights, source.biases).seed is None
+    for weights, biases, words in [
+            ([], [], "one weight matrix (n_out, n_in) and one bias vector"),
+            (source.weights, source.biases[:1], "one weight matrix"),
+            ([np.zeros(6)], [np.zeros(1)], "one weight matrix"),
+            ([np.zeros((4, 6)), np.zeros((3, 5))], [np.zeros(4), np.zeros(3)],
+             "layer 2's weights are shape (3, 5)"),
+            ([np.full((4, 6), np.nan)], [np.zeros(4)], "hold NaN or infinite values"),
+            ([np.zeros((4, 6), dtype=np.int64)], [np.zeros(4)], "float32 or float64")]:
+        with pytest.raises(NudgeError, match=re.escape(words)):
+            Network.from_parameters(weights, biases)
+    nudge.save(source, tmp_path / "m.safetensors")
+
+    def no_draws(*args, **kwargs):
+        raise AssertionError("random numbers drawn for parameters that are given")
+
+    monkeypatch.setattr(np.random, "default_rng", no_draws)
+    loaded, copied = nudge.load(tmp_path / "m.safetensors"), source.astype(np.float32)
+    assert loaded.seed == copied.seed == 9 and copied.dtype == np.float32
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, source.weights))

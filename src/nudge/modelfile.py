@@ -320,17 +320,16 @@ def load(path: str | Path) -> Network:
     if info.get("dtype") not in (None, str(dtype)):
         raise _bad(path, f"the metadata says {info['dtype']} but the tensors are {dtype}; "
                    "the file is damaged")
-    net = Network(sizes, info["activation"], info["output"], info["cost"],
-                  info.get("init") or "scaled", seed=0, dtype=dtype)
+    for l, (wname, bname) in enumerate(names):
+        if not (np.isfinite(tensors[wname]).all() and np.isfinite(tensors[bname]).all()):
+            raise _bad(path, f"layer {l + 1} holds NaN or infinite values")
     try:
-        net.seed = check_seed(info.get("seed"))
+        check_seed(info.get("seed"))
     except NudgeError as e:
         raise _bad(path, f"{e} (in the metadata)") from None
-    for l, (wname, bname) in enumerate(names):
-        W, b = tensors[wname], tensors[bname]
-        if not (np.isfinite(W).all() and np.isfinite(b).all()):
-            raise _bad(path, f"layer {l + 1} holds NaN or infinite values")
-        net.weights[l], net.biases[l] = W.copy(), b.copy()
+    net = Network.from_parameters([tensors[w] for w, _ in names], [tensors[b] for _, b in names],
+                                  info["activation"], info["output"], info["cost"],
+                                  info.get("init") or "scaled", seed=info.get("seed"))
     if info.get("parameters_sha256") not in (None, parameters_sha256(net)):
         raise _bad(path, "the weights and biases are not those it was saved with (their "
                    "SHA-256 differs from the metadata's parameters_sha256); the file is "

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_choice, check_input_shape, check_sizes, fixed_seed
+from .bounds import check_choice, check_input_shape, check_seed, check_sizes, fixed_seed
 from .errors import NudgeError
 from .inputs import as_array, as_inputs, check_labels, desired_outputs
 from .optimizers import SGD
@@ -121,12 +121,24 @@ class Network:
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid",
                  output: str = "sigmoid", cost: str = "quadratic", init: str = "scaled",
                  seed: int | None = None, dtype: Any = np.float32) -> None:
-        self.sizes = sizes = check_sizes(sizes)
+        self._define(sizes, activation, output, cost, init, dtype)
+        self.seed = seed = fixed_seed(seed)
+        rng = np.random.default_rng(seed)
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            scale = 1.0 if self.init == "normal" else 1.0 / np.sqrt(n_in)
+            self.weights.append((rng.standard_normal((n_out, n_in)) * scale).astype(self.dtype))
+            self.biases.append(rng.standard_normal(n_out).astype(self.dtype))
+
+    def _define(self, sizes: Sequence[int], activation: str, output: str, cost: str,
+                init: str, dtype: Any) -> None:
+        """The architecture and the float type, checked; no parameters yet."""
+        self.sizes = check_sizes(sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.output = check_choice("output", output, OUTPUTS)
         self.cost_function = check_choice("cost", cost, COSTS)
         self.init = check_choice("init", init, INITS)
-        self.seed = seed = fixed_seed(seed)
         try:
             self.dtype = np.dtype(dtype)
         except TypeError:
@@ -134,13 +146,31 @@ class Network:
         if self.dtype not in (np.float32, np.float64):
             raise NudgeError(f"dtype must be float32 or float64, not {self.dtype}")
         self.metadata: dict[str, Any] = {}     # filled in by nudge.modelfile.load
-        rng = np.random.default_rng(seed)
-        self.weights: list[np.ndarray] = []
-        self.biases: list[np.ndarray] = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            scale = 1.0 if init == "normal" else 1.0 / np.sqrt(n_in)
-            self.weights.append((rng.standard_normal((n_out, n_in)) * scale).astype(self.dtype))
-            self.biases.append(rng.standard_normal(n_out).astype(self.dtype))
+
+    @classmethod
+    def from_parameters(cls, weights: Sequence[Any], biases: Sequence[Any],
+                        activation: str = "sigmoid", output: str = "sigmoid",
+                        cost: str = "quadratic", init: str = "scaled",
+                        seed: int | None = None) -> Network:
+        """A network that holds the given weights, (n_out, n_in) each, and biases, (n_out,)
+        each: a model file's, or another framework's (``linear.weight.detach().numpy()``
+        of each ``torch.nn.Linear``).  The sizes come from their shapes, the float type
+        from the first weights (float32 or float64); ``seed``: the one they were
+        initialised from, if known (None: not known).  The arrays are copied, finite, and
+        nothing random is drawn."""
+        weights = [as_array(W, "weights") for W in weights]
+        biases = [as_array(b, "biases") for b in biases]
+        if not weights or len(weights) != len(biases) or any(W.ndim != 2 for W in weights):
+            raise NudgeError("give one weight matrix (n_out, n_in) and one bias vector "
+                             "(n_out,) for each layer")
+        net = cls.__new__(cls)
+        net._define([weights[0].shape[1], *(W.shape[0] for W in weights)], activation,
+                    output, cost, init, weights[0].dtype)
+        net.seed = check_seed(seed)
+        net.weights = [np.array(W, dtype=net.dtype) for W in weights]
+        net.biases = [np.array(b, dtype=net.dtype) for b in biases]
+        net.check_parameters(finite=True)
+        return net
 
     # ------------------------------------------------------------------ bookkeeping
     def check_parameters(self, finite: bool = False) -> None:
@@ -175,8 +205,9 @@ class Network:
 
     def astype(self, dtype: Any) -> Network:
         """A copy of this network with parameters in another float type (e.g. float64)."""
-        net = Network(self.sizes, self.activation, self.output, self.cost_function, self.init,
-                      seed=0, dtype=dtype)
+        net = Network.__new__(Network)         # no random draw: the parameters are these
+        net._define(self.sizes, self.activation, self.output, self.cost_function, self.init,
+                    dtype)
         net.seed = self.seed
         net.weights = [w.astype(dtype) for w in self.weights]
         net.biases = [b.astype(dtype) for b in self.biases]
