@@ -277,8 +277,9 @@ class Network:
         out = self.forward(X[None, :] if X.ndim == 1 else X)[0][-1]
         return out[0] if X.ndim == 1 else out
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The digit each example is read as: the index of the brightest output neuron."""
+    def predict(self, X: Any) -> np.ndarray | np.integer:
+        """The digit each example is read as: the index of the brightest output neuron (an
+        array for rows of examples, one integer for one example given as a single row)."""
         return np.argmax(self.feedforward(X), axis=-1)
 
     def score(self, X: Any, y: Any) -> float:
