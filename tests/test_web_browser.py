@@ -576,6 +576,9 @@ def test_a_saved_model_is_saved_over_only_when_asked(page):
     page.wait_for_function("document.getElementById('m-message').textContent"
                            f".startsWith('saved {name}')")
     assert not page.locator("#m-overwrite").is_checked()      # asked for that save alone
+    page.evaluate("window.scrollTo(0, 0)")          # the answer stays in sight (phone: below
+    box = page.locator("#m-message").bounding_box()  # the cards, out of view but for sticky)
+    assert 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]
     assert clipped_texts(page, "models") == []
     no_horizontal_scroll(page)
 
