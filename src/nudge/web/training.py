@@ -2,7 +2,7 @@
 
 The run is :func:`nudge.train.train` (the one training loop, on the compiled
 engine where it applies) in a background thread, steered by a
-:class:`nudge.train.Control`: pause, resume, stop, one mini-batch at a time, a
+:class:`nudge.control.Control`: pause, resume, stop, one mini-batch at a time, a
 speed limit in examples per second, a new learning rate.  Its callbacks keep a
 few numbers a watcher can read at any moment without stopping it:
 
