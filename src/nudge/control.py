@@ -31,8 +31,10 @@ MAX_GRANTED = 1000
 
 
 def callback_steps(every: Any) -> Callable[[int], int | None]:
-    """The next step count (after ``step``) at which ``on_steps`` is due, from ``every``:
-    None (after every call of the engine), k (every k steps) or a list of step counts."""
+    """A function of ``step`` (the steps taken so far) that gives the next step count at
+    which ``on_steps`` is due, or None (then after every call of the engine), from
+    ``every``: None (after every call of the engine), k (every k steps) or a list of step
+    counts (None past the last)."""
     if every is None:
         return lambda step: None
     if isinstance(every, (int, np.integer)) and not isinstance(every, bool):
@@ -87,7 +89,9 @@ class Control:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.paused = False
-        self.stop_requested: str | None = None     # why: "stopped" or "interrupted"
+        #: why the run was told to stop (None: it was not), ``history.stopped``'s words:
+        #: "stopped", "interrupted" (Ctrl-C), "callback" or "no improvement" (early stopping)
+        self.stop_requested: str | None = None
         self.learning_rate: float | None = None
         self.examples_per_second: float | None = None
         self._granted = 0
