@@ -134,8 +134,6 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000,
     n = len(X)
     if n == 0:
         raise NudgeError("cannot evaluate on an empty data set")
-    if len(y) != n:
-        raise NudgeError(f"{n} inputs but {len(y)} labels")
     chunk = check_count("chunk", chunk)
     total_cost, correct = 0.0, 0
     if output_sums is not None:
