@@ -253,16 +253,15 @@ def train(
     test_data = check_held_out("test", test_data, net)
     validation_data = check_held_out("validation", validation_data, net)
     net.desired_outputs(y)                     # the labels: a one-line error if they are odd
-    labels = y
     patience = check_patience(patience, validation_data is not None, MAX_EPOCHS, schedule)
     plateau = schedule == "plateau"            # EarlyStopping halves η at each plateau
     if plateau:
         min_learning_rate = plateau_floor(learning_rate, min_learning_rate)
     stopping = (EarlyStopping(patience, learning_rate if plateau else None, min_learning_rate)
                 if patience is not None else None)
-    run = _Run(net, labels, batch_size, control if control is not None else Control(),
+    run = _Run(net, y, batch_size, control if control is not None else Control(),
                on_steps, callback_steps(every), epochs)
-    run.engine = make_engine(net, X, labels, batch_size, optimizer=optimizer,
+    run.engine = make_engine(net, X, y, batch_size, optimizer=optimizer,
                              momentum=momentum, weight_decay=weight_decay, engine=engine,
                              threads=threads)
     rng = np.random.default_rng(net.seed if seed is None else seed)
@@ -292,7 +291,7 @@ def train(
                 steps, seconds, eta = run.epoch(epoch, order, scheduled)
                 try:
                     record = _end_of_epoch(net, epoch,
-                                           (X, labels, run.engine) if monitor_train_cost
+                                           (X, y, run.engine) if monitor_train_cost
                                            else None,
                                            test_data, validation_data, seconds, steps,
                                            snapshot, eta, history)
