@@ -185,8 +185,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                         callback=tracker)
     except DivergenceError as e:
         raise NudgeError(f"{e}; nothing was saved") from None
-    last = history.kept                     # the epoch whose network is saved
-    if last is None:
+    kept = history.kept                     # the epoch whose network is saved
+    if kept is None:
         raise NudgeError("training was interrupted before the first epoch ended; nothing "
                          "was saved")
     metadata = _metadata(args, data, validation, history, tracker)
@@ -212,8 +212,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise NudgeError(problem)
         return status
     _print_summary(history, data, saved, args, plotted, tracker, problem)
-    if near_chance(last.test_accuracy, len(data.classes)):
-        note(f"a test accuracy of {100 * last.test_accuracy:.2f}% is about chance (1 in "
+    if near_chance(kept.test_accuracy, len(data.classes)):
+        note(f"a test accuracy of {100 * kept.test_accuracy:.2f}% is about chance (1 in "
              f"{len(data.classes)}): the network has learned nothing useful; "
              + _chance_advice(setup, args.preset))
     if problem:
@@ -265,12 +265,12 @@ def _print_result(args: argparse.Namespace, history: Any, metadata: dict, saved:
                   plotted: bool, data: Any, sizes: list[int], seed: int, tracker: Any,
                   problem: str | None) -> None:
     """The --json result of nudge train (the kept epoch's figures)."""
-    last = history.kept
+    kept = history.kept
     print_json({
-        "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
-        "validation_accuracy": last.validation_accuracy,
-        "validation_cost": last.validation_cost, "n_validation": metadata["n_validation"],
-        "train_cost": last.train_cost, "epochs": len(history.epochs),
+        "test_accuracy": kept.test_accuracy, "test_cost": kept.test_cost,
+        "validation_accuracy": kept.validation_accuracy,
+        "validation_cost": kept.validation_cost, "n_validation": metadata["n_validation"],
+        "train_cost": kept.train_cost, "epochs": len(history.epochs),
         "best_epoch": history.best_epoch,
         "train_seconds": history.train_seconds, "model_path": str(saved),
         "plot_path": args.plot if plotted else None, "dataset": data.name, "sizes": sizes,
@@ -340,18 +340,18 @@ def _training_data(args: argparse.Namespace, out: Any) -> tuple[Any, Any]:
 def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any,
               tracker: Any) -> dict:
     """What the model file records about its training."""
-    last = history.kept
+    kept = history.kept
     metadata = {
         "dataset": data.name, "input_shape": list(data.image_shape), "classes": data.classes,
         "preset": args.preset, "training": history.settings,
         "epochs_trained": len(history.epochs), "stopped": history.stopped,
         "best_epoch": history.best_epoch,
-        "test_accuracy": last.test_accuracy, "test_cost": last.test_cost,
-        "train_cost": last.train_cost, "train_seconds": round(history.train_seconds, 4),
+        "test_accuracy": kept.test_accuracy, "test_cost": kept.test_cost,
+        "train_cost": kept.train_cost, "train_seconds": round(history.train_seconds, 4),
         "n_train": len(data.X_train), "n_test": len(data.X_test),
         "n_validation": len(validation[0]) if validation is not None else 0,
-        "validation_accuracy": last.validation_accuracy,
-        "validation_cost": last.validation_cost,
+        "validation_accuracy": kept.validation_accuracy,
+        "validation_cost": kept.validation_cost,
         "history": history.to_dict()["epochs"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -366,14 +366,14 @@ def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any
 def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace,
                    plotted: bool, tracker: Any, problem: str | None) -> None:
     """The epochs (at most about a dozen rows) and where things were saved."""
-    last = history.kept
+    kept = history.kept
     rows = []
     n = len(history.epochs)
     show = set(range(n)) if n <= 12 else set(range(0, n, max(1, n // 10))) | {n - 1}
     if history.best_epoch is not None:
         show.add(history.best_epoch - 1)
     elapsed = 0.0
-    held_out = last.validation_accuracy is not None
+    held_out = kept.validation_accuracy is not None
     varied = len(set(history.column("learning_rate"))) > 1      # a schedule: show each eta
     for i, r in enumerate(history.epochs):
         elapsed += r.seconds
@@ -386,7 +386,7 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
     print(table(["epoch", *(["eta"] if varied else []),
                  *(["validation accuracy"] if held_out else []), "test accuracy",
                  "test cost", "train cost", "time"], rows))
-    print(f"\nsaved {printable(saved)}  ({100 * last.test_accuracy:.2f}% on "
+    print(f"\nsaved {printable(saved)}  ({100 * kept.test_accuracy:.2f}% on "
           f"{len(data.X_test):,} test images, {duration(history.train_seconds)} of training)")
     if history.best_epoch is not None:
         why = (f"no rise in {counted(args.patience, 'epoch')}"
@@ -395,7 +395,7 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
             why += (f" at eta {history.last.learning_rate:g}; half of it would pass "
                     f"eta_min {history.settings['min_learning_rate']:g}")
         print(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best on the "
-              f"held-out images ({100 * last.validation_accuracy:.2f}%; {why})")
+              f"held-out images ({100 * kept.validation_accuracy:.2f}%; {why})")
     print_plot(args.plot if plotted else None)
     if tracker is not None:
         first, end = tracker.records[0], tracker.records[-1]
