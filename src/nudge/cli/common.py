@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from ..bounds import MAX_COUNT, MAX_LAYERS, MAX_LIST, MAX_SEED, check_sizes
+from ..checks import MAX_EPOCHS
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError, printable, short_repr
 from ..jsonable import jsonable
 from ..modelfile import peek_metadata
 from ..network import Network
 from ..optimizers import DEFAULT_MOMENTUM, MAX_WEIGHT_DECAY
-from ..train import MAX_EPOCHS
 
 
 def check_list_length(text: str, values: list[Any]) -> list[Any]:
@@ -76,7 +76,7 @@ def positive_int(text: str) -> int:
     return bounded_int(1, MAX_COUNT)(text)
 
 
-#: ``--epochs`` of training (as :data:`nudge.train.MAX_EPOCHS`)
+#: ``--epochs`` of training (as :data:`nudge.checks.MAX_EPOCHS`)
 epochs_type = bounded_int(1, MAX_EPOCHS)
 #: ``--seed``
 seed_type = bounded_int(0, MAX_SEED)

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..bounds import random_seed
-from ..checks import check_batch_fits
+from ..checks import MAX_EPOCHS, check_batch_fits
 from ..control import Control, CtrlC, check_patience
 from ..display import counted, duration, table
 from ..errors import DivergenceError, NudgeError, printable
@@ -17,7 +17,7 @@ from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES, plateau_floor
 from ..settings import resolve
-from ..train import EXAMPLES_PER_CALL, MAX_EPOCHS, near_chance, train
+from ..train import EXAMPLES_PER_CALL, near_chance, train
 from .common import (
     add_data_options,
     add_json_option,

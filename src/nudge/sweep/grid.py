@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bounds import MAX_SEED
-from ..checks import check_batch_fits
+from ..checks import MAX_EPOCHS, check_batch_fits
 from ..control import check_patience
 from ..data import DATASETS
 from ..display import counted
@@ -30,7 +30,6 @@ from ..optimizers import MAX_WEIGHT_DECAY, OPTIMIZERS
 from ..presets import PRESETS
 from ..schedules import SCHEDULES
 from ..settings import resolve
-from ..train import MAX_EPOCHS
 
 #: the most grid points one sweep may have (a typo such as --seeds 1-1e9 is an error)
 MAX_POINTS = 100_000

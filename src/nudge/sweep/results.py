@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..checks import MAX_EPOCHS
 from ..display import counted
 from ..errors import NudgeError
 from ..fsutil import append_whole, os_reason, read_regular
 from ..jsonable import jsonable
-from ..train import MAX_EPOCHS
 from .grid import point_key
 
 #: the largest results file nudge reads (100,000 runs of about 5 KB each; a typo such as
