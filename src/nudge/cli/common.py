@@ -336,7 +336,7 @@ def add_plot(p: argparse.ArgumentParser, what: str) -> None:
 def check_plot(path: str | None, flag: str = "--plot") -> None:
     """A figure's name ends in .png and can be written (checked before any work)."""
     if path:
-        from ..modelfile import check_writable
+        from ..fsutil import check_writable
 
         if not path.lower().endswith(".png"):
             raise NudgeError(f"{flag} {path}: figures are saved as PNG; give a name ending in "

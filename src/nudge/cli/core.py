@@ -130,7 +130,8 @@ def register(sub: Any) -> None:
 
 # ====================================================================== train
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..modelfile import check_writable, file_size
+    from ..fsutil import check_writable
+    from ..modelfile import file_size
 
     out = _check_destinations(args)
     check_patience(args.patience, bool(args.validation), MAX_EPOCHS,   # before loading data
@@ -305,7 +306,7 @@ def _save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: s
 
 def _check_destinations(args: argparse.Namespace) -> Any:
     """The model file and the figures can be written (checked before training)."""
-    from ..modelfile import check_writable
+    from ..fsutil import check_writable
 
     out = check_writable(args.out)
     check_replaceable(out)

@@ -117,7 +117,7 @@ def register(sub: Any) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.plot:
-        from ..modelfile import check_writable
+        from ..fsutil import check_writable
 
         if not args.plot.lower().endswith(".png"):
             raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name "
