@@ -9,7 +9,7 @@ gradient).  With ``batch_size`` equal to the number of examples this is plain
 How a step uses the gradient (sgd, momentum, adam; weight decay) is in
 :mod:`nudge.optimizers`; who computes it (the NumPy reference or the compiled C
 kernel) is in :mod:`nudge.engine`.  :func:`train` is the one training loop: the
-CLI, the web page, ``nudge descent`` and ``nudge sweep`` all call it, with
+CLI, the web page, ``nudge descent``, ``nudge stability`` and ``nudge sweep`` all call it, with
 callbacks (every k steps, every epoch) and a :class:`Control` (pause, resume,
 stop, one mini-batch at a time, a new η, a speed limit) for those that watch.
 

@@ -2,9 +2,10 @@
 
 Everything here returns plain data (NumPy arrays and dataclasses with a
 ``to_dict()`` that gives JSON-friendly lists and numbers); the figures are in
-:mod:`nudge.insight.plots` and the commands in :mod:`nudge.cli.insight`.  It
+:mod:`nudge.insight.plots` and :mod:`nudge.insight.curvature_plots`, the commands in
+:mod:`nudge.cli.insight`, :mod:`nudge.cli.minima` and :mod:`nudge.cli.curvature`.  It
 uses only the core: :class:`nudge.network.Network` (forward pass, cost,
-δᴸ) and the data it is given.
+δᴸ), :func:`nudge.train.train` and :func:`nudge.train.evaluate`, and the data it is given.
 
 Words, as in 3Blue1Brown's videos:
 
