@@ -22,8 +22,8 @@ from .parameters import get_parameters, set_parameters
 
 def default_learning_rate(batch_size: int | None) -> float:
     """η for :func:`descent` when none is given: 3.0 for mini-batches (``train``'s
-    default for plain SGD: twice the step of Nielsen's chapter-1 η = 3.0, which is 1.5 on
-    this cost without ½), 10.0 for full-batch gradient descent,
+    default for plain SGD; on this cost without ½ that is twice the step of Nielsen's
+    chapter-1 η = 3.0, whose steps are η = 1.5 here), 10.0 for full-batch gradient descent,
     whose averaged gradient is steady enough for bigger steps (with the quadratic cost,
     no ½; sigmoid networks)."""
     return 10.0 if batch_size is None else 3.0
