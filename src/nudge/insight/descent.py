@@ -98,12 +98,13 @@ def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | 
     record_at = np.unique(np.round(np.geomspace(1, total, records))).astype(int)
     steps, examples, seconds, costs, path = [], [], [], [], []
     label = "full-batch GD" if batch_size is None else f"SGD, B={batch_size}"
+    diverged = (f"{label} diverged (the cost became NaN or infinite) with learning rate "
+                f"{eta:g}: give a smaller one")
 
     def record(step: int, seen: int, clock: float, net: Network) -> None:
         c = evaluate(net, A_mon, Y_mon)[0]
         if not math.isfinite(c):
-            raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
-                             f"learning rate {eta:g}: give a smaller one")
+            raise NudgeError(diverged)
         steps.append(step)
         examples.append(seen)
         seconds.append(clock)
@@ -116,8 +117,7 @@ def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | 
               monitor_train_cost=False,
               on_steps=lambda p, net: record(p.step, p.seen, p.seconds, net), every=record_at)
     except DivergenceError:
-        raise NudgeError(f"{label} diverged (the cost became NaN or infinite) with "
-                         f"learning rate {eta:g}: give a smaller one") from None
+        raise NudgeError(diverged) from None
     final_cost, acc = evaluate(net, X, y)
     return DescentRun(label, batch_size, eta, steps, examples, seconds, costs, final_cost, acc,
                       np.array(path))
