@@ -82,7 +82,8 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
             A = activations[l]
             sum_w[l] += (A.T @ delta).T            # Σₓ δˡ aˡ⁻¹ᵀ  (∂Cₓ/∂Wˡ summed)
             sum_b[l] += delta.sum(axis=0, dtype=np.float64)
-            # ‖δ aᵀ‖² = ‖δ‖² ‖a‖²: each example's own squared gradient, without forming it
+            # ‖δ aᵀ‖² + ‖δ‖² = ‖δ‖² (‖a‖² + 1): each example's own squared gradient, its
+            # weights' and biases' parts, without forming it
             norm_sq_sum += float(np.einsum("ij,ij->i", delta, delta)
                                  @ (np.einsum("ij,ij->i", A, A) + 1.0))
     return Gradient([s_ / n for s_ in sum_w], [s_ / n for s_ in sum_b], n, cost_sum / n,
