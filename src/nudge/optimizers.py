@@ -69,6 +69,9 @@ class SGD:
             self.update(i, p, g)
 
     def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        """One parameter array's step, in place.  ``i`` numbers it (the weights, then the
+        biases, as :meth:`step` lists them): plain SGD keeps no state and ignores it;
+        :class:`Momentum` and :class:`Adam` keep theirs under it."""
         p -= self.learning_rate * g
 
 
