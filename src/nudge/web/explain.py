@@ -88,7 +88,7 @@ def neuron_payload(net: Network, layer: int, index: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the nudges
-def example_nudges(net: Network, x: np.ndarray, target: int) -> dict[str, Any]:
+def nudges_payload(net: Network, x: np.ndarray, target: int) -> dict[str, Any]:
     """One example's wished-for nudges, layer by layer (from :func:`nudge.insight.example_wishes`,
     exactly the example's negative gradient), from the output layer back."""
     from ..insight import example_wishes
@@ -172,8 +172,8 @@ def mistakes(net: Network, X: np.ndarray, y: np.ndarray, label: int | None = Non
 
 
 # --------------------------------------------------------------------------- sensitivity
-def sensitivity(net: Network, X: np.ndarray, y: np.ndarray, top: int = 20,
-                maps: int = 16) -> dict[str, Any]:
+def sensitivity_payload(net: Network, X: np.ndarray, y: np.ndarray, top: int = 20,
+                        maps: int = 16) -> dict[str, Any]:
     """The gradient of the average cost over (X, y) read as sensitivities
     (:func:`nudge.insight.sensitivity`): the ``top`` parameters with the largest
     |∂C/∂θ| (named, with sign), each layer's share of the squared gradient, and

@@ -90,7 +90,7 @@ async def nudges(request: Request) -> Response:
     net = state.require_net()
     x, label = await limits(request).run("light", input_from, state, net, data)
     target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
-    payload = await limits(request).run("light", explain.example_nudges, net, x, target)
+    payload = await limits(request).run("light", explain.nudges_payload, net, x, target)
     payload.update(input=explain.pack(x), label=label)
     return reply(payload)
 
@@ -107,7 +107,7 @@ async def nudge_step(request: Request) -> Response:
     target = get_int(data, "target", 0, net.sizes[-1] - 1, label if label is not None else ...)
     lr = get_float(data, "learning_rate", *LIMITS["step_learning_rate"], 3.0)
     result = await limits(request).run("light", state.hand_step, net, x, target, lr)
-    result.update(explain.example_nudges(net, x, target))
+    result.update(explain.nudges_payload(net, x, target))
     result.update(input=explain.pack(x), label=label, learning_rate=lr,
                   model=state.model_info())
     return reply(result)
@@ -150,7 +150,8 @@ async def sensitivity(request: Request) -> Response:
     data = await run_in_threadpool(state.data_for, net)
     n = min(n, len(data.X_train))
     t0 = time.perf_counter()
-    payload = await limits(request).run("heavy", explain.sensitivity, net, data.X_train[:n],
-                                        data.y_train[:n], top, WEIGHT_PICTURES)
+    payload = await limits(request).run("heavy", explain.sensitivity_payload, net,
+                                        data.X_train[:n], data.y_train[:n], top,
+                                        WEIGHT_PICTURES)
     payload["ms"] = (time.perf_counter() - t0) * 1000
     return reply(payload)
