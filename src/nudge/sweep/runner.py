@@ -112,13 +112,13 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
                **({"validation_accuracy": r.validation_accuracy,
                    "validation_cost": r.validation_cost} if held_out else {})}
               for r in history.epochs]
-    last = None if diverged_in is not None else history.kept   # early stopping: the best
+    kept = None if diverged_in is not None else history.kept   # early stopping: the best
     return {
         "key": point["key"], "settings": settings, "seed": seed,
-        "test_accuracy": last.test_accuracy if last else None,
-        "test_cost": last.test_cost if last else None,
-        **({"validation_accuracy": last.validation_accuracy if last else None,
-            "validation_cost": last.validation_cost if last else None} if held_out else {}),
+        "test_accuracy": kept.test_accuracy if kept else None,
+        "test_cost": kept.test_cost if kept else None,
+        **({"validation_accuracy": kept.validation_accuracy if kept else None,
+            "validation_cost": kept.validation_cost if kept else None} if held_out else {}),
         **({"best_epoch": history.best_epoch, "stopped": history.stopped}
            if settings.get("patience") else {}),
         "diverged": diverged_in is not None, "diverged_in_epoch": diverged_in,
