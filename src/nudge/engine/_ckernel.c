@@ -1,5 +1,5 @@
-/* The ahead-of-time compiled SGD kernel of nudge's compiled engine (nudge.engine.compiled,
- * which loads it with ctypes).
+/* The ahead-of-time compiled SGD kernel of nudge's compiled engine (nudge.engine.compiled;
+ * nudge.engine.clib loads it with ctypes).
  *
  * The mathematics of nudge.network (Network.backprop) and nudge.optimizers, for float32
  * networks: hidden layers sigmoid, relu or tanh; output sigmoid or softmax; cost quadratic
@@ -18,8 +18,9 @@
  *
  * What Python decides (the thread rules) it passes in: the kernel sums the first layer in
  * two pixel ranges when given a split > 0, and uses two threads when asked to (and the
- * ranges are two).  Its arguments come in one struct, whose fields are listed once
- * (NUDGE_STEPS_ARGS); nudge_signature() describes them for nudge.engine.compiled to check.
+ * ranges are two).  Each function's arguments come in one struct, whose fields are listed
+ * once (NUDGE_STEPS_ARGS, NUDGE_ROWS_ARGS, NUDGE_FORWARD_ARGS); nudge_signature() describes
+ * them for nudge.engine.clib to check.
  */
 #if !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
 #define NUDGE_PTHREADS 1
@@ -43,7 +44,7 @@ enum { COST_QUADRATIC = 0, COST_CROSS_ENTROPY = 1 };
 
 /* V floats per vector: as wide as the registers of the CPU this build is for (setup.py
  * builds this file three times on x86-64: -mavx512*, -mavx2 -mfma, and plain;
- * nudge.engine.compiled loads the best build the CPU runs).  Wider vectors than the
+ * nudge.engine.clib loads the best build the CPU runs).  Wider vectors than the
  * registers would be kept in memory by GCC, several times slower.  Every lane does the
  * same float32 operations whatever V is (sums across lanes are done in order, one float at
  * a time), so the builds with FMA usually give the same weights bit for bit; but GCC may
@@ -694,7 +695,7 @@ struct lane {
  * threads then do the upper layers, each for the whole batch, on their own copies.  One
  * thread does both ranges itself: the result is the same, bit for bit.  Without a split,
  * the first layer is summed in one range, on one thread.  (Which networks get a split and
- * two threads is nudge.engine.compiled's choice: kernel_threads.) */
+ * two threads is nudge.engine.threads' choice: two_ranges and kernel_threads.) */
 struct job {
     const int64_t *indptr;
     const uint16_t *idx;
@@ -1122,8 +1123,8 @@ static int forward_rows(struct job *j, const float *params, const int64_t *wo,
 
 /* The arguments of nudge_sgd_steps, one struct (nudge_steps_args) whose fields are
  * listed once, here: X(C type, name, code for nudge_signature: p pointer, q int64, i int,
- * f float).  nudge.engine.compiled builds the same struct with ctypes from its own list
- * and checks the two against each other (nudge_signature) before calling. */
+ * f float).  nudge.engine.clib builds the same struct with ctypes from its own list
+ * (STEPS_ARGS) and checks the two against each other (nudge_signature) before calling. */
 #define NUDGE_STEPS_ARGS(X)                                                                  \
     X(const int64_t *, indptr, p)   /* row r's entries: indptr[r] to indptr[r + 1] */       \
     X(const uint16_t *, idx, p)     /* ... their columns (pixels), ascending */             \
@@ -1309,7 +1310,7 @@ int nudge_cpu_level(void)
 
 /* setuptools builds this file as extension modules (NUDGE_MODULE: _ckernel,
  * _ckernel_avx2, _ckernel_avx512) and, on some platforms, exports PyInit_<name>; they are
- * not Python modules (nudge.engine.compiled loads them with ctypes). */
+ * not Python modules (nudge.engine.clib loads them with ctypes). */
 #ifndef NUDGE_MODULE
 #define NUDGE_MODULE _ckernel
 #endif
