@@ -1,11 +1,11 @@
 """Builds nudge's optional C kernel (src/nudge/engine/_ckernel.c); the metadata is in pyproject.toml.
 
-It is a plain shared library loaded with ctypes (see nudge.engine.compiled), built as an extension
+It is a plain shared library loaded with ctypes (see nudge.engine.clib), built as an extension
 module so that setuptools compiles it with the platform's C compiler and puts it next to
 the package (also for editable installs).  On x86-64 it is built three times, for CPUs with
 AVX-512, with AVX2 and FMA, and for any x86-64 CPU (_ckernel_avx512.c and _ckernel_avx2.c
 include _ckernel.c, which picks its vector width from the instruction set it is compiled
-for); nudge.engine.compiled loads the best one the CPU runs.
+for); nudge.engine.clib loads the best one the CPU runs.
 ``optional=True``: a build that cannot be compiled is left out, and with none at all the
 install still succeeds and nudge trains with the NumPy reference engine (and says so).
 """
