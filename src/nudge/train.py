@@ -70,8 +70,9 @@ class History:
     """The per-epoch record of a training run, plus why it stopped."""
 
     epochs: list[EpochRecord] = field(default_factory=list)
-    stopped: str = "finished"   # "finished", "interrupted", "callback", "no improvement" or
-    #                              "diverged" (with patience, after the best epoch)
+    stopped: str = "finished"   # "finished", "stopped" (Control.stop), "interrupted" (Ctrl-C),
+    #                              "callback", "no improvement" or "diverged" (with patience,
+    #                              after the best epoch)
     best_epoch: int | None = None      # with patience: the epoch whose parameters were kept
     settings: dict[str, Any] = field(default_factory=dict)
 
