@@ -1,4 +1,5 @@
-"""The bounds of a network and of a seed, and their checks: one place for each rule.
+"""The bounds of a network, a seed, counts and lists, and the checks of single values (a
+count, a positive number, a choice, a list, the inputs' shape): one place for each rule.
 
 Every size and count nudge accepts has an upper bound, so that a typo (``784,160000,10``)
 is a one-line error, not minutes of swapping and an out-of-memory kill.
