@@ -86,7 +86,9 @@ def ranked(net: Network, gradient_flat: np.ndarray, index: int, rank: int,
 def sensitivity(net: Network, X: Any, y: Any, k: int = 10, split: str = "train",
                 image_shape: tuple[int, int] | None = None, dtype: Any = None,
                 gradient: Gradient | None = None) -> Sensitivity:
-    """Rank every weight and bias by how sensitive the cost over ``X`` is to it, |∂C/∂θ|."""
+    """Rank every weight and bias by how sensitive the cost over ``X`` is to it, |∂C/∂θ|.
+    ``gradient``: that cost's :func:`full_gradient`, when already computed (then it is
+    used as it is, and ``X``, ``y`` and ``dtype`` are not read)."""
     g = gradient if gradient is not None else full_gradient(net, X, y, dtype=dtype)
     flat = g.flat()
     order = sensitivity_order(flat)
