@@ -132,10 +132,10 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
                    f"straight line between them at t = {barrier_t:.2f}: along this line the "
                    "two sit in different valleys")
     elif barrier > tolerance:
-        rise = ("never rises above the higher end" if above_ends <= 0 else
-                f"rises at most {above_ends:.3g} above the higher end")
+        highest = ("never rises above the higher end" if above_ends <= 0 else
+                   f"rises at most {above_ends:.3g} above the higher end")
         summary = (f"no ridge, but a bend: between {la} ({ca:.4g}) and {lb} ({cb:.4g}) the "
-                   f"cost {rise}, yet at t = {barrier_t:.2f} it is {barrier:.4g} above the "
+                   f"cost {highest}, yet at t = {barrier_t:.2f} it is {barrier:.4g} above the "
                    "straight line joining them")
     elif barrier <= 1e-12 * max(ca, cb):
         summary = (f"no ridge: between {la} ({ca:.4g}) and {lb} ({cb:.4g}) the cost stays at or "
