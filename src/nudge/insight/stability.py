@@ -129,7 +129,7 @@ def _run(net0: Network, X: np.ndarray, y: np.ndarray, A: np.ndarray, eta: float,
         return None
 
     measure(0, net)
-    try:
+    try:                            # full batch: each epoch is one step, so epochs=steps
         train(net, X, y, epochs=steps, batch_size=None, learning_rate=eta, seed=0,
               monitor_train_cost=False, on_steps=on_steps, every=1)
     except DivergenceError:
