@@ -1,8 +1,10 @@
-"""How results are shown: plain text tables for the terminal (:func:`table`) and HTML
-summaries for Jupyter, a network's layers (``Network._repr_html_``) and any insight
-result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
-comes from data (metadata, names) is escaped: for the terminal by
-:func:`nudge.errors.printable`, for HTML by ``html.escape``."""
+"""How results are shown: plain text tables for the terminal (:func:`table`), counts with
+their noun and durations with their digits (:func:`counted`, :func:`duration`), a training
+run's History in one line (:func:`history_text`, its ``repr``), and HTML summaries for
+Jupyter: a network's layers (``Network._repr_html_``), a History's epochs
+(:func:`history_html`) and any insight result's fields (``_repr_html_`` of
+:mod:`nudge.insight`'s results).  Every string that comes from data (metadata, names) is
+escaped: for the terminal by :func:`nudge.errors.printable`, for HTML by ``html.escape``."""
 
 from __future__ import annotations
 
