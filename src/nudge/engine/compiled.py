@@ -270,7 +270,7 @@ class CompiledEngine:
         self._pack(net)
         out = np.empty((len(self.inputs), net.sizes[-1]), dtype=np.float32)
         self.forward_args.out = out.ctypes.data
-        clib._load_c_kernel()
+        clib._load_c_kernel()                  # its result unused: loading sets _c_forward
         _check(clib._c_forward(ctypes.byref(self.forward_args)))
         return out
 
