@@ -225,7 +225,7 @@ def test_stale_temporary_files_are_cleaned(tmp_path, net):
 
 
 def test_check_writable_wants_free_space(tmp_path):
-    from nudge.modelfile import check_writable
+    from nudge.fsutil import check_writable
 
     assert check_writable(tmp_path / "m.safetensors", size=1) == tmp_path / "m.safetensors"
     with pytest.raises(NudgeError, match="MB are free"):

@@ -33,11 +33,11 @@ import numpy as np
 
 from .bounds import MAX_PARAMETERS, check_seed, check_sizes
 from .errors import ModelFileError, NudgeError, is_printable, short_repr
-from .fsutil import atomic_write_bytes, check_writable, open_regular, os_reason
+from .fsutil import atomic_write_bytes, open_regular, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 
-__all__ = ["save", "load", "tensor_names", "file_size", "atomic_write_bytes", "check_writable"]
+__all__ = ["save", "load", "tensor_names", "file_size"]
 
 #: the longest header nudge reads (safetensors' own limit is 100 MB; nudge's are a few KB)
 MAX_HEADER_BYTES = 16 * 2**20

@@ -40,7 +40,7 @@ training loop in ``nudge.train``.)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from .bounds import check_choice, check_input_shape, check_seed, check_sizes, fi
 from .errors import NudgeError
 from .inputs import as_array, as_inputs, check_labels, desired_outputs
 from .optimizers import SGD
+
+if TYPE_CHECKING:                  # fit() returns train's History (imported there, on call)
+    from .train import History
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OUTPUTS = ("sigmoid", "softmax")
@@ -110,8 +113,8 @@ class Network:
     init : ``"scaled"`` (default): weights ~ N(0, 1/n_in), biases ~ N(0, 1);
         ``"normal"``: weights and biases ~ N(0, 1), as in Nielsen's chapter 1.
     seed : fixes the initial weights and biases (and, by default, the shuffling of
-        :meth:`fit`); None draws a fresh one, kept in ``net.seed`` so that the run can be
-        repeated.
+        training, :func:`nudge.train.train`); None draws a fresh one, kept in ``net.seed``
+        so that the run can be repeated.
     dtype : ``np.float32`` for training (default), ``np.float64`` for checking.
 
     Learned state: ``weights[l]`` has shape (sizes[l+1], sizes[l]) like
@@ -379,7 +382,7 @@ class Network:
         """One step of gradient descent on a mini-batch: θ ← θ − η ∂C/∂θ."""
         SGD(learning_rate).step(self.weights, self.biases, *self.backprop(X, Y))
 
-    def fit(self, X: Any, y: Any, **options: Any):
+    def fit(self, X: Any, y: Any, **options: Any) -> History:
         """Train by stochastic gradient descent; see :func:`nudge.train.train` for options.
 
         Returns the per-epoch :class:`~nudge.train.History`.
