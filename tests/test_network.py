@@ -429,3 +429,12 @@ def test_a_network_from_given_parameters(tmp_path, monkeypatch):
     loaded, copied = nudge.load(tmp_path / "m.safetensors"), source.astype(np.float32)
     assert loaded.seed == copied.seed == 9 and copied.dtype == np.float32
     assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, source.weights))
+
+
+def test_the_confusion_matrix_counts_labels_against_answers():
+    """One rule for nudge evaluate and the web page's mistakes view."""
+    from nudge.inputs import confusion_matrix
+
+    counts = confusion_matrix([0, 0, 1, 2, 2, 2], np.array([0, 1, 1, 2, 0, 2]), 3)
+    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert counts.sum() == 6 and counts.dtype == np.int64

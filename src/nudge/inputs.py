@@ -3,7 +3,8 @@
 Inputs are rows of pixel values, one example per row: whole numbers (uint8 images, or any
 integer type) are intensities 0-255 and become a⁰ = intensity/255 in [0, 1]; floats are
 taken as they are.  Labels are whole numbers 0 to n_outputs − 1, and each becomes its
-desired output y, a one-hot row (rows of desired outputs are taken as they are).
+desired output y, a one-hot row (rows of desired outputs are taken as they are); the
+confusion matrix counts labels against the classes read.
 """
 
 from __future__ import annotations
@@ -73,3 +74,10 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
     Y = np.zeros((y.size, n_outputs), dtype=dtype)
     Y[np.arange(y.size), y.astype(np.intp, copy=False)] = 1     # [] is float64: no labels
     return Y
+
+
+def confusion_matrix(y: Any, predicted: Any, n_outputs: int) -> np.ndarray:
+    """counts[i, j]: how many examples of class i (their label) were read as class j."""
+    counts = np.zeros((n_outputs, n_outputs), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    return counts

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..display import counted, duration, table
 from ..errors import NudgeError, printable
+from ..inputs import confusion_matrix
 from ..train import evaluate
 from .common import (
     add_data_options,
@@ -61,8 +62,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cost, accuracy = evaluate(net, X, y)
     predicted = np.concatenate([net.predict(X[i:i + 10000]) for i in range(0, len(X), 10000)])
     k = net.sizes[-1]
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (np.asarray(y, dtype=np.int64), predicted), 1)
+    confusion = confusion_matrix(y, predicted, k)
     totals = confusion.sum(axis=1)
     per_class = np.divide(np.diag(confusion), totals, out=np.zeros(k), where=totals > 0)
     if args.json:

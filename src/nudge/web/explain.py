@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DivergenceError, NudgeError
+from ..inputs import confusion_matrix
 from ..network import Network
 from ..train import train
 
@@ -148,8 +149,7 @@ def mistakes(net: Network, X: np.ndarray, y: np.ndarray, label: int | None = Non
         pred[a:a + chunk] = np.argmax(out, axis=1)
         top[a:a + chunk] = np.max(out, axis=1)
     y = np.asarray(y, dtype=np.int64)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (y, pred), 1)
+    confusion = confusion_matrix(y, pred, k)
     wrong = pred != y
     if label is not None:
         wrong &= y == label
