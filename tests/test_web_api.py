@@ -465,6 +465,20 @@ def test_warnings_for_a_run_near_chance_with_dead_neurons(c8):
     kinds = {w["kind"] for w in t["warnings"]}
     assert t["test_accuracy"] < 0.2 and {"chance", "dead"} <= kinds
     assert sum(t["dead_neurons"]) > 0 and all(w["advice"] for w in t["warnings"])
+    chance = next(w["advice"] for w in t["warnings"] if w["kind"] == "chance")
+    assert chance.startswith("With eta 100 (sgd's default is 3) the steps may be far too "
+                             "large (ReLU neurons stop firing"), chance   # nudge train's words
+
+
+def test_a_run_near_chance_with_tiny_steps_is_told_to_take_larger_ones(c8):
+    """The page said 'try a smaller learning rate' also when eta was far too small."""
+    r = c8.post("/api/train/start", json={"learning_rate": 1e-5, "schedule": "constant",
+                                          "epochs": 1, "seed": 1})
+    assert r.status_code == 200
+    t = wait_until_idle(c8)
+    chance = [w["advice"] for w in t["warnings"] if w["kind"] == "chance"]
+    assert chance and "the steps may be too small" in chance[0], t["warnings"]
+    assert "try a larger learning rate or more epochs" in chance[0]
 
 
 @pytest.mark.parametrize("body", [

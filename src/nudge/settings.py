@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .bounds import check_sizes
+from .display import counted
 from .errors import NudgeError
 from .network import Network
 from .optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, check_optimizer
@@ -61,6 +62,31 @@ class TrainingSetup:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def chance_advice(self, learning_rate: str = "learning rate",
+                      epochs: str = "epochs") -> str:
+        """Why a run of this set-up may have learned nothing, and what to try, judged by its
+        η against the usual one (the preset's for sgd, else the optimizer's default): steps
+        far smaller get nowhere; far larger ones saturate sigmoid and tanh neurons, or
+        silence ReLU ones; near it, too few epochs (a sigmoid network at first sits on a
+        plateau) or steps still too large.  The options named as the caller's users write
+        them (``--learning-rate``, ``--epochs`` on the command line)."""
+        eta, known = self.learning_rate, self.optimizer == "sgd" and self.preset in PRESETS
+        usual, whose = ((PRESETS[self.preset]["learning_rate"], f"the {self.preset} preset's")
+                        if known else (DEFAULT_LEARNING_RATES[self.optimizer],
+                                       f"{self.optimizer}'s default"))
+        if eta <= usual / 10:
+            return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be too small to "
+                    f"get anywhere in {counted(self.epochs, 'epoch')}: try a larger "
+                    f"{learning_rate} or more {epochs}")
+        why = ("ReLU neurons stop firing: they output 0 for every image"
+               if self.activation == "relu" else f"{self.activation} neurons saturate")
+        if eta >= usual * 10:
+            return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be far too large "
+                    f"({why}): try a smaller {learning_rate}")
+        return (f"{counted(self.epochs, 'epoch')} may be too few to get going (try more "
+                f"{epochs}), or steps of eta {eta:g} too large ({why}: try a smaller "
+                f"{learning_rate})")
 
 
 def preset(name: str) -> dict[str, Any]:

@@ -216,32 +216,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if near_chance(kept.test_accuracy, len(data.classes)):
         note(f"a test accuracy of {100 * kept.test_accuracy:.2f}% is about chance (1 in "
              f"{len(data.classes)}): the network has learned nothing useful; "
-             + _chance_advice(setup, args.preset))
+             + setup.chance_advice("--learning-rate", "--epochs"))
     if problem:
         raise NudgeError(problem)
     return status
-
-
-def _chance_advice(setup: Any, preset: str) -> str:
-    """Why a run may have learned nothing, from its learning rate against the usual one (the
-    preset's for sgd, else the optimizer's): steps far smaller get nowhere; far larger ones
-    saturate sigmoid and tanh neurons, or silence ReLU ones; near it, too few epochs (a
-    sigmoid network at first sits on a plateau) or steps still too large."""
-    eta = setup.learning_rate
-    usual, whose = ((PRESETS[preset]["learning_rate"], f"the {preset} preset's")
-                    if setup.optimizer == "sgd" else
-                    (DEFAULT_LEARNING_RATES[setup.optimizer], f"{setup.optimizer}'s default"))
-    if eta <= usual / 10:
-        return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be too small to get "
-                f"anywhere in {counted(setup.epochs, 'epoch')}: try a larger --learning-rate "
-                "or more --epochs")
-    why = ("ReLU neurons stop firing: they output 0 for every image" if setup.activation
-           == "relu" else f"{setup.activation} neurons saturate")
-    if eta >= usual * 10:
-        return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be far too large "
-                f"({why}): try a smaller --learning-rate")
-    return (f"{counted(setup.epochs, 'epoch')} may be too few to get going (try more --epochs), "
-            f"or steps of eta {eta:g} too large ({why}: try a smaller --learning-rate)")
 
 
 def _note_stop(history: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
+from ..settings import TrainingSetup
 
 #: a neuron whose activation varies less than this over the checked images is dead
 DEAD_RANGE = 1e-3
@@ -27,11 +28,11 @@ def cost_rising() -> Advice:
             "the valley.", "Try a learning rate 3 to 10 times smaller.")
 
 
-def near_chance(accuracy: float, classes: int) -> Advice:
+def near_chance(accuracy: float, classes: int, setup: TrainingSetup) -> Advice:
+    why = setup.chance_advice()             # as nudge train says it, by the run's own eta
     return ("chance", f"Test accuracy {100 * accuracy:.1f}% is near chance "
             f"({100 / classes:.0f}%): the network has learned nothing useful.",
-            "Try a smaller learning rate (a diverged sigmoid network saturates), or the 3b1b "
-            "preset's settings.")
+            f"{why[0].upper()}{why[1:]}; or the 3b1b preset's settings.")
 
 
 def dead_neurons(net: Network, X: np.ndarray) -> list[int]:

@@ -378,7 +378,7 @@ class TrainingJob:
         classes = net.sizes[-1]
         acc = record.test_accuracy
         if near_chance(acc, classes):
-            self._warn(*advice.near_chance(acc, classes))
+            self._warn(*advice.near_chance(acc, classes, self.settings.setup))
         X = self.X_test if self.X_test is not None else self.X_train
         self.dead_neurons = advice.dead_neurons(net, X[:CHECK_EXAMPLES])
         dead, hidden = sum(self.dead_neurons), sum(net.sizes[1:-1])
