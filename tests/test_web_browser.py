@@ -398,6 +398,38 @@ def test_warnings_for_a_run_that_learns_nothing(page):
     snap(page, "learn-warning")
 
 
+def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
+    # the page asks /api/state while the run goes; that answer may arrive after the stream
+    # has said the run ended, and before the answers the page asked for after that
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))        # the server answers now, the page later
+
+    open_view(page, "learn")
+    page.route("**/api/state", hold)
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", "10000")
+    page.select_option("#t-speed", "100")          # 100 s for the epoch: stopped long before
+    page.click("#t-start")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    page.wait_for_function("Number(document.getElementById('s-seen').textContent"
+                           ".replace(/,/g, '')) > 0")
+    running = len(held)
+    assert running and all(r.json()["training"]["state"] == "running" for _, r in held)
+    page.click("#t-stop")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
+    page.wait_for_timeout(1000)                    # the page asks again 0.5 s after the end
+    assert len(held) > running
+    for route, answer in held:                     # in the order asked: the old ones first
+        route.fulfill(response=answer)
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)
+    assert text(page, "#s-state") == "stopped"
+    assert not page.locator("#t-start").is_disabled()
+    page.unroute("**/api/state")
+
+
 def test_curvature_and_noise_live(page, monkeypatch):
     from nudge.web import training
 

@@ -399,6 +399,7 @@ class TrainingJob:
         last = self.epochs[-1].record if self.epochs else None
         c = self.control
         return {
+            "version": self.version,    # read first: the rest is at least this new
             "run": self.run, "state": self.state, "message": self.message, "epoch": self.epoch,
             "epochs": self.settings.epochs, "step": self.step, "seen": self.seen,
             "total_examples": self.total_examples, "dataset": self.dataset,

@@ -33,7 +33,9 @@ export function init(s) {
   fillSpeeds();
   store.on("state", (st) => {
     if (!$("t-preset").options.length) fillChoices(st);
-    if (st.training !== undefined && !isActive(training)) { training = st.training; schedule(); }
+    if (st.training !== undefined && !isActive(training) && !older(st.training)) {
+      training = st.training; schedule();
+    }
   });
   store.on("update", onUpdate);
   store.on("restart", () => { points = []; weights = null; training = null; schedule(); });
@@ -45,6 +47,10 @@ export function init(s) {
 export function show() { schedule(); }
 
 const isActive = (t) => !!t && ACTIVE.includes(t.state);
+// Replies and the stream race each other: of two summaries of the same run, the one with
+// the lower version was taken earlier and must not replace the later one (an answer to
+// /api/state asked while the run went must not make a finished run "running" again)
+const older = (t) => !!(training && t && t.run === training.run && t.version < training.version);
 
 function fillChoices(st) {
   const preset = $("t-preset");
@@ -127,7 +133,7 @@ async function changeSpeed() {
   const v = $("t-speed").value;
   try {
     const r = await api("/api/train/set", { examples_per_second: v ? Number(v) : null });
-    training = r.training;
+    if (!older(r.training)) training = r.training;
     message(v ? `speed: at most ${fmt.int(Number(v))} examples a second` : "full speed");
     schedule();
   } catch (e) { message(e.message, true); }
@@ -139,7 +145,7 @@ async function changeLearningRate() {
   if (!$("t-lr").value.trim() || !(v > 0)) { message("learning rate η: write a number above 0, e.g. 0.5", true); return; }
   try {
     const r = await api("/api/train/set", { learning_rate: v });
-    training = r.training;
+    if (!older(r.training)) training = r.training;
     message(`η set to ${fmt.sci(v)} for the rest of the run`);
     schedule();
   } catch (e) { message(e.message, true); }
@@ -152,12 +158,9 @@ async function control(what) {
       training = null; points = []; weights = null;
       message("reset: the page's network is gone; start again whenever you like");
       store.refresh();
-    } else if (training && r.training && r.training.step < training.step) {
-      // the stream already brought a later state than this reply (taken before the step
-      // ran): keep its numbers, take the reply's state (e.g. paused)
-      training = { ...training, state: r.training.state };
     } else {
-      training = r.training;
+      // the stream may have brought a later state already (after the step ran): keep it
+      if (!older(r.training)) training = r.training;
       message({ pause: "paused", resume: "resumed", step: "one mini-batch step (paused)",
         stop: "stopped: the network keeps what it learned" }[what]);
     }
