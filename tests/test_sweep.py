@@ -467,6 +467,42 @@ def test_three_swept_options_train_cost_and_chosen_axes(tmp_path, capsys):
     assert all(e["train_cost"] is not None for r in lines(out) for e in r["epochs"])
 
 
+def test_settings_show_only_what_applies_as_nudge_train_does(tmp_path, capsys):
+    """No momentum coefficient for an optimizer without one, no floor for the constant
+    schedule, the plateau's floor as the trainer applies it; the results file keeps what
+    resolve chose (its keys hash it: files written before this resume)."""
+    out = tmp_path / "s.jsonl"
+    code, text, err = run(capsys, *SMALL, "--train-limit", "200", "--test-limit", "50",
+                          "--optimizer", "sgd,momentum,adam", "--momentum", "0.5,0.8",
+                          "--schedule", "constant", "--out", str(out), "--json")
+    assert code == 0, err
+    rows = {(r["settings"]["optimizer"], r["settings"]["momentum"]): r
+            for r in json.loads(text)["rows"]}
+    assert set(rows) == {("sgd", None), ("adam", None), ("momentum", 0.5), ("momentum", 0.8)}
+    assert all(r["settings"]["min_learning_rate"] is None for r in rows.values())
+    assert rows["sgd", None]["swept"]["momentum"] is None
+    assert {r["settings"]["momentum"] for r in lines(out)} == {0.5, 0.8, 0.9}  # keys kept
+    code, text, err = run(capsys, *SMALL, "--train-limit", "200", "--test-limit", "50",
+                          "--optimizer", "sgd,momentum,adam", "--momentum", "0.5,0.8",
+                          "--schedule", "constant", "--out", str(out))
+    assert code == 0 and "4 runs (4 already in" in err
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("sgd"))
+    assert " - " in row
+
+    trained = main(["train", "--dataset", "digits", "--epochs", "1", "--schedule", "plateau",
+                    "--validation", "297", "--patience", "2", "--learning-rate", "2",
+                    "--out", str(tmp_path / "m.safetensors"), "--json"])
+    assert trained == 0
+    shown = json.loads(capsys.readouterr()[0])["settings"]
+    assert shown["momentum"] is None and shown["min_learning_rate"] == 2 / 64
+    from nudge.settings import applicable  # the one rule, for both
+
+    assert applicable({"optimizer": "sgd", "momentum": 0.9, "schedule": "plateau",
+                       "learning_rate": 2.0, "min_learning_rate": 0.0}) == {
+        "optimizer": "sgd", "momentum": None, "schedule": "plateau", "learning_rate": 2.0,
+        "min_learning_rate": shown["min_learning_rate"]}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--learning-rate", "0,1"], "above 0"),
     (["--seeds", "9-1"], "runs backwards"),

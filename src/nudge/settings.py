@@ -17,6 +17,7 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from .errors import NudgeError
 from .network import Network
 from .optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, check_optimizer
 from .presets import PRESETS
-from .schedules import check_min_learning_rate
+from .schedules import check_min_learning_rate, plateau_floor
 
 
 @dataclass
@@ -87,6 +88,24 @@ class TrainingSetup:
         return (f"{counted(self.epochs, 'epoch')} may be too few to get going (try more "
                 f"{epochs}), or steps of eta {eta:g} too large ({why}: try a smaller "
                 f"{learning_rate})")
+
+
+def applicable(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` as a run used them, for showing: None for what means nothing in it (the
+    momentum coefficient unless the optimizer is ``momentum``, the schedule's floor under
+    the ``constant`` schedule), and the ``plateau`` schedule's floor as the trainer applies
+    it (0: η/64, :func:`nudge.schedules.plateau_floor`).  ``nudge train --json`` and a
+    sweep's summary show settings so; a sweep's results file keeps what :func:`resolve`
+    chose (its keys hash that)."""
+    out = dict(settings)
+    if out.get("momentum") is not None and out.get("optimizer", "sgd") != "momentum":
+        out["momentum"] = None
+    floor, schedule = out.get("min_learning_rate"), out.get("schedule", "constant")
+    if floor is not None and schedule == "constant":
+        out["min_learning_rate"] = None
+    elif floor is not None and schedule == "plateau" and out.get("learning_rate") is not None:
+        out["min_learning_rate"] = plateau_floor(out["learning_rate"], floor)
+    return out
 
 
 def preset(name: str) -> dict[str, Any]:

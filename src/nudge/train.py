@@ -43,6 +43,7 @@ from .errors import DivergenceError, NudgeError
 from .network import Network, Snapshot, activate
 from .optimizers import DEFAULT_MOMENTUM
 from .schedules import learning_rate_at, plateau_floor
+from .settings import applicable
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
 #: calls Ctrl-C is honoured, the progress bar moves and the network is checked for NaN
@@ -266,15 +267,14 @@ def train(
                              momentum=momentum, weight_decay=weight_decay, engine=engine,
                              threads=threads)
     rng = np.random.default_rng(net.seed if seed is None else seed)
-    history = History(settings={
+    history = History(settings=applicable({
         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "schedule": schedule,
-        "min_learning_rate": min_learning_rate if schedule != "constant" else None,
-        "optimizer": optimizer, "momentum": momentum if optimizer == "momentum" else None,
+        "schedule": schedule, "min_learning_rate": min_learning_rate,
+        "optimizer": optimizer, "momentum": momentum,
         "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
         "patience": patience,
         **run.engine.settings,
-    })
+    }))
     if progress:
         from tqdm.auto import tqdm
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..display import counted, table
 from ..errors import NudgeError, printable
+from ..settings import applicable
 from .grid import SETTINGS
 
 #: short column names for the settings
@@ -121,9 +122,10 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     rows = []
     for runs in groups.values():
         ok = [r for r in runs if not r["diverged"] and r.get("test_accuracy") is not None]
+        shown = applicable(runs[0]["settings"])       # no momentum for sgd, as nudge train
         rows.append({
-            "settings": runs[0]["settings"],
-            "swept": {k: runs[0]["settings"].get(k) for k in swept},
+            "settings": shown,
+            "swept": {k: shown.get(k) for k in swept},
             "seeds": sorted(r["seed"] for r in runs),
             "runs": len(runs),
             "diverged": sum(1 for r in runs if r["diverged"]),
