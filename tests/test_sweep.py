@@ -503,6 +503,30 @@ def test_settings_show_only_what_applies_as_nudge_train_does(tmp_path, capsys):
         "min_learning_rate": shown["min_learning_rate"]}
 
 
+def _result(settings: dict, seed: int, accuracy: float, seconds: float = 0.5) -> dict:
+    return {"key": f"{json.dumps(settings)}/{seed}", "settings": settings, "seed": seed,
+            "test_accuracy": accuracy, "test_cost": 0.1, "diverged": False,
+            "seconds": seconds, "epochs": [{"epoch": 1, "test_accuracy": accuracy}]}
+
+
+def test_settings_tied_for_best_are_named(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    results = [_result({"learning_rate": eta}, seed, accuracy)
+               for eta, accuracies in ((0.3, (0.5, 0.6)), (1.0, (0.8, 0.9)), (3.0, (0.9, 0.8)),
+                                       (10.0, (0.85, 0.85)))
+               for seed, accuracy in zip((1, 2), accuracies)]
+    out.write_text("".join(json.dumps(r) + "\n" for r in results))
+    summary = json.loads(run(capsys, "--report", str(out), "--json")[1])
+    assert summary["best"]["swept"] == {"learning_rate": 1.0}
+    assert summary["tied"] == [{"learning_rate": 3.0}, {"learning_rate": 10.0}]
+    text = run(capsys, "--report", str(out))[1]
+    assert "best: eta=1: 85.00 ± 7.07% over 2 seeds" in text
+    assert "tied with it: eta=3, eta=10 (the same mean test accuracy" in text
+    out.write_text("".join(json.dumps(r) + "\n" for r in results[:4]))
+    summary = json.loads(run(capsys, "--report", str(out), "--json")[1])
+    assert summary["tied"] == [] and "tied" not in run(capsys, "--report", str(out))[1]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--learning-rate", "0,1"], "above 0"),
     (["--seeds", "9-1"], "runs backwards"),

@@ -26,6 +26,9 @@ from .grid import SETTINGS
 LABELS = {"learning_rate": "eta", "batch_size": "B", "min_learning_rate": "eta_min",
           "weight_decay": "decay", "train_limit": "train", "test_limit": "test",
           "validation": "held out", "patience": "patience"}
+#: means of the score this close (relatively) are a tie: the same accuracies summed in
+#: another order can differ in their last bit
+TIE = 1e-12
 #: the score's name in words
 SCORE_WORDS = {"validation_accuracy": "validation accuracy", "test_accuracy": "test accuracy"}
 
@@ -110,7 +113,9 @@ def _order(value: Any) -> tuple:
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """One summary object: the varying settings, one row per setting (ordered by their
-    values), and the best setting by its mean score (see the module's docstring)."""
+    values), and the best setting by its mean score (see the module's docstring); when
+    other settings have the same mean score, ``best`` is the first of them in the table
+    and ``tied`` names the others (their swept values), else it is empty."""
     swept = varying(records)
     score, notes = score_of(records)
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -139,9 +144,12 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     rows.sort(key=lambda row: [_order(row["swept"][k]) for k in swept])
     scored = [row for row in rows if row[score]["mean"] is not None]
     best = max(scored, key=lambda row: row[score]["mean"]) if scored else None
+    tied = [row for row in scored if best is not None and row is not best
+            and math.isclose(row[score]["mean"], best[score]["mean"], rel_tol=TIE)]
     return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
             "score": score, "notes": notes,
             "settings_count": len(rows), "swept": swept, "rows": rows, "best": best,
+            "tied": [row["swept"] for row in tied],
             "seconds": math.fsum(r["seconds"] for r in records)}
 
 
@@ -193,6 +201,10 @@ def text(summary: dict[str, Any]) -> str:
                 f"{_pm(best[score], 100, 2, '%')} over {counted(best[score]['n'], 'seed')}"
                 + (f" (test accuracy {_pm(best['test_accuracy'], 100, 2, '%')})"
                    if scored_held_out else ""))
+        if summary.get("tied"):
+            others = ", ".join(describe({"swept": t}) for t in summary["tied"])
+            out += (f"\ntied with it: {others} (the same mean {SCORE_WORDS[score]}; the "
+                    "first in the table is named best)")
     return out
 
 
