@@ -527,6 +527,15 @@ def test_settings_tied_for_best_are_named(tmp_path, capsys):
     assert summary["tied"] == [] and "tied" not in run(capsys, "--report", str(out))[1]
 
 
+def test_the_time_per_run_reads_sensibly_when_tiny(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    out.write_text("".join(json.dumps(_result({"learning_rate": eta}, 1, 0.5, seconds)) + "\n"
+                           for eta, seconds in ((1.0, 0.00042), (3.0, 12.5))))
+    table = run(capsys, "--report", str(out))[1].splitlines()
+    assert table[0].endswith("time/run")                 # it printed 0.00 (s/run)
+    assert table[2].endswith(" 0.00042 s") and table[3].endswith(" 12 s")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--learning-rate", "0,1"], "above 0"),
     (["--seeds", "9-1"], "runs backwards"),

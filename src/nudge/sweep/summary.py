@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, table
+from ..display import counted, duration, table
 from ..errors import NudgeError, printable
 from ..settings import applicable
 from .grid import SETTINGS
@@ -190,10 +190,10 @@ def text(summary: dict[str, Any]) -> str:
                 if scored_held_out else [])
         rows.append([*(show(k, row["swept"][k]) for k in swept), seeds, *held,
                      _pm(row["test_accuracy"], 100, 2, "%"), _pm(row["test_cost"], 1, 4),
-                     f"{row['seconds_per_run']:.2f}"])
+                     duration(row["seconds_per_run"])])
     out = table([*(label(k) for k in swept), "seeds",
                  *(["validation accuracy"] if scored_held_out else []), "test accuracy",
-                 "test cost", "s/run"], rows)
+                 "test cost", "time/run"], rows)
     best, score = summary["best"], summary.get("score", "test_accuracy")
     if best is not None and len(summary["rows"]) > 1:
         by = f" by {SCORE_WORDS[score]}" if scored_held_out else ""
