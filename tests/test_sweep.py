@@ -536,6 +536,31 @@ def test_the_time_per_run_reads_sensibly_when_tiny(tmp_path, capsys):
     assert table[2].endswith(" 0.00042 s") and table[3].endswith(" 12 s")
 
 
+def test_a_resume_never_mixes_runs_with_and_without_the_training_cost(tmp_path, capsys):
+    """--train-cost changes what a run records, not the run, so it is no part of a key; a
+    sweep that would leave the grid's runs recorded both ways is refused in one line."""
+    out = tmp_path / "s.jsonl"
+    argv = [*SMALL, "--train-limit", "200", "--test-limit", "50", "--out", str(out)]
+    assert run(capsys, *argv, "--learning-rate", "1,3")[0] == 0
+    before = out.read_bytes()
+    code, _, err = run(capsys, *argv, "--learning-rate", "1,3,10", "--train-cost")
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "--train-cost" in err and "2 runs of this grid recorded without" in err
+    assert out.read_bytes() == before                   # nothing run, nothing written
+
+    fresh = tmp_path / "t.jsonl"
+    argv[-1] = str(fresh)
+    assert run(capsys, *argv, "--learning-rate", "1,3", "--train-cost")[0] == 0
+    code, _, err = run(capsys, *argv, "--learning-rate", "1,3,10")
+    assert code == 1 and "record the training cost; add --train-cost" in err
+    code, _, err = run(capsys, *argv, "--learning-rate", "1,3")     # nothing to add
+    assert code == 0 and "running 0" in err
+    code, _, err = run(capsys, *argv, "--learning-rate", "1,3,10", "--train-cost")
+    assert code == 0, err
+    assert all("train_cost" in e for r in lines(fresh) for e in r["epochs"])
+    assert len(lines(fresh)) == 3
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--learning-rate", "0,1"], "above 0"),
     (["--seeds", "9-1"], "runs backwards"),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .grid import MAX_POINTS, Grid, Point, expand, parse_list, parse_seeds, point_key
-from .results import ResultsFile, read
+from .results import ResultsFile, check_resume, read
 from .runner import run_point, run_points
 from .summary import summarise, text
 
@@ -48,13 +48,18 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None,
     """Run the grid's points that are not yet in ``out``, appending each result at once.
 
     ``client``: a Dask client (else a local pool of ``workers`` processes);
-    ``datasets``: the datasets by name, for Dask to scatter; ``before(to_run, skipped)``
-    is called once the file is read; ``on_result(line)`` after each line is written.
+    ``datasets``: the datasets by name, for Dask to scatter; ``train_cost``: also record
+    the training cost after each epoch (not part of a key: a file whose runs of the grid
+    were recorded otherwise is refused, :func:`.results.check_resume`);
+    ``before(to_run, skipped)`` is called once the file is read; ``on_result(line)`` after
+    each line is written.
     """
     with ResultsFile(out) as results:
         todo = [{"key": p.key, "settings": p.settings, "seed": p.seed,
                  "train_cost": train_cost} for p in grid.points if p.key not in results.done]
         skipped = len(grid.points) - len(todo)
+        check_resume(out, [results.done[p.key] for p in grid.points if p.key in results.done],
+                     train_cost, bool(todo))
         if before is not None:
             before(len(todo), skipped)
 

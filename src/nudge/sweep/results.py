@@ -184,6 +184,30 @@ def read(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     return _unique(records, notes, path), notes
 
 
+def records_train_cost(record: dict[str, Any]) -> bool | None:
+    """Whether a result was recorded with the training cost (``--train-cost``): its epochs
+    carry ``train_cost``; None for a run with no epoch to tell by (diverged in its first)."""
+    epochs = record.get("epochs") or []
+    return "train_cost" in epochs[0] if epochs else None
+
+
+def check_resume(path: str | Path, done: list[dict[str, Any]], train_cost: bool,
+                 adding: bool) -> None:
+    """Refuse a sweep that would leave this grid's results in ``path`` recorded two ways:
+    ``train_cost`` asked for where runs already there lack it (they would be kept as they
+    are, without it), or new runs (``adding``) without it where every run there has it.
+    The training cost is no setting (it changes no run), so it is not part of a key."""
+    kinds = [records_train_cost(r) for r in done]
+    if train_cost and False in kinds:
+        raise NudgeError(f"--train-cost: {path} already holds "
+                         f"{counted(kinds.count(False), 'run')} of this grid recorded without "
+                         "the training cost; leave out --train-cost to resume as it is, or "
+                         "choose another --out to record it for every run")
+    if not train_cost and adding and True in kinds and False not in kinds:
+        raise NudgeError(f"{path}: its runs of this grid record the training cost; add "
+                         "--train-cost to resume (or choose another --out)")
+
+
 def _unique(records: list[dict[str, Any]], notes: list[str],
             path: str | Path) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
