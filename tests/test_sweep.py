@@ -561,6 +561,17 @@ def test_a_resume_never_mixes_runs_with_and_without_the_training_cost(tmp_path, 
     assert len(lines(fresh)) == 3
 
 
+def test_json_keeps_the_files_notes_beside_the_summarys(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    results = [_result({"learning_rate": 1.0, "validation": 10}, 1, 0.5),
+               _result({"learning_rate": 3.0}, 1, 0.6)]
+    results[0]["validation_accuracy"] = 0.4
+    out.write_text("".join(json.dumps(r) + "\n" for r in results) + '{"key": "abc", "se')
+    notes = json.loads(run(capsys, "--report", str(out), "--json")[1])["notes"]
+    assert len(notes) == 2
+    assert "half written" in notes[0] and "held no images out" in notes[1]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--learning-rate", "0,1"], "above 0"),
     (["--seeds", "9-1"], "runs backwards"),

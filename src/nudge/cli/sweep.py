@@ -251,7 +251,9 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, 
         axes = check_axes(args.axes, summary["swept"])
         plot = str(plot_sweep(summary, args.plot, axes=axes, title=title(summary)))
     if args.json:
-        print_json({**extra, **summary, "plot": plot})
+        # the file's notes (a line cut off, results repeated) and the summary's, both
+        print_json({**extra, **summary, "notes": [*extra["notes"], *summary["notes"]],
+                    "plot": plot})
         return
     if summary["rows"]:
         print(text(summary))
