@@ -587,6 +587,8 @@ def test_json_keeps_the_files_notes_beside_the_summarys(tmp_path, capsys):
     (["--report", "x.jsonl", "--seeds", "1"], "leave out --seeds"),
     (["--report", "x.jsonl", "--train-cost"], "leave out --train-cost"),
     (["--report", "x.jsonl", "--data-dir", "."], "leave out --data-dir"),
+    (["--report", "x.jsonl", "--out", "y.jsonl"], "leave out --out"),
+    (["--report", "x.jsonl", "--timeout", "5"], "leave out --timeout"),
     (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"], "cannot reach a Dask scheduler"),
     (["--scheduler", "garbage"], "missing port number"),
     (["--scheduler", "http://127.0.0.1:8786"], "unknown address scheme 'http'"),

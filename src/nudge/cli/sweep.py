@@ -56,6 +56,8 @@ _HELP = {
 
 #: the longest --timeout (seconds): an hour
 MAX_TIMEOUT = 3600
+#: --out and --timeout when not given (None until then: --report refuses them given)
+DEFAULT_OUT, DEFAULT_TIMEOUT = "sweep.jsonl", 30.0
 
 
 _timeout = at_most(positive_float, MAX_TIMEOUT, " seconds (an hour)")
@@ -89,17 +91,17 @@ def register(sub: Any) -> None:
                         "not risen for N epochs and keeps its best epoch (early stopping)")
     p.add_argument("--train-cost", action="store_true",
                    help="also record the training-set cost after each epoch (slower)")
-    p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
-                   help="results file, one JSON line per run (default: %(default)s)")
+    p.add_argument("--out", metavar="FILE",
+                   help=f"results file, one JSON line per run (default: {DEFAULT_OUT})")
     p.add_argument("--workers", type=bounded_int(1, MAX_WORKERS), metavar="N",
                    help="local worker processes (default: one per core this process may "
                         f"use; at most {MAX_WORKERS})")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 or "
                         'tls://HOST:8786 (needs Dask: pip install "dask[distributed]")')
-    p.add_argument("--timeout", type=_timeout, default=30, metavar="SECONDS",
+    p.add_argument("--timeout", type=_timeout, metavar="SECONDS",
                    help="how long to wait for the scheduler and its first worker "
-                        f"(default: %(default)s, at most {MAX_TIMEOUT:,})")
+                        f"(default: {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:,})")
     p.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate for a tls:// scheduler")
     p.add_argument("--tls-cert", metavar="FILE", help="this client's TLS certificate")
     p.add_argument("--tls-key", metavar="FILE", help="this client's TLS private key")
@@ -125,13 +127,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_writable(args.plot)
     if args.report:
         return _report(args)
+    args.out = DEFAULT_OUT if args.out is None else args.out
+    args.timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     return _sweep(args)
 
 
 def _report(args: argparse.Namespace) -> int:
     given = [flag(o) for o in (*OPTIONS, "seeds", "scheduler", "workers", "train_limit",
                                "test_limit", "validation", "patience", "data_dir", "train_cost",
-                               "tls_ca_file", "tls_cert", "tls_key")
+                               "out", "timeout", "tls_ca_file", "tls_cert", "tls_key")
              if getattr(args, o) not in (None, False)]
     if given:
         raise NudgeError(f"--report summarises a file; leave out {', '.join(given)} (or leave "
