@@ -500,6 +500,20 @@ def test_patience_stops_and_keeps_the_best_epoch(digits):
               validation_data=held_out)
 
 
+def test_patience_is_checked_where_the_other_options_are():
+    """check_patience is in nudge.checks with the other checks of train's options (train,
+    nudge train and nudge sweep use it); nudge.control only watches and steers a run."""
+    from nudge import checks, control
+
+    assert checks.check_patience(None, False, 10) is None
+    assert checks.check_patience(3, True, 10) == 3
+    with pytest.raises(NudgeError, match="needs held-out examples"):
+        checks.check_patience(3, False, 10)
+    with pytest.raises(NudgeError, match="at most 10"):
+        checks.check_patience(11, True, 10)
+    assert not hasattr(control, "check_patience")
+
+
 def test_plateau_schedule_halves_eta_at_each_plateau(digits):
     rest, held_out = digits.hold_out(300)
     net = Network([64, 16, 10], seed=3)

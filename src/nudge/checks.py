@@ -90,6 +90,24 @@ def check_data(net: Network, X: Any, y: Any,
     return X, y
 
 
+def check_patience(patience: Any, held_out: bool, most: int,
+                   schedule: str = "constant") -> int | None:
+    """``patience`` (None: no early stopping) checked: a whole number from 1 to ``most``,
+    and only with held-out examples, whose accuracy decides when to stop; the ``plateau``
+    schedule needs both."""
+    if patience is None:
+        if schedule == "plateau":
+            raise NudgeError("the plateau schedule halves the learning rate when the "
+                             "validation accuracy has not risen for N epochs: give the N "
+                             "(--patience N, or patience=) and held-out examples "
+                             "(--validation N, or validation_data=)")
+        return None
+    if not held_out:
+        raise NudgeError("patience (early stopping) needs held-out examples (--validation N, "
+                         "or validation_data=): their accuracy decides when to stop")
+    return check_count("patience", patience, most=most)
+
+
 def check_callables(**functions: Any) -> None:
     """Each of ``functions`` (by its parameter name) is None or a function: ``callback=1``
     is refused before the first step, not after an epoch has changed the network."""

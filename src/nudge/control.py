@@ -165,24 +165,6 @@ class Control:
             return wanted
 
 
-def check_patience(patience: Any, held_out: bool, most: int,
-                   schedule: str = "constant") -> int | None:
-    """``patience`` (None: no early stopping) checked: a whole number from 1 to ``most``,
-    and only with held-out examples, whose accuracy decides when to stop; the ``plateau``
-    schedule needs both."""
-    if patience is None:
-        if schedule == "plateau":
-            raise NudgeError("the plateau schedule halves the learning rate when the "
-                             "validation accuracy has not risen for N epochs: give the N "
-                             "(--patience N, or patience=) and held-out examples "
-                             "(--validation N, or validation_data=)")
-        return None
-    if not held_out:
-        raise NudgeError("patience (early stopping) needs held-out examples (--validation N, "
-                         "or validation_data=): their accuracy decides when to stop")
-    return check_count("patience", patience, most=most)
-
-
 class EarlyStopping:
     """Nielsen's no-improvement-in-n rule: stop when the validation accuracy has not risen
     for ``patience`` epochs, and keep the parameters of the epoch where it was highest.

@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 
 from .bounds import check_count, check_seed
-from .checks import MAX_EPOCHS, check_callables, check_data, check_held_out, check_options
-from .control import (
-    Control,
-    CtrlC,
-    EarlyStopping,
-    Progress,
-    callback_steps,
+from .checks import (
+    MAX_EPOCHS,
+    check_callables,
+    check_data,
+    check_held_out,
+    check_options,
     check_patience,
 )
+from .control import Control, CtrlC, EarlyStopping, Progress, callback_steps
 from .display import history_html, history_text
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError

@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from ..bounds import random_seed
-from ..checks import MAX_EPOCHS, check_batch_fits
-from ..control import Control, CtrlC, check_patience
+from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
+from ..control import Control, CtrlC
 from ..display import counted, duration, table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bounds import MAX_SEED
-from ..checks import MAX_EPOCHS, check_batch_fits
-from ..control import check_patience
+from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
 from ..data import DATASETS
 from ..display import counted
 from ..errors import NudgeError
