@@ -79,6 +79,20 @@ def test_option_lists():
             parse_list(option, text)
 
 
+def test_momentum_and_weight_decay_are_checked_by_the_trainers_rule():
+    """The sweep's lists use nudge.optimizers' one rule for μ and λ (train's, the same
+    bounds and words), naming the sweep's flag."""
+    for option, text, words in (("momentum", "1", r"^--momentum must be a number of at least 0 "
+                                 r"and below 1 \(0\.9 is usual\), got 1\.0$"),
+                                ("momentum", "-0.5", "^--momentum must be"),
+                                ("weight_decay", "2", r"^--weight-decay must be a number from 0 "
+                                 r"to 1 \(1e-4 is usual\), got 2\.0$")):
+        with pytest.raises(NudgeError, match=words):
+            parse_list(option, text)
+    assert parse_list("momentum", "0,0.99") == [0.0, 0.99]
+    assert parse_list("weight_decay", "0,1e-4,1") == [0.0, 1e-4, 1.0]
+
+
 def test_momentum_is_swept_for_the_momentum_optimizer_only(digits):
     with pytest.raises(NudgeError, match="--momentum is for --optimizer momentum"):
         expand({"momentum": "0.5,0.9", "epochs": "1"}, datasets=lambda name: digits)

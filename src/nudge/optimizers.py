@@ -31,24 +31,26 @@ DEFAULT_MOMENTUM = 0.9
 MAX_WEIGHT_DECAY = 1.0
 
 
-def check_weight_decay(weight_decay: Any) -> float:
-    """λ checked: a finite number from 0 to :data:`MAX_WEIGHT_DECAY`."""
+def check_weight_decay(weight_decay: Any, name: str = "weight decay") -> float:
+    """λ checked: a finite number from 0 to :data:`MAX_WEIGHT_DECAY` (``name``: the option
+    as the caller's users write it, e.g. ``--weight-decay``)."""
     try:
         value = float(weight_decay)
     except (TypeError, ValueError):
         value = math.nan
     if isinstance(weight_decay, bool) or not 0 <= value <= MAX_WEIGHT_DECAY:
-        raise NudgeError(f"weight decay must be a number from 0 to {MAX_WEIGHT_DECAY:g} (1e-4 "
+        raise NudgeError(f"{name} must be a number from 0 to {MAX_WEIGHT_DECAY:g} (1e-4 "
                          f"is usual), got {weight_decay!r}")
     return value
 
 
-def check_momentum(momentum: Any) -> float:
-    """μ checked: a number from 0 to below 1."""
+def check_momentum(momentum: Any, name: str = "momentum") -> float:
+    """μ checked: a number from 0 to below 1 (``name``: the option as the caller's users
+    write it, e.g. ``--momentum``)."""
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)) or not (
             0 <= momentum < 1):
-        raise NudgeError(f"momentum must be a number in [0, 1) ({DEFAULT_MOMENTUM} is usual), "
-                         f"got {short_repr(momentum)}")
+        raise NudgeError(f"{name} must be a number of at least 0 and below 1 "
+                         f"({DEFAULT_MOMENTUM} is usual), got {short_repr(momentum)}")
     return float(momentum)
 
 

@@ -25,7 +25,7 @@ from ..data import DATASETS
 from ..display import counted
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
-from ..optimizers import MAX_WEIGHT_DECAY, OPTIMIZERS
+from ..optimizers import OPTIMIZERS, check_momentum, check_weight_decay
 from ..presets import PRESETS
 from ..schedules import SCHEDULES
 from ..settings import resolve
@@ -53,8 +53,8 @@ def flag(option: str) -> str:
 
 
 # --------------------------------------------------------------------------- one value
-def _number(option: str, text: str, kind: type, low: float, high: float | None = None,
-            low_open: bool = False, high_open: bool = False) -> Any:
+def _parse(option: str, text: str, kind: type) -> Any:
+    """``text`` as a number of ``kind`` (a float: a finite one)."""
     try:
         value = kind(text)
     except ValueError:
@@ -62,6 +62,12 @@ def _number(option: str, text: str, kind: type, low: float, high: float | None =
         raise NudgeError(f"{flag(option)}: {text!r} is not {what}") from None
     if kind is float and not math.isfinite(value):
         raise NudgeError(f"{flag(option)}: {text!r} must be a finite number")
+    return value
+
+
+def _number(option: str, text: str, kind: type, low: float, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> Any:
+    value = _parse(option, text, kind)
     too_low = value <= low if low_open else value < low
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
@@ -70,6 +76,12 @@ def _number(option: str, text: str, kind: type, low: float, high: float | None =
                                       else f" and at most {high:,}")
         raise NudgeError(f"{flag(option)}: {text!r} must be {lo}{hi}")
     return value
+
+
+def _checked(check: Callable[[float, str], float]) -> Callable[[str, str], float]:
+    """A float option checked by nudge's one rule for it (``check(value, name)``, e.g.
+    :func:`nudge.optimizers.check_momentum`), its message naming the sweep's flag."""
+    return lambda option, text: check(_parse(option, text, float), flag(option))
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
@@ -111,13 +123,13 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "cost": _choice(COSTS),
     "init": _choice(INITS),
     "optimizer": _choice(OPTIMIZERS),
-    "momentum": lambda o, t: _number(o, t, float, 0, 1, high_open=True),
+    "momentum": _checked(check_momentum),
     "epochs": lambda o, t: _number(o, t, int, 1, MAX_EPOCHS),
     "batch_size": _batch_size,
     "learning_rate": lambda o, t: _number(o, t, float, 0, low_open=True),
     "schedule": _choice(SCHEDULES),
     "min_learning_rate": lambda o, t: _number(o, t, float, 0),
-    "weight_decay": lambda o, t: _number(o, t, float, 0, MAX_WEIGHT_DECAY),
+    "weight_decay": _checked(check_weight_decay),
 }
 
 
