@@ -23,11 +23,12 @@ from .schedules import check_min_learning_rate, learning_rate_at
 MAX_EPOCHS = 100_000
 
 
-def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_rate: Any,
+def check_options(net: Network, X: np.ndarray, epochs: Any, batch_size: Any, learning_rate: Any,
                   schedule: str, min_learning_rate: float, optimizer: str, momentum: float,
                   weight_decay: float) -> tuple[int, int, float, float, float]:
     """The options of :func:`~nudge.train.train` checked (one-line errors): ``(epochs, B,
-    η, μ, λ)`` as numbers."""
+    η, μ, λ)`` as numbers.  ``X``: the training inputs as :func:`check_data` returns them
+    (here only counted and looked at for NaN)."""
     check_optimizer(optimizer)
     epochs = check_count("epochs", epochs, most=MAX_EPOCHS)
     if learning_rate is None:
@@ -37,13 +38,12 @@ def check_options(net: Network, X: Any, epochs: Any, batch_size: Any, learning_r
     check_min_learning_rate(min_learning_rate, learning_rate)
     weight_decay = check_weight_decay(weight_decay)
     momentum = check_momentum(momentum)
-    X = np.asarray(X)
     n = len(X)
     if n == 0:
         raise NudgeError("there are no training examples")
     batch_size = n if batch_size is None else check_count("batch size", batch_size, most=None)
     check_batch_fits(batch_size, n)
-    check_inputs("training inputs", X, net)
+    check_finite("training inputs", X)
     net.check_parameters()
     return epochs, batch_size, learning_rate, momentum, weight_decay
 
@@ -59,13 +59,18 @@ def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
                          + fix.format(n=f"{n:,}"))
 
 
-def check_inputs(name: str, X: np.ndarray, net: Network, finite: bool = True) -> None:
-    """Inputs are rows of ``net.sizes[0]`` numbers, all finite (``finite``: looked at here;
-    else the forward pass refuses them): a NaN pixel would pass for a diverged run."""
+def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
+    """Inputs are rows of ``net.sizes[0]`` numbers (finite ones: :func:`check_finite`)."""
     check_input_shape(name, X.shape, net.sizes[0])
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
-    if (finite and X.dtype.kind == "f" and X.size
+
+
+def check_finite(name: str, X: np.ndarray) -> None:
+    """Inputs (numbers, as :func:`check_inputs` leaves them) are all finite: looked at
+    before training, where a NaN pixel would pass for a diverged run (elsewhere the forward
+    pass refuses them)."""
+    if (X.dtype.kind == "f" and X.size
             and not (np.isfinite(X).all() and np.abs(X).max() <= np.finfo(np.float32).max)):
         raise NudgeError(f"{name} hold NaN, infinite values or values too large for float32: "
                          "give finite pixel values (uint8 0-255, or floats in [0, 1])")
@@ -80,7 +85,7 @@ def check_data(net: Network, X: Any, y: Any,
     desired outputs, pixels by the forward pass), but for whole-number pixels of another
     type than uint8, which become uint8 (:func:`nudge.inputs.as_pixels`)."""
     X, y = as_pixels(as_array(X, name)), as_array(y, "labels")   # int64 pixels: uint8
-    check_inputs(name, X, net, finite=False)
+    check_inputs(name, X, net)
     if y.ndim not in (1, 2):
         raise NudgeError(f"labels of shape {y.shape}: give one label (or desired-output row) "
                          f"for each of the {len(X):,} {name}")
@@ -126,6 +131,6 @@ def check_held_out(name: str, data: Any,
         raise NudgeError(f"{name}_data must be a pair (inputs, labels), got a "
                          f"{type(data).__name__}")
     X, y = check_data(net, data[0], data[1], f"{name} inputs")
-    check_inputs(f"{name} inputs", X, net)
+    check_finite(f"{name} inputs", X)
     net.desired_outputs(y)
     return X, y
