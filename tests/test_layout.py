@@ -17,7 +17,7 @@ SRC = Path(nudge.__file__).parent
 LAYERS = [
     {"errors", "bounds", "jsonable", "fsutil", "display", "_start"},
     {"network", "inputs", "optimizers", "schedules", "presets", "data", "idx", "images",
-     "modelfile", "plots"},
+     "modelfile", "plots", "history"},
     {"engine"},
     {"control", "checks", "train", "settings"},
     {"insight", "sweep"},

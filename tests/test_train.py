@@ -94,6 +94,17 @@ def test_history_records_each_epoch_and_callback_can_stop(digits):
     assert history.to_dict()["epochs"][0]["epoch"] == 1
 
 
+def test_the_run_records_live_in_nudge_history():
+    """EpochRecord and History are in nudge.history (train.py is the loop); the names the
+    API documents, nudge.History and nudge.train.History, are the same classes."""
+    import nudge
+    from nudge import history
+    from nudge.train import EpochRecord, History  # nudge.train is also the function
+
+    assert nudge.History is History is history.History
+    assert nudge.EpochRecord is EpochRecord is history.EpochRecord
+
+
 def test_a_history_shows_itself_in_a_line_and_in_a_notebook_table(digits):
     """``net.fit(...)`` last in a cell showed the dataclass repr: every EpochRecord and the
     settings, 7,000 characters for 30 epochs of the digits, and no HTML table."""

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nudge.errors import DivergenceError
+from nudge.history import History
 from nudge.settings import resolve
-from nudge.train import History
 from nudge.web import training
 from nudge.web.training import TrainingJob, TrainingSettings
 

@@ -16,11 +16,12 @@ if started_as_the_command():
 from .control import Control, Progress  # noqa: E402
 from .data import Dataset, load_dataset  # noqa: E402
 from .errors import NudgeError  # noqa: E402
+from .history import EpochRecord, History  # noqa: E402
 from .idx import read_idx  # noqa: E402
 from .modelfile import load, save  # noqa: E402
 from .network import Network  # noqa: E402
 from .presets import PRESETS  # noqa: E402
-from .train import EpochRecord, History, evaluate, train  # noqa: E402
+from .train import evaluate, train  # noqa: E402
 
 __version__ = "0.1.0"
 

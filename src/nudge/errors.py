@@ -35,7 +35,7 @@ class ModelFileError(NudgeError):
 
 class DivergenceError(NudgeError):
     """Training produced a NaN or infinite cost: in ``epoch``, with ``learning_rate`` (the
-    η that blew up); ``history`` holds the epochs before (a :class:`nudge.train.History`)."""
+    η that blew up); ``history`` holds the epochs before (a :class:`nudge.history.History`)."""
 
     def __init__(self, message: str, epoch: int | None = None,
                  learning_rate: float | None = None, history: Any = None) -> None:

@@ -49,8 +49,8 @@ from .errors import NudgeError
 from .inputs import as_array, as_inputs, check_labels, desired_outputs
 from .optimizers import SGD
 
-if TYPE_CHECKING:                  # fit() returns train's History (imported there, on call)
-    from .train import History
+if TYPE_CHECKING:                  # fit() returns train's History (train is imported on call)
+    from .history import History
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OUTPUTS = ("sigmoid", "softmax")
@@ -385,7 +385,7 @@ class Network:
     def fit(self, X: Any, y: Any, **options: Any) -> History:
         """Train by stochastic gradient descent; see :func:`nudge.train.train` for options.
 
-        Returns the per-epoch :class:`~nudge.train.History`.
+        Returns the per-epoch :class:`~nudge.history.History`.
         """
         from .train import train
 

@@ -11,7 +11,7 @@ few numbers a watcher can read at any moment without stopping it:
   each, and never more than :data:`SAMPLE_BUDGET` of the run's time spent on
   them; the samples are smoothed by an exponential moving average;
 * a curve of (examples seen, smoothed cost) points, one per sample;
-* per epoch: :class:`nudge.train.EpochRecord` (test cost, test accuracy, η),
+* per epoch: :class:`nudge.history.EpochRecord` (test cost, test accuracy, η),
   the examples seen so far and the mean sampled mini-batch cost;
 * examples per second (wall clock) over the last half second;
 * warnings a learner should see: the cost rising, accuracy near chance, dead
@@ -37,9 +37,10 @@ import numpy as np
 from ..control import Control, Progress
 from ..display import counted
 from ..errors import DivergenceError
+from ..history import EpochRecord, History
 from ..network import Network
 from ..settings import TrainingSetup
-from ..train import EpochRecord, History, near_chance, train
+from ..train import near_chance, train
 from . import advice
 
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
