@@ -35,7 +35,7 @@ from nudge import insight as ins
 from nudge import load, load_dataset
 from nudge.settings import resolve
 from nudge.train import train
-from nudge.web.training import INSIGHT_EXAMPLES
+from nudge.web.measure import INSIGHT_EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def timed(fn, repeats: int) -> tuple[float, float]:
 
 
 def panel(net, X, y) -> None:
-    """What the web page's curvature and noise panel measures (``TrainingJob._measure``)."""
+    """What the web page's curvature and noise panel measures (``nudge.web.measure``)."""
     X, y = X[:INSIGHT_EXAMPLES], y[:INSIGHT_EXAMPLES]
     ins.noise_scale(net, X, y)
     ins.curvature(net, X, y, k=1, smallest=0, hutchinson=0, tol=1e-3)

@@ -431,9 +431,9 @@ def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
 
 
 def test_curvature_and_noise_live(page, monkeypatch):
-    from nudge.web import training
+    from nudge.web import measure
 
-    monkeypatch.setattr(training, "INSIGHT_GAP", 0.5)
+    monkeypatch.setattr(measure, "INSIGHT_GAP", 0.5)
     open_view(page, "learn")
     page.fill("#t-epochs", "30")         # still running when the test stops it (a busy host)
     page.select_option("#t-examples", "10000")

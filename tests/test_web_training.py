@@ -9,7 +9,7 @@ import pytest
 from nudge.errors import DivergenceError
 from nudge.history import History
 from nudge.settings import resolve
-from nudge.web import training
+from nudge.web import measure, training
 from nudge.web.training import TrainingJob, TrainingSettings
 
 
@@ -105,7 +105,7 @@ def test_speed_must_be_positive(digits, bad):
 
 
 def test_curvature_and_noise_measured_live_when_asked(digits, monkeypatch):
-    monkeypatch.setattr(training, "INSIGHT_GAP", 0.2)
+    monkeypatch.setattr(measure, "INSIGHT_GAP", 0.2)
     job = make_job(digits, epochs=30, schedule="constant")
     job.settings.measure = True
     job.control.set_speed(3000)
@@ -144,8 +144,8 @@ def test_the_curvature_and_noise_points_of_a_long_run_are_bounded(digits):
     job = make_job(digits)
     noise = lambda *a: SimpleNamespace(b_simple=10.0)                     # noqa: E731
     sharpness = lambda *a, **k: SimpleNamespace(largest=[2.0])          # noqa: E731
-    for seen in range(1, 5 * training.MAX_INSIGHT_POINTS):
-        job._measure(job.net, None, None, seen, 1, 0.5, noise, sharpness)
+    for seen in range(1, 5 * measure.MAX_INSIGHT_POINTS):
+        job.measurements._measure(job.net, seen, 1, 0.5, noise, sharpness)
     seen = [p["seen"] for p in job.insight]
-    assert len(seen) <= training.MAX_INSIGHT_POINTS and seen == sorted(seen)
-    assert seen[-1] == 5 * training.MAX_INSIGHT_POINTS - 1 and seen[0] < 50    # all the run
+    assert len(seen) <= measure.MAX_INSIGHT_POINTS and seen == sorted(seen)
+    assert seen[-1] == 5 * measure.MAX_INSIGHT_POINTS - 1 and seen[0] < 50    # all the run

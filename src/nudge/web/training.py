@@ -15,7 +15,9 @@ few numbers a watcher can read at any moment without stopping it:
   the examples seen so far and the mean sampled mini-batch cost;
 * examples per second (wall clock) over the last half second;
 * warnings a learner should see: the cost rising, accuracy near chance, dead
-  or saturated hidden neurons, and divergence (what to try is in each one).
+  or saturated hidden neurons, and divergence (what to try is in each one);
+* when asked for, the curvature and noise panel's measurements
+  (:mod:`nudge.web.measure`, on a copy of the network handed over between two steps).
 
 Readers (the server's event stream) only read these fields; they never take a
 lock the training thread waits for, so watching costs the run almost nothing
@@ -42,6 +44,7 @@ from ..network import Network
 from ..settings import TrainingSetup
 from ..train import near_chance, train
 from . import advice
+from .measure import Measurements
 
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
 SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...
@@ -51,10 +54,6 @@ MAX_CURVE_POINTS = 20000     # the curve is thinned to half when it grows past t
 RATE_WINDOW = 0.5            # seconds over which examples per second are counted
 CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
 ACTIVE = ("running", "paused", "stopping")
-INSIGHT_EXAMPLES = 1000      # training images the curvature and noise panel measures on
-INSIGHT_GAP = 3.0            # seconds between two of its measurements (0.03-0.04 s each on
-#                              784-16-16-10: benchmarks/curvature_speed.py)
-MAX_INSIGHT_POINTS = 500     # ...which are thinned to half past this (a long run sends fewer)
 
 
 #: each job's number: the page tells a reply about one run from the stream's news of it
@@ -131,7 +130,9 @@ class TrainingJob:
         self.warnings: list[dict[str, str]] = []
         self.dead_neurons: list[int] = []      # per hidden layer, after the last epoch
         self.engine: dict[str, Any] = {}       # which engine ran (known once the run ends)
-        self.insight: list[dict[str, Any]] = []   # curvature and noise, when measured
+        #: the curvature and noise panel (measured when settings.measure, read as .insight)
+        self.measurements = Measurements(X_train, self.y_train, settings.batch_size,
+                                         lambda: self.active, self._warn, self._bump)
         self.version = 0         # bumps whenever anything above changes in a visible way
         self._version_lock = threading.Lock()
         #: the state's changes: a pause or stop pressed as the run ends must not leave a
@@ -146,9 +147,6 @@ class TrainingJob:
         self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
         self._done = threading.Event()
-        self._want_copy = threading.Event()
-        self._copy_ready = threading.Event()
-        self._copy: tuple[Network, int, int, float] | None = None
 
     # ------------------------------------------------------------------ control
     def _bump(self) -> None:
@@ -223,6 +221,11 @@ class TrainingJob:
             self._thread.join(timeout)
 
     @property
+    def insight(self) -> list[dict[str, Any]]:
+        """The curvature and noise measurements so far (none unless ``settings.measure``)."""
+        return self.measurements.points
+
+    @property
     def ended(self) -> bool:
         """Whether the run's thread has ended (``on_end`` called), as ``join`` waits for."""
         return self._thread is None or not self._thread.is_alive()
@@ -232,10 +235,8 @@ class TrainingJob:
         s = self.settings
         test = (self.X_test, self.y_test) if self.X_test is not None else None
         self._started = time.perf_counter()
-        watcher = None
         if self.settings.measure:
-            watcher = threading.Thread(target=self._watch, name="nudge-insight", daemon=True)
-            watcher.start()
+            self.measurements.start()
         try:
             with np.errstate(all="ignore"):
                 self.first_cost = self.net.cost(self.X_train[:CHECK_EXAMPLES],
@@ -255,9 +256,7 @@ class TrainingJob:
                 self.message = f"training failed: {type(e).__name__}: {e}"
         finally:
             self._done.set()
-            self._copy_ready.set()               # the watcher stops waiting for a copy
-            if watcher is not None:
-                watcher.join(30)
+            self.measurements.finish()
             self._bump()
             if self.on_end is not None:
                 self.on_end(self)
@@ -274,10 +273,7 @@ class TrainingJob:
             self._sample(p.batch[:SAMPLE_ROWS], net)
             self._last_sample = time.perf_counter()
             self._sample_time += self._last_sample - now
-        if self._want_copy.is_set():           # the watcher asks: a copy between two steps
-            self._want_copy.clear()
-            self._copy = (net.copy(), p.seen, p.epoch, p.learning_rate)
-            self._copy_ready.set()
+        self.measurements.offer(net, p)        # a copy between two steps, if it asks
         if self._rate_at is None:
             self._rate_at = (now, p.seen)
         elif now - self._rate_at[0] >= RATE_WINDOW:
@@ -327,45 +323,6 @@ class TrainingJob:
                         f"infinite) with learning rate {lr:g}; the network is back where it "
                         "was at the start of that epoch")
         self._warn(*advice.diverged(lr))
-
-    # ------------------------------------------------------------------ curvature and noise
-    def _watch(self) -> None:
-        """Every :data:`INSIGHT_GAP` s while the run goes: the sharpness λ_max of the cost
-        (against 2/η, where plain gradient descent stops being stable) and the gradient
-        noise scale B_simple (against the batch size), on a copy of the network taken
-        between two steps, over :data:`INSIGHT_EXAMPLES` training images."""
-        from ..insight import curvature, noise_scale
-
-        X, y = self.X_train[:INSIGHT_EXAMPLES], self.y_train[:INSIGHT_EXAMPLES]
-        last = -1
-        while self.active:
-            self._copy_ready.clear()
-            self._want_copy.set()
-            if not self._copy_ready.wait(INSIGHT_GAP) or self._copy is None:
-                continue                            # paused, or the run has ended
-            net, seen, epoch, eta = self._copy
-            self._copy = None
-            if seen != last:
-                last = seen
-                self._measure(net, X, y, seen, epoch, eta, noise_scale, curvature)
-            if self._done.wait(INSIGHT_GAP):
-                return
-
-    def _measure(self, net: Network, X: np.ndarray, y: np.ndarray, seen: int, epoch: int,
-                 eta: float, noise_scale: Any, curvature: Any) -> None:
-        try:
-            with np.errstate(all="ignore"):
-                b = noise_scale(net, X, y).b_simple
-                lam = curvature(net, X, y, k=1, smallest=0, hutchinson=0, tol=1e-3).largest[0]
-        except Exception as e:  # noqa: BLE001 - a measurement that fails is said, not fatal
-            self._warn(*advice.measure_failed(e))
-            return
-        point = {"seen": seen, "epoch": epoch, "b_simple": b if math.isfinite(b) else None,
-                 "lambda_max": lam if math.isfinite(lam) else None, "learning_rate": eta,
-                 "two_over_eta": 2 / eta, "batch_size": self.settings.batch_size}
-        insight = [*self.insight, point]                   # every other one, past the bound
-        self.insight = insight if len(insight) <= MAX_INSIGHT_POINTS else insight[::-2][::-1]
-        self._bump()
 
     # ------------------------------------------------------------------ warnings
     def _warn(self, kind: str, text: str, advice: str) -> None:
