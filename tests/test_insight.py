@@ -401,6 +401,13 @@ def test_one_cost_over_a_data_set(digits):
         assert ins.total_cost(net, X, y, chunk=chunk) == pytest.approx(cost, rel=1e-6)
     line = ins.interpolate(net, net.copy(), X, y, ts=[0.0, 1.0], chunk=64)
     assert line.cost_a == pytest.approx(cost, rel=1e-6) and line.accuracy_a == accuracy
+    # Network.cost is the same C, averaged in the network's float type: equal but for
+    # rounding (float32's last digits)
+    assert net.cost(X, y) == pytest.approx(cost, rel=1e-6)
+    wide = net.astype(np.float64)
+    for chunk in (7, 5000):
+        assert ins.total_cost(wide, X, y, chunk=chunk) == pytest.approx(wide.cost(X, y),
+                                                                         rel=1e-12)
 
 
 # --------------------------------------------------------------------------- landscape

@@ -314,7 +314,10 @@ class Network:
         return -np.sum(y * (z - log_norm), axis=1)
 
     def cost(self, X: Any, Y: Any) -> float:
-        """C = (1/n) Σₓ Cₓ: the average cost over the examples (rows of X)."""
+        """C = (1/n) Σₓ Cₓ: the average cost over the examples (rows of X), in one pass and
+        averaged in the network's float type.  The same C as :func:`nudge.train.evaluate`'s
+        (and :func:`nudge.insight.total_cost`, which is evaluate's), which goes in chunks
+        and sums in float64: they agree but for rounding (in the last digits of float32)."""
         costs = self.example_costs(X, Y)
         if costs.size == 0:
             raise NudgeError("cannot compute the cost of an empty data set")

@@ -52,7 +52,9 @@ EXAMPLES_PER_CALL = 5000
 # --------------------------------------------------------------------------- evaluation
 def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000,
              output_sums: np.ndarray | None = None) -> tuple[float, float]:
-    """(average cost C, accuracy) over a data set: the one way nudge measures a data set.
+    """(average cost C, accuracy) over a data set: the one way nudge measures a data set
+    (:func:`nudge.insight.total_cost` is its C; :meth:`Network.cost` the same C in one pass,
+    averaged in the network's float type).
 
     In chunks of ``chunk`` examples so memory stays small; the products are in the
     network's float type and the sum of the Cₓ in float64.  ``y`` holds labels or

@@ -91,8 +91,9 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
 
 
 def total_cost(net: Network, X: Any, y: Any, chunk: int = CHUNK) -> float:
-    """C over all rows of ``X``: :func:`nudge.train.evaluate`'s cost (in chunks, in the
-    network's dtype, summed in float64)."""
+    """C over all rows of ``X``: :func:`nudge.train.evaluate`'s cost, the same computation
+    (in chunks, in the network's dtype, summed in float64; :meth:`nudge.Network.cost` is
+    the same C in one pass, averaged in the network's dtype)."""
     return evaluate(net, X, y, chunk)[0]
 
 
