@@ -148,3 +148,32 @@ def test_sensitivity_counts_a_layers_parameters_with_thousands_separators(digits
     code, out, err = run(capsys, "sensitivity", digits_model, "--examples", "100", "--top", "2")
     assert code == 0, err
     assert re.search(r"^\s+1\s+weights\s+1,024\s", out, re.M), out      # 16 x 64, was 1024
+
+
+@pytest.fixture(scope="module")
+def tracked_model(tmp_path_factory):
+    """A digits model with early stopping and the noise scale tracked: the longest
+    ``nudge info`` (its training settings alone were a line of about 190 columns)."""
+    path = tmp_path_factory.mktemp("tracked") / "m.safetensors"
+    assert main(["train", "--dataset", "digits", "--epochs", "2", "--seed", "1", "--quiet",
+                 "--validation", "300", "--patience", "2", "--schedule", "plateau",
+                 "--track", "noise", "--out", str(path)]) == 0
+    return path
+
+
+def test_nudges_are_never_a_negative_zero(tracked_model, capsys):
+    """-delta_j * a_k is -0.0 in floating point where a pixel is 0 and delta_j > 0: those
+    nudges printed as "-0.00e+00", as if they pushed the weight down."""
+    code, out, err = run(capsys, "nudges", tracked_model, "--example", "0", "--show", "1024")
+    assert code == 0, err
+    assert "+0.00e+00" in out and "-0.00e+00" not in out
+    assert not re.search(r"-0\.0+e\+00", out)
+
+
+def test_number_never_shows_a_negative_zero():
+    from nudge.display import number
+
+    assert number(-0.0) == "+0.000e+00" and number(-0.0, ".2e") == "0.00e+00"
+    assert number(-1e-9, "+.4f") == "+0.0000" and number(-1e-9, ".2%") == "0.00%"
+    assert number(-2.5e-3) == "-2.500e-03" and number(3.0, "+.1f") == "+3.0"
+    assert number(float("-inf")) == "-inf" and number(float("nan")) == "+nan"

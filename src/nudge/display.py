@@ -1,13 +1,15 @@
-"""How results are shown: plain text tables for the terminal (:func:`table`), counts with
-their noun and durations with their digits (:func:`counted`, :func:`duration`), a training
-run's History in one line (:func:`history_text`, its ``repr``), and HTML summaries for
-Jupyter: a network's layers (``Network._repr_html_``), a History's epochs
-(:func:`history_html`) and any insight result's fields (``_repr_html_`` of
-:mod:`nudge.insight`'s results).  Every string that comes from data (metadata, names) is
-escaped: for the terminal by :func:`nudge.errors.printable`, for HTML by ``html.escape``."""
+"""How results are shown: plain text tables for the terminal (:func:`table`), numbers never
+shown as a negative zero (:func:`number`), counts with their noun and durations with their
+digits (:func:`counted`, :func:`duration`), a training run's History in one line
+(:func:`history_text`, its ``repr``), and HTML summaries for Jupyter: a network's layers
+(``Network._repr_html_``), a History's epochs (:func:`history_html`) and any insight
+result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
+comes from data (metadata, names) is escaped: for the terminal by
+:func:`nudge.errors.printable`, for HTML by ``html.escape``."""
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
@@ -16,10 +18,22 @@ import numpy as np
 from .errors import printable
 
 
+def number(value: float, spec: str = "+.3e") -> str:
+    """``value`` formatted by ``spec``, never as a negative zero: a nudge of exactly 0
+    (``-delta * a`` with ``a = 0`` is -0.0 in floating point) is "+0.000e+00", and a small
+    negative number rounded to nothing is "0.00", not "-0.00" (it moves nothing either way)."""
+    value = float(value) + 0.0                     # -0.0 + 0.0 is 0.0
+    text = format(value, spec)
+    if (value < 0 and math.isfinite(value)
+            and not any(c in "123456789" for c in text.split("e")[0])):
+        text = format(0.0, spec)
+    return text
+
+
 def counted(n: Any, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: "1 epoch", "60,000 images"."""
-    number = f"{n:,}" if isinstance(n, (int, np.integer)) else str(n)
-    return f"{number} {noun}{'' if n == 1 else 's'}"
+    figure = f"{n:,}" if isinstance(n, (int, np.integer)) else str(n)
+    return f"{figure} {noun}{'' if n == 1 else 's'}"
 
 
 def duration(value: float) -> str:

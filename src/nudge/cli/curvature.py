@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..display import duration, table
+from ..display import duration, number, table
 from ..errors import NudgeError, printable
 from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
 from ..insight.stability import MAX_STABILITY_STEPS
@@ -172,8 +172,8 @@ def cmd_curvature(args: argparse.Namespace) -> int:
           f"{data.name} {args.split} examples, {cv.n_parameters:,} parameters: "
           f"{cv.products} exact Hessian-vector products ({cv.method}, {cv.dtype}) in "
           f"{duration(cv.seconds)}")
-    rows = [[f"largest {i + 1}", f"{v:+.5e}"] for i, v in enumerate(cv.largest)]
-    rows += [[f"smallest {i + 1}", f"{v:+.5e}  (u^T H u = {q:+.3e})"]
+    rows = [[f"largest {i + 1}", number(v, "+.5e")] for i, v in enumerate(cv.largest)]
+    rows += [[f"smallest {i + 1}", f"{number(v, '+.5e')}  (u^T H u = {number(q)})"]
              for i, (v, q) in enumerate(zip(cv.smallest, cv.smallest_rayleigh))]
     print(table(["eigenvalue", "value"], rows))
     if cv.trace_estimate is not None:

@@ -14,7 +14,7 @@ import numpy as np
 from .. import insight as ins
 from ..bounds import MAX_COUNT
 from ..checks import check_batch_fits
-from ..display import duration, table
+from ..display import duration, number, table
 from ..errors import NudgeError, printable
 from ..insight.averages import MAX_DRAWS
 from ..insight.descent import MAX_DESCENT_EPOCHS
@@ -42,10 +42,6 @@ from .common import (
     print_plot,
     seed_type,
 )
-
-
-def _g(v: float) -> str:
-    return f"{v:+.3e}"
 
 
 # register() is long only because it declares every option of its commands, one statement
@@ -147,7 +143,7 @@ def register(sub: Any) -> None:
 
 # ====================================================================== sensitivity
 def _param_rows(items: list[ins.RankedParameter]) -> list[list[Any]]:
-    return [[r.rank, _g(r.gradient), r.direction, r.name] for r in items]
+    return [[r.rank, number(r.gradient), r.direction, r.name] for r in items]
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
@@ -189,13 +185,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     if cmp:
         print(f"\n{cmp.text}")
         for r in (cmp.a, cmp.b):
-            print(f"  {r.name}: dC/dtheta = {_g(r.gradient)} (rank {r.rank:,}): gradient "
+            print(f"  {r.name}: dC/dtheta = {number(r.gradient)} (rank {r.rank:,}): gradient "
                   f"descent would {r.direction} it")
     print("\ncheck: step against the gradient, delta theta = -eta grad C (float64)")
     print(table(["eta", "step length", "predicted grad C . delta theta", "actual change",
                  "error", "relative error"],
-                [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", _g(r.predicted_change),
-                  _g(r.actual_change), f"{r.error:.2e}", f"{r.relative_error:.2e}"]
+                [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", number(r.predicted_change),
+                  number(r.actual_change), f"{r.error:.2e}", f"{r.relative_error:.2e}"]
                  for r in check]))
     print_plot(args.plot, gap=True)
     return 0
@@ -229,7 +225,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
     bars = [("up   " if d > 0 else "down " if d < 0 else "none ")
             + "#" * round(20 * abs(d) / largest) for d in w.output_wish]
     print(table(["output", "a", "desired", "wished change", ""],
-                [[j, f"{a:.4f}", f"{t_:.0f}", f"{d:+.3e}", bar.ljust(25)]
+                [[j, f"{a:.4f}", f"{t_:.0f}", number(d), bar.ljust(25)]
                  for j, (a, t_, d, bar) in enumerate(zip(w.outputs, w.targets,
                                                          w.output_wish, bars))]))
     if net.output == "softmax":
@@ -243,7 +239,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
         print(f"\nlayer {lw.layer} ({kind}, {len(lw.bias_nudges)} neurons): the three ways to "
               "get the wished changes")
         print("  1. change the biases: nudge = -delta (largest: "
-              + ", ".join(f"neuron {j} {lw.bias_nudges[j]:+.2e}" for j in
+              + ", ".join(f"neuron {j} {number(lw.bias_nudges[j], '+.2e')}" for j in
                           np.argsort(-np.abs(lw.bias_nudges))[:args.show]) + ")")
         flat = np.argsort(-np.abs(lw.weight_nudges), axis=None)[:args.show]
         print("  2. change the weights: nudge = -delta_j * a_k, bigger from brighter neurons:")
@@ -251,14 +247,14 @@ def cmd_nudges(args: argparse.Namespace) -> int:
         for idx in flat:
             j, k = divmod(int(idx), n_in)
             p = ins.make_parameter(net, "weight", lw.layer, j, k, shape)
-            print(f"       {lw.weight_nudges[j, k]:+.2e}  {p.name}  (a_k = "
+            print(f"       {number(lw.weight_nudges[j, k], '+.2e')}  {p.name}  (a_k = "
                   f"{lw.previous_activations[k]:.3f})")
         if lw.layer > 1:
             wish = lw.previous_activation_wish
             top = np.argsort(-np.abs(wish))[:args.show]
             print(f"  3. change layer {lw.layer - 1}'s activations: wish = sum over this "
                   f"layer's neurons of -delta_j W_jk (largest: "
-                  + ", ".join(f"neuron {k} {wish[k]:+.2e}" for k in top) + ")")
+                  + ", ".join(f"neuron {k} {number(wish[k], '+.2e')}" for k in top) + ")")
     print("\nthese nudges are exactly -grad C_x: one gradient descent step on this example "
           "alone moves every parameter by eta times them")
     print_plot(args.plot)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..display import duration, table
+from ..display import duration, number, table
 from ..errors import NudgeError, printable
 from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
@@ -130,17 +130,17 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     grad = "grad (C + decay)" if args.weight_decay else "grad C"     # of the cost sliced
     for k in range(2):
         print(f"{names[k]} = {land.labels[k]} (length {land.norms[k]:.4g}): slope at the model "
-              f"measured {land.slopes[k]:+.4e}, theory {grad} . {names[k]} = "
-              f"{land.predicted_slopes[k]:+.4e}")
+              f"measured {number(land.slopes[k], '+.4e')}, theory {grad} . {names[k]} = "
+              f"{number(land.predicted_slopes[k], '+.4e')}")
     if args.directions == "gradient":
         print(f"(d2 was made orthogonal to {grad}, so its slope is 0 by construction; what "
               "the cost does along it is curvature)")
     span = land.offsets.max()
     print(f"lowest cost along d1 within +-{span:g}: {land.best_cost:.6f} at t = "
-          f"{land.best_offset:+.3f}")
+          f"{number(land.best_offset, '+.3f')}")
     idx = np.linspace(0, len(land.offsets) - 1, min(len(land.offsets), 11)).round().astype(int)
     print(table(["t", "cost along d1", "cost along d2"],
-                [[f"{land.offsets[i]:+.2f}", f"{land.cost_along[0][i]:.5f}",
+                [[number(land.offsets[i], "+.2f"), f"{land.cost_along[0][i]:.5f}",
                   f"{land.cost_along[1][i]:.5f}"] for i in idx]))
     print(f"2-D plane: cost from {land.plane_costs.min():.4f} to {land.plane_costs.max():.4f} "
           f"on a {args.grid}x{args.grid} grid")
@@ -181,7 +181,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     idx = np.unique(np.linspace(0, len(line.ts) - 1, min(len(line.ts), 16)).round()
                     .astype(int).tolist() + [int(np.searchsorted(line.ts, v)) for v in (0, 1)])
     print(table(["t", "cost", "accuracy"],
-                [[f"{line.ts[i]:+.3f}", f"{line.costs[i]:.5f}",
+                [[number(line.ts[i], "+.3f"), f"{line.costs[i]:.5f}",
                   f"{100 * line.accuracies[i]:.2f}%"] for i in idx]))
     print(f"\n{printable(line.summary)}.")
     print_plot(args.plot)
