@@ -150,6 +150,21 @@ def test_sensitivity_counts_a_layers_parameters_with_thousands_separators(digits
     assert re.search(r"^\s+1\s+weights\s+1,024\s", out, re.M), out      # 16 x 64, was 1024
 
 
+def _prose(out: str) -> list[str]:
+    """The lines of ``out`` outside its tables (a table: the line above a rule of dashes,
+    the rule, and the lines after it up to a blank line, none wider than the rule)."""
+    prose, width = [], 0
+    for line in out.splitlines():
+        if re.fullmatch(r"-+(  -+)*", line):
+            width = len(line)
+            prose.pop()                                     # the header
+        elif not line or len(line) > width:
+            width = 0
+        if not width:
+            prose.append(line)
+    return prose
+
+
 @pytest.fixture(scope="module")
 def tracked_model(tmp_path_factory):
     """A digits model with early stopping and the noise scale tracked: the longest
@@ -161,6 +176,57 @@ def tracked_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.parametrize("argv", [
+    ["info", "MODEL"],
+    ["sensitivity", "MODEL", "--examples", "200", "--top", "2", "--compare", "b3[2]",
+     "w1[3,20]"],
+    ["nudges", "MODEL", "--example", "0"],
+    ["average", "MODEL", "--examples", "200", "--draws", "2", "--check-examples", "50"],
+    ["descent", "--dataset", "digits", "--train-limit", "200", "--epochs", "2"],
+    ["landscape", "MODEL", "--examples", "200", "--points", "5", "--grid", "3",
+     "--weight-decay", "1e-4"],
+    ["interpolate", "MODEL", "--from-init", "--examples", "200", "--points", "5"],
+    ["noise", "MODEL", "--examples", "200"],
+    ["curvature", "MODEL", "--examples", "200", "--top", "2"],
+    ["stability", "--dataset", "digits", "--train-limit", "200", "--steps", "5",
+     "--factors", "0.5,1.1"],
+    ["train", "--dataset", "digits", "--epochs", "1", "--seed", "1", "--track", "noise",
+     "--sizes", "64,100,100,100,100,10", "--output", "softmax", "--cost", "cross-entropy",
+     "--out", "OUT", "--quiet"],
+    ["sweep", "--dataset", "digits", "--hidden", "4/8", "--activation", "sigmoid,relu",
+     "--learning-rate", "1,3", "--epochs", "1", "--workers", "1", "--validation", "300",
+     "--out", "s.jsonl"],
+], ids=lambda argv: argv[0])
+def test_prose_is_wrapped_to_80_columns_and_tables_are_not(argv, tracked_model, tmp_path,
+                                                           capsys, monkeypatch):
+    """The summaries were single lines of up to 700 columns (noise's explanation), which
+    a terminal breaks inside words; a wrapped line keeps its words, numbers and formulas
+    whole ("2/lambda_max = 3.047", "neuron 5 +3.82e-01"), and tables keep their rows."""
+    monkeypatch.chdir(tmp_path)                  # a short name: a path is never broken
+    argv = [str(tracked_model) if a == "MODEL" else "o.safetensors" if a == "OUT" else a
+            for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    prose = _prose(out)
+    assert all(len(line) <= 80 for line in prose), [ln for ln in prose if len(ln) > 80]
+    assert len(prose) < len(out.splitlines()) or argv[0] == "info"     # tables stay
+    assert not re.search(r"(=|\+-)$", out, re.M), out                 # no formula split
+    if argv[0] == "train":                                           # its header, on stderr
+        header = err.split("\nnudge:")[0].splitlines()
+        assert all(len(line) <= 80 for line in header), header
+
+
+def test_info_wraps_its_values_under_the_value_column(tracked_model, capsys):
+    code, out, err = run(capsys, "info", tracked_model)
+    assert code == 0, err
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  training      "))
+    assert len(lines[start]) <= 80 and len(lines[start + 1]) <= 80, lines
+    assert lines[start + 1][:16].isspace() and not lines[start + 1][16].isspace(), lines
+    settings = " ".join(line.strip() for line in lines[start:start + 4])
+    assert "epochs=2, batch_size=10, learning_rate=1.0, schedule=plateau" in settings
+
+
 def test_nudges_are_never_a_negative_zero(tracked_model, capsys):
     """-delta_j * a_k is -0.0 in floating point where a pixel is 0 and delta_j > 0: those
     nudges printed as "-0.00e+00", as if they pushed the weight down."""
@@ -168,6 +234,27 @@ def test_nudges_are_never_a_negative_zero(tracked_model, capsys):
     assert code == 0, err
     assert "+0.00e+00" in out and "-0.00e+00" not in out
     assert not re.search(r"-0\.0+e\+00", out)
+
+
+def test_wrapped_keeps_what_fits_and_breaks_only_between_words():
+    from nudge.display import WIDTH, wrapped
+
+    short = "  a line   that fits, spaces and all"
+    assert wrapped(short) == short
+    text = ("the sharpest direction curves the cost with second derivative lambda_max = "
+            "0.6563: gradient descent is stable below 2/lambda_max = 3.047, trace 4.571 +- "
+            "0.35, largest: neuron 5 +3.82e-01, neuron 12 -1.36e-01 " * 3).strip()
+    lines = wrapped(f"  {text}").splitlines()
+    assert all(len(line) <= WIDTH for line in lines) and len(lines) > 3
+    assert lines[0].startswith("  the") and all(line.startswith("    ") for line in lines[1:])
+    assert " ".join(" ".join(lines).split()) == text                  # nothing lost
+    joined = "\n".join(lines)
+    for whole in ("lambda_max = 0.6563:", "2/lambda_max = 3.047,", "4.571 +- 0.35,",
+                  "neuron 5 +3.82e-01,", "neuron 12 -1.36e-01"):
+        assert joined.count(whole) == 3, (whole, joined)
+    assert wrapped(f"label  {text}", hang=7).splitlines()[1].startswith("       ")
+    assert wrapped(text, hang=0).splitlines()[1][0] != " "
+    assert wrapped("a " + "x" * 100 + " y") == "a " + "x" * 100 + "\n  y"   # never "a" alone
 
 
 def test_number_never_shows_a_negative_zero():

@@ -1,21 +1,74 @@
-"""How results are shown: plain text tables for the terminal (:func:`table`), numbers never
-shown as a negative zero (:func:`number`), counts with their noun and durations with their
-digits (:func:`counted`, :func:`duration`), a training run's History in one line
-(:func:`history_text`, its ``repr``), and HTML summaries for Jupyter: a network's layers
-(``Network._repr_html_``), a History's epochs (:func:`history_html`) and any insight
-result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
-comes from data (metadata, names) is escaped: for the terminal by
-:func:`nudge.errors.printable`, for HTML by ``html.escape``."""
+"""How results are shown: plain text tables for the terminal (:func:`table`), prose wrapped
+to :data:`WIDTH` columns (:func:`wrapped`), numbers never shown as a negative zero
+(:func:`number`), counts with their noun and durations with their digits (:func:`counted`,
+:func:`duration`), a training run's History in one line (:func:`history_text`, its
+``repr``), and HTML summaries for Jupyter: a network's layers (``Network._repr_html_``), a
+History's epochs (:func:`history_html`) and any insight result's fields (``_repr_html_`` of
+:mod:`nudge.insight`'s results).  Every string that comes from data (metadata, names) is
+escaped: for the terminal by :func:`nudge.errors.printable`, for HTML by ``html.escape``."""
 
 from __future__ import annotations
 
 import math
+import re
 from html import escape
 from typing import Any
 
 import numpy as np
 
 from .errors import printable
+
+#: the columns the CLI's prose is wrapped to (a terminal's usual width; a wider one shows the
+#: same lines).  Tables and --json are never wrapped.
+WIDTH = 80
+
+
+#: a word that is an operator of a formula ("=", "+-", "/", "*", the dot of "grad C . d1")
+_OPERATOR = re.compile(r"[-+*/=<>.|^~]+")
+#: a word that begins with a number: it stays with the word before ("neuron 5", "eta 0.1")
+_NUMBER = re.compile(r"[-+]?\d")
+
+
+def _glued(before: str, word: str) -> bool:
+    """No line break between ``before`` and ``word``: around an operator ("a_k = 0.72",
+    "4.571 +- 0.35"), and before a number unless a comma, colon or semicolon ends the word
+    before it ("neuron 5 +3.8e-01", but "examples, 13,002")."""
+    return bool(_OPERATOR.fullmatch(before) or _OPERATOR.fullmatch(word)
+                or (_NUMBER.match(word) and before[-1] not in ",;:"))
+
+
+def wrapped(text: str, hang: int | None = None) -> str:
+    """``text`` with each of its lines broken at spaces into lines of at most :data:`WIDTH`
+    columns: the first keeps its own indent, the rest are indented by ``hang`` columns
+    (default: two more than the first, so that where a statement starts stands out; 0 for
+    a paragraph; the value's column for an aligned "label  value" line).  A line that fits
+    is kept as it is.  Words are never split, nor a formula's terms from their operators,
+    nor a number from the word before it (:func:`_glued`), nor a line's first word from
+    its second ("saved PATH"); a piece longer than a line stands alone on its line."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= WIDTH:
+            out.append(line)
+            continue
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        words = re.split(r"( +)", body.rstrip(" "))     # word, spaces, word, ...
+        pieces, gaps = [words[0]], []
+        for gap, word in zip(words[1::2], words[2::2]):
+            if pieces == words[:1] or _glued(pieces[-1].rsplit(" ", 1)[-1], word):
+                pieces[-1] += gap + word
+            else:
+                gaps.append(gap)
+                pieces.append(word)
+        current = " " * indent + pieces[0]
+        for gap, piece in zip(gaps, pieces[1:]):
+            if len(current) + len(gap) + len(piece) <= WIDTH:
+                current += gap + piece
+            else:
+                out.append(current)
+                current = " " * (indent + 2 if hang is None else hang) + piece
+        out.append(current)
+    return "\n".join(out)
 
 
 def number(value: float, spec: str = "+.3e") -> str:

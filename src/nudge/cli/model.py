@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, duration, table
+from ..display import counted, duration, table, wrapped
 from ..errors import NudgeError, printable
 from ..inputs import confusion_matrix
 from ..train import evaluate
@@ -161,33 +161,37 @@ def cmd_info(args: argparse.Namespace) -> int:
                                for w, b in zip(net.weights, net.biases)], "metadata": md})
         return 0
     print(printable(args.model))
-    print(f"  architecture  {'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
+
+    def field(label: str, value: str) -> None:       # values wrap under the value column
+        print(wrapped(f"  {label:<13} {value}", hang=16))
+
+    field("architecture", f"{'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
           f"{net.output} output, {net.cost_function} cost, {net.dtype})")
-    print(f"  parameters    {net.n_parameters:,}")
+    field("parameters", f"{net.n_parameters:,}")
     for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
         print(f"    layer {l}: weights {w.shape[0]}x{w.shape[1]}, biases {b.shape[0]}")
     training = md.get("training") or {}
     for key, label in (("dataset", "dataset"), ("preset", "preset"), ("created", "created")):
         if md.get(key) is not None:
-            print(f"  {label:<13} {printable(md[key])}")
+            field(label, printable(md[key]))
     if training:
-        print("  training      " + printable(", ".join(f"{k}={v}" for k, v in training.items()
-                                                      if v is not None)))
+        field("training", printable(", ".join(f"{k}={v}" for k, v in training.items()
+                                               if v is not None)))
     if md.get("n_train") is not None:
-        print(f"  images        {md['n_train']:,} trained on"
+        field("images", f"{md['n_train']:,} trained on"
               + (f", {md['n_validation']:,} held out" if md.get("n_validation") else "")
               + (f", {md['n_test']:,} tested" if md.get("n_test") is not None else ""))
     if md.get("test_accuracy") is not None:
         when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
                 "held-out images (early stopping)" if md.get("best_epoch") is not None
                 else f"after {counted(md.get('epochs_trained'), 'epoch')}")
-        print(f"  test accuracy {100 * md['test_accuracy']:.2f}% {when}"
+        field("test accuracy", f"{100 * md['test_accuracy']:.2f}% {when}"
               + (f" ({duration(md['train_seconds'])} of training)"
                  if isinstance(md.get("train_seconds"), (int, float)) else ""))
     if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):
-        print(f"  validation    {100 * md['validation_accuracy']:.2f}% on the "
+        field("validation", f"{100 * md['validation_accuracy']:.2f}% on the "
               f"{md['n_validation']:,} training images held out")
     if md.get("parameters_sha256") is None:
-        print("  checksum      no checksum (saved by an older nudge, or not by nudge): damage "
+        field("checksum", "no checksum (saved by an older nudge, or not by nudge): damage "
               "to its weights could not be detected; saving it again adds one")
     return 0

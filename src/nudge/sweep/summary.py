@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, duration, table
+from ..display import counted, duration, table, wrapped
 from ..errors import NudgeError, printable
 from ..settings import applicable
 from .grid import SETTINGS
@@ -197,14 +197,14 @@ def text(summary: dict[str, Any]) -> str:
     best, score = summary["best"], summary.get("score", "test_accuracy")
     if best is not None and len(summary["rows"]) > 1:
         by = f" by {SCORE_WORDS[score]}" if scored_held_out else ""
-        out += (f"\n\nbest{by}: {describe(best)}: "
-                f"{_pm(best[score], 100, 2, '%')} over {counted(best[score]['n'], 'seed')}"
-                + (f" (test accuracy {_pm(best['test_accuracy'], 100, 2, '%')})"
-                   if scored_held_out else ""))
+        out += wrapped(f"\n\nbest{by}: {describe(best)}: "
+                       f"{_pm(best[score], 100, 2, '%')} over {counted(best[score]['n'], 'seed')}"
+                       + (f" (test accuracy {_pm(best['test_accuracy'], 100, 2, '%')})"
+                          if scored_held_out else ""))
         if summary.get("tied"):
             others = ", ".join(describe({"swept": t}) for t in summary["tied"])
-            out += (f"\ntied with it: {others} (the same mean {SCORE_WORDS[score]}; the "
-                    "first in the table is named best)")
+            out += wrapped(f"\ntied with it: {others} (the same mean {SCORE_WORDS[score]}; "
+                           "the first in the table is named best)")
     return out
 
 
