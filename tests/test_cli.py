@@ -57,6 +57,47 @@ def test_train_json(tmp_path, capsys):
         assert key in result
     assert result["epochs"] == 2 and result["model_path"] == str(out_path)
     assert result["sizes"] == [64, 20, 10]
+    assert list(result) == [
+        "test_accuracy", "test_cost", "validation_accuracy", "validation_cost", "n_validation",
+        "train_cost", "epochs", "best_epoch", "train_seconds", "model_path", "plot_path",
+        "dataset", "sizes", "seed", "stopped", "settings", "history", "tracked",
+        "track_plot_path", "error"] and result["error"] is None
+
+
+def test_train_json_says_why_it_saved_nothing(tmp_path, capsys):
+    """A run that diverged printed nothing on stdout with --json (the error went to stderr
+    alone): a script reading the document had nothing to parse.  It gets one object: the
+    error, and what the run had done (its settings and the epochs before)."""
+    out_path = tmp_path / "m.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "2", "--json",
+                         "--learning-rate", "1e30", "--activation", "relu", "--seed", "1",
+                         "--out", str(out_path))
+    assert code == 1 and not out_path.exists()
+    result = json.loads(out)
+    assert "diverged in epoch 1" in result["error"] and "nothing was saved" in result["error"]
+    assert err == f"nudge train: error: {result['error']}\n"
+    assert result["stopped"] == "diverged" and result["model_path"] is None
+    assert result["history"] == [] and result["epochs"] == 0
+    assert result["settings"]["learning_rate"] == 1e30 and result["seed"] == 1
+    assert result["sizes"] == [64, 16, 16, 10] and result["dataset"] == "digits"
+
+
+@pytest.mark.parametrize("argv", [
+    ["info", "missing.safetensors"],
+    ["evaluate", "missing.safetensors"],
+    ["noise", "missing.safetensors"],
+    ["predict", "missing.safetensors", "one.png"],
+    ["sweep", "--report", "missing.jsonl"],
+    ["train", "--dataset", "digits", "--plot", "curve.jpg"],
+], ids=lambda argv: argv[0])
+def test_every_json_command_gives_its_error_as_json(argv, tmp_path, capsys, monkeypatch):
+    """The errors of --json commands went to stderr alone; stdout is one JSON object
+    whatever happens, its "error" the line on stderr."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 1 and err.count("\n") == 1
+    command, message = err.strip().split(": error: ")
+    assert command == f"nudge {argv[0]}" and json.loads(out) == {"error": message}
 
 
 def test_same_seed_same_model(tmp_path, capsys):
@@ -144,6 +185,23 @@ def test_evaluate_text_and_json(digits_model, capsys):
     assert confusion.sum() == 300
     assert result["accuracy"] == pytest.approx(np.trace(confusion) / 300)
     assert set(result["per_class_accuracy"]) == {str(d) for d in range(10)}
+
+
+def test_ctrl_c_with_json_still_gives_a_document(digits_model, capsys, monkeypatch):
+    import os
+
+    import nudge.cli.model as model
+
+    real_evaluate = model.evaluate
+
+    def ctrl_c_while_evaluating(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(model, "evaluate", ctrl_c_while_evaluating)
+    code, out, err = run(capsys, "evaluate", str(digits_model), "--json")
+    assert code == 130 and err == "nudge evaluate: interrupted\n"
+    assert json.loads(out) == {"error": "interrupted"}
 
 
 def test_validation_holds_out_the_last_training_images(tmp_path, capsys):
@@ -546,7 +604,8 @@ def test_ctrl_c_while_saving_finishes_the_save_then_exits_130(during, tmp_path, 
     assert load(out).metadata["epochs_trained"] == 2 and plot.stat().st_size > 0
 
 
-def test_failed_save_goes_to_a_fallback_place(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("as_json", [False, True])
+def test_failed_save_goes_to_a_fallback_place(as_json, tmp_path, capsys, monkeypatch):
     import nudge.modelfile
     from nudge.errors import NudgeError
 
@@ -562,12 +621,17 @@ def test_failed_save_goes_to_a_fallback_place(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(nudge.modelfile, "save", disk_full_there)
     code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1", "--out",
-                         str(wanted), "--quiet")
+                         str(wanted), "--quiet", *(["--json"] if as_json else []))
     assert code == 1 and not wanted.exists()
     (rescued,) = (tmp_path / "cache" / "rescued").glob("nudge-rescued-*.safetensors")
-    assert f"saved {rescued}" in out
     last = err.strip().splitlines()[-1]
     assert "disk is full" in last and f"saved to {rescued} instead" in last
+    if as_json:                    # one document: the result, its error said
+        result = json.loads(out)
+        assert result["model_path"] == str(rescued) and result["epochs"] == 1
+        assert last.endswith(result["error"]) and list(result)[-1] == "error"
+    else:
+        assert f"saved {rescued}" in out
     assert load(rescued).metadata["dataset"] == "digits"
 
 

@@ -1,5 +1,6 @@
 """The ``nudge`` command line.  Each command lives in a module with a ``register``
-function that adds its sub-parser; :func:`main` turns user errors into one line."""
+function that adds its sub-parser; :func:`main` turns user errors into one line, and for a
+command asked for ``--json`` into one JSON object on stdout as well (:func:`.common.failed`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ COMMAND_MODULES = ["core", "model", "insight", "minima", "curvature", "serve", "
 #: what argparse reads as a negative number rather than an option name (its own pattern
 #: leaves out exponents, so ``--from -1e30`` was "expected one argument")
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+#: what a command that ran out of memory says
+OUT_OF_MEMORY = "out of memory; give smaller sizes or counts"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nudge: interrupted while starting", file=sys.stderr)
         return 130
     from .._start import finishing, started
+    from .common import check_distinct_files, failed  # loaded already, by the commands
 
-    command = "nudge"
+    command, args = "nudge", None
     try:
         started()                                  # from here on, Ctrl-C is handled below
         args = parser.parse_args(argv)
@@ -66,22 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        from .common import check_distinct_files
-
         check_distinct_files(args)
         return int(args.func(args) or 0)
     except NudgeError as e:
         finishing()            # first: a Ctrl-C while the line is written changes nothing
-        print(f"{command}: error: {printable(e)}", file=sys.stderr)
+        failed(args, f"{command}: error: {printable(e)}", str(e), getattr(e, "so_far", None))
         return 1
     except MemoryError:
         finishing()
-        print(f"{command}: error: out of memory; give smaller sizes or counts",
-              file=sys.stderr)
+        failed(args, f"{command}: error: {OUT_OF_MEMORY}", OUT_OF_MEMORY)
         return 1
     except KeyboardInterrupt:
         finishing()
-        print(f"{command}: interrupted", file=sys.stderr)
+        failed(args, f"{command}: interrupted", "interrupted")
         return 130
     except BrokenPipeError:
         return 0

@@ -260,6 +260,24 @@ def print_json(obj: Any) -> None:
     print(json.dumps(jsonable(obj), indent=2))
 
 
+class CommandFailed(NudgeError):
+    """A command's error, with what it had found before it failed (``so_far``, a dict):
+    ``--json`` prints them as one object (:func:`nudge.cli.main`)."""
+
+    def __init__(self, message: str, so_far: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.so_far = so_far
+
+
+def failed(args: Any, line: str, error: str, so_far: dict[str, Any] | None = None) -> None:
+    """How a command that did not finish ends (its exit status is not 0): ``line`` on
+    stderr and, if it was asked for --json, one JSON object on stdout, ``so_far`` and
+    ``error``, so that a script reading stdout always gets its document."""
+    if getattr(args, "json", False):
+        print_json({**(so_far or {}), "error": error})
+    print(line, file=sys.stderr)
+
+
 # --------------------------------------------------------------------------- insight options
 def int_list(text: str) -> list[int]:
     try:

@@ -19,6 +19,7 @@ from ..schedules import SCHEDULES, plateau_floor
 from ..settings import resolve
 from ..train import EXAMPLES_PER_CALL, near_chance, train
 from .common import (
+    CommandFailed,
     add_data_options,
     add_json_option,
     add_limits,
@@ -183,11 +184,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                         progress=progress, engine=args.engine, threads=args.threads,
                         callback=tracker)
     except DivergenceError as e:
-        raise NudgeError(f"{e}; nothing was saved") from None
+        raise CommandFailed(f"{e}; nothing was saved", _unsaved(
+            e.history, "diverged", data, sizes, seed, tracker)) from None
     kept = history.kept                     # the epoch whose network is saved
     if kept is None:
-        raise NudgeError("training was interrupted before the first epoch ended; nothing "
-                         "was saved")
+        raise CommandFailed("training was interrupted before the first epoch ended; nothing "
+                            "was saved", _unsaved(history, history.stopped, data, sizes, seed,
+                                                  tracker))
     metadata = _metadata(args, data, validation, history, tracker)
     # what was learned is saved: a Ctrl-C now waits for the files (a second one, or a
     # first one after the Ctrl-C that stopped training, aborts at once; the old files stay)
@@ -205,10 +208,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if history.stopped != "interrupted" and interrupted:
         note("Ctrl-C while saving: the files were written first")
     if args.json:
-        _print_result(args, history, metadata, saved, plotted, data, sizes, seed, tracker,
-                      problem)
-        if problem:
-            raise NudgeError(problem)
+        result = _result(args, history, metadata, saved, plotted, data, sizes, seed, tracker,
+                         problem)
+        if problem:                  # the same object, its "error" said (nudge.cli.main)
+            raise CommandFailed(problem, result)
+        print_json({**result, "error": None})
         return status
     _print_summary(history, data, saved, args, plotted, tracker, problem)
     if near_chance(kept.test_accuracy, len(data.classes)):
@@ -238,12 +242,12 @@ def _note_stop(history: Any) -> None:
              f"by itself; {saved}")
 
 
-def _print_result(args: argparse.Namespace, history: Any, metadata: dict, saved: Any,
-                  plotted: bool, data: Any, sizes: list[int], seed: int, tracker: Any,
-                  problem: str | None) -> None:
-    """The --json result of nudge train (the kept epoch's figures)."""
+def _result(args: argparse.Namespace, history: Any, metadata: dict, saved: Any,
+            plotted: bool, data: Any, sizes: list[int], seed: int, tracker: Any,
+            problem: str | None) -> dict[str, Any]:
+    """The --json result of nudge train (the kept epoch's figures), but its "error"."""
     kept = history.kept
-    print_json({
+    return {
         "test_accuracy": kept.test_accuracy, "test_cost": kept.test_cost,
         "validation_accuracy": kept.validation_accuracy,
         "validation_cost": kept.validation_cost, "n_validation": metadata["n_validation"],
@@ -254,8 +258,17 @@ def _print_result(args: argparse.Namespace, history: Any, metadata: dict, saved:
         "seed": seed, "stopped": history.stopped, "settings": history.settings,
         "history": metadata["history"], "tracked": metadata.get("tracked"),
         "track_plot_path": args.track_plot if tracker is not None and not problem else None,
-        "error": problem,
-    })
+    }
+
+
+def _unsaved(history: Any, stopped: str, data: Any, sizes: list[int], seed: int,
+             tracker: Any) -> dict[str, Any]:
+    """What --json says beside the error of a run that saved nothing: the result's keys
+    that still apply (the epochs before it stopped, its settings)."""
+    return {"epochs": len(history.epochs), "model_path": None, "dataset": data.name,
+            "sizes": sizes, "seed": seed, "stopped": stopped, "settings": history.settings,
+            "history": history.to_dict()["epochs"],
+            "tracked": {"noise": tracker.to_dict()} if tracker is not None else None}
 
 
 def _save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: str,
