@@ -610,11 +610,11 @@ def test_the_state_names_the_model_in_use_when_it_answers_not_when_asked(c8, mon
     import threading
 
     web = c8.app.state.web
-    real, listing = web.saved_listing, threading.Event()
+    real, listing, stepped = web.saved_listing, threading.Event(), threading.Event()
 
-    def slow_listing():
+    def slow_listing():           # the listing ends after the step, however slow the host
         listing.set()
-        time.sleep(0.5)
+        assert stepped.wait(20)
         return real()
 
     monkeypatch.setattr(web, "saved_listing", slow_listing)
@@ -624,6 +624,7 @@ def test_the_state_names_the_model_in_use_when_it_answers_not_when_asked(c8, mon
     assert listing.wait(10)
     body = {"example": {"split": "train", "index": 3}, "learning_rate": 1.0}
     assert c8.post("/api/nudges/step", json=body).status_code == 200
+    stepped.set()
     asking.join(20)
     assert answer["model"]["modified"]["steps"] == 1
     assert answer["model"]["version"] == c8.get("/api/train/state").json()["model"]["version"]
