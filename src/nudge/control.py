@@ -141,16 +141,18 @@ class Control:
             self.examples_per_second = speed
             self._cond.notify_all()
 
-    def _pace(self, seconds: float) -> None:
-        """Wait up to ``seconds`` to keep to the speed limit; a stop, a pause or a new
-        speed ends the wait at once."""
-        if seconds <= 0:
-            return
+    def _pace(self, examples: int, spent: float) -> None:
+        """After ``examples`` taken in ``spent`` seconds: wait out the rest of their time at
+        the speed limit; a stop, a pause or a new speed ends the wait at once.  The speed
+        is read under the lock the wait holds, so a new speed set just before the wait
+        begins is the one it keeps to (not a wait of the old one's length)."""
         with self._cond:
             speed = self.examples_per_second
+            if speed is None or examples / speed - spent <= 0:
+                return
             self._cond.wait_for(lambda: self.stop_requested is not None or self.paused
                                 or self.examples_per_second != speed,
-                                timeout=min(seconds, threading.TIMEOUT_MAX))
+                                timeout=min(examples / speed - spent, threading.TIMEOUT_MAX))
 
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""

@@ -306,9 +306,7 @@ class _Run:
                 self.bar.update(taken)
             if not _finite(net):
                 break                            # reported by _end_of_epoch, as diverged
-            speed = control.examples_per_second
-            if speed is not None:                # keep to the speed: wait out the rest
-                control._pace((last - first) / speed - spent)
+            control._pace(last - first, spent)   # keep to the speed: wait out the rest
             if self.on_steps is not None and (self.due is None or self.step >= self.due):
                 self.due = self.next_callback(self.step)
                 begins = first + max(taken - 1, 0) * B       # the last mini-batch
