@@ -1,6 +1,7 @@
 """The web page's training job (nudge.web.training) on its own: it runs nudge.train.train
 and reports what a watcher needs."""
 
+import json
 import time
 
 import numpy as np
@@ -149,3 +150,62 @@ def test_the_curvature_and_noise_points_of_a_long_run_are_bounded(digits):
     seen = [p["seen"] for p in job.insight]
     assert len(seen) <= measure.MAX_INSIGHT_POINTS and seen == sorted(seen)
     assert seen[-1] == 5 * measure.MAX_INSIGHT_POINTS - 1 and seen[0] < 50    # all the run
+
+
+def test_the_stream_follows_a_curve_thinned_while_it_reads_it(digits, monkeypatch):
+    """The training thread thins a long curve into a new list; when that happens just as
+    the stream reads the curve, the page still ends up with the job's curve (it kept the
+    old one, and got only the points past the old one's length, until the next thinning)."""
+    import asyncio
+
+    from nudge.web.routes.training import _events
+    from nudge.web.state import WebState
+
+    class ThinsWhileRead(TrainingJob):
+        thin = False
+
+        @property
+        def points(self):
+            curve = self._curve
+            if self.thin:                # the training thread goes on right after the read
+                self.thin = False
+                for seen in range(9, 12):
+                    self._add_point(seen, 1.0 / seen)
+            return curve
+
+        @points.setter
+        def points(self, value):
+            self._curve = value
+
+    monkeypatch.setattr(training, "MAX_CURVE_POINTS", 10)
+    base = make_job(digits)
+    job = ThinsWhileRead(base.net, base.settings, digits.X_train, digits.y_train)
+    state = WebState(dataset="digits")
+    state.job = job
+    page: list = []
+
+    async def watch():
+        stream = _events(state, 0.0, 0, "server")
+        await stream.__anext__()                           # retry: ...
+
+        async def update():
+            job._bump()
+            msg = json.loads((await stream.__anext__())[len("data: "):])
+            if msg["replace"]:
+                page.clear()
+            page.extend(msg["points"])
+
+        for seen in range(1, 9):
+            job._add_point(seen, 1.0 / seen)
+        await update()
+        job.thin = True                                    # thinned as it is read
+        await update()
+        for more in ((12, 13), (14,)):
+            for seen in more:
+                job._add_point(seen, 1.0 / seen)
+            await update()
+        await stream.aclose()
+
+    asyncio.run(watch())
+    assert page == [[s, round(c, 6)] for s, c in job.points]
+

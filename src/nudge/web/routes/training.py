@@ -261,20 +261,21 @@ async def _events(state: WebState, interval: float, max_events: int,
     yield f"retry: {RETRY_MS}\n\n"
     sent = 0
     job: Any = object()            # nothing sent yet: the first look always reports
-    cursor = dropped = last_version = last_model = -1
-    last_sent = 0.0
+    cursor = last_version = last_model = -1
+    curve: list | None = None      # the job's list of points the page has (a thinned curve
+    last_sent = 0.0                # is a new list: read once, it cannot change under us)
     while True:
         current = state.job
         msg: dict[str, Any] | None = None
         if current is not job:
-            job, cursor, dropped, last_version = current, 0, -1, -1
+            job, cursor, curve, last_version = current, 0, None, -1
             msg = {"training": None, "model": state.model_info()} if job is None else None
         if job is not None and job.version != last_version:
             last_version = job.version
             points = job.points
-            replace = dropped != job.points_dropped
+            replace = points is not curve
             if replace:
-                cursor, dropped = 0, job.points_dropped
+                cursor, curve = 0, points
             new = points[cursor:]
             cursor += len(new)
             msg = _update(state, job, new, replace)
