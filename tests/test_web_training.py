@@ -209,3 +209,24 @@ def test_the_stream_follows_a_curve_thinned_while_it_reads_it(digits, monkeypatc
     asyncio.run(watch())
     assert page == [[s, round(c, 6)] for s, c in job.points]
 
+
+def test_a_speed_set_as_the_rate_is_counted_does_not_fail_the_run(digits):
+    """The page's speed menu (or Resume) clears the rate count from the server's thread
+    while the training thread counts: cleared between the training thread's two looks at
+    it, the run failed with "TypeError: 'NoneType' object is not subscriptable"."""
+    class ClearedAfterEachLook(TrainingJob):
+        @property
+        def _rate_at(self):
+            rate_at, self._rate = self._rate, None   # a new speed lands right after the look
+            return rate_at
+
+        @_rate_at.setter
+        def _rate_at(self, value):
+            self._rate = (value[0] - 1.0, value[1]) if value else value   # a window past
+
+    base = make_job(digits, epochs=2)
+    job = ClearedAfterEachLook(base.net, base.settings, digits.X_train, digits.y_train)
+    job.control.set_speed(20000)                     # a few calls of the engine an epoch
+    job.start()
+    job.join(60)
+    assert job.state == "finished", job.message

@@ -273,10 +273,11 @@ class TrainingJob:
             self._last_sample = time.perf_counter()
             self._sample_time += self._last_sample - now
         self.measurements.offer(net, p)        # a copy between two steps, if it asks
-        if self._rate_at is None:
+        rate_at = self._rate_at        # read once: a new speed or a resume clears it meanwhile
+        if rate_at is None:
             self._rate_at = (now, p.seen)
-        elif now - self._rate_at[0] >= RATE_WINDOW:
-            self.examples_per_second = (p.seen - self._rate_at[1]) / (now - self._rate_at[0])
+        elif now - rate_at[0] >= RATE_WINDOW:
+            self.examples_per_second = (p.seen - rate_at[1]) / (now - rate_at[0])
             self._rate_at = (now, p.seen)
         self._bump()
 
