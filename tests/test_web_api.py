@@ -769,6 +769,31 @@ def test_hand_steps_are_measured_marked_and_undone(c8, model8, digits):
     assert r.json()["model"]["modified"] is None
 
 
+def test_the_model_is_described_while_an_undo_ends_its_hand_steps(c8, monkeypatch):
+    """An undo runs in a worker thread while the event loop describes the model (the
+    stream, /api/state): ended between the two looks at the hand edits, the description
+    raised AttributeError (a 500, or a live stream cut off)."""
+    from nudge.web.state import WebState
+
+    body = {"example": {"split": "train", "index": 3}, "learning_rate": 1.0}
+    assert c8.post("/api/nudges/step", json=body).status_code == 200
+    state, real, undoing = c8.app.state.web, WebState.edits, []
+
+    def undone_right_after_the_look(self):
+        edits = real.fget(self)
+        if edits is not None and not undoing:
+            undoing.append(True)
+            self.undo(everything=True)          # the worker thread, at that moment
+        return edits
+
+    monkeypatch.setattr(WebState, "edits", property(undone_right_after_the_look))
+    info = state.model_info()
+    # the hand step, under the version before the undo: readers see the version move on
+    assert info["modified"]["steps"] == 1 and info["version"] == state.version - 1
+    monkeypatch.undo()
+    assert state.model_info()["modified"] is None
+
+
 def _trainers() -> list:
     import threading
 

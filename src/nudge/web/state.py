@@ -138,13 +138,17 @@ class WebState:
                            f"before you {doing}")
 
     def model_info(self) -> dict[str, Any] | None:
-        if self.net is None:
+        """The model in use as the page shows it.  Hand steps and undos change it in worker
+        threads meanwhile: the version is read first (what follows is at least that new,
+        and a reader that sees the version move on asks again), and each part once."""
+        version, net = self.version, self.net
+        if net is None:
             return None
-        info = explain.model_payload(self.net)
-        training = self.job is not None and self.job.active and self.net is self.job.net
-        info.update(source=self.source, training=training, version=self.version,
-                    label=self.label(self.source),
-                    modified=self.edits.to_dict() if self.edits is not None else None)
+        info = explain.model_payload(net)
+        job, edits = self.job, self.edits
+        info.update(source=self.source, version=version, label=self.label(self.source),
+                    training=job is not None and job.active and net is job.net,
+                    modified=edits.to_dict() if edits is not None else None)
         return info
 
     def models(self) -> dict[str, Any]:
