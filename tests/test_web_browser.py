@@ -430,6 +430,44 @@ def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
     page.unroute("**/api/state")
 
 
+def test_a_late_reply_to_start_does_not_bring_back_a_run_another_followed(page):
+    """The reply to Start comes after the stream has shown that run end and a later one
+    (started in another tab) run and end: the page keeps the later run, not 'running' for
+    good (nothing more comes from the stream once the later run has ended)."""
+    import httpx
+
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))        # the server starts it now, the page hears later
+
+    open_view(page, "learn")
+    page.route("**/api/train/start", hold)
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", "1000")
+    page.click("#t-start")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
+                           timeout=60000)
+    r = httpx.post(page.base + "api/train/start", json={       # the other tab
+        "hidden": [12], "epochs": 1, "train_examples": 1000, "preset": "custom",
+        "schedule": "constant"})
+    assert r.status_code == 200, r.text
+    page.wait_for_function("document.getElementById('s-recipe').textContent"
+                           ".includes('784-12-10') && "
+                           "document.getElementById('s-state').textContent === 'finished'",
+                           timeout=60000)
+    assert len(held) == 1
+    route, answer = held[0]
+    assert answer.json()["training"]["state"] == "running"
+    route.fulfill(response=answer)
+    page.wait_for_function("document.getElementById('t-message').textContent"
+                           ".startsWith('training')")              # the reply has been read
+    page.wait_for_timeout(500)
+    assert text(page, "#s-state") == "finished" and "784-12-10" in text(page, "#s-recipe")
+    assert not page.locator("#t-start").is_disabled()
+    page.unroute("**/api/train/start")
+
+
 def test_curvature_and_noise_live(page, monkeypatch):
     from nudge.web import measure
 

@@ -47,10 +47,13 @@ export function init(s) {
 export function show() { schedule(); }
 
 const isActive = (t) => !!t && ACTIVE.includes(t.state);
-// Replies and the stream race each other: of two summaries of the same run, the one with
-// the lower version was taken earlier and must not replace the later one (an answer to
-// /api/state asked while the run went must not make a finished run "running" again)
-const older = (t) => !!(training && t && t.run === training.run && t.version < training.version);
+// Replies and the stream race each other: a summary of an earlier run (runs are numbered
+// in order; a restarted server's numbers start again, but then the page starts afresh), or
+// of the same run with a lower version, was taken earlier and must not replace the later
+// one (an answer to /api/state asked while the run went must not make a finished run
+// "running" again; nor a late reply to Start one that another tab's later run followed)
+const older = (t) => !!(training && t && (t.run < training.run ||
+  (t.run === training.run && t.version < training.version)));
 
 function fillChoices(st) {
   const preset = $("t-preset");
@@ -118,8 +121,8 @@ async function start() {
   try {
     const r = await api("/api/train/start", body());
     // the stream may already have brought this run's later states (a short run may even
-    // have ended before this reply arrived): keep them, not the reply's older one
-    if (!(training && r.training && training.run === r.training.run)) {
+    // have ended before this reply arrived), or a later run's: keep them, not the reply
+    if (!(training && r.training && training.run >= r.training.run)) {
       points = []; weights = null; training = r.training;
     }
     message(r.message);
