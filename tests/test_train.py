@@ -450,6 +450,46 @@ def test_a_new_speed_set_just_before_the_wait_is_the_one_kept_to(digits):
     control.stop()
 
 
+def test_a_paused_run_is_held_once_the_steps_asked_for_are_taken(digits):
+    """Control.held: paused, and every step asked for taken and reported, so that nothing
+    more happens until asked (what the page's and the tests' one-step-at-a-time wait for,
+    rather than for the run to look still for a while)."""
+    import threading
+    import time
+
+    control, reported = Control(), []
+    in_steps, release = threading.Event(), threading.Event()
+
+    def on_steps(p, net):
+        reported.append(p.step)
+        in_steps.set()
+        assert release.wait(30)
+
+    def until_held():
+        end = time.monotonic() + 30
+        while not control.held:
+            assert time.monotonic() < end, "the paused run did not settle"
+            time.sleep(0.01)
+
+    control.pause()                                   # before the first step
+    worker = threading.Thread(daemon=True, target=lambda: train(
+        Network([64, 10, 10], seed=0), digits.X_train[:100], digits.y_train[:100],
+        epochs=1, batch_size=10, control=control, on_steps=on_steps, every=1))
+    worker.start()
+    until_held()
+    assert reported == []
+    control.step()
+    assert not control.held                           # asked for, not taken
+    assert in_steps.wait(30)
+    assert not control.held                           # taken, being reported
+    release.set()
+    until_held()
+    assert reported == [1]
+    control.stop()
+    worker.join(30)
+    assert not worker.is_alive() and not control.held
+
+
 def test_every_is_validated(digits):
     with pytest.raises(NudgeError, match="every"):
         train(Network([64, 10, 10], seed=0), digits.X_train[:50], digits.y_train[:50],

@@ -332,12 +332,11 @@ def test_watch_it_learn_slowly_step_and_finish(page):
     # one mini-batch at a time: pause, then exactly batch-size examples per press
     page.click("#t-step")
     page.wait_for_function("document.getElementById('s-state').textContent === 'paused'")
-    seen, same_since = -1, time.time()
-    while time.time() - same_since < 1.0:               # until the paused run stops moving
-        now = api(page, "/api/train/state")["body"]["training"]["seen"]
-        if now != seen:
-            seen, same_since = now, time.time()
-        page.wait_for_timeout(100)
+    end = time.time() + 30
+    while not (t := api(page, "/api/train/state")["body"]["training"])["held"]:
+        assert time.time() < end, "the paused run did not settle"  # its step, then nothing
+        page.wait_for_timeout(50)
+    seen = t["seen"]
     page.click("#t-step")
     page.wait_for_function(f"document.getElementById('s-seen').textContent.replace(/,/g, '') "
                            f"=== '{seen + 10}'", polling=100)

@@ -95,6 +95,7 @@ class Control:
         self.learning_rate: float | None = None
         self.examples_per_second: float | None = None
         self._granted = 0
+        self._waiting = False      # the run waits, paused, between two calls of the engine
 
     def pause(self) -> None:
         """Pause the run before its next call of the engine (it waits; :meth:`step` takes
@@ -154,11 +155,21 @@ class Control:
                                 or self.examples_per_second != speed,
                                 timeout=min(examples / speed - spent, threading.TIMEOUT_MAX))
 
+    @property
+    def held(self) -> bool:
+        """Paused, with every step asked for taken and reported to ``on_steps``: the run
+        waits between two calls of the engine, and nothing more happens until asked (a
+        pause takes effect after the call of the engine under way and the steps granted)."""
+        with self._cond:
+            return self.paused and self._waiting and not self._granted
+
     def _steps_allowed(self, wanted: int) -> int:
         """Wait while paused (unless a step was granted); 0 once a stop is requested."""
         with self._cond:
             while self.paused and not self._granted and self.stop_requested is None:
+                self._waiting = True
                 self._cond.wait(0.25)
+            self._waiting = False
             if self.stop_requested is not None:
                 return 0
             if self.paused:

@@ -366,7 +366,7 @@ class TrainingJob:
             "test_accuracy": last.test_accuracy if last else None,
             "learning_rate": self.learning_rate,
             "learning_rate_override": c.learning_rate,
-            "speed": c.examples_per_second,
+            "speed": c.examples_per_second, "held": c.held,    # paused, nothing under way
             "settings": self.settings.to_dict(),
             "epoch_results": [e.to_dict() for e in self.epochs],
             "warnings": self.warnings, "dead_neurons": self.dead_neurons,
