@@ -139,8 +139,10 @@ async function request(shown = "your drawing", live = false) {
     if (label === "your drawing") lat.textContent = `prediction in ${ms.toFixed(0)} ms (server ${r.ms.toFixed(1)} ms)` + (live ? ", live while it trains" : "");
     lat.dataset.ms = ms.toFixed(2);
     lat.dataset.serverMs = r.ms.toFixed(2);
-    // screen readers hear the answer once the stroke is done, and not more than every 1.5 s
-    if (!drawing && !live) announce("d-announce", `It reads ${r.digit} (output ${r.outputs[r.digit].toFixed(2)})`);
+    // screen readers hear the answer once the stroke is done, and not more than every 1.5 s:
+    // the finished drawing's, not that of a part of it whose answer came after the pen
+    // was lifted (`pending`: the drawing changed since this was asked)
+    if (!drawing && !live && !pending) announce("d-announce", `It reads ${r.digit} (output ${r.outputs[r.digit].toFixed(2)})`);
     store.emit("drawing", { image, result: r });
   } catch (e) {
     if (gen !== generation) return;
