@@ -542,6 +542,40 @@ def test_inside_starts_from_a_test_image_and_updates_live(page):
     api(page, "/api/train/stop", {})
 
 
+def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
+    """A live redraw's answer that comes after the redraw at the run's end is out of date:
+    the view keeps the end's (it showed the network as it was, "live", after the run)."""
+    import re
+
+    held = []
+
+    def hold(route):
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))     # the server answers now, the page later
+
+    open_view(page, "inside")
+    page.wait_for_selector("#diagram .neuron")
+    r = api(page, "/api/train/start", {"epochs": 3, "train_examples": 10000, "seed": 4,
+                                       "examples_per_second": 5000})
+    assert r["status"] == 200
+    page.wait_for_function("document.getElementById('i-caption').textContent.includes('live')")
+    examples = re.compile(r"/api/example\?")
+    page.route(examples, hold)
+    end = time.time() + 30
+    while not held:                                 # the next live redraw's answer, held
+        assert time.time() < end, "no live redraw"
+        page.wait_for_timeout(50)
+    assert api(page, "/api/train/stop", {})["status"] == 200
+    page.wait_for_function("!document.getElementById('i-caption').textContent.includes('live')")
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.wait_for_timeout(500)
+    assert "live" not in text(page, "#i-caption")
+    page.unroute(examples)
+
+
 # ----------------------------------------------------------------------------- 4. nudges
 def test_hand_steps_are_remeasured_marked_and_undone(page):
     open_view(page, "nudges")

@@ -21,7 +21,7 @@ export function init(s) {
   store.on("drawing", () => { if (store.current === "inside" && source() === "drawing") update(); });
   // live: while the network in use trains, redraw it (throttled) with the new weights
   store.on("update", (msg) => {
-    if (store.current !== "inside" || !msg.model || !msg.model.training || liveTimer) return;
+    if (store.current !== "inside" || !msg.model || !msg.model.training || liveTimer || running) return;
     liveTimer = setTimeout(() => { liveTimer = null; lastLive = performance.now(); update(true); },
       Math.max(0, lastLive + LIVE_MS - performance.now()));
   });
@@ -36,27 +36,38 @@ export function show() { update(); }
 const source = () => document.querySelector('input[name="i-source"]:checked').value;
 const pick = (v) => { document.querySelector(`input[name="i-source"][value="${v}"]`).checked = true; };
 
+// Updates overlap (a live redraw, the one at the run's end, a new image): an answer to one
+// that a later one has followed is out of date (a live answer arriving after the final
+// redraw would show the network as it was, "live", once the run had ended).  A live redraw
+// waits for the update under way (else, on a slow machine, each would cut the last short)
+let updates = 0, running = 0;
+
 async function update(live = false) {
   const svg = $("diagram");
   const model = store.state && store.state.model;
+  const asked = ++updates;
   if (!model) { message(svg, "No model yet: train one on tab 1 or start nudge serve --model FILE."); return; }
+  running++;
   try {
+    let r = null, caption = "draw a digit on tab 2, or pick a test image";
     if (source() === "drawing") {
-      if (!store.drawing) {
-        result = null;
-        $("i-caption").textContent = "draw a digit on tab 2, or pick a test image";
-      } else {
-        result = await api("/api/predict", { image: store.drawing });
-        $("i-caption").textContent = `your drawing, read as ${result.digit}`;
+      if (store.drawing) {
+        r = await api("/api/predict", { image: store.drawing });
+        caption = `your drawing, read as ${r.digit}`;
       }
     } else {
       const index = Math.max(0, Math.floor(Number($("i-index").value) || 0));
-      result = await api(`/api/example?split=test&index=${index}`);
-      $("i-caption").textContent = `test image #${index}: labelled ${result.label}, read as ${result.digit}` + (live ? " (live, while it trains)" : "");
+      r = await api(`/api/example?split=test&index=${index}`);
+      caption = `test image #${index}: labelled ${r.label}, read as ${r.digit}` + (live ? " (live, while it trains)" : "");
     }
-    await loadEdges(model);
-    diagram(model);
-  } catch (e) { message(svg, e.message); }
+    if (asked !== updates) return;
+    result = r;
+    $("i-caption").textContent = caption;
+    await loadEdges(model, asked);
+    if (asked === updates) diagram(model);
+  } catch (e) {
+    if (asked === updates) message(svg, e.message);
+  } finally { running--; }
 }
 
 function message(svg, text) {
@@ -69,15 +80,17 @@ function message(svg, text) {
   svg.append(t);
 }
 
-async function loadEdges(model) {
+async function loadEdges(model, asked) {
   const key = `${model.version}-${model.sizes.join("-")}-${model.training}`;
   if (edgesVersion === key && !model.training) return;
-  edges = {};
-  neuronCache = {};
+  const fresh = {};
   for (let l = 2; l < model.sizes.length; l++) {
     const r = await api(`/api/weights?layer=${l}`);
-    edges[l] = unpack(r.weights);
+    fresh[l] = unpack(r.weights);
   }
+  if (asked !== updates) return;          // a later update's weights are the ones to show
+  edges = fresh;
+  neuronCache = {};
   edgesVersion = key;
 }
 
