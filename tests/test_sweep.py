@@ -653,12 +653,6 @@ def test_a_port_that_accepts_and_never_answers_is_a_one_line_error(tmp_path, cap
     assert err.count("\n") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -677,14 +671,25 @@ def dask_cluster(tmp_path, request):
     worker).  Yields the address, the worker processes and the scheduler process."""
     distributed = pytest.importorskip("distributed")
     count, nanny = getattr(request, "param", (2, False))
-    address = f"tcp://127.0.0.1:{_free_port()}"
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     logs = [open(tmp_path / f"dask-{i}.log", "wb") for i in range(count + 1)]
+    where = tmp_path / "scheduler.json"
     processes = []
     try:
+        # a port the scheduler takes itself (one found free beforehand may be taken by the
+        # time it binds: an outgoing connection's port, say), told in the scheduler file
         processes.append(subprocess.Popen(
-            [*dask, "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+            [*dask, "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(where),
              "--no-dashboard"], stdout=logs[0], stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 60           # the scheduler's start, on a slow machine
+        address = None
+        while address is None:
+            assert processes[0].poll() is None, (tmp_path / "dask-0.log").read_text()
+            assert time.monotonic() < deadline, "the Dask scheduler did not start"
+            try:
+                address = json.loads(where.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.05)
         for i in range(1, count + 1):
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
