@@ -58,12 +58,14 @@ def serve(app, port: int = 0):
 
     from nudge.web.connections import server_config
 
-    if not port:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    # the socket is bound here and handed over: a port found free and bound later by the
+    # server could be taken meanwhile (an outgoing connection's port, say)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # (the same port again)
+    sock.bind(("127.0.0.1", port))
+    port = sock.getsockname()[1]
     srv = uvicorn.Server(server_config(app, "127.0.0.1", port, timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     end = time.time() + 20
     while not srv.started and time.time() < end:
