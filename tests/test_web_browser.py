@@ -337,7 +337,7 @@ def test_a_drawing_is_read_again_while_the_network_learns(page):
 
 
 # ----------------------------------------------------------------------------- 1. learn
-def test_watch_it_learn_slowly_step_and_finish(page):
+def test_watch_it_learn_slowly_step_and_finish(page, app):
     open_view(page, "learn")
     assert page.locator("#t-schedule").input_value() == "cosine"        # the preset's, shown
     assert float(page.locator("#t-decay").input_value()) == 5e-5
@@ -373,7 +373,13 @@ def test_watch_it_learn_slowly_step_and_finish(page):
                            timeout=60000)
     acc = text(page, "#s-acc")
     assert acc.endswith("%") and float(acc[:-1]) > 80
-    assert int(page.locator("#cost-chart").get_attribute("data-points")) > 10
+    # the page draws every point of the run's curve (how many there are depends on the
+    # machine: a sample of the cost costs at most 3% of the run's time, a busy host's time
+    # too; one at the start and one at each epoch's end, whatever the machine)
+    points = len(app.state.web.job.points)
+    assert points >= 3
+    page.wait_for_function("Number(document.getElementById('cost-chart').dataset.points) === "
+                           f"{points}")
     assert float(page.locator("#acc-chart").get_attribute("data-ymin")) > 0.5   # zoomed in
     assert "2 epochs" in page.locator("#acc-chart").get_attribute("aria-label") or \
         "epoch 2" in page.locator("#acc-chart").get_attribute("aria-label")
@@ -445,7 +451,10 @@ def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
     page.click("#t-stop")
     page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
     page.wait_for_timeout(1000)                    # the page asks again 0.5 s after the end
-    assert len(held) > running
+    end = time.time() + 30                         # (asked at least once since the stop:
+    while len(held) <= running:                    # on a busy machine, maybe only now)
+        assert time.time() < end, "the page did not ask again after the stop"
+        page.wait_for_timeout(50)
     for route, answer in held:                     # in the order asked: the old ones first
         route.fulfill(response=answer)
         page.wait_for_timeout(100)
