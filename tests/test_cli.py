@@ -1,5 +1,6 @@
 """The command line end to end, on small data, and every kind of bad input."""
 
+import argparse
 import json
 import signal
 
@@ -80,6 +81,28 @@ def test_train_json_says_why_it_saved_nothing(tmp_path, capsys):
     assert result["history"] == [] and result["epochs"] == 0
     assert result["settings"]["learning_rate"] == 1e30 and result["seed"] == 1
     assert result["sizes"] == [64, 16, 16, 10] and result["dataset"] == "digits"
+
+
+def test_a_run_that_saved_nothing_lists_its_epochs_as_a_saved_run_does():
+    """With --track noise, a saved run's epochs each carry their noise scale; those of a
+    run that diverged after some epochs (and saved nothing) did not: its --json object
+    built the rows again without them.  One rule now (a run diverging in epoch 2 cannot be
+    had on every machine by the command, so its two results are built from a real run)."""
+    from nudge import load_dataset
+    from nudge.cli import core
+    from nudge.insight import NoiseTracker
+
+    data = load_dataset("digits")
+    net = Network([64, 8, 10], seed=1)
+    tracker = NoiseTracker(data.X_train[:300], data.y_train[:300])
+    tracker.start(net)
+    history = train(net, data.X_train[:300], data.y_train[:300], epochs=2, seed=1,
+                    callback=tracker)
+    args = argparse.Namespace(preset=None)
+    saved = core._metadata(args, data, None, history, tracker)
+    unsaved = core._unsaved(history, "diverged", data, net.sizes, 1, tracker)
+    assert [row["noise_scale"]["epoch"] for row in unsaved["history"]] == [1, 2]
+    assert unsaved["history"] == saved["history"] and unsaved["tracked"] == saved["tracked"]
 
 
 @pytest.mark.parametrize("argv", [

@@ -265,10 +265,20 @@ def _unsaved(history: Any, stopped: str, data: Any, sizes: list[int], seed: int,
              tracker: Any) -> dict[str, Any]:
     """What --json says beside the error of a run that saved nothing: the result's keys
     that still apply (the epochs before it stopped, its settings)."""
+    rows, tracked = _epochs(history, tracker)
     return {"epochs": len(history.epochs), "model_path": None, "dataset": data.name,
             "sizes": sizes, "seed": seed, "stopped": stopped, "settings": history.settings,
-            "history": history.to_dict()["epochs"],
-            "tracked": {"noise": tracker.to_dict()} if tracker is not None else None}
+            "history": rows, "tracked": tracked}
+
+
+def _epochs(history: Any, tracker: Any) -> tuple[list[dict], dict | None]:
+    """Each epoch's row (with its noise scale, when tracked) and what was tracked."""
+    rows = history.to_dict()["epochs"]
+    if tracker is None:
+        return rows, None
+    noise = {r.epoch: r.to_dict() for r in tracker.records}
+    return ([{**row, "noise_scale": noise.get(row["epoch"])} for row in rows],
+            {"noise": tracker.to_dict()})
 
 
 def _save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: str,
@@ -330,7 +340,7 @@ def _training_data(args: argparse.Namespace, out: Any) -> tuple[Any, Any]:
 def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any,
               tracker: Any) -> dict:
     """What the model file records about its training."""
-    kept = history.kept
+    kept, (rows, tracked) = history.kept, _epochs(history, tracker)
     metadata = {
         "dataset": data.name, "input_shape": list(data.image_shape), "classes": data.classes,
         "preset": args.preset, "training": history.settings,
@@ -342,14 +352,11 @@ def _metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any
         "n_validation": len(validation[0]) if validation is not None else 0,
         "validation_accuracy": kept.validation_accuracy,
         "validation_cost": kept.validation_cost,
-        "history": history.to_dict()["epochs"],
+        "history": rows,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    if tracker is not None:                    # each epoch's row gets its noise scale
-        tracked = {r.epoch: r.to_dict() for r in tracker.records}
-        for row in metadata["history"]:
-            row["noise_scale"] = tracked.get(row["epoch"])
-        metadata["tracked"] = {"noise": tracker.to_dict()}
+    if tracked is not None:
+        metadata["tracked"] = tracked
     return metadata
 
 
