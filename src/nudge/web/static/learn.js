@@ -51,7 +51,8 @@ const isActive = (t) => !!t && ACTIVE.includes(t.state);
 // in order; a restarted server's numbers start again, but then the page starts afresh), or
 // of the same run with a lower version, was taken earlier and must not replace the later
 // one (an answer to /api/state asked while the run went must not make a finished run
-// "running" again; nor a late reply to Start one that another tab's later run followed)
+// "running" again; nor a late speed, η or control reply).  Start's reply keeps anything the
+// stream brought of its run, whatever the version (start(): it would clear the curve)
 const older = (t) => !!(training && t && (t.run < training.run ||
   (t.run === training.run && t.version < training.version)));
 
