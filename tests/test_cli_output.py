@@ -216,6 +216,17 @@ def test_prose_is_wrapped_to_80_columns_and_tables_are_not(argv, tracked_model, 
         assert all(len(line) <= 80 for line in header), header
 
 
+@pytest.mark.parametrize("examples", ["200", "900", "1797"])
+def test_noise_keeps_its_formula_on_one_line(tracked_model, capsys, examples):
+    """The explanation wrote sqrt((n - B)/(B (n - 1)) B_simple): its products were
+    spaces, so the wrapped line could end in "/(B" and go on "(n - 1)) B_simple)"; the
+    formula is written as nudge average writes it, with an operator for each product, which
+    the wrapping never splits (whatever the widths of the numbers before it)."""
+    code, out, err = run(capsys, "noise", tracked_model, "--examples", examples)
+    assert code == 0, err
+    assert any("sqrt((n - B)/(B(n - 1)) * B_simple)" in line for line in out.splitlines())
+
+
 def test_info_wraps_its_values_under_the_value_column(tracked_model, capsys):
     code, out, err = run(capsys, "info", tracked_model)
     assert code == 0, err

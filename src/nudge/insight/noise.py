@@ -92,7 +92,7 @@ class NoiseScale(_Plain):
         return (f"B_simple = {b:,.0f}: a mini-batch of B random examples has a gradient error "
                 f"about sqrt(B_simple/B) times the gradient itself while B is much smaller "
                 f"than the {self.n:,} examples; drawn without replacement its root mean square is "
-                f"sqrt((n - B)/(B (n - 1)) B_simple), the size of the gradient itself at "
+                f"sqrt((n - B)/(B(n - 1)) * B_simple), the size of the gradient itself at "
                 f"B = {one:,.0f}. "
                 f"Mini-batches much smaller than {b:,.0f} mostly follow noise: each step is "
                 "cheap but many more are needed (they waste steps). Much larger ones estimate "
