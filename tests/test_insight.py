@@ -445,6 +445,12 @@ def test_cli_sensitivity(capsys, fitted_model, tmp_path):
     assert "more sensitive to" in out or "less sensitive to" in out
     assert "layer 1 weight from input pixel (row 3, col 4) to hidden neuron 2" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # pixel (0, 0) of the 8x8 digits is always 0: its weights' gradient is 0 (was "... would
+    # stay it")
+    code, out, err = _run(capsys, ["sensitivity", fitted_model, "--compare", "w1[0,0]", "b3[2]"])
+    assert code == 0, err
+    words = " ".join(out.split())                      # the prose is wrapped to 80 columns
+    assert "gradient descent would leave it as it is" in words and "stay it" not in words
     code, out, err = _run(capsys, ["sensitivity", fitted_model, "--json", "--examples", "100"])
     assert code == 0, err
     data = json.loads(out)

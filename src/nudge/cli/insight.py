@@ -187,8 +187,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     if cmp:
         print(wrapped(f"\n{cmp.text}"))
         for r in (cmp.a, cmp.b):
+            move = "leave it as it is" if r.direction == "stay" else f"{r.direction} it"
             print(wrapped(f"  {r.name}: dC/dtheta = {number(r.gradient)} (rank {r.rank:,}): "
-                          f"gradient descent would {r.direction} it"))
+                          f"gradient descent would {move}"))
     print(wrapped("\ncheck: step against the gradient, delta theta = -eta grad C (float64)"))
     print(table(["eta", "step length", "predicted grad C . delta theta", "actual change",
                  "error", "relative error"],
