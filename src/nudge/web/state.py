@@ -145,8 +145,8 @@ class WebState:
         if net is None:
             return None
         info = explain.model_payload(net)
-        job, edits = self.job, self.edits
-        info.update(source=self.source, version=version, label=self.label(self.source),
+        job, edits, source = self.job, self.edits, self.source
+        info.update(source=source, version=version, label=self.label(source),
                     training=job is not None and job.active and net is job.net,
                     modified=edits.to_dict() if edits is not None else None)
         return info
