@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from nudge.cli import main
 from nudge.errors import NudgeError
-from nudge.sweep import MAX_POINTS, ResultsFile, expand, parse_list, parse_seeds, read
-from nudge.sweep.grid import MAX_VALUES, point_key
+from nudge.sweep import MAX_POINTS, ResultsFile, expand, parse_list, parse_seeds, read, run_sweep
+from nudge.sweep.grid import MAX_VALUES, data_sha256, point_key
 
 SMALL = ["--dataset", "digits", "--epochs", "2", "--quiet"]
 
@@ -408,6 +408,7 @@ def test_patience_in_a_sweep_keeps_each_runs_best_epoch(tmp_path, capsys, digits
     (("settings", "validation"), "300", 'settings.validation "300" is not'),
     (("settings", "validation"), -1, "settings.validation -1 is not"),
     (("settings", "learning_rate"), "abc", "settings.learning_rate"),
+    (("data_sha256",), "abc", 'data_sha256 "abc" is not a SHA-256'),
 ])
 def test_a_damaged_value_in_a_results_file_is_a_one_line_error(path, value, message, tmp_path,
                                                                  capsys):
@@ -573,6 +574,42 @@ def test_a_resume_never_mixes_runs_with_and_without_the_training_cost(tmp_path, 
     assert code == 0, err
     assert all("train_cost" in e for r in lines(fresh) for e in r["epochs"])
     assert len(lines(fresh)) == 3
+
+
+def test_a_resume_with_other_data_of_the_same_name_is_refused(tmp_path, capsys, digits):
+    """A key names the dataset, its limits and the images held out, not the images: each
+    line records data_sha256, and a resume with other data under the same name (a changed
+    copy) is refused in one line; lines written before it existed resume unchecked."""
+    out = tmp_path / "s.jsonl"
+    argv = [*SMALL, "--train-limit", "200", "--test-limit", "50", "--out", str(out)]
+    assert run(capsys, *argv, "--learning-rate", "1,3")[0] == 0
+    sha = data_sha256(digits.subset(200, 50))            # what the runs trained on
+    assert [r["data_sha256"] for r in lines(out)] == [sha, sha]
+    before = out.read_bytes()
+
+    changed = digits.subset(200, 50)
+    changed.X_train = changed.X_train.copy()
+    changed.X_train[7, 30] ^= 1                           # one pixel of one image
+    for rates in ("1,3", "1,3,10"):                       # finished, or more to run
+        grid = expand({"learning_rate": rates, "epochs": "2"}, datasets=lambda n: changed,
+                      train_limit=200, test_limit=50)
+        assert {p.key for p in grid.points} >= {r["key"] for r in lines(out)}
+        with pytest.raises(NudgeError, match=f"^{out}: 2 runs of this grid were trained on "
+                           "other digits data than this sweep's .*same data, or choose another "
+                           "--out$"):
+            run_sweep(grid, out, workers=1)
+        assert out.read_bytes() == before                 # nothing run, nothing written
+
+    # an older file's lines have no data_sha256: they resume, with a note, and the new
+    # line records it
+    out.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "data_sha256"})
+                           + "\n" for r in lines(out)))
+    code, _, err = run(capsys, *argv, "--learning-rate", "1,3,10")
+    assert code == 0, err
+    assert "2 runs of this grid written by an older nudge record no data_sha256" in err
+    assert [r.get("data_sha256") for r in lines(out)] == [None, None, sha]
+    code, _, err = run(capsys, *argv, "--learning-rate", "10")     # the same data
+    assert code == 0 and "running 0" in err and "older nudge" not in err
 
 
 def test_json_keeps_the_files_notes_beside_the_summarys(tmp_path, capsys):

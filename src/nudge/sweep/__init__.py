@@ -50,7 +50,8 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None,
     ``client``: a Dask client (else a local pool of ``workers`` processes);
     ``datasets``: the datasets by name, for Dask to scatter; ``train_cost``: also record
     the training cost after each epoch (not part of a key: a file whose runs of the grid
-    were recorded otherwise is refused, :func:`.results.check_resume`);
+    were recorded otherwise is refused, :func:`.results.check_resume`, as is one whose
+    runs of the grid record another ``data_sha256`` than ``grid.data``);
     ``before(to_run, skipped)`` is called once the file is read; ``on_result(line)`` after
     each line is written.
     """
@@ -58,12 +59,15 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None,
         todo = [{"key": p.key, "settings": p.settings, "seed": p.seed,
                  "train_cost": train_cost} for p in grid.points if p.key not in results.done]
         skipped = len(grid.points) - len(todo)
-        check_resume(out, [results.done[p.key] for p in grid.points if p.key in results.done],
-                     train_cost, bool(todo))
+        results.notes += check_resume(
+            out, [results.done[p.key] for p in grid.points if p.key in results.done],
+            train_cost, bool(todo), grid.data)
         if before is not None:
             before(len(todo), skipped)
 
         def write(record: dict[str, Any]) -> None:
+            sha = grid.data.get(record["settings"]["dataset"])
+            record = {**record, "data_sha256": sha} if sha else record
             results.append(record)
             if on_result is not None:
                 on_result(record)

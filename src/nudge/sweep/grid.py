@@ -6,7 +6,9 @@ layer sizes take architectures separated by ``/`` (``--sizes 784,16,10/784,30,10
 is the product of the lists; each point becomes a full training set-up through
 :func:`nudge.settings.resolve` (the one place where a preset and options are merged),
 so two ways of writing the same set-up are one point.  A point's :func:`point_key` is
-a hash of its settings and seed: the results file is keyed by it.
+a hash of its settings and seed: the results file is keyed by it.  The settings name the
+dataset, its limits and the images held out, not the images: :func:`data_sha256` of each
+dataset is the grid's ``data``, which every result line records and a resume checks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..bounds import MAX_SEED
 from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
@@ -201,6 +205,19 @@ def point_key(settings: Mapping[str, Any], seed: int) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:20]
 
 
+def data_sha256(data: Any) -> str:
+    """SHA-256 of the arrays a grid's runs of one dataset are trained and tested on (the
+    dataset as limited by --train-limit and --test-limit; --validation holds out a part
+    that a point's key names): each array's dtype and shape, then its bytes.  Exact, and
+    cheap: about 30 ms for all of MNIST (55 MB) with the CPU's SHA extensions."""
+    h = hashlib.sha256()
+    for array in (data.X_train, data.y_train, data.X_test, data.y_test):
+        array = np.ascontiguousarray(array)
+        h.update(f"{array.dtype.str}{array.shape};".encode())
+        h.update(array.data)
+    return h.hexdigest()
+
+
 @dataclass
 class Grid:
     """The option lists of a sweep and the points they make."""
@@ -208,6 +225,8 @@ class Grid:
     lists: dict[str, list[Any]]           # the options given, each with its values
     seeds: list[int]
     points: list[Point]
+    #: :func:`data_sha256` of each dataset by name (empty: not known, nothing checked)
+    data: dict[str, str] = field(default_factory=dict)
 
     @property
     def swept(self) -> list[str]:
@@ -249,16 +268,19 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     load = _loader(datasets)
     points: list[Point] = []
     seen: set[str] = set()
+    hashes: dict[str, str] = {}
     for values in itertools.product(*(lists[o] for o in names)):
         given = dict(zip(names, values))
         data = load(given.pop("dataset"))
+        if data.name not in hashes:                     # once per dataset, not per point
+            hashes[data.name] = data_sha256(data)
         settings = _settings(given, data, train_limit, test_limit, validation, patience)
         for seed in seed_list:
             key = point_key(settings, seed)
             if key not in seen:
                 seen.add(key)
                 points.append(Point(settings, seed, key))
-    return Grid(lists, seed_list, points)
+    return Grid(lists, seed_list, points, hashes)
 
 
 def _loader(datasets: Callable[[str], Any] | None) -> Callable[[str], Any]:

@@ -5,7 +5,9 @@ Only the sweep's client process writes it (workers return their results), one
 lock on the file so that two sweeps cannot write to it at once.  A run is known by
 its key (:func:`nudge.sweep.grid.point_key` of its settings and seed): a rerun skips
 the keys already in the file, so a sweep stopped by Ctrl-C, a crash or a closed
-laptop resumes, and no point is ever written twice.
+laptop resumes, and no point is ever written twice.  A key names the dataset, not its
+images: each line also records ``data_sha256`` (:func:`nudge.sweep.grid.data_sha256`),
+and a resume with other data is refused (:func:`check_resume`).
 
 A crash can leave the last line half written (or, after a power cut, padded with
 zero bytes).  Opening the file for a sweep repairs that: a last line that is the start
@@ -19,8 +21,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,9 @@ RESULT_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "test_cost": _COST, "validation_cost": _COST, "train_seconds": _COST,
     "seconds": (lambda v: _number(v) and v >= 0, "a number of 0 or more"),
     "diverged_in_epoch": _COUNT, "best_epoch": _COUNT,
+    "data_sha256": (_optional(lambda v: isinstance(v, str)
+                              and re.fullmatch("[0-9a-f]{64}", v) is not None),
+                    "a SHA-256 (64 hexadecimal digits)"),
 }
 SETTING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     **{k: _NAME for k in ("dataset", "preset", "activation", "output", "cost", "init",
@@ -192,11 +198,17 @@ def records_train_cost(record: dict[str, Any]) -> bool | None:
 
 
 def check_resume(path: str | Path, done: list[dict[str, Any]], train_cost: bool,
-                 adding: bool) -> None:
+                 adding: bool, data: Mapping[str, str] | None = None) -> list[str]:
     """Refuse a sweep that would leave this grid's results in ``path`` recorded two ways:
     ``train_cost`` asked for where runs already there lack it (they would be kept as they
     are, without it), or new runs (``adding``) without it where every run there has it.
-    The training cost is no setting (it changes no run), so it is not part of a key."""
+    The training cost is no setting (it changes no run), so it is not part of a key.
+
+    Refuse too a sweep whose data (``data``: :func:`nudge.sweep.grid.data_sha256` by
+    dataset name) differs from the data the runs already there were trained on: a key
+    names the dataset, not its images.  Runs written before lines recorded it are not
+    checked; the notes returned say how many."""
+    _check_data(path, done, data or {})
     kinds = [records_train_cost(r) for r in done]
     if train_cost and False in kinds:
         raise NudgeError(f"--train-cost: {path} already holds "
@@ -206,6 +218,21 @@ def check_resume(path: str | Path, done: list[dict[str, Any]], train_cost: bool,
     if not train_cost and adding and True in kinds and False not in kinds:
         raise NudgeError(f"{path}: its runs of this grid record the training cost; add "
                          "--train-cost to resume (or choose another --out)")
+    unknown = sum(r.get("data_sha256") is None for r in done) if data else 0
+    return [f"{path}: {counted(unknown, 'run')} of this grid written by an older nudge "
+            "record no data_sha256: the data they were trained on is not checked"
+            ] if unknown else []
+
+
+def _check_data(path: str | Path, done: list[dict[str, Any]], data: Mapping[str, str]) -> None:
+    for name, sha in data.items():
+        other = [r for r in done if r["settings"].get("dataset") == name
+                 and r.get("data_sha256") not in (None, sha)]
+        if other:
+            raise NudgeError(f"{path}: {counted(len(other), 'run')} of this grid "
+                             f"{'was' if len(other) == 1 else 'were'} trained on other {name} "
+                             "data than this sweep's (another data_sha256); resume with the "
+                             "same data, or choose another --out")
 
 
 def _unique(records: list[dict[str, Any]], notes: list[str],
