@@ -39,20 +39,25 @@ def _glued(before: str, word: str) -> bool:
 
 def wrapped(text: str, hang: int | None = None) -> str:
     """``text`` with each of its lines broken at spaces into lines of at most :data:`WIDTH`
-    columns: the first keeps its own indent, the rest are indented by ``hang`` columns
-    (default: two more than the first, so that where a statement starts stands out; 0 for
-    a paragraph; the value's column for an aligned "label  value" line).  A line that fits
-    is kept as it is.  Words are never split, nor a formula's terms from their operators,
-    nor a number from the word before it (:func:`_glued`), nor a line's first word from
-    its second ("saved PATH"); a piece longer than a line stands alone on its line."""
+    columns (a character a column): the first keeps its own indent, the rest are indented
+    by ``hang`` columns (default: two more than the first, so that where a statement
+    starts stands out; 0 for a paragraph; the value's column for an aligned "label  value"
+    line).  A line that fits is kept as it is; a longer one loses its trailing spaces.
+    Words are never split, nor a formula's terms from their operators, nor a number from
+    the word before it (:func:`_glued`), nor a line's first word from its second ("saved
+    PATH"): a piece so glued that does not fit beside its indent stands alone on its line,
+    the only kind of line longer than :data:`WIDTH`.  Each line takes all the pieces that
+    fit, so wrapping the result again changes nothing."""
     out = []
     for line in text.split("\n"):
+        if len(line) > WIDTH:
+            line = line.rstrip(" ")        # a line of spaces only is empty, not 100 columns
         if len(line) <= WIDTH:
             out.append(line)
             continue
         body = line.lstrip(" ")
         indent = len(line) - len(body)
-        words = re.split(r"( +)", body.rstrip(" "))     # word, spaces, word, ...
+        words = re.split(r"( +)", body)                  # word, spaces, word, ...
         pieces, gaps = [words[0]], []
         for gap, word in zip(words[1::2], words[2::2]):
             if pieces == words[:1] or _glued(pieces[-1].rsplit(" ", 1)[-1], word):
