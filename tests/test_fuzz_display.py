@@ -1,4 +1,5 @@
-"""Property-based tests of the CLI's prose helper :func:`nudge.display.wrapped`.
+"""Property-based tests of the CLI's prose helpers: :func:`nudge.display.wrapped` and
+:func:`nudge.display.number`.
 
 ``wrapped``: whatever the text (several lines, runs of spaces, long words, formulas,
 numbers), its words come out in order and unchanged, its spaces too except at a break; a
@@ -6,19 +7,24 @@ line that fits is kept; a break falls only where :func:`~nudge.display._glued` a
 one and only where the next piece would not fit; a line over :data:`WIDTH` holds one
 piece; the first line keeps its indent, the rest take ``hang``; no trailing spaces or
 empty lines are made; wrapping again changes nothing.
+
+``number``: ``format(value, spec)`` except that a value that rounds to zero is never shown
+with a minus sign (the ``z`` option of Python 3.11's format, for Python 3.10 too).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
+import sys
 
 import pytest
 from fuzzing import examples
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from nudge.display import WIDTH, _glued, wrapped
+from nudge.display import WIDTH, _glued, number, wrapped
 
 FAST, SLOW = examples(200), examples(3000)
 
@@ -124,3 +130,62 @@ def test_wrapped_keeps_words_and_breaks_only_where_it_may(text, hang):
 @given(texts, hangs)
 def test_wrapped_keeps_words_and_breaks_only_where_it_may_slow(text, hang):
     _check(text, hang)
+
+
+#: format specs built from their parts, so that the ``z`` option can be put in its place
+specs = st.tuples(
+    st.sampled_from(["", "<", ">", "^", "=", "*>", "0=", "1>", "e<", " ^"]),
+    st.sampled_from(["", "+", "-", " "]),
+    st.sampled_from(["", "0"]),
+    st.sampled_from(["", "8", "12"]),
+    st.sampled_from(["", ",", "_"]),
+    st.sampled_from(["", ".0", ".2", ".4"]),
+    st.sampled_from(["", "e", "E", "f", "F", "g", "G", "%"]),
+)
+values = st.one_of(st.floats(), st.floats(-1e-3, 1e-3), st.sampled_from([-0.0, -1e-300]))
+
+
+def _number_oracle(value: float, parts: tuple[str, ...]) -> str:
+    """``format`` with the ``z`` option (Python 3.11+); on 3.10 its rule by hand: a value
+    that formats as -0.0 does is shown as 0.0 is."""
+    align, sign, zero, width, group, precision, kind = parts
+    if sys.version_info >= (3, 11):
+        return format(value, f"{align}{sign}z{zero}{width}{group}{precision}{kind}")
+    spec = "".join(parts)
+    rounded = format(value, spec)
+    return format(0.0, spec) if rounded == format(-0.0, spec) else rounded
+
+
+def _check_number(value: float, parts: tuple[str, ...]) -> None:
+    spec = "".join(parts)
+    try:
+        expected = _number_oracle(value, parts)
+    except ValueError:                           # a spec format refuses ("0=" with ",")
+        with pytest.raises(ValueError):
+            number(value, spec)
+        return
+    text = number(value, spec)
+    assert text == expected, (value, spec, text, expected)
+    if format(value, spec) == format(-0.0, spec):               # rounded to zero: no minus
+        assert "-" not in text, (value, spec, text)
+    elif math.isfinite(value):                                   # anything else: format's
+        assert text == format(value, spec), (value, spec, text)
+    if math.isnan(value):
+        assert "nan" in text.lower() and "-" not in text
+
+
+@FAST
+@given(values, specs)
+@example(-1e-9, ("1>", "", "", "8", "", ".2", "f"))               # was "111-0.00"
+@example(-1.5, ("e>", "", "", "8", "", ".2", "f"))                # was "eeee0.00"
+@example(-0.0, ("", "+", "", "", "", ".3", "e"))
+@example(float("-inf"), ("", "+", "", "", "", ".3", "e"))
+def test_number_is_format_without_a_negative_zero(value, parts):
+    _check_number(value, parts)
+
+
+@pytest.mark.slow
+@SLOW
+@given(values, specs)
+def test_number_is_format_without_a_negative_zero_slow(value, parts):
+    _check_number(value, parts)

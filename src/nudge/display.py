@@ -9,7 +9,6 @@ escaped: for the terminal by :func:`nudge.errors.printable`, for HTML by ``html.
 
 from __future__ import annotations
 
-import math
 import re
 from html import escape
 from typing import Any
@@ -82,8 +81,7 @@ def number(value: float, spec: str = "+.3e") -> str:
     negative number rounded to nothing is "0.00", not "-0.00" (it moves nothing either way)."""
     value = float(value) + 0.0                     # -0.0 + 0.0 is 0.0
     text = format(value, spec)
-    if (value < 0 and math.isfinite(value)
-            and not any(c in "123456789" for c in text.split("e")[0])):
+    if value < 0 and text == format(-0.0, spec):   # rounded to zero (whatever the fill)
         text = format(0.0, spec)
     return text
 
