@@ -145,7 +145,7 @@ class TrainingJob:
         self._epoch_costs: list[float] = []
         self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
-        self._done = threading.Event()
+        self._done = threading.Event()        # set as the run ends, before on_end
 
     # ------------------------------------------------------------------ control
     def _bump(self) -> None:
