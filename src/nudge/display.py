@@ -1,11 +1,12 @@
 """How results are shown: plain text tables for the terminal (:func:`table`), prose wrapped
-to :data:`WIDTH` columns (:func:`wrapped`), numbers never shown as a negative zero
-(:func:`number`), counts with their noun and durations with their digits (:func:`counted`,
-:func:`duration`), a training run's History in one line (:func:`history_text`, its
-``repr``), and HTML summaries for Jupyter: a network's layers (``Network._repr_html_``), a
-History's epochs (:func:`history_html`) and any insight result's fields (``_repr_html_`` of
-:mod:`nudge.insight`'s results).  Every string that comes from data (metadata, names) is
-escaped: for the terminal by :func:`nudge.errors.printable`, for HTML by ``html.escape``."""
+to :data:`WIDTH` columns (:func:`wrapped`, printed by :func:`say`), numbers never shown as
+a negative zero (:func:`number`), counts with their noun and durations with their digits
+(:func:`counted`, :func:`duration`), a training run's History in one line
+(:func:`history_text`, its ``repr``), and HTML summaries for Jupyter: a network's layers
+(``Network._repr_html_``), a History's epochs (:func:`history_html`) and any insight
+result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
+comes from data (metadata, names) is escaped: for the terminal by
+:func:`nudge.errors.printable`, for HTML by ``html.escape``."""
 
 from __future__ import annotations
 
@@ -73,6 +74,12 @@ def wrapped(text: str, hang: int | None = None) -> str:
                 current = " " * (indent + 2 if hang is None else hang) + piece
         out.append(current)
     return "\n".join(out)
+
+
+def say(text: str, hang: int | None = None, file: Any = None) -> None:
+    """Print ``text`` :func:`wrapped` to :data:`WIDTH` columns (to ``file``, default
+    stdout): how the CLI prints its prose."""
+    print(wrapped(text, hang), file=file)
 
 
 def number(value: float, spec: str = "+.3e") -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from ..bounds import random_seed
 from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
 from ..control import Control, CtrlC
-from ..display import counted, duration, table, wrapped
+from ..display import counted, duration, say, table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
@@ -164,13 +164,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         rate = (f" ({schedule} to {min_eta:g})" if schedule == "cosine" else
                 f" (halved after {counted(args.patience, 'epoch')} without a rise, while "
                 f"eta/2 >= {plateau_floor(eta, min_eta):g})" if schedule == "plateau" else "")
-        print(wrapped(f"training {net_name}: {net.activation} hidden, {net.output} output, "
-                      f"{net.cost_function} cost\n"
-                      f"  on {data.name} ({shape} images): {len(data.X_train):,} to train "
-                      f"on{held}, {len(data.X_test):,} to test\n"
-                      f"  {net.n_parameters:,} weights and biases; {counted(epochs, 'epoch')}, "
-                      f"batch size {batch_size or 'full'}, {args.optimizer}, seed {seed}\n"
-                      f"  eta {eta:g}{rate}", hang=4), file=sys.stderr)
+        say(f"training {net_name}: {net.activation} hidden, {net.output} output, "
+            f"{net.cost_function} cost\n"
+            f"  on {data.name} ({shape} images): {len(data.X_train):,} to train "
+            f"on{held}, {len(data.X_test):,} to test\n"
+            f"  {net.n_parameters:,} weights and biases; {counted(epochs, 'epoch')}, "
+            f"batch size {batch_size or 'full'}, {args.optimizer}, seed {seed}\n"
+            f"  eta {eta:g}{rate}", hang=4, file=sys.stderr)
     tracker = None
     if args.track == "noise":                  # the insight layer's epoch callback
         from ..insight import NoiseTracker
@@ -383,23 +383,23 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
     print(table(["epoch", *(["eta"] if varied else []),
                  *(["validation accuracy"] if held_out else []), "test accuracy",
                  "test cost", "train cost", "time"], rows))
-    print(wrapped(f"\nsaved {printable(saved)}  ({100 * kept.test_accuracy:.2f}% on "
+    say(f"\nsaved {printable(saved)}  ({100 * kept.test_accuracy:.2f}% on "
                   f"{len(data.X_test):,} test images, {duration(history.train_seconds)} of "
-                  "training)", hang=6))
+                  "training)", hang=6)
     if history.best_epoch is not None:
         why = (f"no rise in {counted(args.patience, 'epoch')}"
                if history.stopped == "no improvement" else history.stopped)
         if history.stopped == "no improvement" and history.settings["schedule"] == "plateau":
             why += (f" at eta {history.last.learning_rate:g}; half of it would pass "
                     f"eta_min {history.settings['min_learning_rate']:g}")
-        print(wrapped(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best "
+        say(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best "
                       f"on the held-out images ({100 * kept.validation_accuracy:.2f}%; {why})",
-                      hang=6))
+                      hang=6)
     print_plot(args.plot if plotted else None)
     if tracker is not None:
         first, end = tracker.records[0], tracker.records[-1]
-        print(wrapped(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
+        say(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
                       f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); "
                       "every epoch's value is saved with the model (nudge info --json: "
-                      "metadata.tracked)"))
+                      "metadata.tracked)")
         print_plot(None if problem else args.track_plot)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..display import duration, number, table, wrapped
+from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
 from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
 from ..insight.stability import MAX_STABILITY_STEPS
@@ -134,18 +134,18 @@ def cmd_noise(args: argparse.Namespace) -> int:
                     "relative_errors": {str(B): ns.relative_error(B) for B in sizes},
                     "plot_path": args.plot})
         return 0
-    print(wrapped(f"{printable(args.model)}: gradient noise over {ns.n:,} {data.name} "
-                  f"{args.split} examples in {duration(ns.seconds)} ({ns.dtype}); cost C = "
-                  f"{ns.cost:.6f} (no weight decay)"))
+    say(f"{printable(args.model)}: gradient noise over {ns.n:,} {data.name} "
+        f"{args.split} examples in {duration(ns.seconds)} ({ns.dtype}); cost C = "
+        f"{ns.cost:.6f} (no weight decay)")
     print(table(["quantity", "value"], [
         ["|G|^2, the squared length of the gradient G = grad C", f"{ns.gradient_norm_squared:.4e}"],
         ["mean |g_x|^2, one example's own gradient", f"{ns.mean_example_norm_squared:.4e}"],
         ["tr Sigma = mean |g_x|^2 - |G|^2, the spread", f"{ns.trace_covariance:.4e}"],
         ["B_simple = tr Sigma / |G|^2", f"{ns.b_simple:,.2f}"],
     ]))
-    print(wrapped(f"\n{ns.explanation()}.", hang=0))
-    print(wrapped("\nhow far a random mini-batch's gradient is from G (root mean square of "
-                  "|g_B - G| / |G|)"))
+    say(f"\n{ns.explanation()}.", hang=0)
+    say("\nhow far a random mini-batch's gradient is from G (root mean square of "
+        "|g_B - G| / |G|)")
     print(table(["batch size", "relative error"], rows))
     print_plot(args.plot, gap=True)
     return 0
@@ -168,10 +168,10 @@ def cmd_curvature(args: argparse.Namespace) -> int:
         print_json({"model": args.model, "dataset": data.name, "split": args.split,
                     **cv.to_dict(), "plot_path": args.plot})
         return 0
-    print(wrapped(f"{printable(args.model)}: Hessian of the cost (no weight decay) over "
-                  f"{cv.n_examples:,} {data.name} {args.split} examples, {cv.n_parameters:,} "
-                  f"parameters: {cv.products} exact Hessian-vector products ({cv.method}, "
-                  f"{cv.dtype}) in {duration(cv.seconds)}"))
+    say(f"{printable(args.model)}: Hessian of the cost (no weight decay) over "
+        f"{cv.n_examples:,} {data.name} {args.split} examples, {cv.n_parameters:,} "
+        f"parameters: {cv.products} exact Hessian-vector products ({cv.method}, "
+        f"{cv.dtype}) in {duration(cv.seconds)}")
     rows = [[f"largest {i + 1}", number(v, "+.5e")] for i, v in enumerate(cv.largest)]
     rows += [[f"smallest {i + 1}", f"{number(v, '+.5e')}  (u^T H u = {number(q)})"]
              for i, (v, q) in enumerate(zip(cv.smallest, cv.smallest_rayleigh))]
@@ -179,12 +179,12 @@ def cmd_curvature(args: argparse.Namespace) -> int:
     if cv.trace_estimate is not None:
         se = (f" +- {cv.trace_standard_error:.2g}" if cv.trace_standard_error is not None
               else "")
-        print(wrapped(f"trace of H (sum of all {cv.n_parameters:,} eigenvalues, Hutchinson, "
-                      f"{cv.hutchinson_samples} vectors): {cv.trace_estimate:.4g}{se}"))
+        say(f"trace of H (sum of all {cv.n_parameters:,} eigenvalues, Hutchinson, "
+            f"{cv.hutchinson_samples} vectors): {cv.trace_estimate:.4g}{se}")
     if cv.max_stable_learning_rate is not None:
-        print(wrapped("largest stable learning rate for full-batch gradient descent: "
-                      f"2/lambda_max = {cv.max_stable_learning_rate:.4g}"))
-    print(wrapped(f"\n{cv.summary}.", hang=0))
+        say("largest stable learning rate for full-batch gradient descent: "
+            f"2/lambda_max = {cv.max_stable_learning_rate:.4g}")
+    say(f"\n{cv.summary}.", hang=0)
     print_plot(args.plot, gap=True)
     return 0
 
@@ -224,11 +224,11 @@ def cmd_stability(args: argparse.Namespace) -> int:
         print_json({"start": start, "dataset": data.name, **report.to_dict(),
                     "plot_path": args.plot})
         return 0
-    print(wrapped(f"full-batch gradient descent from {printable(start)} over "
-                  f"{report.n_examples:,} {data.name} training examples: cost "
-                  f"{report.initial_cost:.4f}, lambda_max {report.initial_sharpness:.4g}, so "
-                  f"2/lambda_max = {report.max_stable_learning_rate:.4g} "
-                  f"({duration(report.seconds)})"))
+    say(f"full-batch gradient descent from {printable(start)} over "
+        f"{report.n_examples:,} {data.name} training examples: cost "
+        f"{report.initial_cost:.4f}, lambda_max {report.initial_sharpness:.4g}, so "
+        f"2/lambda_max = {report.max_stable_learning_rate:.4g} "
+        f"({duration(report.seconds)})")
     print(table(["eta", "x 2/lambda_max", "2/eta", "final cost", "highest cost",
                  "lambda_max: start", "highest", "end", "parameters"],
                 [[f"{r.learning_rate:.4g}", f"{r.factor:.3g}", f"{r.threshold:.4g}",
@@ -236,11 +236,11 @@ def cmd_stability(args: argparse.Namespace) -> int:
                   f"{max(r.sharpness):.4g}", f"{r.sharpness[-1]:.4g}",
                   "overflowed" if r.diverged_at is not None else "finite"]
                  for r in report.runs]))
-    print(wrapped("\nbelow 2/lambda_max each step shrinks the error along the sharpest "
-                  "direction; above it the error there overshoots and grows, until the network "
-                  "reaches somewhere flatter (or blows up); lambda_max itself often rises "
-                  "towards 2/eta and hovers there (the edge of stability). These runs:", hang=0))
+    say("\nbelow 2/lambda_max each step shrinks the error along the sharpest "
+        "direction; above it the error there overshoots and grows, until the network "
+        "reaches somewhere flatter (or blows up); lambda_max itself often rises "
+        "towards 2/eta and hovers there (the edge of stability). These runs:", hang=0)
     for r in report.runs:
-        print(wrapped(f"  {r.what_happened()}"))
+        say(f"  {r.what_happened()}")
     print_plot(args.plot)
     return 0

@@ -14,7 +14,7 @@ import numpy as np
 from .. import insight as ins
 from ..bounds import MAX_COUNT
 from ..checks import check_batch_fits
-from ..display import duration, number, table, wrapped
+from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
 from ..insight.averages import MAX_DRAWS
 from ..insight.descent import MAX_DESCENT_EPOCHS
@@ -167,15 +167,15 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                     "compare": cmp.to_dict() if cmp else None,
                     "linear_check": [r.to_dict() for r in check], "plot_path": args.plot})
         return 0
-    print(wrapped(f"{printable(args.model)}: gradient of the cost over {sens.n_examples:,} "
-                  f"{data.name} {args.split} examples in {duration(sens.seconds)} "
-                  f"({sens.dtype}, vectorised)"))
-    print(wrapped(f"cost C = {sens.cost:.6f}   |grad C| = {sens.gradient_norm:.4e}   "
-                  f"{sens.n_parameters:,} parameters"))
-    print(wrapped(f"the top 1% of parameters ({max(1, -(-sens.n_parameters // 100))}) hold "
-                  f"{100 * sens.top_percent_share:.1f}% of |grad C|^2"
-                  + (f"; {sens.zero_count:,} have a gradient of exactly 0"
-                     if sens.zero_count else "")))
+    say(f"{printable(args.model)}: gradient of the cost over {sens.n_examples:,} "
+        f"{data.name} {args.split} examples in {duration(sens.seconds)} "
+        f"({sens.dtype}, vectorised)")
+    say(f"cost C = {sens.cost:.6f}   |grad C| = {sens.gradient_norm:.4e}   "
+        f"{sens.n_parameters:,} parameters")
+    say(f"the top 1% of parameters ({max(1, -(-sens.n_parameters // 100))}) hold "
+        f"{100 * sens.top_percent_share:.1f}% of |grad C|^2"
+        + (f"; {sens.zero_count:,} have a gradient of exactly 0"
+           if sens.zero_count else ""))
     print("\nmost sensitive (direction: the way gradient descent nudges it)")
     print(table(["rank", "dC/dtheta", "direction", "parameter"], _param_rows(sens.top)))
     print("\nleast sensitive")
@@ -185,12 +185,12 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                 [[ls.layer, ls.kind, f"{ls.count:,}", f"{ls.norm:.3e}", f"{ls.mean_abs:.3e}",
                   f"{100 * ls.share_of_squared:.1f}%"] for ls in sens.layers]))
     if cmp:
-        print(wrapped(f"\n{cmp.text}"))
+        say(f"\n{cmp.text}")
         for r in (cmp.a, cmp.b):
             move = "leave it as it is" if r.direction == "stay" else f"{r.direction} it"
-            print(wrapped(f"  {r.name}: dC/dtheta = {number(r.gradient)} (rank {r.rank:,}): "
-                          f"gradient descent would {move}"))
-    print(wrapped("\ncheck: step against the gradient, delta theta = -eta grad C (float64)"))
+            say(f"  {r.name}: dC/dtheta = {number(r.gradient)} (rank {r.rank:,}): "
+                f"gradient descent would {move}")
+    say("\ncheck: step against the gradient, delta theta = -eta grad C (float64)")
     print(table(["eta", "step length", "predicted grad C . delta theta", "actual change",
                  "error", "relative error"],
                 [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", number(r.predicted_change),
@@ -221,10 +221,10 @@ def cmd_nudges(args: argparse.Namespace) -> int:
                     **w.to_dict(), "plot_path": args.plot})
         return 0
     L = len(w.layers)
-    print(wrapped(f"{data.name} {args.split} example {args.example}: label {w.label}, the "
-                  f"network reads {w.predicted}; cost C_x = {w.cost:.4f}  "
-                  f"({1e3 * seconds:.1f} ms)"))
-    print(wrapped("\noutputs, desired outputs and the wished change of each (-dC_x/da)"))
+    say(f"{data.name} {args.split} example {args.example}: label {w.label}, the "
+        f"network reads {w.predicted}; cost C_x = {w.cost:.4f}  "
+        f"({1e3 * seconds:.1f} ms)")
+    say("\noutputs, desired outputs and the wished change of each (-dC_x/da)")
     largest = max(1e-12, float(np.max(np.abs(w.output_wish))))
     bars = [("up   " if d > 0 else "down " if d < 0 else "none ")
             + "#" * round(20 * abs(d) / largest) for d in w.output_wish]
@@ -233,38 +233,38 @@ def cmd_nudges(args: argparse.Namespace) -> int:
                  for j, (a, t_, d, bar) in enumerate(zip(w.outputs, w.targets,
                                                          w.output_wish, bars))]))
     if net.output == "softmax":
-        print(wrapped("(softmax: the outputs add up to 1, so raising one lowers the others; "
-                      "each output neuron's delta " + (
-                          "is a_j - desired_j, whatever its own wished change)"
-                          if net.cost_function == "cross-entropy" else
-                          "mixes the wished changes of all the outputs)"), hang=1))
+        say("(softmax: the outputs add up to 1, so raising one lowers the others; "
+            "each output neuron's delta " + (
+                "is a_j - desired_j, whatever its own wished change)"
+                if net.cost_function == "cross-entropy" else
+                "mixes the wished changes of all the outputs)"), hang=1)
     shape = tuple(data.image_shape)
     for lw in reversed(w.layers):
         kind = "output" if lw.layer == L else "hidden"
-        print(wrapped(f"\nlayer {lw.layer} ({kind}, {len(lw.bias_nudges)} neurons): the three "
-                      "ways to get the wished changes"))
-        print(wrapped("  1. change the biases: nudge = -delta (largest: "
-                      + ", ".join(f"neuron {j} {number(lw.bias_nudges[j], '+.2e')}" for j in
-                                  np.argsort(-np.abs(lw.bias_nudges))[:args.show]) + ")",
-                      hang=5))
+        say(f"\nlayer {lw.layer} ({kind}, {len(lw.bias_nudges)} neurons): the three "
+            "ways to get the wished changes")
+        say("  1. change the biases: nudge = -delta (largest: "
+            + ", ".join(f"neuron {j} {number(lw.bias_nudges[j], '+.2e')}" for j in
+                        np.argsort(-np.abs(lw.bias_nudges))[:args.show]) + ")",
+            hang=5)
         flat = np.argsort(-np.abs(lw.weight_nudges), axis=None)[:args.show]
-        print(wrapped("  2. change the weights: nudge = -delta_j * a_k, bigger from brighter "
-                      "neurons:", hang=5))
+        say("  2. change the weights: nudge = -delta_j * a_k, bigger from brighter "
+            "neurons:", hang=5)
         n_in = lw.weight_nudges.shape[1]
         for idx in flat:
             j, k = divmod(int(idx), n_in)
             p = ins.make_parameter(net, "weight", lw.layer, j, k, shape)
-            print(wrapped(f"       {number(lw.weight_nudges[j, k], '+.2e')}  {p.name}  (a_k = "
-                          f"{lw.previous_activations[k]:.3f})", hang=18))
+            say(f"       {number(lw.weight_nudges[j, k], '+.2e')}  {p.name}  (a_k = "
+                f"{lw.previous_activations[k]:.3f})", hang=18)
         if lw.layer > 1:
             wish = lw.previous_activation_wish
             top = np.argsort(-np.abs(wish))[:args.show]
-            print(wrapped(f"  3. change layer {lw.layer - 1}'s activations: wish = sum over "
-                          f"this layer's neurons of -delta_j W_jk (largest: "
-                          + ", ".join(f"neuron {k} {number(wish[k], '+.2e')}" for k in top)
-                          + ")", hang=5))
-    print(wrapped("\nthese nudges are exactly -grad C_x: one gradient descent step on this "
-                  "example alone moves every parameter by eta times them", hang=0))
+            say(f"  3. change layer {lw.layer - 1}'s activations: wish = sum over "
+                f"this layer's neurons of -delta_j W_jk (largest: "
+                + ", ".join(f"neuron {k} {number(wish[k], '+.2e')}" for k in top)
+                + ")", hang=5)
+    say("\nthese nudges are exactly -grad C_x: one gradient descent step on this "
+        "example alone moves every parameter by eta times them", hang=0)
     print_plot(args.plot)
     return 0
 
@@ -289,27 +289,27 @@ def cmd_average(args: argparse.Namespace) -> int:
         print_json({"model": args.model, "dataset": data.name, **report.to_dict(),
                     "plot_path": args.plot})
         return 0
-    print(wrapped(f"{printable(args.model)}: full gradient over {report.n_examples:,} "
-                  f"{data.name} training examples in {duration(report.full_seconds)} "
-                  f"({report.dtype}); C = {report.cost:.6f}, |grad C| = "
-                  f"{report.gradient_norm:.4e}"))
+    say(f"{printable(args.model)}: full gradient over {report.n_examples:,} "
+        f"{data.name} training examples in {duration(report.full_seconds)} "
+        f"({report.dtype}); C = {report.cost:.6f}, |grad C| = "
+        f"{report.gradient_norm:.4e}")
     if report.check is not None:
         c = report.check
-        print(wrapped(f"the average of the first {c.n_examples:,} examples' own nudges (each "
-                      f"example's -grad C_x formed separately) equals -grad C over them: max "
-                      f"difference {c.max_difference:.1e} (largest component "
-                      f"{c.max_gradient:.1e}; float64)"))
-    print(wrapped(f"\nrandom mini-batches ({args.draws} draws per size) as estimates of the "
-                  "full gradient"))
+        say(f"the average of the first {c.n_examples:,} examples' own nudges (each "
+            f"example's -grad C_x formed separately) equals -grad C over them: max "
+            f"difference {c.max_difference:.1e} (largest component "
+            f"{c.max_gradient:.1e}; float64)")
+    say(f"\nrandom mini-batches ({args.draws} draws per size) as estimates of the "
+        "full gradient")
     print(table(["batch size", "mean cosine", "worst cosine", "mean rel. error",
                  "rms rel. error", "predicted rms", "ms per estimate"],
                 [[f"{e.batch_size:,}", f"{e.mean_cosine:.4f}", f"{e.min_cosine:.4f}",
                   f"{e.mean_relative_error:.3f}", f"{e.rms_relative_error:.3f}",
                   f"{e.predicted_relative_error:.3f}",
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
-    print(wrapped("rel. error = |g_B - G| / |G| (g_B: a mini-batch's gradient, G = grad C: "
-                  "the full one); predicted rms = sqrt((n-B)/(B(n-1)) * (mean |grad C_x|^2 - "
-                  "|G|^2)) / |G|"))
+    say("rel. error = |g_B - G| / |G| (g_B: a mini-batch's gradient, G = grad C: "
+        "the full one); predicted rms = sqrt((n-B)/(B(n-1)) * (mean |grad C_x|^2 - "
+        "|G|^2)) / |G|")
     print_plot(args.plot, gap=True)
     return 0
 
@@ -342,23 +342,23 @@ def cmd_descent(args: argparse.Namespace) -> int:
         print_json({"dataset": data.name, **report.to_dict(), "plot_path": args.plot,
                     "paths_plot_path": args.paths_plot})
         return 0
-    print(wrapped(f"{'-'.join(map(str, sizes))} from one start (seed {args.seed}), "
-                  f"{args.epochs} epochs over {report.n_train:,} {data.name} training examples; "
-                  f"cost measured on {report.n_monitor:,} of them"))
+    say(f"{'-'.join(map(str, sizes))} from one start (seed {args.seed}), "
+        f"{args.epochs} epochs over {report.n_train:,} {data.name} training examples; "
+        f"cost measured on {report.n_monitor:,} of them")
     print(table(["method", "eta", "steps", "examples", "training time", "start cost",
                  "final cost", "train accuracy"],
                 [[r.label, f"{r.learning_rate:g}", f"{r.steps[-1]:,}", f"{r.examples[-1]:,}",
                   duration(r.seconds[-1]), f"{r.costs[0]:.4f}", f"{r.costs[-1]:.4f}",
                   f"{100 * r.final_accuracy:.1f}%"] for r in report.runs]))
-    print(wrapped(f"\nto reach cost {report.target_cost:.4f}:"))
+    say(f"\nto reach cost {report.target_cost:.4f}:")
     print(table(["method", "examples", "time", "fewer examples", "sooner"],
                 [[rc.label, f"{rc.examples:,}" if rc.examples is not None else "never",
                   duration(rc.seconds) if rc.seconds is not None else "-",
                   f"{rc.fewer_examples:.0f}x" if rc.fewer_examples else "-",
                   f"{rc.less_time:.0f}x" if rc.less_time else "-"] for rc in report.reached]))
-    print(wrapped(f"\n{report.summary}"))
-    print(wrapped(f"the two main directions of the paths hold {100 * sum(report.explained):.0f}% "
-                  "of their variance"))
+    say(f"\n{report.summary}")
+    say(f"the two main directions of the paths hold {100 * sum(report.explained):.0f}% "
+        "of their variance")
     for path in (args.plot, args.paths_plot):
         print_plot(path)
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import insight as ins
-from ..display import duration, number, table, wrapped
+from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
 from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
@@ -119,32 +119,32 @@ def cmd_landscape(args: argparse.Namespace) -> int:
                     "plot_path": args.plot})
         return 0
     if args.weight_decay:
-        print(wrapped(f"{printable(args.model)}: cost over {land.n_examples:,} {data.name} "
-                      f"training examples with weight decay, C + (lambda/2) sum w^2 = "
-                      f"{land.cost:.6f} (lambda = {args.weight_decay:g}), its gradient's "
-                      f"length {land.gradient_norm:.4e}"))
+        say(f"{printable(args.model)}: cost over {land.n_examples:,} {data.name} "
+            f"training examples with weight decay, C + (lambda/2) sum w^2 = "
+            f"{land.cost:.6f} (lambda = {args.weight_decay:g}), its gradient's "
+            f"length {land.gradient_norm:.4e}")
     else:
-        print(wrapped(f"{printable(args.model)}: cost over {land.n_examples:,} {data.name} "
-                      f"training examples C = {land.cost:.6f} (no weight decay), |grad C| = "
-                      f"{land.gradient_norm:.4e}"))
+        say(f"{printable(args.model)}: cost over {land.n_examples:,} {data.name} "
+            f"training examples C = {land.cost:.6f} (no weight decay), |grad C| = "
+            f"{land.gradient_norm:.4e}")
     names = ["d1", "d2"]
     grad = "grad (C + decay)" if args.weight_decay else "grad C"     # of the cost sliced
     for k in range(2):
-        print(wrapped(f"{names[k]} = {land.labels[k]} (length {land.norms[k]:.4g}): slope at "
-                      f"the model measured {number(land.slopes[k], '+.4e')}, theory {grad} . "
-                      f"{names[k]} = {number(land.predicted_slopes[k], '+.4e')}"))
+        say(f"{names[k]} = {land.labels[k]} (length {land.norms[k]:.4g}): slope at "
+            f"the model measured {number(land.slopes[k], '+.4e')}, theory {grad} . "
+            f"{names[k]} = {number(land.predicted_slopes[k], '+.4e')}")
     if args.directions == "gradient":
-        print(wrapped(f"(d2 was made orthogonal to {grad}, so its slope is 0 by construction; "
-                      "what the cost does along it is curvature)"))
+        say(f"(d2 was made orthogonal to {grad}, so its slope is 0 by construction; "
+            "what the cost does along it is curvature)")
     span = land.offsets.max()
-    print(wrapped(f"lowest cost along d1 within +-{span:g}: {land.best_cost:.6f} at t = "
-                  f"{number(land.best_offset, '+.3f')}"))
+    say(f"lowest cost along d1 within +-{span:g}: {land.best_cost:.6f} at t = "
+        f"{number(land.best_offset, '+.3f')}")
     idx = np.linspace(0, len(land.offsets) - 1, min(len(land.offsets), 11)).round().astype(int)
     print(table(["t", "cost along d1", "cost along d2"],
                 [[number(land.offsets[i], "+.2f"), f"{land.cost_along[0][i]:.5f}",
                   f"{land.cost_along[1][i]:.5f}"] for i in idx]))
-    print(wrapped(f"2-D plane: cost from {land.plane_costs.min():.4f} to "
-                  f"{land.plane_costs.max():.4f} on a {args.grid}x{args.grid} grid"))
+    say(f"2-D plane: cost from {land.plane_costs.min():.4f} to "
+        f"{land.plane_costs.max():.4f} on a {args.grid}x{args.grid} grid")
     print_plot(args.plot)
     return 0
 
@@ -175,15 +175,15 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         print_json({"dataset": data.name, "split": args.split, **line.to_dict(),
                     "plot_path": args.plot})
         return 0
-    print(wrapped(f"the straight line (1-t) A + t B from A = {printable(labels[0])} to B = "
-                  f"{printable(labels[1])}: |theta_B - theta_A| = {line.distance:.4g}; cost "
-                  f"(no weight decay) and accuracy over {line.n_examples:,} {data.name} "
-                  f"{args.split} examples ({duration(line.seconds)})"))
+    say(f"the straight line (1-t) A + t B from A = {printable(labels[0])} to B = "
+        f"{printable(labels[1])}: |theta_B - theta_A| = {line.distance:.4g}; cost "
+        f"(no weight decay) and accuracy over {line.n_examples:,} {data.name} "
+        f"{args.split} examples ({duration(line.seconds)})")
     idx = np.unique(np.linspace(0, len(line.ts) - 1, min(len(line.ts), 16)).round()
                     .astype(int).tolist() + [int(np.searchsorted(line.ts, v)) for v in (0, 1)])
     print(table(["t", "cost", "accuracy"],
                 [[number(line.ts[i], "+.3f"), f"{line.costs[i]:.5f}",
                   f"{100 * line.accuracies[i]:.2f}%"] for i in idx]))
-    print(wrapped(f"\n{printable(line.summary)}.", hang=0))
+    say(f"\n{printable(line.summary)}.", hang=0)
     print_plot(args.plot)
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, duration, table, wrapped
+from ..display import counted, duration, say, table
 from ..errors import NudgeError, printable
 from ..inputs import confusion_matrix
 from ..train import evaluate
@@ -163,7 +163,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(printable(args.model))
 
     def field(label: str, value: str) -> None:       # values wrap under the value column
-        print(wrapped(f"  {label:<13} {value}", hang=16))
+        say(f"  {label:<13} {value}", hang=16)
 
     field("architecture", f"{'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
           f"{net.output} output, {net.cost_function} cost, {net.dtype})")
