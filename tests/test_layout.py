@@ -24,8 +24,9 @@ LAYERS = [
     {"cli", "web", "__main__", "__init__"},
 ]
 #: Network.fit is the scikit-learn-style door to the trainer: network.py imports train inside
-#: fit() only, so that ``net.fit(X, y)`` works; nothing else may point upwards
-ALLOWED_UPWARDS = {("network", "train")}
+#: fit() only, so that ``net.fit(X, y)`` works, and control for fit's annotations only (under
+#: TYPE_CHECKING: Control and Progress are train's option types); nothing else may point upwards
+ALLOWED_UPWARDS = {("network", "train"), ("network", "control")}
 
 
 def layer_of(top: str) -> int:

@@ -1,5 +1,6 @@
 """The core mathematics: cost convention, shapes, and gradients checked two ways."""
 
+import inspect
 import itertools
 import re
 
@@ -10,6 +11,7 @@ from nudge import Network, NudgeError
 from nudge import insight as ins
 from nudge.inputs import desired_outputs
 from nudge.network import ACTIVATIONS, COSTS, OUTPUTS
+from nudge.train import train
 
 COMBOS = list(itertools.product(ACTIVATIONS, OUTPUTS, COSTS))
 
@@ -78,6 +80,41 @@ def test_a_network_made_without_a_seed_records_the_one_it_drew():
     again.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5)
     assert all(np.array_equal(x, y) for x, y in zip(a.weights + a.biases,
                                                     again.weights + again.biases))
+
+
+
+def _options(function, skip):
+    return list(inspect.signature(function).parameters.values())[skip:]
+
+
+def test_fit_spells_out_trains_options():
+    """fit(**options) showed help() and editors nothing: its options are train's, one by one
+    (names, keyword-only, defaults and annotations), so that neither can change alone."""
+    fit, options = _options(Network.fit, 3), _options(train, 3)     # after self/net, X, y
+    assert [p.name for p in fit] == [p.name for p in options]
+    assert fit == options
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in fit)
+    assert inspect.signature(Network.fit).return_annotation == "History"
+
+
+def test_fit_passes_every_option_on_to_train():
+    X = np.random.default_rng(0).random((30, 6)).astype(np.float32)
+    y = np.arange(30) % 3
+    held_out, seen = (X[:9], y[:9]), []
+    options = dict(epochs=3, batch_size=4, learning_rate=0.3, schedule="cosine",
+                   min_learning_rate=0.01, optimizer="momentum", momentum=0.5,
+                   weight_decay=1e-3, test_data=held_out, validation_data=held_out,
+                   patience=2, seed=5, every=2, control=None, progress=False,
+                   monitor_train_cost=False, engine="reference", threads=1)
+    a, b = Network([6, 5, 3], seed=1), Network([6, 5, 3], seed=1)
+    ha = a.fit(X, y, callback=lambda r, net: seen.append(("epoch", r.epoch)),
+               on_steps=lambda p, net: seen.append(("steps", p.step)), **options)
+    hb = train(b, X, y, **options)
+    assert ha.settings == hb.settings and ha.settings["optimizer"] == "momentum"
+    assert [r.validation_accuracy for r in ha.epochs] == [r.validation_accuracy
+                                                          for r in hb.epochs]
+    assert all(np.array_equal(p, q) for p, q in zip(a.weights + a.biases, b.weights + b.biases))
+    assert ("epoch", 1) in seen and ("steps", 2) in seen
 
 
 def _finite_difference_gradient(net, X, y, eps=1e-6):

@@ -39,7 +39,7 @@ training loop in ``nudge.train``.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,10 +47,11 @@ import numpy as np
 from .bounds import check_choice, check_input_shape, check_seed, check_sizes, fixed_seed
 from .errors import NudgeError
 from .inputs import as_array, as_inputs, check_labels, desired_outputs
-from .optimizers import SGD
+from .optimizers import DEFAULT_MOMENTUM, SGD
 
-if TYPE_CHECKING:                  # fit() returns train's History (train is imported on call)
-    from .history import History
+if TYPE_CHECKING:                  # fit()'s annotations (train is imported on call)
+    from .control import Control, Progress
+    from .history import EpochRecord, History
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OUTPUTS = ("sigmoid", "softmax")
@@ -385,11 +386,23 @@ class Network:
         """One step of gradient descent on a mini-batch: θ ← θ − η ∂C/∂θ."""
         SGD(learning_rate).step(self.weights, self.biases, *self.backprop(X, Y))
 
-    def fit(self, X: Any, y: Any, **options: Any) -> History:
-        """Train by stochastic gradient descent; see :func:`nudge.train.train` for options.
-
-        Returns the per-epoch :class:`~nudge.history.History`.
-        """
+    # the options are train()'s, spelled out for help() and editors; the same names, kinds,
+    # defaults and annotations (tests/test_network.py holds them equal), all passed on
+    def fit(self, X: Any, y: Any, *, epochs: int = 30, batch_size: int | None = 10,
+            learning_rate: float | None = None, schedule: str = "constant",
+            min_learning_rate: float = 0.0, optimizer: str = "sgd",
+            momentum: float = DEFAULT_MOMENTUM, weight_decay: float = 0.0,
+            test_data: tuple[Any, Any] | None = None,
+            validation_data: tuple[Any, Any] | None = None, patience: int | None = None,
+            seed: int | None = None, callback: Callable[[EpochRecord, Network], Any] | None = None,
+            on_steps: Callable[[Progress, Network], Any] | None = None, every: int | Any = None,
+            control: Control | None = None, progress: bool = False,
+            monitor_train_cost: bool = True, engine: str = "auto", threads: int | None = None,
+            ) -> History:
+        """Train by stochastic gradient descent: ``nudge.train.train(self, X, y, ...)``,
+        whose docstring says what each option does.  Returns the per-epoch
+        :class:`~nudge.history.History`."""
+        options = {k: v for k, v in locals().items() if k not in ("self", "X", "y")}
         from .train import train
 
         return train(self, X, y, **options)
