@@ -47,6 +47,23 @@ def test_same_seed_same_result(digits):
     np.testing.assert_array_equal(*results)
 
 
+
+def test_a_network_without_a_seed_is_shuffled_by_one_that_is_recorded(digits):
+    """A network from_parameters (another framework's, a model file without a seed) has
+    net.seed None: its shuffling came from fresh entropy and history.settings["seed"] was
+    None, so the run could not be repeated.  The seed drawn is recorded and repeats it."""
+    start = Network([64, 16, 10], seed=4)
+    runs = []
+    for seed in (None, "recorded"):
+        net = Network.from_parameters(start.weights, start.biases)
+        assert net.seed is None
+        h = train(net, digits.X_train, digits.y_train, epochs=2, learning_rate=3.0,
+                  seed=runs[0][0] if seed == "recorded" else None)
+        assert isinstance(h.settings["seed"], int) and net.seed is None
+        runs.append((h.settings["seed"], net.weights[0]))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
 @pytest.mark.parametrize("optimizer,eta", [("sgd", 3.0), ("momentum", 0.1), ("adam", 0.01)])
 def test_every_optimizer_learns(digits, optimizer, eta):
     net = Network([64, 16, 10], seed=0)

@@ -126,8 +126,8 @@ class Network:
                  output: str = "sigmoid", cost: str = "quadratic", init: str = "scaled",
                  seed: int | None = None, dtype: Any = np.float32) -> None:
         self._define(sizes, activation, output, cost, init, dtype)
-        self.seed = seed = fixed_seed(seed)
-        rng = np.random.default_rng(seed)
+        self.seed: int | None = fixed_seed(seed)    # None: not known (from_parameters)
+        rng = np.random.default_rng(self.seed)
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):

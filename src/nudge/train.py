@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_count, check_seed
+from .bounds import check_count, check_seed, fixed_seed
 from .checks import (
     MAX_EPOCHS,
     check_callables,
@@ -145,9 +145,10 @@ def train(
     risen for that many epochs, and the network keeps the best epoch's parameters
     (:class:`EarlyStopping`, ``history.best_epoch``, ``history.kept``), also when a later
     epoch diverges (``history.stopped == "diverged"``, no error).  ``seed`` fixes the
-    shuffling (default: the network's seed).  Each call starts afresh: the shuffling from
-    its seed, momentum and Adam from zero, a schedule from its first epoch (two calls of
-    one epoch shuffle alike; one call of two epochs does not).  ``schedule`` is ``"constant"``,
+    shuffling (default: the network's seed, or a fresh one for a network without one;
+    either way recorded in ``history.settings``).  Each call starts afresh: the shuffling
+    from its seed, momentum and Adam from zero, a schedule from its first epoch (two calls
+    of one epoch shuffle alike; one call of two epochs does not).  ``schedule`` is ``"constant"``,
     ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs) or ``"plateau"``
     (with patience: η halves at each plateau while η/2 ≥ ``min_learning_rate``, default
     η/64; :mod:`nudge.schedules`).
@@ -180,6 +181,8 @@ def train(
         net, X, epochs, batch_size, learning_rate, schedule, min_learning_rate, optimizer,
         momentum, weight_decay)
     seed = check_seed(seed)
+    if seed is None:             # the network's; drawn and recorded if it has none (a net
+        seed = fixed_seed(net.seed)     # from_parameters, a model file without one)
     # checked now, not after an epoch of steps (and whole-number pixels made uint8 once)
     test_data = check_held_out("test", test_data, net)
     validation_data = check_held_out("validation", validation_data, net)
@@ -195,12 +198,12 @@ def train(
     run.engine = make_engine(net, X, y, batch_size, optimizer=optimizer,
                              momentum=momentum, weight_decay=weight_decay, engine=engine,
                              threads=threads)
-    rng = np.random.default_rng(net.seed if seed is None else seed)
+    rng = np.random.default_rng(seed)
     history = History(settings=applicable({
         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "schedule": schedule, "min_learning_rate": min_learning_rate,
         "optimizer": optimizer, "momentum": momentum,
-        "weight_decay": weight_decay, "seed": seed if seed is not None else net.seed,
+        "weight_decay": weight_decay, "seed": seed,
         "patience": patience,
         **run.engine.settings,
     }))
