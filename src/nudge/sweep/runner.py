@@ -28,7 +28,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -225,7 +225,7 @@ def _script_hint() -> str:
 
 
 def _one_pool(points: list[dict[str, Any]], workers: int,
-              data_dir: str | None) -> Iterator[dict[str, Any]]:
+              data_dir: str | None) -> Generator[dict[str, Any], None, None]:
     """The results of one process pool, as they come, until it is done or broken."""
     pool = ProcessPoolExecutor(min(workers, len(points)), mp_context=_context(),
                                initializer=_start_worker, initargs=(data_dir,))
