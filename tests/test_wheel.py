@@ -1,5 +1,6 @@
-"""``python -m build --wheel`` makes a wheel that carries the compiled engine, and the
-wheel installs and trains with the C kernel where no C compiler can be found.
+"""``python -m build --wheel`` makes a wheel that carries the compiled engine (and the
+py.typed marker), and the wheel installs and trains with the C kernel where no C compiler
+can be found.
 
 Slow (a build, a fresh virtual environment and nudge's dependencies from the package
 index): run with ``pytest -m slow tests/test_wheel.py``.
@@ -76,6 +77,7 @@ def test_the_wheel_carries_the_compiled_engine_and_needs_no_compiler(tmp_path):
     if sys.platform.startswith("linux") and os.uname().machine in ("x86_64", "AMD64"):
         expected = ["_ckernel", "_ckernel_avx2", "_ckernel_avx512"]
     assert libraries == expected
+    assert "nudge/py.typed" in names           # PEP 561: type checkers read nudge's types
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], timeout=300)
