@@ -612,6 +612,19 @@ def test_a_resume_with_other_data_of_the_same_name_is_refused(tmp_path, capsys, 
     assert code == 0 and "running 0" in err and "older nudge" not in err
 
 
+def test_a_grid_made_from_the_data_by_name_fingerprints_it_as_limited(digits):
+    """expand() without ``datasets`` fingerprinted (and checked batch sizes against) the
+    whole dataset, not the --train-limit and --test-limit part its runs train on: a
+    results file of the command line (which limits first) was refused on resume."""
+    grid = expand({"dataset": "digits", "epochs": "1"}, train_limit=300, test_limit=100)
+    assert grid.data == {"digits": data_sha256(digits.subset(300, 100))}
+    same = expand({"dataset": "digits", "epochs": "1"}, train_limit=300, test_limit=100,
+                  datasets=lambda n: digits)              # given whole: limited the same
+    assert same.data == grid.data
+    with pytest.raises(NudgeError, match="--batch-size.* 200 training images of digits"):
+        expand({"dataset": "digits", "batch_size": "500"}, train_limit=200)
+
+
 def test_json_keeps_the_files_notes_beside_the_summarys(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
     results = [_result({"learning_rate": 1.0, "validation": 10}, 1, 0.5),

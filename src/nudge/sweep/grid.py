@@ -218,6 +218,24 @@ def data_sha256(data: Any) -> str:
     return h.hexdigest()
 
 
+def point_data(data: Any, settings: Mapping[str, Any]) -> Any:
+    """The dataset limited as a point's settings say (--train-limit, --test-limit)."""
+    if settings.get("train_limit") or settings.get("test_limit"):
+        return data.subset(settings.get("train_limit"), settings.get("test_limit"))
+    return data
+
+
+def data_hashes(points: list[Point], datasets: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`data_sha256` of what the ``points`` of each dataset in ``datasets`` (by
+    name) train and test on: the dataset limited as they say (once per dataset)."""
+    hashes: dict[str, str] = {}
+    for p in points:
+        name = p.settings["dataset"]
+        if name in datasets and name not in hashes:
+            hashes[name] = data_sha256(point_data(datasets[name], p.settings))
+    return hashes
+
+
 @dataclass
 class Grid:
     """The option lists of a sweep and the points they make."""
@@ -244,10 +262,11 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
            validation: int | None = None, patience: int | None = None) -> Grid:
     """The grid of the options given as text (None: not given, the preset's value).
 
-    ``datasets(name)`` returns the (already limited) :class:`nudge.Dataset` called
-    ``name`` — needed to resolve layer sizes and to check batch sizes — and may
-    replace ``auto`` by the dataset it found (the dataset's ``name``); by default
-    nudge's lookup (``auto``: MNIST, else the embedded digits).  ``validation``: every
+    ``datasets(name)`` returns the :class:`nudge.Dataset` called ``name`` (limited here
+    by ``train_limit`` and ``test_limit`` if it is not already) — needed to resolve layer
+    sizes, to check batch sizes and for ``Grid.data`` — and may replace ``auto`` by the
+    dataset it found (the dataset's ``name``); by default nudge's lookup (``auto``:
+    MNIST, else the embedded digits).  ``validation``: every
     run holds out the last that many training images and is scored on them; ``patience``
     (with ``validation``): every run stops early and keeps its best epoch.
     """
@@ -265,41 +284,44 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     lists.setdefault("dataset", ["auto"])
     lists.setdefault("preset", ["3b1b"])
     names = list(lists)
-    load = _loader(datasets)
+    load = _loader(datasets, train_limit, test_limit)
     points: list[Point] = []
     seen: set[str] = set()
-    hashes: dict[str, str] = {}
+    used: dict[str, Any] = {}
     for values in itertools.product(*(lists[o] for o in names)):
         given = dict(zip(names, values))
         data = load(given.pop("dataset"))
-        if data.name not in hashes:                     # once per dataset, not per point
-            hashes[data.name] = data_sha256(data)
+        used.setdefault(data.name, data)
         settings = _settings(given, data, train_limit, test_limit, validation, patience)
         for seed in seed_list:
             key = point_key(settings, seed)
             if key not in seen:
                 seen.add(key)
                 points.append(Point(settings, seed, key))
-    return Grid(lists, seed_list, points, hashes)
+    return Grid(lists, seed_list, points, data_hashes(points, used))
 
 
-def _loader(datasets: Callable[[str], Any] | None) -> Callable[[str], Any]:
+def _loader(datasets: Callable[[str], Any] | None, train_limit: int | None,
+            test_limit: int | None) -> Callable[[str], Any]:
     """``datasets``, or nudge's lookup (``auto``: MNIST, else the embedded digits), once
-    per name."""
+    per name, limited as the points will be (:func:`point_data`; a part already limited
+    stays as it is)."""
     loaded: dict[str, Any] = {}
+    limits = {"train_limit": train_limit, "test_limit": test_limit}
 
     def load(name: str) -> Any:
         if name not in loaded:
             if datasets is not None:
-                loaded[name] = datasets(name)
+                data = datasets(name)
             elif name == "auto":
                 from ..data import load_default
 
-                loaded[name] = load_default()[0]
+                data = load_default()[0]
             else:
                 from ..data import load_dataset
 
-                loaded[name] = load_dataset(name)
+                data = load_dataset(name)
+            loaded[name] = point_data(data, limits)
         return loaded[name]
     return load
 

@@ -43,6 +43,7 @@ from ..engine.threads import available_cpus
 from ..errors import DivergenceError, NudgeError, printable
 from ..settings import TrainingSetup
 from ..train import train
+from .grid import point_data
 
 _SETUP_FIELDS = tuple(f.name for f in fields(TrainingSetup))
 _one_thread_done = False
@@ -70,13 +71,6 @@ def _one_blas_thread() -> None:
 
 
 # --------------------------------------------------------------------------- one run
-def point_data(data: Dataset, settings: dict[str, Any]) -> Dataset:
-    """The dataset limited as the point's settings say."""
-    if settings.get("train_limit") or settings.get("test_limit"):
-        return data.subset(settings.get("train_limit"), settings.get("test_limit"))
-    return data
-
-
 def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
     """Train one grid point (``{"key", "settings", "seed", "train_cost"}``) on ``data``
     (already limited) with one call of :func:`nudge.train.train`; its result line.
