@@ -625,6 +625,42 @@ def test_a_grid_made_from_the_data_by_name_fingerprints_it_as_limited(digits):
         expand({"dataset": "digits", "batch_size": "500"}, train_limit=200)
 
 
+def test_a_sweep_from_python_trains_on_the_datasets_given_on_the_local_pool(tmp_path, digits):
+    """run_sweep(datasets=...) without a Dask client trained on the data each worker loaded
+    by name, not on the arrays given, and recorded the grid's data_sha256: the local pool
+    now trains on the arrays given (sent once to each worker), and each line records the
+    fingerprint of what it trained on, with a note where the grid was made from other data."""
+    import dataclasses
+
+    import numpy as np
+
+    from nudge import train
+    from nudge.settings import TrainingSetup
+
+    changed = dataclasses.replace(digits, y_train=np.roll(digits.y_train, 1))  # wrong labels
+    grid = expand({"dataset": "digits", "preset": "nielsen", "epochs": "5"}, seeds="1-2",
+                  train_limit=300, test_limit=100)        # made from the digits by name
+    given, by_name = tmp_path / "given.jsonl", tmp_path / "by-name.jsonl"
+    run = run_sweep(grid, given, workers=2, datasets={"digits": changed})
+    run_sweep(grid, by_name, workers=1)
+    assert any("datasets['digits'] is not the digits data the grid was made from" in n
+               for n in run.notes)
+    data = changed.subset(300, 100)
+    for record, other in zip(lines(given), lines(by_name)):
+        setup = TrainingSetup(**{k: v for k, v in record["settings"].items()
+                                 if k in TrainingSetup.__dataclass_fields__})
+        history = train(setup.network(record["seed"]), data.X_train, data.y_train,
+                        **setup.train_options(), test_data=data.test_data, seed=record["seed"],
+                        engine="auto", threads=1)
+        assert record["test_accuracy"] == history.kept.test_accuracy
+        assert record["test_cost"] == pytest.approx(history.kept.test_cost, rel=1e-9)
+        assert record["data_sha256"] == data_sha256(data) != other["data_sha256"]
+        assert other["data_sha256"] == grid.data["digits"]
+        assert abs(record["test_accuracy"] - other["test_accuracy"]) > 0.2
+    with pytest.raises(NudgeError, match="2 runs of this grid were trained on other digits"):
+        run_sweep(grid, given, workers=1)                 # a resume checks the data used
+
+
 def test_json_keeps_the_files_notes_beside_the_summarys(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
     results = [_result({"learning_rate": 1.0, "validation": 10}, 1, 0.5),

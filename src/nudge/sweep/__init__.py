@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .grid import MAX_POINTS, Grid, Point, expand, parse_list, parse_seeds, point_key
+from .grid import MAX_POINTS, Grid, Point, data_hashes, expand, parse_list, parse_seeds, point_key
 from .results import ResultsFile, check_resume, read
 from .runner import run_point, run_points
 from .summary import summarise, text
@@ -48,25 +48,35 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None,
     """Run the grid's points that are not yet in ``out``, appending each result at once.
 
     ``client``: a Dask client (else a local pool of ``workers`` processes);
-    ``datasets``: the datasets by name, for Dask to scatter; ``train_cost``: also record
-    the training cost after each epoch (not part of a key: a file whose runs of the grid
-    were recorded otherwise is refused, :func:`.results.check_resume`, as is one whose
-    runs of the grid record another ``data_sha256`` than ``grid.data``);
-    ``before(to_run, skipped)`` is called once the file is read; ``on_result(line)`` after
-    each line is written.
+    ``datasets``: arrays to train on, a :class:`nudge.Dataset` by dataset name (the
+    points' limits apply; scattered to a Dask cluster, sent once to each local worker):
+    the points of any other dataset load it by name (``data_dir`` first).  Each line records
+    the ``data_sha256`` of the data its run used: ``grid.data``'s, or the given
+    dataset's (with a note when it is not the data the grid was made from).
+    ``train_cost``: also record the training cost after each epoch (not part of a key: a
+    file whose runs of the grid were recorded otherwise is refused,
+    :func:`.results.check_resume`, as is one whose runs of the grid record another
+    ``data_sha256``); ``before(to_run, skipped)`` is called once the file is read;
+    ``on_result(line)`` after each line is written.
     """
+    datasets = datasets or {}
+    used = {**grid.data, **data_hashes(grid.points, datasets)}
     with ResultsFile(out) as results:
+        results.notes += [f"datasets[{name!r}] is not the {name} data the grid was made from "
+                          "(another data_sha256); its runs train on the data given and "
+                          "record its data_sha256" for name, sha in grid.data.items()
+                          if used[name] != sha]
         todo = [{"key": p.key, "settings": p.settings, "seed": p.seed,
                  "train_cost": train_cost} for p in grid.points if p.key not in results.done]
         skipped = len(grid.points) - len(todo)
         results.notes += check_resume(
             out, [results.done[p.key] for p in grid.points if p.key in results.done],
-            train_cost, bool(todo), grid.data)
+            train_cost, bool(todo), used)
         if before is not None:
             before(len(todo), skipped)
 
         def write(record: dict[str, Any]) -> None:
-            sha = grid.data.get(record["settings"]["dataset"])
+            sha = used.get(record["settings"]["dataset"])
             record = {**record, "data_sha256": sha} if sha else record
             results.append(record)
             if on_result is not None:

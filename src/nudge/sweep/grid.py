@@ -8,7 +8,8 @@ is the product of the lists; each point becomes a full training set-up through
 so two ways of writing the same set-up are one point.  A point's :func:`point_key` is
 a hash of its settings and seed: the results file is keyed by it.  The settings name the
 dataset, its limits and the images held out, not the images: :func:`data_sha256` of each
-dataset is the grid's ``data``, which every result line records and a resume checks.
+dataset (as limited) is the grid's ``data``, which every result line records (unless the
+sweep is given other arrays to train on: then theirs) and a resume checks.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@ pool or a Dask distributed cluster.  Only the client (the ``nudge sweep`` proces
 results; a worker returns each run's result line to it.
 
 * **Local pool** (the default): one worker process per core, started with
-  ``forkserver`` (``spawn`` where there is none).  Each worker finds the data through
-  nudge's normal lookup (:func:`nudge.data.load_dataset`: ``--data-dir``,
-  ``$NUDGE_DATA``, the cache) once, and keeps it for all its runs.  A worker that dies
-  loses only its run: a new pool does the points left.
+  ``forkserver`` (``spawn`` where there is none).  Each worker gets the datasets given
+  by name once, as it starts, finds any other through nudge's normal lookup
+  (:func:`nudge.data.load_dataset`: ``--data-dir``, ``$NUDGE_DATA``, the cache) once,
+  and keeps them for all its runs.  A worker that dies loses only its run: a new pool
+  does the points left.
 * **Dask** (``--scheduler``): the client loads the data once and *scatters* it to every
   worker (``Client.scatter(..., broadcast=True)``), so workers need nudge installed but
   no data files and no internet.  A worker lost mid-run loses only its task; the
@@ -129,15 +130,16 @@ _data_dir: str | None = None
 _loaded: dict[str, Dataset] = {}
 
 
-def _start_worker(data_dir: str | None) -> None:
+def _start_worker(data_dir: str | None, given: dict[str, Dataset]) -> None:
     global _data_dir
     _data_dir = data_dir
+    _loaded.update(given)                            # the datasets sent: never looked up
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the client's to handle
     _one_blas_thread()
 
 
 def _run_here(point: dict[str, Any]) -> dict[str, Any]:
-    """A local worker's task: the data by nudge's lookup (once per worker), then the run."""
+    """A local worker's task: the data (sent, else by nudge's lookup once), then the run."""
     name = point["settings"]["dataset"]
     if name not in _loaded:
         _loaded[name] = load_dataset(name, _data_dir)
@@ -182,16 +184,20 @@ def _rounds(left: dict[str, Any], one_round: Callable[[], None],
 
 
 def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
-              workers: int, data_dir: str | None = None) -> None:
+              workers: int, data_dir: str | None = None,
+              datasets: dict[str, Dataset] | None = None) -> None:
     """Run ``points`` on ``workers`` local processes; ``on_result(line)`` in this process
-    as each run finishes (in the order they finish).  A worker that dies (killed, out of
-    memory) breaks its pool: a new pool does the points left (the runs under way are done
-    again), until :data:`POOL_RESTARTS` + 1 pools in a row have died before finishing a
-    run."""
+    as each run finishes (in the order they finish).  The points' datasets found in
+    ``datasets`` (by name) are sent to each worker as it starts; the others it loads by
+    nudge's lookup (``data_dir`` first).  A worker that dies (killed, out of memory)
+    breaks its pool: a new pool does the points left (the runs under way are done again),
+    until :data:`POOL_RESTARTS` + 1 pools in a row have died before finishing a run."""
     left = {p["key"]: p for p in points}
+    names = {p["settings"]["dataset"] for p in points}
+    given = {name: data for name, data in (datasets or {}).items() if name in names}
 
     def one_pool() -> None:
-        with closing(_one_pool(list(left.values()), workers, data_dir)) as results:
+        with closing(_one_pool(list(left.values()), workers, data_dir, given)) as results:
             for record in results:
                 if left.pop(record["key"], None) is not None:
                     on_result(record)
@@ -218,11 +224,12 @@ def _script_hint() -> str:
             "that call under `if __name__ == \"__main__\":`")
 
 
-def _one_pool(points: list[dict[str, Any]], workers: int,
-              data_dir: str | None) -> Generator[dict[str, Any], None, None]:
-    """The results of one process pool, as they come, until it is done or broken."""
+def _one_pool(points: list[dict[str, Any]], workers: int, data_dir: str | None,
+              given: dict[str, Dataset]) -> Generator[dict[str, Any], None, None]:
+    """The results of one process pool, as they come, until it is done or broken; each
+    worker gets the datasets ``given`` once, as it starts (its initializer's arguments)."""
     pool = ProcessPoolExecutor(min(workers, len(points)), mp_context=_context(),
-                               initializer=_start_worker, initargs=(data_dir,))
+                               initializer=_start_worker, initargs=(data_dir, given))
     try:
         futures = [pool.submit(_run_here, p) for p in points]
         for future in as_completed(futures):
@@ -387,11 +394,13 @@ def _run_on_worker(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
 def run_points(points: Iterable[dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
                *, workers: int | None = None, data_dir: str | None = None, client: Any = None,
                datasets: dict[str, Dataset] | None = None) -> None:
-    """Run ``points`` on the Dask cluster of ``client`` if given, else on a local pool."""
+    """Run ``points`` on the Dask cluster of ``client`` if given, else on a local pool of
+    ``workers`` processes (default: one per core).  Either way a point of a dataset named
+    in ``datasets`` trains on those arrays; any other is found by nudge's lookup."""
     points = list(points)
     if client is not None:
         run_dask(points, on_result, client, datasets or {})
     else:
         count = available_cpus() if workers is None else check_count("workers", workers, 1,
                                                                       MAX_WORKERS)
-        run_local(points, on_result, count, data_dir)
+        run_local(points, on_result, count, data_dir, datasets)
