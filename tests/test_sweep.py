@@ -180,6 +180,12 @@ def test_local_pool_runs_every_point_once_and_resumes(tmp_path, capsys):
     assert out.read_bytes() == again
 
 
+
+def test_the_opening_note_counts_one_run_as_one_run(tmp_path, capsys):
+    code, _, err = run(capsys, *SMALL, "--seeds", "1", "--out", str(tmp_path / "one.jsonl"))
+    assert code == 0, err
+    assert "sweep: 1 run (0 already in" in err and "1 runs" not in err
+
 def test_a_last_line_missing_only_its_newline_is_kept(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
     argv = [*SMALL, "--seeds", "1,2", "--out", str(out)]

@@ -180,7 +180,7 @@ def _sweep(args: argparse.Namespace) -> int:
         where = (f"the Dask cluster at {args.scheduler}" if client is not None
                  else counted(min(args.workers or available_cpus(), max(1, todo)), "local worker"))
         if not args.json:
-            note(f"sweep: {len(grid.points)} runs ({skipped} already in {args.out}); "
+            note(f"sweep: {counted(len(grid.points), 'run')} ({skipped} already in {args.out}); "
                  f"running {todo} on {where}")
         if todo and not args.quiet and not args.json and sys.stderr.isatty():
             from tqdm.auto import tqdm
