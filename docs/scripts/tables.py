@@ -50,6 +50,11 @@ def seconds(x: float | None) -> str:
     return f"{x:.2f} s" if x < 10 else f"{x:.1f} s" if x < 100 else f"{x:.0f} s"
 
 
+def spread(low: str, high: str) -> str:
+    """``low – high``, or the one value when they read the same."""
+    return low if low == high else f"{low} – {high}"
+
+
 def ratio(x: float | None) -> str:
     if x is None:
         return ""
@@ -118,7 +123,7 @@ def speed_spread(res: dict[str, Any]) -> str:
         paired = [ratio(e[k].get("paired_ratio")) if isinstance(e.get(k), dict) else "–"
                   for k in ("jax", "torch")]
         rows.append([net_name(e["sizes"]), str(e["batch_size"]), str(len(runs)),
-                     f"{seconds(min(runs))} – {seconds(max(runs))}" if runs else "–",
+                     spread(seconds(min(runs)), seconds(max(runs))) if runs else "–",
                      *paired, f"{nudge.get('engine', '?')}, {nudge.get('threads', '?')}"])
     return table(["network", "B", "nudge runs", "fastest – slowest", "paired ratio, JAX",
                   "paired ratio, PyTorch", "engine, threads"], rows)
@@ -152,7 +157,7 @@ def speed_startup(res: dict[str, Any]) -> str:
         runs = st.get("all", [])
         rows.append(["start-up: the `nudge train` command to the end of the first SGD step "
                      "(data cached)", f"**{seconds(st['median'])}**",
-                     f"median of {len(runs)}, {seconds(min(runs))} – {seconds(max(runs))}"
+                     f"median of {len(runs)}, {spread(seconds(min(runs)), seconds(max(runs)))}"
                      if runs else ""])
     rss = res.get("nudge_train_peak_rss_mb")
     if rss:
@@ -213,7 +218,7 @@ def accuracy_presets() -> str:
                      ", ".join(percent(r["test_accuracy"]) for r in runs),
                      f"**{percent(mean)}**", percent(sd),
                      ", ".join(str(r.get("first_epoch_at_95") or "–") for r in runs),
-                     f"{min(secs):.1f} – {max(secs):.1f} s"])
+                     f"{spread(f'{min(secs):.1f}', f'{max(secs):.1f}')} s"])
     return table(["preset", "seeds", "test accuracy", "mean", "spread (sd)",
                   "first epoch ≥ 95%", "training time"], rows)
 
@@ -321,7 +326,7 @@ def readme_speed(res: dict[str, Any]) -> str:
         secs = [r["train_seconds"] for r in t95]
         rows.append([f"`3b1b` preset to 95% test accuracy (seeds "
                      f"{', '.join(str(r['seed']) for r in t95)})",
-                     f"**{seconds(min(secs))} – {seconds(max(secs))}**", "", ""])
+                     f"**{spread(seconds(min(secs)), seconds(max(secs)))}**", "", ""])
     m = res.get("machine", {})
     return (table(["", "nudge", RIVAL_NAMES["jax"], RIVAL_NAMES["torch"]], rows)
             + f"\nMeasured on {m.get('cpus', '?')} CPUs ({m.get('processor', '?')}); the "
