@@ -496,6 +496,28 @@ def test_nonsense_options_exit_2_with_one_line(argv, message, capsys):
     assert e.value.code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv,json_too", [
+    (["info", "--json"], True),                                  # MODEL missing
+    (["train", "--epochs", "0", "--json"], True),
+    (["evaluate", "m.safetensors", "--split", "x", "--js"], True),   # argparse's prefix
+    (["info", "m.safetensors", "--json", "--bogus"], True),      # found by nudge's parser
+    (["serve", "--json"], False),                                # serve has no --json
+    (["trian", "--json"], False),                                # no command chosen
+    (["train", "--epochs", "0"], False),
+])
+def test_usage_errors_give_their_json_when_asked(argv, json_too, capsys):
+    """A usage error (exit 2) of a command given --json printed nothing on stdout: a script
+    reading it got no document; now it gets {"error": ...}, the line on stderr."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    if json_too:
+        assert json.loads(out) == {"error": err.strip().split(": error: ", 1)[1]}
+    else:
+        assert out == ""
+
+
 @pytest.mark.parametrize("extra,message", [
     (["--sizes", "784,16,10"], "start the sizes with 64"),
     (["--sizes", "64,16,3"], "end the sizes with 10"),

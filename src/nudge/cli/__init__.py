@@ -26,16 +26,41 @@ OUT_OF_MEMORY = "out of memory; give smaller sizes or counts"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but errors end with 'see --help' and exit 2 without a traceback, and a
-    negative number in any notation (``--from -1e30``, not only ``-1`` and ``-.5``) is
-    an option's value, not an option."""
+    """argparse, but errors end with 'see --help' and exit 2 without a traceback (and, for
+    a command given --json, print its one JSON object too), and a negative number in any
+    notation (``--from -1e30``, not only ``-1`` and ``-.5``) is an option's value, not an
+    option."""
+
+    #: the words this parser was last given (a command's: those after its name)
+    _words: list[str] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = NEGATIVE_NUMBER
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def _json_asked(self) -> bool:
+        """Whether --json (or a prefix argparse takes for it) is among the options given to
+        a command that has it; for ``nudge`` itself, to the command chosen."""
+        words = self._words[:self._words.index("--")] if "--" in self._words else self._words
+        commands = next((a.choices for a in self._actions
+                         if isinstance(a, argparse._SubParsersAction)), None)
+        if commands is not None:
+            chosen = next((commands[w] for w in words if w in commands), None)
+            return isinstance(chosen, _Parser) and chosen._json_asked()
+        return (any("--json" in a.option_strings for a in self._actions)
+                and any(len(w) > 2 and "--json".startswith(w) for w in words))
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
+        message = f"{printable(message)} (see {self.prog} --help)"
+        if self._json_asked():
+            from .common import print_json
+
+            print_json({"error": message})
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
