@@ -866,6 +866,42 @@ def test_ctrl_c_stops_at_once_and_the_same_command_resumes(tmp_path):
     assert len(keys) == 8 and len(set(keys)) == 8
 
 
+def test_a_ctrl_c_while_processes_start_is_raised_once_they_have():
+    """ctrl_c_held: a Ctrl-C inside is raised as it ends, and a process started inside
+    begins with SIGINT blocked (so its start-up cannot end in a traceback)."""
+    from nudge.control import ctrl_c_held
+
+    reached = False
+    with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            child = subprocess.run([sys.executable, "-c", "import signal; print(signal.SIGINT "
+                                    "in signal.pthread_sigmask(signal.SIG_BLOCK, []))"],
+                                   capture_output=True, text=True, timeout=60)
+            reached = True
+    assert reached and child.stdout.strip() == "True"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_sweep_workers_start_with_ctrl_c_held(tmp_path):
+    """A Ctrl-C to the terminal's process group while the pool started (the forkserver
+    importing nudge, a worker unpickling its queues) printed their tracebacks after the
+    sweep's one line; the processes now start with SIGINT blocked."""
+    out = tmp_path / "w.jsonl"
+    _, sweep = _sweep_with_a_first_result(out)
+    try:
+        first = json.loads(out.read_bytes().split(b"\n")[0])
+        pid = int(first["worker"].rsplit("/", 1)[1])
+        status = Path(f"/proc/{pid}/status").read_text()
+    finally:
+        _stop(sweep)
+    blocked = int(next(line for line in status.splitlines()
+                       if line.startswith("SigBlk:")).split()[1], 16)
+    assert blocked >> (signal.SIGINT - 1) & 1
+
+
 def test_a_tls_scheduler_without_certificates_is_a_one_line_error(tmp_path, capsys):
     pytest.importorskip("distributed")
     code, _, err = run(capsys, *SMALL, "--out", str(tmp_path / "t.jsonl"), "--scheduler",

@@ -15,7 +15,8 @@ import itertools
 import math
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,3 +244,27 @@ class CtrlC:
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Holds Ctrl-C back while child processes start (a process pool's): they begin with
+    SIGINT blocked, as multiprocessing's resource tracker does, so a Ctrl-C sent to them all
+    cannot end their start-up in a traceback of their own; and a Ctrl-C meanwhile is raised
+    as KeyboardInterrupt when the block ends, once every process started is known to be
+    stopped.  Only in the main thread, where Python handles signals."""
+    if (threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "pthread_sigmask")
+            or signal.getsignal(signal.SIGINT) is None):     # a handler set outside Python
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # one held runs now
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bounds import check_count
+from ..control import ctrl_c_held
 from ..data import Dataset, load_dataset
 from ..display import counted
 from ..engine.threads import available_cpus
@@ -231,7 +232,8 @@ def _one_pool(points: list[dict[str, Any]], workers: int, data_dir: str | None,
     pool = ProcessPoolExecutor(min(workers, len(points)), mp_context=_context(),
                                initializer=_start_worker, initargs=(data_dir, given))
     try:
-        futures = [pool.submit(_run_here, p) for p in points]
+        with ctrl_c_held():                 # the processes start: a Ctrl-C waits till they can
+            futures = [pool.submit(_run_here, p) for p in points]     # all be stopped
         for future in as_completed(futures):
             try:
                 yield future.result()
