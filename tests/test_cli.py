@@ -3,6 +3,7 @@
 import argparse
 import json
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -394,6 +395,28 @@ def test_a_command_never_writes_over_its_own_files(digits_model, tmp_path, capsy
                          "--examples", "50")
     assert code == 0, err
     assert digits_model.read_bytes() == saved and hard.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--dataset", "digits", "--epochs", "1", "--quiet", "--out", "new.safetensors"],
+    ["descent", "--dataset", "digits", "--epochs", "1", "--train-limit", "100"],
+    ["sweep", "--report", "results.jsonl"],
+], ids=lambda c: c[0])
+@pytest.mark.parametrize("target", ["notes", "link"])
+def test_a_figure_replaces_only_a_png(command, target, digits_model, tmp_path, capsys,
+                                      monkeypatch):
+    """--plot notes.png (notes, not an image) or a link named .png to a model: the figure
+    replaced that file and it was lost; now refused before any work, the file kept."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results.jsonl").write_text("")
+    (tmp_path / "notes.png").write_text("my notes")
+    (tmp_path / "link.png").symlink_to(digits_model)
+    kept = {p: p.read_bytes() for p in (tmp_path / "notes.png", digits_model)}
+    name = f"{target}.png"
+    code, _, err = run(capsys, *command, "--plot", name)
+    assert code == 1 and err.count("\n") == 1
+    assert f"--plot {name} is a file but not a PNG image" in err
+    assert {p: p.read_bytes() for p in kept} == kept and not Path("new.safetensors").exists()
 
 
 def test_a_run_that_learned_nothing_says_so(tmp_path, capsys):

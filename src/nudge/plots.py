@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +36,35 @@ def text_label(text: Any, width: int | None = None) -> str:
     return "\n".join(printable(line).replace("$", r"\$") for line in lines)
 
 
+#: the first bytes of every PNG image
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_figure_target(path: str | Path, flag: str = "") -> None:
+    """A figure replaces a PNG image (or an empty file), never another file: ``--plot
+    notes.png`` holding notes, or a link named ``.png`` to a model, is refused (``flag``:
+    the option that named it, for the message).  A file with other hard links keeps its
+    contents under them (:func:`~nudge.fsutil.atomic_write_bytes`), so this name may go."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or not st.st_size or st.st_nlink > 1:
+            return
+        with open(path, "rb") as f:
+            head = f.read(len(PNG_SIGNATURE))
+    except OSError:                            # unreadable: the write says why, if it fails
+        return
+    if head != PNG_SIGNATURE:
+        raise NudgeError(f"{flag + ' ' if flag else ''}{path} is a file but not a PNG image; "
+                         "a figure replaces only a PNG: choose another name, or remove that "
+                         "file first")
+
+
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     """Render ``fig`` to PNG at ``dpi`` and write it atomically; a pyplot figure is closed."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
+    check_figure_target(path)
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")

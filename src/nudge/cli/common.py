@@ -355,11 +355,13 @@ def check_plot(path: str | None, flag: str = "--plot") -> None:
     """A figure's name ends in .png and can be written (checked before any work)."""
     if path:
         from ..fsutil import check_writable
+        from ..plots import check_figure_target
 
         if not path.lower().endswith(".png"):
             raise NudgeError(f"{flag} {path}: figures are saved as PNG; give a name ending in "
                              ".png")
         check_writable(path)
+        check_figure_target(path, flag)
 
 
 def add_split(p: argparse.ArgumentParser, *also: str) -> None:

@@ -21,6 +21,7 @@ from .common import (
     add_limits,
     at_most,
     bounded_int,
+    check_plot,
     epochs_type,
     load_data,
     note,
@@ -118,13 +119,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    if args.plot:
-        from ..fsutil import check_writable
-
-        if not args.plot.lower().endswith(".png"):
-            raise NudgeError(f"--plot {args.plot}: figures are saved as PNG; give a name "
-                             "ending in .png")
-        check_writable(args.plot)
+    check_plot(args.plot)
     if args.report:
         return _report(args)
     args.out = DEFAULT_OUT if args.out is None else args.out
