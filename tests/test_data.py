@@ -205,6 +205,28 @@ def test_explicit_data_dir_is_the_only_place_looked(tmp_path, mnist_path, monkey
         load_dataset("mnist", data_dir=tmp_path)
 
 
+
+@pytest.mark.parametrize("kind", ["file", "missing"])
+def test_nudge_data_that_is_not_a_folder_is_named_first(tmp_path, monkeypatch, kind):
+    import nudge.data
+    from nudge.errors import DataNotFoundError
+
+    where = tmp_path / "nudge-data"
+    if kind == "file":
+        where.write_text("not a folder")
+    monkeypatch.setenv("NUDGE_DATA", str(where))
+    monkeypatch.setattr(nudge.data, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(nudge.data, "_download", lambda *a: (_ for _ in ()).throw(
+        DataError("http://mirror/ could not be reached (ConnectionError)")))
+    with pytest.raises(DataNotFoundError) as caught:
+        load_dataset("fashion-mnist")
+    what = "a file, not a folder" if kind == "file" else "no such folder"
+    assert str(caught.value).startswith(f"NUDGE_DATA={where} is {what}; fashion-mnist not found")
+    monkeypatch.setenv("NUDGE_DATA", str(tmp_path))                  # a folder: not named
+    with pytest.raises(DataNotFoundError) as caught:
+        load_dataset("fashion-mnist")
+    assert not str(caught.value).startswith("NUDGE_DATA")
+
 def test_load_default_falls_back_only_when_nothing_is_configured(tmp_path, monkeypatch):
     import nudge.data
     from nudge.data import load_default

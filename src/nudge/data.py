@@ -310,6 +310,10 @@ def _missing_message(name: str, stem: str, dirs: list[Path], download_error: str
         how = (f"{name} not found ({stem}.gz is in none of {looked}): put the four IDX files "
                "in a folder and pass --data-dir DIR, or set NUDGE_DATA=DIR, or let nudge "
                f"download them into {cache_dir() / name}")
+        env = os.environ.get("NUDGE_DATA")
+        if env and not Path(env).expanduser().is_dir():       # the likely cause, said first
+            what = "a file, not a folder" if Path(env).expanduser().exists() else "no such folder"
+            how = f"NUDGE_DATA={env} is {what}; {how}"
     if skipped:
         how += f"; skipped {'; '.join(skipped)}"
     if download_error:
