@@ -713,6 +713,10 @@ def test_serve_binds_loopback_unless_allowed(capsys):
     assert main(["serve", "--host", "0.0.0.0"]) == 1
     assert "--allow-remote" in capsys.readouterr().err
     assert main(["serve", "--save-dir", "/nonexistent/folder"]) == 1
+    assert "--save-dir /nonexistent/folder: no such folder" in capsys.readouterr().err
+    afile = Path(__file__)
+    assert main(["serve", "--save-dir", str(afile)]) == 1
+    assert f"--save-dir {afile}: a file, not a folder" in capsys.readouterr().err
     assert main(["serve", "--port", "70000"]) == 1
 
 

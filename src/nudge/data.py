@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, DataNotFoundError, NudgeError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, not_a_folder
 from .idx import idx_header, parse_idx, read_bytes
 
 DATASETS = ("mnist", "fashion-mnist", "digits")
@@ -311,8 +311,7 @@ def _missing_message(name: str, stem: str, dirs: list[Path], download_error: str
                "in a folder and pass --data-dir DIR, or set NUDGE_DATA=DIR, or let nudge "
                f"download them into {cache_dir() / name}")
         env = os.environ.get("NUDGE_DATA")
-        if env and not Path(env).expanduser().is_dir():       # the likely cause, said first
-            what = "a file, not a folder" if Path(env).expanduser().exists() else "no such folder"
+        if env and (what := not_a_folder(env)):              # the likely cause, said first
             how = f"NUDGE_DATA={env} is {what}; {how}"
     if skipped:
         how += f"; skipped {'; '.join(skipped)}"
@@ -385,9 +384,7 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
         return load_digits()
     if name not in _SOURCES:
         raise NudgeError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
-    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-        what = "a file, not a folder" if Path(data_dir).expanduser().exists() else \
-            "no such folder"
+    if data_dir is not None and (what := not_a_folder(data_dir)):
         raise DataError(f"--data-dir {data_dir}: {what}; give the folder that holds the "
                         f"{name} IDX files")
     return load_mnist_like(name, data_dir, download)

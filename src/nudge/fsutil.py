@@ -91,6 +91,15 @@ def _stat(path: Path, follow: bool = True) -> os.stat_result | None:
         raise NudgeError(f"{str(path)[:200]}: cannot be used ({reason})") from None
 
 
+def not_a_folder(path: str | Path) -> str | None:
+    """None if ``path`` is a folder, else why not, for an error message: "a file, not a
+    folder" or "no such folder"."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return None
+    return "a file, not a folder" if path.exists() else "no such folder"
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two names are one file once links are followed (what an atomic write to one
     replaces; another hard link to the file keeps the old contents, see above)."""

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NudgeError
+from ..fsutil import not_a_folder
 from ..network import Network, Snapshot
 from . import explain
 from .training import TrainingJob
@@ -62,8 +63,9 @@ class WebState:
         self.lock = threading.RLock()
         self.save_lock = threading.Lock()         # a save's check and write are one step
         self.save_dir = Path(save_dir).resolve() if save_dir else None
-        if self.save_dir is not None and not self.save_dir.is_dir():
-            raise NudgeError(f"--save-dir {save_dir}: no such folder; create it first")
+        if self.save_dir is not None and (what := not_a_folder(self.save_dir)):
+            raise NudgeError(f"--save-dir {save_dir}: {what}; give a folder (create it "
+                             "first) for the page's saved models")
         self.file_net: Network | None = None
         self.file_label: str | None = None
         if model_path is not None:
