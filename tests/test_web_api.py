@@ -730,6 +730,37 @@ def test_serve_refuses_a_model_that_cannot_read_the_dataset_asked_for(tmp_path, 
     assert "reads 784 inputs but the digits images have 64" in err and err.count("\n") == 1
 
 
+
+def test_serve_shows_the_dataset_the_model_names(model8, tmp_path, capsys):
+    """Without --dataset the page takes the model's dataset, as `nudge evaluate` does (it
+    took MNIST: a digits model met 784-pixel images, a fashion-mnist one MNIST's digits)."""
+    import json as json_
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from nudge.cli import main
+    from nudge.cli.serve import page_dataset
+    from nudge.errors import NudgeError
+
+    assert page_dataset("auto", str(model8)) == "digits"
+    assert page_dataset("mnist", str(model8)) == "mnist"            # asked for: as asked
+    assert page_dataset("auto", None) == "auto"
+    unnamed = save(Network([64, 10], seed=1), tmp_path / "unnamed.safetensors")
+    assert page_dataset("auto", str(unnamed)) == "auto"
+    with safe_open(str(model8), "np") as f:
+        metadata = dict(f.metadata())
+    nudge_md = json_.loads(metadata["nudge"])
+    metadata["nudge"] = json_.dumps({**nudge_md, "dataset": "cifar"})
+    cifar = tmp_path / "cifar.safetensors"
+    save_file(load_file(str(model8)), str(cifar), metadata=metadata)
+    with pytest.raises(NudgeError, match="names the dataset 'cifar'"):
+        page_dataset("auto", str(cifar))
+    capsys.readouterr()
+    assert main(["serve", "--model", str(cifar), "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "names the dataset 'cifar', which nudge does not have" in err and err.count("\n") == 1
+
 def test_serve_on_a_port_in_use_says_so_before_anything_else(capsys):
     import socket
 

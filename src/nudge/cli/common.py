@@ -241,13 +241,20 @@ def load_model(path: str) -> Network:
     return load(path)
 
 
+def trained_on(named: Any) -> str:
+    """The dataset a model's metadata names (``named``; mnist where it names none), which
+    nudge must have."""
+    name = named or "mnist"
+    if name not in DATASETS:
+        raise NudgeError(f"the model's metadata names the dataset {short_repr(name)}, "
+                         f"which nudge does not have: give --dataset ({', '.join(DATASETS)})")
+    return name
+
+
 def data_for_model(net: Network, name: str | None, data_dir: str | None) -> Dataset:
     """The dataset a model was trained on (or the one asked for), checked against it."""
     if name in (None, "auto"):
-        name = net.metadata.get("dataset") or "mnist"
-        if name not in DATASETS:
-            raise NudgeError(f"the model's metadata names the dataset {short_repr(name)}, "
-                             f"which nudge does not have: give --dataset ({', '.join(DATASETS)})")
+        name = trained_on(net.metadata.get("dataset"))
     data = load_dataset(name, data_dir)
     if data.n_inputs != net.sizes[0]:
         raise NudgeError(f"the model reads {net.sizes[0]} inputs but {data.name} images have "

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..data import DATASETS
 from ..errors import NudgeError
+from .common import model_dataset, trained_on
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -37,8 +38,9 @@ def register(sub: Any) -> None:
                    help="folder where the page may save models it trained (default: saving "
                         "is off)")
     p.add_argument("--dataset", choices=["auto", *DATASETS], default="auto",
-                   help="images for training and examples (default: auto = MNIST, or the "
-                        "embedded 8x8 digits when MNIST cannot be found)")
+                   help="images for training and examples (default: auto = the dataset "
+                        "the --model was trained on; without one MNIST, or the embedded 8x8 "
+                        "digits when MNIST cannot be found)")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding the IDX files (else $NUDGE_DATA, then the cache)")
     p.set_defaults(func=cmd_serve)
@@ -75,6 +77,13 @@ def allowed_hosts(host: str, extra: list[str]) -> list[str]:
     return names
 
 
+def page_dataset(asked: str, model: str | None) -> str:
+    """The page's dataset: the one ``asked`` for; for auto, the one the ``model`` names (as
+    ``nudge evaluate`` takes it), else auto (MNIST, or the embedded digits without it)."""
+    named = model_dataset(model) if asked == "auto" and model is not None else None
+    return asked if named is None else trained_on(named)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise NudgeError(f"--port {args.port}: choose a port from 1 to 65535")
@@ -95,9 +104,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.allowed_host:
         raise NudgeError("--allowed-host needs --allow-remote (and a --host other computers "
                          "can reach)")
-    app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=args.dataset,
+    dataset = page_dataset(args.dataset, args.model)
+    app = create_app(model_path=args.model, save_dir=args.save_dir, dataset=dataset,
                      data_dir=args.data_dir, allowed_hosts=hosts, token=token)
-    if args.dataset != "auto" or args.data_dir is not None:   # asked for: it must be there
+    if dataset != "auto" or args.data_dir is not None:   # asked for: it must be there
         web = app.state.web
         try:
             web.data() if web.file_net is None else web.data_for(web.file_net)
