@@ -137,6 +137,26 @@ def test_inconsistent_models_are_refused(tmp_path, tensors, meta, match):
     assert load(tmp_path / "good.safetensors").sizes == [4, 3, 2]
 
 
+
+def test_a_shape_that_is_not_a_list_is_shown_as_written(tmp_path):
+    """A header whose shape is a string was shown letter by letter ("biases ('1', ',',
+    '6')"); it is shown as the header writes it."""
+    import struct
+
+    path = tmp_path / "m.safetensors"
+    _write_st(path, _tensors(), _meta())
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    header["0.bias"]["shape"] = "3,"
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    with pytest.raises(ModelFileError) as caught:
+        load(path)
+    assert "layer 1 has weights (3, 4) and biases '3,', expected (3, 4) and (3,)" in str(
+        caught.value)
+
 # --------------------------------------------------------------------------- where a save goes
 def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, net):
     real = tmp_path / "models" / "real.safetensors"

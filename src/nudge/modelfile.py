@@ -353,6 +353,7 @@ def _check_tensors(path: Path, header: dict[str, Any], sizes: list[int],
         raise _bad(path, f"tensors must all be float32 or all float64, found {found_types}")
     for l, ((wname, bname), n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:])):
         W, b = header[wname]["shape"], header[bname]["shape"]
-        if list(W) != [n_out, n_in] or list(b) != [n_out]:
-            raise _bad(path, f"layer {l + 1} has weights {tuple(W)} and biases {tuple(b)}, "
+        if W != [n_out, n_in] or b != [n_out]:     # JSON lists, as the header declares them
+            shown = [str(tuple(s)) if isinstance(s, list) else short_repr(s) for s in (W, b)]
+            raise _bad(path, f"layer {l + 1} has weights {shown[0]} and biases {shown[1]}, "
                        f"expected ({n_out}, {n_in}) and ({n_out},)")

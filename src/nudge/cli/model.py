@@ -151,6 +151,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # ====================================================================== info
+#: the characters of a metadata value ``nudge info`` shows (--json shows it whole)
+MAX_FIELD = 400
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     net = load_model(args.model)
     md = dict(net.metadata)
@@ -163,6 +167,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(printable(args.model))
 
     def field(label: str, value: str) -> None:       # values wrap under the value column
+        if len(value) > MAX_FIELD:                     # free text from the file: a screen
+            value = f"{value[:MAX_FIELD]}... (cut: {len(value):,} characters in all)"
         say(f"  {label:<13} {value}", hang=16)
 
     field("architecture", f"{'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
