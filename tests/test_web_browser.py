@@ -629,6 +629,23 @@ def test_hand_steps_are_remeasured_marked_and_undone(page):
     page.problems[:] = [p for p in page.problems if "409 (Conflict)" not in p]   # that refusal
 
 
+def test_a_step_that_keeps_the_accuracy_says_so_without_stray_text(page):
+    """The box after a hand step reads "... 88.6% now." when the accuracy held (its
+    optional remark was a null that the browser wrote out as "now.null")."""
+    open_view(page, "nudges")
+    page.check('input[name="n-source"][value="test"]')
+    page.click("#n-show")
+    page.wait_for_selector(".layer-card")
+    page.fill("#n-lr", "0.001")                      # too small a step to cost accuracy
+    page.click("#n-step")
+    page.wait_for_selector("#n-modified:not([hidden])")
+    box = text(page, "#n-modified")
+    assert box.endswith(" now."), box
+    page.click("#n-undo-all")
+    page.wait_for_function("!document.getElementById('model-badge').textContent"
+                           ".includes('modified')")
+
+
 # ----------------------------------------------------------------------------- 5. mistakes
 def test_a_mistake_opens_in_the_nudges_view(page):
     open_view(page, "mistakes")

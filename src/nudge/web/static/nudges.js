@@ -110,9 +110,9 @@ function stepInfo(model) {
   box.replaceChildren(el("b", { text: `Modified by hand: ${m.steps} step${m.steps === 1 ? "" : "s"}. ` }),
     `Accuracy on the first ${fmt.int(m.examples)} test images: ${fmt.pct(m.accuracy_before, 1)} before, `,
     el("b", { text: fmt.pct(m.accuracy_now, 1) }), " now.",
-    m.accuracy_now < m.accuracy_before - 0.005
-      ? el("span", { text: " Teaching one example this hard costs the others: one example's gradient is not the whole training set's." })
-      : null);
+    ...(m.accuracy_now < m.accuracy_before - 0.005
+      ? [el("span", { text: " Teaching one example this hard costs the others: one example's gradient is not the whole training set's." })]
+      : []));
 }
 
 function describe(r) {
