@@ -13,6 +13,7 @@ folder.  The stream's reconnection after a server restart is in ``test_web_resta
 """
 
 import os
+import re
 import socket
 import threading
 import time
@@ -556,8 +557,6 @@ def test_inside_starts_from_a_test_image_and_updates_live(page):
 def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
     """A live redraw's answer that comes after the redraw at the run's end is out of date:
     the view keeps the end's (it showed the network as it was, "live", after the run)."""
-    import re
-
     held = []
 
     def hold(route):
@@ -665,6 +664,19 @@ def test_a_mistake_opens_in_the_nudges_view(page):
     first.click()
     page.wait_for_selector("#view-nudges:not([hidden]) .layer-card")
     assert f"test example #{index}, labelled {want_label}" in text(page, "#n-body")
+
+
+def test_one_mistake_is_counted_in_the_singular(page):
+    open_view(page, "mistakes")
+    page.wait_for_selector("table.confusion button")
+    ones = page.locator("table.confusion button", has_text="1").filter(
+        has_text=re.compile(r"^1$"))
+    assert ones.count() > 0                            # (the set-up's model has some)
+    assert ones.first.get_attribute("aria-label").startswith("one ")
+    ones.first.click()
+    page.wait_for_function("document.getElementById('x-gallery-title').textContent"
+                           ".includes(' read as ')")
+    assert text(page, "#x-gallery-title").startswith("1 test image of a ")
 
 
 # ----------------------------------------------------------------------------- 6. sensitivity

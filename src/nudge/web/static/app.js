@@ -51,7 +51,7 @@ function badge(model) {
   if (m) {
     const s = document.createElement("span");
     s.className = "modified";
-    s.textContent = ` · modified by hand (${m.steps} step${m.steps === 1 ? "" : "s"}): ` +
+    s.textContent = ` · modified by hand (${fmt.counted(m.steps, "step")}): ` +
       `${fmt.pct(m.accuracy_now, 1)} on the first ${fmt.int(m.examples)} test images, was ${fmt.pct(m.accuracy_before, 1)}`;
     b.append(s);
   }

@@ -54,7 +54,7 @@ function matrix(d) {
         c.style.background = bg;
         return el("td", { class: diag ? "diag" : "" }, c);
       }
-      const b = el("button", { type: "button", text: String(v), "aria-label": `${v} ${i}s read as ${j}: show them`,
+      const b = el("button", { type: "button", text: String(v), "aria-label": `${v === 1 ? `one ${i}` : `${v} ${i}s`} read as ${j}: show them`,
         "aria-pressed": cell && cell[0] === i && cell[1] === j ? "true" : "false" });
       b.style.background = bg;
       b.style.color = "#1d2333";
@@ -67,8 +67,8 @@ function matrix(d) {
 function gallery(d) {
   const [n, side] = d.images.shape;
   $("x-gallery-title").textContent = cell
-    ? `${fmt.int(d.wrong)} test images of a ${cell[0]} read as ${cell[1]}${d.wrong > n ? ` (the ${n} most confident shown)` : ""}`
-    : `${fmt.int(d.wrong)} misclassified test images${d.wrong > n ? ` (the ${n} most confident shown)` : ""}`;
+    ? `${fmt.counted(d.wrong, "test image")} of a ${cell[0]} read as ${cell[1]}${d.wrong > n ? ` (the ${n} most confident shown)` : ""}`
+    : `${fmt.counted(d.wrong, "misclassified test image")}${d.wrong > n ? ` (the ${n} most confident shown)` : ""}`;
   const bin = atob(d.images.b64);
   const items = d.mistakes.map((m, i) => {
     const c = el("canvas", { width: side, height: side, "aria-hidden": "true" });

@@ -107,7 +107,7 @@ function stepInfo(model) {
   $("n-undo").disabled = !m;
   $("n-undo-all").disabled = !m;
   if (!m) return;
-  box.replaceChildren(el("b", { text: `Modified by hand: ${m.steps} step${m.steps === 1 ? "" : "s"}. ` }),
+  box.replaceChildren(el("b", { text: `Modified by hand: ${fmt.counted(m.steps, "step")}. ` }),
     `Accuracy on the first ${fmt.int(m.examples)} test images: ${fmt.pct(m.accuracy_before, 1)} before, `,
     el("b", { text: fmt.pct(m.accuracy_now, 1) }), " now.",
     ...(m.accuracy_now < m.accuracy_before - 0.005

@@ -59,6 +59,8 @@ export const fmt = {
   },
   pct: (v, d = 2) => (v == null ? "–" : (100 * v).toFixed(d) + "%"),
   int: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US")),
+  // "1 step", "3 steps": a count and its noun
+  counted: (n, one, many = `${one}s`) => `${fmt.int(n)} ${n === 1 ? one : many}`,
 };
 
 // Gray picture: 0 = black, 1 = white (ink is bright, as MNIST stores it).
