@@ -666,6 +666,31 @@ def test_a_mistake_opens_in_the_nudges_view(page):
     assert f"test example #{index}, labelled {want_label}" in text(page, "#n-body")
 
 
+def test_the_mistakes_follow_a_changed_model(page):
+    """The matrix is the model's in use: after a hand step (or a run, or another model)
+    the view asks again, rather than keep the old model's counts under the new badge."""
+    import httpx
+
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/mistakes" in r.url else None)
+    open_view(page, "mistakes")
+    page.wait_for_selector("table.confusion button")
+    before = len(asked)
+    page.click("#tab-draw")
+    page.click("#tab-mistakes")                        # the same model: not asked again
+    page.wait_for_timeout(300)
+    assert len(asked) == before
+    r = httpx.post(page.base + "api/nudges/step", json={            # (another tab)
+        "example": {"split": "test", "index": 0}, "learning_rate": 5.0})
+    assert r.status_code == 200, r.text
+    page.wait_for_function("document.getElementById('model-badge').textContent"
+                           ".includes('modified by hand')")
+    end = time.time() + 10
+    while len(asked) == before:
+        assert time.time() < end, "the mistakes were not asked again for the changed model"
+        page.wait_for_timeout(50)
+
+
 def test_one_mistake_is_counted_in_the_singular(page):
     open_view(page, "mistakes")
     page.wait_for_selector("table.confusion button")

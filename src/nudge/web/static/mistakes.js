@@ -4,20 +4,26 @@ import { api, el, fmt } from "./util.js";
 import { openExample } from "./nudges.js";
 
 let store, data = null, cell = null;
+let shownFor = null;       // the model the matrix was asked for: its version, and if it trained
 const $ = (id) => document.getElementById(id);
+const modelKey = (m) => (m ? `${m.version}-${m.training}` : null);
 
 export function init(s) {
   store = s;
   $("x-run").addEventListener("click", () => load(null));
   $("x-all").addEventListener("click", () => load(null));
+  // another model, a run's end, a hand step: the matrix shown is out of date, asked again
+  for (const event of ["model", "state"]) store.on(event, () => { if (store.current === "mistakes") show(); });
 }
 
 export function show() {
-  if (!data && store.state && store.state.model) load(null);
+  const m = store.state && store.state.model;
+  if (m && modelKey(m) !== shownFor) load(data ? cell : null);
 }
 
 async function load(which) {
   cell = which;
+  shownFor = modelKey(store.state && store.state.model);
   $("x-caption").textContent = "reading the test set…";
   const q = which ? `?label=${which[0]}&predicted=${which[1]}&limit=60` : "?limit=60";
   try {
