@@ -391,6 +391,15 @@ def test_watch_it_learn_slowly_step_and_finish(page, app):
     assert "trained on this page" in text(page, "#model-badge")
 
 
+def test_the_note_before_a_run_takes_the_weights_card_s_width(page):
+    """Before a run the first-layer weights card holds a note, not pictures: it was put in
+    one 76 px picture cell, a word a line."""
+    open_view(page, "learn")
+    note = page.locator("#weights-grid p").bounding_box()
+    grid = page.locator("#weights-grid").bounding_box()
+    assert note["width"] >= grid["width"] - 1, (note, grid)
+
+
 def test_the_learning_rate_can_be_changed_while_it_runs(page):
     """The server takes a new η mid-run (/api/train/set); the page offers it in the form's
     own η field, which stays open while the other settings are fixed."""
