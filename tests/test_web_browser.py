@@ -12,6 +12,7 @@ free of errors.  Screenshots of each view go to ``docs/screenshots/`` when
 folder.  The stream's reconnection after a server restart is in ``test_web_restart.py``.
 """
 
+import json
 import os
 import re
 import socket
@@ -216,6 +217,18 @@ def clipped_texts(page, view):
     }""", view)
 
 
+def tick_errors(page, canvas, axes="xy"):
+    """A chart's ticks whose label is not the value where the tick stands (as 5,614
+    labelled "6k", or 87.5% "87%")."""
+    bad = []
+    for axis in axes:
+        for value, label in json.loads(page.locator(canvas).get_attribute(f"data-{axis}ticks")):
+            read = float(label.rstrip("%kM")) * {"%": 0.01, "k": 1e3, "M": 1e6}.get(label[-1], 1)
+            if abs(read - value) > 1e-9 * max(1, abs(value)):
+                bad.append((axis, value, label))
+    return bad
+
+
 # ----------------------------------------------------------------------------- 2. draw
 def test_draw_a_seven_and_the_page_reads_seven(page):
     open_view(page, "draw")
@@ -386,9 +399,37 @@ def test_watch_it_learn_slowly_step_and_finish(page, app):
         "epoch 2" in page.locator("#acc-chart").get_attribute("aria-label")
     assert page.locator("#weights-grid canvas").count() == 16
     assert "engine" in text(page, "#s-recipe")
+    assert tick_errors(page, "#cost-chart", "x") == [] and tick_errors(page, "#acc-chart") == []
     no_horizontal_scroll(page)
     snap(page, "learn", full=True)
     assert "trained on this page" in text(page, "#model-badge")
+
+
+def test_chart_ticks_are_labelled_with_their_values(page):
+    """The x axis of a run of 1,497 x 5 examples was cut in fourths labelled 2k, 4k, 6k, 7k;
+    a zoomed accuracy axis from 82% to 92% had 87% at 87.5%.  Ticks now stand at round
+    values, and the axis's name is under them, clear of the curve's last point."""
+    open_view(page, "learn")
+    page.evaluate("""async () => {
+        const u = await import('/static/util.js');
+        const c = document.getElementById('cost-chart');
+        u.lineChart(c, [{ points: [[0, 1], [7485, 0.2]], color: '#000' }],
+            { xmin: 0, xmax: 7485, log: true, xfmt: u.fmt.short, xlabel: 'examples seen' });
+        for (const [i, accs] of [[0.8428], [0.8428, 0.898, 0.9051], [0.1, 0.95],
+                                 [0.97, 0.991, 0.995]].entries()) {
+            const { ymin, ymax, ysteps, digits } = u.zoomedAxis(accs);
+            const a = document.createElement('canvas');
+            a.id = 'acc-test-' + i;
+            document.body.append(a);
+            u.lineChart(a, [{ points: accs.map((v, e) => [e + 1, v]), color: '#000', dots: true }],
+                { xmin: 0, xmax: 15, ymin, ymax, ysteps, integerX: true, xlabel: 'epoch',
+                  yfmt: (y) => `${(100 * y).toFixed(digits)}%` });
+        }
+    }""")
+    assert tick_errors(page, "#cost-chart", "x") == []
+    assert json.loads(page.locator("#cost-chart").get_attribute("data-xticks"))[-1][1] == "6k"
+    for i in range(4):
+        assert tick_errors(page, f"#acc-test-{i}") == [], i
 
 
 def test_the_note_before_a_run_takes_the_weights_card_s_width(page):

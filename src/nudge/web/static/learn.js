@@ -1,5 +1,5 @@
 // 1. Watch it learn: settings, controls (speed, one mini-batch at a time), the live stream.
-import { api, el, fmt, lineChart, divergingRGB } from "./util.js";
+import { api, el, fmt, lineChart, zoomedAxis, divergingRGB } from "./util.js";
 
 let store;
 let points = [];           // [examples seen, smoothed cost]
@@ -261,8 +261,7 @@ function insight(t) {
   const card = $("insight-card");
   card.hidden = !(t && t.settings.measure);
   if (card.hidden) return;
-  const kfmt = (x) => (x >= 1000 ? `${Math.round(x / 1000)}k` : String(Math.round(x)));
-  const opts = { xmin: 0, xmax: t.total_examples, log: true, xfmt: kfmt, xlabel: "examples seen", empty: "measuring…" };
+  const opts = { xmin: 0, xmax: t.total_examples, log: true, xfmt: fmt.short, xlabel: "examples seen", empty: "measuring…" };
   lineChart($("sharp-chart"), [
     { points: pts.filter((p) => p.lambda_max).map((p) => [p.seen, p.lambda_max]), color: "#2f5fe0", dots: true, line: true },
     { points: pts.map((p) => [p.seen, p.two_over_eta]), color: "#b45309", dots: true, line: true },
@@ -287,12 +286,11 @@ function charts(t) {
   const epochs = t ? t.epoch_results : [];
   const total = t ? t.total_examples : 1;
   const log = $("c-log").checked;
-  const kfmt = (x) => (x >= 1000 ? `${Math.round(x / 1000)}k` : String(Math.round(x)));
   const tests = epochs.filter((e) => e.test_cost != null).map((e) => [e.examples, e.test_cost]);
   lineChart($("cost-chart"), [
     { points, color: "#2f5fe0" },
     { points: tests, color: "#b45309", dots: true },
-  ], { xmin: 0, xmax: total, ymin: log ? null : 0, log, xfmt: kfmt, xlabel: "examples seen",
+  ], { xmin: 0, xmax: total, ymin: log ? null : 0, log, xfmt: fmt.short, xlabel: "examples seen",
     empty: "press Start to train" });
   const last = points.length ? points[points.length - 1] : null;
   $("cost-chart").setAttribute("aria-label", last
@@ -301,16 +299,10 @@ function charts(t) {
   $("cost-chart").dataset.points = points.length;
   $("cost-chart").dataset.scale = log ? "log" : "linear";
   const accs = epochs.filter((e) => e.test_accuracy != null).map((e) => [e.epoch, e.test_accuracy]);
-  let ymin = 0, ymax = 1;
-  if ($("c-zoom").checked && accs.length) {
-    const lo = Math.min(...accs.map((a) => a[1])), hi = Math.max(...accs.map((a) => a[1]));
-    const step = hi - lo > 0.2 ? 0.1 : hi - lo > 0.05 ? 0.02 : 0.005;
-    ymin = Math.max(0, Math.floor((lo - step / 2) / step) * step);
-    ymax = Math.min(1, Math.ceil((hi + step / 2) / step) * step);
-  }
-  const digits = ymax - ymin < 0.05 ? 1 : 0;
+  const { ymin, ymax, ysteps, digits } = $("c-zoom").checked && accs.length
+    ? zoomedAxis(accs.map((a) => a[1])) : { ymin: 0, ymax: 1, ysteps: 4, digits: 0 };
   lineChart($("acc-chart"), [{ points: accs, color: "#15803d", dots: true, line: true }],
-    { xmin: 0, xmax: t ? t.epochs : 1, ymin, ymax, yfmt: (y) => `${(100 * y).toFixed(digits)}%`,
+    { xmin: 0, xmax: t ? t.epochs : 1, ymin, ymax, ysteps, yfmt: (y) => `${(100 * y).toFixed(digits)}%`,
       xlabel: "epoch", integerX: true, empty: "after the first epoch" });
   $("acc-chart").dataset.ymin = ymin.toFixed(3);
   $("acc-chart").setAttribute("aria-label", accs.length

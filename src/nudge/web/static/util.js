@@ -59,6 +59,8 @@ export const fmt = {
   },
   pct: (v, d = 2) => (v == null ? "–" : (100 * v).toFixed(d) + "%"),
   int: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US")),
+  // an axis's count, short: 750, 7.5k, 1.5M
+  short: (v) => (v >= 1e6 ? `${Number((v / 1e6).toPrecision(3))}M` : v >= 1000 ? `${Number((v / 1000).toPrecision(3))}k` : String(Math.round(v))),
   // "1 step", "3 steps": a count and its noun
   counted: (n, one, many = `${one}s`) => `${fmt.int(n)} ${n === 1 ? one : many}`,
 };
@@ -174,32 +176,60 @@ export function announce(id, text, gap = 1500) {
   }, Math.max(0, wait));
 }
 
-// Ticks for a log axis from 10^a to 10^b: 1-2-5 steps, at most about 6 of them.
+// Ticks for a log axis from 10^a to 10^b: round values (1-3, 1-2-5, then finer), at most
+// about 8 of them; evenly spaced ones only where fewer than 3 round values fall in the range.
 function logTicks(a, b) {
   const out = [];
-  for (const mult of [[1], [1, 3], [1, 2, 5]]) {
+  for (const mult of [[1], [1, 3], [1, 2, 5], [1, 1.5, 2, 3, 5, 7]]) {
     const t = [];
     for (let e = Math.floor(a); e <= Math.ceil(b); e++) for (const m of mult) {
       const v = Math.log10(m) + e;
       if (v >= a - 1e-9 && v <= b + 1e-9) t.push(v);
     }
-    if (t.length >= 3 || mult.length === 3) { out.push(...t); break; }
+    if (t.length >= 3) { out.push(...t); break; }
   }
   if (out.length < 3) { out.length = 0; for (let i = 0; i <= 4; i++) out.push(a + (i / 4) * (b - a)); }
   return out.length > 8 ? out.filter((_, i) => i % Math.ceil(out.length / 8) === 0) : out;
 }
 
+// A round step of at least span / n: 1, 2, 2.5 or 5 times a power of ten (whole numbers
+// only, if asked), so that every tick's label is exactly the value where it stands.
+export function niceStep(span, n, whole = false) {
+  const raw = span / n, p = 10 ** Math.floor(Math.log10(raw));
+  const step = (whole ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => m * p).find((v) => v >= raw * (1 - 1e-9));
+  return whole ? Math.max(1, Math.round(step)) : step;
+}
+
+// The accuracy axis zoomed in on the values: from and to a multiple of a round step (0.5,
+// 2 or 10 points), cut in at most 5 equal parts whose labels, with `digits` decimals, are exact.
+export function zoomedAxis(values) {
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const step = hi - lo > 0.2 ? 0.1 : hi - lo > 0.05 ? 0.02 : 0.005;
+  let n0 = Math.floor((lo - step / 2) / step), n1 = Math.ceil((hi + step / 2) / step);
+  n0 = Math.max(0, n0); n1 = Math.min(Math.round(1 / step), n1);
+  let size = 1;          // steps a part: widened by a part to an even count, then doubled
+  while (n1 - n0 > 5 * size) {
+    if (((n1 - n0) / size) % 2) { if (n1 + size <= Math.round(1 / step)) n1 += size; else n0 -= size; }
+    size *= 2;
+  }
+  const parts = n1 - n0;
+  return { ymin: n0 * step, ymax: n1 * step, ysteps: parts / size, digits: step * size < 0.01 - 1e-9 ? 1 : 0 };
+}
+
 // Line chart on a canvas.  series: [{points: [[x, y]...], color, dots, line}];
-// opts: xmin, xmax, ymin, ymax, log (log y axis), xfmt, yfmt, xlabel, integerX, empty.
+// opts: xmin, xmax, ymin, ymax, ysteps (parts of a linear y axis), log (log y axis), xfmt,
+// yfmt, xlabel (under the ticks), integerX, empty.  The ticks drawn, as [value, label], are
+// left in the canvas's data-xticks and data-yticks.
 export function lineChart(canvas, series, opts = {}) {
   const dpr = window.devicePixelRatio || 1;
-  const cssW = canvas.clientWidth || canvas.width, cssH = cssW * (opts.aspect || 0.4);
-  if (canvas.width !== Math.round(cssW * dpr)) {
+  const under = opts.xlabel ? 16 : 0;           // a line for the x axis's name
+  const cssW = canvas.clientWidth || canvas.width, cssH = cssW * (opts.aspect || 0.4) + under;
+  if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
     canvas.width = Math.round(cssW * dpr); canvas.height = Math.round(cssH * dpr);
   }
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  const W = cssW, H = cssH, L = 52, R = 12, T = 10, B = 30;
+  const W = cssW, H = cssH, L = 52, R = 12, T = 10, B = 30 + under;
   ctx.clearRect(0, 0, W, H);
   const ty = opts.log ? (y) => Math.log10(y) : (y) => y;
   const keep = (p) => isFinite(p[1]) && (!opts.log || p[1] > 0);
@@ -209,6 +239,7 @@ export function lineChart(canvas, series, opts = {}) {
   ctx.fillStyle = "#5d6780";
   if (!all.length) {
     ctx.fillText(opts.empty || "no data yet", L, H / 2);
+    delete canvas.dataset.xticks; delete canvas.dataset.yticks;
     return;
   }
   let x0 = opts.xmin ?? Math.min(...all.map((p) => p[0])), x1 = opts.xmax ?? Math.max(...all.map((p) => p[0]));
@@ -220,21 +251,29 @@ export function lineChart(canvas, series, opts = {}) {
   const px = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const py = (v) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);   // v already transformed
   ctx.strokeStyle = "#e3e6ee"; ctx.lineWidth = 1;
-  const yt = opts.log ? logTicks(y0, y1) : [0, 1, 2, 3, 4].map((i) => y0 + (i / 4) * (y1 - y0));
+  const ysteps = opts.ysteps || 4;
+  const yt = opts.log ? logTicks(y0, y1) : Array.from({ length: ysteps + 1 }, (_, i) => y0 + (i / ysteps) * (y1 - y0));
+  const yticks = [], xticks = [];
   for (const v of yt) {
     ctx.beginPath(); ctx.moveTo(L, py(v)); ctx.lineTo(W - R, py(v)); ctx.stroke();
     const y = opts.log ? 10 ** v : v;
-    ctx.fillText(opts.yfmt ? opts.yfmt(y) : Number(y.toPrecision(2)).toString(), 4, py(v) + 4);
+    const label = opts.yfmt ? opts.yfmt(y) : Number(y.toPrecision(2)).toString();
+    ctx.fillText(label, 4, py(v) + 4);
+    yticks.push([y, label]);
   }
-  const xticks = opts.integerX ? Math.max(1, Math.min(10, Math.round(x1 - x0))) : 4;
-  for (let i = 0; i <= xticks; i++) {
-    const x = x0 + (i / xticks) * (x1 - x0);
-    const label = opts.xfmt ? opts.xfmt(x) : String(Math.round(x));
-    ctx.fillText(label, Math.min(W - R - ctx.measureText(label).width, px(x) - (i ? ctx.measureText(label).width / 2 : 0)), H - 10);
+  const step = niceStep(x1 - x0, opts.integerX ? 10 : 4, opts.integerX);
+  for (let k = Math.ceil(x0 / step - 1e-9); k * step <= x1 * (1 + 1e-9); k++) {
+    const x = k * step, label = opts.xfmt ? opts.xfmt(x) : String(x);
+    const w = ctx.measureText(label).width;
+    ctx.fillText(label, Math.min(W - R - w, px(x) - (x > x0 ? w / 2 : 0)), H - under - 10);
+    xticks.push([x, label]);
   }
-  if (opts.xlabel) ctx.fillText(opts.xlabel, W - R - ctx.measureText(opts.xlabel).width, H - 22 > T ? T + 12 : H - 22);
+  if (opts.xlabel) ctx.fillText(opts.xlabel, L + (W - L - R - ctx.measureText(opts.xlabel).width) / 2, H - 6);
+  canvas.dataset.xticks = JSON.stringify(xticks);
+  canvas.dataset.yticks = JSON.stringify(yticks);
   ctx.save();
-  ctx.beginPath(); ctx.rect(L, T, W - L - R, H - T - B); ctx.clip();
+  // (a dot's radius beyond the plot: one at an end of the axes is drawn whole)
+  ctx.beginPath(); ctx.rect(L - 5, T - 5, W - L - R + 10, H - T - B + 10); ctx.clip();
   for (const s of series) {
     ctx.strokeStyle = s.color; ctx.fillStyle = s.color; ctx.lineWidth = 2;
     const pts = s.points.map(([x, y]) => [px(x), py(ty(y))]);
