@@ -853,6 +853,56 @@ def test_a_change_made_in_another_tab_shows_in_every_tab(browser, fresh):
     assert pg.problems == [], pg.problems
 
 
+@pytest.fixture(scope="module")
+def digits_server(tmp_path_factory, digits):
+    """A second page, for a model of the embedded 8x8 digits."""
+    from nudge import Network, save
+    from nudge.web import create_app
+
+    net = Network([64, 16, 10], seed=1)
+    net.fit(digits.X_train, digits.y_train, epochs=3, batch_size=10, learning_rate=3.0)
+    path = tmp_path_factory.mktemp("web-digits") / "digits.safetensors"
+    save(net, path, dataset="digits")
+    app = create_app(path, dataset="digits")
+    srv, thread, base = serve(app)
+    yield base
+    if app.state.web.job is not None:
+        app.state.web.job.stop()
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_an_8x8_model_is_described_as_8x8(browser, digits_server):
+    """The page said 28x28 and 784 weights whatever the model read: an 8x8 digits model's
+    drawing, its neurons' pictures and its first-layer weights are described as they are."""
+    context, pg = new_page(browser, digits_server, "desktop")
+    pg.base = digits_server
+    open_view(pg, "draw")
+    pg.wait_for_function("document.getElementById('d-layout').textContent.includes('8×8')")
+    assert text(pg, "#d-layout") == "cropped, fitted in 8×8"
+    assert text(pg, "#d-prepared-caption") == "the prepared 8×8 input"
+    open_view(pg, "inside")
+    pg.wait_for_selector("#diagram .neuron")
+    pg.locator("#diagram .neuron").nth(0).hover()
+    pg.wait_for_function("document.getElementById('neuron-panel').textContent.includes('(8×8)')")
+    assert "ink there" in text(pg, "#neuron-panel") and "a = σ(z)" in text(pg, "#neuron-panel")
+    pg.locator("#diagram .neuron").nth(16).hover()                     # an output neuron
+    pg.wait_for_function("document.getElementById('neuron-panel').textContent.includes('Output')")
+    assert "ink" not in text(pg, "#neuron-panel")
+    open_view(pg, "learn")
+    r = api(pg, "/api/train/start", {"hidden": [8], "epochs": 1, "preset": "custom",
+                                     "activation": "relu", "schedule": "constant"})
+    assert r["status"] == 200
+    pg.wait_for_function("document.getElementById('s-state').textContent === 'finished'")
+    assert text(pg, "#w-inputs") == "64"
+    open_view(pg, "inside")
+    pg.wait_for_selector("#diagram .neuron")
+    pg.locator("#diagram .neuron").nth(0).hover()
+    pg.wait_for_function("document.getElementById('neuron-panel').textContent.includes('relu(z)')")
+    context.close()
+    assert pg.problems == [], pg.problems
+
+
 # ----------------------------------------------------------------------------- 8. accessibility
 CONTRAST = """() => {
     const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255;

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DivergenceError, NudgeError
+from ..images import LAYOUTS
 from ..inputs import confusion_matrix
 from ..network import Network
 from ..train import train
@@ -72,6 +73,8 @@ def model_payload(net: Network) -> dict[str, Any]:
         "sizes": list(net.sizes), "activation": net.activation, "output": net.output,
         "cost": net.cost_function, "n_parameters": net.n_parameters,
         "image_side": image_side(net.sizes[0]),
+        # the box a drawing's ink is fitted into (20 in 28x28), for models that read drawings
+        "image_box": LAYOUTS.get(net.sizes[0], (None, None))[1],
         "dataset": md.get("dataset") if isinstance(md.get("dataset"), str) else None,
         "test_accuracy": finite(md.get("test_accuracy")),
         "epochs_trained": finite(md.get("epochs_trained")),

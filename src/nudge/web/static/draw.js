@@ -42,7 +42,7 @@ export function init(s) {
   });
   $("d-clear").addEventListener("click", clear);
   $("d-pick").addEventListener("click", pick);
-  store.on("state", () => { if (dirty) request(what); });
+  store.on("state", (st) => { layout(st.model); if (dirty) request(what); });
   // live: while the network in use trains, read the drawing again (throttled)
   store.on("update", (msg) => {
     if (store.current !== "draw" || !dirty || !msg.model || !msg.model.training || liveTimer) return;
@@ -52,6 +52,15 @@ export function init(s) {
 }
 
 export function show() {}
+
+// how a drawing is prepared for the model in use (28x28 from a 20x20 box; 8x8 for digits)
+function layout(model) {
+  const side = model && model.image_side, box = model && model.image_box;
+  if (!side || !box) return;
+  $("d-layout").textContent = box === side ? `cropped, fitted in ${side}×${side}`
+    : `cropped, fitted in ${box}×${box}, centred by its centre of mass in ${side}×${side}`;
+  $("d-prepared-caption").textContent = `the prepared ${side}×${side} input`;
+}
 
 function point(e) {
   const r = canvas.getBoundingClientRect();

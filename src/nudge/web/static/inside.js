@@ -190,6 +190,12 @@ function diagram(model) {
   }
 }
 
+// a neuron's activation from its weighted sum, in the network's own function
+function squash(fn) {
+  if (fn === "softmax") return "a = softmax(z), over the whole layer's sums";
+  return `a = ${fn === "sigmoid" ? "σ" : fn}(z)`;
+}
+
 function line(parent, x1, y1, x2, y2, color, opacity, width) {
   const ln = document.createElementNS(SVG, "line");
   ln.setAttribute("x1", x1); ln.setAttribute("y1", y1); ln.setAttribute("x2", x2); ln.setAttribute("y2", y2);
@@ -232,10 +238,10 @@ async function select(g, model, layer, index) {
         el("dt", { text: "Σ w·a (incoming)" }), el("dd", { text: fmt.num(dot) }),
         el("dt", { text: "bias b" }), el("dd", { text: fmt.num(info.bias) }),
         el("dt", { text: "weights" }), el("dd", { text: `${w.length}, from ${fmt.num(info.min_weight, 2)} to ${fmt.num(info.max_weight, 2)}` })),
-      el("p", { class: "small muted", text: "z = Σ w·a + b, and a = σ(z)." }),
-      el("h3", { text: layer === 1 ? "Incoming weights, as a 28×28 picture" : "Incoming weights" }),
+      el("p", { class: "small muted", text: `z = Σ w·a + b, and ${squash(last ? model.output : model.activation)}.` }),
+      el("h3", { text: layer === 1 && w.shape.length === 2 ? `Incoming weights, as a picture (${w.shape[1]}×${w.shape[0]})` : "Incoming weights" }),
       pic,
-      el("p", { class: "small muted" }, "blue: positive weights (ink there raises z); red: negative."));
+      el("p", { class: "small muted" }, `blue: positive weights (${layer === 1 ? "ink there" : "a more active neuron there"} raises z); red: negative.`));
   } catch (e) {
     panel.replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "message error", text: e.message }));
   }

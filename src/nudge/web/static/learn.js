@@ -66,7 +66,7 @@ function fillChoices(st) {
   for (const sc of st.schedules || ["constant", "cosine"]) $("t-schedule").append(el("option", { value: sc, text: sc }));
   applyPreset();
   if (st.dataset && st.dataset.n_train < 60000) {
-    $("t-examples").replaceChildren(el("option", { value: String(st.dataset.n_train), text: `all ${st.dataset.n_train} (${st.dataset.name})` }));
+    $("t-examples").replaceChildren(el("option", { value: String(st.dataset.n_train), text: `all ${fmt.int(st.dataset.n_train)}`, title: `all ${fmt.int(st.dataset.n_train)} ${st.dataset.name} training images` }));
   }
 }
 
@@ -317,6 +317,7 @@ function drawWeights() {
     return;
   }
   const [n, size] = weights.shape, side = weights.side;
+  $("w-inputs").textContent = fmt.int(size);
   if (grid.dataset.empty || grid.children.length !== n) {
     delete grid.dataset.empty;
     grid.replaceChildren(...Array.from({ length: n }, (_, i) => el("figure", {},
