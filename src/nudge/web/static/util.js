@@ -200,20 +200,18 @@ export function niceStep(span, n, whole = false) {
   return whole ? Math.max(1, Math.round(step)) : step;
 }
 
-// The accuracy axis zoomed in on the values: from and to a multiple of a round step (0.5,
-// 2 or 10 points), cut in at most 5 equal parts whose labels, with `digits` decimals, are exact.
+// The accuracy axis zoomed in on the values (a margin of half a step: 0.5, 2 or 10 points
+// as they spread), from and to a multiple of a round tick spacing, in at most 5 parts, whose
+// labels with `digits` decimals are exact.
 export function zoomedAxis(values) {
   const lo = Math.min(...values), hi = Math.max(...values);
   const step = hi - lo > 0.2 ? 0.1 : hi - lo > 0.05 ? 0.02 : 0.005;
-  let n0 = Math.floor((lo - step / 2) / step), n1 = Math.ceil((hi + step / 2) / step);
-  n0 = Math.max(0, n0); n1 = Math.min(Math.round(1 / step), n1);
-  let size = 1;          // steps a part: widened by a part to an even count, then doubled
-  while (n1 - n0 > 5 * size) {
-    if (((n1 - n0) / size) % 2) { if (n1 + size <= Math.round(1 / step)) n1 += size; else n0 -= size; }
-    size *= 2;
+  const from = Math.max(0, lo - step / 2), to = Math.min(1, hi + step / 2);
+  for (const d of [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25]) {
+    const n0 = Math.floor(from / d + 1e-9), n1 = Math.ceil(to / d - 1e-9);
+    if (d >= step && n1 - n0 <= 5) return { ymin: n0 * d, ymax: n1 * d, ysteps: n1 - n0, digits: d < 0.01 ? 1 : 0 };
   }
-  const parts = n1 - n0;
-  return { ymin: n0 * step, ymax: n1 * step, ysteps: parts / size, digits: step * size < 0.01 - 1e-9 ? 1 : 0 };
+  return { ymin: 0, ymax: 1, ysteps: 4, digits: 0 };
 }
 
 // Line chart on a canvas.  series: [{points: [[x, y]...], color, dots, line}];
