@@ -252,7 +252,8 @@ export function lineChart(canvas, series, opts = {}) {
   const ysteps = opts.ysteps || 4;
   const yt = opts.log ? logTicks(y0, y1) : Array.from({ length: ysteps + 1 }, (_, i) => y0 + (i / ysteps) * (y1 - y0));
   const yticks = [], xticks = [];
-  for (const v of yt) {
+  // (on a small chart, a round value too close to the one below it goes unlabelled)
+  for (const v of yt.filter((v, i) => i === 0 || py(yt[i - 1]) - py(v) >= 16)) {
     ctx.beginPath(); ctx.moveTo(L, py(v)); ctx.lineTo(W - R, py(v)); ctx.stroke();
     const y = opts.log ? 10 ** v : v;
     const label = opts.yfmt ? opts.yfmt(y) : Number(y.toPrecision(2)).toString();
