@@ -42,6 +42,27 @@ def test_the_job_trains_like_the_trainer(digits):
     assert s["engine"]["engine"] in ("fast", "reference")
 
 
+
+def test_the_smoothed_cost_averages_over_examples_not_samples(digits):
+    """A run too short or fast for many samples (20,000 examples in 0.01 s at full speed:
+    two or three) showed a smoothed cost near its start (0.71 against a test cost of 0.2),
+    each sample weighing 1/10 however many examples it stood for."""
+    from nudge.web.training import EMA, smoothed
+
+    assert smoothed(None, 2.0, 0, 100.0) == 2.0
+    assert smoothed(1.0, 0.0, 1, 1000.0) == pytest.approx(EMA)          # a sample per step
+    assert smoothed(1.0, 0.0, 100, 100.0) == pytest.approx(np.exp(-1))  # one span later
+    assert smoothed(1.0, 0.0, 10**6, 100.0) == pytest.approx(0.0)       # long after: now
+    job = make_job(digits, epochs=3)
+    trained = job.net.copy()
+    trained.fit(digits.X_train, digits.y_train, epochs=3, learning_rate=1.0, seed=1)
+    batch = np.arange(500)
+    job._sample(batch, job.net)                       # at the start
+    job.seen = job.total_examples                     # one more sample, at the end
+    job._sample(batch, trained)
+    assert job.smoothed_cost == pytest.approx(trained.cost(digits.X_train[batch],
+                                                           digits.y_train[batch]), rel=1e-6)
+
 def test_a_divergence_is_reported_with_advice(digits, monkeypatch):
     def diverging(*args, **kwargs):
         e = DivergenceError("training diverged")

@@ -9,7 +9,8 @@ few numbers a watcher can read at any moment without stopping it:
 * the cost of the last mini-batch (``Progress.batch``), *sampled*: at most one
   sample every :data:`SAMPLE_GAP` seconds, at most :data:`SAMPLE_ROWS` examples
   each, and never more than :data:`SAMPLE_BUDGET` of the run's time spent on
-  them; the samples are smoothed by an exponential moving average;
+  them; the samples are smoothed by an exponential moving average over the
+  examples seen (:func:`smoothed`);
 * a curve of (examples seen, smoothed cost) points, one per sample;
 * per epoch: :class:`nudge.history.EpochRecord` (test cost, test accuracy, η),
   the examples seen so far and the mean sampled mini-batch cost;
@@ -49,12 +50,25 @@ from .measure import Measurements
 SAMPLE_GAP = 0.005           # at least this long between two cost samples...
 SAMPLE_BUDGET = 0.03         # ...at most this share of the training time spent on them...
 SAMPLE_ROWS = 1000           # ...and at most this many examples in one sample
-EMA = 0.9                    # smoothing of the sampled mini-batch costs
+EMA = 0.9                    # smoothing of the sampled mini-batch costs (smoothed)...
+SMOOTHING_SPAN = 0.05        # ...over about this share of the run's examples
 MAX_CURVE_POINTS = 20000     # the curve is thinned to half when it grows past this
 RATE_WINDOW = 0.5            # seconds over which examples per second are counted
 CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-neuron check
 ACTIVE = ("running", "paused", "stopping")
 
+
+
+def smoothed(previous: float | None, cost: float, examples_since: int, span: float) -> float:
+    """The moving average of the sampled costs with ``cost`` added, ``examples_since``
+    examples after the sample before: the new sample weighs 1 − e^(−examples_since/span),
+    and at least 1 − EMA.  Averaged over examples, not samples, so that a run too short or
+    too fast for many samples (20,000 examples take 0.01 s) shows its cost now, not one
+    stuck near its start."""
+    if previous is None:
+        return cost
+    weight = max(1 - EMA, -math.expm1(-examples_since / span))
+    return previous + weight * (cost - previous)
 
 #: each job's number: the page tells a reply about one run from the stream's news of it
 _RUNS = itertools.count(1)
@@ -142,6 +156,7 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._sample_time = 0.0
         self._last_sample = 0.0
+        self._sampled_seen = 0         # examples seen at the last sample
         self._epoch_costs: list[float] = []
         self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
@@ -288,8 +303,9 @@ class TrainingJob:
             self._warn(*advice.cost_infinite())
             return
         self._epoch_costs.append(c)
-        prev = self.smoothed_cost
-        self.smoothed_cost = c if prev is None else EMA * prev + (1 - EMA) * c
+        self.smoothed_cost = smoothed(self.smoothed_cost, c, self.seen - self._sampled_seen,
+                                      max(1.0, SMOOTHING_SPAN * self.total_examples))
+        self._sampled_seen = self.seen
         if (self.first_cost is not None and self.seen >= max(2000, 0.02 * self.total_examples)
                 and self.smoothed_cost > 1.1 * self.first_cost):
             self._warn(*advice.cost_rising())
