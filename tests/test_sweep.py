@@ -979,6 +979,41 @@ def test_a_dask_scheduler_lost_mid_sweep_is_one_line_and_the_local_pool_resumes(
     assert len(keys) == 8 and len(set(keys)) == 8
 
 
+def test_dask_logs_nothing_from_before_its_client_to_after_it_is_closed(dask_cluster):
+    """A message queued less than 10 ms after the client's last one (a run's release, as
+    the two workers finish together) waits for Dask's batching interval; the scheduler
+    lost meanwhile, Dask logs "Batched Comm Closed" and a traceback, any time until the
+    client is closed: the scheduler-lost sweep above now and then wrote 14 lines to stderr
+    instead of 2 (its note, then the one line), under load.  quiet_dask, which `nudge
+    sweep --scheduler` runs in, keeps every Dask log record from being made."""
+    import logging
+
+    from nudge.sweep.runner import connect, quiet_dask
+
+    address, _, scheduler = dask_cluster
+    made: list[logging.LogRecord] = []
+    keep = logging.Handler()
+    keep.emit = made.append                                 # type: ignore[method-assign]
+    logging.getLogger("distributed").addHandler(keep)
+    try:
+        with quiet_dask():
+            client = connect(address, timeout=10)
+            try:
+                futures = client.map(abs, [-1, -2])
+                client.cancel(futures[0])
+                client.cancel(futures[1])                  # waits for the 10 ms interval
+                os.kill(scheduler.pid, signal.SIGKILL)
+                deadline = time.monotonic() + 30
+                while client.status == "running" and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert client.status != "running", "the client did not see its scheduler go"
+            finally:
+                client.close()
+    finally:
+        logging.getLogger("distributed").removeHandler(keep)
+    assert [f"{r.name}: {r.getMessage()}" for r in made] == []
+
+
 def test_a_long_sweep_outlives_more_worker_deaths_than_the_restarts(tmp_path):
     """A local worker killed (SIGKILL) more often than POOL_RESTARTS, each time after the
     new pool finished a run: the sweep goes on to the end (it stopped at the fourth death

@@ -144,6 +144,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    if not args.scheduler:
+        return _sweep_grid(args)
+    from ..sweep.runner import quiet_dask
+
+    with quiet_dask():                  # what goes wrong is one line of ours, not Dask's logs
+        return _sweep_grid(args)
+
+
+def _sweep_grid(args: argparse.Namespace) -> int:
     if args.scheduler is not None and not args.scheduler.strip():
         raise NudgeError("--scheduler needs an address, e.g. tcp://HOST:8786 (leave it out to "
                          "run on this machine)")
@@ -200,9 +209,7 @@ def _sweep(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         if client is not None:
-            from ..sweep.runner import disconnect
-
-            disconnect(client)
+            client.close()
     for n in run.notes:
         note(n)
     summary = summarise(run.records)

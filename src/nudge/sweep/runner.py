@@ -29,10 +29,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -285,10 +285,11 @@ def connect(address: str, security: Any = None, timeout: float = 30) -> Any:
     return client
 
 
-def disconnect(client: Any) -> None:
-    """Close a client of :func:`connect` without Dask's log lines: a client whose scheduler
-    is gone logs its failed reconnection, tracebacks and all, as it closes, after the sweep
-    has said in one line what happened."""
+@contextmanager
+def quiet_dask() -> Iterator[None]:
+    """Dask's log lines off in this process, from before a client of :func:`connect` exists
+    to after it is closed: once its scheduler is lost, a client logs its reconnection and
+    each message it had queued (``Batched Comm Closed``, a traceback) around our one line."""
     import logging
 
     loggers = [logging.getLogger(name) for name in ("distributed", "distributed.client")]
@@ -296,7 +297,7 @@ def disconnect(client: Any) -> None:
     for log in loggers:
         log.setLevel(logging.CRITICAL + 1)
     try:
-        client.close()
+        yield
     finally:
         for log, level in zip(loggers, levels):
             log.setLevel(level)
