@@ -1014,6 +1014,17 @@ def test_dask_logs_nothing_from_before_its_client_to_after_it_is_closed(dask_clu
     assert [f"{r.name}: {r.getMessage()}" for r in made] == []
 
 
+def test_dask_is_quiet_even_when_first_imported_inside_quiet_dask():
+    """`nudge sweep --scheduler` imports Dask inside quiet_dask, and Dask's import sets its
+    loggers' levels: quiet_dask set them first, so Dask logged after all (the full suite
+    failed once with a "distributed.client - ERROR" traceback before the sweep's line)."""
+    pytest.importorskip("distributed")
+    code = ("import logging, sys\nfrom nudge.sweep.runner import quiet_dask\n"
+            "with quiet_dask():\n    import distributed\n"
+            "    sys.exit(logging.getLogger('distributed.client').isEnabledFor(logging.CRITICAL))")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
 def test_a_long_sweep_outlives_more_worker_deaths_than_the_restarts(tmp_path):
     """A local worker killed (SIGKILL) more often than POOL_RESTARTS, each time after the
     new pool finished a run: the sweep goes on to the end (it stopped at the fourth death

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -292,6 +292,8 @@ def quiet_dask() -> Iterator[None]:
     each message it had queued (``Batched Comm Closed``, a traceback) around our one line."""
     import logging
 
+    with suppress(ImportError):             # its import sets these levels: import it first
+        import distributed  # noqa: F401
     loggers = [logging.getLogger(name) for name in ("distributed", "distributed.client")]
     levels = [log.level for log in loggers]
     for log in loggers:
