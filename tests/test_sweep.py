@@ -797,6 +797,30 @@ def dask_cluster(tmp_path, request):
             f.close()
 
 
+
+def test_a_scheduler_lost_before_the_data_is_sent_is_one_line(dask_cluster, digits):
+    """The scheduler gone while the data is scattered (seconds for MNIST) gave Dask's
+    CommClosedError and a traceback; it is the sweep's one line.  Killed before the data is
+    sent, so no timing is involved."""
+    from nudge.sweep.grid import expand
+    from nudge.sweep.runner import LOST_SCHEDULER, connect, run_points
+
+    address, _, scheduler = dask_cluster
+    grid = expand({"epochs": "1"}, seeds="1", datasets=lambda name: digits)
+    points = [{"key": p.key, "settings": p.settings, "seed": p.seed, "train_cost": False}
+              for p in grid.points]
+    client = connect(address, timeout=10)
+    try:
+        os.kill(scheduler.pid, signal.SIGKILL)
+        scheduler.wait(30)
+        started = time.monotonic()
+        with pytest.raises(NudgeError) as caught:
+            run_points(points, lambda r: None, client=client, datasets={"digits": digits})
+        assert str(caught.value) == LOST_SCHEDULER
+        assert time.monotonic() - started < 60
+    finally:
+        client.close(timeout=5)
+
 def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
     address, workers, _ = dask_cluster
     out = tmp_path / "cluster.jsonl"

@@ -353,6 +353,12 @@ def run_dask(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]],
                 "same command again to resume"))
 
 
+#: what a sweep says when its Dask scheduler goes away (stopped, unreachable)
+LOST_SCHEDULER = ("lost the connection to the Dask scheduler (stopped? unreachable?); the "
+                  "finished runs are saved: once it is back, run the same command again to "
+                  "resume")
+
+
 def _dask_round(left: dict[str, dict[str, Any]], on_result: Callable[[dict[str, Any]], Any],
                 client: Any, datasets: dict[str, Dataset], attempt: int) -> None:
     """Scatter the data and run the points ``left`` once; each result is removed from
@@ -360,14 +366,17 @@ def _dask_round(left: dict[str, dict[str, Any]], on_result: Callable[[dict[str, 
     from distributed import as_completed as dask_completed
 
     points = list(left.values())
-    futures = []
-    for name in dict.fromkeys(p["settings"]["dataset"] for p in points):
-        mine = [p for p in points if p["settings"]["dataset"] == name]
-        whole = datasets[name] if name in datasets else load_dataset(name)
-        data = client.scatter(whole, broadcast=True, hash=False)
-        futures += client.map(_run_on_worker, mine, data=data,
-                              key=[f"nudge-sweep-{p['key']}-{attempt}" for p in mine])
+    futures: list[Any] = []
     try:
+        for name in dict.fromkeys(p["settings"]["dataset"] for p in points):
+            mine = [p for p in points if p["settings"]["dataset"] == name]
+            whole = datasets[name] if name in datasets else load_dataset(name)
+            try:                            # seconds for MNIST: the scheduler may go meanwhile
+                data = client.scatter(whole, broadcast=True, hash=False)
+                futures += client.map(_run_on_worker, mine, data=data,
+                                      key=[f"nudge-sweep-{p['key']}-{attempt}" for p in mine])
+            except (CancelledError, OSError, TimeoutError):
+                raise NudgeError(LOST_SCHEDULER) from None
         for future in dask_completed(futures, loop=client.loop):
             try:
                 result = future.result()
@@ -376,9 +385,7 @@ def _dask_round(left: dict[str, dict[str, Any]], on_result: Callable[[dict[str, 
             except (CancelledError, OSError) as e:    # its data was lost, or the scheduler
                 if (isinstance(e, OSError) or client.status != "running"
                         or getattr(e, "reason", None) == "scheduler-connection-lost"):
-                    raise NudgeError("lost the connection to the Dask scheduler (stopped? "
-                                     "unreachable?); the finished runs are saved: once it is "
-                                     "back, run the same command again to resume") from None
+                    raise NudgeError(LOST_SCHEDULER) from None
                 continue                    # the others still come; then the data again
             except Exception as e:
                 reason = str(e).splitlines()[0][:200] if str(e) else ""
