@@ -541,6 +541,20 @@ def test_usage_errors_give_their_json_when_asked(argv, json_too, capsys):
         assert out == ""
 
 
+
+@pytest.mark.parametrize("argv,suggested", [
+    (["trian"], "'trian': did you mean 'train'?"),
+    (["train", "--activation", "sigmod"], "'sigmod': did you mean 'sigmoid'?"),
+    (["evaluate", "m.safetensors", "--split", "tset"], "'tset': did you mean 'test'?"),
+    (["train", "--activation", "xyz"], None),                    # nothing close: the list
+])
+def test_a_misspelt_choice_names_the_closest(argv, suggested, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "(choose from '" in err
+    assert (suggested in err) if suggested else "did you mean" not in err
+
 @pytest.mark.parametrize("extra,message", [
     (["--sizes", "784,16,10"], "start the sizes with 64"),
     (["--sizes", "64,16,3"], "end the sizes with 10"),

@@ -54,6 +54,21 @@ class _Parser(argparse.ArgumentParser):
         return (any("--json" in a.option_strings for a in self._actions)
                 and any(len(w) > 2 and "--json".startswith(w) for w in words))
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """argparse's check of a choice, which names the closest one for a misspelt value
+        (``nudge trian``, ``--activation sigmod``: "did you mean 'train'?")."""
+        choices = action.choices
+        if (choices is not None and isinstance(value, str) and value not in choices
+                and all(isinstance(c, str) for c in choices)):
+            import difflib
+
+            close = difflib.get_close_matches(value, list(choices), n=1)
+            if close:
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r}: did you mean "
+                                             f"{close[0]!r}? (choose from "
+                                             f"{', '.join(map(repr, choices))})")
+        super()._check_value(action, value)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         message = f"{printable(message)} (see {self.prog} --help)"
         if self._json_asked():
