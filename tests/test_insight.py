@@ -386,6 +386,39 @@ def test_insight_sizes_and_counts_are_bounded_with_one_line(digits, call, words)
         call(Network([64, 16, 10], seed=0), digits.X_train[:100], digits.y_train[:100])
 
 
+def _spoilt(how):
+    net = Network([64, 16, 10], seed=0)
+    if how == "nan":
+        net.weights[0][3, 5] = np.nan
+    else:
+        net.biases[1] = np.zeros(3, np.float32)
+    return net
+
+
+@pytest.mark.parametrize("call", [
+    lambda net, X, y: ins.curvature(net, X, y, k=2),
+    lambda net, X, y: ins.stability(net, X, y, steps=2),
+    lambda net, X, y: ins.noise_scale(net, X, y),
+    lambda net, X, y: ins.sensitivity(net, X, y),
+    lambda net, X, y: ins.interpolate(Network([64, 16, 10], seed=1), net, X, y, points=3),
+    lambda net, X, y: ins.hessian_vector_product(net, X, y, np.zeros(1210)),
+    lambda net, X, y: ins.linear_check(net, X, y),
+    lambda net, X, y: ins.total_cost(net, X, y),
+])
+def test_insight_refuses_a_network_that_is_not_one_or_is_spoilt(digits, call):
+    """A network whose weights were set by hand: NaN ones made curvature call the Hessian
+    'a bowl (convex)' and stability fail in ARPACK with LAPACK's lines on stderr; a bias of
+    the wrong shape, numpy's broadcast error; something that is no network at all, an
+    AttributeError.  Each is one line now."""
+    X, y = digits.X_train[:30], digits.y_train[:30]
+    with pytest.raises(NudgeError, match="layer 1's weights hold NaN or infinite values"):
+        call(_spoilt("nan"), X, y)
+    with pytest.raises(NudgeError, match=r"layer 2's biases are shape \(3,\)"):
+        call(_spoilt("shape"), X, y)
+    with pytest.raises(NudgeError, match="must be a nudge.Network, got a str"):
+        call("model.safetensors", X, y)
+
+
 def test_one_cost_over_a_data_set(digits):
     """total_cost, descent's and interpolate's costs are train.evaluate's: float64 sums,
     whatever the chunk."""

@@ -343,7 +343,7 @@ def test_save_keeps_the_architecture_and_refuses_metadata_load_would_refuse(tmp_
             save(net, path, **metadata)
         assert "damaged" not in str(e.value)
     net.weights[0] = net.weights[0].astype(np.float64)
-    with pytest.raises(NudgeError, match="float32 network is float64"):
+    with pytest.raises(NudgeError, match="are float64 in this float32 network"):
         save(net, path)
     assert path.read_bytes() == kept                   # the good model is still there
 

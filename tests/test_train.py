@@ -244,6 +244,46 @@ def test_mismatched_data_is_refused(digits):
         train(net, X, y, epochs=1)
 
 
+def _nan(net):
+    net.weights[1][0, 0] = np.nan
+
+
+@pytest.mark.parametrize("engine", ["reference", "auto"])
+@pytest.mark.parametrize("change, words", [
+    (lambda net: net.weights.__setitem__(0, np.zeros((2, 2), np.float32)),
+     r"layer 1's weights are shape \(2, 2\)"),
+    (lambda net: net.weights.__setitem__(0, net.weights[0].astype(np.float64)),
+     "layer 1's weights are float64 in this float32 network"),
+    (lambda net: net.biases.__setitem__(1, net.biases[1].astype(np.float16)),
+     "layer 2's biases are float16 in this float32 network"),
+    (lambda net: net.weights.__setitem__(0, net.weights[0].astype(np.int64)),
+     r"layer 1's weights are shape \(10, 64\) \(int64\)"),
+    (lambda net: net.weights.append(np.zeros((3, 3), np.float32)),
+     "a 64-10-10 network has 2 layers of weights and biases, not 3 and 2"),
+    (lambda net: net.weights[0].setflags(write=False), "layer 1's weights are a read-only array"),
+    (lambda net: setattr(net, "activation", "softsign"), "unknown activation 'softsign'"),
+    (_nan, "layer 2's weights hold NaN or infinite values"),
+])
+def test_parameters_set_by_hand_before_or_during_training_get_one_line(digits, engine, change,
+                                                                      words):
+    """Weights replaced by hand, before training or from a callback (of another shape or
+    float type, read-only, NaN), were numpy's errors (a matmul's core dimension, 'output
+    array is read-only', a cast), or trained silently: float64 weights in a float32 network
+    in mixed precision with the reference engine and rounded to float32 by the fast one, a
+    NaN weight as 'training diverged ... try a smaller learning rate'.  Now one line, before
+    the first step or right after the callback that set them."""
+    X, y = digits.X_train[:40], digits.y_train[:40]
+    net = Network([64, 10, 10], seed=0)
+    change(net)
+    with pytest.raises(NudgeError, match=words):
+        train(net, X, y, epochs=1, batch_size=10, engine=engine)
+    for hook in ("on_steps", "callback"):
+        net = Network([64, 10, 10], seed=0)
+        with pytest.raises(NudgeError, match=words):
+            train(net, X, y, epochs=2, batch_size=10, engine=engine, every=1,
+                  **{hook: lambda *args: change(args[-1])})
+
+
 def test_learns_a_real_mnist_subset(mnist):
     small = mnist.subset(10000, 2000)
     net = Network([784, 16, 16, 10], seed=0)

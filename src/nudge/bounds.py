@@ -55,6 +55,34 @@ def check_sizes(sizes: Sequence[Any]) -> list[int]:
     return sizes
 
 
+def check_parameter_arrays(sizes: list[int], dtype: np.dtype, weights: Sequence[Any],
+                           biases: Sequence[Any], finite: bool = False,
+                           writable: bool = False) -> None:
+    """A network's parameters fit it, or a one-line error: ``weights[l]`` an array of shape
+    (sizes[l+1], sizes[l]) and ``biases[l]`` of (sizes[l+1],), each of ``dtype`` (with
+    ``finite``, no NaN or inf; with ``writable``, none read-only, as training changes them
+    in place); for :meth:`nudge.network.Network.check_parameters`."""
+    if len(weights) != len(sizes) - 1 or len(biases) != len(sizes) - 1:
+        raise NudgeError(f"a {'-'.join(map(str, sizes))} network has {len(sizes) - 1} layers "
+                         f"of weights and biases, not {len(weights)} and {len(biases)}")
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        for what, p, shape in (("weights", W, (sizes[l + 1], sizes[l])),
+                               ("biases", b, (sizes[l + 1],))):
+            if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype.kind != "f":
+                got = (f"shape {p.shape} ({p.dtype})" if isinstance(p, np.ndarray)
+                       else type(p).__name__)
+                raise NudgeError(f"layer {l + 1}'s {what} are {got}; this network needs "
+                                 f"float arrays of shape {shape}")
+            if p.dtype != dtype:
+                raise NudgeError(f"layer {l + 1}'s {what} are {p.dtype} in this {dtype} "
+                                 f"network: set {dtype} arrays (or use net.astype)")
+            if writable and not p.flags.writeable:
+                raise NudgeError(f"layer {l + 1}'s {what} are a read-only array, which "
+                                 "training cannot change: set a writable copy (np.array)")
+            if finite and not np.isfinite(p).all():
+                raise NudgeError(f"layer {l + 1}'s {what} hold NaN or infinite values")
+
+
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """``value`` if it is one of ``choices`` (a network's activation, output, cost, init),
     else a one-line error that lists them."""

@@ -10,7 +10,7 @@ import numpy as np
 from .bounds import check_count, check_input_shape, positive_float
 from .errors import NudgeError, short_repr
 from .inputs import as_array, as_pixels
-from .network import Network
+from .network import Network, check_network
 from .optimizers import (
     DEFAULT_LEARNING_RATES,
     check_momentum,
@@ -44,7 +44,7 @@ def check_options(net: Network, X: np.ndarray, epochs: Any, batch_size: Any, lea
     batch_size = n if batch_size is None else check_count("batch size", batch_size, most=None)
     check_batch_fits(batch_size, n)
     check_finite("training inputs", X)
-    net.check_parameters()
+    net.check_parameters(writable=True)        # trained in place
     return epochs, batch_size, learning_rate, momentum, weight_decay
 
 
@@ -79,11 +79,14 @@ def check_finite(name: str, X: np.ndarray) -> None:
 def check_data(net: Network, X: Any, y: Any,
                name: str = "inputs") -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` as arrays, checked for what every function over a data set needs before it
-    counts, slices or indexes them: rows of ``net.sizes[0]`` numbers, and a label or a
+    counts, slices or indexes them: a network whose parameters fit it and are finite
+    (:func:`nudge.network.check_network`: NaN weights would be measured as a NaN cost, or
+    a diverged run, or a "convex" Hessian), rows of ``net.sizes[0]`` numbers, and a label or a
     desired-output row for each (None, a string or a ragged list is a one-line error, not
-    numpy's).  Cheap: no pass over the values (labels are checked as they are turned into
+    numpy's).  Cheap: no pass over the data (labels are checked as they are turned into
     desired outputs, pixels by the forward pass), but for whole-number pixels of another
     type than uint8, which become uint8 (:func:`nudge.inputs.as_pixels`)."""
+    check_network(net, finite=True)
     X, y = as_pixels(as_array(X, name)), as_array(y, "labels")   # int64 pixels: uint8
     check_inputs(name, X, net)
     if y.ndim not in (1, 2):

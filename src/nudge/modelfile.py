@@ -35,7 +35,7 @@ from .bounds import MAX_PARAMETERS, check_seed, check_sizes
 from .errors import ModelFileError, NudgeError, is_printable, short_repr
 from .fsutil import atomic_write_bytes, open_regular, os_reason
 from .jsonable import jsonable
-from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
+from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network, check_network
 
 __all__ = ["save", "load", "tensor_names", "file_size"]
 
@@ -85,11 +85,7 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
     """
     from safetensors.numpy import save as st_save
 
-    net.check_parameters(finite=True)         # a file that load would refuse is not written
-    odd = [p.dtype for p in net.weights + net.biases if p.dtype != net.dtype]
-    if odd:
-        raise NudgeError(f"a parameter of this {net.dtype} network is {odd[0]}: set weights and "
-                         f"biases as {net.dtype} arrays (or use net.astype)")
+    check_network(net, finite=True)           # a file that load would refuse is not written
     tensors = {}
     for (wname, bname), W, b in zip(tensor_names(len(net.weights)), net.weights, net.biases):
         tensors[wname] = np.ascontiguousarray(W)

@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bounds import check_choice, check_input_shape, check_seed, check_sizes, fixed_seed
+from .bounds import (
+    check_choice,
+    check_input_shape,
+    check_parameter_arrays,
+    check_seed,
+    check_sizes,
+    fixed_seed,
+)
 from .errors import NudgeError
 from .inputs import as_array, as_inputs, check_labels, desired_outputs
 from .optimizers import DEFAULT_MOMENTUM, SGD
@@ -177,24 +184,16 @@ class Network:
         return net
 
     # ------------------------------------------------------------------ bookkeeping
-    def check_parameters(self, finite: bool = False) -> None:
-        """A one-line error unless ``weights[l]`` has shape (sizes[l+1], sizes[l]) and
-        ``biases[l]`` (sizes[l+1],), as floats (and, with ``finite``, no NaN or inf): for
-        parameters set by hand before training or saving."""
-        if len(self.weights) != len(self.sizes) - 1 or len(self.biases) != len(self.sizes) - 1:
-            raise NudgeError(f"a {'-'.join(map(str, self.sizes))} network has "
-                             f"{len(self.sizes) - 1} layers of weights and biases, not "
-                             f"{len(self.weights)} and {len(self.biases)}")
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            for what, p, shape in (("weights", W, (self.sizes[l + 1], self.sizes[l])),
-                                   ("biases", b, (self.sizes[l + 1],))):
-                if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype.kind != "f":
-                    got = (f"shape {p.shape} ({p.dtype})" if isinstance(p, np.ndarray)
-                           else type(p).__name__)
-                    raise NudgeError(f"layer {l + 1}'s {what} are {got}; this network needs "
-                                     f"float arrays of shape {shape}")
-                if finite and not np.isfinite(p).all():
-                    raise NudgeError(f"layer {l + 1}'s {what} hold NaN or infinite values")
+    def check_parameters(self, finite: bool = False, writable: bool = False) -> None:
+        """A one-line error unless the functions are nudge's and the weights and biases fit
+        this network (:func:`nudge.bounds.check_parameter_arrays`: shapes, dtype; ``finite``,
+        ``writable``): for what was set by hand, before training, measuring or saving, and
+        after a training callback."""
+        for name, choices in (("activation", ACTIVATIONS), ("output", OUTPUTS)):
+            check_choice(name, getattr(self, name), choices)
+        check_choice("cost", self.cost_function, COSTS)
+        check_parameter_arrays(self.sizes, self.dtype, self.weights, self.biases, finite,
+                               writable)
 
     @property
     def n_parameters(self) -> int:
@@ -406,3 +405,11 @@ class Network:
         from .train import train
 
         return train(self, X, y, **options)
+
+
+def check_network(net: Any, name: str = "net", finite: bool = False) -> Network:
+    """``net`` if it is a :class:`Network` that passes :meth:`Network.check_parameters`."""
+    if not isinstance(net, Network):
+        raise NudgeError(f"{name} must be a nudge.Network, got a {type(net).__name__}")
+    net.check_parameters(finite=finite)
+    return net

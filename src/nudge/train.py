@@ -236,9 +236,10 @@ def train(
                 history.epochs.append(record)
                 if run.bar is not None and record.test_accuracy is not None:
                     run.bar.set_postfix(epoch=epoch, test_acc=f"{record.test_accuracy:.2%}")
-                if run.control.stop_requested is None and callback is not None and _stops(
-                        callback(record, net)):
-                    run.control.stop("callback")
+                if run.control.stop_requested is None and callback is not None:
+                    if _stops(callback(record, net)):
+                        run.control.stop("callback")
+                    net.check_parameters(True, writable=True)   # what the callback set
                 # after the callback, which sees every epoch (the last one too)
                 if stopping is not None and not stopping.go_on(
                         epoch, record.validation_accuracy, net):  # type: ignore[arg-type]
@@ -319,6 +320,7 @@ class _Run:
                                     self.engine.name)
                 if _stops(self.on_steps(progress, net)):
                     control.stop("callback")
+                net.check_parameters(True, writable=True)   # what the callback set
         return epoch_step, seconds, eta
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..bounds import check_count
 from ..checks import check_data
 from ..errors import NudgeError
-from ..network import Network
+from ..network import Network, check_network
 from ..train import evaluate
 from .common import CHUNK, _Plain
 from .parameters import flatten
@@ -22,7 +22,7 @@ def example_deltas(net: Network, X: Any, y: Any
     """Per-example backpropagation, :meth:`Network.deltas`: ``(activations, zs, deltas)``
     where ``deltas[l-1][x]`` is δˡ = ∂Cₓ/∂zˡ of example x's own cost Cₓ.  Row x of ``δˡ``
     times ``aˡ⁻¹`` of that row is that example's ∂Cₓ/∂Wˡ; δˡ itself is its ∂Cₓ/∂bˡ."""
-    return net.deltas(X, y)
+    return check_network(net).deltas(X, y)
 
 
 def _work_net(net: Network, dtype: Any) -> Network:

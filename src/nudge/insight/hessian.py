@@ -29,7 +29,7 @@ from ..bounds import check_count
 from ..checks import check_data
 from ..errors import NudgeError
 from ..inputs import as_inputs
-from ..network import Network, activation_prime
+from ..network import Network, activation_prime, check_network
 from .common import CHUNK
 from .parameters import flatten, unflatten
 
@@ -160,6 +160,7 @@ def hessian_vector_product(net: Network, X: Any, y: Any, v: Any, chunk: int = CH
     """H v: the Hessian of the average cost C over the examples (rows of ``X``; no weight
     decay) times ``v``, both laid out like :func:`get_parameters`; exact, by the R-operator
     (see the module docstring).  For many products make one :class:`HessianOperator`."""
+    check_network(net)
     v = np.asarray(v, dtype=np.float64)
     if v.shape != (net.n_parameters,):
         raise NudgeError(f"v needs {net.n_parameters} values laid out like the parameters, "
@@ -170,7 +171,7 @@ def hessian_vector_product(net: Network, X: Any, y: Any, v: Any, chunk: int = CH
 def hessian_matrix(net: Network, X: Any, y: Any, dtype: Any = np.float64) -> np.ndarray:
     """The whole Hessian as a dense matrix, one R-operator product per parameter (small
     networks only: at most :data:`MAX_DENSE_PARAMETERS` parameters)."""
-    if net.n_parameters > MAX_DENSE_PARAMETERS:
+    if check_network(net).n_parameters > MAX_DENSE_PARAMETERS:
         raise NudgeError(f"a dense Hessian of {net.n_parameters:,} parameters is too big; "
                          f"use at most {MAX_DENSE_PARAMETERS:,}, or HessianOperator")
     H = HessianOperator(net, X, y, dtype=dtype)

@@ -20,7 +20,7 @@ import numpy as np
 from ..checks import check_data
 from ..errors import NudgeError
 from ..inputs import as_inputs
-from ..network import Network
+from ..network import Network, check_network
 from ..train import evaluate
 from .common import CHUNK, _Plain
 from .parameters import get_parameters, set_parameters
@@ -71,6 +71,8 @@ def initial_network(net: Network) -> Network:
 
 
 def _check_same(a: Network, b: Network) -> None:
+    check_network(a, "net_a", finite=True)
+    check_network(b, "net_b", finite=True)
     if a.config != b.config:
         diff = {k: (a.config[k], b.config[k]) for k in a.config if a.config[k] != b.config[k]}
         raise NudgeError("the two networks differ in " + ", ".join(

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..bounds import check_count
 from ..errors import NudgeError
-from ..network import Network
+from ..network import Network, check_network
 from .common import _Plain
 from .gradients import Gradient, full_gradient, total_cost
 from .parameters import get_parameters, locate, parse_parameter, set_parameters
@@ -180,7 +180,7 @@ def linear_check(net: Network, X: Any, y: Any, gradient: Gradient | None = None,
             raise NudgeError(f"the check's learning rates must be above 0 and at most "
                              f"{MAX_CHECK_STEP:,g} (a linear prediction is for small steps), "
                              f"got {eta}")
-    work = net.astype(np.float64)
+    work = check_network(net).astype(np.float64)
     if gradient is None or gradient.dtype != "float64":
         gradient = full_gradient(work, X, y)
     g = gradient
