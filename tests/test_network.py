@@ -403,6 +403,13 @@ def test_the_low_level_methods_refuse_what_they_cannot_use():
             net.update_mini_batch(np.zeros((2, 4)), desired_outputs([0, 1], 2), eta)
     assert all((p == q).all() for p, q in zip(net.weights + net.biases, before[0] + before[1]))
     net.restore(before)
+    # labels for another number of inputs: numpy's broadcast error in cost and example_costs
+    for method in (net.cost, net.example_costs, net.backprop):
+        with pytest.raises(NudgeError, match="6 inputs but 2 desired outputs"):
+            method(np.zeros((6, 4)), [0, 1])
+    # no examples: the average gradient was zeros, and a step took none without a word
+    with pytest.raises(NudgeError, match="cannot average the gradient over an empty batch"):
+        net.update_mini_batch(np.zeros((0, 4)), np.zeros(0, int), 0.1)
     with pytest.raises(NudgeError, match="a row of numbers and a label for each"):
         NoiseTracker(np.zeros((5, 4)), [0, 1])
 

@@ -186,9 +186,8 @@ class Network:
     # ------------------------------------------------------------------ bookkeeping
     def check_parameters(self, finite: bool = False, writable: bool = False) -> None:
         """A one-line error unless the functions are nudge's and the weights and biases fit
-        this network (:func:`nudge.bounds.check_parameter_arrays`: shapes, dtype; ``finite``,
-        ``writable``): for what was set by hand, before training, measuring or saving, and
-        after a training callback."""
+        (:func:`nudge.bounds.check_parameter_arrays`): for what was set by hand, before
+        training, measuring or saving, and after a training callback."""
         for name, choices in (("activation", ACTIVATIONS), ("output", OUTPUTS)):
             check_choice(name, getattr(self, name), choices)
         check_choice("cost", self.cost_function, COSTS)
@@ -298,8 +297,16 @@ class Network:
     # ------------------------------------------------------------------ the cost
     def example_costs(self, X: Any, Y: Any) -> np.ndarray:
         """Cₓ for each example (row), e.g. Σⱼ (aᴸⱼ − yⱼ)² for the quadratic cost."""
+        activations, zs, y = self._forward_to(X, Y)
+        return self.output_costs(activations[-1], zs[-1], y)
+
+    def _forward_to(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """:meth:`forward` of ``X``, and a desired output for each row from ``Y``."""
         activations, zs = self.forward(X)
-        return self.output_costs(activations[-1], zs[-1], self.desired_outputs(Y))
+        y = self.desired_outputs(Y)
+        if len(y) != len(activations[0]):
+            raise NudgeError(f"{len(activations[0])} inputs but {len(y)} desired outputs")
+        return activations, zs, y
 
     def output_costs(self, a: np.ndarray, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Cₓ of each row from its output activations aᴸ, weighted sums zᴸ and desired y."""
@@ -354,14 +361,12 @@ class Network:
         """Backpropagation for a batch: ``(activations, zs, deltas)``, where row x of
         ``deltas[l-1]`` is δˡₓ = ∂Cₓ/∂zˡ of example x's own cost, or, with ``average``,
         δˡₓ / n: its share of the gradient of the average cost C over the n rows."""
-        activations, zs = self.forward(X)
-        y = self.desired_outputs(Y)
-        n = len(y)
-        if n != len(activations[0]):
-            raise NudgeError(f"{len(activations[0])} inputs but {n} desired outputs")
+        activations, zs, y = self._forward_to(X, Y)
+        if average and len(y) == 0:
+            raise NudgeError("cannot average the gradient over an empty batch")
         delta = self.output_error(activations[-1], y)          # δᴸₓ
         if average:
-            delta = delta / n
+            delta = delta / len(y)
         deltas = [delta]
         for l in range(len(self.weights) - 1, 0, -1):          # δˡ⁻¹ₓ = (Wˡᵀ δˡₓ) ⊙ σ'(zˡ⁻¹ₓ)
             delta = (delta @ self.weights[l]) * activation_prime(
