@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -404,3 +405,19 @@ def test_the_checksum_is_the_networks_own_not_one_passed_in(tmp_path, net):
     back = load(tmp_path / "b.safetensors")
     np.testing.assert_array_equal(back.weights[0], other.weights[0])
     assert back.metadata["parameters_sha256"] != old.metadata["parameters_sha256"]
+
+
+def test_a_model_file_named_by_something_else_than_a_path_is_one_line(tmp_path):
+    """save and load of None, a number or bytes: pathlib's TypeError before; save of what
+    is no network, an AttributeError; a preset that is no name, 'unhashable type'."""
+    from nudge.settings import preset
+
+    for path, shown in ((None, "None"), (3, "3"), (b"m.safetensors", "b'm.safetensors'")):
+        for call, args in ((save, (Network([4, 2], seed=0), path)), (load, (path,))):
+            with pytest.raises(NudgeError, match=f"the model file must be a file name .* not "
+                                                 f"{re.escape(shown)}"):
+                call(*args)
+    with pytest.raises(NudgeError, match="net must be a nudge.Network, got a str"):
+        save("net", tmp_path / "m.safetensors")
+    with pytest.raises(NudgeError, match="unknown preset \\[\\]: choose one of"):
+        preset([])

@@ -64,6 +64,19 @@ def test_bad_seeds_are_one_line_errors(text, message):
     assert "\n" not in str(e.value)
 
 
+
+def test_the_sweep_api_refuses_arguments_of_the_wrong_kind_in_one_line(tmp_path):
+    """expand(None) or a list of pairs, run_sweep of a dict, a results file named None:
+    AttributeError and pathlib's TypeError before."""
+    for texts in (None, [("learning_rate", "0.1")]):
+        with pytest.raises(NudgeError, match="a dict of option names to texts"):
+            expand(texts)
+    with pytest.raises(NudgeError, match="the Grid that expand.. returns, not a dict"):
+        run_sweep({"learning_rate": [0.1]}, tmp_path / "out.jsonl")
+    for call in (read, ResultsFile):
+        with pytest.raises(NudgeError, match="the results file must be a file name .* not None"):
+            call(None)
+
 def test_option_lists():
     assert parse_list("learning_rate", "0.3,1,3") == [0.3, 1.0, 3.0]
     assert parse_list("learning_rate", "1,1.0") == [1.0]

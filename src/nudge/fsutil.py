@@ -31,9 +31,9 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from .errors import NudgeError
+from .errors import NudgeError, short_repr
 
 #: a temporary file older than this is stale even if its process id is in use again
 STALE_SECONDS = 24 * 3600
@@ -42,6 +42,15 @@ _PREFIX_CHARS = 100          # of the target's name in a temporary file's name
 _KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket")]
+
+
+def as_path(path: Any, what: str = "path") -> Path:
+    """``path`` (a str or an os.PathLike) as a Path, or a one-line error naming ``what``:
+    None, a number or bytes was pathlib's TypeError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise NudgeError(f"{what} must be a file name (a str or a Path), not "
+                         f"{short_repr(path)}")
+    return Path(path)
 
 
 def _kind(mode: int) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .bounds import MAX_PARAMETERS, check_seed, check_sizes
 from .errors import ModelFileError, NudgeError, is_printable, short_repr
-from .fsutil import atomic_write_bytes, open_regular, os_reason
+from .fsutil import as_path, atomic_write_bytes, open_regular, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network, check_network
 
@@ -85,6 +85,7 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
     """
     from safetensors.numpy import save as st_save
 
+    path = as_path(path, "the model file")
     check_network(net, finite=True)           # a file that load would refuse is not written
     tensors = {}
     for (wname, bname), W, b in zip(tensor_names(len(net.weights)), net.weights, net.biases):
@@ -96,13 +97,13 @@ def save(net: Network, path: str | Path, **metadata: Any) -> Path:
         raise NudgeError(f"the metadata cannot be saved as JSON ({e}): give numbers, "
                          "strings, lists and dicts") from None
     try:
-        _check_info(Path(path), header)       # the metadata load checks, checked first
+        _check_info(path, header)             # the metadata load checks, checked first
     except ModelFileError as e:
         raise NudgeError(f"{str(e).removesuffix('; the file is damaged')}: not saved, as "
                          "load would refuse it; give metadata of the right type") from None
     data = st_save(tensors, metadata=header)
     atomic_write_bytes(path, data)
-    return Path(path)
+    return path
 
 
 def _bad(path: Path, what: str) -> ModelFileError:
@@ -286,7 +287,7 @@ def load(path: str | Path) -> Network:
     """
     from safetensors.numpy import load as st_load
 
-    path = Path(path)
+    path = as_path(path, "the model file")
     try:
         st = os.stat(path)
     except FileNotFoundError:

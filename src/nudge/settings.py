@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .bounds import check_sizes
+from .bounds import check_choice, check_sizes
 from .display import counted
 from .errors import NudgeError
 from .network import Network
@@ -110,9 +110,7 @@ def applicable(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def preset(name: str) -> dict[str, Any]:
     """The preset called ``name``, or a one-line error listing them."""
-    if name not in PRESETS:
-        raise NudgeError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-    return dict(PRESETS[name])
+    return dict(PRESETS[check_choice("preset", name, tuple(PRESETS))])
 
 
 def resolve(preset_name: str, *, n_inputs: int, n_classes: int,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import NudgeError
 from .grid import MAX_POINTS, Grid, Point, data_hashes, expand, parse_list, parse_seeds, point_key
 from .results import ResultsFile, check_resume, read
 from .runner import run_point, run_points
@@ -59,6 +60,9 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None,
     ``data_sha256``); ``before(to_run, skipped)`` is called once the file is read;
     ``on_result(line)`` after each line is written.
     """
+    if not isinstance(grid, Grid):
+        raise NudgeError(f"run_sweep takes the Grid that expand() returns, not a "
+                         f"{type(grid).__name__}")
     datasets = datasets or {}
     used = {**grid.data, **data_hashes(grid.points, datasets)}
     with ResultsFile(out) as results:

@@ -271,6 +271,9 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     run holds out the last that many training images and is scored on them; ``patience``
     (with ``validation``): every run stops early and keeps its best epoch.
     """
+    if not isinstance(texts, Mapping):
+        raise NudgeError(f"the options to sweep must be a dict of option names to texts, like "
+                         f"{{'learning_rate': '0.1,1'}}, not a {type(texts).__name__}")
     lists = {o: parse_list(o, t) for o, t in texts.items() if t is not None}
     if "sizes" in lists and "hidden" in lists:
         raise NudgeError("--sizes and --hidden both give the layers; use one of them")

@@ -30,7 +30,7 @@ from typing import Any
 from ..checks import MAX_EPOCHS
 from ..display import counted
 from ..errors import NudgeError
-from ..fsutil import append_whole, os_reason, read_regular
+from ..fsutil import append_whole, as_path, os_reason, read_regular
 from ..jsonable import jsonable
 from .grid import point_key
 
@@ -178,7 +178,7 @@ def parse(data: bytes, path: str | Path) -> tuple[list[dict[str, Any]], int, boo
 
 def read(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The results in a file (for a report; nothing is changed) and notes about it."""
-    path = Path(path)
+    path = as_path(path, "the results file")
     if not os.path.lexists(path):
         raise NudgeError(f"{path}: no such results file; run nudge sweep --out {path} first")
     data = read_regular(path, MAX_RESULTS_BYTES)       # not a FIFO, a device or a huge file
@@ -251,7 +251,7 @@ class ResultsFile:
     in it to their results; :meth:`append` adds one."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = as_path(path, "the results file")
         self.notes: list[str] = []
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if not folder.is_dir():
