@@ -405,6 +405,59 @@ def test_watch_it_learn_slowly_step_and_finish(page, app):
     assert "trained on this page" in text(page, "#model-badge")
 
 
+# at the top of the window, or all of it in the window (where the page ends below it)
+BROUGHT_INTO_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+    return r.top >= 0 && (r.top < 40 || r.bottom <= innerHeight); }"""
+
+
+def in_view(page, selector):
+    """Whether the element's top is in the upper part of the window (read after a scroll)."""
+    return page.evaluate("""(sel) => {
+        const r = document.querySelector(sel).getBoundingClientRect();
+        return r.top >= 0 && r.top < innerHeight / 3;
+    }""", selector)
+
+
+def test_after_start_a_phone_shows_the_live_card(page):
+    """On a phone the live figures and the charts stand below the whole set-up: after Start
+    they come into view (unless the user scrolled meanwhile); a laptop's page, where they
+    stand beside the set-up, does not move."""
+    held = []
+    open_view(page, "learn")
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", "1000")
+    page.select_option("#t-speed", "100")            # still running when the test ends
+    start = page.locator("#t-start")
+    start.scroll_into_view_if_needed()
+    y = page.evaluate("scrollY")
+    assert not in_view(page, ".stats-card") or page.size == "desktop"
+    start.click()
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    if page.size == "desktop":
+        page.wait_for_timeout(600)
+        assert page.evaluate("scrollY") == y
+    else:
+        page.wait_for_function(BROUGHT_INTO_VIEW, arg=".stats-card")
+        # the user scrolls while the start is on its way: the page stays where they put it
+        page.click("#t-stop")
+        page.wait_for_function("document.getElementById('s-state').textContent !== 'running'")
+        page.route("**/api/train/start", lambda route: held.append(route))
+        start.scroll_into_view_if_needed()
+        start.click()
+        while not held:
+            page.wait_for_timeout(50)
+        y = page.evaluate("scrollY")
+        page.mouse.wheel(0, -100)
+        page.wait_for_function(f"scrollY < {y}")
+        y = page.evaluate("scrollY")
+        held[0].continue_()
+        page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+        page.wait_for_timeout(600)                  # (the message's new line may shift it)
+        assert abs(page.evaluate("scrollY") - y) < 60 and not in_view(page, ".stats-card")
+        page.unroute("**/api/train/start")
+    api(page, "/api/train/stop", {})
+
+
 def test_chart_ticks_are_labelled_with_their_values(page):
     """The x axis of a run of 1,497 x 5 examples was cut in fourths labelled 2k, 4k, 6k, 7k;
     a zoomed accuracy axis from 82% to 92% had 87% at 87.5%.  Ticks now stand at round

@@ -1,5 +1,5 @@
 // 1. Watch it learn: settings, controls (speed, one mini-batch at a time), the live stream.
-import { api, el, fmt, lineChart, zoomedAxis, divergingRGB } from "./util.js";
+import { api, el, fmt, lineChart, zoomedAxis, divergingRGB, below, bringIntoView, scrolls } from "./util.js";
 
 let store;
 let points = [];           // [examples seen, smoothed cost]
@@ -119,6 +119,7 @@ function body() {
 }
 
 async function start() {
+  const at = scrolls();
   try {
     const r = await api("/api/train/start", body());
     // the stream may already have brought this run's later states (a short run may even
@@ -128,6 +129,8 @@ async function start() {
     }
     message(r.message);
     schedule();
+    // a phone shows the set-up above the live figures and charts: those are what to watch now
+    if (below($("live-card"), $("train-form"))) bringIntoView($("live-card"), at);
     store.refresh();
   } catch (e) { message(e.message, true); }
 }

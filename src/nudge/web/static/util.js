@@ -150,6 +150,30 @@ export function wishBar(value, scale) {
   return el("div", { class: "wish" }, track);
 }
 
+// On a narrow screen a result stands below what it answers (`from`), maybe out of sight.
+export const below = (target, from) => target.getBoundingClientRect().top >= from.getBoundingClientRect().bottom - 1;
+
+// The user's own scrolling (wheel, finger, keys), counted: a result brought into view must
+// not undo it.  (Not window.scrollY: the page moves by itself as content above changes.)
+let userScrolls = 0;
+const SCROLL_KEYS = ["PageUp", "PageDown", "Home", "End", "ArrowUp", "ArrowDown", " "];
+const count = () => { userScrolls++; };
+window.addEventListener("wheel", count, { passive: true });
+window.addEventListener("touchmove", count, { passive: true });
+window.addEventListener("keydown", (e) => {
+  if (SCROLL_KEYS.includes(e.key) && !e.target.closest?.("input, select, textarea, button, [role=button]")) count();
+});
+export const scrolls = () => userScrolls;
+
+// Bring it into view (smoothly, unless the user asks for reduced motion), unless the user
+// has scrolled since asking (scrolls() was `at`) or it is in view already.
+export function bringIntoView(target, at = userScrolls, block = "start") {
+  const r = target.getBoundingClientRect();
+  if (userScrolls !== at || (r.top >= 0 && r.bottom <= window.innerHeight)) return;
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  target.scrollIntoView({ behavior: still ? "auto" : "smooth", block });
+}
+
 let toastTimer = null;
 export function toast(message) {
   const t = document.getElementById("toast");
