@@ -657,6 +657,48 @@ def test_inside_starts_from_a_test_image_and_updates_live(page):
     api(page, "/api/train/stop", {})
 
 
+def test_a_chosen_neuron_s_panel_comes_into_view(page):
+    """On a phone the neuron's panel stands below the diagram: a tap (or Enter on a focused
+    neuron) brings it into view, the keyboard's focus into it, and a button back to the
+    neuron; on a laptop, where it stands beside the diagram, nothing moves."""
+    open_view(page, "inside")
+    page.wait_for_selector("#diagram .neuron")
+    neuron = page.locator("#diagram .neuron").nth(20)
+    neuron.scroll_into_view_if_needed()
+    y = page.evaluate("scrollY")
+    if page.size == "desktop":
+        neuron.click()
+        page.wait_for_selector("#neuron-panel dl")
+        neuron.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(600)
+        assert page.evaluate("scrollY") == y
+        assert page.evaluate("document.activeElement.dataset.index") == "4"
+        assert page.locator("#neuron-panel button").count() == 0
+        assert "null" not in text(page, "#neuron-panel")
+        return
+    assert not in_view(page, "#neuron-panel")
+    neuron.tap()
+    page.wait_for_selector("#neuron-panel dl")
+    page.wait_for_function(BROUGHT_INTO_VIEW, arg="#neuron-panel")
+    assert "neuron 4 of layer 2" in text(page, "#neuron-panel h2")
+    # the keyboard: Enter on a neuron takes the focus to its panel, and back
+    page.evaluate("scrollTo(0, 0)")
+    other = page.locator("#diagram .neuron").nth(3)
+    other.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('neuron-panel')"
+                           ".contains(document.activeElement)")
+    assert "neuron 3 of layer 1" in page.evaluate("document.activeElement.textContent")
+    page.wait_for_function(BROUGHT_INTO_VIEW, arg="#neuron-panel")
+    page.keyboard.press("Tab")
+    assert "Back to" in page.evaluate("document.activeElement.textContent")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.dataset && "
+                           "document.activeElement.dataset.layer === '1' && "
+                           "document.activeElement.dataset.index === '3'")
+
+
 def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
     """A live redraw's answer that comes after the redraw at the run's end is out of date:
     the view keeps the end's (it showed the network as it was, "live", after the run)."""

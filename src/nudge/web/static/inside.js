@@ -1,5 +1,5 @@
 // 3. Inside the network: the layers, lit by their activations; hover a neuron for its details.
-import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs } from "./util.js";
+import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, below, bringIntoView, scrolls } from "./util.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_SHOWN = 20;             // neurons drawn per layer (the rest are summarised)
@@ -179,7 +179,13 @@ function diagram(model) {
       const focus = () => select(g, model, l, i);
       g.addEventListener("mouseenter", focus);
       g.addEventListener("focus", focus);
-      g.addEventListener("click", focus);
+      // chosen (a tap, a click, Enter or Space): on a phone the panel below comes into view
+      g.addEventListener("click", () => select(g, model, l, i, "pointer"));
+      g.addEventListener("keydown", (e) => {
+        if (e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        select(g, model, l, i, "keyboard");
+      });
       svg.append(g);
     });
     if (sizes[l] > MAX_SHOWN) label(svg, xs[l], H - 8, narrow ? `${MAX_SHOWN} of ${sizes[l]}` : `first ${MAX_SHOWN} of ${sizes[l]} shown`);
@@ -212,13 +218,20 @@ function label(svg, x, y, text) {
   svg.append(t);
 }
 
-async function select(g, model, layer, index) {
+// Choices overlap (hover, focus and click for one tap): only the latest fills the panel.
+// One chosen by `how` ("pointer" or "keyboard") comes into view where the panel stands below
+// the diagram (a phone), and the keyboard's focus with it, and a button leads back.
+let selects = 0;
+
+async function select(g, model, layer, index, how = null) {
   document.querySelectorAll("#diagram .neuron.selected").forEach((n) => n.classList.remove("selected"));
   g.classList.add("selected");
   const key = `${layer}-${index}`;
   const panel = $("neuron-panel");
+  const at = scrolls(), asked = ++selects;
   try {
     const info = neuronCache[key] || (neuronCache[key] = await api(`/api/neuron?layer=${layer}&index=${index}`));
+    if (asked !== selects) return;
     const w = unpack(info.weights);
     const prev = layer === 1 ? (result ? unpack(result.input) : null) : (result ? result.activations[layer - 2] : null);
     const a = result ? result.activations[layer - 1][index] : null;
@@ -230,8 +243,9 @@ async function select(g, model, layer, index) {
     if (layer === 1 && w.shape.length === 2) drawDiverging(pic, w, w.shape[1], w.shape[0], maxAbs(w));
     else drawDiverging(pic, w, w.length, 1, maxAbs(w));
     if (!(layer === 1 && w.shape.length === 2)) { pic.classList.remove("mid"); pic.style.aspectRatio = `${w.length} / 3`; pic.style.height = "28px"; }
+    const stacked = below(panel, $("diagram").parentElement);
     panel.replaceChildren(
-      el("h2", { text: `${last ? "Output" : "Hidden"} neuron ${index} of layer ${layer}` }),
+      el("h2", { text: `${last ? "Output" : "Hidden"} neuron ${index} of layer ${layer}`, tabindex: "-1" }),
       el("dl", {},
         el("dt", { text: "activation a" }), el("dd", { text: fmt.num(a) }),
         el("dt", { text: "weighted sum z" }), el("dd", { text: fmt.num(z) }),
@@ -241,8 +255,21 @@ async function select(g, model, layer, index) {
       el("p", { class: "small muted", text: `z = Σ w·a + b, and ${squash(last ? model.output : model.activation)}.` }),
       el("h3", { text: layer === 1 && w.shape.length === 2 ? `Incoming weights, as a picture (${w.shape[1]}×${w.shape[0]})` : "Incoming weights" }),
       pic,
-      el("p", { class: "small muted" }, `blue: positive weights (${layer === 1 ? "ink there" : "a more active neuron there"} raises z); red: negative.`));
+      el("p", { class: "small muted" }, `blue: positive weights (${layer === 1 ? "ink there" : "a more active neuron there"} raises z); red: negative.`),
+      ...(stacked ? [el("button", { type: "button", text: "Back to the diagram", onclick: () => back(layer, index) })] : []));
+    if (how && stacked) {
+      if (how === "keyboard") panel.querySelector("h2").focus({ preventScroll: true });
+      bringIntoView(panel, at);
+    }
   } catch (e) {
-    panel.replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "message error", text: e.message }));
+    if (asked === selects) panel.replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "message error", text: e.message }));
   }
+}
+
+// from the panel below (a phone) to its neuron in the diagram, the focus with it
+function back(layer, index) {
+  const g = $("diagram").querySelector(`.neuron[data-layer="${layer}"][data-index="${index}"]`);
+  if (!g) return;
+  g.focus({ preventScroll: true });
+  bringIntoView(g, scrolls(), "center");
 }
