@@ -859,6 +859,58 @@ def test_sensitivity(page):
     snap(page, "sensitivity")
 
 
+def test_sensitivity_and_nudges_say_when_the_model_changed(page):
+    """A result the user asked for stays when the model in use changes (a hand step in
+    another tab here; a run or a switch alike), marked as computed for the earlier model,
+    with a button that computes it again; the page's own hand steps leave no such mark."""
+    import httpx
+
+    open_view(page, "sensitivity")
+    page.click("#g-run")
+    page.wait_for_selector("#g-body table tbody tr")
+    page.click("#tab-nudges")
+    page.check('input[name="n-source"][value="test"]')
+    page.fill("#n-index", "3")
+    page.click("#n-show")
+    page.wait_for_selector(".layer-card")
+    page.fill("#n-lr", "0.5")
+    page.click("#n-step")                               # the page's own step: not out of date
+    page.wait_for_function("document.getElementById('model-badge').textContent"
+                           ".includes('modified by hand (1 step)')")
+    page.wait_for_timeout(300)
+    assert text(page, "#n-stale") == ""
+    page.fill("#n-index", "7")                          # (changed, not shown)
+    r = httpx.post(page.base + "api/nudges/step", json={            # (another tab)
+        "example": {"split": "test", "index": 0}, "learning_rate": 0.5})
+    assert r.status_code == 200, r.text
+    page.wait_for_function("document.getElementById('model-badge').textContent"
+                           ".includes('(2 steps)')")
+    page.wait_for_function("document.getElementById('n-stale').textContent"
+                           ".includes('1 hand step taken since')")
+    assert "computed for an earlier model" in text(page, "#n-stale")
+    assert page.locator(".layer-card").count() == 3              # the result stays
+    page.click("#n-stale button")
+    page.wait_for_function("document.getElementById('n-stale').textContent === ''")
+    assert "test example #3" in text(page, "#n-body")            # the one shown, again
+    page.click("#n-step")                 # a step on the example shown, not the form's #7
+    page.wait_for_function("document.getElementById('model-badge').textContent"
+                           ".includes('(3 steps)')")
+    page.wait_for_function("document.getElementById('n-cost-fall').textContent.includes('→')")
+    assert "test example #3" in text(page, "#n-body") and text(page, "#n-stale") == ""
+    page.click("#tab-sensitivity")
+    assert "1 hand step taken since" not in text(page, "#g-stale")
+    assert "3 hand steps taken since" in text(page, "#g-stale")
+    assert page.locator("#g-body table tbody tr").count() > 0
+    page.focus("#g-stale button")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('g-stale').textContent === ''")
+    assert page.evaluate("document.activeElement.id") == "g-run"  # the focus not lost
+    assert page.locator("#g-body table").first.locator("tbody tr").count() == 20
+    httpx.post(page.base + "api/models/select", json={"source": "file"}).raise_for_status()
+    page.wait_for_function("document.getElementById('g-stale').textContent"
+                           ".includes('computed for an earlier model')")
+
+
 # ----------------------------------------------------------------------------- 7. models
 def test_models_stay_available_listed_with_architecture_and_accuracy(page):
     open_view(page, "models")

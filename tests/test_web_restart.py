@@ -75,3 +75,30 @@ def test_the_stream_reconnects_and_the_page_reloads_after_a_restart(browser, sma
         context.close()
         srv.should_exit = True
         thread.join(15)
+
+
+def test_a_result_asked_for_before_a_restart_is_marked_out_of_date(browser, small_model):
+    """The restarted server's model versions start again (from the same 1, here): a result
+    asked for before is marked as the earlier model's all the same."""
+    from nudge.web import create_app
+
+    srv, thread, base = serve(create_app(small_model, dataset="digits"))
+    port = int(base.rsplit(":", 1)[1].strip("/"))
+    context, page = new_page(browser, base, "desktop")
+    try:
+        page.goto(base + "#sensitivity")
+        page.wait_for_function("document.getElementById('model-badge').textContent"
+                               ".includes('digits-model')")
+        page.click("#g-run")
+        page.wait_for_selector("#g-body table tbody tr")
+        srv.should_exit = True
+        thread.join(15)
+        srv, thread, _ = serve(create_app(small_model, dataset="digits"), port)
+        page.wait_for_function("document.getElementById('g-stale').textContent"
+                               ".includes('the server has restarted since')", timeout=20000)
+        page.click("#g-stale button")
+        page.wait_for_function("document.getElementById('g-stale').textContent === ''")
+    finally:
+        context.close()
+        srv.should_exit = True
+        thread.join(15)

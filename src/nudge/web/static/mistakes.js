@@ -1,12 +1,11 @@
 // 5. Mistakes: the confusion matrix over the test set and the misclassified images;
 // each opens in the nudges view ("why did it read this 4 as a 9, and what would change it?").
-import { api, el, fmt } from "./util.js";
+import { api, el, fmt, modelKey } from "./util.js";
 import { openExample } from "./nudges.js";
 
 let store, data = null, cell = null;
 let shownFor = null;       // the model the matrix was asked for: its version, and if it trained
 const $ = (id) => document.getElementById(id);
-const modelKey = (m) => (m ? `${m.version}-${m.training}` : null);
 
 export function init(s) {
   store = s;

@@ -1,8 +1,9 @@
 // 4. The nudges: one example's wished-for changes, from the output back to the first layer;
 // hand steps that follow them, re-measured, marked and undoable.
-import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, wishBar } from "./util.js";
+import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, wishBar, computedFor, modelChange, staleNote } from "./util.js";
 
 let store, last = null, costs = [], exampleKey = null, scales = null;
+let shown = null, busy = 0;     // what the nudges shown were asked for: computedFor and req; asking
 const $ = (id) => document.getElementById(id);
 const SHOW = 16;        // neurons listed per layer
 
@@ -22,6 +23,14 @@ export function init(s) {
   $("n-index").addEventListener("change", () => { if (source() === "drawing") pick("train"); });
   $("n-target").addEventListener("change", () => pick("drawing"));
   store.on("model", (m) => { if (last && m && !m.training) stepInfo(m); });
+  // another model, a run, a hand step elsewhere: the nudges stay, marked as the earlier model's
+  for (const event of ["model", "state"]) store.on(event, mark);
+}
+
+function mark() {
+  if (busy) return;
+  const again = () => { if (!busy && shown) { exampleKey = null; run(false, shown.req); } };
+  staleNote($("n-stale"), modelChange(shown && shown.was, store.state), again, $("n-show"));
 }
 
 export function show() {
@@ -51,44 +60,51 @@ function request() {
   return { example: { split: src, index: Math.max(0, Math.floor(Number($("n-index").value) || 0)) } };
 }
 
-async function run(step) {
+// `given`: the example shown (a step, an undo, computing again), else the one chosen above
+async function run(step, given = null) {
   const body = $("n-body");
   let req;
   try {
-    req = request();
+    req = given ? { ...given } : request();
   } catch (e) {
     body.replaceChildren(el("p", { class: "message error", text: e.message }));
+    shown = null;
+    mark();
     return;
   }
   const key = JSON.stringify(req);
   if (key !== exampleKey) { costs = []; exampleKey = key; scales = null; }
+  const asked = { ...req }, was = computedFor(store.state);
   if (step) req.learning_rate = Number($("n-lr") ? $("n-lr").value : 1);
+  busy++;
   try {
     const r = await api(step ? "/api/nudges/step" : "/api/nudges", req);
     if (!costs.length) costs.push(step ? r.cost_before : r.cost);
     if (step) costs.push(r.cost_after);
     last = r;
+    shown = { was: step ? computedFor(store.state, r.model) : was, req: asked };
     render(r, step);
     if (step) { store.modelInfo(r.model); store.refresh(); }
   } catch (e) {
     // a refused step (e.g. while training) keeps the view and says why next to the button
     if (step && $("n-step-msg")) { $("n-step-msg").textContent = e.message; $("n-step-msg").classList.add("error"); }
-    else body.replaceChildren(el("p", { class: "message error", text: e.message }));
-  }
+    else { body.replaceChildren(el("p", { class: "message error", text: e.message })); shown = null; }
+  } finally { busy--; mark(); }
 }
 
 async function undo(all) {
+  busy++;
   try {
     const r = await api("/api/nudges/undo", { all });
     store.modelInfo(r.model);
     costs = costs.slice(0, all ? 1 : -1);
-    await run(false);
+    await run(false, shown && shown.req);
     store.refresh();
     $("n-step-msg").textContent = all ? "all hand steps undone" : "last hand step undone";
   } catch (e) {
     $("n-step-msg").textContent = e.message;
     $("n-step-msg").classList.add("error");
-  }
+  } finally { busy--; mark(); }
 }
 
 // the bars' and pictures' scales are those of the example's first view, so that the
@@ -124,7 +140,7 @@ function describe(r) {
 function stepCard(r, keepLr) {
   const lrInput = el("input", { id: "n-lr", type: "number", step: "any", min: "0.000001", max: "100", value: keepLr, class: "narrow", "aria-label": "learning rate for the step" });
   const stepBtn = el("button", { type: "button", id: "n-step", class: "primary", text: "Take one gradient step" });
-  stepBtn.addEventListener("click", () => run(true));
+  stepBtn.addEventListener("click", () => run(true, shown && shown.req));
   const undoBtn = el("button", { type: "button", id: "n-undo", text: "Undo the last step" });
   undoBtn.addEventListener("click", () => undo(false));
   const undoAll = el("button", { type: "button", id: "n-undo-all", text: "Undo all" });

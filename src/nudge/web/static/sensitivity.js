@@ -1,18 +1,28 @@
 // 5. Sensitivity: which parameters the cost is most sensitive to; first-layer |∂C/∂w| maps.
-import { api, el, fmt, unpack, drawHeat, maxAbs } from "./util.js";
+import { api, el, fmt, unpack, drawHeat, maxAbs, computedFor, modelChange, staleNote } from "./util.js";
 
 let store;
+let shown = null, busy = false;    // what the result shown was computed for (computedFor); computing
 const $ = (id) => document.getElementById(id);
 
 export function init(s) {
   store = s;
   $("g-run").addEventListener("click", run);
+  // another model, a run, a hand step: the result stays, marked as the earlier model's
+  for (const event of ["model", "state"]) store.on(event, mark);
 }
 
 export function show() {}
 
+function mark() {
+  if (!busy) staleNote($("g-stale"), modelChange(shown, store.state), run, $("g-run"));
+}
+
 async function run() {
+  if (busy) return;
   const body = $("g-body");
+  const asked = computedFor(store.state);
+  busy = true;
   $("g-caption").textContent = "computing…";
   $("g-run").disabled = true;
   try {
@@ -45,10 +55,14 @@ async function run() {
       el("div", { class: "card" }, el("h2", { text: "First layer: |∂C/∂w| for each hidden neuron" }),
         el("p", { class: "small muted", text: "brighter: the cost is more sensitive to that pixel's weight (one colour scale for all)" }),
         mapsPart, el("h3", { text: "Share of the squared gradient" }), share));
+    shown = asked;
   } catch (e) {
     $("g-caption").textContent = "";
     body.replaceChildren(el("p", { class: "message error", text: e.message }));
+    shown = null;
   } finally {
     $("g-run").disabled = false;
+    busy = false;
+    mark();
   }
 }

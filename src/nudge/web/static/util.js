@@ -150,6 +150,53 @@ export function wishBar(value, scale) {
   return el("div", { class: "wish" }, track);
 }
 
+// The model in use, as a key that changes with it: another model, a hand step or its undo
+// (the version), a run's start and end (training).
+export const modelKey = (m) => (m ? `${m.version}-${m.training}` : null);
+
+// What a result was computed for: the model in use (`model`: else the store's) and its server.
+export const computedFor = (state, model = state && state.model) => (model ? { model, server: state.server } : null);
+
+// What changed in the model in use (the store's `state`) since `was` (computedFor, when a
+// result was computed), in a few words; null if nothing did, or if the model in the state
+// is older news than `was` (the stream's).  A restarted server numbers its versions afresh.
+export function modelChange(was, state) {
+  if (!was) return null;
+  if (state && state.server !== was.server) return "the server has restarted since";
+  const now = state && state.model;
+  if (!now) return "no model is in use now";
+  was = was.model;
+  if (modelKey(was) === modelKey(now) || now.version < was.version) return null;
+  if (was.source !== now.source || was.label !== now.label || was.sizes.join() !== now.sizes.join()) {
+    return `another model is in use now (${now.sizes.join("-")} · ${now.label})`;
+  }
+  if (now.training) return "a run is training it now";
+  if (was.training) return "the run has gone on since";
+  const steps = (m) => (m.modified ? m.modified.steps : 0);
+  const more = steps(now) - steps(was);
+  if (more > 0) return `${fmt.counted(more, "hand step")} taken since`;
+  if (more < 0) return "hand steps undone since";
+  return "it has changed since";
+}
+
+// A result the user asked for stays when the model changes, marked in `box` (a live region
+// above it): what changed, and a button that computes it again.  With no change the mark
+// goes, and a keyboard focus on its button moves to `fallback`.
+export function staleNote(box, change, again, fallback) {
+  if ((box.dataset.change || "") === (change || "")) return;
+  if (!change) {
+    if (box.contains(document.activeElement)) fallback.focus();
+    delete box.dataset.change;
+    box.replaceChildren();
+    return;
+  }
+  const focused = box.contains(document.activeElement);
+  const button = el("button", { type: "button", text: "Compute again", onclick: again });
+  box.dataset.change = change;
+  box.replaceChildren(el("b", { text: "Out of date: " }), `computed for an earlier model; ${change}. `, button);
+  if (focused) button.focus();
+}
+
 // On a narrow screen a result stands below what it answers (`from`), maybe out of sight.
 export const below = (target, from) => target.getBoundingClientRect().top >= from.getBoundingClientRect().bottom - 1;
 
