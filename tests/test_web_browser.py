@@ -461,13 +461,20 @@ def test_after_start_a_phone_shows_the_live_card(page):
 def test_chart_ticks_are_labelled_with_their_values(page):
     """The x axis of a run of 1,497 x 5 examples was cut in fourths labelled 2k, 4k, 6k, 7k;
     a zoomed accuracy axis from 82% to 92% had 87% at 87.5%.  Ticks now stand at round
-    values, and the axis's name is under them, clear of the curve's last point."""
+    values, and the axis's name is under them, clear of the curve's last point.  A log
+    axis too narrow for 1-2-5 values (0.78 to 1) was cut in even parts labelled 0.94 at
+    0.944; it takes a linear axis's round values."""
     open_view(page, "learn")
     page.evaluate("""async () => {
         const u = await import('/static/util.js');
         const c = document.getElementById('cost-chart');
         u.lineChart(c, [{ points: [[0, 1], [7485, 0.2]], color: '#000' }],
             { xmin: 0, xmax: 7485, log: true, xfmt: u.fmt.short, xlabel: 'examples seen' });
+        const narrow = document.createElement('canvas');   // log, too narrow for 1-2-5
+        narrow.id = 'cost-narrow';
+        document.body.append(narrow);
+        u.lineChart(narrow, [{ points: [[0, 0.96], [900, 0.83]], color: '#000' }],
+            { xmin: 0, xmax: 900, log: true });
         for (const [i, accs] of [[0.8428], [0.8428, 0.898, 0.9051], [0.1, 0.95],
                                  [0.97, 0.991, 0.995], [0.8275, 0.8775]].entries()) {
             const { ymin, ymax, ysteps, digits } = u.zoomedAxis(accs);
@@ -479,7 +486,9 @@ def test_chart_ticks_are_labelled_with_their_values(page):
                   yfmt: (y) => `${(100 * y).toFixed(digits)}%` });
         }
     }""")
-    assert tick_errors(page, "#cost-chart", "x") == []
+    assert tick_errors(page, "#cost-chart") == []
+    narrow = json.loads(page.locator("#cost-narrow").get_attribute("data-yticks"))
+    assert len(narrow) >= 3 and tick_errors(page, "#cost-narrow", "y") == [], narrow
     assert json.loads(page.locator("#cost-chart").get_attribute("data-xticks"))[-1][1] == "6k"
     for i in range(5):
         assert tick_errors(page, f"#acc-test-{i}") == [], i

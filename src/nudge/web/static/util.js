@@ -248,7 +248,8 @@ export function announce(id, text, gap = 1500) {
 }
 
 // Ticks for a log axis from 10^a to 10^b: round values (1-3, 1-2-5, then finer), at most
-// about 8 of them; evenly spaced ones only where fewer than 3 round values fall in the range.
+// about 8 of them; where fewer than 3 of those fall in the range (a narrow one, 0.78 to 1),
+// a linear axis's round values (0.8, 0.85, ...), so that every label is where it stands.
 function logTicks(a, b) {
   const out = [];
   for (const mult of [[1], [1, 3], [1, 2, 5], [1, 1.5, 2, 3, 5, 7]]) {
@@ -259,7 +260,11 @@ function logTicks(a, b) {
     }
     if (t.length >= 3) { out.push(...t); break; }
   }
-  if (out.length < 3) { out.length = 0; for (let i = 0; i <= 4; i++) out.push(a + (i / 4) * (b - a)); }
+  if (out.length < 3) {
+    out.length = 0;
+    const lo = 10 ** a, hi = 10 ** b, step = niceStep(hi - lo, 4);
+    for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi * (1 + 1e-9); k++) out.push(Math.log10(k * step));
+  }
   return out.length > 8 ? out.filter((_, i) => i % Math.ceil(out.length / 8) === 0) : out;
 }
 
@@ -327,7 +332,7 @@ export function lineChart(canvas, series, opts = {}) {
   for (const v of yt.filter((v, i) => i === 0 || py(yt[i - 1]) - py(v) >= 16)) {
     ctx.beginPath(); ctx.moveTo(L, py(v)); ctx.lineTo(W - R, py(v)); ctx.stroke();
     const y = opts.log ? 10 ** v : v;
-    const label = opts.yfmt ? opts.yfmt(y) : Number(y.toPrecision(2)).toString();
+    const label = opts.yfmt ? opts.yfmt(y) : Number(y.toPrecision(3)).toString();
     ctx.fillText(label, 4, py(v) + 4);
     yticks.push([y, label]);
   }
