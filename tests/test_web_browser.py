@@ -467,7 +467,9 @@ def test_chart_ticks_are_labelled_with_their_values(page):
     open_view(page, "learn")
     page.evaluate("""async () => {
         const u = await import('/static/util.js');
-        const c = document.getElementById('cost-chart');
+        const c = document.createElement('canvas');   // not the page's: it redraws that one
+        c.id = 'cost-test';
+        document.body.append(c);
         u.lineChart(c, [{ points: [[0, 1], [7485, 0.2]], color: '#000' }],
             { xmin: 0, xmax: 7485, log: true, xfmt: u.fmt.short, xlabel: 'examples seen' });
         const narrow = document.createElement('canvas');   // log, too narrow for 1-2-5
@@ -486,10 +488,10 @@ def test_chart_ticks_are_labelled_with_their_values(page):
                   yfmt: (y) => `${(100 * y).toFixed(digits)}%` });
         }
     }""")
-    assert tick_errors(page, "#cost-chart") == []
+    assert tick_errors(page, "#cost-test") == []
     narrow = json.loads(page.locator("#cost-narrow").get_attribute("data-yticks"))
     assert len(narrow) >= 3 and tick_errors(page, "#cost-narrow", "y") == [], narrow
-    assert json.loads(page.locator("#cost-chart").get_attribute("data-xticks"))[-1][1] == "6k"
+    assert json.loads(page.locator("#cost-test").get_attribute("data-xticks"))[-1][1] == "6k"
     for i in range(5):
         assert tick_errors(page, f"#acc-test-{i}") == [], i
 
