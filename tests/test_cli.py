@@ -541,7 +541,6 @@ def test_usage_errors_give_their_json_when_asked(argv, json_too, capsys):
         assert out == ""
 
 
-
 @pytest.mark.parametrize("argv,suggested", [
     (["trian"], "'trian': did you mean 'train'?"),
     (["train", "--activation", "sigmod"], "'sigmod': did you mean 'sigmoid'?"),
@@ -554,6 +553,7 @@ def test_a_misspelt_choice_names_the_closest(argv, suggested, capsys):
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "(choose from '" in err
     assert (suggested in err) if suggested else "did you mean" not in err
+
 
 @pytest.mark.parametrize("extra,message", [
     (["--sizes", "784,16,10"], "start the sizes with 64"),
@@ -658,7 +658,6 @@ def test_ctrl_c_after_one_step_saves_and_exits_130(tmp_path, capsys, monkeypatch
                        str(out), "--quiet")
     assert code == 130 and "stopped by Ctrl-C" in err
     assert load(out).metadata["stopped"] == "interrupted"
-
 
 
 @pytest.mark.parametrize("during", ["model", "plot"])

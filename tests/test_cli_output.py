@@ -268,7 +268,6 @@ def test_wrapped_keeps_what_fits_and_breaks_only_between_words():
     assert wrapped("a " + "x" * 100 + " y") == "a " + "x" * 100 + "\n  y"   # never "a" alone
 
 
-
 def test_say_prints_the_wrapped_text_to_its_file(capsys):
     import io
 
@@ -280,6 +279,7 @@ def test_say_prints_the_wrapped_text_to_its_file(capsys):
     sink = io.StringIO()
     say(text, file=sink)
     assert sink.getvalue() == wrapped(text) + "\n" and "\n  " in sink.getvalue()
+
 
 def test_number_never_shows_a_negative_zero():
     from nudge.display import number

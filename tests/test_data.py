@@ -205,7 +205,6 @@ def test_explicit_data_dir_is_the_only_place_looked(tmp_path, mnist_path, monkey
         load_dataset("mnist", data_dir=tmp_path)
 
 
-
 @pytest.mark.parametrize("kind", ["file", "missing"])
 def test_nudge_data_that_is_not_a_folder_is_named_first(tmp_path, monkeypatch, kind):
     import nudge.data
@@ -226,6 +225,7 @@ def test_nudge_data_that_is_not_a_folder_is_named_first(tmp_path, monkeypatch, k
     with pytest.raises(DataNotFoundError) as caught:
         load_dataset("fashion-mnist")
     assert not str(caught.value).startswith("NUDGE_DATA")
+
 
 def test_load_default_falls_back_only_when_nothing_is_configured(tmp_path, monkeypatch):
     import nudge.data

@@ -663,7 +663,6 @@ def test_timed_threads_give_the_same_weights_bit_for_bit(monkeypatch, optimizer)
                                       "threads_timed": True}
 
 
-
 @needs_c
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
 def test_timed_threads_keep_whole_mini_batches_when_an_epoch_ends_in_a_partial_one(

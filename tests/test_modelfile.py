@@ -138,7 +138,6 @@ def test_inconsistent_models_are_refused(tmp_path, tensors, meta, match):
     assert load(tmp_path / "good.safetensors").sizes == [4, 3, 2]
 
 
-
 def test_a_shape_that_is_not_a_list_is_shown_as_written(tmp_path):
     """A header whose shape is a string was shown letter by letter ("biases ('1', ',',
     '6')"); it is shown as the header writes it."""
@@ -157,6 +156,7 @@ def test_a_shape_that_is_not_a_list_is_shown_as_written(tmp_path):
         load(path)
     assert "layer 1 has weights (3, 4) and biases '3,', expected (3, 4) and (3,)" in str(
         caught.value)
+
 
 # --------------------------------------------------------------------------- where a save goes
 def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, net):

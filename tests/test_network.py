@@ -82,7 +82,6 @@ def test_a_network_made_without_a_seed_records_the_one_it_drew():
                                                     again.weights + again.biases))
 
 
-
 def _options(function, skip):
     return list(inspect.signature(function).parameters.values())[skip:]
 
@@ -149,8 +148,6 @@ def test_backprop_matches_finite_differences(activation, output, cost):
         numeric = np.concatenate([g.ravel() for g in numeric])
         rel = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic + numeric), 1e-12)
         assert rel <= 1e-6, (sizes, rel)
-
-
 
 
 @pytest.mark.parametrize("activation,output,cost", COMBOS)

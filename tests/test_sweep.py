@@ -64,7 +64,6 @@ def test_bad_seeds_are_one_line_errors(text, message):
     assert "\n" not in str(e.value)
 
 
-
 def test_the_sweep_api_refuses_arguments_of_the_wrong_kind_in_one_line(tmp_path):
     """expand(None) or a list of pairs, run_sweep of a dict, a results file named None:
     AttributeError and pathlib's TypeError before."""
@@ -76,6 +75,7 @@ def test_the_sweep_api_refuses_arguments_of_the_wrong_kind_in_one_line(tmp_path)
     for call in (read, ResultsFile):
         with pytest.raises(NudgeError, match="the results file must be a file name .* not None"):
             call(None)
+
 
 def test_option_lists():
     assert parse_list("learning_rate", "0.3,1,3") == [0.3, 1.0, 3.0]
@@ -193,11 +193,11 @@ def test_local_pool_runs_every_point_once_and_resumes(tmp_path, capsys):
     assert out.read_bytes() == again
 
 
-
 def test_the_opening_note_counts_one_run_as_one_run(tmp_path, capsys):
     code, _, err = run(capsys, *SMALL, "--seeds", "1", "--out", str(tmp_path / "one.jsonl"))
     assert code == 0, err
     assert "sweep: 1 run (0 already in" in err and "1 runs" not in err
+
 
 def test_a_last_line_missing_only_its_newline_is_kept(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
@@ -810,7 +810,6 @@ def dask_cluster(tmp_path, request):
             f.close()
 
 
-
 def test_a_scheduler_lost_before_the_data_is_sent_is_one_line(dask_cluster, digits):
     """The scheduler gone while the data is scattered (seconds for MNIST) gave Dask's
     CommClosedError and a traceback; it is the sweep's one line.  Killed before the data is
@@ -833,6 +832,7 @@ def test_a_scheduler_lost_before_the_data_is_sent_is_one_line(dask_cluster, digi
         assert time.monotonic() - started < 60
     finally:
         client.close(timeout=5)
+
 
 def test_dask_cluster_with_a_worker_killed_mid_sweep(tmp_path, dask_cluster):
     address, workers, _ = dask_cluster

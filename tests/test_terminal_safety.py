@@ -84,7 +84,6 @@ def test_a_models_free_text_is_shown_escaped_by_info_and_predict(tmp_path, capsy
     assert_clean(out + err)
 
 
-
 def test_info_shows_a_screen_of_a_long_free_text_and_json_all_of_it(tmp_path, capsys):
     from nudge.cli.model import MAX_FIELD
 
@@ -94,6 +93,7 @@ def test_info_shows_a_screen_of_a_long_free_text_and_json_all_of_it(tmp_path, ca
     assert len(out) < 2 * MAX_FIELD + 1000 and "(cut: 100,005 characters in all)" in out
     code, out, err = run(capsys, "info", str(model), "--json")
     assert json.loads(out)["metadata"]["training"]["note"] == "x" * 100_000
+
 
 def test_json_output_is_escaped_and_keeps_the_exact_text(tmp_path, capsys, digits):
     model = _model(tmp_path / f"m{EVIL}.safetensors", dataset="digits", preset=EVIL,

@@ -47,7 +47,6 @@ def test_same_seed_same_result(digits):
     np.testing.assert_array_equal(*results)
 
 
-
 def test_a_network_without_a_seed_is_shuffled_by_one_that_is_recorded(digits):
     """A network from_parameters (another framework's, a model file without a seed) has
     net.seed None: its shuffling came from fresh entropy and history.settings["seed"] was
@@ -63,6 +62,7 @@ def test_a_network_without_a_seed_is_shuffled_by_one_that_is_recorded(digits):
         runs.append((h.settings["seed"], net.weights[0]))
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
 
 @pytest.mark.parametrize("optimizer,eta", [("sgd", 3.0), ("momentum", 0.1), ("adam", 0.01)])
 def test_every_optimizer_learns(digits, optimizer, eta):
@@ -575,7 +575,6 @@ def test_fit_with_desired_output_rows(digits):
     hb = b.fit(X, y, epochs=2, test_data=(digits.X_test[:50], digits.y_test[:50]))
     assert ha.last.test_accuracy == hb.last.test_accuracy
     np.testing.assert_allclose(ha.column("train_cost"), hb.column("train_cost"), rtol=1e-5)
-
 
 
 def test_validation_data_is_evaluated_every_epoch_and_never_trained_on(digits):

@@ -720,7 +720,6 @@ def test_serve_binds_loopback_unless_allowed(capsys):
     assert main(["serve", "--port", "70000"]) == 1
 
 
-
 def test_serve_refuses_a_model_that_cannot_read_the_dataset_asked_for(tmp_path, capsys):
     from nudge.cli import main
 
@@ -728,7 +727,6 @@ def test_serve_refuses_a_model_that_cannot_read_the_dataset_asked_for(tmp_path, 
     assert main(["serve", "--dataset", "digits", "--model", str(path), "--port", "1"]) == 1
     err = capsys.readouterr().err
     assert "reads 784 inputs but the digits images have 64" in err and err.count("\n") == 1
-
 
 
 def test_serve_shows_the_dataset_the_model_names(model8, tmp_path, capsys):
@@ -760,6 +758,7 @@ def test_serve_shows_the_dataset_the_model_names(model8, tmp_path, capsys):
     assert main(["serve", "--model", str(cifar), "--port", "1"]) == 1
     err = capsys.readouterr().err
     assert "names the dataset 'cifar', which nudge does not have" in err and err.count("\n") == 1
+
 
 def test_serve_on_a_port_in_use_says_so_before_anything_else(capsys):
     import socket

@@ -42,7 +42,6 @@ def test_the_job_trains_like_the_trainer(digits):
     assert s["engine"]["engine"] in ("fast", "reference")
 
 
-
 def test_the_smoothed_cost_averages_over_examples_not_samples(digits):
     """A run too short or fast for many samples (20,000 examples in 0.01 s at full speed:
     two or three) showed a smoothed cost near its start (0.71 against a test cost of 0.2),
@@ -62,6 +61,7 @@ def test_the_smoothed_cost_averages_over_examples_not_samples(digits):
     job._sample(batch, trained)
     assert job.smoothed_cost == pytest.approx(trained.cost(digits.X_train[batch],
                                                            digits.y_train[batch]), rel=1e-6)
+
 
 def test_a_divergence_is_reported_with_advice(digits, monkeypatch):
     def diverging(*args, **kwargs):

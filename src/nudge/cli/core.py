@@ -384,8 +384,8 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
                  *(["validation accuracy"] if held_out else []), "test accuracy",
                  "test cost", "train cost", "time"], rows))
     say(f"\nsaved {printable(saved)}  ({100 * kept.test_accuracy:.2f}% on "
-                  f"{len(data.X_test):,} test images, {duration(history.train_seconds)} of "
-                  "training)", hang=6)
+        f"{len(data.X_test):,} test images, {duration(history.train_seconds)} of "
+        "training)", hang=6)
     if history.best_epoch is not None:
         why = (f"no rise in {counted(args.patience, 'epoch')}"
                if history.stopped == "no improvement" else history.stopped)
@@ -393,13 +393,12 @@ def _print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace
             why += (f" at eta {history.last.learning_rate:g}; half of it would pass "
                     f"eta_min {history.settings['min_learning_rate']:g}")
         say(f"kept  epoch {history.best_epoch} of {len(history.epochs)}, the best "
-                      f"on the held-out images ({100 * kept.validation_accuracy:.2f}%; {why})",
-                      hang=6)
+            f"on the held-out images ({100 * kept.validation_accuracy:.2f}%; {why})", hang=6)
     print_plot(args.plot if plotted else None)
     if tracker is not None:
         first, end = tracker.records[0], tracker.records[-1]
         say(f"noise scale B_simple: {first.b_simple:,.1f} before training, "
-                      f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); "
-                      "every epoch's value is saved with the model (nudge info --json: "
-                      "metadata.tracked)")
+            f"{end.b_simple:,.1f} after epoch {end.epoch} (cost {end.cost:.4f}); "
+            "every epoch's value is saved with the model (nudge info --json: "
+            "metadata.tracked)")
         print_plot(None if problem else args.track_plot)

@@ -58,7 +58,6 @@ CHECK_EXAMPLES = 1000        # images for the starting cost and (test) the dead-
 ACTIVE = ("running", "paused", "stopping")
 
 
-
 def smoothed(previous: float | None, cost: float, examples_since: int, span: float) -> float:
     """The moving average of the sampled costs with ``cost`` added, ``examples_since``
     examples after the sample before: the new sample weighs 1 − e^(−examples_since/span),
@@ -69,6 +68,7 @@ def smoothed(previous: float | None, cost: float, examples_since: int, span: flo
         return cost
     weight = max(1 - EMA, -math.expm1(-examples_since / span))
     return previous + weight * (cost - previous)
+
 
 #: each job's number: the page tells a reply about one run from the stream's news of it
 _RUNS = itertools.count(1)
