@@ -847,6 +847,47 @@ def test_the_mistakes_follow_a_changed_model(page):
         page.wait_for_timeout(50)
 
 
+def test_a_late_mistakes_answer_does_not_replace_the_newer_model_s(page):
+    """Two hand steps in another tab, one after the other: the matrix asked for after the
+    first may come after the one asked for after the second, and was shown over it, under
+    the badge of the model in use."""
+    import httpx
+
+    held = []
+
+    def hold(route):
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))     # the server answers now, the page later
+
+    def step():
+        r = httpx.post(page.base + "api/nudges/step", json={            # (another tab)
+            "example": {"split": "test", "index": 0}, "learning_rate": 5.0})
+        assert r.status_code == 200, r.text
+
+    open_view(page, "mistakes")
+    page.wait_for_selector("table.confusion button")
+    mistakes = re.compile(r"/api/mistakes")
+    page.route(mistakes, hold)
+    step()
+    end = time.time() + 10
+    while not held:
+        assert time.time() < end, "the mistakes were not asked again for the changed model"
+        page.wait_for_timeout(50)
+    step()
+    page.wait_for_function("document.getElementById('model-badge').textContent"
+                           ".includes('(2 steps)')")
+    page.wait_for_function("!document.getElementById('x-caption').textContent"
+                           ".includes('reading')")
+    newer = text(page, "#x-caption")
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.wait_for_timeout(500)
+    assert text(page, "#x-caption") == newer
+    page.unroute(mistakes)
+
+
 def test_one_mistake_is_counted_in_the_singular(page):
     open_view(page, "mistakes")
     page.wait_for_selector("table.confusion button")
