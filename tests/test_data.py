@@ -135,6 +135,19 @@ def test_unknown_dataset_and_missing_folder(tmp_path):
         load_dataset("mnist", data_dir=tmp_path / "m.safetensors")
 
 
+@pytest.mark.parametrize("call, words", [
+    (lambda: load_dataset(["mnist"]), r"unknown dataset \['mnist'\]"),
+    (lambda: load_dataset("mnist", data_dir=5), "data_dir must be a file name"),
+    (lambda: read_idx(None), "the IDX file must be a file name"),
+])
+def test_arguments_of_the_wrong_kind_are_one_line(call, words):
+    """The data's doors took arguments of the wrong kind to Python's errors, as save and
+    load did (fsutil.as_path, bounds.check_choice): 'unhashable type: list', pathlib's
+    'expected str, bytes or os.PathLike object, not int'."""
+    with pytest.raises(NudgeError, match=words):
+        call()
+
+
 def test_subset(digits):
     small = digits.subset(100, 20)
     assert len(small.X_train) == 100 and len(small.y_test) == 20

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .bounds import check_choice
 from .errors import DataError, DataNotFoundError, NudgeError
-from .fsutil import atomic_write_bytes, not_a_folder
+from .fsutil import as_path, atomic_write_bytes, not_a_folder
 from .idx import idx_header, parse_idx, read_bytes
 
 DATASETS = ("mnist", "fashion-mnist", "digits")
@@ -380,11 +381,9 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
     ``$NUDGE_DATA`` and then the cache; where they are not found there, they are
     downloaded into the cache (not with ``data_dir`` or ``download=False``), hash-checked.
     Missing or damaged files raise :class:`nudge.errors.DataError`."""
-    if name == "digits":
+    if check_choice("dataset", name, DATASETS) == "digits":
         return load_digits()
-    if name not in _SOURCES:
-        raise NudgeError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
-    if data_dir is not None and (what := not_a_folder(data_dir)):
+    if data_dir is not None and (what := not_a_folder(as_path(data_dir, "data_dir"))):
         raise DataError(f"--data-dir {data_dir}: {what}; give the folder that holds the "
                         f"{name} IDX files")
     return load_mnist_like(name, data_dir, download)

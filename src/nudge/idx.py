@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, NudgeError
-from .fsutil import read_regular
+from .fsutil import as_path, read_regular
 
 #: the value types nudge reads (type code -> dtype): bytes only
 IDX_TYPES = {0x08: np.uint8}
@@ -75,7 +75,7 @@ def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
 
 def read_idx(path: str | Path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw) into a uint8 array of the dimensions it declares."""
-    path = Path(path)
+    path = as_path(path, "the IDX file")
     return parse_idx(read_bytes(path, max_bytes), path)
 
 
