@@ -262,7 +262,7 @@ def _nan(net):
      "a 64-10-10 network has 2 layers of weights and biases, not 3 and 2"),
     (lambda net: net.weights[0].setflags(write=False), "layer 1's weights are a read-only array"),
     (lambda net: setattr(net, "activation", "softsign"), "unknown activation 'softsign'"),
-    (_nan, "layer 2's weights hold NaN or infinite values"),
+    (_nan, "layer 2's weights hold NaN or infinite values: set finite ones"),
 ])
 def test_parameters_set_by_hand_before_or_during_training_get_one_line(digits, engine, change,
                                                                       words):

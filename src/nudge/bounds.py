@@ -80,7 +80,8 @@ def check_parameter_arrays(sizes: list[int], dtype: np.dtype, weights: Sequence[
                 raise NudgeError(f"layer {l + 1}'s {what} are a read-only array, which "
                                  "training cannot change: set a writable copy (np.array)")
             if finite and not np.isfinite(p).all():
-                raise NudgeError(f"layer {l + 1}'s {what} hold NaN or infinite values")
+                raise NudgeError(f"layer {l + 1}'s {what} hold NaN or infinite values: set "
+                                 "finite ones")
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
