@@ -691,6 +691,10 @@ def test_a_content_length_of_other_digits_is_a_400(c8):
         r = c8.post("/api/predict", content=b"{}", headers={
             "content-type": "application/json", "content-length": value})
         assert r.status_code == 400, value
+    for value in (b"9" * 5000, b"0" * 5000 + b"2"):  # more digits than int() reads: no 500
+        r = c8.post("/api/train/reset", content=b"{}", headers={
+            "content-type": "application/json", "content-length": value})
+        assert r.status_code == (413 if value[0] == ord("9") else 200), r.text
 
 
 def test_saving_is_off_without_a_save_folder(c28):

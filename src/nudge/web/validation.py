@@ -66,10 +66,13 @@ def conflict(message: str) -> ApiError:
 
 def declared_length(text: str | None) -> int | None:
     """A Content-Length header's bytes, or None when it is absent or not a whole number
-    (ASCII digits only: "²" is a digit to ``str.isdigit`` but not to ``int``)."""
+    (ASCII digits only: "²" is a digit to ``str.isdigit`` but not to ``int``).  A number
+    of more than 18 digits is 10**18, more than any body taken (``int`` refuses more than
+    4,300 digits with a ValueError)."""
     if text is None or not (text.isascii() and text.isdigit()):
         return None
-    return int(text)
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 def _reject_constant(name: str) -> Any:
