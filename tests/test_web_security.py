@@ -56,6 +56,22 @@ def test_other_computers_need_the_token_then_a_cookie(model):
         assert "default-src" in r.headers["content-security-policy"]
 
 
+def test_a_host_name_not_allowed_is_told_in_one_line_of_json(model):
+    """A Host header the server does not answer to (DNS rebinding, or a name the page is
+    reached by that nudge serve was not given): a JSON error that says what to do, like
+    every other refusal, not a plain-text 'Invalid host header'."""
+    app = create_app(model, dataset="digits", allowed_hosts=["127.0.0.1", "mybox.local",
+                                                             "[fe80::1]"])
+    with TestClient(app, base_url=BASE) as c:
+        for host in ("evil.example", "mybox.local.evil.example", "", "mybox.local:x",
+                     "127.0.0.1@evil.example", "[::1]"):
+            r = c.get("/api/state", headers={"host": host})
+            assert r.status_code == 400, host
+            assert "--allowed-host" in r.json()["error"] and "\n" not in r.json()["error"]
+        for host in ("127.0.0.1", "127.0.0.1:8000", "MyBox.Local:80", "[fe80::1]:8000"):
+            assert c.get("/api/state", headers={"host": host}).status_code == 200, host
+
+
 def test_the_local_computer_needs_no_token(model):
     app = create_app(model, dataset="digits", token="s3cret")
     with TestClient(app, base_url=BASE, client=("127.0.0.1", 5000)) as c:

@@ -25,7 +25,6 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -67,10 +66,9 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
                for path, handler, methods in API]
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     hosts = LOOPBACK_HOSTS if allowed_hosts is None else allowed_hosts
-    app = Starlette(routes=routes, middleware=[     # the first is the outermost
-        Middleware(GuardMiddleware, token=token),  # its headers on every answer, the
-        Middleware(TrustedHostMiddleware, allowed_hosts=hosts),    # host's 400 too
-    ], exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts,
+                                                          token=token)],
+                    exception_handlers={HTTPException: http_error})
     app.state.web = state
     app.state.limits = Limits()
     app.state.stream_interval = stream_interval
@@ -115,11 +113,13 @@ def json_errors(handler: Any) -> Any:
 
 
 class GuardMiddleware:
-    """Security headers on every response; cross-site and oversized requests refused early;
-    with a token, requests from other computers must carry it."""
+    """Security headers on every response; requests for another host name (DNS
+    rebinding), cross-site and oversized requests refused early; with a token, requests
+    from other computers must carry it."""
 
-    def __init__(self, app: Any, token: str | None = None) -> None:
+    def __init__(self, app: Any, hosts: list[str], token: str | None = None) -> None:
         self.app = app
+        self.hosts = {h.lower() for h in hosts}
         self.token = token
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -144,8 +144,13 @@ class GuardMiddleware:
             return
         await self.app(scope, receive, self._with_headers(send, set_cookie))
 
-    @staticmethod
-    def _problem(scope: dict, headers: dict[str, str]) -> tuple[int, str] | None:
+    def _problem(self, scope: dict, headers: dict[str, str]) -> tuple[int, str] | None:
+        if host_name(headers.get("host")) not in self.hosts:
+            given = headers.get("host")
+            return (400, f"this server does not answer to the host name "
+                         f"{printable(given[:100]) if given else '(none given)'}: open the "
+                         "address nudge serve printed, or start it with --allowed-host NAME "
+                         "(and --allow-remote) for the name in the address bar")
         if scope["method"] not in ("GET", "HEAD", "POST"):
             return (405, "method not allowed")
         if (scope["method"] == "POST" and "origin" in headers
@@ -164,6 +169,13 @@ class GuardMiddleware:
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
         return wrapped
+
+
+def host_name(header: str | None) -> str | None:
+    """A Host header's host name (or address: IPv6 in brackets), lower-case and without
+    the port; None when it is missing or malformed."""
+    m = re.fullmatch(r"(\[[0-9a-z:.%]+\]|[^\[\]:/@\s]+)(?::[0-9]{1,5})?", (header or "").lower())
+    return m.group(1) if m else None
 
 
 def _local(scope: dict) -> bool:
