@@ -86,6 +86,9 @@ def test_serve_allowed_hosts_and_the_token(capsys):
                                                 "192.168.1.5"]
     assert "mybox.local" in allowed_hosts("0.0.0.0", ["MyBox.local"])
     assert "[fe80::1]" in allowed_hosts("::", ["fe80::1"])
+    # as in the address bar, with the port: the Host header's port is never compared
+    assert allowed_hosts("0.0.0.0", ["MyBox.local:8000", "[fe80::1]:8000"])[-2:] == [
+        "mybox.local", "[fe80::1]"]
     for bad in ("*", "*.com", "a/b", ""):
         with pytest.raises(NudgeError):
             allowed_hosts("0.0.0.0", [bad])

@@ -66,6 +66,10 @@ def allowed_hosts(host: str, extra: list[str]) -> list[str]:
     names = [*LOOPBACK_NAMES]
     for name in ([] if host in WILDCARDS else [host]) + list(extra):
         name = name.strip().lower()
+        if name.startswith("[") and "]:" in name:           # [fe80::1]:8000: the port goes
+            name = name[:name.index("]") + 1]               # (the Host header's is never
+        elif name.count(":") == 1:                          # compared), as for mybox:8000
+            name = name.partition(":")[0]
         if not name or "/" in name or " " in name or "*" in name:
             raise NudgeError(f"--allowed-host {name!r}: give a host name or address as it "
                              "appears in the address bar, e.g. --allowed-host mybox.local")
