@@ -341,6 +341,18 @@ def test_headers_that_never_end_do_not_hold_a_connection(model, monkeypatch):
             assert conn.recv(4096).startswith(b"HTTP/1.1 200")
 
 
+def test_a_head_request_of_the_live_stream_ends_and_holds_no_stream(model):
+    """HEAD of the stream (curl -I) is answered with the headers alone: the stream itself
+    never ends, so it hung and held one of the MAX_STREAMS slots while connected."""
+    app = create_app(model, dataset="digits")
+    with real_server(app) as port, socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"HEAD /api/train/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Connection: close\r\n\r\n")
+        answer = read_until_closed(conn)
+        assert answer.startswith("HTTP/1.1 200") and "text/event-stream" in answer
+        assert app.state.streams == 0
+
+
 def test_predictions_run_off_the_event_loop(model, monkeypatch):
     from nudge.web.routes import explain as routes
 

@@ -313,8 +313,13 @@ class CountedStream(StreamingResponse):
             self.app.streams -= 1
 
 
+STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
 async def train_stream(request: Request) -> Response:
     max_events = query_int(request, "max_events", 0, 1_000_000, 0)
+    if request.method == "HEAD":     # the headers alone: a stream that never ends would hold
+        return Response(media_type="text/event-stream", headers=STREAM_HEADERS)  # a slot
     app = request.app.state
     if app.streams >= MAX_STREAMS:
         raise Busy(429, f"{MAX_STREAMS} live streams are open already: close a tab of the "
@@ -322,5 +327,4 @@ async def train_stream(request: Request) -> Response:
     app.streams += 1         # at once: streams asked for together do not all pass the check
     return CountedStream(app, _events(web(request), app.stream_interval, max_events,
                                       app.server_id),
-                         media_type="text/event-stream",
-                         headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+                         media_type="text/event-stream", headers=STREAM_HEADERS)
