@@ -710,16 +710,22 @@ def test_a_chosen_neuron_s_panel_comes_into_view(page):
                            "document.activeElement.dataset.index === '3'")
 
 
-def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
-    """A live redraw's answer that comes after the redraw at the run's end is out of date:
-    the view keeps the end's (it showed the network as it was, "live", after the run)."""
-    held = []
 
+def hold_first(held):
+    """A route handler that holds the first answer back in ``held`` as (route, answer):
+    the server answers now, the page later, when the test fulfils it; the rest go on."""
     def hold(route):
         if held:
             route.continue_()
         else:
-            held.append((route, route.fetch()))     # the server answers now, the page later
+            held.append((route, route.fetch()))
+    return hold
+
+def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
+    """A live redraw's answer that comes after the redraw at the run's end is out of date:
+    the view keeps the end's (it showed the network as it was, "live", after the run)."""
+    held = []
+    hold = hold_first(held)
 
     open_view(page, "inside")
     page.wait_for_selector("#diagram .neuron")
@@ -854,12 +860,7 @@ def test_a_late_mistakes_answer_does_not_replace_the_newer_model_s(page):
     import httpx
 
     held = []
-
-    def hold(route):
-        if held:
-            route.continue_()
-        else:
-            held.append((route, route.fetch()))     # the server answers now, the page later
+    hold = hold_first(held)
 
     def step():
         r = httpx.post(page.base + "api/nudges/step", json={            # (another tab)
