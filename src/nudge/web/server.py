@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import NudgeError, printable
@@ -61,7 +61,7 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     ``token``: requests from other computers must carry it (``?token=`` once, then a
     cookie), as Jupyter does."""
     state = WebState(model_path, save_dir, dataset, data_dir)
-    routes = [Route("/", index)]
+    routes: list[BaseRoute] = [Route("/", index)]
     routes += [Route(path, json_errors(handler), methods=methods)
                for path, handler, methods in API]
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
@@ -180,7 +180,9 @@ def host_name(header: str | None) -> str | None:
 
 def _local(scope: dict) -> bool:
     client = scope.get("client")
-    return bool(client) and client[0] in ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+    if not client:
+        return False
+    return client[0] in ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 
 
 def _query_token(scope: dict) -> str | None:

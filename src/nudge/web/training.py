@@ -351,7 +351,7 @@ class TrainingJob:
         """After an epoch: accuracy near chance, dead hidden neurons."""
         classes = net.sizes[-1]
         acc = record.test_accuracy
-        if near_chance(acc, classes):
+        if acc is not None and near_chance(acc, classes):
             self._warn(*advice.near_chance(acc, classes, self.settings.setup))
         X = self.X_test if self.X_test is not None else self.X_train
         self.dead_neurons = advice.dead_neurons(net, X[:CHECK_EXAMPLES])

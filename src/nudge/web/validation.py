@@ -121,9 +121,11 @@ def allowed(data: dict[str, Any], keys: set[str]) -> None:
                   f"{', '.join(sorted(map(str, extra)))[:200]}")
 
 
-def get_int(data: dict[str, Any], key: str, lo: int, hi: int, default: Any = ...) -> Any:
+def get_int(data: dict[str, Any], key: str, lo: int | float, hi: int | float,
+            default: Any = ...) -> Any:
     """``data[key]`` as a whole number from lo to hi; ``default`` when the key is absent
-    (``...``: required)."""
+    (``...``: required).  The bounds are typed ``int | float`` because they come from
+    :data:`LIMITS`, whose rows mix the two (the whole-number rows hold ints)."""
     if key not in data:
         if default is ...:
             raise bad(f"{key} is required")
@@ -164,7 +166,8 @@ def get_choice(data: dict[str, Any], key: str, choices: Any, default: Any = ...)
     return value
 
 
-def query_int(request: Request, key: str, lo: int, hi: int, default: Any = ...) -> Any:
+def query_int(request: Request, key: str, lo: int | float, hi: int | float,
+              default: Any = ...) -> Any:
     """The query parameter ``key`` as a whole number from lo to hi; ``default`` when it is
     absent (``...``: required)."""
     text = request.query_params.get(key)
