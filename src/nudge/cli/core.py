@@ -215,8 +215,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print_json({**result, "error": None})
         return status
     _print_summary(history, data, saved, args, plotted, tracker, problem)
-    if near_chance(kept.test_accuracy, len(data.classes)):
-        note(f"a test accuracy of {100 * kept.test_accuracy:.2f}% is about chance (1 in "
+    accuracy = kept.test_accuracy               # None when there is no test set
+    if accuracy is not None and near_chance(accuracy, len(data.classes)):
+        note(f"a test accuracy of {100 * accuracy:.2f}% is about chance (1 in "
              f"{len(data.classes)}): the network has learned nothing useful; "
              + setup.chance_advice("--learning-rate", "--epochs"))
     if problem:

@@ -150,13 +150,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     check_plot(args.plot)
     net = load_model(args.model)
     data = data_for_model(net, args.dataset, args.data_dir)
-    shape = tuple(data.image_shape)
+    shape = data.image_shape
     if args.compare:                                   # fail on bad names before the work
         for name in args.compare:
             ins.parse_parameter(net, name, shape)
     X, y = examples_of(data, args.split, args.examples)
     sens = ins.sensitivity(net, X, y, k=args.top, split=args.split, image_shape=shape)
-    cmp = ins.compare(net, sens, *args.compare, image_shape=shape) if args.compare else None
+    cmp = None
+    if args.compare:
+        a, b = args.compare                            # --compare takes exactly two names
+        cmp = ins.compare(net, sens, a, b, image_shape=shape)
     check = ins.linear_check(net, X, y, learning_rates=args.steps)
     if args.plot:
         from ..insight.plots import plot_sensitivity
@@ -210,7 +213,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
                          f"{len(X) - 1:,}")
     t = time.perf_counter()
     w = ins.example_wishes(net, X[args.example], y[args.example], args.example, args.split,
-                           tuple(data.image_shape))
+                           data.image_shape)
     seconds = time.perf_counter() - t
     if args.plot:
         from ..insight.plots import plot_wishes
@@ -238,7 +241,7 @@ def cmd_nudges(args: argparse.Namespace) -> int:
                 "is a_j - desired_j, whatever its own wished change)"
                 if net.cost_function == "cross-entropy" else
                 "mixes the wished changes of all the outputs)"), hang=1)
-    shape = tuple(data.image_shape)
+    shape = data.image_shape
     for lw in reversed(w.layers):
         kind = "output" if lw.layer == L else "hidden"
         say(f"\nlayer {lw.layer} ({kind}, {len(lw.bias_nudges)} neurons): the three "

@@ -124,6 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"nudge: serving the page at http://127.0.0.1:{args.port}/  (Ctrl-C to stop)",
               flush=True)
     else:
+        assert hosts is not None                # set above for every non-local host
         names = [h for h in hosts if h not in LOOPBACK_NAMES] or ["THIS-COMPUTER"]
         print(f"warning: listening on {args.host}: other computers that reach it as "
               f"{', '.join(names)} can use the page with the token below (start training, and "
