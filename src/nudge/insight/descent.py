@@ -174,6 +174,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     base = next((r for r in runs if r.batch_size is None), max(runs, key=lambda r: r.costs[-1]))
     target = max(r.costs[-1] for r in runs) if base.batch_size is not None else base.costs[-1]
     base_ex, base_s = _first_reach(base, target)
+    assert base_ex is not None and base_s is not None    # target is base's own last cost
     reached = []
     for r in runs:
         ex, s = _first_reach(r, target)
@@ -184,7 +185,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     for r, rc in zip(runs, reached):
         if r is base:
             continue
-        if rc.examples is None:
+        if rc.examples is None or rc.seconds is None:         # None together: never
             parts.append(f"{r.label} never got there")
         elif rc.fewer_examples is not None and rc.less_time is not None:
             parts.append(f"{r.label} after {rc.examples:,} examples "

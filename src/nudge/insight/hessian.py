@@ -121,19 +121,22 @@ class HessianOperator:
         sum_w = [np.zeros(w.shape) for w in W]
         sum_b = [np.zeros(w.shape[0]) for w in W]
         for c in self.chunks:
-            Rz, Ra = [], [None]                # R a⁰ = 0
+            Rz: list[np.ndarray] = []
+            Ra: list[np.ndarray | None] = [None]       # R a⁰ = 0
             for l in range(L):
                 r = c.a[l] @ Vw[l].T + Vb[l]               # Vˡ aˡ⁻¹ + cˡ
-                if Ra[l] is not None:
-                    r += Ra[l] @ W[l].T                    # + Wˡ R aˡ⁻¹
+                ra = Ra[l]
+                if ra is not None:
+                    r += ra @ W[l].T                       # + Wˡ R aˡ⁻¹
                 Rz.append(r)
                 if l < L - 1:
                     Ra.append(c.prime[l] * r)              # R aˡ = σ'(zˡ) ⊙ R zˡ
             Rd = _output_r(self.net, c.a[L], c.y, Rz[L - 1])
             for l in range(L - 1, -1, -1):
                 sum_w[l] += (c.a[l].T @ Rd).T              # R δˡ aˡ⁻¹ᵀ
-                if Ra[l] is not None:
-                    sum_w[l] += (Ra[l].T @ c.deltas[l]).T  # δˡ R aˡ⁻¹ᵀ
+                ra = Ra[l]
+                if ra is not None:
+                    sum_w[l] += (ra.T @ c.deltas[l]).T     # δˡ R aˡ⁻¹ᵀ
                 sum_b[l] += Rd.sum(axis=0, dtype=np.float64)
                 if l > 0:
                     Rd = ((Rd @ W[l] + c.deltas[l] @ Vw[l]) * c.prime[l - 1]

@@ -98,8 +98,10 @@ def interpolate(net_a: Network, net_b: Network, X: Any, y: Any,
         if not (np.isfinite(start) and np.isfinite(end) and start < end):
             raise NudgeError(f"the line must go from a smaller t to a larger one, got "
                              f"{start} to {end}")
-        ts = np.linspace(start, end, points)
-    t_arr = np.unique(np.concatenate([np.asarray(ts, dtype=float), [0.0, 1.0]]))
+        given = np.linspace(start, end, points)
+    else:
+        given = np.asarray(ts, dtype=float)
+    t_arr = np.unique(np.concatenate([given, [0.0, 1.0]]))
     if not np.all(np.abs(t_arr) <= MAX_T) or len(t_arr) > MAX_INTERPOLATION_POINTS:
         raise NudgeError(f"give at most {MAX_INTERPOLATION_POINTS:,} values of t, each from "
                          f"{-MAX_T:,g} to {MAX_T:,g}")
