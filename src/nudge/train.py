@@ -218,9 +218,12 @@ def train(
             for epoch in range(1, epochs + 1):
                 snapshot = net.snapshot()
                 order = rng.permutation(len(X))
-                scheduled = (stopping.learning_rate if plateau  # type: ignore[union-attr]
-                             else learning_rate_at(epoch, epochs, learning_rate, schedule,
-                                                   min_learning_rate))
+                if plateau:       # check_patience: the plateau schedule needs a patience
+                    assert stopping is not None and stopping.learning_rate is not None
+                    scheduled = stopping.learning_rate
+                else:
+                    scheduled = learning_rate_at(epoch, epochs, learning_rate, schedule,
+                                                 min_learning_rate)
                 steps, seconds, eta = run.epoch(epoch, order, scheduled)
                 try:
                     record = _end_of_epoch(net, epoch,
@@ -241,9 +244,10 @@ def train(
                         run.control.stop("callback")
                     net.check_parameters(True, writable=True)   # what the callback set
                 # after the callback, which sees every epoch (the last one too)
-                if stopping is not None and not stopping.go_on(
-                        epoch, record.validation_accuracy, net):  # type: ignore[arg-type]
-                    run.control.stop("no improvement")
+                if stopping is not None:       # a patience needs validation examples
+                    assert record.validation_accuracy is not None
+                    if not stopping.go_on(epoch, record.validation_accuracy, net):
+                        run.control.stop("no improvement")
                 if run.control.stop_requested is not None:
                     history.stopped = run.control.stop_requested
                     break
@@ -331,7 +335,8 @@ def _end_of_epoch(net: Network, epoch: int, train_data: tuple[Any, Any, Any] | N
     """The epoch's record: (cost, accuracy) on each set given (the training set, with the
     engine that trains on it: its forward pass where it has one); a NaN cost raises."""
     finite = _finite(net)
-    train, test, validation = (None, None), (None, None), (None, None)
+    absent: tuple[float | None, float | None] = (None, None)   # (cost, accuracy)
+    train, test, validation = absent, absent, absent
     if finite and train_data is not None:
         X, labels, engine = train_data
         train = evaluate(net, X, labels, output_sums=engine.output_sums(net))
