@@ -38,9 +38,11 @@ _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F32 = ctypes.c_float
 _INT = ctypes.c_int
+#: a struct field: its name and ctypes type
+_Field = tuple[str, type[ctypes._SimpleCData]]
 #: the fields of nudge_sgd_steps' argument (struct nudge_steps_args, _ckernel.c's
 #: NUDGE_STEPS_ARGS, where each is described), in order
-STEPS_ARGS = [
+STEPS_ARGS: list[_Field] = [
     ("indptr", _P), ("idx", _P), ("val", _P), ("val_float", _INT), ("scale", _F32),
     ("classes", _P), ("rows", _P), ("order", _P), ("n", _I64), ("first", _I64),
     ("last", _I64), ("batch_size", _I64), ("eta", _F32), ("decay", _F32), ("params", _P),
@@ -49,12 +51,16 @@ STEPS_ARGS = [
     ("momentum", _F32), ("weight_decay", _F32),
 ]
 #: ... and of nudge_sparse_rows_u8's (NUDGE_ROWS_ARGS)
-ROWS_ARGS = [("pixels", _P), ("n", _I64), ("d", _I64), ("stride", _I64), ("indptr", _P),
-             ("idx", _P), ("val", _P), ("counts_only", _INT)]
+ROWS_ARGS: list[_Field] = [
+    ("pixels", _P), ("n", _I64), ("d", _I64), ("stride", _I64), ("indptr", _P),
+    ("idx", _P), ("val", _P), ("counts_only", _INT),
+]
 #: ... and of nudge_forward's (NUDGE_FORWARD_ARGS)
-FORWARD_ARGS = [("indptr", _P), ("idx", _P), ("val", _P), ("val_float", _INT), ("scale", _F32),
-                ("first", _I64), ("last", _I64), ("params", _P), ("sizes", _P), ("L", _I64),
-                ("wo", _P), ("bo", _P), ("hidden", _INT), ("out", _P)]
+FORWARD_ARGS: list[_Field] = [
+    ("indptr", _P), ("idx", _P), ("val", _P), ("val_float", _INT), ("scale", _F32),
+    ("first", _I64), ("last", _I64), ("params", _P), ("sizes", _P), ("L", _I64),
+    ("wo", _P), ("bo", _P), ("hidden", _INT), ("out", _P),
+]
 
 
 class _StepsArgs(ctypes.Structure):

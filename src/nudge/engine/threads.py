@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,14 @@ def given_threads(threads: Any = None) -> int | None:
     return threads
 
 
+@dataclass
+class _Timing:
+    """What is being timed for one thread count: examples and seconds so far."""
+
+    examples: int = 0
+    seconds: float = 0.0
+
+
 class ThreadTimer:
     """Which of one and two threads takes the steps faster, found by timing both.
 
@@ -119,8 +128,8 @@ class ThreadTimer:
         self.reprobe = -(-reprobe // batch_size) * batch_size
         #: examples per second of each thread count, last timed (None: not yet)
         self.speed: dict[int, float | None] = {1: None, 2: None}
-        #: what is being timed: examples and seconds so far, per thread count
-        self._timing = {1: [0, 0.0], 2: [0, 0.0]}
+        #: what is being timed, per thread count
+        self._timing = {1: _Timing(), 2: _Timing()}
         self._since = 0                       # examples on the faster since the last probe
         self._probing: int | None = 2
         #: examples run with each thread count, for ``History.settings``
@@ -140,7 +149,7 @@ class ThreadTimer:
         if self._probing is None and self._since >= self.reprobe:
             self._probing = 3 - self.faster       # time the slower one again
         threads = self._probing if self._probing is not None else self.faster
-        wanted = (self.probe - self._timing[threads][0] if self._probing is not None
+        wanted = (self.probe - self._timing[threads].examples if self._probing is not None
                   else self.reprobe - self._since)
         return threads, min(left, -(-wanted // self.batch_size) * self.batch_size)
 
@@ -148,12 +157,12 @@ class ThreadTimer:
         """``examples`` took ``seconds`` on ``threads`` threads."""
         self.examples[threads] += examples
         faster, timing = self.faster, self._timing[threads]
-        timing[0] += examples
-        timing[1] += seconds
-        timed = timing[0] >= self.probe    # timed enough: a probe, or the faster as it runs
+        timing.examples += examples
+        timing.seconds += seconds
+        timed = timing.examples >= self.probe    # timed enough: a probe, or the faster as it runs
         if timed:
-            self.speed[threads] = timing[0] / max(timing[1], 1e-9)
-            self._timing[threads] = [0, 0.0]
+            self.speed[threads] = timing.examples / max(timing.seconds, 1e-9)
+            self._timing[threads] = _Timing()
         if threads == self._probing:
             if timed:
                 self._probing = 1 if self.speed[1] is None else None
