@@ -175,7 +175,8 @@ def prepare(gray: np.ndarray, side: int = 28, box: int = 20) -> np.ndarray:
     h, w = ink.shape
     scale = box / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = np.asarray(Image.fromarray(ink, mode="F").resize((new_w, new_h), Image.LANCZOS))
+    resized = np.asarray(Image.fromarray(ink, mode="F").resize((new_w, new_h),
+                                                               Image.Resampling.LANCZOS))
     resized = np.clip(resized, 0, 1)
     # place the box so that the centre of mass lands on the centre of the image
     total = resized.sum()
