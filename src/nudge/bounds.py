@@ -96,7 +96,9 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 def random_seed() -> int:
     """A fresh seed from the operating system's entropy, 0 .. :data:`MAX_SEED` (recorded, so
     that a run without ``--seed`` can be repeated)."""
-    return int(np.random.SeedSequence().entropy % (MAX_SEED + 1))
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)             # drawn from the OS when none is given
+    return int(entropy % (MAX_SEED + 1))
 
 
 def fixed_seed(seed: Any) -> int:

@@ -59,7 +59,7 @@ def _kind(mode: int) -> str:
 
 def os_reason(e: OSError) -> str:
     """A short reason for a failed file operation, with what usually helps."""
-    reasons = {
+    reasons: dict[int | None, str] = {          # looked up by e.errno, which may be None
         errno.ENOSPC: "the disk is full; free some space or choose another place",
         errno.EDQUOT: "the disk quota is exhausted; free some space or choose another place",
         errno.EFBIG: "the file is larger than this process may write (ulimit -f) or the file "

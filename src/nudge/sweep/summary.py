@@ -124,7 +124,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     # each setting's runs by seed, the settings by their settings: the sums (so the means
     # and sds, to the last bit) and the rows do not depend on the order the runs finished in
     groups = {k: sorted(groups[k], key=lambda r: r["seed"]) for k in sorted(groups)}
-    rows = []
+    rows: list[dict[str, Any]] = []             # a row as describe() and text() read it
     for runs in groups.values():
         ok = [r for r in runs if not r["diverged"] and r.get("test_accuracy") is not None]
         shown = applicable(runs[0]["settings"])       # no momentum for sgd, as nudge train
