@@ -12,7 +12,7 @@ last moments adds no traceback.
 # _signal, not signal: ``import signal`` loads enum, several milliseconds in which a
 # Ctrl-C would still be Python's traceback; _signal is built in, and os and sys are
 # loaded before any package is
-import _signal
+import _signal  # type: ignore[import-not-found]  # built in, but typeshed has no stub
 import os
 import sys
 

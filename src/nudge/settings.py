@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .bounds import check_choice, check_sizes
 from .display import counted
@@ -117,8 +117,9 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
             sizes: list[int] | None = None, hidden: list[int] | None = None,
             activation: str | None = None, output: str | None = None,
             cost: str | None = None, init: str | None = None, epochs: int | None = None,
-            batch_size: int | None | str = "preset", learning_rate: float | None = None,
-            schedule: str | None = None, min_learning_rate: float | None = None,
+            batch_size: int | None | Literal["preset"] = "preset",
+            learning_rate: float | None = None, schedule: str | None = None,
+            min_learning_rate: float | None = None,
             weight_decay: float | None = None, optimizer: str = "sgd",
             momentum: float | None = None) -> TrainingSetup:
     """The preset with the given options applied (see the module's rules).
@@ -164,7 +165,7 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         preset=preset_name, sizes=sizes, activation=activation or p["activation"],
         output=output or p["output"], cost=cost or p["cost"], init=init or p["init"],
         epochs=int(epochs or p["epochs"]),
-        batch_size=p["batch_size"] if batch_size == "preset" else batch_size,  # type: ignore
+        batch_size=p["batch_size"] if batch_size == "preset" else batch_size,
         learning_rate=eta, schedule=schedule, min_learning_rate=floor,
         weight_decay=float(p.get("weight_decay", 0.0) if weight_decay is None else weight_decay),
         optimizer=optimizer, momentum=DEFAULT_MOMENTUM if momentum is None else momentum)

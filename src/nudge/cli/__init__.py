@@ -8,7 +8,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import NudgeError, printable
 
@@ -69,7 +69,7 @@ class _Parser(argparse.ArgumentParser):
                                              f"{', '.join(map(repr, choices))})")
         super()._check_value(action, value)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         message = f"{printable(message)} (see {self.prog} --help)"
         if self._json_asked():
             from .common import print_json

@@ -41,7 +41,7 @@ MAX_RESULTS_BYTES = 512 * 2**20
 try:                                   # POSIX; elsewhere the file is not locked
     import fcntl
 except ImportError:                    # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module or None, tested before use
 
 
 def _record(line: bytes) -> dict[str, Any] | None:

@@ -279,9 +279,11 @@ class WebState:
         read once per version of the file."""
         from ..modelfile import load
 
-        out = []
+        out: list[dict[str, Any]] = []
+        if self.save_dir is None:                   # no save folder: nothing listed
+            return out
         for name in self.saved_models()[:MAX_LISTED]:
-            path = self.save_dir / f"{name}.safetensors"        # type: ignore[operator]
+            path = self.save_dir / f"{name}.safetensors"
             try:
                 st = path.stat()
                 key = (st.st_mtime_ns, st.st_size)
