@@ -20,7 +20,8 @@ import nudge.insight
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
-TEST_COMMAND = 'pip install -e ".[test]" && ruff check src tests benchmarks && pytest -q'
+TEST_COMMAND = ('pip install -e ".[test]" && ruff check src tests benchmarks && mypy src '
+                '&& pytest -q')
 
 
 def _script(name: str):
@@ -152,6 +153,16 @@ def test_ci_runs_the_readme_test_command_and_builds_the_docs():
     assert TEST_COMMAND in ci
     assert "mkdocs build --strict" in ci
     assert ci.index(TEST_COMMAND) < ci.index("mkdocs build --strict")
+
+
+def test_every_copy_of_the_test_command_is_the_readmes():
+    """The pages that show the test command (getting started, contributing, the index)
+    show the one CI runs, not an older copy of it."""
+    start = 'pip install -e ".[test]" &&'
+    for path in [README, ROOT / ".ci" / "run", *_pages()]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if start in line:
+                assert TEST_COMMAND in line, f"{path.relative_to(ROOT)}: {line.strip()}"
 
 
 def test_every_public_name_and_its_methods_have_a_docstring():
