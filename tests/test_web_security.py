@@ -3,6 +3,7 @@ bounded concurrent work (429/503), work off the event loop, no 500 that sticks."
 
 import asyncio
 import contextlib
+import re
 import socket
 import threading
 import time
@@ -351,6 +352,32 @@ def test_a_head_request_of_the_live_stream_ends_and_holds_no_stream(model):
         answer = read_until_closed(conn)
         assert answer.startswith("HTTP/1.1 200") and "text/event-stream" in answer
         assert app.state.streams == 0
+
+
+def test_a_host_name_with_its_trailing_dot_is_the_same_name(model):
+    """"mybox.local." is the fully qualified form of "mybox.local", and a browser may send
+    it in the Host header: the server answers to either, whichever of the two
+    --allowed-host was given (a name of dots alone is still no name; IPv6 as before)."""
+    app = create_app(model, dataset="digits",
+                     allowed_hosts=["127.0.0.1", "[::1]", "mybox.local", "Other.Box."])
+
+    def status(conn, host):
+        conn.sendall(f"GET /api/state HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += conn.recv(4096)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: ([0-9]+)", head, re.I).group(1))
+        while len(body) < length:
+            body += conn.recv(4096)
+        return int(head.split()[1])
+
+    with real_server(app) as port, socket.create_connection(("127.0.0.1", port)) as conn:
+        for host in ("mybox.local.", f"MyBox.Local.:{port}", "mybox.local", "other.box",
+                     f"other.box.:{port}", "[::1]", f"[::1]:{port}", f"127.0.0.1:{port}"):
+            assert status(conn, host) == 200, host
+        for host in ("mybox.local..", ".", f".:{port}", "mybox", "[::1].", "box."):
+            assert status(conn, host) == 400, host
 
 
 def test_predictions_run_off_the_event_loop(model, monkeypatch):

@@ -119,7 +119,7 @@ class GuardMiddleware:
 
     def __init__(self, app: Any, hosts: list[str], token: str | None = None) -> None:
         self.app = app
-        self.hosts = {h.lower() for h in hosts}
+        self.hosts = {normal_host(h) for h in hosts}
         self.token = token
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -172,10 +172,17 @@ class GuardMiddleware:
 
 
 def host_name(header: str | None) -> str | None:
-    """A Host header's host name (or address: IPv6 in brackets), lower-case and without
-    the port; None when it is missing or malformed."""
+    """A Host header's host name (or address: IPv6 in brackets), as :func:`normal_host`
+    writes it, without the port; None when it is missing or malformed."""
     m = re.fullmatch(r"(\[[0-9a-z:.%]+\]|[^\[\]:/@\s]+)(?::[0-9]{1,5})?", (header or "").lower())
-    return m.group(1) if m else None
+    return (normal_host(m.group(1)) or None) if m else None      # (".": no name)
+
+
+def normal_host(name: str) -> str:
+    """A host name as compared: lower-case, without the one trailing dot of its fully
+    qualified form ("mybox.local." is "mybox.local", as a browser may send either)."""
+    name = name.lower()
+    return name[:-1] if name.endswith(".") else name
 
 
 def _local(scope: dict) -> bool:
