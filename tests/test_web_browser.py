@@ -807,6 +807,32 @@ def test_a_step_that_keeps_the_accuracy_says_so_without_stray_text(page):
                            ".includes('modified')")
 
 
+def test_a_late_nudges_answer_does_not_replace_the_later_example_s(page):
+    """Two quick Shows: the first example's answer may come after the second's, and was
+    shown over it (the second's cost line under the first's picture, too)."""
+    held = []
+    nudges = re.compile(r"/api/nudges$")
+    open_view(page, "nudges")
+    page.check('input[name="n-source"][value="test"]')
+    page.route(nudges, hold_first(held))
+    page.fill("#n-index", "0")
+    page.click("#n-show")
+    end = time.time() + 10
+    while not held:
+        assert time.time() < end, "the nudges were not asked for"
+        page.wait_for_timeout(50)
+    page.fill("#n-index", "1")
+    page.click("#n-show")
+    page.wait_for_function("document.getElementById('n-body').textContent"
+                           ".includes('test example #1,')")
+    newer = text(page, "#n-body")
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.wait_for_timeout(500)
+    assert text(page, "#n-body") == newer
+    page.unroute(nudges)
+
+
 # ----------------------------------------------------------------------------- 5. mistakes
 def test_a_mistake_opens_in_the_nudges_view(page):
     open_view(page, "mistakes")

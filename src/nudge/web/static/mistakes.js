@@ -1,11 +1,11 @@
 // 5. Mistakes: the confusion matrix over the test set and the misclassified images;
 // each opens in the nudges view ("why did it read this 4 as a 9, and what would change it?").
-import { api, el, fmt, modelKey } from "./util.js";
+import { api, el, fmt, modelKey, latestOnly } from "./util.js";
 import { openExample } from "./nudges.js";
 
 let store, data = null, cell = null;
 let shownFor = null;       // the model the matrix was asked for: its version, and if it trained
-let asks = 0;              // answers may come out of order: only the latest question's is shown
+const ask = latestOnly();  // answers may come out of order: only the latest question's is shown
 const $ = (id) => document.getElementById(id);
 
 export function init(s) {
@@ -26,17 +26,17 @@ async function load(which) {
   shownFor = modelKey(store.state && store.state.model);
   $("x-caption").textContent = "reading the test set…";
   const q = which ? `?label=${which[0]}&predicted=${which[1]}&limit=60` : "?limit=60";
-  const asked = ++asks;
+  const current = ask();
   try {
     const d = await api(`/api/mistakes${q}`);
-    if (asked !== asks) return;          // an earlier model's (or cell's), come late
+    if (!current()) return;              // an earlier model's (or cell's), come late
     data = d;
     $("x-caption").textContent = `${fmt.int(data.n - totalWrong(data))} of ${fmt.int(data.n)} test images read right (${fmt.pct(data.accuracy)}), in ${data.ms.toFixed(0)} ms`;
     matrix(data);
     gallery(data);
     $("x-all").hidden = !which;
   } catch (e) {
-    if (asked === asks) $("x-caption").textContent = e.message;
+    if (current()) $("x-caption").textContent = e.message;
   }
 }
 

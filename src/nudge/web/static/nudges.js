@@ -1,9 +1,10 @@
 // 4. The nudges: one example's wished-for changes, from the output back to the first layer;
 // hand steps that follow them, re-measured, marked and undoable.
-import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, wishBar, computedFor, modelChange, staleNote } from "./util.js";
+import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, wishBar, computedFor, modelChange, staleNote, latestOnly } from "./util.js";
 
 let store, last = null, costs = [], exampleKey = null, scales = null;
 let shown = null, busy = 0;     // what the nudges shown were asked for: computedFor and req; asking
+const ask = latestOnly();       // two quick Shows: the later one's answer, whichever comes first
 const $ = (id) => document.getElementById(id);
 const SHOW = 16;        // neurons listed per layer
 
@@ -62,7 +63,7 @@ function request() {
 
 // `given`: the example shown (a step, an undo, computing again), else the one chosen above
 async function run(step, given = null) {
-  const body = $("n-body");
+  const body = $("n-body"), current = ask();
   let req;
   try {
     req = given ? { ...given } : request();
@@ -79,6 +80,10 @@ async function run(step, given = null) {
   busy++;
   try {
     const r = await api(step ? "/api/nudges/step" : "/api/nudges", req);
+    if (!current()) {                   // a later question's answer is the one to show
+      if (step) { store.modelInfo(r.model); store.refresh(); }      // (the step was taken)
+      return;
+    }
     if (!costs.length) costs.push(step ? r.cost_before : r.cost);
     if (step) costs.push(r.cost_after);
     last = r;
@@ -86,6 +91,7 @@ async function run(step, given = null) {
     render(r, step);
     if (step) { store.modelInfo(r.model); store.refresh(); }
   } catch (e) {
+    if (!current()) return;
     // a refused step (e.g. while training) keeps the view and says why next to the button
     if (step && $("n-step-msg")) { $("n-step-msg").textContent = e.message; $("n-step-msg").classList.add("error"); }
     else { body.replaceChildren(el("p", { class: "message error", text: e.message })); shown = null; }

@@ -179,6 +179,14 @@ export function modelChange(was, state) {
   return "it has changed since";
 }
 
+// Answers may come out of order (a later question's first): only the latest question's is
+// shown.  `const ask = latestOnly()` once per view (or panel); then for each question
+// `const current = ask()`, and after each answer `if (!current()) return;`.
+export function latestOnly() {
+  let asks = 0;
+  return () => { const asked = ++asks; return () => asked === asks; };
+}
+
 // A result the user asked for stays when the model changes, marked in `box` (a live region
 // above it): what changed, and a button that computes it again.  With no change the mark
 // goes, and a keyboard focus on its button moves to `fallback`.
