@@ -1,5 +1,5 @@
 // 3. Inside the network: the layers, lit by their activations; hover a neuron for its details.
-import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, below, bringIntoView, scrolls } from "./util.js";
+import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, below, bringIntoView, scrolls, latestOnly } from "./util.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_SHOWN = 20;             // neurons drawn per layer (the rest are summarised)
@@ -40,12 +40,13 @@ const pick = (v) => { document.querySelector(`input[name="i-source"][value="${v}
 // that a later one has followed is out of date (a live answer arriving after the final
 // redraw would show the network as it was, "live", once the run had ended).  A live redraw
 // waits for the update under way (else, on a slow machine, each would cut the last short)
-let updates = 0, running = 0;
+const updating = latestOnly();
+let running = 0;
 
 async function update(live = false) {
   const svg = $("diagram");
   const model = store.state && store.state.model;
-  const asked = ++updates;
+  const current = updating();
   if (!model) { message(svg, "No model yet: train one on tab 1 or start nudge serve --model FILE."); return; }
   running++;
   try {
@@ -60,13 +61,13 @@ async function update(live = false) {
       r = await api(`/api/example?split=test&index=${index}`);
       caption = `test image #${index}: labelled ${r.label}, read as ${r.digit}` + (live ? " (live, while it trains)" : "");
     }
-    if (asked !== updates) return;
+    if (!current()) return;
     result = r;
     $("i-caption").textContent = caption;
-    await loadEdges(model, asked);
-    if (asked === updates) diagram(model);
+    await loadEdges(model, current);
+    if (current()) diagram(model);
   } catch (e) {
-    if (asked === updates) message(svg, e.message);
+    if (current()) message(svg, e.message);
   } finally { running--; }
 }
 
@@ -80,7 +81,7 @@ function message(svg, text) {
   svg.append(t);
 }
 
-async function loadEdges(model, asked) {
+async function loadEdges(model, current) {
   const key = `${model.version}-${model.sizes.join("-")}-${model.training}`;
   if (edgesVersion === key && !model.training) return;
   const fresh = {};
@@ -88,7 +89,7 @@ async function loadEdges(model, asked) {
     const r = await api(`/api/weights?layer=${l}`);
     fresh[l] = unpack(r.weights);
   }
-  if (asked !== updates) return;          // a later update's weights are the ones to show
+  if (!current()) return;                // a later update's weights are the ones to show
   edges = fresh;
   neuronCache = {};
   edgesVersion = key;
@@ -221,17 +222,17 @@ function label(svg, x, y, text) {
 // Choices overlap (hover, focus and click for one tap): only the latest fills the panel.
 // One chosen by `how` ("pointer" or "keyboard") comes into view where the panel stands below
 // the diagram (a phone), and the keyboard's focus with it, and a button leads back.
-let selects = 0;
+const selecting = latestOnly();
 
 async function select(g, model, layer, index, how = null) {
   document.querySelectorAll("#diagram .neuron.selected").forEach((n) => n.classList.remove("selected"));
   g.classList.add("selected");
   const key = `${layer}-${index}`;
   const panel = $("neuron-panel");
-  const at = scrolls(), asked = ++selects;
+  const at = scrolls(), current = selecting();
   try {
     const info = neuronCache[key] || (neuronCache[key] = await api(`/api/neuron?layer=${layer}&index=${index}`));
-    if (asked !== selects) return;
+    if (!current()) return;
     const w = unpack(info.weights);
     const prev = layer === 1 ? (result ? unpack(result.input) : null) : (result ? result.activations[layer - 2] : null);
     const a = result ? result.activations[layer - 1][index] : null;
@@ -262,7 +263,7 @@ async function select(g, model, layer, index, how = null) {
       bringIntoView(panel, at);
     }
   } catch (e) {
-    if (asked === selects) panel.replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "message error", text: e.message }));
+    if (current()) panel.replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "message error", text: e.message }));
   }
 }
 
