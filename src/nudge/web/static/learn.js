@@ -1,5 +1,5 @@
 // 1. Watch it learn: settings, controls (speed, one mini-batch at a time), the live stream.
-import { api, el, fmt, lineChart, zoomedAxis, divergingRGB, below, bringIntoView, scrolls } from "./util.js";
+import { api, el, fmt, lineChart, zoomedAxis, divergingRGB, bringIntoView, scrolls } from "./util.js";
 
 let store;
 let points = [];           // [examples seen, smoothed cost]
@@ -129,8 +129,10 @@ async function start() {
     }
     message(r.message);
     schedule();
-    // a phone shows the set-up above the live figures and charts: those are what to watch now
-    if (below($("live-card"), $("train-form"))) bringIntoView($("live-card"), at);
+    // the live figures and the cost chart below them are what to watch now: a phone shows
+    // them below the set-up, a laptop beside it, above the window of a user who scrolled
+    // down to Start; they come into view (the page stays where they are in view already)
+    bringIntoView($("live-card"), at);
     store.refresh();
   } catch (e) { message(e.message, true); }
 }
