@@ -125,6 +125,18 @@ def test_missing_mnist_names_the_ways_to_provide_it(tmp_path, monkeypatch):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
 
+def test_messages_name_the_folder_option_for_python_callers_too(tmp_path, monkeypatch):
+    """The messages named only the command line's --data-dir, which a caller of
+    nudge.load_dataset cannot pass: they name data_dir= too."""
+    monkeypatch.delenv("NUDGE_DATA", raising=False)
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+    assert "data_dir=DIR" in str(err.value) and "--data-dir DIR" in str(err.value)
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", data_dir=tmp_path / "nowhere")
+    assert "data_dir=" in str(err.value) and "--data-dir" in str(err.value)
+
+
 def test_unknown_dataset_and_missing_folder(tmp_path):
     with pytest.raises(NudgeError, match="unknown dataset"):
         load_dataset("cifar")
@@ -214,7 +226,7 @@ def test_explicit_data_dir_is_the_only_place_looked(tmp_path, mnist_path, monkey
     from nudge.errors import DataNotFoundError
 
     monkeypatch.setenv("NUDGE_DATA", str(mnist_path))      # would have the files
-    with pytest.raises(DataNotFoundError, match=f"not found in --data-dir {tmp_path}"):
+    with pytest.raises(DataNotFoundError, match=f"not found in the data folder {tmp_path}"):
         load_dataset("mnist", data_dir=tmp_path)
 
 

@@ -299,18 +299,24 @@ def _save_decoded(cached: Path, arr: np.ndarray) -> None:
         pass
 
 
+#: how to say where a dataset's files are, from either kind of caller: the command line
+#: (``--data-dir``) and Python (``load_dataset(data_dir=...)``); every message of this module
+#: that names the folder option says it this way
+GIVE_DATA_DIR = "--data-dir DIR, or set NUDGE_DATA=DIR; from Python, data_dir=DIR"
+
+
 def _missing_message(name: str, stem: str, dirs: list[Path], download_error: str | None,
                      skipped: list[str], data_dir: str | Path | None) -> str:
     looked = ", ".join(str(d) for d in dirs[:6])
     if data_dir is not None:
-        how = (f"{name} not found in --data-dir {data_dir} ({stem}.gz is in none of {looked}): "
-               "put the four IDX files there, or give the folder that holds them (--data-dir "
-               "DIR, or set NUDGE_DATA=DIR), or leave out --data-dir to let nudge look in "
-               f"$NUDGE_DATA and its cache and download them into {cache_dir() / name}")
+        how = (f"{name} not found in the data folder {data_dir} ({stem}.gz is in none of "
+               f"{looked}): put the four IDX files there, or give the folder that holds them "
+               f"({GIVE_DATA_DIR}), or give no data folder to let nudge look in $NUDGE_DATA "
+               f"and its cache and download them into {cache_dir() / name}")
     else:
         how = (f"{name} not found ({stem}.gz is in none of {looked}): put the four IDX files "
-               "in a folder and pass --data-dir DIR, or set NUDGE_DATA=DIR, or let nudge "
-               f"download them into {cache_dir() / name}")
+               f"in a folder and give it ({GIVE_DATA_DIR}), or let nudge download them into "
+               f"{cache_dir() / name}")
         env = os.environ.get("NUDGE_DATA")
         if env and (what := not_a_folder(env)):              # the likely cause, said first
             how = f"NUDGE_DATA={env} is {what}; {how}"
@@ -384,8 +390,8 @@ def load_dataset(name: str = "mnist", data_dir: str | Path | None = None,
     if check_choice("dataset", name, DATASETS) == "digits":
         return load_digits()
     if data_dir is not None and (what := not_a_folder(as_path(data_dir, "data_dir"))):
-        raise DataError(f"--data-dir {data_dir}: {what}; give the folder that holds the "
-                        f"{name} IDX files")
+        raise DataError(f"data folder (--data-dir, data_dir=) {data_dir}: {what}; give the "
+                        f"folder that holds the {name} IDX files")
     return load_mnist_like(name, data_dir, download)
 
 
