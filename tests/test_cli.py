@@ -832,6 +832,63 @@ def test_ctrl_c_while_the_command_ends_adds_nothing(tmp_path):
     assert proc.stderr.count("\n") == 1 and "nudge info: error:" in proc.stderr
 
 
+def test_ctrl_c_in_code_run_by_exec_is_still_one_line_and_130(tmp_path):
+    """`python -m nudge stability` ended "killed by SIGINT" (status -2), its one line
+    written, when the Ctrl-C came while SciPy was being imported: NumPy's f2py runs strings
+    with eval() then, and CPython notes a KeyboardInterrupt out of such a string as
+    unhandled for the whole process even though nudge handled it; under `python -m` the
+    interpreter then kills itself with SIGINT at exit.  Here the Ctrl-C comes in the first
+    string that the command runs with exec() or eval() (the profile hook below), as
+    `python -m` runs a module."""
+    import subprocess
+    import sys
+
+    (tmp_path / "ctrl_c_in_exec.py").write_text(
+        "import os, signal, sys\n"
+        "import nudge._start\n"
+        "from nudge.cli import main\n"
+        "real_started, fired = nudge._start.started, []\n"
+        "def hook(frame, event, arg):\n"
+        "    if (event == 'call' and frame.f_code.co_filename == '<string>' and not fired\n"
+        "            and frame.f_code.co_name == '<module>'):\n"
+        "        fired.append(1)\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "def started():\n"
+        "    real_started()\n"
+        "    sys.setprofile(hook)\n"
+        "nudge._start.started = started\n"
+        "code = main(['stability', '--dataset', 'digits', '--steps', '2'])\n"
+        "print('fired' if fired else 'never fired', code)\n"
+        "sys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-m", "ctrl_c_in_exec"], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert proc.stdout.splitlines()[-1:] == ["fired 130"], (proc.stdout, proc.stderr)
+    assert proc.returncode == 130 and proc.stderr == "nudge stability: interrupted\n"
+
+
+def test_ctrl_c_at_any_moment_of_nudge_stability_is_one_line():
+    """SIGINT to `python -m nudge stability` at several moments, SciPy's import among them:
+    its one line and exit status 130 (or 0: it had finished), never a traceback or death by
+    the signal."""
+    import subprocess
+    import sys
+    import time
+
+    for delay in (0.45, 0.55, 0.65, 0.75, 0.85, 1.0):     # start-up ends after ~0.45 s
+        proc = subprocess.Popen([sys.executable, "-m", "nudge", "stability", "--dataset",
+                                 "digits", "--steps", "2"],
+                                stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode in (130, 0), (delay, proc.returncode, err)
+        if proc.returncode == 130:
+            assert err in ("nudge stability: interrupted\n",
+                           "nudge: interrupted while starting\n"), (delay, err)
+        else:
+            assert "lambda_max" in out and "Traceback" not in err, (delay, err)
+
+
 def test_from_nudge_import_train_is_the_function():
     import nudge.train  # noqa: F401  (the module, imported first)
     from nudge import train

@@ -55,3 +55,17 @@ def finishing() -> None:
     :func:`nudge.cli.main` is called from Python)."""
     if started_as_the_command():
         _set(_signal.SIG_IGN)
+
+
+def interrupt_handled() -> None:
+    """Every KeyboardInterrupt was handled (a command's Ctrl-C: its line written, exit
+    status 130 chosen).
+
+    CPython notes a KeyboardInterrupt that ends code run by ``exec()`` or ``eval()`` of a
+    string as unhandled, for the whole process, even when a caller catches it (the note is
+    meant for the main script: bpo-1054041); ``python -m nudge`` then ends by killing itself
+    with SIGINT after nudge chose its status.  Such strings run while SciPy is imported
+    (NumPy's f2py builds helpers with ``eval``), in dataclasses and namedtuples: a Ctrl-C
+    there ended ``nudge stability`` "killed by SIGINT", its line written.  A string run to
+    its end clears the note."""
+    exec("")

@@ -99,9 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
     except KeyboardInterrupt:                      # Ctrl-C while nudge was starting
+        from .._start import interrupt_handled
+
         print("nudge: interrupted while starting", file=sys.stderr)
+        interrupt_handled()
         return 130
-    from .._start import finishing, started
+    from .._start import finishing, interrupt_handled, started
     from .common import check_distinct_files, failed  # loaded already, by the commands
 
     command, args = "nudge", None
@@ -130,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     finally:
         finishing()            # the command is ending: a Ctrl-C now would only add a traceback
+        interrupt_handled()    # every Ctrl-C was handled: its status stands (python -m too)
 
 
 if __name__ == "__main__":  # pragma: no cover
