@@ -821,7 +821,9 @@ def test_a_scheduler_lost_before_the_data_is_sent_is_one_line(dask_cluster, digi
     grid = expand({"epochs": "1"}, seeds="1", datasets=lambda name: digits)
     points = [{"key": p.key, "settings": p.settings, "seed": p.seed, "train_cost": False}
               for p in grid.points]
-    client = connect(address, timeout=10)
+    # the client tries to reach its lost scheduler again for `timeout` seconds before the
+    # sweep learns it is gone: 3 s here (10 s took 10 s), ample to connect on 127.0.0.1
+    client = connect(address, timeout=3)
     try:
         os.kill(scheduler.pid, signal.SIGKILL)
         scheduler.wait(30)
