@@ -407,6 +407,23 @@ def test_the_checksum_is_the_networks_own_not_one_passed_in(tmp_path, net):
     assert back.metadata["parameters_sha256"] != old.metadata["parameters_sha256"]
 
 
+def test_an_empty_file_name_is_named_as_empty(tmp_path, monkeypatch):
+    """save(net, "") and load("") (a name from an unset variable) were pathlib's ".", the
+    current folder: ". is a folder; give a file name", "." not a regular file; an empty
+    data folder looked in the current one."""
+    from nudge import load_dataset
+    from nudge.images import open_image
+    from nudge.plots import save_figure
+
+    monkeypatch.chdir(tmp_path)
+    for call in (lambda: save(Network([4, 2], seed=0), ""), lambda: load(""),
+                 lambda: open_image(""), lambda: load_dataset("mnist", data_dir=""),
+                 lambda: save_figure(None, "")):
+        with pytest.raises(NudgeError, match='the name is empty \\(""\\); give a name'):
+            call()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_model_file_named_by_something_else_than_a_path_is_one_line(tmp_path):
     """save and load of None, a number or bytes: pathlib's TypeError before; save of what
     is no network, an AttributeError; a preset that is no name, 'unhashable type'."""

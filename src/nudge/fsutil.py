@@ -46,10 +46,13 @@ _KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
 
 def as_path(path: Any, what: str = "path") -> Path:
     """``path`` (a str or an os.PathLike) as a Path, or a one-line error naming ``what``:
-    None, a number or bytes was pathlib's TypeError."""
+    None, a number or bytes was pathlib's TypeError, and an empty name (``--out ""``, an
+    unset shell variable) was pathlib's ".", the current folder."""
     if not isinstance(path, (str, os.PathLike)):
         raise NudgeError(f"{what} must be a file name (a str or a Path), not "
                          f"{short_repr(path)}")
+    if os.fspath(path) == "":
+        raise NudgeError(f'{what}: the name is empty (""); give a name')
     return Path(path)
 
 
@@ -118,7 +121,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def write_target(path: str | Path) -> tuple[Path, int | None]:
     """The file a write to ``path`` replaces (a symlink's target) and its permission bits
     (None for a new file), after checking that it may be replaced; see the module."""
-    path = Path(path)
+    path = as_path(path, "the file to write")
     _check_name(path)
     link = _stat(path, follow=False)
     target = path
@@ -327,7 +330,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def open_regular(path: str | Path, max_bytes: int | None = None) -> BinaryIO:
     """Open ``path`` for reading, refusing what is not a regular file (a FIFO would block,
     a device never end) and files over ``max_bytes``; errors name the path."""
-    path = Path(path)
+    path = as_path(path, "the file to read")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):

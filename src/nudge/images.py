@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NudgeError
-from .fsutil import open_regular
+from .fsutil import as_path, open_regular
 
 # input size -> (side of the square image, side of the box the ink is fitted into)
 LAYOUTS = {784: (28, 20), 64: (8, 8)}
@@ -59,7 +59,7 @@ def open_image(path: str | Path) -> np.ndarray:
 
     from PIL import Image
 
-    path = Path(path)
+    path = as_path(path, "the image file")
     # Pillow's warnings (a TIFF tag past the end, odd EXIF...) would be lines of noise
     # around the one line nudge prints; what cannot be decoded raises, and is reported
     with open_regular(path, MAX_FILE_BYTES) as f, warnings.catch_warnings():

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NudgeError, printable
-from .fsutil import atomic_write_bytes
+from .fsutil import as_path, atomic_write_bytes
 
 
 def new_figure(*args: Any, **kwargs: Any):
@@ -61,7 +61,7 @@ def check_figure_target(path: str | Path, flag: str = "") -> None:
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     """Render ``fig`` to PNG at ``dpi`` and write it atomically; a pyplot figure is closed."""
-    path = Path(path)
+    path = as_path(path, "the figure")
     if path.suffix.lower() != ".png":
         raise NudgeError(f"{path}: figures are saved as PNG; give a file name ending in .png")
     check_figure_target(path)
