@@ -124,6 +124,25 @@ def test_every_json_command_gives_its_error_as_json(argv, tmp_path, capsys, monk
     assert command == f"nudge {argv[0]}" and json.loads(out) == {"error": message}
 
 
+@pytest.mark.parametrize("argv, flag", [
+    (["sweep", "--report", ""], "--report"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--plot", ""], "--plot"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--out", ""], "--out"),
+    (["info", ""], "MODEL"),
+    (["serve", "--save-dir", ""], "--save-dir"),
+], ids=lambda v: v if isinstance(v, str) else v[0])
+def test_an_empty_file_name_is_an_error_not_no_option(argv, flag, tmp_path, capsys,
+                                                     monkeypatch):
+    """`--report "$FILE"` with FILE unset ran a whole sweep into sweep.jsonl instead of
+    summarising a file (an empty name read as no --report), `--plot ""` saved no figure
+    and said nothing, `--out ""` was '. is a folder'."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and err == f'nudge {argv[0]}: error: {flag}: the name is empty (""); ' \
+                                 "give a name\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_same_seed_same_model(tmp_path, capsys):
     paths = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
     for p in paths:

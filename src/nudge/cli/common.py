@@ -330,12 +330,22 @@ READ = {"model": "MODEL", "model_a": "A", "model_b": "B", "images": "IMAGE",
         "tls_key": "--tls-key"}
 
 
+#: the options that name folders
+FOLDERS = {"data_dir": "--data-dir", "save_dir": "--save-dir"}
+
+
 def check_distinct_files(args: argparse.Namespace) -> None:
-    """Before any work: no file is written twice by one command, and none it reads is
-    written over (``--plot m.safetensors`` next to ``MODEL m.safetensors``), also through a
-    link.  ``sweep --report`` summarises a results file and writes no ``--out``."""
+    """Before any work: no file or folder is named by an empty string (``--report ""``, an
+    unset shell variable, was no --report: a sweep ran instead; ``--plot ""`` no figure),
+    no file is written twice by one command, and none it reads is written over (``--plot
+    m.safetensors`` next to ``MODEL m.safetensors``), also through a link.  ``sweep
+    --report`` summarises a results file and writes no ``--out``."""
     from ..fsutil import same_file
 
+    for dest, name in {**WRITTEN, **READ, **FOLDERS}.items():
+        value = getattr(args, dest, None)
+        if "" in (value if isinstance(value, list) else [value]):
+            raise NudgeError(f'{name}: the name is empty (""); give a name')
     written = [(flag, getattr(args, dest)) for dest, flag in WRITTEN.items()
                if getattr(args, dest, None) and not (dest == "out" and getattr(
                    args, "report", None))]
