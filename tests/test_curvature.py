@@ -312,7 +312,8 @@ def test_cli_stability(capsys, digits_model, tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["curvature", "{m}", "--top", "700"], None),
-    (["curvature", "{m}", "--tol", "2"], "between 0 and 1"),
+    (["curvature", "{m}", "--tol", "2"], None),        # was exit 1, unlike other options
+    (["curvature", "{m}", "--tol", "0"], None),
     (["stability", "--dataset", "digits", "--sizes", "64,3,9"], "outputs"),
     (["curvature", "/nonexistent.safetensors"], "no such model file"),
 ])

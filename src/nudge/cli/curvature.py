@@ -29,11 +29,20 @@ from .common import (
     load_data,
     load_model,
     model_examples,
+    positive_float,
     positive_int,
     print_json,
     print_plot,
     seed_type,
 )
+
+
+def tolerance_type(text: str) -> float:
+    """``--tol``: a relative tolerance, above 0 and below 1."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be below 1 (1e-4 is usual)")
+    return value
 
 
 # register() is long only because it declares every option of its commands, one statement
@@ -72,7 +81,7 @@ def register(sub: Any) -> None:
     p.add_argument("--hutchinson", type=bounded_int(0, MAX_HUTCHINSON),
                    default=10, metavar="N",
                    help="random vectors for Hutchinson's trace estimate (default 10; 0: none)")
-    p.add_argument("--tol", type=float, default=1e-4,
+    p.add_argument("--tol", type=tolerance_type, default=1e-4,
                    help="relative tolerance of the largest eigenvalues (default 1e-4; the "
                         "smallest are found to 1e-3 of lambda_max and checked by u^T H u)")
     p.add_argument("--float64", action="store_true",
@@ -154,8 +163,6 @@ def cmd_noise(args: argparse.Namespace) -> int:
 # ====================================================================== curvature
 def cmd_curvature(args: argparse.Namespace) -> int:
     check_plot(args.plot)
-    if not 0 < args.tol < 1:
-        raise NudgeError(f"--tol must be between 0 and 1, got {args.tol:g}")
     net, data, X, y = model_examples(args, args.split, args.examples)
     cv = ins.curvature(net, X, y, k=args.top, smallest=args.smallest,
                        hutchinson=args.hutchinson, seed=args.seed, tol=args.tol,
