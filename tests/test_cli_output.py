@@ -143,6 +143,20 @@ def test_train_says_what_it_trains_in_words_within_80_columns(tmp_path, capsys):
     assert all(len(line) <= 80 for line in head), head
 
 
+def test_a_network_without_hidden_layers_is_not_said_to_have_sigmoid_hidden_ones(tmp_path,
+                                                                              capsys):
+    """train and info called a 64-10 network 'sigmoid hidden': it has no hidden layer."""
+    model = tmp_path / "m.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--sizes", "64,10",
+                         "--epochs", "1", "--seed", "1", "--out", model, "--quiet")
+    assert code == 0, err
+    assert err.splitlines()[0] == ("training 64-10: no hidden layer, sigmoid output, "
+                                   "quadratic cost")
+    code, out, err = run(capsys, "info", model)
+    assert code == 0, err
+    assert "64-10  (no hidden layer, sigmoid" in out and "sigmoid hidden" not in out
+
+
 def test_sensitivity_counts_a_layers_parameters_with_thousands_separators(digits_model,
                                                                            capsys):
     code, out, err = run(capsys, "sensitivity", digits_model, "--examples", "100", "--top", "2")

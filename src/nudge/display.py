@@ -1,12 +1,12 @@
 """How results are shown: plain text tables for the terminal (:func:`table`), prose wrapped
 to :data:`WIDTH` columns (:func:`wrapped`, printed by :func:`say`), numbers never shown as
-a negative zero (:func:`number`), counts with their noun and durations with their digits
-(:func:`counted`, :func:`duration`), a training run's History in one line
-(:func:`history_text`, its ``repr``), and HTML summaries for Jupyter: a network's layers
-(``Network._repr_html_``), a History's epochs (:func:`history_html`) and any insight
-result's fields (``_repr_html_`` of :mod:`nudge.insight`'s results).  Every string that
-comes from data (metadata, names) is escaped: for the terminal by
-:func:`nudge.errors.printable`, for HTML by ``html.escape``."""
+a negative zero (:func:`number`), a network's kinds of neuron (:func:`kinds`), counts
+with their noun and durations with their digits (:func:`counted`, :func:`duration`), a
+training run's History in one line (:func:`history_text`, its ``repr``), and HTML
+summaries for Jupyter: a network's layers (``Network._repr_html_``), a History's epochs
+(:func:`history_html`) and any insight result's fields (``_repr_html_`` of
+:mod:`nudge.insight`'s results).  Every string that comes from data (metadata, names) is
+escaped: for the terminal by :func:`nudge.errors.printable`, for HTML by ``html.escape``."""
 
 from __future__ import annotations
 
@@ -113,6 +113,13 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def kinds(net: Any) -> str:
+    """A network's neurons and cost in words: "sigmoid hidden, softmax output, cross-entropy
+    cost" (a network without hidden layers: "no hidden layer, ...")."""
+    hidden = f"{net.activation} hidden" if len(net.sizes) > 2 else "no hidden layer"
+    return f"{hidden}, {net.output} output, {net.cost_function} cost"
 
 
 def network_html(net: Any) -> str:

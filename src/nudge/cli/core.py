@@ -10,7 +10,7 @@ from typing import Any
 from ..bounds import random_seed
 from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
 from ..control import Control, CtrlC
-from ..display import counted, duration, say, table
+from ..display import counted, duration, kinds, say, table
 from ..errors import DivergenceError, NudgeError, printable
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
@@ -164,8 +164,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         rate = (f" ({schedule} to {min_eta:g})" if schedule == "cosine" else
                 f" (halved after {counted(args.patience, 'epoch')} without a rise, while "
                 f"eta/2 >= {plateau_floor(eta, min_eta):g})" if schedule == "plateau" else "")
-        say(f"training {net_name}: {net.activation} hidden, {net.output} output, "
-            f"{net.cost_function} cost\n"
+        say(f"training {net_name}: {kinds(net)}\n"
             f"  on {data.name} ({shape} images): {len(data.X_train):,} to train "
             f"on{held}, {len(data.X_test):,} to test\n"
             f"  {net.n_parameters:,} weights and biases; {counted(epochs, 'epoch')}, "

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, duration, say, table
+from ..display import counted, duration, kinds, say, table
 from ..errors import NudgeError, printable
 from ..inputs import confusion_matrix
 from ..train import evaluate
@@ -171,8 +171,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             value = f"{value[:MAX_FIELD]}... (cut: {len(value):,} characters in all)"
         say(f"  {label:<13} {value}", hang=16)
 
-    field("architecture", f"{'-'.join(map(str, net.sizes))}  ({net.activation} hidden, "
-          f"{net.output} output, {net.cost_function} cost, {net.dtype})")
+    field("architecture", f"{'-'.join(map(str, net.sizes))}  ({kinds(net)}, {net.dtype})")
     field("parameters", f"{net.n_parameters:,}")
     for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
         print(f"    layer {l}: weights {w.shape[0]}x{w.shape[1]}, biases {b.shape[0]}")
