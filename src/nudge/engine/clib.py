@@ -93,7 +93,7 @@ c_kernel_isa: str | None = None
 
 
 def _c_library_path(name: str = "_ckernel") -> str | None:
-    """Where the C library ``nudge.<name>`` is: found by the import system (so also in
+    """Where the C library ``nudge.engine.<name>`` is: found by the import system (so also in
     editable installs), though it is loaded with ctypes, not imported."""
     try:
         spec = importlib.util.find_spec(f"{__package__}.{name}")
@@ -105,7 +105,7 @@ def _c_library_path(name: str = "_ckernel") -> str | None:
 
 
 def _open_c_library(name: str) -> Any:
-    """The C library ``nudge.<name>`` (ctypes); OSError if it is missing or not this
+    """The C library ``nudge.engine.<name>`` (ctypes); OSError if it is missing or not this
     version's."""
     path = _c_library_path(name)
     if path is None:
