@@ -1,7 +1,7 @@
 """The web page's server: a small Starlette app over nudge's library.
 
-``create_app(model_path=None, save_dir=None, dataset="auto", data_dir=None)``
-returns the ASGI app; ``nudge serve`` runs it with uvicorn on 127.0.0.1.
+:func:`create_app` returns the ASGI app; ``nudge serve`` runs it with uvicorn
+(:mod:`.connections`), on 127.0.0.1 unless ``--allow-remote`` is given.
 
 Here is only the wiring: the routes (:mod:`.routes`), the state they share
 (:mod:`.state`), and the guards every request passes first: the Host header
