@@ -1,7 +1,8 @@
 """Reading and writing files safely: the one atomic write, and reads that refuse surprises.
 
 :func:`atomic_write_bytes` is how nudge writes every file it makes (models, figures, the
-decoded-data cache).  What it promises:
+decoded-data cache); a sweep's results file, which grows a line per run, is appended to
+with :func:`append_whole` instead.  What the atomic write promises:
 
 * a reader sees the old file or the new one, never a half-written file: the bytes go to
   a temporary file in the same folder, are flushed to the disk (``fsync``) and then
