@@ -3,8 +3,9 @@
 The core in one hop: the cost, the forward pass and backpropagation (where the
 gradient is computed) are in :mod:`nudge.network`; how a step uses the gradient in
 :mod:`nudge.optimizers`; the one training loop (SGD, mini-batches, epochs) in
-:mod:`nudge.train`; the engines that take its steps (NumPy reference, compiled C)
-in :mod:`nudge.engine`; what the gradient means, made visible, in
+:mod:`nudge.train`; the engines that take its steps in :mod:`nudge.engine` (the NumPy
+reference calls ``Network.backprop``; the compiled one computes the same gradient in C,
+``engine/_ckernel.c``); what the gradient means, made visible, in
 :mod:`nudge.insight`.
 """
 
