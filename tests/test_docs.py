@@ -188,3 +188,88 @@ def test_every_public_name_and_its_methods_have_a_docstring():
                 if not attr.startswith("_") and callable(f) and not (f.__doc__ or "").strip():
                     bare.append(f"{module.__name__}.{name}.{attr}")
     assert not bare, f"no docstring: {bare}"
+
+
+# --------------------------------------------------------------------------- the source's text
+SRC = Path(nudge.__file__).parent
+ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|exc|obj|const):`~?([^`]+)`")
+_MISSING = object()
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` names a module or an attribute of one (``nudge.x.y``, ``ast.walk``)."""
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def _names_in(module: str, is_package: bool, target: str, text: str) -> bool:
+    """A cross-reference as Sphinx reads it in ``module`` (source ``text``): ``.x`` from its
+    package, a full name, or a name of the module, of one of its classes (an instance
+    attribute too), or of a package above it."""
+    import importlib
+    import inspect
+
+    package = module if is_package else module.rpartition(".")[0]
+    if target.startswith("."):
+        target = target[1:]
+        while target.startswith("."):
+            package, target = package.rpartition(".")[0], target[1:]
+        return _resolves(f"{package}.{target}")
+    if _resolves(target):
+        return True
+    mod = importlib.import_module(module)
+    scopes = [mod, *(c for _, c in inspect.getmembers(mod, inspect.isclass))]
+    while package:
+        scopes.append(importlib.import_module(package))
+        package = package.rpartition(".")[0]
+    for scope in scopes:
+        obj: object = scope
+        for attr in target.split("."):
+            obj = getattr(obj, attr, _MISSING)
+            if obj is _MISSING:
+                break
+        if obj is not _MISSING:
+            return True
+    return f"self.{target} =" in text or f"self.{target}: " in text
+
+
+def test_every_cross_reference_in_the_source_names_something_that_exists():
+    """Each :func:`x`, :mod:`y`, :data:`z`... of a docstring or comment in src/nudge names an
+    existing module, function, class or constant: a renamed or removed one is a dead link in
+    the API reference and a wrong hop for a reader."""
+    pytest.importorskip("starlette", reason="the web page's modules need starlette")
+    dead = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        is_package = rel.name == "__init__"
+        module = ".".join(rel.parts[:-1] if is_package else rel.parts)
+        text = path.read_text(encoding="utf-8")
+        for n, line in enumerate(text.splitlines(), 1):
+            for target in ROLE.findall(line):
+                if not _names_in(module, is_package, target.rstrip("()"), text):
+                    dead.append(f"{path.relative_to(SRC)}:{n}: {target}")
+    assert not dead, "cross-references to nothing:\n" + "\n".join(dead)
+
+
+def test_every_benchmark_the_source_and_docs_cite_exists():
+    """A number measured by ``benchmarks/NAME.py`` (as docstrings and pages say) can be
+    measured again: the script is there."""
+    cited = {(path, name) for path in [*SRC.rglob("*.py"), *_pages()]
+             for name in re.findall(r"benchmarks/(\w+\.py)", path.read_text(encoding="utf-8"))}
+    missing = sorted(f"{p.relative_to(ROOT)}: benchmarks/{n}" for p, n in cited
+                     if not (ROOT / "benchmarks" / n).is_file())
+    assert not missing, "benchmark scripts cited but absent:\n" + "\n".join(missing)
