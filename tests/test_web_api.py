@@ -955,14 +955,14 @@ def test_the_stream_says_when_the_model_in_use_changes_while_idle(model8):
     hears of it on its stream (and reloads), not only the tab that asked."""
     import asyncio
 
-    from nudge.web.routes.training import _events
+    from nudge.web.routes.training import Broadcast
     from nudge.web.state import WebState
 
     state = WebState(model8, dataset="digits")
 
     async def scenario():
-        events = _events(state, 0.01, 0, "server")
-        assert (await anext(events)).startswith("retry")
+        events = Broadcast(state, 0.01, "server").events()
+        assert (await anext(events)).startswith(b"retry")
         first = json.loads((await anext(events))[len("data: "):])
         state.use("file")                         # what a load, a select or a step does
         second = await asyncio.wait_for(anext(events), 2)   # not the ping 5 s later

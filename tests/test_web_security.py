@@ -218,6 +218,36 @@ def test_streams_asked_for_at_once_are_counted_at_once(model, monkeypatch):
     assert len(asyncio.run(ask(5))) == 2 and app.state.streams == 2
 
 
+def test_each_update_is_made_once_for_all_open_streams(model, monkeypatch):
+    """A class watching one run: every open stream cost the server an update of its own
+    (the run's summary, the weight pictures, the JSON: about 1 ms each, with the GIL the
+    training thread needs), so 16 streams took 16 times the work of one.  Now an update
+    is made once and its bytes go to every stream: with 6 streams reading a running run,
+    the updates made are about the updates one stream receives, not six times as many."""
+    import httpx
+
+    from nudge.web.routes import training
+
+    made = []
+    update = training._update
+    monkeypatch.setattr(training, "_update", lambda *a: made.append(1) or update(*a))
+    app = create_app(model, dataset="digits", stream_interval=0.02)
+    with real_server(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        r = httpx.post(base + "/api/train/start", json={
+            "hidden": [16], "epochs": 100, "batch_size": 1, "examples_per_second": 2000})
+        assert r.status_code == 200, r.text
+        with contextlib.ExitStack() as streams:
+            readers = [streams.enter_context(httpx.stream(
+                "GET", base + "/api/train/stream?max_events=30", timeout=20))
+                for _ in range(6)]
+            received = [sum(line.startswith("data:") for line in r.iter_lines())
+                        for r in readers]
+        httpx.post(base + "/api/train/stop", json={})
+    assert received == [30] * 6
+    assert len(made) <= 30 + 15, (len(made), received)      # not 6 x 30
+
+
 def test_stops_waiting_for_a_slow_run_hold_no_worker_thread(model, monkeypatch):
     """A run stops between two calls of the engine, which can take seconds (a mini-batch of
     10,000 on 784-512-512-512-512-10): stop and reset pressed meanwhile, however often, wait

@@ -179,7 +179,7 @@ def test_the_stream_follows_a_curve_thinned_while_it_reads_it(digits, monkeypatc
     old one, and got only the points past the old one's length, until the next thinning)."""
     import asyncio
 
-    from nudge.web.routes.training import _events
+    from nudge.web.routes.training import Broadcast
     from nudge.web.state import WebState
 
     class ThinsWhileRead(TrainingJob):
@@ -206,7 +206,7 @@ def test_the_stream_follows_a_curve_thinned_while_it_reads_it(digits, monkeypatc
     page: list = []
 
     async def watch():
-        stream = _events(state, 0.0, 0, "server")
+        stream = Broadcast(state, 0.0, "server").events()
         await stream.__anext__()                           # retry: ...
 
         async def update():

@@ -18,6 +18,7 @@ import hmac
 import logging
 import re
 import secrets
+import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -74,6 +75,7 @@ def create_app(model_path: str | Path | None = None, save_dir: str | Path | None
     app.state.stream_interval = stream_interval
     app.state.server_id = secrets.token_hex(8)     # a new one after every restart
     app.state.streams = 0                          # live event streams open now
+    app.state.broadcasts = weakref.WeakKeyDictionary()   # their updates, by event loop
     return app
 
 

@@ -252,65 +252,135 @@ def _update(state: WebState, job: TrainingJob, new: list, replace: bool) -> dict
             "model": state.model_info()}
 
 
-async def _events(state: WebState, interval: float, max_events: int,
-                  server: str) -> AsyncIterator[str]:
-    """Server-sent events: an update whenever the run or the model in use changed (at most
-    one per ``interval``), with the new curve points only; a ``ping`` event when idle (the
-    page reconnects when those stop).  Each update names the server run (``server``), so a
-    page that reconnects to a restarted server knows to reload its state."""
-    yield f"retry: {RETRY_MS}\n\n"
-    sent = 0
-    job: Any = object()            # nothing sent yet: the first look always reports
-    cursor = last_version = last_model = -1
-    curve: list | None = None      # the job's list of points the page has (a thinned curve
-    last_sent = 0.0                # is a new list: read once, it cannot change under us)
-    while True:
+QUEUED = 8                 # updates a stream may fall behind by before it is sent all afresh
+
+
+class Broadcast:
+    """The live updates of one app, made and encoded once (at most one per ``interval``,
+    whenever the run or the model in use changed) and the same bytes handed to every
+    open stream: a stream costs the server a queue, not an encoding (each costs about a
+    millisecond of the event loop, with the GIL the training thread needs).  Updates carry
+    the new curve points only; a stream that has just opened, or fell :data:`QUEUED`
+    updates behind (a slow client), is sent the whole curve so far instead.  One per
+    event loop, ticking only while a stream is open."""
+
+    def __init__(self, state: WebState, interval: float, server: str) -> None:
+        self.state, self.interval, self.server = state, interval, server
+        self.streams: dict[asyncio.Queue[bytes], bool] = {}   # queue: needs everything
+        self.task: asyncio.Task[None] | None = None
+        self.job: Any = object()       # nothing sent yet: the first look always reports
+        self.cursor = self.last_version = self.last_model = -1
+        self.curve: list | None = None  # the job's list of points sent (a thinned curve is
+        #                                 a new list: read once, it cannot change under us)
+
+    def open(self) -> asyncio.Queue[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUED)
+        self.streams[queue] = True
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return queue
+
+    def close(self, queue: asyncio.Queue[bytes]) -> None:
+        self.streams.pop(queue, None)
+
+    async def _run(self) -> None:
+        try:
+            while self.streams:
+                self.tick()
+                await asyncio.sleep(self.interval)
+        finally:
+            self.task = None
+
+    def _encode(self, msg: dict[str, Any]) -> bytes:
+        msg["server"] = self.server
+        return f"data: {dumps(msg)}\n\n".encode()
+
+    def _idle(self) -> dict[str, Any]:
+        return {"training": None, "model": self.state.model_info()}
+
+    def tick(self) -> None:
+        """One look at the run and the model in use: what changed, to every stream."""
+        state, msg = self.state, None
         current = state.job
-        msg: dict[str, Any] | None = None
-        if current is not job:
-            job, cursor, curve, last_version = current, 0, None, -1
-            msg = {"training": None, "model": state.model_info()} if job is None else None
-        if job is not None and job.version != last_version:
-            last_version = job.version
+        if current is not self.job:
+            self.job, self.cursor, self.curve, self.last_version = current, 0, None, -1
+            msg = self._idle() if current is None else None
+        job = self.job
+        if job is not None and job.version != self.last_version:
+            self.last_version = job.version
             points = job.points
-            replace = points is not curve
+            replace = points is not self.curve
             if replace:
-                cursor, curve = 0, points
-            new = points[cursor:]
-            cursor += len(new)
+                self.cursor, self.curve = 0, points
+            new = points[self.cursor:]
+            self.cursor += len(new)
             msg = _update(state, job, new, replace)
-        if state.version != last_model:        # the model in use changed (another tab
-            last_model = state.version         # loaded one, took a hand step...): say so
+        if state.version != self.last_model:   # the model in use changed (another tab
+            self.last_model = state.version    # loaded one, took a hand step...): say so
             if msg is None:
-                msg = ({"training": None, "model": state.model_info()} if job is None
-                       else _update(state, job, [], False))
-        now = time.monotonic()
-        if msg is not None:
-            msg["server"] = server
-            yield f"data: {dumps(msg)}\n\n"
-            sent += 1
-            last_sent = now
-            if max_events and sent >= max_events:
-                return
-        elif now - last_sent > PING_INTERVAL:
-            yield f"event: ping\ndata: {json.dumps({'server': server})}\n\n"
-            last_sent = now
-        await asyncio.sleep(interval)
+                msg = self._idle() if job is None else _update(state, job, [], False)
+        update = None if msg is None else self._encode(msg)
+        whole = None
+        for queue, fresh in list(self.streams.items()):
+            if fresh:
+                whole = whole or self._encode(self._idle() if job is None else _update(
+                    state, job, (self.curve or [])[:self.cursor], True))
+            data = whole if fresh else update
+            if data is None:
+                continue
+            if queue.full():               # fell behind: what it has is dropped, and it is
+                while not queue.empty():   # sent the whole curve at the next look
+                    queue.get_nowait()
+                self.streams[queue] = True
+            else:
+                queue.put_nowait(data)
+                self.streams[queue] = False
+
+    async def events(self, max_events: int = 0,
+                     queue: asyncio.Queue[bytes] | None = None) -> AsyncIterator[bytes]:
+        """One stream's server-sent events: the updates, and a ``ping`` event when idle
+        (the page reconnects when those stop).  Each update names the server run
+        (``server``), so a page that reconnects to a restarted server knows to reload its
+        state."""
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        queue = self.open() if queue is None else queue
+        sent = 0
+        try:
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), PING_INTERVAL)
+                except asyncio.TimeoutError:    # not the built-in one before Python 3.11
+                    yield f"event: ping\ndata: {json.dumps({'server': self.server})}\n\n".encode()
+                    continue
+                sent += 1
+                if max_events and sent >= max_events:
+                    return
+        finally:
+            self.close(queue)
+
+
+def broadcast(request: Request) -> Broadcast:
+    """The app's :class:`Broadcast` in the running event loop."""
+    app = request.app.state
+    return app.broadcasts.setdefault(asyncio.get_running_loop(), Broadcast(
+        web(request), app.stream_interval, app.server_id))
 
 
 class CountedStream(StreamingResponse):
-    """A live stream, counted in ``app.state.streams`` from the moment it is granted until
-    its response has ended, however it ends."""
+    """A live stream, counted in ``app.state.streams`` and fed by the app's broadcast from
+    the moment it is granted until its response has ended, however it ends."""
 
-    def __init__(self, app: Any, content: AsyncIterator[str], **options: Any) -> None:
-        super().__init__(content, **options)
-        self.app = app
+    def __init__(self, request: Request, max_events: int, **options: Any) -> None:
+        self.app, self.broadcast = request.app.state, broadcast(request)
+        self.queue = self.broadcast.open()
+        super().__init__(self.broadcast.events(max_events, self.queue), **options)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self.app.streams -= 1
+            self.broadcast.close(self.queue)
 
 
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -325,6 +395,5 @@ async def train_stream(request: Request) -> Response:
         raise Busy(429, f"{MAX_STREAMS} live streams are open already: close a tab of the "
                    "page", retry_after=5)
     app.streams += 1         # at once: streams asked for together do not all pass the check
-    return CountedStream(app, _events(web(request), app.stream_interval, max_events,
-                                      app.server_id),
-                         media_type="text/event-stream", headers=STREAM_HEADERS)
+    return CountedStream(request, max_events, media_type="text/event-stream",
+                         headers=STREAM_HEADERS)
