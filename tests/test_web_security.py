@@ -248,6 +248,24 @@ def test_each_update_is_made_once_for_all_open_streams(model, monkeypatch):
     assert len(made) <= 30 + 15, (len(made), received)      # not 6 x 30
 
 
+def test_a_class_of_40_can_watch_one_run(model):
+    """A teacher trains, 40 students watch (nudge serve --allow-remote): at most 16 streams
+    were allowed, so the 17th page on was refused its live updates.  Now that an update is
+    made once for every stream (benchmarks/web_streams.py: 64 streams cost the run little),
+    up to 64 are, still bounded (the 65th is refused), within the 128 connections."""
+    import httpx
+
+    from nudge.web.routes import training
+
+    assert 40 <= training.MAX_STREAMS <= connections.MAX_CONNECTIONS // 2
+    app = create_app(model, dataset="digits", stream_interval=0.05)
+    with real_server(app) as port, contextlib.ExitStack() as streams:
+        url = f"http://127.0.0.1:{port}/api/train/stream"
+        answers = [streams.enter_context(httpx.stream("GET", url, timeout=20)).status_code
+                   for _ in range(40)]
+        assert answers == [200] * 40 and app.state.streams == 40
+
+
 def test_stops_waiting_for_a_slow_run_hold_no_worker_thread(model, monkeypatch):
     """A run stops between two calls of the engine, which can take seconds (a mini-batch of
     10,000 on 784-512-512-512-512-10): stop and reset pressed meanwhile, however often, wait

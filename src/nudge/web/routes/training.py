@@ -241,7 +241,8 @@ async def train_state(request: Request) -> Response:
 
 PING_INTERVAL = 5.0         # seconds: an idle stream says it is alive this often
 RETRY_MS = 1000            # the browser reconnects this long after losing the stream
-MAX_STREAMS = 16           # live streams open at once (a page holds one; more are refused)
+MAX_STREAMS = 64           # live streams open at once (a page holds one; more are refused):
+#                            a class and its teacher, half the connections (web_streams.py)
 
 
 def _update(state: WebState, job: TrainingJob, new: list, replace: bool) -> dict[str, Any]:
