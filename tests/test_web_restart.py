@@ -102,3 +102,39 @@ def test_a_result_asked_for_before_a_restart_is_marked_out_of_date(browser, smal
         context.close()
         srv.should_exit = True
         thread.join(15)
+
+
+def test_a_page_past_the_bound_of_live_streams_says_so_and_catches_up(browser, small_model,
+                                                                      monkeypatch):
+    """A class opens the page while the teacher trains: a page refused its live stream (the
+    server's bound) said it had lost the connection ("is nudge serve still running?").  It
+    now says that too many pages watch, and follows the run once a stream is closed."""
+    import httpx
+
+    from nudge.web import create_app
+    from nudge.web.routes import training
+
+    monkeypatch.setattr(training, "MAX_STREAMS", 1)
+    app = create_app(small_model, dataset="digits", stream_interval=0.05)
+    srv, thread, base = serve(app)
+    context, page = new_page(browser, base, "desktop")
+    try:
+        r = httpx.post(base + "api/train/start", json={"hidden": [16], "epochs": 50,
+                                                       "examples_per_second": 2000})
+        assert r.status_code == 200
+        with httpx.stream("GET", base + "api/train/stream", timeout=20) as held:
+            assert held.status_code == 200                 # the one stream, taken
+            page.goto(base + "#learn")
+            page.wait_for_function("document.getElementById('connection').textContent"
+                                   ".includes('Too many pages are watching')", timeout=8000)
+            assert "still running" not in page.locator("#connection").text_content()
+        page.wait_for_function("document.getElementById('connection').hidden",
+                               timeout=15000)                  # a stream was closed
+        before = updates(page)
+        page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
+                               f" >= {before + 5}", timeout=5000)    # it follows the run
+        app.state.web.job.stop()
+    finally:
+        context.close()
+        srv.should_exit = True
+        thread.join(15)

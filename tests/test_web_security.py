@@ -192,6 +192,8 @@ def test_live_streams_are_bounded_and_counted_back(model, monkeypatch):
         r = c.get("/api/train/stream?max_events=1")
         assert r.status_code == 429 and "close a tab" in r.json()["error"]
         assert r.headers["retry-after"] == "5"
+        r = c.head("/api/train/stream")      # how the page learns why it was refused
+        assert r.status_code == 429 and r.headers["retry-after"] == "5"
 
 
 def test_streams_asked_for_at_once_are_counted_at_once(model, monkeypatch):

@@ -389,12 +389,12 @@ STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 async def train_stream(request: Request) -> Response:
     max_events = query_int(request, "max_events", 0, 1_000_000, 0)
-    if request.method == "HEAD":     # the headers alone: a stream that never ends would hold
-        return Response(media_type="text/event-stream", headers=STREAM_HEADERS)  # a slot
     app = request.app.state
-    if app.streams >= MAX_STREAMS:
+    if app.streams >= MAX_STREAMS:   # HEAD too: how the page learns why it was refused
         raise Busy(429, f"{MAX_STREAMS} live streams are open already: close a tab of the "
                    "page", retry_after=5)
+    if request.method == "HEAD":     # the headers alone: a stream that never ends would hold
+        return Response(media_type="text/event-stream", headers=STREAM_HEADERS)  # a slot
     app.streams += 1         # at once: streams asked for together do not all pass the check
     return CountedStream(request, max_events, media_type="text/event-stream",
                          headers=STREAM_HEADERS)

@@ -1,13 +1,14 @@
 // The live event stream from the server, kept open: the browser's EventSource reconnects
 // by itself after a dropped connection; this also reopens it when the browser gives up
 // (an error answer) or when the stream goes silent (the server pings every 5 s), and
-// reloads the page's state when it comes back, above all after a server restart.
+// reloads the page's state when it comes back, above all after a server restart.  When the
+// server refuses the stream because too many pages watch already, the page says so.
 const SILENT_MS = 12000;      // no message or ping for this long: reopen the stream
 const BANNER_AFTER_MS = 1500; // a short hiccup is not worth a banner
 
 export function connect(store) {
   let es = null, lastSeen = performance.now(), retry = 1000, server = null, lostSince = null;
-  let bannerTimer = null;
+  let bannerTimer = null, full = false;
   const banner = document.getElementById("connection");
 
   function say(text) {
@@ -32,7 +33,16 @@ export function connect(store) {
     }
     if (serverId) server = serverId;
     lostSince = null;
+    full = false;
     store.connected = true;
+  }
+
+  function sayLost() {
+    if (lostSince === null) return;
+    say(full
+      ? "Too many pages are watching the live training: the server serves no more for now. " +
+        "This page keeps trying and catches up when one is closed (its buttons still work)."
+      : "Lost the connection to the server (is nudge serve still running?); reconnecting…");
   }
 
   function lost() {
@@ -40,9 +50,15 @@ export function connect(store) {
     lostSince = performance.now();
     store.connected = false;
     clearTimeout(bannerTimer);
-    bannerTimer = setTimeout(() => {
-      if (lostSince !== null) say("Lost the connection to the server (is nudge serve still running?); reconnecting…");
-    }, BANNER_AFTER_MS);
+    bannerTimer = setTimeout(sayLost, BANNER_AFTER_MS);
+  }
+
+  // why the stream was refused: EventSource does not tell, a HEAD of it does (429: full)
+  function askWhy() {
+    fetch("/api/train/stream", { method: "HEAD", cache: "no-store" }).then((r) => {
+      full = r.status === 429;
+      if (full) { clearTimeout(bannerTimer); sayLost(); }
+    }, () => { full = false; });
   }
 
   function reopenLater() {
@@ -68,7 +84,7 @@ export function connect(store) {
     es.addEventListener("ping", (ev) => alive(JSON.parse(ev.data).server));
     es.onerror = () => {
       lost();
-      if (es && es.readyState === EventSource.CLOSED) reopenLater();
+      if (es && es.readyState === EventSource.CLOSED) { askWhy(); reopenLater(); }
     };
   }
 
