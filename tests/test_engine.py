@@ -237,6 +237,23 @@ def test_float_inputs_are_not_scaled(kinds, optimizer):
 
 
 @needs_c
+def test_whole_number_pixels_of_any_type_are_intensities():
+    """int64 pixels (what a list of ints makes) given to the engines themselves, not
+    through train(): the compiled engine reads them as intensity/255, as uint8 ones and
+    as the reference engine does (not as floats 0-255); out of 0-255 they are refused."""
+    X, y = sparse_pixels(40, n_in=30)
+    order = np.random.default_rng(0).permutation(40)
+    nets = {}
+    for kind, dtype in itertools.product(("fast", "reference"), (np.uint8, np.int64)):
+        nets[kind, dtype] = net = Network([30, 5, 10], seed=0)
+        make_engine(net, X.astype(dtype), y, 10, engine=kind).run(net, order, 0, 40, 0.5)
+    assert_equal_parameters(nets["fast", np.int64], nets["fast", np.uint8])
+    assert_same_parameters(nets["fast", np.int64], nets["reference", np.int64])
+    with pytest.raises(NudgeError, match="intensities from 0 to 255"):
+        CompiledEngine(Network([30, 5, 10]), X.astype(np.int64) * 2, y, 10)
+
+
+@needs_c
 @pytest.mark.parametrize("kinds", [("sigmoid", "sigmoid", "quadratic"),
                                    ("relu", "softmax", "cross-entropy"),
                                    ("tanh", "sigmoid", "cross-entropy")])

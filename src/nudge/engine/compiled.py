@@ -36,7 +36,7 @@ import numpy as np
 
 from ..bounds import MAX_LAYERS  # the tables hold 64 layers
 from ..errors import NudgeError
-from ..inputs import check_labels, desired_outputs
+from ..inputs import as_pixels, check_labels, desired_outputs
 from ..optimizers import DEFAULT_MOMENTUM
 from . import clib
 from .threads import ThreadTimer, given_threads, kernel_threads, two_ranges
@@ -122,6 +122,7 @@ class Inputs:
     CHUNK = 4096
 
     def __init__(self, X: np.ndarray) -> None:
+        X = as_pixels(X)                 # whole numbers of any type are uint8 pixels
         n, d = X.shape
         self.n, self.d = n, d
         self._split: int | None = None
