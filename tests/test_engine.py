@@ -199,6 +199,28 @@ def test_weight_decay_matches_the_reference_trainer(sizes, batch_size, activatio
 
 
 @needs_c
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_weight_decay_alone_shrinks_weights_by_eta_lambda_each_step(engine):
+    """A weight whose gradient is 0 (from a pixel that is dark in every image) only decays:
+    after N steps it is w (1 - eta lambda)^N.  The C kernel scaled by float32(1 - eta
+    lambda), which is off by up to 3e-8: here (eta lambda = 25.5 * 2^-24, half-way between
+    two float32 steps below 1) a steady 2% error in the decay of every such weight."""
+    eta, lam = 0.5, 25.5 * 2.0**-24 / 0.5
+    rng = np.random.default_rng(0)
+    X = np.zeros((64, 40), np.uint8)
+    X[:, :20] = rng.integers(0, 256, (64, 20))               # pixels 20..39 always dark
+    y = rng.integers(0, 3, 64)
+    net = Network([40, 8, 3], seed=1)
+    start = net.weights[0][:, 20:].astype(np.float64)
+    train(net, X, y, epochs=40, batch_size=8, learning_rate=eta, weight_decay=lam,
+          engine=engine, seed=3, monitor_train_cost=False)
+    steps = 40 * 64 // 8
+    decayed = 1 - net.weights[0][:, 20:] / start               # the share each weight lost
+    exact = 1 - (1 - eta * lam) ** steps
+    assert np.median(decayed) / exact == pytest.approx(1, abs=2e-3)
+
+
+@needs_c
 @pytest.mark.parametrize("kinds", [("sigmoid", "sigmoid", "quadratic"),
                                    ("relu", "softmax", "quadratic"),
                                    ("tanh", "softmax", "cross-entropy")])

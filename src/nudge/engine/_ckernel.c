@@ -443,8 +443,8 @@ INLINE void step_rows(float *restrict X, int64_t rows, int64_t len, const float 
         }
 }
 
-/* The step of a layer above the first, theta -= eta dC/dtheta (the weights first scaled
- * by decay = 1 - eta lambda), with dC/dtheta summed over the batch's m examples (rows
+/* The step of a layer above the first, theta -= eta dC/dtheta (the weights first shrunk:
+ * w -= shrink w, shrink = eta lambda), with dC/dtheta summed over the batch's m examples (rows
  * `width` apart in A and D) in example order: in M, dC/dW^T = the sum of a d^T (rows
  * c < n_in) and dC/db = the sum of d (row n_in); in N, the same sums for W (so N stays W,
  * with no transposing; the same numbers, bit for bit).  For large batches, where the
@@ -452,14 +452,14 @@ INLINE void step_rows(float *restrict X, int64_t rows, int64_t len, const float 
 #define SUMS_FOR_N_MAX 24
 INLINE void dense_step(float *restrict M, float *restrict N, int64_t n_in, int64_t n_o,
                        int64_t pi, int64_t po, const float *restrict A, const float *restrict D,
-                       int64_t width, int64_t m, float eta, float decay)
+                       int64_t width, int64_t m, float eta, float shrink)
 {
     int n_by_sums = m <= SUMS_FOR_N_MAX;
-    if (decay != 1.0f) {
+    if (shrink != 0.0f) {
         for (int64_t q = 0; q < n_in * po; q++)
-            M[q] *= decay;
+            M[q] -= shrink * M[q];
         for (int64_t q = 0; n_by_sums && q < n_o * pi; q++)
-            N[q] *= decay;
+            N[q] -= shrink * N[q];
     }
     step_rows(M, n_in, po, A, D, width, m, eta);
     for (int64_t j = 0; j < po; j += V) {
@@ -706,7 +706,7 @@ struct job {
     const int64_t *order;
     int64_t n, first, last, batch_size, split;
     int two_ranges;             /* whether z1 is summed in two pixel ranges (see above) */
-    float eta, decay;
+    float eta, shrink;
     int hidden, output, cost;   /* ACT_ and COST_ codes */
     int momentum;               /* with momentum mu (and weight decay lambda), else plain SGD */
     float mu, lambda;
@@ -807,7 +807,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
     int T = j->threads, sense = 0, parity = 0;
     struct lane *me = &j->lanes[t];
     float *A = me->A, *D = me->D, *M = me->M, *N = me->N, *b1 = me->b1, *e = me->e;
-    float *W0 = j->W0, eta = j->eta, decay = j->decay;
+    float *W0 = j->W0, eta = j->eta, shrink = j->shrink;
     int hidden = j->hidden, first_kind = L == 1 ? j->output : hidden;
     /* the rows of W1^T this thread steps */
     int64_t p0 = T == 1 || t == 0 ? 0 : j->split, p1 = T == 1 || t == 1 ? sizes[0] : j->split;
@@ -890,7 +890,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
                                     j->lambda);
             else
                 dense_step(M + mo[l], N + no[l], n_in, n_o, pi, po, A + off[l - 1],
-                           D + off[l], width, m, eta, decay);
+                           D + off[l], width, m, eta, shrink);
         }
         if (j->momentum) {
             first_momentum(j, me, start, end, p0, p1, val_float);
@@ -898,9 +898,9 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
         }
         /* the first layer's step: every example's -eta x_p delta1 straight into the rows
          * of the pixels it lit (this thread's pixels) */
-        if (decay != 1.0f)
+        if (shrink != 0.0f)
             for (int64_t q = p0 * n1; q < p1 * n1; q++)
-                W0[q] *= decay;
+                W0[q] -= shrink * W0[q];
         for (int64_t k = start; k < end; k++) {
             const float *d = ROW(D, k);
             for (int64_t c = 0; c < n1; c++) {
@@ -1139,7 +1139,7 @@ static int forward_rows(struct job *j, const float *params, const int64_t *wo,
     X(int64_t, last, q)                                                                     \
     X(int64_t, batch_size, q)                                                               \
     X(float, eta, f)                /* the learning rate */                                 \
-    X(float, decay, f)              /* plain SGD: 1 - eta lambda, the weights' scale */     \
+    X(float, shrink, f)             /* plain SGD: eta lambda, w -= shrink w before a step */\
     X(float *, params, p)           /* the parameters (layout: top of this file) */         \
     X(const int64_t *, sizes, p)    /* L + 1 layer sizes */                                 \
     X(int64_t, L, q)                                                                        \
@@ -1152,7 +1152,7 @@ static int forward_rows(struct job *j, const float *params, const int64_t *wo,
     X(int, threads, i)              /* 1, or 2 (with a split) */                            \
     X(float *, velocity, p)         /* momentum: v, laid out as params; NULL: plain SGD */  \
     X(float, momentum, f)           /* mu */                                                \
-    X(float, weight_decay, f)       /* momentum: lambda (plain SGD: in decay) */
+    X(float, weight_decay, f)       /* momentum: lambda (plain SGD: in shrink) */
 
 /* The arguments of nudge_sparse_rows_u8, the same way */
 #define NUDGE_ROWS_ARGS(X)                                                                   \
@@ -1239,7 +1239,7 @@ int nudge_sgd_steps(const struct nudge_steps_args *a)
     j.two_ranges = a->split > 0;
     j.split = a->split > a->sizes[0] ? a->sizes[0] : a->split;
     j.eta = a->eta;
-    j.decay = a->decay;
+    j.shrink = a->shrink;
     j.output = a->output == 1 ? ACT_SOFTMAX : ACT_SIGMOID;
     j.cost = a->cost;
     j.momentum = a->velocity != NULL;

@@ -45,7 +45,7 @@ _Field = tuple[str, type[ctypes._SimpleCData]]
 STEPS_ARGS: list[_Field] = [
     ("indptr", _P), ("idx", _P), ("val", _P), ("val_float", _INT), ("scale", _F32),
     ("classes", _P), ("rows", _P), ("order", _P), ("n", _I64), ("first", _I64),
-    ("last", _I64), ("batch_size", _I64), ("eta", _F32), ("decay", _F32), ("params", _P),
+    ("last", _I64), ("batch_size", _I64), ("eta", _F32), ("shrink", _F32), ("params", _P),
     ("sizes", _P), ("L", _I64), ("wo", _P), ("bo", _P), ("hidden", _INT), ("output", _INT),
     ("cost", _INT), ("split", _I64), ("threads", _INT), ("velocity", _P),
     ("momentum", _F32), ("weight_decay", _F32),
