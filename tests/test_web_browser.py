@@ -472,6 +472,30 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     api(page, "/api/train/stop", {})
 
 
+def test_the_learn_view_s_cards_hold_no_empty_space(page):
+    """The set-up form spanned three rows of the laptop's grid, and being taller than
+    what stood beside it, stretched those rows: the Live card had some 120 px of nothing
+    at its foot, the charts more.  Each card now ends where its content (or that of the
+    card beside it, in the same row) does."""
+    open_view(page, "learn")
+    page.wait_for_timeout(300)
+    empty = page.evaluate("""() => {
+        const cards = [...document.querySelectorAll('#view-learn .learn-grid > .card')]
+            .filter((c) => !c.hidden && c.id !== 'train-form').map((c) => {
+                const r = c.getBoundingClientRect();
+                const below = (e) => e.getBoundingClientRect().bottom
+                    + parseFloat(getComputedStyle(e).marginBottom);
+                const last = Math.max(...[...c.children].filter((e) => e.offsetParent).map(below));
+                return { name: c.querySelector('h2').textContent, top: r.top, bottom: r.bottom,
+                         need: last - r.top };
+            });
+        return cards.map((c) => [c.name, Math.round(c.bottom - c.top - Math.max(
+            ...cards.filter((o) => Math.abs(o.top - c.top) < 1).map((o) => o.need)))])
+            .filter(([, gap]) => gap > 24);
+    }""")
+    assert empty == []
+
+
 def test_chart_ticks_are_labelled_with_their_values(page):
     """The x axis of a run of 1,497 x 5 examples was cut in fourths labelled 2k, 4k, 6k, 7k;
     a zoomed accuracy axis from 82% to 92% had 87% at 87.5%.  Ticks now stand at round
