@@ -445,6 +445,8 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     page.click("#t-stop")
     page.wait_for_function("document.getElementById('s-state').textContent !== 'running'")
     page.route("**/api/train/start", lambda route: held.append(route))
+    # (at the page's end: a laptop's window may show Start and the Live card together now)
+    page.evaluate("scrollTo(0, document.documentElement.scrollHeight)")
     start.scroll_into_view_if_needed()
     start.click()
     while not held:
@@ -469,6 +471,44 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
         page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
         page.wait_for_timeout(600)
         assert page.evaluate("scrollY") == 0
+    api(page, "/api/train/stop", {})
+
+
+def out_of_window(page, selectors):
+    """Those of the elements not wholly inside the window."""
+    return page.evaluate("""(sels) => sels.filter((s) => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        return !(r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight
+                 && r.right <= innerWidth); })""", selectors)
+
+
+WATCHED = ["#live-card .stats", "#cost-chart", "#t-pause", "#t-resume", "#t-step", "#t-stop",
+           "#t-speed"]
+
+
+def test_while_it_runs_the_figures_chart_and_controls_are_in_the_window(page):
+    """A teacher watching a run wants the live figures, the cost chart and the run's
+    controls in sight together.  At a laptop's 1366x768 Start brought the Live card to the
+    top of the window, and Pause, Step and Stop (at the foot of the set-up, a long form)
+    sat at or below its bottom edge: they had to be scrolled to, away from the chart.  On
+    a phone they stood above the Live card, out of sight once it came into view."""
+    open_view(page, "learn")
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", "1000")
+    page.select_option("#t-speed", "100")            # still running when the test ends
+    start = page.locator("#t-start")
+    start.scroll_into_view_if_needed()
+    start.click()
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    page.wait_for_function(BROUGHT_INTO_VIEW, arg=".stats-card")
+    page.wait_for_timeout(800)                      # (a smooth scroll, ended)
+    watched = WATCHED if page.size == "desktop" else WATCHED[:1] + WATCHED[2:]
+    assert out_of_window(page, watched) == []
+    page.click("#t-pause")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'paused'")
+    page.wait_for_timeout(300)
+    assert out_of_window(page, watched) == []
+    no_horizontal_scroll(page)
     api(page, "/api/train/stop", {})
 
 

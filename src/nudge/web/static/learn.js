@@ -94,11 +94,15 @@ function fillSpeeds() {
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
 }
 
-function message(text, error = false) {
-  const m = $("t-message");
-  m.textContent = text;
-  m.classList.toggle("error", error);
+// One message at a time, where the user looks: the set-up's (Start, η, Reset) under the
+// form, the run's (its controls, the speed, its end) in the Live card beside its controls
+function message(text, error = false, where = "t-message") {
+  for (const id of ["t-message", "t-run-message"]) {
+    $(id).textContent = id === where ? text : "";
+    $(id).classList.toggle("error", id === where && error);
+  }
 }
+const runMessage = (text, error = false) => message(text, error, "t-run-message");
 
 function body() {
   const hiddenText = $("t-hidden").value.trim();
@@ -143,9 +147,9 @@ async function changeSpeed() {
   try {
     const r = await api("/api/train/set", { examples_per_second: v ? Number(v) : null });
     if (!older(r.training)) training = r.training;
-    message(v ? `speed: at most ${fmt.int(Number(v))} examples a second` : "full speed");
+    runMessage(v ? `speed: at most ${fmt.int(Number(v))} examples a second` : "full speed");
     schedule();
-  } catch (e) { message(e.message, true); }
+  } catch (e) { runMessage(e.message, true); }
 }
 
 async function changeLearningRate() {
@@ -161,6 +165,7 @@ async function changeLearningRate() {
 }
 
 async function control(what) {
+  const say = what === "reset" ? message : runMessage;
   try {
     const r = await api(`/api/train/${what}`, {});
     if (what === "reset") {
@@ -170,11 +175,11 @@ async function control(what) {
     } else {
       // the stream may have brought a later state already (after the step ran): keep it
       if (!older(r.training)) training = r.training;
-      message({ pause: "paused", resume: "resumed", step: "one mini-batch step (paused)",
+      say({ pause: "paused", resume: "resumed", step: "one mini-batch step (paused)",
         stop: "stopped: the network keeps what it learned" }[what]);
     }
     schedule();
-  } catch (e) { message(e.message, true); }
+  } catch (e) { say(e.message, true); }
 }
 
 function onUpdate(msg) {
@@ -188,7 +193,7 @@ function onUpdate(msg) {
   points.push(...msg.points);
   training = msg.training;
   if (msg.weights) weights = { ...msg.weights, side: msg.image_side };
-  if (wasActive && !isActive(training)) message(training.message, training.state === "failed");
+  if (wasActive && !isActive(training)) runMessage(training.message, training.state === "failed");
   if (training && training.state !== wasState) {
     // a new run, or one that ended (also one that began and ended between two updates):
     // the models and the header change with it; once more a moment later, for what the
