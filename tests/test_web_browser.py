@@ -536,6 +536,23 @@ def test_the_learn_view_s_cards_hold_no_empty_space(page):
     assert empty == []
 
 
+def test_an_empty_chart_s_note_is_centred(page):
+    """Before a run the cost chart's "press Start to train" (and the accuracy chart's note)
+    stood at the left edge of the plot, as if a label of its axis; it is in the middle."""
+    open_view(page, "learn")
+    page.wait_for_function("document.getElementById('cost-chart').dataset.points === '0'")
+    for canvas in ("cost-chart", "acc-chart"):
+        left, right = page.evaluate("""(id) => {
+            const c = document.getElementById(id);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let lo = c.width, hi = -1;
+            for (let i = 3; i < d.length; i += 4) if (d[i]) {
+                const x = ((i - 3) / 4) % c.width; lo = Math.min(lo, x); hi = Math.max(hi, x); }
+            return [lo, c.width - 1 - hi];
+        }""", canvas)
+        assert abs(left - right) <= 0.02 * (left + right), (canvas, left, right)
+
+
 def test_chart_ticks_are_labelled_with_their_values(page):
     """The x axis of a run of 1,497 x 5 examples was cut in fourths labelled 2k, 4k, 6k, 7k;
     a zoomed accuracy axis from 82% to 92% had 87% at 87.5%.  Ticks now stand at round

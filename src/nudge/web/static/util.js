@@ -319,8 +319,9 @@ export function lineChart(canvas, series, opts = {}) {
   const all = series.flatMap((s) => s.points);
   ctx.font = "12px system-ui, sans-serif";
   ctx.fillStyle = "#5d6780";
-  if (!all.length) {
-    ctx.fillText(opts.empty || "no data yet", L, H / 2);
+  if (!all.length) {                            // a note in the middle of the empty chart
+    const note = opts.empty || "no data yet";
+    ctx.fillText(note, (W - ctx.measureText(note).width) / 2, H / 2);
     delete canvas.dataset.xticks; delete canvas.dataset.yticks;
     return;
   }
