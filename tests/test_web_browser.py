@@ -553,6 +553,54 @@ def test_an_empty_chart_s_note_is_centred(page):
         assert abs(left - right) <= 0.02 * (left + right), (canvas, left, right)
 
 
+@pytest.fixture(scope="module")
+def slow_stream_server(trained_model, mnist_path):
+    """A second page whose stream sends an update every 1.5 s: the reply to Start comes
+    before the run's first update."""
+    from nudge.web import create_app
+
+    slow = create_app(trained_model, dataset="mnist", data_dir=mnist_path, stream_interval=1.5)
+    srv, thread, base = serve(slow)
+    yield base
+    if slow.state.web.job is not None:
+        slow.state.web.job.stop()
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_a_new_run_keeps_the_weights_card_s_height_till_its_pictures_come(browser,
+                                                                         slow_stream_server):
+    """Start cleared the last run's first-layer pictures for a note until the new run's came
+    with the stream: the card shrank by some 175 px and grew back, and a page scrolled to
+    its end (on a laptop, where Start is) jumped up and back down."""
+    context, pg = new_page(browser, slow_stream_server, "desktop")
+    pg.base = slow_stream_server
+    open_view(pg, "learn")
+    pg.fill("#t-epochs", "1")
+    pg.select_option("#t-examples", "1000")
+    pg.select_option("#t-speed", "100")
+    pg.click("#t-start")
+    pg.wait_for_selector("#weights-grid canvas")
+    pg.click("#t-stop")
+    pg.wait_for_selector("#t-start:enabled")
+    pg.evaluate("""() => { const card = document.querySelector('.weights-card');
+        window.least = card.getBoundingClientRect().height;
+        new ResizeObserver(() => { window.least = Math.min(window.least,
+            card.getBoundingClientRect().height); }).observe(card); }""")
+    tall = pg.evaluate("least")
+    pg.click("#t-start")
+    pg.wait_for_function("document.getElementById('t-message').textContent"
+                         ".startsWith('training')")              # the reply has been read
+    pg.wait_for_function("document.getElementById('s-state').textContent === 'running' && "
+                         "Number(document.getElementById('s-seen').textContent"
+                         ".replace(/,/g, '')) > 0", timeout=10000)   # and an update
+    pg.wait_for_timeout(200)
+    assert pg.evaluate("least") >= tall - 1, (pg.evaluate("least"), tall)
+    api(pg, "/api/train/stop", {})
+    context.close()
+    assert pg.problems == [], pg.problems
+
+
 def test_chart_ticks_are_labelled_with_their_values(page):
     """The x axis of a run of 1,497 x 5 examples was cut in fourths labelled 2k, 4k, 6k, 7k;
     a zoomed accuracy axis from 82% to 92% had 87% at 87.5%.  Ticks now stand at round

@@ -323,6 +323,10 @@ function charts(t) {
 function drawWeights() {
   const grid = $("weights-grid");
   if (!weights || !weights.side) {
+    // a run just started (its first pictures come with the stream's next update): the last
+    // run's stay till then, so that the card keeps its height (the page's end, where the
+    // user may be, would jump up and back)
+    if (isActive(training) && !grid.dataset.empty && grid.children.length) return;
     if (!grid.dataset.empty) { grid.replaceChildren(el("p", { class: "muted", text: "start training to see them" })); grid.dataset.empty = "1"; }
     return;
   }
