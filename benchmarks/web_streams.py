@@ -5,9 +5,10 @@ another process (httpx, each reading every byte, as a page does), and trains the
 network (784-16-16-10, B = 10, full MNIST, test set after each epoch) at full speed while
 they are open; the same for each N given, in turn.  For each it prints examples per second
 over the steps and over the wall clock, the updates per second each stream received
-(the slowest and fastest stream), the size of an update, the CPU use of the server
-process and of the process reading the streams (on a small machine the two compete: the
-reader stands in for the students' laptops), and the slowest answer to the teacher's
+(the slowest and fastest stream), the size of an update, the bytes per second each stream
+received while the run went (what a classroom's Wi-Fi carries for each page), the CPU use
+of the server process and of the process reading the streams (on a small machine the two
+compete: the reader stands in for the students' laptops), and the slowest answer to the teacher's
 controls (η changed, pause, resume) and to a drawing read (``/api/predict``) during the
 run.  Usage::
 
@@ -45,6 +46,7 @@ def cpu_seconds(pid: int) -> float:
 async def watch(base: str, n: int, out: str) -> None:
     """Hold ``n`` streams until SIGTERM; write what each received to ``out``."""
     times: list[list[float]] = [[] for _ in range(n)]
+    chunks: list[list[list[float]]] = [[] for _ in range(n)]    # [time, bytes] as they came
     sizes, status = [0] * n, {}
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -56,6 +58,7 @@ async def watch(base: str, n: int, out: str) -> None:
                 if r.status_code == 200:
                     async for chunk in r.aiter_raw():
                         sizes[i] += len(chunk)
+                        chunks[i].append([time.time(), len(chunk)])
                         times[i] += [time.time()] * chunk.count(b"data: {")
 
     tasks = [asyncio.create_task(one(i)) for i in range(n)]
@@ -64,7 +67,7 @@ async def watch(base: str, n: int, out: str) -> None:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     with open(out, "w") as f:
-        json.dump({"status": status, "times": times, "bytes": sizes}, f)
+        json.dump({"status": status, "times": times, "bytes": sizes, "chunks": chunks}, f)
 
 
 def drawing() -> str:
@@ -117,9 +120,12 @@ def one_run(c: httpx.Client, base: str, pid: int, n: int, epochs: int, tmp: str)
             w = json.load(f)
         got = [sum(t0 <= t <= t0 + wall for t in times) / wall for times in w["times"]
                if times]                                   # while training, refused left out
+        rates = [sum(b for t, b in chunks if t0 <= t <= t0 + wall) / wall / 1024
+                 for chunks in w["chunks"] if chunks]
         updates = sum(len(times) for times in w["times"])
         row.update(status=w["status"], updates_per_s=[round(min(got), 1), round(max(got), 1)],
-                   kb_per_update=round(sum(w["bytes"]) / max(1, updates) / 1024, 1))
+                   kb_per_update=round(sum(w["bytes"]) / max(1, updates) / 1024, 1),
+                   kb_per_s=[round(min(rates)), round(max(rates))])
     return row
 
 
@@ -159,6 +165,7 @@ def main() -> None:
                           + (f"the streams' reader {row['watchers_cpu']:.2f} CPUs; "
                              f"updates/s per stream {row['updates_per_s'][0]}-"
                              f"{row['updates_per_s'][1]}, {row['kb_per_update']} KB each, "
+                             f"{row['kb_per_s'][0]}-{row['kb_per_s'][1]} KB/s per stream, "
                              f"answers {row['status']}; " if n else "")
                           + "slowest " + ", ".join(f"{k} {v:.0f} ms"
                                                    for k, v in row["slowest_ms"].items()),

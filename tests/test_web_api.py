@@ -978,7 +978,7 @@ def test_the_stream_names_the_server_run_and_pings_when_idle(model8):
     app = create_app(model8, dataset="digits", stream_interval=0.01)
     with TestClient(app, base_url=BASE) as c:
         server = c.get("/api/state").json()["server"]
-        import nudge.web.routes.training as tr
+        import nudge.web.routes.broadcast as tr
 
         old, tr.PING_INTERVAL = tr.PING_INTERVAL, 0.05
         try:

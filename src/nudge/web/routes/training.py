@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +21,6 @@ from ...optimizers import OPTIMIZERS
 from ...presets import PRESETS
 from ...schedules import FIXED_SCHEDULES
 from ...settings import resolve
-from .. import explain
 from ..limits import Busy
 from ..state import WebState
 from ..training import TrainingJob, TrainingSettings
@@ -39,7 +36,8 @@ from ..validation import (
     query_int,
     read_json,
 )
-from .common import WEIGHT_PICTURES, dumps, reply, web
+from .broadcast import Broadcast
+from .common import reply, web
 
 SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
                    "optimizer", "train_examples", "test_examples", "seed", "schedule",
@@ -239,125 +237,8 @@ async def train_state(request: Request) -> Response:
                   "model": state.model_info()})
 
 
-PING_INTERVAL = 5.0         # seconds: an idle stream says it is alive this often
-RETRY_MS = 1000            # the browser reconnects this long after losing the stream
 MAX_STREAMS = 64           # live streams open at once (a page holds one; more are refused):
 #                            a class and its teacher, half the connections (web_streams.py)
-
-
-def _update(state: WebState, job: TrainingJob, new: list, replace: bool) -> dict[str, Any]:
-    return {"training": job.summary(), "replace": replace,
-            "points": [[s, round(c, 6)] for s, c in new],
-            "weights": explain.pack_weights_u8(job.net.weights[0][:WEIGHT_PICTURES]),
-            "image_side": explain.image_side(job.net.sizes[0]),
-            "model": state.model_info()}
-
-
-QUEUED = 8                 # updates a stream may fall behind by before it is sent all afresh
-
-
-class Broadcast:
-    """The live updates of one app, made and encoded once (at most one per ``interval``,
-    whenever the run or the model in use changed) and the same bytes handed to every
-    open stream: a stream costs the server a queue, not an encoding (each costs about a
-    millisecond of the event loop, with the GIL the training thread needs).  Updates carry
-    the new curve points only; a stream that has just opened, or fell :data:`QUEUED`
-    updates behind (a slow client), is sent the whole curve so far instead.  One per
-    event loop, ticking only while a stream is open."""
-
-    def __init__(self, state: WebState, interval: float, server: str) -> None:
-        self.state, self.interval, self.server = state, interval, server
-        self.streams: dict[asyncio.Queue[bytes], bool] = {}   # queue: needs everything
-        self.task: asyncio.Task[None] | None = None
-        self.job: Any = object()       # nothing sent yet: the first look always reports
-        self.cursor = self.last_version = self.last_model = -1
-        self.curve: list | None = None  # the job's list of points sent (a thinned curve is
-        #                                 a new list: read once, it cannot change under us)
-
-    def open(self) -> asyncio.Queue[bytes]:
-        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUED)
-        self.streams[queue] = True
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        return queue
-
-    def close(self, queue: asyncio.Queue[bytes]) -> None:
-        self.streams.pop(queue, None)
-
-    async def _run(self) -> None:
-        try:
-            while self.streams:
-                self.tick()
-                await asyncio.sleep(self.interval)
-        finally:
-            self.task = None
-
-    def _encode(self, msg: dict[str, Any]) -> bytes:
-        msg["server"] = self.server
-        return f"data: {dumps(msg)}\n\n".encode()
-
-    def _idle(self) -> dict[str, Any]:
-        return {"training": None, "model": self.state.model_info()}
-
-    def tick(self) -> None:
-        """One look at the run and the model in use: what changed, to every stream."""
-        state, msg = self.state, None
-        current = state.job
-        if current is not self.job:
-            self.job, self.cursor, self.curve, self.last_version = current, 0, None, -1
-            msg = self._idle() if current is None else None
-        job = self.job
-        if job is not None and job.version != self.last_version:
-            self.last_version = job.version
-            points = job.points
-            replace = points is not self.curve
-            if replace:
-                self.cursor, self.curve = 0, points
-            new = points[self.cursor:]
-            self.cursor += len(new)
-            msg = _update(state, job, new, replace)
-        if state.version != self.last_model:   # the model in use changed (another tab
-            self.last_model = state.version    # loaded one, took a hand step...): say so
-            if msg is None:
-                msg = self._idle() if job is None else _update(state, job, [], False)
-        update = None if msg is None else self._encode(msg)
-        whole = None
-        for queue, fresh in list(self.streams.items()):
-            if fresh:
-                whole = whole or self._encode(self._idle() if job is None else _update(
-                    state, job, (self.curve or [])[:self.cursor], True))
-            data = whole if fresh else update
-            if data is None:
-                continue
-            if queue.full():               # fell behind: what it has is dropped, and it is
-                while not queue.empty():   # sent the whole curve at the next look
-                    queue.get_nowait()
-                self.streams[queue] = True
-            else:
-                queue.put_nowait(data)
-                self.streams[queue] = False
-
-    async def events(self, max_events: int = 0,
-                     queue: asyncio.Queue[bytes] | None = None) -> AsyncIterator[bytes]:
-        """One stream's server-sent events: the updates, and a ``ping`` event when idle
-        (the page reconnects when those stop).  Each update names the server run
-        (``server``), so a page that reconnects to a restarted server knows to reload its
-        state."""
-        yield f"retry: {RETRY_MS}\n\n".encode()
-        queue = self.open() if queue is None else queue
-        sent = 0
-        try:
-            while True:
-                try:
-                    yield await asyncio.wait_for(queue.get(), PING_INTERVAL)
-                except asyncio.TimeoutError:    # not the built-in one before Python 3.11
-                    yield f"event: ping\ndata: {json.dumps({'server': self.server})}\n\n".encode()
-                    continue
-                sent += 1
-                if max_events and sent >= max_events:
-                    return
-        finally:
-            self.close(queue)
 
 
 def broadcast(request: Request) -> Broadcast:

@@ -1,6 +1,6 @@
 // 2. Draw a digit: a canvas for mouse, pen and touch (or a test image, from the keyboard);
 // predictions while drawing, and again while the network in use trains.
-import { api, drawGray, unpack, outputBars, announce } from "./util.js";
+import { api, drawGray, unpack, outputBars, announce, trains } from "./util.js";
 
 let store, canvas, ctx;
 let drawing = false, last = null, dirty = false;
@@ -44,8 +44,8 @@ export function init(s) {
   $("d-pick").addEventListener("click", pick);
   store.on("state", (st) => { layout(st.model); if (dirty) request(what); });
   // live: while the network in use trains, read the drawing again (throttled)
-  store.on("update", (msg) => {
-    if (store.current !== "draw" || !dirty || !msg.model || !msg.model.training || liveTimer) return;
+  store.on("update", () => {
+    if (store.current !== "draw" || !dirty || !trains(store.state) || liveTimer) return;
     liveTimer = setTimeout(() => { liveTimer = null; lastLive = performance.now(); request(what, true); },
       Math.max(0, lastLive + LIVE_MS - performance.now()));
   });

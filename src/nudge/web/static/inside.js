@@ -1,5 +1,5 @@
 // 3. Inside the network: the layers, lit by their activations; hover a neuron for its details.
-import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, below, bringIntoView, scrolls, latestOnly } from "./util.js";
+import { api, el, fmt, unpack, drawGray, drawDiverging, maxAbs, below, bringIntoView, scrolls, latestOnly, trains } from "./util.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_SHOWN = 20;             // neurons drawn per layer (the rest are summarised)
@@ -20,8 +20,8 @@ export function init(s) {
   });
   store.on("drawing", () => { if (store.current === "inside" && source() === "drawing") update(); });
   // live: while the network in use trains, redraw it (throttled) with the new weights
-  store.on("update", (msg) => {
-    if (store.current !== "inside" || !msg.model || !msg.model.training || liveTimer || running) return;
+  store.on("update", () => {
+    if (store.current !== "inside" || !trains(store.state) || liveTimer || running) return;
     liveTimer = setTimeout(() => { liveTimer = null; lastLive = performance.now(); update(true); },
       Math.max(0, lastLive + LIVE_MS - performance.now()));
   });

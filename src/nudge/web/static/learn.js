@@ -191,7 +191,7 @@ function onUpdate(msg) {
   if (msg.training === null) { training = null; points = []; weights = null; schedule(); return; }
   if (msg.replace) points = [];
   points.push(...msg.points);
-  training = msg.training;
+  training = merged(msg);
   if (msg.weights) weights = { ...msg.weights, side: msg.image_side };
   if (wasActive && !isActive(training)) runMessage(training.message, training.state === "failed");
   if (training && training.state !== wasState) {
@@ -202,6 +202,17 @@ function onUpdate(msg) {
     if (!isActive(training)) setTimeout(() => store.refresh(), 500);
   }
   schedule();
+}
+
+// The stream sends a run's parts that seldom change (its settings, warnings...) only when
+// they change, and its lists (epoch results, measurements) as their items from an index
+// (msg.from): the run's summary is the last one with what this update brings
+function merged(msg) {
+  const t = msg.training, before = training;
+  if (msg.replace || !before || before.run !== t.run) return t;
+  const full = { ...before, ...t };
+  for (const [key, from] of Object.entries(msg.from || {})) full[key] = (before[key] || []).slice(0, from).concat(t[key]);
+  return full;
 }
 
 function schedule() {
