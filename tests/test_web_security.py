@@ -295,6 +295,72 @@ def test_a_stream_sends_what_changed_and_the_weights_twice_a_second(model):
     assert sum(len(m["training"].get("epoch_results", [])) for m in deltas) <= 40
 
 
+PAGE_FILES = ["/", "/static/style.css", "/static/app.js", "/static/favicon.svg"] + [
+    f"/static/{name}.js" for name in ("util", "stream", "learn", "draw", "inside", "nudges",
+                                      "mistakes", "sensitivity", "models")]
+
+
+def load_page(port: int, connections: int = 6) -> tuple[list, list, object]:
+    """What a browser does as it opens the page: its files over ``connections`` connections
+    (kept open after, as a browser keeps them for the keep-alive; one the server closed
+    meanwhile is opened again and the request sent again, as a browser does), then the live
+    stream.  Returns the files' statuses, the connections and the stream's response."""
+    import http.client
+
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+             for _ in range(connections)]
+    statuses = []
+    for i, path in enumerate(PAGE_FILES):
+        conn = conns[i % connections]
+        for again in (False, True):
+            try:
+                conn.request("GET", path)
+                r = conn.getresponse()
+                r.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                conn.close()
+                if again:
+                    raise
+        statuses.append(r.status)
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    stream.request("GET", "/api/train/stream")
+    return statuses, conns + [stream], stream.getresponse()
+
+
+def test_a_class_opening_the_page_at_once_is_served(model):
+    """A class opens the page within a few seconds: each page took about 6 connections for
+    its files and kept them (uvicorn's keep-alive, 5 s), so from the 22nd page on the
+    server held its 128 connections, most of them idle, and answered 503 to the files.
+    Near the bound it now closes the idle connections (a browser opens another): 40 pages,
+    each holding 6 connections and its live stream, are all served, within the bound; and
+    when the connections are all busy, the next request is still a 503."""
+    import http.client
+
+    app = create_app(model, dataset="digits", stream_interval=0.05)
+    with real_server(app) as port, contextlib.ExitStack() as held:
+        answers, streams = [], []
+        for _ in range(40):
+            statuses, conns, stream = load_page(port)
+            answers += statuses
+            streams.append(stream.status)
+            for conn in conns:
+                held.callback(conn.close)
+        assert answers == [200] * len(answers) and streams == [200] * 40, (
+            sorted(set(answers)), answers.index(503) // len(PAGE_FILES))
+        assert app.state.streams == 40
+        held.close()
+        for _ in range(connections.MAX_CONNECTIONS):     # busy: a body that never comes
+            conn = held.enter_context(socket.create_connection(("127.0.0.1", port)))
+            conn.sendall(b"POST /api/train/set HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 9\r\n\r\n")
+        late = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        late.request("GET", "/static/app.js")
+        assert late.getresponse().status == 503            # the bound holds
+        late.close()
+        held.close()
+
+
 def test_a_class_of_40_can_watch_one_run(model):
     """A teacher trains, 40 students watch (nudge serve --allow-remote): at most 16 streams
     were allowed, so the 17th page on was refused its live updates.  Now that an update is

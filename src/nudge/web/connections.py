@@ -1,6 +1,13 @@
 """How the server holds connections: uvicorn, configured once for ``nudge serve`` and tests.
 
-* at most :data:`MAX_CONNECTIONS` at once (past that uvicorn answers 503);
+* at most :data:`MAX_CONNECTIONS` at once (past that uvicorn answers 503).  A browser
+  loading the page opens about 6 and keeps them for uvicorn's keep-alive (5 s) once it
+  has its files, so a class opening the page within a few seconds (22 pages) held them
+  all with connections doing nothing, and got 503s for the files.  A connection that
+  would leave fewer than :data:`ROOM` free closes the connections that wait idle for a
+  next request, the longest idle first (their keep-alive cut short: a browser opens
+  another when it needs one); 503 only when the connections are busy (streams, answers
+  under way);
 * a client has :data:`HEADER_SECONDS` to send a request's headers, counted from when it
   connects or its previous response ended.  uvicorn has no such limit (its keep-alive
   timer stops at the first byte), so without it a client that sends a byte now and then
@@ -19,22 +26,53 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MAX_CONNECTIONS = 128
+ROOM = 16                 # connections kept free for new ones, idle ones closed to make it
+FRESH_SECONDS = 1.0       # a new connection's first request is on its way: not idle before
 HEADER_SECONDS = 10.0
 
 
 class HeaderDeadline(H11Protocol):
     """uvicorn's HTTP/1.1 protocol, closing a connection whose client has not sent a
     whole request's headers :data:`HEADER_SECONDS` after connecting, or after the
-    response to its previous request."""
+    response to its previous request; and, near :data:`MAX_CONNECTIONS`, the idle ones."""
 
     _deadline: asyncio.TimerHandle | None = None
+    _idle_since: float | None = None      # when it began to wait, no byte of a request yet
+    _answered = False                     # a response was sent (it is kept alive since)
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._arm()
+        if len(self.connections) > MAX_CONNECTIONS - ROOM:
+            self._make_room()
+
+    def data_received(self, data: bytes) -> None:
+        self._idle_since = None
+        super().data_received(data)
+
+    def _make_room(self) -> None:
+        """Close the connections idle the longest (no request under way, none begun) until
+        :data:`ROOM` are free again, or none idle is left.  A connection kept alive after a
+        response is idle at once (a browser sends its request again on another, as it does
+        when a keep-alive ends); a new one, after :data:`FRESH_SECONDS` without a byte
+        (its request was on its way)."""
+        idle = sorted((c for c in self.connections
+                       if c is not self and isinstance(c, HeaderDeadline) and c._idle()),
+                      key=lambda c: c._idle_since)
+        for c in idle[:len(self.connections) - (MAX_CONNECTIONS - ROOM)]:
+            c._disarm()
+            c.timeout_keep_alive_handler()        # what uvicorn does when a keep-alive ends
+            self.connections.discard(c)           # counted out now, not at the next turn
+
+    def _idle(self) -> bool:
+        since = self._idle_since
+        return (since is not None and not self.transport.is_closing()
+                and (self.cycle is None or self.cycle.response_complete)
+                and (self._answered or self.loop.time() - since > FRESH_SECONDS))
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._answered = True
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -43,6 +81,7 @@ class HeaderDeadline(H11Protocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self._idle_since = self.loop.time()
         if not self.transport.is_closing():
             self._deadline = self.loop.call_later(HEADER_SECONDS, self._too_slow)
 
