@@ -390,6 +390,11 @@ def test_training_run_start_pause_resume_stream_and_finish(c8):
     assert ev["weights"]["shape"] == [16, 64] and ev["image_side"] == 8
     seen = [p[0] for p in ev["points"]]
     assert seen == sorted(seen) and seen[-1] == t["seen"]
+    live = c8.get("/api/train/state?live=1").json()    # a page refused a stream reads it
+    assert live["replace"] and live["points"] == ev["points"] and live["server"]
+    assert live["weights"] == ev["weights"]
+    assert live["training"]["epoch_results"] == t["epoch_results"]
+    assert c8.get("/api/train/state?live=2").status_code == 400
     s = c8.get("/api/state").json()
     assert s["model"]["source"] == "page" and s["model"]["test_accuracy"] == t["test_accuracy"]
     assert c8.post("/api/train/stop", json={}).status_code == 409

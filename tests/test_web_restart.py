@@ -108,7 +108,9 @@ def test_a_page_past_the_bound_of_live_streams_says_so_and_catches_up(browser, s
                                                                       monkeypatch):
     """A class opens the page while the teacher trains: a page refused its live stream (the
     server's bound) said it had lost the connection ("is nudge serve still running?").  It
-    now says that too many pages watch, and follows the run once a stream is closed."""
+    now says that too many pages watch, and follows the run once a stream is closed.
+    Meanwhile it showed blank charts and a frozen Live card: it now reads the run's state
+    every few seconds while refused, its numbers, cost curve and weights following it."""
     import httpx
 
     from nudge.web import create_app
@@ -128,6 +130,13 @@ def test_a_page_past_the_bound_of_live_streams_says_so_and_catches_up(browser, s
             page.wait_for_function("document.getElementById('connection').textContent"
                                    ".includes('Too many pages are watching')", timeout=8000)
             assert "still running" not in page.locator("#connection").text_content()
+            page.wait_for_function("Number(document.getElementById('cost-chart').dataset"
+                                   ".points) > 0 && document.querySelectorAll("
+                                   "'#weights-grid canvas').length === 16", timeout=8000)
+            seen = page.locator("#s-seen").text_content()
+            page.wait_for_function("document.getElementById('s-seen').textContent !== "
+                                   f"{seen!r}", timeout=8000)      # it follows, slower
+            assert not page.locator("#connection").is_hidden()     # still refused
         page.wait_for_function("document.getElementById('connection').hidden",
                                timeout=15000)                  # a stream was closed
         before = updates(page)

@@ -124,19 +124,14 @@ class Broadcast:
     def _whole(self, job: TrainingJob | None, record: bool = False) -> dict[str, Any]:
         """Everything, as a page that just opened needs it; ``record``: sent to every
         stream, whose deltas follow from it."""
-        if job is None:
-            return self._idle()
-        lists = _lists(job)
-        summary = _summary(job, lists)
-        model = self.state.model_info()
-        if record:
+        msg, lists = _whole_run(self.state, job, (self.curve or [])[:self.cursor])
+        if record and job is not None:
             self.sent = sent = Sent()
-            sent.delta(dict(summary), lists)
-            sent.model = dumps(model)
-            sent.weights_version, sent.weights_at = summary["version"], time.monotonic()
-        return {"training": summary, "replace": True,
-                "points": _points((self.curve or [])[:self.cursor]), **_weights(job),
-                "model": model}
+            sent.delta(dict(msg["training"]), lists)
+            sent.model = dumps(msg["model"])
+            sent.weights_version = msg["training"]["version"]
+            sent.weights_at = time.monotonic()
+        return msg
 
     def _delta(self, job: TrainingJob, new: list, weights: bool) -> dict[str, Any]:
         """An update of the run for the streams in step: what changed since the last."""
@@ -185,11 +180,11 @@ class Broadcast:
         self._send(job, None if msg is None else self._encode(msg))
 
     def _send(self, job: TrainingJob | None, update: bytes | None) -> None:
-        whole = None
+        everything = None
         for queue, fresh in list(self.streams.items()):
             if fresh:
-                whole = whole or self._encode(self._whole(job))
-            data = whole if fresh else update
+                everything = everything or self._encode(self._whole(job))
+            data = everything if fresh else update
             if data is None:
                 continue
             if queue.full():               # fell behind: what it has is dropped, and it is
@@ -221,6 +216,22 @@ class Broadcast:
                     return
         finally:
             self.close(queue)
+
+
+def whole(state: WebState, job: TrainingJob | None, curve: list) -> dict[str, Any]:
+    """The whole run (``curve``: its cost curve so far) and the model in use, as an update
+    with ``replace`` has it."""
+    return _whole_run(state, job, curve)[0]
+
+
+def _whole_run(state: WebState, job: TrainingJob | None,
+           curve: list) -> tuple[dict[str, Any], dict[str, list]]:
+    """:func:`whole`, and the run's lists it was made of."""
+    if job is None:
+        return {"training": None, "model": state.model_info()}, {}
+    lists = _lists(job)
+    return {"training": _summary(job, lists), "replace": True, "points": _points(curve),
+            **_weights(job), "model": state.model_info()}, lists
 
 
 def _points(points: list) -> list:

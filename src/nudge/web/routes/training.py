@@ -36,7 +36,7 @@ from ..validation import (
     query_int,
     read_json,
 )
-from .broadcast import Broadcast
+from .broadcast import Broadcast, whole
 from .common import reply, web
 
 SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
@@ -232,7 +232,14 @@ async def train_reset(request: Request) -> Response:
 
 
 async def train_state(request: Request) -> Response:
+    """The run's summary and the model in use; with ``live=1``, the whole run as the live
+    stream sends it to a page that opens (its cost curve, weight pictures): what a page
+    refused a stream (too many pages watch) reads every few seconds instead."""
     state = web(request)
+    if query_int(request, "live", 0, 1, 0):
+        job = state.job
+        msg = whole(state, job, job.points if job is not None else [])
+        return reply({**msg, "server": request.app.state.server_id})
     return reply({"training": state.job.summary() if state.job else None,
                   "model": state.model_info()})
 
