@@ -760,6 +760,49 @@ def test_a_late_reply_to_start_does_not_bring_back_a_run_another_followed(page):
     page.unroute("**/api/train/start")
 
 
+def test_a_late_reply_to_reset_does_not_drop_a_run_another_tab_started(page):
+    """The reply to Reset comes once the old run has stopped; meanwhile another tab
+    started a run and the stream brought it whole, then only what changes (not its
+    settings again).  The page keeps that run (it cleared it: the next updates, lacking
+    the settings, broke the Live card)."""
+    import httpx
+
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))        # the server resets now, the page hears later
+
+    open_view(page, "learn")
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", "10000")
+    page.select_option("#t-speed", "100")
+    page.click("#t-start")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    page.route("**/api/train/reset", hold)
+    page.click("#t-reset")
+    end = time.time() + 30
+    while not held:
+        assert time.time() < end, "the page did not ask for the reset"
+        page.wait_for_timeout(50)
+    r = httpx.post(page.base + "api/train/start", json={       # the other tab
+        "hidden": [12], "epochs": 1, "train_examples": 10000, "preset": "custom",
+        "schedule": "constant", "examples_per_second": 1000})
+    assert r.status_code == 200, r.text
+    page.wait_for_function("document.getElementById('s-recipe').textContent"
+                           ".includes('784-12-10')")
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.wait_for_function("document.getElementById('t-message').textContent"
+                           ".startsWith('reset')")                 # the reply has been read
+    seen = int(text(page, "#s-seen").replace(",", ""))
+    page.wait_for_function(f"Number(document.getElementById('s-seen').textContent"
+                           f".replace(/,/g, '')) > {seen}")        # later updates came
+    page.wait_for_timeout(500)
+    assert text(page, "#s-state") == "running" and "784-12-10" in text(page, "#s-recipe")
+    httpx.post(page.base + "api/train/stop", json={}).raise_for_status()
+    page.unroute("**/api/train/reset")
+
+
 def test_curvature_and_noise_live(page, monkeypatch):
     from nudge.web import measure
 

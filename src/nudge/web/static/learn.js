@@ -167,9 +167,12 @@ async function changeLearningRate() {
 async function control(what) {
   const say = what === "reset" ? message : runMessage;
   try {
+    const was = training ? training.run : null;
     const r = await api(`/api/train/${what}`, {});
     if (what === "reset") {
-      training = null; points = []; weights = null;
+      // the reply comes once the old run has stopped: the stream may have brought a run
+      // started since (another tab), whose parts that seldom change it sends no more
+      if (!training || training.run === was) { training = null; points = []; weights = null; }
       message("reset: the page's network is gone; start again whenever you like");
       store.refresh();
     } else {
@@ -189,9 +192,11 @@ function onUpdate(msg) {
   const wasState = training ? training.state : null;
   if (msg.model !== undefined) store.modelInfo(msg.model);
   if (msg.training === null) { training = null; points = []; weights = null; schedule(); return; }
+  const t = merged(msg);
+  if (!t) return;
   if (msg.replace) points = [];
   points.push(...msg.points);
-  training = merged(msg);
+  training = t;
   if (msg.weights) weights = { ...msg.weights, side: msg.image_side };
   if (wasActive && !isActive(training)) runMessage(training.message, training.state === "failed");
   if (training && training.state !== wasState) {
@@ -206,13 +211,25 @@ function onUpdate(msg) {
 
 // The stream sends a run's parts that seldom change (its settings, warnings...) only when
 // they change, and its lists (epoch results, measurements) as their items from an index
-// (msg.from): the run's summary is the last one with what this update brings
+// (msg.from): the run's summary is the last one with what this update brings.  Null for
+// an update the page cannot complete: of an earlier run (a late one), or of a run whose
+// whole the page no longer has (it read the whole run again instead)
 function merged(msg) {
   const t = msg.training, before = training;
-  if (msg.replace || !before || before.run !== t.run) return t;
+  if (msg.replace) return t;
+  if (before && t.run < before.run) return null;
+  if (!before || before.run !== t.run) { wholeAgain(); return null; }
   const full = { ...before, ...t };
   for (const [key, from] of Object.entries(msg.from || {})) full[key] = (before[key] || []).slice(0, from).concat(t[key]);
   return full;
+}
+
+let rereading = false;
+function wholeAgain() {
+  if (rereading) return;
+  rereading = true;
+  api("/api/train/state?live=1").then((m) => { rereading = false; onUpdate(m); },
+    () => { rereading = false; });
 }
 
 function schedule() {
