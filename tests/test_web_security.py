@@ -251,6 +251,43 @@ def test_each_update_is_made_once_for_all_open_streams(model, monkeypatch):
     assert len(made) <= 30 + 15, (len(made), received)      # not 6 x 30
 
 
+def test_a_look_that_fails_does_not_silence_the_streams(model, monkeypatch, caplog):
+    """Every stream's updates come from one task: an error in one look at the run ended
+    it, and every open page got only pings from then on (alive, never updated).  The
+    error is logged and the next look sends every stream the whole run."""
+    import httpx
+
+    from nudge.web.routes import broadcast
+
+    looks = []
+    update = broadcast._summary
+
+    def fails_once(*a):
+        looks.append(1)
+        if len(looks) == 5:
+            raise RuntimeError("a look gone wrong")
+        return update(*a)
+
+    monkeypatch.setattr(broadcast, "_summary", fails_once)
+    app = create_app(model, dataset="digits", stream_interval=0.02)
+    with real_server(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        r = httpx.post(base + "/api/train/start", json={
+            "hidden": [16], "epochs": 100, "batch_size": 1, "examples_per_second": 2000})
+        assert r.status_code == 200, r.text
+        msgs, end = [], time.monotonic() + 10
+        with httpx.stream("GET", base + "/api/train/stream", timeout=20) as stream:
+            for line in stream.iter_lines():     # (pings every 5 s: the deadline is read)
+                if line.startswith("data:"):
+                    msgs.append(json.loads(line[5:]))
+                if len(msgs) >= 20 or time.monotonic() > end:
+                    break
+        httpx.post(base + "/api/train/stop", json={})
+    assert len(looks) > 5
+    assert sum(m["replace"] for m in msgs) >= 2         # the first, and the one after
+    assert "a look gone wrong" in caplog.text
+
+
 def test_a_stream_sends_what_changed_and_the_weights_twice_a_second(model):
     """Each update was about 31 KB on the 3b1b network (the 16 weight pictures, every
     epoch's results, the settings), 18 a second: 40 pages were 22 MB/s, more than a

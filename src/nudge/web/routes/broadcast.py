@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -38,6 +39,8 @@ QUEUED = 8                 # updates a stream may fall behind by before it is se
 WEIGHTS_INTERVAL = 0.5     # seconds: the weight pictures at most twice a second in a run
 GROWING = ("epoch_results", "insight")     # a run's lists that grow: sent as new items
 STEADY = ("settings", "warnings", "dead_neurons", "engine")   # sent when they change
+
+log = logging.getLogger("nudge.web")
 
 
 class Sent:
@@ -107,9 +110,17 @@ class Broadcast:
         self.streams.pop(queue, None)
 
     async def _run(self) -> None:
+        failing = False
         try:
             while self.streams:
-                self.tick()
+                try:
+                    self.tick()
+                    failing = False
+                except Exception:      # one task feeds every page: it must not end here
+                    if not failing:    # (logged once while the looks keep failing)
+                        log.exception("the live update failed: the streams get the whole run")
+                    failing = True
+                    self.job = object()     # the next look starts afresh: the whole run
                 await asyncio.sleep(self.interval)
         finally:
             self.task = None
