@@ -78,9 +78,11 @@ export function connect(store) {
     bannerTimer = setTimeout(sayLost, BANNER_AFTER_MS);
   }
 
-  // why the stream was refused: EventSource does not tell, a HEAD of it does (429: full)
+  // why the stream was refused: EventSource does not tell, a HEAD of it does (429: full);
+  // an answer that comes after a stream was granted is out of date
   function askWhy() {
     fetch("/api/train/stream", { method: "HEAD", cache: "no-store" }).then((r) => {
+      if (lostSince === null) return;
       refused(r.status === 429);
       if (full) { clearTimeout(bannerTimer); sayLost(); }
     }, () => refused(false));
