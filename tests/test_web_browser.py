@@ -173,6 +173,40 @@ def text(page, selector):
     return page.locator(selector).text_content()
 
 
+def until(page, condition, what, timeout=30):
+    """Wait until ``condition()`` (a test-side fact: what a route handler has held, the
+    requests seen) holds, letting the page and Playwright's handlers run meanwhile."""
+    end = time.time() + timeout
+    while not condition():
+        assert time.time() < end, what
+        page.wait_for_timeout(50)
+
+
+# The page reads every answer with Response.json (util.js api): this marks each answer
+# fulfilled with an x-held header as read, once the page's code after that await has run
+# (a task later; its microtasks ran first), so that a test waits for the page to have
+# dealt with a late answer rather than for a fixed time
+READ_MARKS = """(() => {
+    const json = Response.prototype.json;
+    window.heldRead = [];
+    Response.prototype.json = function () {
+        const mark = this.headers.get("x-held");
+        return json.call(this).finally(() => {
+            if (mark !== null) setTimeout(() => window.heldRead.push(mark), 0);
+        });
+    };
+})()"""
+
+
+def deliver(page, route, answer, mark="late"):
+    """Fulfil a held route with the server's answer and wait until the page has read it and
+    drawn a frame after (call ``page.add_init_script(READ_MARKS)`` before the page loads)."""
+    route.fulfill(response=answer, headers={**answer.headers, "x-held": mark})
+    page.wait_for_function("(mark) => window.heldRead.includes(mark)", arg=mark)
+    page.evaluate("() => new Promise((done) => "
+                  "requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def api(page, path, body=None):
     """A request from the page itself (same origin)."""
     return page.evaluate("""async ([path, body]) => {
@@ -689,12 +723,25 @@ def test_warnings_for_a_run_that_learns_nothing(page):
 
 def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
     # the page asks /api/state while the run goes; that answer may arrive after the stream
-    # has said the run ended, and before the answers the page asked for after that
-    held = []
+    # has said the run ended, and before the answers the page asked for after that.  Each
+    # request is counted when the page asks (in that order), its answer filled in once the
+    # server has given it: counted only when answered, a request still on its way was
+    # missed, and one asked while it ran could pass for one asked after the stop
+    held = []                # [route, answer] in the order asked; None till answered
+    holding = [True]
 
     def hold(route):
-        held.append((route, route.fetch()))        # the server answers now, the page later
+        if not holding:
+            route.continue_()
+            return
+        entry = [route, None]
+        held.append(entry)
+        entry[1] = route.fetch()                   # the server answers now, the page later
 
+    def states():
+        return [a.json()["training"]["state"] for _, a in held if a is not None]
+
+    page.add_init_script(READ_MARKS)
     open_view(page, "learn")
     page.route("**/api/state", hold)
     page.fill("#t-epochs", "1")
@@ -702,22 +749,16 @@ def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
     page.select_option("#t-speed", "100")          # 100 s for the epoch: stopped long before
     page.click("#t-start")
     page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
-    page.wait_for_function("Number(document.getElementById('s-seen').textContent"
-                           ".replace(/,/g, '')) > 0")
-    running = len(held)
-    assert running and all(r.json()["training"]["state"] == "running" for _, r in held)
+    until(page, lambda: "running" in states(), "no answer from while it ran")
     page.click("#t-stop")
     page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
-    page.wait_for_timeout(1000)                    # the page asks again 0.5 s after the end
-    end = time.time() + 30                         # (asked at least once since the stop:
-    while len(held) <= running:                    # on a busy machine, maybe only now)
-        assert time.time() < end, "the page did not ask again after the stop"
-        page.wait_for_timeout(50)
-    for route, answer in held:                     # in the order asked: the old ones first
-        route.fulfill(response=answer)
-        page.wait_for_timeout(100)
-    page.wait_for_timeout(500)
-    assert text(page, "#s-state") == "stopped"
+    until(page, lambda: "stopped" in states(), "the page did not ask again after the stop")
+    holding.clear()                                # later ones go through
+    until(page, lambda: all(a is not None for _, a in held), "an answer did not come")
+    assert states()[0] == "running", states()
+    for i, (route, answer) in enumerate(held):     # in the order asked: the old ones first
+        deliver(page, route, answer, str(i))
+        assert text(page, "#s-state") == "stopped", (i, states())
     assert not page.locator("#t-start").is_disabled()
     page.unroute("**/api/state")
 
@@ -733,6 +774,7 @@ def test_a_late_reply_to_start_does_not_bring_back_a_run_another_followed(page):
     def hold(route):
         held.append((route, route.fetch()))        # the server starts it now, the page hears later
 
+    page.add_init_script(READ_MARKS)
     open_view(page, "learn")
     page.route("**/api/train/start", hold)
     page.fill("#t-epochs", "1")
@@ -751,10 +793,8 @@ def test_a_late_reply_to_start_does_not_bring_back_a_run_another_followed(page):
     assert len(held) == 1
     route, answer = held[0]
     assert answer.json()["training"]["state"] == "running"
-    route.fulfill(response=answer)
-    page.wait_for_function("document.getElementById('t-message').textContent"
-                           ".startsWith('training')")              # the reply has been read
-    page.wait_for_timeout(500)
+    deliver(page, route, answer)
+    assert text(page, "#t-message").startswith("training")         # the reply has been read
     assert text(page, "#s-state") == "finished" and "784-12-10" in text(page, "#s-recipe")
     assert not page.locator("#t-start").is_disabled()
     page.unroute("**/api/train/start")
@@ -899,13 +939,19 @@ def test_a_chosen_neuron_s_panel_comes_into_view(page):
 
 def hold_first(held):
     """A route handler that holds the first answer back in ``held`` as (route, answer):
-    the server answers now, the page later, when the test fulfils it; the rest go on."""
+    the server answers now, the page later, when the test fulfils it; the rest go on.
+    The first is taken when asked (a second request that comes while the server answers
+    the first goes on too), and ``held`` filled once the answer is in."""
+    taken = []
+
     def hold(route):
-        if held:
+        if taken:
             route.continue_()
-        else:
-            held.append((route, route.fetch()))
+            return
+        taken.append(route)
+        held.append((route, route.fetch()))
     return hold
+
 
 def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
     """A live redraw's answer that comes after the redraw at the run's end is out of date:
@@ -913,6 +959,7 @@ def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
     held = []
     hold = hold_first(held)
 
+    page.add_init_script(READ_MARKS)
     open_view(page, "inside")
     page.wait_for_selector("#diagram .neuron")
     r = api(page, "/api/train/start", {"epochs": 3, "train_examples": 10000, "seed": 4,
@@ -921,15 +968,11 @@ def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
     page.wait_for_function("document.getElementById('i-caption').textContent.includes('live')")
     examples = re.compile(r"/api/example\?")
     page.route(examples, hold)
-    end = time.time() + 30
-    while not held:                                 # the next live redraw's answer, held
-        assert time.time() < end, "no live redraw"
-        page.wait_for_timeout(50)
+    until(page, lambda: held, "no live redraw")     # the next live redraw's answer, held
     assert api(page, "/api/train/stop", {})["status"] == 200
     page.wait_for_function("!document.getElementById('i-caption').textContent.includes('live')")
     route, answer = held[0]
-    route.fulfill(response=answer)
-    page.wait_for_timeout(500)
+    deliver(page, route, answer)
     assert "live" not in text(page, "#i-caption")
     page.unroute(examples)
 
@@ -998,23 +1041,20 @@ def test_a_late_nudges_answer_does_not_replace_the_later_example_s(page):
     shown over it (the second's cost line under the first's picture, too)."""
     held = []
     nudges = re.compile(r"/api/nudges$")
+    page.add_init_script(READ_MARKS)
     open_view(page, "nudges")
     page.check('input[name="n-source"][value="test"]')
     page.route(nudges, hold_first(held))
     page.fill("#n-index", "0")
     page.click("#n-show")
-    end = time.time() + 10
-    while not held:
-        assert time.time() < end, "the nudges were not asked for"
-        page.wait_for_timeout(50)
+    until(page, lambda: held, "the nudges were not asked for")
     page.fill("#n-index", "1")
     page.click("#n-show")
     page.wait_for_function("document.getElementById('n-body').textContent"
                            ".includes('test example #1,')")
     newer = text(page, "#n-body")
     route, answer = held[0]
-    route.fulfill(response=answer)
-    page.wait_for_timeout(500)
+    deliver(page, route, answer)
     assert text(page, "#n-body") == newer
     page.unroute(nudges)
 
@@ -1079,15 +1119,13 @@ def test_a_late_mistakes_answer_does_not_replace_the_newer_model_s(page):
             "example": {"split": "test", "index": 0}, "learning_rate": 5.0})
         assert r.status_code == 200, r.text
 
+    page.add_init_script(READ_MARKS)
     open_view(page, "mistakes")
     page.wait_for_selector("table.confusion button")
     mistakes = re.compile(r"/api/mistakes")
     page.route(mistakes, hold)
     step()
-    end = time.time() + 10
-    while not held:
-        assert time.time() < end, "the mistakes were not asked again for the changed model"
-        page.wait_for_timeout(50)
+    until(page, lambda: held, "the mistakes were not asked again for the changed model")
     step()
     page.wait_for_function("document.getElementById('model-badge').textContent"
                            ".includes('(2 steps)')")
@@ -1095,8 +1133,7 @@ def test_a_late_mistakes_answer_does_not_replace_the_newer_model_s(page):
                            ".includes('reading')")
     newer = text(page, "#x-caption")
     route, answer = held[0]
-    route.fulfill(response=answer)
-    page.wait_for_timeout(500)
+    deliver(page, route, answer)
     assert text(page, "#x-caption") == newer
     page.unroute(mistakes)
 
