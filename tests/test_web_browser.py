@@ -352,15 +352,22 @@ def test_an_answer_that_comes_after_clear_is_dropped(page):
     open_view(page, "draw")
     page.evaluate("""() => {
         const real = window.fetch;
+        window.predicts = { asked: 0, read: 0 };
         window.fetch = async (url, opts) => {
-            if (String(url).includes('/api/predict'))
-                await new Promise((done) => setTimeout(done, 400));
-            return real(url, opts);
+            if (!String(url).includes('/api/predict')) return real(url, opts);
+            window.predicts.asked++;
+            await new Promise((done) => setTimeout(done, 400));
+            const r = await real(url, opts), json = r.json.bind(r);
+            r.json = () => json().finally(() => setTimeout(() => window.predicts.read++, 0));
+            return r;
         };
     }""")
     draw_seven(page)
     page.click("#d-clear")
-    page.wait_for_timeout(1500)                 # every delayed answer has come back
+    page.wait_for_function("window.predicts.asked > 0 && "     # every delayed answer has come
+                           "window.predicts.read === window.predicts.asked")    # and been read
+    page.evaluate("() => new Promise((done) => "
+                  "requestAnimationFrame(() => requestAnimationFrame(done)))")
     assert text(page, "#d-digit") == "?"
     assert page.locator("#d-outputs .bar-row").count() == 0
     draw_seven(page)                            # and a new drawing is answered as before
@@ -1099,10 +1106,8 @@ def test_the_mistakes_follow_a_changed_model(page):
     assert r.status_code == 200, r.text
     page.wait_for_function("document.getElementById('model-badge').textContent"
                            ".includes('modified by hand')")
-    end = time.time() + 10
-    while len(asked) == before:
-        assert time.time() < end, "the mistakes were not asked again for the changed model"
-        page.wait_for_timeout(50)
+    until(page, lambda: len(asked) > before,
+          "the mistakes were not asked again for the changed model")
 
 
 def test_a_late_mistakes_answer_does_not_replace_the_newer_model_s(page):
@@ -1286,18 +1291,16 @@ def test_a_change_made_in_another_tab_shows_in_every_tab(browser, fresh):
     assert "modified by hand" not in text(pg, "#model-badge")
     draw_seven(pg)
     pg.wait_for_function("document.getElementById('d-digit').textContent !== '?'")
-    pg.wait_for_timeout(500)                                  # its stream is open
+    pg.wait_for_function("Number(document.getElementById('s-updates').dataset.total) > 0")
+    #                                           (its stream is open: its first update came)
     predictions = []
     pg.on("request", lambda r: predictions.append(r) if r.url.endswith("/api/predict") else None)
     r = httpx.post(fresh + "api/nudges/step", json={            # the other tab
         "example": {"split": "test", "index": 0}, "learning_rate": 5.0})
     assert r.status_code == 200, r.text
     pg.wait_for_function("document.getElementById('model-badge').textContent"
-                         ".includes('modified by hand')", timeout=5000)
-    end = time.time() + 5
-    while not predictions:
-        assert time.time() < end, "the drawing was not read again by the changed model"
-        pg.wait_for_timeout(100)
+                         ".includes('modified by hand')")
+    until(pg, lambda: predictions, "the drawing was not read again by the changed model")
     context.close()
     assert pg.problems == [], pg.problems
 
