@@ -56,9 +56,9 @@ class HeaderDeadline(H11Protocol):
         response is idle at once (a browser sends its request again on another, as it does
         when a keep-alive ends); a new one, after :data:`FRESH_SECONDS` without a byte
         (its request was on its way)."""
-        idle = sorted((c for c in self.connections
-                       if c is not self and isinstance(c, HeaderDeadline) and c._idle()),
-                      key=lambda c: c._idle_since)
+        idle: list[HeaderDeadline] = [c for c in self.connections if c is not self
+                                      and isinstance(c, HeaderDeadline) and c._idle()]
+        idle.sort(key=lambda c: c._idle_since or 0.0)    # idle: _idle_since is set
         for c in idle[:len(self.connections) - (MAX_CONNECTIONS - ROOM)]:
             c._disarm()
             c.timeout_keep_alive_handler()        # what uvicorn does when a keep-alive ends
