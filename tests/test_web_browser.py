@@ -84,8 +84,9 @@ def app(trained_model, mnist_path, tmp_path_factory):
                       dataset="mnist", data_dir=mnist_path)
 
 
-@pytest.fixture(scope="module")
-def server(app):
+def served(app):
+    """For a fixture: ``yield from served(app)`` serves the app (:func:`serve`) and yields
+    its base URL; afterwards its run, if any, is stopped and the server too."""
     srv, thread, base = serve(app)
     yield base
     job = app.state.web.job
@@ -93,6 +94,11 @@ def server(app):
         job.stop()
     srv.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    yield from served(app)
 
 
 @pytest.fixture
@@ -205,6 +211,14 @@ def deliver(page, route, answer, mark="late"):
     page.wait_for_function("(mark) => window.heldRead.includes(mark)", arg=mark)
     page.evaluate("() => new Promise((done) => "
                   "requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def deliver_late_and_check_unchanged(page, held, selector):
+    """The held answer to an earlier question delivered after the later one's: what
+    ``selector`` shows (the later answer) does not change."""
+    newer = text(page, selector)
+    deliver(page, *held)
+    assert text(page, selector) == newer
 
 
 def api(page, path, body=None):
@@ -464,6 +478,22 @@ IN_WINDOW = """(sel) => { const r = document.querySelector(sel).getBoundingClien
     return r.top >= 0 && r.bottom <= innerHeight; }"""
 
 
+def start_slow_run(page, examples="1000", scrolled=False, check=None):
+    """Learn view: a slow run (1 epoch at 100 examples a second: still running when the
+    test ends) started by a user who scrolled down to Start if ``scrolled``; ``check()``
+    is asserted just before the click."""
+    open_view(page, "learn")
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", examples)
+    page.select_option("#t-speed", "100")
+    start = page.locator("#t-start")
+    if scrolled:
+        start.scroll_into_view_if_needed()
+    assert check is None or check()
+    start.click()
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+
+
 def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     """The live figures and the cost chart below them are what to watch after Start. On a
     phone they stand below the whole set-up; on a laptop beside it, above the window of a
@@ -471,15 +501,7 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     They come into view, unless the user scrolled while the start was on its way; where
     they are in view already, the page does not move."""
     held = []
-    open_view(page, "learn")
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "1000")
-    page.select_option("#t-speed", "100")            # still running when the test ends
-    start = page.locator("#t-start")
-    start.scroll_into_view_if_needed()
-    assert not in_view(page, ".stats-card")
-    start.click()
-    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    start_slow_run(page, scrolled=True, check=lambda: not in_view(page, ".stats-card"))
     page.wait_for_function(BROUGHT_INTO_VIEW, arg=".stats-card")
     page.wait_for_function(IN_WINDOW, arg="#cost-chart")
     # the user scrolls while the start is on its way: the page stays where they put it
@@ -488,6 +510,7 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     page.route("**/api/train/start", lambda route: held.append(route))
     # (at the page's end: a laptop's window may show Start and the Live card together now)
     page.evaluate("scrollTo(0, document.documentElement.scrollHeight)")
+    start = page.locator("#t-start")
     start.scroll_into_view_if_needed()
     start.click()
     while not held:
@@ -533,14 +556,7 @@ def test_while_it_runs_the_figures_chart_and_controls_are_in_the_window(page):
     top of the window, and Pause, Step and Stop (at the foot of the set-up, a long form)
     sat at or below its bottom edge: they had to be scrolled to, away from the chart.  On
     a phone they stood above the Live card, out of sight once it came into view."""
-    open_view(page, "learn")
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "1000")
-    page.select_option("#t-speed", "100")            # still running when the test ends
-    start = page.locator("#t-start")
-    start.scroll_into_view_if_needed()
-    start.click()
-    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    start_slow_run(page, scrolled=True)
     page.wait_for_function(BROUGHT_INTO_VIEW, arg=".stats-card")
     page.wait_for_timeout(800)                      # (a smooth scroll, ended)
     watched = WATCHED if page.size == "desktop" else WATCHED[:1] + WATCHED[2:]
@@ -601,12 +617,7 @@ def slow_stream_server(trained_model, mnist_path):
     from nudge.web import create_app
 
     slow = create_app(trained_model, dataset="mnist", data_dir=mnist_path, stream_interval=1.5)
-    srv, thread, base = serve(slow)
-    yield base
-    if slow.state.web.job is not None:
-        slow.state.web.job.stop()
-    srv.should_exit = True
-    thread.join(10)
+    yield from served(slow)
 
 
 def test_a_new_run_keeps_the_weights_card_s_height_till_its_pictures_come(browser,
@@ -616,11 +627,7 @@ def test_a_new_run_keeps_the_weights_card_s_height_till_its_pictures_come(browse
     its end (on a laptop, where Start is) jumped up and back down."""
     context, pg = new_page(browser, slow_stream_server, "desktop")
     pg.base = slow_stream_server
-    open_view(pg, "learn")
-    pg.fill("#t-epochs", "1")
-    pg.select_option("#t-examples", "1000")
-    pg.select_option("#t-speed", "100")
-    pg.click("#t-start")
+    start_slow_run(pg)
     pg.wait_for_selector("#weights-grid canvas")
     pg.click("#t-stop")
     pg.wait_for_selector("#t-start:enabled")
@@ -819,12 +826,7 @@ def test_a_late_reply_to_reset_does_not_drop_a_run_another_tab_started(page):
     def hold(route):
         held.append((route, route.fetch()))        # the server resets now, the page hears later
 
-    open_view(page, "learn")
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "10000")
-    page.select_option("#t-speed", "100")
-    page.click("#t-start")
-    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    start_slow_run(page, examples="10000")
     page.route("**/api/train/reset", hold)
     page.click("#t-reset")
     end = time.time() + 30
@@ -1059,10 +1061,7 @@ def test_a_late_nudges_answer_does_not_replace_the_later_example_s(page):
     page.click("#n-show")
     page.wait_for_function("document.getElementById('n-body').textContent"
                            ".includes('test example #1,')")
-    newer = text(page, "#n-body")
-    route, answer = held[0]
-    deliver(page, route, answer)
-    assert text(page, "#n-body") == newer
+    deliver_late_and_check_unchanged(page, held[0], "#n-body")
     page.unroute(nudges)
 
 
@@ -1136,10 +1135,7 @@ def test_a_late_mistakes_answer_does_not_replace_the_newer_model_s(page):
                            ".includes('(2 steps)')")
     page.wait_for_function("!document.getElementById('x-caption').textContent"
                            ".includes('reading')")
-    newer = text(page, "#x-caption")
-    route, answer = held[0]
-    deliver(page, route, answer)
-    assert text(page, "#x-caption") == newer
+    deliver_late_and_check_unchanged(page, held[0], "#x-caption")
     page.unroute(mistakes)
 
 
@@ -1315,13 +1311,7 @@ def digits_server(tmp_path_factory, digits):
     net.fit(digits.X_train, digits.y_train, epochs=3, batch_size=10, learning_rate=3.0)
     path = tmp_path_factory.mktemp("web-digits") / "digits.safetensors"
     save(net, path, dataset="digits")
-    app = create_app(path, dataset="digits")
-    srv, thread, base = serve(app)
-    yield base
-    if app.state.web.job is not None:
-        app.state.web.job.stop()
-    srv.should_exit = True
-    thread.join(10)
+    yield from served(create_app(path, dataset="digits"))
 
 
 def test_an_8x8_model_is_described_as_8x8(browser, digits_server):

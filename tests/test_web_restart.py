@@ -104,91 +104,88 @@ def test_a_result_asked_for_before_a_restart_is_marked_out_of_date(browser, smal
         thread.join(15)
 
 
-def test_a_page_past_the_bound_of_live_streams_says_so_and_catches_up(browser, small_model,
-                                                                      monkeypatch):
+@pytest.fixture
+def one_stream(browser, small_model, monkeypatch):
+    """A server that allows one live stream, a run going on it, and a page not yet opened:
+    (app, base, page, take), where ``with take():`` holds the one stream (httpx)."""
+    import contextlib
+
+    import httpx
+
+    from nudge.web import create_app
+    from nudge.web.routes import training
+
+    monkeypatch.setattr(training, "MAX_STREAMS", 1)
+    app = create_app(small_model, dataset="digits", stream_interval=0.05)
+    srv, thread, base = serve(app)
+    context, page = new_page(browser, base, "desktop")
+
+    @contextlib.contextmanager
+    def take():
+        with httpx.stream("GET", base + "api/train/stream", timeout=20) as held:
+            assert held.status_code == 200                 # the one stream, taken
+            yield
+
+    try:
+        r = httpx.post(base + "api/train/start", json={"hidden": [16], "epochs": 50,
+                                                       "examples_per_second": 2000})
+        assert r.status_code == 200
+        yield app, base, page, take
+        app.state.web.job.stop()
+    finally:
+        context.close()
+        srv.should_exit = True
+        thread.join(15)
+
+
+def test_a_page_past_the_bound_of_live_streams_says_so_and_catches_up(one_stream):
     """A class opens the page while the teacher trains: a page refused its live stream (the
     server's bound) said it had lost the connection ("is nudge serve still running?").  It
     now says that too many pages watch, and follows the run once a stream is closed.
     Meanwhile it showed blank charts and a frozen Live card: it now reads the run's state
     every few seconds while refused, its numbers, cost curve and weights following it."""
-    import httpx
-
-    from nudge.web import create_app
-    from nudge.web.routes import training
-
-    monkeypatch.setattr(training, "MAX_STREAMS", 1)
-    app = create_app(small_model, dataset="digits", stream_interval=0.05)
-    srv, thread, base = serve(app)
-    context, page = new_page(browser, base, "desktop")
-    try:
-        r = httpx.post(base + "api/train/start", json={"hidden": [16], "epochs": 50,
-                                                       "examples_per_second": 2000})
-        assert r.status_code == 200
-        with httpx.stream("GET", base + "api/train/stream", timeout=20) as held:
-            assert held.status_code == 200                 # the one stream, taken
-            page.goto(base + "#learn")
-            page.wait_for_function("document.getElementById('connection').textContent"
-                                   ".includes('Too many pages are watching')", timeout=8000)
-            assert "still running" not in page.locator("#connection").text_content()
-            page.wait_for_function("Number(document.getElementById('cost-chart').dataset"
-                                   ".points) > 0 && document.querySelectorAll("
-                                   "'#weights-grid canvas').length === 16", timeout=8000)
-            seen = page.locator("#s-seen").text_content()
-            page.wait_for_function("document.getElementById('s-seen').textContent !== "
-                                   f"{seen!r}", timeout=8000)      # it follows, slower
-            assert not page.locator("#connection").is_hidden()     # still refused
-        page.wait_for_function("document.getElementById('connection').hidden",
-                               timeout=15000)                  # a stream was closed
-        before = updates(page)
-        page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
-                               f" >= {before + 5}", timeout=5000)    # it follows the run
-        app.state.web.job.stop()
-    finally:
-        context.close()
-        srv.should_exit = True
-        thread.join(15)
+    app, base, page, take = one_stream
+    with take():
+        page.goto(base + "#learn")
+        page.wait_for_function("document.getElementById('connection').textContent"
+                               ".includes('Too many pages are watching')", timeout=8000)
+        assert "still running" not in page.locator("#connection").text_content()
+        page.wait_for_function("Number(document.getElementById('cost-chart').dataset"
+                               ".points) > 0 && document.querySelectorAll("
+                               "'#weights-grid canvas').length === 16", timeout=8000)
+        seen = page.locator("#s-seen").text_content()
+        page.wait_for_function("document.getElementById('s-seen').textContent !== "
+                               f"{seen!r}", timeout=8000)      # it follows, slower
+        assert not page.locator("#connection").is_hidden()     # still refused
+    page.wait_for_function("document.getElementById('connection').hidden",
+                           timeout=15000)                  # a stream was closed
+    before = updates(page)
+    page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
+                           f" >= {before + 5}", timeout=5000)    # it follows the run
 
 
 def test_a_late_answer_to_why_the_stream_was_refused_does_not_start_reading_the_run(
-        browser, small_model, monkeypatch):
+        one_stream):
     """The page asks why its stream was refused (a HEAD of it: 429 when full).  Were that
     answer to come after a stream had been granted, the page went on reading the whole run
     every 3 s beside the stream."""
-    import httpx
-
-    from nudge.web import create_app
-    from nudge.web.routes import training
-
-    monkeypatch.setattr(training, "MAX_STREAMS", 1)
-    app = create_app(small_model, dataset="digits", stream_interval=0.05)
-    srv, thread, base = serve(app)
-    context, page = new_page(browser, base, "desktop")
+    app, base, page, take = one_stream
     asked, polls = [], []
     page.route("**/api/train/stream", lambda route: asked.append(route)
                if route.request.method == "HEAD" else route.continue_())
     page.on("request", lambda r: polls.append(r.url) if "live=1" in r.url else None)
-    try:
-        r = httpx.post(base + "api/train/start", json={"hidden": [16], "epochs": 50,
-                                                       "examples_per_second": 2000})
-        assert r.status_code == 200
-        with httpx.stream("GET", base + "api/train/stream", timeout=20) as held:
-            assert held.status_code == 200                 # the one stream, taken
-            page.goto(base + "#learn")
-            page.wait_for_function("document.getElementById('connection').textContent"
-                                   ".includes('Lost the connection')", timeout=8000)
-            assert asked                                   # the question, held
-        page.wait_for_function("document.getElementById('connection').hidden",
-                               timeout=15000)              # granted a stream since
-        for route in asked:                                # the late answer: 'full'
-            route.fulfill(status=429)
-        before = updates(page)
-        page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
-                               f" >= {before + 5}", timeout=5000)
-        page.wait_for_timeout(3500)                        # a poll would have come by now
-        assert polls == []
-        assert page.locator("#connection").is_hidden()
-        app.state.web.job.stop()
-    finally:
-        context.close()
-        srv.should_exit = True
-        thread.join(15)
+    with take():
+        page.goto(base + "#learn")
+        page.wait_for_function("document.getElementById('connection').textContent"
+                               ".includes('Lost the connection')", timeout=8000)
+        assert asked                                       # the question, held
+    page.wait_for_function("document.getElementById('connection').hidden",
+                           timeout=15000)                  # granted a stream since
+    for route in asked:                                    # the late answer: 'full'
+        route.fulfill(status=429)
+    before = updates(page)
+    page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
+                           f" >= {before + 5}", timeout=5000)
+    page.wait_for_timeout(3500)                            # a poll would have come by now
+    assert polls == []
+    assert page.locator("#connection").is_hidden()

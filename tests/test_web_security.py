@@ -235,18 +235,14 @@ def test_each_update_is_made_once_for_all_open_streams(model, monkeypatch):
     update = broadcast._summary
     monkeypatch.setattr(broadcast, "_summary", lambda *a: made.append(1) or update(*a))
     app = create_app(model, dataset="digits", stream_interval=0.02)
-    with real_server(app) as port:
-        base = f"http://127.0.0.1:{port}"
-        r = httpx.post(base + "/api/train/start", json={
-            "hidden": [16], "epochs": 100, "batch_size": 1, "examples_per_second": 2000})
-        assert r.status_code == 200, r.text
+    with serving_a_run(app, hidden=[16], epochs=100, batch_size=1,
+                       examples_per_second=2000) as base:
         with contextlib.ExitStack() as streams:
             readers = [streams.enter_context(httpx.stream(
                 "GET", base + "/api/train/stream?max_events=30", timeout=20))
                 for _ in range(6)]
             received = [sum(line.startswith("data:") for line in r.iter_lines())
                         for r in readers]
-        httpx.post(base + "/api/train/stop", json={})
     assert received == [30] * 6
     assert len(made) <= 30 + 15, (len(made), received)      # not 6 x 30
 
@@ -270,11 +266,8 @@ def test_a_look_that_fails_does_not_silence_the_streams(model, monkeypatch, capl
 
     monkeypatch.setattr(broadcast, "_summary", fails_once)
     app = create_app(model, dataset="digits", stream_interval=0.02)
-    with real_server(app) as port:
-        base = f"http://127.0.0.1:{port}"
-        r = httpx.post(base + "/api/train/start", json={
-            "hidden": [16], "epochs": 100, "batch_size": 1, "examples_per_second": 2000})
-        assert r.status_code == 200, r.text
+    with serving_a_run(app, hidden=[16], epochs=100, batch_size=1,
+                       examples_per_second=2000) as base:
         msgs, end = [], time.monotonic() + 10
         with httpx.stream("GET", base + "/api/train/stream", timeout=20) as stream:
             for line in stream.iter_lines():     # (pings every 5 s: the deadline is read)
@@ -282,7 +275,6 @@ def test_a_look_that_fails_does_not_silence_the_streams(model, monkeypatch, capl
                     msgs.append(json.loads(line[5:]))
                 if len(msgs) >= 20 or time.monotonic() > end:
                     break
-        httpx.post(base + "/api/train/stop", json={})
     assert len(looks) > 5
     assert sum(m["replace"] for m in msgs) >= 2         # the first, and the one after
     assert "a look gone wrong" in caplog.text
@@ -299,11 +291,8 @@ def test_a_stream_sends_what_changed_and_the_weights_twice_a_second(model):
     from nudge.web.routes import broadcast
 
     app = create_app(model, dataset="digits", stream_interval=0.02)
-    with real_server(app) as port:
-        base = f"http://127.0.0.1:{port}"
-        r = httpx.post(base + "/api/train/start", json={
-            "hidden": [8], "epochs": 40, "batch_size": 10, "examples_per_second": 30000})
-        assert r.status_code == 200, r.text
+    with serving_a_run(app, hidden=[8], epochs=40, batch_size=10,
+                       examples_per_second=30000) as base:
         updates, t0 = [], time.monotonic()
         with httpx.stream("GET", base + "/api/train/stream", timeout=20) as stream:
             for line in stream.iter_lines():
@@ -470,6 +459,22 @@ def real_server(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def serving_a_run(app, **options):
+    """:func:`real_server` with a run started on it (``options`` as the page sends them):
+    yields the server's address; the run is stopped at the end."""
+    import httpx
+
+    with real_server(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        r = httpx.post(base + "/api/train/start", json=options)
+        assert r.status_code == 200, r.text
+        try:
+            yield base
+        finally:
+            httpx.post(base + "/api/train/stop", json={})
 
 
 def read_until_closed(conn: socket.socket, trickle: bytes = b"", seconds: float = 5.0) -> str:
