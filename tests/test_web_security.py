@@ -616,3 +616,22 @@ def test_odd_metadata_and_bugs_do_not_break_later_requests(model, monkeypatch):
         r = c.get("/api/neuron?layer=1&index=0")
         assert r.status_code == 500 and "internal error" in r.json()["error"]
         assert c.get("/api/state").status_code == 200
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+    b"Content-Length: 3\r\n\r\n{}",                         # two lengths
+    b"GET /api/state HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",     # a header without a colon
+    b"GET /\x01 HTTP/1.1\r\n\r\n",                              # a control character
+])
+def test_a_request_that_is_not_http_gets_a_json_error(model, request_bytes):
+    """uvicorn answers malformed HTTP before the app runs, in plain text ('Invalid HTTP
+    request received.'); every other refusal is JSON with an 'error'."""
+    with real_server(create_app(model, dataset="digits")) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(request_bytes)
+            answer = read_until_closed(conn)
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400") and "content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error.startswith("not a valid HTTP request (") and "\n" not in error

@@ -13,6 +13,7 @@
   timer stops at the first byte), so without it a client that sends a byte now and then
   would hold a connection for ever, and 128 of them would shut everyone else out.  The
   body has its own limit, :data:`nudge.web.validation.BODY_SECONDS` (408);
+* a request that is not valid HTTP gets a JSON ``error`` (400), as every refusal does;
 * at Ctrl-C, open streams (the page's live stream never ends by itself) get 2 seconds,
   then are closed; the page reconnects to the next server by itself.
 """
@@ -20,8 +21,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -89,6 +92,19 @@ class HeaderDeadline(H11Protocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request that is not valid HTTP (two Content-Lengths, a bad
+        request line...), given before the app runs: JSON with an ``error``, like every
+        other refusal (uvicorn's own is plain text), and the connection closed."""
+        body = json.dumps({"error": f"not a valid HTTP request ({msg.rstrip('.')}): send "
+                                    "one well-formed HTTP/1.1 request"}).encode()
+        event = h11.Response(status_code=400, reason=b"Bad Request", headers=[
+            (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+            (b"x-content-type-options", b"nosniff"), (b"connection", b"close")])
+        for part in (event, h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(part) or b"")
+        self.transport.close()
 
     def _too_slow(self) -> None:
         """The deadline: close unless a request is being answered (its headers came)."""
