@@ -368,8 +368,12 @@ class TrainingJob:
             self.points = self.points[::2]
 
     # ------------------------------------------------------------------ what watchers read
-    def summary(self) -> dict[str, Any]:
-        last = self.epochs[-1].record if self.epochs else None
+    def summary(self, epochs: list[Any] | None = None,
+                insight: list[Any] | None = None) -> dict[str, Any]:
+        """What a watcher reads; ``epochs`` and ``insight``: the run's lists as the caller
+        read them (the live stream records what it sent of them), else read now."""
+        epochs = self.epochs if epochs is None else epochs
+        last = epochs[-1].record if epochs else None
         c = self.control
         return {
             "version": self.version,    # read first: the rest is at least this new
@@ -384,7 +388,7 @@ class TrainingJob:
             "learning_rate_override": c.learning_rate,
             "speed": c.examples_per_second, "held": c.held,    # paused, nothing under way
             "settings": self.settings.to_dict(),
-            "epoch_results": [e.to_dict() for e in self.epochs],
+            "epoch_results": [e.to_dict() for e in epochs],
             "warnings": self.warnings, "dead_neurons": self.dead_neurons,
-            "engine": self.engine, "insight": self.insight,
+            "engine": self.engine, "insight": self.insight if insight is None else insight,
         }

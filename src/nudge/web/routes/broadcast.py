@@ -78,10 +78,7 @@ def _lists(job: TrainingJob) -> dict[str, list]:
 
 
 def _summary(job: TrainingJob, lists: dict[str, list]) -> dict[str, Any]:
-    summary = job.summary()
-    summary["epoch_results"] = [e.to_dict() for e in lists["epoch_results"]]
-    summary["insight"] = lists["insight"]
-    return summary
+    return job.summary(lists["epoch_results"], lists["insight"])
 
 
 class Broadcast:
@@ -156,8 +153,8 @@ class Broadcast:
             self.sent.weights_version, self.sent.weights_at = summary["version"], time.monotonic()
             msg.update(_weights(job))
         model = self.state.model_info()
-        if dumps(model) != self.sent.model:
-            self.sent.model = dumps(model)
+        if (text := dumps(model)) != self.sent.model:
+            self.sent.model = text
             msg["model"] = model
         return msg
 
@@ -236,7 +233,7 @@ def whole(state: WebState, job: TrainingJob | None, curve: list) -> dict[str, An
 
 
 def _whole_run(state: WebState, job: TrainingJob | None,
-           curve: list) -> tuple[dict[str, Any], dict[str, list]]:
+               curve: list) -> tuple[dict[str, Any], dict[str, list]]:
     """:func:`whole`, and the run's lists it was made of."""
     if job is None:
         return {"training": None, "model": state.model_info()}, {}

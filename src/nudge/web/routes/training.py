@@ -250,9 +250,10 @@ MAX_STREAMS = 64           # live streams open at once (a page holds one; more a
 
 def broadcast(request: Request) -> Broadcast:
     """The app's :class:`Broadcast` in the running event loop."""
-    app = request.app.state
-    return app.broadcasts.setdefault(asyncio.get_running_loop(), Broadcast(
-        web(request), app.stream_interval, app.server_id))
+    app, loop = request.app.state, asyncio.get_running_loop()
+    if loop not in app.broadcasts:
+        app.broadcasts[loop] = Broadcast(web(request), app.stream_interval, app.server_id)
+    return app.broadcasts[loop]
 
 
 class CountedStream(StreamingResponse):
