@@ -340,12 +340,13 @@ def check_distinct_files(args: argparse.Namespace) -> None:
     no file is written twice by one command, and none it reads is written over (``--plot
     m.safetensors`` next to ``MODEL m.safetensors``), also through a link.  ``sweep
     --report`` summarises a results file and writes no ``--out``."""
-    from ..fsutil import same_file
+    from ..fsutil import as_path, same_file
 
     for dest, name in {**WRITTEN, **READ, **FOLDERS}.items():
         value = getattr(args, dest, None)
-        if "" in (value if isinstance(value, list) else [value]):
-            raise NudgeError(f'{name}: the name is empty (""); give a name')
+        for one in value if isinstance(value, list) else [value]:
+            if one == "":
+                as_path(one, name)              # its one-line error for an empty name
     written = [(flag, getattr(args, dest)) for dest, flag in WRITTEN.items()
                if getattr(args, dest, None) and not (dest == "out" and getattr(
                    args, "report", None))]
