@@ -150,11 +150,12 @@ export function wishBar(value, scale) {
   return el("div", { class: "wish" }, track);
 }
 
+// Whether the model in use trains now (the stream's updates leave the model out while it
+// is unchanged: the store keeps the last one).
+export const trains = (state) => !!(state && state.model && state.model.training);
+
 // The model in use, as a key that changes with it: another model, a hand step or its undo
 // (the version), a run's start and end (training).
-// whether the model in use trains now (the stream's updates leave the model out while it
-// is unchanged: the store keeps the last one)
-export const trains = (state) => !!(state && state.model && state.model.training);
 export const modelKey = (m) => (m ? `${m.version}-${m.training}` : null);
 
 // What a result was computed for: the model in use (`model`: else the store's) and its server.
