@@ -90,7 +90,7 @@ def test_a_run_that_saved_nothing_lists_its_epochs_as_a_saved_run_does():
     built the rows again without them.  One rule now (a run diverging in epoch 2 cannot be
     had on every machine by the command, so its two results are built from a real run)."""
     from nudge import load_dataset
-    from nudge.cli import core
+    from nudge.cli import trained
     from nudge.insight import NoiseTracker
 
     data = load_dataset("digits")
@@ -100,8 +100,8 @@ def test_a_run_that_saved_nothing_lists_its_epochs_as_a_saved_run_does():
     history = train(net, data.X_train[:300], data.y_train[:300], epochs=2, seed=1,
                     callback=tracker)
     args = argparse.Namespace(preset=None)
-    saved = core._metadata(args, data, None, history, tracker)
-    unsaved = core._unsaved(history, "diverged", data, net.sizes, 1, tracker)
+    saved = trained.model_metadata(args, data, None, history, tracker)
+    unsaved = trained.unsaved_result(history, "diverged", data, net.sizes, 1, tracker)
     assert [row["noise_scale"]["epoch"] for row in unsaved["history"]] == [1, 2]
     assert unsaved["history"] == saved["history"] and unsaved["tracked"] == saved["tracked"]
 
