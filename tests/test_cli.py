@@ -63,7 +63,7 @@ def test_train_json(tmp_path, capsys):
         "test_accuracy", "test_cost", "validation_accuracy", "validation_cost", "n_validation",
         "train_cost", "epochs", "best_epoch", "train_seconds", "model_path", "plot_path",
         "dataset", "sizes", "seed", "stopped", "settings", "history", "tracked",
-        "track_plot_path", "error"] and result["error"] is None
+        "track_plot_path", "started_from", "error"] and result["error"] is None
 
 
 def test_train_json_says_why_it_saved_nothing(tmp_path, capsys):
@@ -128,6 +128,7 @@ def test_every_json_command_gives_its_error_as_json(argv, tmp_path, capsys, monk
     (["sweep", "--report", ""], "--report"),
     (["train", "--dataset", "digits", "--epochs", "1", "--plot", ""], "--plot"),
     (["train", "--dataset", "digits", "--epochs", "1", "--out", ""], "--out"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--start-from", ""], "--start-from"),
     (["info", ""], "MODEL"),
     (["serve", "--save-dir", ""], "--save-dir"),
 ], ids=lambda v: v if isinstance(v, str) else v[0])

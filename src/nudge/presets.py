@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the preset a command starts from when none is named
+DEFAULT_PRESET = "3b1b"
+
 PRESETS: dict[str, dict[str, Any]] = {
     "3b1b": {
         "sizes": [784, 16, 16, 10], "activation": "sigmoid", "output": "sigmoid",

@@ -326,6 +326,7 @@ def float_list(text: str) -> list[float]:
 WRITTEN = {"out": "--out", "plot": "--plot", "track_plot": "--track-plot",
            "paths_plot": "--paths-plot"}
 READ = {"model": "MODEL", "model_a": "A", "model_b": "B", "images": "IMAGE",
+        "start_from": "--start-from",
         "report": "--report", "tls_ca_file": "--tls-ca-file", "tls_cert": "--tls-cert",
         "tls_key": "--tls-key"}
 
@@ -360,7 +361,7 @@ def check_distinct_files(args: argparse.Namespace) -> None:
                 raise NudgeError(f"{other} and {flag} are both {path}: the second file would "
                                  "replace the first; give two names")
         for name, other_path in read:
-            if same_file(path, other_path):
+            if same_file(path, other_path) and (flag, name) != ("--out", "--start-from"):
                 raise NudgeError(f"{flag} {path} is the file {name} reads: writing it would "
                                  f"destroy {other_path}; give another name")
 

@@ -10,10 +10,10 @@ from ..bounds import random_seed
 from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
 from ..control import Control, CtrlC
 from ..display import counted, kinds, say
-from ..errors import DivergenceError, NudgeError
-from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
+from ..errors import DivergenceError, NudgeError, printable
+from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
-from ..presets import PRESETS
+from ..presets import DEFAULT_PRESET, PRESETS
 from ..schedules import SCHEDULES, plateau_floor
 from ..settings import resolve
 from ..train import EXAMPLES_PER_CALL, near_chance, train
@@ -25,9 +25,11 @@ from .common import (
     add_limits,
     check_plot,
     check_replaceable,
+    data_for_model,
     epochs_type,
     layer_sizes,
     load_data,
+    load_model,
     model_dataset,
     momentum_type,
     nonnegative_float,
@@ -60,8 +62,15 @@ def register(sub: Any) -> None:
                     "learned.",
         epilog="presets: " + "; ".join(f"{k} = {v['description']}" for k, v in PRESETS.items()),
     )
-    p.add_argument("--preset", choices=list(PRESETS), default="3b1b",
-                   help="starting set-up; any option below overrides it (default: %(default)s)")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="starting set-up; any option below overrides it (default: "
+                        f"{DEFAULT_PRESET}; with --start-from, the preset the model was "
+                        "trained with)")
+    p.add_argument("--start-from", metavar="MODEL",
+                   help="train further a saved model instead of a new network: its "
+                        "architecture, weights and biases, and its dataset unless --dataset "
+                        "is given (--out may name the same file: it is replaced once "
+                        "training ends)")
     add_data_options(p)
     p.add_argument("--sizes", type=layer_sizes, metavar="N,N,...",
                    help="layer sizes, input first, e.g. 784,16,16,10")
@@ -136,11 +145,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = _check_destinations(args)
     check_patience(args.patience, bool(args.validation), MAX_EPOCHS,   # before loading data
                    args.schedule or "constant")
-    data, validation = _training_data(args, out)
-
+    start = _starting_network(args)            # None: a freshly initialised network
+    data, validation = _training_data(args, out, start)
+    architecture = (
+        {"sizes": args.sizes, "activation": args.activation, "output": args.output,
+         "cost": args.cost, "init": args.init} if start is None else
+        {"sizes": start.sizes, "activation": start.activation, "output": start.output,
+         "cost": start.cost_function, "init": start.init})
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
-                    sizes=args.sizes, activation=args.activation, output=args.output,
-                    cost=args.cost, init=args.init, epochs=args.epochs,
+                    **architecture, epochs=args.epochs,
                     batch_size=getattr(args, "batch_size", "preset"),
                     learning_rate=args.learning_rate, schedule=args.schedule,
                     min_learning_rate=args.min_learning_rate, weight_decay=args.weight_decay,
@@ -154,8 +167,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                      else f"the {args.preset} preset's batch size", f"training images{left}",
                      "use a smaller --batch-size, or 'full'")
     seed = args.seed if args.seed is not None else random_seed()
-    net = setup.network(seed)
+    net = setup.network(seed) if start is None else start
     check_writable(out, size=file_size(net))
+    started = trained.started_from(args.start_from, start, data)
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.json:
         held = f", {len(validation[0]):,} held out" if validation else ""
@@ -164,6 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f" (halved after {counted(args.patience, 'epoch')} without a rise, while "
                 f"eta/2 >= {plateau_floor(eta, min_eta):g})" if schedule == "plateau" else "")
         say(f"training {net_name}: {kinds(net)}\n"
+            + (trained.describe_start(started) if started else "") +
             f"  on {data.name} ({shape} images): {len(data.X_train):,} to train "
             f"on{held}, {len(data.X_test):,} to test\n"
             f"  {net.n_parameters:,} weights and biases; {counted(epochs, 'epoch')}, "
@@ -189,7 +204,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CommandFailed("training was interrupted before the first epoch ended; nothing "
                             "was saved", trained.unsaved_result(history, history.stopped, data,
                                                                 sizes, seed, tracker))
-    metadata = trained.model_metadata(args, data, validation, history, tracker)
+    metadata = trained.model_metadata(args, data, validation, history, tracker,
+                                      started)
     # what was learned is saved: a Ctrl-C now waits for the files (a second one, or a
     # first one after the Ctrl-C that stopped training, aborts at once; the old files stay)
     saving = Control()
@@ -236,11 +252,42 @@ def _check_destinations(args: argparse.Namespace) -> Any:
     return out
 
 
-def _training_data(args: argparse.Namespace, out: Any) -> tuple[Any, Any]:
-    """The data set to train on and the held-out examples (None without --validation); the
-    8x8 fallback never replaces another data set's model."""
-    data = load_data(args.dataset, args.data_dir)
-    if args.dataset in (None, "auto") and data.name == "digits":
+def _starting_network(args: argparse.Namespace) -> Network | None:
+    """The network of ``--start-from MODEL`` (None without it), whose architecture the
+    architecture's options may not change; and the preset the run takes its options from
+    (``--preset``, else that model's, else 3b1b) into ``args.preset``."""
+    start = None
+    if args.start_from is not None:
+        start = load_model(args.start_from)
+        for option in ("sizes", "activation", "output", "cost", "init"):
+            value = getattr(args, option)
+            if value is not None:
+                given = ",".join(map(str, value)) if isinstance(value, list) else value
+                raise NudgeError(
+                    f"--{option} {given}: the network comes from --start-from "
+                    f"{printable(args.start_from)} ({'-'.join(map(str, start.sizes))}, "
+                    f"{kinds(start)}); leave --{option} out, or train a new network "
+                    "without --start-from")
+    if args.preset is None:
+        named = start.metadata.get("preset") if start is not None else None
+        args.preset = named if named in PRESETS else DEFAULT_PRESET
+    return start
+
+
+def _training_data(args: argparse.Namespace, out: Any,
+                   start: Network | None) -> tuple[Any, Any]:
+    """The data set to train on (that of the ``--start-from`` model, unless --dataset
+    says otherwise) and the held-out examples (None without --validation); the 8x8
+    fallback never replaces another data set's model."""
+    if start is not None:
+        data = data_for_model(start, args.dataset, args.data_dir)
+        if start.sizes[-1] != len(data.classes):
+            raise NudgeError(f"the --start-from model has {start.sizes[-1]} outputs but "
+                             f"{data.name} has {len(data.classes)} classes; choose the "
+                             "dataset it was trained on")
+    else:
+        data = load_data(args.dataset, args.data_dir)
+    if start is None and args.dataset in (None, "auto") and data.name == "digits":
         trained_on = model_dataset(out)
         if trained_on not in (None, "digits"):
             raise NudgeError(f"{out} holds a model trained on {trained_on}, and this run would "

@@ -186,10 +186,20 @@ def cmd_info(args: argparse.Namespace) -> int:
         field("images", f"{md['n_train']:,} trained on"
               + (f", {md['n_validation']:,} held out" if md.get("n_validation") else "")
               + (f", {md['n_test']:,} tested" if md.get("n_test") is not None else ""))
+    start = md.get("started_from") if isinstance(md.get("started_from"), dict) else None
+    if start is not None:
+        before = start.get("epochs")
+        accuracy = start.get("test_accuracy")
+        field("started from", printable(start.get("model")) + (
+            f" after {counted(before, 'epoch')} of training"
+            if isinstance(before, int) else "") + (
+            f" ({100 * accuracy:.2f}% on the test images then)"
+            if isinstance(accuracy, (int, float)) else ""))
     if md.get("test_accuracy") is not None:
+        epoch = "more epoch" if start is not None else "epoch"
         when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
                 "held-out images (early stopping)" if md.get("best_epoch") is not None
-                else f"after {counted(md.get('epochs_trained'), 'epoch')}")
+                else f"after {counted(md.get('epochs_trained'), epoch)}")
         field("test accuracy", f"{100 * md['test_accuracy']:.2f}% {when}"
               + (f" ({duration(md['train_seconds'])} of training)"
                  if isinstance(md.get("train_seconds"), (int, float)) else ""))

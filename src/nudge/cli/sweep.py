@@ -11,7 +11,7 @@ from typing import Any
 from ..display import counted
 from ..engine.threads import available_cpus
 from ..errors import NudgeError
-from ..presets import PRESETS
+from ..presets import DEFAULT_PRESET, PRESETS
 from ..sweep import expand, read, run_sweep, summarise, text
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
 from ..sweep.runner import MAX_WORKERS
@@ -33,7 +33,7 @@ from .common import (
 
 _HELP = {
     "dataset": "datasets (auto, mnist, fashion-mnist, digits; default auto)",
-    "preset": f"presets to start from ({', '.join(PRESETS)}; default 3b1b)",
+    "preset": f"presets to start from ({', '.join(PRESETS)}; default {DEFAULT_PRESET})",
     "sizes": "architectures, input first, commas between layers and / between "
              "architectures: 784,16,10/784,16,16,10",
     "hidden": "the hidden layers of each architecture, commas between layers and / between "

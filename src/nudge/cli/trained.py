@@ -9,6 +9,8 @@ from typing import Any
 
 from ..display import counted, duration, say, table
 from ..errors import NudgeError, printable
+from ..modelfile import parameters_sha256
+from ..network import Network
 from .common import note, print_plot
 
 
@@ -46,6 +48,7 @@ def json_result(args: argparse.Namespace, history: Any, metadata: dict, saved: A
         "seed": seed, "stopped": history.stopped, "settings": history.settings,
         "history": metadata["history"], "tracked": metadata.get("tracked"),
         "track_plot_path": args.track_plot if tracker is not None and not problem else None,
+        "started_from": metadata.get("started_from"),
     }
 
 
@@ -91,8 +94,38 @@ def save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: st
     return plotted, problem
 
 
+def started_from(path: str | None, start: Network | None, data: Any) -> dict[str, Any] | None:
+    """What a model file and ``--json`` record of the ``--start-from`` model a run trained
+    further (None for a new network): its file, the checksum of its weights and biases,
+    how many epochs of training they hold (those of every run it was started from too),
+    and their accuracy on this run's test images before it trained."""
+    if start is None:
+        return None
+    md = start.metadata
+    earlier = md.get("started_from")
+    before = earlier.get("epochs") if isinstance(earlier, dict) else 0
+    kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
+    counts = [n for n in (before, kept)
+              if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    # None: not known (a model file not saved by nudge train)
+    epochs = sum(counts) if len(counts) == 2 else None
+    return {"model": str(path), "parameters_sha256": parameters_sha256(start),
+            "epochs": epochs, "dataset": md.get("dataset"),
+            "test_accuracy": start.score(data.X_test, data.y_test) if len(data.X_test)
+            else None}
+
+
+def describe_start(started: dict[str, Any]) -> str:
+    """The line of nudge train's opening lines that says which model it trains further."""
+    epochs = ("epochs unknown" if started["epochs"] is None
+              else f"{counted(started['epochs'], 'epoch')} of training")
+    accuracy = ("" if started["test_accuracy"] is None
+                else f", {100 * started['test_accuracy']:.2f}% on the test images now")
+    return f"  from {printable(started['model'])} ({epochs}{accuracy})\n"
+
+
 def model_metadata(args: argparse.Namespace, data: Any, validation: Any, history: Any,
-              tracker: Any) -> dict:
+                   tracker: Any, started: dict[str, Any] | None = None) -> dict:
     """What the model file records about its training."""
     kept, (rows, tracked) = history.kept, epoch_rows(history, tracker)
     metadata = {
@@ -111,6 +144,8 @@ def model_metadata(args: argparse.Namespace, data: Any, validation: Any, history
     }
     if tracked is not None:
         metadata["tracked"] = tracked
+    if started is not None:
+        metadata["started_from"] = started
     return metadata
 
 

@@ -31,7 +31,7 @@ from ..display import counted
 from ..errors import NudgeError
 from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS
 from ..optimizers import OPTIMIZERS, check_momentum, check_weight_decay
-from ..presets import PRESETS
+from ..presets import DEFAULT_PRESET, PRESETS
 from ..schedules import SCHEDULES
 from ..settings import resolve
 
@@ -286,7 +286,7 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
         raise NudgeError(f"the grid has {n:,} points; a sweep may have at most "
                          f"{MAX_POINTS:,}: give shorter lists")
     lists.setdefault("dataset", ["auto"])
-    lists.setdefault("preset", ["3b1b"])
+    lists.setdefault("preset", [DEFAULT_PRESET])
     names = list(lists)
     load = _loader(datasets, train_limit, test_limit)
     points: list[Point] = []

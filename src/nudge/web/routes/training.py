@@ -18,7 +18,7 @@ from ...checks import check_batch_fits
 from ...errors import NudgeError
 from ...network import ACTIVATIONS
 from ...optimizers import OPTIMIZERS
-from ...presets import PRESETS
+from ...presets import DEFAULT_PRESET, PRESETS
 from ...schedules import FIXED_SCHEDULES
 from ...settings import resolve
 from ..limits import Busy
@@ -59,7 +59,7 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
     """The request's set-up: the preset with the fields given applied, by
     :func:`nudge.settings.resolve` (the CLI's rules); every field checked."""
     allowed(data, SETTINGS_FIELDS)
-    preset_name = get_choice(data, "preset", list(PRESETS) + ["custom"], "3b1b")
+    preset_name = get_choice(data, "preset", list(PRESETS) + ["custom"], DEFAULT_PRESET)
     hidden = _hidden(data)
     d = state.data()
     n_train = min(get_int(data, "train_examples", *LIMITS["train_examples"],
@@ -67,7 +67,7 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
     batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], None)
     try:
         setup = resolve(
-            "3b1b" if preset_name == "custom" else preset_name,
+            DEFAULT_PRESET if preset_name == "custom" else preset_name,
             n_inputs=d.n_inputs, n_classes=len(d.classes), hidden=hidden,
             activation=get_choice(data, "activation", ACTIVATIONS, None),
             epochs=get_int(data, "epochs", *LIMITS["epochs"], None),
