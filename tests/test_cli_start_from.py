@@ -109,3 +109,20 @@ def test_a_damaged_or_missing_start_is_one_line(first, tmp_path, capsys):
                            "--out", str(tmp_path / "m.safetensors"))
         assert code == 1 and words in err and err.count("\n") == 1
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_images_held_out_before_are_kept_out_or_the_run_says_it_trains_on_them(tmp_path,
+                                                                               capsys):
+    first = tmp_path / "held.safetensors"
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1",
+                       "--validation", "300", "--out", str(first), "--quiet")
+    assert code == 0, err
+    out = str(tmp_path / "m.safetensors")
+    code, _, err = run(capsys, "train", "--start-from", str(first), "--epochs", "1",
+                       "--out", out, "--quiet")
+    assert code == 0 and "the last 300 training images held out; this run trains on them" \
+        in " ".join(err.split()) and "give --validation 300 to keep them out" in err
+    code, _, err = run(capsys, "train", "--start-from", str(first), "--epochs", "1",
+                       "--validation", "300", "--out", out, "--quiet")
+    assert code == 0 and "held out" not in err.replace("300 held out", "")
+    assert load(out).metadata["n_validation"] == 300

@@ -268,6 +268,14 @@ def _starting_network(args: argparse.Namespace) -> Network | None:
                     f"{printable(args.start_from)} ({'-'.join(map(str, start.sizes))}, "
                     f"{kinds(start)}); leave --{option} out, or train a new network "
                     "without --start-from")
+        held = start.metadata.get("n_validation")
+        same_data = args.dataset in (None, "auto", start.metadata.get("dataset"))
+        if isinstance(held, int) and held > 0 and args.validation != held and same_data:
+            now = (f"holds out {args.validation:,} instead" if args.validation
+                   else "trains on them")
+            note(f"{args.start_from} was trained with the last {held:,} training images held "
+                 f"out; this run {now}, so their accuracy would no longer be that of images "
+                 f"it has never seen: give --validation {held} to keep them out")
     if args.preset is None:
         named = start.metadata.get("preset") if start is not None else None
         args.preset = named if named in PRESETS else DEFAULT_PRESET
