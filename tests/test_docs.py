@@ -112,6 +112,21 @@ def test_the_help_on_the_command_line_page_is_the_current_one(tmp_path):
     assert not stale, f"out of date, run python docs/scripts/regenerate.py --only help: {stale}"
 
 
+def test_the_command_line_page_states_the_widths_its_outputs_have():
+    """The page says which terminal width the ``--help`` shown was made for (the
+    ``COLUMNS`` regenerate.py sets) and to what width the commands wrap their text
+    (:data:`nudge.display.WIDTH`), and the shown help fits that width."""
+    from nudge.display import WIDTH
+
+    regenerate = _script("regenerate")
+    page = (DOCS / "cli.md").read_text(encoding="utf-8")
+    assert f"a {regenerate.COLUMNS}-column terminal" in page
+    assert f"wrapped to {WIDTH} columns" in page
+    for name, _, _ in regenerate.HELP:
+        lines = (DOCS / "outputs" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+        assert max(len(line) for line in lines[1:]) <= int(regenerate.COLUMNS), name
+
+
 def test_insight_pages_show_their_command_output_and_figure():
     for name in ("sensitivity", "nudges", "average", "descent", "landscape"):
         text = (DOCS / "insight" / f"{name}.md").read_text(encoding="utf-8")
