@@ -94,6 +94,18 @@ def test_chunks_and_float32_do_not_change_the_product(digits):
     assert H.products == 3
 
 
+def test_the_r_operator_equations_number_layers_as_the_network_does():
+    """The module docstring writes zˡ = Wˡ aˡ⁻¹ with a⁰ the inputs, layers from 1 as in
+    nudge.network; it says which array Wˡ is (it once said the layers counted from 0,
+    which would make a⁰ the first hidden layer)."""
+    from nudge.insight import hessian
+
+    doc = hessian.__doc__
+    assert "zˡ = Wˡ aˡ⁻¹ + bˡ" in doc and "R a⁰ = 0" in doc
+    assert "``net.weights[l-1]``" in doc and "a⁰ the inputs" in doc
+    assert "from 0" not in doc
+
+
 def test_activation_second_derivatives_by_finite_differences():
     z = np.linspace(-3, 3, 13)
     h = 1e-5

@@ -3,7 +3,8 @@
 For a direction v in parameter space (laid out like θ, see :func:`get_parameters`), the
 R-operator R{·} = d/dε (·)(θ + εv) at ε = 0 is applied to every line of the forward pass
 and of backpropagation.  With V, c the parts of v that belong to the weights W and biases b
-(layers indexed from 0 here, as in ``net.weights``; ⊙ element-wise)::
+(layers from 1, as in :mod:`nudge.network`: Wˡ is ``net.weights[l-1]`` and a⁰ the inputs;
+⊙ element-wise)::
 
     forward          zˡ = Wˡ aˡ⁻¹ + bˡ,        aˡ = σ(zˡ)
     R-forward      R zˡ = Wˡ R aˡ⁻¹ + Vˡ aˡ⁻¹ + cˡ,    R aˡ = σ'(zˡ) ⊙ R zˡ,   R a⁰ = 0
