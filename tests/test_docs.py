@@ -127,6 +127,19 @@ def test_the_command_line_page_states_the_widths_its_outputs_have():
         assert max(len(line) for line in lines[1:]) <= int(regenerate.COLUMNS), name
 
 
+def test_a_section_named_as_below_or_above_is_there():
+    """``see "Heading" below`` (or above) points the reader the right way on its page."""
+    wrong = []
+    for page in _pages():
+        text = page.read_text(encoding="utf-8")
+        headings = {m.group(1): m.start() for m in re.finditer(r"^#+ (.+)$", text, re.M)}
+        for m in re.finditer(r'"([^"\n]+)" (below|above)', text):
+            at = headings.get(m.group(1))
+            if at is not None and (at > m.start()) != (m.group(2) == "below"):
+                wrong.append(f"{page.name}: {m.group(0)}")
+    assert not wrong
+
+
 def test_insight_pages_show_their_command_output_and_figure():
     for name in ("sensitivity", "nudges", "average", "descent", "landscape"):
         text = (DOCS / "insight" / f"{name}.md").read_text(encoding="utf-8")
