@@ -140,6 +140,15 @@ def test_a_section_named_as_below_or_above_is_there():
     assert not wrong
 
 
+def test_insight_pages_that_name_the_hessian_say_what_it_is():
+    """The videos never name the Hessian: a "See the gradient" page that does says it is
+    the matrix of the cost's second derivatives."""
+    unexplained = [p.name for p in (DOCS / "insight").glob("*.md")
+                   if "Hessian" in (text := p.read_text(encoding="utf-8"))
+                   and "second derivatives" not in text]
+    assert not unexplained
+
+
 def test_insight_pages_show_their_command_output_and_figure():
     for name in ("sensitivity", "nudges", "average", "descent", "landscape"):
         text = (DOCS / "insight" / f"{name}.md").read_text(encoding="utf-8")
