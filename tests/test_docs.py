@@ -140,12 +140,17 @@ def test_a_section_named_as_below_or_above_is_there():
     assert not wrong
 
 
-def test_insight_pages_that_name_the_hessian_say_what_it_is():
-    """The videos never name the Hessian: a "See the gradient" page that does says it is
-    the matrix of the cost's second derivatives."""
-    unexplained = [p.name for p in (DOCS / "insight").glob("*.md")
-                   if "Hessian" in (text := p.read_text(encoding="utf-8"))
-                   and "second derivatives" not in text]
+#: terms the videos never use, and the words that explain them where a "See the gradient"
+#: page uses them
+EXPLAINED = {"Hessian": "second derivatives", "cosine": "angle between"}
+
+
+def test_insight_pages_say_what_the_terms_the_videos_never_use_are():
+    """A "See the gradient" page that names the Hessian says it is the matrix of the cost's
+    second derivatives; one that reads a mini-batch's cosine says it is of an angle."""
+    unexplained = [f"{p.name}: {term}" for p in (DOCS / "insight").glob("*.md")
+                   for term, words in EXPLAINED.items()
+                   if term in (text := p.read_text(encoding="utf-8")) and words not in text]
     assert not unexplained
 
 
