@@ -179,6 +179,14 @@ def test_a_preset_without_measurement_gets_a_marked_row():
         assert "| `nielsen-ch3` | **not measured yet**" in text
 
 
+def test_the_mathematics_page_maps_nielsens_names():
+    """A reader of Nielsen's book finds his mini-batch size m (his step divides by it) and
+    his ½ on the page that states nudge's conventions."""
+    page = (DOCS / "mathematics.md").read_text(encoding="utf-8")
+    assert "Nielsen's m" in page and "(η/m)" in page
+    assert "The cost has no ½" in page
+
+
 # --------------------------------------------------------------------------- the README
 def test_readme_is_a_short_front_door():
     text = README.read_text(encoding="utf-8")
