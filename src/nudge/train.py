@@ -149,7 +149,7 @@ def train(
     either way recorded in ``history.settings``).  Each call starts afresh: the shuffling
     from its seed, momentum and Adam from zero, a schedule from its first epoch (two calls
     of one epoch shuffle alike; one call of two epochs does not).  ``schedule`` is ``"constant"``,
-    ``"cosine"`` (η decays to ``min_learning_rate`` over the epochs) or ``"plateau"``
+    ``"cosine"`` (η decays towards ``min_learning_rate`` over the epochs) or ``"plateau"``
     (with patience: η halves at each plateau while η/2 ≥ ``min_learning_rate``, default
     η/64; :mod:`nudge.schedules`).
 
