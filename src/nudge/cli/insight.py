@@ -114,7 +114,7 @@ def register(sub: Any) -> None:
         description="Train one initial network with full-batch gradient descent and with "
                     "mini-batch SGD, recording the cost against examples processed and wall "
                     "time, and say how much sooner each reaches the cost full-batch GD ends at. "
-                    "Default learning rates: 10 for full-batch GD, 3 for mini-batches.")
+                    "Default learning rates: 4 for full-batch GD, 3 for mini-batches.")
     add_data_options(p)
     p.add_argument("--batch-sizes", type=batch_list, default=[None, 100, 10],
                    metavar="B,...", help="'full' and/or mini-batch sizes (default full,100,10)")
@@ -122,7 +122,7 @@ def register(sub: Any) -> None:
                    help="passes over the training examples (default 100: 100 full-batch "
                         "steps)")
     p.add_argument("--learning-rates", type=float_list, metavar="ETA,...",
-                   help="one eta for all, or one per batch size (default: 10 for full, 3 for "
+                   help="one eta for all, or one per batch size (default: 4 for full, 3 for "
                         "mini-batches)")
     p.add_argument("--train-limit", type=positive_int, default=5000, metavar="N",
                    help="use the first N training images (default 5000)")

@@ -56,7 +56,7 @@ API (all return dataclasses with ``to_dict()``)
 * :func:`average_of_nudges`, :func:`average_check` → :class:`AverageCheck`,
   :func:`minibatch_estimates` → :class:`AverageReport` (with :class:`BatchEstimate` rows)
 * :func:`descent` → :class:`DescentReport`  (full-batch GD vs SGD from one start; default
-  η from :func:`default_learning_rate`: 10 for full-batch, 3 for mini-batches)
+  η from :func:`default_learning_rate`: 4 for full-batch, 3 for mini-batches)
 * naming: :func:`locate`, :func:`parameter_name`, :func:`parse_parameter` → :class:`Parameter`;
   θ as one vector: :func:`get_parameters`, :func:`set_parameters`, :func:`unflatten`
 * :func:`landscape` → :class:`Landscape`  (1-D and 2-D slices of the cost along −∇C and a
