@@ -4,6 +4,7 @@ with a worker killed mid-sweep."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -971,6 +972,93 @@ def test_a_local_worker_killed_mid_run_loses_nothing(tmp_path):
     assert b"a sweep worker process died" in stderr
     keys = [r["key"] for r in lines(out)]
     assert len(keys) == 8 and len(set(keys)) == 8
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes under ``pid`` (its children, theirs...), read from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue               # not a process, or one that has just ended
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":       # a zombie has ended: only its parent's wait is left
+            parents[int(entry.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        pid = todo.pop()
+        children = {p for p, parent in parents.items() if parent == pid}
+        todo += children - found
+        found |= children
+    return found
+
+
+#: a sweep from Python that ends as argv[1] says (normally, on an error of the caller's, or
+#: at a Ctrl-C while its runs are under way), then prints the processes it leaves
+LEAVES = """
+import json, os, signal, sys, time
+from nudge.sweep import expand, run_sweep
+sys.path.insert(0, sys.argv[3])
+from test_sweep import _descendants
+
+def on_result(record):
+    if sys.argv[1] == "error":
+        raise OSError("the disk is full")
+    if sys.argv[1] == "ctrl-c":
+        os.kill(os.getpid(), signal.SIGINT)
+
+grid = expand({"dataset": "digits", "epochs": "2" if sys.argv[1] != "ctrl-c" else "150"},
+              seeds="1-4")
+try:
+    run_sweep(grid, sys.argv[2], workers=2, on_result=on_result)
+    ended = "normally"
+except (OSError, KeyboardInterrupt) as e:
+    ended = type(e).__name__
+print(json.dumps({"ended": ended, "left": sorted(_descendants(os.getpid()))}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("how, ended", [("normal", "normally"), ("error", "OSError"),
+                                        ("ctrl-c", "KeyboardInterrupt")])
+def test_a_sweep_from_python_leaves_no_helper_process_however_it_ends(tmp_path, how, ended):
+    """multiprocessing's forkserver and resource tracker, started for the local pool, stayed
+    idle in the sweep's process after it ended, until that process exited (a notebook's, a
+    test session's); the sweep now stops those it started."""
+    done = subprocess.run([sys.executable, "-c", LEAVES, how, str(tmp_path / "s.jsonl"),
+                           str(Path(__file__).parent)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"ended": ended, "left": []}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_sweep_leaves_no_process_behind(tmp_path):
+    """The sweep's process killed (kill -9, out of memory; SIGTERM and a closed terminal's
+    SIGHUP end it without cleaning up too): its workers waited for a task for ever, each
+    holding the forkserver's pipe, so the idle forkserver stayed as well, until the
+    machine's session ended.  The workers now end with the sweep, and the helpers with them."""
+    _, sweep = _sweep_with_a_first_result(tmp_path / "k.jsonl")
+    left: set[int] = set()
+    try:
+        left = _descendants(sweep.pid)
+        assert len(left) >= 3                 # the forkserver, its workers, the tracker
+        sweep.kill()
+        sweep.wait(10)
+        deadline = time.monotonic() + 10
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = {pid for pid in left if Path(f"/proc/{pid}").exists()
+                    and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+    finally:
+        _stop(sweep)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    assert not left, "processes of the killed sweep are still running"
 
 
 @pytest.mark.parametrize("dask_cluster", [(1, True)], indirect=True)

@@ -7,7 +7,8 @@ results; a worker returns each run's result line to it.
   by name once, as it starts, finds any other through nudge's normal lookup
   (:func:`nudge.data.load_dataset`: ``--data-dir``, ``$NUDGE_DATA``, the cache) once,
   and keeps them for all its runs.  A worker that dies loses only its run: a new pool
-  does the points left.
+  does the points left.  No worker, forkserver or resource tracker outlives the sweep,
+  however it ends (:mod:`.processes`).
 * **Dask** (``--scheduler``): the client loads the data once and *scatters* it to every
   worker (``Client.scatter(..., broadcast=True)``), so workers need nudge installed but
   no data files and no internet.  A worker lost mid-run loses only its task; the
@@ -46,6 +47,7 @@ from ..errors import DivergenceError, NudgeError, printable
 from ..settings import TrainingSetup
 from ..train import train
 from .grid import point_data
+from .processes import stopping_helpers, terminate, watch_client
 
 _SETUP_FIELDS = tuple(f.name for f in fields(TrainingSetup))
 _one_thread_done = False
@@ -136,6 +138,7 @@ def _start_worker(data_dir: str | None, given: dict[str, Dataset]) -> None:
     _data_dir = data_dir
     _loaded.update(given)                            # the datasets sent: never looked up
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the client's to handle
+    watch_client()                                   # and it ends with the client
     _one_blas_thread()
 
 
@@ -208,10 +211,11 @@ def run_local(points: list[dict[str, Any]], on_result: Callable[[dict[str, Any]]
         return (f"nudge: a sweep worker process died (killed? out of memory?{hint}); a new "
                 f"pool does the {counted(len(left), 'run')} left")
 
-    _rounds(left, one_pool, again, lambda: (
-        f"sweep worker processes died {POOL_RESTARTS + 1} times in a row before a run "
-        f"finished (out of memory? killed?{_script_hint()}); the finished runs are saved: run "
-        "the same command again to resume"))
+    with stopping_helpers():        # however it ends: no forkserver left (processes.py)
+        _rounds(left, one_pool, again, lambda: (
+            f"sweep worker processes died {POOL_RESTARTS + 1} times in a row before a run "
+            f"finished (out of memory? killed?{_script_hint()}); the finished runs are saved: "
+            "run the same command again to resume"))
 
 
 def _script_hint() -> str:
@@ -240,18 +244,10 @@ def _one_pool(points: list[dict[str, Any]], workers: int, data_dir: str | None,
             except BrokenProcessPool:       # the runs that did finish still come
                 continue
     except BaseException:                   # Ctrl-C, or an error: the runs under way are
-        _terminate(pool)                    # not results, so do not wait for them
+        terminate(pool)                     # not results, so do not wait for them
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    if hasattr(pool, "terminate_workers"):              # Python 3.14
-        pool.terminate_workers()  # novermin (checked for above: 3.10 to 3.13 lack it)
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
 
 
 # --------------------------------------------------------------------------- Dask
