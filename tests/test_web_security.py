@@ -520,6 +520,31 @@ def test_a_request_body_that_never_arrives_is_not_waited_for(model, monkeypatch)
     assert answer.startswith("HTTP/1.1 408") and "did not arrive" in answer
 
 
+@pytest.mark.parametrize("cut_short", [
+    b"Content-Length: 100\r\n\r\n{\"exa",                       # the client hangs up
+    b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",    # a chunk size not hex
+])
+def test_a_body_cut_short_is_no_internal_error(model, caplog, cut_short):
+    """A request whose body ends before it is whole (the client closed the connection, or
+    uvicorn closed it on a malformed chunk) was a 500 with a traceback in the server's
+    log, as for a bug; nobody is left to answer, and the server goes on as before."""
+    app = create_app(model, dataset="digits")
+    with real_server(app) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\n" + cut_short)
+            if cut_short.startswith(b"Content-Length"):
+                time.sleep(0.3)                         # the app is reading the body
+                conn.shutdown(socket.SHUT_RDWR)
+            read_until_closed(conn)
+        time.sleep(0.3)
+        import httpx
+
+        r = httpx.post(f"http://127.0.0.1:{port}/api/predict", json={"image": "x"})
+        assert r.status_code == 400 and "PNG data URL" in r.json()["error"]
+    assert "Traceback" not in caplog.text and "error in" not in caplog.text
+
+
 def test_headers_that_never_end_do_not_hold_a_connection(model, monkeypatch):
     """A client that trickles its headers a byte at a time (a slow-loris), first or after a
     kept-alive request, is cut off HEADER_SECONDS after it connected or was answered; a

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 import numpy as np
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ..bounds import MAX_SEED
 from ..errors import printable
@@ -105,6 +105,9 @@ async def read_json(request: Request) -> dict[str, Any]:
     except asyncio.TimeoutError:
         raise ApiError(408, f"the request body did not arrive within {BODY_SECONDS:g} s"
                        ) from None
+    except ClientDisconnect:   # the client hung up, or uvicorn on a malformed chunk: no bug
+        raise bad("the connection closed before the request body was whole: send all "
+                  "of it") from None
     try:
         data = json.loads(body or b"{}", parse_constant=_reject_constant)
     except (ValueError, RecursionError) as e:
