@@ -588,6 +588,10 @@ def test_a_misspelt_choice_names_the_closest(argv, suggested, capsys):
     (["--train-limit", "100", "--validation", "100"], "hold out between 1 and 99"),
     (["--momentum", "0.5"], "--momentum 0.5 is for --optimizer momentum (sgd has none)"),
     (["--momentum", "0.5", "--optimizer", "adam"], "(adam has none)"),
+    (["--schedule", "constant", "--min-learning-rate", "0.1"],
+     "--min-learning-rate 0.1 is for --schedule cosine or plateau; --schedule constant"),
+    (["--preset", "nielsen", "--min-learning-rate", "0.1"],
+     "the nielsen preset's schedule, constant, keeps eta fixed: add --schedule cosine"),
     (["--out", "notes.txt"], "--out notes.txt is a file but not a nudge model; nothing was "
                              "trained or replaced"),
 ])

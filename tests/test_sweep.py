@@ -118,6 +118,21 @@ def test_momentum_is_swept_for_the_momentum_optimizer_only(digits):
         parse_seeds("")
 
 
+def test_min_learning_rate_is_swept_for_the_decaying_schedules_only(digits):
+    """As --momentum without the momentum optimizer: a floor where every run keeps eta
+    fixed (a constant schedule, given or the preset's) is refused, not dropped unsaid."""
+    for texts in ({"schedule": "constant", "min_learning_rate": "0.1,0.2"},
+                  {"preset": "nielsen", "min_learning_rate": "0.1"}):
+        with pytest.raises(NudgeError, match="--min-learning-rate is for the cosine and "
+                                             "plateau schedules"):
+            expand({**texts, "epochs": "1"}, datasets=lambda name: digits)
+    grid = expand({"schedule": "constant,cosine", "min_learning_rate": "0.1,0.2",
+                   "epochs": "1"}, datasets=lambda name: digits)
+    runs = sorted((p.settings["schedule"], p.settings["min_learning_rate"])
+                  for p in grid.points)
+    assert runs == [("constant", 0.0), ("cosine", 0.1), ("cosine", 0.2)]  # constant once
+
+
 @given(lrs=st.lists(st.sampled_from([0.1, 0.3, 1.0, 3.0]), min_size=1, max_size=4),
        batches=st.lists(st.sampled_from([1, 10, 100]), min_size=1, max_size=3),
        seeds=st.lists(st.integers(0, 50), min_size=1, max_size=4))

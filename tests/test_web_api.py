@@ -501,6 +501,7 @@ def test_a_run_near_chance_with_tiny_steps_is_told_to_take_larger_ones(c8):
                                          "min_learning_rate": 0.1},
     {"weight_decay": -1}, {"examples_per_second": 1, "batch_size": 10},
     {"examples_per_second": None}, {"epochs": None}, {"schedule": "plateau"},
+    {"schedule": "constant", "min_learning_rate": 0.1},
 ])
 def test_bad_training_settings(c8, body):
     r = c8.post("/api/train/start", json=body)

@@ -6,8 +6,10 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
 * every option left out (None) takes the preset's value;
 * the learning rate: the one given, else the preset's for ``sgd``, else the
   optimiser's default (:data:`nudge.optimizers.DEFAULT_LEARNING_RATES`);
-* the schedule's floor: the one given, else the preset's when neither the
-  learning rate, the optimiser nor the schedule was changed, else 0 (0 for ``constant``;
+* the schedule's floor: the one given (refused under the ``constant`` schedule, which
+  has none, as a momentum is refused without the momentum optimiser), else the preset's
+  when neither the learning rate, the optimiser nor the schedule was changed, else 0 (0
+  for ``constant``;
   for ``plateau`` 0 means η/64, :func:`nudge.schedules.plateau_floor`, applied by the
   trainer);
 * the layer sizes: the ones given, else the preset's hidden layers between the
@@ -151,7 +153,13 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
     else:
         eta = DEFAULT_LEARNING_RATES[optimizer]
     own = schedule in (None, p.get("schedule", "constant"))    # the preset's own schedule
-    schedule = schedule or p.get("schedule", "constant")
+    given_schedule, schedule = schedule, schedule or p.get("schedule", "constant")
+    if min_learning_rate is not None and schedule == "constant":
+        which = ("--schedule constant" if given_schedule else
+                 f"the {preset_name} preset's schedule, constant,")
+        raise NudgeError(f"--min-learning-rate {min_learning_rate:g} is for --schedule cosine "
+                         f"or plateau; {which} keeps eta fixed: add --schedule cosine, or "
+                         "leave --min-learning-rate out")
     if min_learning_rate is not None:
         floor = float(min_learning_rate)
     elif learning_rate is None and optimizer == "sgd" and own:
@@ -159,7 +167,7 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
     else:
         floor = 0.0
     if schedule == "constant":
-        floor = 0.0
+        floor = 0.0                                     # the preset's floor, unused
     check_min_learning_rate(floor, eta)
     return TrainingSetup(
         preset=preset_name, sizes=sizes, activation=activation or p["activation"],

@@ -302,6 +302,11 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
             if key not in seen:
                 seen.add(key)
                 points.append(Point(settings, seed, key))
+    if "min_learning_rate" in lists and all(p.settings["schedule"] == "constant"
+                                            for p in points):
+        raise NudgeError("--min-learning-rate is for the cosine and plateau schedules, and "
+                         "every run here has the constant one: add cosine to --schedule, or "
+                         "leave --min-learning-rate out")
     return Grid(lists, seed_list, points, data_hashes(points, used))
 
 
@@ -339,6 +344,8 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
         given["batch_size"] = "preset"
     if given.get("optimizer", "sgd") != "momentum":
         given.pop("momentum", None)        # swept for the momentum optimizer's points only
+    if (given.get("schedule") or PRESETS[preset].get("schedule", "constant")) == "constant":
+        given.pop("min_learning_rate", None)   # for the cosine and plateau points only
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
     check_patience(patience, bool(validation), MAX_EPOCHS, setup.schedule)
     n_train = len(data.X_train)
