@@ -120,6 +120,15 @@ def register(sub: Any) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     check_plot(args.plot)
+    if args.axes is not None and not args.plot:
+        raise NudgeError("--axes chooses the heat map's two options: add --plot FILE.png, or "
+                         "leave --axes out")
+    cluster = [flag(o) for o in ("timeout", "tls_ca_file", "tls_cert", "tls_key")
+               if getattr(args, o) is not None]
+    if cluster and not args.scheduler and not args.report:
+        raise NudgeError(f"{', '.join(cluster)} {'is' if len(cluster) == 1 else 'are'} for a "
+                         "Dask cluster: add --scheduler ADDRESS, or leave "
+                         f"{'it' if len(cluster) == 1 else 'them'} out")
     if args.report:
         return _report(args)
     args.out = DEFAULT_OUT if args.out is None else args.out
