@@ -755,6 +755,22 @@ def test_unusable_destinations_are_refused_before_training(make, message, tmp_pa
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "digits", "--epochs", "1", "--quiet", "--plot"],
+    ["descent", "--dataset", "digits", "--epochs", "1", "--paths-plot"],
+])
+def test_a_figure_named_as_a_folder_is_refused_with_a_figure_name(argv, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A --plot that names a folder was told 'give a file name such as
+    curves.png/model.safetensors' (a model's name, for a figure, which must end in .png)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "curves.png").mkdir()
+    code, out, err = run(capsys, *argv, "curves.png")
+    assert code == 1 and err.strip().endswith(
+        "curves.png is a folder; give a file name such as curves.png/figure.png"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
+
+
 def test_out_through_a_symlink_keeps_the_link_and_the_mode(tmp_path, capsys):
     import os
 

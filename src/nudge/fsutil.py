@@ -138,8 +138,9 @@ def write_target(path: str | Path) -> tuple[Path, int | None]:
     st = _stat(target)
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
+            example = "figure.png" if target.suffix.lower() == ".png" else "model.safetensors"
             raise NudgeError(f"{target}{via} is a folder; give a file name such as "
-                             f"{target / 'model.safetensors'}")
+                             f"{target / example}")
         if not stat.S_ISREG(st.st_mode):
             raise NudgeError(f"{target}{via} is {_kind(st.st_mode)}, not a regular file; "
                              "nudge only replaces regular files: choose a file name")
