@@ -411,6 +411,27 @@ def test_the_low_level_methods_refuse_what_they_cannot_use():
         NoiseTracker(np.zeros((5, 4)), [0, 1])
 
 
+def test_predictions_of_parameters_set_by_hand_are_checked_first():
+    """predict, score and feedforward of weights set by hand that do not fit: one line, as
+    evaluate and save give. NaN weights were read as digit 0 for every image (argmax of a
+    NaN row), a layer left out read the hidden layer as the answer, and a transposed or
+    float64 layer was numpy's error or went through."""
+    X, y = np.random.default_rng(0).random((5, 4)), [0, 1, 2, 0, 1]
+    for spoil, words in [
+            (lambda n: n.weights[0].fill(np.nan), "layer 1's weights hold NaN or infinite"),
+            (lambda n: n.biases[1].fill(np.inf), "layer 2's biases hold NaN or infinite"),
+            (lambda n: n.weights.pop(), "has 2 layers of weights and biases, not 1 and 2"),
+            (lambda n: n.weights.__setitem__(0, n.weights[0].T.copy()), "shape (5, 4)"),
+            (lambda n: n.weights.__setitem__(0, n.weights[0].astype(np.float64)),
+             "float64 in this float32 network")]:
+        net = Network([4, 5, 3], seed=0)
+        spoil(net)
+        for method, args in (("predict", (X,)), ("predict", (X[0],)), ("score", (X, y)),
+                             ("feedforward", (X,))):
+            with pytest.raises(NudgeError, match=re.escape(words)):
+                getattr(net, method)(*args)
+
+
 def test_whole_number_pixels_of_any_type_are_intensities():
     """A list of ints (int64) or int16 pixels read as the same 0-255 intensities as uint8
     (they were fed in unscaled: 255 where a uint8 255 is 1.0); outside 0-255, one line."""

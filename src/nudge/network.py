@@ -275,6 +275,7 @@ class Network:
 
     def feedforward(self, X: Any) -> np.ndarray:
         """The output activations aᴸ; ``X`` is one example or a batch (rows are examples)."""
+        self.check_parameters(finite=True)   # set by hand: a NaN output would read as digit 0
         X = as_array(X)
         out = self.forward(X[None, :] if X.ndim == 1 else X)[0][-1]
         return out[0] if X.ndim == 1 else out
@@ -302,8 +303,7 @@ class Network:
 
     def _forward_to(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
         """:meth:`forward` of ``X``, and a desired output for each row from ``Y``."""
-        activations, zs = self.forward(X)
-        y = self.desired_outputs(Y)
+        (activations, zs), y = self.forward(X), self.desired_outputs(Y)
         if len(y) != len(activations[0]):
             raise NudgeError(f"{len(activations[0])} inputs but {len(y)} desired outputs")
         return activations, zs, y
