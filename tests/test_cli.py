@@ -325,19 +325,25 @@ def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "q.safetensors").exists()
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["landscape", "--span", "1e300"], "span must be a number above 0 and at most 1,000"),
-    (["interpolate", "--from=-1e30", "--to=1e30"], "each from -1,000 to 1,000"),
-    (["interpolate", "--from", "-1e30"], "each from -1,000 to 1,000"),   # no '=' needed
-    (["interpolate", "--from", "-2.5E+3"], "each from -1,000 to 1,000"),
-    (["sensitivity", "--steps", "1,1e300"], "at most 1,000 (a linear prediction"),
+@pytest.mark.parametrize("argv, words, status", [
+    # the option named as the user wrote it, by the parser (it said "span must be...")
+    (["landscape", "--span", "1e300"], "argument --span: '1e300' is too large: give at most "
+                                       "1,000", 2),
+    (["interpolate", "--from=-1e30", "--to=1e30"], "each from -1,000 to 1,000", 1),
+    (["interpolate", "--from", "-1e30"], "each from -1,000 to 1,000", 1),   # no '=' needed
+    (["interpolate", "--from", "-2.5E+3"], "each from -1,000 to 1,000", 1),
+    (["sensitivity", "--steps", "1,1e300"], "at most 1,000 (a linear prediction", 1),
 ])
-def test_absurd_sizes_of_insight_options_are_refused(digits_model, capsys, argv, words):
+def test_absurd_sizes_of_insight_options_are_refused(digits_model, capsys, argv, words,
+                                                     status):
     command, *options = argv
     extra = [str(digits_model)] if command == "interpolate" else []
-    code, out, err = run(capsys, command, str(digits_model), *extra, "--dataset", "digits",
-                         *options)
-    assert code == 1 and words in err and err.count("\n") == 1 and out == ""
+    try:
+        code = main([command, str(digits_model), *extra, "--dataset", "digits", *options])
+    except SystemExit as e:              # the parser's refusal
+        code = e.code
+    out, err = capsys.readouterr()
+    assert code == status and words in err and err.count("\n") == 1 and out == ""
 
 
 @pytest.mark.parametrize("argv", [
@@ -620,6 +626,11 @@ def test_bad_model_and_image_files(tmp_path, digits_model, capsys):
     Image.new("L", (50, 50), 255).save(blank)
     code, _, err = run(capsys, "predict", str(digits_model), str(blank))
     assert code == 1 and "blank" in err
+    for command in ("info", "predict"):         # a folder is called one, by both
+        argv = [command, str(tmp_path)] if command == "info" else [command, str(digits_model),
+                                                                   str(tmp_path)]
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "is a folder, not a regular file" in err
 
 
 def test_evaluate_on_mismatched_dataset(digits_model, capsys, mnist_path):

@@ -57,8 +57,10 @@ def as_path(path: Any, what: str = "path") -> Path:
     return Path(path)
 
 
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+def file_kind(mode: int) -> str:
+    """What a file of ``mode`` (``os.stat``'s ``st_mode``) is, for a message: "a folder",
+    "a FIFO (named pipe)"..."""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def os_reason(e: OSError) -> str:
@@ -142,7 +144,7 @@ def write_target(path: str | Path) -> tuple[Path, int | None]:
             raise NudgeError(f"{target}{via} is a folder; give a file name such as "
                              f"{target / example}")
         if not stat.S_ISREG(st.st_mode):
-            raise NudgeError(f"{target}{via} is {_kind(st.st_mode)}, not a regular file; "
+            raise NudgeError(f"{target}{via} is {file_kind(st.st_mode)}, not a regular file; "
                              "nudge only replaces regular files: choose a file name")
         if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
             raise NudgeError(f"{target}{via} is read-only; make it writable (chmod u+w) or "
@@ -343,7 +345,7 @@ def open_regular(path: str | Path, max_bytes: int | None = None) -> BinaryIO:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NudgeError(f"{path} is {_kind(st.st_mode)}, not a regular file; give a file")
+            raise NudgeError(f"{path} is {file_kind(st.st_mode)}, not a regular file; give a file")
         if max_bytes is not None and st.st_size > max_bytes:
             raise NudgeError(f"{path}: {st.st_size:,} bytes is more than the {max_bytes:,} "
                              "nudge reads from such a file; is it the right file?")

@@ -33,7 +33,7 @@ import numpy as np
 
 from .bounds import MAX_PARAMETERS, check_seed, check_sizes
 from .errors import ModelFileError, NudgeError, is_printable, short_repr
-from .fsutil import as_path, atomic_write_bytes, open_regular, os_reason
+from .fsutil import as_path, atomic_write_bytes, file_kind, open_regular, os_reason
 from .jsonable import jsonable
 from .network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network, check_network
 
@@ -296,7 +296,8 @@ def load(path: str | Path) -> Network:
         reason = os_reason(e) if isinstance(e, OSError) else str(e)
         raise _bad(path, f"cannot be read ({reason})") from None
     if not stat.S_ISREG(st.st_mode):
-        raise _bad(path, "is not a regular file; give a model file saved by `nudge train`")
+        raise _bad(path, f"is {file_kind(st.st_mode)}, not a regular file; give a model "
+                   "file saved by `nudge train`")
     try:
         # read, not mapped: a file cut short while it loads is an error, not a SIGBUS
         with open_regular(path, MAX_MODEL_BYTES) as f:

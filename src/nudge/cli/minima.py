@@ -14,13 +14,14 @@ from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
 from ..insight.common import MAX_GRID
 from ..insight.interpolate import MAX_INTERPOLATION_POINTS
-from ..insight.landscape import DIRECTIONS, MAX_LANDSCAPE_POINTS
+from ..insight.landscape import DIRECTIONS, MAX_LANDSCAPE_POINTS, MAX_SPAN
 from .common import (
     add_data_options,
     add_examples,
     add_json_option,
     add_model_argument,
     add_plot,
+    at_most,
     bounded_int,
     check_plot,
     data_for_model,
@@ -65,7 +66,7 @@ def register(sub: Any) -> None:
     p.add_argument("--directions", choices=DIRECTIONS, default="gradient",
                    help="gradient (-grad C and a random direction orthogonal to it) or filter "
                         "(two filter-normalised random directions) (default gradient)")
-    p.add_argument("--span", type=positive_float,
+    p.add_argument("--span", type=at_most(positive_float, MAX_SPAN),
                    help="how far to go each way (default 3, a distance in parameter space, "
                         "for gradient; 1, a fraction of each neuron's weights, for filter)")
     p.add_argument("--points", type=bounded_int(3, MAX_LANDSCAPE_POINTS), default=41,
