@@ -569,6 +569,61 @@ def test_while_it_runs_the_figures_chart_and_controls_are_in_the_window(page):
     api(page, "/api/train/stop", {})
 
 
+def box(page, selector):
+    return page.locator(selector).bounding_box()
+
+
+def inside(inner, outer):
+    """Whether bounding box ``inner`` lies within ``outer``."""
+    return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
+
+
+def test_speed_is_set_before_start_on_a_phone_and_beside_pause_while_it_runs(page):
+    """On a phone the set-up stands above the Live card, and Speed stood in the Live card's
+    title row, below Start: a user set it only after scrolling past Start.  Where the
+    set-up is above the Live card, Speed now stands in it before Start till a run starts;
+    while a run goes (and on a laptop always) in the Live card's title row with Pause."""
+    open_view(page, "learn")
+
+    def where():
+        speed, start = box(page, "#t-speed"), box(page, "#t-start")
+        if page.size == "phone":
+            assert inside(speed, box(page, "#train-form"))
+            assert speed["y"] + speed["height"] <= start["y"]          # before Start
+        else:
+            assert inside(speed, box(page, "#t-live-head"))
+
+    where()
+    start_slow_run(page)
+    page.wait_for_timeout(300)
+    assert inside(box(page, "#t-speed"), box(page, "#t-live-head"))   # with Pause, Stop
+    assert page.locator("#t-speed").input_value() == "100"              # (the one chosen)
+    page.click("#t-stop")
+    page.wait_for_selector("#t-start:enabled")
+    page.wait_for_timeout(300)
+    where()
+
+
+def test_speed_s_help_opens_with_a_tap(page):
+    """Speed's explanation was a tooltip, which a touch screen never shows.  A "?" beside
+    it (a button: a tap, a click, Enter) shows it below Speed, in the card, and hides it."""
+    open_view(page, "learn")
+    info = page.locator("#t-speed-info")
+    assert box(page, "#t-speed-help") is None
+    (info.tap if page.size == "phone" else info.click)()
+    helpbox, speed = box(page, "#t-speed-help"), box(page, "#t-speed")
+    assert info.get_attribute("aria-expanded") == "true"
+    assert "examples a second" in text(page, "#t-speed-help")
+    card = "#train-form" if page.size == "phone" else "#live-card"
+    assert inside(helpbox, box(page, card)) and helpbox["y"] >= speed["y"] + speed["height"]
+    assert helpbox["x"] >= 0 and helpbox["x"] + helpbox["width"] <= page.viewport_size["width"]
+    (info.tap if page.size == "phone" else info.click)()
+    assert box(page, "#t-speed-help") is None
+    assert info.get_attribute("aria-expanded") == "false"
+
+
 def test_the_learn_view_s_cards_hold_no_empty_space(page):
     """The set-up form spanned three rows of the laptop's grid, and being taller than
     what stood beside it, stretched those rows: the Live card had some 120 px of nothing

@@ -27,6 +27,12 @@ export function init(s) {
   $("t-schedule").addEventListener("change", buttons);
   $("t-batch").addEventListener("change", fillSpeeds);
   $("t-speed").addEventListener("change", changeSpeed);
+  $("t-speed-info").addEventListener("click", () => {
+    const open = $("t-speed-info").getAttribute("aria-expanded") !== "true";
+    $("t-speed-info").setAttribute("aria-expanded", String(open));
+    $("t-speed-help").hidden = !open;
+  });
+  STACKED.addEventListener("change", placeSpeed);
   $("t-lr").addEventListener("change", changeLearningRate);
   $("c-log").addEventListener("change", schedule);
   $("c-zoom").addEventListener("change", schedule);
@@ -238,7 +244,23 @@ function schedule() {
   requestAnimationFrame(() => { drawPending = false; render(); });
 }
 
+// Where style.css stacks the set-up above the Live card (up to 1000 px wide: a phone, a
+// tablet), Speed stands before Start till a run starts, to be set with the rest of the
+// set-up and not below Start; while a run goes, and always where the set-up stands beside
+// the Live card (a laptop), in the Live card's title row with the run's other controls
+const STACKED = window.matchMedia("(max-width: 1000px)");
+function placeSpeed() {
+  const box = $("t-speed-box"), help = $("t-speed-help");
+  const inForm = STACKED.matches && !isActive(training);
+  if (inForm === $("train-form").contains(box)) return;
+  const focused = box.contains(document.activeElement) ? document.activeElement : null;
+  if (inForm) $("t-start").parentElement.before(box, help);
+  else { $("t-run-controls").append(box); $("t-live-head").after(help); }
+  focused?.focus();
+}
+
 function buttons() {
+  placeSpeed();
   const st = training ? training.state : "idle";
   const active = ACTIVE.includes(st);
   $("t-start").disabled = active;
