@@ -624,6 +624,26 @@ def test_speed_s_help_opens_with_a_tap(page):
     assert info.get_attribute("aria-expanded") == "false"
 
 
+def test_the_charts_legends_fit(page):
+    """The cost chart's legend (its two keys and the log-scale tick) wrapped onto two lines
+    on a laptop, "log scale" alone on the second.  A chart's option stands in its title
+    row now: on a laptop each legend is one line; a phone's narrow card wraps between
+    the keys, never inside one (its dot on one line, "test cost" on the next)."""
+    open_view(page, "learn")
+    for card in page.locator("#view-learn .chart-card").all():
+        legend = card.locator(".legend")
+        lines = legend.evaluate("""(p) => Math.round(p.getBoundingClientRect().height
+            / parseFloat(getComputedStyle(p).lineHeight))""")
+        if page.size == "desktop":
+            assert lines == 1, legend.text_content()
+        broken = legend.evaluate("""(p) => [...p.querySelectorAll('.item')]
+            .filter((i) => i.getClientRects().length > 1).map((i) => i.textContent)""")
+        assert broken == []
+        head, option = card.locator(".chart-head").bounding_box(), \
+            card.locator(".chart-head label").bounding_box()
+        assert inside(option, card.bounding_box()) and inside(option, head)
+
+
 def test_the_learn_view_s_cards_hold_no_empty_space(page):
     """The set-up form spanned three rows of the laptop's grid, and being taller than
     what stood beside it, stretched those rows: the Live card had some 120 px of nothing
