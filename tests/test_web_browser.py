@@ -1478,6 +1478,20 @@ def test_contrast_labels_and_described_canvases(page):
     page.keyboard.press("Shift+Tab")
 
 
+def test_the_selected_tab_is_in_sight(page):
+    """A phone's tab strip scrolls sideways and showed tabs 1 to 3 whatever the view: a
+    page opened on #models (or sent to the nudges by a mistake) showed no selected tab.
+    The strip brings the selected tab into sight."""
+    for view in VIEWS:
+        open_view(page, view)
+        tab = box(page, f"#tab-{view}")
+        assert tab["x"] >= 0 and tab["x"] + tab["width"] <= page.viewport_size["width"], view
+    page.evaluate("location.hash = '#learn'")   # and back: from the strip's end to its start
+    page.wait_for_selector("#view-learn:not([hidden])")
+    tab = box(page, "#tab-learn")
+    assert tab["x"] >= 0 and tab["x"] + tab["width"] <= page.viewport_size["width"]
+
+
 def test_keyboard_moves_between_tabs(page):
     open_view(page, "learn")
     page.focus("#tab-learn")

@@ -69,10 +69,20 @@ function show(name, focus = false) {
     t.tabIndex = on ? 0 : -1;
     document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
     if (on && focus) t.focus();
+    if (on) inSight(t);
   }
   store.current = name;
   if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
   VIEWS[name].show?.();
+}
+
+// a phone's tab strip scrolls sideways: the selected tab is brought into it (sideways
+// only: the page stays where it is)
+function inSight(tab) {
+  const strip = tab.parentElement, t = tab.getBoundingClientRect(), s = strip.getBoundingClientRect();
+  const gap = 16;                          // clear of the strip's edge, not flush with it
+  if (t.left < s.left) strip.scrollLeft -= Math.ceil(s.left - t.left + gap);
+  else if (t.right > s.right) strip.scrollLeft += Math.ceil(t.right - s.right + gap);
 }
 
 tabs.forEach((t, i) => {
