@@ -644,6 +644,21 @@ def test_the_charts_legends_fit(page):
         assert inside(option, card.bounding_box()) and inside(option, head)
 
 
+def test_the_set_up_s_labels_take_one_line(page):
+    """On a laptop the set-up's column left its labels 98 px: "Hidden layers", "Learning
+    rate η", "Final η (cosine)" and "Training images" took two lines each, which made the
+    long form longer still (Start some 80 px lower).  Each label is one line now, on a
+    phone too."""
+    open_view(page, "learn")
+    wrapped = page.evaluate("""() => [...document.querySelectorAll('#train-form label')]
+        .filter((l) => l.offsetParent && l.firstChild.nodeType === Node.TEXT_NODE)
+        .map((l) => { const r = document.createRange();
+            r.selectNodeContents(l.firstChild);
+            return [l.firstChild.textContent.trim(), r.getClientRects().length]; })
+        .filter(([, lines]) => lines > 1)""")
+    assert wrapped == []
+
+
 def test_the_learn_view_s_cards_hold_no_empty_space(page):
     """The set-up form spanned three rows of the laptop's grid, and being taller than
     what stood beside it, stretched those rows: the Live card had some 120 px of nothing
