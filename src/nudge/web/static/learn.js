@@ -139,6 +139,7 @@ async function start() {
     }
     message(r.message);
     schedule();
+    placeSpeed();         // now, not at the next frame: it moves the Live card on a phone
     // the live figures and the cost chart below them are what to watch now: a phone shows
     // them below the set-up, a laptop beside it, above the window of a user who scrolled
     // down to Start; they come into view (the page stays where they are in view already)
