@@ -154,6 +154,20 @@ def test_bodies_must_be_small_json_objects(c28):
                     ).status_code == 400
     r = c28.post(url, json={"image": data_url(png_of_seven()), "path": "/etc/passwd"})
     assert r.status_code == 400 and "unknown field" in r.json()["error"]
+    # what is wrong, whole (the message of Python's parser was cut at 80 characters)
+    for body, said in ((b'{"image": ', "not valid JSON (Expecting value at line 1, column 11)"),
+                       (b'\xff{}', "not valid JSON: it is not UTF-8 text"),
+                       (b"[" * 100_000, "nested too deeply")):
+        r = c28.post(url, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and said in r.json()["error"], body[:20]
+
+
+def test_a_path_that_is_not_found_is_named_as_sent(c28):
+    """A 404 named the path percent-decoded as Latin-1: /%FF came back as '/Ã¿'-like
+    mojibake; it is now the path as sent."""
+    r = c28.get("/%FF/x%20y")
+    assert r.status_code == 404
+    assert r.json()["error"] == "no such page or API endpoint: /%FF/x%20y"
 
 
 def test_odd_characters_in_field_names_are_named_back_safely(c28):

@@ -83,8 +83,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """No such path, or a method it does not take: ``{"error": message}`` like every other
     refusal."""
     status = getattr(exc, "status_code", 500)
-    message = {404: f"no such page or API endpoint: {request.url.path}",
-               405: f"{request.method} is not allowed on {request.url.path}"
+    # the path as sent (percent-encoded: /%FF, not the mojibake of its decoding), cut short
+    sent = request.scope.get("raw_path") or request.url.path.encode("utf-8", "replace")
+    path = printable(sent.decode("ascii", "replace")[:200])
+    message = {404: f"no such page or API endpoint: {path}",
+               405: f"{request.method} is not allowed on {path}"
                }.get(status, str(getattr(exc, "detail", "error")))
     return JSONResponse({"error": message}, status_code=status,
                         headers=getattr(exc, "headers", None))

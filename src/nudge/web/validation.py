@@ -110,8 +110,16 @@ async def read_json(request: Request) -> dict[str, Any]:
                   "of it") from None
     try:
         data = json.loads(body or b"{}", parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as e:
-        raise bad(f"the body is not valid JSON ({str(e)[:80]})") from None
+    except json.JSONDecodeError as e:
+        raise bad(f"the body is not valid JSON ({e.msg} at line {e.lineno}, column "
+                  f"{e.colno})") from None
+    except UnicodeDecodeError:
+        raise bad("the body is not valid JSON: it is not UTF-8 text") from None
+    except RecursionError:
+        raise bad("the body is not valid JSON that nudge reads: it is nested too deeply"
+                  ) from None
+    except ValueError as e:                  # NaN, Infinity (_reject_constant)
+        raise bad(f"the body is not valid JSON ({e})") from None
     if not isinstance(data, dict):
         raise bad("the body must be a JSON object")
     return data
