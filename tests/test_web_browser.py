@@ -460,6 +460,35 @@ def test_watch_it_learn_slowly_step_and_finish(page, app):
     assert "trained on this page" in text(page, "#model-badge")
 
 
+def test_train_the_model_in_use_further(page):
+    """Ticked, the run starts from the model in use: its architecture shown and fixed (the
+    preset's other choices kept), its epochs before said while it runs; unticked, the
+    preset's architecture comes back."""
+    open_view(page, "learn")
+    page.select_option("#t-preset", "nielsen")
+    assert page.locator("#t-hidden").input_value() == "30"
+    assert "784-16-16-10, mnist-small.safetensors" in text(page, "#t-further-box")
+    page.check("#t-further")
+    assert page.locator("#t-hidden").input_value() == "16,16"
+    assert page.locator("#t-hidden").is_disabled() and page.locator("#t-activation").is_disabled()
+    assert page.locator("#t-lr").input_value() == "1.5"          # the preset's, kept
+    page.fill("#t-epochs", "1")
+    page.select_option("#t-examples", "1000")
+    page.click("#t-start")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
+                           timeout=60000)
+    assert "trained further from mnist-small.safetensors (5 epochs before)" in text(
+        page, "#s-recipe")
+    started = api(page, "/api/train/state")["body"]["training"]["settings"]["started_from"]
+    assert started["model"] == "mnist-small.safetensors" and started["epochs"] == 5
+    # the page's model is now the one in use: ticked, the next Start trains it further
+    page.wait_for_function("document.getElementById('t-further-box').textContent"
+                           ".includes('trained on this page')")
+    page.uncheck("#t-further")
+    assert page.locator("#t-hidden").input_value() == "30"
+    assert not page.locator("#t-hidden").is_disabled()
+
+
 # at the top of the window, or all of it in the window (where the page ends below it)
 BROUGHT_INTO_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
     return r.top >= 0 && (r.top < 40 || r.bottom <= innerHeight); }"""

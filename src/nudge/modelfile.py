@@ -63,6 +63,23 @@ def parameters_sha256(net: Network) -> str:
     return h.hexdigest()
 
 
+def start_record(name: str, start: Network, test_accuracy: float | None) -> dict[str, Any]:
+    """What a model file records of the model its run started from (``nudge train
+    --start-from``, the page's "train further"): its name, the checksum of its weights and
+    biases, how many epochs of training they hold (those of every run it was started from
+    too; None where its metadata does not say, as for a network saved from Python), its
+    dataset, and its accuracy on the run's test images when the run began."""
+    md = start.metadata
+    earlier = md.get("started_from")
+    before = earlier.get("epochs") if isinstance(earlier, dict) else 0
+    kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
+    counts = [n for n in (before, kept)
+              if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    return {"model": name, "parameters_sha256": parameters_sha256(start),
+            "epochs": sum(counts) if len(counts) == 2 else None,
+            "dataset": md.get("dataset"), "test_accuracy": test_accuracy}
+
+
 def _header_info(net: Network, metadata: dict[str, Any]) -> dict[str, Any]:
     """The metadata, then what the network itself says (its architecture always wins: a
     loaded model's metadata passed back in, or a stray ``activation=``, cannot change it;

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..display import counted, duration, say, table
 from ..errors import NudgeError, printable
-from ..modelfile import parameters_sha256
+from ..modelfile import start_record
 from ..network import Network
 from .common import note, print_plot
 
@@ -96,23 +96,12 @@ def save_figures(args: argparse.Namespace, history: Any, tracker: Any, title: st
 
 def started_from(path: str | None, start: Network | None, data: Any) -> dict[str, Any] | None:
     """What a model file and ``--json`` record of the ``--start-from`` model a run trained
-    further (None for a new network): its file, the checksum of its weights and biases,
-    how many epochs of training they hold (those of every run it was started from too),
-    and their accuracy on this run's test images before it trained."""
+    further (:func:`nudge.modelfile.start_record`; None for a new network), its accuracy
+    measured on this run's test images."""
     if start is None:
         return None
-    md = start.metadata
-    earlier = md.get("started_from")
-    before = earlier.get("epochs") if isinstance(earlier, dict) else 0
-    kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
-    counts = [n for n in (before, kept)
-              if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
-    # None: not known (a model file not saved by nudge train)
-    epochs = sum(counts) if len(counts) == 2 else None
-    return {"model": str(path), "parameters_sha256": parameters_sha256(start),
-            "epochs": epochs, "dataset": md.get("dataset"),
-            "test_accuracy": start.score(data.X_test, data.y_test) if len(data.X_test)
-            else None}
+    return start_record(str(path), start, start.score(data.X_test, data.y_test)
+                        if len(data.X_test) else None)
 
 
 def describe_start(started: dict[str, Any]) -> str:

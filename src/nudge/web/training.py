@@ -85,6 +85,8 @@ class TrainingSettings:
     seed: int
     examples_per_second: float | None = None     # None: full speed
     measure: bool = False      # the curvature (λ_max) and noise (B_simple) panel, live
+    # the model in use it trains further (nudge.modelfile.start_record); None: a new network
+    started_from: dict[str, Any] | None = None
 
     @property
     def epochs(self) -> int:
@@ -97,7 +99,7 @@ class TrainingSettings:
     def to_dict(self) -> dict[str, Any]:
         return {**self.setup.to_dict(), "train_examples": self.train_examples,
                 "test_examples": self.test_examples, "seed": self.seed,
-                "measure": self.measure}
+                "measure": self.measure, "started_from": self.started_from}
 
 
 @dataclass

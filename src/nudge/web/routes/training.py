@@ -16,7 +16,8 @@ from starlette.responses import Response, StreamingResponse
 from ...bounds import random_seed
 from ...checks import check_batch_fits
 from ...errors import NudgeError
-from ...network import ACTIVATIONS
+from ...modelfile import start_record
+from ...network import ACTIVATIONS, Network
 from ...optimizers import OPTIMIZERS
 from ...presets import DEFAULT_PRESET, PRESETS
 from ...schedules import FIXED_SCHEDULES
@@ -41,7 +42,8 @@ from .common import reply, web
 
 SETTINGS_FIELDS = {"preset", "hidden", "activation", "epochs", "batch_size", "learning_rate",
                    "optimizer", "train_examples", "test_examples", "seed", "schedule",
-                   "min_learning_rate", "weight_decay", "examples_per_second", "measure"}
+                   "min_learning_rate", "weight_decay", "examples_per_second", "measure",
+                   "start_from"}
 
 
 def _hidden(data: dict[str, Any]) -> list[int] | None:
@@ -55,21 +57,41 @@ def _hidden(data: dict[str, Any]) -> list[int] | None:
             for h in hidden]
 
 
+def _start(state: WebState, data: dict[str, Any]) -> Network | None:
+    """With ``"start_from": "model"``, the model in use, whose architecture the run keeps
+    (``hidden`` and ``activation`` refused: they would make another network), as
+    ``nudge train --start-from`` does; None: a new network."""
+    if get_choice(data, "start_from", ["model"], None) is None:
+        return None
+    net = state.require_net()
+    for field in ("hidden", "activation"):
+        if field in data:
+            raise bad(f"{field}: the network is the model in use "
+                      f"({'-'.join(map(str, net.sizes))}, {net.activation}) when training it "
+                      f"further; leave {field} out, or start a new network")
+    return net
+
+
 def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings:
     """The request's set-up: the preset with the fields given applied, by
     :func:`nudge.settings.resolve` (the CLI's rules); every field checked."""
     allowed(data, SETTINGS_FIELDS)
     preset_name = get_choice(data, "preset", list(PRESETS) + ["custom"], DEFAULT_PRESET)
+    start = _start(state, data)
     hidden = _hidden(data)
     d = state.data()
+    architecture: dict[str, Any] = (
+        {"hidden": hidden, "activation": get_choice(data, "activation", ACTIVATIONS, None)}
+        if start is None else
+        {"sizes": start.sizes, "activation": start.activation, "output": start.output,
+         "cost": start.cost_function, "init": start.init})
     n_train = min(get_int(data, "train_examples", *LIMITS["train_examples"],
                           min(len(d.X_train), LIMITS["train_examples"][1])), len(d.X_train))
     batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], None)
     try:
         setup = resolve(
             DEFAULT_PRESET if preset_name == "custom" else preset_name,
-            n_inputs=d.n_inputs, n_classes=len(d.classes), hidden=hidden,
-            activation=get_choice(data, "activation", ACTIVATIONS, None),
+            n_inputs=d.n_inputs, n_classes=len(d.classes), **architecture,
             epochs=get_int(data, "epochs", *LIMITS["epochs"], None),
             batch_size="preset" if batch_size is None else batch_size,
             learning_rate=get_float(data, "learning_rate", *LIMITS["learning_rate"], None),
@@ -97,15 +119,19 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
         test_examples=min(get_int(data, "test_examples", *LIMITS["test_examples"],
                                   len(d.X_test)), len(d.X_test)),
         seed=get_int(data, "seed", *LIMITS["seed"], random_seed()),
-        examples_per_second=speed, measure=measure)
+        examples_per_second=speed, measure=measure,
+        started_from=None if start is None else {"label": state.label(state.source)})
 
 
 def finished(state: WebState, job: TrainingJob) -> None:
     """When a run ends: what it was, in the network's metadata (saved with it)."""
     last = job.epochs[-1].record if job.epochs else None
+    training = job.settings.to_dict()
+    started = training.pop("started_from")
     job.net.metadata = {
         "dataset": job.dataset, "preset": job.settings.setup.preset,
-        "training": job.settings.to_dict(), "epochs_trained": len(job.epochs),
+        **({"started_from": started} if started is not None else {}),
+        "training": training, "epochs_trained": len(job.epochs),
         "stopped": job.state, "test_accuracy": last.test_accuracy if last else None,
         "test_cost": last.test_cost if last else None,
         "train_seconds": round(job.train_seconds, 4), "n_train": len(job.X_train),
@@ -125,7 +151,17 @@ async def train_start(request: Request) -> Response:
         state.require_idle("start another")
         d = state.data()
         n, m = settings.train_examples, settings.test_examples
-        net = settings.setup.network(settings.seed)
+        if settings.started_from is None:
+            net = settings.setup.network(settings.seed)
+        else:                  # a copy: the model in use keeps what it was (its source too)
+            start = state.require_net()
+            if start.sizes != settings.setup.sizes:
+                raise conflict("the model in use changed while the run was set up: press "
+                               "Start again")
+            net = start.copy()
+            settings.started_from = start_record(
+                settings.started_from["label"] or "the model in use", start,
+                start.score(d.X_test[:m], d.y_test[:m]) if m else None)
         job = TrainingJob(net, settings, d.X_train[:n], d.y_train[:n], d.X_test[:m],
                           d.y_test[:m], dataset=d.name)
         job.on_end = lambda j: finished(state, j)
@@ -133,8 +169,10 @@ async def train_start(request: Request) -> Response:
         state.page_net = net
         state.use("page")
         job.start()
-    return reply({"ok": True, "message": f"training {'-'.join(map(str, settings.setup.sizes))} "
-                  f"on {n:,} {d.name} images", "training": job.summary()})
+    further = (f" further, from {settings.started_from['model']}"
+               if settings.started_from is not None else "")
+    return reply({"ok": True, "message": f"training {'-'.join(map(str, settings.setup.sizes))}"
+                  f"{further} on {n:,} {d.name} images", "training": job.summary()})
 
 
 def _job(request: Request) -> TrainingJob:

@@ -12,8 +12,8 @@ const ACTIVE = ["running", "paused", "stopping"];
 // examples per second offered by the speed control ("" = full speed)
 const SPEEDS = ["", 300000, 100000, 30000, 10000, 3000, 1000, 300, 100, 30, 10];
 // the form's fields fixed while a run goes (η and the speed can be changed meanwhile)
-const FIELDS = ["t-preset", "t-hidden", "t-activation", "t-schedule", "t-min-lr", "t-decay",
-  "t-batch", "t-epochs", "t-examples", "t-measure"];
+const FIELDS = ["t-preset", "t-further", "t-hidden", "t-activation", "t-schedule", "t-min-lr",
+  "t-decay", "t-batch", "t-epochs", "t-examples", "t-measure"];
 
 export function init(s) {
   store = s;
@@ -24,6 +24,13 @@ export function init(s) {
   $("t-stop").addEventListener("click", () => control("stop"));
   $("t-reset").addEventListener("click", () => control("reset"));
   $("t-preset").addEventListener("change", applyPreset);
+  $("t-further").addEventListener("change", () => {
+    if (!$("t-further").checked) {      // a new network again: the preset's architecture
+      const p = store.state && store.state.presets[$("t-preset").value];
+      if (p) { $("t-hidden").value = p.sizes.slice(1, -1).join(","); $("t-activation").value = p.activation; }
+    }
+    further();
+  });
   $("t-schedule").addEventListener("change", buttons);
   $("t-batch").addEventListener("change", fillSpeeds);
   $("t-speed").addEventListener("change", changeSpeed);
@@ -43,6 +50,8 @@ export function init(s) {
       training = st.training; schedule();
     }
   });
+  store.on("state", (st) => further(st.model));
+  store.on("model", further);
   store.on("update", onUpdate);
   store.on("restart", () => { points = []; weights = null; training = null; schedule(); });
   setInterval(() => { $("s-updates").textContent = eventsThisSecond; eventsThisSecond = 0; }, 1000);
@@ -80,8 +89,10 @@ function applyPreset() {
   const name = $("t-preset").value;
   const p = store.state && store.state.presets[name];
   if (!p) return;
-  $("t-hidden").value = p.sizes.slice(1, -1).join(",");
-  $("t-activation").value = p.activation;
+  if (!$("t-further").checked) {     // else the architecture is the model in use's
+    $("t-hidden").value = p.sizes.slice(1, -1).join(",");
+    $("t-activation").value = p.activation;
+  }
   $("t-lr").value = p.learning_rate;
   $("t-schedule").value = p.schedule || "constant";
   $("t-min-lr").value = p.min_learning_rate || 0;
@@ -89,6 +100,24 @@ function applyPreset() {
   $("t-batch").value = p.batch_size;
   $("t-epochs").value = p.epochs;
   fillSpeeds();
+  buttons();
+}
+
+// "Train the model in use further": offered while there is a model in use; ticked, the
+// run keeps that model's architecture (its hidden layers and activation shown, fixed) and
+// starts from its weights and biases (a copy: the model itself is kept as it was)
+function further(model = store.state && store.state.model) {
+  const box = $("t-further-box"), tick = $("t-further");
+  box.hidden = !model;
+  if (!model) tick.checked = false;
+  if (model) {
+    $("t-further-model").textContent = `${model.sizes.join("-")}, ${model.label || model.source}`
+      + (model.test_accuracy != null ? ` (${fmt.pct(model.test_accuracy)})` : "");
+  }
+  if (tick.checked) {
+    $("t-hidden").value = model.sizes.slice(1, -1).join(",");
+    $("t-activation").value = model.activation;
+  }
   buttons();
 }
 
@@ -122,6 +151,9 @@ function body() {
     weight_decay: Number($("t-decay").value), batch_size: Number($("t-batch").value),
     epochs: Number($("t-epochs").value), train_examples: Number($("t-examples").value),
   };
+  if ($("t-further").checked) {          // the network is the model in use's
+    b.start_from = "model"; delete b.hidden; delete b.activation;
+  }
   if (b.schedule !== "constant") b.min_learning_rate = Number($("t-min-lr").value);
   if ($("t-speed").value) b.examples_per_second = Number($("t-speed").value);
   if ($("t-measure").checked) b.measure = true;
@@ -272,6 +304,7 @@ function buttons() {
   $("t-reset").disabled = !training;
   for (const id of FIELDS) $(id).disabled = active;
   $("t-min-lr").disabled = active || $("t-schedule").value === "constant";
+  for (const id of ["t-hidden", "t-activation"]) $(id).disabled = active || $("t-further").checked;
 }
 
 function recipe(t) {
@@ -282,6 +315,11 @@ function recipe(t) {
   const parts = [`${s.sizes.join("-")} ${s.activation}/${s.output}, ${s.cost} cost`, eta,
     `weight decay ${s.weight_decay ? fmt.sci(s.weight_decay) : "none"}`,
     `batch size ${s.batch_size ?? "all"}`, `${fmt.int(s.train_examples)} images`];
+  const from = s.started_from;
+  if (from) {
+    parts.splice(1, 0, `trained further from ${from.model}` + (from.epochs != null
+      ? ` (${from.epochs} epoch${from.epochs === 1 ? "" : "s"} before)` : ""));
+  }
   if (t.engine && t.engine.engine) parts.push(`engine: ${t.engine.engine}${t.engine.kernel_isa ? ` (${t.engine.kernel_isa})` : ""}`);
   return parts.join(" · ");
 }
