@@ -310,7 +310,9 @@ def test_a_stream_sends_what_changed_and_the_weights_twice_a_second(model):
             continue
         page = {**page, **t, **{key: page[key][:start] + t[key]
                                 for key, start in msg.get("from", {}).items()}}
-    assert final["state"] == "finished" and len(updates) > 40, (final["state"], len(updates))
+    # many deltas to put together (about 100 on a quiet machine; a busy one sends fewer,
+    # so the count is not held to a speed: 40 came once, with four test runs beside it)
+    assert final["state"] == "finished" and len(updates) > 10, (final["state"], len(updates))
     assert page["epoch_results"] == final["epoch_results"] and len(final["epoch_results"]) == 40
     assert page["settings"] == final["settings"] and page["seen"] == final["seen"]
     deltas = [m for m in updates if not m["replace"]]
