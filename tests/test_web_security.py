@@ -244,7 +244,9 @@ def test_each_update_is_made_once_for_all_open_streams(model, monkeypatch):
             received = [sum(line.startswith("data:") for line in r.iter_lines())
                         for r in readers]
     assert received == [30] * 6
-    assert len(made) <= 30 + 15, (len(made), received)      # not 6 x 30
+    # not 6 x 30 = 180, as one update per stream made; about 30 and the ticks between the
+    # first stream's start and the last's (more of them on a busy machine: 45 failed once)
+    assert len(made) < 6 * 30 / 2, (len(made), received)
 
 
 def test_a_look_that_fails_does_not_silence_the_streams(model, monkeypatch, caplog):
