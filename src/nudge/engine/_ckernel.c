@@ -501,8 +501,8 @@ INLINE void dense_momentum_step(float *restrict M, float *restrict VM, float *re
     transposed(M, N, n_in, n_o, pi, po);
 }
 
-/* The first layer's momentum step on the rows p0..p1 of W0 (V0: their velocity, G0: their
- * dC/dW summed over the batch, zeroed again here) */
+/* The first layer's momentum step on W0's floats q0..q1 (the rows p0..p1 of W1^T, q = p n1;
+ * V0: their velocity, G0: their dC/dW summed over the batch, zeroed again here) */
 static void first_momentum_step(float *restrict W0, float *restrict V0, float *restrict G0,
                                 int64_t q0, int64_t q1, float eta, float mu, float lambda)
 {
@@ -867,7 +867,7 @@ INLINE void run_thread(struct job *j, int t, const int val_float)
         else
             output_deltas(j, A, D, start, end, two_m, ACT_SIGMOID, COST_QUADRATIC);
         /* backward, layer by layer: propagate delta down (with the weights from before the
-         * step), then the layer's step (plain SGD: weights first scaled by 1 - eta lambda) */
+         * step), then the layer's step (plain SGD: weights first shrunk, w -= shrink w) */
         for (int64_t l = L - 1; l > 0; l--) {
             int64_t n_in = sizes[l], n_o = sizes[l + 1], pi = PAD(n_in), po = PAD(n_o);
             const float *Nl = N + no[l];
