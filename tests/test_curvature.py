@@ -226,6 +226,8 @@ def test_curvature_defaults_on_a_digits_model(digits):
     (dict(k=0), "at least 1"), (dict(k=2000), "too many"), (dict(smallest=-1), "at least 0"),
     (dict(hutchinson=10**6), "at most"), (dict(method="qr"), "unknown method"),
     (dict(tol=0.0), "between 0 and 1"), (dict(k=1.5), "whole number"),
+    (dict(method="q" * 5000), r"unknown method 'qqq.*\.\.\.: choose one of auto, lanczos, dense$"),
+    (dict(k=list(range(5000))), r"k must be a whole number of at least 1, got \[0, 1, .*\.\.\.$"),
 ])
 def test_curvature_refuses_bad_requests(digits, kw, words):
     net = Network([64, 10], seed=0)

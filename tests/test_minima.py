@@ -167,8 +167,11 @@ def test_gradient_directions_slopes_and_weight_decay(digits):
     full = ins.flatten([gw + lam * W for gw, W in zip(g.weights, net.weights)], g.biases)
     assert wd.gradient_norm == pytest.approx(np.linalg.norm(full), rel=1e-12)
     assert wd.slopes[0] == pytest.approx(-wd.gradient_norm, rel=1e-5)
-    with pytest.raises(NudgeError, match="unknown directions"):
+    with pytest.raises(NudgeError, match="unknown directions 'pca': choose one of gradient, "
+                       "filter$"):
         ins.landscape(net, X, y, directions="pca")
+    with pytest.raises(NudgeError, match="unknown directions 'ppp.*\\.\\.\\.: choose"):
+        ins.landscape(net, X, y, directions="p" * 5000)    # cut short, not echoed whole
     with pytest.raises(NudgeError, match="weight decay"):
         ins.landscape(net, X, y, weight_decay=-1.0)
 

@@ -201,6 +201,16 @@ def test_nonsense_options_are_refused(digits, kwargs, match):
         train(Network([64, 10, 10]), digits.X_train, digits.y_train, **kwargs)
 
 
+@pytest.mark.parametrize("option", ["optimizer", "schedule"])
+def test_an_unknown_choice_is_named_in_one_short_line(digits, option):
+    """The optimiser and the schedule are checked by the one rule for choices
+    (nudge.bounds.check_choice): a long wrong value is cut short, not echoed whole."""
+    with pytest.raises(NudgeError, match="choose one of") as e:
+        train(Network([64, 10], seed=0), digits.X_train[:20], digits.y_train[:20], epochs=1,
+              **{option: "x" * 5000})
+    assert len(str(e.value)) < 200 and "\n" not in str(e.value)
+
+
 def test_held_out_data_is_checked_before_any_step(digits):
     net = Network([64, 10, 10], seed=1)
     start = net.snapshot()

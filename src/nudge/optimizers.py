@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import positive_float
+from .bounds import check_choice, positive_float
 from .errors import NudgeError, short_repr
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -122,9 +122,7 @@ class Adam(SGD):
 
 def check_optimizer(name: Any) -> str:
     """``name`` if it is one of :data:`OPTIMIZERS`, else a one-line error listing them."""
-    if name not in OPTIMIZERS:
-        raise NudgeError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    return name
+    return check_choice("optimizer", name, OPTIMIZERS)
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = DEFAULT_MOMENTUM,

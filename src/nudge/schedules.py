@@ -22,6 +22,7 @@ import math
 import numbers
 from typing import Any
 
+from .bounds import check_choice
 from .errors import NudgeError, short_repr
 
 SCHEDULES = ("constant", "cosine", "plateau")
@@ -35,14 +36,11 @@ def learning_rate_at(epoch: int, epochs: int, learning_rate: float, schedule: st
                      min_learning_rate: float = 0.0) -> float:
     """η for epoch ``epoch`` (1-based) of ``epochs`` under the schedule (``plateau``: the
     first η, before any plateau halves it)."""
-    if schedule in ("constant", "plateau"):
+    if check_choice("learning-rate schedule", schedule, SCHEDULES) != "cosine":
         return learning_rate
-    if schedule == "cosine":
-        progress = (epoch - 1) / epochs
-        return min_learning_rate + (learning_rate - min_learning_rate) * 0.5 * (
-            1 + math.cos(math.pi * progress))
-    raise NudgeError(f"unknown learning-rate schedule {schedule!r}: choose one of "
-                     f"{', '.join(SCHEDULES)}")
+    progress = (epoch - 1) / epochs
+    return min_learning_rate + (learning_rate - min_learning_rate) * 0.5 * (
+        1 + math.cos(math.pi * progress))
 
 
 def check_min_learning_rate(min_learning_rate: Any, learning_rate: float) -> float:

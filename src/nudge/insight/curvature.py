@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import fixed_seed
+from ..bounds import check_choice, check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
@@ -41,6 +41,8 @@ HESSIAN_CHUNK = 4096
 MAX_EIGENVALUES = 100
 #: the most Hutchinson samples
 MAX_HUTCHINSON = 10_000
+#: how :func:`curvature` finds the eigenvalues
+METHODS = ("auto", "lanczos", "dense")
 
 
 @dataclass
@@ -77,17 +79,14 @@ class Curvature(_Plain):
 
 
 def _check_counts(n_parameters: int, k: int, smallest: int, hutchinson: int) -> None:
-    for name, value, least in (("k", k, 1), ("smallest", smallest, 0),
-                               ("hutchinson", hutchinson, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise NudgeError(f"{name} must be a whole number of at least {least}, got {value!r}")
+    check_count("k", k, most=None)
+    check_count("smallest", smallest, 0, most=None)
+    check_count("hutchinson", hutchinson, 0, MAX_HUTCHINSON)
     most = min(MAX_EIGENVALUES, n_parameters - 1)
     for name, value in (("k", k), ("smallest", smallest)):
         if value > most:
             raise NudgeError(f"{name} = {value} eigenvalues is too many: at most {most} for "
                              f"this network of {n_parameters:,} parameters")
-    if hutchinson > MAX_HUTCHINSON:
-        raise NudgeError(f"hutchinson must be at most {MAX_HUTCHINSON:,}, got {hutchinson}")
 
 
 def top_eigenvalues(H: HessianOperator, k: int = 1, tol: float = 1e-4,
@@ -210,8 +209,7 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     X, y = check_data(net, X, y)
     _check_counts(net.n_parameters, k, smallest, hutchinson)
     seed = fixed_seed(seed)
-    if method not in ("auto", "lanczos", "dense"):
-        raise NudgeError(f"unknown method {method!r}: choose auto, lanczos or dense")
+    check_choice("method", method, METHODS)
     for name, value in (("tol", tol), ("tol_smallest", tol_smallest)):
         if not 0 < value < 1:
             raise NudgeError(f"{name} must be between 0 and 1, got {value!r}")

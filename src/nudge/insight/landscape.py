@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, fixed_seed
+from ..bounds import check_choice, check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
 from ..inputs import as_inputs
@@ -114,8 +114,7 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     ``"gradient"`` (default ``span`` 3, a distance) or ``"filter"`` (default ``span`` 1, a
     fraction of each neuron's weights)."""
     X, y = check_data(net, X, y)
-    if directions not in DIRECTIONS:
-        raise NudgeError(f"unknown directions {directions!r}: choose gradient or filter")
+    check_choice("directions", directions, DIRECTIONS)
     if span is None:
         span = 3.0 if directions == "gradient" else 1.0
     if not 0 < span <= MAX_SPAN:
