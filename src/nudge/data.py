@@ -198,7 +198,7 @@ _KNOWN = {sha: (ds, stem) for ds, src in _SOURCES.items()
 
 def _load_file(name: str, stem: str, data_dir: str | Path | None,
                download: bool) -> tuple[np.ndarray, Path]:
-    md5, sha256, shape = _SOURCES[name]["files"][stem]
+    md5 = _SOURCES[name]["files"][stem][0]
     dirs = search_dirs(name, data_dir)
     skipped: list[str] = []
     for path in _candidates(stem, dirs):

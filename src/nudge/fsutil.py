@@ -160,7 +160,7 @@ def check_writable(path: str | Path, size: int | None = None) -> Path:
     :func:`write_target`, a real test file in the folder, and ``size`` bytes of free space."""
     target, _ = write_target(path)
     folder = _folder(target)
-    probe = folder / f".{target.name[:_PREFIX_CHARS]}.{os.getpid()}.probe.tmp"
+    probe = folder / f"{_temp_prefix(target)}{os.getpid()}.probe.tmp"   # stale: cleaned too
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         os.close(fd)

@@ -24,6 +24,7 @@ average cost C without weight decay.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,8 @@ from ..errors import NudgeError
 from ..inputs import as_array, as_pixels
 from ..network import Network
 from .common import CHUNK, _Plain, single_threaded_blas
-from .gradients import full_gradient
+from .gradients import _work_net, example_nudges, full_gradient
+from .hessian import HessianOperator
 
 
 def spread(mean_example_norm_squared: float, gradient_norm_squared: float
@@ -144,11 +146,6 @@ def hessian_noise_scale(net: Network, X: Any, y: Any, samples: int | None = 100,
     """B_noise = tr(HΣ)/(GᵀHG) over the rows of ``X``, with tr(HΣ) from ``samples`` examples
     drawn without replacement (None: all of them, exactly); one Hessian-vector product per
     sample (about 0.09 s each over 60,000 MNIST images: ``benchmarks/curvature_speed.py``)."""
-    import time
-
-    from .gradients import _work_net, example_nudges
-    from .hessian import HessianOperator
-
     X, y = check_data(net, X, y)
     n = len(X)
     if n < 2:

@@ -16,8 +16,7 @@ from .common import _Plain
 
 def get_parameters(net: Network) -> np.ndarray:
     """θ: all weights and biases in one flat float64 vector (W1, b1, W2, b2, ...)."""
-    return np.concatenate([p.ravel() for W, b in zip(net.weights, net.biases)
-                           for p in (W, b)]).astype(np.float64)
+    return flatten(net.weights, net.biases)
 
 
 def unflatten(net: Network, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
