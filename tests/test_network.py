@@ -9,6 +9,7 @@ import pytest
 
 from nudge import Network, NudgeError
 from nudge import insight as ins
+from nudge.bounds import parameter_count
 from nudge.inputs import desired_outputs
 from nudge.network import ACTIVATIONS, COSTS, OUTPUTS
 from nudge.train import train
@@ -29,6 +30,9 @@ def test_3b1b_network_has_13002_parameters():
     assert [w.shape for w in net.weights] == [(16, 784), (16, 16), (10, 16)]
     assert [b.shape for b in net.biases] == [(16,), (16,), (10,)]
     assert all(w.dtype == np.float32 for w in net.weights)
+    # the count a model file's metadata and the size bound are checked with, from sizes alone
+    assert parameter_count([784, 16, 16, 10]) == 13002
+    assert parameter_count([64, 5]) == Network([64, 5]).n_parameters == 325
 
 
 def test_quadratic_cost_is_sum_of_squares_without_half_averaged_over_examples():

@@ -48,11 +48,16 @@ def check_sizes(sizes: Sequence[Any]) -> list[int]:
     if max(sizes) > MAX_NEURONS:
         big = f"{max(sizes):,}" if max(sizes) < 10**12 else "over a trillion"
         raise NudgeError(f"a layer of {big} neurons: each layer has at most {MAX_NEURONS:,}")
-    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n = parameter_count(sizes)
     if n > MAX_PARAMETERS:
         raise NudgeError(f"layer sizes {shown} make {n:,} weights and biases; nudge trains at "
                          f"most {MAX_PARAMETERS:,}: use fewer or smaller layers")
     return sizes
+
+
+def parameter_count(sizes: Sequence[int]) -> int:
+    """The weights and biases of a network of these layer sizes: Σ (n_in + 1) n_out."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
 def check_parameter_arrays(sizes: list[int], dtype: np.dtype, weights: Sequence[Any],

@@ -9,7 +9,7 @@ import numpy as np
 
 from .bounds import check_count, check_input_shape, positive_float
 from .errors import NudgeError, short_repr
-from .inputs import as_array, as_pixels
+from .inputs import as_array, as_pixels, check_numbers
 from .network import Network, check_network
 from .optimizers import (
     DEFAULT_LEARNING_RATES,
@@ -62,8 +62,7 @@ def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
 def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
     """Inputs are rows of ``net.sizes[0]`` numbers (finite ones: :func:`check_finite`)."""
     check_input_shape(name, X.shape, net.sizes[0])
-    if X.dtype.kind not in "biuf":
-        raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
+    check_numbers(X, name)
 
 
 def check_finite(name: str, X: np.ndarray) -> None:

@@ -25,6 +25,12 @@ def as_array(X: Any, name: str = "inputs") -> np.ndarray:
                          "(not ragged lists)") from None
 
 
+def check_numbers(X: np.ndarray, name: str = "inputs") -> None:
+    """Inputs are numbers (pixels): an array of strings or objects is a one-line error."""
+    if X.dtype.kind not in "biuf":
+        raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
+
+
 def as_pixels(X: np.ndarray) -> np.ndarray:
     """Whole-number inputs as uint8: any integer type holds pixel intensities 0-255, as
     uint8 images do (a list of ints is int64), or is refused; other inputs as they are."""

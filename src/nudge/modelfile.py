@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import MAX_PARAMETERS, check_seed, check_sizes
+from .bounds import MAX_PARAMETERS, check_seed, check_sizes, parameter_count
 from .errors import ModelFileError, NudgeError, is_printable, short_repr
 from .fsutil import as_path, atomic_write_bytes, file_kind, open_regular, os_reason
 from .jsonable import jsonable
@@ -247,7 +247,7 @@ def _check_info(path: Path, header: dict[str, str]) -> dict[str, Any]:
         if value is not None and not check(value):
             raise _bad(path, f"invalid {key} {short_repr(value)} in the metadata (must be {what}); "
                        "the file is damaged")
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_params = parameter_count(sizes)
     consistent = [
         ("classes", lambda v: len(v) == sizes[-1], f"{sizes[-1]} names, one per output"),
         ("input_shape", lambda v: v[0] * v[1] == sizes[0], f"{sizes[0]} pixels in all"),

@@ -53,7 +53,7 @@ from .bounds import (
     fixed_seed,
 )
 from .errors import NudgeError
-from .inputs import as_array, as_inputs, check_labels, desired_outputs
+from .inputs import as_array, as_inputs, check_labels, check_numbers, desired_outputs
 from .optimizers import DEFAULT_MOMENTUM, SGD
 
 if TYPE_CHECKING:                  # fit()'s annotations (train is imported on call)
@@ -247,8 +247,7 @@ class Network:
 
     def _inputs(self, X: Any) -> np.ndarray:
         X = as_array(X)
-        if X.dtype.kind not in "biuf":
-            raise NudgeError(f"inputs must be numbers (pixels), got an array of {X.dtype}")
+        check_numbers(X)
         with np.errstate(over="ignore"):                 # too large for float32: inf
             A = as_inputs(X, self.dtype.type)
         check_input_shape("inputs", A.shape, self.sizes[0])
