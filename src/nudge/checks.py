@@ -60,7 +60,8 @@ def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
 
 
 def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
-    """Inputs are rows of ``net.sizes[0]`` numbers (finite ones: :func:`check_finite`)."""
+    """Inputs are rows of ``net.sizes[0]`` numbers (whether they are finite is
+    :func:`check_finite`'s question, asked only where it matters)."""
     check_input_shape(name, X.shape, net.sizes[0])
     check_numbers(X, name)
 

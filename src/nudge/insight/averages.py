@@ -1,4 +1,5 @@
-"""3. The average of the nudges is the gradient; a mini-batch only estimates it."""
+"""The average of the nudges is the gradient; a mini-batch only estimates it
+(``nudge average``, the third of the five views of docs/insight)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def plot_noise(ns: NoiseScale, path: str | Path, title: str = "") -> Path:
         ax2.axvline(b, color="tab:red", ls="--", label="B_simple")
         ax2.legend(fontsize=8)
     ax2.set_xlabel("mini-batch size B")
-    ax2.set_ylabel("cost of reaching a given loss, relative to the least")
+    ax2.set_ylabel("steps or examples to reach a given cost, relative to the least")
     ax2.grid(alpha=0.3, which="both")
     ax2.set_title("McCandlish et al.'s model, with B_simple for B_noise:\nsmaller wastes "
                   "steps, larger wastes examples", fontsize=9)

@@ -1,4 +1,5 @@
-"""4. Descent: full-batch gradient descent and SGD from one start, as paths down the cost."""
+"""Descent: full-batch gradient descent and SGD from one start, as paths down the cost
+(``nudge descent``, the fourth of the five views of docs/insight)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""5. The landscape: 1-D and 2-D slices of the cost around the current parameters.
+"""The landscape: 1-D and 2-D slices of the cost around the current parameters
+(``nudge landscape``, the fifth of the five views of docs/insight).
 
 Two kinds of directions (``directions=``):
 
@@ -67,7 +68,8 @@ class Landscape(_Plain):
     best_offset: float            # where along d₁ the cost is lowest
     best_cost: float
 
-    # the names of the gradient kind, as before
+    # short names for the gradient kind's two lines (d₁ downhill, d₂ random), read by the
+    # tutorial notebook and users' code
     @property
     def cost_downhill(self) -> np.ndarray:
         """``cost_along[0]``: the cost along d₁ (−∇C for the gradient kind)."""

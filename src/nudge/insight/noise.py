@@ -258,23 +258,23 @@ def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float]) -> Cr
         raise NudgeError("batch sizes and steps must be positive and finite")
     logS = np.log(S)
 
-    def loss(log_bc: float) -> tuple[float, float]:
+    def misfit(log_bc: float) -> tuple[float, float]:
         r = logS - np.log1p(np.exp(log_bc) / B)
         log_smin = float(r.mean())
         return float(np.mean((r - log_smin) ** 2)), log_smin
 
     grid = np.linspace(math.log(B.min()) - 5, math.log(B.max()) + 5, 801)
-    best = grid[int(np.argmin([loss(g)[0] for g in grid]))]
+    best = grid[int(np.argmin([misfit(g)[0] for g in grid]))]
     step = grid[1] - grid[0]
     lo, hi = best - step, best + step
     for _ in range(60):                      # golden-section refinement
         m1, m2 = lo + 0.382 * (hi - lo), lo + 0.618 * (hi - lo)
-        if loss(m1)[0] < loss(m2)[0]:
+        if misfit(m1)[0] < misfit(m2)[0]:
             hi = m2
         else:
             lo = m1
     log_bc = (lo + hi) / 2
-    err, log_smin = loss(log_bc)
+    err, log_smin = misfit(log_bc)
     b_crit, s_min = math.exp(log_bc), math.exp(log_smin)
     return CriticalBatch(b_crit, s_min, s_min * b_crit, math.sqrt(err),
                          [int(b) for b in B], [float(s) for s in S])

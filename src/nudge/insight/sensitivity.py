@@ -1,4 +1,5 @@
-"""1. The gradient as sensitivity: which weights and biases the cost is most sensitive to."""
+"""The gradient as sensitivity: which weights and biases the cost is most sensitive to
+(``nudge sensitivity``, the first of the five views of docs/insight)."""
 
 from __future__ import annotations
 

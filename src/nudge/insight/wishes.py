@@ -1,4 +1,5 @@
-"""2. One example's wishes: the chain of nudges it wants, layer by layer (as in the video)."""
+"""One example's wishes: the chain of nudges it wants, layer by layer, as in the video
+(``nudge nudges``, the second of the five views of docs/insight)."""
 
 from __future__ import annotations
 
