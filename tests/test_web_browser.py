@@ -609,6 +609,16 @@ def inside(inner, outer):
             and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
 
 
+def lies_in(page, inner, outer):
+    """Whether element ``inner`` lies within element ``outer``, both measured at one moment
+    (two bounding_box calls straddle a frame: while the page scrolls, they disagree)."""
+    return page.evaluate("""([a, b]) => {
+        const i = document.querySelector(a).getBoundingClientRect();
+        const o = document.querySelector(b).getBoundingClientRect();
+        return i.left >= o.left - 0.5 && i.top >= o.top - 0.5 && i.right <= o.right + 0.5
+            && i.bottom <= o.bottom + 0.5; }""", [inner, outer])
+
+
 def test_speed_is_set_before_start_on_a_phone_and_beside_pause_while_it_runs(page):
     """On a phone the set-up stands above the Live card, and Speed stood in the Live card's
     title row, below Start: a user set it only after scrolling past Start.  Where the
@@ -619,15 +629,15 @@ def test_speed_is_set_before_start_on_a_phone_and_beside_pause_while_it_runs(pag
     def where():
         speed, start = box(page, "#t-speed"), box(page, "#t-start")
         if page.size == "phone":
-            assert inside(speed, box(page, "#train-form"))
+            assert lies_in(page, "#t-speed", "#train-form")
             assert speed["y"] + speed["height"] <= start["y"]          # before Start
         else:
-            assert inside(speed, box(page, "#t-live-head"))
+            assert lies_in(page, "#t-speed", "#t-live-head")
 
     where()
     start_slow_run(page)
     page.wait_for_timeout(300)
-    assert inside(box(page, "#t-speed"), box(page, "#t-live-head"))   # with Pause, Stop
+    assert lies_in(page, "#t-speed", "#t-live-head")                   # with Pause, Stop
     assert page.locator("#t-speed").input_value() == "100"              # (the one chosen)
     page.click("#t-stop")
     page.wait_for_selector("#t-start:enabled")
