@@ -39,6 +39,7 @@ LIMITS = {
     "seed": (0, MAX_SEED), "step_learning_rate": (1e-6, 100.0),
     "min_learning_rate": (0.0, 100.0), "weight_decay": (0.0, MAX_WEIGHT_DECAY),
     "examples_per_second": (1.0, 1e9), "mistakes": (1, 200),
+    "descent_epochs": (1, 1000), "descent_runs": (1, 4), "descent_hidden_size": (1, 32),
 }
 
 

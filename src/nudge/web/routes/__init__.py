@@ -1,5 +1,6 @@
 """The server's endpoints, grouped by feature: the model and what it explains
-(:mod:`.explain`), live training (:mod:`.training`), saved models (:mod:`.models`).
+(:mod:`.explain`), live training (:mod:`.training`), saved models (:mod:`.models`),
+full-batch gradient descent against SGD from one start (:mod:`.descent`).
 
 Each handler is a small async function of the request; it finds the server's
 state with :func:`.common.web` and raises :class:`~nudge.web.validation.ApiError`
@@ -8,7 +9,7 @@ for a request it refuses (the server turns that into a JSON error).
 
 from __future__ import annotations
 
-from . import explain, models, training
+from . import descent, explain, models, training
 
 GET, POST = ["GET"], ["POST"]
 
@@ -24,6 +25,7 @@ API = [
     ("/api/nudges/undo", explain.nudge_undo, POST),
     ("/api/mistakes", explain.mistakes, GET),
     ("/api/sensitivity", explain.sensitivity, GET),
+    ("/api/descent", descent.descent_run, POST),
     ("/api/train/start", training.train_start, POST),
     ("/api/train/pause", training.train_pause, POST),
     ("/api/train/resume", training.train_resume, POST),
