@@ -29,7 +29,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parents[1] / "docs/screenshots"
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
-VIEWS = ("learn", "draw", "inside", "nudges", "mistakes", "sensitivity", "models")
+VIEWS = ("learn", "draw", "inside", "nudges", "mistakes", "sensitivity", "descent", "models")
 
 
 @pytest.fixture(scope="module")
@@ -1291,6 +1291,45 @@ def test_sensitivity(page):
     snap(page, "sensitivity")
 
 
+# ----------------------------------------------------------------------------- 7. two ways down
+def test_two_ways_down_draws_the_costs_and_the_paths(page):
+    """Full-batch GD against SGD from one start, on the page: "running…" while it runs, a
+    second press sends nothing more, then the cost against examples (log x) and the paths
+    over the cost plane are drawn, with the summary and a row per run; a request for too
+    much work is refused in one line."""
+    asked = []
+    page.on("request", lambda r: asked.append(r) if r.url.endswith("/api/descent") else None)
+    open_view(page, "descent")               # `nudge descent`'s defaults: a few seconds
+    page.evaluate("() => { const f = document.getElementById('e-form'); f.requestSubmit(); "
+                  "f.requestSubmit(); }")
+    assert "running" in text(page, "#e-message")
+    page.wait_for_selector("#e-costs[data-runs='3']")
+    assert len(asked) == 1
+    assert page.locator("#e-paths").get_attribute("data-paths") == "3"
+    assert page.locator("#e-paths").get_attribute("data-grid") == "21x21"
+    assert tick_errors(page, "#e-costs") == []
+    assert [tick for tick, _ in json.loads(page.locator("#e-costs")
+                                           .get_attribute("data-xticks"))][-1] >= 1e5
+    assert "fewer" in text(page, "#e-summary")
+    assert page.locator("#e-table tbody tr").count() == 3
+    assert "full-batch GD" in page.locator("#e-costs").get_attribute("aria-label")
+    assert "3 runs" in page.locator("#e-paths").get_attribute("aria-label")
+    no_horizontal_scroll(page)
+    assert clipped_texts(page, "descent") == []
+    snap(page, "descent", full=True)
+    if page.locator("#e-zoom-box").is_visible():         # full-batch GD's short path
+        page.check("#e-zoom")
+        assert page.locator("#e-paths").get_attribute("data-zoom") == "on"
+    page.select_option("#e-against", "seconds")
+    assert page.locator("#e-costs").get_attribute("data-against") == "seconds"
+    page.fill("#e-epochs", "1000")
+    page.click("#e-run")
+    page.wait_for_selector("#e-message.error")
+    message = text(page, "#e-message")
+    assert "at most 2,000,000" in message and "\n" not in message
+    page.problems[:] = [p for p in page.problems if "400 (Bad Request)" not in p]  # that one
+
+
 def test_sensitivity_and_nudges_say_when_the_model_changed(page):
     """A result the user asked for stays when the model in use changes (a hand step in
     another tab here; a run or a switch alike), marked as computed for the earlier model,
@@ -1592,7 +1631,7 @@ def test_no_console_errors_under_the_real_security_policy(browser, fresh, size):
     pg.check('input[name="n-source"][value="train"]')
     pg.click("#n-show")
     pg.wait_for_selector(".layer-card")
-    for view in ("learn", "draw", "mistakes", "sensitivity", "models"):
+    for view in ("learn", "draw", "mistakes", "sensitivity", "descent", "models"):
         pg.click(f"#tab-{view}")
         pg.wait_for_selector(f"#view-{view}:not([hidden])")
     pg.wait_for_timeout(300)

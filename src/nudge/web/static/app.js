@@ -1,4 +1,4 @@
-// The page: tabs, the shared store, the live stream, and the seven views.
+// The page: tabs, the shared store, the live stream, and the eight views.
 import { api, toast, fmt } from "./util.js";
 import { connect } from "./stream.js";
 import * as learn from "./learn.js";
@@ -7,9 +7,10 @@ import * as inside from "./inside.js";
 import * as nudges from "./nudges.js";
 import * as mistakes from "./mistakes.js";
 import * as sensitivity from "./sensitivity.js";
+import * as descent from "./descent.js";
 import * as models from "./models.js";
 
-const VIEWS = { learn, draw, inside, nudges, mistakes, sensitivity, models };
+const VIEWS = { learn, draw, inside, nudges, mistakes, sensitivity, descent, models };
 
 const listeners = {};
 const refreshes = { asked: 0, shown: 0 };      // answers to /api/state may come out of order

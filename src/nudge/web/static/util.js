@@ -303,8 +303,8 @@ export function zoomedAxis(values) {
 }
 
 // Line chart on a canvas.  series: [{points: [[x, y]...], color, dots, line}];
-// opts: xmin, xmax, ymin, ymax, ysteps (parts of a linear y axis), log (log y axis), xfmt,
-// yfmt, xlabel (under the ticks), integerX, empty.  The ticks drawn, as [value, label], are
+// opts: xmin, xmax, ymin, ymax, ysteps (parts of a linear y axis), log (log y axis), xlog
+// (log x axis), xfmt, yfmt, xlabel (under the ticks), integerX, empty.  The ticks drawn, as [value, label], are
 // left in the canvas's data-xticks and data-yticks.
 export function lineChart(canvas, series, opts = {}) {
   const dpr = window.devicePixelRatio || 1;
@@ -318,8 +318,9 @@ export function lineChart(canvas, series, opts = {}) {
   const W = cssW, H = cssH, L = 52, R = 12, T = 10, B = 30 + under;
   ctx.clearRect(0, 0, W, H);
   const ty = opts.log ? (y) => Math.log10(y) : (y) => y;
-  const keep = (p) => isFinite(p[1]) && (!opts.log || p[1] > 0);
-  series = series.map((s) => ({ ...s, points: s.points.filter(keep) }));
+  const tx = opts.xlog ? (x) => Math.log10(x) : (x) => x;
+  const keep = (p) => isFinite(p[1]) && (!opts.log || p[1] > 0) && (!opts.xlog || p[0] > 0);
+  series = series.map((s) => ({ ...s, points: s.points.filter(keep).map(([x, y]) => [tx(x), y]) }));
   const all = series.flatMap((s) => s.points);
   ctx.font = "12px system-ui, sans-serif";
   ctx.fillStyle = "#5d6780";
@@ -329,7 +330,8 @@ export function lineChart(canvas, series, opts = {}) {
     delete canvas.dataset.xticks; delete canvas.dataset.yticks;
     return;
   }
-  let x0 = opts.xmin ?? Math.min(...all.map((p) => p[0])), x1 = opts.xmax ?? Math.max(...all.map((p) => p[0]));
+  let x0 = opts.xmin != null ? tx(opts.xmin) : Math.min(...all.map((p) => p[0]));
+  let x1 = opts.xmax != null ? tx(opts.xmax) : Math.max(...all.map((p) => p[0]));
   let y0 = opts.ymin != null ? ty(opts.ymin) : Math.min(...all.map((p) => ty(p[1])));
   let y1 = opts.ymax != null ? ty(opts.ymax) : Math.max(...all.map((p) => ty(p[1])));
   if (opts.log && opts.ymin == null) { const pad = Math.max(0.05, (y1 - y0) * 0.05); y0 -= pad; y1 += pad; }
@@ -349,11 +351,13 @@ export function lineChart(canvas, series, opts = {}) {
     ctx.fillText(label, 4, py(v) + 4);
     yticks.push([y, label]);
   }
-  const step = niceStep(x1 - x0, opts.integerX ? 10 : 4, opts.integerX);
-  for (let k = Math.ceil(x0 / step - 1e-9); k * step <= x1 * (1 + 1e-9); k++) {
-    const x = k * step, label = opts.xfmt ? opts.xfmt(x) : String(x);
+  const step = niceStep(x1 - x0, opts.integerX ? 10 : 4, opts.integerX), xt = [];
+  if (opts.xlog) xt.push(...logTicks(x0, x1));
+  else for (let k = Math.ceil(x0 / step - 1e-9); k * step <= x1 * (1 + 1e-9); k++) xt.push(k * step);
+  for (const v of xt) {             // (v: transformed; x: the value its label names)
+    const x = opts.xlog ? 10 ** v : v, label = opts.xfmt ? opts.xfmt(x) : String(x);
     const w = ctx.measureText(label).width;
-    ctx.fillText(label, Math.min(W - R - w, px(x) - (x > x0 ? w / 2 : 0)), H - under - 10);
+    ctx.fillText(label, Math.min(W - R - w, px(v) - (v > x0 ? w / 2 : 0)), H - under - 10);
     xticks.push([x, label]);
   }
   if (opts.xlabel) ctx.fillText(opts.xlabel, L + (W - L - R - ctx.measureText(opts.xlabel).width) / 2, H - 6);
