@@ -131,6 +131,27 @@ MAX_COUNT = 1_000_000
 #: entries in one list of settings (batch sizes, learning rates, factors)
 MAX_LIST = 100
 
+# the bounds of the insight functions' counts (:mod:`nudge.insight`), kept here so that the
+# command line states them in its options without loading the insight modules
+#: random mini-batches drawn for each batch size (``minibatch_estimates``)
+MAX_DRAWS = 10_000
+#: epochs of each run of ``descent``, and moments recorded along it
+MAX_DESCENT_EPOCHS = 10_000
+#: points on each side of a plane of costs (``landscape``, ``descent``)
+MAX_GRID = 201
+#: the most points on one line of ``interpolate``
+MAX_INTERPOLATION_POINTS = 1001
+#: the directions of a ``landscape`` slice; the farthest it goes each way (a trained
+#: 784-16-16-10 network has |θ| ≈ 40); points on each line
+DIRECTIONS = ("gradient", "filter")
+MAX_SPAN = 1000.0
+MAX_LANDSCAPE_POINTS = 1001
+#: the most eigenvalues ``curvature`` is asked for at either end; the most Hutchinson samples
+MAX_EIGENVALUES = 100
+MAX_HUTCHINSON = 10_000
+#: the most steps one run of ``stability`` may take
+MAX_STABILITY_STEPS = 100_000
+
 
 def positive_float(name: str, value: Any) -> float:
     """``value`` as a finite float above 0 (a learning rate, a speed), or a one-line error

@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import insight as ins
+from ..bounds import MAX_EIGENVALUES, MAX_HUTCHINSON, MAX_STABILITY_STEPS
 from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
-from ..insight.curvature import MAX_EIGENVALUES, MAX_HUTCHINSON
-from ..insight.stability import MAX_STABILITY_STEPS
 from ..network import Network
 from .common import (
     add_data_options,
@@ -126,6 +124,8 @@ def register(sub: Any) -> None:
 
 # ====================================================================== noise
 def cmd_noise(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     net, data, X, y = model_examples(args, args.split, args.examples)
     ns = ins.noise_scale(net, X, y)
@@ -162,6 +162,8 @@ def cmd_noise(args: argparse.Namespace) -> int:
 
 # ====================================================================== curvature
 def cmd_curvature(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     net, data, X, y = model_examples(args, args.split, args.examples)
     cv = ins.curvature(net, X, y, k=args.top, smallest=args.smallest,
@@ -198,6 +200,8 @@ def cmd_curvature(args: argparse.Namespace) -> int:
 
 # ====================================================================== stability
 def cmd_stability(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     if args.factors is not None and args.learning_rates is not None:
         raise NudgeError("--factors and --learning-rates both give the learning rates; use "

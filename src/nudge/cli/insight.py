@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import insight as ins
-from ..bounds import MAX_COUNT
+from ..bounds import MAX_COUNT, MAX_DESCENT_EPOCHS, MAX_DRAWS
 from ..checks import check_batch_fits
 from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
-from ..insight.averages import MAX_DRAWS
-from ..insight.descent import MAX_DESCENT_EPOCHS
 from ..network import Network
 from .common import (
     add_data_options,
@@ -42,6 +39,9 @@ from .common import (
     print_plot,
     seed_type,
 )
+
+if TYPE_CHECKING:
+    from .. import insight as ins
 
 
 # register() is long only because it declares every option of its commands, one statement
@@ -147,6 +147,8 @@ def _param_rows(items: list[ins.RankedParameter]) -> list[list[Any]]:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     net = load_model(args.model)
     data = data_for_model(net, args.dataset, args.data_dir)
@@ -205,6 +207,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 # ====================================================================== nudges
 def cmd_nudges(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     net, data, X, y = model_examples(args, args.split, None)
     if not 0 <= args.example < len(X):
@@ -274,6 +278,8 @@ def cmd_nudges(args: argparse.Namespace) -> int:
 
 # ====================================================================== average
 def cmd_average(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     if args.check_examples < 0:
         raise NudgeError("--check-examples must be 0 or more")
@@ -319,6 +325,8 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 # ====================================================================== descent
 def cmd_descent(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     check_plot(args.paths_plot)
     data = load_data(args.dataset, args.data_dir)

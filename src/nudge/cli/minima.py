@@ -9,12 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import insight as ins
+from ..bounds import DIRECTIONS, MAX_GRID, MAX_INTERPOLATION_POINTS, MAX_LANDSCAPE_POINTS, MAX_SPAN
 from ..display import duration, number, say, table
 from ..errors import NudgeError, printable
-from ..insight.common import MAX_GRID
-from ..insight.interpolate import MAX_INTERPOLATION_POINTS
-from ..insight.landscape import DIRECTIONS, MAX_LANDSCAPE_POINTS, MAX_SPAN
 from .common import (
     add_data_options,
     add_examples,
@@ -107,6 +104,8 @@ def register(sub: Any) -> None:
 
 # ====================================================================== landscape
 def cmd_landscape(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     net, data, X, y = model_examples(args, "train", args.examples)
     land = ins.landscape(net, X, y, args.span, args.points, args.grid, args.seed,
@@ -152,6 +151,8 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 # ====================================================================== interpolate
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .. import insight as ins
+
     check_plot(args.plot)
     if args.from_init == (args.model_b is not None):
         raise NudgeError("give two models A B, or one model with --from-init")

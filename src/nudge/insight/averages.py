@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, check_list, fixed_seed
+from ..bounds import MAX_DRAWS, check_count, check_list, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
@@ -90,10 +90,6 @@ def predicted_relative_error(full: Gradient, batch_size: int) -> float:
     without replacement."""
     return batch_error(full.n_examples, batch_size,
                        spread(full.mean_example_norm_sq, full.norm ** 2)[1])
-
-
-#: random mini-batches drawn for each batch size
-MAX_DRAWS = 10_000
 
 
 #: the batch sizes :func:`minibatch_estimates` compares unless told: those up to n

@@ -8,8 +8,6 @@ from ..display import result_html
 from ..jsonable import jsonable
 
 CHUNK = 16384
-#: points on each side of a plane of costs (``landscape``, ``descent``)
-MAX_GRID = 201
 
 
 def single_threaded_blas() -> Any:

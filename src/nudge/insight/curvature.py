@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_choice, check_count, fixed_seed
+from ..bounds import MAX_EIGENVALUES, MAX_HUTCHINSON, check_choice, check_count, fixed_seed
 from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network
@@ -37,10 +37,6 @@ from .hessian import MAX_DENSE_PARAMETERS, HessianOperator
 
 #: chunk of examples for the Hessian products (4,096: the R-passes' arrays stay in cache)
 HESSIAN_CHUNK = 4096
-#: the most eigenvalues asked for at either end
-MAX_EIGENVALUES = 100
-#: the most Hutchinson samples
-MAX_HUTCHINSON = 10_000
 #: how :func:`curvature` finds the eigenvalues
 METHODS = ("auto", "lanczos", "dense")
 

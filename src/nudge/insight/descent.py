@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, check_list, fixed_seed
+from ..bounds import MAX_DESCENT_EPOCHS, MAX_GRID, check_count, check_list, fixed_seed
 from ..checks import check_data
 from ..display import duration
 from ..errors import DivergenceError, NudgeError
 from ..inputs import as_inputs
 from ..network import Network
 from ..train import evaluate, train
-from .common import MAX_GRID, _Plain, single_threaded_blas
+from .common import _Plain, single_threaded_blas
 from .parameters import get_parameters, set_parameters
 
 
@@ -32,8 +32,6 @@ def default_learning_rate(batch_size: int | None) -> float:
     return 4.0 if batch_size is None else 3.0
 
 
-#: epochs of each run, and moments recorded along it
-MAX_DESCENT_EPOCHS = 10_000
 MAX_RECORDS = 10_000
 
 

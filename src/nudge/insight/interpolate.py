@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import MAX_INTERPOLATION_POINTS
 from ..checks import check_data
 from ..errors import NudgeError
 from ..inputs import as_inputs
@@ -25,8 +26,6 @@ from ..train import evaluate
 from .common import CHUNK, _Plain
 from .parameters import get_parameters, set_parameters
 
-#: the most points on one line
-MAX_INTERPOLATION_POINTS = 1001
 #: the farthest t from 0 (past t = 1000 the cost is that of far-scaled weights, nothing more)
 MAX_T = 1000.0
 

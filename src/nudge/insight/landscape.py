@@ -27,21 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_choice, check_count, fixed_seed
+from ..bounds import (
+    DIRECTIONS,
+    MAX_GRID,
+    MAX_LANDSCAPE_POINTS,
+    MAX_SPAN,
+    check_choice,
+    check_count,
+    fixed_seed,
+)
 from ..checks import check_data
 from ..errors import NudgeError
 from ..inputs import as_inputs
 from ..network import Network
 from ..optimizers import check_weight_decay
-from .common import MAX_GRID, _Plain
+from .common import _Plain
 from .gradients import _work_net, full_gradient, total_cost
 from .parameters import flatten, get_parameters, set_parameters, unflatten
-
-DIRECTIONS = ("gradient", "filter")
-#: the farthest a slice goes each way (a trained 784-16-16-10 network has |θ| ≈ 40)
-MAX_SPAN = 1000.0
-#: points on each line
-MAX_LANDSCAPE_POINTS = 1001
 
 
 @dataclass

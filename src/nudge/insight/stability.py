@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, check_list
+from ..bounds import MAX_STABILITY_STEPS, check_count, check_list
 from ..checks import check_data
 from ..errors import DivergenceError, NudgeError, short_repr
 from ..inputs import as_inputs
@@ -32,8 +32,6 @@ from .curvature import HESSIAN_CHUNK, top_eigenvalues
 from .gradients import total_cost
 from .hessian import HessianOperator
 
-#: the most steps one run may take
-MAX_STABILITY_STEPS = 100_000
 #: the largest factor of 2/λ_max (at 100 every step overshoots a hundredfold) and η
 MAX_FACTOR = 100.0
 MAX_LEARNING_RATE = 1e6
