@@ -4,9 +4,9 @@ Each check runs a fresh Python (a subprocess: this test session has loaded every
 already) and reads which modules it loaded.  ``import nudge`` needs NumPy and nothing else
 outside the standard library; the command line builds its parser (``nudge --help``,
 ``nudge train --help``) without the plotting, web, cluster, SciPy, scikit-learn or
-download libraries, and without the insight modules, which only some commands run: those
-are imported by the functions that use them.  How long starting takes is measured by
-benchmarks/startup.py, not by a timed test.
+download libraries, and without the insight modules, the process pool or sockets, which
+only some commands use: those are imported by the functions that use them.  How long
+starting takes is measured by benchmarks/startup.py, not by a timed test.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ HEAVY = {"matplotlib", "scipy", "sklearn", "safetensors", "tqdm", "starlette", "
          "h11", "anyio", "httpx", "dask", "distributed", "PIL", "pooch", "platformdirs",
          "torch", "pandas"}
 #: nudge's own modules (and the standard library's) that only some commands need
-ONLY_SOME_COMMANDS = {"nudge.insight", "nudge.web", "nudge.plots"}
+ONLY_SOME_COMMANDS = {"nudge.insight", "nudge.web", "nudge.plots", "concurrent.futures",
+                      "multiprocessing", "socket", "asyncio"}
 
 #: runs ``python -m nudge ARGS`` in this process, then writes the modules loaded to FILE
 _AS_THE_COMMAND = """

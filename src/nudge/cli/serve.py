@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import errno
 import secrets
-import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..data import DATASETS
 from ..errors import NudgeError
 from .common import model_dataset, trained_on
+
+if TYPE_CHECKING:                  # imported by listen(): building the parser needs no socket
+    import socket
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -140,6 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def listen(host: str, port: int) -> socket.socket:
     """A socket listening on ``host``:``port``, or a one-line error (the port is taken, or
     needs privileges) before anything says the page is being served."""
+    import socket
+
     try:
         found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)

@@ -15,19 +15,23 @@ when the sweep is: however it ends, nothing is left running.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing import connection, forkserver, resource_tracker
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# multiprocessing and concurrent.futures are imported by the functions that use them: the
+# command line loads the sweep's modules to build its parser (tests/test_imports.py)
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 def watch_client() -> None:
     """In a worker: end it when the process that started it (the sweep's) ends, from a
     daemon thread that waits for the end of the pipe only that process holds."""
+    import multiprocessing
+
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -36,6 +40,8 @@ def watch_client() -> None:
 
 
 def _exit_with(sentinel: Any) -> None:
+    from multiprocessing import connection
+
     connection.wait([sentinel])
     os._exit(1)               # no result can reach the sweep now: nothing is left to do
 
@@ -43,6 +49,8 @@ def _exit_with(sentinel: Any) -> None:
 def _helpers() -> list[Any]:
     """multiprocessing's forkserver and resource tracker of this process (in the order they
     are stopped: the forkserver's children hold the tracker's pipe)."""
+    from multiprocessing import forkserver, resource_tracker
+
     return [getattr(forkserver, "_forkserver", None),
             getattr(resource_tracker, "_resource_tracker", None)]
 

@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-import multiprocessing
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing, contextmanager, suppress
 from dataclasses import fields
 from pathlib import Path
@@ -82,6 +78,7 @@ def run_point(point: dict[str, Any], data: Dataset) -> dict[str, Any]:
     A run whose cost becomes NaN or infinite is a result with ``"diverged": true`` and
     the epochs before.  A run stopped early otherwise raises :class:`RunStopped`.
     """
+    import socket
     _one_blas_thread()
     settings, seed = point["settings"], point["seed"]
     setup = TrainingSetup(**{k: settings[k] for k in _SETUP_FIELDS})
@@ -151,10 +148,12 @@ def _run_here(point: dict[str, Any]) -> dict[str, Any]:
 
 
 def _context() -> Any:
+    import multiprocessing  # here and in _one_pool: the command line's parser needs neither
+
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload([__name__])        # workers start with nudge imported
+    if ctx.get_start_method() == "forkserver":       # workers start with nudge imported
+        ctx.set_forkserver_preload([__name__, "concurrent.futures.process"])
     return ctx
 
 
@@ -233,6 +232,9 @@ def _one_pool(points: list[dict[str, Any]], workers: int, data_dir: str | None,
               given: dict[str, Dataset]) -> Generator[dict[str, Any], None, None]:
     """The results of one process pool, as they come, until it is done or broken; each
     worker gets the datasets ``given`` once, as it starts (its initializer's arguments)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = ProcessPoolExecutor(min(workers, len(points)), mp_context=_context(),
                                initializer=_start_worker, initargs=(data_dir, given))
     try:
@@ -359,6 +361,8 @@ def _dask_round(left: dict[str, dict[str, Any]], on_result: Callable[[dict[str, 
                 client: Any, datasets: dict[str, Dataset], attempt: int) -> None:
     """Scatter the data and run the points ``left`` once; each result is removed from
     ``left`` as it is passed on.  Returns when every run has finished or was cancelled."""
+    from concurrent.futures import CancelledError
+
     from distributed import as_completed as dask_completed
 
     points = list(left.values())
