@@ -663,3 +663,22 @@ def test_inputs_and_labels_that_are_no_data_set_get_one_line(digits, call, data,
     if call is _DATA_FUNCTIONS[9]:
         with pytest.raises(NudgeError, match="there are no training examples"):
             call(Network([64, 4, 10], seed=0), X[:0], y[:0])
+
+
+def test_a_batch_size_that_cannot_be_drawn_is_one_rule_everywhere(digits):
+    """minibatch_estimates, descent and the noise scale's batch error each said it their own
+    way (one with the fix, one without, one with 'full'): one rule, one message now."""
+    from nudge.insight.noise import batch_error
+
+    net = _net([64, 8, 10], seed=1)
+    X, y = digits.X_train[:50], digits.y_train[:50]
+    for call, words in (
+            (lambda: ins.minibatch_estimates(net, X, y, [0], check_examples=0),
+             "batch size 0 is not possible with 50 examples: use 1 to 50"),
+            (lambda: ins.descent(net, X, y, batch_sizes=[None, 51], epochs=1),
+             "batch size 51 is not possible with 50 training examples: use 1 to 50, or 'full'"),
+            (lambda: batch_error(50, 51, 1.0),
+             "batch size 51 is not possible with 50 examples: use 1 to 50")):
+        with pytest.raises(NudgeError) as e:
+            call()
+        assert str(e.value) == words

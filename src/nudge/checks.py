@@ -59,6 +59,18 @@ def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
                          + fix.format(n=f"{n:,}"))
 
 
+def check_batch_size(batch_size: Any, n: int, examples: str = "examples",
+                     full: bool = False) -> None:
+    """A mini-batch of ``batch_size`` examples can be drawn from ``n`` (1 to ``n``; with
+    ``full``, None too: all of them), for the insight functions, which take a list of
+    batch sizes (:func:`check_batch_fits` says it in the words of one option)."""
+    if batch_size is None and full:
+        return
+    if batch_size is None or not 1 <= batch_size <= n:
+        raise NudgeError(f"batch size {batch_size} is not possible with {n:,} {examples}: use "
+                         f"1 to {n:,}" + (", or 'full'" if full else ""))
+
+
 def check_inputs(name: str, X: np.ndarray, net: Network) -> None:
     """Inputs are rows of ``net.sizes[0]`` numbers (whether they are finite is
     :func:`check_finite`'s question, asked only where it matters)."""

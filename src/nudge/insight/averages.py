@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import MAX_DRAWS, check_count, check_list, fixed_seed
-from ..checks import check_data
-from ..errors import NudgeError
+from ..checks import check_batch_size, check_data
 from ..network import Network
 from .common import _Plain, single_threaded_blas
 from .gradients import Gradient, _work_net, average_of_nudges, full_gradient
@@ -108,10 +107,8 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     n = len(X)
     batch_sizes = check_list("batch sizes", [B for B in BATCH_SIZES if B <= n]
                              if batch_sizes is None else batch_sizes)
-    bad = [b for b in batch_sizes if not 1 <= b <= n]
-    if bad:
-        raise NudgeError(f"batch size {bad[0]} is not possible with {n:,} examples: use 1 to "
-                         f"{n:,}")
+    for B in batch_sizes:
+        check_batch_size(B, n)
     draws = check_count("draws", draws, most=MAX_DRAWS)
     seed = fixed_seed(seed)
     check_examples = check_count("check_examples", check_examples, 0)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import MAX_DESCENT_EPOCHS, MAX_GRID, check_count, check_list, fixed_seed
-from ..checks import check_data
+from ..checks import check_batch_size, check_data
 from ..display import duration
 from ..errors import DivergenceError, NudgeError
 from ..inputs import as_inputs
@@ -142,9 +142,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     records = check_count("records", records, 2, MAX_RECORDS)
     grid = check_count("grid", grid, 3, MAX_GRID)
     for B in batch_sizes:
-        if B is not None and not 1 <= B <= n:
-            raise NudgeError(f"batch size {B} is not possible with {n} training examples: "
-                             f"use 1 to {n}, or 'full'")
+        check_batch_size(B, n, "training examples", full=True)
     if learning_rates is None:
         learning_rates = [default_learning_rate(B) for B in batch_sizes]
     if len(learning_rates) != len(batch_sizes):

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import check_count, fixed_seed
-from ..checks import check_data
+from ..checks import check_batch_size, check_data
 from ..errors import NudgeError
 from ..inputs import as_array, as_pixels
 from ..network import Network
@@ -53,8 +53,7 @@ def batch_error(n: int, batch_size: int, b_simple: float) -> float:
     """The root-mean-square relative error |g_B − G| / |G| of a mini-batch of B examples drawn
     without replacement from n: √((n − B)/(B (n − 1)) · B_simple); 0 for all n."""
     B = int(batch_size)
-    if not 1 <= B <= n:
-        raise NudgeError(f"batch size {B} is not possible with {n} examples")
+    check_batch_size(B, n)
     if B == n:
         return 0.0
     return math.sqrt((n - B) / (B * (n - 1)) * b_simple)
