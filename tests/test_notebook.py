@@ -132,3 +132,56 @@ def test_stored_notebook_has_figures_and_no_errors():
                if c.cell_type == "code"), "stored outputs come from one run, top to bottom"
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1))
+
+
+# --------------------------------------------------------------------------- the notebook's text
+def _sections(nb) -> dict[str, list]:
+    """The cells of each numbered ``## N.`` section, by its heading line."""
+    sections: dict[str, list] = {}
+    current = None
+    for cell in nb.cells:
+        first = cell.source.splitlines()[0] if cell.source else ""
+        if cell.cell_type == "markdown" and first.startswith("## "):
+            current = first if first[3:4].isdigit() else None
+            if current:
+                sections[current] = []
+        if current:
+            sections[current].append(cell)
+    return sections
+
+
+def test_every_section_ends_with_what_to_take_away():
+    """Each numbered section's last text says what to take away from it."""
+    nbformat = pytest.importorskip("nbformat")
+    sections = _sections(nbformat.read(NOTEBOOK, as_version=4))
+    assert len(sections) >= 9
+    for heading, cells in sections.items():
+        last_text = [c for c in cells if c.cell_type == "markdown"][-1].source
+        assert "**Take-away:**" in last_text, heading
+
+
+def test_descent_section_names_the_learning_rates_its_stored_output_used():
+    """Section 7's prose and its stored output name the same η, the ones
+    ``ins.descent`` uses by default (full-batch GD's default changed from 10 to 4: the
+    prose said 4 while the stored output still showed 'eta 10')."""
+    nbformat = pytest.importorskip("nbformat")
+    cells = next(v for k, v in _sections(nbformat.read(NOTEBOOK, as_version=4)).items()
+                 if k.startswith("## 7."))
+    prose = cells[0].source
+    code = next(c for c in cells if c.cell_type == "code" and "ins.descent(" in c.source)
+    out = _text(code)
+    for label, batch in (("full-batch GD", None), ("SGD, B=100", 100), ("SGD, B=10", 10)):
+        eta = ins.default_learning_rate(batch)
+        assert f"{label} (eta {eta:g})" in out, label
+        assert f"η = {eta:g}" in prose, label
+
+
+def test_code_cells_use_only_public_names():
+    """The notebook teaches nudge's public API: no ``_private`` name of nudge."""
+    import re
+
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not re.findall(r"\b(?:nudge|ins|plots|net\w*)\._\w", code)
+    assert not re.findall(r"from nudge[\w.]* import .*\b_\w", code)
