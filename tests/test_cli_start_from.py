@@ -5,16 +5,10 @@ import json
 
 import numpy as np
 import pytest
+from test_cli import run
 
 from nudge import load, load_dataset, train
-from nudge.cli import main
 from nudge.modelfile import parameters_sha256
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
