@@ -683,6 +683,17 @@ def test_the_charts_legends_fit(page):
         assert inside(option, card.bounding_box()) and inside(option, head)
 
 
+def test_what_is_hidden_is_not_shown(page):
+    """An element with the hidden attribute takes no room on any view, whatever display
+    its class gives it: the Two ways down view's empty result cards and its 'magnify'
+    box before a run, the set-up's 'train further' with no model in use."""
+    for view in VIEWS:
+        open_view(page, view)
+        shown = page.evaluate("""() => [...document.querySelectorAll('[hidden]')]
+            .filter((e) => e.getClientRects().length).map((e) => e.id || e.className)""")
+        assert shown == [], (view, shown)
+
+
 def test_the_set_up_s_labels_take_one_line(page):
     """On a laptop the set-up's column left its labels 98 px: "Hidden layers", "Learning
     rate η", "Final η (cosine)" and "Training images" took two lines each, which made the
