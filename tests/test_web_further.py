@@ -92,3 +92,20 @@ def test_with_no_model_in_use_there_is_nothing_to_train_further(digits):
     with TestClient(create_app(None, dataset="digits"), base_url=BASE) as c:
         r = c.post("/api/train/start", json={**SETTINGS, "start_from": "model"})
         assert r.status_code == 409 and "there is no model yet" in r.json()["error"]
+
+
+@pytest.mark.parametrize("sizes, words", [
+    ([784, 10], "the model reads 784 inputs but the digits images have 64 pixels"),
+    ([64, 12, 5], "the model in use has 5 outputs but the digits images have 10 classes"),
+])
+def test_a_model_of_other_images_is_not_trained_further_on_these(client, sizes, words):
+    """A saved model made for other images: said so, not as the CLI's --sizes (which the
+    request never named)."""
+    c, _, save_dir = client
+    save(Network(sizes, seed=1), save_dir / "other.safetensors")
+    assert c.post("/api/models/load", json={"name": "other"}).status_code == 200
+    r = c.post("/api/train/start", json={**SETTINGS, "start_from": "model"})
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == (f"{words}: it cannot be trained further on them; start a new "
+                                 "network")
+    assert c.get("/api/train/state").json()["training"] is None

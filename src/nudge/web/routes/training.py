@@ -27,6 +27,7 @@ from ..state import WebState
 from ..training import TrainingJob, TrainingSettings
 from ..validation import (
     LIMITS,
+    ApiError,
     allowed,
     bad,
     check_speed,
@@ -69,6 +70,14 @@ def _start(state: WebState, data: dict[str, Any]) -> Network | None:
             raise bad(f"{field}: the network is the model in use "
                       f"({'-'.join(map(str, net.sizes))}, {net.activation}) when training it "
                       f"further; leave {field} out, or start a new network")
+    try:
+        d = state.data_for(net)        # its inputs are the page's images' pixels
+        if net.sizes[-1] != len(d.classes):
+            raise conflict(f"the model in use has {net.sizes[-1]} outputs but the {d.name} "
+                           f"images have {len(d.classes)} classes")
+    except ApiError as e:
+        raise conflict(f"{e.message}: it cannot be trained further on them; start a new "
+                       "network") from None
     return net
 
 
