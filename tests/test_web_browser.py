@@ -489,6 +489,43 @@ def test_train_the_model_in_use_further(page):
     assert not page.locator("#t-hidden").is_disabled()
 
 
+@pytest.fixture(scope="module")
+def modelless_server(mnist_path):
+    """A page started with no model (nudge serve without --model)."""
+    from nudge.web import create_app
+
+    yield from served(create_app(None, dataset="mnist", data_dir=mnist_path))
+
+
+def test_ticked_to_train_further_and_the_model_goes_the_preset_comes_back(browser,
+                                                                           modelless_server):
+    """With no model in use there is nothing to train further: the tick is not offered;
+    ticked, and then the model goes (Reset of a page with no other model), the set-up is
+    a new network of the preset's architecture again, not the gone model's, fixed."""
+    context, page = new_page(browser, modelless_server, "desktop")
+    try:
+        page.goto(page.base + "#learn")
+        page.wait_for_function("document.getElementById('t-preset').options.length > 1")
+        assert page.locator("#t-further-box").is_hidden()
+        page.fill("#t-epochs", "1")
+        page.select_option("#t-examples", "1000")
+        page.click("#t-start")
+        page.wait_for_function("document.getElementById('s-state').textContent === "
+                               "'finished'", timeout=60000)
+        page.wait_for_function("!document.getElementById('t-further-box').hidden")
+        page.select_option("#t-preset", "nielsen")
+        page.check("#t-further")
+        assert page.locator("#t-hidden").input_value() == "16,16"
+        page.click("#t-reset")
+        page.wait_for_function("document.getElementById('t-further-box').hidden")
+        assert not page.locator("#t-further").is_checked()
+        assert page.locator("#t-hidden").input_value() == "30"        # nielsen's
+        assert not page.locator("#t-hidden").is_disabled()
+        assert page.problems == [], page.problems
+    finally:
+        context.close()
+
+
 # at the top of the window, or all of it in the window (where the page ends below it)
 BROUGHT_INTO_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
     return r.top >= 0 && (r.top < 40 || r.bottom <= innerHeight); }"""

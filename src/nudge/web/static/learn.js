@@ -25,10 +25,7 @@ export function init(s) {
   $("t-reset").addEventListener("click", () => control("reset"));
   $("t-preset").addEventListener("change", applyPreset);
   $("t-further").addEventListener("change", () => {
-    if (!$("t-further").checked) {      // a new network again: the preset's architecture
-      const p = store.state && store.state.presets[$("t-preset").value];
-      if (p) { $("t-hidden").value = p.sizes.slice(1, -1).join(","); $("t-activation").value = p.activation; }
-    }
+    if (!$("t-further").checked) presetArchitecture();   // a new network again
     further();
   });
   $("t-schedule").addEventListener("change", buttons);
@@ -109,7 +106,10 @@ function applyPreset() {
 function further(model = store.state && store.state.model) {
   const box = $("t-further-box"), tick = $("t-further");
   box.hidden = !model;
-  if (!model) tick.checked = false;
+  if (!model && tick.checked) {      // the model went (a reset): a new network, the preset's
+    tick.checked = false;
+    presetArchitecture();
+  }
   if (model) {
     $("t-further-model").textContent = `${model.sizes.join("-")}, ${model.label || model.source}`
       + (model.test_accuracy != null ? ` (${fmt.pct(model.test_accuracy)})` : "");
@@ -119,6 +119,12 @@ function further(model = store.state && store.state.model) {
     $("t-activation").value = model.activation;
   }
   buttons();
+}
+
+// the preset's hidden layers and activation back in the set-up (no longer the model's)
+function presetArchitecture() {
+  const p = store.state && store.state.presets[$("t-preset").value];
+  if (p) { $("t-hidden").value = p.sizes.slice(1, -1).join(","); $("t-activation").value = p.activation; }
 }
 
 function fillSpeeds() {
