@@ -129,7 +129,8 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
                                   len(d.X_test)), len(d.X_test)),
         seed=get_int(data, "seed", *LIMITS["seed"], random_seed()),
         examples_per_second=speed, measure=measure,
-        started_from=None if start is None else {"label": state.label(state.source)})
+        # for a model trained further, its record is made as the run starts (train_start)
+        started_from=None if start is None else {})
 
 
 def finished(state: WebState, job: TrainingJob) -> None:
@@ -163,13 +164,16 @@ async def train_start(request: Request) -> Response:
         if settings.started_from is None:
             net = settings.setup.network(settings.seed)
         else:                  # a copy: the model in use keeps what it was (its source too)
-            start = state.require_net()
-            if start.sizes != settings.setup.sizes:
+            start, setup = state.require_net(), settings.setup
+            # the set-up was resolved for the model in use then, outside the lock
+            if ((start.sizes, start.activation, start.output, start.cost_function,
+                 start.init) != (setup.sizes, setup.activation, setup.output, setup.cost,
+                                 setup.init)):
                 raise conflict("the model in use changed while the run was set up: press "
                                "Start again")
             net = start.copy()
             settings.started_from = start_record(
-                settings.started_from["label"] or "the model in use", start,
+                state.label(state.source) or "the model in use", start,
                 start.score(d.X_test[:m], d.y_test[:m]) if m else None)
         job = TrainingJob(net, settings, d.X_train[:n], d.y_train[:n], d.X_test[:m],
                           d.y_test[:m], dataset=d.name)
