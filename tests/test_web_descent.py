@@ -80,16 +80,17 @@ BAD = [
     ({"hidden": [16, 16, 16, 16, 16]}, "hidden must be a list of 0 to 4 layer sizes"),
     ({"hidden": [64]}, "hidden layer size must be from 1 to 32"),
     ({"hidden": [0]}, "hidden layer size must be from 1 to 32"),
-    ({"hidden": [1.5]}, "hidden layer size must be a whole number"),
+    ({"hidden": [1.5]}, "hidden layer size must be a whole number from 1 to 32, got 1.5"),
     ({"epochs": 0}, "epochs must be from 1 to 1000"),
-    ({"epochs": "100"}, "epochs must be a whole number"),
+    ({"epochs": "100"}, "epochs must be a whole number from 1 to 1000, got '100'"),
     ({"train_examples": 5}, "train_examples must be from 10 to 60000"),
     ({"batch_sizes": []}, "batch_sizes must be a list of 1 to 4 batch sizes"),
     ({"batch_sizes": [None, 1, 2, 3, 4]}, "batch_sizes must be a list of 1 to 4 batch sizes"),
     ({"batch_sizes": "full"}, "batch_sizes must be a list of 1 to 4 batch sizes"),
     ({"batch_sizes": [0]}, "batch size must be from 1 to 10000"),
-    ({"batch_sizes": ["full"]}, "batch size must be a whole number"),
-    ({"batch_sizes": [True]}, "batch size must be a whole number"),
+    ({"batch_sizes": ["fast"]}, "batch size must be a whole number from 1 to 10000, got "
+                                "'fast'"),
+    ({"batch_sizes": [True]}, "batch size must be a whole number from 1 to 10000, got True"),
     ({"train_examples": 100, "batch_sizes": [200]},
      "batch size 200 is more than the 100 training images"),
     ({"learning_rates": [1, 2]}, "learning_rates must be a list of one learning rate, or one "
@@ -133,3 +134,12 @@ def test_not_json_and_get_are_refused(client):
                     headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 415
     assert client.get("/api/descent").status_code == 405
+
+
+def test_full_is_the_full_batch_as_on_the_command_line(client):
+    """JSON's null is the full batch; "full", the command line's word, was refused as not a
+    whole number (with no hint of null)."""
+    body = {"hidden": [8], "train_examples": 100, "epochs": 2, "batch_sizes": ["full", 10]}
+    r = client.post("/api/descent", json=body)
+    assert r.status_code == 200, r.text
+    assert [run["batch_size"] for run in r.json()["runs"]] == [None, 10]

@@ -21,7 +21,7 @@ import numpy as np
 from starlette.requests import ClientDisconnect, Request
 
 from ..bounds import MAX_SEED
-from ..errors import printable
+from ..errors import printable, short_repr
 from ..optimizers import MAX_WEIGHT_DECAY
 
 MAX_BODY = 1_000_000              # bytes in a request body
@@ -147,7 +147,8 @@ def get_int(data: dict[str, Any], key: str, lo: int | float, hi: int | float,
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise bad(f"{key} must be a whole number")
+            raise bad(f"{key} must be a whole number from {lo} to {hi}, got "
+                      f"{short_repr(value)}")
     if not lo <= value <= hi:
         raise bad(f"{key} must be from {lo} to {hi}")
     return value
@@ -188,7 +189,8 @@ def query_int(request: Request, key: str, lo: int | float, hi: int | float,
             raise bad(f"{key} is required")
         return default
     if not re.fullmatch(r"-?[0-9]{1,9}", text):          # not \d: that takes ٣ for 3
-        raise bad(f"{key} must be a whole number")
+        raise bad(f"{key} must be a whole number from {lo} to {hi}, got "
+                  f"{short_repr(text)}")
     value = int(text)
     if not lo <= value <= hi:
         raise bad(f"{key} must be from {lo} to {hi}")

@@ -49,7 +49,7 @@ def _batch_sizes(data: dict[str, Any], n: int) -> list[int | None]:
                   "batch), like [null, 100, 10]")
     out: list[int | None] = []
     for b in sizes:
-        if b is None:
+        if b is None or (isinstance(b, str) and b.lower() == "full"):   # as the CLI's 'full'
             out.append(None)
             continue
         b = get_int({"batch size": b}, "batch size", *LIMITS["batch_size"])
