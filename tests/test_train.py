@@ -317,6 +317,10 @@ def test_on_steps_every_k_and_at_listed_steps(digits, engine):
     train(Network([64, 10, 10], seed=0), X, y, epochs=2, batch_size=10, engine=engine,
           on_steps=lambda p, net: at.append(p.step), every=[1, 2, 3, 29, 30, 31, 60])
     assert at == [1, 2, 3, 29, 30, 31, 60]
+    at = []                       # past the list's last count: no more calls, not every call
+    train(Network([64, 10, 10], seed=0), X, y, epochs=2, batch_size=10, engine=engine,
+          on_steps=lambda p, net: at.append(p.step), every=[5, 20])
+    assert at == [5, 20]
 
 
 def test_callbacks_do_not_change_the_result(digits):

@@ -31,11 +31,15 @@ MAX_EVERY = 1_000_000
 MAX_GRANTED = 1000
 
 
+#: the step count callback_steps gives past a list's last one: later than any run goes
+NEVER = 2**63 - 1
+
+
 def callback_steps(every: Any) -> Callable[[int], int | None]:
     """A function of ``step`` (the steps taken so far) that gives the next step count at
     which ``on_steps`` is due, or None (then after every call of the engine), from
     ``every``: None (after every call of the engine), k (every k steps) or a list of step
-    counts (None past the last)."""
+    counts (past the last one, a count no run reaches: no more calls)."""
     if every is None:
         return lambda step: None
     if isinstance(every, (int, np.integer)) and not isinstance(every, bool):
@@ -54,7 +58,7 @@ def callback_steps(every: Any) -> Callable[[int], int | None]:
 
     def next_at(step: int) -> int | None:
         i = int(np.searchsorted(at, step, side="right"))
-        return int(at[i]) if i < len(at) else None
+        return int(at[i]) if i < len(at) else NEVER
     return next_at
 
 
