@@ -328,6 +328,20 @@ def test_score_refuses_labels_no_output_can_match():
     assert net.score(X, [0, 1, 1]) in (0.0, 1 / 3, 2 / 3, 1.0)
 
 
+def test_score_takes_desired_output_rows_as_evaluate_does():
+    """One-hot (or soft) rows: the class is the largest entry, as evaluate() and cost() take
+    them (score refused them: '3 inputs but labels of shape (3, 2)')."""
+    from nudge import evaluate
+
+    net = Network([4, 3, 2], seed=0)
+    X, labels = np.random.default_rng(1).random((30, 4)), np.arange(30) % 2
+    rows = np.eye(2)[labels]
+    assert net.score(X, rows) == net.score(X, labels) == evaluate(net, X, rows)[1]
+    assert net.score(X, 0.8 * rows + 0.1) == net.score(X, labels)
+    with pytest.raises(NudgeError, match="3 columns but the network has 2 outputs"):
+        net.score(X, np.eye(3)[labels])
+
+
 def test_score_and_cost_of_one_example_or_of_none():
     """No examples: one line, as evaluate gives (score and cost were NaN with numpy's
     "Mean of empty slice" warning); one example with its label alone or in a list: its

@@ -82,6 +82,16 @@ def desired_outputs(y: Any, n_outputs: int, dtype: Any = np.float32) -> np.ndarr
     return Y
 
 
+def classes_of(y: Any, n_outputs: int) -> np.ndarray:
+    """The class each label stands for: labels as they are (checked), desired-output rows
+    (one-hot, or soft) their largest entry's index."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        return np.argmax(desired_outputs(y, n_outputs), axis=1)
+    check_labels(y, n_outputs)
+    return y
+
+
 def confusion_matrix(y: Any, predicted: Any, n_outputs: int) -> np.ndarray:
     """counts[i, j]: how many examples of class i (their label) were read as class j."""
     counts = np.zeros((n_outputs, n_outputs), dtype=np.int64)

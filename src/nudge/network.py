@@ -53,7 +53,7 @@ from .bounds import (
     fixed_seed,
 )
 from .errors import NudgeError
-from .inputs import as_array, as_inputs, check_labels, check_numbers, desired_outputs
+from .inputs import as_array, as_inputs, check_numbers, classes_of, desired_outputs
 from .optimizers import DEFAULT_MOMENTUM, SGD
 
 if TYPE_CHECKING:                  # fit()'s annotations (train is imported on call)
@@ -285,13 +285,14 @@ class Network:
         return np.argmax(self.feedforward(X), axis=-1)
 
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy: the fraction of examples whose prediction equals the label."""
+        """Accuracy: the fraction of examples whose prediction equals the label; ``y``
+        holds labels or desired-output rows (a row's class: its largest entry)."""
         predicted, y = np.atleast_1d(self.predict(X)), np.atleast_1d(as_array(y, "labels"))
         if predicted.size == 0:
             raise NudgeError("cannot score on an empty data set")
-        if y.shape != predicted.shape:
+        if y.shape[:1] != predicted.shape or y.ndim > 2:
             raise NudgeError(f"{len(predicted)} inputs but labels of shape {y.shape}")
-        check_labels(y.reshape(-1), self.sizes[-1])    # 0.5 or 11 matches no prediction
+        y = classes_of(y, self.sizes[-1])     # 0.5 or 11 matches no prediction
         return float(np.mean(predicted == y))
 
     # ------------------------------------------------------------------ the cost

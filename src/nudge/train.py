@@ -39,6 +39,7 @@ from .control import Control, CtrlC, EarlyStopping, Progress, callback_steps
 from .engine import make_engine
 from .errors import DivergenceError, NudgeError
 from .history import EpochRecord, History
+from .inputs import classes_of
 from .network import Network, Snapshot, activate
 from .optimizers import DEFAULT_MOMENTUM
 from .schedules import learning_rate_at, plateau_floor
@@ -81,8 +82,7 @@ def evaluate(net: Network, X: Any, y: Any, chunk: int = 2000,
             out = activate(net.output, z)
         costs = net.output_costs(out, z, net.desired_outputs(yc))
         total_cost += float(np.sum(costs, dtype=np.float64))
-        classes = np.argmax(yc, axis=1) if yc.ndim == 2 else yc
-        correct += int(np.sum(np.argmax(out, axis=1) == classes))
+        correct += int(np.sum(np.argmax(out, axis=1) == classes_of(yc, net.sizes[-1])))
     return total_cost / n, correct / n
 
 
