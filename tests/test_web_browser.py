@@ -746,6 +746,29 @@ def test_the_set_up_s_labels_take_one_line(page):
     assert wrapped == []
 
 
+def test_the_live_figures_take_one_line(page):
+    """A teacher's run of 20 epochs on all 60,000 images showed "Examples seen" as
+    "1,170,00" over "0" on a laptop: the tile's number broke anywhere.  The widest figures
+    a run reaches (100 epochs of 60,000 images, a fast machine's examples a second) keep to
+    one line in every tile, on a phone too."""
+    open_view(page, "learn")
+    wrapped = page.evaluate("""() => {
+        const wide = {'s-state': 'finished', 's-epoch': '100 / 100', 's-seen': '6,000,000',
+                      's-rate': '1,234,567', 's-cost': '0.01777', 's-acc': '100.00%',
+                      's-lr': '0.05 (set)'};
+        return Object.entries(wide).map(([id, value]) => {
+            const dd = document.getElementById(id);
+            dd.textContent = value;
+            const r = document.createRange();
+            r.selectNodeContents(dd);
+            const lines = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
+            const over = dd.scrollWidth > dd.clientWidth + 1;
+            return [id, lines.size, over];
+        }).filter(([, lines, over]) => lines > 1 || over);
+    }""")
+    assert wrapped == []
+
+
 def test_the_learn_view_s_cards_hold_no_empty_space(page):
     """The set-up form spanned three rows of the laptop's grid, and being taller than
     what stood beside it, stretched those rows: the Live card had some 120 px of nothing
