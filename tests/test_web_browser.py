@@ -1103,6 +1103,29 @@ def test_inside_starts_from_a_test_image_and_updates_live(page):
     api(page, "/api/train/stop", {})
 
 
+def test_the_neuron_panel_follows_a_changed_model(page):
+    """A teacher opened a hidden neuron, then switched models on tab 8: the diagram was
+    redrawn for the new model but the panel beside it still gave the old model's bias,
+    sums and weights.  The panel now shows the chosen neuron of the model in use."""
+    open_view(page, "inside")
+    page.wait_for_selector("#diagram .neuron")
+    page.locator("#diagram .neuron").nth(20).click()        # hidden layer 2, neuron 4
+    page.mouse.move(1, 1)              # no hover nor focus on it to choose it again
+    page.evaluate("document.activeElement.blur()")
+    page.wait_for_selector("#neuron-panel dl")
+    before = text(page, "#neuron-panel dl")
+    r = api(page, "/api/train/start", {"epochs": 1, "train_examples": 1000, "seed": 2})
+    assert r["status"] == 200
+    page.wait_for_function("document.getElementById('model-badge').textContent"
+                           ".includes('trained on this page')")
+    page.wait_for_function("(old) => document.querySelector('#neuron-panel dl')"
+                           " && document.querySelector('#neuron-panel dl').textContent !== old",
+                           arg=before)
+    assert "neuron 4 of layer 2" in text(page, "#neuron-panel h2")
+    bias = api(page, "/api/neuron?layer=2&index=4")["body"]["bias"]
+    assert text(page, "#neuron-panel dd:nth-of-type(4)") == f"{bias:.4f}"
+
+
 def test_a_chosen_neuron_s_panel_comes_into_view(page):
     """On a phone the neuron's panel stands below the diagram: a tap (or Enter on a focused
     neuron) brings it into view, the keyboard's focus into it, and a button back to the

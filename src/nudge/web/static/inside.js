@@ -5,6 +5,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const MAX_SHOWN = 20;             // neurons drawn per layer (the rest are summarised)
 let store, result = null, edges = {}, edgesVersion = null, neuronCache = {};
 let liveTimer = null, lastLive = 0;
+let chosen = null;                // the neuron the panel shows: {layer, index}
 const LIVE_MS = 500;              // at most two updates a second while the network trains
 const $ = (id) => document.getElementById(id);
 
@@ -191,6 +192,14 @@ function diagram(model) {
     });
     if (sizes[l] > MAX_SHOWN) label(svg, xs[l], H - 8, narrow ? `${MAX_SHOWN} of ${sizes[l]}` : `first ${MAX_SHOWN} of ${sizes[l]} shown`);
   }
+  // the panel follows the redraw: another model's (or the trained further) neuron, not the
+  // one it showed before; a neuron the new network lacks leaves the panel empty
+  const again = chosen && svg.querySelector(`.neuron[data-layer="${chosen.layer}"][data-index="${chosen.index}"]`);
+  if (again) select(again, model, chosen.layer, chosen.index);
+  else if (chosen) {
+    chosen = null;
+    $("neuron-panel").replaceChildren(el("h2", { text: "Neuron" }), el("p", { class: "muted", text: "Hover over or focus a neuron." }));
+  }
   if (had && had.layer) {          // a live redraw keeps the keyboard focus where it was
     const again = svg.querySelector(`.neuron[data-layer="${had.layer}"][data-index="${had.index}"]`);
     if (again) again.focus({ preventScroll: true });
@@ -227,6 +236,7 @@ const selecting = latestOnly();
 async function select(g, model, layer, index, how = null) {
   document.querySelectorAll("#diagram .neuron.selected").forEach((n) => n.classList.remove("selected"));
   g.classList.add("selected");
+  chosen = { layer, index };
   const key = `${layer}-${index}`;
   const panel = $("neuron-panel");
   const at = scrolls(), current = selecting();
