@@ -1424,6 +1424,17 @@ def test_two_ways_down_draws_the_costs_and_the_paths(page):
     page.problems[:] = [p for p in page.problems if "400 (Bad Request)" not in p]  # that one
 
 
+def test_numbers_in_the_choices_have_thousands_separators(page):
+    """Sensitivity's "over the first 10000 training examples" wrote its numbers bare
+    where the set-up beside it writes 10,000: every number a list offers is grouped."""
+    bare = []
+    for view in VIEWS:
+        open_view(page, view)
+        bare += page.evaluate("""() => [...document.querySelectorAll('select option')]
+            .map((o) => o.textContent.trim()).filter((t) => /\\d{4}/.test(t))""")
+    assert bare == []
+
+
 def test_sensitivity_and_nudges_say_when_the_model_changed(page):
     """A result the user asked for stays when the model in use changes (a hand step in
     another tab here; a run or a switch alike), marked as computed for the earlier model,
