@@ -484,6 +484,14 @@ def test_train_the_model_in_use_further(page):
     # the page's model is now the one in use: ticked, the next Start trains it further
     page.wait_for_function("document.getElementById('t-further-box').textContent"
                            ".includes('trained on this page')")
+    # trained further again: "trained further from trained on this page" read as a slip
+    page.click("#t-start")
+    page.wait_for_function("document.getElementById('s-recipe').textContent"
+                           ".includes('(6 epochs before)')", timeout=60000)
+    assert "trained further from the model trained on this page (6 epochs before)" in text(
+        page, "#s-recipe")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
+                           timeout=60000)
     page.uncheck("#t-further")
     assert page.locator("#t-hidden").input_value() == "30"
     assert not page.locator("#t-hidden").is_disabled()

@@ -323,7 +323,9 @@ function recipe(t) {
     `batch size ${s.batch_size ?? "all"}`, `${fmt.int(s.train_examples)} images`];
   const from = s.started_from;
   if (from) {
-    parts.splice(1, 0, `trained further from ${from.model}` + (from.epochs != null
+    // the page's own model is named by a phrase ("trained on this page"), a file by its name
+    const what = from.model === "trained on this page" ? `the model ${from.model}` : from.model;
+    parts.splice(1, 0, `trained further from ${what}` + (from.epochs != null
       ? ` (${from.epochs} epoch${from.epochs === 1 ? "" : "s"} before)` : ""));
   }
   if (t.engine && t.engine.engine) parts.push(`engine: ${t.engine.engine}${t.engine.kernel_isa ? ` (${t.engine.kernel_isa})` : ""}`);
