@@ -917,6 +917,9 @@ def test_the_learning_rate_can_be_changed_while_it_runs(page):
     page.locator("#t-lr").press("Tab")                              # a change event
     page.wait_for_function("document.getElementById('s-lr').textContent === '0.25 (set)'")
     assert "0.25" in text(page, "#t-message")
+    # the recipe under the figures said "η 1 decaying (cosine)" still
+    page.wait_for_function("document.getElementById('s-recipe').textContent"
+                           ".includes('then set to 0.25 by hand')")
     page.fill("#t-lr", "")
     page.locator("#t-lr").press("Tab")
     assert "above 0" in text(page, "#t-message")

@@ -318,7 +318,9 @@ function recipe(t) {
   const eta = s.schedule === "cosine"
     ? `η ${fmt.sci(s.learning_rate)} decaying (cosine) to ${fmt.sci(s.min_learning_rate)} over ${s.epochs} epochs`
     : `η ${fmt.sci(s.learning_rate)}, constant`;
-  const parts = [`${s.sizes.join("-")} ${s.activation}/${s.output}, ${s.cost} cost`, eta,
+  // η changed while it runs: the recipe said the start's η and schedule still held
+  const set = t.learning_rate_override != null ? `, then set to ${fmt.sci(t.learning_rate_override)} by hand` : "";
+  const parts = [`${s.sizes.join("-")} ${s.activation}/${s.output}, ${s.cost} cost`, eta + set,
     `weight decay ${s.weight_decay ? fmt.sci(s.weight_decay) : "none"}`,
     `batch size ${s.batch_size ?? "all"}`, `${fmt.int(s.train_examples)} images`];
   const from = s.started_from;
