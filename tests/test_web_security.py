@@ -327,7 +327,7 @@ def test_a_stream_sends_what_changed_and_the_weights_twice_a_second(model):
 
 PAGE_FILES = ["/", "/static/style.css", "/static/app.js", "/static/favicon.svg"] + [
     f"/static/{name}.js" for name in ("util", "stream", "learn", "draw", "inside", "nudges",
-                                      "mistakes", "sensitivity", "models")]
+                                      "mistakes", "sensitivity", "descent", "models")]
 
 
 def load_page(port: int, connections: int = 6) -> tuple[list, list, object]:
