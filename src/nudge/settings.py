@@ -56,6 +56,11 @@ class TrainingSetup:
         return Network(self.sizes, activation=self.activation, output=self.output,
                        cost=self.cost, init=self.init, seed=seed)
 
+    def architecture(self) -> dict[str, Any]:
+        """The network's architecture, as :func:`architecture_of` gives a network's."""
+        return {"sizes": list(self.sizes), "activation": self.activation,
+                "output": self.output, "cost": self.cost, "init": self.init}
+
     def train_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`nudge.train.train` for this set-up."""
         return {"epochs": self.epochs, "batch_size": self.batch_size,
@@ -90,6 +95,13 @@ class TrainingSetup:
         return (f"{counted(self.epochs, 'epoch')} may be too few to get going (try more "
                 f"{epochs}), or steps of eta {eta:g} too large ({why}: try a smaller "
                 f"{learning_rate})")
+
+
+def architecture_of(net: Network) -> dict[str, Any]:
+    """A network's architecture as :func:`resolve` takes it: what a run that trains the
+    network further keeps (``nudge train --start-from``, the page's "train further")."""
+    return {"sizes": list(net.sizes), "activation": net.activation, "output": net.output,
+            "cost": net.cost_function, "init": net.init}
 
 
 def applicable(settings: Mapping[str, Any]) -> dict[str, Any]:

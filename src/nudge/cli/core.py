@@ -15,7 +15,7 @@ from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
 from ..presets import DEFAULT_PRESET, PRESETS
 from ..schedules import SCHEDULES, plateau_floor
-from ..settings import resolve
+from ..settings import architecture_of, resolve
 from ..train import EXAMPLES_PER_CALL, near_chance, train
 from . import trained
 from .common import (
@@ -150,8 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     architecture = (
         {"sizes": args.sizes, "activation": args.activation, "output": args.output,
          "cost": args.cost, "init": args.init} if start is None else
-        {"sizes": start.sizes, "activation": start.activation, "output": start.output,
-         "cost": start.cost_function, "init": start.init})
+        architecture_of(start))
     setup = resolve(args.preset, n_inputs=data.n_inputs, n_classes=len(data.classes),
                     **architecture, epochs=args.epochs,
                     batch_size=getattr(args, "batch_size", "preset"),

@@ -21,7 +21,7 @@ from ...network import ACTIVATIONS, Network
 from ...optimizers import OPTIMIZERS
 from ...presets import DEFAULT_PRESET, PRESETS
 from ...schedules import FIXED_SCHEDULES
-from ...settings import resolve
+from ...settings import architecture_of, resolve
 from ..limits import Busy
 from ..state import WebState
 from ..training import TrainingJob, TrainingSettings
@@ -91,9 +91,7 @@ def training_settings(state: WebState, data: dict[str, Any]) -> TrainingSettings
     d = state.data()
     architecture: dict[str, Any] = (
         {"hidden": hidden, "activation": get_choice(data, "activation", ACTIVATIONS, None)}
-        if start is None else
-        {"sizes": start.sizes, "activation": start.activation, "output": start.output,
-         "cost": start.cost_function, "init": start.init})
+        if start is None else architecture_of(start))
     n_train = min(get_int(data, "train_examples", *LIMITS["train_examples"],
                           min(len(d.X_train), LIMITS["train_examples"][1])), len(d.X_train))
     batch_size = get_int(data, "batch_size", *LIMITS["batch_size"], None)
@@ -166,9 +164,7 @@ async def train_start(request: Request) -> Response:
         else:                  # a copy: the model in use keeps what it was (its source too)
             start, setup = state.require_net(), settings.setup
             # the set-up was resolved for the model in use then, outside the lock
-            if ((start.sizes, start.activation, start.output, start.cost_function,
-                 start.init) != (setup.sizes, setup.activation, setup.output, setup.cost,
-                                 setup.init)):
+            if architecture_of(start) != setup.architecture():
                 raise conflict("the model in use changed while the run was set up: press "
                                "Start again")
             net = start.copy()
