@@ -1004,6 +1004,7 @@ def test_a_late_reply_to_start_does_not_bring_back_a_run_another_followed(page):
     page.route("**/api/train/start", hold)
     page.fill("#t-epochs", "1")
     page.select_option("#t-examples", "1000")
+    page.select_option("#t-speed", "1000")      # ~1 s: the held reply says "running"
     page.click("#t-start")
     page.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
                            timeout=60000)

@@ -358,6 +358,14 @@ def load_page(port: int, connections: int = 6) -> tuple[list, list, object]:
     return statuses, conns + [stream], stream.getresponse()
 
 
+def held_by_server(server, count: int, also=lambda: True, seconds: float = 20.0) -> None:
+    """Wait until the uvicorn ``server`` holds ``count`` connections (and ``also()``)."""
+    deadline = time.monotonic() + seconds
+    while not (len(server.server_state.connections) == count and also()):
+        assert time.monotonic() < deadline, len(server.server_state.connections)
+        time.sleep(0.02)
+
+
 def test_a_class_opening_the_page_at_once_is_served(model):
     """A class opens the page within a few seconds: each page took about 6 connections for
     its files and kept them (uvicorn's keep-alive, 5 s), so from the 22nd page on the
@@ -368,7 +376,7 @@ def test_a_class_opening_the_page_at_once_is_served(model):
     import http.client
 
     app = create_app(model, dataset="digits", stream_interval=0.05)
-    with real_server(app) as port, contextlib.ExitStack() as held:
+    with uvicorn_server(app) as (port, server), contextlib.ExitStack() as held:
         answers, streams = [], []
         for _ in range(40):
             statuses, conns, stream = load_page(port)
@@ -380,13 +388,19 @@ def test_a_class_opening_the_page_at_once_is_served(model):
             sorted(set(answers)), answers.index(503) // len(PAGE_FILES))
         assert app.state.streams == 40
         held.close()
+        # the server lets go of them (a busy request meanwhile would be counted with them,
+        # answered 503, then closed, which would leave room for the late one)
+        held_by_server(server, 0, lambda: app.state.streams == 0)
         for _ in range(connections.MAX_CONNECTIONS):     # busy: a body that never comes
             conn = held.enter_context(socket.create_connection(("127.0.0.1", port)))
             conn.sendall(b"POST /api/train/set HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                          b"Content-Type: application/json\r\nContent-Length: 9\r\n\r\n")
+        held_by_server(server, connections.MAX_CONNECTIONS)
         late = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         late.request("GET", "/static/app.js")
-        assert late.getresponse().status == 503            # the bound holds
+        answer = late.getresponse()
+        assert answer.status == 503 and answer.getheader("retry-after") == "5"  # the bound
+        assert "most connections (128)" in json.loads(answer.read())["error"]
         late.close()
         held.close()
 
@@ -447,6 +461,13 @@ def test_stops_waiting_for_a_slow_run_hold_no_worker_thread(model, monkeypatch):
 def real_server(app):
     """The app served by uvicorn as ``nudge serve`` configures it, on 127.0.0.1 in a
     thread (the test client always sends whole requests): yields the port."""
+    with uvicorn_server(app) as (port, _):
+        yield port
+
+
+@contextlib.contextmanager
+def uvicorn_server(app):
+    """:func:`real_server`, yielding the port and the ``uvicorn.Server``."""
     import uvicorn
 
     sock = socket.socket()
@@ -459,7 +480,7 @@ def real_server(app):
             if server.started:
                 break
             threading.Event().wait(0.05)
-        yield sock.getsockname()[1]
+        yield sock.getsockname()[1], server
     finally:
         server.should_exit = True
         thread.join(10)

@@ -1,6 +1,7 @@
 """How the server holds connections: uvicorn, configured once for ``nudge serve`` and tests.
 
-* at most :data:`MAX_CONNECTIONS` at once (past that uvicorn answers 503).  A browser
+* at most :data:`MAX_CONNECTIONS` served at once: a request on a connection past that is
+  answered 503 (JSON, with ``Retry-After``) and its connection closed.  A browser
   loading the page opens about 6 and keeps them for uvicorn's keep-alive (5 s) once it
   has its files, so a class opening the page within a few seconds (22 pages) held them
   all with connections doing nothing, and got 503s for the files.  A connection that
@@ -42,6 +43,25 @@ class HeaderDeadline(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
     _idle_since: float | None = None      # when it began to wait, no byte of a request yet
     _answered = False                     # a response was sent (it is kept alive since)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        app = self.app
+
+        async def bounded(scope: Any, receive: Any, send: Any) -> None:
+            """The app, or the 503 when more than MAX_CONNECTIONS are open (uvicorn's own
+            limit counts the connection asking, so it served one fewer, in plain text)."""
+            if len(self.connections) <= MAX_CONNECTIONS:
+                await app(scope, receive, send)
+                return
+            body = json.dumps({"error": f"the server holds its most connections "
+                                        f"({MAX_CONNECTIONS}): try again in a few seconds"})
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"application/json"), (b"retry-after", b"5"),
+                (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body.encode()})
+
+        self.app = bounded
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -119,4 +139,4 @@ def server_config(app: Any, host: str = "127.0.0.1", port: int = 8000,
     """uvicorn's settings for nudge's page (``options`` override them)."""
     return uvicorn.Config(app, **{
         "host": host, "port": port, "log_level": "warning", "timeout_graceful_shutdown": 2,
-        "limit_concurrency": MAX_CONNECTIONS, "http": HeaderDeadline, **options})
+        "http": HeaderDeadline, **options})
