@@ -75,6 +75,17 @@ def test_every_optimizer_learns(digits, optimizer, eta):
     assert history.settings["optimizer"] == optimizer
 
 
+@pytest.mark.parametrize("momentum,eta", [(0.9, 0.3), (0.99, 0.03), (0.0, 3.0)])
+def test_momentum_takes_sgd_steady_step_by_default(digits, momentum, eta):
+    """Momentum's default η was a fixed 0.5, a steady step η/(1 − μ) of 5 (SGD's default
+    is 3): it is SGD's η × (1 − μ), whatever μ is."""
+    h = Network([64, 16, 10], seed=0).fit(digits.X_train, digits.y_train, epochs=1,
+                                          optimizer="momentum", momentum=momentum)
+    assert h.settings["learning_rate"] == eta
+    assert Network([64, 10]).fit(digits.X_train, digits.y_train, epochs=1,
+                                 optimizer="adam").settings["learning_rate"] == 0.003
+
+
 def test_cosine_schedule_decays_the_learning_rate(digits):
     from nudge.schedules import learning_rate_at
 

@@ -12,10 +12,10 @@ from .errors import NudgeError, short_repr
 from .inputs import as_array, as_pixels, check_numbers
 from .network import Network, check_network
 from .optimizers import (
-    DEFAULT_LEARNING_RATES,
     check_momentum,
     check_optimizer,
     check_weight_decay,
+    default_learning_rate,
 )
 from .schedules import check_min_learning_rate, learning_rate_at
 
@@ -31,13 +31,13 @@ def check_options(net: Network, X: np.ndarray, epochs: Any, batch_size: Any, lea
     (here only counted and looked at for NaN)."""
     check_optimizer(optimizer)
     epochs = check_count("epochs", epochs, most=MAX_EPOCHS)
+    momentum = check_momentum(momentum)
     if learning_rate is None:
-        learning_rate = DEFAULT_LEARNING_RATES[optimizer]
+        learning_rate = default_learning_rate(optimizer, momentum=momentum)
     learning_rate = positive_float("learning rate", learning_rate)
     learning_rate_at(1, epochs, learning_rate, schedule)          # validates the schedule
     check_min_learning_rate(min_learning_rate, learning_rate)
     weight_decay = check_weight_decay(weight_decay)
-    momentum = check_momentum(momentum)
     n = len(X)
     if n == 0:
         raise NudgeError("there are no training examples")

@@ -23,7 +23,9 @@ from .bounds import check_choice, positive_float
 from .errors import NudgeError, short_repr
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
-DEFAULT_LEARNING_RATES = {"sgd": 3.0, "momentum": 0.5, "adam": 0.003}
+#: η when none is given and no preset gives one (momentum's follows from SGD's:
+#: :func:`default_learning_rate`)
+DEFAULT_LEARNING_RATES = {"sgd": 3.0, "adam": 0.003}
 #: the momentum optimizer's μ unless one is given
 DEFAULT_MOMENTUM = 0.9
 #: the largest weight decay λ (1e-4 is usual; at λ = 1 the decay alone pulls every weight
@@ -42,6 +44,19 @@ def check_weight_decay(weight_decay: Any, name: str = "weight decay") -> float:
         raise NudgeError(f"{name} must be a number from 0 to {MAX_WEIGHT_DECAY:g} (1e-4 "
                          f"is usual), got {weight_decay!r}")
     return value
+
+
+def default_learning_rate(optimizer: str, sgd_learning_rate: float = DEFAULT_LEARNING_RATES["sgd"],
+                          momentum: float = DEFAULT_MOMENTUM) -> float:
+    """η when none is given, for an SGD step of ``sgd_learning_rate`` (a preset's, else
+    3.0).  Momentum: ``sgd_learning_rate`` × (1 − μ).  Under a steady gradient g its
+    velocity grows to −η g/(1 − μ), so this takes SGD's step, not 1/(1 − μ) times it (a
+    fixed 0.5 with μ = 0.9 was 5 times the 3b1b preset's step: the nielsen preset reached
+    76-83% in 10 epochs against 96% for SGD).  Adam: 0.003 (its step is about η for each
+    parameter, whatever the gradient's size)."""
+    if optimizer == "momentum":       # 12 digits: 0.1, not 1.0 × (1 − 0.9) = 0.09999999999999998
+        return float(f"{sgd_learning_rate * (1.0 - momentum):.12g}")
+    return sgd_learning_rate if optimizer == "sgd" else DEFAULT_LEARNING_RATES[optimizer]
 
 
 def check_momentum(momentum: Any, name: str = "momentum") -> float:

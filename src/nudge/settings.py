@@ -4,8 +4,9 @@ The CLI (``nudge train``, ``nudge sweep``) and the web page both call
 :func:`resolve`; the rules are:
 
 * every option left out (None) takes the preset's value;
-* the learning rate: the one given, else the preset's for ``sgd``, else the
-  optimiser's default (:data:`nudge.optimizers.DEFAULT_LEARNING_RATES`);
+* the learning rate: the one given, else the preset's for ``sgd``, that × (1 − μ) for
+  ``momentum`` (the same steady step), 0.003 for ``adam``
+  (:func:`nudge.optimizers.default_learning_rate`);
 * the schedule's floor: the one given (refused under the ``constant`` schedule, which
   has none, as a momentum is refused without the momentum optimiser), else the preset's
   when neither the learning rate, the optimiser nor the schedule was changed, else 0 (0
@@ -27,7 +28,13 @@ from .bounds import check_choice, check_sizes
 from .display import counted
 from .errors import NudgeError
 from .network import Network
-from .optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, check_optimizer
+from .optimizers import (
+    DEFAULT_LEARNING_RATES,
+    DEFAULT_MOMENTUM,
+    check_momentum,
+    check_optimizer,
+    default_learning_rate,
+)
 from .presets import PRESETS
 from .schedules import check_min_learning_rate, plateau_floor
 
@@ -79,10 +86,11 @@ class TrainingSetup:
         silence ReLU ones; near it, too few epochs (a sigmoid network at first sits on a
         plateau) or steps still too large.  The options named as the caller's users write
         them (``--learning-rate``, ``--epochs`` on the command line)."""
-        eta, known = self.learning_rate, self.optimizer == "sgd" and self.preset in PRESETS
-        usual, whose = ((PRESETS[self.preset]["learning_rate"], f"the {self.preset} preset's")
-                        if known else (DEFAULT_LEARNING_RATES[self.optimizer],
-                                       f"{self.optimizer}'s default"))
+        eta, known = self.learning_rate, self.preset in PRESETS
+        sgd = PRESETS[self.preset]["learning_rate"] if known else DEFAULT_LEARNING_RATES["sgd"]
+        usual = default_learning_rate(self.optimizer, sgd, self.momentum)
+        whose = (f"the {self.preset} preset's" if known and self.optimizer == "sgd"
+                 else f"{self.optimizer}'s default")
         if eta <= usual / 10:
             return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be too small to "
                     f"get anywhere in {counted(self.epochs, 'epoch')}: try a larger "
@@ -158,12 +166,9 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
     if sizes[-1] != n_classes:
         raise NudgeError(f"--sizes ends with {sizes[-1]} outputs but the data has "
                          f"{n_classes} classes: end the sizes with {n_classes}")
-    if learning_rate is not None:
-        eta = float(learning_rate)
-    elif optimizer == "sgd":
-        eta = float(p["learning_rate"])
-    else:
-        eta = DEFAULT_LEARNING_RATES[optimizer]
+    momentum = DEFAULT_MOMENTUM if momentum is None else check_momentum(momentum, "--momentum")
+    eta = (float(learning_rate) if learning_rate is not None
+           else default_learning_rate(optimizer, float(p["learning_rate"]), momentum))
     own = schedule in (None, p.get("schedule", "constant"))    # the preset's own schedule
     given_schedule, schedule = schedule, schedule or p.get("schedule", "constant")
     if min_learning_rate is not None and schedule == "constant":
@@ -188,4 +193,4 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
         batch_size=p["batch_size"] if batch_size == "preset" else batch_size,
         learning_rate=eta, schedule=schedule, min_learning_rate=floor,
         weight_decay=float(p.get("weight_decay", 0.0) if weight_decay is None else weight_decay),
-        optimizer=optimizer, momentum=DEFAULT_MOMENTUM if momentum is None else momentum)
+        optimizer=optimizer, momentum=momentum)

@@ -83,9 +83,9 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-size", type=batch_size_type, default=argparse.SUPPRESS,
                    metavar="B", help="mini-batch size, or 'full' for full-batch gradient descent")
     p.add_argument("--learning-rate", "--eta", type=positive_float, metavar="ETA",
-                   help="step size eta (default: the preset's for sgd; "
-                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()
-                                    if k != "sgd") + ")")
+                   help="step size eta (default: the preset's for sgd, that times "
+                        "(1 - momentum) for momentum, the same steady step; adam "
+                        f"{DEFAULT_LEARNING_RATES['adam']:g})")
     p.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule: constant, cosine decay to "
                         "--min-learning-rate, or plateau (with --patience N: halve eta "
