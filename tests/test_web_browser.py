@@ -50,7 +50,7 @@ def trained_model(tmp_path_factory, mnist):
                     learning_rate=3.0, test_data=data.test_data, seed=1)
     path = tmp_path_factory.mktemp("web-model") / "mnist-small.safetensors"
     save(net, path, dataset="mnist", test_accuracy=history.last.test_accuracy,
-         epochs_trained=5)
+         epochs_trained=5, n_test=len(data.X_test))       # as nudge train records it
     return path
 
 
@@ -1521,12 +1521,17 @@ def test_models_stay_available_listed_with_architecture_and_accuracy(page):
                            f".includes('{name}')")
     sources = text(page, "#m-sources")
     assert "mnist-small.safetensors" in sources and name in sources      # both still there
+    # mnist-small was tested on 2,000 of the 10,000 test images: said, not read as the
+    # figure the page finds on all of them; the page's run was tested on all
+    assert "on 2,000 test images" in sources and "% on test" in saved
     assert clipped_texts(page, "models") == []
     no_horizontal_scroll(page)
     snap(page, "models")
     page.click("#m-use-file")
     page.wait_for_function("document.getElementById('model-badge').textContent"
                            ".includes('mnist-small')")
+    assert text(page, "#model-badge").endswith("% on 2,000 test images")
+    assert "% on 2,000 test images" in text(page, "#m-current")
 
 
 def test_a_saved_model_is_saved_over_only_when_asked(page):

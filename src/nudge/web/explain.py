@@ -78,7 +78,14 @@ def model_payload(net: Network) -> dict[str, Any]:
         "dataset": md.get("dataset") if isinstance(md.get("dataset"), str) else None,
         "test_accuracy": finite(md.get("test_accuracy")),
         "epochs_trained": finite(md.get("epochs_trained")),
+        "n_test": tested(md),
     }
+
+
+def tested(metadata: dict[str, Any]) -> int | None:
+    """How many test images a model's recorded accuracy was measured on (None: not said)."""
+    n = metadata.get("n_test")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 def neuron_payload(net: Network, layer: int, index: int) -> dict[str, Any]:

@@ -45,7 +45,7 @@ export const store = {
 function badge(model) {
   const b = document.getElementById("model-badge");
   if (!model) { b.textContent = "no model yet: train one on tab 1"; return; }
-  const acc = model.test_accuracy != null ? ` · ${fmt.pct(model.test_accuracy)} on test` : "";
+  const acc = model.test_accuracy != null ? ` · ${fmt.accuracy(model, store.state && store.state.dataset)}` : "";
   const live = model.training ? " · training" : "";
   b.replaceChildren(`${model.sizes.join("-")} · ${model.label}${acc}${live}`);
   const m = model.modified;

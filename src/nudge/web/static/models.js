@@ -44,7 +44,7 @@ async function load(name) {
   } catch (e) { message(e.message, true); }
 }
 
-const what = (m) => [m.sizes.join("-"), m.activation, m.test_accuracy != null ? `${fmt.pct(m.test_accuracy)} on test` : "accuracy not recorded",
+const what = (m, ds) => [m.sizes.join("-"), m.activation, fmt.accuracy(m, ds) || "accuracy not recorded",
   m.dataset].filter(Boolean).join(" · ");
 
 function render(st) {
@@ -53,7 +53,7 @@ function render(st) {
   if (!m) cur.replaceChildren(el("p", { class: "muted", text: "No model yet: train one on tab 1, or start nudge serve --model FILE." }));
   else cur.replaceChildren(el("dl", { class: "facts" },
     ...[["architecture", m.sizes.join("-")], ["from", m.label], ["parameters", fmt.int(m.n_parameters)],
-      ["test accuracy", fmt.pct(m.test_accuracy)], ["activation", `${m.activation} / ${m.output}`], ["cost", m.cost]]
+      ["test accuracy", fmt.accuracy(m, st.dataset) || "not recorded"], ["activation", `${m.activation} / ${m.output}`], ["cost", m.cost]]
       .map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v })))));
   const training = st.training && ["running", "paused", "stopping"].includes(st.training.state);
   const models = st.models || {};
@@ -62,7 +62,7 @@ function render(st) {
     b.disabled = training || models.source === k;
     b.setAttribute("aria-label", `use ${SOURCE_NAMES[k]}, ${models[k].label}`);
     b.addEventListener("click", () => select(k));
-    return el("li", {}, el("span", {}, el("b", { text: models[k].label }), el("span", { class: "what", text: `${SOURCE_NAMES[k]} · ${what(models[k])}` })), b);
+    return el("li", {}, el("span", {}, el("b", { text: models[k].label }), el("span", { class: "what", text: `${SOURCE_NAMES[k]} · ${what(models[k], st.dataset)}` })), b);
   });
   $("m-sources").replaceChildren(...(sources.length ? sources : [el("li", { class: "muted", text: "no models yet" })]));
   $("m-save").disabled = !st.saving || !models.page || training;
@@ -77,6 +77,6 @@ function render(st) {
     b.disabled = training || !!s.error;
     b.addEventListener("click", () => load(s.name));
     return el("li", {}, el("span", {}, el("b", { text: s.name }),
-      el("span", { class: "what" + (s.error ? " error" : ""), text: s.error ? `cannot be read: ${s.error}` : what(s) })), b);
+      el("span", { class: "what" + (s.error ? " error" : ""), text: s.error ? `cannot be read: ${s.error}` : what(s, st.dataset) })), b);
   }));
 }

@@ -63,6 +63,12 @@ export const fmt = {
   short: (v) => (v >= 1e6 ? `${Number((v / 1e6).toPrecision(3))}M` : v >= 1000 ? `${Number((v / 1000).toPrecision(3))}k` : String(Math.round(v))),
   // "1 step", "3 steps": a count and its noun
   counted: (n, one, many = `${one}s`) => `${fmt.int(n)} ${n === 1 ? one : many}`,
+  // a model's recorded accuracy: "96.36% on test", or "83.55% on 2,000 test images" when it
+  // was tested on fewer than all of the page's dataset's (ds), so that it is not read as
+  // the figure the page finds on all of them
+  accuracy: (m, ds) => m.test_accuracy == null ? null : `${fmt.pct(m.test_accuracy)} on ${
+    m.n_test && !(ds && m.dataset === ds.name && m.n_test >= ds.n_test)
+      ? fmt.counted(m.n_test, "test image") : "test"}`,
 };
 
 // Gray picture: 0 = black, 1 = white (ink is bright, as MNIST stores it).
