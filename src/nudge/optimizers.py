@@ -26,7 +26,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 #: η when none is given and no preset gives one (momentum's follows from SGD's:
 #: :func:`default_learning_rate`)
 DEFAULT_LEARNING_RATES = {"sgd": 3.0, "adam": 0.003}
-#: the momentum optimizer's μ unless one is given
+#: the momentum optimiser's μ unless one is given
 DEFAULT_MOMENTUM = 0.9
 #: the largest weight decay λ (1e-4 is usual; at λ = 1 the decay alone pulls every weight
 #: by η w each step)

@@ -81,7 +81,7 @@ class TrainingSetup:
     def chance_advice(self, learning_rate: str = "learning rate",
                       epochs: str = "epochs") -> str:
         """Why a run of this set-up may have learned nothing, and what to try, judged by its
-        η against the usual one (the preset's for sgd, else the optimizer's default): steps
+        η against the usual one (the preset's for sgd, else the optimiser's default): steps
         far smaller get nowhere; far larger ones saturate sigmoid and tanh neurons, or
         silence ReLU ones; near it, too few epochs (a sigmoid network at first sits on a
         plateau) or steps still too large.  The options named as the caller's users write
@@ -114,7 +114,7 @@ def architecture_of(net: Network) -> dict[str, Any]:
 
 def applicable(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``settings`` as a run used them, for showing: None for what means nothing in it (the
-    momentum coefficient unless the optimizer is ``momentum``, the schedule's floor under
+    momentum coefficient unless the optimiser is ``momentum``, the schedule's floor under
     the ``constant`` schedule), and the ``plateau`` schedule's floor as the trainer applies
     it (0: η/64, :func:`nudge.schedules.plateau_floor`).  ``nudge train --json`` and a
     sweep's summary show settings so; a sweep's results file keeps what :func:`resolve`
@@ -148,7 +148,7 @@ def resolve(preset_name: str, *, n_inputs: int, n_classes: int,
 
     ``sizes`` (all layers) or ``hidden`` (the hidden layers only) replace the preset's
     architecture; ``batch_size="preset"`` keeps the preset's, ``None`` is full batch.
-    ``momentum`` is for the momentum optimizer only (default
+    ``momentum`` is for the momentum optimiser only (default
     :data:`~nudge.optimizers.DEFAULT_MOMENTUM`).
     """
     p = preset(preset_name)

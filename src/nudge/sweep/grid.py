@@ -343,7 +343,7 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
     if "batch_size" not in given:
         given["batch_size"] = "preset"
     if given.get("optimizer", "sgd") != "momentum":
-        given.pop("momentum", None)        # swept for the momentum optimizer's points only
+        given.pop("momentum", None)        # swept for the momentum optimiser's points only
     if (given.get("schedule") or PRESETS[preset].get("schedule", "constant")) == "constant":
         given.pop("min_learning_rate", None)   # for the cosine and plateau points only
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
