@@ -456,6 +456,26 @@ def test_training_runs_on_the_one_trainer_with_the_presets_settings(c8):
     wait_until_idle(c8)
 
 
+def test_examples_per_second_is_unknown_until_measured_not_zero(c8):
+    """A run's rate was 0 until its first 0.5 s had been measured: the Live card showed
+    "Examples / s 0" for a run going at 3,000 a second.  It is None (the page shows "–")
+    until measured, and again after a resume or a new speed until measured at it."""
+    state = lambda: c8.get("/api/train/state").json()["training"]      # noqa: E731
+    r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 5, "batch_size": 10,
+                                          "seed": 1, "examples_per_second": 10})
+    assert r.status_code == 200                       # a step a second: 2 s before measured
+    assert r.json()["training"]["examples_per_second"] is None
+    deadline = time.monotonic() + 60
+    while (rate := state()["examples_per_second"]) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert 2 < rate < 50
+    assert c8.post("/api/train/set", json={"examples_per_second": 10}).status_code == 200
+    assert state()["examples_per_second"] is None
+    assert c8.post("/api/train/stop", json={}).status_code == 200
+    wait_until_idle(c8)
+
+
 def test_step_one_mini_batch_speed_and_learning_rate(c8):
     r = c8.post("/api/train/start", json={"hidden": [16], "epochs": 2, "batch_size": 10,
                                           "learning_rate": 3.0, "seed": 1, "schedule": "constant",

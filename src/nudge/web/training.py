@@ -138,7 +138,9 @@ class TrainingJob:
         self.learning_rate = settings.setup.learning_rate    # η of the last step
         self.smoothed_cost: float | None = None
         self.first_cost: float | None = None      # of the untrained network (CHECK_EXAMPLES)
-        self.examples_per_second = 0.0
+        # measured over RATE_WINDOW; None until then (the page shows "–", not 0), and again
+        # after a resume or a new speed, until it is measured at that speed
+        self.examples_per_second: float | None = None
         self.train_seconds = 0.0       # time spent taking steps (pauses, callbacks excluded)
         self.points: list[tuple[int, float]] = []     # thinned into a new list
         self.epochs: list[EpochView] = []
@@ -191,7 +193,7 @@ class TrainingJob:
         with self._state_lock:
             if self.state != "paused":
                 return False
-            self._rate_at = None
+            self._rate_at = self.examples_per_second = None
             self.state = "running"
             self.control.resume()
         self._bump()
@@ -208,7 +210,7 @@ class TrainingJob:
         return True
 
     def set_speed(self, examples_per_second: float | None) -> None:
-        self._rate_at = None
+        self._rate_at = self.examples_per_second = None
         self.control.set_speed(examples_per_second)
         self._bump()
 
