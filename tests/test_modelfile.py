@@ -272,6 +272,18 @@ def test_check_writable_wants_free_space(tmp_path):
     ("preset", "p" * 10**6, "invalid preset 'ppp.*at most 1,000 characters"),   # no 1 MB line
     ("epochs_trained", 10**3000, "invalid epochs_trained 1000.*from 0 to 1e"),
     ("n_train", -1, "invalid n_train"),
+    # the model a run started from (nudge train --start-from): nudge info showed "None after
+    # 1 epoch of training (nan% ...)", "5 after -3 epochs", and a run started from it added
+    # its 4,000-digit count of epochs to its own, making a file load refuses
+    ("started_from", "first.safetensors", "invalid started_from 'first.safetensors'"),
+    ("started_from", {"model": None, "epochs": 2}, "invalid started_from"),
+    ("started_from", {"model": "a", "epochs": True}, "invalid started_from"),
+    ("started_from", {"model": "a", "epochs": -3}, "invalid started_from"),
+    ("started_from", {"model": "a", "epochs": 10**3999}, "invalid started_from"),
+    ("started_from", {"model": "a", "test_accuracy": float("nan")}, "invalid started_from"),
+    ("started_from", {"model": "a", "test_accuracy": "x"}, "invalid started_from"),
+    ("started_from", {"model": "a", "dataset": "\x1b[31m"}, "invalid started_from"),
+    ("started_from", {"model": "a" * 5000}, "invalid started_from"),
 ])
 def test_metadata_of_the_wrong_type_is_refused(tmp_path, key, value, match):
     path = tmp_path / "bad.safetensors"
@@ -438,3 +450,22 @@ def test_a_model_file_named_by_something_else_than_a_path_is_one_line(tmp_path):
         save("net", tmp_path / "m.safetensors")
     with pytest.raises(NudgeError, match="unknown preset \\[\\]: choose one of"):
         preset([])
+
+
+def test_a_start_recorded_as_nudge_writes_it_loads_and_its_epochs_stay_in_bounds(tmp_path):
+    """What a model trained further records of its start loads again, also where the
+    start's metadata is partial; a sum of epochs past the bound load checks is recorded as
+    unknown, not written into a file load would refuse."""
+    from nudge.modelfile import MAX_METADATA_COUNT, start_record
+
+    path = tmp_path / "m.safetensors"
+    start = Network([4, 3, 2], seed=1)
+    for metadata, epochs in (({}, None), ({"epochs_trained": 3}, 3),
+                             ({"epochs_trained": 3, "started_from": {"epochs": 4}}, 7),
+                             ({"epochs_trained": MAX_METADATA_COUNT,
+                               "started_from": {"epochs": MAX_METADATA_COUNT}}, None)):
+        start.metadata = metadata
+        record = start_record("start.safetensors", start, 0.5)
+        assert record["epochs"] == epochs
+        save(start, path, started_from=record)
+        assert load(path).metadata["started_from"] == record

@@ -73,10 +73,10 @@ def start_record(name: str, start: Network, test_accuracy: float | None) -> dict
     earlier = md.get("started_from")
     before = earlier.get("epochs") if isinstance(earlier, dict) else 0
     kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
-    counts = [n for n in (before, kept)
-              if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    counts = [n for n in (before, kept) if isinstance(n, int) and _is_count(n)]
+    epochs = sum(counts) if len(counts) == 2 else None
     return {"model": name, "parameters_sha256": parameters_sha256(start),
-            "epochs": sum(counts) if len(counts) == 2 else None,
+            "epochs": epochs if _is_count(epochs) else None,   # a count the file may hold
             "dataset": md.get("dataset"), "test_accuracy": test_accuracy}
 
 
@@ -158,6 +158,23 @@ def _is_count(v: Any, least: int = 0) -> bool:
 
 
 _TEXT = f"a string of at most {MAX_TEXT:,} characters"
+#: the longest name of the model a run started from that a model file records (a path:
+#: Linux's PATH_MAX)
+MAX_START_NAME = 4096
+
+
+def _is_sha256(v: Any) -> bool:
+    return isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None
+
+
+def _is_start(v: Any) -> bool:
+    """``started_from`` as :func:`start_record` writes it: the model's name, and its
+    checksum, epochs, dataset and accuracy where known (None where not)."""
+    checks = {"epochs": _is_count, "dataset": _is_name, "parameters_sha256": _is_sha256,
+              "test_accuracy": lambda a: _is_number(a) and 0 <= a <= 1}
+    return (isinstance(v, dict) and isinstance(v.get("model"), str)
+            and len(v["model"]) <= MAX_START_NAME
+            and all(v.get(k) is None or check(v[k]) for k, check in checks.items()))
 _COUNT = f"a whole number from 0 to {MAX_METADATA_COUNT:.0e}"
 
 #: optional metadata entries: key -> (check, what it must be); None is always allowed
@@ -188,8 +205,10 @@ _OPTIONAL = {
     "n_test": (_is_count, _COUNT),
     "n_validation": (_is_count, _COUNT),
     "n_parameters": (lambda v: _is_int(v) and v > 0, "a positive whole number"),
-    "parameters_sha256": (lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v)
-                          is not None, "64 hexadecimal digits"),
+    "parameters_sha256": (_is_sha256, "64 hexadecimal digits"),
+    "started_from": (_is_start, "a JSON object: the model's name, a string of at most "
+                     f"{MAX_START_NAME:,} characters, and where known (else null) its "
+                     f"epochs, {_COUNT}, dataset, parameters_sha256 and test_accuracy"),
 }
 
 
