@@ -53,6 +53,20 @@ def test_info_counts_held_out_images_with_thousands_separators(held_out_model, c
     assert "1,000 held out" in out
 
 
+def test_info_says_no_count_of_epochs_the_metadata_does_not_hold(tmp_path, capsys):
+    """A model saved from Python with its accuracy but not its epochs: nudge info said
+    "after None epochs" (and "at epoch 2 of None" with a best epoch)."""
+    from nudge import Network, save
+
+    path = tmp_path / "m.safetensors"
+    for metadata, said in (({}, "test accuracy 50.00%\n"),
+                           ({"best_epoch": 2}, "test accuracy 50.00% at epoch 2, the best")):
+        save(Network([4, 3, 2], seed=1), path, test_accuracy=0.5, **metadata)
+        code, out, err = run(capsys, "info", str(path))
+        assert code == 0, err
+        assert said in out and "None" not in out
+
+
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("digits") / "m.safetensors"

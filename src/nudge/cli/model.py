@@ -196,11 +196,13 @@ def cmd_info(args: argparse.Namespace) -> int:
             f" ({100 * accuracy:.2f}% on the test images then)"
             if isinstance(accuracy, (int, float)) else ""))
     if md.get("test_accuracy") is not None:
-        epoch = "more epoch" if start is not None else "epoch"
-        when = (f"at epoch {md['best_epoch']} of {md.get('epochs_trained')}, the best on the "
-                "held-out images (early stopping)" if md.get("best_epoch") is not None
-                else f"after {counted(md.get('epochs_trained'), epoch)}")
-        field("test accuracy", f"{100 * md['test_accuracy']:.2f}% {when}"
+        epoch, trained = ("more epoch" if start is not None else "epoch",
+                          md.get("epochs_trained"))         # None: the metadata does not say
+        of = f" of {trained}" if trained is not None else ""
+        when = (f" at epoch {md['best_epoch']}{of}, the best on the held-out images (early "
+                "stopping)" if md.get("best_epoch") is not None
+                else f" after {counted(trained, epoch)}" if trained is not None else "")
+        field("test accuracy", f"{100 * md['test_accuracy']:.2f}%{when}"
               + (f" ({duration(md['train_seconds'])} of training)"
                  if isinstance(md.get("train_seconds"), (int, float)) else ""))
     if isinstance(md.get("validation_accuracy"), (int, float)) and md.get("n_validation"):
