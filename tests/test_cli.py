@@ -312,6 +312,21 @@ def test_momentum_default_eta_is_the_preset_steady_step(tmp_path, capsys, args, 
     assert json.loads(out)["settings"]["learning_rate"] == eta
 
 
+def test_a_negative_zero_option_is_recorded_as_zero(tmp_path, capsys):
+    """--momentum -0 (as --weight-decay -0) was recorded, and shown by nudge info, as
+    momentum=-0.0."""
+    path = tmp_path / "m.safetensors"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "1",
+                         "--optimizer", "momentum", "--momentum", "-0", "--weight-decay", "-0",
+                         "--json", "--out", str(path))
+    assert code == 0, err
+    settings = json.loads(out)["settings"]
+    assert str(settings["momentum"]) == "0.0" and str(settings["weight_decay"]) == "0.0"
+    assert settings["learning_rate"] == 1.0                   # the 3b1b preset's x (1 - 0)
+    code, out, _ = run(capsys, "info", str(path))
+    assert "momentum=0.0," in " ".join(out.split()) and "-0" not in out
+
+
 def test_plateau_schedule_halves_eta_and_shows_it(tmp_path, capsys):
     path = tmp_path / "p.safetensors"
     code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "400", "--seed",

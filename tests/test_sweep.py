@@ -78,6 +78,14 @@ def test_the_sweep_api_refuses_arguments_of_the_wrong_kind_in_one_line(tmp_path)
             call(None)
 
 
+def test_a_negative_zero_is_zero_one_grid_point():
+    """--momentum 0,-0 ran twice, its table naming 'momentum=-0' best, tied with 0."""
+    for option in ("momentum", "weight_decay", "min_learning_rate"):
+        values = parse_list(option, "0,-0")
+        assert values == [0.0] and json.dumps(values) == "[0.0]", option
+    assert json.dumps(parse_list("momentum", "-0")) == "[0.0]"
+
+
 def test_option_lists():
     assert parse_list("learning_rate", "0.3,1,3") == [0.3, 1.0, 3.0]
     assert parse_list("learning_rate", "1,1.0") == [1.0]

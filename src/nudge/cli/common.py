@@ -106,7 +106,7 @@ def nonnegative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of 0 or more")
-    return value
+    return value + 0.0                         # -0 is 0 (recorded, shown and compared so)
 
 
 def at_most(parse: Any, most: float, unit: str = "") -> Any:

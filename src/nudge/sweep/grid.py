@@ -59,7 +59,7 @@ def flag(option: str) -> str:
 
 # --------------------------------------------------------------------------- one value
 def _parse(option: str, text: str, kind: type) -> Any:
-    """``text`` as a number of ``kind`` (a float: a finite one)."""
+    """``text`` as a number of ``kind`` (a float: a finite one, never -0.0)."""
     try:
         value = kind(text)
     except ValueError:
@@ -67,7 +67,7 @@ def _parse(option: str, text: str, kind: type) -> Any:
         raise NudgeError(f"{flag(option)}: {text!r} is not {what}") from None
     if kind is float and not math.isfinite(value):
         raise NudgeError(f"{flag(option)}: {text!r} must be a finite number")
-    return value
+    return value + 0 if kind is float else value    # -0 is 0: one value, one grid point
 
 
 def _number(option: str, text: str, kind: type, low: float, high: float | None = None,
