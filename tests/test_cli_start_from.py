@@ -120,3 +120,22 @@ def test_images_held_out_before_are_kept_out_or_the_run_says_it_trains_on_them(t
                        "--validation", "300", "--out", out, "--quiet")
     assert code == 0 and "held out" not in err.replace("300 held out", "")
     assert load(out).metadata["n_validation"] == 300
+
+
+def test_a_start_whose_metadata_names_no_dataset_is_told_to_give_one(tmp_path, capsys,
+                                                                     mnist_path):
+    """A network saved from Python (no dataset in its metadata) was taken for an MNIST one
+    and refused with 'choose the dataset it was trained on', naming no option."""
+    from nudge import Network, save
+
+    start = tmp_path / "python.safetensors"
+    save(Network([64, 8, 10], seed=1), start)
+    out = str(tmp_path / "m.safetensors")
+    code, _, err = run(capsys, "train", "--start-from", str(start), "--epochs", "1",
+                       "--data-dir", str(mnist_path), "--out", out)
+    assert code == 1 and err.count("\n") == 1
+    assert ("the model reads 64 inputs but mnist images have 784 pixels (its metadata names "
+            "no dataset: mnist was taken); give the --dataset it was trained on (") in err
+    code, _, err = run(capsys, "train", "--start-from", str(start), "--dataset", "digits",
+                       "--epochs", "1", "--out", out, "--quiet")
+    assert code == 0, err

@@ -253,12 +253,16 @@ def trained_on(named: Any) -> str:
 
 def data_for_model(net: Network, name: str | None, data_dir: str | None) -> Dataset:
     """The dataset a model was trained on (or the one asked for), checked against it."""
+    assumed = name in (None, "auto") and not net.metadata.get("dataset")
     if name in (None, "auto"):
         name = trained_on(net.metadata.get("dataset"))
     data = load_dataset(name, data_dir)
     if data.n_inputs != net.sizes[0]:
         raise NudgeError(f"the model reads {net.sizes[0]} inputs but {data.name} images have "
-                         f"{data.n_inputs} pixels; choose the dataset it was trained on")
+                         f"{data.n_inputs} pixels"
+                         + (" (its metadata names no dataset: mnist was taken)" if assumed
+                            else "")
+                         + f"; give the --dataset it was trained on ({', '.join(DATASETS)})")
     return data
 
 
