@@ -412,6 +412,7 @@ def test_training_run_start_pause_resume_stream_and_finish(c8):
     s = c8.get("/api/state").json()
     assert s["model"]["source"] == "page" and s["model"]["test_accuracy"] == t["test_accuracy"]
     assert s["model"]["n_test"] == t["settings"]["test_examples"]    # what it was measured on
+    assert isinstance(s["model"]["epochs_trained"], int) and s["model"]["epochs_trained"] == 3
     assert c8.post("/api/train/stop", json={}).status_code == 409
 
 

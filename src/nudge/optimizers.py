@@ -54,8 +54,8 @@ def default_learning_rate(optimizer: str, sgd_learning_rate: float = DEFAULT_LEA
     fixed 0.5 with μ = 0.9 was 5 times the 3b1b preset's step: the nielsen preset reached
     76-83% in 10 epochs against 96% for SGD).  Adam: 0.003 (its step is about η for each
     parameter, whatever the gradient's size)."""
-    if optimizer == "momentum":       # 12 digits: 0.1, not 1.0 × (1 − 0.9) = 0.09999999999999998
-        return float(f"{sgd_learning_rate * (1.0 - momentum):.12g}")
+    if optimizer == "momentum":       # 10 digits: 0.1, not 1.0 × (1 − 0.9) = 0.09999999999999998
+        return float(f"{sgd_learning_rate * (1.0 - momentum):.10g}")
     return sgd_learning_rate if optimizer == "sgd" else DEFAULT_LEARNING_RATES[optimizer]
 
 

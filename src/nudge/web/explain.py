@@ -77,15 +77,15 @@ def model_payload(net: Network) -> dict[str, Any]:
         "image_box": LAYOUTS.get(net.sizes[0], (None, None))[1],
         "dataset": md.get("dataset") if isinstance(md.get("dataset"), str) else None,
         "test_accuracy": finite(md.get("test_accuracy")),
-        "epochs_trained": finite(md.get("epochs_trained")),
-        "n_test": tested(md),
+        "epochs_trained": count(md.get("epochs_trained")),
+        "n_test": count(md.get("n_test")),      # the test images test_accuracy is over
     }
 
 
-def tested(metadata: dict[str, Any]) -> int | None:
-    """How many test images a model's recorded accuracy was measured on (None: not said)."""
-    n = metadata.get("n_test")
-    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+def count(x: Any) -> int | None:
+    """A whole number from 0 up, or None for anything else (as :func:`finite`)."""
+    return int(x) if isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0 \
+        else None
 
 
 def neuron_payload(net: Network, layer: int, index: int) -> dict[str, Any]:

@@ -293,7 +293,7 @@ class WebState:
                     md = net.metadata or {}
                     cached = (key, {"sizes": net.sizes, "activation": net.activation,
                                     "test_accuracy": explain.finite(md.get("test_accuracy")),
-                                    "n_test": explain.tested(md),
+                                    "n_test": explain.count(md.get("n_test")),
                                     "dataset": md.get("dataset")})
                     self._saved_info[name] = cached
                 out.append({"name": name, **cached[1]})
