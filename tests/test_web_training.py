@@ -106,12 +106,25 @@ def test_stop_while_paused_keeps_the_partial_epoch(digits):
     assert len(job.epochs) >= 1 and job.epochs[-1].record.steps < len(digits.X_train) // 10
 
 
-def test_a_pause_pressed_as_the_run_ends_does_not_leave_it_paused(digits):
-    """The pause is let through just as the run ends (its control waits for the end, up
-    to a second): the run's end must win, not leave a finished run 'paused'."""
+def test_a_pause_pressed_as_the_run_ends_does_not_leave_it_paused(digits, monkeypatch):
+    """The pause is let through just as the run ends (its control waits for the trainer
+    to return): the run's end must win, not leave a finished run 'paused'.  (It waited a
+    second for the job's end, which cannot come while the pause holds the state's lock:
+    a run slower than that second, on a busy machine, was paused mid-run and stayed so.)"""
+    import threading
+
+    trained, real_train = threading.Event(), training.train
+
+    def train_then_say_so(*args, **kwargs):
+        try:
+            return real_train(*args, **kwargs)
+        finally:
+            trained.set()
+
+    monkeypatch.setattr(training, "train", train_then_say_so)
     job = make_job(digits, epochs=1)
     pause = job.control.pause
-    job.control.pause = lambda: (job._done.wait(1.0), pause())
+    job.control.pause = lambda: (trained.wait(60), pause())
     job.start()
     job.pause()
     job.join(30)
