@@ -300,13 +300,19 @@ def test_a_stream_sends_what_changed_and_the_weights_twice_a_second(model):
     from nudge.web.routes import broadcast
 
     app = create_app(model, dataset="digits", stream_interval=0.02)
+    # slow till the stream is open: the 2 s run at 30,000 examples a second, started
+    # first, could end before a busy machine opened the stream (one update, 'finished')
     with serving_a_run(app, hidden=[8], epochs=40, batch_size=10,
-                       examples_per_second=30000) as base:
+                       examples_per_second=100) as base:
         updates, t0 = [], time.monotonic()
         with httpx.stream("GET", base + "/api/train/stream", timeout=20) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data:"):
                     updates.append(json.loads(line[5:]))
+                    if len(updates) == 1:
+                        assert updates[0]["training"]["state"] == "running"
+                        assert httpx.post(base + "/api/train/set", json={
+                            "examples_per_second": 30000}).status_code == 200
                     if updates[-1]["training"]["state"] != "running":
                         break
         seconds = time.monotonic() - t0
