@@ -397,7 +397,7 @@ def test_a_drawing_is_read_again_while_the_network_learns(page):
                            ".startsWith('prediction in')")
     before = page.locator("#d-outputs").inner_text()
     r = api(page, "/api/train/start", {"epochs": 3, "train_examples": 10000, "seed": 4,
-                                       "examples_per_second": 5000})
+                                       "examples_per_second": 1000})
     assert r["status"] == 200
     page.wait_for_function("document.getElementById('d-latency').textContent"
                            ".includes('live while it trains')")
@@ -1103,7 +1103,7 @@ def test_inside_starts_from_a_test_image_and_updates_live(page):
     snap(page, "inside")
     before = page.locator("#diagram .neuron").nth(40).get_attribute("aria-label")
     r = api(page, "/api/train/start", {"epochs": 3, "train_examples": 10000, "seed": 4,
-                                       "examples_per_second": 5000})
+                                       "examples_per_second": 1000})
     assert r["status"] == 200
     page.wait_for_function("document.getElementById('i-caption').textContent.includes('live')")
     page.wait_for_function(f"document.querySelectorAll('#diagram .neuron')[40]"
@@ -1207,7 +1207,7 @@ def test_a_late_live_answer_does_not_make_the_ended_run_live_again(page):
     open_view(page, "inside")
     page.wait_for_selector("#diagram .neuron")
     r = api(page, "/api/train/start", {"epochs": 3, "train_examples": 10000, "seed": 4,
-                                       "examples_per_second": 5000})
+                                       "examples_per_second": 1000})
     assert r["status"] == 200
     page.wait_for_function("document.getElementById('i-caption').textContent.includes('live')")
     examples = re.compile(r"/api/example\?")
