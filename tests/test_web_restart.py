@@ -67,7 +67,7 @@ def test_the_stream_reconnects_and_the_page_reloads_after_a_restart(browser, sma
         assert r.status_code == 200
         page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
         page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
-                               f" >= {before + 5}", timeout=5000)    # the updates go on
+                               f" >= {before + 5}")    # the updates go on
         app2.state.web.job.stop()
         assert page.problems == [] or all("Failed to load resource" in p or "ERR_" in p
                                           for p in page.problems), page.problems
@@ -127,8 +127,9 @@ def one_stream(browser, small_model, monkeypatch):
             yield
 
     try:
+        # 150 s (at 2,000 a second, 37 s: a busy machine's waits in a test could outlast it)
         r = httpx.post(base + "api/train/start", json={"hidden": [16], "epochs": 50,
-                                                       "examples_per_second": 2000})
+                                                       "examples_per_second": 500})
         assert r.status_code == 200
         yield app, base, page, take
         app.state.web.job.stop()
@@ -148,20 +149,20 @@ def test_a_page_past_the_bound_of_live_streams_says_so_and_catches_up(one_stream
     with take():
         page.goto(base + "#learn")
         page.wait_for_function("document.getElementById('connection').textContent"
-                               ".includes('Too many pages are watching')", timeout=8000)
+                               ".includes('Too many pages are watching')")
         assert "still running" not in page.locator("#connection").text_content()
         page.wait_for_function("Number(document.getElementById('cost-chart').dataset"
                                ".points) > 0 && document.querySelectorAll("
-                               "'#weights-grid canvas').length === 16", timeout=8000)
+                               "'#weights-grid canvas').length === 16")
         seen = page.locator("#s-seen").text_content()
         page.wait_for_function("document.getElementById('s-seen').textContent !== "
-                               f"{seen!r}", timeout=8000)      # it follows, slower
+                               f"{seen!r}")      # it follows, slower
         assert not page.locator("#connection").is_hidden()     # still refused
     page.wait_for_function("document.getElementById('connection').hidden",
                            timeout=15000)                  # a stream was closed
     before = updates(page)
     page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
-                           f" >= {before + 5}", timeout=5000)    # it follows the run
+                           f" >= {before + 5}")    # it follows the run
 
 
 def test_a_late_answer_to_why_the_stream_was_refused_does_not_start_reading_the_run(
@@ -177,7 +178,7 @@ def test_a_late_answer_to_why_the_stream_was_refused_does_not_start_reading_the_
     with take():
         page.goto(base + "#learn")
         page.wait_for_function("document.getElementById('connection').textContent"
-                               ".includes('Lost the connection')", timeout=8000)
+                               ".includes('Lost the connection')")
         assert asked                                       # the question, held
     page.wait_for_function("document.getElementById('connection').hidden",
                            timeout=15000)                  # granted a stream since
@@ -185,7 +186,7 @@ def test_a_late_answer_to_why_the_stream_was_refused_does_not_start_reading_the_
         route.fulfill(status=429)
     before = updates(page)
     page.wait_for_function("Number(document.getElementById('s-updates').dataset.total)"
-                           f" >= {before + 5}", timeout=5000)
+                           f" >= {before + 5}")
     page.wait_for_timeout(3500)                            # a poll would have come by now
     assert polls == []
     assert page.locator("#connection").is_hidden()
