@@ -372,6 +372,7 @@ def test_progress_has_the_partial_last_batch_of_an_epoch(digits):
 
 def test_control_pause_step_resume_and_new_learning_rate(digits):
     import threading
+    import time
 
     X, y = digits.X_train[:300], digits.y_train[:300]
     control = Control()
@@ -391,9 +392,8 @@ def test_control_pause_step_resume_and_new_learning_rate(digits):
     assert worker.is_alive() and steps == []                     # paused: no step taken
     control.step()
     control.step()
-    for _ in range(100):
-        if len(steps) == 2:
-            break
+    end = time.monotonic() + 30           # (2 s was all a busy machine's thread was given)
+    while len(steps) < 2 and time.monotonic() < end:
         worker.join(0.02)
     assert steps == [1, 2]                                       # one mini-batch each
     control.set_learning_rate(0.5)
