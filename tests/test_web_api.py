@@ -899,9 +899,8 @@ def test_a_reset_racing_starts_leaves_no_run_nobody_can_stop(c8):
                 calls.append(pool.submit(c8.post, "/api/train/start", json=slow))
                 time.sleep(0.002)
             assert sorted({f.result().status_code for f in calls}) in ([200], [200, 409])
-            for _ in range(100):                 # the runs replaced have ended...
-                if len(_trainers()) <= 1:
-                    break
+            end = time.monotonic() + 30         # the runs replaced have ended...
+            while len(_trainers()) > 1 and time.monotonic() < end:
                 time.sleep(0.05)
             alive = _trainers()                  # ...and the one left is the page's
             assert len(alive) <= 1
