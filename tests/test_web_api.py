@@ -991,14 +991,18 @@ def test_the_command_line_model_stays_after_loading_another(c8, model8):
     assert c8.get("/api/models").json()["models"]["page"]["sizes"] == [64, 8, 10]
 
 
-def test_the_stream_says_when_the_model_in_use_changes_while_idle(model8):
+def test_the_stream_says_when_the_model_in_use_changes_while_idle(model8, monkeypatch):
     """Another tab loads a model or takes a hand step while nothing trains: every open page
     hears of it on its stream (and reloads), not only the tab that asked."""
     import asyncio
 
+    from nudge.web.routes import broadcast
     from nudge.web.routes.training import Broadcast
     from nudge.web.state import WebState
 
+    # the next event is the update, not the idle stream's ping: pings far apart, so that a
+    # busy machine's update gets more than the 2 s it had (pings came every 5 s)
+    monkeypatch.setattr(broadcast, "PING_INTERVAL", 120.0)
     state = WebState(model8, dataset="digits")
 
     async def scenario():
@@ -1006,7 +1010,7 @@ def test_the_stream_says_when_the_model_in_use_changes_while_idle(model8):
         assert (await anext(events)).startswith(b"retry")
         first = json.loads((await anext(events))[len("data: "):])
         state.use("file")                         # what a load, a select or a step does
-        second = await asyncio.wait_for(anext(events), 2)   # not the ping 5 s later
+        second = await asyncio.wait_for(anext(events), 60)  # not a ping
         await events.aclose()
         return first, json.loads(second[len("data: "):])
 
