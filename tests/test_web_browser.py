@@ -549,6 +549,22 @@ def in_view(page, selector):
     }""", selector)
 
 
+def scroll_settled(page):
+    """Wait until the page has stopped scrolling (a smooth scroll's end): scrollY the same
+    for 10 frames and 300 ms, however slowly a busy machine draws them."""
+    page.evaluate("""() => new Promise((done) => {
+        let last = scrollY, still = 0;
+        const since = performance.now();
+        const look = () => {
+            still = scrollY === last ? still + 1 : 0;
+            last = scrollY;
+            if (still >= 10 && performance.now() - since > 300) done();
+            else requestAnimationFrame(look);
+        };
+        requestAnimationFrame(look);
+    })""")
+
+
 # all of it in the window
 IN_WINDOW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
     return r.top >= 0 && r.bottom <= innerHeight; }"""
@@ -580,6 +596,7 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     start_slow_run(page, scrolled=True, check=lambda: not in_view(page, ".stats-card"))
     page.wait_for_function(BROUGHT_INTO_VIEW, arg=".stats-card")
     page.wait_for_function(IN_WINDOW, arg="#cost-chart")
+    scroll_settled(page)                       # (its smooth scroll ended before the next)
     # the user scrolls while the start is on its way: the page stays where they put it
     page.click("#t-stop")
     page.wait_for_function("document.getElementById('s-state').textContent !== 'running'")
@@ -588,6 +605,8 @@ def test_after_start_the_live_card_and_its_chart_come_into_view(page):
     page.evaluate("scrollTo(0, document.documentElement.scrollHeight)")
     start = page.locator("#t-start")
     start.scroll_into_view_if_needed()
+    assert not in_view(page, ".stats-card"), page.evaluate(   # the case this part is about
+        "[scrollY, document.documentElement.scrollHeight]")
     start.click()
     while not held:
         page.wait_for_timeout(50)
@@ -634,7 +653,7 @@ def test_while_it_runs_the_figures_chart_and_controls_are_in_the_window(page):
     a phone they stood above the Live card, out of sight once it came into view."""
     start_slow_run(page, scrolled=True)
     page.wait_for_function(BROUGHT_INTO_VIEW, arg=".stats-card")
-    page.wait_for_timeout(800)                      # (a smooth scroll, ended)
+    scroll_settled(page)                            # (a smooth scroll, ended)
     watched = WATCHED if page.size == "desktop" else WATCHED[:1] + WATCHED[2:]
     assert out_of_window(page, watched) == []
     page.click("#t-pause")
