@@ -109,3 +109,28 @@ def test_a_model_of_other_images_is_not_trained_further_on_these(client, sizes, 
     assert r.json()["error"] == (f"{words}: it cannot be trained further on them; start a new "
                                  "network")
     assert c.get("/api/train/state").json()["training"] is None
+
+
+def test_a_run_says_it_has_ended_only_once_its_record_is_written(client, monkeypatch):
+    """A run's record (what it was, in the network's metadata) was written after the run
+    said it had ended: a client told "finished" that at once saved the model, or trained it
+    further, got it without its record (on a busy machine: "epochs" None, not 4).  A slow
+    record (0.5 s here) is written before the end is shown."""
+    import time
+
+    from nudge.web.routes import training
+
+    real = training.finished
+    monkeypatch.setattr(training, "finished",
+                        lambda state, job: (time.sleep(0.5), real(state, job)))
+    c, _, save_dir = client
+    for start_from in (None, "model"):
+        body = {**SETTINGS, **({"start_from": start_from} if start_from else {})}
+        assert c.post("/api/train/start", json=body).status_code == 200
+        assert wait_until_idle(c)["state"] == "finished"
+        assert c.post("/api/models/save", json={"name": "now", "overwrite": True}
+                      ).status_code == 200
+        md = load(save_dir / "now.safetensors").metadata
+        assert md["epochs_trained"] == 2 and md["stopped"] == "finished", md
+    assert md["started_from"]["epochs"] == 2 and md["started_from"]["model"] == (
+        "trained on this page")

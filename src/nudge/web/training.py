@@ -164,7 +164,10 @@ class TrainingJob:
         self._epoch_costs: list[float] = []
         self._started = 0.0
         self._rate_at: tuple[float, int] | None = None
-        self._done = threading.Event()        # set as the run ends, before on_end
+        self._done = threading.Event()        # set as the run ends, after on_end
+        #: how the run ended ("finished", "stopped", "failed"), known to on_end before
+        #: ``state`` says so (None while it runs)
+        self.outcome: str | None = None
 
     # ------------------------------------------------------------------ control
     def _bump(self) -> None:
@@ -255,6 +258,7 @@ class TrainingJob:
         self._started = time.perf_counter()
         if self.settings.measure:
             self.measurements.start()
+        outcome, message = "failed", "training failed"     # (unless told how below)
         try:
             with np.errstate(all="ignore"):
                 self.first_cost = self.net.cost(self.X_train[:CHECK_EXAMPLES],
@@ -264,20 +268,25 @@ class TrainingJob:
                             on_steps=self._on_steps, control=self.control,
                             monitor_train_cost=False)
             with self._state_lock:
-                self._ended(history)
+                outcome, message = self._ended(history)
         except DivergenceError as e:
             with self._state_lock:
-                self._diverged(e)
+                outcome, message = self._diverged(e)
         except Exception as e:  # pragma: no cover - reported on the page, never swallowed
-            with self._state_lock:
-                self.state = "failed"
-                self.message = f"training failed: {type(e).__name__}: {e}"
+            outcome, message = "failed", f"training failed: {type(e).__name__}: {e}"
         finally:
-            self._done.set()
+            self.outcome = outcome
             self.measurements.finish()
-            self._bump()
-            if self.on_end is not None:
-                self.on_end(self)
+            # the run's record first (on_end: the network's metadata), then its end: a
+            # client told "finished" may at once save the model or train it further
+            try:
+                if self.on_end is not None:
+                    self.on_end(self)
+            finally:
+                with self._state_lock:          # a pause or stop meanwhile: the end wins
+                    self.state, self.message = outcome, message
+                self._done.set()
+                self._bump()
 
     def _on_steps(self, p: Progress, net: Network) -> None:
         """After a call of the engine: progress, a sampled cost, the speed."""
@@ -323,26 +332,24 @@ class TrainingJob:
         self._check(record, net)
         self._bump()
 
-    def _ended(self, history: History) -> None:
+    def _ended(self, history: History) -> tuple[str, str]:
+        """The run's last figures; its end state and message (set once on_end has run)."""
         for record in history.epochs[len(self.epochs):]:     # a stopped, partial epoch
             self.epochs.append(EpochView(record, self.seen, None))
         self.engine = history.engine
         self.train_seconds = history.train_seconds
         if history.stopped == "finished":
-            n = self.settings.epochs
-            self.state, self.message = "finished", f"finished {counted(n, 'epoch')}"
-        else:
-            self.state, self.message = "stopped", f"stopped after {self.seen:,} examples"
+            return "finished", f"finished {counted(self.settings.epochs, 'epoch')}"
+        return "stopped", f"stopped after {self.seen:,} examples"
 
-    def _diverged(self, e: DivergenceError) -> None:
+    def _diverged(self, e: DivergenceError) -> tuple[str, str]:
         if e.history is not None:
             self.engine = {k: e.history.settings.get(k) for k in ("engine", "kernel")}
         lr = e.learning_rate or self.learning_rate   # the η that blew up (set on the page too)
-        self.state = "failed"
-        self.message = (f"training diverged in epoch {self.epoch} (the cost became NaN or "
-                        f"infinite) with learning rate {lr:g}; the network is back where it "
-                        "was at the start of that epoch")
         self._warn(*advice.diverged(lr))
+        return "failed", (f"training diverged in epoch {self.epoch} (the cost became NaN or "
+                          f"infinite) with learning rate {lr:g}; the network is back where it "
+                          "was at the start of that epoch")
 
     # ------------------------------------------------------------------ warnings
     def _warn(self, kind: str, text: str, advice: str) -> None:

@@ -140,7 +140,7 @@ def finished(state: WebState, job: TrainingJob) -> None:
         "dataset": job.dataset, "preset": job.settings.setup.preset,
         **({"started_from": started} if started is not None else {}),
         "training": training, "epochs_trained": len(job.epochs),
-        "stopped": job.state, "test_accuracy": last.test_accuracy if last else None,
+        "stopped": job.outcome, "test_accuracy": last.test_accuracy if last else None,
         "test_cost": last.test_cost if last else None,
         "train_seconds": round(job.train_seconds, 4), "n_train": len(job.X_train),
         "n_test": len(job.X_test) if job.X_test is not None else 0,
