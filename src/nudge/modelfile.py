@@ -158,6 +158,7 @@ def _is_count(v: Any, least: int = 0) -> bool:
 
 
 _TEXT = f"a string of at most {MAX_TEXT:,} characters"
+_COUNT = f"a whole number from 0 to {MAX_METADATA_COUNT:.0e}"
 #: the longest name of the model a run started from that a model file records (a path:
 #: Linux's PATH_MAX)
 MAX_START_NAME = 4096
@@ -175,7 +176,7 @@ def _is_start(v: Any) -> bool:
     return (isinstance(v, dict) and isinstance(v.get("model"), str)
             and len(v["model"]) <= MAX_START_NAME
             and all(v.get(k) is None or check(v[k]) for k, check in checks.items()))
-_COUNT = f"a whole number from 0 to {MAX_METADATA_COUNT:.0e}"
+
 
 #: optional metadata entries: key -> (check, what it must be); None is always allowed
 _OPTIONAL = {
