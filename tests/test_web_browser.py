@@ -410,13 +410,9 @@ def test_watch_it_learn_slowly_step_and_finish(page, app):
     open_view(page, "learn")
     assert page.locator("#t-schedule").input_value() == "cosine"        # the preset's, shown
     assert float(page.locator("#t-decay").input_value()) == 5e-5
-    page.fill("#t-epochs", "2")
-    page.select_option("#t-examples", "10000")
     # ~70 s: still running at the step press (at 3,000, 7 s, a busy machine's waits, the
     # screenshot among them, could outlast the run: then it never paused)
-    page.select_option("#t-speed", "300")
-    page.click("#t-start")
-    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    start_run(page, "2", "10000", speed="300")
     # the page keeps getting updates (their rate: benchmarks/web_training_speed.py)
     first = int(page.locator("#s-updates").get_attribute("data-total") or 0)
     page.wait_for_function("Number(document.getElementById('s-updates').dataset.total) >= "
@@ -474,11 +470,7 @@ def test_train_the_model_in_use_further(page):
     assert page.locator("#t-hidden").input_value() == "16,16"
     assert page.locator("#t-hidden").is_disabled() and page.locator("#t-activation").is_disabled()
     assert page.locator("#t-lr").input_value() == "1.5"          # the preset's, kept
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "1000")
-    page.click("#t-start")
-    page.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
-                           timeout=60000)
+    start_run(page, until="finished")
     assert "trained further from mnist-small.safetensors (5 epochs before)" in text(
         page, "#s-recipe")
     started = api(page, "/api/train/state")["body"]["training"]["settings"]["started_from"]
@@ -517,11 +509,7 @@ def test_ticked_to_train_further_and_the_model_goes_the_preset_comes_back(browse
         page.goto(page.base + "#learn")
         page.wait_for_function("document.getElementById('t-preset').options.length > 1")
         assert page.locator("#t-further-box").is_hidden()
-        page.fill("#t-epochs", "1")
-        page.select_option("#t-examples", "1000")
-        page.click("#t-start")
-        page.wait_for_function("document.getElementById('s-state').textContent === "
-                               "'finished'", timeout=60000)
+        start_run(page, until="finished")
         page.wait_for_function("!document.getElementById('t-further-box').hidden")
         page.select_option("#t-preset", "nielsen")
         page.check("#t-further")
@@ -568,6 +556,23 @@ def scroll_settled(page):
 # all of it in the window
 IN_WINDOW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
     return r.top >= 0 && r.bottom <= innerHeight; }"""
+
+
+def start_run(page, epochs="1", examples="1000", speed=None, until="running"):
+    """The Learn view's form: ``epochs`` and ``examples`` (None: as they are) and the
+    ``speed`` (None: as it is), then Start; waits until the run's state is ``until`` (a
+    state or a list of them; None: no wait)."""
+    if epochs is not None:
+        page.fill("#t-epochs", epochs)
+    if examples is not None:
+        page.select_option("#t-examples", examples)
+    if speed is not None:
+        page.select_option("#t-speed", speed)
+    page.click("#t-start")
+    if until is not None:
+        page.wait_for_function("(states) => states.includes("
+                               "document.getElementById('s-state').textContent)",
+                               arg=[until] if isinstance(until, str) else until, timeout=60000)
 
 
 def start_slow_run(page, examples="1000", scrolled=False, check=None):
@@ -929,10 +934,7 @@ def test_the_learning_rate_can_be_changed_while_it_runs(page):
     """The server takes a new η mid-run (/api/train/set); the page offers it in the form's
     own η field, which stays open while the other settings are fixed."""
     open_view(page, "learn")
-    page.select_option("#t-examples", "1000")
-    page.select_option("#t-speed", "100")                          # 10 s an epoch
-    page.click("#t-start")
-    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    start_run(page, None, speed="100")                             # 10 s an epoch
     assert page.locator("#t-hidden").is_disabled()
     page.fill("#t-lr", "0.25")
     page.locator("#t-lr").press("Tab")                              # a change event
@@ -955,11 +957,7 @@ def test_warnings_for_a_run_that_learns_nothing(page):
     page.select_option("#t-activation", "relu")
     page.fill("#t-lr", "50")
     page.select_option("#t-schedule", "constant")
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "10000")
-    page.click("#t-start")
-    page.wait_for_function("['finished', 'failed'].includes("
-                           "document.getElementById('s-state').textContent)", timeout=60000)
+    start_run(page, examples="10000", until=["finished", "failed"])
     page.wait_for_selector("#t-warnings .warning")
     warnings = page.locator("#t-warnings").text_content()
     assert "What to try" in warnings and ("chance" in warnings or "diverged" in warnings
@@ -990,11 +988,7 @@ def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
     page.add_init_script(READ_MARKS)
     open_view(page, "learn")
     page.route("**/api/state", hold)
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "10000")
-    page.select_option("#t-speed", "100")          # 100 s for the epoch: stopped long before
-    page.click("#t-start")
-    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    start_run(page, examples="10000", speed="100")   # 100 s for the epoch: stopped long before
     until(page, lambda: "running" in states(), "no answer from while it ran")
     page.click("#t-stop")
     page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
@@ -1023,12 +1017,7 @@ def test_a_late_reply_to_start_does_not_bring_back_a_run_another_followed(page):
     page.add_init_script(READ_MARKS)
     open_view(page, "learn")
     page.route("**/api/train/start", hold)
-    page.fill("#t-epochs", "1")
-    page.select_option("#t-examples", "1000")
-    page.select_option("#t-speed", "1000")      # ~1 s: the held reply says "running"
-    page.click("#t-start")
-    page.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
-                           timeout=60000)
+    start_run(page, speed="1000", until="finished")   # ~1 s: the held reply says "running"
     r = httpx.post(page.base + "api/train/start", json={       # the other tab
         "hidden": [12], "epochs": 1, "train_examples": 1000, "preset": "custom",
         "schedule": "constant"})
