@@ -145,7 +145,8 @@ def test_momentum_and_weight_decay_match_reference(sizes, kinds, optimizer, deca
     calls and epochs.  First layers summed in one range or two, on one thread or two."""
     X, y = sparse_pixels(257, seed=12)
     net, ref, h = both_engines(sizes, X, y, kinds=kinds, epochs=3, batch_size=10,
-                               learning_rate=0.02, optimizer=optimizer, momentum=0.9,
+                               learning_rate=0.02, optimizer=optimizer,
+                               momentum=0.9 if optimizer == "momentum" else None,
                                weight_decay=decay, seed=2, threads=threads)
     assert h.settings["threads"] == thread_rules.kernel_threads(sizes, 10, threads)
     assert h.settings["optimizer"] == optimizer

@@ -36,6 +36,7 @@ from nudge.engine import CompiledEngine, ReferenceEngine, clib, make_engine
 from nudge.engine import threads as thread_rules
 from nudge.errors import DivergenceError
 from nudge.network import ACTIVATIONS, COSTS, OUTPUTS, Network
+from nudge.optimizers import DEFAULT_MOMENTUM
 from nudge.train import train
 
 #: the module (nudge.train is also the function, in nudge's namespace)
@@ -112,8 +113,17 @@ def setups(draw, wide: str | None = None):
         seed=draw(st.integers(0, 100)), monitor_train_cost=False)
     if optimizer == "momentum":              # as test_engine's: η of 0.02-0.05 with μ 0.9
         options["learning_rate"] = min(options["learning_rate"], 0.3)
+    else:                                    # train() takes a μ for momentum only
+        options["momentum"] = None
     net = Network(sizes, *kinds, seed=seed % 1000)
     return net, X, y, options
+
+
+def step_options(options) -> dict:
+    """The engines' keyword arguments for a step (their μ a number for every optimiser)."""
+    momentum = options["momentum"]
+    return dict(optimizer=options["optimizer"], weight_decay=options["weight_decay"],
+                momentum=DEFAULT_MOMENTUM if momentum is None else momentum)
 
 
 def close(a: Network, b: Network, atol: float) -> bool:
@@ -185,8 +195,7 @@ def assert_each_step_matches(net: Network, X, y, options, runs) -> None:
     few digits), or near a relu's kink.  ``runs``: (order, first, last) of each call."""
     X = check_data(net, X, y)[0]
     B, eta = options["batch_size"], options["learning_rate"]
-    kw = dict(optimizer=options["optimizer"], momentum=options["momentum"],
-              weight_decay=options["weight_decay"])
+    kw = step_options(options)
     ref, fast = net.copy(), net.copy()
     R, F = ReferenceEngine(ref, X, y, B, **kw), CompiledEngine(fast, X, y, B, **kw)
     for order, first, last in runs:
@@ -291,8 +300,7 @@ def cuts(draw, n: int, batch_size: int) -> list[int]:
 
 def pieces(engine_kind: str, net: Network, X, y, options, orders, cut_lists):
     """``net`` trained on each order in calls of the engine from cut to cut."""
-    engine = make_engine(net, X, y, options["batch_size"], optimizer=options["optimizer"],
-                         momentum=options["momentum"], weight_decay=options["weight_decay"],
+    engine = make_engine(net, X, y, options["batch_size"], **step_options(options),
                          engine=engine_kind, threads=options.get("threads"))
     steps = 0
     for order, cut in zip(orders, cut_lists):
@@ -376,8 +384,7 @@ def control_property(monkeypatch, setup, data, engine_kind: str) -> None:
     # the same steps by the engine itself, each callback's η from where the last left off
     direct = net.copy()
     Xc = check_data(net, X, y)[0]
-    engine = make_engine(direct, Xc, y, options["batch_size"], optimizer=options["optimizer"],
-                         momentum=options["momentum"], weight_decay=options["weight_decay"],
+    engine = make_engine(direct, Xc, y, options["batch_size"], **step_options(options),
                          engine=engine_kind, threads=options.get("threads"))
     rng = np.random.default_rng(options["seed"])
     B, per_epoch = options["batch_size"], -(-len(X) // options["batch_size"])
@@ -437,9 +444,7 @@ def test_engines_called_directly_agree(setup, data):
     nets = {}
     for kind in ("fast", "reference"):
         nets[kind] = trained = net.copy()
-        engine = make_engine(trained, X, y, B, optimizer=options["optimizer"],
-                             momentum=options["momentum"],
-                             weight_decay=options["weight_decay"], engine=kind)
+        engine = make_engine(trained, X, y, B, **step_options(options), engine=kind)
         assert isinstance(engine, CompiledEngine if kind == "fast" else ReferenceEngine)
         with np.errstate(over="ignore", invalid="ignore"):        # a run running off
             assert engine.run(trained, order, first, last, eta) == -(-(last - first) // B)

@@ -86,6 +86,23 @@ def test_momentum_takes_sgd_steady_step_by_default(digits, momentum, eta):
                                  optimizer="adam").settings["learning_rate"] == 0.003
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_momentum_given_to_another_optimizer_is_refused(digits, optimizer):
+    """fit(optimizer="sgd", momentum=0.5) trained plain SGD and dropped the 0.5 without a
+    word (the default, 0.9, could not be told from a value given): now μ defaults to None
+    and a μ with any optimiser but momentum is an error, before any step."""
+    net = Network([64, 10], seed=0)
+    before = [w.copy() for w in net.weights]
+    with pytest.raises(NudgeError, match=rf"^momentum 0.5 is for optimizer='momentum' "
+                                         rf"\({optimizer} has none\): pass "):
+        net.fit(digits.X_train, digits.y_train, epochs=1, optimizer=optimizer, momentum=0.5)
+    assert all((a == b).all() for a, b in zip(before, net.weights))
+    h = net.fit(digits.X_train, digits.y_train, epochs=1, optimizer=optimizer)
+    assert h.settings["momentum"] is None
+    assert train(Network([64, 10], seed=0), digits.X_train, digits.y_train, epochs=1,
+                 optimizer="momentum").settings["momentum"] == 0.9
+
+
 def test_cosine_schedule_decays_the_learning_rate(digits):
     from nudge.schedules import learning_rate_at
 

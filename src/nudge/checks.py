@@ -12,6 +12,7 @@ from .errors import NudgeError, short_repr
 from .inputs import as_array, as_pixels, check_numbers
 from .network import Network, check_network
 from .optimizers import (
+    DEFAULT_MOMENTUM,
     check_momentum,
     check_optimizer,
     check_weight_decay,
@@ -24,14 +25,18 @@ MAX_EPOCHS = 100_000
 
 
 def check_options(net: Network, X: np.ndarray, epochs: Any, batch_size: Any, learning_rate: Any,
-                  schedule: str, min_learning_rate: float, optimizer: str, momentum: float,
+                  schedule: str, min_learning_rate: float, optimizer: str, momentum: Any,
                   weight_decay: float) -> tuple[int, int, float, float, float]:
     """The options of :func:`~nudge.train.train` checked (one-line errors): ``(epochs, B,
     η, μ, λ)`` as numbers.  ``X``: the training inputs as :func:`check_data` returns them
     (here only counted and looked at for NaN)."""
     check_optimizer(optimizer)
     epochs = check_count("epochs", epochs, most=MAX_EPOCHS)
-    momentum = check_momentum(momentum)
+    if momentum is not None and optimizer != "momentum":
+        raise NudgeError(f"momentum {short_repr(momentum)} is for optimizer='momentum' "
+                         f"({optimizer} has none): pass optimizer='momentum', or leave "
+                         "momentum out")
+    momentum = check_momentum(DEFAULT_MOMENTUM if momentum is None else momentum)
     if learning_rate is None:
         learning_rate = default_learning_rate(optimizer, momentum=momentum)
     learning_rate = positive_float("learning rate", learning_rate)

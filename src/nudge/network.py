@@ -54,7 +54,7 @@ from .bounds import (
 )
 from .errors import NudgeError
 from .inputs import as_array, as_inputs, check_numbers, classes_of, desired_outputs
-from .optimizers import DEFAULT_MOMENTUM, SGD
+from .optimizers import SGD
 
 if TYPE_CHECKING:                  # fit()'s annotations (train is imported on call)
     from .control import Control, Progress
@@ -395,7 +395,7 @@ class Network:
     def fit(self, X: Any, y: Any, *, epochs: int = 30, batch_size: int | None = 10,
             learning_rate: float | None = None, schedule: str = "constant",
             min_learning_rate: float = 0.0, optimizer: str = "sgd",
-            momentum: float = DEFAULT_MOMENTUM, weight_decay: float = 0.0,
+            momentum: float | None = None, weight_decay: float = 0.0,
             test_data: tuple[Any, Any] | None = None,
             validation_data: tuple[Any, Any] | None = None, patience: int | None = None,
             seed: int | None = None, callback: Callable[[EpochRecord, Network], Any] | None = None,

@@ -73,7 +73,8 @@ class TrainingSetup:
         return {"epochs": self.epochs, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "schedule": self.schedule,
                 "min_learning_rate": self.min_learning_rate, "optimizer": self.optimizer,
-                "momentum": self.momentum, "weight_decay": self.weight_decay}
+                "momentum": self.momentum if self.optimizer == "momentum" else None,
+                "weight_decay": self.weight_decay}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

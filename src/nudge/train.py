@@ -41,7 +41,6 @@ from .errors import DivergenceError, NudgeError
 from .history import EpochRecord, History
 from .inputs import classes_of
 from .network import Network, Snapshot, activate
-from .optimizers import DEFAULT_MOMENTUM
 from .schedules import learning_rate_at, plateau_floor
 from .settings import applicable
 
@@ -116,7 +115,7 @@ def train(
     schedule: str = "constant",
     min_learning_rate: float = 0.0,
     optimizer: str = "sgd",
-    momentum: float = DEFAULT_MOMENTUM,
+    momentum: float | None = None,
     weight_decay: float = 0.0,
     test_data: tuple[Any, Any] | None = None,
     validation_data: tuple[Any, Any] | None = None,
@@ -136,7 +135,9 @@ def train(
     ``X`` holds one example per row (whole-number pixels, 0-255, are read as intensity/255),
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
     whole training set: full-batch gradient descent.  The defaults are plain SGD (30
-    epochs, B = 10, the optimiser's η from ``DEFAULT_LEARNING_RATES``, constant); ``nudge
+    epochs, B = 10, the optimiser's η from ``DEFAULT_LEARNING_RATES``, constant);
+    ``momentum`` (μ, default ``DEFAULT_MOMENTUM``) is for ``optimizer="momentum"`` only,
+    and an error with any other optimiser; ``nudge
     train`` starts from a preset instead, whose options are
     ``nudge.settings.resolve("3b1b", n_inputs=784, n_classes=10).train_options()``.
     ``test_data=(X, y)`` and ``validation_data=(X, y)`` (examples held out of training to
