@@ -724,6 +724,30 @@ def test_ctrl_c_after_one_step_saves_and_exits_130(tmp_path, capsys, monkeypatch
     assert load(out).metadata["stopped"] == "interrupted"
 
 
+def test_the_note_at_chance_after_ctrl_c_counts_the_epochs_that_ran(tmp_path, capsys,
+                                                                     monkeypatch):
+    """A run stopped by Ctrl-C after its first epoch, at chance, was told '50 epochs may
+    be too few...': the planned count, not the one epoch it ran."""
+    import os
+
+    import nudge.cli.core as core
+
+    real_train = core.train
+
+    def ctrl_c_after_epoch_one(*args, **kwargs):
+        kwargs.update(callback=lambda record, net: os.kill(os.getpid(), signal.SIGINT))
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(core, "train", ctrl_c_after_epoch_one)
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--epochs", "50",
+                       "--learning-rate", "0.0001", "--seed", "1",
+                       "--out", str(tmp_path / "m.safetensors"), "--quiet")
+    assert code == 130 and "stopped by Ctrl-C" in err, err
+    ran = len(load(tmp_path / "m.safetensors").metadata["history"])
+    chance = err.split("about chance")[1]
+    assert "50 epochs" not in chance and f"get anywhere in {ran} epoch" in chance, err
+
+
 @pytest.mark.parametrize("during", ["model", "plot"])
 def test_ctrl_c_while_saving_finishes_the_save_then_exits_130(during, tmp_path, capsys,
                                                              monkeypatch):

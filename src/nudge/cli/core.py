@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -230,9 +231,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     trained.print_summary(history, data, saved, args, plotted, tracker, problem)
     accuracy = kept.test_accuracy               # None when there is no test set
     if accuracy is not None and near_chance(accuracy, len(data.classes)):
+        ran = dataclasses.replace(setup, epochs=len(history.epochs))  # after Ctrl-C, patience
         note(f"a test accuracy of {100 * accuracy:.2f}% is about chance (1 in "
              f"{len(data.classes)}): the network has learned nothing useful; "
-             + setup.chance_advice("--learning-rate", "--epochs"))
+             + ran.chance_advice("--learning-rate", "--epochs"))
     if problem:
         raise NudgeError(problem)
     return status
