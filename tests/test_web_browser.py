@@ -265,6 +265,16 @@ def clipped_texts(page, view):
     }""", view)
 
 
+def sideways_scrollers(page, root="main"):
+    """Boxes under ``root`` whose content is wider than they are, each scrolling sideways
+    (overflow auto) inside its card: a table that does not fit, say."""
+    return page.evaluate("""(root) => [...document.querySelector(root).querySelectorAll('*')]
+        .filter((e) => e.offsetParent && e.scrollWidth > e.clientWidth + 1
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+        .map((e) => `${e.tagName} ${e.id || e.className}: ${e.scrollWidth} > ${e.clientWidth}`)
+    """, root)
+
+
 def tick_errors(page, canvas, axes="xy"):
     """A chart's ticks whose label is not the value where the tick stands (as 5,614
     labelled "6k", or 87.5% "87%")."""
@@ -1329,6 +1339,38 @@ def test_a_mistake_opens_in_the_nudges_view(page):
     first.click()
     page.wait_for_selector("#view-nudges:not([hidden]) .layer-card")
     assert f"test example #{index}, labelled {want_label}" in text(page, "#n-body")
+
+
+def test_the_confusion_matrix_fits_its_card_and_its_corner_reads_in_two_lines(page):
+    """On a phone the corner's "true \\ read" wrapped onto three lines in its narrow column
+    and the matrix scrolled sideways in its card (as on a laptop of 1000 to 1100 px, where
+    the card stands beside the gallery).  The corner is two short lines, "read →" over
+    "true ↓", each whole, said in words to a screen reader; the matrix fits its card, its
+    cells still targets a finger can hit."""
+    open_view(page, "mistakes")
+    page.click("#x-run")
+    page.wait_for_selector("table.confusion button")
+    assert sideways_scrollers(page, "#view-mistakes") == []
+    corner = page.locator("table.confusion thead th").first
+    assert corner.get_attribute("scope") == "col"
+    assert "true digit" in corner.text_content()          # (its screen-reader words)
+    lines = page.evaluate("""(th) => {
+        const lines = new Map(), walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+        for (let n; (n = walk.nextNode());) {
+            if (n.parentElement.closest('.sr-only')) continue;
+            const range = document.createRange();
+            range.selectNodeContents(n);
+            for (const r of range.getClientRects()) {
+                const top = Math.round(r.top);
+                lines.set(top, (lines.get(top) || '') + n.textContent);
+            }
+        }
+        return [...lines.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t.trim());
+    }""", corner.element_handle())
+    assert lines == ["read →", "true ↓"]
+    sizes = page.evaluate("""() => [...document.querySelectorAll('table.confusion button')]
+        .map((b) => b.getBoundingClientRect()).map((r) => Math.min(r.width, r.height))""")
+    assert min(sizes) >= 24                              # WCAG 2.2's smallest target
 
 
 def test_the_mistakes_follow_a_changed_model(page):

@@ -50,7 +50,12 @@ function matrix(d) {
   const k = d.confusion.length;
   let maxOff = 1;
   d.confusion.forEach((row, i) => row.forEach((v, j) => { if (i !== j) maxOff = Math.max(maxOff, v); }));
-  const head = el("tr", {}, el("th", { scope: "col", text: "true \\ read" }),
+  // the corner: two short lines, each pointing at what it names (one, "true \ read",
+  // wrapped anywhere in a phone's narrow column); said in words to a screen reader
+  const corner = el("th", { scope: "col", class: "corner" },
+    el("span", { "aria-hidden": "true" }, el("span", { text: "read →" }), el("span", { text: "true ↓" })),
+    el("span", { class: "sr-only", text: "true digit, by digit read" }));
+  const head = el("tr", {}, corner,
     ...Array.from({ length: k }, (_, j) => el("th", { scope: "col", text: String(j) })));
   const rows = d.confusion.map((row, i) => el("tr", {}, el("th", { scope: "row", text: String(i) }),
     ...row.map((v, j) => {
