@@ -1469,7 +1469,13 @@ def test_two_ways_down_draws_the_costs_and_the_paths(page):
     assert [tick for tick, _ in json.loads(page.locator("#e-costs")
                                            .get_attribute("data-xticks"))][-1] >= 1e5
     assert "fewer" in text(page, "#e-summary")
-    assert page.locator("#e-table tbody tr").count() == 3
+    # a row a run on a laptop; on a phone, where its eight columns scrolled sideways in
+    # their card, turned: a column a run, a row a measure
+    assert sideways_scrollers(page, "#view-descent") == []
+    scope = "col" if page.size == "phone" else "row"
+    assert page.locator(f"#e-table th.method[scope='{scope}']").count() == 3
+    rows = 7 if page.size == "phone" else 3                  # (7 measures; 3 runs)
+    assert page.locator("#e-table tbody th[scope='row']").count() == rows
     assert "full-batch GD" in page.locator("#e-costs").get_attribute("aria-label")
     assert "3 runs" in page.locator("#e-paths").get_attribute("aria-label")
     no_horizontal_scroll(page)

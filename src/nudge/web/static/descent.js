@@ -187,23 +187,41 @@ function paths() {
     ["start", "#000", "dot"], ["end", "#5d6780", "end"]]);
 }
 
+// Where the table's eight columns do not fit (a phone), it turns: a column a run, a row a
+// measure (a run's figures read down its column); style.css's phone width, and more: at
+// 760 px the eight columns of four runs fit their card. Where even the turned table is too
+// wide (four runs on a small phone), "tight" makes it smaller and lets its words break
+const NARROW = window.matchMedia("(max-width: 760px)");
+
 function facts() {
   const r = result;
-  const head = el("tr", {}, ...["method", "η", "steps", "examples", "training time", "final cost",
-    "train accuracy", `examples to reach ${fmt.num(r.target_cost)}`].map((t) => el("th", { scope: "col", text: t })));
-  const rows = r.runs.map((run, i) => {
+  const measures = ["η", "steps", "examples", "training time", "final cost", "train accuracy",
+    `examples to reach ${fmt.num(r.target_cost)}`];
+  const runs = r.runs.map((run, i) => {
     const reach = r.reached[i];
     const key = el("span", { class: "key line" });
     key.style.borderBottomColor = COLORS[i % COLORS.length];
-    const when = reach.examples == null ? "never"
-      : `${fmt.int(reach.examples)}${reach.fewer_examples && reach.fewer_examples !== 1 ? ` (${reach.fewer_examples.toFixed(0)}x fewer)` : ""}`;
-    return el("tr", {}, el("th", { scope: "row" }, key, run.label),
-      el("td", { class: "num", text: fmt.sci(run.learning_rate) }), el("td", { class: "num", text: fmt.int(run.steps.at(-1)) }),
-      el("td", { class: "num", text: fmt.int(run.examples.at(-1)) }), el("td", { class: "num", text: seconds(run.seconds.at(-1)) }),
-      el("td", { class: "num", text: fmt.num(run.costs.at(-1)) }), el("td", { class: "num", text: fmt.pct(run.final_accuracy, 1) }),
-      el("td", { class: "num", text: when }));
+    const fewer = reach.fewer_examples && reach.fewer_examples !== 1
+      ? [" ", el("span", { class: "word", text: `(${reach.fewer_examples.toFixed(0)}x fewer)` })] : [];
+    const when = reach.examples == null ? ["never"] : [fmt.int(reach.examples), ...fewer];
+    // a word a span, kept whole: a narrow column breaks "full-batch GD" between words, not at its hyphen
+    const words = run.label.split(" ").flatMap((w, k) => [k ? " " : null, el("span", { class: "word", text: w })]);
+    return { name: [key, ...words], values: [fmt.sci(run.learning_rate), fmt.int(run.steps.at(-1)),
+      fmt.int(run.examples.at(-1)), seconds(run.seconds.at(-1)), fmt.num(run.costs.at(-1)),
+      fmt.pct(run.final_accuracy, 1), when] };
   });
-  $("e-table").replaceChildren(el("table", { class: "descent-table" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+  const num = (t) => el("td", { class: "num" }, ...[t].flat());
+  const method = (run, scope) => el("th", { scope, class: "method" }, ...run.name);
+  const table = NARROW.matches
+    ? [el("tr", {}, el("th", { scope: "col", text: "method" }), ...runs.map((run) => method(run, "col"))),
+      ...measures.map((m, k) => el("tr", {}, el("th", { scope: "row", text: m }), ...runs.map((run) => num(run.values[k]))))]
+    : [el("tr", {}, el("th", { scope: "col", text: "method" }),
+      ...measures.map((t) => el("th", { scope: "col", class: "num", text: t }))),
+      ...runs.map((run) => el("tr", {}, method(run, "row"), ...run.values.map(num)))];
+  const t = el("table", { class: `descent-table${NARROW.matches ? " turned" : ""}` },
+    el("thead", {}, table[0]), el("tbody", {}, ...table.slice(1)));
+  $("e-table").replaceChildren(t);
+  if (t.scrollWidth > $("e-table").clientWidth) t.classList.add("tight");   // still too wide
   $("e-summary").textContent = r.summary;
 }
 
