@@ -1784,6 +1784,49 @@ def test_no_view_scrolls_sideways_and_no_text_is_clipped(page):
         assert clipped_texts(page, view) == [], view
 
 
+def test_no_view_with_its_results_is_wider_than_the_window(page):
+    """The check above, with every view's results shown (a run's charts and weights, an
+    answer, a neuron, the nudges, the matrix and its mistakes, the sensitivity, the two
+    ways down): nothing wider than the window, no text clipped, and no box scrolling
+    sideways inside its card (the confusion matrix and the descent table did on a phone)."""
+    open_view(page, "learn")
+    start_run(page, until="finished")
+    page.click("#tab-draw")
+    page.click("#d-pick")
+    page.wait_for_function("document.getElementById('d-digit').textContent !== '?'")
+    page.click("#tab-inside")
+    page.click("#i-random")
+    page.wait_for_selector("#diagram .neuron")
+    page.locator("#diagram .neuron").nth(20).click()
+    page.wait_for_selector("#neuron-panel dl")
+    page.click("#tab-nudges")
+    page.check('input[name="n-source"][value="test"]')
+    page.click("#n-show")
+    page.wait_for_selector(".layer-card")
+    page.click("#tab-mistakes")
+    page.click("#x-run")
+    page.wait_for_selector("table.confusion button")
+    page.locator("table.confusion button").first.click()
+    page.wait_for_function("document.getElementById('x-gallery-title').textContent"
+                           ".includes(' read as ')")
+    page.click("#tab-sensitivity")
+    page.select_option("#g-examples", "1000")
+    page.click("#g-run")
+    page.wait_for_selector("#g-body table tbody tr")
+    page.click("#tab-descent")
+    page.fill("#e-examples", "1000")
+    page.fill("#e-epochs", "10")
+    page.click("#e-run")
+    page.wait_for_selector("#e-costs[data-runs='3']", timeout=60000)
+    for view in VIEWS:
+        page.click(f"#tab-{view}")
+        page.wait_for_selector(f"#view-{view}:not([hidden])")
+        page.wait_for_timeout(200)
+        no_horizontal_scroll(page)
+        assert clipped_texts(page, view) == [], view
+        assert sideways_scrollers(page) == [], view
+
+
 def test_no_checkbox_is_squeezed(page):
     """The set-up's "measure curvature and noise live (slower)" tick, beside a label that
     wraps on a laptop, was squeezed to 8 px wide (a flex item allowed to shrink): a hard
