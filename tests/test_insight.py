@@ -510,6 +510,30 @@ def test_cli_nudges(capsys, fitted_model, tmp_path):
     assert code == 0 and again == data
 
 
+def test_nudges_figure_numbers_neurons_with_whole_numbers_and_says_its_colours(digits):
+    """The per-neuron bar charts of ``nudge nudges --plot`` had matplotlib's default ticks,
+    0.0, 2.5, 5.0, ... 12.5 under the 16 neurons of a hidden layer (there is no neuron 2.5),
+    no axis label, and bias bars in green and red explained nowhere in the figure."""
+    from nudge.insight.plots import wishes_figure
+
+    net = _net([64, 16, 16, 10], seed=1)
+    w = ins.example_wishes(net, digits.X_train[0], digits.y_train[0], index=0)
+    fig = wishes_figure(w)
+    fig.canvas.draw()                                  # the ticks as they are drawn
+    bars = [ax for ax in fig.axes if "bias nudges" in ax.get_title()
+            or "wished change of layer" in ax.get_title()]
+    assert len(bars) == 5                              # three layers' biases, two wishes
+    for ax in bars:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), (ax.get_title(), ticks)
+        n = len(ax.patches)                            # one bar a neuron, 0 to n - 1
+        assert -1 < lo and hi < n and max(ticks) <= n - 1, (ax.get_title(), lo, hi, n)
+        assert ax.get_xlabel() in ("neuron", "output") or ax.get_xlabel().startswith("neuron k")
+    assert all("green: up, red: down" in ax.get_title() for ax in bars
+               if "bias nudges" in ax.get_title())
+
+
 def test_minibatch_estimates_default_to_the_batch_sizes_the_data_allows(capsys, fitted_model,
                                                                         digits):
     """The defaults 1 to 10,000 failed on any set of fewer than 10,000 examples: ``nudge

@@ -115,7 +115,13 @@ def plot_sensitivity(net: Network, sens: Sensitivity, path: str | Path, title: s
 def plot_wishes(w: ExampleWishes, path: str | Path, classes: list[str] | None = None) -> Path:
     """The input, outputs vs targets with the wished changes, each hidden layer's wishes,
     and the first-layer weight nudges as images (each is the input times −δ¹ⱼ)."""
+    return save_figure(wishes_figure(w, classes), path)
+
+
+def wishes_figure(w: ExampleWishes, classes: list[str] | None = None) -> Any:
+    """:func:`plot_wishes`'s figure (a matplotlib ``Figure``), not yet saved."""
     import matplotlib.gridspec as gridspec
+    from matplotlib.ticker import MaxNLocator
 
     L = len(w.layers)
     cols = max(3, L)
@@ -160,7 +166,11 @@ def plot_wishes(w: ExampleWishes, path: str | Path, classes: list[str] | None = 
                color=["tab:green" if v > 0 else "tab:red" for v in lw.bias_nudges])
         ax.axhline(0, color="black", lw=0.5)
         kind = "output" if lw.layer == L else "hidden"
-        ax.set_title(f"layer {lw.layer} ({kind}): bias nudges −δ", fontsize=9)
+        ax.set_title(f"layer {lw.layer} ({kind}): bias nudges −δ\n(green: up, red: down)",
+                     fontsize=9)
+        ax.set_xlim(-0.7, n - 0.3)                 # neurons 0 to n - 1: no neuron 2.5 or n
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("output" if lw.layer == L else "neuron", fontsize=7)
         ax.tick_params(labelsize=7)
         if lw.layer > 1:
             ax = fig.add_subplot(spec[2, c])
@@ -169,6 +179,9 @@ def plot_wishes(w: ExampleWishes, path: str | Path, classes: list[str] | None = 
             ax.axhline(0, color="black", lw=0.5)
             ax.set_title(f"wished change of layer {lw.layer - 1}'s activations,\n"
                          f"Σⱼ −δⱼ Wⱼₖ over layer {lw.layer}'s neurons", fontsize=8)
+            ax.set_xlim(-0.7, m - 0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel(f"neuron k of layer {lw.layer - 1}", fontsize=7)
             ax.tick_params(labelsize=7)
 
     first = w.layers[0]
@@ -179,10 +192,10 @@ def plot_wishes(w: ExampleWishes, path: str | Path, classes: list[str] | None = 
         titles = [f"→ neuron {j}" for j in range(n_show)]
         _image_axes(fig, spec[3, :], images, titles, "RdBu", True, "weight nudge −δ¹ⱼ xₖ",
                     cols=8, shared=False)
-        fig.text(0.5, 0.33, "layer 1 weight nudges as images: each is the input times "
+        fig.text(0.5, 0.31, "layer 1 weight nudges as images: each is the input times "
                  "−δ¹ⱼ (blue = increase, red = decrease; each on its own scale)",
                  ha="center", fontsize=9)
-    return save_figure(fig, path)
+    return fig
 
 
 # =========================================================================== averages
