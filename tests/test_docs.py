@@ -323,3 +323,16 @@ def test_every_benchmark_the_source_and_docs_cite_exists():
     missing = sorted(f"{p.relative_to(ROOT)}: benchmarks/{n}" for p, n in cited
                      if not (ROOT / "benchmarks" / n).is_file())
     assert not missing, "benchmark scripts cited but absent:\n" + "\n".join(missing)
+
+
+def test_the_web_page_states_the_save_name_rule_the_server_applies():
+    """The Models view's names were '1 to 64 letters, digits, - or _' on the page, which
+    allows '-x' and '_x'; the server (and the form's pattern) wants a letter or a digit
+    first."""
+    from nudge.web.validation import SAVE_NAME
+
+    text = " ".join((DOCS / "web.md").read_text(encoding="utf-8").split())
+    assert "1 to 64 letters, digits, `-` or `_`, starting with a letter or a digit" in text
+    assert SAVE_NAME.fullmatch("a-_9") and SAVE_NAME.fullmatch("9" * 64)
+    assert not any(SAVE_NAME.fullmatch(n) for n in ("-x", "_x", "9" * 65))
+
