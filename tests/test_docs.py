@@ -336,3 +336,17 @@ def test_the_web_page_states_the_save_name_rule_the_server_applies():
     assert SAVE_NAME.fullmatch("a-_9") and SAVE_NAME.fullmatch("9" * 64)
     assert not any(SAVE_NAME.fullmatch(n) for n in ("-x", "_x", "9" * 65))
 
+
+def test_getting_started_says_the_training_output_leaves_out_the_opening_lines(tmp_path):
+    """The page showed the table alone as `nudge train`'s output; a learner also sees the
+    opening lines (what it trains, on what, how), which go to the standard error."""
+    text = " ".join((DOCS / "getting-started.md").read_text(encoding="utf-8").split())
+    assert "a few lines on the standard error, with the progress bar, so not in the output" in text
+    out = (DOCS / "outputs" / "train.txt").read_text(encoding="utf-8")
+    assert "training 784-16-16-10" not in out and "epoch    eta" in out
+    run = subprocess.run([sys.executable, "-m", "nudge", "train", "--dataset", "digits",
+                          "--epochs", "1", "--out", str(tmp_path / "m.safetensors")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.startswith("training 64-16-16-10") and "training 64" not in run.stdout
+    assert run.stdout.startswith("epoch ")
