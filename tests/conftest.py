@@ -2,9 +2,26 @@
 and skip with a reason where the files are absent."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests: the default run (the README's test command, CI) tries the same
+# examples every time, so its pass or failure is reproducible and never the luck of a draw;
+# `pytest -m slow` draws new ones every run (a failure kept in .hypothesis/ to replay), and
+# is where new cases are found.  `--hypothesis-profile NAME` chooses either one.
+settings.register_profile("reproducible", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+
+
+def pytest_configure(config):
+    if config.getoption("hypothesis_profile", None):
+        return
+    slow = re.search(r"(?<!not )\bslow\b", config.getoption("markexpr") or "")
+    settings.load_profile("explore" if slow else "reproducible")
+
 
 MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
