@@ -119,6 +119,22 @@ def test_a_zero_gradient_has_an_infinite_noise_scale():
     assert "exactly 0" in ns.explanation()
 
 
+def test_saturated_outputs_do_not_lose_the_examples_gradients_in_float32(digits):
+    """Outputs near 0 (z = -60, as after a diverged run): each example's δ is about 1e-26,
+    whose square underflows in float32 while |G|² (summed in float64) does not; the
+    per-example norms are squared in float64, so B_simple is that of the float64 network
+    (it was 0: mean |gₓ|² came out 0, below |G|²)."""
+    net = Network([64, 10], seed=0)
+    net.weights[0][:] = 0
+    net.biases[0][:] = -60
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    ns32 = ins.noise_scale(net, X, y)
+    ns64 = ins.noise_scale(net.astype(np.float64), X, y)
+    assert ns32.mean_example_norm_squared >= ns32.gradient_norm_squared > 0
+    assert ns32.b_simple == pytest.approx(ns64.b_simple, rel=1e-4)
+    assert ns64.b_simple > 1
+
+
 def test_noise_scale_refuses_too_few_examples(digits):
     net = Network([64, 10], seed=0)
     with pytest.raises(NudgeError, match="at least 2"):

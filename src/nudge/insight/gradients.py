@@ -83,8 +83,10 @@ def full_gradient(net: Network, X: Any, y: Any, chunk: int = CHUNK,
             sum_w[l] += (A.T @ delta).T            # Σₓ δˡ aˡ⁻¹ᵀ  (∂Cₓ/∂Wˡ summed)
             sum_b[l] += delta.sum(axis=0, dtype=np.float64)
             # ‖δ aᵀ‖² + ‖δ‖² = ‖δ‖² (‖a‖² + 1): each example's own squared gradient, its
-            # weights' and biases' parts, without forming it
-            norm_sq_sum += float(np.einsum("ij,ij->i", delta, delta)
+            # weights' and biases' parts, without forming it; δ² in float64, as in float32
+            # a δ below 1e-23 (saturated sigmoids) squares to 0 while G² does not
+            d64 = delta.astype(np.float64)
+            norm_sq_sum += float(np.einsum("ij,ij->i", d64, d64)
                                  @ (np.einsum("ij,ij->i", A, A) + 1.0))
     return Gradient([s_ / n for s_ in sum_w], [s_ / n for s_ in sum_b], n, cost_sum / n,
                     norm_sq_sum / n, time.perf_counter() - start, str(work.dtype))
