@@ -176,6 +176,20 @@ def test_gradient_directions_slopes_and_weight_decay(digits):
         ins.landscape(net, X, y, weight_decay=-1.0)
 
 
+@pytest.mark.parametrize("directions", ["gradient", "filter"])
+def test_measured_slopes_do_not_depend_on_the_span(digits, directions):
+    """The slope at the model is a central difference of the directions' own scale: with
+    the step 1e-3 of --span, a span of 1e-5 measured rounding (0 downhill, and 40% of
+    |grad C| along the direction orthogonal to it) and a span of 1000 a chord 2 long."""
+    net = Network([64, 16, 10], seed=0)
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    for span in (1e-5, 1000.0):
+        land = ins.landscape(net, X, y, span=span, points=3, grid=3, directions=directions)
+        for k in range(2):
+            assert land.slopes[k] == pytest.approx(land.predicted_slopes[k],
+                                                   abs=0.02 * land.gradient_norm * land.norms[k])
+
+
 def test_cli_landscape_filter_and_decay(capsys, two_models, tmp_path):
     png = tmp_path / "l.png"
     assert main(["landscape", two_models[0], "--directions", "filter", "--examples", "200",

@@ -90,6 +90,10 @@ class Landscape(_Plain):
         return self.slopes[0]
 
 
+#: the default span of each kind of directions (a distance; a fraction of the weights)
+DEFAULT_SPAN = {"gradient": 3.0, "filter": 1.0}
+
+
 def filter_normalized_direction(net: Network, rng: np.random.Generator) -> np.ndarray:
     """A random Gaussian direction laid out like θ with each neuron's incoming weights scaled
     to the norm of that neuron's weights in ``net`` and the biases' part 0 (Li et al. 2018)."""
@@ -120,7 +124,7 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     X, y = check_data(net, X, y)
     check_choice("directions", directions, DIRECTIONS)
     if span is None:
-        span = 3.0 if directions == "gradient" else 1.0
+        span = DEFAULT_SPAN[directions]
     if not 0 < span <= MAX_SPAN:
         raise NudgeError(f"span must be a number above 0 and at most {MAX_SPAN:,g}, got "
                          f"{span}")
@@ -163,7 +167,9 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     along = [np.array([cost_at(t * d) for t in offsets]) for d in (d1, d2)]
     gvals = np.linspace(-span, span, grid)
     plane = np.array([[cost_at(u * d1 + v * d2) for u in gvals] for v in gvals])
-    h = 1e-3 * span
+    # the slopes' central differences take a step of the directions' own scale, whatever
+    # the span drawn: 1e-3 of the span made them rounding at a small span, a chord at a wide one
+    h = 1e-3 * DEFAULT_SPAN[directions]
     slopes = [(cost_at(h * d) - cost_at(-h * d)) / (2 * h) for d in (d1, d2)]
     set_parameters(work, theta)
     best = int(np.argmin(along[0]))
