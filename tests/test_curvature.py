@@ -226,6 +226,7 @@ def test_curvature_defaults_on_a_digits_model(digits):
     (dict(k=0), "at least 1"), (dict(k=2000), "too many"), (dict(smallest=-1), "at least 0"),
     (dict(hutchinson=10**6), "at most"), (dict(method="qr"), "unknown method"),
     (dict(tol=0.0), "between 0 and 1"), (dict(k=1.5), "whole number"),
+    (dict(tol="1e-4"), "between 0 and 1"), (dict(tol_smallest=math.nan), "between 0 and 1"),
     (dict(method="q" * 5000), r"unknown method 'qqq.*\.\.\.: choose one of auto, lanczos, dense$"),
     (dict(k=list(range(5000))), r"k must be a whole number of at least 1, got \[0, 1, .*\.\.\.$"),
 ])
@@ -233,6 +234,25 @@ def test_curvature_refuses_bad_requests(digits, kw, words):
     net = Network([64, 10], seed=0)
     with pytest.raises(NudgeError, match=words):
         ins.curvature(net, digits.X_train[:50], digits.y_train[:50], **kw)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda H: ins.top_eigenvalues(H, 0), "k must be a whole number of at least 1"),
+    (lambda H: ins.top_eigenvalues(H, 650), "at most 100 for this network"),
+    (lambda H: ins.top_eigenvalues(H, 10**9), "too many"),
+    (lambda H: ins.top_eigenvalues(H, 1, tol=math.nan), "tol must be between 0 and 1"),
+    (lambda H: ins.top_eigenvalues(H, 1, v0=np.ones(3)), "v0 has shape"),
+    (lambda H: ins.top_eigenvalues(H, 1, seed=-1), "seed -1"),
+    (lambda H: ins.hutchinson_trace(H, 0), "at least 1"),
+    (lambda H: ins.hutchinson_trace(H, 10**12), "at most 10,000"),
+    (lambda H: ins.hutchinson_trace(H, 2.5), "whole number"),
+])
+def test_eigenvalue_and_trace_helpers_refuse_bad_counts(digits, call, words):
+    """top_eigenvalues and hutchinson_trace are public too: k=0 and k >= the parameters were
+    SciPy's ValueError and TypeError, and 10**12 Hutchinson samples ran for ever."""
+    H = ins.HessianOperator(Network([64, 10], seed=0), digits.X_train[:50], digits.y_train[:50])
+    with pytest.raises(NudgeError, match=words):
+        call(H)
 
 
 # --------------------------------------------------------------------------- stability

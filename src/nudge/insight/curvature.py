@@ -85,12 +85,27 @@ def _check_counts(n_parameters: int, k: int, smallest: int, hutchinson: int) -> 
                              f"this network of {n_parameters:,} parameters")
 
 
+def _check_tolerance(name: str, value: Any) -> float:
+    """A relative tolerance of Lanczos: a number above 0 and below 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) or (
+            not 0 < value < 1):
+        raise NudgeError(f"{name} must be between 0 and 1, got {value!r}")
+    return float(value)
+
+
 def top_eigenvalues(H: HessianOperator, k: int = 1, tol: float = 1e-4,
                     v0: np.ndarray | None = None, seed: int = 0
                     ) -> tuple[np.ndarray, np.ndarray]:
     """The k largest eigenvalues of H (largest first) and their unit eigenvectors (rows), by
     Lanczos (``eigsh``) with relative tolerance ``tol``, started from ``v0`` (default: a
-    random vector from ``seed``)."""
+    random vector from ``seed``).  At most :data:`~nudge.bounds.MAX_EIGENVALUES`, and fewer
+    than H's parameters."""
+    _check_counts(H.n_parameters, k, 0, 0)
+    tol = _check_tolerance("tol", tol)
+    seed = fixed_seed(seed)
+    if v0 is not None and np.shape(v0) != (H.n_parameters,):
+        raise NudgeError(f"v0 has shape {np.shape(v0)}; give a vector of the "
+                         f"{H.n_parameters:,} parameters, laid out like theta")
     if v0 is None or not np.isfinite(v0).all() or not np.any(v0):
         v0 = np.random.default_rng(seed).standard_normal(H.n_parameters)
     vals, vecs = _largest(H.matvec, H.n_parameters, k, tol, v0, 20, seed, H.dtype)
@@ -177,9 +192,10 @@ def _smallest(H: HessianOperator, lam_max: float, k: int, tol: float, seed: int
 
 
 def hutchinson_trace(H: HessianOperator, samples: int, seed: int = 0) -> tuple[float, float]:
-    """tr H ≈ the mean of vᵀHv over ``samples`` random ±1 vectors v, and its standard error."""
-    if samples < 1:
-        raise NudgeError("Hutchinson's estimate needs at least 1 sample")
+    """tr H ≈ the mean of vᵀHv over ``samples`` random ±1 vectors v (1 to
+    :data:`~nudge.bounds.MAX_HUTCHINSON`), and its standard error."""
+    samples = check_count("Hutchinson's samples", samples, 1, MAX_HUTCHINSON)
+    seed = fixed_seed(seed)
     rng = np.random.default_rng(seed + 2)
     q = np.array([v @ H.matvec(v) for v in
                   (rng.integers(0, 2, H.n_parameters) * 2.0 - 1 for _ in range(samples))])
@@ -206,9 +222,8 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     _check_counts(net.n_parameters, k, smallest, hutchinson)
     seed = fixed_seed(seed)
     check_choice("method", method, METHODS)
-    for name, value in (("tol", tol), ("tol_smallest", tol_smallest)):
-        if not 0 < value < 1:
-            raise NudgeError(f"{name} must be between 0 and 1, got {value!r}")
+    tol, tol_smallest = _check_tolerance("tol", tol), _check_tolerance("tol_smallest",
+                                                                        tol_smallest)
     if method == "auto":
         method = "dense" if net.n_parameters <= 400 else "lanczos"
     if method == "dense" and net.n_parameters > MAX_DENSE_PARAMETERS:
