@@ -706,3 +706,18 @@ def test_a_batch_size_that_cannot_be_drawn_is_one_rule_everywhere(digits):
         with pytest.raises(NudgeError) as e:
             call()
         assert str(e.value) == words
+
+
+@pytest.mark.parametrize("size", [2.5, "10", True, None])
+def test_a_batch_size_that_is_not_a_whole_number_is_refused(digits, size):
+    """minibatch_estimates([2.5]) was NumPy's TypeError from rng.choice, descent(["10"])
+    Python's from the comparison, and relative_error(2.5) quietly the error of 2."""
+    net = _net([64, 8, 10], seed=1)
+    X, y = digits.X_train[:50], digits.y_train[:50]
+    calls = [lambda: ins.minibatch_estimates(net, X, y, [size], check_examples=0),
+             lambda: ins.noise_scale(net, X, y).relative_error(size)]
+    if size is not None:                                 # None is descent's full batch
+        calls.append(lambda: ins.descent(net, X, y, batch_sizes=[size], epochs=1))
+    for call in calls:
+        with pytest.raises(NudgeError, match="is not a whole number: use 1 to 50"):
+            call()

@@ -71,7 +71,10 @@ def check_batch_size(batch_size: Any, n: int, examples: str = "examples",
     batch sizes (:func:`check_batch_fits` says it in the words of one option)."""
     if batch_size is None and full:
         return
-    if batch_size is None or not 1 <= batch_size <= n:
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
+        raise NudgeError(f"batch size {short_repr(batch_size)} is not a whole number: use 1 to "
+                         f"{n:,}" + (", or None for all of them" if full else ""))
+    if not 1 <= batch_size <= n:
         raise NudgeError(f"batch size {batch_size} is not possible with {n:,} {examples}: use "
                          f"1 to {n:,}" + (", or 'full'" if full else ""))
 

@@ -52,8 +52,8 @@ def spread(mean_example_norm_squared: float, gradient_norm_squared: float
 def batch_error(n: int, batch_size: int, b_simple: float) -> float:
     """The root-mean-square relative error |g_B − G| / |G| of a mini-batch of B examples drawn
     without replacement from n: √((n − B)/(B (n − 1)) · B_simple); 0 for all n."""
+    check_batch_size(batch_size, n)
     B = int(batch_size)
-    check_batch_size(B, n)
     if B == n:
         return 0.0
     return math.sqrt((n - B) / (B * (n - 1)) * b_simple)
