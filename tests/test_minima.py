@@ -4,6 +4,7 @@ landscape's directions (filter-normalised ones, the slope along each, weight dec
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -174,6 +175,10 @@ def test_gradient_directions_slopes_and_weight_decay(digits):
         ins.landscape(net, X, y, directions="p" * 5000)    # cut short, not echoed whole
     with pytest.raises(NudgeError, match="weight decay"):
         ins.landscape(net, X, y, weight_decay=-1.0)
+    for span, words in (("3", "span must be a number, got '3'"), (math.nan, "finite"),
+                        (1e4, "at most 1,000")):          # "3" was a TypeError
+        with pytest.raises(NudgeError, match=words):
+            ins.landscape(net, X, y, span=span)
 
 
 @pytest.mark.parametrize("directions", ["gradient", "filter"])

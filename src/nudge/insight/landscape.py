@@ -35,6 +35,7 @@ from ..bounds import (
     check_choice,
     check_count,
     fixed_seed,
+    positive_float,
 )
 from ..checks import check_data
 from ..errors import NudgeError
@@ -125,9 +126,10 @@ def landscape(net: Network, X: Any, y: Any, span: float | None = None, points: i
     check_choice("directions", directions, DIRECTIONS)
     if span is None:
         span = DEFAULT_SPAN[directions]
-    if not 0 < span <= MAX_SPAN:
+    span = positive_float("span", span)
+    if span > MAX_SPAN:
         raise NudgeError(f"span must be a number above 0 and at most {MAX_SPAN:,g}, got "
-                         f"{span}")
+                         f"{span:g}")
     seed = fixed_seed(seed)
     points = check_count("points", points, 3, MAX_LANDSCAPE_POINTS)
     grid = check_count("grid", grid, 3, MAX_GRID)
