@@ -193,6 +193,16 @@ def test_compare_with_a_parameter_whose_gradient_is_zero(digits):
     assert json.loads(json.dumps(both.to_dict(), allow_nan=False))["ratio"] is None
 
 
+def test_compare_refuses_the_sensitivity_of_another_network(digits):
+    """A Sensitivity of a smaller network was read at the bigger one's indices: an
+    IndexError (or, the other way round, another network's numbers under these names)."""
+    small, big = _net([64, 10], seed=0), _net([64, 16, 16, 10], seed=0)
+    X, y = digits.X_train[:100], digits.y_train[:100]
+    for net, other in ((big, small), (small, big)):
+        with pytest.raises(NudgeError, match="not of this one"):
+            ins.compare(net, ins.sensitivity(other, X, y), "b1[0]", "b1[1]")
+
+
 def test_linear_prediction_matches_to_first_order(digits):
     net = Network([64, 16, 16, 10], seed=4)          # float32: the check runs in float64
     X, y = digits.X_train[:400], digits.y_train[:400]

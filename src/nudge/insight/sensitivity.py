@@ -129,6 +129,10 @@ def compare(net: Network, sens: Sensitivity, a: str, b: str,
             image_shape: tuple[int, int] | None = None) -> Comparison:
     """Compare two parameters (names or short forms, see :func:`parse_parameter`): the
     ratio |∂C/∂a| / |∂C/∂b| (infinite where only b's gradient is 0, NaN where both are)."""
+    if sens.gradient.size != net.n_parameters:
+        raise NudgeError(f"the sensitivity is of a network of {sens.gradient.size:,} "
+                         f"parameters, not of this one ({net.n_parameters:,}): compare with "
+                         "the network it was computed for")
     pa, pb = parse_parameter(net, a, image_shape), parse_parameter(net, b, image_shape)
     rank_of = np.empty(sens.order.size, dtype=np.int64)
     rank_of[sens.order] = np.arange(1, sens.order.size + 1)
