@@ -174,7 +174,10 @@ def test_fit_recovers_the_critical_batch_size():
 
 
 @pytest.mark.parametrize("B, S", [([1, 2], [3, 4]), ([1, 2, 3], [3, 0, 4]),
-                                  ([1, 2, 3], [3, math.inf, 4]), ([1, 2, -3], [1, 2, 3])])
+                                  ([1, 2, 3], [3, math.inf, 4]), ([1, 2, -3], [1, 2, 3]),
+                                  # these three were ValueError, OverflowError, OverflowError
+                                  ([1, 2, math.nan], [1, 2, 3]), ([1, 2, math.inf], [1, 2, 3]),
+                                  ([1, 2, 1e308], [1, 2, 3])])
 def test_fit_refuses_bad_measurements(B, S):
     with pytest.raises(NudgeError):
         ins.fit_critical_batch(B, S)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count, fixed_seed
+from ..bounds import MAX_COUNT, check_count, fixed_seed
 from ..checks import check_batch_size, check_data
 from ..errors import NudgeError
 from ..inputs import as_array, as_pixels
@@ -253,8 +253,11 @@ def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float]) -> Cr
     if B.shape != S.shape or B.ndim != 1 or len(B) < 3:
         raise NudgeError("fitting the critical batch size needs at least 3 batch sizes, each "
                          "with its number of steps")
-    if np.any(B <= 0) or np.any(S <= 0) or not np.all(np.isfinite(S)):
+    if not (np.all(np.isfinite(B)) and np.all(np.isfinite(S))) or np.any(B <= 0) or np.any(
+            S <= 0):
         raise NudgeError("batch sizes and steps must be positive and finite")
+    if B.max() > MAX_COUNT:
+        raise NudgeError(f"batch sizes must be at most {MAX_COUNT:,}, got {B.max():g}")
     logS = np.log(S)
 
     def misfit(log_bc: float) -> tuple[float, float]:
