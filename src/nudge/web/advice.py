@@ -7,9 +7,12 @@ in one place, so that a teacher can read (and reword) all of them at once.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..network import Network
+from ..presets import DEFAULT_PRESET, PRESETS
 from ..settings import TrainingSetup
 
 #: a neuron whose activation varies less than this over the checked images is dead
@@ -29,6 +32,8 @@ def cost_rising() -> Advice:
 
 
 def near_chance(accuracy: float, classes: int, setup: TrainingSetup) -> Advice:
+    if setup.preset not in PRESETS:         # "custom": the fields the form left out are the
+        setup = dataclasses.replace(setup, preset=DEFAULT_PRESET)   # default preset's
     why = setup.chance_advice()             # as nudge train says it, by the run's own eta
     return ("chance", f"Test accuracy {100 * accuracy:.1f}% is near chance "
             f"({100 / classes:.0f}%): the network has learned nothing useful.",
