@@ -103,6 +103,30 @@ def test_momentum_given_to_another_optimizer_is_refused(digits, optimizer):
                  optimizer="momentum").settings["momentum"] == 0.9
 
 
+def test_fit_warns_when_it_ends_at_chance_and_says_what_to_try(digits):
+    """The command line notes a run that learned nothing and what to try; fit() said
+    nothing.  It warns now (a ChanceWarning, nudge train's words in Python's names);
+    train() itself, under the CLI, the page and sweeps, does not."""
+    import warnings
+
+    from nudge import ChanceWarning
+
+    tiny = dict(epochs=2, learning_rate=1e-4, test_data=digits.test_data)
+    with pytest.warns(ChanceWarning, match=r"^a test accuracy of \d+\.\d\d% is about chance "
+                      r"\(1 in 10\): the network has learned nothing useful; with eta 0.0001 "
+                      r"\(sgd's default is 3\) the steps may be too small to get anywhere in 2 "
+                      r"epochs: try a larger learning rate or more epochs$") as caught:
+        Network([64, 16, 10], seed=0).fit(digits.X_train, digits.y_train, **tiny)
+    assert caught[0].filename == __file__                   # at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(Network([64, 16, 10], seed=0), digits.X_train, digits.y_train, **tiny)
+        Network([64, 16, 10], seed=0).fit(digits.X_train, digits.y_train, epochs=2,
+                                          learning_rate=1e-4)     # no test set: no verdict
+        Network([64, 16, 10], seed=0).fit(digits.X_train, digits.y_train, epochs=5,
+                                          learning_rate=3.0, test_data=digits.test_data)
+
+
 def test_cosine_schedule_decays_the_learning_rate(digits):
     from nudge.schedules import learning_rate_at
 

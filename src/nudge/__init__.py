@@ -22,11 +22,11 @@ from .idx import read_idx  # noqa: E402
 from .modelfile import load, save  # noqa: E402
 from .network import Network  # noqa: E402
 from .presets import PRESETS  # noqa: E402
-from .train import evaluate, train  # noqa: E402
+from .train import ChanceWarning, evaluate, train  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Control", "Dataset", "EpochRecord", "History", "Network", "NudgeError", "PRESETS",
-    "Progress", "evaluate", "load", "load_dataset", "read_idx", "save", "train",
+    "ChanceWarning", "Control", "Dataset", "EpochRecord", "History", "Network", "NudgeError",
+    "PRESETS", "Progress", "evaluate", "load", "load_dataset", "read_idx", "save", "train",
 ]

@@ -404,12 +404,12 @@ class Network:
             monitor_train_cost: bool = True, engine: str = "auto", threads: int | None = None,
             ) -> History:
         """Train by stochastic gradient descent: ``nudge.train.train(self, X, y, ...)``,
-        whose docstring says what each option does.  Returns the per-epoch
-        :class:`~nudge.history.History`."""
+        whose docstring says what each option does; returns its per-epoch ``History``.
+        Ending at about chance test accuracy warns (``nudge.ChanceWarning``: what to try)."""
         options = {k: v for k, v in locals().items() if k not in ("self", "X", "y")}
-        from .train import train
+        from .train import train, warn_at_chance
 
-        return train(self, X, y, **options)
+        return warn_at_chance(self, train(self, X, y, **options))
 
 
 def check_network(net: Any, name: str = "net", finite: bool = False) -> Network:

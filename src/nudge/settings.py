@@ -79,6 +79,14 @@ class TrainingSetup:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def chance_note(self, accuracy: float, classes: int, learning_rate: str = "learning rate",
+                    epochs: str = "epochs") -> str:
+        """What ``nudge train`` notes (and :meth:`nudge.Network.fit` warns) when a run of
+        this set-up ends at about chance: the accuracy, then :meth:`chance_advice`."""
+        return (f"a test accuracy of {100 * accuracy:.2f}% is about chance (1 in {classes}): "
+                "the network has learned nothing useful; "
+                + self.chance_advice(learning_rate, epochs))
+
     def chance_advice(self, learning_rate: str = "learning rate",
                       epochs: str = "epochs") -> str:
         """Why a run of this set-up may have learned nothing, and what to try, judged by its

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -41,8 +42,9 @@ from .errors import DivergenceError, NudgeError
 from .history import EpochRecord, History
 from .inputs import classes_of
 from .network import Network, Snapshot, activate
+from .optimizers import DEFAULT_MOMENTUM
 from .schedules import learning_rate_at, plateau_floor
-from .settings import applicable
+from .settings import TrainingSetup, applicable
 
 #: examples per call of the engine when nothing asks for more frequent calls: between
 #: calls Ctrl-C is honoured, the progress bar moves and the network is checked for NaN
@@ -89,6 +91,30 @@ def near_chance(accuracy: float | None, classes: int) -> bool:
     """Whether an accuracy is within 5 points of guessing (1 in ``classes``): the network
     has learned nothing useful (often: steps so large that the neurons saturated)."""
     return accuracy is not None and accuracy <= 1 / classes + 0.05
+
+
+class ChanceWarning(UserWarning):
+    """:meth:`Network.fit` ended at about chance test accuracy: the network has learned
+    nothing useful (the message says what to try)."""
+
+
+def warn_at_chance(net: Network, history: History) -> History:
+    """``history``, with a :class:`ChanceWarning` first where its test accuracy is about
+    chance (:func:`near_chance`), saying what to try as ``nudge train`` does.
+    :meth:`Network.fit` calls it; :func:`train` itself warns of nothing (the command line,
+    the page and sweeps say it in their own ways)."""
+    kept, classes, s = history.kept, net.sizes[-1], history.settings
+    accuracy = kept.test_accuracy if kept is not None else None
+    if accuracy is None or classes < 2 or not near_chance(accuracy, classes):
+        return history
+    ran = TrainingSetup(
+        preset="", sizes=list(net.sizes), activation=net.activation, output=net.output,
+        cost=net.cost_function, init=net.init, epochs=len(history.epochs),
+        batch_size=s["batch_size"], learning_rate=s["learning_rate"], schedule=s["schedule"],
+        min_learning_rate=s["min_learning_rate"] or 0.0, weight_decay=s["weight_decay"],
+        optimizer=s["optimizer"], momentum=s["momentum"] or DEFAULT_MOMENTUM)
+    warnings.warn(ran.chance_note(accuracy, classes), ChanceWarning, stacklevel=3)
+    return history
 
 
 # --------------------------------------------------------------------------- the trainer

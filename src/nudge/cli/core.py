@@ -232,9 +232,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     accuracy = kept.test_accuracy               # None when there is no test set
     if accuracy is not None and near_chance(accuracy, len(data.classes)):
         ran = dataclasses.replace(setup, epochs=len(history.epochs))  # after Ctrl-C, patience
-        note(f"a test accuracy of {100 * accuracy:.2f}% is about chance (1 in "
-             f"{len(data.classes)}): the network has learned nothing useful; "
-             + ran.chance_advice("--learning-rate", "--epochs"))
+        note(ran.chance_note(accuracy, len(data.classes), "--learning-rate", "--epochs"))
     if problem:
         raise NudgeError(problem)
     return status
