@@ -279,6 +279,17 @@ def test_bad_parameter_names_are_reported(text):
         ins.parse_parameter(net, text)
 
 
+@pytest.mark.parametrize("index", [1.5, 1.0, True, "1", -1, None])
+def test_a_parameter_index_must_be_an_int(index):
+    """locate(net, 1.5) and parameter_name(net, True) were parameter #1 (int() of them)."""
+    net = _net([64, 16, 10])
+    for f in (ins.locate, ins.parameter_name):
+        with pytest.raises(NudgeError, match="parameter index must be a whole number") as e:
+            f(net, index)
+        assert "\n" not in str(e.value)
+    assert ins.locate(net, np.int64(1)) == ins.locate(net, 1)
+
+
 def test_set_parameters_round_trip():
     net = _net([64, 16, 10])
     theta = ins.get_parameters(net)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bounds import check_count
 from ..errors import NudgeError, short_repr
 from ..network import Network
 from .common import _Plain
@@ -137,8 +138,8 @@ def make_parameter(net: Network, kind: str, layer: int, neuron: int, source: int
 
 
 def locate(net: Network, index: int, image_shape: tuple[int, int] | None = None) -> Parameter:
-    """The parameter at position ``index`` of θ, with its readable name."""
-    index = int(index)
+    """The parameter at position ``index`` of θ (an int from 0), with its readable name."""
+    index = check_count("parameter index", index, 0, most=None)
     if not 0 <= index < net.n_parameters:
         raise NudgeError(f"parameter #{index} does not exist: there are {net.n_parameters} "
                          f"(#0 to #{net.n_parameters - 1})")
