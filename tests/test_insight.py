@@ -164,6 +164,18 @@ def test_sensitivity_ranking_is_a_sort_of_abs_gradient(digits):
     json.dumps(sens.to_dict())
 
 
+@pytest.mark.parametrize("split", ["validation", "Train", None, 1])
+def test_the_split_is_one_of_train_and_test(digits, split):
+    """sensitivity(..., split='validation') was taken and printed as it was."""
+    net = _net([64, 16, 10])
+    X, y = digits.X_train[:50], digits.y_train[:50]
+    with pytest.raises(NudgeError, match="unknown split .*: choose one of train, test"):
+        ins.sensitivity(net, X, y, split=split)
+    with pytest.raises(NudgeError, match="unknown split"):
+        ins.example_wishes(net, X[0], y[0], 0, split)
+    assert ins.sensitivity(net, X, y, split="test").split == "test"
+
+
 def test_compare_reports_the_ratio_and_signs(digits):
     net = _net([64, 16, 16, 10], seed=2)
     sens = ins.sensitivity(net, digits.X_train[:300], digits.y_train[:300])

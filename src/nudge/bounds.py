@@ -141,6 +141,8 @@ MAX_DESCENT_EPOCHS = 10_000
 MAX_GRID = 201
 #: the most points on one line of ``interpolate``
 MAX_INTERPOLATION_POINTS = 1001
+#: the parts of a dataset a set of examples comes from (``sensitivity``, ``--split``)
+SPLITS = ("train", "test")
 #: the directions of a ``landscape`` slice; the farthest it goes each way (a trained
 #: 784-16-16-10 network has |θ| ≈ 40); points on each line
 DIRECTIONS = ("gradient", "filter")

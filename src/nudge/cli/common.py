@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import MAX_COUNT, MAX_LAYERS, MAX_LIST, MAX_SEED, check_sizes
+from ..bounds import MAX_COUNT, MAX_LAYERS, MAX_LIST, MAX_SEED, SPLITS, check_sizes
 from ..checks import MAX_EPOCHS
 from ..data import DATASETS, Dataset, load_dataset, load_default
 from ..errors import NudgeError, printable, short_repr
@@ -389,7 +389,7 @@ def check_plot(path: str | None, flag: str = "--plot") -> None:
 
 def add_split(p: argparse.ArgumentParser, *also: str) -> None:
     """--split (and the older names ``also`` of it)."""
-    p.add_argument("--split", *also, dest="split", choices=["train", "test"], default="train",
+    p.add_argument("--split", *also, dest="split", choices=SPLITS, default="train",
                    help="which part of the dataset (default: train)")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count
+from ..bounds import SPLITS, check_choice, check_count
 from ..errors import NudgeError
 from ..network import Network, check_network
 from .common import _Plain
@@ -89,7 +89,9 @@ def sensitivity(net: Network, X: Any, y: Any, k: int = 10, split: str = "train",
                 gradient: Gradient | None = None) -> Sensitivity:
     """Rank every weight and bias by how sensitive the cost over ``X`` is to it, |∂C/∂θ|.
     ``gradient``: that cost's :func:`full_gradient`, when already computed (then it is
-    used as it is, and ``X``, ``y`` and ``dtype`` are not read)."""
+    used as it is, and ``X``, ``y`` and ``dtype`` are not read).  ``split``: where ``X``
+    comes from, ``"train"`` or ``"test"``."""
+    split = check_choice("split", split, SPLITS)
     g = gradient if gradient is not None else full_gradient(net, X, y, dtype=dtype)
     flat = g.flat()
     order = sensitivity_order(flat)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import SPLITS, check_choice
 from ..errors import NudgeError
 from ..network import Network
 from .common import _Plain
@@ -66,7 +67,9 @@ class ExampleWishes(_Plain):
 def example_wishes(net: Network, x: Any, label: Any, index: int | None = None,
                    split: str = "train", image_shape: tuple[int, int] | None = None
                    ) -> ExampleWishes:
-    """Follow one example's wishes from the outputs back to the first layer."""
+    """Follow one example's wishes from the outputs back to the first layer (``split``:
+    where the example comes from, ``"train"`` or ``"test"``)."""
+    split = check_choice("split", split, SPLITS)
     x = np.asarray(x)
     if x.ndim != 1 or x.size != net.sizes[0]:
         fix = f": give x.reshape({net.sizes[0]})" if x.size == net.sizes[0] else ""
