@@ -228,6 +228,34 @@ def test_linear_prediction_matches_to_first_order(digits):
         assert abs(big.error / small.error) == pytest.approx(4.0, rel=0.15)
 
 
+def _saturated_model(tmp_path):
+    """A 64-10 network whose sigmoid outputs are exactly 0 (z = -1000, as after a diverged
+    run): every example's delta a(1 - a)(...) is 0, so the gradient is exactly 0, in
+    float32 and float64 alike; and its model file."""
+    from nudge import save
+
+    net = _net([64, 10])
+    net.weights[0][:] = 0
+    net.biases[0][:] = -1000
+    path = tmp_path / "saturated.safetensors"
+    save(net, path, dataset="digits")
+    return net, str(path)
+
+
+def test_linear_check_of_a_zero_gradient_has_no_relative_error(capsys, digits, tmp_path):
+    """Predicted and actual change both 0: the relative error was inf; 0/0 is undefined."""
+    net, path = _saturated_model(tmp_path)
+    rows = ins.linear_check(net, digits.X_train[:100], digits.y_train[:100])
+    assert all(r.predicted_change == r.actual_change == 0 for r in rows)
+    assert all(math.isnan(r.relative_error) for r in rows)
+    code, out, err = _run(capsys, ["sensitivity", path, "--examples", "100"])
+    assert code == 0 and err == ""
+    assert "inf" not in out and "undefined" in out.split("relative error")[-1]
+    assert "both 0 (the gradient is 0), and 0/0 has no value" in " ".join(out.split())
+    code, out, err = _run(capsys, ["sensitivity", path, "--examples", "100", "--json"])
+    assert [r["relative_error"] for r in json.loads(out)["linear_check"]] == [None] * 3
+
+
 # --------------------------------------------------------------------------- naming
 def test_named_parameters_map_to_the_right_entries():
     net = _net([784, 16, 16, 10])

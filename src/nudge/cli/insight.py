@@ -142,6 +142,11 @@ def register(sub: Any) -> None:
 
 
 # ====================================================================== sensitivity
+def _ratio(value: float, spec: str) -> str:
+    """A relative error, or "undefined" for NaN: 0/0, where the denominator is 0."""
+    return "undefined" if np.isnan(value) else format(value, spec)
+
+
 def _param_rows(items: list[ins.RankedParameter]) -> list[list[Any]]:
     return [[r.rank, number(r.gradient), r.direction, r.name] for r in items]
 
@@ -199,8 +204,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     print(table(["eta", "step length", "predicted grad C . delta theta", "actual change",
                  "error", "relative error"],
                 [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", number(r.predicted_change),
-                  number(r.actual_change), f"{r.error:.2e}", f"{r.relative_error:.2e}"]
+                  number(r.actual_change), f"{r.error:.2e}", _ratio(r.relative_error, ".2e")]
                  for r in check]))
+    if any(np.isnan(r.relative_error) for r in check):
+        say("relative error undefined: the predicted and the actual change are both 0 (the "
+            "gradient is 0), and 0/0 has no value")
     print_plot(args.plot, gap=True)
     return 0
 

@@ -161,7 +161,8 @@ def compare(net: Network, sens: Sensitivity, a: str, b: str,
 @dataclass
 class LinearCheckRow(_Plain):
     """One step Δθ = −η ∇C: the change predicted by the gradient, ∇C·Δθ = −η‖∇C‖², next
-    to the actual change C(θ + Δθ) − C(θ)."""
+    to the actual change C(θ + Δθ) − C(θ); ``relative_error`` = |error / predicted|, NaN
+    (null in JSON) when both changes are 0 (the gradient is 0: 0/0 is undefined)."""
 
     learning_rate: float
     step_length: float
@@ -201,6 +202,7 @@ def linear_check(net: Network, X: Any, y: Any, gradient: Gradient | None = None,
         actual = total_cost(work, X, y) - c0
         err = actual - predicted
         rows.append(LinearCheckRow(float(eta), float(np.linalg.norm(step)), predicted, actual,
-                                   err, abs(err / predicted) if predicted else math.inf))
+                                   err, abs(err / predicted) if predicted
+                                   else math.inf if err else math.nan))
     set_parameters(work, theta)
     return rows
