@@ -191,6 +191,23 @@ def test_a_hessian_with_few_eigenvalues_is_exact_where_lanczos_breaks_down(digit
         np.testing.assert_allclose(cv.largest, dense[::-1][:3], rtol=1e-4)
 
 
+@pytest.mark.parametrize("sizes", [[64, 4, 10], [64, 16, 10]])    # dense, Lanczos
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_hessian_of_zeros_is_flat_not_a_bowl(digits, sizes, dtype):
+    """Saturated sigmoid outputs (z = -1000: a = 0 exactly) make H = 0; its smallest
+    eigenvalue came out 0 and the summary said 'a bowl (convex)' (or, from Lanczos' shift,
+    -1.7e-316 'within the rounding of +-0')."""
+    net = Network(sizes, seed=0, dtype=dtype)
+    net.weights[-1][:] = 0
+    net.biases[-1][:] = -1000
+    cv = ins.curvature(net, digits.X_train[:100], digits.y_train[:100], k=2, hutchinson=0)
+    assert cv.largest == [0, 0] and cv.method == ("dense" if sizes[1] == 4 else "lanczos")
+    assert "bowl (convex)" not in cv.summary and "rounding" not in cv.summary
+    assert cv.summary.startswith("every eigenvalue is 0")
+    assert f"the cost is flat here to {np.dtype(dtype)} precision" in cv.summary
+    assert "neither a bowl nor a saddle" in cv.summary
+
+
 def test_hutchinson_is_the_mean_of_v_h_v_and_near_the_trace(digits):
     net = _net(dict(sizes=[64, 5, 10]), seed=5)
     X, y = digits.X_train[:300], digits.y_train[:300]

@@ -270,6 +270,12 @@ def _curvature(net: Network, X: Any, y: Any, k: int, smallest: int, hutchinson: 
 
 def _summary(lam_max: float, eta_max: float | None, low: np.ndarray, rayleigh: list[float],
              negative: bool, rounding: float, dtype: str) -> str:
+    # the largest and the smallest eigenvalue both 0, but for less than the smallest normal
+    # number (no product of the dtype makes one: the residue of Lanczos' shift): H = 0
+    if len(low) and max(abs(lam_max), abs(low[0]), abs(rayleigh[0])) < np.finfo(dtype).tiny:
+        return (f"every eigenvalue is 0 (the largest and the smallest both are): the cost is "
+                f"flat here to {dtype} precision, so neither a bowl nor a saddle can be told "
+                "from its curvature (as where every neuron is saturated or dead)")
     parts = []
     if eta_max is not None:
         parts.append(f"the sharpest direction curves the cost with second derivative "
