@@ -611,6 +611,36 @@ def test_minibatch_estimates_default_to_the_batch_sizes_the_data_allows(capsys, 
     assert [e["batch_size"] for e in json.loads(out)["estimates"]] == [1, 10, 100]
 
 
+def test_average_of_a_zero_gradient_says_the_relative_error_is_undefined(digits, tmp_path):
+    """|G| = 0 (saturated outputs): a NumPy RuntimeWarning (0/0) went to stderr and the
+    table showed a measured error 'nan' beside a predicted 'inf', and cosines of 0."""
+    import subprocess
+    import sys
+
+    net, path = _saturated_model(tmp_path)
+    report = ins.minibatch_estimates(net, digits.X_train[:200], digits.y_train[:200], [1, 10],
+                                     draws=3, check_examples=0)
+    assert report.gradient_norm == 0 and report.note == (
+        f"the full gradient G is 0 over these examples (|G| = 0 in {net.dtype}): a mini-batch's "
+        "cosine with G and its relative error |g_B - G| / |G| divide by 0, so they are "
+        "undefined")
+    for e in report.estimates:
+        assert all(math.isnan(v) for v in (e.mean_cosine, e.min_cosine, e.mean_relative_error,
+                                           e.rms_relative_error, e.predicted_relative_error))
+    argv = [sys.executable, "-m", "nudge", "average", path, "--examples", "200", "--draws", "3"]
+    text = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0 and text.stderr == ""            # no RuntimeWarning
+    words = " ".join(text.stdout.split())
+    assert "nan" not in words and "inf" not in words and "undefined" in words
+    assert report.note in words
+    js = subprocess.run(argv + ["--json"], capture_output=True, text=True, timeout=120)
+    assert js.returncode == 0 and js.stderr == ""
+    out = json.loads(js.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert out["note"] == report.note
+    assert {e["rms_relative_error"] for e in out["estimates"]} == {None}
+    assert {e["predicted_relative_error"] for e in out["estimates"]} == {None}
+
+
 def test_cli_average_and_landscape(capsys, fitted_model, tmp_path):
     code, out, err = _run(capsys, ["average", fitted_model, "--batch-sizes", "1,10,100",
                                    "--draws", "5", "--check-examples", "200", "--plot",

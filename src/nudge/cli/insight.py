@@ -320,10 +320,12 @@ def cmd_average(args: argparse.Namespace) -> int:
         "full gradient")
     print(table(["batch size", "mean cosine", "worst cosine", "mean rel. error",
                  "rms rel. error", "predicted rms", "ms per estimate"],
-                [[f"{e.batch_size:,}", f"{e.mean_cosine:.4f}", f"{e.min_cosine:.4f}",
-                  f"{e.mean_relative_error:.3f}", f"{e.rms_relative_error:.3f}",
-                  f"{e.predicted_relative_error:.3f}",
+                [[f"{e.batch_size:,}", _ratio(e.mean_cosine, ".4f"), _ratio(e.min_cosine, ".4f"),
+                  _ratio(e.mean_relative_error, ".3f"), _ratio(e.rms_relative_error, ".3f"),
+                  _ratio(e.predicted_relative_error, ".3f"),
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
+    if report.note:
+        say(report.note)
     say("rel. error = |g_B - G| / |G| (g_B: a mini-batch's gradient, G = grad C: "
         "the full one); predicted rms = sqrt((n-B)/(B(n-1)) * (mean |grad C_x|^2 - "
         "|G|^2)) / |G|")

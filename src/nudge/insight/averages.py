@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ def average_check(net: Network, X: Any, y: Any) -> AverageCheck:
 class AverageReport(_Plain):
     """What :func:`minibatch_estimates` found: the full gradient G = ∇C over ``n_examples``
     (its ``cost`` and ‖G‖, computed in ``full_seconds``), the ``check`` that G is the average
-    of the examples' own gradients, and one :class:`BatchEstimate` per batch size."""
+    of the examples' own gradients, and one :class:`BatchEstimate` per batch size.  ``note``
+    says why the cosines and relative errors are NaN (null in JSON) when ‖G‖ = 0."""
 
     n_examples: int
     cost: float
@@ -77,6 +79,7 @@ class AverageReport(_Plain):
     dtype: str
     check: AverageCheck | None
     estimates: list[BatchEstimate]
+    note: str | None = None
 
 
 def _cosine(u: np.ndarray, v: np.ndarray) -> float:
@@ -86,7 +89,9 @@ def _cosine(u: np.ndarray, v: np.ndarray) -> float:
 
 def predicted_relative_error(full: Gradient, batch_size: int) -> float:
     """The expected ‖g_B − G‖/‖G‖ (root mean square) for a mini-batch of B examples drawn
-    without replacement."""
+    without replacement; NaN when G = 0 (undefined)."""
+    if full.norm == 0:
+        return math.nan
     return batch_error(full.n_examples, batch_size,
                        spread(full.mean_example_norm_sq, full.norm ** 2)[1])
 
@@ -117,6 +122,8 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     flat = g.flat()
     check = average_check(net, X[:check_examples], y[:check_examples]) if check_examples else None
     rng = np.random.default_rng(seed)
+    norm = g.norm
+    zero = norm == 0                 # a cosine with G and ‖g_B − G‖/‖G‖ are then undefined
     estimates = []
     for B in batch_sizes:
         cosines, errors, seconds = [], [], 0.0
@@ -127,10 +134,13 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
                 est = full_gradient(work, X[batch], y[batch], dtype=dtype)
                 seconds += time.perf_counter() - t
                 e = est.flat()
-                cosines.append(_cosine(e, flat))
-                errors.append(float(np.linalg.norm(e - flat) / np.linalg.norm(flat)))
+                cosines.append(math.nan if zero else _cosine(e, flat))
+                errors.append(math.nan if zero else float(np.linalg.norm(e - flat) / norm))
         estimates.append(BatchEstimate(int(B), draws, float(np.mean(cosines)),
                                        float(np.min(cosines)), float(np.mean(errors)),
                                        float(np.sqrt(np.mean(np.square(errors)))),
                                        predicted_relative_error(g, int(B)), seconds / draws))
-    return AverageReport(n, g.cost, g.norm, g.seconds, g.dtype, check, estimates)
+    note = (f"the full gradient G is 0 over these examples (|G| = 0 in {g.dtype}): a "
+            "mini-batch's cosine with G and its relative error |g_B - G| / |G| divide by 0, so "
+            "they are undefined") if zero else None
+    return AverageReport(n, g.cost, g.norm, g.seconds, g.dtype, check, estimates, note)
