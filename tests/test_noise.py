@@ -117,6 +117,14 @@ def test_a_zero_gradient_has_an_infinite_noise_scale():
     assert ns.b_simple == math.inf and ns.relative_error(20) == 0
     assert ins.hessian_noise_scale(net, X, Y, samples=None).b_simple == math.inf
     assert "exactly 0" in ns.explanation()
+    # every gₓ = 0 too: no mini-batch is 'pure noise', each one's gradient is exactly 0
+    assert ns.mean_example_norm_squared == 0 and "pure noise" not in ns.explanation()
+    assert ns.explanation().startswith("the gradient over these examples is exactly 0, and so "
+                                       "is every example's own gradient: every mini-batch's "
+                                       "gradient is exactly 0 as well, with no noise at all")
+    # G = 0 while the examples' own gradients are not: then every mini-batch is all noise
+    cancel = ins.NoiseScale(20, ns.cost, 0.0, 0.5, 0.5, math.inf, ns.seconds, ns.dtype)
+    assert "exactly 0: every mini-batch is pure noise" in cancel.explanation()
 
 
 def test_saturated_outputs_do_not_lose_the_examples_gradients_in_float32(digits):

@@ -82,6 +82,10 @@ class NoiseScale(_Plain):
     def explanation(self) -> str:
         """What B_simple says, in words."""
         b = self.b_simple
+        if not math.isfinite(b) and self.mean_example_norm_squared == 0:
+            return ("the gradient over these examples is exactly 0, and so is every example's "
+                    "own gradient: every mini-batch's gradient is exactly 0 as well, with no "
+                    "noise at all, and there is no noise scale (tr Sigma / |G|^2 is 0/0)")
         if not math.isfinite(b):
             return ("the gradient over these examples is exactly 0: every mini-batch is pure "
                     "noise, and there is no noise scale")
