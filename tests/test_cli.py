@@ -1017,16 +1017,3 @@ def test_insight_counts_and_lists_are_bounded(argv, what, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert info.value.code == 2 and what in err and err.count("\n") == 1
-
-
-@pytest.mark.parametrize("sizes,named", [("full,full", "full"), ("10,10", "10"),
-                                         ("full,100,FULL", "full"), ("10,100,010", "10")])
-def test_descent_refuses_a_batch_size_given_twice(sizes, named, capsys):
-    """--batch-sizes full,full ran full-batch GD twice, as two runs of one name."""
-    from nudge.cli import main
-
-    with pytest.raises(SystemExit) as info:
-        main(["descent", "--batch-sizes", sizes])
-    err = capsys.readouterr().err
-    assert info.value.code == 2 and err.count("\n") == 1
-    assert f"--batch-sizes: batch size {named} is given twice: give each" in err

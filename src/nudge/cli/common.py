@@ -305,19 +305,16 @@ def int_list(text: str) -> list[int]:
 def batch_list(text: str) -> list[int | None]:
     out: list[int | None] = []
     for s in list_entries(text, like="full,100,10"):
-        v: int | None = None
-        if s.lower() != "full":
-            try:
-                v = int(s)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{s!r} is not a batch size: give whole "
-                                                 "numbers or 'full', like full,100,10") from None
-            if not 1 <= v <= MAX_COUNT:
-                raise argparse.ArgumentTypeError(f"batch size {v} must be from 1 to "
-                                                 f"{MAX_COUNT:,}")
-        if v in out:                          # one run each: a repeat would run it again
-            raise argparse.ArgumentTypeError(f"batch size {'full' if v is None else v} is "
-                                             "given twice: give each batch size once")
+        if s.lower() == "full":
+            out.append(None)
+            continue
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not a batch size: give whole numbers "
+                                             "or 'full', like full,100,10") from None
+        if not 1 <= v <= MAX_COUNT:
+            raise argparse.ArgumentTypeError(f"batch size {v} must be from 1 to {MAX_COUNT:,}")
         out.append(v)
     if not out:
         raise argparse.ArgumentTypeError("give at least one batch size, like full,100,10")
