@@ -413,6 +413,31 @@ def test_descent_rejects_bad_settings(digits):
         ins.descent(net0, digits.X_train[:100], digits.y_train[:100], seed=-2)
 
 
+def test_descent_refuses_a_run_twice_and_names_a_batch_size_that_comes_again(digits, capsys):
+    """batch sizes full,full ran full-batch GD twice, the same numbers in two rows of one
+    name.  The same batch size at the same eta is refused (the command line, Python and
+    the page share the rule); at two etas it is two runs, GD's classic comparison, whose
+    sentence and 'to reach' rows name each one's eta."""
+    from nudge.cli import main
+
+    net0, X, y = Network([64, 16, 10], seed=0), digits.X_train[:300], digits.y_train[:300]
+    for sizes, etas in (([None, None], None), ([10, 20, 10], [3.0, 3.0, 3.0])):
+        with pytest.raises(NudgeError, match=r"^batch size (full|10) with learning rate (4|3) "
+                                             r"is given twice: give each run once"):
+            ins.descent(net0, X, y, batch_sizes=sizes, learning_rates=etas, epochs=2)
+    report = ins.descent(net0, X, y, batch_sizes=[None, None, 10], learning_rates=[1, 4, 3],
+                         epochs=3, monitor=100, records=5, grid=3)
+    assert [r.label for r in report.reached] == ["full-batch GD at eta 1",
+                                                 "full-batch GD at eta 4", "SGD, B=10"]
+    assert report.summary.startswith("full-batch GD at eta 1 reached cost")
+    assert "; full-batch GD at eta 4 after" in report.summary
+    code = main(["descent", "--dataset", "digits", "--batch-sizes", "full,FULL",
+                 "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "batch size full with learning rate 4 is given twice" in err
+
+
 @pytest.mark.parametrize("call, words", [
     (lambda net, X, y: ins.total_cost(net, X, y, chunk=-5), "chunk must be"),
     (lambda net, X, y: ins.full_gradient(net, X, y, chunk=0), "chunk must be"),

@@ -122,11 +122,15 @@ def test_too_much_work_is_refused_before_any(client):
     assert "\n" not in error
     # the bound itself: 2 runs x 668 epochs are taken, 669 are not
     assert 2 * 668 * 1497 <= MAX_EXAMPLES < 2 * 669 * 1497
-    r = client.post("/api/descent", json={"epochs": 669, "batch_sizes": [None, None]})
+    r = client.post("/api/descent", json={"epochs": 669, "batch_sizes": [None, None],
+                                          "learning_rates": [4, 1]})
     assert r.status_code == 400 and "= 2,002,986 examples" in r.json()["error"]
     r = client.post("/api/descent", json={"epochs": 668, "batch_sizes": [None, None],
-                                          "hidden": [4]})
+                                          "learning_rates": [4, 1], "hidden": [4]})
     assert r.status_code == 200, r.text
+    r = client.post("/api/descent", json={"epochs": 1, "batch_sizes": [None, None]})
+    assert r.status_code == 400                   # one run twice: the same numbers again
+    assert r.json()["error"].startswith("batch size full with learning rate 4 is given twice")
 
 
 def test_not_json_and_get_are_refused(client):

@@ -87,6 +87,17 @@ class DescentReport(_Plain):
     summary: str
 
 
+def check_runs(batch_sizes: Sequence[int | None], learning_rates: Sequence[float]) -> None:
+    """No run is asked for twice (the same batch size at the same η gives the same numbers
+    again); a batch size may come again with another η."""
+    pairs = [(B, float(eta)) for B, eta in zip(batch_sizes, learning_rates)]
+    for i, (B, eta) in enumerate(pairs):
+        if (B, eta) in pairs[:i]:
+            raise NudgeError(f"batch size {'full' if B is None else B} with learning rate "
+                             f"{eta:g} is given twice: give each run once (a batch size may "
+                             "come again with another learning rate)")
+
+
 def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | None,
                  eta: float, epochs: int, seed: int, A_mon: np.ndarray, Y_mon: np.ndarray,
                  records: int) -> DescentRun:
@@ -148,6 +159,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     if len(learning_rates) != len(batch_sizes):
         raise NudgeError(f"{len(learning_rates)} learning rates for {len(batch_sizes)} batch "
                          "sizes: give one, or one per batch size")
+    check_runs(batch_sizes, learning_rates)
     rng = np.random.default_rng(seed)
     mon = np.sort(rng.choice(n, size=min(monitor, n), replace=False))
     A_mon, Y_mon = as_inputs(X[mon], net0.dtype.type), net0.desired_outputs(y[mon])
@@ -175,9 +187,11 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     base_ex, base_s = _first_reach(base, target)
     assert base_ex is not None and base_s is not None    # target is base's own last cost
     reached = []
-    for r in runs:
+    for r in runs:                     # a batch size that comes again is named with its eta
+        name = (r.label if batch_sizes.count(r.batch_size) == 1
+                else f"{r.label} at eta {r.learning_rate:g}")
         ex, s = _first_reach(r, target)
-        reached.append(Reached(r.label, ex, s,
+        reached.append(Reached(name, ex, s,
                                base_ex / ex if ex and base_ex else None,
                                base_s / s if s and base_s else None))
     parts = []
@@ -185,17 +199,18 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
         if r is base:
             continue
         if rc.examples is None or rc.seconds is None:         # None together: never
-            parts.append(f"{r.label} never got there")
+            parts.append(f"{rc.label} never got there")
         elif rc.fewer_examples is not None and rc.less_time is not None:
-            parts.append(f"{r.label} after {rc.examples:,} examples "
+            parts.append(f"{rc.label} after {rc.examples:,} examples "
                          f"({rc.fewer_examples:.0f}x fewer) and {duration(rc.seconds)} "
                          f"({rc.less_time:.0f}x sooner)")
         else:
-            parts.append(f"{r.label} after {rc.examples:,} examples and "
+            parts.append(f"{rc.label} after {rc.examples:,} examples and "
                          f"{duration(rc.seconds)}")
-    summary = (f"{base.label} reached cost {target:.4f} after {base_ex:,} examples and "
+    first = reached[runs.index(base)].label
+    summary = (f"{first} reached cost {target:.4f} after {base_ex:,} examples and "
                f"{duration(base_s)} of training; " + "; ".join(parts)) if parts else (
-        f"{base.label} reached cost {target:.4f} after {base_ex:,} examples")
+        f"{first} reached cost {target:.4f} after {base_ex:,} examples")
     return DescentReport(list(net0.sizes), seed, epochs, n, len(mon), runs, target, reached,
                          explained, u, v, plane, summary)
 

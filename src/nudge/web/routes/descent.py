@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from ...errors import NudgeError
 from ...insight import DescentReport, default_learning_rate, descent
+from ...insight.descent import check_runs
 from ...network import Network
 from ..state import WebState
 from ..validation import LIMITS, ApiError, allowed, bad, get_float, get_int, read_json
@@ -85,6 +86,10 @@ def descent_settings(state: WebState, data: dict[str, Any]) -> dict[str, Any]:
     epochs = get_int(data, "epochs", *LIMITS["descent_epochs"], DEFAULTS["epochs"])
     batch_sizes = _batch_sizes(data, n)
     rates = _learning_rates(data, batch_sizes)
+    try:
+        check_runs(batch_sizes, rates)
+    except NudgeError as e:
+        raise bad(str(e)) from None
     seed = get_int(data, "seed", *LIMITS["seed"], DEFAULTS["seed"])
     trained = len(batch_sizes) * epochs * n
     if trained > MAX_EXAMPLES:
