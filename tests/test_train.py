@@ -125,6 +125,10 @@ def test_fit_warns_when_it_ends_at_chance_and_says_what_to_try(digits):
                                           learning_rate=1e-4)     # no test set: no verdict
         Network([64, 16, 10], seed=0).fit(digits.X_train, digits.y_train, epochs=5,
                                           learning_rate=3.0, test_data=digits.test_data)
+    # momentum 0 takes SGD's steps, so its usual eta is SGD's 3 (not 3 x (1 - 0.9))
+    with pytest.warns(ChanceWarning, match=r"with eta 0.0001 \(momentum's default is 3\)"):
+        Network([64, 16, 10], seed=0).fit(digits.X_train, digits.y_train, optimizer="momentum",
+                                          momentum=0.0, **tiny)
 
 
 def test_cosine_schedule_decays_the_learning_rate(digits):

@@ -112,7 +112,8 @@ def warn_at_chance(net: Network, history: History) -> History:
         cost=net.cost_function, init=net.init, epochs=len(history.epochs),
         batch_size=s["batch_size"], learning_rate=s["learning_rate"], schedule=s["schedule"],
         min_learning_rate=s["min_learning_rate"] or 0.0, weight_decay=s["weight_decay"],
-        optimizer=s["optimizer"], momentum=s["momentum"] or DEFAULT_MOMENTUM)
+        optimizer=s["optimizer"],
+        momentum=DEFAULT_MOMENTUM if s["momentum"] is None else s["momentum"])
     warnings.warn(ran.chance_note(accuracy, classes), ChanceWarning, stacklevel=3)
     return history
 
