@@ -326,6 +326,22 @@ def test_stability_refuses_bad_settings(digits, trained):
             ins.stability(trained, X, y, **kw)
 
 
+def test_a_run_or_row_given_twice_is_refused(digits, trained, digits_model, capsys):
+    """nudge stability --factors 0.5,0.5 ran one run twice, and nudge average
+    --batch-sizes 10,10 drew the same batch size's row twice: a repeat is a one-line
+    error (the same rule for every list whose entries are runs or rows)."""
+    from nudge.cli import main
+
+    X, y = digits.X_train[:100], digits.y_train[:100]
+    with pytest.raises(NudgeError, match=r"^factors: 0.5 is given twice; give each once$"):
+        ins.stability(trained, X, y, factors=[0.5, 1.0, 0.5], steps=2)
+    with pytest.raises(NudgeError, match=r"^batch sizes: 10 is given twice; give each once$"):
+        ins.minibatch_estimates(trained, X, y, batch_sizes=[10, 10])
+    code = main(["average", str(digits_model), "--batch-sizes", "10,1,10"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "batch sizes: 10 is given twice" in err
+
+
 # --------------------------------------------------------------------------- the CLI
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory, trained):

@@ -183,13 +183,19 @@ def check_count(name: str, value: Any, least: int = 1, most: int | None = MAX_CO
     return int(value)
 
 
-def check_list(name: str, values: Any, most: int = MAX_LIST) -> list[Any]:
-    """``values`` as a list of 1 to ``most`` entries (each checked by its caller)."""
+def check_list(name: str, values: Any, most: int = MAX_LIST,
+               distinct: bool = False) -> list[Any]:
+    """``values`` as a list of 1 to ``most`` entries (each checked by its caller); with
+    ``distinct``, none given twice (each entry is a run or a row of its own)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
         raise NudgeError(f"{name} {short_repr(values)}: give a list of values")
     if not 1 <= len(values) <= most:
         raise NudgeError(f"{name}: give from 1 to {most} values, not {len(values):,}")
-    return list(values)
+    out = list(values)
+    for i, v in enumerate(out if distinct else []):
+        if v in out[:i]:
+            raise NudgeError(f"{name}: {short_repr(v)} is given twice; give each once")
+    return out
 
 
 def check_input_shape(name: str, shape: tuple[int, ...], n_inputs: int) -> None:

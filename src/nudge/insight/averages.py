@@ -111,7 +111,7 @@ def minibatch_estimates(net: Network, X: Any, y: Any,
     X, y = check_data(net, X, y)
     n = len(X)
     batch_sizes = check_list("batch sizes", [B for B in BATCH_SIZES if B <= n]
-                             if batch_sizes is None else batch_sizes)
+                             if batch_sizes is None else batch_sizes, distinct=True)
     for B in batch_sizes:
         check_batch_size(B, n)
     draws = check_count("draws", draws, most=MAX_DRAWS)

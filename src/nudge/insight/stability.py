@@ -151,7 +151,7 @@ def stability(net0: Network, X: Any, y: Any, factors: Sequence[float] = (0.9, 1.
     every = check_count("every", every, most=None)
     given = learning_rates is not None
     values = check_list("learning rates" if given else "factors",
-                        learning_rates if given else factors)
+                        learning_rates if given else factors, distinct=True)
     if any(isinstance(v, bool) or not isinstance(v, (int, float, np.floating))
            or not 0 < v <= (MAX_LEARNING_RATE if given else MAX_FACTOR) for v in values):
         raise NudgeError(f"learning rates must be above 0 and at most {MAX_LEARNING_RATE:g}, "
