@@ -585,6 +585,20 @@ def test_settings_tied_for_best_are_named(tmp_path, capsys):
     assert summary["tied"] == [] and "tied" not in run(capsys, "--report", str(out))[1]
 
 
+def test_of_settings_tied_for_best_the_first_in_the_table_is_named(tmp_path, capsys):
+    """0.3, 0.2, 0.1 sum to one bit less than 0.1, 0.2, 0.3: a tie, yet the later row, its
+    mean a bit higher, was named best and the first one 'tied with it'."""
+    out = tmp_path / "s.jsonl"
+    out.write_text("".join(json.dumps(_result({"learning_rate": eta}, seed, accuracy)) + "\n"
+                           for eta, accuracies in ((0.3, (0.3, 0.2, 0.1)), (1.0, (0.1, 0.2, 0.3)))
+                           for seed, accuracy in zip((1, 2, 3), accuracies)))
+    summary = json.loads(run(capsys, "--report", str(out), "--json")[1])
+    assert [row["swept"] for row in summary["rows"]] == [{"learning_rate": 0.3},
+                                                         {"learning_rate": 1.0}]
+    assert summary["best"]["swept"] == {"learning_rate": 0.3}
+    assert summary["tied"] == [{"learning_rate": 1.0}]
+
+
 def test_the_time_per_run_reads_sensibly_when_tiny(tmp_path, capsys):
     out = tmp_path / "s.jsonl"
     out.write_text("".join(json.dumps(_result({"learning_rate": eta}, 1, 0.5, seconds)) + "\n"

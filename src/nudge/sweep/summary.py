@@ -143,7 +143,10 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         })
     rows.sort(key=lambda row: [_order(row["swept"][k]) for k in swept])
     scored = [row for row in rows if row[score]["mean"] is not None]
-    best = max(scored, key=lambda row: row[score]["mean"]) if scored else None
+    top = max((row[score]["mean"] for row in scored), default=None)
+    # the first in the table of those tied (a mean one bit above another is the same)
+    best = next((row for row in scored if math.isclose(row[score]["mean"], top, rel_tol=TIE)),
+                None) if top is not None else None
     tied = [row for row in scored if best is not None and row is not best
             and math.isclose(row[score]["mean"], best[score]["mean"], rel_tol=TIE)]
     return {"runs": len(records), "diverged": sum(1 for r in records if r["diverged"]),
