@@ -787,6 +787,33 @@ def test_local_workers_are_bounded(tmp_path, capsys, digits):
 
 
 # --------------------------------------------------------------------------- Dask
+def test_another_kind_of_server_is_named_so_not_by_what_dask_made_of_its_bytes(tmp_path,
+                                                                                capsys):
+    """A server that greets first (SSH, SMTP) had its greeting read as Dask's frame lengths:
+    'cannot reach a Dask scheduler there (Unable to allocate 2.82 EiB for an array ...)'."""
+    pytest.importorskip("distributed")
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+
+        def greet() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    connection, _ = server.accept()
+                    with connection:
+                        connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                        connection.recv(100)
+
+        threading.Thread(target=greet, daemon=True).start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        code, _, err = run(capsys, "--dataset", "digits", "--epochs", "1", "--out",
+                           str(tmp_path / "s.jsonl"), "--scheduler", address, "--timeout", "5")
+    assert code == 1 and err.count("\n") == 1
+    assert "something answers there, but not a Dask scheduler" in err and "allocate" not in err
+
+
 def test_a_port_that_accepts_and_never_answers_is_a_one_line_error(tmp_path, capsys):
     pytest.importorskip("distributed")
     with socket.socket() as silent:              # connections are accepted, never answered

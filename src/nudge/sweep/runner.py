@@ -325,6 +325,8 @@ def _ask_identity(address: str, security: Any, timeout: float) -> None:
         answer = asyncio.run(asyncio.wait_for(ask(), timeout))
     except asyncio.TimeoutError:
         raise TimeoutError(f"no answer within {timeout:g} s") from None
+    except MemoryError:     # a greeting (SSH's) read as Dask's frame length: "Unable to
+        answer = None       # allocate 2.82 EiB for an array": not a Dask scheduler
     if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
         raise ValueError("something answers there, but not a Dask scheduler")
 
