@@ -962,6 +962,32 @@ def test_the_learning_rate_can_be_changed_while_it_runs(page):
     page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
 
 
+def test_a_page_opened_on_a_run_shows_that_run_s_settings(page):
+    """A reload mid-run, or a second tab: the set-up (fixed while the run goes) showed the
+    preset's defaults, Epochs 30 and all images beside "Epoch 1 / 2" of 10,000; it shows
+    the run's settings, and η as set in another tab."""
+    import httpx
+
+    r = httpx.post(page.base + "api/train/start", json={
+        "preset": "nielsen", "epochs": 2, "train_examples": 10000, "learning_rate": 0.7,
+        "batch_size": 20, "examples_per_second": 100})                 # 100 s an epoch
+    assert r.status_code == 200, r.text
+    open_view(page, "learn")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'running'")
+    assert page.locator("#t-epochs").input_value() == "2"
+    assert page.locator("#t-examples").input_value() == "10000"
+    assert page.locator("#t-batch").input_value() == "20"
+    assert page.locator("#t-preset").input_value() == "nielsen"
+    assert page.locator("#t-hidden").input_value() == "30"
+    assert float(page.locator("#t-lr").input_value()) == 0.7
+    assert page.locator("#t-epochs").is_disabled()
+    # η set from another tab: this tab's η field follows
+    httpx.post(page.base + "api/train/set", json={"learning_rate": 0.2}).raise_for_status()
+    page.wait_for_function("document.getElementById('t-lr').value === '0.2'")
+    page.click("#t-stop")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
+
+
 def test_warnings_for_a_run_that_learns_nothing(page):
     open_view(page, "learn")
     page.select_option("#t-preset", "custom")

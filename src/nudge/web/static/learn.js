@@ -343,9 +343,37 @@ function warnings(t) {
     el("b", { text: "Warning: " }), `${w.text} `, el("span", { text: `What to try: ${w.advice}` }))));
 }
 
+// A run this page did not start (a reload, a second tab) showed the preset's defaults in
+// the set-up, fixed while it runs (Epochs 30 beside "Epoch 1 / 2"): the set-up shows the
+// run's settings once per run, and η as the run has it (set in another tab too), unless
+// the η field is being edited
+let formRun = null, formEta = null;
+function formFrom(t) {
+  if (!isActive(t)) return;
+  const s = t.settings;
+  const eta = t.learning_rate_override ?? s.learning_rate;
+  if (formRun !== t.run) {
+    formRun = t.run; formEta = null;
+    const choose = (id, v) => { if ([...$(id).options].some((o) => o.value === String(v))) $(id).value = String(v); };
+    choose("t-preset", s.preset);
+    $("t-hidden").value = s.sizes.slice(1, -1).join(",");
+    choose("t-activation", s.activation);
+    choose("t-schedule", s.schedule);
+    $("t-min-lr").value = s.min_learning_rate ?? 0;
+    $("t-decay").value = s.weight_decay || 0;
+    $("t-batch").value = s.batch_size ?? s.train_examples;
+    $("t-epochs").value = s.epochs;
+    choose("t-examples", s.train_examples);
+    $("t-measure").checked = !!s.measure;
+    fillSpeeds();
+  }
+  if (eta !== formEta && document.activeElement !== $("t-lr")) { $("t-lr").value = eta; formEta = eta; }
+}
+
 function render() {
-  buttons();
   const t = training;
+  formFrom(t);
+  buttons();
   $("s-state").textContent = t ? t.state : "idle";
   $("s-epoch").textContent = t ? `${t.epoch} / ${t.epochs}` : "–";
   $("s-seen").textContent = t ? fmt.int(t.seen) : "–";
