@@ -1619,6 +1619,42 @@ def test_models_stay_available_listed_with_architecture_and_accuracy(page):
     assert "% on 2,000 test images" in text(page, "#m-current")
 
 
+@pytest.fixture(scope="module")
+def modelless_saving_server(mnist_path, tmp_path_factory):
+    """nudge serve --save-dir FOLDER without --model."""
+    from nudge.web import create_app
+
+    yield from served(create_app(None, save_dir=tmp_path_factory.mktemp("saved"),
+                                 dataset="mnist", data_dir=mnist_path))
+
+
+def test_loading_a_model_names_no_command_line_model_where_there_is_none(
+        browser, modelless_saving_server):
+    """A page started without --model: loading a saved model said "the command-line model
+    is still available", a model that does not exist."""
+    import httpx
+
+    base = modelless_saving_server
+    httpx.post(base + "api/train/start", json={
+        "preset": "custom", "hidden": [8], "epochs": 1, "train_examples": 1000,
+        "schedule": "constant"}).raise_for_status()
+    end = time.time() + 60
+    while httpx.get(base + "api/train/state").json()["training"]["state"] != "finished":
+        assert time.time() < end, "the run did not finish"
+        time.sleep(0.1)
+    httpx.post(base + "api/models/save", json={"name": "lesson"}).raise_for_status()
+    context, page = new_page(browser, base, "desktop")
+    try:
+        page.goto(base + "#models")
+        page.click("#m-saved button[aria-label='load lesson']")
+        page.wait_for_function("document.getElementById('m-message').textContent"
+                               ".startsWith('loaded lesson')")
+        assert "command-line" not in text(page, "#m-message")
+        assert page.problems == [], page.problems
+    finally:
+        context.close()
+
+
 def test_a_saved_model_is_saved_over_only_when_asked(page):
     """The server saves over a model when asked (overwrite); the page asks with a tick, for
     one save at a time, and says so when the name is taken."""

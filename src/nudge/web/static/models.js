@@ -39,7 +39,9 @@ async function select(source) {
 async function load(name) {
   try {
     await api("/api/models/load", { name });
-    message(`loaded ${name}; the command-line model is still available`);
+    // (said only where there is one: a page started without --model has none)
+    const kept = store.state && store.state.models && store.state.models.file;
+    message(`loaded ${name}` + (kept ? "; the command-line model is still available" : ""));
     store.refresh();
   } catch (e) { message(e.message, true); }
 }
