@@ -1162,6 +1162,22 @@ def test_inside_starts_from_a_test_image_and_updates_live(page):
     api(page, "/api/train/stop", {})
 
 
+def test_an_image_number_past_the_test_set_is_its_last(page):
+    """Inside the network, test image 99999 of 10,000: refused, the diagram said why while
+    the caption still read "test image #0" (or "your drawing"), the field 99999; the number
+    is taken as the last image's, and the field, the caption and the diagram agree."""
+    open_view(page, "inside")
+    page.wait_for_function("document.getElementById('i-caption').textContent"
+                           ".startsWith('test image #0:')")
+    for typed, shown in (("99999", "9999"), ("-3", "0"), ("12", "12")):
+        page.fill("#i-index", typed)
+        page.press("#i-index", "Enter")
+        page.wait_for_function("(n) => document.getElementById('i-caption').textContent"
+                               ".startsWith(`test image #${n}:`)", arg=shown)
+        assert page.locator("#i-index").input_value() == shown
+        page.wait_for_selector("#diagram .neuron")          # drawn, not an error
+
+
 def test_the_neuron_panel_follows_a_changed_model(page):
     """A teacher opened a hidden neuron, then switched models on tab 8: the diagram was
     redrawn for the new model but the panel beside it still gave the old model's bias,

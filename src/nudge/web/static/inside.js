@@ -58,7 +58,13 @@ async function update(live = false) {
         caption = `your drawing, read as ${r.digit}`;
       }
     } else {
-      const index = Math.max(0, Math.floor(Number($("i-index").value) || 0));
+      // a number past the test set (or below 0) is taken as its last (first) image, and the
+      // field says so: refused, the diagram said why while the caption and the field still
+      // named the image before (or, from "my drawing", the drawing)
+      const n = store.state && store.state.dataset ? store.state.dataset.n_test : 10000;
+      const index = Math.min(n - 1, Math.max(0, Math.floor(Number($("i-index").value) || 0)));
+      $("i-index").value = index;
+      $("i-index").max = n - 1;
       r = await api(`/api/example?split=test&index=${index}`);
       caption = `test image #${index}: labelled ${r.label}, read as ${r.digit}` + (live ? " (live, while it trains)" : "");
     }
@@ -68,7 +74,7 @@ async function update(live = false) {
     await loadEdges(model, current);
     if (current()) diagram(model);
   } catch (e) {
-    if (current()) message(svg, e.message);
+    if (current()) { message(svg, e.message); $("i-caption").textContent = ""; }
   } finally { running--; }
 }
 
