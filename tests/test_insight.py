@@ -402,6 +402,22 @@ def test_descent_runs_from_one_start_and_records_costs(digits):
     assert shown and all(t > 0 for t in shown), report.summary
 
 
+def test_descent_s_how_many_times_fewer_keeps_its_digits(digits):
+    """B=10 at eta 2 reached eta 1's final cost in 1.6 times fewer examples: the summary
+    said "(2x fewer)" (and 1.17 times "(1x fewer)", no gain at all; 0.4 "(0x fewer)")."""
+    from nudge.display import factor, times
+
+    report = ins.descent(Network([64, 12, 10], seed=3), digits.X_train[:600],
+                         digits.y_train[:600], [10, 10], 20, [2, 1], 3)
+    fast = next(r for r in report.reached if r.label == "SGD, B=10 at eta 2")
+    assert 1 < fast.fewer_examples < 10
+    assert f"({fast.fewer_examples:.2g}x fewer)" in report.summary, report.summary
+    assert [times(r) for r in (37.2, 1.6, 1.17, 1.02, 0.4)] == [
+        "37x fewer", "1.6x fewer", "1.2x fewer", "about as many", "2.5x more"]
+    assert times(0.5, "sooner", "later") == "2x later"
+    assert [factor(r) for r in (37.2, 1.6, 0.62)] == ["37x", "1.6x", "0.62x"]
+
+
 def test_descent_rejects_bad_settings(digits):
     net0 = Network([64, 16, 10], seed=0)
     with pytest.raises(NudgeError):

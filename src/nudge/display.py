@@ -106,6 +106,22 @@ def duration(value: float) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:#.2g}".rstrip(".") + " s"
 
 
+def times(ratio: float, fewer: str = "fewer", more: str = "more",
+          same: str = "about as many") -> str:
+    """How many times fewer (a ratio above 1) or more (below 1) in words, with the digits
+    that tell them apart: "37x fewer", "1.2x fewer", "2.5x more", "about as many" (a
+    rounded "1x fewer" read as no gain at all for 1.4, and "0x fewer" for 0.4)."""
+    r = ratio if ratio >= 1 else 1 / ratio
+    if r < 1.05:
+        return same
+    return f"{factor(r)} {fewer if ratio >= 1 else more}"
+
+
+def factor(ratio: float) -> str:
+    """A ratio with two significant digits under 10: "37x", "1.6x", "0.62x" (not "2x")."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain text table with right-aligned columns (each cell :func:`printable`)."""
     cells = [[printable(c) for c in row] for row in [headers, *rows]]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..bounds import MAX_COUNT, MAX_DESCENT_EPOCHS, MAX_DRAWS
 from ..checks import check_batch_fits
-from ..display import duration, number, say, table
+from ..display import duration, factor, number, say, table
 from ..errors import NudgeError, printable
 from ..network import Network
 from .common import (
@@ -375,8 +375,8 @@ def cmd_descent(args: argparse.Namespace) -> int:
     print(table(["method", "examples", "time", "fewer examples", "sooner"],
                 [[rc.label, f"{rc.examples:,}" if rc.examples is not None else "never",
                   duration(rc.seconds) if rc.seconds is not None else "-",
-                  f"{rc.fewer_examples:.0f}x" if rc.fewer_examples else "-",
-                  f"{rc.less_time:.0f}x" if rc.less_time else "-"] for rc in report.reached]))
+                  factor(rc.fewer_examples) if rc.fewer_examples else "-",
+                  factor(rc.less_time) if rc.less_time else "-"] for rc in report.reached]))
     say(f"\n{report.summary}")
     say(f"the two main directions of the paths hold {100 * sum(report.explained):.0f}% "
         "of their variance")

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..bounds import MAX_DESCENT_EPOCHS, MAX_GRID, check_count, check_list, fixed_seed
 from ..checks import check_batch_size, check_data
-from ..display import duration
+from ..display import duration, times
 from ..errors import DivergenceError, NudgeError
 from ..inputs import as_inputs
 from ..network import Network
@@ -202,8 +202,8 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
             parts.append(f"{rc.label} never got there")
         elif rc.fewer_examples is not None and rc.less_time is not None:
             parts.append(f"{rc.label} after {rc.examples:,} examples "
-                         f"({rc.fewer_examples:.0f}x fewer) and {duration(rc.seconds)} "
-                         f"({rc.less_time:.0f}x sooner)")
+                         f"({times(rc.fewer_examples)}) and {duration(rc.seconds)} "
+                         f"({times(rc.less_time, 'sooner', 'later', 'about as soon')})")
         else:
             parts.append(f"{rc.label} after {rc.examples:,} examples and "
                          f"{duration(rc.seconds)}")

@@ -201,8 +201,10 @@ function facts() {
     const reach = r.reached[i];
     const key = el("span", { class: "key line" });
     key.style.borderBottomColor = COLORS[i % COLORS.length];
-    const fewer = reach.fewer_examples && reach.fewer_examples !== 1
-      ? [" ", el("span", { class: "word", text: `(${reach.fewer_examples.toFixed(0)}x fewer)` })] : [];
+    // as the summary's (nudge.display.times): "1.2x fewer", "2.5x more", never "1x fewer" for 1.4
+    const f = reach.fewer_examples, by = f >= 1 ? f : 1 / f;
+    const fewer = f && by >= 1.05
+      ? [" ", el("span", { class: "word", text: `(${by >= 10 ? by.toFixed(0) : Number(by.toPrecision(2))}x ${f >= 1 ? "fewer" : "more"})` })] : [];
     const when = reach.examples == null ? ["never"] : [fmt.int(reach.examples), ...fewer];
     // a word a span, kept whole: a narrow column breaks "full-batch GD" between words, not at its hyphen
     const words = run.label.split(" ").flatMap((w, k) => [k ? " " : null, el("span", { class: "word", text: w })]);
