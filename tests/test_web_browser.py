@@ -941,6 +941,22 @@ def test_the_note_before_a_run_takes_the_weights_card_s_width(page):
     assert note["width"] >= grid["width"] - 1, (note, grid)
 
 
+def test_a_slow_run_s_cost_curve_spans_the_epoch_under_way(page):
+    """The cost chart's x axis ran over the whole run: 30 epochs of 60,000 at 1,000 a
+    second drew its first minutes as a line at 0.  It runs to the end of the epoch under
+    way, and to where the run got once it has ended."""
+    open_view(page, "learn")
+    start_run(page, "3", "1000", speed="100")                # 10 s an epoch of 1,000
+    page.wait_for_function("Number(document.getElementById('cost-chart').dataset.points) >= 3")
+    ticks = [x for x, _ in json.loads(page.locator("#cost-chart").get_attribute("data-xticks"))]
+    assert max(ticks) <= 1000, ticks                          # not up to 3,000
+    page.click("#t-stop")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
+    seen = api(page, "/api/train/state")["body"]["training"]["seen"]
+    page.wait_for_function("(seen) => Math.max(...JSON.parse(document.getElementById("
+                           "'cost-chart').dataset.xticks).map((t) => t[0])) <= seen", arg=seen)
+
+
 def test_the_learning_rate_can_be_changed_while_it_runs(page):
     """The server takes a new η mid-run (/api/train/set); the page offers it in the form's
     own η field, which stays open while the other settings are fixed."""

@@ -424,10 +424,16 @@ function charts(t) {
   const total = t ? t.total_examples : 1;
   const log = $("c-log").checked;
   const tests = epochs.filter((e) => e.test_cost != null).map((e) => [e.examples, e.test_cost]);
+  // the x axis runs to the end of the epoch under way (a run's end: as far as it went):
+  // on an axis of the whole run, a run slowed down to watch drew its first minutes as a
+  // line at 0 (1,000 a second: 30 epochs of 60,000 take 30 minutes)
+  const perEpoch = t ? total / Math.max(1, t.epochs) : 1;
+  const xmax = !t ? 1 : isActive(t) ? Math.min(total, Math.max(1, t.epoch) * perEpoch)
+    : Math.max(1, t.seen, ...points.slice(-1).map((p) => p[0]));
   lineChart($("cost-chart"), [
     { points, color: "#2f5fe0" },
     { points: tests, color: "#b45309", dots: true },
-  ], { xmin: 0, xmax: total, ymin: log ? null : 0, log, xfmt: fmt.short, xlabel: "examples seen",
+  ], { xmin: 0, xmax, ymin: log ? null : 0, log, xfmt: fmt.short, xlabel: "examples seen",
     empty: "press Start to train" });
   const last = points.length ? points[points.length - 1] : null;
   $("cost-chart").setAttribute("aria-label", last
