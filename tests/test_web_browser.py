@@ -1553,6 +1553,22 @@ def test_two_ways_down_draws_the_costs_and_the_paths(page):
     page.problems[:] = [p for p in page.problems if "400 (Bad Request)" not in p]  # that one
 
 
+def test_two_rates_for_one_batch_size_are_told_apart(page):
+    """B=10 at two learning rates (a batch size may come again with another η): the runs
+    are named with their η, and the chart's description named a full-batch run that was
+    not there as the target's."""
+    open_view(page, "descent")
+    page.fill("#e-batches", "10,10")
+    page.fill("#e-rates", "2,1")
+    page.fill("#e-epochs", "10")
+    page.click("#e-run")
+    page.wait_for_selector("#e-costs[data-runs='2']")
+    assert "SGD, B=10 at eta 2" in text(page, "#e-summary")
+    label = page.locator("#e-costs").get_attribute("aria-label")
+    assert "full-batch" not in label and "the highest final cost" in label, label
+    assert "η = 2" in text(page, "#e-costs-legend") and "η = 1" in text(page, "#e-costs-legend")
+
+
 def test_numbers_in_the_choices_have_thousands_separators(page):
     """Sensitivity's "over the first 10000 training examples" wrote its numbers bare
     where the set-up beside it writes 10,000: every number a list offers is grouped."""

@@ -96,7 +96,8 @@ function costs() {
   c.dataset.against = bySeconds ? "seconds" : "examples";
   c.setAttribute("aria-label", `cost against ${bySeconds ? "seconds of training" : "examples processed"}, log scales: ` +
     r.runs.map((run) => `${label(run)} from ${fmt.num(run.costs[0])} to ${fmt.num(run.costs.at(-1))} after ${fmt.int(run.examples.at(-1))} examples`).join("; ") +
-    `; the target, full-batch GD's final cost, ${fmt.num(r.target_cost)}`);
+    // the target is full-batch GD's final cost, or without it the run that ended highest's
+    `; the target, ${r.runs.some((run) => run.batch_size == null) ? "full-batch GD's" : "the highest"} final cost, ${fmt.num(r.target_cost)}`);
   legend($("e-costs-legend"), [...r.runs.map((run, i) => [label(run), COLORS[i % COLORS.length]]),
     [`target: cost ${fmt.num(r.target_cost)}`, "#5d6780"]]);
 }
