@@ -85,7 +85,7 @@ def _check_counts(n_parameters: int, k: int, smallest: int, hutchinson: int) -> 
                              f"this network of {n_parameters:,} parameters")
 
 
-def _check_tolerance(name: str, value: Any) -> float:
+def check_tolerance(name: str, value: Any) -> float:
     """A relative tolerance of Lanczos: a number above 0 and below 1."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) or (
             not 0 < value < 1):
@@ -101,7 +101,7 @@ def top_eigenvalues(H: HessianOperator, k: int = 1, tol: float = 1e-4,
     random vector from ``seed``).  At most :data:`~nudge.bounds.MAX_EIGENVALUES`, and fewer
     than H's parameters."""
     _check_counts(H.n_parameters, k, 0, 0)
-    tol = _check_tolerance("tol", tol)
+    tol = check_tolerance("tol", tol)
     seed = fixed_seed(seed)
     if v0 is not None and np.shape(v0) != (H.n_parameters,):
         raise NudgeError(f"v0 has shape {np.shape(v0)}; give a vector of the "
@@ -222,7 +222,7 @@ def curvature(net: Network, X: Any, y: Any, k: int = 5, smallest: int = 1,
     _check_counts(net.n_parameters, k, smallest, hutchinson)
     seed = fixed_seed(seed)
     check_choice("method", method, METHODS)
-    tol, tol_smallest = _check_tolerance("tol", tol), _check_tolerance("tol_smallest",
+    tol, tol_smallest = check_tolerance("tol", tol), check_tolerance("tol_smallest",
                                                                         tol_smallest)
     if method == "auto":
         method = "dense" if net.n_parameters <= 400 else "lanczos"

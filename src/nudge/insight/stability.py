@@ -28,7 +28,7 @@ from ..inputs import as_inputs
 from ..network import Network
 from ..train import train
 from .common import _Plain, single_threaded_blas
-from .curvature import HESSIAN_CHUNK, top_eigenvalues
+from .curvature import HESSIAN_CHUNK, check_tolerance, top_eigenvalues
 from .gradients import total_cost
 from .hessian import HessianOperator
 
@@ -146,8 +146,7 @@ def stability(net0: Network, X: Any, y: Any, factors: Sequence[float] = (0.9, 1.
     if len(X) == 0:
         raise NudgeError("there are no training examples")
     steps = check_count("steps", steps, most=MAX_STABILITY_STEPS)
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise NudgeError(f"tol must be between 0 and 1, got {tol!r}")
+    tol = check_tolerance("tol", tol)
     every = check_count("every", every, most=None)
     given = learning_rates is not None
     values = check_list("learning rates" if given else "factors",

@@ -82,21 +82,30 @@ function fillChoices(st) {
   }
 }
 
+// a select's value set to v where it offers v (else it stays as it was)
+const choose = (id, v) => { if ([...$(id).options].some((o) => o.value === String(v))) $(id).value = String(v); };
+
+// The set-up's fields from a preset or a run's settings (``architecture``: the hidden
+// layers and activation too)
+function fillForm(s, architecture = true) {
+  if (architecture) {
+    $("t-hidden").value = s.sizes.slice(1, -1).join(",");
+    choose("t-activation", s.activation);
+  }
+  choose("t-schedule", s.schedule || "constant");
+  $("t-min-lr").value = s.min_learning_rate || 0;
+  $("t-decay").value = s.weight_decay || 0;
+  $("t-batch").value = s.batch_size ?? s.train_examples;
+  $("t-epochs").value = s.epochs;
+  fillSpeeds();
+}
+
 function applyPreset() {
   const name = $("t-preset").value;
   const p = store.state && store.state.presets[name];
   if (!p) return;
-  if (!$("t-further").checked) {     // else the architecture is the model in use's
-    $("t-hidden").value = p.sizes.slice(1, -1).join(",");
-    $("t-activation").value = p.activation;
-  }
+  fillForm(p, !$("t-further").checked);  // else the architecture is the model in use's
   $("t-lr").value = p.learning_rate;
-  $("t-schedule").value = p.schedule || "constant";
-  $("t-min-lr").value = p.min_learning_rate || 0;
-  $("t-decay").value = p.weight_decay || 0;
-  $("t-batch").value = p.batch_size;
-  $("t-epochs").value = p.epochs;
-  fillSpeeds();
   buttons();
 }
 
@@ -354,18 +363,10 @@ function formFrom(t) {
   const eta = t.learning_rate_override ?? s.learning_rate;
   if (formRun !== t.run) {
     formRun = t.run; formEta = null;
-    const choose = (id, v) => { if ([...$(id).options].some((o) => o.value === String(v))) $(id).value = String(v); };
     choose("t-preset", s.preset);
-    $("t-hidden").value = s.sizes.slice(1, -1).join(",");
-    choose("t-activation", s.activation);
-    choose("t-schedule", s.schedule);
-    $("t-min-lr").value = s.min_learning_rate ?? 0;
-    $("t-decay").value = s.weight_decay || 0;
-    $("t-batch").value = s.batch_size ?? s.train_examples;
-    $("t-epochs").value = s.epochs;
     choose("t-examples", s.train_examples);
     $("t-measure").checked = !!s.measure;
-    fillSpeeds();
+    fillForm(s);
   }
   if (eta !== formEta && document.activeElement !== $("t-lr")) { $("t-lr").value = eta; formEta = eta; }
 }
