@@ -1413,7 +1413,10 @@ def test_the_confusion_matrix_fits_its_card_and_its_corner_reads_in_two_lines(pa
     corner = page.locator("table.confusion thead th").first
     assert corner.get_attribute("scope") == "col"
     assert "true digit" in corner.text_content()          # (its screen-reader words)
-    lines = page.evaluate("""(th) => {
+    # the lines of the corner on the page now (the matrix may be drawn again after its
+    # first answer: a handle to the first corner, detached, has no lines to measure)
+    lines = page.wait_for_function("""() => {
+        const th = document.querySelector('table.confusion thead th');
         const lines = new Map(), walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
         for (let n; (n = walk.nextNode());) {
             if (n.parentElement.closest('.sr-only')) continue;
@@ -1424,8 +1427,9 @@ def test_the_confusion_matrix_fits_its_card_and_its_corner_reads_in_two_lines(pa
                 lines.set(top, (lines.get(top) || '') + n.textContent);
             }
         }
-        return [...lines.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t.trim());
-    }""", corner.element_handle())
+        const out = [...lines.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t.trim());
+        return out.length ? out : null;
+    }""").json_value()
     assert lines == ["read →", "true ↓"]
     sizes = page.evaluate("""() => [...document.querySelectorAll('table.confusion button')]
         .map((b) => b.getBoundingClientRect()).map((r) => Math.min(r.width, r.height))""")
