@@ -722,6 +722,11 @@ def test_ctrl_c_after_one_step_saves_and_exits_130(tmp_path, capsys, monkeypatch
                        str(out), "--quiet")
     assert code == 130 and "stopped by Ctrl-C" in err
     assert load(out).metadata["stopped"] == "interrupted"
+    # one step of the first epoch: that epoch is recorded, and said to be, cut short
+    assert "stopped by Ctrl-C in epoch 1, part of the way through" in " ".join(err.split())
+    assert [r["complete"] for r in load(out).metadata["history"]] == [False]
+    code, said, _ = run(capsys, "info", str(out))
+    assert code == 0 and "after part of an epoch (" in " ".join(said.split())
 
 
 def test_the_note_at_chance_after_ctrl_c_counts_the_epochs_that_ran(tmp_path, capsys,

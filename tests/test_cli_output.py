@@ -6,7 +6,7 @@ import re
 import pytest
 
 from nudge.cli import main
-from nudge.display import duration
+from nudge.display import duration, epochs_done
 
 
 def run(capsys, *argv):
@@ -29,6 +29,39 @@ def test_durations_keep_their_significant_digits():
     assert duration(0.24) == "0.24 s"
     assert duration(12.34) == "12 s"
     assert duration(0.1027) == "0.10 s" and duration(9.96) == "10 s"   # zeros kept, no "10."
+
+
+def test_epochs_cut_short_are_said_to_be():
+    assert [epochs_done(1), epochs_done(3), epochs_done(1, more=True)] == [
+        "1 epoch", "3 epochs", "1 more epoch"]
+    assert [epochs_done(1, True), epochs_done(3, True)] == [
+        "part of an epoch", "less than 3 epochs"]
+    assert [epochs_done(1, True, True), epochs_done(3, True, True)] == [
+        "part of one more epoch", "less than 3 more epochs"]
+
+
+def test_the_epoch_table_marks_an_epoch_cut_short(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in epoch 2: its row is "2 (part)" (the first epoch's row is whole)."""
+    import os
+    import signal
+
+    import nudge.cli.core as core
+
+    real_train = core.train
+
+    def press_in_epoch_two(progress, net):
+        if progress.epoch == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def ctrl_c_in_epoch_two(*args, **kwargs):
+        kwargs.update(every=1, on_steps=press_in_epoch_two)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(core, "train", ctrl_c_in_epoch_two)
+    assert main(["train", "--dataset", "digits", "--epochs", "5",
+                 "--out", str(tmp_path / "m.safetensors")]) == 130
+    rows = [line.split()[0:2] for line in capsys.readouterr().out.splitlines()]
+    assert ["1", "(part)"] not in rows and ["2", "(part)"] in rows
 
 
 def test_train_and_info_give_seconds_with_significant_digits(tmp_path, capsys):

@@ -210,6 +210,7 @@ def test_ctrl_c_stops_after_the_current_step_and_keeps_the_model(digits, engine)
                     on_steps=press_ctrl_c, every=1, engine=engine)
     assert history.stopped == "interrupted"
     assert len(history.epochs) == 2 and history.epochs[1].steps == 1
+    assert [r.complete for r in history.epochs] == [True, False]     # the 2nd cut short
     assert all(np.isfinite(w).all() for w in net.weights)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

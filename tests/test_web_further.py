@@ -2,6 +2,8 @@
 the web's ``nudge train --start-from``: the same network as the API's copy + train, the
 model it started from untouched, and the start recorded in the trained model."""
 
+import time
+
 import numpy as np
 import pytest
 from test_web_api import BASE, TestClient, wait_until_idle
@@ -134,3 +136,34 @@ def test_a_run_says_it_has_ended_only_once_its_record_is_written(client, monkeyp
         assert md["epochs_trained"] == 2 and md["stopped"] == "finished", md
     assert md["started_from"]["epochs"] == 2 and md["started_from"]["model"] == (
         "trained on this page")
+
+
+def test_a_model_stopped_in_an_epoch_is_said_to_hold_part_of_one(client, tmp_path, capsys):
+    """A run stopped part of the way through its first epoch records that epoch, cut short
+    (``complete: false``); a run trained further from it, and ``nudge info`` on that, say
+    "part of an epoch", not "1 epoch"."""
+    from test_cli import run
+
+    c, _, save_dir = client
+    body = {**SETTINGS, "epochs": 1, "examples_per_second": 1000}     # 1.5 s an epoch
+    assert c.post("/api/train/start", json=body).status_code == 200
+    end = time.time() + 30
+    while c.get("/api/train/state").json()["training"]["seen"] < 200:
+        assert time.time() < end
+        time.sleep(0.02)
+    assert c.post("/api/train/stop", json={}).status_code == 200
+    t = wait_until_idle(c)
+    assert t["state"] == "stopped" and len(t["epoch_results"]) == 1
+    assert t["epoch_results"][0]["complete"] is False
+    r = c.post("/api/train/start", json={**SETTINGS, "epochs": 1, "start_from": "model"})
+    assert r.status_code == 200, r.text
+    t = wait_until_idle(c)
+    assert t["settings"]["started_from"]["partial"] is True
+    assert t["settings"]["started_from"]["epochs"] == 1
+    assert t["epoch_results"][0]["complete"] is True
+    assert c.post("/api/models/save", json={"name": "on"}).status_code == 200
+    code, out, _ = run(capsys, "info", str(save_dir / "on.safetensors"))
+    assert code == 0
+    said = " ".join(out.split())
+    assert "started from trained on this page after part of an epoch of training" in said
+    assert "after 1 more epoch" in said

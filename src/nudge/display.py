@@ -99,6 +99,18 @@ def counted(n: Any, noun: str) -> str:
     return f"{figure} {noun}{'' if n == 1 else 's'}"
 
 
+def epochs_done(n: int, partial: bool = False, more: bool = False) -> str:
+    """``n`` epochs of training, ``partial`` when one of them was cut short by a stop:
+    "3 epochs", "part of an epoch", "less than 3 epochs" (``more``: "3 more epochs",
+    "part of one more epoch")."""
+    noun = "more epoch" if more else "epoch"
+    if not partial:
+        return counted(n, noun)
+    if n == 1:
+        return f"part of {'one' if more else 'an'} {noun}"
+    return f"less than {counted(n, noun)}"
+
+
 def duration(value: float) -> str:
     """A duration with its significant digits: "0.0023 s", "0.24 s", "12 s" (a run of a
     few milliseconds is not "0.00 s", nor "0.0s" next to a figure that says it took time)."""

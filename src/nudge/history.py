@@ -23,6 +23,7 @@ class EpochRecord:
     learning_rate: float | None = None   # η used in this epoch
     validation_cost: float | None = None      # on the held-out examples, if any
     validation_accuracy: float | None = None
+    complete: bool = True    # False: cut short by a stop (fewer steps than an epoch has)
 
 
 @dataclass

@@ -67,17 +67,31 @@ def start_record(name: str, start: Network, test_accuracy: float | None) -> dict
     """What a model file records of the model its run started from (``nudge train
     --start-from``, the page's "train further"): its name, the checksum of its weights and
     biases, how many epochs of training they hold (those of every run it was started from
-    too; None where its metadata does not say, as for a network saved from Python), its
-    dataset, and its accuracy on the run's test images when the run began."""
+    too; None where its metadata does not say, as for a network saved from Python;
+    ``partial`` when one of them was cut short by a stop), its dataset, and its accuracy on
+    the run's test images when the run began."""
     md = start.metadata
     earlier = md.get("started_from")
     before = earlier.get("epochs") if isinstance(earlier, dict) else 0
     kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
     counts = [n for n in (before, kept) if isinstance(n, int) and _is_count(n)]
     epochs = sum(counts) if len(counts) == 2 else None
+    partial = isinstance(earlier, dict) and earlier.get("partial") is True or cut_short(md)
     return {"model": name, "parameters_sha256": parameters_sha256(start),
             "epochs": epochs if _is_count(epochs) else None,   # a count the file may hold
+            **({"partial": True} if partial else {}),     # an epoch of them was cut short
             "dataset": md.get("dataset"), "test_accuracy": test_accuracy}
+
+
+def cut_short(md: dict[str, Any]) -> bool:
+    """Whether the epoch a model file's network is from was cut short by a stop (its
+    ``history`` says so: a run stopped in the middle of an epoch records that epoch too)."""
+    history = md.get("history")
+    kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
+    if not (isinstance(history, list) and isinstance(kept, int) and 0 < kept <= len(history)):
+        return False
+    record = history[kept - 1]
+    return isinstance(record, dict) and record.get("complete") is False
 
 
 def _header_info(net: Network, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +185,8 @@ def _is_sha256(v: Any) -> bool:
 def _is_start(v: Any) -> bool:
     """``started_from`` as :func:`start_record` writes it: the model's name, and its
     checksum, epochs, dataset and accuracy where known (None where not)."""
-    checks = {"epochs": _is_count, "dataset": _is_name, "parameters_sha256": _is_sha256,
+    checks = {"epochs": _is_count, "partial": lambda p: isinstance(p, bool),
+              "dataset": _is_name, "parameters_sha256": _is_sha256,
               "test_accuracy": lambda a: _is_number(a) and 0 <= a <= 1}
     return (isinstance(v, dict) and isinstance(v.get("model"), str)
             and len(v["model"]) <= MAX_START_NAME
@@ -209,7 +224,8 @@ _OPTIONAL = {
     "parameters_sha256": (_is_sha256, "64 hexadecimal digits"),
     "started_from": (_is_start, "a JSON object: the model's name, a string of at most "
                      f"{MAX_START_NAME:,} characters, and where known (else null) its "
-                     f"epochs, {_COUNT}, dataset, parameters_sha256 and test_accuracy"),
+                     f"epochs, {_COUNT}, partial (true or false), dataset, parameters_sha256 "
+                     "and test_accuracy"),
 }
 
 

@@ -259,6 +259,7 @@ def train(
                                            else None,
                                            test_data, validation_data, seconds, steps,
                                            snapshot, eta, history)
+                    record.complete = steps == run.steps_per_epoch   # else cut short
                 except DivergenceError:
                     if stopping is None or stopping.best_epoch is None:
                         raise

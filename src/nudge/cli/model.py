@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..display import counted, duration, kinds, say, table
+from ..display import counted, duration, epochs_done, kinds, say, table
 from ..errors import NudgeError, printable
 from ..inputs import confusion_matrix
+from ..modelfile import cut_short
 from ..train import evaluate
 from .common import (
     add_data_options,
@@ -191,17 +192,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         before = start.get("epochs")
         accuracy = start.get("test_accuracy")
         field("started from", printable(start.get("model")) + (
-            f" after {counted(before, 'epoch')} of training"
+            f" after {epochs_done(before, start.get('partial') is True)} of training"
             if isinstance(before, int) else "") + (
             f" ({100 * accuracy:.2f}% on the test images then)"
             if isinstance(accuracy, (int, float)) else ""))
     if md.get("test_accuracy") is not None:
-        epoch, trained = ("more epoch" if start is not None else "epoch",
-                          md.get("epochs_trained"))         # None: the metadata does not say
+        trained = md.get("epochs_trained")         # None: the metadata does not say
         of = f" of {trained}" if trained is not None else ""
         when = (f" at epoch {md['best_epoch']}{of}, the best on the held-out images (early "
                 "stopping)" if md.get("best_epoch") is not None
-                else f" after {counted(trained, epoch)}" if trained is not None else "")
+                else f" after {epochs_done(trained, cut_short(md), start is not None)}"
+                if trained is not None else "")
         field("test accuracy", f"{100 * md['test_accuracy']:.2f}%{when}"
               + (f" ({duration(md['train_seconds'])} of training)"
                  if isinstance(md.get("train_seconds"), (int, float)) else ""))

@@ -7,7 +7,7 @@ import argparse
 import datetime as _dt
 from typing import Any
 
-from ..display import counted, duration, say, table
+from ..display import counted, duration, epochs_done, say, table
 from ..errors import NudgeError, printable
 from ..modelfile import start_record
 from ..network import Network
@@ -19,7 +19,10 @@ def note_stop(history: Any) -> None:
     saved = (f"the best epoch so far ({history.best_epoch}) is saved"
              if history.best_epoch is not None else "the model so far is saved")
     if history.stopped == "interrupted":
-        note(f"stopped by Ctrl-C after epoch {len(history.epochs)}; {saved}")
+        last = history.epochs[-1] if history.epochs else None
+        when = (f"in epoch {last.epoch}, part of the way through" if last and not last.complete
+                else f"after epoch {len(history.epochs)}")
+        note(f"stopped by Ctrl-C {when}; {saved}")
     elif history.stopped == "diverged":
         note(f"training diverged in epoch {len(history.epochs) + 1} (the cost became NaN or "
              f"infinite); {saved}")
@@ -107,7 +110,8 @@ def started_from(path: str | None, start: Network | None, data: Any) -> dict[str
 def describe_start(started: dict[str, Any]) -> str:
     """The line of nudge train's opening lines that says which model it trains further."""
     epochs = ("epochs unknown" if started["epochs"] is None
-              else f"{counted(started['epochs'], 'epoch')} of training")
+              else f"{epochs_done(started['epochs'], started.get('partial') is True)} "
+              "of training")
     accuracy = ("" if started["test_accuracy"] is None
                 else f", {100 * started['test_accuracy']:.2f}% on the test images now")
     return f"  from {printable(started['model'])} ({epochs}{accuracy})\n"
@@ -153,7 +157,8 @@ def print_summary(history: Any, data: Any, saved: Any, args: argparse.Namespace,
     for i, r in enumerate(history.epochs):
         elapsed += r.seconds
         if i in show:
-            rows.append([r.epoch, *([f"{r.learning_rate:.4g}"] if varied else []),
+            rows.append([r.epoch if r.complete else f"{r.epoch} (part)",   # cut short
+                         *([f"{r.learning_rate:.4g}"] if varied else []),
                          *([f"{100 * r.validation_accuracy:.2f}%"] if held_out else []),
                          f"{100 * r.test_accuracy:.2f}%", f"{r.test_cost:.4f}",
                          f"{r.train_cost:.4f}" if r.train_cost is not None else "-",
