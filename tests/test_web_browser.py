@@ -585,6 +585,23 @@ def start_run(page, epochs="1", examples="1000", speed=None, until="running"):
                                arg=[until] if isinstance(until, str) else until, timeout=60000)
 
 
+def test_an_epoch_cut_short_is_drawn_where_it_stopped_and_said_to_be(page):
+    """A run stopped in its first epoch: the accuracy chart puts that epoch's point at the
+    fraction of the epoch it reached, and a run trained further from it says it started
+    from "part of an epoch", not "1 epoch"."""
+    start_slow_run(page)
+    page.wait_for_function("Number(document.getElementById('s-seen').textContent"
+                           ".replace(/,/g, '')) >= 300", timeout=60000)
+    page.click("#t-stop")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'",
+                           timeout=60000)
+    page.wait_for_function("document.getElementById('acc-chart').getAttribute('aria-label')"
+                           ".includes('epoch 0.')", timeout=60000)
+    page.check("#t-further")
+    start_run(page, epochs="1", examples="1000", speed="", until="finished")
+    assert "(part of an epoch before)" in text(page, "#s-recipe")
+
+
 def start_slow_run(page, scrolled=False, check=None):
     """Learn view: a slow run (1 epoch of 10,000 examples at 100 a second: still running
     when the test ends; one of 1,000, 10 s, ended on a loaded machine before a test's
