@@ -184,6 +184,32 @@ def test_the_grid_is_bounded_before_it_is_built(digits):
             expand({option: text}, datasets=lambda n: digits)
 
 
+def test_full_and_a_batch_of_every_training_image_are_one_run_refused(tmp_path, capsys,
+                                                                       digits):
+    """--batch-size 1497,full on the 1,497 training images of digits trained one setting
+    twice under two names (two rows, 'tied'); refused before anything runs, naming both
+    spellings, as a value given twice is refused (nudge.bounds.check_list). A number
+    written twice (1e1,10) is one value, one run, as before."""
+    n = len(digits.X_train)
+    out = tmp_path / "s.jsonl"
+    for extra, images, size in (([], f"{n:,} training images of digits", n),
+                                (["--validation", "100"], f"{n - 100:,} training images of "
+                                 "digits left after --validation 100", n - 100)):
+        code, _, err = run(capsys, *SMALL, "--batch-size", f"10,{size},full", *extra,
+                           "--out", str(out))
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.endswith(f"--batch-size on the {images}: {size} and 'full' are the same "
+                            "run; give one of them\n"), err
+        assert not out.exists()
+    # the other way round too, and from Python
+    with pytest.raises(NudgeError, match=f"'full' and {n} are the same run"):
+        expand({"batch_size": f"full,{n}"}, datasets=lambda name: digits)
+    # on fewer images the same number is a run of its own
+    assert len(expand({"batch_size": f"full,{n - 1}"}, datasets=lambda name: digits,
+                      ).points) == 2
+    assert parse_list("learning_rate", "1e1,10") == [10.0]
+
+
 # --------------------------------------------------------------------------- local pool
 def test_local_pool_runs_every_point_once_and_resumes(tmp_path, capsys):
     out = tmp_path / "s.jsonl"

@@ -8,7 +8,7 @@ is a one-line error, not minutes of swapping and an out-of-memory kill.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -183,18 +183,25 @@ def check_count(name: str, value: Any, least: int = 1, most: int | None = MAX_CO
     return int(value)
 
 
-def check_list(name: str, values: Any, most: int = MAX_LIST,
-               distinct: bool = False) -> list[Any]:
+def check_list(name: str, values: Any, most: int = MAX_LIST, distinct: bool = False,
+               same: Callable[[Any], Any] | None = None) -> list[Any]:
     """``values`` as a list of 1 to ``most`` entries (each checked by its caller); with
-    ``distinct``, none given twice (each entry is a run or a row of its own)."""
+    ``distinct``, none given twice (each entry is a run or a row of its own), where
+    ``same(value)``, if given, is what an entry stands for: two spellings of one run
+    (a batch size of all the examples and ``'full'``) are one given twice, both named."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
         raise NudgeError(f"{name} {short_repr(values)}: give a list of values")
     if not 1 <= len(values) <= most:
         raise NudgeError(f"{name}: give from 1 to {most} values, not {len(values):,}")
     out = list(values)
-    for i, v in enumerate(out if distinct else []):
-        if v in out[:i]:
-            raise NudgeError(f"{name}: {short_repr(v)} is given twice; give each once")
+    meant = out if same is None else [same(v) for v in out]
+    for i, v in enumerate(meant if distinct else []):
+        if v in meant[:i]:
+            first = out[meant.index(v)]
+            if first == out[i]:
+                raise NudgeError(f"{name}: {short_repr(out[i])} is given twice; give each once")
+            raise NudgeError(f"{name}: {short_repr(first)} and {short_repr(out[i])} are the "
+                             "same run; give one of them")
     return out
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import MAX_SEED
+from ..bounds import MAX_SEED, check_list
 from ..checks import MAX_EPOCHS, check_batch_fits, check_patience
 from ..data import DATASETS
 from ..display import counted
@@ -289,6 +289,9 @@ def expand(texts: Mapping[str, str | None], seeds: str = "1",
     lists.setdefault("preset", [DEFAULT_PRESET])
     names = list(lists)
     load = _loader(datasets, train_limit, test_limit)
+    if None in lists.get("batch_size", []):
+        for name in lists["dataset"]:
+            _check_full_batch(lists["batch_size"], load(name), validation)
     points: list[Point] = []
     seen: set[str] = set()
     used: dict[str, Any] = {}
@@ -335,6 +338,31 @@ def _loader(datasets: Callable[[str], Any] | None, train_limit: int | None,
     return load
 
 
+def _n_train(data: Any, validation: int | None) -> int:
+    """The training images a run of ``data`` trains on (those --validation leaves)."""
+    if not validation:
+        return len(data.X_train)
+    try:
+        return len(data.hold_out(validation)[0].X_train)            # the one rule for it
+    except NudgeError as e:
+        raise NudgeError(f"--validation {validation} ({data.name}): {e}") from None
+
+
+def _images(data: Any, validation: int | None) -> str:
+    left = f" left after --validation {validation:,}" if validation else ""
+    return f"training images of {data.name}{left}"
+
+
+def _check_full_batch(batch_sizes: list[int | None], data: Any,
+                      validation: int | None) -> None:
+    """'full' and a batch size of all the training images are one run under two names:
+    refused, as a value given twice is (:func:`nudge.bounds.check_list`)."""
+    n = _n_train(data, validation)
+    check_list(f"--batch-size on the {n:,} {_images(data, validation)}",
+               ["full" if b is None else b for b in batch_sizes], MAX_VALUES, distinct=True,
+               same=lambda b: "full" if b == n else b)
+
+
 def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
               test_limit: int | None, validation: int | None = None,
               patience: int | None = None) -> dict[str, Any]:
@@ -348,15 +376,8 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
         given.pop("min_learning_rate", None)   # for the cosine and plateau points only
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
     check_patience(patience, bool(validation), MAX_EPOCHS, setup.schedule)
-    n_train = len(data.X_train)
-    if validation:
-        try:
-            n_train = len(data.hold_out(validation)[0].X_train)     # the one rule for it
-        except NudgeError as e:
-            raise NudgeError(f"--validation {validation} ({data.name}): {e}") from None
-    left = f" left after --validation {validation:,}" if validation else ""
-    check_batch_fits(setup.batch_size, n_train, "--batch-size",
-                     f"training images of {data.name}{left}", "use a smaller one, or 'full'")
+    check_batch_fits(setup.batch_size, _n_train(data, validation), "--batch-size",
+                     _images(data, validation), "use a smaller one, or 'full'")
     settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
                 "validation": validation, "patience": patience, **setup.to_dict()}
     settings["momentum"] = float(settings["momentum"])
