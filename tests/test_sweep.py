@@ -551,6 +551,31 @@ def test_three_swept_options_train_cost_and_chosen_axes(tmp_path, capsys):
     assert all(e["train_cost"] is not None for r in lines(out) for e in r["epochs"])
 
 
+def test_axes_take_the_names_the_options_take(tmp_path, capsys):
+    """--eta is --learning-rate, but --axes eta was 'not swept here'. --axes takes an
+    option's other names (nudge.settings.ALIASES, the one table the flags come from too)
+    and its error lists them."""
+    out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
+    code, _, err = run(capsys, *SMALL, "--eta", "1,3", "--batch-size", "10,50", "--out",
+                       str(out), "--plot", str(png), "--axes", "batch-size,eta")
+    assert code == 0 and png.stat().st_size > 1000, err
+    code, _, err = run(capsys, "--report", str(out), "--plot", str(png), "--axes",
+                       "eta,batch-size", "--json")
+    assert code == 0, err
+    for argv in ([*SMALL, "--eta", "1,3", "--hidden", "4/8", "--out", str(out)],
+                 ["--report", str(out)]):
+        code, _, err = run(capsys, *argv, "--plot", str(png), "--axes", "eta,epochs")
+        assert code == 1 and err.count("\n") == 1, err
+    assert err.endswith("--axes: 'epochs' is not swept here; choose from batch-size, "
+                        "learning-rate (or eta)\n"), err
+    code, _, err = run(capsys, *SMALL, "--eta", "1,3", "--hidden", "4/8", "--plot", str(png),
+                       "--axes", "learning-rate,epochs", "--out", str(tmp_path / "t.jsonl"))
+    assert err.endswith("choose from sizes (or hidden), learning-rate (or eta)\n"), err
+    code, _, err = run(capsys, "--report", str(out), "--plot", str(png), "--axes",
+                       "eta,learning-rate")
+    assert code == 1 and "name two different swept options" in err, err
+
+
 def test_settings_show_only_what_applies_as_nudge_train_does(tmp_path, capsys):
     """No momentum coefficient for an optimizer without one, no floor for the constant
     schedule, the plateau's floor as the trainer applies it; the results file keeps what

@@ -38,6 +38,24 @@ from .optimizers import (
 from .presets import PRESETS
 from .schedules import check_min_learning_rate, plateau_floor
 
+#: the other names of the training options, as command-line flags (``--eta`` is
+#: ``--learning-rate``): ``nudge train``'s and ``nudge sweep``'s options and the names
+#: ``nudge sweep --axes`` takes all come from here
+ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("eta",)}
+
+
+def flags(option: str) -> list[str]:
+    """An option's command-line flags, its own first: ``learning_rate`` ->
+    ``["--learning-rate", "--eta"]``."""
+    return ["--" + n.replace("_", "-") for n in (option, *ALIASES.get(option, ()))]
+
+
+def option_named(name: str) -> str:
+    """The option that a flag's name without its dashes, or an alias, names:
+    ``learning-rate`` and ``eta`` -> ``learning_rate``; another name, with ``_`` for ``-``."""
+    name = name.strip().replace("-", "_")
+    return next((o for o, others in ALIASES.items() if name in others), name)
+
 
 @dataclass
 class TrainingSetup:

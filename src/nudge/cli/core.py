@@ -16,7 +16,7 @@ from ..network import ACTIVATIONS, COSTS, INITS, OUTPUTS, Network
 from ..optimizers import DEFAULT_LEARNING_RATES, DEFAULT_MOMENTUM, OPTIMIZERS
 from ..presets import DEFAULT_PRESET, PRESETS
 from ..schedules import SCHEDULES, plateau_floor
-from ..settings import architecture_of, resolve
+from ..settings import architecture_of, flags, resolve
 from ..train import EXAMPLES_PER_CALL, near_chance, train
 from . import trained
 from .common import (
@@ -83,7 +83,7 @@ def register(sub: Any) -> None:
                    "(at most 100,000)")
     p.add_argument("--batch-size", type=batch_size_type, default=argparse.SUPPRESS,
                    metavar="B", help="mini-batch size, or 'full' for full-batch gradient descent")
-    p.add_argument("--learning-rate", "--eta", type=positive_float, metavar="ETA",
+    p.add_argument(*flags("learning_rate"), type=positive_float, metavar="ETA",
                    help="step size eta (default: the preset's for sgd, that times "
                         "(1 - momentum) for momentum, the same steady step; adam "
                         f"{DEFAULT_LEARNING_RATES['adam']:g})")

@@ -12,6 +12,7 @@ from ..display import counted
 from ..engine.threads import available_cpus
 from ..errors import NudgeError
 from ..presets import DEFAULT_PRESET, PRESETS
+from ..settings import flags
 from ..sweep import expand, read, run_sweep, summarise, text
 from ..sweep.grid import MAX_POINTS, OPTIONS, flag
 from ..sweep.runner import MAX_WORKERS
@@ -77,8 +78,7 @@ def register(sub: Any) -> None:
                f"--epochs 10 --out sweep.jsonl --plot sweep.png  (at most {MAX_POINTS:,} "
                "points)")
     for option in OPTIONS:
-        names = [flag(option)] + (["--eta"] if option == "learning_rate" else [])
-        p.add_argument(*names, dest=option, metavar="LIST", help=_HELP[option])
+        p.add_argument(*flags(option), dest=option, metavar="LIST", help=_HELP[option])
     p.add_argument("--seeds", metavar="LIST", help="seeds, as numbers and ranges: 1-5,10 "
                    "(default 1)")
     p.add_argument("--data-dir", metavar="DIR",
@@ -112,7 +112,8 @@ def register(sub: Any) -> None:
                    help="heat map of accuracy over two swept options, and accuracy per epoch "
                         "(mean +- sd over seeds)")
     p.add_argument("--axes", metavar="A,B", help="the heat map's two options, e.g. "
-                   "learning-rate,batch-size (default: the two swept with most values)")
+                   "learning-rate,batch-size (eta too, as --eta; default: the two swept "
+                   "with most values)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_option(p)
     p.set_defaults(func=cmd_sweep)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..display import counted, duration, table, wrapped
 from ..errors import NudgeError, printable
-from ..settings import applicable
+from ..settings import ALIASES, applicable, option_named
 from .grid import SETTINGS
 
 #: short column names for the settings
@@ -215,7 +215,7 @@ def check_axes(text_: str | None, swept: list[str]) -> tuple[str, ...] | None:
     """The heat map's axes from ``--axes A,B`` (option names), checked against ``swept``."""
     if text_ is None:
         return None
-    names = tuple(t.strip().replace("-", "_") for t in text_.split(","))
+    names = tuple(option_named(t) for t in text_.split(","))      # eta: --learning-rate
     names = tuple("sizes" if n == "hidden" else n for n in names)
     if len(names) != 2 or names[0] == names[1]:
         raise NudgeError(f"--axes {text_!r}: name two different swept options, e.g. "
@@ -223,5 +223,11 @@ def check_axes(text_: str | None, swept: list[str]) -> tuple[str, ...] | None:
     for n in names:
         if n not in swept:
             raise NudgeError(f"--axes: {n.replace('_', '-')!r} is not swept here; choose from "
-                             f"{', '.join(s.replace('_', '-') for s in swept) or '(none)'}")
+                             f"{', '.join(_named(s) for s in swept) or '(none)'}")
     return names
+
+
+def _named(option: str) -> str:
+    """An option as --axes takes it, with its other names: ``learning-rate (or eta)``."""
+    others = [*ALIASES.get(option, ()), *(["hidden"] if option == "sizes" else [])]
+    return option.replace("_", "-") + (f" (or {' or '.join(others)})" if others else "")
