@@ -356,6 +356,14 @@ def test_divergence_is_a_result(tmp_path, capsys):
     assert row["diverged"] == 2 and row["test_accuracy"]["mean"] is None
 
 
+def test_the_figure_of_one_run_is_titled_1_run(tmp_path, capsys):
+    """The figure's title read '1 runs, on digits, ...'."""
+    from nudge.sweep.summary import summarise, title
+
+    assert run(capsys, *SMALL, "--out", str(tmp_path / "one.jsonl"))[0] == 0
+    assert title(summarise(lines(tmp_path / "one.jsonl"))).startswith("1 run, on digits")
+
+
 def test_report_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / "s.jsonl", tmp_path / "s.png"
     assert run(capsys, *SMALL, "--learning-rate", "1,3", "--batch-size", "10,50",

@@ -173,7 +173,7 @@ def title(summary: dict[str, Any]) -> str:
               if k not in summary["swept"] and k in rows[0]["settings"]]
     words = {"dataset": "on {}", "preset": "preset {}", "epochs": "{} epochs"}
     parts = [words[k].format(show(k, rows[0]["settings"][k])) for k in shared]
-    return f"{summary['runs']} runs" + (", " + ", ".join(parts) if parts else "")
+    return counted(summary["runs"], "run") + (", " + ", ".join(parts) if parts else "")
 
 
 def describe(row: dict[str, Any]) -> str:
