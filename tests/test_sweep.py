@@ -356,6 +356,31 @@ def test_divergence_is_a_result(tmp_path, capsys):
     assert row["diverged"] == 2 and row["test_accuracy"]["mean"] is None
 
 
+def test_a_sweep_where_every_run_diverged_says_so_in_its_summary_and_figure(tmp_path, capsys):
+    """Every run diverged: the figure drew empty axes without a word (its bands titled '0
+    best of 4 settings', a colour bar for no colour) and the summary said nothing but the
+    table's 'diverged'. Now the summary notes it and the figure writes the same words."""
+    from nudge.plots import new_figure
+    from nudge.sweep.plots import _bands, _line
+    from nudge.sweep.summary import ALL_DIVERGED, summarise
+
+    out, png = tmp_path / "d.jsonl", tmp_path / "d.png"
+    code, text, err = run(capsys, *SMALL, "--activation", "relu", "--learning-rate",
+                          "1e6,1e7", "--out", str(out), "--plot", str(png))
+    assert code == 0 and png.stat().st_size > 1000, err
+    assert f"nudge: {ALL_DIVERGED}\n" in err and "diverged" in text
+    assert ALL_DIVERGED.startswith("every run diverged")
+    code, text, err = run(capsys, "--report", str(out), "--plot", str(png), "--json")
+    assert code == 0 and json.loads(text)["notes"] == [ALL_DIVERGED], err
+    summary = summarise(read(out)[0])
+    fig, (left, right) = new_figure(1, 2)
+    _line(left, summary, "learning_rate")
+    _bands(right, summary)
+    assert [t.get_text() for t in left.texts] == ["diverged", "diverged"]
+    assert [t.get_text().replace("\n", " ") for t in right.texts] == [ALL_DIVERGED]
+    assert "best of" not in right.get_title() and left.get_ylim() == (0, 100)
+
+
 def test_the_figure_of_one_run_is_titled_1_run(tmp_path, capsys):
     """The figure's title read '1 runs, on digits, ...'."""
     from nudge.sweep.summary import summarise, title

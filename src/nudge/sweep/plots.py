@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..plots import new_figure, save_figure, text_label
-from .summary import SCORE_WORDS, describe, label, show
+from .summary import ALL_DIVERGED, SCORE_WORDS, describe, label, show
 
 #: the most settings drawn as bands (the best ones by mean final accuracy)
 MAX_BANDS = 10
@@ -88,8 +88,9 @@ def _heat_map(ax: Any, fig: Any, summary: dict[str, Any], axes: tuple[str, ...])
     vmin = max(low, top - CONTRAST)         # the colours for the cells near the best
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", origin="lower",
                       vmin=vmin, vmax=max(top, vmin + 1e-9))
-    fig.colorbar(image, ax=ax, label=f"{words} (%)", extend="min" if low < vmin else
-                 "neither")
+    if np.isfinite(grid).any():             # no scale for cells that all say "diverged"
+        fig.colorbar(image, ax=ax, label=f"{words} (%)", extend="min" if low < vmin else
+                     "neither")
     # the values may be names read from a results file: text_label keeps a $ a dollar sign
     ax.set_xticks(range(len(xs)), [text_label(show(x_name, v)) for v in xs],
                   rotation=45 if x_name == "sizes" else 0)
@@ -121,6 +122,14 @@ def _line(ax: Any, summary: dict[str, Any], name: str) -> None:
         sds.append(0.0 if sd is None else 100 * sd)
     positions = range(len(xs))
     ax.errorbar(positions, means, yerr=sds, fmt="o-", capsize=3)
+    if any(math.isnan(m) for m in means):   # room for the words at either end
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+    if all(math.isnan(m) for m in means):
+        ax.set_ylim(0, 100)
+    for x, m in zip(positions, means):      # as the heat map's cells: a value, or "diverged"
+        if math.isnan(m):
+            ax.text(x, 0.5, "diverged", transform=ax.get_xaxis_transform(), ha="center",
+                    va="center", fontsize=8)
     ax.set_xticks(positions, [text_label(show(name, v)) for v in xs],
                   rotation=45 if name == "sizes" else 0)
     ax.set_xlabel(label(name))
@@ -154,10 +163,15 @@ def _bands(ax: Any, summary: dict[str, Any]) -> None:
     ax.set_ylabel(f"{words} (%)")
     total = len(summary["rows"])
     ax.set_title(f"{words} per epoch, mean ± sd over seeds"
-                 + (f"\n({len(drawn)} best of {total} settings)" if total > len(drawn) else ""))
+                 + (f"\n({len(drawn)} best of {total} settings)" if drawn and total > len(drawn)
+                    else ""))
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend(fontsize=7, loc="lower right")
+    elif summary["runs"] and summary["diverged"] == summary["runs"]:   # the summary's note
+        ax.set(ylim=(0, 100), xticks=[])
+        ax.text(0.5, 0.5, text_label(ALL_DIVERGED, 40), transform=ax.transAxes, ha="center",
+                va="center", fontsize=11)
 
 
 def plot_sweep(summary: dict[str, Any], path: str | Path,

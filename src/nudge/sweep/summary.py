@@ -31,6 +31,9 @@ LABELS = {"learning_rate": "eta", "batch_size": "B", "min_learning_rate": "eta_m
 TIE = 1e-12
 #: the score's name in words
 SCORE_WORDS = {"validation_accuracy": "validation accuracy", "test_accuracy": "test accuracy"}
+#: the summary's note (and the figure's) when no run finished
+ALL_DIVERGED = ("every run diverged (its cost became NaN or infinite): no accuracy to rank "
+                "or plot; try a smaller --learning-rate")
 
 
 def label(name: str) -> str:
@@ -118,6 +121,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     and ``tied`` names the others (their swept values), else it is empty."""
     swept = varying(records)
     score, notes = score_of(records)
+    if records and all(r["diverged"] for r in records):
+        notes = [*notes, ALL_DIVERGED]
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault(_canon({k: r["settings"].get(k) for k in SETTINGS}), []).append(r)
