@@ -447,6 +447,11 @@ def test_descent_refuses_a_run_twice_and_names_a_batch_size_that_comes_again(dig
                                                  "full-batch GD at eta 4", "SGD, B=10"]
     assert report.summary.startswith("full-batch GD at eta 1 reached cost")
     assert "; full-batch GD at eta 4 after" in report.summary
+    # on 300 examples, a batch of 300 is full-batch GD: the same run, whatever the spelling
+    with pytest.raises(NudgeError, match=r"^batch sizes full and 300 with learning rate 2 "
+                                         r"are the same run \(300 is every training"):
+        ins.descent(net0, X, y, batch_sizes=[None, 10, 300], learning_rates=[2, 3, 2],
+                    epochs=2)
     code = main(["descent", "--dataset", "digits", "--batch-sizes", "full,FULL",
                  "--epochs", "2"])
     err = capsys.readouterr().err

@@ -87,15 +87,22 @@ class DescentReport(_Plain):
     summary: str
 
 
-def check_runs(batch_sizes: Sequence[int | None], learning_rates: Sequence[float]) -> None:
+def check_runs(batch_sizes: Sequence[int | None], learning_rates: Sequence[float],
+               n: int | None = None) -> None:
     """No run is asked for twice (the same batch size at the same η gives the same numbers
-    again); a batch size may come again with another η."""
-    pairs = [(B, float(eta)) for B, eta in zip(batch_sizes, learning_rates)]
+    again; on ``n`` training examples, a batch of ``n`` is full-batch GD); a batch size may
+    come again with another η."""
+    pairs = [(n if B is None and n is not None else B, float(eta))
+             for B, eta in zip(batch_sizes, learning_rates)]
     for i, (B, eta) in enumerate(pairs):
         if (B, eta) in pairs[:i]:
-            raise NudgeError(f"batch size {'full' if B is None else B} with learning rate "
-                             f"{eta:g} is given twice: give each run once (a batch size may "
-                             "come again with another learning rate)")
+            first, again = batch_sizes[pairs.index((B, eta))], batch_sizes[i]
+            twice = (f"batch size {'full' if again is None else again} with learning rate "
+                     f"{eta:g} is given twice" if first == again else
+                     f"batch sizes full and {B} with learning rate {eta:g} are the same run "
+                     f"({B} is every training example)")
+            raise NudgeError(f"{twice}: give each run once (a batch size may come again "
+                             "with another learning rate)")
 
 
 def _run_descent(net0: Network, X: np.ndarray, y: np.ndarray, batch_size: int | None,
@@ -159,7 +166,7 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
     if len(learning_rates) != len(batch_sizes):
         raise NudgeError(f"{len(learning_rates)} learning rates for {len(batch_sizes)} batch "
                          "sizes: give one, or one per batch size")
-    check_runs(batch_sizes, learning_rates)
+    check_runs(batch_sizes, learning_rates, n)
     rng = np.random.default_rng(seed)
     mon = np.sort(rng.choice(n, size=min(monitor, n), replace=False))
     A_mon, Y_mon = as_inputs(X[mon], net0.dtype.type), net0.desired_outputs(y[mon])

@@ -87,7 +87,7 @@ def descent_settings(state: WebState, data: dict[str, Any]) -> dict[str, Any]:
     batch_sizes = _batch_sizes(data, n)
     rates = _learning_rates(data, batch_sizes)
     try:
-        check_runs(batch_sizes, rates)
+        check_runs(batch_sizes, rates, n)
     except NudgeError as e:
         raise bad(str(e)) from None
     seed = get_int(data, "seed", *LIMITS["seed"], DEFAULTS["seed"])
