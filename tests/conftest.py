@@ -76,3 +76,20 @@ def fitted_model(tmp_path_factory, digits):
     path = tmp_path_factory.mktemp("m") / "digits.safetensors"
     save(net, path, dataset="digits")
     return str(path)
+
+
+@pytest.fixture
+def saturated_model(tmp_path):
+    """A float64 64-10 network whose sigmoid outputs are exactly 0 (z = -1000, as after a
+    diverged run): every example's delta a(1 - a)(...) is 0, so the gradient is exactly 0,
+    in float32 and float64 alike; and its model file: ``(net, path)``."""
+    import numpy as np
+
+    from nudge import Network, save
+
+    net = Network([64, 10], seed=0).astype(np.float64)
+    net.weights[0][:] = 0
+    net.biases[0][:] = -1000
+    path = tmp_path / "saturated.safetensors"
+    save(net, path, dataset="digits")
+    return net, str(path)

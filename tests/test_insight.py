@@ -228,23 +228,9 @@ def test_linear_prediction_matches_to_first_order(digits):
         assert abs(big.error / small.error) == pytest.approx(4.0, rel=0.15)
 
 
-def _saturated_model(tmp_path):
-    """A 64-10 network whose sigmoid outputs are exactly 0 (z = -1000, as after a diverged
-    run): every example's delta a(1 - a)(...) is 0, so the gradient is exactly 0, in
-    float32 and float64 alike; and its model file."""
-    from nudge import save
-
-    net = _net([64, 10])
-    net.weights[0][:] = 0
-    net.biases[0][:] = -1000
-    path = tmp_path / "saturated.safetensors"
-    save(net, path, dataset="digits")
-    return net, str(path)
-
-
-def test_linear_check_of_a_zero_gradient_has_no_relative_error(capsys, digits, tmp_path):
+def test_linear_check_of_a_zero_gradient_has_no_relative_error(capsys, digits, saturated_model):
     """Predicted and actual change both 0: the relative error was inf; 0/0 is undefined."""
-    net, path = _saturated_model(tmp_path)
+    net, path = saturated_model
     rows = ins.linear_check(net, digits.X_train[:100], digits.y_train[:100])
     assert all(r.predicted_change == r.actual_change == 0 for r in rows)
     assert all(math.isnan(r.relative_error) for r in rows)
@@ -657,13 +643,13 @@ def test_minibatch_estimates_default_to_the_batch_sizes_the_data_allows(capsys, 
     assert [e["batch_size"] for e in json.loads(out)["estimates"]] == [1, 10, 100]
 
 
-def test_average_of_a_zero_gradient_says_the_relative_error_is_undefined(digits, tmp_path):
+def test_average_of_a_zero_gradient_says_the_relative_error_is_undefined(digits, saturated_model):
     """|G| = 0 (saturated outputs): a NumPy RuntimeWarning (0/0) went to stderr and the
     table showed a measured error 'nan' beside a predicted 'inf', and cosines of 0."""
     import subprocess
     import sys
 
-    net, path = _saturated_model(tmp_path)
+    net, path = saturated_model
     report = ins.minibatch_estimates(net, digits.X_train[:200], digits.y_train[:200], [1, 10],
                                      draws=3, check_examples=0)
     assert report.gradient_norm == 0 and report.note == (

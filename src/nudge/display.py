@@ -93,6 +93,12 @@ def number(value: float, spec: str = "+.3e") -> str:
     return text
 
 
+def ratio(value: float, spec: str) -> str:
+    """A ratio (a relative error, a cosine) formatted by ``spec``, or "undefined" for NaN:
+    0/0, where the denominator is 0 (the results say so with NaN, and null in --json)."""
+    return "undefined" if np.isnan(value) else format(value, spec)
+
+
 def counted(n: Any, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: "1 epoch", "60,000 images"."""
     figure = f"{n:,}" if isinstance(n, (int, np.integer)) else str(n)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..bounds import MAX_COUNT, MAX_DESCENT_EPOCHS, MAX_DRAWS
 from ..checks import check_batch_fits
-from ..display import duration, factor, number, say, table
+from ..display import duration, factor, number, ratio, say, table
 from ..errors import NudgeError, printable
 from ..network import Network
 from .common import (
@@ -142,11 +142,6 @@ def register(sub: Any) -> None:
 
 
 # ====================================================================== sensitivity
-def _ratio(value: float, spec: str) -> str:
-    """A relative error, or "undefined" for NaN: 0/0, where the denominator is 0."""
-    return "undefined" if np.isnan(value) else format(value, spec)
-
-
 def _param_rows(items: list[ins.RankedParameter]) -> list[list[Any]]:
     return [[r.rank, number(r.gradient), r.direction, r.name] for r in items]
 
@@ -204,7 +199,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     print(table(["eta", "step length", "predicted grad C . delta theta", "actual change",
                  "error", "relative error"],
                 [[f"{r.learning_rate:g}", f"{r.step_length:.3e}", number(r.predicted_change),
-                  number(r.actual_change), f"{r.error:.2e}", _ratio(r.relative_error, ".2e")]
+                  number(r.actual_change), f"{r.error:.2e}", ratio(r.relative_error, ".2e")]
                  for r in check]))
     if any(np.isnan(r.relative_error) for r in check):
         say("relative error undefined: the predicted and the actual change are both 0 (the "
@@ -320,9 +315,9 @@ def cmd_average(args: argparse.Namespace) -> int:
         "full gradient")
     print(table(["batch size", "mean cosine", "worst cosine", "mean rel. error",
                  "rms rel. error", "predicted rms", "ms per estimate"],
-                [[f"{e.batch_size:,}", _ratio(e.mean_cosine, ".4f"), _ratio(e.min_cosine, ".4f"),
-                  _ratio(e.mean_relative_error, ".3f"), _ratio(e.rms_relative_error, ".3f"),
-                  _ratio(e.predicted_relative_error, ".3f"),
+                [[f"{e.batch_size:,}", ratio(e.mean_cosine, ".4f"), ratio(e.min_cosine, ".4f"),
+                  ratio(e.mean_relative_error, ".3f"), ratio(e.rms_relative_error, ".3f"),
+                  ratio(e.predicted_relative_error, ".3f"),
                   f"{1e3 * e.seconds_per_estimate:.2f}"] for e in report.estimates]))
     if report.note:
         say(report.note)
