@@ -114,7 +114,9 @@ def test_a_zero_gradient_has_an_infinite_noise_scale():
     X = np.random.default_rng(0).random((20, 3))
     Y = net.feedforward(X)
     ns = ins.noise_scale(net, X, Y)
-    assert ns.b_simple == math.inf and ns.relative_error(20) == 0
+    assert ns.b_simple == math.inf
+    # every g_B = G = 0: |g_B - G| / |G| is 0/0 for every batch size (it was inf below n)
+    assert all(math.isnan(ns.relative_error(B)) for B in (1, 7, 19, 20))
     assert ins.hessian_noise_scale(net, X, Y, samples=None).b_simple == math.inf
     assert "exactly 0" in ns.explanation()
     # every gₓ = 0 too: no mini-batch is 'pure noise', each one's gradient is exactly 0
@@ -125,6 +127,9 @@ def test_a_zero_gradient_has_an_infinite_noise_scale():
     # G = 0 while the examples' own gradients are not: then every mini-batch is all noise
     cancel = ins.NoiseScale(20, ns.cost, 0.0, 0.5, 0.5, math.inf, ns.seconds, ns.dtype)
     assert "exactly 0: every mini-batch is pure noise" in cancel.explanation()
+    assert cancel.relative_error(19) == math.inf and math.isnan(cancel.relative_error(20))
+    with pytest.raises(NudgeError):
+        ns.relative_error(21)
 
 
 def test_saturated_outputs_do_not_lose_the_examples_gradients_in_float32(digits):
@@ -202,6 +207,30 @@ def test_cli_noise(capsys, fitted_model, tmp_path, digits):
     data = json.loads(capsys.readouterr().out)
     ns = ins.noise_scale(load(fitted_model), digits.X_test[:300], digits.y_test[:300])
     assert data["n"] == 300 and data["b_simple"] == pytest.approx(ns.b_simple)
+
+
+def test_cli_noise_of_a_zero_gradient_shows_no_noise_not_infinite_errors(capsys, tmp_path,
+                                                                         saturated_model):
+    """Every example's gradient 0 (saturated outputs): the explanation said 'no noise at all'
+    while the table gave the batches smaller than n a relative error of 'inf'; every one is
+    0/0 (g_B = G = 0), and B_simple too."""
+    _, path = saturated_model
+    png = tmp_path / "noise.png"
+    assert main(["noise", path, "--examples", "100", "--plot", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "inf" not in out and "no noise at all" in out
+    rows = out.split("relative error\n")[1].splitlines()[1:4]
+    assert [r.split() for r in rows] == [["1", "undefined"], ["10", "undefined"],
+                                         ["100", "undefined"]]
+    assert "B_simple = tr Sigma / |G|^2   undefined" in out
+    assert ("relative error undefined: every mini-batch's gradient g_B is exactly 0, as G is "
+            "(no noise at all), so |g_B - G| / |G| is 0/0") in " ".join(out.split())
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["noise", path, "--examples", "100", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out,
+                      parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert data["relative_errors"] == {"1": None, "10": None, "100": None}
+    assert data["b_simple"] is None
 
 
 def test_cli_train_tracks_the_noise_scale(capsys, tmp_path):

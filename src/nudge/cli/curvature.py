@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import MAX_EIGENVALUES, MAX_HUTCHINSON, MAX_STABILITY_STEPS
-from ..display import duration, number, say, table
+from ..display import duration, number, ratio, say, table
 from ..errors import NudgeError, printable
 from ..network import Network
 from .common import (
@@ -132,7 +132,8 @@ def cmd_noise(args: argparse.Namespace) -> int:
     sizes = sorted({b for b in (1, 10, 100, 1000, 10000, ns.n) if b <= ns.n})
     if np.isfinite(ns.b_simple) and 1 <= ns.b_simple <= ns.n:
         sizes = sorted(set(sizes) | {int(round(ns.b_simple))})
-    rows = [[f"{B:,}", f"{ns.relative_error(B):.3f}"] for B in sizes]
+    rows = [[f"{B:,}", ratio(ns.relative_error(B), ".3f")] for B in sizes]
+    silent = ns.mean_example_norm_squared == 0         # every gₓ = 0: B_simple is 0/0
     if args.plot:
         from ..insight.curvature_plots import plot_noise
 
@@ -150,12 +151,18 @@ def cmd_noise(args: argparse.Namespace) -> int:
         ["|G|^2, the squared length of the gradient G = grad C", f"{ns.gradient_norm_squared:.4e}"],
         ["mean |g_x|^2, one example's own gradient", f"{ns.mean_example_norm_squared:.4e}"],
         ["tr Sigma = mean |g_x|^2 - |G|^2, the spread", f"{ns.trace_covariance:.4e}"],
-        ["B_simple = tr Sigma / |G|^2", f"{ns.b_simple:,.2f}"],
+        ["B_simple = tr Sigma / |G|^2", "undefined" if silent else f"{ns.b_simple:,.2f}"],
     ]))
     say(f"\n{ns.explanation()}.", hang=0)
     say("\nhow far a random mini-batch's gradient is from G (root mean square of "
         "|g_B - G| / |G|)")
     print(table(["batch size", "relative error"], rows))
+    if silent:
+        say("relative error undefined: every mini-batch's gradient g_B is exactly 0, as G is "
+            "(no noise at all), so |g_B - G| / |G| is 0/0")
+    elif ns.gradient_norm_squared == 0:
+        say(f"relative error undefined for all {ns.n:,} examples, whose gradient is G = 0 "
+            "(0/0); infinite for smaller batches, whose gradients are not 0")
     print_plot(args.plot, gap=True)
     return 0
 

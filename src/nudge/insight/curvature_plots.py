@@ -27,6 +27,11 @@ def plot_noise(ns: NoiseScale, path: str | Path, title: str = "") -> Path:
     ax1.loglog(B, err, "-", color="tab:blue", label="rms |g_B − G| / |G| (exact, "
                "without replacement)")
     ax1.axhline(1, color="gray", ls=":", lw=1)
+    silent = ns.mean_example_norm_squared == 0     # every gₓ = 0: the error is 0/0
+    if silent:
+        ax1.text(0.5, 0.5, "undefined: every mini-batch's gradient is exactly 0,\nas G is "
+                 "(no noise at all), so |g_B − G| / |G| is 0/0", ha="center", va="center",
+                 transform=ax1.transAxes, fontsize=9)
     if np.isfinite(b) and b >= 1:
         ax1.axvline(b, color="tab:red", ls="--", label=f"B_simple = {b:,.0f}")
     ax1.set_xlabel("mini-batch size B")
@@ -47,7 +52,8 @@ def plot_noise(ns: NoiseScale, path: str | Path, title: str = "") -> Path:
                   "steps, larger wastes examples", fontsize=9)
     fig.suptitle(title or f"gradient noise scale over {ns.n:,} examples: tr Σ = "
                  f"{ns.trace_covariance:.3g}, |G|² = {ns.gradient_norm_squared:.3g}, "
-                 f"B_simple = {b:,.1f}", fontsize=10)
+                 f"B_simple = {'undefined (0/0)' if silent else format(b, ',.1f')}",
+                 fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
 

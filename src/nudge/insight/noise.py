@@ -76,7 +76,13 @@ class NoiseScale(_Plain):
 
     def relative_error(self, batch_size: int) -> float:
         """The root-mean-square relative error |g_B − G| / |G| of a mini-batch of this size
-        drawn without replacement (:func:`batch_error`)."""
+        drawn without replacement (:func:`batch_error`).  NaN (0/0, undefined) when G = 0
+        and every mini-batch's gradient g_B is 0 too: all B when every example's own
+        gradient is 0 (no noise at all), B = n otherwise (then smaller batches: inf)."""
+        check_batch_size(batch_size, self.n)
+        if self.gradient_norm_squared == 0 and (
+                self.mean_example_norm_squared == 0 or batch_size == self.n):
+            return math.nan
         return batch_error(self.n, batch_size, self.b_simple)
 
     def explanation(self) -> str:
