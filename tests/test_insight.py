@@ -242,6 +242,34 @@ def test_linear_check_of_a_zero_gradient_has_no_relative_error(capsys, digits, s
     assert [r["relative_error"] for r in json.loads(out)["linear_check"]] == [None] * 3
 
 
+def test_sensitivity_of_a_zero_gradient_has_no_shares(capsys, digits, saturated_model,
+                                                      tmp_path):
+    """|grad C|^2 = 0: 'the top 1% of parameters hold 0.0%' of it and each layer's share
+    '0.0%' were 0/0 shown as 0; the figure's log scale of means that are all 0 warned."""
+    import warnings
+
+    net, path = saturated_model
+    sens = ins.sensitivity(net, digits.X_train[:100], digits.y_train[:100])
+    assert sens.gradient_norm == 0 and math.isnan(sens.top_percent_share)
+    assert all(math.isnan(ls.share_of_squared) for ls in sens.layers)
+    png = tmp_path / "s.png"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = _run(capsys, ["sensitivity", path, "--examples", "100", "--plot",
+                                       str(png)])
+    assert code == 0 and err == "" and [str(w.message) for w in caught] == []
+    words = " ".join(out.split())
+    assert "0.0%" not in out and ("the top 1% of parameters (7) hold an undefined share of "
+                                  "|grad C|^2: it is 0 (the gradient is 0), and 0/0 has no "
+                                  "value; 650 have a gradient of exactly 0") in words
+    shares = out.split("share of |grad C|^2\n")[1].splitlines()[1:3]
+    assert [r.split()[-1] for r in shares] == ["undefined", "undefined"]
+    code, out, err = _run(capsys, ["sensitivity", path, "--examples", "100", "--json"])
+    data = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert data["top_percent_share"] is None
+    assert [ls["share_of_squared"] for ls in data["layers"]] == [None, None]
+
+
 # --------------------------------------------------------------------------- naming
 def test_named_parameters_map_to_the_right_entries():
     net = _net([784, 16, 16, 10])

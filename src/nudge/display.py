@@ -99,6 +99,11 @@ def ratio(value: float, spec: str) -> str:
     return "undefined" if np.isnan(value) else format(value, spec)
 
 
+def percent(share: float, spec: str = ".1f") -> str:
+    """A share as a percentage ("37.5%"), or "undefined" for NaN (a share of 0: 0/0)."""
+    return ratio(100 * share, spec) + ("" if np.isnan(share) else "%")
+
+
 def counted(n: Any, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: "1 epoch", "60,000 images"."""
     figure = f"{n:,}" if isinstance(n, (int, np.integer)) else str(n)

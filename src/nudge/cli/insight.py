@@ -13,7 +13,7 @@ import numpy as np
 
 from ..bounds import MAX_COUNT, MAX_DESCENT_EPOCHS, MAX_DRAWS
 from ..checks import check_batch_fits
-from ..display import duration, factor, number, ratio, say, table
+from ..display import duration, factor, number, percent, ratio, say, table
 from ..errors import NudgeError, printable
 from ..network import Network
 from .common import (
@@ -177,8 +177,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         f"({sens.dtype}, vectorised)")
     say(f"cost C = {sens.cost:.6f}   |grad C| = {sens.gradient_norm:.4e}   "
         f"{sens.n_parameters:,} parameters")
+    zero = np.isnan(sens.top_percent_share)          # |grad C|^2 = 0: every share is 0/0
     say(f"the top 1% of parameters ({max(1, -(-sens.n_parameters // 100))}) hold "
-        f"{100 * sens.top_percent_share:.1f}% of |grad C|^2"
+        + ("an undefined share of |grad C|^2: it is 0 (the gradient is 0), and 0/0 has no "
+           "value" if zero else f"{100 * sens.top_percent_share:.1f}% of |grad C|^2")
         + (f"; {sens.zero_count:,} have a gradient of exactly 0"
            if sens.zero_count else ""))
     print("\nmost sensitive (direction: the way gradient descent nudges it)")
@@ -188,7 +190,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     print("\nper layer")
     print(table(["layer", "kind", "count", "|grad|", "mean |dC/dtheta|", "share of |grad C|^2"],
                 [[ls.layer, ls.kind, f"{ls.count:,}", f"{ls.norm:.3e}", f"{ls.mean_abs:.3e}",
-                  f"{100 * ls.share_of_squared:.1f}%"] for ls in sens.layers]))
+                  percent(ls.share_of_squared)] for ls in sens.layers]))
     if cmp:
         say(f"\n{cmp.text}")
         for r in (cmp.a, cmp.b):

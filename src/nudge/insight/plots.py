@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import plots
+from ..display import percent
 from ..network import Network
 from ..plots import new_figure
 from . import (
@@ -90,17 +91,19 @@ def plot_sensitivity(net: Network, sens: Sensitivity, path: str | Path, title: s
     labels, shares, means = [], [], []
     for ls in sens.layers:
         labels.append(f"{'W' if ls.kind == 'weights' else 'b'}{ls.layer}\n({ls.count:,})")
-        shares.append(100 * ls.share_of_squared)
+        shares.append(ls.share_of_squared)
         means.append(ls.mean_abs)
     x = np.arange(len(labels))
     bars = ax.bar(x, means, color=["tab:blue" if ls.kind == "weights" else "tab:orange"
                                    for ls in sens.layers])
-    ax.set_yscale("log")
+    logs = max(means) > 0                    # all 0 (the gradient is 0): no log scale
+    if logs:
+        ax.set_yscale("log")
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylabel("mean |∂C/∂θ| (log scale)")
+    ax.set_ylabel("mean |∂C/∂θ|" + (" (log scale)" if logs else ": all 0"))
     for b, s in zip(bars, shares):
-        ax.annotate(f"{s:.1f}%", (b.get_x() + b.get_width() / 2, b.get_height()),
+        ax.annotate(percent(s), (b.get_x() + b.get_width() / 2, b.get_height()),
                     ha="center", va="bottom", fontsize=7)
     ax.set_title("per layer: weights Wˡ (blue), biases bˡ (orange);\nlabels: share of ‖∇C‖²",
                  fontsize=9)

@@ -43,7 +43,7 @@ class LayerSensitivity(_Plain):
     norm: float
     mean_abs: float
     max_abs: float
-    share_of_squared: float       # this block's share of ‖∇C‖²
+    share_of_squared: float       # this block's share of ‖∇C‖² (NaN when ‖∇C‖ = 0: 0/0)
 
 
 @dataclass
@@ -61,7 +61,8 @@ class Sensitivity(_Plain):
     n_parameters: int
     top: list[RankedParameter]
     bottom: list[RankedParameter]
-    top_percent_share: float      # share of ‖∇C‖² held by the top 1% of parameters
+    top_percent_share: float      # share of ‖∇C‖² held by the top 1% of parameters (NaN
+    #                               when ‖∇C‖ = 0: 0/0, undefined)
     zero_count: int               # parameters whose gradient is exactly 0
     layers: list[LayerSensitivity]
     gradient: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
@@ -106,14 +107,15 @@ def sensitivity(net: Network, X: Any, y: Any, k: int = 10, split: str = "train",
             layers.append(LayerSensitivity(
                 l, kind, int(arr.size), float(np.linalg.norm(arr)), float(np.abs(arr).mean()),
                 float(np.abs(arr).max()),
-                float((arr ** 2).sum() / total_sq) if total_sq > 0 else 0.0))
+                float((arr ** 2).sum() / total_sq) if total_sq > 0 else math.nan))
     return Sensitivity(
         n_examples=g.n_examples, split=split, cost=g.cost, gradient_norm=math.sqrt(total_sq),
         seconds=g.seconds, dtype=g.dtype, n_parameters=P,
         top=[ranked(net, flat, int(i), r + 1, image_shape) for r, i in enumerate(order[:k])],
         bottom=[ranked(net, flat, int(order[P - k + r]), P - k + r + 1, image_shape)
                 for r in range(k)],
-        top_percent_share=float(sq[order[:n_top]].sum() / total_sq) if total_sq > 0 else 0.0,
+        top_percent_share=(float(sq[order[:n_top]].sum() / total_sq) if total_sq > 0
+                           else math.nan),
         zero_count=int(np.count_nonzero(flat == 0)), layers=layers, gradient=flat, order=order)
 
 
