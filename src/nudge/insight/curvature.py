@@ -253,6 +253,15 @@ def _curvature(net: Network, X: Any, y: Any, k: int, smallest: int, hutchinson: 
                          else (np.zeros(0), np.zeros((0, net.n_parameters))))
     rayleigh = [float(u @ H.matvec(u)) for u in low_vecs]
     trace, trace_se = hutchinson_trace(H, hutchinson, seed) if hutchinson else (None, None)
+    flat = _flat(float(top[0]), low, rayleigh, H.dtype)
+    if flat:
+        # every eigenvalue lies between the smallest and the largest, so each one is below
+        # the smallest normal number too, as is each u^T H u, and the trace (a sum of
+        # n_parameters of them) below n_parameters times it: the residue of Lanczos' shift,
+        # not a product of the dtype; they are 0
+        top, low, rayleigh = np.zeros(len(top)), np.zeros(len(low)), [0.0] * len(rayleigh)
+        if trace is not None and abs(trace) < net.n_parameters * np.finfo(H.dtype).tiny:
+            trace, trace_se = 0.0, (None if trace_se is None or math.isnan(trace_se) else 0.0)
     lam_max = float(top[0])
     eta_max = 2 / lam_max if lam_max > 0 else None
     # negative curvature counts when it is beyond rounding: 100 units of the products'
@@ -260,7 +269,7 @@ def _curvature(net: Network, X: Any, y: Any, k: int, smallest: int, hutchinson: 
     rounding = 100 * float(np.finfo(H.dtype).eps) * abs(lam_max)
     negative = bool(len(low) and min(rayleigh) < -rounding)
     seconds = time.perf_counter() - start
-    summary = _summary(lam_max, eta_max, low, rayleigh, negative, rounding, str(H.dtype))
+    summary = _summary(lam_max, eta_max, low, rayleigh, negative, rounding, str(H.dtype), flat)
     return Curvature(len(X), net.n_parameters, [float(v) for v in top],
                      [float(v) for v in low], rayleigh, trace,
                      None if trace_se is None or math.isnan(trace_se) else trace_se,
@@ -268,11 +277,17 @@ def _curvature(net: Network, X: Any, y: Any, k: int, smallest: int, hutchinson: 
                      str(H.dtype), summary, np.asarray(top_vecs))
 
 
+def _flat(lam_max: float, low: np.ndarray, rayleigh: list[float], dtype: Any) -> bool:
+    """The largest and the smallest eigenvalue both 0, but for less than the dtype's smallest
+    normal number (no product of the dtype makes one: the residue of Lanczos' shift, such
+    as -1.7e-316): H = 0, the cost flat to the dtype's precision."""
+    return bool(len(low)) and max(abs(lam_max), abs(float(low[0])), abs(rayleigh[0])) < (
+        np.finfo(dtype).tiny)
+
+
 def _summary(lam_max: float, eta_max: float | None, low: np.ndarray, rayleigh: list[float],
-             negative: bool, rounding: float, dtype: str) -> str:
-    # the largest and the smallest eigenvalue both 0, but for less than the smallest normal
-    # number (no product of the dtype makes one: the residue of Lanczos' shift): H = 0
-    if len(low) and max(abs(lam_max), abs(low[0]), abs(rayleigh[0])) < np.finfo(dtype).tiny:
+             negative: bool, rounding: float, dtype: str, flat: bool) -> str:
+    if flat:
         return (f"every eigenvalue is 0 (the largest and the smallest both are): the cost is "
                 f"flat here to {dtype} precision, so neither a bowl nor a saddle can be told "
                 "from its curvature (as where every neuron is saturated or dead)")
