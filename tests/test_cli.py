@@ -620,6 +620,8 @@ def test_a_misspelt_choice_names_the_closest(argv, suggested, capsys):
     (["--plot", "curve.jpg"], "PNG"),
     (["--learning-rate", "1e30", "--activation", "relu"], "diverged"),
     (["--validation", "1497"], "hold out between 1 and 1,496"),
+    (["--validation", "1496"], "the 3b1b preset's batch size 10 is larger than the 1 training "
+                               "image left after --validation 1,496: use a smaller"),
     (["--train-limit", "100", "--validation", "100"], "hold out between 1 and 99"),
     (["--momentum", "0.5"], "--momentum 0.5 is for --optimizer momentum (sgd has none)"),
     (["--momentum", "0.5", "--optimizer", "adam"], "(adam has none)"),

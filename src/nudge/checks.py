@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .bounds import check_count, check_input_shape, positive_float
+from .display import counted
 from .errors import NudgeError, short_repr
 from .inputs import as_array, as_pixels, check_numbers
 from .network import Network, check_network
@@ -54,14 +55,16 @@ def check_options(net: Network, X: np.ndarray, epochs: Any, batch_size: Any, lea
 
 
 def check_batch_fits(batch_size: int | None, n: int, name: str = "batch size",
-                     examples: str = "training examples",
-                     fix: str = "use at most {n} (that is full-batch gradient descent)") -> None:
+                     example: str = "training example",
+                     fix: str = "use at most {n} (that is full-batch gradient descent)",
+                     where: str = "") -> None:
     """A mini-batch of ``batch_size`` examples (None: all of them) is drawn from ``n``:
-    else a one-line error in the front end's words (``name``: its option, ``examples``:
-    what the ``n`` are, ``fix``: what to do, where ``{n}`` is the count)."""
+    else a one-line error in the front end's words (``name``: its option, ``example``: what
+    one of the ``n`` is, made plural unless n is 1, ``where``: words after it, ``fix``:
+    what to do, where ``{n}`` is the count)."""
     if batch_size is not None and batch_size > n:
-        raise NudgeError(f"{name} {batch_size} is larger than the {n:,} {examples}: "
-                         + fix.format(n=f"{n:,}"))
+        raise NudgeError(f"{name} {batch_size} is larger than the {counted(n, example)}"
+                         f"{where}: " + fix.format(n=f"{n:,}"))
 
 
 def check_batch_size(batch_size: Any, n: int, examples: str = "examples",

@@ -164,8 +164,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     left = f" left after --validation {args.validation:,}" if validation else ""
     check_batch_fits(batch_size, len(data.X_train),
                      "--batch-size" if hasattr(args, "batch_size")
-                     else f"the {args.preset} preset's batch size", f"training images{left}",
-                     "use a smaller --batch-size, or 'full'")
+                     else f"the {args.preset} preset's batch size", "training image",
+                     "use a smaller --batch-size, or 'full'", left)
     seed = args.seed if args.seed is not None else random_seed()
     net = setup.network(seed) if start is None else start
     check_writable(out, size=file_size(net))

@@ -291,7 +291,7 @@ def cmd_average(args: argparse.Namespace) -> int:
     net, data, X, y = model_examples(args, "train", args.examples)
     sizes = args.batch_sizes               # None: the API's, those up to the examples
     for b in sizes or []:
-        check_batch_fits(b, len(X), "--batch-sizes: batch size", f"{data.name} training examples",
+        check_batch_fits(b, len(X), "--batch-sizes: batch size", f"{data.name} training example",
                          "give batch sizes up to {n}, or more --examples")
     report = ins.minibatch_estimates(net, X, y, sizes, args.draws, args.seed,
                                      check_examples=min(args.check_examples, len(X)))

@@ -348,9 +348,10 @@ def _n_train(data: Any, validation: int | None) -> int:
         raise NudgeError(f"--validation {validation} ({data.name}): {e}") from None
 
 
-def _images(data: Any, validation: int | None) -> str:
+def _where(data: Any, validation: int | None) -> str:
+    """The words after "training images": " of digits left after --validation 100"."""
     left = f" left after --validation {validation:,}" if validation else ""
-    return f"training images of {data.name}{left}"
+    return f" of {data.name}{left}"
 
 
 def _check_full_batch(batch_sizes: list[int | None], data: Any,
@@ -358,7 +359,7 @@ def _check_full_batch(batch_sizes: list[int | None], data: Any,
     """'full' and a batch size of all the training images are one run under two names:
     refused, as a value given twice is (:func:`nudge.bounds.check_list`)."""
     n = _n_train(data, validation)
-    check_list(f"--batch-size on the {n:,} {_images(data, validation)}",
+    check_list(f"--batch-size on the {n:,} training images{_where(data, validation)}",
                ["full" if b is None else b for b in batch_sizes], MAX_VALUES, distinct=True,
                same=lambda b: "full" if b == n else b)
 
@@ -377,7 +378,7 @@ def _settings(given: dict[str, Any], data: Any, train_limit: int | None,
     setup = resolve(preset, n_inputs=data.n_inputs, n_classes=len(data.classes), **given)
     check_patience(patience, bool(validation), MAX_EPOCHS, setup.schedule)
     check_batch_fits(setup.batch_size, _n_train(data, validation), "--batch-size",
-                     _images(data, validation), "use a smaller one, or 'full'")
+                     "training image", "use a smaller one, or 'full'", _where(data, validation))
     settings = {"dataset": data.name, "train_limit": train_limit, "test_limit": test_limit,
                 "validation": validation, "patience": patience, **setup.to_dict()}
     settings["momentum"] = float(settings["momentum"])
