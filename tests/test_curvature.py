@@ -239,6 +239,9 @@ def test_cli_curvature_shows_a_flat_point_as_zeros(capsys, saturated_model):
         assert main(argv + ["--json"]) == 0
         data = json.loads(capsys.readouterr().out)
         assert data["largest"] + data["smallest"] == [0.0] * 4
+    # one Hutchinson vector is 'a vector', not '1 vectors'
+    assert main(["curvature", path, "--examples", "100", "--top", "1", "--hutchinson", "1"]) == 0
+    assert "(sum of all 650 eigenvalues, Hutchinson, 1 vector): 0" in capsys.readouterr().out
 
 
 def test_hutchinson_is_the_mean_of_v_h_v_and_near_the_trace(digits):

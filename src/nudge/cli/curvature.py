@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import MAX_EIGENVALUES, MAX_HUTCHINSON, MAX_STABILITY_STEPS
-from ..display import duration, number, ratio, say, table
+from ..display import counted, duration, number, ratio, say, table
 from ..errors import NudgeError, printable
 from ..network import Network
 from .common import (
@@ -196,7 +196,7 @@ def cmd_curvature(args: argparse.Namespace) -> int:
         se = (f" +- {cv.trace_standard_error:.2g}" if cv.trace_standard_error is not None
               else "")
         say(f"trace of H (sum of all {cv.n_parameters:,} eigenvalues, Hutchinson, "
-            f"{cv.hutchinson_samples} vectors): {cv.trace_estimate:.4g}{se}")
+            f"{counted(cv.hutchinson_samples, 'vector')}): {cv.trace_estimate:.4g}{se}")
     if cv.max_stable_learning_rate is not None:
         say("largest stable learning rate for full-batch gradient descent: "
             f"2/lambda_max = {cv.max_stable_learning_rate:.4g}")
