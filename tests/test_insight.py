@@ -582,6 +582,34 @@ def test_landscape_slices(digits):
     json.dumps(land.to_dict())
 
 
+@pytest.mark.parametrize("weight_decay, downhill", [(0.0, "along −∇C (downhill)"),
+                                                     (1e-3, "along −∇(C + decay) (downhill)")])
+def test_the_landscape_figure_writes_the_gradient_as_its_title_does(digits, tmp_path,
+                                                                  monkeypatch, weight_decay,
+                                                                  downhill):
+    """The legend and the axes said '-grad C' (the terminal's ASCII) under a title of
+    '−∇C'.  The real figure is drawn and saved; save_figure is only watched, to read it."""
+    from nudge.insight import plots
+
+    drawn = []
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or
+                        save(fig, path))
+    net = Network([64, 16, 10], seed=0)
+    land = ins.landscape(net, digits.X_train[:100], digits.y_train[:100], points=9, grid=3,
+                         weight_decay=weight_decay)
+    assert land.labels[0] == downhill.replace("−∇", "-grad ")   # the terminal keeps ASCII
+    png = plots.plot_landscape(land, tmp_path / "l.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (fig,) = drawn
+    ax1, ax2 = fig.axes[:2]
+    texts = ([t.get_text() for ax in (ax1, ax2) for t in ax.get_legend().get_texts()]
+             + [ax2.get_xlabel(), ax2.get_ylabel(), fig._suptitle.get_text()])
+    assert not [t for t in texts if "grad" in t or "-" in t.replace("−", "")], texts
+    assert downhill in texts and ax2.get_xlabel() == downhill
+    assert "−∇C" in fig._suptitle.get_text()
+
+
 # --------------------------------------------------------------------------- the CLI
 def _run(capsys, argv):
     code = main(argv)

@@ -315,13 +315,21 @@ def plot_descent_paths(report: DescentReport, path: str | Path) -> Path:
 
 
 # =========================================================================== landscape
+def figure_notation(text: str) -> str:
+    """A label in the terminal's ASCII ("along -grad C", "orthogonal to grad (C + decay)") in
+    the figures' notation: the minus sign and nabla ("along −∇C", "orthogonal to
+    ∇(C + decay)"), as their titles write them."""
+    return text.replace("-grad ", "−∇").replace("grad ", "∇")
+
+
 def plot_landscape(land: Landscape, path: str | Path) -> Path:
     """The cost along the two directions, and on the plane they span."""
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(11, 4.2))
+    labels = [figure_notation(label) for label in land.labels]
     t = land.offsets
     gradient = land.directions == "gradient"
     for k, color in enumerate(("tab:red", "tab:blue")):
-        ax1.plot(t, land.cost_along[k], "-", color=color, label=land.labels[k])
+        ax1.plot(t, land.cost_along[k], "-", color=color, label=labels[k])
     near = np.abs(t) <= 0.25 * t.max()
     for k, color in enumerate(("tab:red", "tab:blue")):
         if gradient and k == 1:
@@ -343,8 +351,8 @@ def plot_landscape(land: Landscape, path: str | Path) -> Path:
     if gradient:
         ax2.annotate("", (0.4 * land.grid.max(), 0), (0, 0),
                      arrowprops={"arrowstyle": "->", "color": "tab:red", "lw": 2})
-    ax2.set_xlabel(land.labels[0], fontsize=8)
-    ax2.set_ylabel(land.labels[1], fontsize=8)
+    ax2.set_xlabel(labels[0], fontsize=8)
+    ax2.set_ylabel(labels[1], fontsize=8)
     ax2.legend(fontsize=8, loc="upper left")
     kind = ("directions: −∇C and a random one made orthogonal to it (its slope is 0 by "
             "construction)" if gradient else "filter-normalised random directions (Li et al. "
