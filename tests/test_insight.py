@@ -205,6 +205,25 @@ def test_compare_with_a_parameter_whose_gradient_is_zero(digits):
     assert json.loads(json.dumps(both.to_dict(), allow_nan=False))["ratio"] is None
 
 
+def test_sensitivity_of_a_tiny_float32_gradient_is_not_rounded_to_zero(digits):
+    """A gradient of 1e-25 would square to 1e-50, below float32's range: the gradient of
+    a float32 run is held in float64, so |grad C| and the shares scale with it, and do not
+    become 0 or undefined."""
+    net = _net([64, 16, 10], seed=2)
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    g = ins.full_gradient(net, X, y, dtype=np.float32)
+    usual = ins.sensitivity(net, X, y, gradient=g)
+    for arr in g.weights + g.biases:
+        arr *= np.float32(1e-25)
+    tiny = ins.sensitivity(net, X, y, gradient=g)
+    assert tiny.gradient_norm == pytest.approx(1e-25 * usual.gradient_norm, rel=1e-5)
+    assert tiny.top_percent_share == pytest.approx(usual.top_percent_share, rel=1e-5)
+    assert [la.share_of_squared for la in tiny.layers] == pytest.approx(
+        [la.share_of_squared for la in usual.layers], rel=1e-5)
+    assert [la.norm for la in tiny.layers] == pytest.approx(
+        [1e-25 * la.norm for la in usual.layers], rel=1e-5)
+
+
 def test_compare_refuses_the_sensitivity_of_another_network(digits):
     """A Sensitivity of a smaller network was read at the bigger one's indices: an
     IndexError (or, the other way round, another network's numbers under these names)."""
