@@ -476,6 +476,35 @@ def test_whole_number_pixels_of_any_type_are_intensities():
             train(Network([16, 5, 3], seed=1), bad, y, epochs=1)
 
 
+def test_float_pixels_from_0_to_255_are_refused_not_read_255_times_too_bright():
+    """Floats are read as they are (intensities in [0, 1]): an image read as floats, whole
+    numbers 0-255, was taken as it was (every pixel up to 255 times too bright, a wrong
+    accuracy and a wrong network, silently); it is a one-line error everywhere inputs go.
+    Floats on another scale (fractions, negative values) and whole-number floats in
+    [0, 1] are taken as they are.  (X // 16: whole numbers 0-15, as scikit-learn's
+    8x8 digits are 0-16.)"""
+    from nudge import evaluate, insight, train
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (30, 16)).astype(np.uint8)
+    y = rng.integers(0, 3, 30)
+    net = Network([16, 5, 3], seed=1)
+    for floats in (X.astype(np.float32), X.astype(np.float64).tolist(),
+                   np.asfortranarray(X.astype(np.float16)), (X // 16).astype(float)):
+        for call, args, kwargs in (
+                (net.predict, (floats,), {}), (net.predict, (floats[0],), {}),
+                (net.score, (floats, y), {}), (evaluate, (net, floats, y), {}),
+                (train, (net.copy(), floats, y), {"epochs": 1}),
+                (train, (net.copy(), X, y), {"epochs": 1, "test_data": (floats, y)}),
+                (insight.sensitivity, (net, floats, y), {})):
+            with pytest.raises(NudgeError, match=r"whole numbers from 0 to \d+ held as "
+                               r"floats.*intensities in \[0, 1\].*X / 255"):
+                call(*args, **kwargs)
+    for fine in (X / 255, X / 255 * 3 - 1, (X > 128).astype(np.float32), X - 100.0):
+        net.predict(fine)
+        evaluate(net, fine, y)
+
+
 def test_a_network_from_given_parameters(tmp_path, monkeypatch):
     """from_parameters: weights (n_out, n_in) and biases from elsewhere (another framework,
     a file) make the network they define, copied and checked; copies and model files are

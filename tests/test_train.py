@@ -296,7 +296,7 @@ def test_mismatched_data_is_refused(digits):
         train(Network([784, 10, 10]), digits.X_train, digits.y_train)
     with pytest.raises(NudgeError, match="labels"):
         train(Network([64, 10, 10]), digits.X_train, digits.y_train[:-1])
-    X, y = digits.X_train[:50].astype(np.float32), digits.y_train[:50]
+    X, y = digits.X_train[:50] / np.float32(255), digits.y_train[:50]
     nan = X.copy()
     nan[3, 5] = np.nan
     for kwargs, words in (({"X": nan}, "training inputs hold NaN"),       # not "diverged"

@@ -2,7 +2,8 @@
 
 Inputs are rows of pixel values, one example per row: whole numbers (uint8 images, or any
 integer type) are intensities 0-255 and become a⁰ = intensity/255 in [0, 1]; floats are
-taken as they are.  Labels are whole numbers 0 to n_outputs − 1, and each becomes its
+taken as they are (but for floats that are whole numbers 0-255, some above 1: an image read
+as floats, refused).  Labels are whole numbers 0 to n_outputs − 1, and each becomes its
 desired output y, a one-hot row (rows of desired outputs are taken as they are); the
 confusion matrix counts labels against the classes read.
 """
@@ -26,9 +27,40 @@ def as_array(X: Any, name: str = "inputs") -> np.ndarray:
 
 
 def check_numbers(X: np.ndarray, name: str = "inputs") -> None:
-    """Inputs are numbers (pixels): an array of strings or objects is a one-line error."""
+    """Inputs are numbers (pixels): an array of strings or objects is a one-line error, and
+    so are floats that are all whole numbers from 0 to 255, some above 1: intensities
+    0-255 (an image read as floats) that would be taken as they are, 255 times too bright
+    (:func:`check_float_scale`)."""
     if X.dtype.kind not in "biuf":
         raise NudgeError(f"{name} must be numbers (pixels), got an array of {X.dtype}")
+    check_float_scale(X, name)
+
+
+#: rows looked at in one pass by :func:`check_float_scale` (temporaries of a few MB)
+SCALE_CHUNK = 4096
+
+
+def check_float_scale(X: np.ndarray, name: str = "inputs") -> None:
+    """Float inputs are taken as they are (intensities in [0, 1]): floats that are all whole
+    numbers from 0 to 255, the largest above 1, are pixel intensities 0-255 (an image read
+    as floats), refused in one line rather than read 255 times too bright.  Inputs on
+    another scale (standardised, with fractions or negative values) pass; the largest value
+    decides first, so that only whole-number maxima cost a pass over the data."""
+    if X.dtype.kind != "f" or X.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        top = float(np.max(X))
+    if not (1 < top <= 255 and top == int(top)):     # NaN, inf: for the finite checks
+        return
+    rows = np.atleast_2d(X)
+    rows = rows.reshape(len(rows), -1)
+    for start in range(0, len(rows), SCALE_CHUNK):
+        part = rows[start:start + SCALE_CHUNK]
+        if part.min() < 0 or not np.array_equal(part, np.floor(part)):
+            return
+    raise NudgeError(f"{name} are whole numbers from 0 to {top:g} held as floats, but floats "
+                     "are read as they are, as intensities in [0, 1]: scale them into [0, 1] "
+                     "(X / 255 for 0-255 pixels), or give uint8 pixels")
 
 
 def as_pixels(X: np.ndarray) -> np.ndarray:

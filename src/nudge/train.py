@@ -159,7 +159,8 @@ def train(
 ) -> History:
     """Train ``net`` in place by mini-batch stochastic gradient descent.
 
-    ``X`` holds one example per row (whole-number pixels, 0-255, are read as intensity/255),
+    ``X`` holds one example per row (whole-number pixels, 0-255, are read as intensity/255;
+    floats as they are, in [0, 1]),
     ``y`` the labels (or desired output rows).  ``batch_size=None`` means the
     whole training set: full-batch gradient descent.  The defaults are plain SGD (30
     epochs, B = 10, the optimiser's η from ``DEFAULT_LEARNING_RATES``, constant);
