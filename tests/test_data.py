@@ -165,6 +165,12 @@ def test_subset(digits):
     assert len(small.X_train) == 100 and len(small.y_test) == 20
     with pytest.raises(NudgeError):
         digits.subset(0)
+    # 100.0 and "100" were numpy's or Python's TypeError from inside; True one example
+    for n_train, n_test in ((100.0, None), ("100", None), (True, None), (None, 2.5)):
+        with pytest.raises(NudgeError, match=r"^number of (training|test) examples must be "
+                           "a whole number of at least 1, got "):
+            digits.subset(n_train, n_test)
+    assert len(digits.subset(np.int64(7)).X_train) == 7
 
 
 def test_idx_dimensions_whose_product_overflows_int64(tmp_path):

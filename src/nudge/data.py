@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import check_choice
+from .bounds import check_choice, check_count
 from .errors import DataError, DataNotFoundError, NudgeError
 from .fsutil import as_path, atomic_write_bytes, not_a_folder
 from .idx import idx_header, parse_idx, read_bytes
@@ -111,9 +111,10 @@ class Dataset:
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
         """The first ``n_train`` training and ``n_test`` test examples (for quick runs)."""
-        for name, value in (("training examples", n_train), ("test examples", n_test)):
-            if value is not None and value < 1:
-                raise NudgeError(f"number of {name} must be at least 1, got {value}")
+        n_train, n_test = (None if value is None else check_count(f"number of {name}", value,
+                                                                  most=None)
+                           for name, value in (("training examples", n_train),
+                                               ("test examples", n_test)))
         return Dataset(self.name, self.X_train[:n_train], self.y_train[:n_train],
                        self.X_test[:n_test], self.y_test[:n_test], self.image_shape,
                        self.classes, self.source)
