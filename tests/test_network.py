@@ -283,6 +283,12 @@ def test_inputs_shaped_as_one_example_or_as_images_get_the_reshape_that_fits():
         ins.example_wishes(net, x.reshape(28, 28), 3)
     with pytest.raises(NudgeError, match=r"rows of 784 values \(one example per row\)$"):
         net.predict(np.zeros((2, 100)))          # no reshape makes rows of 784: no advice
+    # one row of the wrong length is named as given (it said "shape (1, 783)", a shape
+    # nobody passed: the row made a batch of one before it was looked at)
+    for row in (np.zeros(783), [], np.zeros(1568, dtype=np.uint8)):
+        for call in (net.predict, net.feedforward, lambda r: net.score(r, 3)):
+            with pytest.raises(NudgeError, match=rf"^inputs have shape \({len(row)},\) but"):
+                call(row)
     assert net.predict(x).shape == () and net.predict(images.reshape(6, -1)).shape == (6,)
 
 

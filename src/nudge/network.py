@@ -275,8 +275,8 @@ class Network:
     def feedforward(self, X: Any) -> np.ndarray:
         """The output activations aᴸ; ``X`` is one example or a batch (rows are examples)."""
         self.check_parameters(finite=True)   # set by hand: a NaN output would read as digit 0
-        X = as_array(X)
-        out = self.forward(X[None, :] if X.ndim == 1 else X)[0][-1]
+        X = as_array(X)                # one row of another length: refused as given
+        out = self.forward(X[None, :] if X.shape == (self.sizes[0],) else X)[0][-1]
         return out[0] if X.ndim == 1 else out
 
     def predict(self, X: Any) -> np.ndarray | np.integer:
