@@ -518,6 +518,23 @@ def test_descent_refuses_a_run_twice_and_names_a_batch_size_that_comes_again(dig
     (lambda net, X, y: ins.sensitivity(net, X, y, k=-1), "k must be"),
     (lambda net, X, y: ins.sensitivity(net, X, y, k=10**12), "k must be at most"),
     (lambda net, X, y: ins.fit_critical_batch([1, 2, "a"], [1, 2, 3]), "must be numbers"),
+    # numpy's TypeError, a ValueError from inside, or taken as it was (index -4, "4")
+    *((call, r"^dtype 'floaty': give float32 or float64$") for call in (
+        lambda net, X, y: ins.sensitivity(net, X, y, dtype="floaty"),
+        lambda net, X, y: ins.full_gradient(net, X, y, dtype="floaty"),
+        lambda net, X, y: ins.minibatch_estimates(net, X, y, batch_sizes=[10], dtype="floaty"),
+        lambda net, X, y: ins.landscape(net, X, y, dtype="floaty"),
+        lambda net, X, y: ins.noise_scale(net, X, y, dtype="floaty"),
+        lambda net, X, y: ins.hessian_noise_scale(net, X, y, dtype="floaty"),
+        lambda net, X, y: ins.curvature(net, X, y, dtype="floaty"),
+        lambda net, X, y: ins.HessianOperator(net, X, y, dtype="floaty"))),
+    (lambda net, X, y: ins.make_parameter(net, "weights", 1, 3, 10),
+     r"^unknown kind 'weights': choose one of weight, bias$"),
+    (lambda net, X, y: ins.set_parameters(net, np.array(["0.5"] * net.n_parameters)),
+     r"^a parameter vector must hold numbers, got an array of <U3$"),
+    (lambda net, X, y: ins.example_wishes(net, X[0], y[0], index=-4),
+     r"^index must be a whole number of at least 0, got -4$"),
+    (lambda net, X, y: ins.example_wishes(net, X[0], y[0], index="4"), "index must be"),
 ])
 def test_insight_sizes_and_counts_are_bounded_with_one_line(digits, call, words):
     """The API bounds what the command line bounds, before any work: a typo such as
@@ -544,6 +561,7 @@ def _spoilt(how):
     lambda net, X, y: ins.hessian_vector_product(net, X, y, np.zeros(1210)),
     lambda net, X, y: ins.linear_check(net, X, y),
     lambda net, X, y: ins.total_cost(net, X, y),
+    lambda net, X, y: ins.example_wishes(net, X[0], y[0]),    # NaN wishes, AttributeError
 ])
 def test_insight_refuses_a_network_that_is_not_one_or_is_spoilt(digits, call):
     """A network whose weights were set by hand: NaN ones made curvature call the Hessian

@@ -98,6 +98,18 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
+def check_dtype(dtype: Any) -> np.dtype:
+    """A network's float type (its parameters', or the precision an insight function works
+    in): float32 or float64, else a one-line error (not numpy's TypeError)."""
+    try:
+        checked = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise NudgeError(f"dtype {short_repr(dtype)}: give float32 or float64") from None
+    if checked not in (np.float32, np.float64):
+        raise NudgeError(f"dtype must be float32 or float64, not {checked}")
+    return checked
+
+
 def random_seed() -> int:
     """A fresh seed from the operating system's entropy, 0 .. :data:`MAX_SEED` (recorded, so
     that a run without ``--seed`` can be repeated)."""

@@ -46,6 +46,7 @@ import numpy as np
 
 from .bounds import (
     check_choice,
+    check_dtype,
     check_input_shape,
     check_parameter_arrays,
     check_seed,
@@ -150,12 +151,7 @@ class Network:
         self.output = check_choice("output", output, OUTPUTS)
         self.cost_function = check_choice("cost", cost, COSTS)
         self.init = check_choice("init", init, INITS)
-        try:
-            self.dtype = np.dtype(dtype)
-        except TypeError:
-            raise NudgeError(f"dtype {dtype!r}: give float32 or float64") from None
-        if self.dtype not in (np.float32, np.float64):
-            raise NudgeError(f"dtype must be float32 or float64, not {self.dtype}")
+        self.dtype = check_dtype(dtype)
         self.metadata: dict[str, Any] = {}     # filled in by nudge.modelfile.load
 
     @classmethod

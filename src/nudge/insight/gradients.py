@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count
+from ..bounds import check_count, check_dtype
 from ..checks import check_data
 from ..errors import NudgeError
 from ..network import Network, check_network
@@ -28,7 +28,7 @@ def example_deltas(net: Network, X: Any, y: Any
 def _work_net(net: Network, dtype: Any) -> Network:
     if dtype is None:
         return net
-    return net if net.dtype == np.dtype(dtype) else net.astype(dtype)
+    return net if net.dtype == check_dtype(dtype) else net.astype(dtype)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_count
+from ..bounds import check_count, check_dtype
 from ..checks import check_data
 from ..errors import NudgeError
 from ..inputs import as_inputs
@@ -102,7 +102,7 @@ class HessianOperator:
         if n == 0:
             raise NudgeError("there are no examples to take the Hessian over")
         chunk = check_count("chunk", chunk)
-        self.net = net if net.dtype == np.dtype(dtype) else net.astype(dtype)
+        self.net = net if net.dtype == check_dtype(dtype) else net.astype(dtype)
         self.dtype = self.net.dtype
         self.n = n
         self.n_parameters = net.n_parameters

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bounds import check_count
+from ..bounds import check_choice, check_count
 from ..errors import NudgeError, short_repr
 from ..network import Network
 from .common import _Plain
@@ -23,6 +23,8 @@ def get_parameters(net: Network) -> np.ndarray:
 def unflatten(net: Network, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Split a flat vector laid out like θ into arrays shaped like the weights and biases."""
     theta = np.asarray(theta)
+    if theta.dtype.kind not in "biuf":
+        raise NudgeError(f"a parameter vector must hold numbers, got an array of {theta.dtype}")
     if theta.shape != (net.n_parameters,):
         raise NudgeError(f"a parameter vector needs {net.n_parameters} values, got {theta.shape}")
     weights, biases, at = [], [], 0
@@ -114,6 +116,7 @@ def _image_shape(net: Network, image_shape: tuple[int, int] | None) -> tuple[int
 def make_parameter(net: Network, kind: str, layer: int, neuron: int, source: int | None = None,
                    image_shape: tuple[int, int] | None = None) -> Parameter:
     """The parameter of the given kind, layer (from 1), neuron and source (from 0), checked."""
+    check_choice("kind", kind, ("weight", "bias"))
     shape = _image_shape(net, image_shape)
     L = len(net.weights)
     if not 1 <= layer <= L:
@@ -127,8 +130,6 @@ def make_parameter(net: Network, kind: str, layer: int, neuron: int, source: int
     to = _neuron_label(net, layer, neuron, shape)
     if kind == "bias":
         return Parameter("bias", layer, neuron, None, b_at + neuron, f"layer {layer} bias of {to}")
-    if kind != "weight":
-        raise ValueError(kind)
     if source is None or not 0 <= source < n_in:
         raise NudgeError(f"layer {layer}'s weights come from {n_in} neurons of layer "
                          f"{layer - 1}, numbered 0 to {n_in - 1}; there is no {source}")

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import SPLITS, check_choice
+from ..bounds import SPLITS, check_choice, check_count
 from ..errors import NudgeError
-from ..network import Network
+from ..network import Network, check_network
 from .common import _Plain
 from .parameters import _image_shape, flatten
 
@@ -69,7 +69,9 @@ def example_wishes(net: Network, x: Any, label: Any, index: int | None = None,
                    ) -> ExampleWishes:
     """Follow one example's wishes from the outputs back to the first layer (``split``:
     where the example comes from, ``"train"`` or ``"test"``)."""
+    check_network(net, finite=True)          # NaN weights: NaN wishes, not an answer
     split = check_choice("split", split, SPLITS)
+    index = None if index is None else check_count("index", index, least=0, most=None)
     x = np.asarray(x)
     if x.ndim != 1 or x.size != net.sizes[0]:
         fix = f": give x.reshape({net.sizes[0]})" if x.size == net.sizes[0] else ""
