@@ -1035,6 +1035,21 @@ def test_warnings_for_a_run_that_learns_nothing(page):
     snap(page, "learn-warning")
 
 
+def test_a_run_in_trouble_is_warned_on_screen_before_its_first_epoch_ends(page):
+    """η = 50 on the 3b1b preset at a slow speed: the cost sat at 1 (every output 0) and the
+    accuracy at 9.8% for a whole epoch (a minute at 1,000 a second) with no warning."""
+    open_view(page, "learn")
+    page.select_option("#t-preset", "3b1b")
+    page.fill("#t-lr", "50")
+    start_run(page, epochs="1", examples="60000", speed="1000")
+    page.wait_for_selector("#t-warnings .warning[data-kind='chance']", timeout=15000)
+    assert text(page, "#s-state") == "running"
+    warning = text(page, "#t-warnings")
+    assert "near chance" in warning and "What to try: With eta 50" in warning, warning
+    page.click("#t-stop")
+    page.wait_for_function("document.getElementById('s-state').textContent === 'stopped'")
+
+
 def test_a_late_answer_does_not_make_an_ended_run_running_again(page):
     # the page asks /api/state while the run goes; that answer may arrive after the stream
     # has said the run ended, and before the answers the page asked for after that.  Each

@@ -264,3 +264,73 @@ def test_a_speed_set_as_the_rate_is_counted_does_not_fail_the_run(digits):
     job.start()
     job.join(60)
     assert job.state == "finished", job.message
+
+
+def test_the_cost_watch_judges_a_run_of_sampled_costs_not_one():
+    """The page's mid-epoch rule (nudge.web.advice.CostWatch): costs all above a network
+    that guesses, and not falling, say "stuck"; all above the start, "rising"; a healthy
+    run's noisy costs (one high mini-batch, a plateau at the chance cost) nothing."""
+    from nudge.web.advice import SUSTAINED, CostWatch, chance_cost
+
+    net = resolve("3b1b", n_inputs=64, n_classes=10).network(1)
+    assert chance_cost(net, np.arange(10)) == pytest.approx(0.9)       # 9/100 + 81/100
+    soft = resolve("3b1b", n_inputs=64, n_classes=10, output="softmax",
+                   cost="cross-entropy").network(1)
+    assert chance_cost(soft, np.arange(10)) == pytest.approx(np.log(10))
+    said = lambda watch, costs: [k for c in costs for k in watch.add(c)]      # noqa: E731
+    assert said(CostWatch(3.0, 0.9), [1.0] * 2 * SUSTAINED) == ["stuck"]   # saturated: 0
+    assert said(CostWatch(3.0, 0.9), [1.0] * (2 * SUSTAINED - 1)) == []     # not yet
+    assert said(CostWatch(3.0, 0.9), [0.89, 0.91, 0.87] * 20) == []         # the plateau
+    assert said(CostWatch(3.0, 0.9), [0.3, 2.0] * 20) == []                 # noise
+    assert said(CostWatch(3.0, 0.9), list(np.geomspace(3.0, 1.0, 40))) == []   # learning
+    assert said(CostWatch(2.3, 2.3), [9.0] * SUSTAINED) == ["rising"]
+
+
+def test_a_run_in_trouble_is_told_while_its_first_epoch_goes(mnist_path):
+    """η = 50 on the 3b1b preset at the page's slow speeds took the cost from 3 to 1 (every
+    output 0) and the accuracy to 9.8% with nothing said: "cost rising" waited for 2% of the
+    run (36 s) and compared with the untrained network's cost (3, never reached), and the
+    near-chance check ran only at the epoch's end (60 s).  A real server now says so within
+    a couple of seconds; healthy runs (3b1b slow and at full speed, nielsen) say nothing."""
+    import httpx
+    from test_web_browser import serve
+
+    from nudge.web import create_app
+
+    app = create_app(dataset="mnist", data_dir=mnist_path)
+    srv, thread, base = serve(app)
+
+    def run(body, until):
+        httpx.post(base + "api/train/reset", json={}).raise_for_status()
+        httpx.post(base + "api/train/start", json=body).raise_for_status()
+        end, summaries = time.time() + 60, []
+        while time.time() < end:
+            t = httpx.get(base + "api/train/state").json()["training"]
+            summaries.append(t)
+            if until(t) or t["state"] not in ("running", "paused"):
+                break
+            time.sleep(0.1)
+        if summaries[-1]["state"] in ("running", "paused"):
+            httpx.post(base + "api/train/stop", json={}).raise_for_status()
+            app.state.web.job.join(10)
+        return summaries
+
+    try:
+        t = run({"preset": "3b1b", "learning_rate": 50, "examples_per_second": 1000},
+                lambda t: t["warnings"])[-1]
+        assert t["state"] == "running" and t["epoch_results"] == [], t
+        assert [w["kind"] for w in t["warnings"]] == ["chance"]
+        assert "near chance (10%): the network has learned nothing useful" in \
+            t["warnings"][0]["text"]
+        assert "With eta 50 (the 3b1b preset's is 1) the steps may be far too large" in \
+            t["warnings"][0]["advice"]
+        for body, until in (
+                ({"preset": "3b1b", "examples_per_second": 1000}, lambda t: t["seen"] >= 4000),
+                ({"preset": "3b1b", "epochs": 3}, lambda t: False),
+                ({"preset": "nielsen", "epochs": 3}, lambda t: False)):
+            summaries = run(body, until)
+            assert summaries[-1]["seen"] >= 4000, body
+            assert all(s["warnings"] == [] for s in summaries), (body, summaries[-1])
+    finally:
+        srv.should_exit = True
+        thread.join(10)

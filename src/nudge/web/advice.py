@@ -2,12 +2,15 @@
 
 Every warning is ``(kind, text, advice)``; a run shows each kind once.  The numbers they
 come from are measured by :class:`nudge.web.training.TrainingJob`; the sentences are here,
-in one place, so that a teacher can read (and reword) all of them at once.
+in one place, so that a teacher can read (and reword) all of them at once, and so is the
+rule that judges a run's sampled mini-batch costs while an epoch goes (:class:`CostWatch`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections import deque
 
 import numpy as np
 
@@ -18,7 +21,62 @@ from ..settings import TrainingSetup
 #: a neuron whose activation varies less than this over the checked images is dead
 DEAD_RANGE = 1e-3
 
+#: a sampled cost counts as too high only this far (a share) above its mark
+MARGIN = 0.1
+#: ...and only when this many sampled costs in a row (the page's updates) are
+SUSTAINED = 10
+
 Advice = tuple[str, str, str]
+
+
+def chance_cost(net: Network, labels: np.ndarray) -> float:
+    """The cost (``net``'s own cost function) of a network that has learned nothing and
+    guesses: 1/k for each of its k outputs, whatever the image (the labels' desired outputs
+    ``y``).  A run whose cost stays clearly above it does worse than such a guess."""
+    k = net.sizes[-1]
+    a = np.full((len(labels), k), 1 / k)
+    z = np.zeros_like(a) if net.output == "softmax" else np.full_like(a, -math.log(k - 1))
+    return float(np.mean(net.output_costs(a, z, net.desired_outputs(labels))))
+
+
+class CostWatch:
+    """Judges a run's sampled mini-batch costs as they come, so that a run in trouble is
+    told while its first epoch goes, not at its end: :meth:`add` says ``"rising"`` when the
+    last :data:`SUSTAINED` costs were all above the untrained network's (``first``) by
+    :data:`MARGIN` (:func:`cost_rising`), and ``"stuck"`` when they were all above
+    :func:`chance_cost` by the margin and no lower (by the margin) on average than the
+    ones before them: worse than a guess, and not getting better (steps so large that the
+    outputs saturated, or too small to get anywhere); the caller then measures the test
+    accuracy (:func:`near_chance`).  A single mini-batch's cost is noisy; all of them in a
+    row above the mark is not (a healthy run's, on its first plateau, sit at the chance
+    cost, not above it).  After a ``"stuck"`` the costs before are set aside: the next
+    judgement waits for new ones."""
+
+    def __init__(self, first: float | None, chance: float | None) -> None:
+        self.first, self.chance = first, chance
+        self.costs: deque[float] = deque(maxlen=2 * SUSTAINED)
+
+    def add(self, cost: float) -> list[str]:
+        self.costs.append(cost)
+        recent = list(self.costs)[-SUSTAINED:]
+        found = []
+        if (self.first is not None and len(recent) == SUSTAINED
+                and min(recent) > (1 + MARGIN) * self.first):
+            found.append("rising")
+        if (self.chance is not None and len(self.costs) == self.costs.maxlen
+                and min(recent) > (1 + MARGIN) * self.chance
+                and np.mean(recent) > (1 - MARGIN) * np.mean(list(self.costs)[:SUSTAINED])):
+            self.costs.clear()
+            found.append("stuck")
+        return found
+        if self.first is not None and min(recent) > (1 + MARGIN) * self.first:
+            return "rising"
+        if (self.chance is not None and len(self.costs) == self.costs.maxlen
+                and min(recent) > (1 + MARGIN) * self.chance
+                and np.mean(recent) > (1 - MARGIN) * np.mean(list(self.costs)[:SUSTAINED])):
+            self.costs.clear()
+            return "stuck"
+        return None
 
 
 def cost_infinite() -> Advice:

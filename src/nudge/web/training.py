@@ -138,6 +138,7 @@ class TrainingJob:
         self.learning_rate = settings.setup.learning_rate    # η of the last step
         self.smoothed_cost: float | None = None
         self.first_cost: float | None = None      # of the untrained network (CHECK_EXAMPLES)
+        self._watch = advice.CostWatch(None, None)   # the sampled costs judged mid-epoch
         # measured over RATE_WINDOW; None until then (the page shows "–", not 0), and again
         # after a resume or a new speed, until it is measured at that speed
         self.examples_per_second: float | None = None
@@ -263,6 +264,9 @@ class TrainingJob:
             with np.errstate(all="ignore"):
                 self.first_cost = self.net.cost(self.X_train[:CHECK_EXAMPLES],
                                                 self.y_train[:CHECK_EXAMPLES])
+            chance = (advice.chance_cost(self.net, self.y_train[:CHECK_EXAMPLES])
+                      if self.net.sizes[-1] > 1 else None)
+            self._watch = advice.CostWatch(self.first_cost, chance)
             history = train(self.net, self.X_train, self.y_train, **s.setup.train_options(),
                             test_data=test, seed=s.seed, callback=self._on_epoch,
                             on_steps=self._on_steps, control=self.control,
@@ -319,9 +323,12 @@ class TrainingJob:
         self.smoothed_cost = smoothed(self.smoothed_cost, c, self.seen - self._sampled_seen,
                                       max(1.0, SMOOTHING_SPAN * self.total_examples))
         self._sampled_seen = self.seen
-        if (self.first_cost is not None and self.seen >= max(2000, 0.02 * self.total_examples)
-                and self.smoothed_cost > 1.1 * self.first_cost):
+        found = self._watch.add(c)
+        if "rising" in found:
             self._warn(*advice.cost_rising())
+        if "stuck" in found and self.X_test is not None and self.y_test is not None:
+            n = CHECK_EXAMPLES                    # worse than a guess: the accuracy says
+            self._check_chance(net.score(self.X_test[:n], self.y_test[:n]), net.sizes[-1])
         self._add_point(self.seen, self.smoothed_cost)
 
     def _on_epoch(self, record: EpochRecord, net: Network) -> None:
@@ -359,16 +366,18 @@ class TrainingJob:
         self._bump()
 
     def _check(self, record: EpochRecord, net: Network) -> None:
-        """After an epoch: accuracy near chance, dead hidden neurons."""
-        classes = net.sizes[-1]
-        acc = record.test_accuracy
-        if acc is not None and near_chance(acc, classes):
-            self._warn(*advice.near_chance(acc, classes, self.settings.setup))
+        """After an epoch: accuracy near chance (also checked mid-epoch, when the sampled
+        costs say so: :class:`nudge.web.advice.CostWatch`), dead hidden neurons."""
+        self._check_chance(record.test_accuracy, net.sizes[-1])
         X = self.X_test if self.X_test is not None else self.X_train
         self.dead_neurons = advice.dead_neurons(net, X[:CHECK_EXAMPLES])
         dead, hidden = sum(self.dead_neurons), sum(net.sizes[1:-1])
         if dead and hidden:
             self._warn(*advice.dead(dead, hidden, net.activation))
+
+    def _check_chance(self, accuracy: float | None, classes: int) -> None:
+        if accuracy is not None and near_chance(accuracy, classes):
+            self._warn(*advice.near_chance(accuracy, classes, self.settings.setup))
 
     def _add_point(self, seen: int, cost: float) -> None:
         if self.points and self.points[-1][0] == seen:
