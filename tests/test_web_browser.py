@@ -1770,6 +1770,34 @@ def test_a_saved_model_is_saved_over_only_when_asked(page):
     no_horizontal_scroll(page)
 
 
+def test_a_name_the_browser_refuses_replaces_the_last_save_message(page):
+    """A name the input's pattern refuses (a dot or a space first) is stopped by the browser
+    before any request: the previous "saved ..." stayed on screen as if this save worked."""
+    open_view(page, "models")
+    r = api(page, "/api/train/start", {"hidden": [8], "epochs": 1, "train_examples": 1000,
+                                       "preset": "custom", "schedule": "constant"})
+    assert r["status"] == 200
+    page.wait_for_function("document.getElementById('m-save') && "
+                           "!document.getElementById('m-save').disabled", timeout=60000)
+    page.fill("#m-name", f"kept-{page.size}")
+    page.check("#m-overwrite")
+    page.click("#m-save")
+    page.wait_for_function("document.getElementById('m-message').textContent"
+                           ".startsWith('saved ')")
+    for refused in (".hidden", " spaced"):
+        page.fill("#m-name", refused)
+        page.click("#m-save")
+        page.wait_for_function("document.getElementById('m-message').textContent"
+                               ".startsWith('not saved')")
+        assert "starting with a letter or digit" in text(page, "#m-message")
+        assert "error" in page.locator("#m-message").get_attribute("class")
+        page.fill("#m-name", f"kept-{page.size}")       # a good name: saved again
+        page.check("#m-overwrite")
+        page.click("#m-save")
+        page.wait_for_function("document.getElementById('m-message').textContent"
+                               ".startsWith('saved ')")
+
+
 def test_a_change_made_in_another_tab_shows_in_every_tab(browser, fresh):
     """Two tabs: a hand step taken in one changes the model in use; the other's header says
     so by itself, and its drawing is read again by the changed model, not only after a

@@ -18,6 +18,11 @@ export function init(s) {
       store.refresh();
     } catch (err) { message(err.message, true); }
   });
+  // a name the browser's own check refuses (the input's pattern) sends nothing: say so, or
+  // the last save's "saved as ..." reads as this one's answer ("invalid" does not bubble)
+  $("m-save-form").addEventListener("invalid", (e) => {
+    message(`not saved: the name must be ${e.target.title || e.target.validationMessage}`, true);
+  }, true);
 }
 
 export function show() { store.refresh(); }
