@@ -480,6 +480,7 @@ def test_descent_refuses_a_run_twice_and_names_a_batch_size_that_comes_again(dig
                                                  "full-batch GD at eta 4", "SGD, B=10"]
     assert report.summary.startswith("full-batch GD at eta 1 reached cost")
     assert "; full-batch GD at eta 4 after" in report.summary
+    assert report.summary_in("η =") == report.summary.replace("at eta", "at η =")   # the page
     # on 300 examples, a batch of 300 is full-batch GD: the same run, whatever the spelling
     with pytest.raises(NudgeError, match=r"^batch sizes full and 300 with learning rate 2 "
                                          r"are the same run \(300 is every training"):

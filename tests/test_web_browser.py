@@ -1599,7 +1599,7 @@ def test_two_rates_for_one_batch_size_are_told_apart(page):
     page.fill("#e-epochs", "10")
     page.click("#e-run")
     page.wait_for_selector("#e-costs[data-runs='2']")
-    assert "SGD, B=10 at eta 2" in text(page, "#e-summary")
+    assert "SGD, B=10 at η = 2" in text(page, "#e-summary")    # as the page writes η
     label = page.locator("#e-costs").get_attribute("aria-label")
     assert "full-batch" not in label and "the highest final cost" in label, label
     assert "η = 2" in text(page, "#e-costs-legend") and "η = 1" in text(page, "#e-costs-legend")

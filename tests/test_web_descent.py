@@ -59,6 +59,16 @@ def test_the_reply_is_descent_s_numbers(client, digits):
     assert got["ms"] > 0
 
 
+def test_the_summary_writes_eta_as_the_page_does(client):
+    """Two runs of one batch size are named with their η: the page's summary said "at eta
+    2" (the command line's words) beside a legend and table that write η."""
+    r = client.post("/api/descent", json={"hidden": [12], "train_examples": 300, "epochs": 5,
+                                          "batch_sizes": [10, 10], "learning_rates": [2, 1]})
+    assert r.status_code == 200, r.text
+    summary = r.json()["summary"]
+    assert "SGD, B=10 at η = 2" in summary and "eta" not in summary, summary
+
+
 def test_the_defaults_are_nudge_descent_s(client, digits):
     """full,100,10 at η 4, 3, 3; 100 epochs; 16,16; seed 0; the first 5,000 images (all
     1,497 of the digits)."""

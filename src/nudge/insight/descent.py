@@ -84,7 +84,31 @@ class DescentReport(_Plain):
     plane_u: np.ndarray
     plane_v: np.ndarray
     plane_costs: np.ndarray
-    summary: str
+    summary: str           # summary_in(): η written "eta", as the command line prints it
+
+    def summary_in(self, eta: str = "eta") -> str:
+        """How soon each run reached the target cost, in one sentence; η written as ``eta``
+        ("eta" on the command line, "η =" on the page) where a batch size comes again."""
+        base = _base(self.runs)
+        names = [_name(r, self.runs, eta) for r in self.runs]
+        parts = []
+        for i, rc in enumerate(self.reached):
+            if i == base:
+                continue
+            if rc.examples is None or rc.seconds is None:         # None together: never
+                parts.append(f"{names[i]} never got there")
+            elif rc.fewer_examples is not None and rc.less_time is not None:
+                parts.append(f"{names[i]} after {rc.examples:,} examples "
+                             f"({times(rc.fewer_examples)}) and {duration(rc.seconds)} "
+                             f"({times(rc.less_time, 'sooner', 'later', 'about as soon')})")
+            else:
+                parts.append(f"{names[i]} after {rc.examples:,} examples and "
+                             f"{duration(rc.seconds)}")
+        first, ex, s = names[base], self.reached[base].examples, self.reached[base].seconds
+        assert ex is not None and s is not None          # the target is base's own last cost
+        return (f"{first} reached cost {self.target_cost:.4f} after {ex:,} examples and "
+                f"{duration(s)} of training; " + "; ".join(parts)) if parts else (
+            f"{first} reached cost {self.target_cost:.4f} after {ex:,} examples")
 
 
 def check_runs(batch_sizes: Sequence[int | None], learning_rates: Sequence[float],
@@ -189,37 +213,33 @@ def descent(net0: Network, X: Any, y: Any, batch_sizes: Sequence[int | None] = (
                 plane[i, j] = evaluate(work, A_mon, Y_mon)[0]
 
     # how much sooner: the cost the full-batch run (or else the worst run) ended at
-    base = next((r for r in runs if r.batch_size is None), max(runs, key=lambda r: r.costs[-1]))
+    base = runs[_base(runs)]
     target = max(r.costs[-1] for r in runs) if base.batch_size is not None else base.costs[-1]
     base_ex, base_s = _first_reach(base, target)
     assert base_ex is not None and base_s is not None    # target is base's own last cost
     reached = []
-    for r in runs:                     # a batch size that comes again is named with its eta
-        name = (r.label if batch_sizes.count(r.batch_size) == 1
-                else f"{r.label} at eta {r.learning_rate:g}")
+    for r in runs:
         ex, s = _first_reach(r, target)
-        reached.append(Reached(name, ex, s,
+        reached.append(Reached(_name(r, runs), ex, s,
                                base_ex / ex if ex and base_ex else None,
                                base_s / s if s and base_s else None))
-    parts = []
-    for r, rc in zip(runs, reached):
-        if r is base:
-            continue
-        if rc.examples is None or rc.seconds is None:         # None together: never
-            parts.append(f"{rc.label} never got there")
-        elif rc.fewer_examples is not None and rc.less_time is not None:
-            parts.append(f"{rc.label} after {rc.examples:,} examples "
-                         f"({times(rc.fewer_examples)}) and {duration(rc.seconds)} "
-                         f"({times(rc.less_time, 'sooner', 'later', 'about as soon')})")
-        else:
-            parts.append(f"{rc.label} after {rc.examples:,} examples and "
-                         f"{duration(rc.seconds)}")
-    first = reached[runs.index(base)].label
-    summary = (f"{first} reached cost {target:.4f} after {base_ex:,} examples and "
-               f"{duration(base_s)} of training; " + "; ".join(parts)) if parts else (
-        f"{first} reached cost {target:.4f} after {base_ex:,} examples")
-    return DescentReport(list(net0.sizes), seed, epochs, n, len(mon), runs, target, reached,
-                         explained, u, v, plane, summary)
+    report = DescentReport(list(net0.sizes), seed, epochs, n, len(mon), runs, target, reached,
+                           explained, u, v, plane, "")
+    report.summary = report.summary_in()
+    return report
+
+
+def _base(runs: list[DescentRun]) -> int:
+    """The run the others are measured against: full-batch GD, else the worst one."""
+    return next((i for i, r in enumerate(runs) if r.batch_size is None),
+                max(range(len(runs)), key=lambda i: runs[i].costs[-1]))
+
+
+def _name(run: DescentRun, runs: list[DescentRun], eta: str = "eta") -> str:
+    """A run's name; a batch size that comes again is named with its η (``eta``: how η is
+    written, "eta" on the command line, "η =" on the page)."""
+    again = [r.batch_size for r in runs].count(run.batch_size) > 1
+    return f"{run.label} at {eta} {run.learning_rate:g}" if again else run.label
 
 
 def _main_directions(points: np.ndarray) -> tuple[np.ndarray, list[float], np.ndarray]:

@@ -125,7 +125,7 @@ def descent_payload(report: DescentReport, dataset: str) -> dict[str, Any]:
             "reached": [r.to_dict() for r in report.reached], "explained": report.explained,
             "plane": {"u": report.plane_u.tolist(), "v": report.plane_v.tolist(),
                       "costs": report.plane_costs.tolist()},
-            "summary": report.summary}
+            "summary": report.summary_in("η =")}     # as the page writes η
 
 
 async def descent_run(request: Request) -> Response:
