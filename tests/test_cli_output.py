@@ -164,6 +164,17 @@ def test_nudges_names_no_direction_for_no_wish_and_aligns_the_bars(tmp_path, cap
     assert all(line == line.rstrip() for line in out.splitlines())
 
 
+def test_nudges_says_desired_output_and_wished_for_nudge(fitted_model, capsys):
+    """The docs' words (docs/mathematics.md: desired output, wished-for nudges), the page's
+    too: nudge nudges said "wished change" where the page said "wished nudge"."""
+    code, out, err = run(capsys, "nudges", fitted_model, "--dataset", "digits", "--example",
+                         "0", "--show", "1")
+    assert code == 0, err
+    assert "outputs, desired outputs and the wished-for nudge of each" in out
+    assert re.search(r"^output +a +desired +wished-for nudge$", out, re.M), out
+    assert "wished change" not in out and "ways to get the wished-for nudges" in out
+
+
 def test_sweep_counts_in_words_not_with_an_s_in_brackets(tmp_path, capsys):
     """'over 2 seed(s)', 'on 1 local worker(s)': nudge.display.counted says it in words."""
     out_file = tmp_path / "s.jsonl"

@@ -708,7 +708,7 @@ def test_nudges_figure_numbers_neurons_with_whole_numbers_and_says_its_colours(d
     fig = wishes_figure(w)
     fig.canvas.draw()                                  # the ticks as they are drawn
     bars = [ax for ax in fig.axes if "bias nudges" in ax.get_title()
-            or "wished change of layer" in ax.get_title()]
+            or "wished-for nudges of layer" in ax.get_title()]
     assert len(bars) == 5                              # three layers' biases, two wishes
     for ax in bars:
         lo, hi = ax.get_xlim()

@@ -1341,6 +1341,10 @@ def test_hand_steps_are_remeasured_marked_and_undone(page):
     page.wait_for_selector(".layer-card")
     assert page.locator(".layer-card").count() == 3
     assert page.locator(".outputs-table tbody tr").count() == 10
+    # the docs' words, as nudge nudges prints them (it said "target y" and "wished nudge")
+    heads = page.locator(".outputs-table thead th").all_text_contents()
+    assert heads[2:4] == ["desired y", "wished-for nudge"], heads
+    assert "wished change" not in text(page, "#view-nudges")
     # one number format in a column
     nudges = page.locator(".outputs-table tbody td:nth-child(4)").all_text_contents()
     assert all("e" in v for v in nudges if v != "0"), nudges

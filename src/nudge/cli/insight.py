@@ -71,7 +71,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "nudges", help="one example's wished-for nudges, from the outputs back to layer 1",
         description="For one example, show the chain of the video: outputs vs desired outputs, "
-                    "the wished change of each output, the three ways to get there (biases, "
+                    "the wished-for nudge of each output, the three ways to get there (biases, "
                     "weights, previous activations), and the same wishes layer by layer back to "
                     "the first. The nudges shown are exactly -grad C_x of this example.")
     add_model_argument(p)
@@ -81,7 +81,7 @@ def register(sub: Any) -> None:
     add_split(p, "--dataset-split")          # its first name, still taken
     p.add_argument("--show", type=positive_int, default=5, metavar="K",
                    help="how many of the largest nudges to list per layer (default 5)")
-    add_plot(p, "the digit, outputs vs targets, and the nudges of every layer")
+    add_plot(p, "the digit, outputs vs desired outputs, and the nudges of every layer")
     add_json_option(p)
     p.set_defaults(func=cmd_nudges)
 
@@ -236,25 +236,25 @@ def cmd_nudges(args: argparse.Namespace) -> int:
     say(f"{data.name} {args.split} example {args.example}: label {w.label}, the "
         f"network reads {w.predicted}; cost C_x = {w.cost:.4f}  "
         f"({1e3 * seconds:.1f} ms)")
-    say("\noutputs, desired outputs and the wished change of each (-dC_x/da)")
+    say("\noutputs, desired outputs and the wished-for nudge of each (-dC_x/da)")
     largest = max(1e-12, float(np.max(np.abs(w.output_wish))))
     bars = [("up   " if d > 0 else "down " if d < 0 else "none ")
             + "#" * round(20 * abs(d) / largest) for d in w.output_wish]
-    print(table(["output", "a", "desired", "wished change", ""],
+    print(table(["output", "a", "desired", "wished-for nudge", ""],
                 [[j, f"{a:.4f}", f"{t_:.0f}", number(d), bar.ljust(25)]
                  for j, (a, t_, d, bar) in enumerate(zip(w.outputs, w.targets,
                                                          w.output_wish, bars))]))
     if net.output == "softmax":
         say("(softmax: the outputs add up to 1, so raising one lowers the others; "
             "each output neuron's delta " + (
-                "is a_j - desired_j, whatever its own wished change)"
+                "is a_j - desired_j, whatever its own wished-for nudge)"
                 if net.cost_function == "cross-entropy" else
-                "mixes the wished changes of all the outputs)"), hang=1)
+                "mixes the wished-for nudges of all the outputs)"), hang=1)
     shape = data.image_shape
     for lw in reversed(w.layers):
         kind = "output" if lw.layer == L else "hidden"
         say(f"\nlayer {lw.layer} ({kind}, {len(lw.bias_nudges)} neurons): the three "
-            "ways to get the wished changes")
+            "ways to get the wished-for nudges")
         say("  1. change the biases: nudge = -delta (largest: "
             + ", ".join(f"neuron {j} {number(lw.bias_nudges[j], '+.2e')}" for j in
                         np.argsort(-np.abs(lw.bias_nudges))[:args.show]) + ")",

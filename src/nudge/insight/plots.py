@@ -116,7 +116,7 @@ def plot_sensitivity(net: Network, sens: Sensitivity, path: str | Path, title: s
 
 # =========================================================================== one example
 def plot_wishes(w: ExampleWishes, path: str | Path, classes: list[str] | None = None) -> Path:
-    """The input, outputs vs targets with the wished changes, each hidden layer's wishes,
+    """The input, outputs vs desired outputs with the wished-for nudges, each hidden layer's wishes,
     and the first-layer weight nudges as images (each is the input times −δ¹ⱼ)."""
     return save_figure(wishes_figure(w, classes), path)
 
@@ -157,11 +157,11 @@ def wishes_figure(w: ExampleWishes, classes: list[str] | None = None) -> Any:
     ax.set_xticks(x)
     ax.set_xticklabels(classes if classes and len(classes) == k else [str(i) for i in x],
                        fontsize=8)
-    ax.set_title(f"outputs vs desired; red arrows: the wished changes −∂Cₓ/∂aᴸ (x{scale:.3g})",
+    ax.set_title(f"outputs vs desired; red arrows: the wished-for nudges −∂Cₓ/∂aᴸ (x{scale:.3g})",
                  fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
 
-    # row 2: each layer's bias nudges; row 3: the wished change of the layer before it
+    # row 2: each layer's bias nudges; row 3: the wished-for nudges of the layer before it
     for c, lw in enumerate(reversed(w.layers)):
         ax = fig.add_subplot(spec[1, c])
         n = len(lw.bias_nudges)
@@ -180,7 +180,7 @@ def wishes_figure(w: ExampleWishes, classes: list[str] | None = None) -> Any:
             m = len(lw.previous_activation_wish)
             ax.bar(np.arange(m), lw.previous_activation_wish, color="tab:purple")
             ax.axhline(0, color="black", lw=0.5)
-            ax.set_title(f"wished change of layer {lw.layer - 1}'s activations,\n"
+            ax.set_title(f"wished-for nudges of layer {lw.layer - 1}'s activations,\n"
                          f"Σⱼ −δⱼ Wⱼₖ over layer {lw.layer}'s neurons", fontsize=8)
             ax.set_xlim(-0.7, m - 0.3)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -44,7 +44,7 @@ class LayerWishes(_Plain):
 
 @dataclass
 class ExampleWishes(_Plain):
-    """The chain of the video for one example: outputs vs targets, then each layer's wishes.
+    """The chain of the video for one example: outputs vs desired outputs, then each layer's wishes.
     ``layers[-1]`` is the output layer; the nudges are exactly −∇Cₓ (see :meth:`flat`)."""
 
     index: int | None

@@ -180,12 +180,12 @@ function render(r, stepped) {
     el("td", { class: "num", text: fmt.nudge(r.wished_outputs[j]) }),
     el("td", { "aria-hidden": "true" }, wishBar(r.wished_outputs[j], scale))));
   const table = el("table", { class: "outputs-table" },
-    el("thead", {}, el("tr", {}, ...["digit", "output a", "target y", "wished nudge", "bar"].map((h) => el("th", { text: h })))),
+    el("thead", {}, el("tr", {}, ...["digit", "output a", "desired y", "wished-for nudge", "bar"].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows));
   const top = el("div", { class: "nudge-top" },
     el("div", { class: "card" }, el("h2", { text: "Input" }), pic, el("p", { class: "small muted", text: describe(r) })),
-    el("div", { class: "card" }, el("h2", { text: `Outputs vs targets (reads ${r.digit}; cost ${fmt.sig(r.cost, 4)})` }), table,
-      el("p", { class: "small muted", text: "wished nudge = −∂Cₓ/∂a: how much and which way the cost wants each output to move (bars keep the scale of the first look, so they shrink as you follow them)" })),
+    el("div", { class: "card" }, el("h2", { text: `Outputs vs desired outputs (reads ${r.digit}; cost ${fmt.sig(r.cost, 4)})` }), table,
+      el("p", { class: "small muted", text: "wished-for nudge = −∂Cₓ/∂a: how much and which way the cost wants each output to move (bars keep the scale of the first look, so they shrink as you follow them)" })),
     stepCard(r, keepLr));
   const layers = r.layers.map((L, i) => layerCard(L, i === 0, side));
   body.replaceChildren(top, ...layers);
@@ -221,7 +221,7 @@ function layerCard(L, isOutput, side) {
   if (L.previous_is_input) {
     const c = el("canvas", { class: "pixel mid", role: "img", "aria-label": "how the cost wants the pixels to change" });
     drawDiverging(c, prev, side, side, scaleFor("input", prev));
-    prevPart = el("div", {}, c, el("p", { class: "small muted", text: "the wished change of each pixel (pixels cannot change; the weights can)" }));
+    prevPart = el("div", {}, c, el("p", { class: "small muted", text: "the wished-for nudge of each pixel (pixels cannot change; the weights can)" }));
   } else {
     prevPart = list(Array.from(prev), scaleFor(`a${L.layer}`, prev), "neuron");
   }
@@ -233,5 +233,5 @@ function layerCard(L, isOutput, side) {
       el("div", {}, el("h3", { text: "nudges to the biases" }), list(biases, bscale, isOutput ? "output" : "neuron"),
         n > SHOW ? el("p", { class: "small muted", text: `first ${SHOW} of ${n}` }) : null),
       el("div", {}, el("h3", { text: "nudges to the weights" }), weightsPart),
-      el("div", {}, el("h3", { text: L.previous_is_input ? "wished change of the input" : "wished change of the previous activations" }), prevPart)));
+      el("div", {}, el("h3", { text: L.previous_is_input ? "wished-for nudges of the input" : "wished-for nudges of the previous activations" }), prevPart)));
 }

@@ -145,7 +145,7 @@ export function outputBars(container, values, labels) {
   });
 }
 
-// A centred bar for a signed value (wished nudges): right = up (blue), left = down (red).
+// A centred bar for a signed value (wished-for nudges): right = up (blue), left = down (red).
 export function wishBar(value, scale) {
   const track = el("div", { class: "wish-track" }, el("div", { class: "wish-mid" }));
   const bar = el("div", { class: "wish-bar " + (value >= 0 ? "up" : "down") });
