@@ -331,6 +331,20 @@ def test_a_run_in_trouble_is_told_while_its_first_epoch_goes(mnist_path):
             summaries = run(body, until)
             assert summaries[-1]["seen"] >= 4000, body
             assert all(s["warnings"] == [] for s in summaries), (body, summaries[-1])
+        # η raised to 50 on the page while a healthy run goes: the advice is about that η,
+        # not the preset's 1 the run started with ("too few epochs")
+        raised = []
+
+        def raise_then_warned(t):
+            if not raised and t["seen"] >= 500:
+                httpx.post(base + "api/train/set", json={"learning_rate": 50}).raise_for_status()
+                raised.append(t["seen"])
+            return bool(t["warnings"])
+
+        t = run({"preset": "3b1b", "examples_per_second": 1000}, raise_then_warned)[-1]
+        assert raised and [w["kind"] for w in t["warnings"]] == ["chance"], t
+        assert "With eta 50 (the 3b1b preset's is 1) the steps may be far too large" in \
+            t["warnings"][0]["advice"]
     finally:
         srv.should_exit = True
         thread.join(10)

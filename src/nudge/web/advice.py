@@ -69,14 +69,6 @@ class CostWatch:
             self.costs.clear()
             found.append("stuck")
         return found
-        if self.first is not None and min(recent) > (1 + MARGIN) * self.first:
-            return "rising"
-        if (self.chance is not None and len(self.costs) == self.costs.maxlen
-                and min(recent) > (1 + MARGIN) * self.chance
-                and np.mean(recent) > (1 - MARGIN) * np.mean(list(self.costs)[:SUSTAINED])):
-            self.costs.clear()
-            return "stuck"
-        return None
 
 
 def cost_infinite() -> Advice:
@@ -89,9 +81,14 @@ def cost_rising() -> Advice:
             "the valley.", "Try a learning rate 3 to 10 times smaller.")
 
 
-def near_chance(accuracy: float, classes: int, setup: TrainingSetup) -> Advice:
+def near_chance(accuracy: float, classes: int, setup: TrainingSetup,
+                learning_rate: float | None = None) -> Advice:
+    """``learning_rate``: the η set on the page while the run goes, if any (the advice is
+    about the steps being taken, not those the run started with)."""
     if setup.preset not in PRESETS:         # "custom": the fields the form left out are the
         setup = dataclasses.replace(setup, preset=DEFAULT_PRESET)   # default preset's
+    if learning_rate is not None:
+        setup = dataclasses.replace(setup, learning_rate=learning_rate)
     why = setup.chance_advice()             # as nudge train says it, by the run's own eta
     return ("chance", f"Test accuracy {100 * accuracy:.1f}% is near chance "
             f"({100 / classes:.0f}%): the network has learned nothing useful.",

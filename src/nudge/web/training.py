@@ -377,7 +377,8 @@ class TrainingJob:
 
     def _check_chance(self, accuracy: float | None, classes: int) -> None:
         if accuracy is not None and near_chance(accuracy, classes):
-            self._warn(*advice.near_chance(accuracy, classes, self.settings.setup))
+            self._warn(*advice.near_chance(accuracy, classes, self.settings.setup,
+                                           self.control.learning_rate))
 
     def _add_point(self, seen: int, cost: float) -> None:
         if self.points and self.points[-1][0] == seen:
