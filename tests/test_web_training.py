@@ -284,6 +284,16 @@ def test_the_cost_watch_judges_a_run_of_sampled_costs_not_one():
     assert said(CostWatch(3.0, 0.9), [0.3, 2.0] * 20) == []                 # noise
     assert said(CostWatch(3.0, 0.9), list(np.geomspace(3.0, 1.0, 40))) == []   # learning
     assert said(CostWatch(2.3, 2.3), [9.0] * SUSTAINED) == ["rising"]
+    # a model trained further, cost 0.09 at the start: its mini-batches scatter about it (4
+    # in 10 above 1.1 times it), and ten in a row above that is luck, not a rise; twice it,
+    # ten in a row, is a rise
+    assert said(CostWatch(0.09, 0.9), [0.11] * 3 * SUSTAINED) == []
+    assert said(CostWatch(0.09, 0.9), [0.2] * SUSTAINED) == ["rising"]
+    # the smoothed cost above the start once 2% of the run (at least 2,000 examples) went
+    steady = CostWatch(0.09, 0.9, total_examples=1_800_000)
+    assert steady.add(0.05, smoothed=0.11, seen=30_000) == []            # not settled yet
+    assert steady.add(0.05, smoothed=0.11, seen=36_000) == ["rising"]
+    assert steady.add(0.05, smoothed=0.095, seen=40_000) == []           # within the margin
 
 
 def test_a_run_in_trouble_is_told_while_its_first_epoch_goes(mnist_path):

@@ -25,6 +25,13 @@ DEAD_RANGE = 1e-3
 MARGIN = 0.1
 #: ...and only when this many sampled costs in a row (the page's updates) are
 SUSTAINED = 10
+#: the quick "rising": that many in a row above this multiple of the start's cost (a model
+#: trained further, at cost 0.09, has 4 in 10 of its mini-batches above 1.1 times that:
+#: ten in a row come by chance in a long demo; above twice it, one in 6 to 8 do)
+RISEN = 2.0
+#: the steady "rising": the smoothed cost above the start by MARGIN, once this share of
+#: the run (and at least 2,000 examples) has gone, so that the smoothing has warmed up
+SETTLED = 0.02
 
 Advice = tuple[str, str, str]
 
@@ -41,27 +48,33 @@ def chance_cost(net: Network, labels: np.ndarray) -> float:
 
 class CostWatch:
     """Judges a run's sampled mini-batch costs as they come, so that a run in trouble is
-    told while its first epoch goes, not at its end: :meth:`add` says ``"rising"`` when the
-    last :data:`SUSTAINED` costs were all above the untrained network's (``first``) by
-    :data:`MARGIN` (:func:`cost_rising`), and ``"stuck"`` when they were all above
-    :func:`chance_cost` by the margin and no lower (by the margin) on average than the
-    ones before them: worse than a guess, and not getting better (steps so large that the
-    outputs saturated, or too small to get anywhere); the caller then measures the test
-    accuracy (:func:`near_chance`).  A single mini-batch's cost is noisy; all of them in a
-    row above the mark is not (a healthy run's, on its first plateau, sit at the chance
-    cost, not above it).  After a ``"stuck"`` the costs before are set aside: the next
-    judgement waits for new ones."""
+    told while its first epoch goes, not at its end.  :meth:`add` says ``"rising"``
+    (:func:`cost_rising`) when the last :data:`SUSTAINED` costs were all above
+    :data:`RISEN` times the cost at the start (``first``), or when the smoothed cost is
+    above it by :data:`MARGIN` once :data:`SETTLED` of the run has gone; and ``"stuck"``
+    when the last :data:`SUSTAINED` were all above :func:`chance_cost` by the margin and
+    no lower (by the margin) on average than the ones before them: worse than a guess, and
+    not getting better (steps so large that the outputs saturated, or too small to get
+    anywhere); the caller then measures the test accuracy (:func:`near_chance`).  A single
+    mini-batch's cost is noisy; all of them in a row above the mark is not (a healthy
+    run's, on its first plateau, sit at the chance cost, not above it).  After a
+    ``"stuck"`` the costs before are set aside: the next judgement waits for new ones."""
 
-    def __init__(self, first: float | None, chance: float | None) -> None:
-        self.first, self.chance = first, chance
+    def __init__(self, first: float | None, chance: float | None,
+                 total_examples: int = 0) -> None:
+        self.first, self.chance, self.total = first, chance, total_examples
         self.costs: deque[float] = deque(maxlen=2 * SUSTAINED)
 
-    def add(self, cost: float) -> list[str]:
+    def add(self, cost: float, smoothed: float | None = None, seen: int = 0) -> list[str]:
+        """``cost``: the last sampled one; ``smoothed``: the run's smoothed cost after it,
+        ``seen`` examples into the run."""
         self.costs.append(cost)
         recent = list(self.costs)[-SUSTAINED:]
         found = []
-        if (self.first is not None and len(recent) == SUSTAINED
-                and min(recent) > (1 + MARGIN) * self.first):
+        if self.first is not None and (
+                len(recent) == SUSTAINED and min(recent) > RISEN * self.first
+                or smoothed is not None and seen >= max(2000, SETTLED * self.total)
+                and smoothed > (1 + MARGIN) * self.first):
             found.append("rising")
         if (self.chance is not None and len(self.costs) == self.costs.maxlen
                 and min(recent) > (1 + MARGIN) * self.chance

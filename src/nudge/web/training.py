@@ -266,7 +266,7 @@ class TrainingJob:
                                                 self.y_train[:CHECK_EXAMPLES])
             chance = (advice.chance_cost(self.net, self.y_train[:CHECK_EXAMPLES])
                       if self.net.sizes[-1] > 1 else None)
-            self._watch = advice.CostWatch(self.first_cost, chance)
+            self._watch = advice.CostWatch(self.first_cost, chance, self.total_examples)
             history = train(self.net, self.X_train, self.y_train, **s.setup.train_options(),
                             test_data=test, seed=s.seed, callback=self._on_epoch,
                             on_steps=self._on_steps, control=self.control,
@@ -323,7 +323,7 @@ class TrainingJob:
         self.smoothed_cost = smoothed(self.smoothed_cost, c, self.seen - self._sampled_seen,
                                       max(1.0, SMOOTHING_SPAN * self.total_examples))
         self._sampled_seen = self.seen
-        found = self._watch.add(c)
+        found = self._watch.add(c, self.smoothed_cost, self.seen)
         if "rising" in found:
             self._warn(*advice.cost_rising())
         if "stuck" in found and self.X_test is not None and self.y_test is not None:
