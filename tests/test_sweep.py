@@ -356,6 +356,23 @@ def test_divergence_is_a_result(tmp_path, capsys):
     assert row["diverged"] == 2 and row["test_accuracy"]["mean"] is None
 
 
+def test_the_bands_of_a_sweep_where_some_settings_diverged_say_so(tmp_path, capsys):
+    """One setting of two diverged: the bands' title read '(1 best of 2 settings)', as if
+    the other had been left out for being worse."""
+    from nudge.plots import new_figure
+    from nudge.sweep.plots import _bands
+    from nudge.sweep.summary import summarise
+
+    out = tmp_path / "d.jsonl"
+    code, _, err = run(capsys, *SMALL, "--activation", "relu", "--learning-rate", "0.1,1e6",
+                       "--out", str(out))
+    assert code == 0, err
+    fig, ax = new_figure(1, 1)
+    _bands(ax, summarise(read(out)[0]))
+    title = ax.get_title().replace("\n", " ")
+    assert "(1 setting diverged, not drawn)" in title and "best of" not in title, title
+
+
 def test_a_sweep_where_every_run_diverged_says_so_in_its_summary_and_figure(tmp_path, capsys):
     """Every run diverged: the figure drew empty axes without a word (its bands titled '0
     best of 4 settings', a colour bar for no colour) and the summary said nothing but the

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import counted
 from ..plots import new_figure, save_figure, text_label
 from .summary import ALL_DIVERGED, SCORE_WORDS, describe, label, show
 
@@ -161,10 +162,11 @@ def _bands(ax: Any, summary: dict[str, Any]) -> None:
         ax.set_ylim(bottom=max(0.0, min(finals) - 5), top=min(100.0, max(finals) + 1))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{words} (%)")
-    total = len(summary["rows"])
+    gone = len(summary["rows"]) - len(rows)     # settings whose every run diverged
+    said = [f"{len(drawn)} best of {counted(len(rows), 'setting')}" if len(rows) > len(drawn)
+            else "", f"{counted(gone, 'setting')} diverged, not drawn" if gone else ""]
     ax.set_title(f"{words} per epoch, mean ± sd over seeds"
-                 + (f"\n({len(drawn)} best of {total} settings)" if drawn and total > len(drawn)
-                    else ""))
+                 + (f"\n({'; '.join(w for w in said if w)})" if drawn and any(said) else ""))
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend(fontsize=7, loc="lower right")
