@@ -30,8 +30,20 @@ SUSTAINED = 10
 #: ten in a row come by chance in a long demo; above twice it, one in 6 to 8 do)
 RISEN = 2.0
 #: the steady "rising": the smoothed cost above the start by MARGIN, once this share of
-#: the run (and at least 2,000 examples) has gone, so that the smoothing has warmed up
+#: the run (and at least 2,000 examples) has gone, so that the smoothing has warmed up...
 SETTLED = 0.02
+#: ...and above it by this many standard errors of the start's cost too: that is measured
+#: on 1,000 images, and a trained model's (cost 0.06-0.09: most images cost ~0, the few it
+#: gets wrong ~1) varies by 17% from one 1,000 images to the next, so the first 1,000 sat
+#: 15% below the mini-batches' mean (0.056 against 0.066) and a model trained further at
+#: B=1000, learning nothing new and losing nothing, was told its cost rose
+CERTAIN = 3
+#: "stuck" wants the costs above the chance mark over at least this many examples (or half
+#: an epoch, where that is fewer): a healthy tanh network on the nielsen preset's steps
+#: sits at cost 1 (every output 0) for 200-600 examples before it learns (MNIST, 8 seeds),
+#: and ten samples at 100/s are 100 examples, so it was told "near chance" two seconds in,
+#: to reach 90% by the epoch's end; a network broken by its steps stays there
+STALLED = 2000
 
 Advice = tuple[str, str, str]
 
@@ -51,19 +63,36 @@ class CostWatch:
     told while its first epoch goes, not at its end.  :meth:`add` says ``"rising"``
     (:func:`cost_rising`) when the last :data:`SUSTAINED` costs were all above
     :data:`RISEN` times the cost at the start (``first``), or when the smoothed cost is
-    above it by :data:`MARGIN` once :data:`SETTLED` of the run has gone; and ``"stuck"``
-    when the last :data:`SUSTAINED` were all above :func:`chance_cost` by the margin and
-    no lower (by the margin) on average than the ones before them: worse than a guess, and
+    above it by :data:`MARGIN` and :data:`CERTAIN` of its standard errors once
+    :data:`SETTLED` of the run has gone; and ``"stuck"`` when the costs have been above
+    :func:`chance_cost` by the margin over :data:`STALLED` examples (half an epoch where
+    fewer), the last :data:`SUSTAINED` all of them, and those no lower (by the margin) on
+    average than the ones before them: worse than a guess, and
     not getting better (steps so large that the outputs saturated, or too small to get
     anywhere); the caller then measures the test accuracy (:func:`near_chance`).  A single
     mini-batch's cost is noisy; all of them in a row above the mark is not (a healthy
     run's, on its first plateau, sit at the chance cost, not above it).  After a
     ``"stuck"`` the costs before are set aside: the next judgement waits for new ones."""
 
-    def __init__(self, first: float | None, chance: float | None,
-                 total_examples: int = 0) -> None:
+    def __init__(self, first: float | None, chance: float | None, total_examples: int = 0,
+                 epoch_examples: int = 0, first_error: float = 0.0) -> None:
+        """``first``: the cost at the start, ``first_error`` its standard error (the images'
+        costs' standard deviation over the square root of their number)."""
         self.first, self.chance, self.total = first, chance, total_examples
+        self.first_error = first_error
+        self.stalled = min(STALLED, epoch_examples // 2) if epoch_examples else STALLED
         self.costs: deque[float] = deque(maxlen=2 * SUSTAINED)
+        self.above_since: int | None = None     # examples seen as the costs went above
+
+    @classmethod
+    def for_run(cls, net: Network, X: np.ndarray, y: np.ndarray, total_examples: int,
+                epoch_examples: int) -> CostWatch:
+        """The watch of a run of ``net`` starting now, its start's cost measured on ``X``."""
+        with np.errstate(all="ignore"):
+            costs = net.example_costs(X, y).astype(np.float64)
+        chance = chance_cost(net, y) if net.sizes[-1] > 1 else None
+        return cls(float(np.mean(costs)), chance, total_examples, epoch_examples,
+                   float(np.std(costs) / math.sqrt(len(costs))))
 
     def add(self, cost: float, smoothed: float | None = None, seen: int = 0) -> list[str]:
         """``cost``: the last sampled one; ``smoothed``: the run's smoothed cost after it,
@@ -74,10 +103,15 @@ class CostWatch:
         if self.first is not None and (
                 len(recent) == SUSTAINED and min(recent) > RISEN * self.first
                 or smoothed is not None and seen >= max(2000, SETTLED * self.total)
-                and smoothed > (1 + MARGIN) * self.first):
+                and smoothed > (1 + MARGIN) * self.first + CERTAIN * self.first_error):
             found.append("rising")
-        if (self.chance is not None and len(self.costs) == self.costs.maxlen
-                and min(recent) > (1 + MARGIN) * self.chance
+        mark = math.inf if self.chance is None else (1 + MARGIN) * self.chance
+        if cost <= mark:
+            self.above_since = None
+        elif self.above_since is None:
+            self.above_since = seen
+        if (self.above_since is not None and seen - self.above_since >= self.stalled
+                and len(self.costs) == self.costs.maxlen and min(recent) > mark
                 and np.mean(recent) > (1 - MARGIN) * np.mean(list(self.costs)[:SUSTAINED])):
             self.costs.clear()
             found.append("stuck")

@@ -261,12 +261,10 @@ class TrainingJob:
             self.measurements.start()
         outcome, message = "failed", "training failed"     # (unless told how below)
         try:
-            with np.errstate(all="ignore"):
-                self.first_cost = self.net.cost(self.X_train[:CHECK_EXAMPLES],
-                                                self.y_train[:CHECK_EXAMPLES])
-            chance = (advice.chance_cost(self.net, self.y_train[:CHECK_EXAMPLES])
-                      if self.net.sizes[-1] > 1 else None)
-            self._watch = advice.CostWatch(self.first_cost, chance, self.total_examples)
+            self._watch = advice.CostWatch.for_run(
+                self.net, self.X_train[:CHECK_EXAMPLES], self.y_train[:CHECK_EXAMPLES],
+                self.total_examples, len(self.X_train))
+            self.first_cost = self._watch.first
             history = train(self.net, self.X_train, self.y_train, **s.setup.train_options(),
                             test_data=test, seed=s.seed, callback=self._on_epoch,
                             on_steps=self._on_steps, control=self.control,
