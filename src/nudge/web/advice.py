@@ -25,10 +25,15 @@ DEAD_RANGE = 1e-3
 MARGIN = 0.1
 #: ...and only when this many sampled costs in a row (the page's updates) are
 SUSTAINED = 10
-#: the quick "rising": that many in a row above this multiple of the start's cost (a model
-#: trained further, at cost 0.09, has 4 in 10 of its mini-batches above 1.1 times that:
-#: ten in a row come by chance in a long demo; above twice it, one in 6 to 8 do)
+#: the quick "rising": twice that many in a row above this multiple of the start's cost
+#: (a model trained further, at cost 0.09, has 4 in 10 of its mini-batches above 1.1 times
+#: that, and ten in a row come by chance in a long demo; above twice it, up to 3 in 10 do
+#: (with momentum): ten in a row about once in 150,000 samples, a 30-minute demo's 36,000
+#: a one in five chance; twenty in a row, once in 3e10)
 RISEN = 2.0
+#: a share of the hidden neurons dead before the page warns of it (one of 30 tanh neurons
+#: saturates in a healthy nielsen run at 90%: true, but no reason for other settings)
+DEAD_SHARE = 0.1
 #: the steady "rising": the smoothed cost above the start by MARGIN, once this share of
 #: the run (and at least 2,000 examples) has gone, so that the smoothing has warmed up...
 SETTLED = 0.02
@@ -61,7 +66,7 @@ def chance_cost(net: Network, labels: np.ndarray) -> float:
 class CostWatch:
     """Judges a run's sampled mini-batch costs as they come, so that a run in trouble is
     told while its first epoch goes, not at its end.  :meth:`add` says ``"rising"``
-    (:func:`cost_rising`) when the last :data:`SUSTAINED` costs were all above
+    (:func:`cost_rising`) when the last 2 × :data:`SUSTAINED` costs were all above
     :data:`RISEN` times the cost at the start (``first``), or when the smoothed cost is
     above it by :data:`MARGIN` and :data:`CERTAIN` of its standard errors once
     :data:`SETTLED` of the run has gone; and ``"stuck"`` when the costs have been above
@@ -101,7 +106,7 @@ class CostWatch:
         recent = list(self.costs)[-SUSTAINED:]
         found = []
         if self.first is not None and (
-                len(recent) == SUSTAINED and min(recent) > RISEN * self.first
+                len(self.costs) == self.costs.maxlen and min(self.costs) > RISEN * self.first
                 or smoothed is not None and seen >= max(2000, SETTLED * self.total)
                 and smoothed > (1 + MARGIN) * self.first + CERTAIN * self.first_error):
             found.append("rising")
@@ -147,6 +152,12 @@ def dead_neurons(net: Network, X: np.ndarray) -> list[int]:
     row of ``X``: dead (ReLU at 0) or saturated, so they no longer learn."""
     activations, _ = net.forward(X)
     return [int(np.sum(np.ptp(a, axis=0) < DEAD_RANGE)) for a in activations[1:-1]]
+
+
+def too_many_dead(count: int, hidden: int) -> bool:
+    """Whether ``count`` dead neurons of ``hidden`` are worth a warning (:data:`DEAD_SHARE`
+    of them, at least one)."""
+    return count > 0 and count >= DEAD_SHARE * hidden
 
 
 def dead(count: int, hidden: int, activation: str) -> Advice:

@@ -370,7 +370,7 @@ class TrainingJob:
         X = self.X_test if self.X_test is not None else self.X_train
         self.dead_neurons = advice.dead_neurons(net, X[:CHECK_EXAMPLES])
         dead, hidden = sum(self.dead_neurons), sum(net.sizes[1:-1])
-        if dead and hidden:
+        if advice.too_many_dead(dead, hidden):
             self._warn(*advice.dead(dead, hidden, net.activation))
 
     def _check_chance(self, accuracy: float | None, classes: int) -> None:
