@@ -503,6 +503,26 @@ def test_step_one_mini_batch_speed_and_learning_rate(c8):
     assert c8.post("/api/train/set", json={"learning_rate": 1}).status_code == 409
 
 
+def test_near_chance_during_a_run_says_it_may_yet_get_going(c8):
+    """Near chance after epoch 1 of 3 (the 3b1b preset on the digits is slow to start):
+    the advice said '3 epochs may be too few to get going (try more epochs)', advice for a
+    run that has ended, while two more epochs were to come."""
+    r = c8.post("/api/train/start", json={"preset": "3b1b", "epochs": 3, "seed": 1})
+    assert r.status_code == 200, r.text
+    t = wait_until_idle(c8)
+    assert t["epoch_results"][0]["test_accuracy"] < 0.15
+    chance = [w["advice"] for w in t["warnings"] if w["kind"] == "chance"]
+    assert chance and chance[0].startswith(
+        "After 1 epoch of 3 it may not have got going yet (a network often sits on a plateau "
+        "at first: let it run), or steps of eta 1 too large"), chance
+    from nudge.settings import resolve
+
+    setup = resolve("3b1b", n_inputs=64, n_classes=10)          # 30 epochs
+    assert setup.chance_advice(ran=0).startswith("in its first epoch it may not have got")
+    assert setup.chance_advice(ran=30).startswith("30 epochs may be too few to get going")
+    assert setup.chance_advice() == setup.chance_advice(ran=30)  # a run that has ended
+
+
 def test_warnings_for_a_run_near_chance_with_dead_neurons(c8):
     r = c8.post("/api/train/start", json={"preset": "custom", "hidden": [16],
                                           "activation": "relu", "learning_rate": 100,

@@ -106,13 +106,15 @@ class TrainingSetup:
                 + self.chance_advice(learning_rate, epochs))
 
     def chance_advice(self, learning_rate: str = "learning rate",
-                      epochs: str = "epochs") -> str:
+                      epochs: str = "epochs", ran: int | None = None) -> str:
         """Why a run of this set-up may have learned nothing, and what to try, judged by its
         η against the usual one (the preset's for sgd, else the optimiser's default): steps
         far smaller get nowhere; far larger ones saturate sigmoid and tanh neurons, or
         silence ReLU ones; near it, too few epochs (a sigmoid network at first sits on a
         plateau) or steps still too large.  The options named as the caller's users write
-        them (``--learning-rate``, ``--epochs`` on the command line)."""
+        them (``--learning-rate``, ``--epochs`` on the command line); ``ran``: the epochs
+        finished by a run that goes on (the page's, told while it trains), which may
+        still get going in those to come."""
         eta, known = self.learning_rate, self.preset in PRESETS
         sgd = PRESETS[self.preset]["learning_rate"] if known else DEFAULT_LEARNING_RATES["sgd"]
         usual = default_learning_rate(self.optimizer, sgd, self.momentum)
@@ -127,9 +129,14 @@ class TrainingSetup:
         if eta >= usual * 10:
             return (f"with eta {eta:g} ({whose} is {usual:g}) the steps may be far too large "
                     f"({why}): try a smaller {learning_rate}")
+        steps = f"steps of eta {eta:g} too large ({why}: try a smaller {learning_rate})"
+        if ran is not None and ran < self.epochs:
+            when = ("in its first epoch" if ran == 0
+                    else f"after {counted(ran, 'epoch')} of {self.epochs}")
+            return (f"{when} it may not have got going yet (a network often sits on a "
+                    f"plateau at first: let it run), or {steps}")
         return (f"{counted(self.epochs, 'epoch')} may be too few to get going (try more "
-                f"{epochs}), or steps of eta {eta:g} too large ({why}: try a smaller "
-                f"{learning_rate})")
+                f"{epochs}), or {steps}")
 
 
 def architecture_of(net: Network) -> dict[str, Any]:

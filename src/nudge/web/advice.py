@@ -134,14 +134,15 @@ def cost_rising() -> Advice:
 
 
 def near_chance(accuracy: float, classes: int, setup: TrainingSetup,
-                learning_rate: float | None = None) -> Advice:
+                learning_rate: float | None = None, ran: int | None = None) -> Advice:
     """``learning_rate``: the η set on the page while the run goes, if any (the advice is
-    about the steps being taken, not those the run started with)."""
+    about the steps being taken, not those the run started with); ``ran``: the epochs
+    finished so far (a run with more to come may yet get going)."""
     if setup.preset not in PRESETS:         # "custom": the fields the form left out are the
         setup = dataclasses.replace(setup, preset=DEFAULT_PRESET)   # default preset's
     if learning_rate is not None:
         setup = dataclasses.replace(setup, learning_rate=learning_rate)
-    why = setup.chance_advice()             # as nudge train says it, by the run's own eta
+    why = setup.chance_advice(ran=ran)      # as nudge train says it, by the run's own eta
     return ("chance", f"Test accuracy {100 * accuracy:.1f}% is near chance "
             f"({100 / classes:.0f}%): the network has learned nothing useful.",
             f"{why[0].upper()}{why[1:]}; or the 3b1b preset's settings.")

@@ -376,7 +376,8 @@ class TrainingJob:
     def _check_chance(self, accuracy: float | None, classes: int) -> None:
         if accuracy is not None and near_chance(accuracy, classes):
             self._warn(*advice.near_chance(accuracy, classes, self.settings.setup,
-                                           self.control.learning_rate))
+                                           self.control.learning_rate,
+                                           sum(e.record.complete for e in self.epochs)))
 
     def _add_point(self, seen: int, cost: float) -> None:
         if self.points and self.points[-1][0] == seen:
