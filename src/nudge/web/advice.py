@@ -20,6 +20,9 @@ from ..settings import TrainingSetup
 
 #: a neuron whose activation varies less than this over the checked images is dead
 DEAD_RANGE = 1e-3
+#: a share of the hidden neurons dead before the page warns of it (one of 30 tanh neurons
+#: saturates in a healthy nielsen run at 90%: true, but no reason for other settings)
+DEAD_SHARE = 0.1
 
 #: a sampled cost counts as too high only this far (a share) above its mark
 MARGIN = 0.1
@@ -31,9 +34,6 @@ SUSTAINED = 10
 #: (with momentum): ten in a row about once in 150,000 samples, a 30-minute demo's 36,000
 #: a one in five chance; twenty in a row, once in 3e10)
 RISEN = 2.0
-#: a share of the hidden neurons dead before the page warns of it (one of 30 tanh neurons
-#: saturates in a healthy nielsen run at 90%: true, but no reason for other settings)
-DEAD_SHARE = 0.1
 #: the steady "rising": the smoothed cost above the start by MARGIN, once this share of
 #: the run (and at least 2,000 examples) has gone, so that the smoothing has warmed up...
 SETTLED = 0.02
@@ -72,9 +72,9 @@ class CostWatch:
     :data:`SETTLED` of the run has gone; and ``"stuck"`` when the costs have been above
     :func:`chance_cost` by the margin over :data:`STALLED` examples (half an epoch where
     fewer), the last :data:`SUSTAINED` all of them, and those no lower (by the margin) on
-    average than the ones before them: worse than a guess, and
-    not getting better (steps so large that the outputs saturated, or too small to get
-    anywhere); the caller then measures the test accuracy (:func:`near_chance`).  A single
+    average than the ones before them: worse than a guess, and not getting better (steps
+    so large that the outputs saturated, or too small to get anywhere); the caller then
+    measures the test accuracy (:func:`near_chance`).  A single
     mini-batch's cost is noisy; all of them in a row above the mark is not (a healthy
     run's, on its first plateau, sit at the chance cost, not above it).  After a
     ``"stuck"`` the costs before are set aside: the next judgement waits for new ones."""
