@@ -515,6 +515,11 @@ def test_near_chance_during_a_run_says_it_may_yet_get_going(c8):
     assert chance and chance[0].startswith(
         "After 1 epoch of 3 it may not have got going yet (a network often sits on a plateau "
         "at first: let it run), or steps of eta 1 too large"), chance
+    # it rose above chance after epoch 2: the warning stays, as what happened, and says so
+    risen = [e["epoch"] for e in t["epoch_results"] if e["test_accuracy"] > 0.15][0]
+    warned = next(w for w in t["warnings"] if w["kind"] == "chance")
+    assert warned["since"].startswith("It has since risen above chance: ")
+    assert warned["since"].endswith(f"% after epoch {risen}.")
     from nudge.settings import resolve
 
     setup = resolve("3b1b", n_inputs=64, n_classes=10)          # 30 epochs

@@ -1841,6 +1841,24 @@ def digits_server(tmp_path_factory, digits):
     yield from served(create_app(path, dataset="digits"))
 
 
+def test_a_warning_says_when_the_run_has_since_got_going(browser, digits_server):
+    """Near chance after epoch 1 (the 3b1b preset on the digits is slow to start), above
+    it after a later one: the warning stayed on screen as if the run had learned nothing.
+    It stays, as what happened, marked as passed and saying so."""
+    context, pg = new_page(browser, digits_server, "desktop")
+    pg.base = digits_server
+    open_view(pg, "learn")
+    r = api(pg, "/api/train/start", {"preset": "3b1b", "epochs": 3, "seed": 1})
+    assert r["status"] == 200
+    pg.wait_for_function("document.getElementById('s-state').textContent === 'finished'",
+                         timeout=60000)
+    pg.wait_for_selector("#t-warnings .warning.passed[data-kind='chance'] .since")
+    said = text(pg, "#t-warnings .warning[data-kind='chance']")
+    assert "near chance" in said and "It has since risen above chance: " in said
+    context.close()
+    assert pg.problems == [], pg.problems
+
+
 def test_an_8x8_model_is_described_as_8x8(browser, digits_server):
     """The page said 28x28 and 784 weights whatever the model read: an 8x8 digits model's
     drawing, its neurons' pictures and its first-layer weights are described as they are."""

@@ -148,6 +148,17 @@ def near_chance(accuracy: float, classes: int, setup: TrainingSetup,
             f"{why[0].upper()}{why[1:]}; or the 3b1b preset's settings.")
 
 
+def since_risen(warnings: list[dict[str, str]], accuracy: float,
+                epoch: int) -> list[dict[str, str]] | None:
+    """The run's ``warnings`` with its near-chance one marked as passed, when a later
+    epoch's ``accuracy`` is no longer near chance (a run that sat on a plateau, then got
+    going): it stays, as what happened, and says so, once; None when there is none to mark."""
+    if not any(w["kind"] == "chance" and "since" not in w for w in warnings):
+        return None
+    since = f"It has since risen above chance: {100 * accuracy:.1f}% after epoch {epoch}."
+    return [{**w, "since": since} if w["kind"] == "chance" else w for w in warnings]
+
+
 def dead_neurons(net: Network, X: np.ndarray) -> list[int]:
     """Per hidden layer, how many neurons give (almost) the same activation for every
     row of ``X``: dead (ReLU at 0) or saturated, so they no longer learn."""

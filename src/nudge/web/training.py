@@ -366,18 +366,24 @@ class TrainingJob:
     def _check(self, record: EpochRecord, net: Network) -> None:
         """After an epoch: accuracy near chance (also checked mid-epoch, when the sampled
         costs say so: :class:`nudge.web.advice.CostWatch`), dead hidden neurons."""
-        self._check_chance(record.test_accuracy, net.sizes[-1])
+        self._check_chance(record.test_accuracy, net.sizes[-1], record.epoch)
         X = self.X_test if self.X_test is not None else self.X_train
         self.dead_neurons = advice.dead_neurons(net, X[:CHECK_EXAMPLES])
         dead, hidden = sum(self.dead_neurons), sum(net.sizes[1:-1])
         if advice.too_many_dead(dead, hidden):
             self._warn(*advice.dead(dead, hidden, net.activation))
 
-    def _check_chance(self, accuracy: float | None, classes: int) -> None:
+    def _check_chance(self, accuracy: float | None, classes: int,
+                      epoch: int | None = None) -> None:
+        """Near chance: warned of; no longer so after an epoch: the warning says it rose."""
         if accuracy is not None and near_chance(accuracy, classes):
             self._warn(*advice.near_chance(accuracy, classes, self.settings.setup,
                                            self.control.learning_rate,
                                            sum(e.record.complete for e in self.epochs)))
+        elif accuracy is not None and epoch is not None and (
+                marked := advice.since_risen(self.warnings, accuracy, epoch)) is not None:
+            self.warnings = marked
+            self._bump()
 
     def _add_point(self, seen: int, cost: float) -> None:
         if self.points and self.points[-1][0] == seen:

@@ -352,10 +352,13 @@ function recipe(t) {
 function warnings(t) {
   const box = $("t-warnings");
   const list = t ? t.warnings || [] : [];
-  if (box.dataset.n === String(list.length)) return;
-  box.dataset.n = String(list.length);
-  box.replaceChildren(...list.map((w) => el("div", { class: "warning", "data-kind": w.kind },
-    el("b", { text: "Warning: " }), `${w.text} `, el("span", { text: `What to try: ${w.advice}` }))));
+  // a warning is added, or one says it has since passed (a run that got going after all)
+  const key = `${list.length}/${list.filter((w) => w.since).length}`;
+  if (box.dataset.n === key) return;
+  box.dataset.n = key;
+  box.replaceChildren(...list.map((w) => el("div", { class: w.since ? "warning passed" : "warning", "data-kind": w.kind },
+    el("b", { text: "Warning: " }), `${w.text} `, el("span", { text: `What to try: ${w.advice}` }),
+    w.since ? el("span", { class: "since", text: ` ${w.since}` }) : null)));
 }
 
 // A run this page did not start (a reload, a second tab) showed the preset's defaults in
