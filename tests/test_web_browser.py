@@ -1855,6 +1855,8 @@ def test_a_warning_says_when_the_run_has_since_got_going(browser, digits_server)
     pg.wait_for_selector("#t-warnings .warning.passed[data-kind='chance'] .since")
     said = text(pg, "#t-warnings .warning[data-kind='chance']")
     assert "near chance" in said and "It has since risen above chance: " in said
+    # the page's model is now the one trained here: the 8x8 model back, for the next test
+    assert api(pg, "/api/models/select", {"source": "file"})["status"] == 200
     context.close()
     assert pg.problems == [], pg.problems
 
