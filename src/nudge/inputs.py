@@ -38,22 +38,29 @@ def check_numbers(X: np.ndarray, name: str = "inputs") -> None:
 
 #: rows looked at in one pass by :func:`check_float_scale` (temporaries of a few MB)
 SCALE_CHUNK = 4096
+#: ...and the first rows it looks at alone: a fraction there settles it at once
+SCALE_HEAD = 16
 
 
 def check_float_scale(X: np.ndarray, name: str = "inputs") -> None:
     """Float inputs are taken as they are (intensities in [0, 1]): floats that are all whole
     numbers from 0 to 255, the largest above 1, are pixel intensities 0-255 (an image read
     as floats), refused in one line rather than read 255 times too bright.  Inputs on
-    another scale (standardised, with fractions or negative values) pass; the largest value
-    decides first, so that only whole-number maxima cost a pass over the data."""
+    another scale (standardised, with fractions or negative values) pass.  A fraction in
+    the first :data:`SCALE_HEAD` rows settles it (intensities in [0, 1], as every forward
+    pass of prepared inputs has them, cost no pass over the data); else the largest value
+    decides, and only whole-number maxima cost a pass."""
     if X.dtype.kind != "f" or X.size == 0:
-        return
-    with np.errstate(invalid="ignore"):
-        top = float(np.max(X))
-    if not (1 < top <= 255 and top == int(top)):     # NaN, inf: for the finite checks
         return
     rows = np.atleast_2d(X)
     rows = rows.reshape(len(rows), -1)
+    head = rows[:SCALE_HEAD]
+    with np.errstate(invalid="ignore"):
+        if not np.array_equal(head, np.floor(head)):   # a fraction (or NaN: the finite
+            return                                     # checks say it)
+        top = float(np.max(X))
+    if not (1 < top <= 255 and top == int(top)):     # NaN, inf: for the finite checks
+        return
     for start in range(0, len(rows), SCALE_CHUNK):
         part = rows[start:start + SCALE_CHUNK]
         if part.min() < 0 or not np.array_equal(part, np.floor(part)):
