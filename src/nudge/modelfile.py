@@ -73,7 +73,7 @@ def start_record(name: str, start: Network, test_accuracy: float | None) -> dict
     md = start.metadata
     earlier = md.get("started_from")
     before = earlier.get("epochs") if isinstance(earlier, dict) else 0
-    kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
+    kept = _kept_epoch(md)
     counts = [n for n in (before, kept) if isinstance(n, int) and _is_count(n)]
     epochs = sum(counts) if len(counts) == 2 else None
     partial = isinstance(earlier, dict) and earlier.get("partial") is True or cut_short(md)
@@ -83,11 +83,17 @@ def start_record(name: str, start: Network, test_accuracy: float | None) -> dict
             "dataset": md.get("dataset"), "test_accuracy": test_accuracy}
 
 
+def _kept_epoch(md: dict[str, Any]) -> Any:
+    """The epoch a model file's network is from, as its metadata says (the best one, with
+    early stopping; else the last), unchecked: None where it does not say."""
+    return md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
+
+
 def cut_short(md: dict[str, Any]) -> bool:
     """Whether the epoch a model file's network is from was cut short by a stop (its
     ``history`` says so: a run stopped in the middle of an epoch records that epoch too)."""
     history = md.get("history")
-    kept = md.get("best_epoch") if md.get("best_epoch") is not None else md.get("epochs_trained")
+    kept = _kept_epoch(md)
     if not (isinstance(history, list) and isinstance(kept, int) and 0 < kept <= len(history)):
         return False
     record = history[kept - 1]

@@ -112,12 +112,11 @@ class DescentReport(_Plain):
 
 
 def check_runs(batch_sizes: Sequence[int | None], learning_rates: Sequence[float],
-               n: int | None = None) -> None:
+               n: int) -> None:
     """No run is asked for twice (the same batch size at the same η gives the same numbers
     again; on ``n`` training examples, a batch of ``n`` is full-batch GD); a batch size may
     come again with another η."""
-    pairs = [(n if B is None and n is not None else B, float(eta))
-             for B, eta in zip(batch_sizes, learning_rates)]
+    pairs = [(n if B is None else B, float(eta)) for B, eta in zip(batch_sizes, learning_rates)]
     for i, (B, eta) in enumerate(pairs):
         if (B, eta) in pairs[:i]:
             first, again = batch_sizes[pairs.index((B, eta))], batch_sizes[i]

@@ -137,7 +137,6 @@ class TrainingJob:
         self.seen = 0            # examples processed in all
         self.learning_rate = settings.setup.learning_rate    # η of the last step
         self.smoothed_cost: float | None = None
-        self.first_cost: float | None = None      # of the untrained network (CHECK_EXAMPLES)
         self._watch = advice.CostWatch(None, None)   # the sampled costs judged mid-epoch
         # measured over RATE_WINDOW; None until then (the page shows "–", not 0), and again
         # after a resume or a new speed, until it is measured at that speed
@@ -264,7 +263,6 @@ class TrainingJob:
             self._watch = advice.CostWatch.for_run(
                 self.net, self.X_train[:CHECK_EXAMPLES], self.y_train[:CHECK_EXAMPLES],
                 self.total_examples, len(self.X_train))
-            self.first_cost = self._watch.first
             history = train(self.net, self.X_train, self.y_train, **s.setup.train_options(),
                             test_data=test, seed=s.seed, callback=self._on_epoch,
                             on_steps=self._on_steps, control=self.control,
